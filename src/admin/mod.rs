@@ -1,0 +1,134 @@
+//! The gateway's own routes: `/healthz`, `/admin/status`, `/admin/endpoints/{id}/{enable|disable|reset}`
+//! and `/metrics`. No answer here ever contains a key.
+
+use crate::balancer::{FindEndpoint, StatusOfAll};
+use crate::endpoint::health::State;
+use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
+use crate::proxy::errors::{ApiShape, GatewayError};
+use crate::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+/// The version reported by `/healthz` and `/admin/status`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `GET /healthz`: the gateway is up (and how many endpoints could take a request).
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "version": VERSION,
+        "uptime_s": state.started.elapsed().as_secs(),
+    }))
+}
+
+/// The whole of `/admin/status`.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub version: &'static str,
+    pub uptime_s: u64,
+    pub auth_mode: &'static str,
+    pub listen: Vec<String>,
+    pub strategy: &'static str,
+    pub config_file: Option<String>,
+    pub config_error: Option<String>,
+    pub totals: Totals,
+    pub endpoints: Vec<EndpointSnapshot>,
+}
+
+/// Sums over all endpoints.
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub endpoints: usize,
+    pub selectable: usize,
+    pub requests: u64,
+    pub failures: u64,
+    pub in_flight: u64,
+}
+
+/// Gathers the status report from the actors.
+pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayError> {
+    let endpoints = state
+        .balancer
+        .send(StatusOfAll)
+        .await
+        .map_err(|e| GatewayError::Internal(format!("the balancer did not answer: {e}")))?;
+    let config = state.config();
+    let listen = match state.listen.read() {
+        Ok(guard) => guard.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    Ok(StatusReport {
+        version: VERSION,
+        uptime_s: state.started.elapsed().as_secs(),
+        auth_mode: config.proxy.effective_auth_mode().as_str(),
+        listen,
+        strategy: config.balancer.strategy.as_str(),
+        config_file: config.source.as_ref().map(|p| p.display().to_string()),
+        config_error: state.config_error(),
+        totals: Totals {
+            endpoints: endpoints.len(),
+            selectable: endpoints
+                .iter()
+                .filter(|e| matches!(e.state, State::Healthy | State::Unknown))
+                .count(),
+            requests: endpoints.iter().map(|e| e.requests).sum(),
+            failures: endpoints.iter().map(|e| e.failures).sum(),
+            in_flight: endpoints.iter().map(|e| u64::from(e.in_flight)).sum(),
+        },
+        endpoints,
+    })
+}
+
+/// `GET /admin/status`.
+pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match status_report(&state).await {
+        Ok(report) => HttpResponse::Ok().json(report),
+        Err(e) => e.response(crate::proxy::api_shape(&req)),
+    }
+}
+
+/// `POST /admin/endpoints/{id}/{enable|disable|reset}`: the endpoint's new status.
+pub async fn endpoint_action(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (id, action) = path.into_inner();
+    let shape = crate::proxy::api_shape(&req);
+    let addr = match state.balancer.send(FindEndpoint { id: id.clone() }).await {
+        Ok(Some(addr)) => addr,
+        Ok(None) => {
+            return GatewayError::NotFound(format!("no endpoint with id `{id}`")).response(shape)
+        }
+        Err(e) => return GatewayError::Internal(e.to_string()).response(shape),
+    };
+    let result = match action.as_str() {
+        "enable" => addr.send(Enable).await,
+        "disable" => addr.send(Disable).await,
+        "reset" => addr.send(Reset).await,
+        other => {
+            return GatewayError::NotFound(format!(
+                "unknown action `{other}` (use enable, disable or reset)"
+            ))
+            .response(shape)
+        }
+    };
+    match result {
+        Ok(snapshot) => HttpResponse::Ok().json(snapshot),
+        Err(e) => GatewayError::Internal(e.to_string()).response(shape),
+    }
+}
+
+/// Any other `/admin/…` path.
+pub async fn admin_not_found(req: HttpRequest) -> HttpResponse {
+    GatewayError::NotFound(format!("no admin route {} {}", req.method(), req.path()))
+        .response(ApiShape::OpenAi)
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let endpoints = state.balancer.send(StatusOfAll).await.unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&endpoints))
+}

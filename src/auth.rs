@@ -1,0 +1,141 @@
+//! Client auth: which routes need the gateway's key, which headers may carry it, and a comparison
+//! that takes the same time whatever the key's content or length.
+
+use crate::config::AuthMode;
+use crate::Secret;
+use actix_web::http::header::HeaderMap;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The headers a client key may come in, in the order they are reported.
+pub const KEY_HEADERS: [&str; 3] = ["authorization", "x-api-key", "x-goog-api-key"];
+
+/// Whether a request to this route must present the client key under `mode` (already effective).
+pub fn key_required(mode: AuthMode, is_health_route: bool) -> bool {
+    match mode {
+        AuthMode::Off | AuthMode::Auto => false,
+        AuthMode::Strict => true,
+        AuthMode::AllExceptHealth => !is_health_route,
+    }
+}
+
+/// Every credential the request presents, with the header it came in. `Authorization` loses one
+/// `Bearer ` prefix (any case); without it the whole value is the key.
+pub fn presented_credentials(headers: &HeaderMap) -> Vec<(&'static str, &str)> {
+    let mut out = Vec::new();
+    for name in KEY_HEADERS {
+        for value in headers.get_all(name) {
+            let Ok(text) = value.to_str() else { continue };
+            let text = text.trim();
+            let key = if name == "authorization" {
+                match text.get(..7) {
+                    Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => text[7..].trim_start(),
+                    _ => text,
+                }
+            } else {
+                text
+            };
+            if !key.is_empty() {
+                out.push((name, key));
+            }
+        }
+    }
+    out
+}
+
+/// Compares fixed-size digests in constant time, so neither the content nor the length of the
+/// expected key shows in the time a wrong guess takes.
+pub fn key_matches(expected: &Secret, presented: &str) -> bool {
+    if expected.is_empty() {
+        return false;
+    }
+    let a = Sha256::digest(expected.expose().as_bytes());
+    let b = Sha256::digest(presented.as_bytes());
+    a.ct_eq(&b).into()
+}
+
+/// Admits the request if any presented credential matches `expected` (so a stale `Authorization`
+/// cannot shadow a correct `x-api-key`). On refusal, says which headers were seen (names only).
+pub fn check_key(expected: &Secret, headers: &HeaderMap) -> Result<(), String> {
+    let presented = presented_credentials(headers);
+    // Compare every candidate, not stopping at the first match, so timing does not tell which matched.
+    let mut admitted = false;
+    for (_, key) in &presented {
+        admitted |= key_matches(expected, key);
+    }
+    if admitted {
+        return Ok(());
+    }
+    if presented.is_empty() {
+        return Err(
+            "no key presented; send it as `Authorization: Bearer KEY`, `x-api-key: KEY` or `x-goog-api-key: KEY` \
+             (this is the gateway's own check, proxy.api_key, not an upstream's answer)"
+                .to_string(),
+        );
+    }
+    let mut seen: Vec<&str> = presented.iter().map(|(name, _)| *name).collect();
+    seen.dedup();
+    Err(format!(
+        "the key does not match proxy.api_key (headers seen: {}; this is the gateway's own check, not an upstream's answer)",
+        seen.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn h(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    fn key() -> Secret {
+        Secret::new("right-key".into())
+    }
+
+    #[test]
+    fn every_header_form_is_accepted() {
+        for headers in [
+            h(&[("authorization", "Bearer right-key")]),
+            h(&[("authorization", "bearer right-key")]),
+            h(&[("authorization", "right-key")]),
+            h(&[("x-api-key", "right-key")]),
+            h(&[("x-goog-api-key", "right-key")]),
+        ] {
+            assert!(check_key(&key(), &headers).is_ok(), "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_authorization_does_not_shadow_a_right_x_api_key() {
+        let headers = h(&[("authorization", "Bearer stale"), ("x-api-key", "right-key")]);
+        assert!(check_key(&key(), &headers).is_ok());
+        let headers = h(&[("x-api-key", "stale"), ("x-api-key", "right-key")]);
+        assert!(check_key(&key(), &headers).is_ok());
+    }
+
+    #[test]
+    fn wrong_or_missing_keys_are_refused_naming_only_the_headers() {
+        let err = check_key(&key(), &h(&[("authorization", "Bearer wrong-key")])).unwrap_err();
+        assert!(err.contains("authorization") && !err.contains("wrong-key"), "{err}");
+        let err = check_key(&key(), &h(&[])).unwrap_err();
+        assert!(err.contains("no key presented"));
+        // "Bearer<key>" without a space is the whole value, which does not match.
+        assert!(check_key(&key(), &h(&[("authorization", "Bearerright-key")])).is_err());
+        // An empty expected key never matches anything.
+        assert!(!key_matches(&Secret::default(), ""));
+    }
+
+    #[test]
+    fn the_health_route_is_exempt_only_in_all_except_health() {
+        assert!(!key_required(AuthMode::Off, false));
+        assert!(key_required(AuthMode::Strict, true));
+        assert!(!key_required(AuthMode::AllExceptHealth, true));
+        assert!(key_required(AuthMode::AllExceptHealth, false));
+    }
+}

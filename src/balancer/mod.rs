@@ -1,0 +1,378 @@
+//! The Balancer actor: orders the endpoints that may serve a request (strategy, model, sticky
+//! session) and asks them `IsHealthy` in that order; the first that admits the request gets it.
+//! It keeps no copy of any endpoint's health: it asks at the moment of choosing.
+
+pub mod budget;
+pub mod sessions;
+pub mod strategy;
+
+use crate::config::{BalancerSettings, EndpointConfig, SessionSettings, Strategy};
+use crate::endpoint::health::{Claim, State};
+use crate::endpoint::{ClaimInPanic, Endpoint, EndpointSnapshot, HealthAnswer, IsHealthy, Snapshot};
+use actix::prelude::*;
+use budget::RetryBudget;
+use sessions::SessionTable;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use strategy::{Candidate, Load, SmoothRoundRobin};
+use tokio::time::Instant;
+
+/// One endpoint as the Balancer knows it: its config and its actor's address.
+#[derive(Clone)]
+pub struct Member {
+    pub config: Arc<EndpointConfig>,
+    pub addr: Addr<Endpoint>,
+}
+
+impl Member {
+    /// Whether this endpoint serves `model` (no `models` list: every model).
+    pub fn serves(&self, model: &str) -> bool {
+        self.config.models.is_empty()
+            || self
+                .config
+                .models
+                .iter()
+                .any(|pattern| strategy::glob_match(pattern, model))
+    }
+}
+
+/// The Balancer actor.
+pub struct Balancer {
+    members: Vec<Member>,
+    settings: BalancerSettings,
+    round_robin: SmoothRoundRobin,
+    budget: RetryBudget,
+    sessions: SessionTable,
+    sessions_enabled: bool,
+}
+
+impl Balancer {
+    pub fn new(members: Vec<Member>, settings: BalancerSettings, sessions: SessionSettings) -> Self {
+        Balancer {
+            members,
+            budget: RetryBudget::new(settings.retry_budget),
+            settings,
+            round_robin: SmoothRoundRobin::default(),
+            sessions: SessionTable::new(sessions.ttl, sessions.max_entries),
+            sessions_enabled: sessions.enabled,
+        }
+    }
+}
+
+impl Actor for Balancer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+/// Asks for an endpoint for one attempt of a request.
+#[derive(Message, Debug, Clone, Default)]
+#[rtype(result = "Result<Selected, NoEndpoint>")]
+pub struct SelectEndpoint {
+    /// The request's model, when it names one.
+    pub model: Option<String>,
+    /// Endpoints this request already tried.
+    pub exclude: Vec<String>,
+    /// The sticky-session key, when the request carries one.
+    pub session: Option<String>,
+}
+
+/// The endpoint chosen for an attempt; `claim` goes back with the outcome.
+pub struct Selected {
+    pub endpoint: Arc<EndpointConfig>,
+    pub addr: Addr<Endpoint>,
+    pub claim: Claim,
+}
+
+/// Why no endpoint could be chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoEndpointReason {
+    /// Every endpoint that could serve is out (or already tried).
+    NothingSelectable,
+    /// No endpoint serves the requested model.
+    UnknownModel { served: Vec<String> },
+    /// Retries are over budget right now.
+    RetryBudget,
+}
+
+/// No endpoint for this attempt, with a message a user can act on.
+#[derive(Debug, Clone)]
+pub struct NoEndpoint {
+    pub reason: NoEndpointReason,
+    pub message: String,
+    /// When the first endpoint that is out for a known time comes back.
+    pub retry_after: Option<Duration>,
+}
+
+impl Handler<SelectEndpoint> for Balancer {
+    type Result = ResponseActFuture<Self, Result<Selected, NoEndpoint>>;
+
+    fn handle(&mut self, msg: SelectEndpoint, _ctx: &mut Self::Context) -> Self::Result {
+        let now = Instant::now();
+        let retry = !msg.exclude.is_empty();
+        if retry {
+            if !self.budget.try_retry(now) {
+                return Box::pin(fut::ready(Err(NoEndpoint {
+                    reason: NoEndpointReason::RetryBudget,
+                    message: "retry budget exhausted: too many retries across recent requests"
+                        .to_string(),
+                    retry_after: None,
+                })));
+            }
+        } else {
+            self.budget.record_request(now);
+        }
+
+        let serving: Vec<usize> = (0..self.members.len())
+            .filter(|&i| match &msg.model {
+                Some(model) => self.members[i].serves(model),
+                None => true,
+            })
+            .collect();
+        if serving.is_empty() {
+            let served = served_models(&self.members);
+            let model = msg.model.clone().unwrap_or_default();
+            return Box::pin(fut::ready(Err(NoEndpoint {
+                message: format!(
+                    "no endpoint serves model `{model}`; served: {}",
+                    if served.is_empty() { "none".to_string() } else { served.join(", ") }
+                ),
+                reason: NoEndpointReason::UnknownModel { served },
+                retry_after: None,
+            })));
+        }
+        let candidates: Vec<Candidate> = serving
+            .iter()
+            .filter(|&&i| !msg.exclude.contains(&self.members[i].config.id))
+            .map(|&i| Candidate {
+                index: i,
+                priority: self.members[i].config.priority,
+                weight: self.members[i].config.weight,
+            })
+            .collect();
+
+        let mut random = || fastrand::f64();
+        let strategy = self.settings.strategy;
+        let mut order = match strategy {
+            Strategy::Priority => strategy::priority_order(&candidates, &mut random),
+            Strategy::Weighted => strategy::weighted_order(&candidates, &mut random),
+            Strategy::RoundRobin => self.round_robin.order(&candidates),
+            Strategy::LeastInflight | Strategy::Latency => {
+                let mut shuffled: Vec<usize> = candidates.iter().map(|c| c.index).collect();
+                strategy::shuffle(&mut shuffled, &mut random);
+                shuffled
+            }
+        };
+        let session = msg.session.filter(|_| self.sessions_enabled);
+        let mut sticky = None;
+        if let Some(key) = &session {
+            if let Some(bound) = self.sessions.get(key, now) {
+                if let Some(pos) = order
+                    .iter()
+                    .position(|&i| self.members[i].config.id == bound)
+                {
+                    sticky = Some(order.remove(pos));
+                }
+            }
+        }
+        let asks: Vec<Member> = order.iter().map(|&i| self.members[i].clone()).collect();
+        let sticky = sticky.map(|i| self.members[i].clone());
+        let allow_panic = !retry;
+
+        let search = async move {
+            if let Some(member) = sticky {
+                let answer = ask(&member, true).await;
+                if let Some(claim) = answer.and_then(|a| a.claim) {
+                    return Ok(selected(&member, claim));
+                }
+            }
+            let mut asks = asks;
+            if matches!(strategy, Strategy::LeastInflight | Strategy::Latency) && asks.len() >= 2 {
+                // Power of two choices: only the first two are asked for their load.
+                let (a, b) = (ask(&asks[0], false).await, ask(&asks[1], false).await);
+                let cost = |answer: Option<HealthAnswer>, weight: f64| match answer {
+                    None => f64::INFINITY,
+                    Some(a) => {
+                        let load = Load { in_flight: a.in_flight, latency: a.latency };
+                        if strategy == Strategy::Latency {
+                            strategy::latency_cost(load, weight)
+                        } else {
+                            strategy::inflight_cost(load, weight)
+                        }
+                    }
+                };
+                if cost(b, asks[1].config.weight) < cost(a, asks[0].config.weight) {
+                    asks.swap(0, 1);
+                }
+            }
+            let mut answers: Vec<(usize, HealthAnswer)> = Vec::with_capacity(asks.len());
+            for (i, member) in asks.iter().enumerate() {
+                if let Some(answer) = ask(member, true).await {
+                    if let Some(claim) = answer.claim {
+                        return Ok(selected(member, claim));
+                    }
+                    answers.push((i, answer));
+                }
+            }
+            let soonest = answers
+                .iter()
+                .filter_map(|(i, a)| a.available_at.map(|t| (t, *i)))
+                .min();
+            if allow_panic {
+                if let Some((_, i)) = soonest {
+                    let member = &asks[i];
+                    if let Ok(answer) = member.addr.send(ClaimInPanic).await {
+                        if let Some(claim) = answer.claim {
+                            return Ok(selected(member, claim));
+                        }
+                    }
+                }
+            }
+            let now = Instant::now();
+            Err(NoEndpoint {
+                reason: NoEndpointReason::NothingSelectable,
+                message: describe_states(&answers.iter().map(|(_, a)| a.state).collect::<Vec<_>>()),
+                retry_after: soonest.map(|(t, _)| t.saturating_duration_since(now)),
+            })
+        };
+
+        Box::pin(search.into_actor(self).map(move |result, act, _ctx| {
+            if let Some(key) = &session {
+                match &result {
+                    Ok(chosen) => act.sessions.bind(key, &chosen.endpoint.id, Instant::now()),
+                    Err(_) => {
+                        if let Some(bound) = act.sessions.get(key, Instant::now()).map(str::to_string) {
+                            act.sessions.unbind_endpoint(&bound);
+                        }
+                    }
+                }
+            }
+            result
+        }))
+    }
+}
+
+async fn ask(member: &Member, claim: bool) -> Option<HealthAnswer> {
+    member.addr.send(IsHealthy { claim }).await.ok()
+}
+
+fn selected(member: &Member, claim: Claim) -> Selected {
+    Selected {
+        endpoint: member.config.clone(),
+        addr: member.addr.clone(),
+        claim,
+    }
+}
+
+fn served_models(members: &[Member]) -> Vec<String> {
+    let mut served: Vec<String> = members
+        .iter()
+        .flat_map(|m| m.config.models.iter().cloned())
+        .collect();
+    served.sort();
+    served.dedup();
+    served
+}
+
+/// "3 endpoints: 2 auth_failed, 1 disabled".
+pub fn describe_states(states: &[State]) -> String {
+    if states.is_empty() {
+        return "no endpoint left to try".to_string();
+    }
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for state in states {
+        *counts.entry(state.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(state, n)| format!("{n} {state}"))
+        .collect();
+    let noun = if states.len() == 1 { "endpoint" } else { "endpoints" };
+    format!("{} {noun}: {}", states.len(), parts.join(", "))
+}
+
+/// Reads every endpoint's status, in config order.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Vec<EndpointSnapshot>")]
+pub struct StatusOfAll;
+
+impl Handler<StatusOfAll> for Balancer {
+    type Result = ResponseFuture<Vec<EndpointSnapshot>>;
+
+    fn handle(&mut self, _msg: StatusOfAll, _ctx: &mut Self::Context) -> Self::Result {
+        let addrs: Vec<Addr<Endpoint>> = self.members.iter().map(|m| m.addr.clone()).collect();
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(addrs.len());
+            for addr in addrs {
+                if let Ok(snapshot) = addr.send(Snapshot).await {
+                    out.push(snapshot);
+                }
+            }
+            out
+        })
+    }
+}
+
+/// Finds an endpoint's actor by id.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Option<Addr<Endpoint>>")]
+pub struct FindEndpoint {
+    pub id: String,
+}
+
+impl Handler<FindEndpoint> for Balancer {
+    type Result = Option<Addr<Endpoint>>;
+
+    fn handle(&mut self, msg: FindEndpoint, _ctx: &mut Self::Context) -> Self::Result {
+        self.members
+            .iter()
+            .find(|m| m.config.id == msg.id)
+            .map(|m| m.addr.clone())
+    }
+}
+
+/// Replaces the members and settings (a reloaded config). Requests already routed are unaffected.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetMembers {
+    pub members: Vec<Member>,
+    pub settings: BalancerSettings,
+    pub sessions: SessionSettings,
+}
+
+impl Handler<SetMembers> for Balancer {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetMembers, _ctx: &mut Self::Context) {
+        let kept: Vec<String> = msg.members.iter().map(|m| m.config.id.clone()).collect();
+        for gone in self.members.iter().filter(|m| !kept.contains(&m.config.id)) {
+            self.sessions.unbind_endpoint(&gone.config.id);
+        }
+        if msg.settings.strategy != self.settings.strategy || msg.members.len() != self.members.len() {
+            self.round_robin = SmoothRoundRobin::default();
+        }
+        self.members = msg.members;
+        self.budget.set_settings(msg.settings.retry_budget);
+        self.settings = msg.settings;
+        self.sessions.set_limits(msg.sessions.ttl, msg.sessions.max_entries);
+        self.sessions_enabled = msg.sessions.enabled;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_summed_up_for_the_no_endpoint_message() {
+        assert_eq!(
+            describe_states(&[State::AuthFailed, State::Disabled, State::AuthFailed]),
+            "3 endpoints: 2 auth_failed, 1 disabled"
+        );
+        assert_eq!(describe_states(&[State::Ejected]), "1 endpoint: 1 ejected");
+        assert_eq!(describe_states(&[]), "no endpoint left to try");
+    }
+}

@@ -1,0 +1,257 @@
+//! Selection strategies as plain functions: each turns the eligible endpoints into the order in
+//! which the Balancer asks them `IsHealthy`. Randomness comes in as a closure, so tests can fix it.
+
+use std::time::Duration;
+
+/// What a strategy knows of an endpoint before asking it anything (from the config).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    /// Position in the Balancer's member list.
+    pub index: usize,
+    pub priority: u32,
+    pub weight: f64,
+}
+
+/// What an endpoint reported of its load (for `least_inflight` and `latency`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Load {
+    pub in_flight: u32,
+    pub latency: Option<Duration>,
+}
+
+/// Weighted random order without replacement (Efraimidis–Spirakis keys: u^(1/w), largest first).
+pub fn weighted_order(candidates: &[Candidate], random: &mut dyn FnMut() -> f64) -> Vec<usize> {
+    let mut keyed: Vec<(f64, usize)> = candidates
+        .iter()
+        .map(|c| {
+            let u = random().clamp(f64::MIN_POSITIVE, 1.0);
+            (u.powf(1.0 / c.weight), c.index)
+        })
+        .collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Tiers by priority number (lower first); inside a tier, weighted random order.
+pub fn priority_order(candidates: &[Candidate], random: &mut dyn FnMut() -> f64) -> Vec<usize> {
+    let mut tiers: Vec<u32> = candidates.iter().map(|c| c.priority).collect();
+    tiers.sort_unstable();
+    tiers.dedup();
+    let mut order = Vec::with_capacity(candidates.len());
+    for tier in tiers {
+        let members: Vec<Candidate> = candidates
+            .iter()
+            .copied()
+            .filter(|c| c.priority == tier)
+            .collect();
+        if members.len() == 1 {
+            order.push(members[0].index);
+        } else {
+            order.extend(weighted_order(&members, random));
+        }
+    }
+    order
+}
+
+/// nginx's smooth weighted round robin: over a cycle every endpoint is first in proportion to its
+/// weight, spread evenly. The rest follow in descending current weight.
+#[derive(Debug, Default, Clone)]
+pub struct SmoothRoundRobin {
+    /// Current weight per member index.
+    current: Vec<f64>,
+}
+
+impl SmoothRoundRobin {
+    pub fn order(&mut self, candidates: &[Candidate]) -> Vec<usize> {
+        if let Some(max) = candidates.iter().map(|c| c.index).max() {
+            if self.current.len() <= max {
+                self.current.resize(max + 1, 0.0);
+            }
+        }
+        let total: f64 = candidates.iter().map(|c| c.weight).sum();
+        for c in candidates {
+            self.current[c.index] += c.weight;
+        }
+        let mut order: Vec<usize> = candidates.iter().map(|c| c.index).collect();
+        order.sort_by(|a, b| self.current[*b].total_cmp(&self.current[*a]).then(a.cmp(b)));
+        if let Some(first) = order.first() {
+            self.current[*first] -= total;
+        }
+        order
+    }
+}
+
+/// Power of two choices: two random candidates, the one with the lower cost first, then the rest in
+/// random order. `cost` is asked only of the two.
+pub fn two_choices_order(
+    candidates: &[Candidate],
+    random: &mut dyn FnMut() -> f64,
+    pair_cost: &dyn Fn(usize, usize) -> (f64, f64),
+) -> Vec<usize> {
+    let mut rest: Vec<usize> = candidates.iter().map(|c| c.index).collect();
+    shuffle(&mut rest, random);
+    if rest.len() >= 2 {
+        let (a, b) = pair_cost(rest[0], rest[1]);
+        if b < a {
+            rest.swap(0, 1);
+        }
+    }
+    rest
+}
+
+/// The two indices a two-choices pick will compare (the first two after shuffling).
+pub fn shuffle(items: &mut [usize], random: &mut dyn FnMut() -> f64) {
+    for i in (1..items.len()).rev() {
+        let j = ((random() * (i + 1) as f64) as usize).min(i);
+        items.swap(i, j);
+    }
+}
+
+/// `least_inflight` cost: requests in flight, lower weight counts as busier.
+pub fn inflight_cost(load: Load, weight: f64) -> f64 {
+    f64::from(load.in_flight) / weight
+}
+
+/// `latency` cost (peak-EWMA as in Finagle and linkerd): latency × (in flight + 1). An endpoint
+/// with no latency yet is tried first so that it gets measured.
+pub fn latency_cost(load: Load, weight: f64) -> f64 {
+    match load.latency {
+        None => 0.0,
+        Some(l) => l.as_secs_f64() * f64::from(load.in_flight + 1) / weight,
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` matches any run of characters.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
+    {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(at) => rest = &rest[at + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cands(spec: &[(u32, f64)]) -> Vec<Candidate> {
+        spec.iter()
+            .enumerate()
+            .map(|(index, &(priority, weight))| Candidate {
+                index,
+                priority,
+                weight,
+            })
+            .collect()
+    }
+
+    fn rng(seed: u64) -> impl FnMut() -> f64 {
+        let mut r = fastrand::Rng::with_seed(seed);
+        move || r.f64()
+    }
+
+    #[test]
+    fn priority_tries_the_lowest_number_first_and_every_tier_in_turn() {
+        let c = cands(&[(2, 1.0), (1, 1.0), (3, 1.0), (1, 1.0)]);
+        let mut random = rng(1);
+        for _ in 0..50 {
+            let order = priority_order(&c, &mut random);
+            assert_eq!(order.len(), 4);
+            assert!(order[..2].contains(&1) && order[..2].contains(&3));
+            assert_eq!(order[2..], [0, 2]);
+        }
+    }
+
+    #[test]
+    fn weights_inside_a_tier_share_first_place_within_tolerance() {
+        let c = cands(&[(1, 3.0), (1, 1.0), (2, 100.0)]);
+        let mut random = rng(7);
+        let n = 20_000;
+        let firsts = (0..n)
+            .filter(|_| priority_order(&c, &mut random)[0] == 0)
+            .count();
+        let share = firsts as f64 / n as f64;
+        assert!((share - 0.75).abs() < 0.02, "{share}");
+    }
+
+    #[test]
+    fn weighted_order_follows_the_weights() {
+        let c = cands(&[(1, 1.0), (1, 2.0), (1, 7.0)]);
+        let mut random = rng(3);
+        let mut counts = [0usize; 3];
+        let n = 30_000;
+        for _ in 0..n {
+            counts[weighted_order(&c, &mut random)[0]] += 1;
+        }
+        for (i, expected) in [0.1, 0.2, 0.7].iter().enumerate() {
+            let share = counts[i] as f64 / n as f64;
+            assert!((share - expected).abs() < 0.02, "{i}: {share}");
+        }
+    }
+
+    #[test]
+    fn smooth_round_robin_gives_nginx_sequence() {
+        // nginx's documented example: weights 5, 1, 1 → a a b a c a a.
+        let c = cands(&[(1, 5.0), (1, 1.0), (1, 1.0)]);
+        let mut rr = SmoothRoundRobin::default();
+        let firsts: Vec<usize> = (0..7).map(|_| rr.order(&c)[0]).collect();
+        assert_eq!(firsts, [0, 0, 1, 0, 2, 0, 0]);
+        let mut rr = SmoothRoundRobin::default();
+        let c = cands(&[(1, 1.0), (1, 1.0), (1, 1.0)]);
+        let firsts: Vec<usize> = (0..6).map(|_| rr.order(&c)[0]).collect();
+        assert_eq!(firsts, [0, 1, 2, 0, 1, 2]);
+    }
+
+    #[test]
+    fn two_choices_puts_the_cheaper_of_the_pair_first() {
+        let c = cands(&[(1, 1.0), (1, 1.0), (1, 1.0), (1, 1.0)]);
+        let in_flight = [5u32, 0, 9, 3];
+        let mut random = rng(11);
+        let mut firsts = [0usize; 4];
+        for _ in 0..4000 {
+            let order = two_choices_order(&c, &mut random, &|a, b| {
+                (f64::from(in_flight[a]), f64::from(in_flight[b]))
+            });
+            assert_eq!(order.len(), 4);
+            firsts[order[0]] += 1;
+        }
+        // The busiest is never first (it loses every pair); the idlest is first most often.
+        assert_eq!(firsts[2], 0);
+        assert!(firsts[1] > firsts[3] && firsts[3] > firsts[0], "{firsts:?}");
+    }
+
+    #[test]
+    fn latency_cost_prefers_fast_idle_and_unmeasured_endpoints() {
+        let fast = Load { in_flight: 0, latency: Some(Duration::from_millis(50)) };
+        let slow = Load { in_flight: 0, latency: Some(Duration::from_millis(500)) };
+        let busy_fast = Load { in_flight: 20, latency: Some(Duration::from_millis(50)) };
+        let new = Load { in_flight: 0, latency: None };
+        assert!(latency_cost(fast, 1.0) < latency_cost(slow, 1.0));
+        assert!(latency_cost(busy_fast, 1.0) > latency_cost(slow, 1.0));
+        assert_eq!(latency_cost(new, 1.0), 0.0);
+        assert!(inflight_cost(Load { in_flight: 2, latency: None }, 2.0) < inflight_cost(Load { in_flight: 2, latency: None }, 1.0));
+    }
+
+    #[test]
+    fn globs_match_models() {
+        assert!(glob_match("claude-3-5-haiku*", "claude-3-5-haiku-20241022"));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("gpt-4o", "gpt-4o"));
+        assert!(!glob_match("gpt-4o", "gpt-4o-mini"));
+        assert!(glob_match("claude-*-sonnet-*", "claude-3-7-sonnet-latest"));
+        assert!(!glob_match("claude-*-opus", "claude-3-sonnet"));
+        assert!(!glob_match("a*a", "a"));
+    }
+}

@@ -1,0 +1,439 @@
+//! The Endpoint actor: the one owner of an upstream endpoint's health. Everything else asks it
+//! (`IsHealthy`) or tells it what happened (`RequestSucceeded`, `RequestFailed`, …); nobody holds a
+//! copy of its state that could go stale.
+
+pub mod health;
+
+use crate::config::{EndpointConfig, HealthPolicy};
+use actix::prelude::*;
+use health::{classify_status, Claim, EndpointHealth, Failure, State, Verdict};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+/// Tells the state file (or anyone else) that an endpoint's durable state changed.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct DurableStateChanged {
+    pub id: String,
+    pub auth_failed: bool,
+    pub operator_disabled: bool,
+}
+
+/// An upstream endpoint actor.
+pub struct Endpoint {
+    config: Arc<EndpointConfig>,
+    health: EndpointHealth,
+    /// Disabled by an operator (admin route), as opposed to `enabled: false` in the config.
+    operator_disabled: bool,
+    on_durable_change: Option<Recipient<DurableStateChanged>>,
+}
+
+impl Endpoint {
+    /// A new endpoint actor for `config`, in state `unknown` (or `disabled`).
+    pub fn new(config: Arc<EndpointConfig>, policy: HealthPolicy) -> Self {
+        let health = EndpointHealth::new(policy, config.enabled, Instant::now());
+        Endpoint {
+            config,
+            health,
+            operator_disabled: false,
+            on_durable_change: None,
+        }
+    }
+
+    /// Where durable changes (auth failure, operator enable/disable) are reported.
+    pub fn with_durable_state(
+        mut self,
+        recipient: Recipient<DurableStateChanged>,
+        auth_failed: bool,
+        operator_disabled: bool,
+    ) -> Self {
+        let now = Instant::now();
+        if auth_failed {
+            self.health.restore_auth_failed(now);
+        }
+        if operator_disabled {
+            self.operator_disabled = true;
+            self.health.disable(now);
+        }
+        self.on_durable_change = Some(recipient);
+        self
+    }
+
+    fn report_durable(&self, before: (bool, bool)) {
+        let after = (
+            self.health.state() == State::AuthFailed,
+            self.operator_disabled,
+        );
+        if before != after {
+            if let Some(recipient) = &self.on_durable_change {
+                recipient.do_send(DurableStateChanged {
+                    id: self.config.id.clone(),
+                    auth_failed: after.0,
+                    operator_disabled: after.1,
+                });
+            }
+        }
+    }
+
+    fn durable(&self) -> (bool, bool) {
+        (
+            self.health.state() == State::AuthFailed,
+            self.operator_disabled,
+        )
+    }
+
+    fn snapshot(&self) -> EndpointSnapshot {
+        EndpointSnapshot::of(&self.config, &self.health, Instant::now())
+    }
+}
+
+impl Actor for Endpoint {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Every request asks once; a small mailbox would make busy requests wait for each other.
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+impl actix::Supervised for Endpoint {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        log::warn!(
+            "endpoint {}: actor restarted; its health state is kept",
+            self.config.id
+        );
+    }
+}
+
+/// Asks whether the endpoint can take a request now. With `claim`, a yes also admits the request
+/// (counts it in flight and, after a timed state, makes it the single probe), so the answer cannot go
+/// stale between the question and the dispatch.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "HealthAnswer")]
+pub struct IsHealthy {
+    pub claim: bool,
+}
+
+/// Admits a request although the endpoint is out for a known time: used only when no endpoint is
+/// selectable ("panic routing"). Never admits an auth-failed or disabled endpoint.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "HealthAnswer")]
+pub struct ClaimInPanic;
+
+/// The endpoint's answer to `IsHealthy`.
+#[derive(Debug, Clone, Copy)]
+pub struct HealthAnswer {
+    /// Set when the request was admitted.
+    pub claim: Option<Claim>,
+    pub selectable: bool,
+    pub state: State,
+    pub available_at: Option<Instant>,
+    pub in_flight: u32,
+    pub latency: Option<Duration>,
+}
+
+/// The upstream answered without the endpoint being at fault.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct RequestSucceeded {
+    pub claim: Claim,
+    pub status: u16,
+    /// Time to the response head.
+    pub latency: Duration,
+}
+
+/// The attempt failed: `status` is the upstream's (`None` for a connect error, timeout or broken stream).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct RequestFailed {
+    pub claim: Claim,
+    pub status: Option<u16>,
+    pub retry_after: Option<Duration>,
+    pub error: String,
+    /// The answer said the balance, credit or quota is used up.
+    pub quota_exhausted: bool,
+}
+
+/// The request ended with no verdict on the endpoint (the client went away).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct RequestAbandoned {
+    pub claim: Claim,
+}
+
+/// Reads the endpoint's status.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "EndpointSnapshot")]
+pub struct Snapshot;
+
+/// Operator: take the endpoint back into service (an auth-failed one gets one chance).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "EndpointSnapshot")]
+pub struct Enable;
+
+/// Operator: take the endpoint out of service.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "EndpointSnapshot")]
+pub struct Disable;
+
+/// Operator: clear counters, timed states and `auth_failed`.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "EndpointSnapshot")]
+pub struct Reset;
+
+/// A reloaded config for this same endpoint id (weight, models, policy…); health stays.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct Reconfigure {
+    pub config: Arc<EndpointConfig>,
+    pub policy: HealthPolicy,
+}
+
+impl Handler<IsHealthy> for Endpoint {
+    type Result = MessageResult<IsHealthy>;
+
+    fn handle(&mut self, msg: IsHealthy, _ctx: &mut Self::Context) -> Self::Result {
+        let now = Instant::now();
+        let claim = if msg.claim {
+            self.health.claim(now)
+        } else {
+            None
+        };
+        MessageResult(answer(&self.health, claim, now))
+    }
+}
+
+impl Handler<ClaimInPanic> for Endpoint {
+    type Result = MessageResult<ClaimInPanic>;
+
+    fn handle(&mut self, _msg: ClaimInPanic, _ctx: &mut Self::Context) -> Self::Result {
+        let now = Instant::now();
+        let claim = self.health.claim_in_panic();
+        if claim.is_some() {
+            log::warn!(
+                "endpoint {}: no endpoint is selectable; trying this {} one anyway (panic routing)",
+                self.config.id,
+                self.health.state().as_str()
+            );
+        }
+        MessageResult(answer(&self.health, claim, now))
+    }
+}
+
+fn answer(health: &EndpointHealth, claim: Option<Claim>, now: Instant) -> HealthAnswer {
+    HealthAnswer {
+        claim,
+        selectable: health.is_selectable(now),
+        state: health.state(),
+        available_at: health.available_at(now),
+        in_flight: health.in_flight(),
+        latency: health.latency_ewma(),
+    }
+}
+
+impl Handler<RequestSucceeded> for Endpoint {
+    type Result = ();
+
+    fn handle(&mut self, msg: RequestSucceeded, _ctx: &mut Self::Context) {
+        let before = self.health.state();
+        self.health
+            .on_success(msg.claim, msg.status, msg.latency, Instant::now());
+        let after = self.health.state();
+        if before != after {
+            log::info!(
+                "endpoint {}: {} -> {}",
+                self.config.id,
+                before.as_str(),
+                after.as_str()
+            );
+        }
+    }
+}
+
+impl Handler<RequestFailed> for Endpoint {
+    type Result = ();
+
+    fn handle(&mut self, msg: RequestFailed, _ctx: &mut Self::Context) {
+        let failure = match msg.status.map(classify_status) {
+            _ if msg.quota_exhausted => Failure::Quota,
+            Some(Verdict::Failure(Failure::RateLimited { .. })) => Failure::RateLimited {
+                retry_after: msg.retry_after,
+            },
+            Some(Verdict::Failure(kind)) => kind,
+            // A broken stream after a good head, a connect error or a timeout.
+            _ => Failure::Transient,
+        };
+        let durable = self.durable();
+        let before = self.health.state();
+        self.health.on_failure(
+            msg.claim,
+            failure,
+            msg.status,
+            msg.error,
+            fastrand::f64(),
+            Instant::now(),
+        );
+        let after = self.health.state();
+        if before != after {
+            let until = self
+                .health
+                .available_at(Instant::now())
+                .map(|t| format!(" for {:.1}s", (t - Instant::now()).as_secs_f64()))
+                .unwrap_or_default();
+            log::warn!(
+                "endpoint {}: {} -> {}{} ({})",
+                self.config.id,
+                before.as_str(),
+                after.as_str(),
+                until,
+                self.health.last_error().unwrap_or("")
+            );
+        }
+        self.report_durable(durable);
+    }
+}
+
+impl Handler<RequestAbandoned> for Endpoint {
+    type Result = ();
+
+    fn handle(&mut self, msg: RequestAbandoned, _ctx: &mut Self::Context) {
+        self.health.on_abandoned(msg.claim);
+    }
+}
+
+impl Handler<Snapshot> for Endpoint {
+    type Result = MessageResult<Snapshot>;
+
+    fn handle(&mut self, _msg: Snapshot, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.snapshot())
+    }
+}
+
+impl Handler<Enable> for Endpoint {
+    type Result = MessageResult<Enable>;
+
+    fn handle(&mut self, _msg: Enable, _ctx: &mut Self::Context) -> Self::Result {
+        let durable = self.durable();
+        self.operator_disabled = false;
+        self.health.enable(Instant::now());
+        log::info!("endpoint {}: enabled by operator", self.config.id);
+        self.report_durable(durable);
+        MessageResult(self.snapshot())
+    }
+}
+
+impl Handler<Disable> for Endpoint {
+    type Result = MessageResult<Disable>;
+
+    fn handle(&mut self, _msg: Disable, _ctx: &mut Self::Context) -> Self::Result {
+        let durable = self.durable();
+        self.operator_disabled = true;
+        self.health.disable(Instant::now());
+        log::info!("endpoint {}: disabled by operator", self.config.id);
+        self.report_durable(durable);
+        MessageResult(self.snapshot())
+    }
+}
+
+impl Handler<Reset> for Endpoint {
+    type Result = MessageResult<Reset>;
+
+    fn handle(&mut self, _msg: Reset, _ctx: &mut Self::Context) -> Self::Result {
+        let durable = self.durable();
+        self.health.reset(Instant::now());
+        log::info!("endpoint {}: reset by operator", self.config.id);
+        self.report_durable(durable);
+        MessageResult(self.snapshot())
+    }
+}
+
+impl Handler<Reconfigure> for Endpoint {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reconfigure, _ctx: &mut Self::Context) {
+        let now = Instant::now();
+        if msg.config.enabled != self.config.enabled && !self.operator_disabled {
+            if msg.config.enabled {
+                self.health.enable(now);
+            } else {
+                self.health.disable(now);
+            }
+        }
+        self.health.set_policy(msg.policy);
+        self.config = msg.config;
+    }
+}
+
+/// What `/admin/status` shows of one endpoint. Never the key: at most its last four characters.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointSnapshot {
+    pub id: String,
+    pub base_url: String,
+    pub key_hint: String,
+    pub state: State,
+    pub enabled: bool,
+    pub consecutive_failures: u32,
+    pub requests: u64,
+    pub failures: u64,
+    pub in_flight: u32,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    /// Unix time (seconds) of the last state change.
+    pub changed_at: f64,
+    /// Unix time (seconds) when a timed state ends.
+    pub until: Option<f64>,
+    /// Seconds left in a timed state.
+    pub retry_in_s: Option<f64>,
+    pub latency_ewma_ms: Option<f64>,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub priority: u32,
+    pub weight: f64,
+    pub models: Vec<String>,
+    pub auth: &'static str,
+}
+
+impl EndpointSnapshot {
+    fn of(config: &EndpointConfig, health: &EndpointHealth, now: Instant) -> Self {
+        let wall_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let wall = |t: Instant| -> f64 {
+            if t >= now {
+                wall_now + (t - now).as_secs_f64()
+            } else {
+                wall_now - (now - t).as_secs_f64()
+            }
+        };
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let until = health.until();
+        EndpointSnapshot {
+            id: config.id.clone(),
+            base_url: config.base_url.clone(),
+            key_hint: config.api_key.hint(),
+            state: health.state(),
+            enabled: health.is_enabled(),
+            consecutive_failures: health.consecutive_failures(),
+            requests: health.requests(),
+            failures: health.failures(),
+            in_flight: health.in_flight(),
+            last_status: health.last_status(),
+            last_error: health.last_error().map(str::to_string),
+            changed_at: (wall(health.changed_at()) * 1000.0).round() / 1000.0,
+            until: until.map(|t| (wall(t) * 1000.0).round() / 1000.0),
+            retry_in_s: until
+                .filter(|t| *t > now)
+                .map(|t| ((t - now).as_secs_f64() * 10.0).ceil() / 10.0),
+            latency_ewma_ms: health.latency_ewma().map(ms),
+            latency_p50_ms: health.latency_quantile(0.5).map(ms),
+            latency_p95_ms: health.latency_quantile(0.95).map(ms),
+            priority: config.priority,
+            weight: config.weight,
+            models: config.models.clone(),
+            auth: config.auth.as_str(),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Prometheus metrics (`GET /metrics`). Request counters and histograms are updated when a request
+//! ends; per-endpoint gauges (state, in flight) are read from the endpoint actors at scrape time.
+
+use crate::endpoint::health::State;
+use crate::endpoint::EndpointSnapshot;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The gateway's metric families. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Families>,
+}
+
+struct Families {
+    registry: Registry,
+    requests: IntCounterVec,
+    attempts: prometheus::Histogram,
+    failovers: IntCounterVec,
+    first_byte: HistogramVec,
+    duration: HistogramVec,
+    bytes: IntCounterVec,
+    in_flight: IntGaugeVec,
+    state: IntGaugeVec,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+const STATES: [State; 6] = [
+    State::Unknown,
+    State::Healthy,
+    State::CoolingDown,
+    State::Ejected,
+    State::AuthFailed,
+    State::Disabled,
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        // Start-up only: these names and label sets are fixed and valid.
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("switchyard_requests_total", "Requests by endpoint that answered, status class and outcome"),
+            &["endpoint", "status_class", "outcome"],
+        )
+        .expect("valid metric");
+        let attempts = prometheus::Histogram::with_opts(
+            HistogramOpts::new("switchyard_attempts_per_request", "Endpoints tried per request")
+                .buckets(vec![1.0, 2.0, 3.0, 4.0, 5.0, 8.0]),
+        )
+        .expect("valid metric");
+        let failovers = IntCounterVec::new(
+            Opts::new("switchyard_failovers_total", "Attempts that failed and moved the request to another endpoint"),
+            &["endpoint"],
+        )
+        .expect("valid metric");
+        let first_byte = HistogramVec::new(
+            HistogramOpts::new("switchyard_upstream_first_byte_seconds", "Time from sending to the upstream's response head")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["endpoint"],
+        )
+        .expect("valid metric");
+        let duration = HistogramVec::new(
+            HistogramOpts::new("switchyard_request_duration_seconds", "Time from the request's arrival to the end of its answer")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["endpoint"],
+        )
+        .expect("valid metric");
+        let bytes = IntCounterVec::new(
+            Opts::new("switchyard_response_bytes_total", "Answer body bytes streamed to clients"),
+            &["endpoint"],
+        )
+        .expect("valid metric");
+        let in_flight = IntGaugeVec::new(
+            Opts::new("switchyard_endpoint_in_flight", "Requests in flight per endpoint"),
+            &["endpoint"],
+        )
+        .expect("valid metric");
+        let state = IntGaugeVec::new(
+            Opts::new("switchyard_endpoint_state", "1 for the endpoint's current state, 0 for the others"),
+            &["endpoint", "state"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(attempts.clone()),
+            Box::new(failovers.clone()),
+            Box::new(first_byte.clone()),
+            Box::new(duration.clone()),
+            Box::new(bytes.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(state.clone()),
+        ] {
+            registry.register(collector).expect("metric names are unique");
+        }
+        Metrics {
+            inner: Arc::new(Families {
+                registry,
+                requests,
+                attempts,
+                failovers,
+                first_byte,
+                duration,
+                bytes,
+                in_flight,
+                state,
+            }),
+        }
+    }
+}
+
+/// What one finished request contributes.
+pub struct RequestRecord<'a> {
+    /// The endpoint that answered (`none` when the gateway answered itself).
+    pub endpoint: &'a str,
+    pub status: u16,
+    pub outcome: &'a str,
+    pub attempts: usize,
+    /// Endpoints that failed an attempt before another was tried.
+    pub failed_over_from: &'a [&'a str],
+    pub first_byte: Option<Duration>,
+    pub duration: Duration,
+    pub bytes: u64,
+}
+
+impl Metrics {
+    /// Counts a finished request.
+    pub fn record(&self, r: &RequestRecord<'_>) {
+        let m = &self.inner;
+        let class = match r.status {
+            0 => "none",
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        m.requests
+            .with_label_values(&[r.endpoint, class, r.outcome])
+            .inc();
+        if r.attempts > 0 {
+            m.attempts.observe(r.attempts as f64);
+        }
+        for from in r.failed_over_from {
+            m.failovers.with_label_values(&[from]).inc();
+        }
+        if let Some(t) = r.first_byte {
+            m.first_byte
+                .with_label_values(&[r.endpoint])
+                .observe(t.as_secs_f64());
+        }
+        m.duration
+            .with_label_values(&[r.endpoint])
+            .observe(r.duration.as_secs_f64());
+        if r.bytes > 0 {
+            m.bytes.with_label_values(&[r.endpoint]).inc_by(r.bytes);
+        }
+    }
+
+    /// The Prometheus text exposition, with endpoint gauges from `endpoints`.
+    pub fn render(&self, endpoints: &[EndpointSnapshot]) -> String {
+        let m = &self.inner;
+        m.in_flight.reset();
+        m.state.reset();
+        for e in endpoints {
+            m.in_flight
+                .with_label_values(&[&e.id])
+                .set(i64::from(e.in_flight));
+            for s in STATES {
+                m.state
+                    .with_label_values(&[&e.id, s.as_str()])
+                    .set(i64::from(e.state == s));
+            }
+        }
+        let mut out = Vec::new();
+        if TextEncoder::new()
+            .encode(&m.registry.gather(), &mut out)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}

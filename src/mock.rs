@@ -1,0 +1,386 @@
+//! A streaming mock upstream that speaks enough of Anthropic `/v1/messages` and OpenAI
+//! `/v1/chat/completions` (plain and SSE) for the demo, the tests and the benchmark. Each run can be
+//! told to answer a status, add `Retry-After`, delay, hang, or drop the connection after N events;
+//! it counts hits and keeps what it received.
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the mock answers. Change it while running with [`MockUpstream::set`].
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// Shown in answers, so a client sees which mock replied.
+    pub name: String,
+    /// The key it accepts in `x-api-key` or `Authorization: Bearer`; anything else gets 401.
+    pub key: Option<String>,
+    /// Answer every request with this status and an error body in the API's shape.
+    pub status: Option<u16>,
+    /// Error body text to use with `status` (default: a message naming the status).
+    pub error_message: Option<String>,
+    pub retry_after: Option<String>,
+    /// Wait before the response head.
+    pub head_delay: Duration,
+    /// Never answer.
+    pub hang: bool,
+    /// Text deltas in a streamed answer (the stream has 5 more framing events for Anthropic, 2 for OpenAI).
+    pub deltas: usize,
+    /// Gap between two SSE events.
+    pub event_interval: Duration,
+    /// Cut the connection after this many SSE events.
+    pub drop_after_events: Option<usize>,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            name: "mock".to_string(),
+            key: None,
+            status: None,
+            error_message: None,
+            retry_after: None,
+            head_delay: Duration::ZERO,
+            hang: false,
+            deltas: 3,
+            event_interval: Duration::ZERO,
+            drop_after_events: None,
+        }
+    }
+}
+
+/// One request as the mock received it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl SeenRequest {
+    /// Every value of a header (names are lower case).
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_values(name).into_iter().next()
+    }
+}
+
+struct Shared {
+    behaviour: Mutex<Behaviour>,
+    hits: AtomicUsize,
+    seen: Mutex<Vec<SeenRequest>>,
+    event_times: Mutex<Vec<Instant>>,
+}
+
+const SEEN_LIMIT: usize = 10_000;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running mock upstream on 127.0.0.1, stopped when dropped.
+pub struct MockUpstream {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockUpstream {
+    /// Starts a mock on an ephemeral port.
+    pub fn start(behaviour: Behaviour) -> std::io::Result<MockUpstream> {
+        Self::start_on(0, behaviour)
+    }
+
+    /// Starts a mock on `port` (0: any free port) in a thread of its own.
+    pub fn start_on(port: u16, behaviour: Behaviour) -> std::io::Result<MockUpstream> {
+        let shared = Arc::new(Shared {
+            behaviour: Mutex::new(behaviour),
+            hits: AtomicUsize::new(0),
+            seen: Mutex::new(Vec::new()),
+            event_times: Mutex::new(Vec::new()),
+        });
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let for_server = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("mock-{}", addr.port()))
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                let result = system.block_on(async move {
+                    let data = web::Data::from(for_server);
+                    let server = HttpServer::new(move || {
+                        App::new()
+                            .app_data(data.clone())
+                            .app_data(web::PayloadConfig::new(256 << 20))
+                            .default_service(web::to(answer))
+                    })
+                    .workers(1)
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .listen(listener)?
+                    .run();
+                    let _ = tx.send(server.handle());
+                    server.await
+                });
+                if let Err(e) = result {
+                    log::error!("mock upstream stopped: {e}");
+                }
+            })?;
+        let handle = rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| std::io::Error::other("mock upstream did not start"))?;
+        Ok(MockUpstream {
+            addr,
+            shared,
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received so far.
+    pub fn hits(&self) -> usize {
+        self.shared.hits.load(Ordering::SeqCst)
+    }
+
+    /// Changes how the next requests are answered.
+    pub fn set(&self, behaviour: Behaviour) {
+        *lock(&self.shared.behaviour) = behaviour;
+    }
+
+    /// Changes part of the behaviour.
+    pub fn update(&self, change: impl FnOnce(&mut Behaviour)) {
+        change(&mut lock(&self.shared.behaviour));
+    }
+
+    /// What the mock received (the first 10,000 requests).
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        lock(&self.shared.seen).clone()
+    }
+
+    /// When each SSE event was handed to the connection.
+    pub fn event_times(&self) -> Vec<Instant> {
+        lock(&self.shared.event_times).clone()
+    }
+
+    /// Forgets hits, requests and event times.
+    pub fn clear(&self) {
+        self.shared.hits.store(0, Ordering::SeqCst);
+        lock(&self.shared.seen).clear();
+        lock(&self.shared.event_times).clear();
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stop without waiting for open (possibly hanging) requests.
+        std::thread::spawn(move || {
+            actix_rt::System::new().block_on(handle.stop(false));
+        });
+        if let Some(thread) = self.thread.take() {
+            drop(thread);
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Anthropic,
+    OpenAi,
+    Models,
+    Other,
+}
+
+async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    shared.hits.fetch_add(1, Ordering::SeqCst);
+    {
+        let mut seen = lock(&shared.seen);
+        if seen.len() < SEEN_LIMIT {
+            seen.push(SeenRequest {
+                method: req.method().to_string(),
+                path: req.path().to_string(),
+                query: req.query_string().to_string(),
+                headers: req
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect(),
+                body: body.clone(),
+            });
+        }
+    }
+    let b = lock(&shared.behaviour).clone();
+    if b.hang {
+        std::future::pending::<()>().await;
+    }
+    if !b.head_delay.is_zero() {
+        actix_rt::time::sleep(b.head_delay).await;
+    }
+    let path = req.path();
+    let api = if path.ends_with("/v1/messages") {
+        Api::Anthropic
+    } else if path.ends_with("/chat/completions") {
+        Api::OpenAi
+    } else if path.ends_with("/v1/models") {
+        Api::Models
+    } else {
+        Api::Other
+    };
+    if let Some(expected) = &b.key {
+        let headers = req.headers();
+        let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+        let bearer = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if x_api_key != Some(expected.as_str()) && bearer != Some(expected.as_str()) {
+            return error(api, 401, "invalid x-api-key", None);
+        }
+    }
+    if let Some(status) = b.status {
+        let message = b.error_message.clone().unwrap_or_else(|| format!("mock {} answers {status}", b.name));
+        return error(api, status, &message, b.retry_after.as_deref());
+    }
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let model = request["model"].as_str().unwrap_or("mock-model").to_string();
+    let stream = request["stream"].as_bool().unwrap_or(false);
+    match api {
+        Api::Models => HttpResponse::Ok().json(serde_json::json!({
+            "object": "list",
+            "data": [{"id": "mock-model", "object": "model", "type": "model", "display_name": "Mock model"}],
+            "has_more": false,
+        })),
+        Api::Other => error(api, 404, &format!("mock has no route {path}"), None),
+        Api::Anthropic if !stream => HttpResponse::Ok().json(serde_json::json!({
+            "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": reply_text(&b)}],
+            "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": b.deltas},
+        })),
+        Api::OpenAi if !stream => HttpResponse::Ok().json(serde_json::json!({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply_text(&b)}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": b.deltas, "total_tokens": 10 + b.deltas},
+        })),
+        _ => {
+            let events = if api == Api::Anthropic { anthropic_events(&b, &model) } else { openai_events(&b, &model) };
+            HttpResponse::Ok()
+                .content_type("text/event-stream")
+                .insert_header(("cache-control", "no-cache"))
+                .streaming(sse_stream(events, b.event_interval, b.drop_after_events, shared.into_inner()))
+        }
+    }
+}
+
+fn reply_text(b: &Behaviour) -> String {
+    (0..b.deltas.max(1))
+        .map(|i| format!("word{i} "))
+        .collect::<String>()
+        .replace("word0", &format!("Hello from {}:", b.name))
+}
+
+fn error(api: Api, status: u16, message: &str, retry_after: Option<&str>) -> HttpResponse {
+    let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = HttpResponse::build(code);
+    if let Some(r) = retry_after {
+        builder.insert_header(("retry-after", r));
+    }
+    let kind = match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        529 => "overloaded_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    };
+    match api {
+        Api::OpenAi => builder.json(serde_json::json!({"error": {"message": message, "type": kind, "code": status}})),
+        _ => builder.json(serde_json::json!({"type": "error", "error": {"type": kind, "message": message}})),
+    }
+}
+
+fn anthropic_events(b: &Behaviour, model: &str) -> Vec<String> {
+    let mut events = vec![
+        sse("message_start", serde_json::json!({"type": "message_start", "message": {
+            "id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 10, "output_tokens": 1}}})),
+        sse("content_block_start", serde_json::json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}})),
+    ];
+    let text = reply_text(b);
+    for word in text.split_inclusive(' ').take(b.deltas.max(1)) {
+        events.push(sse("content_block_delta", serde_json::json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": word}})));
+    }
+    events.push(sse("content_block_stop", serde_json::json!({"type": "content_block_stop", "index": 0})));
+    events.push(sse("message_delta", serde_json::json!({"type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": b.deltas}})));
+    events.push(sse("message_stop", serde_json::json!({"type": "message_stop"})));
+    events
+}
+
+fn openai_events(b: &Behaviour, model: &str) -> Vec<String> {
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+        format!("data: {}\n\n", serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+            "created": 0, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))
+    };
+    let mut events = vec![chunk(serde_json::json!({"role": "assistant", "content": ""}), None)];
+    let text = reply_text(b);
+    for word in text.split_inclusive(' ').take(b.deltas.max(1)) {
+        events.push(chunk(serde_json::json!({"content": word}), None));
+    }
+    events.push(chunk(serde_json::json!({}), Some("stop")));
+    events.push("data: [DONE]\n\n".to_string());
+    events
+}
+
+fn sse(event: &str, data: serde_json::Value) -> String {
+    format!("event: {event}\ndata: {data}\n\n")
+}
+
+fn sse_stream(
+    events: Vec<String>,
+    interval: Duration,
+    drop_after: Option<usize>,
+    shared: Arc<Shared>,
+) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    futures_util::stream::unfold((0usize, events, shared), move |(i, events, shared)| async move {
+        if drop_after.is_some_and(|n| i >= n) {
+            return Some((Err(actix_web::error::ErrorInternalServerError("mock drops the connection")), (usize::MAX, events, shared)))
+                .filter(|_| i != usize::MAX);
+        }
+        if i >= events.len() {
+            return None;
+        }
+        if i > 0 && !interval.is_zero() {
+            actix_rt::time::sleep(interval).await;
+        }
+        lock(&shared.event_times).push(Instant::now());
+        let event = Bytes::from(events[i].clone());
+        Some((Ok(event), (i + 1, events, shared)))
+    })
+}

@@ -1,0 +1,198 @@
+//! Errors the gateway itself answers with, in the shape of the API the client called, and always
+//! marked `x-switchyard-error: <kind>` so a user can tell them from an upstream's answers.
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use std::time::Duration;
+
+/// The header that marks an answer the gateway produced itself.
+pub const ERROR_HEADER: &str = "x-switchyard-error";
+
+/// Which API the client speaks, judged by the path it called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiShape {
+    /// `{"type":"error","error":{"type":...,"message":...}}`
+    Anthropic,
+    /// `{"error":{"message":...,"type":...,"code":...}}`
+    OpenAi,
+}
+
+impl ApiShape {
+    /// Anthropic for `/v1/messages…` and `/v1/complete`; OpenAI for `/v1/chat/…`, `/v1/completions`,
+    /// `/v1/embeddings`, `/v1/responses` and the like; otherwise judged by the request's headers.
+    pub fn of(path: &str, has_anthropic_headers: bool) -> ApiShape {
+        let path = path.trim_start_matches('/');
+        let path = path.strip_prefix("v1/").unwrap_or(path);
+        if path.starts_with("messages") || path.starts_with("complete") && !path.starts_with("completions") {
+            ApiShape::Anthropic
+        } else if ["chat/", "completions", "embeddings", "responses", "images", "audio", "moderations"]
+            .iter()
+            .any(|p| path.starts_with(p))
+        {
+            ApiShape::OpenAi
+        } else if has_anthropic_headers {
+            ApiShape::Anthropic
+        } else {
+            ApiShape::OpenAi
+        }
+    }
+}
+
+/// An answer the gateway gives on its own, and whose fault it is.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GatewayError {
+    #[error("request body is larger than the gateway's limit of {limit} bytes (proxy.max_request_body)")]
+    BodyTooLarge { limit: u64 },
+    #[error("could not read the request body: {0}")]
+    BadRequestBody(String),
+    #[error("the request path cannot be forwarded: {0}")]
+    BadPath(String),
+    #[error("no upstream endpoint can take this request: {message}")]
+    NoEndpoint {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("{0}")]
+    UnknownModel(String),
+    #[error("no endpoint answered: {0}")]
+    UpstreamUnreachable(String),
+    #[error("the gateway's retry budget is exhausted (too many retries across recent requests); try again shortly")]
+    RetryBudget,
+    #[error("switchyard rejected the request: {0}")]
+    Unauthorized(String),
+    #[error("admin route needs proxy.admin_key: {0}")]
+    AdminUnauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("internal gateway error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// The value of `x-switchyard-error`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GatewayError::BodyTooLarge { .. } => "body_too_large",
+            GatewayError::BadRequestBody(_) => "bad_request_body",
+            GatewayError::BadPath(_) => "bad_path",
+            GatewayError::NoEndpoint { .. } => "no_endpoint",
+            GatewayError::UnknownModel(_) => "unknown_model",
+            GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
+            GatewayError::RetryBudget => "retry_budget",
+            GatewayError::Unauthorized(_) => "auth",
+            GatewayError::AdminUnauthorized(_) => "admin_auth",
+            GatewayError::NotFound(_) => "not_found",
+            GatewayError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::BadRequestBody(_) | GatewayError::BadPath(_) => StatusCode::BAD_REQUEST,
+            GatewayError::NoEndpoint { .. }
+            | GatewayError::UpstreamUnreachable(_)
+            | GatewayError::RetryBudget => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
+            GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn anthropic_type(&self) -> &'static str {
+        match self {
+            GatewayError::BodyTooLarge { .. } => "request_too_large",
+            GatewayError::BadRequestBody(_) | GatewayError::BadPath(_) => "invalid_request_error",
+            GatewayError::NoEndpoint { .. }
+            | GatewayError::UpstreamUnreachable(_)
+            | GatewayError::RetryBudget => "overloaded_error",
+            GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => "not_found_error",
+            GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
+                "authentication_error"
+            }
+            GatewayError::Internal(_) => "api_error",
+        }
+    }
+
+    fn openai_type(&self) -> &'static str {
+        match self {
+            GatewayError::BodyTooLarge { .. }
+            | GatewayError::BadRequestBody(_)
+            | GatewayError::BadPath(_)
+            | GatewayError::UnknownModel(_)
+            | GatewayError::NotFound(_) => "invalid_request_error",
+            GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
+                "authentication_error"
+            }
+            _ => "server_error",
+        }
+    }
+
+    /// The JSON body in the client's API shape.
+    pub fn body(&self, shape: ApiShape) -> serde_json::Value {
+        let message = format!("switchyard: {self}");
+        match shape {
+            ApiShape::Anthropic => serde_json::json!({
+                "type": "error",
+                "error": {"type": self.anthropic_type(), "message": message},
+            }),
+            ApiShape::OpenAi => serde_json::json!({
+                "error": {"message": message, "type": self.openai_type(), "code": self.kind()},
+            }),
+        }
+    }
+
+    /// The whole answer: status, `x-switchyard-error`, `Retry-After` where known, JSON body.
+    pub fn response(&self, shape: ApiShape) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status());
+        builder.insert_header((
+            HeaderName::from_static(ERROR_HEADER),
+            HeaderValue::from_static(self.kind()),
+        ));
+        if let GatewayError::NoEndpoint {
+            retry_after: Some(wait),
+            ..
+        } = self
+        {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            builder.insert_header(("retry-after", secs.max(1).to_string()));
+        }
+        builder.json(self.body(shape))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_shape_follows_the_path() {
+        assert_eq!(ApiShape::of("/v1/messages", false), ApiShape::Anthropic);
+        assert_eq!(ApiShape::of("/v1/messages/count_tokens", false), ApiShape::Anthropic);
+        assert_eq!(ApiShape::of("/v1/complete", false), ApiShape::Anthropic);
+        assert_eq!(ApiShape::of("/v1/chat/completions", true), ApiShape::OpenAi);
+        assert_eq!(ApiShape::of("/v1/completions", false), ApiShape::OpenAi);
+        assert_eq!(ApiShape::of("/v1/embeddings", false), ApiShape::OpenAi);
+        assert_eq!(ApiShape::of("/v1/models", true), ApiShape::Anthropic);
+        assert_eq!(ApiShape::of("/v1/models", false), ApiShape::OpenAi);
+    }
+
+    #[test]
+    fn bodies_have_each_apis_error_shape() {
+        let e = GatewayError::NoEndpoint {
+            message: "3 endpoints: 2 auth_failed, 1 disabled".into(),
+            retry_after: None,
+        };
+        let a = e.body(ApiShape::Anthropic);
+        assert_eq!(a["type"], "error");
+        assert_eq!(a["error"]["type"], "overloaded_error");
+        assert!(a["error"]["message"].as_str().unwrap().contains("2 auth_failed"));
+        let o = e.body(ApiShape::OpenAi);
+        assert_eq!(o["error"]["type"], "server_error");
+        assert_eq!(o["error"]["code"], "no_endpoint");
+        assert!(o["error"]["message"].as_str().unwrap().contains("1 disabled"));
+    }
+}

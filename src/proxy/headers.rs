@@ -1,0 +1,290 @@
+//! Which headers cross the gateway, in each direction, and how rate-limit hints are read.
+
+use crate::config::{EndpointConfig, UpstreamAuth};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The client's own credentials: never sent upstream.
+const CLIENT_CREDENTIALS: [&str; 3] = ["authorization", "x-api-key", "x-goog-api-key"];
+
+/// Headers the connection to the other side sets itself.
+const FRAMING: [&str; 3] = ["host", "content-length", "expect"];
+
+/// The headers that must not be copied: hop-by-hop, framing, plus those named in `Connection`.
+fn not_forwarded(headers: &HeaderMap) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for value in headers.get_all("connection") {
+        if let Ok(text) = value.to_str() {
+            names.extend(
+                text.split(',')
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .filter(|t| !t.is_empty()),
+            );
+        }
+    }
+    names
+}
+
+fn is_dropped(name: &HeaderName, extra: &[String]) -> bool {
+    let n = name.as_str();
+    HOP_BY_HOP.contains(&n) || FRAMING.contains(&n) || extra.iter().any(|e| e == n)
+}
+
+/// The headers an upstream receives: the client's minus hop-by-hop, framing and credential
+/// headers, plus the endpoint's own credentials and `anthropic-version` when the client sent none.
+/// Repeated headers keep all their values.
+pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> HeaderMap {
+    let extra = not_forwarded(client);
+    let mut out = HeaderMap::with_capacity(client.len() + 3);
+    for (name, value) in client.iter() {
+        if is_dropped(name, &extra) || CLIENT_CREDENTIALS.contains(&name.as_str()) {
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    let key = endpoint.api_key.expose();
+    if matches!(endpoint.auth, UpstreamAuth::Both | UpstreamAuth::XApiKey) {
+        if let Ok(mut value) = HeaderValue::from_str(key) {
+            value.set_sensitive(true);
+            out.insert(HeaderName::from_static("x-api-key"), value);
+        }
+    }
+    if matches!(endpoint.auth, UpstreamAuth::Both | UpstreamAuth::Bearer) {
+        if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {key}")) {
+            value.set_sensitive(true);
+            out.insert(HeaderName::from_static("authorization"), value);
+        }
+    }
+    if !out.contains_key("anthropic-version") {
+        out.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static("2023-06-01"),
+        );
+    }
+    out
+}
+
+/// The upstream answer's headers that reach the client: all but hop-by-hop and framing.
+pub fn downstream_headers(upstream: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+    let extra = not_forwarded(upstream);
+    upstream
+        .iter()
+        .filter(move |(name, _)| !is_dropped(name, &extra))
+}
+
+/// How long the upstream asks us to wait, from `Retry-After` (seconds or HTTP-date), else the
+/// latest of `anthropic-ratelimit-*-reset` (RFC 3339) and `x-ratelimit-reset-*` (`6m0s`, `20ms`).
+pub fn retry_hint(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    if let Some(value) = headers.get("retry-after").and_then(|v| v.to_str().ok()) {
+        let value = value.trim();
+        if let Ok(secs) = value.parse::<f64>() {
+            if secs.is_finite() && secs >= 0.0 {
+                return Some(Duration::from_secs_f64(secs.min(1e9)));
+            }
+        }
+        if let Ok(at) = httpdate::parse_http_date(value) {
+            return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
+        }
+    }
+    let mut hint: Option<Duration> = None;
+    for (name, value) in headers.iter() {
+        let name = name.as_str();
+        let Ok(text) = value.to_str() else { continue };
+        let wait = if name.starts_with("anthropic-ratelimit-") && name.ends_with("-reset") {
+            parse_rfc3339(text.trim()).map(|at| at.duration_since(now).unwrap_or(Duration::ZERO))
+        } else if name.starts_with("x-ratelimit-reset") {
+            parse_go_duration(text.trim())
+        } else {
+            None
+        };
+        if let Some(wait) = wait {
+            hint = Some(hint.map_or(wait, |h| h.max(wait)));
+        }
+    }
+    hint
+}
+
+/// Parses `2024-05-01T12:00:30Z` or with `.fff` and `±HH:MM`.
+fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &text[19..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
+        let padded = format!("{:0<9}", &frac[..digits.min(9)]);
+        nanos = padded.parse().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 => {
+            let sign = match &rest[..1] {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600 + rest.get(4..6)?.parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let secs = u64::try_from(secs).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// Parses Go-style durations as OpenAI sends them: `1s`, `6m0s`, `20ms`, `1h2m3.5s`.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut total = 0f64;
+    let mut rest = text;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..n_end].parse().ok()?;
+        rest = &rest[n_end..];
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..u_end] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        total += n * factor;
+        rest = &rest[u_end..];
+    }
+    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total.min(1e9)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    fn endpoint(auth: &str) -> EndpointConfig {
+        let text = format!(
+            "endpoints:\n  - base_url: https://up.example\n    api_key: sk-upstream\n    auth: {auth}\n"
+        );
+        parse(&text, &|_| None).unwrap().endpoints.remove(0)
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn upstream_gets_its_own_credentials_and_never_the_clients() {
+        let client = headers(&[
+            ("authorization", "Bearer client-key"),
+            ("x-api-key", "client-key"),
+            ("x-goog-api-key", "client-key"),
+            ("content-type", "application/json"),
+        ]);
+        let out = upstream_headers(&client, &endpoint("both"));
+        assert_eq!(out.get("x-api-key").unwrap(), "sk-upstream");
+        assert_eq!(out.get("authorization").unwrap(), "Bearer sk-upstream");
+        assert!(out.get("x-goog-api-key").is_none());
+        assert_eq!(out.get("anthropic-version").unwrap(), "2023-06-01");
+        assert_eq!(out.get("content-type").unwrap(), "application/json");
+        let joined: String = out.iter().map(|(_, v)| v.to_str().unwrap_or("")).collect();
+        assert!(!joined.contains("client-key"));
+
+        let out = upstream_headers(&client, &endpoint("x-api-key"));
+        assert!(out.get("authorization").is_none());
+        let out = upstream_headers(&client, &endpoint("bearer"));
+        assert!(out.get("x-api-key").is_none());
+    }
+
+    #[test]
+    fn the_clients_anthropic_version_and_repeated_headers_are_kept() {
+        let client = headers(&[
+            ("anthropic-version", "2024-01-01"),
+            ("anthropic-beta", "a"),
+            ("anthropic-beta", "b"),
+        ]);
+        let out = upstream_headers(&client, &endpoint("both"));
+        assert_eq!(out.get("anthropic-version").unwrap(), "2024-01-01");
+        let betas: Vec<_> = out.get_all("anthropic-beta").collect();
+        assert_eq!(betas.len(), 2);
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_are_dropped_both_ways() {
+        let h = headers(&[
+            ("connection", "keep-alive, x-secret-hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("host", "127.0.0.1:8045"),
+            ("content-length", "10"),
+            ("x-kept", "yes"),
+        ]);
+        let out = upstream_headers(&h, &endpoint("both"));
+        for gone in ["connection", "keep-alive", "x-secret-hop", "transfer-encoding", "host", "content-length"] {
+            assert!(out.get(gone).is_none(), "{gone}");
+        }
+        assert!(out.get("x-kept").is_some());
+        let down: Vec<&str> = downstream_headers(&h).map(|(n, _)| n.as_str()).collect();
+        assert_eq!(down, ["x-kept"]);
+    }
+
+    #[test]
+    fn retry_after_is_read_in_both_forms_and_from_rate_limit_resets() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(retry_hint(&headers(&[("retry-after", "7")]), now), Some(Duration::from_secs(7)));
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(retry_hint(&headers(&[("retry-after", &date)]), now), Some(Duration::from_secs(30)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(retry_hint(&headers(&[("retry-after", &past)]), now), Some(Duration::ZERO));
+        // 1_700_000_000 = 2023-11-14T22:13:20Z
+        let h = headers(&[("anthropic-ratelimit-requests-reset", "2023-11-14T22:13:50Z")]);
+        assert_eq!(retry_hint(&h, now), Some(Duration::from_secs(30)));
+        let h = headers(&[("anthropic-ratelimit-tokens-reset", "2023-11-14T23:13:50+01:00")]);
+        assert_eq!(retry_hint(&h, now), Some(Duration::from_secs(30)));
+        let h = headers(&[("x-ratelimit-reset-requests", "1m30s"), ("x-ratelimit-reset-tokens", "20ms")]);
+        assert_eq!(retry_hint(&h, now), Some(Duration::from_secs(90)));
+        assert_eq!(retry_hint(&headers(&[("retry-after", "soon")]), now), None);
+        assert_eq!(retry_hint(&headers(&[]), now), None);
+    }
+}

@@ -1,0 +1,142 @@
+//! What the request path reports when an attempt or a request ends: the outcome goes to the
+//! endpoint's actor (the owner of its health) and one access-log line is written per request.
+
+use crate::endpoint::health::Claim;
+use crate::endpoint::{Endpoint, RequestAbandoned, RequestFailed, RequestSucceeded};
+use crate::metrics::{Metrics, RequestRecord};
+use actix::Addr;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// One attempt at one endpoint. Exactly one outcome reaches the endpoint's actor: if neither
+/// `succeeded` nor `failed` is called (the client went away), dropping it reports `RequestAbandoned`.
+pub struct Attempt {
+    addr: Addr<Endpoint>,
+    claim: Claim,
+    status: u16,
+    latency: Duration,
+    reported: bool,
+}
+
+impl Attempt {
+    pub fn new(addr: Addr<Endpoint>, claim: Claim) -> Self {
+        Attempt {
+            addr,
+            claim,
+            status: 0,
+            latency: Duration::ZERO,
+            reported: false,
+        }
+    }
+
+    /// Records the response head: its status and the time it took to arrive.
+    pub fn answered(&mut self, status: u16, latency: Duration) {
+        self.status = status;
+        self.latency = latency;
+    }
+
+    /// The endpoint did its part.
+    pub fn succeeded(mut self) {
+        self.reported = true;
+        self.addr.do_send(RequestSucceeded {
+            claim: self.claim,
+            status: self.status,
+            latency: self.latency,
+        });
+    }
+
+    /// The endpoint failed this attempt.
+    pub fn failed(self, status: Option<u16>, retry_after: Option<Duration>, error: String) {
+        self.failed_with(status, retry_after, error, false);
+    }
+
+    /// The endpoint failed this attempt; `quota_exhausted` when its answer said so.
+    pub fn failed_with(
+        mut self,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        error: String,
+        quota_exhausted: bool,
+    ) {
+        self.reported = true;
+        self.addr.do_send(RequestFailed {
+            claim: self.claim,
+            status,
+            retry_after,
+            error,
+            quota_exhausted,
+        });
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if !self.reported {
+            self.addr.do_send(RequestAbandoned { claim: self.claim });
+        }
+    }
+}
+
+/// The access-log line and metrics of one request, written when the request (or its stream) ends.
+/// It never holds a key or any part of a prompt.
+pub struct AccessLog {
+    pub enabled: bool,
+    pub metrics: Metrics,
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    pub model: Option<String>,
+    /// `endpoint:outcome` per attempt, e.g. `a1b2c3d4:401`, `e5f6a7b8:refused`.
+    pub attempts: Vec<String>,
+    /// Endpoints whose failure moved the request on.
+    pub failed_over: Vec<String>,
+    /// The endpoint whose answer the client got.
+    pub endpoint: Option<String>,
+    pub status: u16,
+    pub started: Instant,
+    pub first_byte: Option<Duration>,
+    pub bytes: u64,
+}
+
+impl AccessLog {
+    pub fn add_bytes(&mut self, n: usize) {
+        self.bytes += n as u64;
+    }
+
+    /// Counts the request and writes its line. `outcome` is a fixed word (`ok`, `client_closed`,
+    /// `broken`, `upstream_error` or the gateway's error kind); `detail` says more.
+    pub fn finish(self, outcome: &str, detail: Option<&str>) {
+        let failed_over: Vec<&str> = self.failed_over.iter().map(String::as_str).collect();
+        let duration = self.started.elapsed();
+        self.metrics.record(&RequestRecord {
+            endpoint: self.endpoint.as_deref().unwrap_or("none"),
+            status: self.status,
+            outcome,
+            attempts: self.attempts.len(),
+            failed_over_from: &failed_over,
+            first_byte: self.first_byte,
+            duration,
+            bytes: self.bytes,
+        });
+        if !self.enabled || !log::log_enabled!(target: "switchyard::access", log::Level::Info) {
+            return;
+        }
+        let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+        log::info!(
+            target: "switchyard::access",
+            "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={} outcome={}{}",
+            self.request_id,
+            self.method,
+            self.path,
+            self.model.as_deref().unwrap_or("-"),
+            self.status,
+            self.endpoint.as_deref().unwrap_or("-"),
+            self.attempts.join(" "),
+            self.first_byte.map(ms).unwrap_or_else(|| "-".to_string()),
+            ms(duration),
+            self.bytes,
+            outcome,
+            detail.map(|d| format!(" ({d})")).unwrap_or_default()
+        );
+    }
+}

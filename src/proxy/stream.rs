@@ -1,0 +1,165 @@
+//! The answer's body on its way back: forwarded chunk by chunk as it arrives, with an idle timeout
+//! between chunks and no total timeout. When it ends, the endpoint's actor learns how it went.
+
+use super::errors::ApiShape;
+use super::report::{AccessLog, Attempt};
+use bytes::Bytes;
+use futures_util::Stream;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// How a mid-stream failure is shown to a client reading server-sent events.
+#[derive(Debug, Clone, Copy)]
+pub enum StreamKind {
+    /// Not SSE: the connection is cut, so the client sees a truncated body.
+    Plain,
+    /// SSE: a final error event in the API's shape, then a clean end.
+    Sse(ApiShape),
+}
+
+/// The upstream's body, relayed.
+pub struct RelayBody<S> {
+    upstream: S,
+    kind: StreamKind,
+    idle: Duration,
+    idle_timer: Pin<Box<Sleep>>,
+    last_chunk: Instant,
+    /// Reported when the body ends; `None` once reported.
+    attempt: Option<Attempt>,
+    log: Option<AccessLog>,
+    tail: [u8; 2],
+    pending: Option<Bytes>,
+    done: bool,
+}
+
+impl<S> RelayBody<S> {
+    pub fn new(upstream: S, kind: StreamKind, idle: Duration, attempt: Option<Attempt>, log: AccessLog) -> Self {
+        let now = Instant::now();
+        RelayBody {
+            upstream,
+            kind,
+            idle,
+            idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
+            last_chunk: now,
+            attempt,
+            log: Some(log),
+            tail: [b'\n', b'\n'],
+            pending: None,
+            done: false,
+        }
+    }
+
+    fn finish_ok(&mut self) {
+        self.done = true;
+        if let Some(attempt) = self.attempt.take() {
+            attempt.succeeded();
+        }
+        if let Some(log) = self.log.take() {
+            log.finish("ok", None);
+        }
+    }
+
+    /// Ends the relay after an upstream failure; returns what the client gets last.
+    fn finish_failed(&mut self, error: String) -> Option<Result<Bytes, actix_web::Error>> {
+        self.done = true;
+        if let Some(attempt) = self.attempt.take() {
+            attempt.failed(None, None, error.clone());
+        }
+        if let Some(log) = self.log.take() {
+            log.finish("broken", Some(&error));
+        }
+        match self.kind {
+            StreamKind::Plain => Some(Err(actix_web::error::ErrorBadGateway(error))),
+            StreamKind::Sse(shape) => {
+                // Close a half-sent event first so the error event stands on its own.
+                let separator = match self.tail {
+                    [b'\n', b'\n'] => "",
+                    [_, b'\n'] => "\n",
+                    _ => "\n\n",
+                };
+                Some(Ok(Bytes::from(format!(
+                    "{separator}{}",
+                    sse_error_event(shape, &format!("switchyard: upstream stream failed: {error}"))
+                ))))
+            }
+        }
+    }
+}
+
+/// An SSE error event in the API's shape (Anthropic `event: error`, OpenAI `data: {"error":…}`).
+pub fn sse_error_event(shape: ApiShape, message: &str) -> String {
+    match shape {
+        ApiShape::Anthropic => format!(
+            "event: error\ndata: {}\n\n",
+            serde_json::json!({"type": "error", "error": {"type": "api_error", "message": message}})
+        ),
+        ApiShape::OpenAi => format!(
+            "data: {}\n\n",
+            serde_json::json!({"error": {"message": message, "type": "server_error", "code": "upstream_stream_error"}})
+        ),
+    }
+}
+
+impl<S, E> Stream for RelayBody<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    type Item = Result<Bytes, actix_web::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(last) = this.pending.take() {
+            return Poll::Ready(Some(Ok(last)));
+        }
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.upstream).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.last_chunk = Instant::now();
+                if let Some(log) = this.log.as_mut() {
+                    log.add_bytes(chunk.len());
+                }
+                match chunk.len() {
+                    0 => {}
+                    1 => this.tail = [this.tail[1], chunk[0]],
+                    n => this.tail = [chunk[n - 2], chunk[n - 1]],
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(this.finish_failed(format!("{e}"))),
+            Poll::Ready(None) => {
+                this.finish_ok();
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                // The timer is moved lazily: only when it fires do we look at when data last came.
+                loop {
+                    if this.idle_timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    let deadline = this.last_chunk + this.idle;
+                    if deadline <= Instant::now() {
+                        let error = format!("no data from upstream for {:?} (timeouts.idle)", this.idle);
+                        return Poll::Ready(this.finish_failed(error));
+                    }
+                    this.idle_timer.as_mut().reset(deadline);
+                }
+            }
+        }
+    }
+}
+
+impl<S> Drop for RelayBody<S> {
+    fn drop(&mut self) {
+        // Dropped before the end: the client went away. Dropping the upstream response closes
+        // its connection, which cancels the upstream request.
+        if let Some(log) = self.log.take() {
+            log.finish("client_closed", None);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The HTTP side of the gateway: listening sockets, routes, the client-auth gate, signals.
+//!
+//! Placement: the gateway runs one HTTP worker, and the actors are started on that worker's own
+//! arbiter (inside the app factory). Every `IsHealthy` question and outcome message then stays on
+//! one thread: no request crosses threads to reach an actor. One worker on one core serves far more
+//! requests than any workstation's LLM traffic.
+
+use crate::auth;
+use crate::config::Config;
+use crate::proxy::errors::{ApiShape, GatewayError};
+use crate::proxy::{self, REQUEST_ID_HEADER};
+use crate::{admin, supervisor, AppState};
+use actix_web::body::BoxBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use futures_util::future::{ready, Either, FutureExt};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+/// Runs the gateway until SIGINT/SIGTERM; `on_listening` is called with the bound addresses.
+pub fn run(config: Config, on_listening: impl FnOnce(&[SocketAddr]) + Send + 'static) -> std::io::Result<()> {
+    actix_rt::System::new().block_on(serve(Arc::new(config), on_listening))
+}
+
+/// The gateway as a future on the current actix system.
+pub async fn serve(
+    config: Arc<Config>,
+    on_listening: impl FnOnce(&[SocketAddr]) + Send + 'static,
+) -> std::io::Result<()> {
+    let shared: Arc<OnceLock<web::Data<AppState>>> = Arc::new(OnceLock::new());
+    let tls = proxy::tls_config();
+    let factory_config = config.clone();
+    let factory_shared = shared.clone();
+    let mut server = HttpServer::new(move || {
+        // Runs on the worker's thread: the actors start on its arbiter.
+        let state = factory_shared
+            .get_or_init(|| supervisor::start(factory_config.clone()))
+            .clone();
+        let client = proxy::build_client(&state.config(), tls.clone());
+        App::new()
+            .app_data(state)
+            .app_data(web::Data::new(client))
+            .wrap_fn(|req, srv| match gate(&req) {
+                Ok(cors) => Either::Left(srv.call(req).map(move |res| res.map(|r| with_cors(r, cors)))),
+                Err(response) => Either::Right(ready(Ok(req.into_response(response)))),
+            })
+            .service(web::resource("/healthz").route(web::get().to(admin::healthz)))
+            .service(web::resource("/metrics").route(web::get().to(admin::metrics)))
+            .service(
+                web::scope("/admin")
+                    .route("/status", web::get().to(admin::status))
+                    .route("/endpoints/{id}/{action}", web::post().to(admin::endpoint_action))
+                    .default_service(web::to(admin::admin_not_found)),
+            )
+            .default_service(web::to(proxy::forward))
+    })
+    .workers(1)
+    .disable_signals()
+    .client_request_timeout(config.timeouts.request_header)
+    .client_disconnect_timeout(std::time::Duration::from_secs(1))
+    .shutdown_timeout(config.proxy.shutdown_grace.as_secs().max(1));
+
+    let port = config.proxy.port;
+    let (primary, secondary) = if config.proxy.allow_lan_access {
+        ("0.0.0.0", "[::]")
+    } else {
+        ("127.0.0.1", "[::1]")
+    };
+    server = server.bind(format!("{primary}:{port}"))?;
+    if port != 0 {
+        // IPv6 is a bonus: a machine without it still serves on IPv4.
+        match std::net::TcpListener::bind(format!("{secondary}:{port}")) {
+            Ok(listener) => server = server.listen(listener)?,
+            Err(e) => log::debug!("not listening on {secondary}:{port}: {e}"),
+        }
+    }
+    let addrs = server.addrs();
+    let server = server.run();
+    let handle = server.handle();
+
+    let listen: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    let signal_shared = shared.clone();
+    actix_rt::spawn(async move {
+        watch_signals(handle, signal_shared).await;
+    });
+    let listen_shared = shared.clone();
+    actix_rt::spawn(async move {
+        // The worker fills the shared state as it starts.
+        for _ in 0..200 {
+            if let Some(state) = listen_shared.get() {
+                if let Ok(mut guard) = state.listen.write() {
+                    *guard = listen;
+                }
+                return;
+            }
+            actix_rt::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    on_listening(&addrs);
+    server.await
+}
+
+#[cfg(unix)]
+async fn watch_signals(handle: actix_web::dev::ServerHandle, shared: Arc<OnceLock<web::Data<AppState>>>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        log::error!("cannot install signal handlers");
+        return;
+    };
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+            _ = hup.recv() => {
+                if let Some(state) = shared.get() {
+                    log::info!("SIGHUP: reloading the config");
+                    let _ = state.supervisor.send(supervisor::Reload).await;
+                }
+                continue;
+            }
+        }
+        if stopping {
+            log::warn!("second stop signal: exiting now");
+            std::process::exit(1);
+        }
+        stopping = true;
+        log::info!("stopping: no new connections; open requests and streams may finish");
+        let handle = handle.clone();
+        actix_rt::spawn(async move { handle.stop(true).await });
+    }
+}
+
+#[cfg(not(unix))]
+async fn watch_signals(handle: actix_web::dev::ServerHandle, _shared: Arc<OnceLock<web::Data<AppState>>>) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        handle.stop(true).await;
+    }
+}
+
+/// CORS answer headers for an allowed browser origin.
+#[derive(Clone)]
+struct Cors(Option<HeaderValue>);
+
+/// The client-auth gate in front of every route. `Ok` carries the CORS origin to echo, if any.
+fn gate(req: &ServiceRequest) -> Result<Cors, HttpResponse> {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Ok(Cors(None));
+    };
+    let config = state.config();
+    let headers = req.headers();
+    let allowed_origin = headers
+        .get("origin")
+        .filter(|o| {
+            o.to_str()
+                .is_ok_and(|o| config.proxy.cors_origins.iter().any(|allowed| allowed == o))
+        })
+        .cloned();
+    if req.method() == Method::OPTIONS && headers.contains_key("access-control-request-method") {
+        // A browser's preflight carries no credentials: answer it here, without a key.
+        let mut response = HttpResponse::NoContent();
+        if let Some(origin) = &allowed_origin {
+            response.insert_header(("access-control-allow-origin", origin.clone()));
+            response.insert_header(("access-control-allow-methods", "GET, POST, OPTIONS"));
+            if let Some(requested) = headers.get("access-control-request-headers") {
+                response.insert_header(("access-control-allow-headers", requested.clone()));
+            }
+            response.insert_header(("access-control-max-age", "600"));
+        }
+        response.insert_header(("vary", "Origin"));
+        return Err(response.finish());
+    }
+    let path = req.path();
+    let shape = if path.starts_with("/admin") || path == "/metrics" || path == "/healthz" {
+        ApiShape::OpenAi
+    } else {
+        ApiShape::of(path, headers.contains_key("anthropic-version") || headers.contains_key("x-api-key"))
+    };
+    let refuse = |error: GatewayError| {
+        let mut response = error.response(shape);
+        let id = headers
+            .get(REQUEST_ID_HEADER)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("-"));
+        log::info!(
+            target: "switchyard::access",
+            "{} {} {} status={} outcome={}",
+            id.to_str().unwrap_or("-"),
+            req.method(),
+            path,
+            response.status().as_u16(),
+            error.kind()
+        );
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
+        response
+    };
+    let mode = config.proxy.effective_auth_mode();
+    if auth::key_required(mode, path == "/healthz") {
+        auth::check_key(&config.proxy.api_key, headers).map_err(|m| refuse(GatewayError::Unauthorized(m)))?;
+    }
+    if path.starts_with("/admin/") && !config.proxy.admin_key.is_empty() {
+        let changes_state = req.method() != Method::GET;
+        if changes_state || config.proxy.allow_lan_access {
+            auth::check_key(&config.proxy.admin_key, headers)
+                .map_err(|m| refuse(GatewayError::AdminUnauthorized(m.replace("proxy.api_key", "proxy.admin_key"))))?;
+        }
+    }
+    Ok(Cors(allowed_origin))
+}
+
+fn with_cors(mut response: ServiceResponse<BoxBody>, cors: Cors) -> ServiceResponse<BoxBody> {
+    if let Some(origin) = cors.0 {
+        let headers = response.headers_mut();
+        headers.insert(HeaderName::from_static("access-control-allow-origin"), origin);
+        headers.append(HeaderName::from_static("vary"), HeaderValue::from_static("Origin"));
+    }
+    response
+}

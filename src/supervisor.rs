@@ -1,0 +1,331 @@
+//! The Supervisor actor: starts the Endpoint actors (under actix's supervisor, so a stopped one is
+//! restarted with its state) and the Balancer, reloads the config, and keeps the durable states
+//! (auth-failed, operator-disabled) in a small state file beside the config.
+
+use crate::balancer::{Balancer, Member, SetMembers};
+use crate::config::{self, Config, EndpointConfig};
+use crate::endpoint::{DurableStateChanged, Endpoint, Reconfigure};
+use crate::AppState;
+use actix::prelude::*;
+use actix_web::web;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The Supervisor actor.
+pub struct Supervisor {
+    config: Arc<Config>,
+    members: Vec<Member>,
+    balancer: Addr<Balancer>,
+    state_file: Option<StateFile>,
+    app: Option<web::Data<AppState>>,
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+}
+
+/// Starts the actors for `config` on the current arbiter and returns the state the request
+/// handlers share.
+pub fn start(config: Arc<Config>) -> web::Data<AppState> {
+    let state_file = config.proxy.state_file.clone().map(StateFile::load);
+    let mut balancer_out = None;
+    let supervisor = Supervisor::create(|ctx| {
+        let report_to = ctx.address().recipient::<DurableStateChanged>();
+        let members: Vec<Member> = config
+            .endpoints
+            .iter()
+            .map(|e| start_endpoint(e, &config, report_to.clone(), state_file.as_ref()))
+            .collect();
+        let balancer = Balancer::new(members.clone(), config.balancer.clone(), config.sessions).start();
+        balancer_out = Some(balancer.clone());
+        Supervisor {
+            config: config.clone(),
+            members,
+            balancer,
+            state_file,
+            app: None,
+        }
+    });
+    let Some(balancer) = balancer_out else {
+        unreachable!("Supervisor::create runs its closure before returning")
+    };
+    let app = web::Data::new(AppState::new(balancer, supervisor.clone(), config));
+    supervisor.do_send(Attach(app.clone()));
+    app
+}
+
+fn start_endpoint(
+    endpoint: &EndpointConfig,
+    config: &Config,
+    report_to: Recipient<DurableStateChanged>,
+    state_file: Option<&StateFile>,
+) -> Member {
+    let saved = state_file.and_then(|f| f.saved(endpoint));
+    let endpoint = Arc::new(endpoint.clone());
+    let for_actor = endpoint.clone();
+    let policy = config.health;
+    let addr = actix::Supervisor::start(move |_| {
+        let actor = Endpoint::new(for_actor, policy);
+        match saved {
+            Some(s) => actor.with_durable_state(report_to, s.auth_failed, s.disabled),
+            None => actor.with_durable_state(report_to, false, false),
+        }
+    });
+    if let Some(s) = saved {
+        if s.auth_failed || s.disabled {
+            log::info!(
+                "endpoint {}: restored from the state file ({})",
+                endpoint.id,
+                if s.auth_failed { "auth_failed" } else { "disabled by operator" }
+            );
+        }
+    }
+    Member {
+        config: endpoint,
+        addr,
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Attach(web::Data<AppState>);
+
+impl Handler<Attach> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attach, _ctx: &mut Self::Context) {
+        self.app = Some(msg.0);
+    }
+}
+
+impl Handler<DurableStateChanged> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DurableStateChanged, _ctx: &mut Self::Context) {
+        let Some(file) = self.state_file.as_mut() else {
+            return;
+        };
+        let Some(member) = self.members.iter().find(|m| m.config.id == msg.id) else {
+            return;
+        };
+        file.set(&member.config, msg.auth_failed, msg.operator_disabled);
+        if let Err(e) = file.save() {
+            log::warn!("state file {}: cannot write: {e}", file.path.display());
+        }
+    }
+}
+
+/// Re-reads the config file and applies it; an invalid file keeps the old config.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<(), String>")]
+pub struct Reload;
+
+impl Handler<Reload> for Supervisor {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, _msg: Reload, ctx: &mut Self::Context) -> Self::Result {
+        let Some(path) = self.config.source.clone() else {
+            return Err("this gateway was not started from a config file".to_string());
+        };
+        match config::load_file(&path) {
+            Ok(new) => {
+                self.apply(Arc::new(new), ctx);
+                if let Some(app) = &self.app {
+                    app.set_config_error(None);
+                }
+                log::info!("config reloaded from {}", path.display());
+                Ok(())
+            }
+            Err(e) => {
+                let message = e.to_string();
+                log::error!("config reload failed, keeping the running config: {message}");
+                if let Some(app) = &self.app {
+                    app.set_config_error(Some(message.clone()));
+                }
+                Err(message)
+            }
+        }
+    }
+}
+
+impl Supervisor {
+    /// Puts a new config in force: unchanged endpoints keep their actor and state, removed ones
+    /// take no new requests (and finish what they have), new ones start.
+    fn apply(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) {
+        let old = std::mem::replace(&mut self.config, new.clone());
+        if old.proxy.port != new.proxy.port || old.proxy.allow_lan_access != new.proxy.allow_lan_access {
+            log::warn!("proxy.port / proxy.allow_lan_access changed: the listening address changes only on restart");
+        }
+        let report_to = ctx.address().recipient::<DurableStateChanged>();
+        let mut members = Vec::with_capacity(new.endpoints.len());
+        for endpoint in &new.endpoints {
+            let same = self.members.iter().find(|m| {
+                m.config.id == endpoint.id
+                    && m.config.base_url == endpoint.base_url
+                    && m.config.api_key == endpoint.api_key
+            });
+            match same {
+                Some(member) => {
+                    let config = Arc::new(endpoint.clone());
+                    member.addr.do_send(Reconfigure {
+                        config: config.clone(),
+                        policy: new.health,
+                    });
+                    members.push(Member {
+                        config,
+                        addr: member.addr.clone(),
+                    });
+                }
+                None => {
+                    log::info!("endpoint {}: added", endpoint.id);
+                    members.push(start_endpoint(endpoint, &new, report_to.clone(), self.state_file.as_ref()));
+                }
+            }
+        }
+        for gone in self.members.iter().filter(|m| !members.iter().any(|n| n.addr == m.addr)) {
+            log::info!("endpoint {}: removed (requests in flight finish)", gone.config.id);
+        }
+        self.members = members.clone();
+        self.balancer.do_send(SetMembers {
+            members,
+            settings: new.balancer.clone(),
+            sessions: new.sessions,
+        });
+        if let Some(app) = &self.app {
+            app.set_config(new);
+        }
+    }
+}
+
+/// Durable endpoint states on disk: `{"endpoints": {"<id>": {...}}}`. A missing or corrupt file is
+/// treated as empty (and logged); it never stops the gateway.
+pub struct StateFile {
+    path: PathBuf,
+    data: StateFileData,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StateFileData {
+    endpoints: BTreeMap<String, SavedEndpoint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct SavedEndpoint {
+    /// Saved states apply only while the endpoint's url and key stay the same.
+    #[serde(default)]
+    fingerprint: Fingerprint,
+    #[serde(default)]
+    auth_failed: bool,
+    #[serde(default)]
+    disabled: bool,
+}
+
+/// The default id of (base_url, key): tells a changed key apart without storing it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct Fingerprint(u32);
+
+fn fingerprint(endpoint: &EndpointConfig) -> Fingerprint {
+    let id = config::default_endpoint_id(&endpoint.base_url, endpoint.api_key.expose());
+    Fingerprint(u32::from_str_radix(&id, 16).unwrap_or(0))
+}
+
+impl StateFile {
+    /// Reads the state file at `path`; a missing or unreadable file gives an empty one.
+    pub fn load(path: PathBuf) -> Self {
+        let data = match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(data) => data,
+                Err(e) => {
+                    log::warn!("state file {}: ignored, it is not valid ({e})", path.display());
+                    StateFileData::default()
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => StateFileData::default(),
+            Err(e) => {
+                log::warn!("state file {}: ignored, cannot read it ({e})", path.display());
+                StateFileData::default()
+            }
+        };
+        StateFile { path, data }
+    }
+
+    fn saved(&self, endpoint: &EndpointConfig) -> Option<SavedEndpoint> {
+        self.data
+            .endpoints
+            .get(&endpoint.id)
+            .copied()
+            .filter(|s| s.fingerprint == fingerprint(endpoint))
+    }
+
+    fn set(&mut self, endpoint: &EndpointConfig, auth_failed: bool, disabled: bool) {
+        if auth_failed || disabled {
+            self.data.endpoints.insert(
+                endpoint.id.clone(),
+                SavedEndpoint {
+                    fingerprint: fingerprint(endpoint),
+                    auth_failed,
+                    disabled,
+                },
+            );
+        } else {
+            self.data.endpoints.remove(&endpoint.id);
+        }
+    }
+
+    /// Writes the file atomically (a temporary file, then a rename).
+    pub fn save(&self) -> std::io::Result<()> {
+        let text = serde_json::to_vec_pretty(&self.data).map_err(std::io::Error::other)?;
+        let tmp = temporary_beside(&self.path);
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+fn temporary_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".to_string());
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(key: &str) -> EndpointConfig {
+        config::parse(
+            &format!("endpoints:\n  - id: e1\n    base_url: https://a.example\n    api_key: {key}\n"),
+            &|_| None,
+        )
+        .unwrap()
+        .endpoints
+        .remove(0)
+    }
+
+    #[test]
+    fn durable_states_round_trip_and_a_changed_key_starts_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.state.json");
+        let mut file = StateFile::load(path.clone());
+        file.set(&endpoint("k1"), true, false);
+        file.save().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("k1\""), "no key in the state file");
+        let file = StateFile::load(path.clone());
+        assert_eq!(file.saved(&endpoint("k1")).map(|s| s.auth_failed), Some(true));
+        assert_eq!(file.saved(&endpoint("k2")), None);
+    }
+
+    #[test]
+    fn a_corrupt_or_missing_state_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, b"{not json").unwrap();
+        assert!(StateFile::load(path).data.endpoints.is_empty());
+        assert!(StateFile::load(dir.path().join("missing.json")).data.endpoints.is_empty());
+    }
+}
