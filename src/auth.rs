@@ -29,7 +29,9 @@ pub fn presented_credentials(headers: &HeaderMap) -> Vec<(&'static str, &str)> {
             let text = text.trim();
             let key = if name == "authorization" {
                 match text.get(..7) {
-                    Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => text[7..].trim_start(),
+                    Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => {
+                        text[7..].trim_start()
+                    }
                     _ => text,
                 }
             } else {
@@ -89,7 +91,10 @@ mod tests {
     fn h(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut m = HeaderMap::new();
         for (k, v) in pairs {
-            m.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            m.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         m
     }
@@ -113,7 +118,10 @@ mod tests {
 
     #[test]
     fn a_wrong_authorization_does_not_shadow_a_right_x_api_key() {
-        let headers = h(&[("authorization", "Bearer stale"), ("x-api-key", "right-key")]);
+        let headers = h(&[
+            ("authorization", "Bearer stale"),
+            ("x-api-key", "right-key"),
+        ]);
         assert!(check_key(&key(), &headers).is_ok());
         let headers = h(&[("x-api-key", "stale"), ("x-api-key", "right-key")]);
         assert!(check_key(&key(), &headers).is_ok());
@@ -122,7 +130,10 @@ mod tests {
     #[test]
     fn wrong_or_missing_keys_are_refused_naming_only_the_headers() {
         let err = check_key(&key(), &h(&[("authorization", "Bearer wrong-key")])).unwrap_err();
-        assert!(err.contains("authorization") && !err.contains("wrong-key"), "{err}");
+        assert!(
+            err.contains("authorization") && !err.contains("wrong-key"),
+            "{err}"
+        );
         let err = check_key(&key(), &h(&[])).unwrap_err();
         assert!(err.contains("no key presented"));
         // "Bearer<key>" without a space is the whole value, which does not match.

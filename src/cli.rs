@@ -12,7 +12,11 @@ use std::process::ExitCode;
 pub const EXIT_CONFIG: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchyard", version, about = "One local base URL for every LLM client; failover across upstream endpoints")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "One local base URL for every LLM client; failover across upstream endpoints"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -126,7 +130,10 @@ fn status(url: &str, key: Option<&str>, json: bool) -> ExitCode {
                 .insert_header(("authorization", format!("Bearer {key}")))
                 .insert_header(("x-api-key", key));
         }
-        let mut response = request.send().await.map_err(|e| format!("cannot reach {url}: {e}"))?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {url}: {e}"))?;
         let body = response
             .body()
             .limit(16 << 20)
@@ -175,13 +182,21 @@ pub fn render_status_table(report: &serde_json::Value, colour: bool) -> String {
         report["strategy"].as_str().unwrap_or("?"),
         report["listen"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "))
+            .map(|a| a
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
             .unwrap_or_default(),
     ));
     if let Some(error) = report["config_error"].as_str() {
-        out.push_str(&format!("config reload failed (running the previous config): {error}\n"));
+        out.push_str(&format!(
+            "config reload failed (running the previous config): {error}\n"
+        ));
     }
-    let header = ["ID", "STATE", "REQS", "FAILS", "INFL", "LAST", "P50ms", "P95ms", "WHY", "BASE URL"];
+    let header = [
+        "ID", "STATE", "REQS", "FAILS", "INFL", "LAST", "P50ms", "P95ms", "WHY", "BASE URL",
+    ];
     let mut rows: Vec<[String; 10]> = Vec::new();
     for e in report["endpoints"].as_array().into_iter().flatten() {
         let state = e["state"].as_str().unwrap_or("?").to_string();
@@ -192,14 +207,18 @@ pub fn render_status_table(report: &serde_json::Value, colour: bool) -> String {
         if why.chars().count() > 60 {
             why = why.chars().take(59).collect::<String>() + "…";
         }
-        let ms = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or("-".into());
+        let ms =
+            |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or("-".into());
         rows.push([
             e["id"].as_str().unwrap_or("?").to_string(),
             state,
             e["requests"].as_u64().unwrap_or(0).to_string(),
             e["failures"].as_u64().unwrap_or(0).to_string(),
             e["in_flight"].as_u64().unwrap_or(0).to_string(),
-            e["last_status"].as_u64().map(|s| s.to_string()).unwrap_or("-".into()),
+            e["last_status"]
+                .as_u64()
+                .map(|s| s.to_string())
+                .unwrap_or("-".into()),
             ms(&e["latency_p50_ms"]),
             ms(&e["latency_p95_ms"]),
             if why.is_empty() { "-".into() } else { why },
@@ -281,7 +300,10 @@ fn demo(port: u16) -> ExitCode {
             ..Behaviour::default()
         })
     };
-    let (primary, backup) = match (start("demo-primary", "the-real-primary-key"), start("demo-backup", "demo-key-backup")) {
+    let (primary, backup) = match (
+        start("demo-primary", "the-real-primary-key"),
+        start("demo-backup", "demo-key-backup"),
+    ) {
         (Ok(p), Ok(b)) => (p, b),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("switchyard demo: cannot start the mock upstreams: {e}");
@@ -304,7 +326,10 @@ fn demo(port: u16) -> ExitCode {
     };
     let (primary_url, backup_url) = (primary.url(), backup.url());
     let result = server::run(config, move |addrs| {
-        let base = format!("http://{}", addrs.first().map(|a| a.to_string()).unwrap_or_default());
+        let base = format!(
+            "http://{}",
+            addrs.first().map(|a| a.to_string()).unwrap_or_default()
+        );
         println!("switchyard demo: a gateway in front of two mock upstreams on loopback; no real keys are used.\n");
         println!("  demo-primary  {primary_url}  priority 1; it rejects the gateway's key, so the first request fails over");
         println!("  demo-backup   {backup_url}  priority 2; healthy\n");
@@ -324,7 +349,9 @@ fn demo(port: u16) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("switchyard demo: cannot start the gateway on port {port}: {e} (try --port 0)");
+            eprintln!(
+                "switchyard demo: cannot start the gateway on port {port}: {e} (try --port 0)"
+            );
             ExitCode::FAILURE
         }
     }

@@ -45,44 +45,68 @@ impl Default for Metrics {
         // Start-up only: these names and label sets are fixed and valid.
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("switchyard_requests_total", "Requests by endpoint that answered, status class and outcome"),
+            Opts::new(
+                "switchyard_requests_total",
+                "Requests by endpoint that answered, status class and outcome",
+            ),
             &["endpoint", "status_class", "outcome"],
         )
         .expect("valid metric");
         let attempts = prometheus::Histogram::with_opts(
-            HistogramOpts::new("switchyard_attempts_per_request", "Endpoints tried per request")
-                .buckets(vec![1.0, 2.0, 3.0, 4.0, 5.0, 8.0]),
+            HistogramOpts::new(
+                "switchyard_attempts_per_request",
+                "Endpoints tried per request",
+            )
+            .buckets(vec![1.0, 2.0, 3.0, 4.0, 5.0, 8.0]),
         )
         .expect("valid metric");
         let failovers = IntCounterVec::new(
-            Opts::new("switchyard_failovers_total", "Attempts that failed and moved the request to another endpoint"),
+            Opts::new(
+                "switchyard_failovers_total",
+                "Attempts that failed and moved the request to another endpoint",
+            ),
             &["endpoint"],
         )
         .expect("valid metric");
         let first_byte = HistogramVec::new(
-            HistogramOpts::new("switchyard_upstream_first_byte_seconds", "Time from sending to the upstream's response head")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "switchyard_upstream_first_byte_seconds",
+                "Time from sending to the upstream's response head",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["endpoint"],
         )
         .expect("valid metric");
         let duration = HistogramVec::new(
-            HistogramOpts::new("switchyard_request_duration_seconds", "Time from the request's arrival to the end of its answer")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "switchyard_request_duration_seconds",
+                "Time from the request's arrival to the end of its answer",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["endpoint"],
         )
         .expect("valid metric");
         let bytes = IntCounterVec::new(
-            Opts::new("switchyard_response_bytes_total", "Answer body bytes streamed to clients"),
+            Opts::new(
+                "switchyard_response_bytes_total",
+                "Answer body bytes streamed to clients",
+            ),
             &["endpoint"],
         )
         .expect("valid metric");
         let in_flight = IntGaugeVec::new(
-            Opts::new("switchyard_endpoint_in_flight", "Requests in flight per endpoint"),
+            Opts::new(
+                "switchyard_endpoint_in_flight",
+                "Requests in flight per endpoint",
+            ),
             &["endpoint"],
         )
         .expect("valid metric");
         let state = IntGaugeVec::new(
-            Opts::new("switchyard_endpoint_state", "1 for the endpoint's current state, 0 for the others"),
+            Opts::new(
+                "switchyard_endpoint_state",
+                "1 for the endpoint's current state, 0 for the others",
+            ),
             &["endpoint", "state"],
         )
         .expect("valid metric");
@@ -96,7 +120,9 @@ impl Default for Metrics {
             Box::new(in_flight.clone()),
             Box::new(state.clone()),
         ] {
-            registry.register(collector).expect("metric names are unique");
+            registry
+                .register(collector)
+                .expect("metric names are unique");
         }
         Metrics {
             inner: Arc::new(Families {

@@ -226,7 +226,12 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
                 headers: req
                     .headers()
                     .iter()
-                    .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect(),
                 body: body.clone(),
             });
@@ -261,11 +266,18 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
         }
     }
     if let Some(status) = b.status {
-        let message = b.error_message.clone().unwrap_or_else(|| format!("mock {} answers {status}", b.name));
+        let message = b
+            .error_message
+            .clone()
+            .unwrap_or_else(|| format!("mock {} answers {status}", b.name));
         return error(api, status, &message, b.retry_after.as_deref());
     }
-    let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    let model = request["model"].as_str().unwrap_or("mock-model").to_string();
+    let request: serde_json::Value =
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let model = request["model"]
+        .as_str()
+        .unwrap_or("mock-model")
+        .to_string();
     let stream = request["stream"].as_bool().unwrap_or(false);
     match api {
         Api::Models => HttpResponse::Ok().json(serde_json::json!({
@@ -303,7 +315,8 @@ fn reply_text(b: &Behaviour) -> String {
 }
 
 fn error(api: Api, status: u16, message: &str, retry_after: Option<&str>) -> HttpResponse {
-    let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let code = actix_web::http::StatusCode::from_u16(status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(code);
     if let Some(r) = retry_after {
         builder.insert_header(("retry-after", r));
@@ -318,37 +331,61 @@ fn error(api: Api, status: u16, message: &str, retry_after: Option<&str>) -> Htt
         _ => "api_error",
     };
     match api {
-        Api::OpenAi => builder.json(serde_json::json!({"error": {"message": message, "type": kind, "code": status}})),
-        _ => builder.json(serde_json::json!({"type": "error", "error": {"type": kind, "message": message}})),
+        Api::OpenAi => builder
+            .json(serde_json::json!({"error": {"message": message, "type": kind, "code": status}})),
+        _ => builder.json(
+            serde_json::json!({"type": "error", "error": {"type": kind, "message": message}}),
+        ),
     }
 }
 
 fn anthropic_events(b: &Behaviour, model: &str) -> Vec<String> {
     let mut events = vec![
-        sse("message_start", serde_json::json!({"type": "message_start", "message": {
+        sse(
+            "message_start",
+            serde_json::json!({"type": "message_start", "message": {
             "id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 10, "output_tokens": 1}}})),
-        sse("content_block_start", serde_json::json!({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "text", "text": ""}})),
+            "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+        ),
+        sse(
+            "content_block_start",
+            serde_json::json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
     ];
     let text = reply_text(b);
     for word in text.split_inclusive(' ').take(b.deltas.max(1)) {
-        events.push(sse("content_block_delta", serde_json::json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "text_delta", "text": word}})));
+        events.push(sse(
+            "content_block_delta",
+            serde_json::json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": word}}),
+        ));
     }
-    events.push(sse("content_block_stop", serde_json::json!({"type": "content_block_stop", "index": 0})));
+    events.push(sse(
+        "content_block_stop",
+        serde_json::json!({"type": "content_block_stop", "index": 0}),
+    ));
     events.push(sse("message_delta", serde_json::json!({"type": "message_delta",
         "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": b.deltas}})));
-    events.push(sse("message_stop", serde_json::json!({"type": "message_stop"})));
+    events.push(sse(
+        "message_stop",
+        serde_json::json!({"type": "message_stop"}),
+    ));
     events
 }
 
 fn openai_events(b: &Behaviour, model: &str) -> Vec<String> {
     let chunk = |delta: serde_json::Value, finish: Option<&str>| {
-        format!("data: {}\n\n", serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
-            "created": 0, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))
+        format!(
+            "data: {}\n\n",
+            serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+            "created": 0, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
     };
-    let mut events = vec![chunk(serde_json::json!({"role": "assistant", "content": ""}), None)];
+    let mut events = vec![chunk(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        None,
+    )];
     let text = reply_text(b);
     for word in text.split_inclusive(' ').take(b.deltas.max(1)) {
         events.push(chunk(serde_json::json!({"content": word}), None));
@@ -368,19 +405,27 @@ fn sse_stream(
     drop_after: Option<usize>,
     shared: Arc<Shared>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
-    futures_util::stream::unfold((0usize, events, shared), move |(i, events, shared)| async move {
-        if drop_after.is_some_and(|n| i >= n) {
-            return Some((Err(actix_web::error::ErrorInternalServerError("mock drops the connection")), (usize::MAX, events, shared)))
-                .filter(|_| i != usize::MAX);
-        }
-        if i >= events.len() {
-            return None;
-        }
-        if i > 0 && !interval.is_zero() {
-            actix_rt::time::sleep(interval).await;
-        }
-        lock(&shared.event_times).push(Instant::now());
-        let event = Bytes::from(events[i].clone());
-        Some((Ok(event), (i + 1, events, shared)))
-    })
+    futures_util::stream::unfold(
+        (0usize, events, shared),
+        move |(i, events, shared)| async move {
+            if i == usize::MAX {
+                return None;
+            }
+            if drop_after.is_some_and(|n| i >= n) {
+                // Let what was sent reach the socket before the connection is cut.
+                actix_rt::time::sleep(Duration::from_millis(50)).await;
+                let cut = actix_web::error::ErrorInternalServerError("mock drops the connection");
+                return Some((Err(cut), (usize::MAX, events, shared)));
+            }
+            if i >= events.len() {
+                return None;
+            }
+            if i > 0 && !interval.is_zero() {
+                actix_rt::time::sleep(interval).await;
+            }
+            lock(&shared.event_times).push(Instant::now());
+            let event = Bytes::from(events[i].clone());
+            Some((Ok(event), (i + 1, events, shared)))
+        },
+    )
 }

@@ -20,7 +20,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 /// Runs the gateway until SIGINT/SIGTERM; `on_listening` is called with the bound addresses.
-pub fn run(config: Config, on_listening: impl FnOnce(&[SocketAddr]) + Send + 'static) -> std::io::Result<()> {
+pub fn run(
+    config: Config,
+    on_listening: impl FnOnce(&[SocketAddr]) + Send + 'static,
+) -> std::io::Result<()> {
     actix_rt::System::new().block_on(serve(Arc::new(config), on_listening))
 }
 
@@ -43,15 +46,21 @@ pub async fn serve(
             .app_data(state)
             .app_data(web::Data::new(client))
             .wrap_fn(|req, srv| match gate(&req) {
-                Ok(cors) => Either::Left(srv.call(req).map(move |res| res.map(|r| with_cors(r, cors)))),
-                Err(response) => Either::Right(ready(Ok(req.into_response(response)))),
+                Ok(cors) => Either::Left(
+                    srv.call(req)
+                        .map(move |res| res.map(|r| with_cors(r, cors))),
+                ),
+                Err(response) => Either::Right(ready(Ok(req.into_response(*response)))),
             })
             .service(web::resource("/healthz").route(web::get().to(admin::healthz)))
             .service(web::resource("/metrics").route(web::get().to(admin::metrics)))
             .service(
                 web::scope("/admin")
                     .route("/status", web::get().to(admin::status))
-                    .route("/endpoints/{id}/{action}", web::post().to(admin::endpoint_action))
+                    .route(
+                        "/endpoints/{id}/{action}",
+                        web::post().to(admin::endpoint_action),
+                    )
                     .default_service(web::to(admin::admin_not_found)),
             )
             .default_service(web::to(proxy::forward))
@@ -103,7 +112,10 @@ pub async fn serve(
 }
 
 #[cfg(unix)]
-async fn watch_signals(handle: actix_web::dev::ServerHandle, shared: Arc<OnceLock<web::Data<AppState>>>) {
+async fn watch_signals(
+    handle: actix_web::dev::ServerHandle,
+    shared: Arc<OnceLock<web::Data<AppState>>>,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -138,7 +150,10 @@ async fn watch_signals(handle: actix_web::dev::ServerHandle, shared: Arc<OnceLoc
 }
 
 #[cfg(not(unix))]
-async fn watch_signals(handle: actix_web::dev::ServerHandle, _shared: Arc<OnceLock<web::Data<AppState>>>) {
+async fn watch_signals(
+    handle: actix_web::dev::ServerHandle,
+    _shared: Arc<OnceLock<web::Data<AppState>>>,
+) {
     if tokio::signal::ctrl_c().await.is_ok() {
         handle.stop(true).await;
     }
@@ -149,7 +164,7 @@ async fn watch_signals(handle: actix_web::dev::ServerHandle, _shared: Arc<OnceLo
 struct Cors(Option<HeaderValue>);
 
 /// The client-auth gate in front of every route. `Ok` carries the CORS origin to echo, if any.
-fn gate(req: &ServiceRequest) -> Result<Cors, HttpResponse> {
+fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return Ok(Cors(None));
     };
@@ -174,13 +189,16 @@ fn gate(req: &ServiceRequest) -> Result<Cors, HttpResponse> {
             response.insert_header(("access-control-max-age", "600"));
         }
         response.insert_header(("vary", "Origin"));
-        return Err(response.finish());
+        return Err(Box::new(response.finish()));
     }
     let path = req.path();
     let shape = if path.starts_with("/admin") || path == "/metrics" || path == "/healthz" {
         ApiShape::OpenAi
     } else {
-        ApiShape::of(path, headers.contains_key("anthropic-version") || headers.contains_key("x-api-key"))
+        ApiShape::of(
+            path,
+            headers.contains_key("anthropic-version") || headers.contains_key("x-api-key"),
+        )
     };
     let refuse = |error: GatewayError| {
         let mut response = error.response(shape);
@@ -200,17 +218,21 @@ fn gate(req: &ServiceRequest) -> Result<Cors, HttpResponse> {
         response
             .headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
-        response
+        Box::new(response)
     };
     let mode = config.proxy.effective_auth_mode();
     if auth::key_required(mode, path == "/healthz") {
-        auth::check_key(&config.proxy.api_key, headers).map_err(|m| refuse(GatewayError::Unauthorized(m)))?;
+        auth::check_key(&config.proxy.api_key, headers)
+            .map_err(|m| refuse(GatewayError::Unauthorized(m)))?;
     }
     if path.starts_with("/admin/") && !config.proxy.admin_key.is_empty() {
         let changes_state = req.method() != Method::GET;
         if changes_state || config.proxy.allow_lan_access {
-            auth::check_key(&config.proxy.admin_key, headers)
-                .map_err(|m| refuse(GatewayError::AdminUnauthorized(m.replace("proxy.api_key", "proxy.admin_key"))))?;
+            auth::check_key(&config.proxy.admin_key, headers).map_err(|m| {
+                refuse(GatewayError::AdminUnauthorized(
+                    m.replace("proxy.api_key", "proxy.admin_key"),
+                ))
+            })?;
         }
     }
     Ok(Cors(allowed_origin))
@@ -219,8 +241,14 @@ fn gate(req: &ServiceRequest) -> Result<Cors, HttpResponse> {
 fn with_cors(mut response: ServiceResponse<BoxBody>, cors: Cors) -> ServiceResponse<BoxBody> {
     if let Some(origin) = cors.0 {
         let headers = response.headers_mut();
-        headers.insert(HeaderName::from_static("access-control-allow-origin"), origin);
-        headers.append(HeaderName::from_static("vary"), HeaderValue::from_static("Origin"));
+        headers.insert(
+            HeaderName::from_static("access-control-allow-origin"),
+            origin,
+        );
+        headers.append(
+            HeaderName::from_static("vary"),
+            HeaderValue::from_static("Origin"),
+        );
     }
     response
 }

@@ -38,7 +38,8 @@ pub fn start(config: Arc<Config>) -> web::Data<AppState> {
             .iter()
             .map(|e| start_endpoint(e, &config, report_to.clone(), state_file.as_ref()))
             .collect();
-        let balancer = Balancer::new(members.clone(), config.balancer.clone(), config.sessions).start();
+        let balancer =
+            Balancer::new(members.clone(), config.balancer.clone(), config.sessions).start();
         balancer_out = Some(balancer.clone());
         Supervisor {
             config: config.clone(),
@@ -78,7 +79,11 @@ fn start_endpoint(
             log::info!(
                 "endpoint {}: restored from the state file ({})",
                 endpoint.id,
-                if s.auth_failed { "auth_failed" } else { "disabled by operator" }
+                if s.auth_failed {
+                    "auth_failed"
+                } else {
+                    "disabled by operator"
+                }
             );
         }
     }
@@ -155,7 +160,9 @@ impl Supervisor {
     /// take no new requests (and finish what they have), new ones start.
     fn apply(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) {
         let old = std::mem::replace(&mut self.config, new.clone());
-        if old.proxy.port != new.proxy.port || old.proxy.allow_lan_access != new.proxy.allow_lan_access {
+        if old.proxy.port != new.proxy.port
+            || old.proxy.allow_lan_access != new.proxy.allow_lan_access
+        {
             log::warn!("proxy.port / proxy.allow_lan_access changed: the listening address changes only on restart");
         }
         let report_to = ctx.address().recipient::<DurableStateChanged>();
@@ -180,12 +187,24 @@ impl Supervisor {
                 }
                 None => {
                     log::info!("endpoint {}: added", endpoint.id);
-                    members.push(start_endpoint(endpoint, &new, report_to.clone(), self.state_file.as_ref()));
+                    members.push(start_endpoint(
+                        endpoint,
+                        &new,
+                        report_to.clone(),
+                        self.state_file.as_ref(),
+                    ));
                 }
             }
         }
-        for gone in self.members.iter().filter(|m| !members.iter().any(|n| n.addr == m.addr)) {
-            log::info!("endpoint {}: removed (requests in flight finish)", gone.config.id);
+        for gone in self
+            .members
+            .iter()
+            .filter(|m| !members.iter().any(|n| n.addr == m.addr))
+        {
+            log::info!(
+                "endpoint {}: removed (requests in flight finish)",
+                gone.config.id
+            );
         }
         self.members = members.clone();
         self.balancer.do_send(SetMembers {
@@ -239,13 +258,19 @@ impl StateFile {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(data) => data,
                 Err(e) => {
-                    log::warn!("state file {}: ignored, it is not valid ({e})", path.display());
+                    log::warn!(
+                        "state file {}: ignored, it is not valid ({e})",
+                        path.display()
+                    );
                     StateFileData::default()
                 }
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => StateFileData::default(),
             Err(e) => {
-                log::warn!("state file {}: ignored, cannot read it ({e})", path.display());
+                log::warn!(
+                    "state file {}: ignored, cannot read it ({e})",
+                    path.display()
+                );
                 StateFileData::default()
             }
         };
@@ -298,7 +323,9 @@ mod tests {
 
     fn endpoint(key: &str) -> EndpointConfig {
         config::parse(
-            &format!("endpoints:\n  - id: e1\n    base_url: https://a.example\n    api_key: {key}\n"),
+            &format!(
+                "endpoints:\n  - id: e1\n    base_url: https://a.example\n    api_key: {key}\n"
+            ),
             &|_| None,
         )
         .unwrap()
@@ -316,7 +343,10 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("k1\""), "no key in the state file");
         let file = StateFile::load(path.clone());
-        assert_eq!(file.saved(&endpoint("k1")).map(|s| s.auth_failed), Some(true));
+        assert_eq!(
+            file.saved(&endpoint("k1")).map(|s| s.auth_failed),
+            Some(true)
+        );
         assert_eq!(file.saved(&endpoint("k2")), None);
     }
 
@@ -326,6 +356,9 @@ mod tests {
         let path = dir.path().join("s.json");
         std::fs::write(&path, b"{not json").unwrap();
         assert!(StateFile::load(path).data.endpoints.is_empty());
-        assert!(StateFile::load(dir.path().join("missing.json")).data.endpoints.is_empty());
+        assert!(StateFile::load(dir.path().join("missing.json"))
+            .data
+            .endpoints
+            .is_empty());
     }
 }

@@ -8,7 +8,9 @@ pub mod strategy;
 
 use crate::config::{BalancerSettings, EndpointConfig, SessionSettings, Strategy};
 use crate::endpoint::health::{Claim, State};
-use crate::endpoint::{ClaimInPanic, Endpoint, EndpointSnapshot, HealthAnswer, IsHealthy, Snapshot};
+use crate::endpoint::{
+    ClaimInPanic, Endpoint, EndpointSnapshot, HealthAnswer, IsHealthy, Snapshot,
+};
 use actix::prelude::*;
 use budget::RetryBudget;
 use sessions::SessionTable;
@@ -48,7 +50,11 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    pub fn new(members: Vec<Member>, settings: BalancerSettings, sessions: SessionSettings) -> Self {
+    pub fn new(
+        members: Vec<Member>,
+        settings: BalancerSettings,
+        sessions: SessionSettings,
+    ) -> Self {
         Balancer {
             members,
             budget: RetryBudget::new(settings.retry_budget),
@@ -78,6 +84,10 @@ pub struct SelectEndpoint {
     pub exclude: Vec<String>,
     /// The sticky-session key, when the request carries one.
     pub session: Option<String>,
+    /// This retry follows a transient failure (5xx, timeout, connection error) and so spends the
+    /// retry budget. Retries after an endpoint took itself out (401/403, 402, 429) do not: they
+    /// cannot pile more load on the endpoint that failed.
+    pub budgeted: bool,
 }
 
 /// The endpoint chosen for an attempt; `claim` goes back with the outcome.
@@ -114,7 +124,7 @@ impl Handler<SelectEndpoint> for Balancer {
         let now = Instant::now();
         let retry = !msg.exclude.is_empty();
         if retry {
-            if !self.budget.try_retry(now) {
+            if msg.budgeted && !self.budget.try_retry(now) {
                 return Box::pin(fut::ready(Err(NoEndpoint {
                     reason: NoEndpointReason::RetryBudget,
                     message: "retry budget exhausted: too many retries across recent requests"
@@ -138,7 +148,11 @@ impl Handler<SelectEndpoint> for Balancer {
             return Box::pin(fut::ready(Err(NoEndpoint {
                 message: format!(
                     "no endpoint serves model `{model}`; served: {}",
-                    if served.is_empty() { "none".to_string() } else { served.join(", ") }
+                    if served.is_empty() {
+                        "none".to_string()
+                    } else {
+                        served.join(", ")
+                    }
                 ),
                 reason: NoEndpointReason::UnknownModel { served },
                 retry_after: None,
@@ -196,7 +210,10 @@ impl Handler<SelectEndpoint> for Balancer {
                 let cost = |answer: Option<HealthAnswer>, weight: f64| match answer {
                     None => f64::INFINITY,
                     Some(a) => {
-                        let load = Load { in_flight: a.in_flight, latency: a.latency };
+                        let load = Load {
+                            in_flight: a.in_flight,
+                            latency: a.latency,
+                        };
                         if strategy == Strategy::Latency {
                             strategy::latency_cost(load, weight)
                         } else {
@@ -244,7 +261,9 @@ impl Handler<SelectEndpoint> for Balancer {
                 match &result {
                     Ok(chosen) => act.sessions.bind(key, &chosen.endpoint.id, Instant::now()),
                     Err(_) => {
-                        if let Some(bound) = act.sessions.get(key, Instant::now()).map(str::to_string) {
+                        if let Some(bound) =
+                            act.sessions.get(key, Instant::now()).map(str::to_string)
+                        {
                             act.sessions.unbind_endpoint(&bound);
                         }
                     }
@@ -290,7 +309,11 @@ pub fn describe_states(states: &[State]) -> String {
         .iter()
         .map(|(state, n)| format!("{n} {state}"))
         .collect();
-    let noun = if states.len() == 1 { "endpoint" } else { "endpoints" };
+    let noun = if states.len() == 1 {
+        "endpoint"
+    } else {
+        "endpoints"
+    };
     format!("{} {noun}: {}", states.len(), parts.join(", "))
 }
 
@@ -351,13 +374,16 @@ impl Handler<SetMembers> for Balancer {
         for gone in self.members.iter().filter(|m| !kept.contains(&m.config.id)) {
             self.sessions.unbind_endpoint(&gone.config.id);
         }
-        if msg.settings.strategy != self.settings.strategy || msg.members.len() != self.members.len() {
+        if msg.settings.strategy != self.settings.strategy
+            || msg.members.len() != self.members.len()
+        {
             self.round_robin = SmoothRoundRobin::default();
         }
         self.members = msg.members;
         self.budget.set_settings(msg.settings.retry_budget);
         self.settings = msg.settings;
-        self.sessions.set_limits(msg.sessions.ttl, msg.sessions.max_entries);
+        self.sessions
+            .set_limits(msg.sessions.ttl, msg.sessions.max_entries);
         self.sessions_enabled = msg.sessions.enabled;
     }
 }

@@ -128,8 +128,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -234,14 +233,40 @@ mod tests {
 
     #[test]
     fn latency_cost_prefers_fast_idle_and_unmeasured_endpoints() {
-        let fast = Load { in_flight: 0, latency: Some(Duration::from_millis(50)) };
-        let slow = Load { in_flight: 0, latency: Some(Duration::from_millis(500)) };
-        let busy_fast = Load { in_flight: 20, latency: Some(Duration::from_millis(50)) };
-        let new = Load { in_flight: 0, latency: None };
+        let fast = Load {
+            in_flight: 0,
+            latency: Some(Duration::from_millis(50)),
+        };
+        let slow = Load {
+            in_flight: 0,
+            latency: Some(Duration::from_millis(500)),
+        };
+        let busy_fast = Load {
+            in_flight: 20,
+            latency: Some(Duration::from_millis(50)),
+        };
+        let new = Load {
+            in_flight: 0,
+            latency: None,
+        };
         assert!(latency_cost(fast, 1.0) < latency_cost(slow, 1.0));
         assert!(latency_cost(busy_fast, 1.0) > latency_cost(slow, 1.0));
         assert_eq!(latency_cost(new, 1.0), 0.0);
-        assert!(inflight_cost(Load { in_flight: 2, latency: None }, 2.0) < inflight_cost(Load { in_flight: 2, latency: None }, 1.0));
+        assert!(
+            inflight_cost(
+                Load {
+                    in_flight: 2,
+                    latency: None
+                },
+                2.0
+            ) < inflight_cost(
+                Load {
+                    in_flight: 2,
+                    latency: None
+                },
+                1.0
+            )
+        );
     }
 
     #[test]

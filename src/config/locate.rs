@@ -60,9 +60,11 @@ pub fn line_of(text: &str, path: &str) -> Option<usize> {
         let hit = match segment {
             Segment::Key(key) => scope.iter().position(|l| {
                 l.indent == child_indent
-                    && (l.content.strip_prefix(key).is_some_and(|r| r.starts_with(':'))
-                        || l
-                            .content
+                    && (l
+                        .content
+                        .strip_prefix(key)
+                        .is_some_and(|r| r.starts_with(':'))
+                        || l.content
                             .strip_prefix(&format!("\"{key}\""))
                             .is_some_and(|r| r.starts_with(':')))
             }),

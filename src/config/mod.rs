@@ -359,9 +359,7 @@ fn problem_from_yaml(error: &serde_yaml::Error) -> Problem {
     }
     // serde_yaml prefixes the path as "a.b[0]: ..."; keep it as the field.
     let (field, message) = match message.split_once(": ") {
-        Some((path, rest))
-            if !path.contains(' ') && !path.is_empty() && !path.starts_with('`') =>
-        {
+        Some((path, rest)) if !path.contains(' ') && !path.is_empty() && !path.starts_with('`') => {
             (path.to_string(), rest.to_string())
         }
         _ => (String::new(), message),
@@ -441,7 +439,9 @@ impl Validator<'_> {
         let h = raw.health.unwrap_or_default();
         let health = HealthPolicy {
             failure_threshold: match h.failure_threshold {
-                Some(0) => return Err(self.problem("health.failure_threshold", "must be at least 1")),
+                Some(0) => {
+                    return Err(self.problem("health.failure_threshold", "must be at least 1"))
+                }
                 Some(n) => n,
                 None => defaults::FAILURE_THRESHOLD,
             },
@@ -527,7 +527,8 @@ impl Validator<'_> {
                 ))
             }
         };
-        let api_key = Secret::new(self.expand("proxy.api_key", p.api_key.as_deref().unwrap_or(""))?);
+        let api_key =
+            Secret::new(self.expand("proxy.api_key", p.api_key.as_deref().unwrap_or(""))?);
         let admin_key =
             Secret::new(self.expand("proxy.admin_key", p.admin_key.as_deref().unwrap_or(""))?);
         let max_request_body = match &p.max_request_body {
@@ -570,7 +571,9 @@ impl Validator<'_> {
                 ),
             ));
         }
-        if settings.allow_lan_access && effective == AuthMode::Off && !settings.allow_lan_without_auth
+        if settings.allow_lan_access
+            && effective == AuthMode::Off
+            && !settings.allow_lan_without_auth
         {
             return Err(self.problem(
                 "proxy.allow_lan_access",
@@ -744,7 +747,9 @@ fn split_base_url(url: &str) -> Result<(String, String, String), String> {
         ));
     }
     if path.contains(['?', '#']) {
-        return Err(format!("`{url}`: a base URL cannot carry a query or fragment"));
+        return Err(format!(
+            "`{url}`: a base URL cannot carry a query or fragment"
+        ));
     }
     authority
         .parse::<actix_web::http::uri::Authority>()
@@ -771,11 +776,7 @@ pub fn expand_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
             Some((name, fallback)) => (name, Some(fallback)),
             None => (inner, None),
         };
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("`${{{inner}}}` is not a valid variable reference"));
         }
         match (env(name).filter(|v| !v.is_empty()), fallback) {
@@ -929,7 +930,13 @@ mod tests {
         assert_eq!(id.len(), 8);
         assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
         let full = Sha256::digest(b"https://a|b");
-        assert_eq!(id, format!("{:02x}{:02x}{:02x}{:02x}", full[0], full[1], full[2], full[3]));
+        assert_eq!(
+            id,
+            format!(
+                "{:02x}{:02x}{:02x}{:02x}",
+                full[0], full[1], full[2], full[3]
+            )
+        );
     }
 
     #[test]
@@ -946,7 +953,8 @@ mod tests {
 
     #[test]
     fn environment_variables_expand_and_a_missing_one_is_named() {
-        let c = parse_ok("endpoints:\n  - base_url: https://r.example\n    api_key: ${RELAY_KEY}\n");
+        let c =
+            parse_ok("endpoints:\n  - base_url: https://r.example\n    api_key: ${RELAY_KEY}\n");
         assert_eq!(c.endpoints[0].api_key.expose(), "sk-relay-0123456789");
         let p = parse_err("endpoints:\n  - base_url: https://r.example\n    api_key: ${NOPE}\n");
         assert_eq!(p.field, "endpoints[0].api_key");
@@ -954,7 +962,9 @@ mod tests {
         assert!(p.message.contains("NOPE"), "{p}");
         let p = parse_err("endpoints:\n  - base_url: https://r.example\n    api_key: ${EMPTY}\n");
         assert!(p.message.contains("EMPTY"), "{p}");
-        let c = parse_ok("endpoints:\n  - base_url: https://r.example\n    api_key: ${NOPE:-fallback}\n");
+        let c = parse_ok(
+            "endpoints:\n  - base_url: https://r.example\n    api_key: ${NOPE:-fallback}\n",
+        );
         assert_eq!(c.endpoints[0].api_key.expose(), "fallback");
     }
 
@@ -998,7 +1008,9 @@ mod tests {
         assert_eq!(p.field, "endpoints[1].id");
         assert_eq!(p.line, Some(5));
         // The same url and key twice give the same default id.
-        let p = parse_err(&format!("{MINIMAL}  - base_url: https://api.example.com\n    api_key: k1\n"));
+        let p = parse_err(&format!(
+            "{MINIMAL}  - base_url: https://api.example.com\n    api_key: k1\n"
+        ));
         assert!(p.message.contains("duplicate"));
     }
 
@@ -1010,7 +1022,10 @@ mod tests {
             ("timeouts:\n  idle: 10\n", "timeouts.idle"),
             ("timeouts:\n  connect: 0s\n", "timeouts.connect"),
             ("proxy:\n  auth_mode: maybe\n", "proxy.auth_mode"),
-            ("proxy:\n  max_request_body: 3 parsecs\n", "proxy.max_request_body"),
+            (
+                "proxy:\n  max_request_body: 3 parsecs\n",
+                "proxy.max_request_body",
+            ),
         ] {
             let p = parse_err(&format!("{text}{MINIMAL}"));
             assert_eq!(p.field, field, "{p}");

@@ -306,7 +306,8 @@ impl EndpointHealth {
             }
             Failure::Transient => {
                 self.consecutive_failures += 1;
-                let already_out = matches!(self.condition, Condition::Ejected { until } if until > now);
+                let already_out =
+                    matches!(self.condition, Condition::Ejected { until } if until > now);
                 if !already_out
                     && (claim.probe || self.consecutive_failures >= self.policy.failure_threshold)
                 {
@@ -477,10 +478,17 @@ mod tests {
         assert_eq!(classify_status(403), Verdict::Failure(Failure::Auth));
         assert_eq!(classify_status(402), Verdict::Failure(Failure::Quota));
         for s in [429, 529] {
-            assert!(matches!(classify_status(s), Verdict::Failure(Failure::RateLimited { .. })));
+            assert!(matches!(
+                classify_status(s),
+                Verdict::Failure(Failure::RateLimited { .. })
+            ));
         }
         for s in [408, 500, 502, 503, 504, 520] {
-            assert_eq!(classify_status(s), Verdict::Failure(Failure::Transient), "{s}");
+            assert_eq!(
+                classify_status(s),
+                Verdict::Failure(Failure::Transient),
+                "{s}"
+            );
         }
     }
 
@@ -535,13 +543,25 @@ mod tests {
     fn rate_limits_cool_down_for_the_hinted_time_capped() {
         let now = Instant::now();
         let mut h = fresh(now);
-        fail(&mut h, Failure::RateLimited { retry_after: Some(2 * S) }, now);
+        fail(
+            &mut h,
+            Failure::RateLimited {
+                retry_after: Some(2 * S),
+            },
+            now,
+        );
         assert_eq!(h.state(), State::CoolingDown);
         assert!(!h.is_selectable(now + S));
         assert_eq!(h.available_at(now), Some(now + 2 * S));
         assert!(h.is_selectable(now + 2 * S));
         let mut h = fresh(now);
-        fail(&mut h, Failure::RateLimited { retry_after: Some(3600 * S) }, now);
+        fail(
+            &mut h,
+            Failure::RateLimited {
+                retry_after: Some(3600 * S),
+            },
+            now,
+        );
         assert_eq!(h.until(), Some(now + 60 * S), "capped by cooldown_max");
     }
 
@@ -553,7 +573,14 @@ mod tests {
         let mut waits = Vec::new();
         for _ in 0..6 {
             let claim = h.claim_in_panic().or_else(|| h.claim(t)).unwrap();
-            h.on_failure(claim, Failure::RateLimited { retry_after: None }, Some(429), "429".into(), 0.0, t);
+            h.on_failure(
+                claim,
+                Failure::RateLimited { retry_after: None },
+                Some(429),
+                "429".into(),
+                0.0,
+                t,
+            );
             let until = h.until().unwrap();
             waits.push(until - t);
             t = until;
@@ -623,25 +650,53 @@ mod tests {
     fn after_a_timed_state_only_one_probe_is_admitted_and_its_answer_decides() {
         let now = Instant::now();
         let mut h = fresh(now);
-        fail(&mut h, Failure::RateLimited { retry_after: Some(S) }, now);
+        fail(
+            &mut h,
+            Failure::RateLimited {
+                retry_after: Some(S),
+            },
+            now,
+        );
         let later = now + 2 * S;
         let probe = h.claim(later).expect("probe");
         assert!(probe.probe);
-        assert!(h.claim(later).is_none(), "second request waits for the probe");
+        assert!(
+            h.claim(later).is_none(),
+            "second request waits for the probe"
+        );
         h.on_success(probe, 200, S, later);
         assert_eq!(h.state(), State::Healthy);
         assert!(h.claim(later).is_some());
 
         let mut h = fresh(now);
-        fail(&mut h, Failure::RateLimited { retry_after: Some(S) }, now);
+        fail(
+            &mut h,
+            Failure::RateLimited {
+                retry_after: Some(S),
+            },
+            now,
+        );
         let probe = h.claim(later).unwrap();
-        h.on_failure(probe, Failure::RateLimited { retry_after: None }, Some(429), "429".into(), 0.0, later);
+        h.on_failure(
+            probe,
+            Failure::RateLimited { retry_after: None },
+            Some(429),
+            "429".into(),
+            0.0,
+            later,
+        );
         assert_eq!(h.state(), State::CoolingDown);
         assert!(h.until().unwrap() > later);
 
         // An abandoned probe frees the slot for the next request.
         let mut h = fresh(now);
-        fail(&mut h, Failure::RateLimited { retry_after: Some(S) }, now);
+        fail(
+            &mut h,
+            Failure::RateLimited {
+                retry_after: Some(S),
+            },
+            now,
+        );
         let probe = h.claim(later).unwrap();
         h.on_abandoned(probe);
         assert!(h.claim(later).is_some());
@@ -652,7 +707,13 @@ mod tests {
         let now = Instant::now();
         let mut h = fresh(now);
         let early = h.claim(now).unwrap();
-        fail(&mut h, Failure::RateLimited { retry_after: Some(10 * S) }, now);
+        fail(
+            &mut h,
+            Failure::RateLimited {
+                retry_after: Some(10 * S),
+            },
+            now,
+        );
         h.on_success(early, 200, S, now + S);
         assert_eq!(h.state(), State::CoolingDown);
         assert!(!h.is_selectable(now + 2 * S));
@@ -710,7 +771,13 @@ mod tests {
         assert_eq!(h.state(), State::Unknown);
         assert_eq!(h.failures(), 0);
         assert_eq!(h.requests(), 0);
-        fail(&mut h, Failure::RateLimited { retry_after: Some(100 * S) }, now);
+        fail(
+            &mut h,
+            Failure::RateLimited {
+                retry_after: Some(100 * S),
+            },
+            now,
+        );
         h.reset(now);
         assert!(h.is_selectable(now));
     }
@@ -719,8 +786,17 @@ mod tests {
     fn panic_routing_admits_only_timed_out_endpoints_one_at_a_time() {
         let now = Instant::now();
         let mut h = fresh(now);
-        assert!(h.claim_in_panic().is_none(), "a selectable endpoint is not a panic pick");
-        fail(&mut h, Failure::RateLimited { retry_after: Some(100 * S) }, now);
+        assert!(
+            h.claim_in_panic().is_none(),
+            "a selectable endpoint is not a panic pick"
+        );
+        fail(
+            &mut h,
+            Failure::RateLimited {
+                retry_after: Some(100 * S),
+            },
+            now,
+        );
         let c = h.claim_in_panic().expect("panic claim");
         assert!(h.claim_in_panic().is_none());
         h.on_success(c, 200, S, now);

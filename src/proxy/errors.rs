@@ -24,11 +24,21 @@ impl ApiShape {
     pub fn of(path: &str, has_anthropic_headers: bool) -> ApiShape {
         let path = path.trim_start_matches('/');
         let path = path.strip_prefix("v1/").unwrap_or(path);
-        if path.starts_with("messages") || path.starts_with("complete") && !path.starts_with("completions") {
+        if path.starts_with("messages")
+            || path.starts_with("complete") && !path.starts_with("completions")
+        {
             ApiShape::Anthropic
-        } else if ["chat/", "completions", "embeddings", "responses", "images", "audio", "moderations"]
-            .iter()
-            .any(|p| path.starts_with(p))
+        } else if [
+            "chat/",
+            "completions",
+            "embeddings",
+            "responses",
+            "images",
+            "audio",
+            "moderations",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p))
         {
             ApiShape::OpenAi
         } else if has_anthropic_headers {
@@ -42,7 +52,9 @@ impl ApiShape {
 /// An answer the gateway gives on its own, and whose fault it is.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
-    #[error("request body is larger than the gateway's limit of {limit} bytes (proxy.max_request_body)")]
+    #[error(
+        "request body is larger than the gateway's limit of {limit} bytes (proxy.max_request_body)"
+    )]
     BodyTooLarge { limit: u64 },
     #[error("could not read the request body: {0}")]
     BadRequestBody(String),
@@ -171,7 +183,10 @@ mod tests {
     #[test]
     fn the_api_shape_follows_the_path() {
         assert_eq!(ApiShape::of("/v1/messages", false), ApiShape::Anthropic);
-        assert_eq!(ApiShape::of("/v1/messages/count_tokens", false), ApiShape::Anthropic);
+        assert_eq!(
+            ApiShape::of("/v1/messages/count_tokens", false),
+            ApiShape::Anthropic
+        );
         assert_eq!(ApiShape::of("/v1/complete", false), ApiShape::Anthropic);
         assert_eq!(ApiShape::of("/v1/chat/completions", true), ApiShape::OpenAi);
         assert_eq!(ApiShape::of("/v1/completions", false), ApiShape::OpenAi);
@@ -189,10 +204,16 @@ mod tests {
         let a = e.body(ApiShape::Anthropic);
         assert_eq!(a["type"], "error");
         assert_eq!(a["error"]["type"], "overloaded_error");
-        assert!(a["error"]["message"].as_str().unwrap().contains("2 auth_failed"));
+        assert!(a["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 auth_failed"));
         let o = e.body(ApiShape::OpenAi);
         assert_eq!(o["error"]["type"], "server_error");
         assert_eq!(o["error"]["code"], "no_endpoint");
-        assert!(o["error"]["message"].as_str().unwrap().contains("1 disabled"));
+        assert!(o["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 disabled"));
     }
 }

@@ -78,7 +78,9 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
 }
 
 /// The upstream answer's headers that reach the client: all but hop-by-hop and framing.
-pub fn downstream_headers(upstream: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+pub fn downstream_headers(
+    upstream: &HeaderMap,
+) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
     let extra = not_forwarded(upstream);
     upstream
         .iter()
@@ -129,7 +131,9 @@ fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let mut rest = &text[19..];
     let mut nanos = 0u32;
     if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
+        let digits = frac
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(frac.len());
         let padded = format!("{:0<9}", &frac[..digits.min(9)]);
         nanos = padded.parse().ok()?;
         rest = &frac[digits..];
@@ -142,7 +146,8 @@ fn parse_rfc3339(text: &str) -> Option<SystemTime> {
                 "-" => -1,
                 _ => return None,
             };
-            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600 + rest.get(4..6)?.parse::<i64>().ok()? * 60)
+            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600
+                + rest.get(4..6)?.parse::<i64>().ok()? * 60)
         }
         _ => return None,
     };
@@ -261,7 +266,14 @@ mod tests {
             ("x-kept", "yes"),
         ]);
         let out = upstream_headers(&h, &endpoint("both"));
-        for gone in ["connection", "keep-alive", "x-secret-hop", "transfer-encoding", "host", "content-length"] {
+        for gone in [
+            "connection",
+            "keep-alive",
+            "x-secret-hop",
+            "transfer-encoding",
+            "host",
+            "content-length",
+        ] {
             assert!(out.get(gone).is_none(), "{gone}");
         }
         assert!(out.get("x-kept").is_some());
@@ -272,17 +284,32 @@ mod tests {
     #[test]
     fn retry_after_is_read_in_both_forms_and_from_rate_limit_resets() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_hint(&headers(&[("retry-after", "7")]), now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_hint(&headers(&[("retry-after", "7")]), now),
+            Some(Duration::from_secs(7))
+        );
         let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(retry_hint(&headers(&[("retry-after", &date)]), now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            retry_hint(&headers(&[("retry-after", &date)]), now),
+            Some(Duration::from_secs(30))
+        );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
-        assert_eq!(retry_hint(&headers(&[("retry-after", &past)]), now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_hint(&headers(&[("retry-after", &past)]), now),
+            Some(Duration::ZERO)
+        );
         // 1_700_000_000 = 2023-11-14T22:13:20Z
         let h = headers(&[("anthropic-ratelimit-requests-reset", "2023-11-14T22:13:50Z")]);
         assert_eq!(retry_hint(&h, now), Some(Duration::from_secs(30)));
-        let h = headers(&[("anthropic-ratelimit-tokens-reset", "2023-11-14T23:13:50+01:00")]);
+        let h = headers(&[(
+            "anthropic-ratelimit-tokens-reset",
+            "2023-11-14T23:13:50+01:00",
+        )]);
         assert_eq!(retry_hint(&h, now), Some(Duration::from_secs(30)));
-        let h = headers(&[("x-ratelimit-reset-requests", "1m30s"), ("x-ratelimit-reset-tokens", "20ms")]);
+        let h = headers(&[
+            ("x-ratelimit-reset-requests", "1m30s"),
+            ("x-ratelimit-reset-tokens", "20ms"),
+        ]);
         assert_eq!(retry_hint(&h, now), Some(Duration::from_secs(90)));
         assert_eq!(retry_hint(&headers(&[("retry-after", "soon")]), now), None);
         assert_eq!(retry_hint(&headers(&[]), now), None);

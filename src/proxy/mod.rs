@@ -12,6 +12,7 @@ use crate::balancer::{NoEndpoint, NoEndpointReason, SelectEndpoint, Selected};
 use crate::config::{Config, EndpointConfig};
 use crate::endpoint::health::{classify_status, Failure, Verdict};
 use crate::AppState;
+use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode, Uri};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -119,7 +120,7 @@ impl Relay<'_> {
         let max_attempts = self.config.balancer.max_attempts as usize;
         let mut tried: Vec<String> = Vec::new();
         let mut transport_failures: Vec<String> = Vec::new();
-        let mut next = self.select(&facts, &tried).await;
+        let mut next = self.select(&facts, &tried, false).await;
         loop {
             let chosen = match next {
                 Ok(chosen) => chosen,
@@ -132,7 +133,11 @@ impl Relay<'_> {
                 Ok(upstream) => upstream,
                 Err(e) => return self.refuse(e),
             };
-            let outbound = match facts.model.as_deref().and_then(|m| request::mapped_model(&endpoint, m)) {
+            let outbound = match facts
+                .model
+                .as_deref()
+                .and_then(|m| request::mapped_model(&endpoint, m))
+            {
                 Some(model) => request::rewrite_model(&body, model).unwrap_or_else(|| body.clone()),
                 None => body.clone(),
             };
@@ -147,20 +152,30 @@ impl Relay<'_> {
                     if tried.len() >= max_attempts {
                         return self.unreachable(&transport_failures, tried.len());
                     }
-                    next = self.select(&facts, &tried).await;
+                    next = self.select(&facts, &tried, true).await;
                 }
                 Ok(mut response) => {
                     let status = response.status();
                     let latency = sent_at.elapsed();
                     attempt.answered(status.as_u16(), latency);
-                    self.log.attempts.push(format!("{}:{}", endpoint.id, status.as_u16()));
+                    self.log
+                        .attempts
+                        .push(format!("{}:{}", endpoint.id, status.as_u16()));
                     let Verdict::Failure(kind) = classify_status(status.as_u16()) else {
-                        return self.relay(response, &endpoint, Some(attempt), tried.len(), latency);
+                        return self.relay(
+                            response,
+                            &endpoint,
+                            Some(attempt),
+                            tried.len(),
+                            latency,
+                        );
                     };
                     // Error bodies are small; read one to tell an exhausted quota from a rate limit.
-                    let error_body = read_error_body(&mut response, self.config.timeouts.idle).await;
+                    let error_body =
+                        read_error_body(&mut response, self.config.timeouts.idle).await;
                     let quota = matches!(kind, Failure::Quota)
-                        || (matches!(status.as_u16(), 403 | 429) && says_quota_exhausted(&error_body));
+                        || (matches!(status.as_u16(), 403 | 429)
+                            && says_quota_exhausted(&error_body));
                     let retry_after = headers::retry_hint(response.headers(), SystemTime::now());
                     let mut detail = format!("HTTP {}", status.as_u16());
                     if quota {
@@ -168,29 +183,44 @@ impl Relay<'_> {
                     }
                     attempt.failed_with(Some(status.as_u16()), retry_after, detail, quota);
                     if tried.len() < max_attempts {
-                        match self.select(&facts, &tried).await {
+                        let budgeted = matches!(kind, Failure::Transient);
+                        match self.select(&facts, &tried, budgeted).await {
                             Ok(chosen) => {
                                 self.log.failed_over.push(endpoint.id.clone());
                                 next = Ok(chosen);
                                 continue;
                             }
                             Err(_) => {
-                                log::debug!("no endpoint left to retry; passing the upstream answer on");
+                                log::debug!(
+                                    "no endpoint left to retry; passing the upstream answer on"
+                                );
                             }
                         }
                     }
                     // Nothing left to try: the client gets this upstream answer as it came.
-                    return self.relay_buffered(&response, error_body, &endpoint, tried.len(), latency);
+                    return self.relay_buffered(
+                        &response,
+                        error_body,
+                        &endpoint,
+                        tried.len(),
+                        latency,
+                    );
                 }
             }
         }
     }
 
-    async fn select(&self, facts: &RequestFacts, tried: &[String]) -> Result<Selected, NoEndpoint> {
+    async fn select(
+        &self,
+        facts: &RequestFacts,
+        tried: &[String],
+        budgeted: bool,
+    ) -> Result<Selected, NoEndpoint> {
         let ask = SelectEndpoint {
             model: facts.model.clone(),
             exclude: tried.to_vec(),
             session: facts.session.clone(),
+            budgeted,
         };
         match self.state.balancer.send(ask).await {
             Ok(result) => result,
@@ -255,7 +285,8 @@ impl Relay<'_> {
         S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static,
     {
         let status = response.status();
-        let mut builder = self.response_head(status, response.headers(), endpoint, attempts, latency);
+        let mut builder =
+            self.response_head(status, response.headers(), endpoint, attempts, latency);
         let no_body = self.req.method() == Method::HEAD
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED;
@@ -271,17 +302,35 @@ impl Relay<'_> {
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if let Some(length) = content_length {
-            builder.no_chunking(length);
-        }
         let is_sse = response
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-        let kind = if is_sse { StreamKind::Sse(self.shape) } else { StreamKind::Plain };
+        let kind = if is_sse {
+            let path = self.req.path();
+            let end_marker: Option<&'static [u8]> = if path.ends_with("/v1/messages") {
+                Some(b"message_stop")
+            } else if path.ends_with("/chat/completions") || path.ends_with("/v1/completions") {
+                Some(b"[DONE]")
+            } else {
+                None
+            };
+            StreamKind::Sse {
+                shape: self.shape,
+                end_marker,
+            }
+        } else {
+            StreamKind::Plain {
+                length: content_length,
+            }
+        };
         let body = RelayBody::new(response, kind, self.config.timeouts.idle, attempt, self.log);
-        builder.streaming(body)
+        // Not `streaming()`: it would add a content-type the upstream did not send.
+        match content_length {
+            Some(length) => builder.body(SizedStream::new(length, body)),
+            None => builder.body(BodyStream::new(body)),
+        }
     }
 
     /// Passes on an upstream failure whose body was already read.
@@ -293,7 +342,13 @@ impl Relay<'_> {
         attempts: usize,
         latency: Duration,
     ) -> HttpResponse {
-        let mut builder = self.response_head(response.status(), response.headers(), endpoint, attempts, latency);
+        let mut builder = self.response_head(
+            response.status(),
+            response.headers(),
+            endpoint,
+            attempts,
+            latency,
+        );
         self.log.add_bytes(body.len());
         self.log.finish("upstream_error", None);
         builder.body(body)
@@ -306,7 +361,12 @@ impl Relay<'_> {
         error.response(self.shape)
     }
 
-    fn no_endpoint(self, no: NoEndpoint, transport_failures: &[String], attempts: usize) -> HttpResponse {
+    fn no_endpoint(
+        self,
+        no: NoEndpoint,
+        transport_failures: &[String],
+        attempts: usize,
+    ) -> HttpResponse {
         if !transport_failures.is_empty() {
             return self.unreachable(transport_failures, attempts);
         }
@@ -328,14 +388,19 @@ impl Relay<'_> {
 }
 
 fn with_attempts(mut response: HttpResponse, attempts: usize) -> HttpResponse {
-    response
-        .headers_mut()
-        .insert(HeaderName::from_static(ATTEMPTS_HEADER), HeaderValue::from(attempts));
+    response.headers_mut().insert(
+        HeaderName::from_static(ATTEMPTS_HEADER),
+        HeaderValue::from(attempts),
+    );
     response
 }
 
 /// Reads the request body up to `limit` bytes.
-async fn read_body(mut payload: web::Payload, req: &HttpRequest, limit: u64) -> Result<Bytes, GatewayError> {
+async fn read_body(
+    mut payload: web::Payload,
+    req: &HttpRequest,
+    limit: u64,
+) -> Result<Bytes, GatewayError> {
     let declared = req
         .headers()
         .get("content-length")
@@ -361,15 +426,10 @@ where
     S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin,
 {
     let mut body = BytesMut::new();
-    loop {
-        match tokio::time::timeout(idle, response.next()).await {
-            Ok(Some(Ok(chunk))) => {
-                body.extend_from_slice(&chunk);
-                if body.len() >= ERROR_BODY_LIMIT {
-                    break;
-                }
-            }
-            _ => break,
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(idle, response.next()).await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= ERROR_BODY_LIMIT {
+            break;
         }
     }
     body.freeze()
@@ -377,7 +437,8 @@ where
 
 /// Whether an error body says the account's balance, credit or quota is used up.
 pub fn says_quota_exhausted(body: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(&body[..body.len().min(ERROR_BODY_LIMIT)]).to_ascii_lowercase();
+    let text =
+        String::from_utf8_lossy(&body[..body.len().min(ERROR_BODY_LIMIT)]).to_ascii_lowercase();
     [
         "insufficient_quota",
         "insufficient balance",
@@ -422,16 +483,23 @@ fn describe_send_error(error: &SendRequestError, config: &Config) -> (&'static s
             "connect-timeout",
             format!("no connection within {:?} (timeouts.connect)", t.connect),
         ),
-        SendRequestError::Connect(ConnectError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+        SendRequestError::Connect(ConnectError::Io(e))
+            if e.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
             ("refused", "connection refused".to_string())
         }
         SendRequestError::Connect(e) => ("connect", format!("cannot connect: {e}")),
         SendRequestError::Timeout => (
             "timeout",
-            format!("no response head within {:?} (timeouts.first_byte)", t.first_byte),
+            format!(
+                "no response head within {:?} (timeouts.first_byte)",
+                t.first_byte
+            ),
         ),
         SendRequestError::Send(e) => ("broken", format!("connection broke while sending: {e}")),
-        SendRequestError::Response(e) => ("bad-response", format!("invalid or cut response head: {e}")),
+        SendRequestError::Response(e) => {
+            ("bad-response", format!("invalid or cut response head: {e}"))
+        }
         other => ("error", other.to_string()),
     }
 }
@@ -475,17 +543,23 @@ mod tests {
     use super::*;
 
     fn endpoint(base: &str) -> EndpointConfig {
-        crate::config::parse(&format!("endpoints:\n  - base_url: {base}\n    api_key: k\n"), &|_| None)
-            .unwrap()
-            .endpoints
-            .remove(0)
+        crate::config::parse(
+            &format!("endpoints:\n  - base_url: {base}\n    api_key: k\n"),
+            &|_| None,
+        )
+        .unwrap()
+        .endpoints
+        .remove(0)
     }
 
     #[test]
     fn base_url_prefix_and_path_join_with_one_slash() {
         let e = endpoint("https://relay.example.com/api/");
         let u = upstream_uri(&e, &"/v1/messages?beta=true".parse().unwrap()).unwrap();
-        assert_eq!(u.to_string(), "https://relay.example.com/api/v1/messages?beta=true");
+        assert_eq!(
+            u.to_string(),
+            "https://relay.example.com/api/v1/messages?beta=true"
+        );
         let e = endpoint("http://127.0.0.1:9000");
         let u = upstream_uri(&e, &"/v1/chat/completions".parse().unwrap()).unwrap();
         assert_eq!(u.to_string(), "http://127.0.0.1:9000/v1/chat/completions");
@@ -501,15 +575,25 @@ mod tests {
             "/@evil.example/x",
         ] {
             let u = upstream_uri(&e, &target.parse().unwrap()).unwrap();
-            assert_eq!(u.authority().unwrap().as_str(), "relay.example.com", "{target}");
+            assert_eq!(
+                u.authority().unwrap().as_str(),
+                "relay.example.com",
+                "{target}"
+            );
             assert_eq!(u.scheme_str(), Some("https"));
         }
     }
 
     #[test]
     fn quota_words_are_recognised() {
-        assert!(says_quota_exhausted(br#"{"error":{"code":"insufficient_quota"}}"#));
-        assert!(says_quota_exhausted(b"Your credit balance is too low to access the API"));
-        assert!(!says_quota_exhausted(br#"{"error":{"type":"rate_limit_error"}}"#));
+        assert!(says_quota_exhausted(
+            br#"{"error":{"code":"insufficient_quota"}}"#
+        ));
+        assert!(says_quota_exhausted(
+            b"Your credit balance is too low to access the API"
+        ));
+        assert!(!says_quota_exhausted(
+            br#"{"error":{"type":"rate_limit_error"}}"#
+        ));
     }
 }

@@ -77,7 +77,10 @@ pub fn mapped_model<'a>(endpoint: &'a EndpointConfig, model: &str) -> Option<&'a
 pub fn rewrite_model(body: &[u8], model: &str) -> Option<Bytes> {
     let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let object = value.as_object_mut()?;
-    object.insert("model".to_string(), serde_json::Value::String(model.to_string()));
+    object.insert(
+        "model".to_string(),
+        serde_json::Value::String(model.to_string()),
+    );
     serde_json::to_vec(&value).ok().map(Bytes::from)
 }
 
@@ -89,7 +92,10 @@ mod tests {
     fn h(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut m = HeaderMap::new();
         for (k, v) in pairs {
-            m.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            m.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         m
     }
@@ -106,7 +112,10 @@ mod tests {
     #[test]
     fn session_headers_win_over_the_body_in_order() {
         let body = br#"{"metadata":{"user_id":"u1"}}"#;
-        let f = request_facts(&h(&[("x-session-id", "s2"), ("x-claude-code-session-id", "s1")]), body);
+        let f = request_facts(
+            &h(&[("x-session-id", "s2"), ("x-claude-code-session-id", "s1")]),
+            body,
+        );
         assert_eq!(f.session.as_deref(), Some("session:s1"));
         let f = request_facts(&h(&[("x-session-id", "s2")]), body);
         assert_eq!(f.session.as_deref(), Some("session:s2"));
@@ -114,7 +123,15 @@ mod tests {
 
     #[test]
     fn anything_unreadable_gives_empty_facts() {
-        for body in [&b""[..], b"not json", b"[1,2]", b"{\"model\": 5}", b"{\"model\":", b"\xff\xfe", b"{\"stream\":\"yes\"}"] {
+        for body in [
+            &b""[..],
+            b"not json",
+            b"[1,2]",
+            b"{\"model\": 5}",
+            b"{\"model\":",
+            b"\xff\xfe",
+            b"{\"stream\":\"yes\"}",
+        ] {
             let f = request_facts(&h(&[]), body);
             assert_eq!(f.model, None);
             assert!(!f.stream);
@@ -132,9 +149,16 @@ mod tests {
         )
         .unwrap();
         let e = &c.endpoints[0];
-        assert_eq!(mapped_model(e, "claude-3-5-haiku-20241022"), Some("relay-haiku"));
+        assert_eq!(
+            mapped_model(e, "claude-3-5-haiku-20241022"),
+            Some("relay-haiku")
+        );
         assert_eq!(mapped_model(e, "claude-sonnet-4"), None);
-        let out = rewrite_model(br#"{"model":"claude-3-5-haiku-1","max_tokens":5}"#, "relay-haiku").unwrap();
+        let out = rewrite_model(
+            br#"{"model":"claude-3-5-haiku-1","max_tokens":5}"#,
+            "relay-haiku",
+        )
+        .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["model"], "relay-haiku");
         assert_eq!(v["max_tokens"], 5);

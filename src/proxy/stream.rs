@@ -11,14 +11,23 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
-/// How a mid-stream failure is shown to a client reading server-sent events.
+/// What the relayed body is, which decides how a failure is shown and how a complete body is told
+/// from a cut one. (awc reports a connection closed between two chunks as a clean end, so the
+/// relay checks the length, or the API's final SSE event, itself.)
 #[derive(Debug, Clone, Copy)]
 pub enum StreamKind {
-    /// Not SSE: the connection is cut, so the client sees a truncated body.
-    Plain,
-    /// SSE: a final error event in the API's shape, then a clean end.
-    Sse(ApiShape),
+    /// Not SSE: on failure the connection is cut, so the client sees a truncated body.
+    Plain { length: Option<u64> },
+    /// SSE: on failure a final error event in the API's shape, then a clean end. `end_marker` is
+    /// what the API's last event contains (`message_stop`, `[DONE]`), when the API is known.
+    Sse {
+        shape: ApiShape,
+        end_marker: Option<&'static [u8]>,
+    },
 }
+
+/// How many trailing bytes are kept to look for the final event.
+const TAIL: usize = 64;
 
 /// The upstream's body, relayed.
 pub struct RelayBody<S> {
@@ -30,13 +39,21 @@ pub struct RelayBody<S> {
     /// Reported when the body ends; `None` once reported.
     attempt: Option<Attempt>,
     log: Option<AccessLog>,
-    tail: [u8; 2],
+    /// The last bytes relayed.
+    tail: Vec<u8>,
+    relayed: u64,
     pending: Option<Bytes>,
     done: bool,
 }
 
 impl<S> RelayBody<S> {
-    pub fn new(upstream: S, kind: StreamKind, idle: Duration, attempt: Option<Attempt>, log: AccessLog) -> Self {
+    pub fn new(
+        upstream: S,
+        kind: StreamKind,
+        idle: Duration,
+        attempt: Option<Attempt>,
+        log: AccessLog,
+    ) -> Self {
         let now = Instant::now();
         RelayBody {
             upstream,
@@ -46,9 +63,29 @@ impl<S> RelayBody<S> {
             last_chunk: now,
             attempt,
             log: Some(log),
-            tail: [b'\n', b'\n'],
+            tail: b"\n\n".to_vec(),
+            relayed: 0,
             pending: None,
             done: false,
+        }
+    }
+
+    /// Why a body that ended is incomplete, if it is.
+    fn cut_short(&self) -> Option<String> {
+        match self.kind {
+            StreamKind::Plain {
+                length: Some(length),
+            } if self.relayed < length => Some(format!(
+                "upstream closed the connection after {} of {length} bytes",
+                self.relayed
+            )),
+            StreamKind::Sse {
+                end_marker: Some(marker),
+                ..
+            } if !self.tail.windows(marker.len()).any(|w| w == marker) => {
+                Some("upstream closed the stream before its final event".to_string())
+            }
+            _ => None,
         }
     }
 
@@ -72,17 +109,22 @@ impl<S> RelayBody<S> {
             log.finish("broken", Some(&error));
         }
         match self.kind {
-            StreamKind::Plain => Some(Err(actix_web::error::ErrorBadGateway(error))),
-            StreamKind::Sse(shape) => {
+            StreamKind::Plain { .. } => Some(Err(actix_web::error::ErrorBadGateway(error))),
+            StreamKind::Sse { shape, .. } => {
                 // Close a half-sent event first so the error event stands on its own.
-                let separator = match self.tail {
-                    [b'\n', b'\n'] => "",
-                    [_, b'\n'] => "\n",
-                    _ => "\n\n",
+                let separator = if self.tail.ends_with(b"\n\n") {
+                    ""
+                } else if self.tail.ends_with(b"\n") {
+                    "\n"
+                } else {
+                    "\n\n"
                 };
                 Some(Ok(Bytes::from(format!(
                     "{separator}{}",
-                    sse_error_event(shape, &format!("switchyard: upstream stream failed: {error}"))
+                    sse_error_event(
+                        shape,
+                        &format!("switchyard: upstream stream failed: {error}")
+                    )
                 ))))
             }
         }
@@ -124,18 +166,22 @@ where
                 if let Some(log) = this.log.as_mut() {
                     log.add_bytes(chunk.len());
                 }
-                match chunk.len() {
-                    0 => {}
-                    1 => this.tail = [this.tail[1], chunk[0]],
-                    n => this.tail = [chunk[n - 2], chunk[n - 1]],
+                this.relayed += chunk.len() as u64;
+                let keep = chunk.len().min(TAIL);
+                this.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
+                if this.tail.len() > TAIL {
+                    this.tail.drain(..this.tail.len() - TAIL);
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(this.finish_failed(format!("{e}"))),
-            Poll::Ready(None) => {
-                this.finish_ok();
-                Poll::Ready(None)
-            }
+            Poll::Ready(None) => match this.cut_short() {
+                Some(error) => Poll::Ready(this.finish_failed(error)),
+                None => {
+                    this.finish_ok();
+                    Poll::Ready(None)
+                }
+            },
             Poll::Pending => {
                 // The timer is moved lazily: only when it fires do we look at when data last came.
                 loop {
@@ -144,7 +190,8 @@ where
                     }
                     let deadline = this.last_chunk + this.idle;
                     if deadline <= Instant::now() {
-                        let error = format!("no data from upstream for {:?} (timeouts.idle)", this.idle);
+                        let error =
+                            format!("no data from upstream for {:?} (timeouts.idle)", this.idle);
                         return Poll::Ready(this.finish_failed(error));
                     }
                     this.idle_timer.as_mut().reset(deadline);
