@@ -307,11 +307,21 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
     }
 }
 
-fn reply_text(b: &Behaviour) -> String {
+/// The answer's text in `deltas` pieces: "Hello from NAME:", " word1", " word2", …
+fn reply_pieces(b: &Behaviour) -> Vec<String> {
     (0..b.deltas.max(1))
-        .map(|i| format!("word{i} "))
-        .collect::<String>()
-        .replace("word0", &format!("Hello from {}:", b.name))
+        .map(|i| {
+            if i == 0 {
+                format!("Hello from {}:", b.name)
+            } else {
+                format!(" word{i}")
+            }
+        })
+        .collect()
+}
+
+fn reply_text(b: &Behaviour) -> String {
+    reply_pieces(b).concat()
 }
 
 fn error(api: Api, status: u16, message: &str, retry_after: Option<&str>) -> HttpResponse {
@@ -386,8 +396,7 @@ fn openai_events(b: &Behaviour, model: &str) -> Vec<String> {
         serde_json::json!({"role": "assistant", "content": ""}),
         None,
     )];
-    let text = reply_text(b);
-    for word in text.split_inclusive(' ').take(b.deltas.max(1)) {
+    for word in reply_pieces(b) {
         events.push(chunk(serde_json::json!({"content": word}), None));
     }
     events.push(chunk(serde_json::json!({}), Some("stop")));
