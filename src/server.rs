@@ -33,7 +33,7 @@ pub async fn serve(
     on_listening: impl FnOnce(&[SocketAddr]) + Send + 'static,
 ) -> std::io::Result<()> {
     let shared: Arc<OnceLock<web::Data<AppState>>> = Arc::new(OnceLock::new());
-    let tls = proxy::tls_config();
+    let tls = crate::upstream::tls_config();
     let factory_config = config.clone();
     let factory_shared = shared.clone();
     let mut server = HttpServer::new(move || {
@@ -41,7 +41,7 @@ pub async fn serve(
         let state = factory_shared
             .get_or_init(|| supervisor::start(factory_config.clone()))
             .clone();
-        let client = proxy::build_client(&state.config(), tls.clone());
+        let client = crate::upstream::build_client(&state.config(), tls.clone());
         App::new()
             .app_data(state)
             .app_data(web::Data::new(client))

@@ -67,8 +67,9 @@ fn start_endpoint(
     let endpoint = Arc::new(endpoint.clone());
     let for_actor = endpoint.clone();
     let policy = config.health;
+    let timeouts = config.timeouts;
     let addr = actix::Supervisor::start(move |_| {
-        let actor = Endpoint::new(for_actor, policy);
+        let actor = Endpoint::new(for_actor, policy, timeouts);
         match saved {
             Some(s) => actor.with_durable_state(report_to, s.auth_failed, s.disabled),
             None => actor.with_durable_state(report_to, false, false),
@@ -179,6 +180,7 @@ impl Supervisor {
                     member.addr.do_send(Reconfigure {
                         config: config.clone(),
                         policy: new.health,
+                        timeouts: new.timeouts,
                     });
                     members.push(Member {
                         config,

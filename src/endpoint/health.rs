@@ -106,6 +106,9 @@ pub struct EndpointHealth {
     /// Rate limits in a row without a hint: doubles the default cooldown.
     cooldowns: u32,
     probing: bool,
+    /// The actor probes on its own when a timed state ends: no real request is the trial.
+    active_probe: bool,
+    last_probe: Option<Instant>,
     in_flight: u32,
     requests: u64,
     failures: u64,
@@ -128,6 +131,8 @@ impl EndpointHealth {
             last_decay: now,
             cooldowns: 0,
             probing: false,
+            active_probe: false,
+            last_probe: None,
             in_flight: 0,
             requests: 0,
             failures: 0,
@@ -137,6 +142,12 @@ impl EndpointHealth {
             latency_ewma: None,
             recent_latencies: VecDeque::with_capacity(LATENCY_WINDOW),
         }
+    }
+
+    /// With active probes, an endpoint whose timed state ended waits for its probe instead of
+    /// taking a real request as the trial.
+    pub fn set_active_probe(&mut self, active: bool) {
+        self.active_probe = active;
     }
 
     /// Replaces the policy (a reloaded config); the current state stays.
@@ -181,10 +192,45 @@ impl EndpointHealth {
             && match self.condition {
                 Condition::Unknown | Condition::Healthy => true,
                 Condition::CoolingDown { until } | Condition::Ejected { until } => {
-                    now >= until && !self.probing
+                    now >= until && !self.probing && !self.active_probe
                 }
                 Condition::AuthFailed => false,
             }
+    }
+
+    /// Admits the actor's own probe: after a timed state ends, or (with `auth_recheck`) when an
+    /// auth-failed endpoint is due for a recheck.
+    pub fn claim_probe(&mut self, now: Instant) -> Option<Claim> {
+        let due = self.next_probe_at().is_some_and(|at| now >= at);
+        if !due {
+            return None;
+        }
+        self.probing = true;
+        self.last_probe = Some(now);
+        self.admit();
+        Some(Claim { probe: true })
+    }
+
+    /// When the actor should probe next, if it should at all.
+    pub fn next_probe_at(&self) -> Option<Instant> {
+        if !self.enabled || self.probing {
+            return None;
+        }
+        match self.condition {
+            Condition::CoolingDown { until } | Condition::Ejected { until }
+                if self.active_probe =>
+            {
+                Some(until)
+            }
+            Condition::AuthFailed => {
+                let recheck = self.policy.auth_recheck?;
+                let since = self
+                    .last_probe
+                    .map_or(self.changed_at, |p| p.max(self.changed_at));
+                Some(since + recheck)
+            }
+            _ => None,
+        }
     }
 
     /// Whether the endpoint is out for a known time but could be tried in a pinch.
@@ -248,7 +294,8 @@ impl EndpointHealth {
         self.consecutive_failures = 0;
         self.record_latency(latency);
         match self.condition {
-            Condition::AuthFailed => {}
+            // Only a recheck probe brings an auth-failed endpoint back.
+            Condition::AuthFailed if !claim.probe => {}
             // A request dispatched before the endpoint went out does not cut the time short;
             // the probe (or any answer once the time is over) brings it back.
             Condition::CoolingDown { until } | Condition::Ejected { until } if now < until => {}
@@ -803,6 +850,72 @@ mod tests {
         let mut auth = fresh(now);
         fail(&mut auth, Failure::Auth, now);
         assert!(auth.claim_in_panic().is_none());
+    }
+
+    #[test]
+    fn with_active_probes_only_the_probe_ends_a_timed_state() {
+        let now = Instant::now();
+        let mut h = fresh(now);
+        h.set_active_probe(true);
+        fail(
+            &mut h,
+            Failure::RateLimited {
+                retry_after: Some(S),
+            },
+            now,
+        );
+        assert_eq!(h.next_probe_at(), Some(now + S));
+        let later = now + 2 * S;
+        assert!(h.claim(later).is_none(), "real requests wait for the probe");
+        assert!(h.claim_probe(now).is_none(), "not due yet");
+        let probe = h.claim_probe(later).expect("probe due");
+        assert_eq!(h.next_probe_at(), None, "one probe at a time");
+        h.on_failure(
+            probe,
+            Failure::Transient,
+            Some(503),
+            "503".into(),
+            0.5,
+            later,
+        );
+        assert_eq!(h.state(), State::Ejected);
+        let until = h.until().unwrap();
+        assert_eq!(h.next_probe_at(), Some(until));
+        let probe = h.claim_probe(until).unwrap();
+        h.on_success(probe, 200, S, until);
+        assert_eq!(h.state(), State::Healthy);
+        assert!(h.claim(until).is_some());
+    }
+
+    #[test]
+    fn auth_recheck_probes_an_auth_failed_endpoint_rarely() {
+        let now = Instant::now();
+        let mut policy = policy();
+        policy.auth_recheck = Some(Duration::from_secs(3600));
+        let mut h = EndpointHealth::new(policy, true, now);
+        fail(&mut h, Failure::Auth, now);
+        assert_eq!(h.next_probe_at(), Some(now + 3600 * S));
+        let t = now + 3600 * S;
+        let probe = h.claim_probe(t).unwrap();
+        h.on_failure(probe, Failure::Auth, Some(401), "401".into(), 0.0, t);
+        assert_eq!(h.state(), State::AuthFailed);
+        assert_eq!(
+            h.next_probe_at(),
+            Some(t + 3600 * S),
+            "the next recheck is an interval later"
+        );
+        let t2 = t + 3600 * S;
+        let probe = h.claim_probe(t2).unwrap();
+        h.on_success(probe, 200, S, t2);
+        assert_eq!(
+            h.state(),
+            State::Healthy,
+            "a rotated key upstream brings it back"
+        );
+        // Without auth_recheck an auth-failed endpoint is never probed.
+        let mut h = fresh(now);
+        fail(&mut h, Failure::Auth, now);
+        assert_eq!(h.next_probe_at(), None);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! copy of its state that could go stale.
 
 pub mod health;
+pub mod probe;
 
-use crate::config::{EndpointConfig, HealthPolicy};
+use crate::config::{EndpointConfig, HealthPolicy, ProbeKind, Timeouts};
 use actix::prelude::*;
 use health::{classify_status, Claim, EndpointHealth, Failure, State, Verdict};
 use serde::Serialize;
@@ -24,7 +25,12 @@ pub struct DurableStateChanged {
 /// An upstream endpoint actor.
 pub struct Endpoint {
     config: Arc<EndpointConfig>,
+    timeouts: Timeouts,
     health: EndpointHealth,
+    /// The next probe, when one is scheduled.
+    probe_timer: Option<(Instant, SpawnHandle)>,
+    /// Built on first use, on this actor's thread (awc clients are not `Send`).
+    probe_client: Option<awc::Client>,
     /// Disabled by an operator (admin route), as opposed to `enabled: false` in the config.
     operator_disabled: bool,
     on_durable_change: Option<Recipient<DurableStateChanged>>,
@@ -32,11 +38,15 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// A new endpoint actor for `config`, in state `unknown` (or `disabled`).
-    pub fn new(config: Arc<EndpointConfig>, policy: HealthPolicy) -> Self {
-        let health = EndpointHealth::new(policy, config.enabled, Instant::now());
+    pub fn new(config: Arc<EndpointConfig>, policy: HealthPolicy, timeouts: Timeouts) -> Self {
+        let mut health = EndpointHealth::new(policy, config.enabled, Instant::now());
+        health.set_active_probe(config.probe != ProbeKind::Off);
         Endpoint {
             config,
+            timeouts,
             health,
+            probe_timer: None,
+            probe_client: None,
             operator_disabled: false,
             on_durable_change: None,
         }
@@ -87,6 +97,132 @@ impl Endpoint {
     fn snapshot(&self) -> EndpointSnapshot {
         EndpointSnapshot::of(&self.config, &self.health, Instant::now())
     }
+
+    /// Records a failed attempt (a request's or a probe's) and logs a change of state.
+    fn record_failure(
+        &mut self,
+        claim: Claim,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        error: String,
+        quota_exhausted: bool,
+    ) {
+        let failure = match status.map(classify_status) {
+            _ if quota_exhausted => Failure::Quota,
+            Some(Verdict::Failure(Failure::RateLimited { .. })) => {
+                Failure::RateLimited { retry_after }
+            }
+            Some(Verdict::Failure(kind)) => kind,
+            // A broken stream after a good head, a connect error or a timeout.
+            _ => Failure::Transient,
+        };
+        let durable = self.durable();
+        let before = self.health.state();
+        let now = Instant::now();
+        self.health
+            .on_failure(claim, failure, status, error, fastrand::f64(), now);
+        let after = self.health.state();
+        if before != after {
+            let until = self
+                .health
+                .available_at(now)
+                .map(|t| format!(" for {:.1}s", (t - now).as_secs_f64()))
+                .unwrap_or_default();
+            log::warn!(
+                "endpoint {}: {} -> {}{} ({})",
+                self.config.id,
+                before.as_str(),
+                after.as_str(),
+                until,
+                self.health.last_error().unwrap_or("")
+            );
+        }
+        self.report_durable(durable);
+    }
+
+    /// Records a good answer (a request's or a probe's) and logs a change of state.
+    fn record_success(&mut self, claim: Claim, status: u16, latency: Duration) {
+        let durable = self.durable();
+        let before = self.health.state();
+        self.health
+            .on_success(claim, status, latency, Instant::now());
+        let after = self.health.state();
+        if before != after {
+            log::info!(
+                "endpoint {}: {} -> {}",
+                self.config.id,
+                before.as_str(),
+                after.as_str()
+            );
+        }
+        self.report_durable(durable);
+    }
+
+    /// Keeps one timer for the next probe the health state asks for.
+    fn schedule_probe(&mut self, ctx: &mut Context<Self>) {
+        let next = self.health.next_probe_at();
+        if let Some((at, handle)) = self.probe_timer {
+            if Some(at) == next {
+                return;
+            }
+            ctx.cancel_future(handle);
+            self.probe_timer = None;
+        }
+        if let Some(at) = next {
+            let delay = at.saturating_duration_since(Instant::now());
+            let handle = ctx.run_later(delay, |act, ctx| {
+                act.probe_timer = None;
+                act.run_probe(ctx);
+            });
+            self.probe_timer = Some((at, handle));
+        }
+    }
+
+    fn run_probe(&mut self, ctx: &mut Context<Self>) {
+        let Some(claim) = self.health.claim_probe(Instant::now()) else {
+            self.schedule_probe(ctx);
+            return;
+        };
+        let kind = match self.config.probe {
+            // An auth recheck without a configured probe asks for the model list: free of charge.
+            ProbeKind::Off => ProbeKind::Models,
+            kind => kind,
+        };
+        let client = self
+            .probe_client
+            .get_or_insert_with(|| {
+                awc::ClientBuilder::new()
+                    .connector(
+                        awc::Connector::new()
+                            .rustls_0_23(crate::upstream::tls_config())
+                            .timeout(self.timeouts.connect),
+                    )
+                    .disable_redirects()
+                    .no_default_headers()
+                    .finish()
+            })
+            .clone();
+        let config = self.config.clone();
+        let timeout = self.timeouts.first_byte.min(Duration::from_secs(60));
+        log::info!("endpoint {}: probing ({})", config.id, kind.as_str());
+        let probe = async move { probe::send(&client, &config, kind, timeout).await };
+        ctx.spawn(probe.into_actor(self).map(move |result, act, ctx| {
+            match result {
+                Ok(r) => match classify_status(r.status) {
+                    Verdict::Failure(_) => act.record_failure(
+                        claim,
+                        Some(r.status),
+                        r.retry_after,
+                        format!("probe: HTTP {}", r.status),
+                        false,
+                    ),
+                    _ => act.record_success(claim, r.status, r.latency),
+                },
+                Err(e) => act.record_failure(claim, None, None, e, false),
+            }
+            act.schedule_probe(ctx);
+        }));
+    }
 }
 
 impl Actor for Endpoint {
@@ -95,6 +231,8 @@ impl Actor for Endpoint {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Every request asks once; a small mailbox would make busy requests wait for each other.
         ctx.set_mailbox_capacity(4096);
+        self.probe_timer = None;
+        self.schedule_probe(ctx);
     }
 }
 
@@ -189,6 +327,7 @@ pub struct Reset;
 pub struct Reconfigure {
     pub config: Arc<EndpointConfig>,
     pub policy: HealthPolicy,
+    pub timeouts: Timeouts,
 }
 
 impl Handler<IsHealthy> for Endpoint {
@@ -236,70 +375,33 @@ fn answer(health: &EndpointHealth, claim: Option<Claim>, now: Instant) -> Health
 impl Handler<RequestSucceeded> for Endpoint {
     type Result = ();
 
-    fn handle(&mut self, msg: RequestSucceeded, _ctx: &mut Self::Context) {
-        let before = self.health.state();
-        self.health
-            .on_success(msg.claim, msg.status, msg.latency, Instant::now());
-        let after = self.health.state();
-        if before != after {
-            log::info!(
-                "endpoint {}: {} -> {}",
-                self.config.id,
-                before.as_str(),
-                after.as_str()
-            );
-        }
+    fn handle(&mut self, msg: RequestSucceeded, ctx: &mut Self::Context) {
+        self.record_success(msg.claim, msg.status, msg.latency);
+        self.schedule_probe(ctx);
     }
 }
 
 impl Handler<RequestFailed> for Endpoint {
     type Result = ();
 
-    fn handle(&mut self, msg: RequestFailed, _ctx: &mut Self::Context) {
-        let failure = match msg.status.map(classify_status) {
-            _ if msg.quota_exhausted => Failure::Quota,
-            Some(Verdict::Failure(Failure::RateLimited { .. })) => Failure::RateLimited {
-                retry_after: msg.retry_after,
-            },
-            Some(Verdict::Failure(kind)) => kind,
-            // A broken stream after a good head, a connect error or a timeout.
-            _ => Failure::Transient,
-        };
-        let durable = self.durable();
-        let before = self.health.state();
-        self.health.on_failure(
+    fn handle(&mut self, msg: RequestFailed, ctx: &mut Self::Context) {
+        self.record_failure(
             msg.claim,
-            failure,
             msg.status,
+            msg.retry_after,
             msg.error,
-            fastrand::f64(),
-            Instant::now(),
+            msg.quota_exhausted,
         );
-        let after = self.health.state();
-        if before != after {
-            let until = self
-                .health
-                .available_at(Instant::now())
-                .map(|t| format!(" for {:.1}s", (t - Instant::now()).as_secs_f64()))
-                .unwrap_or_default();
-            log::warn!(
-                "endpoint {}: {} -> {}{} ({})",
-                self.config.id,
-                before.as_str(),
-                after.as_str(),
-                until,
-                self.health.last_error().unwrap_or("")
-            );
-        }
-        self.report_durable(durable);
+        self.schedule_probe(ctx);
     }
 }
 
 impl Handler<RequestAbandoned> for Endpoint {
     type Result = ();
 
-    fn handle(&mut self, msg: RequestAbandoned, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: RequestAbandoned, ctx: &mut Self::Context) {
         self.health.on_abandoned(msg.claim);
+        self.schedule_probe(ctx);
     }
 }
 
@@ -314,12 +416,13 @@ impl Handler<Snapshot> for Endpoint {
 impl Handler<Enable> for Endpoint {
     type Result = MessageResult<Enable>;
 
-    fn handle(&mut self, _msg: Enable, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _msg: Enable, ctx: &mut Self::Context) -> Self::Result {
         let durable = self.durable();
         self.operator_disabled = false;
         self.health.enable(Instant::now());
         log::info!("endpoint {}: enabled by operator", self.config.id);
         self.report_durable(durable);
+        self.schedule_probe(ctx);
         MessageResult(self.snapshot())
     }
 }
@@ -327,12 +430,13 @@ impl Handler<Enable> for Endpoint {
 impl Handler<Disable> for Endpoint {
     type Result = MessageResult<Disable>;
 
-    fn handle(&mut self, _msg: Disable, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _msg: Disable, ctx: &mut Self::Context) -> Self::Result {
         let durable = self.durable();
         self.operator_disabled = true;
         self.health.disable(Instant::now());
         log::info!("endpoint {}: disabled by operator", self.config.id);
         self.report_durable(durable);
+        self.schedule_probe(ctx);
         MessageResult(self.snapshot())
     }
 }
@@ -340,11 +444,12 @@ impl Handler<Disable> for Endpoint {
 impl Handler<Reset> for Endpoint {
     type Result = MessageResult<Reset>;
 
-    fn handle(&mut self, _msg: Reset, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _msg: Reset, ctx: &mut Self::Context) -> Self::Result {
         let durable = self.durable();
         self.health.reset(Instant::now());
         log::info!("endpoint {}: reset by operator", self.config.id);
         self.report_durable(durable);
+        self.schedule_probe(ctx);
         MessageResult(self.snapshot())
     }
 }
@@ -352,7 +457,7 @@ impl Handler<Reset> for Endpoint {
 impl Handler<Reconfigure> for Endpoint {
     type Result = ();
 
-    fn handle(&mut self, msg: Reconfigure, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Reconfigure, ctx: &mut Self::Context) {
         let now = Instant::now();
         if msg.config.enabled != self.config.enabled && !self.operator_disabled {
             if msg.config.enabled {
@@ -362,7 +467,11 @@ impl Handler<Reconfigure> for Endpoint {
             }
         }
         self.health.set_policy(msg.policy);
+        self.health
+            .set_active_probe(msg.config.probe != ProbeKind::Off);
+        self.timeouts = msg.timeouts;
         self.config = msg.config;
+        self.schedule_probe(ctx);
     }
 }
 

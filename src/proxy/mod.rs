@@ -3,7 +3,6 @@
 //! back → tell the endpoint's actor how it ended.
 
 pub mod errors;
-pub mod headers;
 pub mod report;
 pub mod request;
 pub mod stream;
@@ -11,10 +10,11 @@ pub mod stream;
 use crate::balancer::{NoEndpoint, NoEndpointReason, SelectEndpoint, Selected};
 use crate::config::{Config, EndpointConfig};
 use crate::endpoint::health::{classify_status, Failure, Verdict};
+use crate::upstream::{self, headers};
 use crate::AppState;
 use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::http::{Method, StatusCode, Uri};
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use awc::error::{ConnectError, SendRequestError};
 use bytes::{Bytes, BytesMut};
@@ -22,7 +22,6 @@ use errors::{ApiShape, GatewayError};
 use futures_util::StreamExt;
 use report::{AccessLog, Attempt};
 use request::RequestFacts;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use stream::{RelayBody, StreamKind};
 use tokio::time::Instant;
@@ -237,7 +236,8 @@ impl Relay<'_> {
         endpoint: &EndpointConfig,
         facts: &RequestFacts,
     ) -> Result<awc::ClientRequest, GatewayError> {
-        let url = upstream_uri(endpoint, self.req.uri())?;
+        let url =
+            upstream::upstream_uri(endpoint, self.req.uri()).map_err(GatewayError::BadPath)?;
         let mut upstream = self
             .client
             .request(self.req.method().clone(), url)
@@ -454,27 +454,6 @@ pub fn says_quota_exhausted(body: &[u8]) -> bool {
     .any(|needle| text.contains(needle))
 }
 
-/// The upstream URL: the endpoint's scheme, host and path prefix, then the request's path and query.
-/// Only the path of the request target is used, so an absolute-form target or a `//host/…` path can
-/// never send the request anywhere but the chosen endpoint.
-pub fn upstream_uri(endpoint: &EndpointConfig, target: &Uri) -> Result<Uri, GatewayError> {
-    let path = target.path().trim_start_matches('/');
-    let mut path_and_query = String::with_capacity(endpoint.path_prefix.len() + path.len() + 2);
-    path_and_query.push_str(&endpoint.path_prefix);
-    path_and_query.push('/');
-    path_and_query.push_str(path);
-    if let Some(query) = target.query() {
-        path_and_query.push('?');
-        path_and_query.push_str(query);
-    }
-    Uri::builder()
-        .scheme(endpoint.scheme.as_str())
-        .authority(endpoint.authority.as_str())
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|e| GatewayError::BadPath(e.to_string()))
-}
-
 /// A short label for the access log and a sentence for the endpoint's `last_error`.
 fn describe_send_error(error: &SendRequestError, config: &Config) -> (&'static str, String) {
     let t = &config.timeouts;
@@ -504,85 +483,9 @@ fn describe_send_error(error: &SendRequestError, config: &Config) -> (&'static s
     }
 }
 
-/// Builds the awc client of one worker: no redirects followed, no decompression, bounded waits.
-pub fn build_client(config: &Config, tls: Arc<rustls::ClientConfig>) -> awc::Client {
-    let connector = awc::Connector::new()
-        .rustls_0_23(tls)
-        .timeout(config.timeouts.connect)
-        .handshake_timeout(config.timeouts.connect)
-        // LLM streams are long-lived: the default of 100 connections would queue the 101st.
-        .limit(0)
-        .conn_keep_alive(Duration::from_secs(30))
-        .conn_lifetime(Duration::from_secs(300));
-    awc::ClientBuilder::new()
-        .connector(connector)
-        .disable_redirects()
-        .no_default_headers()
-        .timeout(config.timeouts.first_byte)
-        .finish()
-}
-
-/// The TLS settings for upstream connections: the Mozilla root set, HTTP/2 and HTTP/1.1 offered.
-pub fn tls_config() -> Arc<rustls::ClientConfig> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    // Start-up only: ring supports the default protocol versions.
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports TLS 1.2 and 1.3")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Arc::new(config)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn endpoint(base: &str) -> EndpointConfig {
-        crate::config::parse(
-            &format!("endpoints:\n  - base_url: {base}\n    api_key: k\n"),
-            &|_| None,
-        )
-        .unwrap()
-        .endpoints
-        .remove(0)
-    }
-
-    #[test]
-    fn base_url_prefix_and_path_join_with_one_slash() {
-        let e = endpoint("https://relay.example.com/api/");
-        let u = upstream_uri(&e, &"/v1/messages?beta=true".parse().unwrap()).unwrap();
-        assert_eq!(
-            u.to_string(),
-            "https://relay.example.com/api/v1/messages?beta=true"
-        );
-        let e = endpoint("http://127.0.0.1:9000");
-        let u = upstream_uri(&e, &"/v1/chat/completions".parse().unwrap()).unwrap();
-        assert_eq!(u.to_string(), "http://127.0.0.1:9000/v1/chat/completions");
-    }
-
-    #[test]
-    fn the_request_target_can_never_change_the_upstream_host() {
-        let e = endpoint("https://relay.example.com");
-        for target in [
-            "http://evil.example/v1/messages",
-            "//evil.example/v1/messages",
-            "https://user@evil.example:444/x",
-            "/@evil.example/x",
-        ] {
-            let u = upstream_uri(&e, &target.parse().unwrap()).unwrap();
-            assert_eq!(
-                u.authority().unwrap().as_str(),
-                "relay.example.com",
-                "{target}"
-            );
-            assert_eq!(u.scheme_str(), Some("https"));
-        }
-    }
 
     #[test]
     fn quota_words_are_recognised() {

@@ -78,6 +78,16 @@ impl Gateway {
         }
     }
 
+    /// Stops this gateway and starts a new one on the same config file and state file.
+    pub fn restart(mut self) -> Gateway {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let config_path = self.config_path.clone();
+        drop(self);
+        Gateway::start_in(dir, config_path, &[])
+    }
+
     /// Everything the gateway logged so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
