@@ -90,9 +90,16 @@ pub async fn serve(
     let handle = server.handle();
 
     let listen: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    // Kept alive as long as the server runs.
+    let _watcher = config
+        .source
+        .clone()
+        .and_then(|path| watch_config_file(path, shared.clone()));
+    // Registered before the gateway says it listens, so an early SIGHUP cannot kill it.
+    let signals = Signals::install()?;
     let signal_shared = shared.clone();
     actix_rt::spawn(async move {
-        watch_signals(handle, signal_shared).await;
+        watch_signals(signals, handle, signal_shared).await;
     });
     let listen_shared = shared.clone();
     actix_rt::spawn(async move {
@@ -111,26 +118,94 @@ pub async fn serve(
     server.await
 }
 
+/// Reloads the config when its file changes. The folder is watched, not the file: editors
+/// replace the file on save. Changes are debounced; a burst of events gives one reload.
+fn watch_config_file(
+    path: std::path::PathBuf,
+    shared: Arc<OnceLock<web::Data<AppState>>>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    let name = path.file_name()?.to_os_string();
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let watched = name.clone();
+    let mut watcher =
+        match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if let Ok(event) = event {
+                let relevant = !matches!(event.kind, EventKind::Access(_))
+                    && event
+                        .paths
+                        .iter()
+                        .any(|p| p.file_name() == Some(watched.as_os_str()));
+                if relevant {
+                    let _ = tx.send(());
+                }
+            }
+        }) {
+            Ok(w) => w,
+            Err(e) => {
+                log::warn!(
+                    "cannot watch {} for changes ({e}); SIGHUP still reloads",
+                    path.display()
+                );
+                return None;
+            }
+        };
+    if let Err(e) = watcher.watch(&folder, RecursiveMode::NonRecursive) {
+        log::warn!(
+            "cannot watch {} for changes ({e}); SIGHUP still reloads",
+            folder.display()
+        );
+        return None;
+    }
+    actix_rt::spawn(async move {
+        while rx.recv().await.is_some() {
+            actix_rt::time::sleep(std::time::Duration::from_millis(250)).await;
+            while rx.try_recv().is_ok() {}
+            if let Some(state) = shared.get() {
+                log::info!("{} changed: reloading", path.display());
+                let _ = state.supervisor.send(supervisor::Reload).await;
+            }
+        }
+    });
+    Some(watcher)
+}
+
+/// The stop and reload signals, registered with the runtime.
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
 #[cfg(unix)]
 async fn watch_signals(
+    mut signals: Signals,
     handle: actix_web::dev::ServerHandle,
     shared: Arc<OnceLock<web::Data<AppState>>>,
 ) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        log::error!("cannot install signal handlers");
-        return;
-    };
     let mut stopping = false;
     loop {
         tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-            _ = hup.recv() => {
+            _ = signals.term.recv() => {},
+            _ = signals.int.recv() => {},
+            _ = signals.hup.recv() => {
                 if let Some(state) = shared.get() {
                     log::info!("SIGHUP: reloading the config");
                     let _ = state.supervisor.send(supervisor::Reload).await;
@@ -150,7 +225,18 @@ async fn watch_signals(
 }
 
 #[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals)
+    }
+}
+
+#[cfg(not(unix))]
 async fn watch_signals(
+    _signals: Signals,
     handle: actix_web::dev::ServerHandle,
     _shared: Arc<OnceLock<web::Data<AppState>>>,
 ) {
