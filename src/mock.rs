@@ -82,6 +82,29 @@ struct Shared {
     hits: AtomicUsize,
     seen: Mutex<Vec<SeenRequest>>,
     event_times: Mutex<Vec<Instant>>,
+    /// SSE streams dropped before their last event (the gateway cancelled them).
+    streams_cancelled: AtomicUsize,
+}
+
+/// Counts a stream as cancelled if it is dropped before it ends.
+struct StreamGuard {
+    shared: Arc<Shared>,
+    ended: bool,
+}
+
+impl StreamGuard {
+    /// The stream reached its end (or its planned cut): not a cancellation.
+    fn end(mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.shared.streams_cancelled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 const SEEN_LIMIT: usize = 10_000;
@@ -111,6 +134,7 @@ impl MockUpstream {
             hits: AtomicUsize::new(0),
             seen: Mutex::new(Vec::new()),
             event_times: Mutex::new(Vec::new()),
+            streams_cancelled: AtomicUsize::new(0),
         });
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
@@ -183,6 +207,11 @@ impl MockUpstream {
     /// When each SSE event was handed to the connection.
     pub fn event_times(&self) -> Vec<Instant> {
         lock(&self.shared.event_times).clone()
+    }
+
+    /// SSE streams that were dropped before their last event: the other side went away.
+    pub fn streams_cancelled(&self) -> usize {
+        self.shared.streams_cancelled.load(Ordering::SeqCst)
     }
 
     /// Forgets hits, requests and event times.
@@ -414,27 +443,33 @@ fn sse_stream(
     drop_after: Option<usize>,
     shared: Arc<Shared>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    let guard = StreamGuard {
+        shared,
+        ended: false,
+    };
     futures_util::stream::unfold(
-        (0usize, events, shared),
-        move |(i, events, shared)| async move {
+        (0usize, events, guard),
+        move |(i, events, mut guard): (usize, Vec<String>, StreamGuard)| async move {
             if i == usize::MAX {
                 return None;
             }
             if drop_after.is_some_and(|n| i >= n) {
                 // Let what was sent reach the socket before the connection is cut.
                 actix_rt::time::sleep(Duration::from_millis(50)).await;
+                guard.ended = true;
                 let cut = actix_web::error::ErrorInternalServerError("mock drops the connection");
-                return Some((Err(cut), (usize::MAX, events, shared)));
+                return Some((Err(cut), (usize::MAX, events, guard)));
             }
             if i >= events.len() {
+                guard.end();
                 return None;
             }
             if i > 0 && !interval.is_zero() {
                 actix_rt::time::sleep(interval).await;
             }
-            lock(&shared.event_times).push(Instant::now());
+            lock(&guard.shared.event_times).push(Instant::now());
             let event = Bytes::from(events[i].clone());
-            Some((Ok(event), (i + 1, events, shared)))
+            Some((Ok(event), (i + 1, events, guard)))
         },
     )
 }

@@ -204,7 +204,11 @@ where
 impl<S> Drop for RelayBody<S> {
     fn drop(&mut self) {
         // Dropped before the end: the client went away. Dropping the upstream response closes
-        // its connection, which cancels the upstream request.
+        // its connection, which cancels the upstream request. The endpoint did its part so far
+        // (a good head and a flowing body), so it is not blamed and counts as working.
+        if let Some(attempt) = self.attempt.take() {
+            attempt.succeeded();
+        }
         if let Some(log) = self.log.take() {
             log.finish("client_closed", None);
         }

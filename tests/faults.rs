@@ -1,0 +1,304 @@
+//! Faults the gateway must survive: upstreams that reset, answer garbage or close pooled
+//! connections; clients that disconnect mid-stream or send their headers byte by byte; and many
+//! streams at once. Loopback only; every loop is bounded.
+
+mod common;
+
+use common::*;
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A raw TCP upstream on 127.0.0.1 that runs `serve` for every connection (in its own thread).
+fn raw_upstream<F, Fut>(serve: F) -> u16
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let serve = std::rc::Rc::new(serve);
+            while let Ok((socket, _)) = listener.accept().await {
+                let serve = serve.clone();
+                tokio::task::spawn_local(async move { serve(socket).await });
+            }
+        });
+    });
+    port
+}
+
+/// Reads one request head (and discards a small body).
+async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = vec![0u8; 65536];
+    let mut seen = Vec::new();
+    loop {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => {
+                seen.extend_from_slice(&buf[..n]);
+                if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while seen.len() < end + 4 + length {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return false,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn an_upstream_that_resets_mid_stream_ends_the_clients_stream_with_an_error_event() {
+    let port = raw_upstream(|mut socket| async move {
+        if !read_request(&mut socket).await {
+            return;
+        }
+        let event = "event: message_start\ndata: {\"type\":\"message_start\"}\n\n";
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
+            event.len()
+        );
+        let _ = socket.write_all(head.as_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // RST instead of FIN.
+        let _ = socket.set_zero_linger();
+        drop(socket);
+    });
+    let backup = mock("backup", "k");
+    let gw = Gateway::start(&config(
+        "",
+        &[
+            endpoint("resets", &format!("http://127.0.0.1:{port}"), "k", 1),
+            endpoint("backup", &backup.url(), "k", 2),
+        ],
+    ));
+    let (status, headers, body) = post(&gw.url, "/v1/messages", STREAM_BODY).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "x-switchyard-endpoint").as_deref(),
+        Some("resets")
+    );
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.starts_with("event: message_start"), "{text}");
+    assert!(text.contains("event: error"), "{text}");
+    assert_eq!(backup.hits(), 0);
+    assert_eq!(gw.status().await["endpoints"][0]["failures"], 1);
+}
+
+#[actix_rt::test]
+async fn an_upstream_answering_garbage_is_a_failure_and_the_request_fails_over() {
+    let port = raw_upstream(|mut socket| async move {
+        if read_request(&mut socket).await {
+            let _ = socket
+                .write_all(b"SSH-2.0-OpenSSH_9.2\r\nthis is not http\r\n\r\n")
+                .await;
+        }
+    });
+    let backup = mock("backup", "k");
+    let gw = Gateway::start(&config(
+        "",
+        &[
+            endpoint("garbage", &format!("http://127.0.0.1:{port}"), "k", 1),
+            endpoint("backup", &backup.url(), "k", 2),
+        ],
+    ));
+    let (status, headers, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "x-switchyard-endpoint").as_deref(),
+        Some("backup")
+    );
+    let garbage = &gw.status().await["endpoints"][0];
+    assert_eq!(garbage["failures"], 1);
+    assert!(
+        garbage["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("response head"),
+        "{garbage}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_pooled_connection_the_upstream_closed_is_not_held_against_it() {
+    // Answers one request per connection with keep-alive, then closes it shortly after,
+    // as an upstream with a short keep-alive timeout does.
+    let port = raw_upstream(|mut socket| async move {
+        if read_request(&mut socket).await {
+            let body = r#"{"type":"message","content":[]}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let gw = Gateway::start(&config(
+        "",
+        &[endpoint(
+            "closes",
+            &format!("http://127.0.0.1:{port}"),
+            "k",
+            1,
+        )],
+    ));
+    for _ in 0..5 {
+        let (status, _, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+        assert_eq!(status, 200);
+        // Let the upstream close the idle connection the gateway keeps in its pool.
+        actix_rt::time::sleep(Duration::from_millis(150)).await;
+    }
+    let s = &gw.status().await["endpoints"][0];
+    assert_eq!(s["failures"], 0, "{s}");
+    assert_eq!(s["state"], "healthy");
+}
+
+#[actix_rt::test]
+async fn a_client_leaving_mid_stream_cancels_the_upstream_request_and_blames_nobody() {
+    let up = MockUpstream::start(Behaviour {
+        key: Some("k".into()),
+        deltas: 50,
+        event_interval: Duration::from_millis(100),
+        ..Behaviour::default()
+    })
+    .unwrap();
+    let gw = Gateway::start(&config("", &[endpoint("up", &up.url(), "k", 1)]));
+    {
+        let mut r = client()
+            .post(format!("{}/v1/messages", gw.url))
+            .send_body(STREAM_BODY)
+            .await
+            .unwrap();
+        let first = r.next().await.unwrap().unwrap();
+        assert!(first.starts_with(b"event: message_start"));
+        // The response (and its connection) is dropped here.
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while up.streams_cancelled() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the upstream stream was not cancelled"
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(up.event_times().len() < 20, "the upstream stopped sending");
+    let s = &gw.status().await["endpoints"][0];
+    assert_eq!(s["in_flight"], 0);
+    assert_eq!(s["failures"], 0);
+    assert_eq!(s["state"], "healthy");
+    assert!(gw.logs().contains("outcome=client_closed"));
+}
+
+#[actix_rt::test]
+async fn a_client_sending_its_head_byte_by_byte_is_cut_off_without_harming_others() {
+    let up = mock("up", "k");
+    let gw = Gateway::start(&config(
+        "timeouts:\n  request_header: 1s\n",
+        &[endpoint("up", &up.url(), "k", 1)],
+    ));
+    let addr = gw.url.trim_start_matches("http://").to_string();
+    let slow = actix_rt::spawn(async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = Instant::now();
+        for byte in b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nX-Slow: "
+            .iter()
+            .cycle()
+            .take(100)
+        {
+            if s.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut probe = [0u8; 1024];
+            match tokio::time::timeout(Duration::from_millis(1), s.read(&mut probe)).await {
+                Ok(Ok(_)) | Ok(Err(_)) => break,
+                Err(_) => {}
+            }
+        }
+        started.elapsed()
+    });
+    // Others are served meanwhile.
+    for _ in 0..5 {
+        assert_eq!(post(&gw.url, "/v1/messages", MESSAGES_BODY).await.0, 200);
+    }
+    let lasted = slow.await.unwrap();
+    assert!(
+        lasted < Duration::from_secs(4),
+        "the slow client was cut off after {lasted:?}"
+    );
+    assert_eq!(up.hits(), 5, "the slow request never reached the upstream");
+}
+
+#[actix_rt::test]
+async fn a_thousand_concurrent_streams_complete_with_every_byte() {
+    let up = MockUpstream::start(Behaviour {
+        key: Some("k".into()),
+        deltas: 5,
+        event_interval: Duration::from_millis(20),
+        ..Behaviour::default()
+    })
+    .unwrap();
+    let gw = Gateway::start(&config("", &[endpoint("up", &up.url(), "k", 1)]));
+    let mut direct = client()
+        .post(format!("{}/v1/messages", up.url()))
+        .insert_header(("x-api-key", "k"))
+        .send_body(STREAM_BODY)
+        .await
+        .unwrap();
+    let expected = direct.body().await.unwrap();
+    let many = awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .connector(awc::Connector::new().limit(0))
+        .finish();
+    let started = Instant::now();
+    let bodies: Vec<Result<bytes::Bytes, String>> = futures_util::stream::iter(0..1000)
+        .map(|_| {
+            let many = many.clone();
+            let url = gw.url.clone();
+            async move {
+                let mut r = many
+                    .post(format!("{url}/v1/messages"))
+                    .send_body(STREAM_BODY)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                r.body().limit(1 << 20).await.map_err(|e| e.to_string())
+            }
+        })
+        .buffer_unordered(1000)
+        .collect()
+        .await;
+    let complete = bodies
+        .iter()
+        .filter(|b| b.as_ref().is_ok_and(|b| *b == expected))
+        .count();
+    let errors: Vec<&String> = bodies
+        .iter()
+        .filter_map(|b| b.as_ref().err())
+        .take(3)
+        .collect();
+    assert_eq!(complete, 1000, "errors: {errors:?}");
+    println!(
+        "1000 concurrent streams through the gateway in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(gw.status().await["endpoints"][0]["in_flight"], 0);
+}
