@@ -504,3 +504,37 @@ async fn least_inflight_and_latency_send_work_away_from_a_slow_endpoint() {
         );
     }
 }
+
+#[actix_rt::test]
+async fn an_operator_disabled_endpoint_stays_disabled_after_a_restart() {
+    let a = mock("a", "k");
+    let b = mock("b", "k");
+    let gw = Gateway::start(&config(
+        "",
+        &[
+            endpoint("a", &a.url(), "k", 1),
+            endpoint("b", &b.url(), "k", 2),
+        ],
+    ));
+    let r = client()
+        .post(format!("{}/admin/endpoints/a/disable", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let gw = gw.restart();
+    assert_eq!(gw.state_of("a").await, "disabled");
+    assert_eq!(
+        served_by(&gw, MESSAGES_BODY, &[]).await.1.as_deref(),
+        Some("b")
+    );
+    let r = client()
+        .post(format!("{}/admin/endpoints/a/enable", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let gw = gw.restart();
+    assert_eq!(gw.state_of("a").await, "unknown");
+    assert_eq!(a.hits(), 0);
+}

@@ -303,3 +303,37 @@ async fn a_second_stop_signal_exits_at_once() {
     gw.signal("INT");
     assert_eq!(wait_exit(&mut gw, Duration::from_secs(3)), Some(1));
 }
+
+#[actix_rt::test]
+async fn a_new_client_key_takes_effect_on_reload() {
+    let up = mock("up", "k");
+    let yaml = |key: &str| {
+        config(
+            &format!("  auth_mode: strict\n  api_key: {key}\n"),
+            &[endpoint("up", &up.url(), "k", 1)],
+        )
+    };
+    let gw = Gateway::start(&yaml("old-client-key"));
+    let call = |key: &'static str| {
+        let url = format!("{}/v1/messages", gw.url);
+        async move {
+            client()
+                .post(url)
+                .insert_header(("x-api-key", key))
+                .send_body(MESSAGES_BODY)
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(call("old-client-key").await, 200);
+    std::fs::write(&gw.config_path, yaml("new-client-key")).unwrap();
+    gw.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while call("new-client-key").await != 200 {
+        assert!(Instant::now() < deadline, "the new key never took effect");
+        actix_rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(call("old-client-key").await, 401);
+}

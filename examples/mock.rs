@@ -1,0 +1,40 @@
+//! The mock upstream on its own: `cargo run --example mock -- [PORT] [--key KEY] [--status N]
+//! [--delay-ms N] [--deltas N] [--interval-ms N]`. Answers Anthropic `/v1/messages` and OpenAI
+//! `/v1/chat/completions`, plain and SSE, until Ctrl-C.
+
+use std::time::Duration;
+use switchyard::mock::{Behaviour, MockUpstream};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut port = 0u16;
+    let mut b = Behaviour {
+        name: "mock".into(),
+        ..Behaviour::default()
+    };
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_default();
+        match arg.as_str() {
+            "--key" => b.key = Some(value()),
+            "--status" => b.status = value().parse().ok(),
+            "--delay-ms" => b.head_delay = Duration::from_millis(value().parse().unwrap_or(0)),
+            "--deltas" => b.deltas = value().parse().unwrap_or(3),
+            "--interval-ms" => b.event_interval = Duration::from_millis(value().parse().unwrap_or(0)),
+            other => port = other.parse().unwrap_or_else(|_| {
+                eprintln!("usage: mock [PORT] [--key KEY] [--status N] [--delay-ms N] [--deltas N] [--interval-ms N]");
+                std::process::exit(2)
+            }),
+        }
+    }
+    let mock = match MockUpstream::start_on(port, b) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("mock: {e}");
+            std::process::exit(1)
+        }
+    };
+    println!("mock upstream on {}", mock.url());
+    loop {
+        std::thread::park();
+    }
+}
