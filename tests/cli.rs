@@ -125,14 +125,7 @@ async fn demo_serves_a_keyless_try_out_and_shows_the_rejected_endpoint() {
         Some("demo-backup")
     );
     assert!(String::from_utf8_lossy(&body).contains("Hello from demo-backup"));
-    let status: serde_json::Value = common::client()
-        .get(format!("{base}/admin/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: serde_json::Value = common::get_json(&format!("{base}/admin/status")).await;
     assert_eq!(status["endpoints"][0]["state"], "auth_failed");
     let _ = child.kill();
     let _ = child.wait();

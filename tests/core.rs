@@ -253,14 +253,7 @@ async fn no_failover_once_the_first_byte_reached_the_client() {
         ..Behaviour::default()
     })
     .unwrap();
-    let backup = mock("backup", "k");
-    let gw = Gateway::start(&config(
-        "",
-        &[
-            endpoint("breaking", &breaking.url(), "k", 1),
-            endpoint("backup", &backup.url(), "k", 2),
-        ],
-    ));
+    let (gw, backup) = with_backup("", "breaking", &breaking.url());
     let (status, headers, body) = post(&gw.url, "/v1/messages", STREAM_BODY).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -515,14 +508,7 @@ async fn the_admin_status_never_shows_a_key() {
     let status = gw.status().await.to_string();
     assert!(!status.contains("abcdefghijklmnop"), "{status}");
     assert!(status.contains("wxyz"), "a four-character hint at most");
-    let health: serde_json::Value = client()
-        .get(format!("{}/healthz", gw.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = get_json(&format!("{}/healthz", gw.url)).await;
     assert_eq!(health["status"], "ok");
     assert!(!gw.logs().contains("abcdefghijklmnop"));
 }

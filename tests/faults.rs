@@ -82,14 +82,7 @@ async fn an_upstream_that_resets_mid_stream_ends_the_clients_stream_with_an_erro
         let _ = socket.set_zero_linger();
         drop(socket);
     });
-    let backup = mock("backup", "k");
-    let gw = Gateway::start(&config(
-        "",
-        &[
-            endpoint("resets", &format!("http://127.0.0.1:{port}"), "k", 1),
-            endpoint("backup", &backup.url(), "k", 2),
-        ],
-    ));
+    let (gw, backup) = with_backup("", "resets", &format!("http://127.0.0.1:{port}"));
     let (status, headers, body) = post(&gw.url, "/v1/messages", STREAM_BODY).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -112,14 +105,7 @@ async fn an_upstream_answering_garbage_is_a_failure_and_the_request_fails_over()
                 .await;
         }
     });
-    let backup = mock("backup", "k");
-    let gw = Gateway::start(&config(
-        "",
-        &[
-            endpoint("garbage", &format!("http://127.0.0.1:{port}"), "k", 1),
-            endpoint("backup", &backup.url(), "k", 2),
-        ],
-    ));
+    let (gw, _backup) = with_backup("", "garbage", &format!("http://127.0.0.1:{port}"));
     let (status, headers, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
     assert_eq!(status, 200);
     assert_eq!(

@@ -62,14 +62,7 @@ async fn a_rate_limited_endpoint_cools_down_for_its_retry_after_then_a_trial_req
         ..Behaviour::default()
     })
     .unwrap();
-    let backup = mock("backup", "k");
-    let gw = Gateway::start(&config(
-        "",
-        &[
-            endpoint("limited", &limited.url(), "k", 1),
-            endpoint("backup", &backup.url(), "k", 2),
-        ],
-    ));
+    let (gw, _backup) = with_backup("", "limited", &limited.url());
     let (status, by) = served_by(&gw, MESSAGES_BODY, &[]).await;
     assert_eq!((status, by.as_deref()), (200, Some("backup")));
     let s = endpoint_status(&gw, "limited").await;
@@ -140,14 +133,11 @@ async fn persistent_503s_eject_the_endpoint_and_a_failed_probe_ejects_it_for_lon
         ..Behaviour::default()
     })
     .unwrap();
-    let backup = mock("backup", "k");
-    let gw = Gateway::start(&config(
+    let (gw, _backup) = with_backup(
         "health:\n  failure_threshold: 2\n  ejection_base: 1s\n",
-        &[
-            endpoint("broken", &broken.url(), "k", 1),
-            endpoint("backup", &backup.url(), "k", 2),
-        ],
-    ));
+        "broken",
+        &broken.url(),
+    );
     for _ in 0..2 {
         assert_eq!(served_by(&gw, MESSAGES_BODY, &[]).await.0, 200);
     }
@@ -431,14 +421,7 @@ async fn an_exhausted_quota_keeps_the_endpoint_out_for_the_quota_cooldown() {
         ..Behaviour::default()
     })
     .unwrap();
-    let backup = mock("backup", "k");
-    let gw = Gateway::start(&config(
-        "",
-        &[
-            endpoint("broke", &broke.url(), "k", 1),
-            endpoint("backup", &backup.url(), "k", 2),
-        ],
-    ));
+    let (gw, _backup) = with_backup("", "broke", &broke.url());
     served_by(&gw, MESSAGES_BODY, &[]).await;
     let s = endpoint_status(&gw, "broke").await;
     assert_eq!(s["state"], "cooling_down");

@@ -196,3 +196,22 @@ pub fn header(headers: &awc::http::header::HeaderMap, name: &str) -> Option<Stri
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
 }
+
+/// GETs `url` and parses the answer as JSON.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    let mut r = client().get(url).send().await.expect("request");
+    r.json().limit(1 << 20).await.expect("json")
+}
+
+/// A gateway with endpoint `id` at `url` (priority 1) and a healthy mock `backup` (priority 2).
+pub fn with_backup(extra: &str, id: &str, url: &str) -> (Gateway, MockUpstream) {
+    let backup = mock("backup", "k");
+    let gw = Gateway::start(&config(
+        extra,
+        &[
+            endpoint(id, url, "k", 1),
+            endpoint("backup", &backup.url(), "k", 2),
+        ],
+    ));
+    (gw, backup)
+}
