@@ -521,3 +521,34 @@ async fn an_operator_disabled_endpoint_stays_disabled_after_a_restart() {
     assert_eq!(gw.state_of("a").await, "unknown");
     assert_eq!(a.hits(), 0);
 }
+
+#[actix_rt::test]
+async fn idle_endpoints_are_probed_periodically_only_when_asked_to() {
+    let probed = mock("probed", "k");
+    let quiet = mock("quiet", "k");
+    let gw = Gateway::start(&config(
+        "health:\n  probe_interval: 200ms\n",
+        &[
+            format!(
+                "{}    probe: models\n",
+                endpoint("probed", &probed.url(), "k", 1)
+            ),
+            endpoint("quiet", &quiet.url(), "k", 2),
+        ],
+    ));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while probed.hits() < 2 {
+        assert!(Instant::now() < deadline, "no periodic probe");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(probed
+        .requests()
+        .iter()
+        .all(|r| r.method == "GET" && r.path == "/v1/models"));
+    assert_eq!(gw.state_of("probed").await, "healthy");
+    assert_eq!(
+        quiet.hits(),
+        0,
+        "an endpoint without a probe kind is never probed"
+    );
+}

@@ -161,6 +161,8 @@ pub struct HealthPolicy {
     pub cooldown_max: Duration,
     pub quota_cooldown: Duration,
     pub auth_recheck: Option<Duration>,
+    /// Probe healthy endpoints (those with a `probe`) this often when they see no traffic.
+    pub probe_interval: Option<Duration>,
 }
 
 impl Default for HealthPolicy {
@@ -173,6 +175,7 @@ impl Default for HealthPolicy {
             cooldown_max: defaults::COOLDOWN_MAX,
             quota_cooldown: defaults::QUOTA_COOLDOWN,
             auth_recheck: None,
+            probe_interval: None,
         }
     }
 }
@@ -414,6 +417,21 @@ impl Validator<'_> {
         Ok(d)
     }
 
+    /// A duration that may be `off` (absent means off too).
+    fn optional_duration(
+        &self,
+        field: &str,
+        value: Option<&String>,
+    ) -> Result<Option<Duration>, Problem> {
+        match value {
+            None => Ok(None),
+            Some(text) if text.trim() == "off" => Ok(None),
+            Some(text) => self
+                .positive_duration(field, Some(text), Duration::ZERO)
+                .map(Some),
+        }
+    }
+
     fn config(&self, raw: RawConfig) -> Result<Config, Problem> {
         let proxy = self.proxy(raw.proxy.unwrap_or_default())?;
         let balancer = self.balancer(raw.balancer.unwrap_or_default())?;
@@ -470,15 +488,9 @@ impl Validator<'_> {
                 h.quota_cooldown.as_ref(),
                 defaults::QUOTA_COOLDOWN,
             )?,
-            auth_recheck: match &h.auth_recheck {
-                None => None,
-                Some(text) if text.trim() == "off" => None,
-                Some(text) => Some(self.positive_duration(
-                    "health.auth_recheck",
-                    Some(text),
-                    Duration::ZERO,
-                )?),
-            },
+            auth_recheck: self.optional_duration("health.auth_recheck", h.auth_recheck.as_ref())?,
+            probe_interval: self
+                .optional_duration("health.probe_interval", h.probe_interval.as_ref())?,
         };
         let s = raw.sessions.unwrap_or_default();
         let sessions = SessionSettings {
@@ -854,10 +866,15 @@ impl Config {
         ] {
             out.push_str(&format!("  {name}: {}\n", format_duration(d)));
         }
-        out.push_str(&format!(
-            "  auth_recheck: {}\n",
-            h.auth_recheck.map(format_duration).unwrap_or("off".into())
-        ));
+        for (name, d) in [
+            ("auth_recheck", h.auth_recheck),
+            ("probe_interval", h.probe_interval),
+        ] {
+            out.push_str(&format!(
+                "  {name}: {}\n",
+                d.map(format_duration).unwrap_or("off".into())
+            ));
+        }
         out.push_str("sessions:\n");
         out.push_str(&format!("  enabled: {}\n", s.enabled));
         out.push_str(&format!("  ttl: {}\n", format_duration(s.ttl)));

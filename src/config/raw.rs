@@ -66,6 +66,7 @@ pub struct RawHealth {
     pub cooldown_max: Option<String>,
     pub quota_cooldown: Option<String>,
     pub auth_recheck: Option<String>,
+    pub probe_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -109,6 +109,8 @@ pub struct EndpointHealth {
     /// The actor probes on its own when a timed state ends: no real request is the trial.
     active_probe: bool,
     last_probe: Option<Instant>,
+    /// When the endpoint last answered anything (for periodic probes of idle endpoints).
+    last_answer: Option<Instant>,
     in_flight: u32,
     requests: u64,
     failures: u64,
@@ -133,6 +135,7 @@ impl EndpointHealth {
             probing: false,
             active_probe: false,
             last_probe: None,
+            last_answer: None,
             in_flight: 0,
             requests: 0,
             failures: 0,
@@ -222,6 +225,15 @@ impl EndpointHealth {
             {
                 Some(until)
             }
+            // Periodic probes of an idle healthy endpoint, when asked for: traffic is evidence enough.
+            Condition::Healthy | Condition::Unknown if self.active_probe => {
+                let interval = self.policy.probe_interval?;
+                let since = [self.last_probe, self.last_answer]
+                    .into_iter()
+                    .flatten()
+                    .fold(self.changed_at, Instant::max);
+                Some(since + interval)
+            }
             Condition::AuthFailed => {
                 let recheck = self.policy.auth_recheck?;
                 let since = self
@@ -273,8 +285,9 @@ impl EndpointHealth {
         self.requests += 1;
     }
 
-    fn release(&mut self, claim: Claim) {
+    fn release(&mut self, claim: Claim, now: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        self.last_answer = Some(now);
         if claim.probe {
             self.probing = false;
         }
@@ -289,7 +302,7 @@ impl EndpointHealth {
 
     /// The upstream answered without fault (2xx/3xx, or a client's own 4xx).
     pub fn on_success(&mut self, claim: Claim, status: u16, latency: Duration, now: Instant) {
-        self.release(claim);
+        self.release(claim, now);
         self.last_status = Some(status);
         self.consecutive_failures = 0;
         self.record_latency(latency);
@@ -322,7 +335,7 @@ impl EndpointHealth {
         jitter: f64,
         now: Instant,
     ) {
-        self.release(claim);
+        self.release(claim, now);
         self.failures += 1;
         self.last_status = status;
         self.last_error = Some(error);
@@ -393,8 +406,8 @@ impl EndpointHealth {
     }
 
     /// The request ended without a verdict on the endpoint (the client went away).
-    pub fn on_abandoned(&mut self, claim: Claim) {
-        self.release(claim);
+    pub fn on_abandoned(&mut self, claim: Claim, now: Instant) {
+        self.release(claim, now);
     }
 
     /// The operator's (or config's) switch on. An auth-failed endpoint gets one chance:
@@ -497,6 +510,7 @@ mod tests {
             cooldown_max: Duration::from_secs(60),
             quota_cooldown: Duration::from_secs(3600),
             auth_recheck: None,
+            probe_interval: None,
         }
     }
 
@@ -745,7 +759,7 @@ mod tests {
             now,
         );
         let probe = h.claim(later).unwrap();
-        h.on_abandoned(probe);
+        h.on_abandoned(probe, later);
         assert!(h.claim(later).is_some());
     }
 
@@ -916,6 +930,30 @@ mod tests {
         let mut h = fresh(now);
         fail(&mut h, Failure::Auth, now);
         assert_eq!(h.next_probe_at(), None);
+    }
+
+    #[test]
+    fn periodic_probes_are_off_unless_configured_and_only_for_idle_endpoints() {
+        let now = Instant::now();
+        let mut h = fresh(now);
+        h.set_active_probe(true);
+        assert_eq!(h.next_probe_at(), None, "off by default");
+        let mut policy = policy();
+        policy.probe_interval = Some(Duration::from_secs(600));
+        let mut h = EndpointHealth::new(policy, true, now);
+        h.set_active_probe(true);
+        assert_eq!(h.next_probe_at(), Some(now + 600 * S));
+        let probe = h.claim_probe(now + 600 * S).expect("due");
+        assert!(probe.probe);
+        h.on_success(probe, 200, S, now + 600 * S);
+        assert!(h.next_probe_at().unwrap() >= now + 1200 * S);
+        let mut h = EndpointHealth::new(policy, true, now);
+        assert_eq!(
+            h.next_probe_at(),
+            None,
+            "endpoints without a probe kind are never probed"
+        );
+        h.set_active_probe(false);
     }
 
     #[test]

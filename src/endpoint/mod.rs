@@ -34,6 +34,8 @@ pub struct Endpoint {
     /// Disabled by an operator (admin route), as opposed to `enabled: false` in the config.
     operator_disabled: bool,
     on_durable_change: Option<Recipient<DurableStateChanged>>,
+    /// How often the supervisor restarted this actor.
+    restarts: u32,
 }
 
 impl Endpoint {
@@ -49,6 +51,7 @@ impl Endpoint {
             probe_client: None,
             operator_disabled: false,
             on_durable_change: None,
+            restarts: 0,
         }
     }
 
@@ -95,7 +98,9 @@ impl Endpoint {
     }
 
     fn snapshot(&self) -> EndpointSnapshot {
-        EndpointSnapshot::of(&self.config, &self.health, Instant::now())
+        let mut snapshot = EndpointSnapshot::of(&self.config, &self.health, Instant::now());
+        snapshot.actor_restarts = self.restarts;
+        snapshot
     }
 
     /// Records a failed attempt (a request's or a probe's) and logs a change of state.
@@ -238,6 +243,7 @@ impl Actor for Endpoint {
 
 impl actix::Supervised for Endpoint {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
+        self.restarts += 1;
         log::warn!(
             "endpoint {}: actor restarted; its health state is kept",
             self.config.id
@@ -400,7 +406,7 @@ impl Handler<RequestAbandoned> for Endpoint {
     type Result = ();
 
     fn handle(&mut self, msg: RequestAbandoned, ctx: &mut Self::Context) {
-        self.health.on_abandoned(msg.claim);
+        self.health.on_abandoned(msg.claim, Instant::now());
         self.schedule_probe(ctx);
     }
 }
@@ -502,6 +508,8 @@ pub struct EndpointSnapshot {
     pub weight: f64,
     pub models: Vec<String>,
     pub auth: &'static str,
+    /// How often the supervisor restarted the endpoint's actor (its state is kept).
+    pub actor_restarts: u32,
 }
 
 impl EndpointSnapshot {
@@ -543,6 +551,95 @@ impl EndpointSnapshot {
             weight: config.weight,
             models: config.models.clone(),
             auth: config.auth.as_str(),
+            actor_restarts: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{defaults, parse};
+
+    /// Stops the actor, as a crash of its task would.
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct StopForTest;
+
+    impl Handler<StopForTest> for Endpoint {
+        type Result = ();
+        fn handle(&mut self, _msg: StopForTest, ctx: &mut Self::Context) {
+            ctx.stop();
+        }
+    }
+
+    fn endpoint_config() -> Arc<EndpointConfig> {
+        let c = parse(
+            "endpoints:\n  - id: e\n    base_url: http://127.0.0.1:9\n    api_key: k\n",
+            &|_| None,
+        )
+        .unwrap();
+        Arc::new(c.endpoints[0].clone())
+    }
+
+    fn timeouts() -> Timeouts {
+        Timeouts {
+            connect: defaults::CONNECT,
+            first_byte: defaults::FIRST_BYTE,
+            idle: defaults::IDLE,
+            request_header: defaults::REQUEST_HEADER,
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_stopped_endpoint_actor_is_restarted_at_the_same_address_with_its_state() {
+        let config = endpoint_config();
+        let addr = actix::Supervisor::start(move |_| {
+            Endpoint::new(config, HealthPolicy::default(), timeouts())
+        });
+        let claim = addr
+            .send(IsHealthy { claim: true })
+            .await
+            .unwrap()
+            .claim
+            .unwrap();
+        addr.send(RequestFailed {
+            claim,
+            status: Some(401),
+            retry_after: None,
+            error: "HTTP 401".into(),
+            quota_exhausted: false,
+        })
+        .await
+        .unwrap();
+        addr.send(StopForTest).await.unwrap();
+        let snapshot = addr
+            .send(Snapshot)
+            .await
+            .expect("the address still answers");
+        assert_eq!(snapshot.actor_restarts, 1);
+        assert_eq!(
+            snapshot.state,
+            State::AuthFailed,
+            "health survives the restart"
+        );
+        let answer = addr.send(IsHealthy { claim: true }).await.unwrap();
+        assert!(answer.claim.is_none());
+    }
+
+    #[actix_rt::test]
+    async fn the_answer_to_is_healthy_claims_only_when_asked_to() {
+        let addr = Endpoint::new(endpoint_config(), HealthPolicy::default(), timeouts()).start();
+        let look = addr.send(IsHealthy { claim: false }).await.unwrap();
+        assert!(look.selectable && look.claim.is_none() && look.in_flight == 0);
+        let take = addr.send(IsHealthy { claim: true }).await.unwrap();
+        assert!(take.claim.is_some());
+        assert_eq!(addr.send(Snapshot).await.unwrap().in_flight, 1);
+        addr.send(RequestAbandoned {
+            claim: take.claim.unwrap(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(addr.send(Snapshot).await.unwrap().in_flight, 0);
     }
 }
