@@ -306,20 +306,24 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
         Box::new(response)
     };
+    // On admin routes the admin key, when set, stands in for the client key: it is the
+    // stronger credential, and `switchyard status --key` can send only one.
+    let admin_key = &config.proxy.admin_key;
+    let is_admin = path.starts_with("/admin/");
+    let admin_ok = is_admin && !admin_key.is_empty() && auth::check_key(admin_key, headers).is_ok();
     let mode = config.proxy.effective_auth_mode();
-    if auth::key_required(mode, path == "/healthz") {
+    if auth::key_required(mode, path == "/healthz") && !admin_ok {
         auth::check_key(&config.proxy.api_key, headers)
             .map_err(|m| refuse(GatewayError::Unauthorized(m)))?;
     }
-    if path.starts_with("/admin/") && !config.proxy.admin_key.is_empty() {
-        let changes_state = req.method() != Method::GET;
-        if changes_state || config.proxy.allow_lan_access {
-            auth::check_key(&config.proxy.admin_key, headers).map_err(|m| {
-                refuse(GatewayError::AdminUnauthorized(
-                    m.replace("proxy.api_key", "proxy.admin_key"),
-                ))
-            })?;
-        }
+    let admin_needed = req.method() != Method::GET || config.proxy.allow_lan_access;
+    if is_admin && !admin_key.is_empty() && admin_needed && !admin_ok {
+        let why = auth::check_key(admin_key, headers)
+            .err()
+            .unwrap_or_default();
+        return Err(refuse(GatewayError::AdminUnauthorized(
+            why.replace("proxy.api_key", "proxy.admin_key"),
+        )));
     }
     Ok(Cors(allowed_origin))
 }

@@ -560,3 +560,48 @@ async fn the_clients_request_id_is_echoed_and_one_is_made_otherwise() {
         "the access log carries the id"
     );
 }
+
+#[actix_rt::test]
+async fn the_admin_key_alone_opens_admin_routes_when_client_auth_is_on() {
+    let up = mock("up", UPSTREAM_KEY);
+    let gw = Gateway::start(&config(
+        &format!(
+            "  auth_mode: strict\n  api_key: {CLIENT_KEY}\n  admin_key: admin-secret-123456\n"
+        ),
+        &[endpoint("up", &up.url(), UPSTREAM_KEY, 1)],
+    ));
+    let admin = vec![("x-api-key", "admin-secret-123456".to_string())];
+    let client_key = vec![("x-api-key", CLIENT_KEY.to_string())];
+    assert_eq!(
+        get(&format!("{}/admin/status", gw.url), &admin).await.0,
+        200
+    );
+    assert_eq!(
+        get(&format!("{}/admin/status", gw.url), &client_key)
+            .await
+            .0,
+        200
+    );
+    let disable = format!("{}/admin/endpoints/up/disable", gw.url);
+    let r = client()
+        .post(&disable)
+        .insert_header(("x-api-key", CLIENT_KEY))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the client key does not change state");
+    let r = client()
+        .post(&disable)
+        .insert_header(("x-api-key", "admin-secret-123456"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The admin key is no client key for the API itself.
+    assert_eq!(
+        post_with(&format!("{}/v1/messages", gw.url), &admin)
+            .await
+            .0,
+        401
+    );
+}
