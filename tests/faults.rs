@@ -288,3 +288,48 @@ async fn a_thousand_concurrent_streams_complete_with_every_byte() {
     );
     assert_eq!(gw.status().await["endpoints"][0]["in_flight"], 0);
 }
+
+#[actix_rt::test]
+async fn compressed_bodies_and_repeated_headers_pass_through_untouched() {
+    // Not real gzip: the gateway must neither decode nor re-encode, so any bytes do.
+    const BODY: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\x00binary\x00\xfe";
+    let port = raw_upstream(|mut socket| async move {
+        if read_request(&mut socket).await {
+            let mut answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n\
+                 set-cookie: a=1\r\nset-cookie: b=2\r\ncontent-length: {}\r\n\r\n",
+                BODY.len()
+            )
+            .into_bytes();
+            answer.extend_from_slice(BODY);
+            let _ = socket.write_all(&answer).await;
+        }
+    });
+    let gw = Gateway::start(&config(
+        "",
+        &[endpoint("gz", &format!("http://127.0.0.1:{port}"), "k", 1)],
+    ));
+    let mut r = client()
+        .post(format!("{}/v1/messages", gw.url))
+        .insert_header(("accept-encoding", "gzip"))
+        .send_body(MESSAGES_BODY)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header(r.headers(), "content-encoding").as_deref(),
+        Some("gzip")
+    );
+    assert_eq!(
+        header(r.headers(), "content-length").as_deref(),
+        Some(BODY.len().to_string().as_str())
+    );
+    let cookies: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    let body = r.body().await.unwrap();
+    assert_eq!(&body[..], BODY, "bytes pass as they came");
+}
