@@ -46,10 +46,13 @@ pub async fn serve(
             .app_data(state)
             .app_data(web::Data::new(client))
             .wrap_fn(|req, srv| match gate(&req) {
-                Ok(cors) => Either::Left(
-                    srv.call(req)
-                        .map(move |res| res.map(|r| with_cors(r, cors))),
-                ),
+                Ok(cors) => {
+                    let client_id = req.headers().get(REQUEST_ID_HEADER).cloned();
+                    Either::Left(
+                        srv.call(req)
+                            .map(move |res| res.map(|r| finish_answer(r, cors, client_id))),
+                    )
+                }
                 Err(response) => Either::Right(ready(Ok(req.into_response(*response)))),
             })
             .service(web::resource("/healthz").route(web::get().to(admin::healthz)))
@@ -328,7 +331,23 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     Ok(Cors(allowed_origin))
 }
 
-fn with_cors(mut response: ServiceResponse<BoxBody>, cors: Cors) -> ServiceResponse<BoxBody> {
+/// Adds what every answer carries: `x-request-id` (the proxy path sets its own), and the CORS
+/// origin for an allowed browser origin.
+fn finish_answer(
+    mut response: ServiceResponse<BoxBody>,
+    cors: Cors,
+    client_id: Option<HeaderValue>,
+) -> ServiceResponse<BoxBody> {
+    if !response.headers().contains_key(REQUEST_ID_HEADER) {
+        let id = client_id
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .or_else(|| HeaderValue::from_str(&proxy::request_id(response.request())).ok());
+        if let Some(id) = id {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
+        }
+    }
     if let Some(origin) = cors.0 {
         let headers = response.headers_mut();
         headers.insert(
