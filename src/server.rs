@@ -57,6 +57,7 @@ pub async fn serve(
             })
             .service(web::resource("/healthz").route(web::get().to(admin::healthz)))
             .service(web::resource("/metrics").route(web::get().to(admin::metrics)))
+            .service(web::resource("/v1/models").route(web::get().to(proxy::list_models)))
             .service(
                 web::scope("/admin")
                     .route("/status", web::get().to(admin::status))

@@ -552,3 +552,45 @@ async fn idle_endpoints_are_probed_periodically_only_when_asked_to() {
         "an endpoint without a probe kind is never probed"
     );
 }
+
+#[actix_rt::test]
+async fn the_model_list_is_answered_from_the_config_when_it_names_every_model() {
+    let a = mock("a", "k");
+    let b = mock("b", "k");
+    let gw = Gateway::start(&config(
+        "",
+        &[
+            format!(
+                "{}    models: [claude-sonnet-4-5, \"claude-3-5-haiku*\"]\n",
+                endpoint("a", &a.url(), "k", 1)
+            ),
+            format!(
+                "{}    models: [gpt-4o, claude-sonnet-4-5]\n",
+                endpoint("b", &b.url(), "k", 1)
+            ),
+        ],
+    ));
+    let list = get_json(&format!("{}/v1/models", gw.url)).await;
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["claude-sonnet-4-5", "gpt-4o"],
+        "exact names, once each; globs left out"
+    );
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["data"][0]["type"], "model");
+    assert_eq!(list["has_more"], false);
+    assert_eq!(a.hits() + b.hits(), 0, "no upstream asked");
+
+    // An endpoint that serves every model can list them itself: the request is forwarded.
+    let open = mock("open", "k");
+    let gw = Gateway::start(&config("", &[endpoint("open", &open.url(), "k", 1)]));
+    let list = get_json(&format!("{}/v1/models", gw.url)).await;
+    assert_eq!(list["data"][0]["id"], "mock-model");
+    assert_eq!(open.hits(), 1);
+}
