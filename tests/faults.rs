@@ -333,3 +333,105 @@ async fn compressed_bodies_and_repeated_headers_pass_through_untouched() {
     let body = r.body().await.unwrap();
     assert_eq!(&body[..], BODY, "bytes pass as they came");
 }
+
+/// A CA and a `localhost` certificate it signed, as PEM files in `dir`; returns the CA file.
+fn test_pki(dir: &std::path::Path) -> (std::path::PathBuf, Vec<u8>, Vec<u8>) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    (ca_file, leaf.der().to_vec(), leaf_key.serialize_der())
+}
+
+/// An HTTPS upstream on 127.0.0.1 (name `localhost`) that answers every request with a small JSON.
+fn tls_upstream(
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> u16 {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert)],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    raw_upstream(move |socket| {
+        let acceptor = acceptor.clone();
+        let hits = hits.clone();
+        async move {
+            let Ok(mut tls) = acceptor.accept(socket).await else {
+                return;
+            };
+            let mut buf = vec![0u8; 65536];
+            let mut seen = Vec::new();
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = r#"{"type":"message","content":[{"type":"text","text":"over tls"}]}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.write_all(answer.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    })
+}
+
+#[actix_rt::test]
+async fn https_upstreams_are_verified_and_a_private_ca_can_be_trusted_with_ssl_cert_file() {
+    let pki = tempfile::tempdir().unwrap();
+    let (ca_file, cert, key) = test_pki(pki.path());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let port = tls_upstream(cert, key, hits.clone());
+    let yaml = config(
+        "",
+        &[endpoint(
+            "tls",
+            &format!("https://localhost:{port}"),
+            "k",
+            1,
+        )],
+    );
+
+    // Unknown CA: the handshake is refused and the request never reaches the upstream.
+    let gw = Gateway::start(&yaml);
+    let (status, headers, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        header(&headers, "x-switchyard-error").as_deref(),
+        Some("upstream_unreachable")
+    );
+    let error = gw.status().await["endpoints"][0]["last_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    drop(gw);
+
+    // Trusted through SSL_CERT_FILE: served over TLS.
+    let ca = ca_file.display().to_string();
+    let gw = Gateway::start_with_env(&yaml, &[("SSL_CERT_FILE", ca.as_str())]);
+    let (status, _, body) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("over tls"));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -47,16 +47,26 @@ pub fn build_client(config: &Config, tls: Arc<rustls::ClientConfig>) -> awc::Cli
         .finish()
 }
 
-/// The TLS settings for upstream connections: the Mozilla root set, HTTP/2 and HTTP/1.1 offered.
+/// The TLS settings for upstream connections: the Mozilla root set plus the system's trust store
+/// (or, when set, the certificates named by `SSL_CERT_FILE` / `SSL_CERT_DIR`, for relays behind a
+/// private or corporate CA); HTTP/2 and HTTP/1.1 offered. Built once.
 pub fn tls_config() -> Arc<rustls::ClientConfig> {
     static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     TLS.get_or_init(build_tls_config).clone()
 }
 
 fn build_tls_config() -> Arc<rustls::ClientConfig> {
-    let roots = rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        log::warn!("trusted certificates: {error}");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(native.certs);
+    log::debug!(
+        "trusted certificates: Mozilla roots plus {added} from the system ({ignored} unusable)"
+    );
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     // Start-up only: ring supports the default protocol versions.
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
