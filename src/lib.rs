@@ -78,8 +78,8 @@ pub struct AppState {
     config_error: RwLock<Option<String>>,
     pub started: std::time::Instant,
     pub metrics: metrics::Metrics,
-    /// The addresses the gateway listens on, as `host:port`.
-    pub listen: RwLock<Vec<String>>,
+    /// The addresses the gateway listens on, as `host:port` (set once the sockets are bound).
+    pub listen: Arc<std::sync::OnceLock<Vec<String>>>,
 }
 
 impl AppState {
@@ -87,6 +87,7 @@ impl AppState {
         balancer: Addr<balancer::Balancer>,
         supervisor: Addr<supervisor::Supervisor>,
         config: Arc<Config>,
+        listen: Arc<std::sync::OnceLock<Vec<String>>>,
     ) -> Self {
         AppState {
             balancer,
@@ -95,7 +96,7 @@ impl AppState {
             config_error: RwLock::new(None),
             started: std::time::Instant::now(),
             metrics: metrics::Metrics::default(),
-            listen: RwLock::new(Vec::new()),
+            listen,
         }
     }
 

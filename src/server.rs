@@ -33,13 +33,16 @@ pub async fn serve(
     on_listening: impl FnOnce(&[SocketAddr]) + Send + 'static,
 ) -> std::io::Result<()> {
     let shared: Arc<OnceLock<web::Data<AppState>>> = Arc::new(OnceLock::new());
+    // Filled once the sockets are bound; read by /admin/status.
+    let listen: Arc<OnceLock<Vec<String>>> = Arc::new(OnceLock::new());
     let tls = crate::upstream::tls_config();
     let factory_config = config.clone();
     let factory_shared = shared.clone();
+    let factory_listen = listen.clone();
     let mut server = HttpServer::new(move || {
         // Runs on the worker's thread: the actors start on its arbiter.
         let state = factory_shared
-            .get_or_init(|| supervisor::start(factory_config.clone()))
+            .get_or_init(|| supervisor::start(factory_config.clone(), factory_listen.clone()))
             .clone();
         let client = crate::upstream::build_client(&state.config(), tls.clone());
         App::new()
@@ -93,7 +96,7 @@ pub async fn serve(
     let server = server.run();
     let handle = server.handle();
 
-    let listen: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    let _ = listen.set(addrs.iter().map(|a| a.to_string()).collect());
     // Kept alive as long as the server runs.
     let _watcher = config
         .source
@@ -104,19 +107,6 @@ pub async fn serve(
     let signal_shared = shared.clone();
     actix_rt::spawn(async move {
         watch_signals(signals, handle, signal_shared).await;
-    });
-    let listen_shared = shared.clone();
-    actix_rt::spawn(async move {
-        // The worker fills the shared state as it starts.
-        for _ in 0..200 {
-            if let Some(state) = listen_shared.get() {
-                if let Ok(mut guard) = state.listen.write() {
-                    *guard = listen;
-                }
-                return;
-            }
-            actix_rt::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
     });
     on_listening(&addrs);
     server.await

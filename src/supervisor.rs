@@ -28,7 +28,10 @@ impl Actor for Supervisor {
 
 /// Starts the actors for `config` on the current arbiter and returns the state the request
 /// handlers share.
-pub fn start(config: Arc<Config>) -> web::Data<AppState> {
+pub fn start(
+    config: Arc<Config>,
+    listen: Arc<std::sync::OnceLock<Vec<String>>>,
+) -> web::Data<AppState> {
     let state_file = config.proxy.state_file.clone().map(StateFile::load);
     let mut balancer_out = None;
     let supervisor = Supervisor::create(|ctx| {
@@ -52,7 +55,7 @@ pub fn start(config: Arc<Config>) -> web::Data<AppState> {
     let Some(balancer) = balancer_out else {
         unreachable!("Supervisor::create runs its closure before returning")
     };
-    let app = web::Data::new(AppState::new(balancer, supervisor.clone(), config));
+    let app = web::Data::new(AppState::new(balancer, supervisor.clone(), config, listen));
     supervisor.do_send(Attach(app.clone()));
     app
 }
