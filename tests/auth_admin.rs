@@ -230,7 +230,15 @@ async fn without_lan_access_the_gateway_listens_on_loopback_only() {
     let status = gw.status().await;
     assert_eq!(status["auth_mode"], "off");
     let addr = gw.url.trim_start_matches("http://");
-    assert!(status["listen"].as_array().unwrap().iter().any(|a| a == addr), "{}", status["listen"]);
+    assert!(
+        status["listen"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == addr),
+        "{}",
+        status["listen"]
+    );
 }
 
 #[test]

@@ -194,11 +194,13 @@ impl Relay<'_> {
                     self.log.attempts.push(format!("{}:{label}", endpoint.id));
                     transport_failures.push(format!("{}: {detail}", endpoint.id));
                     attempt.failed(None, None, detail);
-                    self.log.failed_over.push(endpoint.id.clone());
                     if tried.len() >= max_attempts {
                         return self.unreachable(&transport_failures, tried.len());
                     }
                     next = self.select(&facts, &tried, true).await;
+                    if next.is_ok() {
+                        self.log.failed_over.push(endpoint.id.clone());
+                    }
                 }
                 Ok(mut response) => {
                     let status = response.status();
