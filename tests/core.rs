@@ -134,13 +134,8 @@ async fn a_base_url_path_prefix_joins_without_double_slashes() {
 
 #[actix_rt::test]
 async fn sse_events_reach_the_client_one_by_one_and_byte_for_byte() {
-    let up = MockUpstream::start(Behaviour {
-        key: Some("k".into()),
-        deltas: 3, // 3 deltas + 5 framing events = 8 events
-        event_interval: Duration::from_millis(100),
-        ..Behaviour::default()
-    })
-    .unwrap();
+    // 3 text deltas plus 5 framing events: 8 events, 100 ms apart.
+    let up = streaming_mock(3, Duration::from_millis(100));
     let gw = Gateway::start(&config("", &[endpoint("up", &up.url(), "k", 1)]));
 
     let mut r = client()
@@ -286,13 +281,7 @@ async fn no_failover_once_the_first_byte_reached_the_client() {
 
 #[actix_rt::test]
 async fn a_stalled_stream_ends_with_an_error_event_after_the_idle_timeout() {
-    let slow = MockUpstream::start(Behaviour {
-        key: Some("k".into()),
-        deltas: 3,
-        event_interval: Duration::from_secs(3),
-        ..Behaviour::default()
-    })
-    .unwrap();
+    let slow = streaming_mock(3, Duration::from_secs(3));
     let gw = Gateway::start(&config(
         "timeouts:\n  idle: 300ms\n",
         &[endpoint("slow", &slow.url(), "k", 1)],

@@ -160,13 +160,7 @@ async fn a_pooled_connection_the_upstream_closed_is_not_held_against_it() {
 
 #[actix_rt::test]
 async fn a_client_leaving_mid_stream_cancels_the_upstream_request_and_blames_nobody() {
-    let up = MockUpstream::start(Behaviour {
-        key: Some("k".into()),
-        deltas: 50,
-        event_interval: Duration::from_millis(100),
-        ..Behaviour::default()
-    })
-    .unwrap();
+    let up = streaming_mock(50, Duration::from_millis(100));
     let gw = Gateway::start(&config("", &[endpoint("up", &up.url(), "k", 1)]));
     {
         let mut r = client()
@@ -236,13 +230,7 @@ async fn a_client_sending_its_head_byte_by_byte_is_cut_off_without_harming_other
 
 #[actix_rt::test]
 async fn a_thousand_concurrent_streams_complete_with_every_byte() {
-    let up = MockUpstream::start(Behaviour {
-        key: Some("k".into()),
-        deltas: 5,
-        event_interval: Duration::from_millis(20),
-        ..Behaviour::default()
-    })
-    .unwrap();
+    let up = streaming_mock(5, Duration::from_millis(20));
     let gw = Gateway::start(&config("", &[endpoint("up", &up.url(), "k", 1)]));
     let mut direct = client()
         .post(format!("{}/v1/messages", up.url()))

@@ -217,13 +217,7 @@ async fn ten_reloads_during_steady_load_lose_no_request() {
 
 #[actix_rt::test]
 async fn sigterm_lets_open_streams_finish_then_exits_0() {
-    let up = MockUpstream::start(Behaviour {
-        key: Some("k".into()),
-        deltas: 10,
-        event_interval: Duration::from_millis(100),
-        ..Behaviour::default()
-    })
-    .unwrap();
+    let up = streaming_mock(10, Duration::from_millis(100));
     let mut gw = Gateway::start(&config("", &[endpoint("up", &up.url(), "k", 1)]));
     let streaming_client = awc::Client::builder()
         .timeout(Duration::from_secs(30))

@@ -159,6 +159,17 @@ pub fn refused_port() -> u16 {
     port
 }
 
+/// A mock that accepts key `k` and streams `deltas` text deltas, `interval` apart.
+pub fn streaming_mock(deltas: usize, interval: Duration) -> MockUpstream {
+    MockUpstream::start(Behaviour {
+        key: Some("k".to_string()),
+        deltas,
+        event_interval: interval,
+        ..Behaviour::default()
+    })
+    .expect("mock")
+}
+
 /// A mock that accepts `key`.
 pub fn mock(name: &str, key: &str) -> MockUpstream {
     MockUpstream::start(Behaviour {
