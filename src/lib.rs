@@ -20,6 +20,7 @@ mod secret;
 pub mod server;
 pub mod supervisor;
 pub mod upstream;
+pub mod words;
 
 pub use secret::Secret;
 

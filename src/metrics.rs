@@ -3,6 +3,7 @@
 
 use crate::endpoint::health::State;
 use crate::endpoint::EndpointSnapshot;
+use crate::words::Words;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -29,15 +30,6 @@ struct Families {
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-];
-
-const STATES: [State; 6] = [
-    State::Unknown,
-    State::Healthy,
-    State::CoolingDown,
-    State::Ejected,
-    State::AuthFailed,
-    State::Disabled,
 ];
 
 impl Default for Metrics {
@@ -197,10 +189,10 @@ impl Metrics {
             m.in_flight
                 .with_label_values(&[&e.id])
                 .set(i64::from(e.in_flight));
-            for s in STATES {
+            for (s, word) in State::ALL {
                 m.state
-                    .with_label_values(&[&e.id, s.as_str()])
-                    .set(i64::from(e.state == s));
+                    .with_label_values(&[e.id.as_str(), word])
+                    .set(i64::from(e.state == *s));
             }
         }
         let mut out = Vec::new();

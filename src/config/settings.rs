@@ -22,25 +22,13 @@ pub struct Config {
     pub source: Option<PathBuf>,
 }
 
-/// Who must present the client key (`proxy.auth_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMode {
-    Off,
-    Strict,
-    AllExceptHealth,
-    Auto,
-}
-
-impl AuthMode {
-    /// The word used in the config file and in status answers.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMode::Off => "off",
-            AuthMode::Strict => "strict",
-            AuthMode::AllExceptHealth => "all_except_health",
-            AuthMode::Auto => "auto",
-        }
+crate::words! {
+    /// Who must present the client key (`proxy.auth_mode`).
+    pub enum AuthMode {
+        Off = "off",
+        Strict = "strict",
+        AllExceptHealth = "all_except_health",
+        Auto = "auto",
     }
 }
 
@@ -77,26 +65,14 @@ impl ProxySettings {
     }
 }
 
-/// How the Balancer orders the endpoints it asks (`balancer.strategy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    Priority,
-    Weighted,
-    RoundRobin,
-    LeastInflight,
-    Latency,
-}
-
-impl Strategy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::Priority => "priority",
-            Strategy::Weighted => "weighted",
-            Strategy::RoundRobin => "round_robin",
-            Strategy::LeastInflight => "least_inflight",
-            Strategy::Latency => "latency",
-        }
+crate::words! {
+    /// How the Balancer orders the endpoints it asks (`balancer.strategy`).
+    pub enum Strategy {
+        Priority = "priority",
+        Weighted = "weighted",
+        RoundRobin = "round_robin",
+        LeastInflight = "least_inflight",
+        Latency = "latency",
     }
 }
 
@@ -175,45 +151,24 @@ pub struct SessionSettings {
     pub max_entries: usize,
 }
 
-/// Which credential headers an upstream receives (`endpoints[].auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UpstreamAuth {
-    Both,
-    #[serde(rename = "x-api-key")]
-    XApiKey,
-    Bearer,
-}
-
-impl UpstreamAuth {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UpstreamAuth::Both => "both",
-            UpstreamAuth::XApiKey => "x-api-key",
-            UpstreamAuth::Bearer => "bearer",
-        }
+crate::words! {
+    /// Which credential headers an upstream receives (`endpoints[].auth`).
+    pub enum UpstreamAuth {
+        Both = "both",
+        XApiKey = "x-api-key",
+        Bearer = "bearer",
     }
 }
 
-/// How an endpoint is tried again after a timed state ends (`endpoints[].probe`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProbeKind {
-    /// Half-open: the next real request is the probe.
-    Off,
-    /// `GET /v1/models`.
-    Models,
-    /// A minimal `POST /v1/messages` with `max_tokens: 1`.
-    Messages,
-}
-
-impl ProbeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProbeKind::Off => "off",
-            ProbeKind::Models => "models",
-            ProbeKind::Messages => "messages",
-        }
+crate::words! {
+    /// How an endpoint is tried again after a timed state ends (`endpoints[].probe`).
+    pub enum ProbeKind {
+        /// Half-open: the next real request is the probe.
+        Off = "off",
+        /// `GET /v1/models`.
+        Models = "models",
+        /// A minimal `POST /v1/messages` with `max_tokens: 1`.
+        Messages = "messages",
     }
 }
 

@@ -8,6 +8,7 @@ use super::locate;
 use super::raw::{self, RawConfig, RawEndpoint, RawSize};
 use super::settings::*;
 use super::units::{parse_duration, parse_size};
+use crate::words::Words;
 use crate::Secret;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -31,6 +32,25 @@ impl Validator<'_> {
 
     fn expand(&self, field: &str, value: &str) -> Result<String, Problem> {
         expand_env(value, self.env).map_err(|m| self.problem(field, m))
+    }
+
+    /// One of an enum's words; absent gives `default`, an unknown word names the choices.
+    fn word<T: Words>(
+        &self,
+        field: &str,
+        value: Option<&str>,
+        default: T,
+        noun: &str,
+    ) -> Result<T, Problem> {
+        match value.map(str::trim) {
+            None => Ok(default),
+            Some(word) => T::from_word(word).ok_or_else(|| {
+                self.problem(
+                    field,
+                    format!("unknown {noun} `{word}` (use {})", T::choices()),
+                )
+            }),
+        }
     }
 
     fn duration(
@@ -168,18 +188,12 @@ impl Validator<'_> {
     }
 
     fn proxy(&self, p: raw::RawProxy) -> Result<ProxySettings, Problem> {
-        let auth_mode = match p.auth_mode.as_deref().map(str::trim) {
-            None | Some("auto") => AuthMode::Auto,
-            Some("off") => AuthMode::Off,
-            Some("strict") => AuthMode::Strict,
-            Some("all_except_health") => AuthMode::AllExceptHealth,
-            Some(other) => {
-                return Err(self.problem(
-                    "proxy.auth_mode",
-                    format!("unknown mode `{other}` (use off, strict, all_except_health or auto)"),
-                ))
-            }
-        };
+        let auth_mode = self.word(
+            "proxy.auth_mode",
+            p.auth_mode.as_deref(),
+            AuthMode::Auto,
+            "mode",
+        )?;
         let api_key =
             Secret::new(self.expand("proxy.api_key", p.api_key.as_deref().unwrap_or(""))?);
         let admin_key =
@@ -238,21 +252,12 @@ impl Validator<'_> {
     }
 
     fn balancer(&self, b: raw::RawBalancer) -> Result<BalancerSettings, Problem> {
-        let strategy = match b.strategy.as_deref().map(str::trim) {
-            None | Some("priority") => Strategy::Priority,
-            Some("weighted") => Strategy::Weighted,
-            Some("round_robin") => Strategy::RoundRobin,
-            Some("least_inflight") => Strategy::LeastInflight,
-            Some("latency") => Strategy::Latency,
-            Some(other) => {
-                return Err(self.problem(
-                    "balancer.strategy",
-                    format!(
-                        "unknown strategy `{other}` (use priority, weighted, round_robin, least_inflight or latency)"
-                    ),
-                ))
-            }
-        };
+        let strategy = self.word(
+            "balancer.strategy",
+            b.strategy.as_deref(),
+            Strategy::Priority,
+            "strategy",
+        )?;
         let max_attempts = b.max_attempts.unwrap_or(defaults::MAX_ATTEMPTS);
         if max_attempts == 0 {
             return Err(self.problem("balancer.max_attempts", "must be at least 1"));
@@ -321,32 +326,22 @@ impl Validator<'_> {
             }
             None => default_endpoint_id(&base_url, &api_key),
         };
-        let auth = match raw.auth.as_deref().map(str::trim) {
-            None | Some("both") => UpstreamAuth::Both,
-            Some("x-api-key") => UpstreamAuth::XApiKey,
-            Some("bearer") => UpstreamAuth::Bearer,
-            Some(other) => {
-                return Err(self.problem(
-                    &field("auth"),
-                    format!("unknown value `{other}` (use both, x-api-key or bearer)"),
-                ))
-            }
-        };
+        let auth = self.word(
+            &field("auth"),
+            raw.auth.as_deref(),
+            UpstreamAuth::Both,
+            "value",
+        )?;
         let weight = raw.weight.unwrap_or(defaults::WEIGHT);
         if !weight.is_finite() || weight <= 0.0 {
             return Err(self.problem(&field("weight"), "must be a number above 0"));
         }
-        let probe = match raw.probe.as_deref().map(str::trim) {
-            None | Some("off") => ProbeKind::Off,
-            Some("models") => ProbeKind::Models,
-            Some("messages") => ProbeKind::Messages,
-            Some(other) => {
-                return Err(self.problem(
-                    &field("probe"),
-                    format!("unknown probe `{other}` (use off, models or messages)"),
-                ))
-            }
-        };
+        let probe = self.word(
+            &field("probe"),
+            raw.probe.as_deref(),
+            ProbeKind::Off,
+            "probe",
+        )?;
         let models: Vec<String> = raw
             .models
             .unwrap_or_default()

@@ -9,28 +9,15 @@ use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The state words a user reads in `switchyard status`, `/admin/status` and the docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Unknown,
-    Healthy,
-    CoolingDown,
-    Ejected,
-    AuthFailed,
-    Disabled,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Unknown => "unknown",
-            State::Healthy => "healthy",
-            State::CoolingDown => "cooling_down",
-            State::Ejected => "ejected",
-            State::AuthFailed => "auth_failed",
-            State::Disabled => "disabled",
-        }
+crate::words! {
+    /// The state words a user reads in `switchyard status`, `/admin/status` and the docs.
+    pub enum State {
+        Unknown = "unknown",
+        Healthy = "healthy",
+        CoolingDown = "cooling_down",
+        Ejected = "ejected",
+        AuthFailed = "auth_failed",
+        Disabled = "disabled",
     }
 }
 
