@@ -47,6 +47,8 @@ pub struct Balancer {
     budget: RetryBudget,
     sessions: SessionTable,
     sessions_enabled: bool,
+    /// The one source of randomness of every strategy (a seeded one in tests).
+    rng: fastrand::Rng,
 }
 
 impl Balancer {
@@ -62,7 +64,14 @@ impl Balancer {
             round_robin: SmoothRoundRobin::default(),
             sessions: SessionTable::new(sessions.ttl, sessions.max_entries),
             sessions_enabled: sessions.enabled,
+            rng: fastrand::Rng::new(),
         }
+    }
+
+    /// The same Balancer drawing from `rng` (tests fix the seed).
+    pub fn with_rng(mut self, rng: fastrand::Rng) -> Self {
+        self.rng = rng;
+        self
     }
 }
 
@@ -168,13 +177,15 @@ impl Handler<SelectEndpoint> for Balancer {
             })
             .collect();
 
-        let mut random = || fastrand::f64();
+        let rng = &mut self.rng;
+        let mut random = || rng.f64();
         let strategy = self.settings.strategy;
         let mut order = match strategy {
             Strategy::Priority => strategy::priority_order(&candidates, &mut random),
             Strategy::Weighted => strategy::weighted_order(&candidates, &mut random),
             Strategy::RoundRobin => self.round_robin.order(&candidates),
             Strategy::LeastInflight | Strategy::Latency => {
+                // Power of two choices: a random order; the search compares its first two.
                 let mut shuffled: Vec<usize> = candidates.iter().map(|c| c.index).collect();
                 strategy::shuffle(&mut shuffled, &mut random);
                 shuffled
@@ -205,14 +216,12 @@ impl Handler<SelectEndpoint> for Balancer {
             }
             let mut asks = asks;
             if matches!(strategy, Strategy::LeastInflight | Strategy::Latency) && asks.len() >= 2 {
-                // Power of two choices: only the first two are asked for their load.
-                let (a, b) = (ask(&asks[0], false).await, ask(&asks[1], false).await);
                 let cost = |answer: Option<HealthAnswer>, weight: f64| match answer {
                     None => f64::INFINITY,
-                    Some(a) => {
+                    Some(answer) => {
                         let load = Load {
-                            in_flight: a.in_flight,
-                            latency: a.latency,
+                            in_flight: answer.in_flight,
+                            latency: answer.latency,
                         };
                         if strategy == Strategy::Latency {
                             strategy::latency_cost(load, weight)
@@ -221,9 +230,11 @@ impl Handler<SelectEndpoint> for Balancer {
                         }
                     }
                 };
-                if cost(b, asks[1].config.weight) < cost(a, asks[0].config.weight) {
-                    asks.swap(0, 1);
-                }
+                let costs = (
+                    cost(ask(&asks[0], false).await, asks[0].config.weight),
+                    cost(ask(&asks[1], false).await, asks[1].config.weight),
+                );
+                strategy::cheaper_of_pair_first(&mut asks, costs);
             }
             let mut answers: Vec<(usize, HealthAnswer)> = Vec::with_capacity(asks.len());
             for (i, member) in asks.iter().enumerate() {

@@ -4,6 +4,7 @@
 //! `enabled` (the operator's or the config's switch) is kept apart from the condition that traffic
 //! decides; the state a user reads is derived from both.
 
+use super::rtt::RttEstimate;
 use crate::config::HealthPolicy;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -78,7 +79,6 @@ pub struct Claim {
 }
 
 const LATENCY_WINDOW: usize = 128;
-const EWMA_WEIGHT: f64 = 0.2;
 
 /// One endpoint's health and counters.
 #[derive(Debug, Clone)]
@@ -104,7 +104,7 @@ pub struct EndpointHealth {
     last_status: Option<u16>,
     last_error: Option<String>,
     changed_at: Instant,
-    latency_ewma: Option<Duration>,
+    rtt: RttEstimate,
     recent_latencies: VecDeque<Duration>,
 }
 
@@ -129,7 +129,7 @@ impl EndpointHealth {
             last_status: None,
             last_error: None,
             changed_at: now,
-            latency_ewma: None,
+            rtt: RttEstimate::default(),
             recent_latencies: VecDeque::with_capacity(LATENCY_WINDOW),
         }
     }
@@ -292,7 +292,7 @@ impl EndpointHealth {
         self.release(claim, now);
         self.last_status = Some(status);
         self.consecutive_failures = 0;
-        self.record_latency(latency);
+        self.record_latency(latency, now);
         match self.condition {
             // Only a recheck probe brings an auth-failed endpoint back.
             Condition::AuthFailed if !claim.probe => {}
@@ -434,11 +434,8 @@ impl EndpointHealth {
         self.enabled
     }
 
-    fn record_latency(&mut self, latency: Duration) {
-        self.latency_ewma = Some(match self.latency_ewma {
-            None => latency,
-            Some(old) => old.mul_f64(1.0 - EWMA_WEIGHT) + latency.mul_f64(EWMA_WEIGHT),
-        });
+    fn record_latency(&mut self, latency: Duration, now: Instant) {
+        self.rtt.observe(latency, now);
         if self.recent_latencies.len() == LATENCY_WINDOW {
             self.recent_latencies.pop_front();
         }
@@ -466,8 +463,13 @@ impl EndpointHealth {
     pub fn changed_at(&self) -> Instant {
         self.changed_at
     }
-    pub fn latency_ewma(&self) -> Option<Duration> {
-        self.latency_ewma
+    /// The peak-EWMA time to first byte at `now` (`None` before the first answer).
+    pub fn latency_estimate(&self, now: Instant) -> Option<Duration> {
+        self.rtt.current(now)
+    }
+    /// What the `latency` strategy weighs: the estimate, or a default when unmeasured.
+    pub fn latency_cost(&self, now: Instant) -> Duration {
+        self.rtt.cost(now)
     }
 
     /// The `q` quantile (0..=1) of the recent time-to-first-byte samples.
@@ -944,7 +946,7 @@ mod tests {
     }
 
     #[test]
-    fn latency_is_tracked_as_ewma_and_quantiles() {
+    fn latency_is_tracked_as_peak_ewma_and_quantiles() {
         let now = Instant::now();
         let mut h = fresh(now);
         for ms in [10u64, 20, 30, 40, 1000] {
@@ -953,7 +955,10 @@ mod tests {
         }
         assert_eq!(h.latency_quantile(0.5), Some(Duration::from_millis(30)));
         assert_eq!(h.latency_quantile(0.95), Some(Duration::from_millis(1000)));
-        let ewma = h.latency_ewma().unwrap();
-        assert!(ewma > Duration::from_millis(20) && ewma < Duration::from_millis(1000));
+        // The last sample was a new peak: the estimate takes it at once.
+        assert_eq!(h.latency_estimate(now), Some(Duration::from_millis(1000)));
+        h.reset(now);
+        assert_eq!(h.latency_estimate(now), None);
+        assert_eq!(h.latency_cost(now), super::super::rtt::DEFAULT_RTT);
     }
 }

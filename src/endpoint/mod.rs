@@ -4,6 +4,7 @@
 
 pub mod health;
 pub mod probe;
+pub mod rtt;
 
 use crate::config::{EndpointConfig, HealthPolicy, ProbeKind, Timeouts};
 use actix::prelude::*;
@@ -275,7 +276,8 @@ pub struct HealthAnswer {
     pub state: State,
     pub available_at: Option<Instant>,
     pub in_flight: u32,
-    pub latency: Option<Duration>,
+    /// The peak-EWMA time to first byte, or a default when unmeasured.
+    pub latency: Duration,
 }
 
 /// The upstream answered without the endpoint being at fault.
@@ -374,7 +376,7 @@ fn answer(health: &EndpointHealth, claim: Option<Claim>, now: Instant) -> Health
         state: health.state(),
         available_at: health.available_at(now),
         in_flight: health.in_flight(),
-        latency: health.latency_ewma(),
+        latency: health.latency_cost(now),
     }
 }
 
@@ -501,6 +503,7 @@ pub struct EndpointSnapshot {
     pub until: Option<f64>,
     /// Seconds left in a timed state.
     pub retry_in_s: Option<f64>,
+    /// The peak-EWMA time to first byte (`null` before the first answer).
     pub latency_ewma_ms: Option<f64>,
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
@@ -544,7 +547,7 @@ impl EndpointSnapshot {
             retry_in_s: until
                 .filter(|t| *t > now)
                 .map(|t| ((t - now).as_secs_f64() * 10.0).ceil() / 10.0),
-            latency_ewma_ms: health.latency_ewma().map(ms),
+            latency_ewma_ms: health.latency_estimate(now).map(ms),
             latency_p50_ms: health.latency_quantile(0.5).map(ms),
             latency_p95_ms: health.latency_quantile(0.95).map(ms),
             priority: config.priority,
