@@ -2,7 +2,6 @@
 //! and `/metrics`. No answer here ever contains a key.
 
 use crate::balancer::{FindEndpoint, StatusOfAll};
-use crate::endpoint::health::State;
 use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
 use crate::proxy::errors::{ApiShape, GatewayError};
 use crate::AppState;
@@ -45,6 +44,19 @@ pub struct Totals {
     pub in_flight: u64,
 }
 
+impl Totals {
+    /// Sums the endpoints' snapshots; `selectable` is each actor's own answer.
+    pub fn of(endpoints: &[EndpointSnapshot]) -> Totals {
+        Totals {
+            endpoints: endpoints.len(),
+            selectable: endpoints.iter().filter(|e| e.selectable).count(),
+            requests: endpoints.iter().map(|e| e.requests).sum(),
+            failures: endpoints.iter().map(|e| e.failures).sum(),
+            in_flight: endpoints.iter().map(|e| u64::from(e.in_flight)).sum(),
+        }
+    }
+}
+
 /// Gathers the status report from the actors.
 pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayError> {
     let endpoints = state
@@ -62,16 +74,7 @@ pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayErro
         strategy: config.balancer.strategy.as_str(),
         config_file: config.source.as_ref().map(|p| p.display().to_string()),
         config_error: state.config_error(),
-        totals: Totals {
-            endpoints: endpoints.len(),
-            selectable: endpoints
-                .iter()
-                .filter(|e| matches!(e.state, State::Healthy | State::Unknown))
-                .count(),
-            requests: endpoints.iter().map(|e| e.requests).sum(),
-            failures: endpoints.iter().map(|e| e.failures).sum(),
-            in_flight: endpoints.iter().map(|e| u64::from(e.in_flight)).sum(),
-        },
+        totals: Totals::of(&endpoints),
         endpoints,
     })
 }

@@ -71,6 +71,20 @@ enum Condition {
     AuthFailed,
 }
 
+/// A change of the state a user reads, returned by the machine for the caller to log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub from: State,
+    pub to: State,
+}
+
+impl Transition {
+    /// The change from `from` to the state now, if there was one.
+    fn between(from: State, to: State) -> Option<Transition> {
+        (from != to).then_some(Transition { from, to })
+    }
+}
+
 /// Proof that a request was admitted; handed back with the outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim {
@@ -287,8 +301,16 @@ impl EndpointHealth {
         self.condition = condition;
     }
 
-    /// The upstream answered without fault (2xx/3xx, or a client's own 4xx).
-    pub fn on_success(&mut self, claim: Claim, status: u16, latency: Duration, now: Instant) {
+    /// The upstream answered without fault (2xx/3xx, or a client's own 4xx). Returns the change
+    /// of state, if any.
+    pub fn on_success(
+        &mut self,
+        claim: Claim,
+        status: u16,
+        latency: Duration,
+        now: Instant,
+    ) -> Option<Transition> {
+        let from = self.state();
         self.release(claim, now);
         self.last_status = Some(status);
         self.consecutive_failures = 0;
@@ -309,10 +331,11 @@ impl EndpointHealth {
             self.ejections -= 1;
             self.last_decay = now;
         }
+        Transition::between(from, self.state())
     }
 
     /// The attempt failed. `status` is the upstream's status (`None` for a transport error),
-    /// `jitter` a number in [0, 1) that spreads ejection times.
+    /// `jitter` a number in [0, 1) that spreads ejection times. Returns the change of state, if any.
     pub fn on_failure(
         &mut self,
         claim: Claim,
@@ -321,13 +344,14 @@ impl EndpointHealth {
         error: String,
         jitter: f64,
         now: Instant,
-    ) {
+    ) -> Option<Transition> {
+        let from = self.state();
         self.release(claim, now);
         self.failures += 1;
         self.last_status = status;
         self.last_error = Some(error);
         if self.condition == Condition::AuthFailed {
-            return;
+            return None;
         }
         match failure {
             Failure::Auth => {
@@ -365,6 +389,7 @@ impl EndpointHealth {
                 }
             }
         }
+        Transition::between(from, self.state())
     }
 
     /// Envoy's rule: base × ejections in a row, capped, spread by ±10 % jitter (still capped).

@@ -8,7 +8,7 @@ pub mod rtt;
 
 use crate::config::{EndpointConfig, HealthPolicy, ProbeKind, Timeouts};
 use actix::prelude::*;
-use health::{classify_status, Claim, EndpointHealth, Failure, State, Verdict};
+use health::{classify_status, Claim, EndpointHealth, Failure, State, Transition, Verdict};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -123,23 +123,19 @@ impl Endpoint {
             _ => Failure::Transient,
         };
         let durable = self.durable();
-        let before = self.health.state();
         let now = Instant::now();
-        self.health
+        let change = self
+            .health
             .on_failure(claim, failure, status, error, fastrand::f64(), now);
-        let after = self.health.state();
-        if before != after {
+        if let Some(Transition { from, to }) = change {
             let until = self
                 .health
                 .available_at(now)
                 .map(|t| format!(" for {:.1}s", (t - now).as_secs_f64()))
                 .unwrap_or_default();
             log::warn!(
-                "endpoint {}: {} -> {}{} ({})",
+                "endpoint {}: {from} -> {to}{until} ({})",
                 self.config.id,
-                before.as_str(),
-                after.as_str(),
-                until,
                 self.health.last_error().unwrap_or("")
             );
         }
@@ -149,17 +145,11 @@ impl Endpoint {
     /// Records a good answer (a request's or a probe's) and logs a change of state.
     fn record_success(&mut self, claim: Claim, status: u16, latency: Duration) {
         let durable = self.durable();
-        let before = self.health.state();
-        self.health
+        let change = self
+            .health
             .on_success(claim, status, latency, Instant::now());
-        let after = self.health.state();
-        if before != after {
-            log::info!(
-                "endpoint {}: {} -> {}",
-                self.config.id,
-                before.as_str(),
-                after.as_str()
-            );
+        if let Some(Transition { from, to }) = change {
+            log::info!("endpoint {}: {from} -> {to}", self.config.id);
         }
         self.report_durable(durable);
     }
@@ -490,6 +480,9 @@ pub struct EndpointSnapshot {
     pub base_url: String,
     pub key_hint: String,
     pub state: State,
+    /// Whether the endpoint would take a request now (the health machine's own answer: an
+    /// ended cooldown is selectable before its state word changes).
+    pub selectable: bool,
     pub enabled: bool,
     pub consecutive_failures: u32,
     pub requests: u64,
@@ -535,6 +528,7 @@ impl EndpointSnapshot {
             base_url: config.base_url.clone(),
             key_hint: config.api_key.hint(),
             state: health.state(),
+            selectable: health.is_selectable(now),
             enabled: health.is_enabled(),
             consecutive_failures: health.consecutive_failures(),
             requests: health.requests(),
@@ -628,6 +622,38 @@ mod tests {
         );
         let answer = addr.send(IsHealthy { claim: true }).await.unwrap();
         assert!(answer.claim.is_none());
+    }
+
+    #[test]
+    fn a_snapshot_after_a_cooldown_ended_says_selectable_in_the_machines_own_words() {
+        let config = endpoint_config();
+        let now = Instant::now();
+        let mut health = EndpointHealth::new(HealthPolicy::default(), true, now);
+        let claim = health.claim(now).unwrap();
+        let retry_after = Some(Duration::from_secs(2));
+        let change = health.on_failure(
+            claim,
+            Failure::RateLimited { retry_after },
+            Some(429),
+            "HTTP 429".into(),
+            0.5,
+            now,
+        );
+        assert_eq!(
+            change,
+            Some(Transition {
+                from: State::Unknown,
+                to: State::CoolingDown
+            })
+        );
+        let during = EndpointSnapshot::of(&config, &health, now + Duration::from_secs(1));
+        assert_eq!(
+            (during.state, during.selectable),
+            (State::CoolingDown, false)
+        );
+        // The cooldown is over: still the word `cooling_down` until the next answer, but selectable.
+        let after = EndpointSnapshot::of(&config, &health, now + Duration::from_secs(3));
+        assert_eq!((after.state, after.selectable), (State::CoolingDown, true));
     }
 
     #[actix_rt::test]
