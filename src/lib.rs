@@ -5,6 +5,14 @@
 //! [`endpoint::Endpoint`] actors `IsHealthy` and picks one, the request is forwarded and streamed
 //! back, and the outcome goes as a message to the endpoint's actor, the only owner of its health.
 //! The [`supervisor::Supervisor`] starts and reloads the actors; [`admin`] shows what they do.
+//!
+//! The module map, by floor; a module imports only from its own floor or the ones below:
+//! - leaves: [`words`], [`Secret`], [`config`] (raw YAML → validated settings), [`metrics`],
+//!   [`auth`] (client keys), [`upstream`] (client, TLS, URLs, headers).
+//! - actors: [`endpoint`] (health as plain code, the actor around it), [`balancer`] (strategies
+//!   as plain functions, the actor around them), [`supervisor`] (starts and reloads them).
+//! - edges: [`proxy`] (the request path), [`admin`] (the gateway's own routes), [`server`]
+//!   (sockets, the auth gate, signals, and the `AppState` it hands the handlers), [`cli`], [`mock`].
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -23,69 +31,3 @@ pub mod upstream;
 pub mod words;
 
 pub use secret::Secret;
-
-use actix::Addr;
-use config::Config;
-use std::sync::{Arc, RwLock};
-
-/// What every request handler of a worker shares: the Balancer's address and the config in force.
-pub struct AppState {
-    pub balancer: Addr<balancer::Balancer>,
-    pub supervisor: Addr<supervisor::Supervisor>,
-    config: RwLock<Arc<Config>>,
-    config_error: RwLock<Option<String>>,
-    pub started: std::time::Instant,
-    pub metrics: metrics::Metrics,
-    /// The addresses the gateway listens on, as `host:port` (set once the sockets are bound).
-    pub listen: Arc<std::sync::OnceLock<Vec<String>>>,
-}
-
-impl AppState {
-    pub fn new(
-        balancer: Addr<balancer::Balancer>,
-        supervisor: Addr<supervisor::Supervisor>,
-        config: Arc<Config>,
-        listen: Arc<std::sync::OnceLock<Vec<String>>>,
-    ) -> Self {
-        AppState {
-            balancer,
-            supervisor,
-            config: RwLock::new(config),
-            config_error: RwLock::new(None),
-            started: std::time::Instant::now(),
-            metrics: metrics::Metrics::default(),
-            listen,
-        }
-    }
-
-    /// The config in force for a new request.
-    pub fn config(&self) -> Arc<Config> {
-        match self.config.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Puts a reloaded config in force for new requests.
-    pub fn set_config(&self, config: Arc<Config>) {
-        match self.config.write() {
-            Ok(mut guard) => *guard = config,
-            Err(poisoned) => *poisoned.into_inner() = config,
-        }
-    }
-
-    /// The last reload's error, if the last reload failed.
-    pub fn config_error(&self) -> Option<String> {
-        match self.config_error.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    pub fn set_config_error(&self, error: Option<String>) {
-        match self.config_error.write() {
-            Ok(mut guard) => *guard = error,
-            Err(poisoned) => *poisoned.into_inner() = error,
-        }
-    }
-}

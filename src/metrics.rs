@@ -1,9 +1,7 @@
 //! Prometheus metrics (`GET /metrics`). Request counters and histograms are updated when a request
-//! ends; per-endpoint gauges (state, in flight) are read from the endpoint actors at scrape time.
+//! ends; per-endpoint gauges (state, in flight) are handed in at scrape time by the caller, who
+//! reads them from the endpoint actors. A leaf: this module knows no actor.
 
-use crate::endpoint::health::State;
-use crate::endpoint::EndpointSnapshot;
-use crate::words::Words;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -132,6 +130,14 @@ impl Default for Metrics {
     }
 }
 
+/// One endpoint's gauges at scrape time.
+pub struct EndpointGauges<'a> {
+    pub id: &'a str,
+    pub in_flight: u32,
+    /// The endpoint's state word.
+    pub state: &'a str,
+}
+
 /// What one finished request contributes.
 pub struct RequestRecord<'a> {
     /// The endpoint that answered (`none` when the gateway answered itself).
@@ -180,19 +186,20 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition, with endpoint gauges from `endpoints`.
-    pub fn render(&self, endpoints: &[EndpointSnapshot]) -> String {
+    /// The Prometheus text exposition, with endpoint gauges from `endpoints`; `states` are all the
+    /// state words (1 for an endpoint's own, 0 for the others).
+    pub fn render(&self, endpoints: &[EndpointGauges<'_>], states: &[&str]) -> String {
         let m = &self.inner;
         m.in_flight.reset();
         m.state.reset();
         for e in endpoints {
             m.in_flight
-                .with_label_values(&[&e.id])
+                .with_label_values(&[e.id])
                 .set(i64::from(e.in_flight));
-            for (s, word) in State::ALL {
+            for word in states {
                 m.state
-                    .with_label_values(&[e.id.as_str(), word])
-                    .set(i64::from(e.state == *s));
+                    .with_label_values(&[e.id, word])
+                    .set(i64::from(e.state == *word));
             }
         }
         let mut out = Vec::new();

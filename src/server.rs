@@ -9,7 +9,7 @@ use crate::auth;
 use crate::config::Config;
 use crate::proxy::errors::{ApiShape, GatewayError};
 use crate::proxy::{self, REQUEST_ID_HEADER};
-use crate::{admin, supervisor, AppState};
+use crate::{admin, supervisor};
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -18,6 +18,9 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use futures_util::future::{ready, Either, FutureExt};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+
+mod state;
+pub use state::AppState;
 
 /// Runs the gateway until SIGINT/SIGTERM; `on_listening` is called with the bound addresses.
 pub fn run(
@@ -42,7 +45,7 @@ pub async fn serve(
     let mut server = HttpServer::new(move || {
         // Runs on the worker's thread: the actors start on its arbiter.
         let state = factory_shared
-            .get_or_init(|| supervisor::start(factory_config.clone(), factory_listen.clone()))
+            .get_or_init(|| build_state(factory_config.clone(), factory_listen.clone()))
             .clone();
         let client = crate::upstream::build_client(&state.config(), tls.clone());
         App::new()
@@ -110,6 +113,20 @@ pub async fn serve(
     });
     on_listening(&addrs);
     server.await
+}
+
+/// Starts the actors (on the calling worker's arbiter) and builds the state its handlers share.
+fn build_state(config: Arc<Config>, listen: Arc<OnceLock<Vec<String>>>) -> web::Data<AppState> {
+    let live = Arc::new(crate::config::LiveConfig::new(config));
+    let (supervisor, balancer) = supervisor::start(live.clone());
+    web::Data::new(AppState {
+        balancer,
+        supervisor,
+        live,
+        started: std::time::Instant::now(),
+        metrics: crate::metrics::Metrics::default(),
+        listen,
+    })
 }
 
 /// Reloads the config when its file changes. The folder is watched, not the file: editors

@@ -2,9 +2,12 @@
 //! and `/metrics`. No answer here ever contains a key.
 
 use crate::balancer::{FindEndpoint, StatusOfAll};
+use crate::endpoint::health::State;
 use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
+use crate::metrics::EndpointGauges;
 use crate::proxy::errors::{ApiShape, GatewayError};
-use crate::AppState;
+use crate::server::AppState;
+use crate::words::Words;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -128,7 +131,16 @@ pub async fn admin_not_found(req: HttpRequest) -> HttpResponse {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let endpoints = state.balancer.send(StatusOfAll).await.unwrap_or_default();
+    let gauges: Vec<EndpointGauges<'_>> = endpoints
+        .iter()
+        .map(|e| EndpointGauges {
+            id: &e.id,
+            in_flight: e.in_flight,
+            state: e.state.as_str(),
+        })
+        .collect();
+    let states: Vec<&str> = State::ALL.iter().map(|(_, word)| *word).collect();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&endpoints))
+        .body(state.metrics.render(&gauges, &states))
 }

@@ -30,12 +30,7 @@ pub struct Member {
 impl Member {
     /// Whether this endpoint serves `model` (no `models` list: every model).
     pub fn serves(&self, model: &str) -> bool {
-        self.config.models.is_empty()
-            || self
-                .config
-                .models
-                .iter()
-                .any(|pattern| strategy::glob_match(pattern, model))
+        self.config.serves(model)
     }
 }
 

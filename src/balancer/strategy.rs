@@ -110,26 +110,6 @@ pub fn latency_cost(load: Load, weight: f64) -> f64 {
     load.latency.as_secs_f64() * f64::from(load.in_flight + 1) / weight
 }
 
-/// Whether `text` matches `pattern`, where `*` matches any run of characters.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle) {
-            Some(at) => rest = &rest[at + middle.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,16 +237,5 @@ mod tests {
         assert!(latency_cost(unmeasured, 1.0) > 0.0);
         assert!(latency_cost(fast, 1.0) < latency_cost(unmeasured, 1.0));
         assert!(inflight_cost(load(2, 0), 2.0) < inflight_cost(load(2, 0), 1.0));
-    }
-
-    #[test]
-    fn globs_match_models() {
-        assert!(glob_match("claude-3-5-haiku*", "claude-3-5-haiku-20241022"));
-        assert!(glob_match("*", "anything"));
-        assert!(glob_match("gpt-4o", "gpt-4o"));
-        assert!(!glob_match("gpt-4o", "gpt-4o-mini"));
-        assert!(glob_match("claude-*-sonnet-*", "claude-3-7-sonnet-latest"));
-        assert!(!glob_match("claude-*-opus", "claude-3-sonnet"));
-        assert!(!glob_match("a*a", "a"));
     }
 }

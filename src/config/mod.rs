@@ -6,6 +6,8 @@
 pub mod defaults;
 mod error;
 mod expand;
+mod glob;
+mod live;
 mod load;
 mod locate;
 pub mod raw;
@@ -16,6 +18,8 @@ mod validate;
 
 pub use error::{ConfigError, Problem};
 pub use expand::expand_env;
+pub use glob::glob_match;
+pub use live::LiveConfig;
 pub use load::{default_state_file, load_file, parse, resolve_config_path};
 pub use settings::*;
 pub use validate::default_endpoint_id;

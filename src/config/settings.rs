@@ -198,6 +198,17 @@ pub struct EndpointConfig {
     pub probe: ProbeKind,
 }
 
+impl EndpointConfig {
+    /// Whether this endpoint serves `model` (no `models` list: every model).
+    pub fn serves(&self, model: &str) -> bool {
+        self.models.is_empty()
+            || self
+                .models
+                .iter()
+                .any(|pattern| super::glob_match(pattern, model))
+    }
+}
+
 fn duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_duration(*d))
 }

@@ -1,7 +1,7 @@
 //! What the gateway reads from a request before routing it: the model, whether it streams, and the
 //! sticky-session key. Works on arbitrary bytes and never fails: what cannot be read is absent.
 
-use crate::balancer::strategy::glob_match;
+use crate::config::glob_match;
 use crate::config::EndpointConfig;
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
