@@ -47,7 +47,7 @@ pub async fn serve(
         let state = factory_shared
             .get_or_init(|| build_state(factory_config.clone(), factory_listen.clone()))
             .clone();
-        let client = crate::upstream::build_client(&state.config(), tls.clone());
+        let client = crate::upstream::build_client(&state.config().timeouts, tls.clone());
         App::new()
             .app_data(state)
             .app_data(web::Data::new(client))

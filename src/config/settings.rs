@@ -94,7 +94,7 @@ pub struct RetryBudgetSettings {
 }
 
 /// `timeouts:` — every wait the gateway puts a bound on.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Timeouts {
     #[serde(serialize_with = "duration")]
     pub connect: Duration,

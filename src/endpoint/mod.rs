@@ -187,15 +187,7 @@ impl Endpoint {
         let client = self
             .probe_client
             .get_or_insert_with(|| {
-                awc::ClientBuilder::new()
-                    .connector(
-                        awc::Connector::new()
-                            .rustls_0_23(crate::upstream::tls_config())
-                            .timeout(self.timeouts.connect),
-                    )
-                    .disable_redirects()
-                    .no_default_headers()
-                    .finish()
+                crate::upstream::build_client(&self.timeouts, crate::upstream::tls_config())
             })
             .clone();
         let config = self.config.clone();
@@ -467,6 +459,10 @@ impl Handler<Reconfigure> for Endpoint {
         self.health.set_policy(msg.policy);
         self.health
             .set_active_probe(msg.config.probe != ProbeKind::Off);
+        if msg.timeouts != self.timeouts {
+            // The probe client carries the old connect timeout: the next probe builds a new one.
+            self.probe_client = None;
+        }
         self.timeouts = msg.timeouts;
         self.config = msg.config;
         self.schedule_probe(ctx);
