@@ -2,6 +2,7 @@
 //! path and by the endpoint actors' probes.
 
 pub mod headers;
+pub mod redact;
 
 use crate::config::{Config, EndpointConfig};
 use actix_web::http::Uri;
