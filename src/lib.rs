@@ -20,6 +20,7 @@ pub mod auth;
 pub mod balancer;
 pub mod cli;
 pub mod config;
+pub mod edge;
 pub mod endpoint;
 pub mod metrics;
 pub mod mock;

@@ -98,14 +98,36 @@ pub async fn endpoint_action(
 ) -> HttpResponse {
     let (id, action) = path.into_inner();
     let shape = crate::proxy::api_shape(&req);
-    let addr = match state.balancer.send(FindEndpoint { id: id.clone() }).await {
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "unknown peer".to_string(), |a| a.to_string());
+    let answer = apply_action(&id, &action, shape, &state).await;
+    // Every state change an operator asks for is on record: who asked, what, and how it ended.
+    log::info!(
+        target: "switchyard::admin",
+        "admin {action} {id} from {peer}: {}",
+        match answer.status().as_u16() {
+            200 => "done".to_string(),
+            code => format!("refused ({code})"),
+        }
+    );
+    answer
+}
+
+/// Carries out `action` on endpoint `id`.
+async fn apply_action(id: &str, action: &str, shape: ApiShape, state: &AppState) -> HttpResponse {
+    let addr = match state
+        .balancer
+        .send(FindEndpoint { id: id.to_string() })
+        .await
+    {
         Ok(Some(addr)) => addr,
         Ok(None) => {
             return GatewayError::NotFound(format!("no endpoint with id `{id}`")).response(shape)
         }
         Err(e) => return GatewayError::Internal(e.to_string()).response(shape),
     };
-    let result = match action.as_str() {
+    let result = match action {
         "enable" => addr.send(Enable).await,
         "disable" => addr.send(Disable).await,
         "reset" => addr.send(Reset).await,

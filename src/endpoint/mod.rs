@@ -3,6 +3,7 @@
 //! copy of its state that could go stale.
 
 pub mod health;
+pub mod model_cooldowns;
 pub mod probe;
 pub mod rtt;
 

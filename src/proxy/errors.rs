@@ -60,6 +60,12 @@ pub enum GatewayError {
     BadRequestBody(String),
     #[error("the request path cannot be forwarded: {0}")]
     BadPath(String),
+    #[error("the request's model cannot be read with certainty: {0}; this gateway routes by model, so send one JSON object with one string `model`")]
+    UnreadableModel(String),
+    #[error("the request body stopped arriving for longer than {idle:?} (timeouts.idle)")]
+    BodyTimeout { idle: Duration },
+    #[error("{0} is not supported by this gateway")]
+    Unsupported(String),
     #[error("no upstream endpoint can take this request: {message}")]
     NoEndpoint {
         message: String,
@@ -88,6 +94,9 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. } => "body_too_large",
             GatewayError::BadRequestBody(_) => "bad_request_body",
             GatewayError::BadPath(_) => "bad_path",
+            GatewayError::UnreadableModel(_) => "unreadable_model",
+            GatewayError::BodyTimeout { .. } => "request_timeout",
+            GatewayError::Unsupported(_) => "unsupported",
             GatewayError::NoEndpoint { .. } => "no_endpoint",
             GatewayError::UnknownModel(_) => "unknown_model",
             GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
@@ -102,7 +111,11 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            GatewayError::BadRequestBody(_) | GatewayError::BadPath(_) => StatusCode::BAD_REQUEST,
+            GatewayError::BadRequestBody(_)
+            | GatewayError::BadPath(_)
+            | GatewayError::UnreadableModel(_) => StatusCode::BAD_REQUEST,
+            GatewayError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            GatewayError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable(_)
             | GatewayError::RetryBudget => StatusCode::SERVICE_UNAVAILABLE,
@@ -117,7 +130,11 @@ impl GatewayError {
     fn anthropic_type(&self) -> &'static str {
         match self {
             GatewayError::BodyTooLarge { .. } => "request_too_large",
-            GatewayError::BadRequestBody(_) | GatewayError::BadPath(_) => "invalid_request_error",
+            GatewayError::BadRequestBody(_)
+            | GatewayError::BadPath(_)
+            | GatewayError::UnreadableModel(_)
+            | GatewayError::BodyTimeout { .. }
+            | GatewayError::Unsupported(_) => "invalid_request_error",
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable(_)
             | GatewayError::RetryBudget => "overloaded_error",
@@ -134,6 +151,9 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. }
             | GatewayError::BadRequestBody(_)
             | GatewayError::BadPath(_)
+            | GatewayError::UnreadableModel(_)
+            | GatewayError::BodyTimeout { .. }
+            | GatewayError::Unsupported(_)
             | GatewayError::UnknownModel(_)
             | GatewayError::NotFound(_) => "invalid_request_error",
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
@@ -171,6 +191,13 @@ impl GatewayError {
         {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             builder.insert_header(("retry-after", secs.max(1).to_string()));
+        }
+        if matches!(
+            self,
+            GatewayError::BodyTimeout { .. } | GatewayError::Unsupported(_)
+        ) {
+            // The rest of the request (a stalled body, a tunnel) is never read: close after.
+            builder.force_close();
         }
         builder.json(self.body(shape))
     }

@@ -11,6 +11,7 @@ use crate::balancer::{NoEndpoint, NoEndpointReason, SelectEndpoint, Selected};
 use crate::config::{Config, EndpointConfig};
 use crate::endpoint::health::{classify_status, Failure, Verdict};
 use crate::server::AppState;
+use crate::upstream::redact::Redactor;
 use crate::upstream::{self, headers};
 use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -157,12 +158,26 @@ struct Relay<'a> {
 
 impl Relay<'_> {
     async fn run(mut self, payload: web::Payload) -> HttpResponse {
-        let body = match read_body(payload, self.req, self.config.proxy.max_request_body).await {
+        let body = match read_body(
+            payload,
+            self.req,
+            self.config.proxy.max_request_body,
+            self.config.timeouts.idle,
+        )
+        .await
+        {
             Ok(body) => body,
             Err(e) => return self.refuse(e),
         };
         let facts = request::request_facts(self.req.headers(), &body);
         self.log.model = facts.model.clone();
+        if let Some(problem) = &facts.model_problem {
+            // Model rules (allowlists, renames, per-model accounting) hold only if the gateway
+            // reads the same model the upstream will: a doubtful one goes nowhere.
+            if request::model_rules_apply(&self.config.endpoints) {
+                return self.refuse(GatewayError::UnreadableModel(problem.clone()));
+            }
+        }
         let max_attempts = self.config.balancer.max_attempts as usize;
         let mut tried: Vec<String> = Vec::new();
         let mut transport_failures: Vec<String> = Vec::new();
@@ -219,7 +234,7 @@ impl Relay<'_> {
                         );
                     };
                     // Error bodies are small; read one to tell an exhausted quota from a rate limit.
-                    let error_body =
+                    let (error_body, complete) =
                         read_error_body(&mut response, self.config.timeouts.idle).await;
                     let quota = matches!(kind, Failure::Quota)
                         || (matches!(status.as_u16(), 403 | 429)
@@ -247,8 +262,8 @@ impl Relay<'_> {
                     }
                     // Nothing left to try: the client gets this upstream answer as it came.
                     return self.relay_buffered(
-                        &response,
-                        error_body,
+                        response,
+                        (error_body, complete),
                         &endpoint,
                         tried.len(),
                         latency,
@@ -374,23 +389,34 @@ impl Relay<'_> {
                 length: content_length,
             }
         };
-        let body = RelayBody::new(response, kind, self.config.timeouts.idle, attempt, self.log);
+        let redactor = if status.as_u16() >= 400 {
+            Redactor::for_key(endpoint.api_key.expose())
+        } else {
+            None
+        };
+        let sized = content_length.filter(|_| redactor.is_none());
+        let body = RelayBody::new(response, kind, self.config.timeouts.idle, attempt, self.log)
+            .redacting(redactor);
         // Not `streaming()`: it would add a content-type the upstream did not send.
-        match content_length {
+        match sized {
             Some(length) => builder.body(SizedStream::new(length, body)),
             None => builder.body(BodyStream::new(body)),
         }
     }
 
-    /// Passes on an upstream failure whose body was already read.
+    /// Passes on an upstream failure whose body was read in part (`complete: false`) or whole,
+    /// with the endpoint's key replaced wherever the answer echoes it.
     fn relay_buffered<S>(
         mut self,
-        response: &awc::ClientResponse<S>,
-        body: Bytes,
+        response: awc::ClientResponse<S>,
+        (read, complete): (Bytes, bool),
         endpoint: &EndpointConfig,
         attempts: usize,
         latency: Duration,
-    ) -> HttpResponse {
+    ) -> HttpResponse
+    where
+        S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static,
+    {
         let mut builder = self.response_head(
             response.status(),
             response.headers(),
@@ -398,9 +424,25 @@ impl Relay<'_> {
             attempts,
             latency,
         );
-        self.log.add_bytes(body.len());
-        self.log.finish("upstream_error", None);
-        builder.body(body)
+        let key = endpoint.api_key.expose();
+        if complete {
+            let body = Redactor::redact_all(key, &read);
+            self.log.add_bytes(read.len());
+            self.log.finish("upstream_error", None);
+            return builder.body(body);
+        }
+        // The rest of a long error body follows as it arrives.
+        let rest = futures_util::stream::once(std::future::ready(Ok(read))).chain(response);
+        let body = RelayBody::new(
+            rest,
+            StreamKind::Plain { length: None },
+            self.config.timeouts.idle,
+            None,
+            self.log,
+        )
+        .redacting(Redactor::for_key(key))
+        .ok_outcome("upstream_error");
+        builder.body(BodyStream::new(body))
     }
 
     fn refuse(self, error: GatewayError) -> HttpResponse {
@@ -444,11 +486,13 @@ fn with_attempts(mut response: HttpResponse, attempts: usize) -> HttpResponse {
     response
 }
 
-/// Reads the request body up to `limit` bytes.
+/// Reads the request body up to `limit` bytes; a body whose bytes stop for longer than `idle` is
+/// refused (nothing goes upstream).
 async fn read_body(
     mut payload: web::Payload,
     req: &HttpRequest,
     limit: u64,
+    idle: Duration,
 ) -> Result<Bytes, GatewayError> {
     let declared = req
         .headers()
@@ -459,7 +503,12 @@ async fn read_body(
         return Err(GatewayError::BodyTooLarge { limit });
     }
     let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(limit) as usize);
-    while let Some(chunk) = payload.next().await {
+    loop {
+        let chunk = match tokio::time::timeout(idle, payload.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => return Err(GatewayError::BodyTimeout { idle }),
+        };
         let chunk = chunk.map_err(|e| GatewayError::BadRequestBody(e.to_string()))?;
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(GatewayError::BodyTooLarge { limit });
@@ -469,19 +518,26 @@ async fn read_body(
     Ok(body.freeze())
 }
 
-/// Reads a small upstream error body (bounded in size and time); what cannot be read is left out.
-async fn read_error_body<S>(response: &mut awc::ClientResponse<S>, idle: Duration) -> Bytes
+/// Reads the start of an upstream error body (bounded in size and time); `true` when that was
+/// the whole body, `false` when more may follow (it is then relayed as it comes).
+async fn read_error_body<S>(response: &mut awc::ClientResponse<S>, idle: Duration) -> (Bytes, bool)
 where
     S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin,
 {
     let mut body = BytesMut::new();
-    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(idle, response.next()).await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= ERROR_BODY_LIMIT {
-            break;
+    loop {
+        match tokio::time::timeout(idle, response.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                body.extend_from_slice(&chunk);
+                if body.len() >= ERROR_BODY_LIMIT {
+                    return (body.freeze(), false);
+                }
+            }
+            Ok(None) => return (body.freeze(), true),
+            // A broken or stalled error body: pass on what came.
+            Ok(Some(Err(_))) | Err(_) => return (body.freeze(), true),
         }
     }
-    body.freeze()
 }
 
 /// Whether an error body says the account's balance, credit or quota is used up.

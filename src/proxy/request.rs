@@ -10,16 +10,49 @@ use serde::Deserialize;
 /// Facts about one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestFacts {
+    /// The top-level `model`, when it was read with certainty.
     pub model: Option<String>,
+    /// Why the model could not be read with certainty (a body that is not JSON, `model` named
+    /// twice, not a string, empty or too long). `None` when it was read or is certainly absent.
+    pub model_problem: Option<String>,
     pub stream: bool,
     pub session: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The top-level keys routing needs. Every other value is skipped without building it, and
+/// duplicate keys are counted rather than silently resolved.
+#[derive(Default)]
 struct Peek {
-    model: Option<serde_json::Value>,
+    models: Vec<serde_json::Value>,
     stream: Option<serde_json::Value>,
     metadata: Option<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for Peek {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PeekVisitor;
+        impl<'de> serde::de::Visitor<'de> for PeekVisitor {
+            type Value = Peek;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Peek, A::Error> {
+                let mut peek = Peek::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "model" => peek.models.push(map.next_value()?),
+                        "stream" => peek.stream = Some(map.next_value()?),
+                        "metadata" => peek.metadata = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(peek)
+            }
+        }
+        deserializer.deserialize_map(PeekVisitor)
+    }
 }
 
 /// Longest session key or model name taken from a request.
@@ -27,27 +60,39 @@ const MAX_FIELD: usize = 256;
 
 /// Reads the model, `stream` and session key from a request's headers and JSON body.
 pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
-    let peek: Option<Peek> = body
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .filter(|b| **b == b'{')
-        .and_then(|_| serde_json::from_slice(body).ok());
     let mut facts = RequestFacts::default();
-    if let Some(peek) = peek {
-        facts.model = peek
-            .model
-            .as_ref()
-            .and_then(|m| m.as_str())
-            .filter(|m| !m.is_empty() && m.len() <= MAX_FIELD)
-            .map(str::to_string);
-        facts.stream = peek.stream.and_then(|s| s.as_bool()).unwrap_or(false);
-        facts.session = peek
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get("user_id"))
-            .and_then(|u| u.as_str())
-            .filter(|u| !u.is_empty() && u.len() <= MAX_FIELD)
-            .map(|u| format!("user:{u}"));
+    let blank = body.iter().all(|b| b.is_ascii_whitespace());
+    if !blank {
+        match serde_json::from_slice::<Peek>(body) {
+            Ok(peek) => {
+                match peek.models.as_slice() {
+                    [] => {}
+                    [serde_json::Value::String(m)] if !m.is_empty() && m.len() <= MAX_FIELD => {
+                        facts.model = Some(m.clone());
+                    }
+                    [serde_json::Value::String(_)] => {
+                        facts.model_problem =
+                            Some(format!("`model` is empty or longer than {MAX_FIELD} bytes"));
+                    }
+                    [_] => facts.model_problem = Some("`model` is not a string".to_string()),
+                    _ => {
+                        facts.model_problem =
+                            Some("the body names `model` more than once".to_string())
+                    }
+                }
+                facts.stream = peek.stream.and_then(|s| s.as_bool()).unwrap_or(false);
+                facts.session = peek
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("user_id"))
+                    .and_then(|u| u.as_str())
+                    .filter(|u| !u.is_empty() && u.len() <= MAX_FIELD)
+                    .map(|u| format!("user:{u}"));
+            }
+            Err(e) => {
+                facts.model_problem = Some(format!("the body is not a JSON object ({e})"));
+            }
+        }
     }
     for name in ["x-claude-code-session-id", "x-session-id"] {
         if let Some(value) = headers
@@ -61,6 +106,14 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
         }
     }
     facts
+}
+
+/// Whether any endpoint limits its models or renames them: then a request's model must be read
+/// with certainty, or the request goes nowhere.
+pub fn model_rules_apply(endpoints: &[EndpointConfig]) -> bool {
+    endpoints
+        .iter()
+        .any(|e| !e.models.is_empty() || !e.model_map.is_empty())
 }
 
 /// The model name this endpoint should receive for `model`, when its `model_map` renames it.
@@ -135,10 +188,43 @@ mod tests {
             let f = request_facts(&h(&[]), body);
             assert_eq!(f.model, None);
             assert!(!f.stream);
+            let certainly_absent = body.is_empty() || body.starts_with(b"{\"stream\"");
+            assert_eq!(f.model_problem.is_none(), certainly_absent, "{body:?}");
         }
         let f = request_facts(&h(&[]), br#"{"metadata": "weird", "model": "m"}"#);
         assert_eq!(f.model.as_deref(), Some("m"));
         assert_eq!(f.session, None);
+    }
+
+    #[test]
+    fn a_model_named_twice_or_badly_is_a_problem_not_an_absence() {
+        for body in [
+            &br#"{"model":"haiku-1","model":"opus-big"}"#[..],
+            br#"{"model":"haiku-1","mod\u0065l":"opus-big"}"#,
+            br#"{"model":["haiku-1"]}"#,
+            br#"{"model":null}"#,
+            br#"{"model":""}"#,
+            br#"{"model":"a"} trailing"#,
+            b"model=haiku-1",
+        ] {
+            let f = request_facts(&h(&[]), body);
+            assert_eq!(f.model, None, "{body:?}");
+            assert!(f.model_problem.is_some(), "{body:?}");
+        }
+        let long = format!(r#"{{"model":"{}"}}"#, "m".repeat(300));
+        assert!(request_facts(&h(&[]), long.as_bytes())
+            .model_problem
+            .is_some());
+        for body in [&b""[..], b"  \n", br#"{"messages":[]}"#] {
+            let f = request_facts(&h(&[]), body);
+            assert_eq!((f.model, f.model_problem), (None, None), "{body:?}");
+        }
+        let f = request_facts(&h(&[]), br#"{"stream":false,"model":"m","stream":true}"#);
+        assert_eq!(f.model.as_deref(), Some("m"));
+        assert!(
+            f.stream,
+            "the last `stream` wins, as in the upstream's own parser"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! path and by the endpoint actors' probes.
 
 pub mod headers;
+pub mod ratelimit;
+pub mod redact;
 
 use crate::config::{EndpointConfig, Timeouts};
 use actix_web::http::Uri;
