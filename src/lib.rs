@@ -11,6 +11,7 @@
 //!   [`auth`] (client keys), [`upstream`] (client, TLS, URLs, headers).
 //! - actors: [`endpoint`] (health as plain code, the actor around it), [`balancer`] (strategies
 //!   as plain functions, the actor around them), [`supervisor`] (starts and reloads them).
+//! - shared by the edges: [`gateway_error`] (the gateway's own answers, whose fault they are).
 //! - edges: [`proxy`] (the request path), [`admin`] (the gateway's own routes), [`server`]
 //!   (sockets, the auth gate, signals, and the `AppState` it hands the handlers), [`cli`], [`mock`].
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod edge;
 pub mod endpoint;
+pub mod gateway_error;
 pub mod metrics;
 pub mod mock;
 pub mod proxy;

@@ -19,6 +19,7 @@ struct Families {
     requests: IntCounterVec,
     attempts: prometheus::Histogram,
     failovers: IntCounterVec,
+    failures: IntCounterVec,
     first_byte: HistogramVec,
     duration: HistogramVec,
     bytes: IntCounterVec,
@@ -56,6 +57,14 @@ impl Default for Metrics {
                 "Attempts that failed and moved the request to another endpoint",
             ),
             &["endpoint"],
+        )
+        .expect("valid metric");
+        let failures = IntCounterVec::new(
+            Opts::new(
+                "switchyard_upstream_failures_total",
+                "Failed attempts by endpoint and kind (refused, timeout, cut, auth, rate_limited, quota, server_error, …)",
+            ),
+            &["endpoint", "kind"],
         )
         .expect("valid metric");
         let first_byte = HistogramVec::new(
@@ -104,6 +113,7 @@ impl Default for Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(attempts.clone()),
             Box::new(failovers.clone()),
+            Box::new(failures.clone()),
             Box::new(first_byte.clone()),
             Box::new(duration.clone()),
             Box::new(bytes.clone()),
@@ -120,6 +130,7 @@ impl Default for Metrics {
                 requests,
                 attempts,
                 failovers,
+                failures,
                 first_byte,
                 duration,
                 bytes,
@@ -147,6 +158,8 @@ pub struct RequestRecord<'a> {
     pub attempts: usize,
     /// Endpoints that failed an attempt before another was tried.
     pub failed_over_from: &'a [&'a str],
+    /// `(endpoint, kind)` of every failed attempt.
+    pub failures: &'a [(&'a str, &'a str)],
     pub first_byte: Option<Duration>,
     pub duration: Duration,
     pub bytes: u64,
@@ -172,6 +185,9 @@ impl Metrics {
         }
         for from in r.failed_over_from {
             m.failovers.with_label_values(&[from]).inc();
+        }
+        for (endpoint, kind) in r.failures {
+            m.failures.with_label_values(&[endpoint, kind]).inc();
         }
         if let Some(t) = r.first_byte {
             m.first_byte

@@ -8,7 +8,7 @@
 use crate::auth;
 use crate::config::Config;
 use crate::edge::{self, Destination};
-use crate::proxy::errors::{ApiShape, GatewayError};
+use crate::gateway_error::{ApiShape, GatewayError};
 use crate::proxy::{self, REQUEST_ID_HEADER};
 use crate::{admin, supervisor};
 use actix_web::body::BoxBody;

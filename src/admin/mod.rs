@@ -4,8 +4,8 @@
 use crate::balancer::{FindEndpoint, StatusOfAll};
 use crate::endpoint::health::State;
 use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
+use crate::gateway_error::{ApiShape, GatewayError};
 use crate::metrics::EndpointGauges;
-use crate::proxy::errors::{ApiShape, GatewayError};
 use crate::server::AppState;
 use crate::words::Words;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -6,6 +6,7 @@
 
 use super::rtt::RttEstimate;
 use crate::config::HealthPolicy;
+use crate::upstream::outcome::Failure;
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -19,45 +20,6 @@ crate::words! {
         Ejected = "ejected",
         AuthFailed = "auth_failed",
         Disabled = "disabled",
-    }
-}
-
-/// What kind of trouble an attempt ran into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// 401/403: the upstream rejected the key.
-    Auth,
-    /// 429/529: rate limited or overloaded, possibly with a time to come back.
-    RateLimited { retry_after: Option<Duration> },
-    /// 402 or an exhausted balance: out for a long time.
-    Quota,
-    /// Connect error, timeout, 408, 5xx, a broken stream.
-    Transient,
-}
-
-/// How the request path treats an upstream status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// 1xx–3xx: the endpoint works.
-    Success,
-    /// A 4xx caused by the request itself: returned as is, never retried, not held against the endpoint.
-    ClientError,
-    /// The endpoint's fault: report it and try another endpoint while nothing has reached the client.
-    Failure(Failure),
-}
-
-/// Classifies an upstream status code.
-pub fn classify_status(status: u16) -> Verdict {
-    match status {
-        401 | 403 => Verdict::Failure(Failure::Auth),
-        402 => Verdict::Failure(Failure::Quota),
-        429 | 529 => Verdict::Failure(Failure::RateLimited { retry_after: None }),
-        408 => Verdict::Failure(Failure::Transient),
-        // 501 and 505 say the request cannot be served anywhere; pass them through.
-        501 | 505 => Verdict::ClientError,
-        500..=599 => Verdict::Failure(Failure::Transient),
-        400..=499 => Verdict::ClientError,
-        _ => Verdict::Success,
     }
 }
 
@@ -512,6 +474,7 @@ impl EndpointHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::outcome::{classify_status, Verdict};
 
     const S: Duration = Duration::from_secs(1);
 

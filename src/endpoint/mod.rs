@@ -8,8 +8,9 @@ pub mod probe;
 pub mod rtt;
 
 use crate::config::{EndpointConfig, HealthPolicy, ProbeKind, Timeouts};
+use crate::upstream::outcome::UpstreamError;
 use actix::prelude::*;
-use health::{classify_status, Claim, EndpointHealth, Failure, State, Transition, Verdict};
+use health::{Claim, EndpointHealth, State, Transition};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -105,29 +106,19 @@ impl Endpoint {
         snapshot
     }
 
-    /// Records a failed attempt (a request's or a probe's) and logs a change of state.
-    fn record_failure(
-        &mut self,
-        claim: Claim,
-        status: Option<u16>,
-        retry_after: Option<Duration>,
-        error: String,
-        quota_exhausted: bool,
-    ) {
-        let failure = match status.map(classify_status) {
-            _ if quota_exhausted => Failure::Quota,
-            Some(Verdict::Failure(Failure::RateLimited { .. })) => {
-                Failure::RateLimited { retry_after }
-            }
-            Some(Verdict::Failure(kind)) => kind,
-            // A broken stream after a good head, a connect error or a timeout.
-            _ => Failure::Transient,
-        };
+    /// Records a failed attempt (a request's or a probe's, `context` saying which) and logs a
+    /// change of state. The error arrives classified: nothing is judged again here.
+    fn record_failure(&mut self, claim: Claim, error: &UpstreamError, context: &str) {
         let durable = self.durable();
         let now = Instant::now();
-        let change = self
-            .health
-            .on_failure(claim, failure, status, error, fastrand::f64(), now);
+        let change = self.health.on_failure(
+            claim,
+            error.failure(),
+            error.status(),
+            format!("{context}{error}"),
+            fastrand::f64(),
+            now,
+        );
         if let Some(Transition { from, to }) = change {
             let until = self
                 .health
@@ -192,22 +183,19 @@ impl Endpoint {
             })
             .clone();
         let config = self.config.clone();
-        let timeout = self.timeouts.first_byte.min(Duration::from_secs(60));
+        let timeouts = Timeouts {
+            first_byte: self.timeouts.first_byte.min(Duration::from_secs(60)),
+            ..self.timeouts
+        };
         log::info!("endpoint {}: probing ({})", config.id, kind.as_str());
-        let probe = async move { probe::send(&client, &config, kind, timeout).await };
+        let probe = async move { probe::send(&client, &config, kind, &timeouts).await };
         ctx.spawn(probe.into_actor(self).map(move |result, act, ctx| {
             match result {
-                Ok(r) => match classify_status(r.status) {
-                    Verdict::Failure(_) => act.record_failure(
-                        claim,
-                        Some(r.status),
-                        r.retry_after,
-                        format!("probe: HTTP {}", r.status),
-                        false,
-                    ),
-                    _ => act.record_success(claim, r.status, r.latency),
+                Ok(r) => match UpstreamError::from_status(r.status, r.retry_after, false) {
+                    Some(error) => act.record_failure(claim, &error, "probe: "),
+                    None => act.record_success(claim, r.status, r.latency),
                 },
-                Err(e) => act.record_failure(claim, None, None, e, false),
+                Err(e) => act.record_failure(claim, &UpstreamError::Transport(e), "probe: "),
             }
             act.schedule_probe(ctx);
         }));
@@ -273,16 +261,12 @@ pub struct RequestSucceeded {
     pub latency: Duration,
 }
 
-/// The attempt failed: `status` is the upstream's (`None` for a connect error, timeout or broken stream).
+/// The attempt failed, for the reason the request path found (classified there, not here).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct RequestFailed {
     pub claim: Claim,
-    pub status: Option<u16>,
-    pub retry_after: Option<Duration>,
-    pub error: String,
-    /// The answer said the balance, credit or quota is used up.
-    pub quota_exhausted: bool,
+    pub error: UpstreamError,
 }
 
 /// The request ended with no verdict on the endpoint (the client went away).
@@ -376,13 +360,7 @@ impl Handler<RequestFailed> for Endpoint {
     type Result = ();
 
     fn handle(&mut self, msg: RequestFailed, ctx: &mut Self::Context) {
-        self.record_failure(
-            msg.claim,
-            msg.status,
-            msg.retry_after,
-            msg.error,
-            msg.quota_exhausted,
-        );
+        self.record_failure(msg.claim, &msg.error, "");
         self.schedule_probe(ctx);
     }
 }
@@ -599,10 +577,7 @@ mod tests {
             .unwrap();
         addr.send(RequestFailed {
             claim,
-            status: Some(401),
-            retry_after: None,
-            error: "HTTP 401".into(),
-            quota_exhausted: false,
+            error: UpstreamError::from_status(401, None, false).unwrap(),
         })
         .await
         .unwrap();
@@ -630,7 +605,7 @@ mod tests {
         let retry_after = Some(Duration::from_secs(2));
         let change = health.on_failure(
             claim,
-            Failure::RateLimited { retry_after },
+            crate::upstream::outcome::Failure::RateLimited { retry_after },
             Some(429),
             "HTTP 429".into(),
             0.5,

@@ -1,8 +1,9 @@
 //! The answer's body on its way back: forwarded chunk by chunk as it arrives, with an idle timeout
 //! between chunks and no total timeout. When it ends, the endpoint's actor learns how it went.
 
-use super::errors::ApiShape;
 use super::report::{AccessLog, Attempt};
+use crate::gateway_error::ApiShape;
+use crate::upstream::outcome::{TransportError, UpstreamError};
 use crate::upstream::redact::Redactor;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -104,19 +105,19 @@ impl<S> RelayBody<S> {
     }
 
     /// Why a body that ended is incomplete, if it is.
-    fn cut_short(&self) -> Option<String> {
+    fn cut_short(&self) -> Option<TransportError> {
         match self.kind {
             StreamKind::Plain {
                 length: Some(length),
-            } if self.relayed < length => Some(format!(
-                "upstream closed the connection after {} of {length} bytes",
-                self.relayed
-            )),
+            } if self.relayed < length => Some(TransportError::CutShort {
+                received: self.relayed,
+                length,
+            }),
             StreamKind::Sse {
                 end_marker: Some(marker),
                 ..
             } if !self.tail.windows(marker.len()).any(|w| w == marker) => {
-                Some("upstream closed the stream before its final event".to_string())
+                Some(TransportError::StreamUnfinished)
             }
             _ => None,
         }
@@ -133,13 +134,19 @@ impl<S> RelayBody<S> {
     }
 
     /// Ends the relay after an upstream failure; returns what the client gets last.
-    fn finish_failed(&mut self, error: String) -> Option<Result<Bytes, actix_web::Error>> {
+    fn finish_failed(
+        &mut self,
+        failure: TransportError,
+    ) -> Option<Result<Bytes, actix_web::Error>> {
         self.done = true;
-        if let Some(attempt) = self.attempt.take() {
-            attempt.failed(None, None, error.clone());
-        }
-        if let Some(log) = self.log.take() {
+        let error = failure.to_string();
+        let failure = UpstreamError::Transport(failure);
+        if let Some(mut log) = self.log.take() {
+            log.stream_failed(&failure);
             log.finish("broken", Some(&error));
+        }
+        if let Some(attempt) = self.attempt.take() {
+            attempt.failed(failure);
         }
         match self.kind {
             StreamKind::Plain { .. } => Some(Err(actix_web::error::ErrorBadGateway(error))),
@@ -220,7 +227,7 @@ where
                     return Poll::Ready(Some(Ok(out)));
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    return Poll::Ready(this.finish_failed(format!("{e}")))
+                    return Poll::Ready(this.finish_failed(TransportError::Reset(e.to_string())))
                 }
                 Poll::Ready(None) => {
                     let held = this.redactor.as_mut().map(Redactor::finish);
@@ -238,10 +245,7 @@ where
                         }
                         let deadline = this.last_chunk + this.idle;
                         if deadline <= Instant::now() {
-                            let error = format!(
-                                "no data from upstream for {:?} (timeouts.idle)",
-                                this.idle
-                            );
+                            let error = TransportError::IdleTimeout(this.idle);
                             return Poll::Ready(this.finish_failed(error));
                         }
                         this.idle_timer.as_mut().reset(deadline);

@@ -2,6 +2,7 @@
 //! path and by the endpoint actors' probes.
 
 pub mod headers;
+pub mod outcome;
 pub mod ratelimit;
 pub mod redact;
 

@@ -1,6 +1,9 @@
 //! Errors the gateway itself answers with, in the shape of the API the client called, and always
-//! marked `x-switchyard-error: <kind>` so a user can tell them from an upstream's answers.
+//! marked `x-switchyard-error: <kind>` so a user can tell them from an upstream's answers. Each
+//! says whose fault it is ([`GatewayError::fault`]). Used by the request path, the admin routes
+//! and the server's gate alike.
 
+use crate::upstream::outcome::TransportError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -73,8 +76,12 @@ pub enum GatewayError {
     },
     #[error("{0}")]
     UnknownModel(String),
-    #[error("no endpoint answered: {0}")]
-    UpstreamUnreachable(String),
+    /// Every endpoint tried failed without an answer (each with its reason), and none is left.
+    #[error("no endpoint answered: {}", list_failures(failures))]
+    UpstreamUnreachable {
+        failures: Vec<(String, TransportError)>,
+        retry_after: Option<Duration>,
+    },
     #[error("the gateway's retry budget is exhausted (too many retries across recent requests); try again shortly")]
     RetryBudget,
     #[error("switchyard rejected the request: {0}")]
@@ -85,6 +92,26 @@ pub enum GatewayError {
     NotFound(String),
     #[error("internal gateway error: {0}")]
     Internal(String),
+}
+
+crate::words! {
+    /// Whose fault an answer of the gateway is (pingora's `ErrorSource`).
+    pub enum Fault {
+        /// The request itself (too large, unreadable, unauthorised, unknown model …).
+        Client = "client",
+        /// The upstreams: none could take it, or none answered.
+        Upstream = "upstream",
+        /// The gateway's own limits or a fault of its own.
+        Gateway = "gateway",
+    }
+}
+
+fn list_failures(failures: &[(String, TransportError)]) -> String {
+    let parts: Vec<String> = failures
+        .iter()
+        .map(|(endpoint, error)| format!("{endpoint}: {error}"))
+        .collect();
+    parts.join("; ")
 }
 
 impl GatewayError {
@@ -99,7 +126,7 @@ impl GatewayError {
             GatewayError::Unsupported(_) => "unsupported",
             GatewayError::NoEndpoint { .. } => "no_endpoint",
             GatewayError::UnknownModel(_) => "unknown_model",
-            GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
+            GatewayError::UpstreamUnreachable { .. } => "upstream_unreachable",
             GatewayError::RetryBudget => "retry_budget",
             GatewayError::Unauthorized(_) => "auth",
             GatewayError::AdminUnauthorized(_) => "admin_auth",
@@ -117,7 +144,7 @@ impl GatewayError {
             GatewayError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             GatewayError::NoEndpoint { .. }
-            | GatewayError::UpstreamUnreachable(_)
+            | GatewayError::UpstreamUnreachable { .. }
             | GatewayError::RetryBudget => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
@@ -136,7 +163,7 @@ impl GatewayError {
             | GatewayError::BodyTimeout { .. }
             | GatewayError::Unsupported(_) => "invalid_request_error",
             GatewayError::NoEndpoint { .. }
-            | GatewayError::UpstreamUnreachable(_)
+            | GatewayError::UpstreamUnreachable { .. }
             | GatewayError::RetryBudget => "overloaded_error",
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => "not_found_error",
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
@@ -159,7 +186,50 @@ impl GatewayError {
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
                 "authentication_error"
             }
-            _ => "server_error",
+            GatewayError::NoEndpoint { .. }
+            | GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::RetryBudget
+            | GatewayError::Internal(_) => "server_error",
+        }
+    }
+
+    /// Whose fault the answer is: the client's request, the upstreams', or the gateway's own.
+    pub fn fault(&self) -> Fault {
+        match self {
+            GatewayError::BodyTooLarge { .. }
+            | GatewayError::BadRequestBody(_)
+            | GatewayError::BadPath(_)
+            | GatewayError::UnreadableModel(_)
+            | GatewayError::BodyTimeout { .. }
+            | GatewayError::Unsupported(_)
+            | GatewayError::UnknownModel(_)
+            | GatewayError::Unauthorized(_)
+            | GatewayError::AdminUnauthorized(_)
+            | GatewayError::NotFound(_) => Fault::Client,
+            GatewayError::NoEndpoint { .. } | GatewayError::UpstreamUnreachable { .. } => {
+                Fault::Upstream
+            }
+            GatewayError::RetryBudget | GatewayError::Internal(_) => Fault::Gateway,
+        }
+    }
+
+    /// When an endpoint is known to come back, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GatewayError::NoEndpoint { retry_after, .. }
+            | GatewayError::UpstreamUnreachable { retry_after, .. } => *retry_after,
+            GatewayError::BodyTooLarge { .. }
+            | GatewayError::BadRequestBody(_)
+            | GatewayError::BadPath(_)
+            | GatewayError::UnreadableModel(_)
+            | GatewayError::BodyTimeout { .. }
+            | GatewayError::Unsupported(_)
+            | GatewayError::UnknownModel(_)
+            | GatewayError::RetryBudget
+            | GatewayError::Unauthorized(_)
+            | GatewayError::AdminUnauthorized(_)
+            | GatewayError::NotFound(_)
+            | GatewayError::Internal(_) => None,
         }
     }
 
@@ -184,11 +254,7 @@ impl GatewayError {
             HeaderName::from_static(ERROR_HEADER),
             HeaderValue::from_static(self.kind()),
         ));
-        if let GatewayError::NoEndpoint {
-            retry_after: Some(wait),
-            ..
-        } = self
-        {
+        if let Some(wait) = self.retry_after() {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             builder.insert_header(("retry-after", secs.max(1).to_string()));
         }
@@ -242,5 +308,29 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("1 disabled"));
+    }
+
+    #[test]
+    fn unreachable_lists_each_endpoint_with_its_reason_and_blames_the_upstreams() {
+        let e = GatewayError::UpstreamUnreachable {
+            failures: vec![
+                ("one".into(), TransportError::Refused),
+                (
+                    "two".into(),
+                    TransportError::FirstByteTimeout(Duration::from_secs(3)),
+                ),
+            ],
+            retry_after: Some(Duration::from_millis(1500)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "no endpoint answered: one: connection refused; two: no response head within 3s (timeouts.first_byte)"
+        );
+        assert_eq!(e.fault(), Fault::Upstream);
+        let response = e.response(ApiShape::OpenAi);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "2");
+        assert_eq!(GatewayError::RetryBudget.fault(), Fault::Gateway);
+        assert_eq!(GatewayError::BadPath("x".into()).fault(), Fault::Client);
     }
 }
