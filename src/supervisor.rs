@@ -3,7 +3,7 @@
 //! (auth-failed, operator-disabled) in a small state file beside the config.
 
 use crate::balancer::{Balancer, Member, SetMembers};
-use crate::config::{self, Config, EndpointConfig, LiveConfig};
+use crate::config::{self, Config, EndpointConfig, LiveConfig, ReloadError};
 use crate::endpoint::{DurableStateChanged, Endpoint, Reconfigure};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -111,15 +111,15 @@ impl Handler<DurableStateChanged> for Supervisor {
 
 /// Re-reads the config file and applies it; an invalid file keeps the old config.
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), Arc<ReloadError>>")]
 pub struct Reload;
 
 impl Handler<Reload> for Supervisor {
-    type Result = Result<(), String>;
+    type Result = Result<(), Arc<ReloadError>>;
 
     fn handle(&mut self, _msg: Reload, ctx: &mut Self::Context) -> Self::Result {
         let Some(path) = self.config.source.clone() else {
-            return Err("this gateway was not started from a config file".to_string());
+            return Err(Arc::new(ReloadError::NoConfigFile));
         };
         match config::load_file(&path) {
             Ok(new) => {
@@ -129,10 +129,10 @@ impl Handler<Reload> for Supervisor {
                 Ok(())
             }
             Err(e) => {
-                let message = e.to_string();
-                log::error!("config reload failed, keeping the running config: {message}");
-                self.live.set_error(Some(message.clone()));
-                Err(message)
+                let error = Arc::new(ReloadError::from(e));
+                log::error!("config reload failed, keeping the running config: {error}");
+                self.live.set_error(Some(error.clone()));
+                Err(error)
             }
         }
     }

@@ -47,3 +47,13 @@ impl ConfigError {
         ConfigError::Invalid { file, problem }
     }
 }
+
+/// Why a reload left the running config in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("this gateway was not started from a config file")]
+    NoConfigFile,
+    /// The file could not be read or is invalid; the message names the field or line.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}

@@ -1,6 +1,7 @@
 //! [`LiveConfig`]: the config in force, shared by the request handlers (which read it) and the
 //! supervisor (which replaces it on reload), with the last reload's error.
 
+use super::error::ReloadError;
 use super::settings::Config;
 use std::sync::{Arc, RwLock};
 
@@ -9,7 +10,7 @@ use std::sync::{Arc, RwLock};
 #[derive(Debug)]
 pub struct LiveConfig {
     config: RwLock<Arc<Config>>,
-    error: RwLock<Option<String>>,
+    error: RwLock<Option<Arc<ReloadError>>>,
 }
 
 impl LiveConfig {
@@ -32,12 +33,12 @@ impl LiveConfig {
     }
 
     /// The last reload's error, if the last reload failed.
-    pub fn error(&self) -> Option<String> {
+    pub fn error(&self) -> Option<Arc<ReloadError>> {
         read(&self.error)
     }
 
     /// Records the outcome of a reload: its error, or `None` when it succeeded.
-    pub fn set_error(&self, error: Option<String>) {
+    pub fn set_error(&self, error: Option<Arc<ReloadError>>) {
         write(&self.error, error);
     }
 }

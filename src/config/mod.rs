@@ -16,7 +16,7 @@ pub mod settings;
 pub mod units;
 mod validate;
 
-pub use error::{ConfigError, Problem};
+pub use error::{ConfigError, Problem, ReloadError};
 pub use expand::expand_env;
 pub use glob::glob_match;
 pub use live::LiveConfig;

@@ -28,6 +28,6 @@ impl AppState {
 
     /// The last reload's error, if the last reload failed.
     pub fn config_error(&self) -> Option<String> {
-        self.live.error()
+        self.live.error().map(|e| e.to_string())
     }
 }
