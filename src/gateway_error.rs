@@ -173,23 +173,15 @@ impl GatewayError {
         }
     }
 
+    /// Follows [`fault`](Self::fault): the client's mistakes are invalid requests (bad keys
+    /// authentication errors), everything else a server error.
     fn openai_type(&self) -> &'static str {
-        match self {
-            GatewayError::BodyTooLarge { .. }
-            | GatewayError::BadRequestBody(_)
-            | GatewayError::BadPath(_)
-            | GatewayError::UnreadableModel(_)
-            | GatewayError::BodyTimeout { .. }
-            | GatewayError::Unsupported(_)
-            | GatewayError::UnknownModel(_)
-            | GatewayError::NotFound(_) => "invalid_request_error",
-            GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
+        match (self, self.fault()) {
+            (GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_), _) => {
                 "authentication_error"
             }
-            GatewayError::NoEndpoint { .. }
-            | GatewayError::UpstreamUnreachable { .. }
-            | GatewayError::RetryBudget
-            | GatewayError::Internal(_) => "server_error",
+            (_, Fault::Client) => "invalid_request_error",
+            (_, Fault::Upstream | Fault::Gateway) => "server_error",
         }
     }
 
@@ -215,21 +207,12 @@ impl GatewayError {
 
     /// When an endpoint is known to come back, for `Retry-After`.
     pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            GatewayError::NoEndpoint { retry_after, .. }
-            | GatewayError::UpstreamUnreachable { retry_after, .. } => *retry_after,
-            GatewayError::BodyTooLarge { .. }
-            | GatewayError::BadRequestBody(_)
-            | GatewayError::BadPath(_)
-            | GatewayError::UnreadableModel(_)
-            | GatewayError::BodyTimeout { .. }
-            | GatewayError::Unsupported(_)
-            | GatewayError::UnknownModel(_)
-            | GatewayError::RetryBudget
-            | GatewayError::Unauthorized(_)
-            | GatewayError::AdminUnauthorized(_)
-            | GatewayError::NotFound(_)
-            | GatewayError::Internal(_) => None,
+        if let GatewayError::NoEndpoint { retry_after, .. }
+        | GatewayError::UpstreamUnreachable { retry_after, .. } = self
+        {
+            *retry_after
+        } else {
+            None
         }
     }
 

@@ -6,18 +6,16 @@ use super::decide::{self, LastResort};
 use super::stream::{RelayBody, StreamKind};
 use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
 use crate::balancer::{describe_states, NoEndpoint, NoEndpointReason};
-use crate::config::EndpointConfig;
 use crate::gateway_error::GatewayError;
 use crate::upstream::headers;
 use crate::upstream::outcome::TransportError;
 use crate::upstream::redact::Redactor;
 use actix_web::body::{BodyStream, SizedStream};
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use std::time::Duration;
 
 /// The upstream's body stream as awc gives it.
 pub(super) trait UpstreamBody:
@@ -71,14 +69,15 @@ impl Relay<'_> {
         with_attempts(self.refuse(error), attempts)
     }
 
-    fn response_head(
+    /// The head of a relayed answer: the upstream's status and headers, and who answered.
+    fn response_head<S>(
         &mut self,
-        status: StatusCode,
-        upstream_headers: &HeaderMap,
-        endpoint: &EndpointConfig,
+        answer: &Answer<S>,
         attempts: usize,
-        latency: Duration,
     ) -> actix_web::HttpResponseBuilder {
+        let (status, endpoint, latency) =
+            (answer.response.status(), &answer.endpoint, answer.latency);
+        let upstream_headers = answer.response.headers();
         self.log.status = status.as_u16();
         self.log.endpoint = Some(endpoint.id.clone());
         self.log.first_byte = Some(self.log.started.elapsed().max(latency));
@@ -100,15 +99,11 @@ impl Relay<'_> {
         attempt: Option<super::report::Attempt>,
         attempts: usize,
     ) -> HttpResponse {
+        let mut builder = self.response_head(&answer, attempts);
         let Answer {
-            response,
-            endpoint,
-            latency,
-            ..
+            response, endpoint, ..
         } = answer;
         let status = response.status();
-        let mut builder =
-            self.response_head(status, response.headers(), &endpoint, attempts, latency);
         let no_body = self.req.method() == Method::HEAD
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED;
@@ -169,20 +164,14 @@ impl Relay<'_> {
         answer: Answer<S>,
         attempts: usize,
     ) -> HttpResponse {
+        let mut builder = self.response_head(&answer, attempts);
         let Answer {
             response,
             endpoint,
-            latency,
             error_body,
+            ..
         } = answer;
         let (read, complete) = error_body.unwrap_or((Bytes::new(), true));
-        let mut builder = self.response_head(
-            response.status(),
-            response.headers(),
-            &endpoint,
-            attempts,
-            latency,
-        );
         let key = endpoint.api_key.expose();
         if complete {
             let body = Redactor::redact_all(key, &read);
