@@ -14,7 +14,7 @@ pub mod stream;
 pub use body::says_quota_exhausted;
 pub use models::{configured_models, list_models};
 
-use crate::balancer::{NoEndpoint, NoEndpointReason, SelectEndpoint, Selected};
+use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
 use crate::config::{Config, EndpointConfig};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::server::AppState;
@@ -233,11 +233,7 @@ impl Relay<'_> {
         };
         match self.state.balancer.send(ask).await {
             Ok(result) => result,
-            Err(e) => Err(NoEndpoint {
-                reason: NoEndpointReason::NothingSelectable,
-                message: format!("the balancer did not answer ({e})"),
-                retry_after: None,
-            }),
+            Err(e) => Err(NoEndpoint::BalancerGone(e.to_string())),
         }
     }
 

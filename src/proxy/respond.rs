@@ -5,7 +5,7 @@
 use super::decide::{self, LastResort};
 use super::stream::{RelayBody, StreamKind};
 use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
-use crate::balancer::{describe_states, NoEndpoint, NoEndpointReason};
+use crate::balancer::{describe_states, NoEndpoint};
 use crate::gateway_error::GatewayError;
 use crate::upstream::headers;
 use crate::upstream::outcome::TransportError;
@@ -38,7 +38,7 @@ impl Relay<'_> {
         no: Option<NoEndpoint>,
         attempts: usize,
     ) -> HttpResponse {
-        let retry_after = no.as_ref().and_then(|no| no.retry_after);
+        let retry_after = no.as_ref().and_then(NoEndpoint::retry_after);
         let error = match (
             decide::last_resort(last_answer.is_some(), !unreachable.is_empty()),
             last_answer,
@@ -52,14 +52,16 @@ impl Relay<'_> {
                 retry_after,
             },
             (LastResort::NoEndpoint | LastResort::PassOnAnswer, _) => match no {
-                Some(no) => match no.reason {
-                    NoEndpointReason::UnknownModel { .. } => GatewayError::UnknownModel(no.message),
-                    NoEndpointReason::RetryBudget => GatewayError::RetryBudget,
-                    NoEndpointReason::NothingSelectable => GatewayError::NoEndpoint {
-                        message: no.message,
+                Some(no @ NoEndpoint::UnknownModel { .. }) => {
+                    GatewayError::UnknownModel(no.to_string())
+                }
+                Some(NoEndpoint::RetryBudget) => GatewayError::RetryBudget,
+                Some(no @ (NoEndpoint::NothingSelectable { .. } | NoEndpoint::BalancerGone(_))) => {
+                    GatewayError::NoEndpoint {
+                        message: no.to_string(),
                         retry_after,
-                    },
-                },
+                    }
+                }
                 None => GatewayError::NoEndpoint {
                     message: describe_states(&[]),
                     retry_after,
