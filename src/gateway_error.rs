@@ -22,6 +22,15 @@ pub enum ApiShape {
 }
 
 impl ApiShape {
+    /// The API shape of a request, from its path and headers.
+    pub fn of_request(req: &actix_web::HttpRequest) -> ApiShape {
+        let headers = req.headers();
+        ApiShape::of(
+            req.path(),
+            headers.contains_key("anthropic-version") || headers.contains_key("x-api-key"),
+        )
+    }
+
     /// Anthropic for `/v1/messages…` and `/v1/complete`; OpenAI for `/v1/chat/…`, `/v1/completions`,
     /// `/v1/embeddings`, `/v1/responses` and the like; otherwise judged by the request's headers.
     pub fn of(path: &str, has_anthropic_headers: bool) -> ApiShape {

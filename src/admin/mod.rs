@@ -86,7 +86,7 @@ pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayErro
 pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match status_report(&state).await {
         Ok(report) => HttpResponse::Ok().json(report),
-        Err(e) => e.response(crate::proxy::api_shape(&req)),
+        Err(e) => e.response(ApiShape::of_request(&req)),
     }
 }
 
@@ -97,7 +97,7 @@ pub async fn endpoint_action(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (id, action) = path.into_inner();
-    let shape = crate::proxy::api_shape(&req);
+    let shape = ApiShape::of_request(&req);
     let peer = req
         .peer_addr()
         .map_or_else(|| "unknown peer".to_string(), |a| a.to_string());

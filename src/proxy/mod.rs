@@ -48,15 +48,6 @@ pub fn request_id(req: &HttpRequest) -> String {
         .unwrap_or_else(|| format!("sy-{:016x}", fastrand::u64(..)))
 }
 
-/// The API shape of a request, from its path and headers.
-pub fn api_shape(req: &HttpRequest) -> ApiShape {
-    let headers = req.headers();
-    ApiShape::of(
-        req.path(),
-        headers.contains_key("anthropic-version") || headers.contains_key("x-api-key"),
-    )
-}
-
 /// Handles every request that is not the gateway's own.
 pub async fn forward(
     req: HttpRequest,
@@ -65,7 +56,7 @@ pub async fn forward(
     client: web::Data<awc::Client>,
 ) -> HttpResponse {
     let config = state.config();
-    let shape = api_shape(&req);
+    let shape = ApiShape::of_request(&req);
     let request_id = request_id(&req);
     let log = AccessLog {
         enabled: config.proxy.access_log,
