@@ -5,6 +5,7 @@
 pub mod errors;
 pub mod report;
 pub mod request;
+pub mod scan;
 pub mod stream;
 
 use crate::balancer::{NoEndpoint, NoEndpointReason, SelectEndpoint, Selected};
