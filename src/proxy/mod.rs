@@ -9,6 +9,7 @@ mod models;
 pub mod report;
 pub mod request;
 mod respond;
+pub mod scan;
 pub mod stream;
 
 pub use body::says_quota_exhausted;

@@ -1,11 +1,11 @@
 //! What the gateway reads from a request before routing it: the model, whether it streams, and the
 //! sticky-session key. Works on arbitrary bytes and never fails: what cannot be read is absent.
 
+use super::scan;
 use crate::config::glob_match;
 use crate::config::EndpointConfig;
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
-use serde::Deserialize;
 
 /// Facts about one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,93 +19,71 @@ pub struct RequestFacts {
     pub session: Option<String>,
 }
 
-/// The top-level keys routing needs. Every other value is skipped without building it, and
-/// duplicate keys are counted rather than silently resolved.
-#[derive(Default)]
-struct Peek {
-    models: Vec<serde_json::Value>,
-    stream: Option<serde_json::Value>,
-    metadata: Option<serde_json::Value>,
-}
-
-impl<'de> Deserialize<'de> for Peek {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PeekVisitor;
-        impl<'de> serde::de::Visitor<'de> for PeekVisitor {
-            type Value = Peek;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Peek, A::Error> {
-                let mut peek = Peek::default();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    match key.as_ref() {
-                        "model" => peek.models.push(map.next_value()?),
-                        "stream" => peek.stream = Some(map.next_value()?),
-                        "metadata" => peek.metadata = Some(map.next_value()?),
-                        _ => {
-                            map.next_value::<serde::de::IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(peek)
-            }
-        }
-        deserializer.deserialize_map(PeekVisitor)
-    }
-}
-
 /// Longest session key or model name taken from a request.
 const MAX_FIELD: usize = 256;
 
-/// Reads the model, `stream` and session key from a request's headers and JSON body.
+/// Reads the model, `stream` and session key from a request's headers and JSON body. Only the
+/// top level of the body is scanned, and only the values routing needs are parsed: `model`,
+/// `stream`, and `metadata` when no header names the session.
 pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
-    let mut facts = RequestFacts::default();
-    let blank = body.iter().all(|b| b.is_ascii_whitespace());
-    if !blank {
-        match serde_json::from_slice::<Peek>(body) {
-            Ok(peek) => {
-                match peek.models.as_slice() {
-                    [] => {}
-                    [serde_json::Value::String(m)] if !m.is_empty() && m.len() <= MAX_FIELD => {
-                        facts.model = Some(m.clone());
-                    }
-                    [serde_json::Value::String(_)] => {
-                        facts.model_problem =
-                            Some(format!("`model` is empty or longer than {MAX_FIELD} bytes"));
-                    }
-                    [_] => facts.model_problem = Some("`model` is not a string".to_string()),
-                    _ => {
-                        facts.model_problem =
-                            Some("the body names `model` more than once".to_string())
-                    }
-                }
-                facts.stream = peek.stream.and_then(|s| s.as_bool()).unwrap_or(false);
-                facts.session = peek
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.get("user_id"))
-                    .and_then(|u| u.as_str())
-                    .filter(|u| !u.is_empty() && u.len() <= MAX_FIELD)
-                    .map(|u| format!("user:{u}"));
-            }
-            Err(e) => {
-                facts.model_problem = Some(format!("the body is not a JSON object ({e})"));
-            }
-        }
+    let mut facts = RequestFacts {
+        session: header_session(headers),
+        ..RequestFacts::default()
+    };
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return facts;
     }
-    for name in ["x-claude-code-session-id", "x-session-id"] {
-        if let Some(value) = headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && v.len() <= MAX_FIELD)
-        {
-            facts.session = Some(format!("session:{value}"));
-            break;
+    let members = match scan::top_level_members(body) {
+        Ok(members) => members,
+        Err(e) => {
+            facts.model_problem = Some(format!("the body is not a JSON object ({e})"));
+            return facts;
         }
+    };
+    let value = |key: &str| -> Option<serde_json::Value> {
+        // The last of duplicate keys, as the upstream's own parser reads it.
+        let member = members.iter().rev().find(|m| m.key == key)?;
+        serde_json::from_slice(&body[member.value.clone()]).ok()
+    };
+    let models: Vec<&scan::Member> = members.iter().filter(|m| m.key == "model").collect();
+    match models.as_slice() {
+        [] => {}
+        [one] => match serde_json::from_slice::<serde_json::Value>(&body[one.value.clone()]) {
+            Ok(serde_json::Value::String(m)) if !m.is_empty() && m.len() <= MAX_FIELD => {
+                facts.model = Some(m);
+            }
+            Ok(serde_json::Value::String(_)) => {
+                facts.model_problem =
+                    Some(format!("`model` is empty or longer than {MAX_FIELD} bytes"));
+            }
+            _ => facts.model_problem = Some("`model` is not a string".to_string()),
+        },
+        _ => facts.model_problem = Some("the body names `model` more than once".to_string()),
+    }
+    facts.stream = value("stream").and_then(|s| s.as_bool()).unwrap_or(false);
+    if facts.session.is_none() {
+        facts.session = value("metadata")
+            .as_ref()
+            .and_then(|m| m.get("user_id"))
+            .and_then(|u| u.as_str())
+            .filter(|u| !u.is_empty() && u.len() <= MAX_FIELD)
+            .map(|u| format!("user:{u}"));
     }
     facts
+}
+
+/// The session a header names: `x-claude-code-session-id`, else `x-session-id`.
+fn header_session(headers: &HeaderMap) -> Option<String> {
+    ["x-claude-code-session-id", "x-session-id"]
+        .iter()
+        .find_map(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.len() <= MAX_FIELD)
+        })
+        .map(|value| format!("session:{value}"))
 }
 
 /// Whether any endpoint limits its models or renames them: then a request's model must be read
@@ -126,15 +104,21 @@ pub fn mapped_model<'a>(endpoint: &'a EndpointConfig, model: &str) -> Option<&'a
         .filter(|to| *to != model)
 }
 
-/// The body with its top-level `model` replaced, or `None` when the body is not a JSON object.
+/// The body with its one top-level `model` replaced, spliced into the bytes (nothing else is
+/// touched or re-serialised), or `None` when the body has no single top-level `model`.
 pub fn rewrite_model(body: &[u8], model: &str) -> Option<Bytes> {
-    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let object = value.as_object_mut()?;
-    object.insert(
-        "model".to_string(),
-        serde_json::Value::String(model.to_string()),
-    );
-    serde_json::to_vec(&value).ok().map(Bytes::from)
+    let members = scan::top_level_members(body).ok()?;
+    let mut models = members.iter().filter(|m| m.key == "model");
+    let span = models.next()?.value.clone();
+    if models.next().is_some() {
+        return None;
+    }
+    let name = serde_json::to_vec(model).ok()?;
+    let mut out = Vec::with_capacity(body.len() - span.len() + name.len());
+    out.extend_from_slice(&body[..span.start]);
+    out.extend_from_slice(&name);
+    out.extend_from_slice(&body[span.end..]);
+    Some(Bytes::from(out))
 }
 
 #[cfg(test)]
