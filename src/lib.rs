@@ -18,6 +18,7 @@ pub mod mock;
 pub mod proxy;
 pub mod server;
 pub mod supervisor;
+pub mod translate;
 pub mod upstream;
 
 use actix::Addr;
