@@ -224,10 +224,22 @@ mod tests {
 
     #[test]
     fn cached_prompt_tokens_become_cache_reads_and_back() {
-        let u = usage_from_chat(&json!({"prompt_tokens": 100, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 60}}));
-        assert_eq!(u, Usage { input: 40, output: 7, cache_read: 60, cache_write: 0 });
+        let u = usage_from_chat(
+            &json!({"prompt_tokens": 100, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 60}}),
+        );
+        assert_eq!(
+            u,
+            Usage {
+                input: 40,
+                output: 7,
+                cache_read: 60,
+                cache_write: 0
+            }
+        );
         assert_eq!(u.to_chat_json()["prompt_tokens"], 100);
-        let d = usage_from_chat(&json!({"prompt_tokens": 10, "completion_tokens": 1, "prompt_cache_hit_tokens": 4}));
+        let d = usage_from_chat(
+            &json!({"prompt_tokens": 10, "completion_tokens": 1, "prompt_cache_hit_tokens": 4}),
+        );
         assert_eq!(d.cache_read, 4);
         assert_eq!(d.input, 6);
     }
@@ -241,7 +253,12 @@ mod tests {
         let m = chat_answer_to_messages(&a, "claude-x");
         assert_eq!(m["model"], "claude-x");
         assert_eq!(m["id"], "msg_x1");
-        let types: Vec<&str> = m["content"].as_array().unwrap().iter().map(|b| b["type"].as_str().unwrap()).collect();
+        let types: Vec<&str> = m["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["type"].as_str().unwrap())
+            .collect();
         assert_eq!(types, ["thinking", "text", "tool_use"]);
         assert_eq!(m["content"][2]["input"], json!({"a": 1}));
         assert_eq!(m["stop_reason"], "tool_use");
@@ -260,7 +277,10 @@ mod tests {
         let msg = &c["choices"][0]["message"];
         assert_eq!(msg["content"], "a");
         assert_eq!(msg["reasoning_content"], "t");
-        assert_eq!(msg["tool_calls"][0]["function"]["arguments"], "{\"q\":\"x\"}");
+        assert_eq!(
+            msg["tool_calls"][0]["function"]["arguments"],
+            "{\"q\":\"x\"}"
+        );
         assert_eq!(c["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(c["usage"]["prompt_tokens"], 5);
         assert_eq!(c["usage"]["prompt_tokens_details"]["cached_tokens"], 2);

@@ -150,10 +150,17 @@ impl ChatToMessages {
         if let Some(thinking) = reasoning_of(delta) {
             let index = match self.open {
                 Some(Open::Thinking(i)) => i,
-                _ => self.open_block(json!({"type": "thinking", "thinking": "", "signature": ""}), out),
+                _ => self.open_block(
+                    json!({"type": "thinking", "thinking": "", "signature": ""}),
+                    out,
+                ),
             };
             self.open = Some(Open::Thinking(index));
-            block_delta(index, json!({"type": "thinking_delta", "thinking": thinking}), out);
+            block_delta(
+                index,
+                json!({"type": "thinking_delta", "thinking": thinking}),
+                out,
+            );
         }
         for key in ["content", "refusal"] {
             if let Some(text) = delta[key].as_str().filter(|t| !t.is_empty()) {
@@ -213,7 +220,11 @@ impl ChatToMessages {
                     self.open = Some(Open::Tool(index, slot));
                     let held = std::mem::take(&mut self.tools[slot].held);
                     if !held.is_empty() {
-                        block_delta(index, json!({"type": "input_json_delta", "partial_json": held}), out);
+                        block_delta(
+                            index,
+                            json!({"type": "input_json_delta", "partial_json": held}),
+                            out,
+                        );
                     }
                 }
             }
@@ -222,10 +233,16 @@ impl ChatToMessages {
                     return;
                 }
                 if self.open == Some(Open::Tool(index, slot)) {
-                    block_delta(index, json!({"type": "input_json_delta", "partial_json": arguments}), out);
+                    block_delta(
+                        index,
+                        json!({"type": "input_json_delta", "partial_json": arguments}),
+                        out,
+                    );
                 } else {
                     // A closed block cannot take more input: Messages has no way to reopen it.
-                    log::warn!("dropping argument fragment for an earlier tool call (interleaved calls)");
+                    log::warn!(
+                        "dropping argument fragment for an earlier tool call (interleaved calls)"
+                    );
                 }
             }
         }
@@ -283,7 +300,10 @@ impl ChatToMessages {
                 "delta": {"stop_reason": stop, "stop_sequence": null},
                 "usage": self.usage().to_messages_json()}),
         ));
-        out.extend(named_event("message_stop", &json!({"type": "message_stop"})));
+        out.extend(named_event(
+            "message_stop",
+            &json!({"type": "message_stop"}),
+        ));
     }
 }
 
@@ -328,7 +348,18 @@ mod tests {
         out.extend(t.finish().unwrap());
         let e = events(&out);
         let types: Vec<&str> = e.iter().map(|v| v["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
+        assert_eq!(
+            types,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
         assert_eq!(e[0]["message"]["model"], "claude-x");
         assert_eq!(e[5]["delta"]["stop_reason"], "end_turn");
     }
@@ -337,9 +368,13 @@ mod tests {
     fn the_block_closes_at_finish_reason_and_the_end_waits_for_usage() {
         let mut t = ChatToMessages::new("m");
         t.feed(chunk(json!({"content": "a"}), None).as_bytes());
-        let at_finish = String::from_utf8(t.feed(chunk(json!({}), Some("length")).as_bytes())).unwrap();
+        let at_finish =
+            String::from_utf8(t.feed(chunk(json!({}), Some("length")).as_bytes())).unwrap();
         assert!(at_finish.contains("content_block_stop") && !at_finish.contains("message_delta"));
-        let usage = format!("data: {}\n\n", json!({"id": "c1", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2}}));
+        let usage = format!(
+            "data: {}\n\n",
+            json!({"id": "c1", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2}})
+        );
         let end = events(&t.feed(usage.as_bytes()));
         assert_eq!(end[0]["delta"]["stop_reason"], "max_tokens");
         assert_eq!(end[0]["usage"]["input_tokens"], 9);
@@ -354,13 +389,16 @@ mod tests {
         t.feed(chunk(json!({"content": "a"}), None).as_bytes());
         let cut = t.finish().unwrap_err();
         assert!(!cut.error_sent);
-        assert!(String::from_utf8(cut.error_event(Api::Anthropic)).unwrap().starts_with("event: error"));
+        assert!(String::from_utf8(cut.error_event(Api::Anthropic))
+            .unwrap()
+            .starts_with("event: error"));
     }
 
     #[test]
     fn an_upstream_error_event_becomes_an_anthropic_error_event() {
         let mut t = ChatToMessages::new("m");
-        let out = t.feed(b"data: {\"error\":{\"message\":\"slow\",\"type\":\"rate_limit_error\"}}\n\n");
+        let out =
+            t.feed(b"data: {\"error\":{\"message\":\"slow\",\"type\":\"rate_limit_error\"}}\n\n");
         let e = events(&out);
         assert_eq!(e.last().unwrap()["error"]["type"], "rate_limit_error");
         let cut = t.finish().unwrap_err();
@@ -390,7 +428,12 @@ mod tests {
         let starts: Vec<(u64, String)> = events(&out)
             .iter()
             .filter(|e| e["type"] == "content_block_start")
-            .map(|e| (e["index"].as_u64().unwrap(), e["content_block"]["id"].as_str().unwrap().to_string()))
+            .map(|e| {
+                (
+                    e["index"].as_u64().unwrap(),
+                    e["content_block"]["id"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         assert_eq!(starts, [(0, "a".to_string()), (1, "b".to_string())]);
     }

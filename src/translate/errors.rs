@@ -130,19 +130,16 @@ pub(crate) fn error_body(api: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
 /// `context_length_exceeded`).
 pub fn translate_error(client: Api, status: u16, upstream_body: &[u8]) -> Vec<u8> {
     let parsed: Option<Value> = serde_json::from_slice(upstream_body).ok();
-    let (named, message) = parsed
-        .as_ref()
-        .and_then(read_error)
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(upstream_body);
-            let text = text.trim();
-            let message = if text.is_empty() {
-                format!("upstream answered {status}")
-            } else {
-                text.chars().take(2000).collect()
-            };
-            (None, message)
-        });
+    let (named, message) = parsed.as_ref().and_then(read_error).unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(upstream_body);
+        let text = text.trim();
+        let message = if text.is_empty() {
+            format!("upstream answered {status}")
+        } else {
+            text.chars().take(2000).collect()
+        };
+        (None, message)
+    });
     let by_status = ErrorKind::from_status(status);
     // The status decides, except where the upstream's own words are more precise.
     let kind = match (by_status, named) {
@@ -162,7 +159,9 @@ pub fn error_event(client: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
         ),
         Api::OpenAi => {
             let (kind, code) = kind.openai_type_and_code();
-            data_event(&json!({"error": {"message": message, "type": kind, "param": null, "code": code}}))
+            data_event(
+                &json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
+            )
         }
     }
 }
@@ -181,11 +180,27 @@ mod tests {
             format!(r#"{{"error":{{"message":"m","type":"{t}","code":"{code}"}}}}"#)
         };
         for (status, body, want) in [
-            (400, openai("invalid_request_error", ""), "invalid_request_error"),
-            (401, openai("invalid_request_error", "invalid_api_key"), "authentication_error"),
+            (
+                400,
+                openai("invalid_request_error", ""),
+                "invalid_request_error",
+            ),
+            (
+                401,
+                openai("invalid_request_error", "invalid_api_key"),
+                "authentication_error",
+            ),
             (403, openai("", ""), "permission_error"),
-            (404, openai("invalid_request_error", "model_not_found"), "not_found_error"),
-            (429, openai("requests", "rate_limit_exceeded"), "rate_limit_error"),
+            (
+                404,
+                openai("invalid_request_error", "model_not_found"),
+                "not_found_error",
+            ),
+            (
+                429,
+                openai("requests", "rate_limit_exceeded"),
+                "rate_limit_error",
+            ),
             (500, openai("server_error", ""), "api_error"),
             (503, openai("", ""), "overloaded_error"),
             (502, "<html>bad gateway</html>".to_string(), "api_error"),
@@ -194,13 +209,18 @@ mod tests {
             assert_eq!(out["type"], "error");
             assert_eq!(out["error"]["type"], want, "status {status}");
         }
-        let html = parse(&translate_error(Api::Anthropic, 502, b"<html>bad gateway</html>"));
+        let html = parse(&translate_error(
+            Api::Anthropic,
+            502,
+            b"<html>bad gateway</html>",
+        ));
         assert_eq!(html["error"]["message"], "<html>bad gateway</html>");
     }
 
     #[test]
     fn each_anthropic_error_gets_the_openai_shape_with_its_message() {
-        let body = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let body =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
         let out = parse(&translate_error(Api::OpenAi, 529, body));
         assert_eq!(out["error"]["message"], "Overloaded");
         assert_eq!(out["error"]["type"], "server_error");
@@ -208,7 +228,8 @@ mod tests {
         let auth = br#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#;
         let out = parse(&translate_error(Api::OpenAi, 401, auth));
         assert_eq!(out["error"]["code"], "invalid_api_key");
-        let limit = br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
+        let limit =
+            br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
         let out = parse(&translate_error(Api::OpenAi, 429, limit));
         assert_eq!(out["error"]["type"], "rate_limit_error");
     }

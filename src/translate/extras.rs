@@ -99,7 +99,9 @@ pub fn models_list(api: Api, models: &[String]) -> Value {
         Api::OpenAi => {
             let data: Vec<Value> = models
                 .iter()
-                .map(|m| json!({"id": m, "object": "model", "created": 0, "owned_by": "switchyard"}))
+                .map(
+                    |m| json!({"id": m, "object": "model", "created": 0, "owned_by": "switchyard"}),
+                )
                 .collect();
             json!({"object": "list", "data": data})
         }
@@ -130,7 +132,8 @@ mod tests {
         let mut with_system = base.clone();
         with_system["system"] = json!("be brief");
         let mut with_tool = base.clone();
-        with_tool["tools"] = json!([{"name": "bash", "description": "run", "input_schema": {"type": "object"}}]);
+        with_tool["tools"] =
+            json!([{"name": "bash", "description": "run", "input_schema": {"type": "object"}}]);
         let mut with_image = base.clone();
         with_image["messages"][0]["content"] = json!([{"type": "text", "text": "hello there"}, {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}]);
         let b = estimate_input_tokens(&base);

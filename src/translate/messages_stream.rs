@@ -181,9 +181,13 @@ impl MessagesToChat {
                 self.stopped = true;
             }
             "error" => {
-                let (kind, message) = read_error(&event)
-                    .unwrap_or((None, "upstream stream error".to_string()));
-                out.extend(error_event(Api::OpenAi, kind.unwrap_or(ErrorKind::Api), &message));
+                let (kind, message) =
+                    read_error(&event).unwrap_or((None, "upstream stream error".to_string()));
+                out.extend(error_event(
+                    Api::OpenAi,
+                    kind.unwrap_or(ErrorKind::Api),
+                    &message,
+                ));
                 self.failed = Some(format!("upstream stream error: {message}"));
             }
             _ => {}
@@ -251,14 +255,26 @@ mod tests {
         assert_eq!(c[0]["choices"][0]["delta"]["role"], "assistant");
         assert_eq!(c[1]["choices"][0]["delta"]["content"], "Hi");
         let call = &c[2]["choices"][0]["delta"]["tool_calls"][0];
-        assert_eq!((call["index"].as_u64(), call["id"].as_str(), call["function"]["name"].as_str()), (Some(0), Some("toolu_1"), Some("f")));
-        assert_eq!(c[3]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"], "{\"a\":");
+        assert_eq!(
+            (
+                call["index"].as_u64(),
+                call["id"].as_str(),
+                call["function"]["name"].as_str()
+            ),
+            (Some(0), Some("toolu_1"), Some("f"))
+        );
+        assert_eq!(
+            c[3]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+            "{\"a\":"
+        );
         assert_eq!(c[5]["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(c[6]["choices"], json!([]));
         assert_eq!(c[6]["usage"]["prompt_tokens"], 10);
         assert_eq!(c[6]["usage"]["completion_tokens"], 12);
         assert_eq!(c.len(), 7);
-        assert!(c.iter().all(|c| c["model"] == "gpt-4o" && c["id"] == "chatcmpl-msg_1"));
+        assert!(c
+            .iter()
+            .all(|c| c["model"] == "gpt-4o" && c["id"] == "chatcmpl-msg_1"));
     }
 
     #[test]

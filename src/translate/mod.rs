@@ -302,14 +302,20 @@ mod tests {
         let a: Api = serde_json::from_str("\"openai\"").unwrap();
         assert_eq!(a, Api::OpenAi);
         assert_eq!(serde_json::to_string(&Api::OpenAi).unwrap(), "\"openai\"");
-        assert_eq!(serde_json::to_string(&Api::Anthropic).unwrap(), "\"anthropic\"");
+        assert_eq!(
+            serde_json::to_string(&Api::Anthropic).unwrap(),
+            "\"anthropic\""
+        );
         assert!(serde_json::from_str::<Api>("\"OpenAI\"").is_err());
         assert_eq!(Api::OpenAi.to_string(), "openai");
     }
 
     #[test]
     fn the_route_is_passthrough_only_for_the_same_api() {
-        assert_eq!(Route::of(Api::Anthropic, Api::Anthropic), Route::Passthrough);
+        assert_eq!(
+            Route::of(Api::Anthropic, Api::Anthropic),
+            Route::Passthrough
+        );
         assert_eq!(Route::of(Api::OpenAi, Api::OpenAi), Route::Passthrough);
         assert_eq!(
             Route::of(Api::Anthropic, Api::OpenAi),
@@ -345,11 +351,21 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_a_json_object_is_refused_in_the_clients_shape() {
-        let e = translate_request(Api::OpenAi, Api::Anthropic, b"[1]", &RequestOptions::default())
-            .unwrap_err();
+        let e = translate_request(
+            Api::OpenAi,
+            Api::Anthropic,
+            b"[1]",
+            &RequestOptions::default(),
+        )
+        .unwrap_err();
         let body: serde_json::Value = serde_json::from_slice(&e.body(Api::OpenAi)).unwrap();
         assert_eq!(body["error"]["type"], "invalid_request_error");
-        assert!(translate_request(Api::Anthropic, Api::OpenAi, b"{", &RequestOptions::default())
-            .is_err());
+        assert!(translate_request(
+            Api::Anthropic,
+            Api::OpenAi,
+            b"{",
+            &RequestOptions::default()
+        )
+        .is_err());
     }
 }

@@ -23,7 +23,12 @@ pub fn messages_to_chat(request: &Value, upstream_model: &str) -> Result<Value, 
         match turn["role"].as_str() {
             Some("user") => user_turn_to_chat(&turn["content"], &field, &mut messages)?,
             Some("assistant") => messages.push(assistant_turn_to_chat(&turn["content"], &field)?),
-            _ => return Err(Refusal::unsupported(field, "role must be user or assistant")),
+            _ => {
+                return Err(Refusal::unsupported(
+                    field,
+                    "role must be user or assistant",
+                ))
+            }
         }
     }
     out.insert("messages".into(), Value::Array(messages));
@@ -111,7 +116,10 @@ fn text_of(value: &Value, field: &str) -> Result<Option<String>, Refusal> {
             }
             Ok(Some(parts.join("\n\n")))
         }
-        _ => Err(Refusal::unsupported(field, "must be a string or an array of blocks")),
+        _ => Err(Refusal::unsupported(
+            field,
+            "must be a string or an array of blocks",
+        )),
     }
 }
 
@@ -152,7 +160,12 @@ fn user_turn_to_chat(content: &Value, field: &str, out: &mut Vec<Value>) -> Resu
             return Ok(());
         }
         Value::Array(blocks) => blocks,
-        _ => return Err(Refusal::unsupported(format!("{field}.content"), "must be a string or an array")),
+        _ => {
+            return Err(Refusal::unsupported(
+                format!("{field}.content"),
+                "must be a string or an array",
+            ))
+        }
     };
     // Tool results answer the previous assistant turn, so they come first; the user's own text
     // and images (and images a tool returned, which a `tool` message cannot carry) follow.
@@ -169,8 +182,12 @@ fn user_turn_to_chat(content: &Value, field: &str, out: &mut Vec<Value>) -> Resu
                     Value::Array(inner) => {
                         for (j, b) in inner.iter().enumerate() {
                             match b["type"].as_str().unwrap_or_default() {
-                                "text" => texts.push(b["text"].as_str().unwrap_or_default().to_string()),
-                                "image" => parts.push(image_part(b, &format!("{field}.content[{j}]"))?),
+                                "text" => {
+                                    texts.push(b["text"].as_str().unwrap_or_default().to_string())
+                                }
+                                "image" => {
+                                    parts.push(image_part(b, &format!("{field}.content[{j}]"))?)
+                                }
                                 _ => {}
                             }
                         }
@@ -207,7 +224,12 @@ fn assistant_turn_to_chat(content: &Value, field: &str) -> Result<Value, Refusal
     let blocks = match content {
         Value::String(s) => return Ok(json!({"role": "assistant", "content": s})),
         Value::Array(blocks) => blocks,
-        _ => return Err(Refusal::unsupported(format!("{field}.content"), "must be a string or an array")),
+        _ => {
+            return Err(Refusal::unsupported(
+                format!("{field}.content"),
+                "must be a string or an array",
+            ))
+        }
     };
     let mut texts = Vec::new();
     let mut calls = Vec::new();
@@ -330,8 +352,9 @@ pub fn chat_to_messages(
         .map(|(role, content)| {
             // Tool results must open the user turn that carries them.
             let content = if role == "user" {
-                let (mut results, rest): (Vec<Value>, Vec<Value>) =
-                    content.into_iter().partition(|b| b["type"] == "tool_result");
+                let (mut results, rest): (Vec<Value>, Vec<Value>) = content
+                    .into_iter()
+                    .partition(|b| b["type"] == "tool_result");
                 results.extend(rest);
                 results
             } else {
@@ -366,7 +389,10 @@ pub fn chat_to_messages(
         for (i, tool) in tools.iter().enumerate() {
             let field = format!("tools[{i}]");
             if tool["type"].as_str().unwrap_or("function") != "function" {
-                return Err(Refusal::unsupported(field, "only function tools can be sent to a Messages upstream"));
+                return Err(Refusal::unsupported(
+                    field,
+                    "only function tools can be sent to a Messages upstream",
+                ));
             }
             let function = &tool["function"];
             let mut t = Map::new();
@@ -391,11 +417,21 @@ pub fn chat_to_messages(
             "auto" => json!({"type": "auto"}),
             "required" => json!({"type": "any"}),
             "none" => json!({"type": "none"}),
-            other => return Err(Refusal::unsupported("tool_choice", format!("unknown value `{other}`"))),
+            other => {
+                return Err(Refusal::unsupported(
+                    "tool_choice",
+                    format!("unknown value `{other}`"),
+                ))
+            }
         }),
         Some(v) => match v["function"]["name"].as_str() {
             Some(name) => Some(json!({"type": "tool", "name": name})),
-            None => return Err(Refusal::unsupported("tool_choice", "expected a function name")),
+            None => {
+                return Err(Refusal::unsupported(
+                    "tool_choice",
+                    "expected a function name",
+                ))
+            }
         },
     };
     if request["parallel_tool_calls"].as_bool() == Some(false) && out.contains_key("tools") {
@@ -414,13 +450,25 @@ pub fn chat_to_messages(
 
 fn refuse_what_messages_cannot_express(request: &Value) -> Result<(), Refusal> {
     if request["n"].as_u64().is_some_and(|n| n > 1) {
-        return Err(Refusal::unsupported("n", "Messages returns one choice; n must be 1"));
+        return Err(Refusal::unsupported(
+            "n",
+            "Messages returns one choice; n must be 1",
+        ));
     }
     if request["logprobs"].as_bool() == Some(true) || !request["top_logprobs"].is_null() {
-        return Err(Refusal::unsupported("logprobs", "Messages does not return log probabilities"));
+        return Err(Refusal::unsupported(
+            "logprobs",
+            "Messages does not return log probabilities",
+        ));
     }
-    if request["logit_bias"].as_object().is_some_and(|m| !m.is_empty()) {
-        return Err(Refusal::unsupported("logit_bias", "Messages has no logit bias"));
+    if request["logit_bias"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty())
+    {
+        return Err(Refusal::unsupported(
+            "logit_bias",
+            "Messages has no logit bias",
+        ));
     }
     for key in ["presence_penalty", "frequency_penalty"] {
         if request[key].as_f64().is_some_and(|v| v != 0.0) {
@@ -432,7 +480,10 @@ fn refuse_what_messages_cannot_express(request: &Value) -> Result<(), Refusal> {
             .as_array()
             .is_some_and(|m| m.iter().any(|x| x != "text"))
     {
-        return Err(Refusal::unsupported("modalities", "Messages answers with text only"));
+        return Err(Refusal::unsupported(
+            "modalities",
+            "Messages answers with text only",
+        ));
     }
     if let Some(kind) = request["response_format"]["type"].as_str() {
         if kind != "text" {
@@ -443,7 +494,10 @@ fn refuse_what_messages_cannot_express(request: &Value) -> Result<(), Refusal> {
         }
     }
     if !request["functions"].is_null() || !request["function_call"].is_null() {
-        return Err(Refusal::unsupported("functions", "legacy functions are not translated; use tools"));
+        return Err(Refusal::unsupported(
+            "functions",
+            "legacy functions are not translated; use tools",
+        ));
     }
     Ok(())
 }
@@ -468,7 +522,10 @@ fn chat_text(content: &Value, field: &str) -> Result<String, Refusal> {
             }
             Ok(texts.join("\n\n"))
         }
-        _ => Err(Refusal::unsupported(format!("{field}.content"), "must be a string or an array")),
+        _ => Err(Refusal::unsupported(
+            format!("{field}.content"),
+            "must be a string or an array",
+        )),
     }
 }
 
@@ -500,7 +557,10 @@ fn chat_parts_to_blocks(content: &Value, field: &str) -> Result<Vec<Value>, Refu
             }
             Ok(blocks)
         }
-        _ => Err(Refusal::unsupported(format!("{field}.content"), "must be a string or an array")),
+        _ => Err(Refusal::unsupported(
+            format!("{field}.content"),
+            "must be a string or an array",
+        )),
     }
 }
 
@@ -513,7 +573,9 @@ fn image_block(url: &str, field: &str) -> Result<Value, Refusal> {
         let media_type = meta
             .strip_suffix(";base64")
             .ok_or_else(|| Refusal::unsupported(field, "only base64 data URLs are supported"))?;
-        return Ok(json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}));
+        return Ok(
+            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}),
+        );
     }
     Ok(json!({"type": "image", "source": {"type": "url", "url": url}}))
 }
@@ -565,7 +627,10 @@ mod tests {
         let r = json!({"model": "m", "max_tokens": 10, "system": [{"type": "text", "text": "a"}, {"type": "text", "text": "b", "cache_control": {"type": "ephemeral"}}],
             "messages": [{"role": "user", "content": "hi"}]});
         let out = messages_to_chat(&r, "up").unwrap();
-        assert_eq!(out["messages"][0], json!({"role": "system", "content": "a\n\nb"}));
+        assert_eq!(
+            out["messages"][0],
+            json!({"role": "system", "content": "a\n\nb"})
+        );
         assert_eq!(out["messages"][1], json!({"role": "user", "content": "hi"}));
         assert_eq!(out["model"], "up");
         assert!(out.get("stream").is_none());
@@ -581,7 +646,10 @@ mod tests {
         let m = out["messages"].as_array().unwrap();
         assert_eq!(m[0]["content"], Value::Null);
         assert_eq!(m[0]["tool_calls"][0]["function"]["arguments"], "{\"a\":1}");
-        assert_eq!(m[1], json!({"role": "tool", "tool_call_id": "t1", "content": "Error: boom"}));
+        assert_eq!(
+            m[1],
+            json!({"role": "tool", "tool_call_id": "t1", "content": "Error: boom"})
+        );
         assert_eq!(m[2], json!({"role": "user", "content": "and?"}));
         assert_eq!(m.len(), 3);
     }
@@ -589,12 +657,18 @@ mod tests {
     #[test]
     fn server_tools_are_refused_and_tool_choice_maps() {
         let r = json!({"model": "m", "max_tokens": 1, "messages": [], "tools": [{"type": "web_search_20250305", "name": "web_search"}]});
-        assert!(matches!(messages_to_chat(&r, "x"), Err(Refusal::Unsupported { .. })));
+        assert!(matches!(
+            messages_to_chat(&r, "x"),
+            Err(Refusal::Unsupported { .. })
+        ));
         for (choice, want) in [
             (json!({"type": "auto"}), json!("auto")),
             (json!({"type": "any"}), json!("required")),
             (json!({"type": "none"}), json!("none")),
-            (json!({"type": "tool", "name": "f"}), json!({"type": "function", "function": {"name": "f"}})),
+            (
+                json!({"type": "tool", "name": "f"}),
+                json!({"type": "function", "function": {"name": "f"}}),
+            ),
         ] {
             let r = json!({"model": "m", "max_tokens": 1, "messages": [], "tool_choice": choice,
                 "tools": [{"name": "f", "input_schema": {"type": "object"}}]});
@@ -618,7 +692,10 @@ mod tests {
             let mut r = base.clone();
             r[key] = value;
             let e = chat_to_messages(&r, "c", 100).unwrap_err();
-            assert!(e.to_string().contains(key) || key == "top_logprobs" || key == "functions", "{e}");
+            assert!(
+                e.to_string().contains(key) || key == "top_logprobs" || key == "functions",
+                "{e}"
+            );
         }
         let mut ok = base.clone();
         ok["n"] = json!(1);
@@ -657,8 +734,14 @@ mod tests {
         assert_eq!(m[1]["content"][1]["input"], json!({}));
         assert_eq!(m[2]["content"][0]["tool_use_id"], "c1");
         assert_eq!(m[2]["content"][1]["content"], "r2");
-        assert_eq!(out["tools"][0]["input_schema"], json!({"type": "object", "properties": {}}));
-        assert_eq!(out["tool_choice"], json!({"type": "auto", "disable_parallel_tool_use": true}));
+        assert_eq!(
+            out["tools"][0]["input_schema"],
+            json!({"type": "object", "properties": {}})
+        );
+        assert_eq!(
+            out["tool_choice"],
+            json!({"type": "auto", "disable_parallel_tool_use": true})
+        );
     }
 
     #[test]
@@ -666,6 +749,8 @@ mod tests {
         let r = json!({"model": "g", "messages": [{"role": "assistant", "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "a", "arguments": "{oops"}}]}]});
         let e = chat_to_messages(&r, "c", 10).unwrap_err();
-        assert!(e.to_string().contains("messages[0].tool_calls[0].function.arguments"));
+        assert!(e
+            .to_string()
+            .contains("messages[0].tool_calls[0].function.arguments"));
     }
 }

@@ -141,7 +141,9 @@ mod tests {
         let want = vec![ev("a", "1"), ev("", "x\ny")];
         for text in [
             lf.to_vec(),
-            String::from_utf8_lossy(lf).replace('\n', "\r\n").into_bytes(),
+            String::from_utf8_lossy(lf)
+                .replace('\n', "\r\n")
+                .into_bytes(),
             String::from_utf8_lossy(lf).replace('\n', "\r").into_bytes(),
         ] {
             assert_eq!(all(&[&text]), want);
@@ -163,6 +165,9 @@ mod tests {
 
     #[test]
     fn an_event_without_data_is_not_dispatched_and_a_last_event_without_blank_line_is() {
-        assert_eq!(all(&[b"event: ping\n\ndata: [DONE]"]), vec![ev("", "[DONE]")]);
+        assert_eq!(
+            all(&[b"event: ping\n\ndata: [DONE]"]),
+            vec![ev("", "[DONE]")]
+        );
     }
 }
