@@ -9,6 +9,7 @@ mod answer;
 mod chat_stream;
 mod errors;
 mod extras;
+mod headers;
 mod messages_stream;
 mod request;
 mod sse;
@@ -22,6 +23,7 @@ pub use answer::{chat_answer_to_messages, messages_answer_to_chat};
 pub use chat_stream::ChatToMessages;
 pub use errors::{error_event, translate_error, ErrorKind};
 pub use extras::{count_tokens_answer, estimate_input_tokens, models_list};
+pub use headers::{is_foreign_header, upstream_path, TRANSLATED_ACCEPT_ENCODING};
 pub use messages_stream::MessagesToChat;
 pub use request::{chat_to_messages, messages_to_chat};
 pub use sse::{SseEvent, SseParser};
@@ -91,6 +93,8 @@ pub struct RequestOptions {
     pub default_max_tokens: u64,
     /// Unix seconds, shown as `created` in Chat answers.
     pub now_unix: u64,
+    /// The most `max_tokens` the upstream accepts (DeepSeek: 8192); a larger request is lowered.
+    pub max_tokens_cap: Option<u64>,
 }
 
 impl Default for RequestOptions {
@@ -99,6 +103,7 @@ impl Default for RequestOptions {
             upstream_model: None,
             default_max_tokens: DEFAULT_MAX_TOKENS,
             now_unix: 0,
+            max_tokens_cap: None,
         }
     }
 }
@@ -147,10 +152,27 @@ impl Refusal {
         }
     }
 
-    /// The 400 body in the client's API shape.
+    /// The request field at fault, when there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Refusal::NotJson(_) => None,
+            Refusal::Unsupported { field, .. } => Some(field),
+        }
+    }
+
+    /// The 400 body in the client's API shape (OpenAI's `param` names the field).
     pub fn body(&self, client: Api) -> Vec<u8> {
         let message = format!("switchyard cannot translate this request: {self}");
-        errors::error_body(client, ErrorKind::InvalidRequest, &message)
+        let mut body: serde_json::Value = serde_json::from_slice(&errors::error_body(
+            client,
+            ErrorKind::InvalidRequest,
+            &message,
+        ))
+        .unwrap_or_default();
+        if let (Api::OpenAi, Some(field)) = (client, self.field()) {
+            body["error"]["param"] = field.into();
+        }
+        body.to_string().into_bytes()
     }
 }
 
@@ -172,7 +194,7 @@ pub fn translate_request(
         .clone()
         .unwrap_or_else(|| client_model.clone());
     let stream = value["stream"].as_bool().unwrap_or(false);
-    let (out, include_usage) = match (client, upstream) {
+    let (mut out, include_usage) = match (client, upstream) {
         (Api::Anthropic, Api::OpenAi) => (messages_to_chat(&value, &upstream_model)?, false),
         (Api::OpenAi, Api::Anthropic) => (
             chat_to_messages(&value, &upstream_model, options.default_max_tokens)?,
@@ -182,6 +204,11 @@ pub fn translate_request(
         ),
         _ => (value.clone(), false),
     };
+    if let (Some(cap), Some(max)) = (options.max_tokens_cap, out["max_tokens"].as_u64()) {
+        if max > cap {
+            out["max_tokens"] = cap.into();
+        }
+    }
     Ok(TranslatedRequest {
         body: out.to_string().into_bytes(),
         exchange: Exchange {
@@ -347,6 +374,23 @@ mod tests {
         assert_eq!(sent["model"], "claude-sonnet-4-5");
         assert_eq!(sent["max_tokens"], DEFAULT_MAX_TOKENS);
         assert!(StreamTranslator::for_exchange(&t.exchange).is_some());
+    }
+
+    #[test]
+    fn max_tokens_is_lowered_to_the_upstreams_cap() {
+        let body =
+            br#"{"model":"claude","max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}"#;
+        let options = RequestOptions {
+            max_tokens_cap: Some(8192),
+            ..RequestOptions::default()
+        };
+        let t = translate_request(Api::Anthropic, Api::OpenAi, body, &options).unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(sent["max_tokens"], 8192);
+        let small = br#"{"model":"claude","max_tokens":100,"messages":[]}"#;
+        let t = translate_request(Api::Anthropic, Api::OpenAi, small, &options).unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(sent["max_tokens"], 100);
     }
 
     #[test]
