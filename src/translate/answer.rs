@@ -100,8 +100,21 @@ pub(crate) fn reasoning_of(message: &Value) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// A Chat completion as a Message that names `client_model`.
-pub fn chat_answer_to_messages(answer: &Value, client_model: &str) -> Value {
+/// The client's name for a tool the upstream called by its shortened name.
+pub(crate) fn original_tool_name<'a>(names: &'a [(String, String)], name: &'a str) -> &'a str {
+    names
+        .iter()
+        .find(|(short, _)| short == name)
+        .map_or(name, |(_, original)| original)
+}
+
+/// A Chat completion as a Message that names `client_model`; `tool_names` maps shortened tool
+/// names (short, original) back.
+pub fn chat_answer_to_messages(
+    answer: &Value,
+    client_model: &str,
+    tool_names: &[(String, String)],
+) -> Value {
     let choice = &answer["choices"][0];
     let message = &choice["message"];
     let mut content = Vec::new();
@@ -127,7 +140,11 @@ pub fn chat_answer_to_messages(answer: &Value, client_model: &str) -> Value {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("toolu_switchyard_{i}"));
-            content.push(json!({"type": "tool_use", "id": id, "name": call["function"]["name"], "input": input}));
+            let name = original_tool_name(
+                tool_names,
+                call["function"]["name"].as_str().unwrap_or_default(),
+            );
+            content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
         }
     }
     let stop = if message["refusal"].as_str().is_some_and(|r| !r.is_empty()) {
@@ -250,7 +267,7 @@ mod tests {
             "role": "assistant", "content": "ok", "reasoning_content": "think",
             "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]}}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 3}});
-        let m = chat_answer_to_messages(&a, "claude-x");
+        let m = chat_answer_to_messages(&a, "claude-x", &[("f".into(), "long_f".into())]);
         assert_eq!(m["model"], "claude-x");
         assert_eq!(m["id"], "msg_x1");
         let types: Vec<&str> = m["content"]
@@ -261,6 +278,7 @@ mod tests {
             .collect();
         assert_eq!(types, ["thinking", "text", "tool_use"]);
         assert_eq!(m["content"][2]["input"], json!({"a": 1}));
+        assert_eq!(m["content"][2]["name"], "long_f");
         assert_eq!(m["stop_reason"], "tool_use");
         assert_eq!(m["usage"]["input_tokens"], 5);
     }

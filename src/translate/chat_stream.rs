@@ -6,7 +6,7 @@
 //! opens; `message_delta` (stop reason, usage) and `message_stop` come once, when the upstream has
 //! said both how it finished and, if it will, its usage.
 
-use super::answer::{message_id, reasoning_of, stop_reason, usage_from_chat};
+use super::answer::{message_id, original_tool_name, reasoning_of, stop_reason, usage_from_chat};
 use super::errors::{error_event, read_error, ErrorKind};
 use super::sse::{named_event, SseParser};
 use super::{Api, Cut, Usage};
@@ -45,6 +45,7 @@ pub struct ChatToMessages {
     done_marker: bool,
     stopped: bool,
     failed: Option<String>,
+    tool_names: Vec<(String, String)>,
 }
 
 impl ChatToMessages {
@@ -63,7 +64,14 @@ impl ChatToMessages {
             done_marker: false,
             stopped: false,
             failed: None,
+            tool_names: Vec::new(),
         }
+    }
+
+    /// Tool names shortened for the upstream, as (short, original): blocks carry the original.
+    pub fn with_tool_names(mut self, names: Vec<(String, String)>) -> Self {
+        self.tool_names = names;
+        self
     }
 
     /// Client events for these upstream bytes.
@@ -207,6 +215,7 @@ impl ChatToMessages {
             None => {
                 self.tools[slot].held.push_str(arguments);
                 if let Some(name) = name {
+                    let name = original_tool_name(&self.tool_names, name).to_string();
                     let id = self.tools[slot]
                         .id
                         .clone()
@@ -417,6 +426,17 @@ mod tests {
         assert_eq!(e[2]["delta"]["partial_json"], "{\"a\":1}");
         assert_eq!(e[3]["type"], "content_block_stop");
         assert_eq!(e[4]["delta"]["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn a_shortened_tool_name_is_given_back_as_the_client_wrote_it() {
+        let mut t = ChatToMessages::new("m")
+            .with_tool_names(vec![("short".into(), "the_long_original".into())]);
+        let out = t.feed(chunk(json!({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "short", "arguments": "{}"}}]}), None).as_bytes());
+        assert_eq!(
+            events(&out)[1]["content_block"]["name"],
+            "the_long_original"
+        );
     }
 
     #[test]

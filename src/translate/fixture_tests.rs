@@ -44,6 +44,7 @@ fn exchange(
         stream: true,
         include_usage,
         created,
+        tool_names: Vec::new(),
     }
 }
 

@@ -126,6 +126,8 @@ pub struct Exchange {
     pub include_usage: bool,
     /// Unix seconds for `created` in Chat answers.
     pub created: u64,
+    /// Tool names shortened for an OpenAI upstream, as (short, original): answers use the original.
+    pub tool_names: Vec<(String, String)>,
 }
 
 /// A request body rewritten for the upstream's API, and what its answer's translation needs.
@@ -194,8 +196,12 @@ pub fn translate_request(
         .clone()
         .unwrap_or_else(|| client_model.clone());
     let stream = value["stream"].as_bool().unwrap_or(false);
+    let mut tool_names = Vec::new();
     let (mut out, include_usage) = match (client, upstream) {
-        (Api::Anthropic, Api::OpenAi) => (messages_to_chat(&value, &upstream_model)?, false),
+        (Api::Anthropic, Api::OpenAi) => {
+            tool_names = request::shortened_tool_names(&value);
+            (messages_to_chat(&value, &upstream_model)?, false)
+        }
         (Api::OpenAi, Api::Anthropic) => (
             chat_to_messages(&value, &upstream_model, options.default_max_tokens)?,
             value["stream_options"]["include_usage"]
@@ -219,6 +225,7 @@ pub fn translate_request(
             stream,
             include_usage,
             created: options.now_unix,
+            tool_names,
         },
     })
 }
@@ -227,7 +234,9 @@ pub fn translate_request(
 pub fn translate_answer(exchange: &Exchange, body: &[u8]) -> Option<Vec<u8>> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let out = match (exchange.upstream, exchange.client) {
-        (Api::OpenAi, Api::Anthropic) => chat_answer_to_messages(&value, &exchange.client_model),
+        (Api::OpenAi, Api::Anthropic) => {
+            chat_answer_to_messages(&value, &exchange.client_model, &exchange.tool_names)
+        }
         (Api::Anthropic, Api::OpenAi) => {
             messages_answer_to_chat(&value, &exchange.client_model, exchange.created)
         }
@@ -272,7 +281,8 @@ impl StreamTranslator {
     pub fn for_exchange(exchange: &Exchange) -> Option<StreamTranslator> {
         match (exchange.upstream, exchange.client) {
             (Api::OpenAi, Api::Anthropic) => Some(StreamTranslator::ChatToMessages(
-                ChatToMessages::new(&exchange.client_model),
+                ChatToMessages::new(&exchange.client_model)
+                    .with_tool_names(exchange.tool_names.clone()),
             )),
             (Api::Anthropic, Api::OpenAi) => {
                 Some(StreamTranslator::MessagesToChat(MessagesToChat::new(

@@ -296,7 +296,7 @@ proptest! {
             case.bytes.clone()
         };
         let ex = Exchange { client: Api::Anthropic, upstream: Api::OpenAi, client_model: "claude-client".into(),
-            upstream_model: "up".into(), stream: true, include_usage: false, created: 0 };
+            upstream_model: "up".into(), stream: true, include_usage: false, created: 0, tool_names: Vec::new() };
         let mut t = StreamTranslator::for_exchange(&ex).unwrap();
         let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
         prop_assert!(end.is_ok());
@@ -326,7 +326,7 @@ proptest! {
     ) {
         let bytes = messages_transcript(&blocks, stop, ping);
         let ex = Exchange { client: Api::OpenAi, upstream: Api::Anthropic, client_model: "gpt-client".into(),
-            upstream_model: "claude-up".into(), stream: true, include_usage, created: 3 };
+            upstream_model: "claude-up".into(), stream: true, include_usage, created: 3, tool_names: Vec::new() };
         let mut t = StreamTranslator::for_exchange(&ex).unwrap();
         let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
         prop_assert!(end.is_ok());

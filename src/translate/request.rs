@@ -2,6 +2,41 @@
 
 use super::Refusal;
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The longest tool name and `user` OpenAI accepts.
+const OPENAI_NAME_LIMIT: usize = 64;
+
+/// A name of at most 64 characters for OpenAI: itself when short enough, else its first 47
+/// characters, `_` and 16 hex digits of its SHA-256 (stable, so history and answers agree).
+pub(crate) fn openai_name(name: &str) -> String {
+    if name.chars().count() <= OPENAI_NAME_LIMIT {
+        return name.to_string();
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let head: String = name.chars().take(OPENAI_NAME_LIMIT - 17).collect();
+    format!("{head}_{hex}")
+}
+
+/// Tool names a Messages request uses that had to be shortened for OpenAI, as (short, original).
+pub(crate) fn shortened_tool_names(request: &Value) -> Vec<(String, String)> {
+    request["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str())
+        .filter(|n| n.chars().count() > OPENAI_NAME_LIMIT)
+        .map(|n| (openai_name(n), n.to_string()))
+        .collect()
+}
+
+fn openai_name_of(value: &Value) -> Value {
+    match value.as_str() {
+        Some(name) => Value::String(openai_name(name)),
+        None => value.clone(),
+    }
+}
 
 /// A Messages request as a Chat Completions request for `upstream_model`.
 ///
@@ -44,7 +79,8 @@ pub fn messages_to_chat(request: &Value, upstream_model: &str) -> Result<Value, 
         }
     }
     if let Some(user) = request["metadata"]["user_id"].as_str() {
-        out.insert("user".into(), json!(user));
+        // Claude Code's user ids run to ~150 characters; OpenAI takes 64, so long ones are hashed.
+        out.insert("user".into(), json!(openai_name(user)));
     }
     if request["stream"].as_bool() == Some(true) {
         out.insert("stream".into(), json!(true));
@@ -66,7 +102,7 @@ pub fn messages_to_chat(request: &Value, upstream_model: &str) -> Result<Value, 
             "any" => json!("required"),
             "none" => json!("none"),
             "tool" => match choice["name"].as_str() {
-                Some(name) => json!({"type": "function", "function": {"name": name}}),
+                Some(name) => json!({"type": "function", "function": {"name": openai_name(name)}}),
                 None => return Err(Refusal::unsupported("tool_choice.name", "missing")),
             },
             other => {
@@ -244,7 +280,7 @@ fn assistant_turn_to_chat(content: &Value, field: &str) -> Result<Value, Refusal
                 calls.push(json!({
                     "id": block["id"],
                     "type": "function",
-                    "function": {"name": block["name"], "arguments": input.to_string()},
+                    "function": {"name": openai_name_of(&block["name"]), "arguments": input.to_string()},
                 }));
             }
             _ => {}
@@ -276,7 +312,7 @@ fn tool_to_function(tool: &Value, field: &str) -> Result<Value, Refusal> {
         ));
     }
     let mut function = Map::new();
-    function.insert("name".into(), tool["name"].clone());
+    function.insert("name".into(), openai_name_of(&tool["name"]));
     if let Some(d) = tool["description"].as_str() {
         function.insert("description".into(), json!(d));
     }
@@ -652,6 +688,32 @@ mod tests {
         );
         assert_eq!(m[2], json!({"role": "user", "content": "and?"}));
         assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn long_tool_names_and_user_ids_are_shortened_the_same_way_everywhere() {
+        let long = format!("mcp__{}__search", "a_very_long_server_name".repeat(3));
+        assert!(long.len() > 64);
+        let r = json!({"model": "m", "max_tokens": 1,
+            "metadata": {"user_id": format!("user_{}_account__session_x", "f".repeat(64))},
+            "tools": [{"name": long, "input_schema": {"type": "object"}}, {"name": "Bash", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "tool", "name": long},
+            "messages": [{"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": long, "input": {}}]}]});
+        let out = messages_to_chat(&r, "x").unwrap();
+        let short = out["tools"][0]["function"]["name"].as_str().unwrap();
+        assert_eq!(short.chars().count(), 64);
+        assert!(long.starts_with(&short[..47]));
+        assert_eq!(out["tools"][1]["function"]["name"], "Bash");
+        assert_eq!(out["tool_choice"]["function"]["name"], short);
+        assert_eq!(
+            out["messages"][0]["tool_calls"][0]["function"]["name"],
+            short
+        );
+        assert_eq!(out["user"].as_str().unwrap().chars().count(), 64);
+        assert_eq!(
+            shortened_tool_names(&r),
+            vec![(short.to_string(), long.clone())]
+        );
     }
 
     #[test]
