@@ -387,3 +387,146 @@ proptest! {
         prop_assert_eq!(calls, want_calls);
     }
 }
+
+/// One conversation turn as a Messages request writes it.
+#[derive(Debug, Clone)]
+enum Turn {
+    /// Tool results (for the previous assistant turn's calls: is_error, content) and user text.
+    User(Vec<(bool, String)>, Option<String>),
+    /// Assistant text and tool calls (name, input fields).
+    Assistant(Option<String>, Vec<(String, Vec<(String, String)>)>),
+}
+
+fn text() -> impl Strategy<Value = String> {
+    "(?s).{1,12}"
+}
+
+fn conversation() -> impl Strategy<Value = Vec<Turn>> {
+    let assistant = (
+        prop::option::of(text()),
+        prop::collection::vec(
+            (
+                "[a-zA-Z_]{1,10}",
+                prop::collection::vec(("[a-z]{1,6}", text()), 0..3),
+            ),
+            0..3,
+        ),
+    )
+        .prop_filter("an assistant turn says something", |(t, c)| {
+            t.is_some() || !c.is_empty()
+        });
+    let pair = (
+        assistant,
+        prop::collection::vec((any::<bool>(), text()), 0..3),
+        prop::option::of(text()),
+    );
+    (text(), prop::collection::vec(pair, 0..4)).prop_map(|(first, pairs)| {
+        let mut turns = vec![Turn::User(Vec::new(), Some(first))];
+        for ((atext, calls), results, utext) in pairs {
+            let n = calls.len();
+            turns.push(Turn::Assistant(atext, calls));
+            // One result per call, then maybe text; a user turn must say something.
+            let mut results: Vec<(bool, String)> = results.into_iter().cycle().take(n).collect();
+            if results.len() < n {
+                results.resize(n, (false, "ok".into()));
+            }
+            let utext = if n == 0 && utext.is_none() {
+                Some("go on".into())
+            } else {
+                utext
+            };
+            turns.push(Turn::User(results, utext));
+        }
+        turns
+    })
+}
+
+fn messages_request(turns: &[Turn]) -> Value {
+    let mut messages = Vec::new();
+    let mut last_ids: Vec<String> = Vec::new();
+    for (t, turn) in turns.iter().enumerate() {
+        match turn {
+            Turn::User(results, text) => {
+                let mut blocks: Vec<Value> = results
+                    .iter()
+                    .zip(&last_ids)
+                    .map(|((is_error, content), id)| json!({"type": "tool_result", "tool_use_id": id, "content": content, "is_error": is_error}))
+                    .collect();
+                if let Some(text) = text {
+                    blocks.push(json!({"type": "text", "text": text}));
+                }
+                messages.push(json!({"role": "user", "content": blocks}));
+            }
+            Turn::Assistant(text, calls) => {
+                let mut blocks = Vec::new();
+                if let Some(text) = text {
+                    blocks.push(json!({"type": "text", "text": text}));
+                }
+                last_ids.clear();
+                for (c, (name, fields)) in calls.iter().enumerate() {
+                    let id = format!("toolu_{t}_{c}");
+                    let input: serde_json::Map<String, Value> =
+                        fields.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                    blocks
+                        .push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+                    last_ids.push(id);
+                }
+                messages.push(json!({"role": "assistant", "content": blocks}));
+            }
+        }
+    }
+    json!({"model": "claude", "max_tokens": 100, "system": "sys", "messages": messages})
+}
+
+/// A Messages conversation reduced to what must survive: per turn, its role, its text, its tool
+/// calls (id, name, input) and its tool results (id, content with errors marked).
+fn essence(request: &Value) -> Vec<(String, String, Vec<Value>, Vec<(String, String)>)> {
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let blocks = match &m["content"] {
+                Value::String(s) => vec![json!({"type": "text", "text": s})],
+                other => other.as_array().unwrap().clone(),
+            };
+            let mut texts = Vec::new();
+            let mut calls = Vec::new();
+            let mut results = Vec::new();
+            for b in blocks {
+                match b["type"].as_str().unwrap() {
+                    "text" => texts.push(b["text"].as_str().unwrap().to_string()),
+                    "tool_use" => calls.push(json!([b["id"], b["name"], b["input"]])),
+                    "tool_result" => {
+                        let content = b["content"].as_str().unwrap().to_string();
+                        let marked = if b["is_error"] == true {
+                            format!("Error: {content}")
+                        } else {
+                            content
+                        };
+                        results.push((b["tool_use_id"].as_str().unwrap().to_string(), marked));
+                    }
+                    other => panic!("unexpected block {other}"),
+                }
+            }
+            (
+                m["role"].as_str().unwrap().to_string(),
+                texts.join("\n\n"),
+                calls,
+                results,
+            )
+        })
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn a_conversation_survives_messages_to_chat_and_back(turns in conversation()) {
+        let original = messages_request(&turns);
+        let chat = messages_to_chat(&original, "up").unwrap();
+        prop_assert_eq!(&chat["messages"][0], &json!({"role": "system", "content": "sys"}));
+        let back = chat_to_messages(&chat, "claude", 100).unwrap();
+        prop_assert_eq!(&back["system"], "sys");
+        prop_assert_eq!(essence(&back), essence(&original));
+    }
+}
