@@ -480,7 +480,10 @@ fn messages_request(turns: &[Turn]) -> Value {
 
 /// A Messages conversation reduced to what must survive: per turn, its role, its text, its tool
 /// calls (id, name, input) and its tool results (id, content with errors marked).
-fn essence(request: &Value) -> Vec<(String, String, Vec<Value>, Vec<(String, String)>)> {
+/// (role, text, tool calls, tool results) of one turn.
+type TurnEssence = (String, String, Vec<Value>, Vec<(String, String)>);
+
+fn essence(request: &Value) -> Vec<TurnEssence> {
     request["messages"]
         .as_array()
         .unwrap()
