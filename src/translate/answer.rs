@@ -74,6 +74,14 @@ impl Usage {
     }
 }
 
+/// The token counts a JSON answer of `api` reports, in Anthropic's terms.
+pub fn answer_usage(api: super::Api, answer: &Value) -> Usage {
+    match api {
+        super::Api::OpenAi => usage_from_chat(&answer["usage"]),
+        super::Api::Anthropic => usage_from_messages(&answer["usage"], Usage::default()),
+    }
+}
+
 /// A Messages id for a Chat answer's id.
 pub(crate) fn message_id(chat_id: Option<&str>) -> String {
     match chat_id {
@@ -259,6 +267,30 @@ mod tests {
         );
         assert_eq!(d.cache_read, 4);
         assert_eq!(d.input, 6);
+    }
+
+    #[test]
+    fn usage_is_read_from_either_apis_answer() {
+        let chat = json!({"usage": {"prompt_tokens": 30, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 10}}});
+        assert_eq!(
+            answer_usage(super::super::Api::OpenAi, &chat),
+            Usage {
+                input: 20,
+                output: 5,
+                cache_read: 10,
+                cache_write: 0
+            }
+        );
+        let msg = json!({"usage": {"input_tokens": 3, "output_tokens": 4, "cache_creation_input_tokens": 7}});
+        assert_eq!(
+            answer_usage(super::super::Api::Anthropic, &msg),
+            Usage {
+                input: 3,
+                output: 4,
+                cache_read: 0,
+                cache_write: 7
+            }
+        );
     }
 
     #[test]

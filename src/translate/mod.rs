@@ -4,6 +4,26 @@
 //! API is a passthrough; otherwise [`translate_request`] rewrites the body, [`translate_answer`] a
 //! JSON answer, a [`StreamTranslator`] an SSE answer chunk by chunk, and [`translate_error`] an
 //! upstream error. Nothing here knows of sockets, actors or the config.
+//!
+//! | Messages | Chat Completions |
+//! | --- | --- |
+//! | `system` (string or text blocks, joined by a blank line) | first `system` message (`system`/`developer` messages anywhere are hoisted back) |
+//! | `text` / `image` (base64 → data URL, url) blocks | `content` string (text only) or `text` / `image_url` parts |
+//! | `tool_use` blocks | assistant `tool_calls`, `input` as a JSON-string `arguments` |
+//! | `tool_result` blocks (`is_error` → `Error: ` prefix; images move to a user message after) | `tool` messages with `tool_call_id`, before the rest of the user turn |
+//! | `tools[]` `name`/`description`/`input_schema` | `tools[]` `function` `name`/`description`/`parameters` |
+//! | `tool_choice` auto / any / tool / none, `disable_parallel_tool_use` | `auto` / `required` / `{function}` / `none`, `parallel_tool_calls: false` |
+//! | `max_tokens` (a Chat client's, else [`RequestOptions::default_max_tokens`]) | `max_tokens` / `max_completion_tokens` |
+//! | `stop_sequences`, `temperature` (Chat's 0–2 capped at 1), `top_p`, `metadata.user_id` | `stop`, `temperature`, `top_p`, `user` |
+//! | `stream` | `stream` + `stream_options.include_usage` |
+//! | `thinking` blocks / `thinking_delta` | `reasoning_content` (or OpenRouter's `reasoning`) |
+//! | `stop_reason` end_turn / max_tokens / tool_use / refusal | `finish_reason` stop / length / tool_calls / content_filter |
+//! | `input_tokens` + `cache_read_input_tokens` (+ cache writes) | `prompt_tokens` (with `cached_tokens`) |
+//!
+//! Dropped: prior `thinking` blocks, `top_k`, `thinking` settings, `cache_control`, `seed`,
+//! `reasoning_effort`, `service_tier`, `store`. Refused with a 400 naming the field: Chat `n > 1`,
+//! `logprobs`/`top_logprobs`, `logit_bias`, non-zero penalties, audio, JSON `response_format`, legacy
+//! `functions`; Messages server tools (no `input_schema`), `mcp_servers`, `document` blocks.
 
 mod answer;
 mod chat_stream;
@@ -19,7 +39,7 @@ mod fixture_tests;
 #[cfg(test)]
 mod property_tests;
 
-pub use answer::{chat_answer_to_messages, messages_answer_to_chat};
+pub use answer::{answer_usage, chat_answer_to_messages, messages_answer_to_chat};
 pub use chat_stream::ChatToMessages;
 pub use errors::{error_event, translate_error, ErrorKind};
 pub use extras::{count_tokens_answer, estimate_input_tokens, models_list};
