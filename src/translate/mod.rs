@@ -31,6 +31,7 @@ mod errors;
 mod extras;
 mod headers;
 mod messages_stream;
+mod replay;
 mod request;
 mod sse;
 
@@ -45,6 +46,7 @@ pub use errors::{error_event, translate_error, ErrorKind};
 pub use extras::{count_tokens_answer, estimate_input_tokens, models_list};
 pub use headers::{is_foreign_header, upstream_path, TRANSLATED_ACCEPT_ENCODING};
 pub use messages_stream::MessagesToChat;
+pub use replay::translate_answer_as_stream;
 pub use request::{chat_to_messages, messages_to_chat};
 pub use sse::{SseEvent, SseParser};
 
