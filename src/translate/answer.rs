@@ -64,11 +64,14 @@ impl Usage {
 
     /// OpenAI's `usage` object (prompt tokens count cache reads and writes).
     pub fn to_chat_json(self) -> Value {
-        let prompt = self.input + self.cache_read + self.cache_write;
+        let prompt = self
+            .input
+            .saturating_add(self.cache_read)
+            .saturating_add(self.cache_write);
         json!({
             "prompt_tokens": prompt,
             "completion_tokens": self.output,
-            "total_tokens": prompt + self.output,
+            "total_tokens": prompt.saturating_add(self.output),
             "prompt_tokens_details": {"cached_tokens": self.cache_read},
         })
     }

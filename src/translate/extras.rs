@@ -33,7 +33,12 @@ pub fn estimate_input_tokens(request: &Value) -> u64 {
             }
         }
     }
-    meter.ascii.div_ceil(4) + meter.other + meter.images * IMAGE_TOKENS + messages * MESSAGE_TOKENS
+    meter
+        .ascii
+        .div_ceil(4)
+        .saturating_add(meter.other)
+        .saturating_add(meter.images.saturating_mul(IMAGE_TOKENS))
+        .saturating_add(messages * MESSAGE_TOKENS)
 }
 
 /// The `count_tokens` answer body: `{"input_tokens": n}`.

@@ -533,3 +533,95 @@ proptest! {
         prop_assert_eq!(essence(&back), essence(&original));
     }
 }
+
+/// Any JSON value, small.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        "(?s).{0,6}".prop_map(Value::from),
+        prop::sample::select(vec![
+            "text",
+            "tool_use",
+            "tool_result",
+            "image",
+            "thinking",
+            "user",
+            "assistant",
+            "tool",
+            "function",
+            "content_block_start",
+            "content_block_delta",
+            "message_delta",
+            "message_stop",
+            "error"
+        ])
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 40, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "type",
+                        "role",
+                        "content",
+                        "messages",
+                        "tools",
+                        "tool_calls",
+                        "index",
+                        "id",
+                        "name",
+                        "input",
+                        "delta",
+                        "choices",
+                        "function",
+                        "arguments",
+                        "text",
+                        "usage",
+                        "source",
+                        "system",
+                        "tool_choice",
+                        "message",
+                        "error",
+                        "finish_reason",
+                        "content_block",
+                        "partial_json",
+                        "stop"
+                    ]),
+                    inner
+                ),
+                0..5
+            )
+            .prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn no_input_makes_a_translator_panic(
+        raw in prop::collection::vec(any::<u8>(), 0..200),
+        values in prop::collection::vec(any_json(), 0..6),
+    ) {
+        for (client, upstream) in [(Api::Anthropic, Api::OpenAi), (Api::OpenAi, Api::Anthropic)] {
+            let ex = Exchange { client, upstream, client_model: "m".into(), upstream_model: "u".into(),
+                stream: true, include_usage: true, created: 0, tool_names: Vec::new() };
+            let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+            t.feed(&raw);
+            for v in &values {
+                t.feed(format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap_or("x")).as_bytes());
+                let _ = translate_request(client, upstream, v.to_string().as_bytes(), &RequestOptions::default());
+                let _ = translate_answer(&ex, v.to_string().as_bytes());
+                let _ = translate_answer_as_stream(&ex, v.to_string().as_bytes());
+                let _ = translate_error(client, 500, v.to_string().as_bytes());
+                let _ = estimate_input_tokens(v);
+            }
+            let _ = t.finish();
+        }
+    }
+}

@@ -22,11 +22,12 @@ fn chat_answer_as_sse(answer: &Value) -> Vec<u8> {
     if let Some(calls) = message["tool_calls"].as_array() {
         let calls: Vec<Value> = calls
             .iter()
+            .filter_map(Value::as_object)
             .enumerate()
             .map(|(i, c)| {
                 let mut c = c.clone();
-                c["index"] = json!(i);
-                c
+                c.insert("index".into(), json!(i));
+                Value::Object(c)
             })
             .collect();
         delta["tool_calls"] = Value::Array(calls);
@@ -190,6 +191,14 @@ mod tests {
         );
         assert_eq!(e[4]["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(e[5]["usage"]["completion_tokens"], 5);
+    }
+
+    #[test]
+    fn odd_tool_calls_do_not_stop_the_replay() {
+        let answer =
+            json!({"choices": [{"message": {"content": "x", "tool_calls": ["junk", null]}}]});
+        let ex = exchange(Api::Anthropic, Api::OpenAi);
+        assert!(translate_answer_as_stream(&ex, answer.to_string().as_bytes()).is_some());
     }
 
     #[test]
