@@ -23,7 +23,8 @@
 //! Dropped: prior `thinking` blocks, `top_k`, `thinking` settings, `cache_control`, `seed`,
 //! `reasoning_effort`, `service_tier`, `store`. Refused with a 400 naming the field: Chat `n > 1`,
 //! `logprobs`/`top_logprobs`, `logit_bias`, non-zero penalties, audio, JSON `response_format`, legacy
-//! `functions`; Messages server tools (no `input_schema`), `mcp_servers`, `document` blocks.
+//! `functions`; Messages server tools (no `input_schema`), `mcp_servers`, URL and file documents
+//! (text documents become text, base64 PDFs `file` parts).
 
 mod answer;
 mod chat_stream;

@@ -179,6 +179,28 @@ fn image_part(block: &Value, field: &str) -> Result<Value, Refusal> {
     Ok(json!({"type": "image_url", "image_url": {"url": url}}))
 }
 
+/// A document block as a Chat part: plain text as text, a base64 PDF as a `file` part.
+fn document_part(block: &Value, field: &str) -> Result<Value, Refusal> {
+    let source = &block["source"];
+    match source["type"].as_str() {
+        Some("text") => {
+            Ok(json!({"type": "text", "text": source["data"].as_str().unwrap_or_default()}))
+        }
+        Some("base64") => {
+            let media_type = source["media_type"].as_str().unwrap_or("application/pdf");
+            let data = source["data"].as_str().unwrap_or_default();
+            let name = block["title"].as_str().unwrap_or("document.pdf");
+            Ok(
+                json!({"type": "file", "file": {"filename": name, "file_data": format!("data:{media_type};base64,{data}")}}),
+            )
+        }
+        _ => Err(Refusal::unsupported(
+            format!("{field}.source"),
+            "only text and base64 documents can be sent to an OpenAI-compatible upstream",
+        )),
+    }
+}
+
 /// Chat `content` for text and image parts: a plain string when it is text only.
 fn chat_content(parts: Vec<Value>) -> Value {
     if parts.iter().all(|p| p["type"] == "text") {
@@ -241,12 +263,7 @@ fn user_turn_to_chat(content: &Value, field: &str, out: &mut Vec<Value>) -> Resu
                 }));
             }
             "thinking" | "redacted_thinking" => {}
-            "document" => {
-                return Err(Refusal::unsupported(
-                    field,
-                    "document blocks cannot be sent to an OpenAI-compatible upstream",
-                ))
-            }
+            "document" => parts.push(document_part(block, &field)?),
             _ => {}
         }
     }
@@ -714,6 +731,24 @@ mod tests {
             shortened_tool_names(&r),
             vec![(short.to_string(), long.clone())]
         );
+    }
+
+    #[test]
+    fn documents_become_text_or_file_parts() {
+        let r = json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
+            {"type": "document", "title": "a.pdf", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}},
+        ]}]});
+        let out = messages_to_chat(&r, "x").unwrap();
+        let parts = &out["messages"][0]["content"];
+        assert_eq!(parts[0], json!({"type": "text", "text": "notes"}));
+        assert_eq!(
+            parts[1]["file"]["file_data"],
+            "data:application/pdf;base64,JVBE"
+        );
+        let url = json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [
+            {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}]}]});
+        assert!(messages_to_chat(&url, "x").is_err());
     }
 
     #[test]
