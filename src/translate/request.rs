@@ -246,6 +246,12 @@ fn user_turn_to_chat(content: &Value, field: &str, out: &mut Vec<Value>) -> Resu
                                 "image" => {
                                     parts.push(image_part(b, &format!("{field}.content[{j}]"))?)
                                 }
+                                "document" if b["source"]["type"] == "text" => texts.push(
+                                    b["source"]["data"].as_str().unwrap_or_default().to_string(),
+                                ),
+                                "document" => {
+                                    parts.push(document_part(b, &format!("{field}.content[{j}]"))?)
+                                }
                                 _ => {}
                             }
                         }
@@ -749,6 +755,16 @@ mod tests {
         let url = json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [
             {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}]}]});
         assert!(messages_to_chat(&url, "x").is_err());
+        let in_result = json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t", "content": [
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "page"}},
+                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}]}]}]});
+        let out = messages_to_chat(&in_result, "x").unwrap();
+        assert_eq!(
+            out["messages"][0],
+            json!({"role": "tool", "tool_call_id": "t", "content": "page"})
+        );
+        assert_eq!(out["messages"][1]["content"][0]["type"], "file");
     }
 
     #[test]
