@@ -606,6 +606,23 @@ fn chat_parts_to_blocks(content: &Value, field: &str) -> Result<Vec<Value>, Refu
                             .unwrap_or_default();
                         blocks.push(image_block(url, &field)?);
                     }
+                    "file" => {
+                        let data = part["file"]["file_data"].as_str().unwrap_or_default();
+                        let (media_type, data) = data
+                            .strip_prefix("data:")
+                            .and_then(|d| d.split_once(";base64,"))
+                            .ok_or_else(|| {
+                                Refusal::unsupported(
+                                    &field,
+                                    "only files given inline as base64 data URLs can be sent to a Messages upstream",
+                                )
+                            })?;
+                        let mut block = json!({"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}});
+                        if let Some(name) = part["file"]["filename"].as_str() {
+                            block["title"] = json!(name);
+                        }
+                        blocks.push(block);
+                    }
                     other => {
                         return Err(Refusal::unsupported(
                             field,
@@ -815,6 +832,23 @@ mod tests {
         ok["presence_penalty"] = json!(0);
         ok["response_format"] = json!({"type": "text"});
         assert!(chat_to_messages(&ok, "c", 100).is_ok());
+    }
+
+    #[test]
+    fn inline_files_become_documents_and_file_ids_are_refused() {
+        let r = json!({"model": "g", "messages": [{"role": "user", "content": [
+            {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}}]}]});
+        let out = chat_to_messages(&r, "c", 10).unwrap();
+        assert_eq!(
+            out["messages"][0]["content"][0],
+            json!({"type": "document", "title": "a.pdf",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}})
+        );
+        let id = json!({"model": "g", "messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-1"}}]}]});
+        assert!(chat_to_messages(&id, "c", 10)
+            .unwrap_err()
+            .to_string()
+            .contains("messages[0].content[0]"));
     }
 
     #[test]
