@@ -30,6 +30,7 @@ pub mod proxy;
 mod secret;
 pub mod server;
 pub mod supervisor;
+pub mod translate;
 pub mod upstream;
 pub mod words;
 
