@@ -215,23 +215,29 @@ impl Handler<SelectEndpoint> for Balancer {
             }
             let mut asks = asks;
             if matches!(strategy, Strategy::LeastInflight | Strategy::Latency) && asks.len() >= 2 {
-                let cost = |answer: Option<HealthAnswer>, weight: f64| match answer {
-                    None => f64::INFINITY,
-                    Some(answer) => {
-                        let load = Load {
-                            in_flight: answer.in_flight,
-                            latency: answer.latency,
-                        };
-                        if strategy == Strategy::Latency {
-                            strategy::latency_cost(load, weight)
-                        } else {
-                            strategy::inflight_cost(load, weight)
+                let (first, second) = (ask(&asks[0], false).await, ask(&asks[1], false).await);
+                let (la, lb) = strategy::pair_latencies(
+                    first.as_ref().and_then(|a| a.latency),
+                    second.as_ref().and_then(|a| a.latency),
+                );
+                let cost =
+                    |answer: Option<HealthAnswer>, latency: Duration, weight: f64| match answer {
+                        None => f64::INFINITY,
+                        Some(answer) => {
+                            let load = Load {
+                                in_flight: answer.in_flight,
+                                latency,
+                            };
+                            if strategy == Strategy::Latency {
+                                strategy::latency_cost(load, weight)
+                            } else {
+                                strategy::inflight_cost(load, weight)
+                            }
                         }
-                    }
-                };
+                    };
                 let costs = (
-                    cost(ask(&asks[0], false).await, asks[0].config.weight),
-                    cost(ask(&asks[1], false).await, asks[1].config.weight),
+                    cost(first, la, asks[0].config.weight),
+                    cost(second, lb, asks[1].config.weight),
                 );
                 strategy::cheaper_of_pair_first(&mut asks, costs);
             }

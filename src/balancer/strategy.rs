@@ -1,6 +1,7 @@
 //! Selection strategies as plain functions: each turns the eligible endpoints into the order in
 //! which the Balancer asks them `IsHealthy`. Randomness comes in as a closure, so tests can fix it.
 
+use crate::endpoint::rtt::DEFAULT_RTT;
 use std::time::Duration;
 
 /// What a strategy knows of an endpoint before asking it anything (from the config).
@@ -110,9 +111,28 @@ pub fn latency_cost(load: Load, weight: f64) -> f64 {
     load.latency.as_secs_f64() * f64::from(load.in_flight + 1) / weight
 }
 
+/// The latencies a pair is weighed with. An endpoint not measured yet counts as the measured
+/// one of its pair: not as 0 (it would win every pair until its first answer) and not as a fixed
+/// default (one above a slow endpoint's estimate would starve it of the request that measures
+/// it). With neither measured, both count as [`DEFAULT_RTT`].
+pub fn pair_latencies(a: Option<Duration>, b: Option<Duration>) -> (Duration, Duration) {
+    let a_or = a.or(b).unwrap_or(DEFAULT_RTT);
+    let b_or = b.or(a).unwrap_or(DEFAULT_RTT);
+    (a_or, b_or)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unmeasured_endpoint_weighs_as_its_measured_partner() {
+        let ms = Duration::from_millis;
+        assert_eq!(pair_latencies(None, Some(ms(200))), (ms(200), ms(200)));
+        assert_eq!(pair_latencies(Some(ms(3)), None), (ms(3), ms(3)));
+        assert_eq!(pair_latencies(Some(ms(3)), Some(ms(9))), (ms(3), ms(9)));
+        assert_eq!(pair_latencies(None, None), (DEFAULT_RTT, DEFAULT_RTT));
+    }
 
     fn cands(spec: &[(u32, f64)]) -> Vec<Candidate> {
         spec.iter()

@@ -249,8 +249,8 @@ pub struct HealthAnswer {
     pub state: State,
     pub available_at: Option<Instant>,
     pub in_flight: u32,
-    /// The peak-EWMA time to first byte, or a default when unmeasured.
-    pub latency: Duration,
+    /// The peak-EWMA time to first byte; `None` before the first answer.
+    pub latency: Option<Duration>,
 }
 
 /// The upstream answered without the endpoint being at fault.
@@ -345,7 +345,7 @@ fn answer(health: &EndpointHealth, claim: Option<Claim>, now: Instant) -> Health
         state: health.state(),
         available_at: health.available_at(now),
         in_flight: health.in_flight(),
-        latency: health.latency_cost(now),
+        latency: health.latency_estimate(now),
     }
 }
 
