@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod server;
 pub mod supervisor;
 pub mod upstream;
+pub mod usage;
 
 use actix::Addr;
 use config::Config;
