@@ -206,6 +206,64 @@ mod tests {
         assert_eq!(json["store"]["enabled"], false);
     }
 
+    #[actix_rt::test]
+    async fn usage_route_answers_exact_totals_in_the_contract_shape() {
+        use actix_web::{test, App};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let history = UsageHistory::start(crate::usage::StoreSettings::new(Some(
+            dir.path().join("usage.sqlite"),
+        )));
+        for r in crate::usage::db::tests::sample() {
+            history.record(r);
+        }
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(history.clone()))
+                .route("/admin/usage", web::get().to(usage_route))
+                .route("/admin", web::get().to(status_page)),
+        )
+        .await;
+        let req = test::TestRequest::get()
+            .uri("/admin/usage?since=2026-11-22&until=2026-11-24&by=model")
+            .to_request();
+        let body: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+        assert_eq!(body["since"], "2026-11-22T00:00:00Z");
+        assert_eq!(body["until"], "2026-11-24T00:00:00Z");
+        assert_eq!(body["by"], "model");
+        assert_eq!(body["rows"][0]["key"], "claude-sonnet-4-5");
+        assert_eq!(body["rows"][0]["requests"], 3);
+        assert_eq!(body["rows"][0]["input_tokens"], 600);
+        assert_eq!(body["rows"][0]["cost_usd"], 0.0045);
+        assert_eq!(body["totals"]["requests"], 5);
+        assert_eq!(body["totals"]["cache_write_tokens"], 400);
+        assert_eq!(body["store"]["ok"], true);
+
+        let req = test::TestRequest::get()
+            .uri("/admin/usage?by=weekday")
+            .to_request();
+        let resp = test::call_service(&app, req).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            resp.headers()
+                .get("x-switchyard-error")
+                .and_then(|v| v.to_str().ok()),
+            Some("bad_usage_query")
+        );
+
+        let resp =
+            test::call_service(&app, test::TestRequest::get().uri("/admin").to_request()).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let csp = resp
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(csp.contains("connect-src 'self'"), "{csp}");
+        let page = test::read_body(resp).await;
+        assert_eq!(page, STATUS_PAGE.as_bytes());
+    }
+
     #[test]
     fn the_page_is_self_contained() {
         let page = STATUS_PAGE.to_ascii_lowercase();
