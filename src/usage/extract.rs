@@ -31,7 +31,7 @@ impl Tokens {
 
 /// A JSON body is kept (as a copy) up to this size and parsed whole at the end; past it only the
 /// last `TAIL_KEEP` bytes are kept and searched for the usage object (which both APIs put last).
-const JSON_KEEP: usize = 8 << 20;
+const JSON_KEEP: usize = 1 << 20;
 const TAIL_KEEP: usize = 64 << 10;
 /// An SSE line longer than this cannot be a usage event; it is skipped without being kept.
 const LINE_KEEP: usize = 64 << 10;
@@ -56,6 +56,8 @@ enum Mode {
         /// The body outgrew `JSON_KEEP`: `body` holds only its tail.
         truncated: bool,
     },
+    /// Neither JSON nor SSE (a file, audio): nothing to read, nothing kept.
+    Ignore,
 }
 
 impl UsageReader {
@@ -79,9 +81,21 @@ impl UsageReader {
         }
     }
 
-    /// A reader chosen by the answer's `Content-Type`.
+    /// A reader chosen by the answer's `Content-Type`: SSE, JSON (also when the type is missing
+    /// or plain text, as some relays send), or, for anything else, one that reads nothing.
     pub fn for_content_type(content_type: &str) -> Self {
-        Self::new(content_type.contains("event-stream"))
+        let lower = content_type.to_ascii_lowercase();
+        if lower.contains("event-stream") {
+            Self::new(true)
+        } else if lower.is_empty() || lower.contains("json") || lower.starts_with("text/") {
+            Self::new(false)
+        } else {
+            UsageReader {
+                mode: Mode::Ignore,
+                seen: RawUsage::default(),
+                found: false,
+            }
+        }
     }
 
     /// Takes the next chunk of the body.
@@ -120,6 +134,7 @@ impl UsageReader {
                     *truncated = true;
                 }
             }
+            Mode::Ignore => {}
         }
     }
 
@@ -152,6 +167,7 @@ impl UsageReader {
                     scan_line(&body, &mut self.seen, &mut self.found);
                 }
             }
+            Mode::Ignore => {}
         }
         if self.found {
             self.seen.tokens()
