@@ -323,16 +323,18 @@ impl UsageHistory {
         let addr = SyncArbiter::start(1, move || {
             UsageStore::new(settings.clone(), for_thread.clone())
         });
-        let timer_addr = addr.clone();
+        // The timer holds a weak address: once every handle is gone the store stops (writing
+        // what it holds) and the timer with it.
+        let timer_addr = addr.downgrade();
         actix::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if !timer_addr.connected() {
-                    break;
+                match timer_addr.upgrade() {
+                    Some(addr) if addr.connected() => addr.do_send(Flush),
+                    _ => break,
                 }
-                timer_addr.do_send(Flush);
             }
         });
         UsageHistory {

@@ -66,6 +66,30 @@ async fn totals_survive_a_restart_of_the_store() {
 }
 
 #[actix_rt::test]
+async fn dropping_every_handle_writes_what_the_store_holds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("usage.sqlite");
+    {
+        let history = UsageHistory::start(settings(path.clone()));
+        for r in sample() {
+            history.record(r);
+        }
+    }
+    // The store's thread writes on its way out; wait for it without sleeping blindly.
+    let mut count = 0;
+    for _ in 0..500 {
+        if let Ok(db) = crate::usage::db::UsageDb::open(&path) {
+            count = db.count().expect("count");
+            if count == 5 {
+                break;
+            }
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(count, 5);
+}
+
+#[actix_rt::test]
 async fn an_unwritable_path_loses_no_record_and_reports_the_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The file's folder is a plain file: nothing can be created there until it is removed.
