@@ -225,6 +225,7 @@ impl UsageDb {
             source,
         };
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // (":memory:" has no folder and is not a file.)
             std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
                 path: shown.clone(),
                 source,
@@ -464,6 +465,30 @@ pub fn default_database_path(config_file: &Path) -> PathBuf {
     let mut name = config_file.as_os_str().to_owned();
     name.push(".usage.sqlite");
     PathBuf::from(name)
+}
+
+/// The file `usage.database` names: `off` → none; empty → beside the config file, or in memory
+/// (`:memory:`, kept until exit) when there is no config file (the demo); a relative path is
+/// taken from the config file's folder.
+pub fn resolve_database(setting: &str, config_file: Option<&Path>) -> Option<PathBuf> {
+    let setting = setting.trim();
+    if setting.eq_ignore_ascii_case("off") {
+        return None;
+    }
+    if setting.is_empty() {
+        return Some(
+            config_file
+                .map(default_database_path)
+                .unwrap_or_else(|| PathBuf::from(":memory:")),
+        );
+    }
+    let path = PathBuf::from(setting);
+    if path.is_relative() && setting != ":memory:" {
+        if let Some(folder) = config_file.and_then(Path::parent) {
+            return Some(folder.join(path));
+        }
+    }
+    Some(path)
 }
 
 #[cfg(test)]

@@ -330,3 +330,29 @@ fn default_path_sits_beside_the_config() {
         PathBuf::from("/home/u/.config/switchyard/config.yaml.usage.sqlite")
     );
 }
+
+#[test]
+fn the_database_setting_resolves_beside_the_config() {
+    let config = Path::new("/etc/switchyard/config.yaml");
+    assert_eq!(resolve_database("off", Some(config)), None);
+    assert_eq!(
+        resolve_database("", Some(config)),
+        Some(PathBuf::from("/etc/switchyard/config.yaml.usage.sqlite"))
+    );
+    assert_eq!(
+        resolve_database("data/usage.db", Some(config)),
+        Some(PathBuf::from("/etc/switchyard/data/usage.db"))
+    );
+    assert_eq!(
+        resolve_database("/var/lib/usage.db", Some(config)),
+        Some(PathBuf::from("/var/lib/usage.db"))
+    );
+    assert_eq!(resolve_database("", None), Some(PathBuf::from(":memory:")));
+}
+
+#[test]
+fn an_in_memory_history_works_for_the_demo() {
+    let mut db = UsageDb::open(Path::new(":memory:")).expect("open");
+    db.insert(&sample()).expect("insert");
+    assert_eq!(db.count().expect("count"), 5);
+}
