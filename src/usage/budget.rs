@@ -99,6 +99,7 @@ impl BudgetTracker {
         }
     }
 
+    /// The budget in force.
     pub fn budget(&self) -> Budget {
         self.budget
     }

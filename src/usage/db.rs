@@ -106,6 +106,7 @@ impl Dimension {
         }
     }
 
+    /// The name used in `by=` and in the rows.
     pub fn as_str(self) -> &'static str {
         match self {
             Dimension::Endpoint => "endpoint",
