@@ -32,6 +32,7 @@ pub mod server;
 pub mod supervisor;
 pub mod translate;
 pub mod upstream;
+pub mod usage;
 pub mod words;
 
 pub use secret::Secret;

@@ -1,0 +1,496 @@
+//! The usage history file: an SQLite database with a schema version, migrations, WAL mode, batched
+//! inserts, retention, and the few queries the admin routes need. Plain code on a `Connection`;
+//! only the store actor's thread uses it.
+
+use super::clock::{self, DAY_MS, HOUR_MS};
+use super::extract::Tokens;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// One answered request, as the request path reports it when the answer has ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRecord {
+    /// When the answer ended.
+    pub at: SystemTime,
+    pub endpoint: String,
+    /// The model the client asked for.
+    pub model: String,
+    /// The model sent upstream (after `model_map`).
+    pub upstream_model: String,
+    /// `None` when the answer carried no usage.
+    pub tokens: Option<Tokens>,
+    pub status: u16,
+    /// Time until the response head arrived.
+    pub latency: Duration,
+    /// `None` when no price is known (or the tokens are not).
+    pub cost_usd: Option<f64>,
+}
+
+/// What went wrong with the history file; the request path never sees these.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("usage database {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("usage database {path}: cannot create its folder: {source}")]
+    Folder {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("usage database {path} has schema version {found}, newer than this switchyard knows ({known}); use a newer switchyard or another file")]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("usage history is off (usage.database: off)")]
+    Off,
+    #[error("the usage store did not answer: {0}")]
+    Gone(String),
+}
+
+/// The schema, one step per version. Version N is reached by running steps 1..=N in order.
+const MIGRATIONS: &[&str] = &[
+    // 1: one row per answered request. Tokens and cost are NULL when unknown; cost is kept in
+    // nano-dollars so that sums are exact.
+    "CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        endpoint TEXT NOT NULL,
+        model TEXT NOT NULL,
+        upstream_model TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        latency_ms INTEGER NOT NULL,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        cache_read_tokens INTEGER,
+        cache_write_tokens INTEGER,
+        cost_nanousd INTEGER
+    );
+    CREATE INDEX requests_at ON requests (at_ms);
+    CREATE INDEX requests_endpoint_at ON requests (endpoint, at_ms);",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// A grouping of `/admin/usage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Endpoint,
+    /// The model the client asked for.
+    Model,
+    /// The UTC day, `2026-11-23`.
+    Day,
+    /// The UTC hour, `2026-11-23T05:00:00Z`.
+    Hour,
+}
+
+impl Dimension {
+    /// Reads `endpoint`, `model`, `day` or `hour`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim() {
+            "endpoint" => Some(Dimension::Endpoint),
+            "model" => Some(Dimension::Model),
+            "day" => Some(Dimension::Day),
+            "hour" => Some(Dimension::Hour),
+            _ => None,
+        }
+    }
+
+    /// The name used in `by=` and in the rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Endpoint => "endpoint",
+            Dimension::Model => "model",
+            Dimension::Day => "day",
+            Dimension::Hour => "hour",
+        }
+    }
+
+    fn sql(self) -> String {
+        match self {
+            Dimension::Endpoint => "endpoint".into(),
+            Dimension::Model => "model".into(),
+            Dimension::Day => format!("at_ms / {DAY_MS}"),
+            Dimension::Hour => format!("at_ms / {HOUR_MS}"),
+        }
+    }
+}
+
+/// Sums over a set of requests. Unknown tokens count as none; `unpriced_requests` says how many
+/// requests have no known cost, so a total is read as "at least".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sums {
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub cost_nanousd: i64,
+    pub unpriced_requests: u64,
+}
+
+impl Sums {
+    /// The summed cost in USD.
+    pub fn cost_usd(&self) -> f64 {
+        super::price::nanos_to_usd(self.cost_nanousd)
+    }
+
+    fn add(&mut self, other: &Sums) {
+        self.requests += other.requests;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cost_nanousd += other.cost_nanousd;
+        self.unpriced_requests += other.unpriced_requests;
+    }
+
+    fn write_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("requests", &self.requests)?;
+        map.serialize_entry("input_tokens", &self.input_tokens)?;
+        map.serialize_entry("output_tokens", &self.output_tokens)?;
+        map.serialize_entry("cache_read_tokens", &self.cache_read_tokens)?;
+        map.serialize_entry("cache_write_tokens", &self.cache_write_tokens)?;
+        map.serialize_entry("cost_usd", &self.cost_usd())?;
+        map.serialize_entry("unpriced_requests", &self.unpriced_requests)
+    }
+}
+
+impl Serialize for Sums {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        self.write_fields(&mut map)?;
+        map.end()
+    }
+}
+
+/// One group of `/admin/usage`: its key (the parts joined with a space) and, when grouped by more
+/// than one dimension, each part by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub key: String,
+    pub parts: BTreeMap<&'static str, String>,
+    pub sums: Sums,
+}
+
+impl Serialize for UsageRow {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("key", &self.key)?;
+        if self.parts.len() > 1 {
+            for (name, value) in &self.parts {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        self.sums.write_fields(&mut map)?;
+        map.end()
+    }
+}
+
+/// Rows and their totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageTable {
+    pub rows: Vec<UsageRow>,
+    pub totals: Sums,
+}
+
+/// One endpoint's spend in the current UTC day and month (for budgets at start).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EndpointSpend {
+    pub today_usd: f64,
+    pub month_usd: f64,
+}
+
+/// An open history file.
+pub struct UsageDb {
+    conn: Connection,
+    path: String,
+}
+
+impl UsageDb {
+    /// Opens (or creates) the file, switches it to WAL and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<UsageDb, StoreError> {
+        let shown = path.display().to_string();
+        let sqlite = |source| StoreError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // (":memory:" has no folder and is not a file.)
+            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+                path: shown.clone(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(sqlite)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
+        // WAL: readers do not block the writer; NORMAL sync is safe with WAL (a power cut may lose
+        // the last batch, never corrupt the file).
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(sqlite)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")
+            .map_err(sqlite)?;
+        let mut db = UsageDb { conn, path: shown };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The schema version the file has.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT MAX(version) FROM schema_version", [], |row| {
+                row.get::<_, Option<i64>>(0)
+            })
+            .map(|v| v.unwrap_or(0))
+            .map_err(|e| self.err(e))
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
+            .map_err(|e| self.err(e))?;
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tx.execute_batch(step).map_err(err)?;
+            tx.execute("DELETE FROM schema_version", []).map_err(err)?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                params![i as i64 + 1],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Writes a batch in one transaction: all of it or none.
+    pub fn insert(&mut self, records: &[UsageRecord]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO requests (at_ms, endpoint, model, upstream_model, status,
+                        latency_ms, input_tokens, output_tokens, cache_read_tokens,
+                        cache_write_tokens, cost_nanousd)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(err)?;
+            for r in records {
+                let t = r.tokens.as_ref();
+                let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                insert
+                    .execute(params![
+                        clock::unix_ms(r.at),
+                        r.endpoint,
+                        r.model,
+                        r.upstream_model,
+                        r.status,
+                        i64::try_from(r.latency.as_millis()).unwrap_or(i64::MAX),
+                        t.map(|t| n(t.input)),
+                        t.map(|t| n(t.output)),
+                        t.map(|t| n(t.cache_read)),
+                        t.map(|t| n(t.cache_write)),
+                        r.cost_usd.map(super::price::usd_to_nanos),
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Deletes requests older than `retention` before `now`, but never any of the current UTC
+    /// month (budgets are recomputed from it). Returns how many rows went.
+    pub fn prune(&mut self, now: SystemTime, retention: Duration) -> Result<usize, StoreError> {
+        let now_ms = clock::unix_ms(now);
+        let keep_from = (now_ms - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2))
+            .min(clock::month_start(now_ms));
+        self.conn
+            .execute("DELETE FROM requests WHERE at_ms < ?1", params![keep_from])
+            .map_err(|e| self.err(e))
+    }
+
+    /// Requests in `[since, until)`, grouped by `by` (in that order), sorted by the groups.
+    pub fn query(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        by: &[Dimension],
+    ) -> Result<UsageTable, StoreError> {
+        let groups: Vec<String> = by.iter().map(|d| d.sql()).collect();
+        let select = if groups.is_empty() {
+            String::new()
+        } else {
+            format!("{}, ", groups.join(", "))
+        };
+        let group = if groups.is_empty() {
+            String::new()
+        } else {
+            let n: Vec<String> = (1..=groups.len()).map(|i| i.to_string()).collect();
+            format!("GROUP BY {0} ORDER BY {0}", n.join(", "))
+        };
+        let sql = format!(
+            "SELECT {select} COUNT(*), COALESCE(SUM(input_tokens), 0),
+                COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
+                COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(cost_nanousd), 0),
+                COUNT(*) - COUNT(cost_nanousd)
+             FROM requests WHERE at_ms >= ?1 AND at_ms < ?2 {group}"
+        );
+        let mut statement = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let k = by.len();
+        let rows = statement
+            .query_map(params![since_ms, until_ms], |row| {
+                let mut parts = BTreeMap::new();
+                let mut key = Vec::with_capacity(k);
+                for (i, dim) in by.iter().enumerate() {
+                    let value = match dim {
+                        Dimension::Endpoint | Dimension::Model => row.get::<_, String>(i)?,
+                        Dimension::Day => clock::format_day(row.get::<_, i64>(i)? * DAY_MS),
+                        Dimension::Hour => clock::format_rfc3339(row.get::<_, i64>(i)? * HOUR_MS),
+                    };
+                    key.push(value.clone());
+                    parts.insert(dim.as_str(), value);
+                }
+                let u = |i: usize| row.get::<_, i64>(k + i).map(|v| v.max(0) as u64);
+                Ok(UsageRow {
+                    key: key.join(" "),
+                    parts,
+                    sums: Sums {
+                        requests: u(0)?,
+                        input_tokens: u(1)?,
+                        output_tokens: u(2)?,
+                        cache_read_tokens: u(3)?,
+                        cache_write_tokens: u(4)?,
+                        cost_nanousd: row.get(k + 5)?,
+                        unpriced_requests: u(6)?,
+                    },
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let mut table = UsageTable {
+            rows: Vec::new(),
+            totals: Sums::default(),
+        };
+        for row in rows {
+            let row = row.map_err(|e| self.err(e))?;
+            table.totals.add(&row.sums);
+            // Without a grouping, SQL gives one row of zeros: that is the totals, not a row.
+            if k > 0 {
+                table.rows.push(row);
+            }
+        }
+        Ok(table)
+    }
+
+    /// Each endpoint's spend in the UTC day and month that hold `now`.
+    pub fn spend(&self, now: SystemTime) -> Result<HashMap<String, EndpointSpend>, StoreError> {
+        let now_ms = clock::unix_ms(now);
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT endpoint,
+                    COALESCE(SUM(CASE WHEN at_ms >= ?2 THEN cost_nanousd END), 0),
+                    COALESCE(SUM(cost_nanousd), 0)
+                 FROM requests WHERE at_ms >= ?1 AND at_ms < ?3 GROUP BY endpoint",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map(
+                params![
+                    clock::month_start(now_ms),
+                    clock::day_start(now_ms),
+                    clock::next_month_start(now_ms)
+                ],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        EndpointSpend {
+                            today_usd: super::price::nanos_to_usd(row.get(1)?),
+                            month_usd: super::price::nanos_to_usd(row.get(2)?),
+                        },
+                    ))
+                },
+            )
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The number of requests kept (for tests and `check`).
+    pub fn count(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM requests", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|n| n.unwrap_or(0).max(0) as u64)
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Where the history goes by default: `<config file>.usage.sqlite` beside the config.
+pub fn default_database_path(config_file: &Path) -> PathBuf {
+    let mut name = config_file.as_os_str().to_owned();
+    name.push(".usage.sqlite");
+    PathBuf::from(name)
+}
+
+/// The file `usage.database` names: `off` → none; empty → beside the config file, or in memory
+/// (`:memory:`, kept until exit) when there is no config file (the demo); a relative path is
+/// taken from the config file's folder.
+pub fn resolve_database(setting: &str, config_file: Option<&Path>) -> Option<PathBuf> {
+    let setting = setting.trim();
+    if setting.eq_ignore_ascii_case("off") {
+        return None;
+    }
+    if setting.is_empty() {
+        return Some(
+            config_file
+                .map(default_database_path)
+                .unwrap_or_else(|| PathBuf::from(":memory:")),
+        );
+    }
+    let path = PathBuf::from(setting);
+    if path.is_relative() && setting != ":memory:" {
+        if let Some(folder) = config_file.and_then(Path::parent) {
+            return Some(folder.join(path));
+        }
+    }
+    Some(path)
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,358 @@
+use super::*;
+use crate::usage::clock::{parse_time, system_time};
+
+fn at(text: &str) -> SystemTime {
+    system_time(parse_time(text, 0).expect("valid time"))
+}
+
+fn ms(text: &str) -> i64 {
+    parse_time(text, 0).expect("valid time")
+}
+
+pub(crate) fn record(
+    when: &str,
+    endpoint: &str,
+    model: &str,
+    tokens: Option<(u64, u64, u64, u64)>,
+    cost_usd: Option<f64>,
+) -> UsageRecord {
+    UsageRecord {
+        at: at(when),
+        endpoint: endpoint.into(),
+        model: model.into(),
+        upstream_model: format!("{model}-upstream"),
+        tokens: tokens.map(|(input, output, cache_read, cache_write)| Tokens {
+            input,
+            output,
+            cache_read,
+            cache_write,
+        }),
+        status: 200,
+        latency: Duration::from_millis(120),
+        cost_usd,
+    }
+}
+
+/// Three endpoints, two models, two days; one answer without usage, one without a price.
+pub(crate) fn sample() -> Vec<UsageRecord> {
+    vec![
+        record(
+            "2026-11-22T23:59:59Z",
+            "relay-a",
+            "claude-sonnet-4-5",
+            Some((100, 10, 1000, 0)),
+            Some(0.00075),
+        ),
+        record(
+            "2026-11-23T00:00:00Z",
+            "relay-a",
+            "claude-sonnet-4-5",
+            Some((200, 20, 0, 400)),
+            Some(0.0024),
+        ),
+        record(
+            "2026-11-23T05:30:00Z",
+            "relay-b",
+            "claude-sonnet-4-5",
+            Some((300, 30, 0, 0)),
+            Some(0.00135),
+        ),
+        record("2026-11-23T05:45:00Z", "relay-b", "gpt-4o-mini", None, None),
+        record(
+            "2026-11-23T06:10:00Z",
+            "local",
+            "llama",
+            Some((50, 5, 0, 0)),
+            None,
+        ),
+    ]
+}
+
+fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("switchyard.yaml.usage.sqlite");
+    (dir, path)
+}
+
+#[test]
+fn totals_by_endpoint_are_exact() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    db.insert(&sample()).expect("insert");
+    let table = db
+        .query(ms("2026-11-22"), ms("2026-11-24"), &[Dimension::Endpoint])
+        .expect("query");
+    let keys: Vec<&str> = table.rows.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["local", "relay-a", "relay-b"]);
+    let a = &table.rows[1].sums;
+    assert_eq!(
+        (
+            a.requests,
+            a.input_tokens,
+            a.output_tokens,
+            a.cache_read_tokens,
+            a.cache_write_tokens
+        ),
+        (2, 300, 30, 1000, 400)
+    );
+    assert_eq!(a.cost_nanousd, 3_150_000);
+    assert_eq!(a.unpriced_requests, 0);
+    let b = &table.rows[2].sums;
+    assert_eq!(
+        (b.requests, b.input_tokens, b.unpriced_requests),
+        (2, 300, 1)
+    );
+    let t = table.totals;
+    assert_eq!(
+        (
+            t.requests,
+            t.input_tokens,
+            t.output_tokens,
+            t.cache_read_tokens,
+            t.cache_write_tokens
+        ),
+        (5, 650, 65, 1000, 400)
+    );
+    assert_eq!(t.cost_nanousd, 4_500_000);
+    assert_eq!(t.unpriced_requests, 2);
+    assert!((t.cost_usd() - 0.0045).abs() < 1e-15);
+}
+
+#[test]
+fn totals_by_model_and_by_day_follow_the_utc_calendar() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    db.insert(&sample()).expect("insert");
+    let by_model = db
+        .query(ms("2026-11-22"), ms("2026-11-24"), &[Dimension::Model])
+        .expect("query");
+    let models: Vec<(&str, u64)> = by_model
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.sums.requests))
+        .collect();
+    assert_eq!(
+        models,
+        [("claude-sonnet-4-5", 3), ("gpt-4o-mini", 1), ("llama", 1)]
+    );
+    let by_day = db
+        .query(ms("2026-11-22"), ms("2026-11-24"), &[Dimension::Day])
+        .expect("query");
+    let days: Vec<(&str, u64, i64)> = by_day
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.sums.requests, r.sums.cost_nanousd))
+        .collect();
+    assert_eq!(
+        days,
+        [("2026-11-22", 1, 750_000), ("2026-11-23", 4, 3_750_000)]
+    );
+}
+
+#[test]
+fn since_is_inclusive_and_until_exclusive() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    db.insert(&sample()).expect("insert");
+    let t = db
+        .query(ms("2026-11-23T00:00:00Z"), ms("2026-11-23T06:10:00Z"), &[])
+        .expect("query");
+    assert!(t.rows.is_empty());
+    assert_eq!(t.totals.requests, 3);
+    let empty = db
+        .query(ms("2020-01-01"), ms("2020-01-02"), &[Dimension::Endpoint])
+        .expect("query");
+    assert!(empty.rows.is_empty());
+    assert_eq!(empty.totals, Sums::default());
+}
+
+#[test]
+fn grouping_by_endpoint_and_hour_names_both_parts() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    db.insert(&sample()).expect("insert");
+    let t = db
+        .query(
+            ms("2026-11-23"),
+            ms("2026-11-24"),
+            &[Dimension::Endpoint, Dimension::Hour],
+        )
+        .expect("query");
+    let rows: Vec<(&str, u64)> = t
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.sums.requests))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("local 2026-11-23T06:00:00Z", 1),
+            ("relay-a 2026-11-23T00:00:00Z", 1),
+            ("relay-b 2026-11-23T05:00:00Z", 2),
+        ]
+    );
+    let json = serde_json::to_value(&t.rows[2]).expect("json");
+    assert_eq!(json["endpoint"], "relay-b");
+    assert_eq!(json["hour"], "2026-11-23T05:00:00Z");
+    assert_eq!(json["requests"], 2);
+    assert_eq!(json["cache_read_tokens"], 0);
+}
+
+#[test]
+fn json_shape_of_a_row_and_totals() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    db.insert(&sample()).expect("insert");
+    let t = db
+        .query(ms("2026-11-22"), ms("2026-11-24"), &[Dimension::Endpoint])
+        .expect("query");
+    let json = serde_json::to_value(&t).expect("json");
+    assert_eq!(
+        json["rows"][1],
+        serde_json::json!({
+            "key": "relay-a", "requests": 2, "input_tokens": 300, "output_tokens": 30,
+            "cache_read_tokens": 1000, "cache_write_tokens": 400, "cost_usd": 0.00315,
+            "unpriced_requests": 0
+        })
+    );
+    assert_eq!(json["totals"]["requests"], 5);
+    assert_eq!(json["totals"]["cost_usd"], 0.0045);
+}
+
+#[test]
+fn history_survives_reopening_the_file() {
+    let (_dir, path) = temp_db();
+    {
+        let mut db = UsageDb::open(&path).expect("open");
+        db.insert(&sample()).expect("insert");
+    }
+    let mut db = UsageDb::open(&path).expect("reopen");
+    assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(db.count().expect("count"), 5);
+    db.insert(&sample()[..1]).expect("insert");
+    assert_eq!(db.count().expect("count"), 6);
+}
+
+#[test]
+fn an_empty_file_is_migrated_to_the_current_schema() {
+    let (_dir, path) = temp_db();
+    std::fs::write(&path, b"").expect("empty file");
+    let db = UsageDb::open(&path).expect("open");
+    assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(db.count().expect("count"), 0);
+    let mode: String = db
+        .conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("pragma");
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_file_from_a_newer_switchyard_is_refused_untouched() {
+    let (_dir, path) = temp_db();
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (99);",
+        )
+        .expect("schema");
+    }
+    match UsageDb::open(&path) {
+        Err(StoreError::TooNew { found: 99, .. }) => {}
+        Err(other) => panic!("expected TooNew, got {other}"),
+        Ok(_) => panic!("expected TooNew, got an open file"),
+    }
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_an_error_not_a_panic() {
+    let (_dir, path) = temp_db();
+    std::fs::write(&path, vec![b'x'; 4096]).expect("garbage");
+    assert!(UsageDb::open(&path).is_err());
+}
+
+#[test]
+fn retention_deletes_old_requests_but_never_the_current_month() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    db.insert(&[
+        record("2026-08-01T00:00:00Z", "a", "m", None, Some(1.0)),
+        record("2026-11-01T00:00:00Z", "a", "m", None, Some(1.0)),
+        record("2026-11-20T00:00:00Z", "a", "m", None, Some(1.0)),
+    ])
+    .expect("insert");
+    let now = at("2026-11-23T00:00:00Z");
+    // A 7-day retention would reach into the month; the month is kept whole.
+    assert_eq!(
+        db.prune(now, Duration::from_secs(7 * 86_400))
+            .expect("prune"),
+        1
+    );
+    assert_eq!(db.count().expect("count"), 2);
+}
+
+#[test]
+fn spend_per_endpoint_covers_the_utc_day_and_month() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    db.insert(&[
+        record("2026-10-31T23:59:59Z", "a", "m", None, Some(100.0)),
+        record("2026-11-01T00:00:00Z", "a", "m", None, Some(2.0)),
+        record("2026-11-22T23:00:00Z", "a", "m", None, Some(0.5)),
+        record("2026-11-23T00:00:00Z", "a", "m", None, Some(0.25)),
+        record("2026-11-23T09:00:00Z", "b", "m", None, Some(1.0)),
+        record("2026-11-23T09:00:00Z", "b", "m", None, None),
+    ])
+    .expect("insert");
+    let spend = db.spend(at("2026-11-23T12:00:00Z")).expect("spend");
+    assert_eq!(
+        spend.get("a"),
+        Some(&EndpointSpend {
+            today_usd: 0.25,
+            month_usd: 2.75
+        })
+    );
+    assert_eq!(
+        spend.get("b"),
+        Some(&EndpointSpend {
+            today_usd: 1.0,
+            month_usd: 1.0
+        })
+    );
+    assert_eq!(spend.len(), 2);
+}
+
+#[test]
+fn default_path_sits_beside_the_config() {
+    assert_eq!(
+        default_database_path(Path::new("/home/u/.config/switchyard/config.yaml")),
+        PathBuf::from("/home/u/.config/switchyard/config.yaml.usage.sqlite")
+    );
+}
+
+#[test]
+fn the_database_setting_resolves_beside_the_config() {
+    let config = Path::new("/etc/switchyard/config.yaml");
+    assert_eq!(resolve_database("off", Some(config)), None);
+    assert_eq!(
+        resolve_database("", Some(config)),
+        Some(PathBuf::from("/etc/switchyard/config.yaml.usage.sqlite"))
+    );
+    assert_eq!(
+        resolve_database("data/usage.db", Some(config)),
+        Some(PathBuf::from("/etc/switchyard/data/usage.db"))
+    );
+    assert_eq!(
+        resolve_database("/var/lib/usage.db", Some(config)),
+        Some(PathBuf::from("/var/lib/usage.db"))
+    );
+    assert_eq!(resolve_database("", None), Some(PathBuf::from(":memory:")));
+}
+
+#[test]
+fn an_in_memory_history_works_for_the_demo() {
+    let mut db = UsageDb::open(Path::new(":memory:")).expect("open");
+    db.insert(&sample()).expect("insert");
+    assert_eq!(db.count().expect("count"), 5);
+}

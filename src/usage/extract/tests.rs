@@ -1,0 +1,343 @@
+use super::{Tokens, UsageReader};
+
+const ANTHROPIC_SSE: &str = concat!(
+    "event: message_start\n",
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":472,\"cache_creation_input_tokens\":1200,\"cache_read_input_tokens\":3000,\"output_tokens\":1}}}\n",
+    "\n",
+    "event: content_block_start\n",
+    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n",
+    "\n",
+    "event: ping\n",
+    "data: {\"type\": \"ping\"}\n",
+    "\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"The \\\"usage\\\": {\\\"output_tokens\\\": 999} key\"}}\n",
+    "\n",
+    "event: content_block_stop\n",
+    "data: {\"type\":\"content_block_stop\",\"index\":0}\n",
+    "\n",
+    "event: message_delta\n",
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":15}}\n",
+    "\n",
+    "event: message_stop\n",
+    "data: {\"type\":\"message_stop\"}\n",
+    "\n",
+);
+
+const ANTHROPIC_TOKENS: Tokens = Tokens {
+    input: 472,
+    output: 15,
+    cache_read: 3000,
+    cache_write: 1200,
+};
+
+const OPENAI_SSE: &str = concat!(
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}],\"usage\":null}\n\n",
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi \\\"usage\\\":{}\"}}],\"usage\":null}\n\n",
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n",
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":1500,\"completion_tokens\":42,\"total_tokens\":1542,\"prompt_tokens_details\":{\"cached_tokens\":1024}}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+const OPENAI_TOKENS: Tokens = Tokens {
+    input: 476,
+    output: 42,
+    cache_read: 1024,
+    cache_write: 0,
+};
+
+fn read_whole(sse: bool, body: &[u8]) -> Option<Tokens> {
+    let mut reader = UsageReader::new(sse);
+    reader.feed(body);
+    reader.finish()
+}
+
+/// The same answer, split in two at every byte boundary, and fed one byte at a time.
+fn assert_split_everywhere(sse: bool, body: &str, expected: Option<Tokens>) {
+    let bytes = body.as_bytes();
+    for cut in 0..=bytes.len() {
+        let mut reader = UsageReader::new(sse);
+        reader.feed(&bytes[..cut]);
+        reader.feed(&bytes[cut..]);
+        assert_eq!(reader.finish(), expected, "split at byte {cut}");
+    }
+    let mut reader = UsageReader::new(sse);
+    for b in bytes {
+        reader.feed(std::slice::from_ref(b));
+    }
+    assert_eq!(reader.finish(), expected, "byte by byte");
+}
+
+#[test]
+fn anthropic_stream_adds_message_delta_output_to_message_start_input_and_cache() {
+    assert_eq!(
+        read_whole(true, ANTHROPIC_SSE.as_bytes()),
+        Some(ANTHROPIC_TOKENS)
+    );
+}
+
+#[test]
+fn anthropic_stream_reads_the_same_at_every_split() {
+    assert_split_everywhere(true, ANTHROPIC_SSE, Some(ANTHROPIC_TOKENS));
+}
+
+#[test]
+fn anthropic_message_delta_with_cumulative_input_counts_keeps_the_largest() {
+    let body = concat!(
+        "event: message_start\n",
+        "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n",
+        "event: message_delta\n",
+        "data: {\"type\":\"message_delta\",\"delta\":{},\"usage\":{\"input_tokens\":0,\"cache_read_input_tokens\":7,\"output_tokens\":30}}\n\n",
+    );
+    assert_eq!(
+        read_whole(true, body.as_bytes()),
+        Some(Tokens {
+            input: 10,
+            output: 30,
+            cache_read: 7,
+            cache_write: 0
+        })
+    );
+}
+
+#[test]
+fn anthropic_stream_cut_before_message_delta_yields_what_message_start_said() {
+    let cut = ANTHROPIC_SSE
+        .find("event: message_delta")
+        .expect("fixture has a message_delta");
+    assert_eq!(
+        read_whole(true, &ANTHROPIC_SSE.as_bytes()[..cut]),
+        Some(Tokens {
+            input: 472,
+            output: 1,
+            cache_read: 3000,
+            cache_write: 1200
+        })
+    );
+}
+
+#[test]
+fn stream_cut_inside_the_usage_line_yields_only_what_was_whole() {
+    let at = ANTHROPIC_SSE.find("\"output_tokens\":15").expect("fixture");
+    let tokens = read_whole(true, &ANTHROPIC_SSE.as_bytes()[..at + 5]);
+    assert_eq!(tokens.map(|t| t.output), Some(1));
+}
+
+#[test]
+fn stream_cut_before_any_usage_is_unknown_not_zero() {
+    let at = ANTHROPIC_SSE.find("\"usage\"").expect("fixture");
+    assert_eq!(read_whole(true, &ANTHROPIC_SSE.as_bytes()[..at]), None);
+    assert_eq!(read_whole(true, b""), None);
+}
+
+#[test]
+fn openai_stream_reads_the_usage_chunk_and_skips_usage_null() {
+    assert_eq!(read_whole(true, OPENAI_SSE.as_bytes()), Some(OPENAI_TOKENS));
+}
+
+#[test]
+fn openai_stream_reads_the_same_at_every_split() {
+    assert_split_everywhere(true, OPENAI_SSE, Some(OPENAI_TOKENS));
+}
+
+#[test]
+fn openai_stream_without_usage_is_unknown() {
+    let body = concat!(
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    );
+    assert_split_everywhere(true, body, None);
+}
+
+#[test]
+fn openai_stream_with_crlf_lines_and_usage_on_the_last_content_chunk() {
+    // DeepSeek and some relays put usage on the chunk with finish_reason, and use CRLF.
+    let body = concat!(
+        "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\r\n\r\n",
+        "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":3,\"prompt_cache_hit_tokens\":16,\"prompt_cache_miss_tokens\":4}}\r\n\r\n",
+        "data: [DONE]\r\n\r\n",
+    );
+    assert_split_everywhere(
+        true,
+        body,
+        Some(Tokens {
+            input: 4,
+            output: 3,
+            cache_read: 16,
+            cache_write: 0,
+        }),
+    );
+}
+
+#[test]
+fn responses_api_completed_event_subtracts_cached_input() {
+    let body = concat!(
+        "event: response.created\n",
+        "data: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"usage\":null}}\n\n",
+        "event: response.completed\n",
+        "data: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"usage\":{\"input_tokens\":100,\"input_tokens_details\":{\"cached_tokens\":60},\"output_tokens\":9,\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":109}}}\n\n",
+    );
+    assert_eq!(
+        read_whole(true, body.as_bytes()),
+        Some(Tokens {
+            input: 40,
+            output: 9,
+            cache_read: 60,
+            cache_write: 0
+        })
+    );
+}
+
+const ANTHROPIC_JSON: &str = r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"tool_use","id":"t1","name":"f","input":{"usage":{"output_tokens":777}}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":50,"output_tokens":6}}"#;
+
+const OPENAI_JSON: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"usage"},"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}"#;
+
+#[test]
+fn anthropic_json_reads_the_top_level_usage_not_a_tool_input_named_usage() {
+    assert_split_everywhere(
+        false,
+        ANTHROPIC_JSON,
+        Some(Tokens {
+            input: 12,
+            output: 6,
+            cache_read: 50,
+            cache_write: 0,
+        }),
+    );
+}
+
+#[test]
+fn openai_json_reads_prompt_and_completion_tokens() {
+    assert_split_everywhere(
+        false,
+        OPENAI_JSON,
+        Some(Tokens {
+            input: 19,
+            output: 10,
+            cache_read: 0,
+            cache_write: 0,
+        }),
+    );
+}
+
+#[test]
+fn openai_json_with_cached_tokens_counts_them_as_cache_reads() {
+    let body = r#"{"choices":[],"usage":{"prompt_tokens":2048,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":1920}}}"#;
+    assert_eq!(
+        read_whole(false, body.as_bytes()),
+        Some(Tokens {
+            input: 128,
+            output: 1,
+            cache_read: 1920,
+            cache_write: 0
+        })
+    );
+}
+
+#[test]
+fn error_answers_and_json_without_usage_are_unknown() {
+    let anthropic_error =
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    let openai_error = r#"{"error":{"message":"bad","type":"invalid_request_error"}}"#;
+    assert_eq!(read_whole(false, anthropic_error.as_bytes()), None);
+    assert_eq!(read_whole(false, openai_error.as_bytes()), None);
+    assert_eq!(read_whole(false, br#"{"usage":null}"#), None);
+    assert_eq!(read_whole(false, b"not json at all"), None);
+}
+
+#[test]
+fn json_cut_short_after_its_usage_still_reads_it() {
+    let body = r#"{"id":"x","usage":{"input_tokens":3,"output_tokens":4},"extra":"#;
+    assert_eq!(
+        read_whole(false, body.as_bytes()),
+        Some(Tokens {
+            input: 3,
+            output: 4,
+            cache_read: 0,
+            cache_write: 0
+        })
+    );
+}
+
+#[test]
+fn a_huge_json_body_is_read_from_its_tail() {
+    let filler = "a".repeat(3 << 20);
+    let body = format!(
+        r#"{{"content":[{{"type":"text","text":"{filler}"}}],"usage":{{"input_tokens":5,"output_tokens":2000000}}}}"#
+    );
+    let mut reader = UsageReader::new(false);
+    for chunk in body.as_bytes().chunks(16 << 10) {
+        reader.feed(chunk);
+    }
+    assert_eq!(
+        reader.finish(),
+        Some(Tokens {
+            input: 5,
+            output: 2_000_000,
+            cache_read: 0,
+            cache_write: 0
+        })
+    );
+}
+
+#[test]
+fn content_type_picks_the_reader() {
+    let mut sse = UsageReader::for_content_type("text/event-stream; charset=utf-8");
+    sse.feed(OPENAI_SSE.as_bytes());
+    assert_eq!(sse.finish(), Some(OPENAI_TOKENS));
+    let mut json = UsageReader::for_content_type("application/json");
+    json.feed(OPENAI_JSON.as_bytes());
+    assert_eq!(json.finish().map(|t| t.output), Some(10));
+    let mut binary = UsageReader::for_content_type("audio/mpeg");
+    binary.feed(OPENAI_JSON.as_bytes());
+    assert_eq!(binary.finish(), None);
+}
+
+/// Run by hand: `cargo test --release --lib usage::extract::tests::cost_per_request -- --ignored --nocapture`.
+/// Prints the reader's cost for a typical streamed answer (400 text deltas) and a JSON answer.
+#[test]
+#[ignore]
+fn cost_per_request() {
+    let mut stream = String::new();
+    let start = ANTHROPIC_SSE
+        .split_inclusive("\n\n")
+        .next()
+        .expect("fixture");
+    stream.push_str(start);
+    for i in 0..400 {
+        stream.push_str(&format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"word {i} of a fairly ordinary sentence \"}}}}\n\n"
+        ));
+    }
+    stream.push_str("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2400}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+    let chunks: Vec<&[u8]> = stream.as_bytes().chunks(1400).collect();
+    let runs = 2000;
+    let began = std::time::Instant::now();
+    for _ in 0..runs {
+        let mut reader = UsageReader::new(true);
+        for chunk in &chunks {
+            reader.feed(chunk);
+        }
+        assert_eq!(reader.finish().map(|t| t.output), Some(2400));
+    }
+    let per = began.elapsed() / runs;
+    println!(
+        "SSE answer of {} bytes in {} chunks: {:?} per request ({:.0} MB/s)",
+        stream.len(),
+        chunks.len(),
+        per,
+        stream.len() as f64 / per.as_secs_f64() / 1e6
+    );
+    let began = std::time::Instant::now();
+    for _ in 0..runs {
+        let mut reader = UsageReader::new(false);
+        reader.feed(OPENAI_JSON.as_bytes());
+        assert!(reader.finish().is_some());
+    }
+    println!(
+        "JSON answer of {} bytes: {:?} per request",
+        OPENAI_JSON.len(),
+        began.elapsed() / runs
+    );
+}

@@ -1,0 +1,150 @@
+//! What every endpoint uses and costs: token usage read from answers as they pass ([`extract`]),
+//! prices ([`price`]), budgets ([`budget`]), the history file and the actor that owns it
+//! ([`db`], [`store`]), and the admin routes that show it ([`http`]: `/admin/usage`, `/admin`).
+//!
+//! The request path builds an [`AnswerMeter`] when an answer's head arrives, feeds it the body's
+//! chunks as they are relayed, and at the end sends the resulting [`UsageRecord`] to the
+//! [`UsageHistory`] (and the cost to the endpoint's actor, which owns its [`BudgetTracker`]).
+
+pub mod budget;
+pub mod clock;
+pub mod db;
+pub mod extract;
+pub mod http;
+pub mod metrics;
+pub mod price;
+pub mod store;
+
+pub use budget::{Budget, BudgetSnapshot, BudgetTracker, OverBudget, Spent, Window};
+pub use db::{
+    default_database_path, Dimension, EndpointSpend, StoreError, UsageRecord, UsageTable,
+};
+pub use extract::{Tokens, UsageReader};
+pub use price::{builtin_price, cost_usd, price_for, Price};
+pub use store::{StoreHealth, StoreSettings, UsageHistory};
+
+use std::time::{Duration, SystemTime};
+
+/// Follows one answer from its head to its end: reads its usage and, at the end, prices it.
+#[derive(Debug)]
+pub struct AnswerMeter {
+    reader: UsageReader,
+    endpoint: String,
+    model: String,
+    upstream_model: String,
+    status: u16,
+    latency: Duration,
+    price: Option<Price>,
+}
+
+impl AnswerMeter {
+    /// Starts metering an answer. `endpoint_price` is the endpoint's `price`, if it has one;
+    /// otherwise the built-in list price of `upstream_model` is used, if there is one.
+    pub fn new(
+        content_type: &str,
+        endpoint: &str,
+        model: &str,
+        upstream_model: &str,
+        status: u16,
+        latency: Duration,
+        endpoint_price: Option<&Price>,
+    ) -> Self {
+        AnswerMeter {
+            reader: UsageReader::for_content_type(content_type),
+            endpoint: endpoint.to_string(),
+            model: model.to_string(),
+            upstream_model: upstream_model.to_string(),
+            status,
+            latency,
+            price: price_for(endpoint_price, upstream_model),
+        }
+    }
+
+    /// Takes the next chunk of the body (the same bytes the client gets; nothing is held back).
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.reader.feed(chunk);
+    }
+
+    /// The record of the answer, ended at `at` (complete or cut: what was seen counts).
+    pub fn finish(self, at: SystemTime) -> UsageRecord {
+        let tokens = self.reader.finish();
+        let cost_usd = match (&tokens, &self.price) {
+            (Some(tokens), Some(price)) => Some(price.cost_usd(tokens)),
+            _ => None,
+        };
+        UsageRecord {
+            at,
+            endpoint: self.endpoint,
+            model: self.model,
+            upstream_model: self.upstream_model,
+            tokens,
+            status: self.status,
+            latency: self.latency,
+            cost_usd,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metered_stream_becomes_a_priced_record() {
+        let mut meter = AnswerMeter::new(
+            "text/event-stream",
+            "relay-a",
+            "claude-sonnet-4-5",
+            "claude-sonnet-4-5-20250929",
+            200,
+            Duration::from_millis(300),
+            None,
+        );
+        let body = concat!(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":1000,\"output_tokens\":1}}}\n\n",
+            "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":200}}\n\n",
+        );
+        for chunk in body.as_bytes().chunks(7) {
+            meter.feed(chunk);
+        }
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let record = meter.finish(at);
+        assert_eq!(
+            record.tokens.map(|t| (t.input, t.output)),
+            Some((1000, 200))
+        );
+        // 1000 × $3/M + 200 × $15/M = $0.006
+        assert_eq!(record.cost_usd.map(price::usd_to_nanos), Some(6_000_000));
+        assert_eq!(record.at, at);
+        assert_eq!(record.upstream_model, "claude-sonnet-4-5-20250929");
+    }
+
+    #[test]
+    fn an_unpriced_model_or_an_answer_without_usage_has_no_cost() {
+        let mut meter = AnswerMeter::new(
+            "application/json",
+            "local",
+            "llama",
+            "llama",
+            200,
+            Duration::ZERO,
+            None,
+        );
+        meter.feed(br#"{"usage":{"prompt_tokens":5,"completion_tokens":5}}"#);
+        let record = meter.finish(SystemTime::now());
+        assert!(record.tokens.is_some());
+        assert_eq!(record.cost_usd, None);
+        let own = Price::new(1.0, 1.0, 1.0, 1.0);
+        let meter = AnswerMeter::new(
+            "application/json",
+            "local",
+            "llama",
+            "llama",
+            500,
+            Duration::ZERO,
+            Some(&own),
+        );
+        let record = meter.finish(SystemTime::now());
+        assert_eq!((record.tokens, record.cost_usd), (None, None));
+    }
+}

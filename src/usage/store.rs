@@ -1,0 +1,411 @@
+//! The usage store: one actor on its own thread (actix `SyncArbiter`) that owns the history file.
+//! The request path only `do_send`s records to it and never waits for the disk. Records are
+//! buffered and written in batches (every `batch` records or every `flush_every`); a write that
+//! fails keeps its records for the next try, so a full or broken disk loses nothing until the
+//! buffer's cap, and never fails a request: failures are counted in [`StoreHealth`].
+
+use super::clock;
+use super::db::{
+    Dimension, EndpointSpend, StoreError, UsageDb, UsageRecord, UsageTable, SCHEMA_VERSION,
+};
+use actix::prelude::*;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How the store runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreSettings {
+    /// The SQLite file; `None` keeps no history (`usage.database: off`).
+    pub path: Option<PathBuf>,
+    /// Requests older than this are deleted (never the current month's).
+    pub retention: Duration,
+    /// Records written in one transaction at most; reaching it writes at once.
+    pub batch: usize,
+    /// Buffered records are written at least this often.
+    pub flush_every: Duration,
+    /// Records kept in memory while the file cannot be written; past it the oldest are dropped.
+    pub max_pending: usize,
+}
+
+/// Defaults of the store's settings.
+pub mod defaults {
+    use std::time::Duration;
+    /// `usage.retention`.
+    pub const RETENTION: Duration = Duration::from_secs(90 * 86_400);
+    pub const BATCH: usize = 256;
+    pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+    pub const MAX_PENDING: usize = 100_000;
+}
+
+impl StoreSettings {
+    /// The defaults, writing to `path` (`None`: off).
+    pub fn new(path: Option<PathBuf>) -> Self {
+        StoreSettings {
+            path,
+            retention: defaults::RETENTION,
+            batch: defaults::BATCH,
+            flush_every: defaults::FLUSH_EVERY,
+            max_pending: defaults::MAX_PENDING,
+        }
+    }
+}
+
+/// How the history file is doing, for `/admin/status`, `/admin/usage` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StoreHealth {
+    /// False when `usage.database` is `off`.
+    pub enabled: bool,
+    pub path: Option<String>,
+    /// True while the last write (or open) worked.
+    pub ok: bool,
+    pub schema_version: i64,
+    /// Records written since start.
+    pub written: u64,
+    /// Records waiting to be written.
+    pub pending: u64,
+    /// Failed attempts to open or write the file since start.
+    pub write_errors: u64,
+    /// Records given up because the buffer was full while the file could not be written.
+    pub dropped: u64,
+    pub last_error: Option<String>,
+    /// Unix time (seconds) of the last error.
+    pub last_error_at: Option<f64>,
+}
+
+type SharedHealth = Arc<Mutex<StoreHealth>>;
+
+fn update(health: &SharedHealth, f: impl FnOnce(&mut StoreHealth)) {
+    match health.lock() {
+        Ok(mut h) => f(&mut h),
+        Err(poisoned) => f(&mut poisoned.into_inner()),
+    }
+}
+
+/// Fact: a request was answered. Sent with `do_send`; nothing waits for it.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct RecordUsage(pub UsageRecord);
+
+/// Write what is buffered now (also sent by a timer every `flush_every`).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+/// Question: usage in `[since_ms, until_ms)` grouped by `by` (buffered records included).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<UsageTable, StoreError>")]
+pub struct QueryUsage {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    pub by: Vec<Dimension>,
+}
+
+/// Question: each endpoint's spend in the UTC day and month that hold `now` (budgets at start).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<HashMap<String, EndpointSpend>, StoreError>")]
+pub struct SpendByEndpoint {
+    pub now: SystemTime,
+}
+
+/// The actor. Its `Context` is a `SyncContext`: it runs on a thread of its own.
+pub struct UsageStore {
+    settings: StoreSettings,
+    db: Option<UsageDb>,
+    pending: Vec<UsageRecord>,
+    health: SharedHealth,
+    last_prune: Option<Instant>,
+}
+
+/// Retention runs at most this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+impl UsageStore {
+    fn new(settings: StoreSettings, health: SharedHealth) -> Self {
+        let mut store = UsageStore {
+            settings,
+            db: None,
+            pending: Vec::new(),
+            health,
+            last_prune: None,
+        };
+        store.ensure_open();
+        store
+    }
+
+    fn failed(&mut self, error: &StoreError) {
+        log::error!("usage history: {error}");
+        let now = clock::unix_ms(SystemTime::now()) as f64 / 1000.0;
+        update(&self.health, |h| {
+            h.ok = false;
+            h.write_errors += 1;
+            h.last_error = Some(error.to_string());
+            h.last_error_at = Some(now);
+        });
+    }
+
+    /// Opens the file if it is not open; false when that failed.
+    fn ensure_open(&mut self) -> bool {
+        if self.db.is_some() {
+            return true;
+        }
+        let Some(path) = self.settings.path.clone() else {
+            return false;
+        };
+        match UsageDb::open(&path) {
+            Ok(db) => {
+                let version = db.schema_version().unwrap_or(SCHEMA_VERSION);
+                self.db = Some(db);
+                update(&self.health, |h| {
+                    h.ok = true;
+                    h.schema_version = version;
+                });
+                true
+            }
+            Err(e) => {
+                self.failed(&e);
+                false
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.settings.path.is_none() {
+            self.pending.clear();
+            return;
+        }
+        if !self.pending.is_empty() && self.ensure_open() {
+            if let Some(db) = self.db.as_mut() {
+                let mut written = 0;
+                let mut error = None;
+                for batch in self.pending.chunks(self.settings.batch.max(1)) {
+                    match db.insert(batch) {
+                        Ok(()) => written += batch.len(),
+                        Err(e) => {
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                }
+                self.pending.drain(..written);
+                update(&self.health, |h| h.written += written as u64);
+                match error {
+                    Some(e) => {
+                        // Reopen next time: the file may have been replaced or its disk remounted.
+                        self.db = None;
+                        self.failed(&e);
+                    }
+                    None => update(&self.health, |h| h.ok = true),
+                }
+            }
+        }
+        let over = self.pending.len().saturating_sub(self.settings.max_pending);
+        if over > 0 {
+            self.pending.drain(..over);
+            log::error!("usage history: {over} records dropped (the file cannot be written)");
+            update(&self.health, |h| h.dropped += over as u64);
+        }
+        let pending = self.pending.len() as u64;
+        update(&self.health, |h| h.pending = pending);
+        self.prune_now_and_then();
+    }
+
+    fn prune_now_and_then(&mut self) {
+        if self.last_prune.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+            return;
+        }
+        let Some(db) = self.db.as_mut() else {
+            return;
+        };
+        self.last_prune = Some(Instant::now());
+        match db.prune(SystemTime::now(), self.settings.retention) {
+            Ok(0) => {}
+            Ok(n) => log::info!("usage history: {n} requests older than the retention deleted"),
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    fn db_for_reading(&mut self) -> Result<&UsageDb, StoreError> {
+        if self.settings.path.is_none() {
+            return Err(StoreError::Off);
+        }
+        self.flush();
+        if !self.ensure_open() {
+            let last = self
+                .health
+                .lock()
+                .map(|h| h.last_error.clone())
+                .unwrap_or_default();
+            return Err(StoreError::Gone(
+                last.unwrap_or_else(|| "the usage database cannot be opened".into()),
+            ));
+        }
+        self.db
+            .as_ref()
+            .ok_or_else(|| StoreError::Gone("the usage database cannot be opened".into()))
+    }
+}
+
+impl Actor for UsageStore {
+    type Context = SyncContext<Self>;
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.flush();
+    }
+}
+
+impl Handler<RecordUsage> for UsageStore {
+    type Result = ();
+
+    fn handle(&mut self, msg: RecordUsage, _ctx: &mut Self::Context) {
+        if self.settings.path.is_none() {
+            return;
+        }
+        self.pending.push(msg.0);
+        if self.pending.len() >= self.settings.batch.max(1) && self.db.is_some() {
+            self.flush();
+        } else {
+            let pending = self.pending.len() as u64;
+            update(&self.health, |h| h.pending = pending);
+        }
+    }
+}
+
+impl Handler<Flush> for UsageStore {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {
+        self.flush();
+    }
+}
+
+impl Handler<QueryUsage> for UsageStore {
+    type Result = Result<UsageTable, StoreError>;
+
+    fn handle(&mut self, msg: QueryUsage, _ctx: &mut Self::Context) -> Self::Result {
+        self.db_for_reading()?
+            .query(msg.since_ms, msg.until_ms, &msg.by)
+    }
+}
+
+impl Handler<SpendByEndpoint> for UsageStore {
+    type Result = Result<HashMap<String, EndpointSpend>, StoreError>;
+
+    fn handle(&mut self, msg: SpendByEndpoint, _ctx: &mut Self::Context) -> Self::Result {
+        self.db_for_reading()?.spend(msg.now)
+    }
+}
+
+/// The handle everyone holds: cheap to clone, `Send`. With history off it records nothing and
+/// answers queries with [`StoreError::Off`].
+#[derive(Clone)]
+pub struct UsageHistory {
+    addr: Option<Addr<UsageStore>>,
+    health: SharedHealth,
+}
+
+impl UsageHistory {
+    /// Starts the store's thread and its flush timer. Must run inside an actix `System`.
+    pub fn start(settings: StoreSettings) -> Self {
+        let health = Arc::new(Mutex::new(StoreHealth {
+            enabled: settings.path.is_some(),
+            path: settings.path.as_ref().map(|p| p.display().to_string()),
+            ok: settings.path.is_some(),
+            ..StoreHealth::default()
+        }));
+        if settings.path.is_none() {
+            return UsageHistory { addr: None, health };
+        }
+        let every = settings.flush_every;
+        let for_thread = health.clone();
+        let addr = SyncArbiter::start(1, move || {
+            UsageStore::new(settings.clone(), for_thread.clone())
+        });
+        // The timer holds a weak address: once every handle is gone the store stops (writing
+        // what it holds) and the timer with it.
+        let timer_addr = addr.downgrade();
+        actix::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match timer_addr.upgrade() {
+                    Some(addr) if addr.connected() => addr.do_send(Flush),
+                    _ => break,
+                }
+            }
+        });
+        UsageHistory {
+            addr: Some(addr),
+            health,
+        }
+    }
+
+    /// A store that keeps no history (`usage.database: off`).
+    pub fn off() -> Self {
+        UsageHistory {
+            addr: None,
+            health: Arc::new(Mutex::new(StoreHealth::default())),
+        }
+    }
+
+    /// True when history is kept.
+    pub fn is_enabled(&self) -> bool {
+        self.addr.is_some()
+    }
+
+    /// Records an answered request. Never waits, never fails.
+    pub fn record(&self, record: UsageRecord) {
+        if let Some(addr) = &self.addr {
+            addr.do_send(RecordUsage(record));
+        }
+    }
+
+    /// Writes what is buffered and waits for it (at shutdown, in tests).
+    pub async fn flush(&self) {
+        if let Some(addr) = &self.addr {
+            let _ = addr.send(Flush).await;
+        }
+    }
+
+    /// Usage in `[since_ms, until_ms)` grouped by `by`.
+    pub async fn query(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        by: Vec<Dimension>,
+    ) -> Result<UsageTable, StoreError> {
+        let addr = self.addr.as_ref().ok_or(StoreError::Off)?;
+        addr.send(QueryUsage {
+            since_ms,
+            until_ms,
+            by,
+        })
+        .await
+        .map_err(|e| StoreError::Gone(e.to_string()))?
+    }
+
+    /// Each endpoint's spend in the current UTC day and month (to seed budgets at start).
+    pub async fn spend(
+        &self,
+        now: SystemTime,
+    ) -> Result<HashMap<String, EndpointSpend>, StoreError> {
+        let addr = self.addr.as_ref().ok_or(StoreError::Off)?;
+        addr.send(SpendByEndpoint { now })
+            .await
+            .map_err(|e| StoreError::Gone(e.to_string()))?
+    }
+
+    /// How the file is doing (read without asking the store's thread).
+    pub fn health(&self) -> StoreHealth {
+        match self.health.lock() {
+            Ok(h) => h.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
