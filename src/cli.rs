@@ -87,6 +87,9 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         .unwrap_or_default();
     let endpoints = config.endpoints.len();
     let mode = config.proxy.effective_auth_mode().as_str();
+    for warning in crate::config::warnings(&config) {
+        log::warn!("{warning}");
+    }
     let result = server::run(config, move |addrs| {
         let first = addrs.first().map(|a| a.to_string()).unwrap_or_default();
         log::info!("config {source}: {endpoints} endpoint(s), client auth {mode}");
@@ -112,6 +115,9 @@ fn check(path: Option<PathBuf>) -> ExitCode {
                 println!("# {}: valid", source.display());
             }
             print!("{}", config.render_redacted());
+            for warning in crate::config::warnings(&config) {
+                eprintln!("warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => config_failure(&e),
