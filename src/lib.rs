@@ -15,6 +15,7 @@ pub mod config;
 pub mod endpoint;
 pub mod metrics;
 pub mod mock;
+pub mod onboard;
 pub mod proxy;
 pub mod server;
 pub mod supervisor;
