@@ -40,9 +40,6 @@ pub enum Command {
         /// Config file (default: $SWITCHYARD_CONFIG, ./switchyard.yaml, ~/.config/switchyard/config.yaml).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Stop as on SIGTERM once stdin closes (how `switchyard claude` stops the gateway it started).
-        #[arg(long, hide = true)]
-        stop_when_stdin_closes: bool,
     },
     /// Validate the config and print it in effect, keys redacted.
     Check {
@@ -103,10 +100,7 @@ pub enum Command {
 /// Runs a parsed command line and gives the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve {
-            config,
-            stop_when_stdin_closes,
-        } => serve(config, stop_when_stdin_closes),
+        Command::Serve { config } => serve(config),
         Command::Check { config } => check(config),
         Command::Status { url, key, json } => status(&url, key.as_deref(), json),
         Command::Demo { port } => demo(port),
@@ -135,7 +129,7 @@ fn config_failure(e: &ConfigError) -> ExitCode {
     ExitCode::from(EXIT_CONFIG)
 }
 
-fn serve(path: Option<PathBuf>, stop_when_stdin_closes: bool) -> ExitCode {
+fn serve(path: Option<PathBuf>) -> ExitCode {
     let config = match load(path) {
         Ok(c) => c,
         Err(e) => return config_failure(&e),
@@ -153,7 +147,8 @@ fn serve(path: Option<PathBuf>, stop_when_stdin_closes: bool) -> ExitCode {
         log::info!("config {source}: {endpoints} endpoint(s), client auth {mode}");
         println!("switchyard listening on http://{first}");
         let _ = std::io::stdout().flush();
-        if stop_when_stdin_closes {
+        // Set by `switchyard claude` for the gateway it starts: stop when it closes our stdin.
+        if std::env::var_os(onboard::claude::STOP_WHEN_STDIN_CLOSES).is_some() {
             onboard::claude::stop_when_stdin_closes();
         }
     });

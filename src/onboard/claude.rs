@@ -15,6 +15,11 @@ use std::time::Duration;
 /// How Claude Code is installed, for the error that says it is missing.
 pub const INSTALL_HINT: &str = "npm install -g @anthropic-ai/claude-code";
 
+/// Set in the environment of the gateway `switchyard claude` starts: `serve` then stops (as on
+/// SIGTERM) when its stdin closes, which happens when the process that started it ends, however
+/// it ends.
+pub const STOP_WHEN_STDIN_CLOSES: &str = "SWITCHYARD_STOP_WHEN_STDIN_CLOSES";
+
 /// What listens on the gateway's port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnPort {
@@ -170,7 +175,7 @@ impl ServedGateway {
             .arg("serve")
             .arg("--config")
             .arg(config)
-            .arg("--stop-when-stdin-closes")
+            .env(STOP_WHEN_STDIN_CLOSES, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file));
