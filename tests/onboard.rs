@@ -61,7 +61,8 @@ fn checked_endpoints(stdout: &str) -> Vec<(String, bool)> {
 
 #[test]
 fn init_writes_one_endpoint_per_key_found_and_check_accepts_it() {
-    let cases: [(&[(&str, &str)], &[&str]); 3] = [
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Env, &[&str]); 3] = [
         (&[], &["anthropic"]),
         (&KEYS[1..2], &["openai"]),
         (&KEYS, &["anthropic", "openrouter", "deepseek", "openai"]),
