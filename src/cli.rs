@@ -125,8 +125,7 @@ fn load(path: Option<PathBuf>) -> Result<Config, ConfigError> {
 }
 
 fn config_failure(e: &ConfigError) -> ExitCode {
-    eprintln!("switchyard: config error: {e}");
-    ExitCode::from(EXIT_CONFIG)
+    onboard::commands::config_error_failure(e)
 }
 
 fn serve(path: Option<PathBuf>) -> ExitCode {

@@ -343,6 +343,10 @@ fn path_with(bin: &Path) -> String {
 /// endpoint: `mock`, whose key comes from `$MOCK_KEY`.
 fn claude_config(dir: &Path, mock: &MockUpstream) -> (PathBuf, u16) {
     let port = common::refused_port();
+    (claude_config_on(dir, mock, port), port)
+}
+
+fn claude_config_on(dir: &Path, mock: &MockUpstream, port: u16) -> PathBuf {
     let path = dir.join("config.yaml");
     std::fs::write(
         &path,
@@ -352,7 +356,7 @@ fn claude_config(dir: &Path, mock: &MockUpstream) -> (PathBuf, u16) {
         ),
     )
     .unwrap();
-    (path, port)
+    path
 }
 
 fn nothing_listens_on(port: u16) -> bool {
@@ -447,6 +451,25 @@ fn claude_serves_the_config_while_claude_runs_and_stops_it_after() {
     assert!(recorded(dir.path(), ".body").contains("Hello from mock"));
     assert_eq!(mock.hits(), 1);
     assert!(nothing_listens_on(port), "the gateway it started is gone");
+}
+
+#[test]
+fn claude_on_a_config_with_port_0_is_given_the_port_the_gateway_took() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let config = claude_config_on(dir.path(), &mock, 0);
+    let bin = fake_claude(dir.path(), FAKE_CLAUDE);
+    let out = run_claude(dir.path(), &bin, &config);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = recorded(dir.path(), "");
+    assert!(!seen.contains("base=http://127.0.0.1:0\n"), "{seen}");
+    assert_eq!(recorded(dir.path(), ".status"), "200", "{seen}");
+    assert_eq!(mock.hits(), 1);
 }
 
 #[test]

@@ -155,7 +155,15 @@ pub enum ClaudeError {
 pub struct ServedGateway {
     child: Child,
     pub log: PathBuf,
+    /// The port it listens on (the configured one, or the one it was given for port 0).
+    pub port: u16,
     grace: Duration,
+}
+
+/// The port in the line `serve` prints once it listens: `switchyard listening on http://HOST:PORT`.
+pub fn listening_port(line: &str) -> Option<u16> {
+    let url = line.strip_prefix("switchyard listening on ")?.trim();
+    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
 }
 
 impl ServedGateway {
@@ -193,16 +201,23 @@ impl ServedGateway {
         if let Some(stdout) = child.stdout.take() {
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if line.starts_with("switchyard listening on ") {
-                        let _ = tx.send(true);
+                    if let Some(port) = listening_port(&line) {
+                        let _ = tx.send(Some(port));
                     }
                 }
-                let _ = tx.send(false);
+                let _ = tx.send(None);
             });
         }
         let why = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(true) => return Ok(ServedGateway { child, log, grace }),
-            Ok(false) | Err(mpsc::RecvTimeoutError::Disconnected) => "it exited",
+            Ok(Some(port)) => {
+                return Ok(ServedGateway {
+                    child,
+                    log,
+                    port,
+                    grace,
+                })
+            }
+            Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => "it exited",
             Err(mpsc::RecvTimeoutError::Timeout) => "it did not listen within 30s",
         };
         let _ = child.kill();
@@ -367,6 +382,23 @@ mod tests {
             judge_healthz_answer(b""),
             OnPort::SomethingElse(_)
         ));
+    }
+
+    #[test]
+    fn the_served_port_is_read_from_the_listening_line() {
+        assert_eq!(
+            listening_port("switchyard listening on http://127.0.0.1:8045"),
+            Some(8045)
+        );
+        assert_eq!(
+            listening_port("switchyard listening on http://[::1]:41234"),
+            Some(41234)
+        );
+        assert_eq!(
+            listening_port("switchyard listening on http://0.0.0.0:9000/"),
+            Some(9000)
+        );
+        assert_eq!(listening_port("something else"), None);
     }
 
     #[test]

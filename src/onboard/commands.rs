@@ -8,16 +8,23 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Exit status for a config error (as for `serve` and `check`).
-const EXIT_CONFIG: u8 = 2;
+use crate::cli::EXIT_CONFIG;
 
 fn real_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn config_failure(e: &dyn std::fmt::Display) -> ExitCode {
+pub(crate) fn config_failure(e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("switchyard: config error: {e}");
     ExitCode::from(EXIT_CONFIG)
+}
+
+/// A config error, with the way out when there is no config file yet.
+pub(crate) fn config_error_failure(e: &ConfigError) -> ExitCode {
+    if matches!(e, ConfigError::NotFound { .. }) {
+        return config_failure(&format!("{e}; `switchyard init` writes one"));
+    }
+    config_failure(e)
 }
 
 /// `--config FILE` as the next command needs it: empty when the lookup finds `path` anyway.
@@ -165,7 +172,7 @@ fn read_config_text(path: Option<PathBuf>) -> Result<(PathBuf, String), ConfigEr
 pub fn env(path: Option<PathBuf>, shell: Option<Shell>) -> ExitCode {
     let (path, text) = match read_config_text(path) {
         Ok(found) => found,
-        Err(e) => return config_failure(&e),
+        Err(e) => return config_error_failure(&e),
     };
     let settings = match client_settings(&text, &real_env) {
         Ok(s) => s,
@@ -204,9 +211,9 @@ pub fn warn_placeholder_keys(config: &Config) {
 pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
     let (path, text) = match read_config_text(path) {
         Ok(found) => found,
-        Err(e) => return config_failure(&e),
+        Err(e) => return config_error_failure(&e),
     };
-    let settings = match client_settings(&text, &real_env) {
+    let mut settings = match client_settings(&text, &real_env) {
         Ok(s) => s,
         Err(problem) => return config_failure(&format!("{}: {problem}", path.display())),
     };
@@ -242,6 +249,7 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
             warn_placeholder_keys(&config);
             match ServedGateway::start(&path, settings.port, config.proxy.shutdown_grace) {
                 Ok(gateway) => {
+                    settings.port = gateway.port;
                     eprintln!(
                         "switchyard: serving {} at {} while Claude Code runs (log: {})",
                         path.display(),
