@@ -277,3 +277,26 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_keyed_with_the_client_placeholder_is_named() {
+        let text = "endpoints:\n  - id: real\n    base_url: https://a.example\n    api_key: ${A}\n  - id: clobbered\n    base_url: https://b.example\n    api_key: ${B}\n";
+        let env = |name: &str| match name {
+            "A" => Some("sk-real".to_string()),
+            "B" => Some(PLACEHOLDER_KEY.to_string()),
+            _ => None,
+        };
+        let config = config::parse(text, &env).unwrap();
+        assert_eq!(placeholder_keyed(&config), ["clobbered"]);
+    }
+
+    #[test]
+    fn a_config_the_lookup_would_not_find_is_named_in_the_next_command() {
+        let flag = config_flag(Path::new("/nonexistent/dir/my config.yaml"));
+        assert_eq!(flag, " --config '/nonexistent/dir/my config.yaml'");
+    }
+}
