@@ -1,7 +1,9 @@
 //! The I/O around the getting-started decisions: files, the environment, processes, exit codes.
 
 use super::claude::{self, ClaudeError, OnPort, ServedGateway, INSTALL_HINT};
-use super::env::{client_settings, client_vars, detect_shell, render_env, Shell, PLACEHOLDER_KEY};
+use super::env::{
+    client_settings, client_vars, detect_shell, quote_sh, render_env, Shell, PLACEHOLDER_KEY,
+};
 use super::init::{self, ApiKeySupport};
 use crate::config::{self, Config, ConfigError};
 use std::ffi::OsString;
@@ -31,7 +33,7 @@ pub(crate) fn config_error_failure(e: &ConfigError) -> ExitCode {
 fn config_flag(path: &Path) -> String {
     match config::resolve_config_path(None) {
         Ok(found) if same_file(&found, path) => String::new(),
-        _ => format!(" --config {}", shell_word(&path.display().to_string())),
+        _ => format!(" --config {}", quote_sh(&path.display().to_string())),
     }
 }
 
@@ -42,27 +44,20 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn shell_word(text: &str) -> String {
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,~".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
 /// `switchyard init`: writes the starter config, never over an existing file without `force`.
 pub fn init(path: Option<PathBuf>, force: bool) -> ExitCode {
+    let explicit = path
+        .as_ref()
+        .map(|p| format!(" --config {}", quote_sh(&p.display().to_string())))
+        .unwrap_or_default();
     let Some(path) = path.or_else(|| init::default_config_path(&real_env)) else {
         eprintln!("switchyard: neither XDG_CONFIG_HOME nor HOME is set; pass --config FILE");
         return ExitCode::FAILURE;
     };
     if path.exists() && !force {
         eprintln!(
-            "switchyard: {} already exists; it was left as it is. `switchyard init --force` replaces it \
-             (the old file is kept as {}).",
+            "switchyard: {} already exists; it was left as it is. `switchyard init{explicit} --force` \
+             replaces it (the old file is kept as {}).",
             path.display(),
             backup_path(&path).display()
         );

@@ -127,7 +127,7 @@ fn is_plain(value: &str) -> bool {
 }
 
 /// A POSIX shell word: bare when it needs no quoting, else single-quoted (`'` as `'\''`).
-fn quote_sh(value: &str) -> String {
+pub(crate) fn quote_sh(value: &str) -> String {
     if is_plain(value) {
         value.to_string()
     } else {
