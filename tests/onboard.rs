@@ -310,12 +310,12 @@ fn version_names_the_version_and_the_commit() {
 }
 
 /// A fake `claude`: records its environment and arguments, sends one Messages request through
-/// `$ANTHROPIC_BASE_URL`, and exits 7.
+/// `$ANTHROPIC_BASE_URL` with `$ANTHROPIC_AUTH_TOKEN`, and exits 7.
 const FAKE_CLAUDE: &str = r#"#!/bin/sh
 out="$FAKE_CLAUDE_OUT"
-printf 'base=%s\nkey=%s\nopenai=%s\nargs=%s\n' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_API_KEY" "$OPENAI_BASE_URL" "$*" > "$out"
+printf 'base=%s\ntoken=%s\napi_key=%s\nopenai=%s\nargs=%s\n' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" "${ANTHROPIC_API_KEY-unset}" "$OPENAI_BASE_URL" "$*" > "$out"
 curl -sS -o "$out.body" -w '%{http_code}' "$ANTHROPIC_BASE_URL/v1/messages" \
-  -H 'content-type: application/json' -H "x-api-key: $ANTHROPIC_API_KEY" \
+  -H 'content-type: application/json' -H "authorization: Bearer $ANTHROPIC_AUTH_TOKEN" \
   -d '{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"say hi"}]}' > "$out.status" || exit 99
 exit 7
 "#;
@@ -343,15 +343,16 @@ fn path_with(bin: &Path) -> String {
 /// endpoint: `mock`, whose key comes from `$MOCK_KEY`.
 fn claude_config(dir: &Path, mock: &MockUpstream) -> (PathBuf, u16) {
     let port = common::refused_port();
-    (claude_config_on(dir, mock, port), port)
+    (claude_config_on(dir, mock, port, ""), port)
 }
 
-fn claude_config_on(dir: &Path, mock: &MockUpstream, port: u16) -> PathBuf {
+/// The same with `proxy_extra` lines in the `proxy` section.
+fn claude_config_on(dir: &Path, mock: &MockUpstream, port: u16, proxy_extra: &str) -> PathBuf {
     let path = dir.join("config.yaml");
     std::fs::write(
         &path,
         format!(
-            "proxy:\n  port: {port}\n  shutdown_grace: 2s\nendpoints:\n  - id: mock\n    base_url: {}\n    api_key: ${{MOCK_KEY}}\n",
+            "proxy:\n  port: {port}\n  shutdown_grace: 2s\n{proxy_extra}endpoints:\n  - id: mock\n    base_url: {}\n    api_key: ${{MOCK_KEY}}\n",
             mock.url()
         ),
     )
@@ -379,6 +380,7 @@ fn run_claude(dir: &Path, bin: &Path, config: &Path) -> Output {
         .env("FAKE_CLAUDE_OUT", &out_file)
         .env("MOCK_KEY", "mock-upstream-key")
         .env("ANTHROPIC_AUTH_TOKEN", "stale-token")
+        .env("ANTHROPIC_API_KEY", "sk-ant-the-users-provider-key")
         .env_remove("SWITCHYARD_CONFIG");
     command.output().expect("run switchyard claude")
 }
@@ -423,7 +425,11 @@ fn claude_uses_a_gateway_that_already_runs_and_exits_with_claudes_status() {
         seen.contains(&format!("openai=http://127.0.0.1:{port}/v1\n")),
         "{seen}"
     );
-    assert!(seen.contains("key=switchyard-local\n"), "{seen}");
+    assert!(seen.contains("token=switchyard-local\n"), "{seen}");
+    assert!(
+        seen.contains("api_key=unset\n"),
+        "the provider key stays with the gateway: {seen}"
+    );
     assert!(seen.contains("args=-p say hi\n"), "{seen}");
     assert_eq!(recorded(dir.path(), ".status"), "200");
     assert!(recorded(dir.path(), ".body").contains("Hello from mock"));
@@ -441,12 +447,20 @@ fn claude_uses_a_gateway_that_already_runs_and_exits_with_claudes_status() {
 fn claude_serves_the_config_while_claude_runs_and_stops_it_after() {
     let dir = tempfile::tempdir().unwrap();
     let mock = mock_upstream();
-    let (config, port) = claude_config(dir.path(), &mock);
+    let port = common::refused_port();
+    // Client auth on: Claude Code is given the gateway's key, and nothing gets in without it.
+    let config = claude_config_on(
+        dir.path(),
+        &mock,
+        port,
+        "  auth_mode: strict\n  api_key: client-key-for-claude\n",
+    );
     let bin = fake_claude(dir.path(), FAKE_CLAUDE);
     let out = run_claude(dir.path(), &bin, &config);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(stderr.contains("while Claude Code runs"), "{stderr}");
+    assert!(recorded(dir.path(), "").contains("token=client-key-for-claude\n"));
     assert_eq!(recorded(dir.path(), ".status"), "200", "{stderr}");
     assert!(recorded(dir.path(), ".body").contains("Hello from mock"));
     assert_eq!(mock.hits(), 1);
@@ -457,7 +471,7 @@ fn claude_serves_the_config_while_claude_runs_and_stops_it_after() {
 fn claude_on_a_config_with_port_0_is_given_the_port_the_gateway_took() {
     let dir = tempfile::tempdir().unwrap();
     let mock = mock_upstream();
-    let config = claude_config_on(dir.path(), &mock, 0);
+    let config = claude_config_on(dir.path(), &mock, 0, "");
     let bin = fake_claude(dir.path(), FAKE_CLAUDE);
     let out = run_claude(dir.path(), &bin, &config);
     assert_eq!(

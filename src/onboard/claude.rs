@@ -3,7 +3,7 @@
 //! its own process group, so the terminal's Ctrl-C reaches Claude Code and not the gateway) for as
 //! long as Claude Code runs, and stops it when Claude Code exits.
 
-use super::env::{client_vars, ClientSettings};
+use super::env::{claude_vars, ClientSettings};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -248,7 +248,8 @@ impl ServedGateway {
     }
 }
 
-/// Runs `claude` with the client variables for `settings` and `args`; gives its exit status.
+/// Runs `claude` with the client variables for `settings` (see `claude_vars`) and `args`; gives
+/// its exit status.
 /// The terminal's Ctrl-C reaches Claude Code (this process ignores it meanwhile); SIGTERM and
 /// SIGHUP sent to this process are passed on to Claude Code.
 pub fn run_claude(
@@ -258,11 +259,12 @@ pub fn run_claude(
 ) -> Result<ExitStatus, ClaudeError> {
     let mut command = Command::new(claude);
     command.args(args);
-    for (name, value) in client_vars(settings) {
+    // The provider key that `${ANTHROPIC_API_KEY}` in the config reads stays with the gateway:
+    // Claude Code gets the gateway's key, as a token (see `claude_vars`).
+    command.env_remove("ANTHROPIC_API_KEY");
+    for (name, value) in claude_vars(settings) {
         command.env(name, value);
     }
-    // A token left from another setup would be sent instead of the key the gateway expects.
-    command.env_remove("ANTHROPIC_AUTH_TOKEN");
     let guard = signals::Guard::install();
     let mut child = command.spawn().map_err(|source| ClaudeError::Spawn {
         what: "claude",

@@ -104,6 +104,20 @@ pub fn client_vars(settings: &ClientSettings) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The variables `switchyard claude` gives Claude Code: those of [`client_vars`], except that the
+/// key travels as `ANTHROPIC_AUTH_TOKEN` (sent as `Authorization: Bearer`, which the gateway
+/// accepts): interactive Claude Code asks before using an `ANTHROPIC_API_KEY` it finds in its
+/// environment, and offers "No" as the default.
+pub fn claude_vars(settings: &ClientSettings) -> Vec<(&'static str, String)> {
+    client_vars(settings)
+        .into_iter()
+        .map(|(name, value)| match name {
+            "ANTHROPIC_API_KEY" => ("ANTHROPIC_AUTH_TOKEN", value),
+            _ => (name, value),
+        })
+        .collect()
+}
+
 /// The lines that set `vars` in `shell`, one per variable, ready for `eval`.
 pub fn render_env(shell: Shell, vars: &[(&str, String)]) -> String {
     let mut out = String::new();
@@ -204,6 +218,26 @@ mod tests {
              export OPENAI_BASE_URL=http://127.0.0.1:9100/v1\n\
              export OPENAI_API_KEY=switchyard-local\n"
         );
+    }
+
+    #[test]
+    fn claude_gets_the_key_as_a_token_and_no_api_key() {
+        let settings = ClientSettings {
+            port: 8045,
+            client_key: Some("ck".into()),
+        };
+        let vars = claude_vars(&settings);
+        let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "ANTHROPIC_BASE_URL",
+                "ANTHROPIC_AUTH_TOKEN",
+                "OPENAI_BASE_URL",
+                "OPENAI_API_KEY"
+            ]
+        );
+        assert_eq!(vars[1].1, "ck");
     }
 
     #[test]
