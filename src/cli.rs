@@ -134,6 +134,9 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         Err(e) => return config_failure(&e),
     };
     onboard::commands::warn_placeholder_keys(&config);
+    if !config.endpoints.iter().any(|e| e.enabled) {
+        log::warn!("every endpoint is disabled: requests get 503 until one is enabled");
+    }
     let source = config
         .source
         .as_ref()

@@ -487,6 +487,32 @@ fn claude_on_a_config_with_port_0_is_given_the_port_the_gateway_took() {
 }
 
 #[test]
+fn claude_on_the_keyless_starter_config_says_what_to_do_instead_of_serving_errors() {
+    let home = tempfile::tempdir().unwrap();
+    assert_eq!(
+        switchyard(home.path(), &["init"], &[]).status.code(),
+        Some(0)
+    );
+    let bin = fake_claude(home.path(), FAKE_CLAUDE);
+    let out_file = home.path().join("claude.out").display().to_string();
+    let out = switchyard(
+        home.path(),
+        &["claude"],
+        &[("PATH", &path_with(&bin)), ("FAKE_CLAUDE_OUT", &out_file)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("every endpoint") && stderr.contains("switchyard init --force"),
+        "{stderr}"
+    );
+    assert!(
+        !home.path().join("claude.out").exists(),
+        "claude was not started"
+    );
+}
+
+#[test]
 fn claude_missing_from_path_says_how_to_install_it() {
     let dir = tempfile::tempdir().unwrap();
     let mock = mock_upstream();

@@ -242,6 +242,15 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
                 Err(e) => return config_failure(&e),
             };
             warn_placeholder_keys(&config);
+            if !config.endpoints.iter().any(|e| e.enabled) {
+                eprintln!(
+                    "switchyard: every endpoint in {} is disabled, so Claude Code would get nothing but errors. \
+                     Export a provider key (e.g. ANTHROPIC_API_KEY) and run `switchyard init --force`, \
+                     or try `switchyard demo`.",
+                    path.display()
+                );
+                return ExitCode::FAILURE;
+            }
             match ServedGateway::start(&path, settings.port, config.proxy.shutdown_grace) {
                 Ok(gateway) => {
                     settings.port = gateway.port;
