@@ -537,36 +537,35 @@ fn claude_missing_from_path_says_how_to_install_it() {
     );
 }
 
-/// Ctrl-C in a terminal signals the whole foreground process group. Claude Code gets it and
-/// decides; switchyard ignores it and the gateway it serves (in a group of its own) never sees it.
-#[test]
-fn ctrl_c_reaches_claude_and_not_the_gateway() {
+/// Starts `switchyard claude` (in a process group of its own, as a shell's job) with a fake
+/// `claude` that traps `signal`, records whether the gateway still answers, and exits 42. Returns
+/// once the fake claude has installed its trap.
+fn claude_waiting_for(dir: &Path, config: &Path, signal: &str) -> std::process::Child {
     use std::os::unix::process::CommandExt;
-    let dir = tempfile::tempdir().unwrap();
-    let mock = mock_upstream();
-    let (config, _port) = claude_config(dir.path(), &mock);
-    let fifo = dir.path().join("ready");
+    let fifo = dir.join("ready");
     assert!(Command::new("mkfifo")
         .arg(&fifo)
         .status()
         .unwrap()
         .success());
-    let script = r#"#!/bin/sh
-trap 'curl -s -o /dev/null -w "%{http_code}" "$ANTHROPIC_BASE_URL/healthz" > "$FAKE_CLAUDE_OUT.after"; exit 42' INT
+    let script = format!(
+        r#"#!/bin/sh
+trap 'curl -s -o /dev/null -w "%{{http_code}}" "$ANTHROPIC_BASE_URL/healthz" > "$FAKE_CLAUDE_OUT.after"; exit 42' {signal}
 echo ready > "$FAKE_CLAUDE_READY"
 while :; do sleep 1; done
-"#;
-    let bin = fake_claude(dir.path(), script);
+"#
+    );
+    let bin = fake_claude(dir, &script);
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["claude", "--config", config.to_str().unwrap()])
         .env("PATH", path_with(&bin))
-        .env("FAKE_CLAUDE_OUT", dir.path().join("claude.out"))
+        .env("FAKE_CLAUDE_OUT", dir.join("claude.out"))
         .env("FAKE_CLAUDE_READY", &fifo)
         .env("MOCK_KEY", "k")
+        .stderr(std::process::Stdio::null())
         .process_group(0)
         .spawn()
         .unwrap();
-    // Waits until the fake claude has installed its trap and written to the fifo.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -580,6 +579,17 @@ while :; do sleep 1; done
         let _ = child.kill();
         panic!("the fake claude never started: {line:?}");
     }
+    child
+}
+
+/// Ctrl-C in a terminal signals the whole foreground process group. Claude Code gets it and
+/// decides; switchyard ignores it and the gateway it serves (in a group of its own) never sees it.
+#[test]
+fn ctrl_c_reaches_claude_and_not_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let (config, port) = claude_config(dir.path(), &mock);
+    let mut child = claude_waiting_for(dir.path(), &config, "INT");
     let group = rustix::process::Pid::from_child(&child);
     rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
     let status = child.wait().unwrap();
@@ -593,4 +603,21 @@ while :; do sleep 1; done
         "200",
         "the gateway still answered while claude handled Ctrl-C"
     );
+    assert!(nothing_listens_on(port));
+}
+
+/// `kill <pid of switchyard claude>` (a service manager, a closing session) reaches Claude Code,
+/// which exits in its own way; then the gateway stops.
+#[test]
+fn sigterm_to_switchyard_is_passed_on_to_claude() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let (config, port) = claude_config(dir.path(), &mock);
+    let mut child = claude_waiting_for(dir.path(), &config, "TERM");
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
+    assert_eq!(recorded(dir.path(), ".after"), "200");
+    assert!(nothing_listens_on(port));
 }

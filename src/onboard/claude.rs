@@ -160,6 +160,16 @@ pub struct ServedGateway {
     grace: Duration,
 }
 
+/// Where the served gateway logs: beside the config file, like its state file (a folder of the
+/// user's own, unlike a fixed name in a shared temporary folder). `config.yaml` → `config.claude.log`.
+pub fn log_path(config: &Path) -> PathBuf {
+    let stem = config
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "switchyard".to_string());
+    config.with_file_name(format!("{stem}.claude.log"))
+}
+
 /// The port in the line `serve` prints once it listens: `switchyard listening on http://HOST:PORT`.
 pub fn listening_port(line: &str) -> Option<u16> {
     let url = line.strip_prefix("switchyard listening on ")?.trim();
@@ -168,12 +178,12 @@ pub fn listening_port(line: &str) -> Option<u16> {
 
 impl ServedGateway {
     /// Starts `switchyard serve --config <config>` and waits until it listens.
-    pub fn start(config: &Path, port: u16, grace: Duration) -> Result<Self, ClaudeError> {
+    pub fn start(config: &Path, grace: Duration) -> Result<Self, ClaudeError> {
         let exe = std::env::current_exe().map_err(|source| ClaudeError::Spawn {
             what: "the gateway",
             source,
         })?;
-        let log = std::env::temp_dir().join(format!("switchyard-claude-{port}.log"));
+        let log = log_path(config);
         let log_file = std::fs::File::create(&log).map_err(|source| ClaudeError::Spawn {
             what: "the gateway's log file",
             source,
@@ -299,11 +309,8 @@ mod signals {
             Guard { ids }
         }
 
-        /// Passes SIGTERM and SIGHUP on to `child` until the returned handle is dropped.
-        pub fn forward_to(
-            &self,
-            child: &std::process::Child,
-        ) -> Option<signal_hook::iterator::Handle> {
+        /// Passes SIGTERM and SIGHUP on to `child` until the returned value is dropped.
+        pub fn forward_to(&self, child: &std::process::Child) -> Option<Forwarding> {
             let pid = rustix::process::Pid::from_child(child);
             let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP]).ok()?;
             let handle = signals.handle();
@@ -317,7 +324,16 @@ mod signals {
                     let _ = rustix::process::kill_process(pid, sig);
                 }
             });
-            Some(handle)
+            Some(Forwarding(handle))
+        }
+    }
+
+    /// Signals being passed on; dropping it ends the forwarding thread and restores SIGTERM/SIGHUP.
+    pub struct Forwarding(signal_hook::iterator::Handle);
+
+    impl Drop for Forwarding {
+        fn drop(&mut self) {
+            self.0.close();
         }
     }
 
@@ -384,6 +400,14 @@ mod tests {
             judge_healthz_answer(b""),
             OnPort::SomethingElse(_)
         ));
+    }
+
+    #[test]
+    fn the_served_gateway_logs_beside_its_config() {
+        assert_eq!(
+            log_path(Path::new("/home/me/.config/switchyard/config.yaml")),
+            PathBuf::from("/home/me/.config/switchyard/config.claude.log")
+        );
     }
 
     #[test]

@@ -251,7 +251,7 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
                 );
                 return ExitCode::FAILURE;
             }
-            match ServedGateway::start(&path, settings.port, config.proxy.shutdown_grace) {
+            match ServedGateway::start(&path, config.proxy.shutdown_grace) {
                 Ok(gateway) => {
                     settings.port = gateway.port;
                     eprintln!(
