@@ -1,8 +1,7 @@
 //! Prometheus metrics (`GET /metrics`). Request counters and histograms are updated when a request
-//! ends; per-endpoint gauges (state, in flight) are read from the endpoint actors at scrape time.
+//! ends; per-endpoint gauges (state, in flight) are handed in at scrape time by the caller, who
+//! reads them from the endpoint actors. A leaf: this module knows no actor.
 
-use crate::endpoint::health::State;
-use crate::endpoint::EndpointSnapshot;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -20,6 +19,7 @@ struct Families {
     requests: IntCounterVec,
     attempts: prometheus::Histogram,
     failovers: IntCounterVec,
+    failures: IntCounterVec,
     first_byte: HistogramVec,
     duration: HistogramVec,
     bytes: IntCounterVec,
@@ -29,15 +29,6 @@ struct Families {
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-];
-
-const STATES: [State; 6] = [
-    State::Unknown,
-    State::Healthy,
-    State::CoolingDown,
-    State::Ejected,
-    State::AuthFailed,
-    State::Disabled,
 ];
 
 impl Default for Metrics {
@@ -66,6 +57,14 @@ impl Default for Metrics {
                 "Attempts that failed and moved the request to another endpoint",
             ),
             &["endpoint"],
+        )
+        .expect("valid metric");
+        let failures = IntCounterVec::new(
+            Opts::new(
+                "switchyard_upstream_failures_total",
+                "Failed attempts by endpoint and kind (refused, timeout, cut, auth, rate_limited, quota, server_error, …)",
+            ),
+            &["endpoint", "kind"],
         )
         .expect("valid metric");
         let first_byte = HistogramVec::new(
@@ -114,6 +113,7 @@ impl Default for Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(attempts.clone()),
             Box::new(failovers.clone()),
+            Box::new(failures.clone()),
             Box::new(first_byte.clone()),
             Box::new(duration.clone()),
             Box::new(bytes.clone()),
@@ -130,6 +130,7 @@ impl Default for Metrics {
                 requests,
                 attempts,
                 failovers,
+                failures,
                 first_byte,
                 duration,
                 bytes,
@@ -138,6 +139,14 @@ impl Default for Metrics {
             }),
         }
     }
+}
+
+/// One endpoint's gauges at scrape time.
+pub struct EndpointGauges<'a> {
+    pub id: &'a str,
+    pub in_flight: u32,
+    /// The endpoint's state word.
+    pub state: &'a str,
 }
 
 /// What one finished request contributes.
@@ -149,6 +158,8 @@ pub struct RequestRecord<'a> {
     pub attempts: usize,
     /// Endpoints that failed an attempt before another was tried.
     pub failed_over_from: &'a [&'a str],
+    /// `(endpoint, kind)` of every failed attempt.
+    pub failures: &'a [(&'a str, &'a str)],
     pub first_byte: Option<Duration>,
     pub duration: Duration,
     pub bytes: u64,
@@ -175,6 +186,9 @@ impl Metrics {
         for from in r.failed_over_from {
             m.failovers.with_label_values(&[from]).inc();
         }
+        for (endpoint, kind) in r.failures {
+            m.failures.with_label_values(&[endpoint, kind]).inc();
+        }
         if let Some(t) = r.first_byte {
             m.first_byte
                 .with_label_values(&[r.endpoint])
@@ -188,19 +202,20 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition, with endpoint gauges from `endpoints`.
-    pub fn render(&self, endpoints: &[EndpointSnapshot]) -> String {
+    /// The Prometheus text exposition, with endpoint gauges from `endpoints`; `states` are all the
+    /// state words (1 for an endpoint's own, 0 for the others).
+    pub fn render(&self, endpoints: &[EndpointGauges<'_>], states: &[&str]) -> String {
         let m = &self.inner;
         m.in_flight.reset();
         m.state.reset();
         for e in endpoints {
             m.in_flight
-                .with_label_values(&[&e.id])
+                .with_label_values(&[e.id])
                 .set(i64::from(e.in_flight));
-            for s in STATES {
+            for word in states {
                 m.state
-                    .with_label_values(&[&e.id, s.as_str()])
-                    .set(i64::from(e.state == s));
+                    .with_label_values(&[e.id, word])
+                    .set(i64::from(e.state == *word));
             }
         }
         let mut out = Vec::new();

@@ -33,6 +33,31 @@ pub struct Behaviour {
     pub event_interval: Duration,
     /// Cut the connection after this many SSE events.
     pub drop_after_events: Option<usize>,
+    /// OpenAI answers that carry more than text (reasoning, tool calls, a usage chunk when the
+    /// request asks for one); `None` keeps the plain text answers.
+    pub openai: Option<OpenAiAnswer>,
+}
+
+/// What an OpenAI-format answer of the mock carries besides its text.
+#[derive(Debug, Clone)]
+pub struct OpenAiAnswer {
+    /// `reasoning_content` sent before the text, as DeepSeek does (streamed word by word).
+    pub reasoning: Option<String>,
+    /// Tool calls as (name, JSON arguments), made unless the request's last message is a `tool`
+    /// result, so a client's tool round trip ends with a text answer.
+    pub tool_calls: Vec<(String, String)>,
+    /// How many pieces each tool call's arguments are streamed in.
+    pub argument_pieces: usize,
+}
+
+impl Default for OpenAiAnswer {
+    fn default() -> Self {
+        OpenAiAnswer {
+            reasoning: None,
+            tool_calls: Vec::new(),
+            argument_pieces: 3,
+        }
+    }
 }
 
 impl Default for Behaviour {
@@ -48,6 +73,7 @@ impl Default for Behaviour {
             deltas: 3,
             event_interval: Duration::ZERO,
             drop_after_events: None,
+            openai: None,
         }
     }
 }
@@ -321,6 +347,7 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
             "stop_reason": "end_turn", "stop_sequence": null,
             "usage": {"input_tokens": 10, "output_tokens": b.deltas},
         })),
+        Api::OpenAi if b.openai.is_some() => openai_rich_answer(&b, &request, &model, stream, shared.into_inner()),
         Api::OpenAi if !stream => HttpResponse::Ok().json(serde_json::json!({
             "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": reply_text(&b)}, "finish_reason": "stop"}],
@@ -431,6 +458,118 @@ fn openai_events(b: &Behaviour, model: &str) -> Vec<String> {
     events.push(chunk(serde_json::json!({}), Some("stop")));
     events.push("data: [DONE]\n\n".to_string());
     events
+}
+
+/// The tool calls this request gets: none once the conversation's last message is a tool result.
+fn tool_calls_for<'a>(
+    extra: &'a OpenAiAnswer,
+    request: &serde_json::Value,
+) -> &'a [(String, String)] {
+    let last_is_tool_result = request["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .is_some_and(|m| m["role"] == "tool");
+    if last_is_tool_result {
+        &[]
+    } else {
+        &extra.tool_calls
+    }
+}
+
+/// `s` in `n` pieces of nearly equal length (split on character boundaries).
+fn pieces(s: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let size = chars.len().div_ceil(n.max(1)).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+fn openai_rich_answer(
+    b: &Behaviour,
+    request: &serde_json::Value,
+    model: &str,
+    stream: bool,
+    shared: Arc<Shared>,
+) -> HttpResponse {
+    let extra = b.openai.clone().unwrap_or_default();
+    let calls = tool_calls_for(&extra, request);
+    let finish = if calls.is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
+    };
+    let usage = serde_json::json!({"prompt_tokens": 10, "completion_tokens": b.deltas,
+        "total_tokens": 10 + b.deltas, "prompt_tokens_details": {"cached_tokens": 0}});
+    if !stream {
+        let mut message = serde_json::json!({"role": "assistant", "content": reply_text(b)});
+        if let Some(r) = &extra.reasoning {
+            message["reasoning_content"] = serde_json::json!(r);
+        }
+        if !calls.is_empty() {
+            message["tool_calls"] = calls
+                .iter()
+                .enumerate()
+                .map(|(i, (name, args))| {
+                    serde_json::json!({"id": format!("call_mock_{i}"), "type": "function",
+                    "function": {"name": name, "arguments": args}})
+                })
+                .collect();
+        }
+        return HttpResponse::Ok().json(serde_json::json!({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": usage,
+        }));
+    }
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+        format!(
+            "data: {}\n\n",
+            serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+            "created": 0, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let mut events = vec![chunk(
+        serde_json::json!({"role": "assistant", "content": null}),
+        None,
+    )];
+    if let Some(r) = &extra.reasoning {
+        for word in r.split_inclusive(' ') {
+            events.push(chunk(serde_json::json!({"reasoning_content": word}), None));
+        }
+    }
+    for word in reply_pieces(b) {
+        events.push(chunk(serde_json::json!({"content": word}), None));
+    }
+    for (i, (name, args)) in calls.iter().enumerate() {
+        events.push(chunk(
+            serde_json::json!({"tool_calls": [{"index": i, "id": format!("call_mock_{i}"),
+            "type": "function", "function": {"name": name, "arguments": ""}}]}),
+            None,
+        ));
+        for piece in pieces(args, extra.argument_pieces) {
+            events.push(chunk(
+                serde_json::json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                None,
+            ));
+        }
+    }
+    events.push(chunk(serde_json::json!({}), Some(finish)));
+    if request["stream_options"]["include_usage"].as_bool() == Some(true) {
+        events.push(format!(
+            "data: {}\n\n",
+            serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
+                "model": model, "choices": [], "usage": usage})
+        ));
+    }
+    events.push("data: [DONE]\n\n".to_string());
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(sse_stream(
+            events,
+            b.event_interval,
+            b.drop_after_events,
+            shared,
+        ))
 }
 
 fn sse(event: &str, data: serde_json::Value) -> String {

@@ -7,9 +7,10 @@
 
 use crate::auth;
 use crate::config::Config;
-use crate::proxy::errors::{ApiShape, GatewayError};
+use crate::edge::{self, Destination};
+use crate::gateway_error::{ApiShape, GatewayError};
 use crate::proxy::{self, REQUEST_ID_HEADER};
-use crate::{admin, supervisor, AppState};
+use crate::{admin, supervisor};
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -18,6 +19,9 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use futures_util::future::{ready, Either, FutureExt};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+
+mod state;
+pub use state::AppState;
 
 /// Runs the gateway until SIGINT/SIGTERM; `on_listening` is called with the bound addresses.
 pub fn run(
@@ -42,9 +46,9 @@ pub async fn serve(
     let mut server = HttpServer::new(move || {
         // Runs on the worker's thread: the actors start on its arbiter.
         let state = factory_shared
-            .get_or_init(|| supervisor::start(factory_config.clone(), factory_listen.clone()))
+            .get_or_init(|| build_state(factory_config.clone(), factory_listen.clone()))
             .clone();
-        let client = crate::upstream::build_client(&state.config(), tls.clone());
+        let client = crate::upstream::build_client(&state.config().timeouts, tls.clone());
         App::new()
             .app_data(state)
             .app_data(web::Data::new(client))
@@ -64,6 +68,7 @@ pub async fn serve(
             .service(
                 web::scope("/admin")
                     .route("/status", web::get().to(admin::status))
+                    .route("/status", web::head().to(admin::status))
                     .route(
                         "/endpoints/{id}/{action}",
                         web::post().to(admin::endpoint_action),
@@ -79,18 +84,15 @@ pub async fn serve(
     .shutdown_timeout(config.proxy.shutdown_grace.as_secs().max(1));
 
     let port = config.proxy.port;
-    let (primary, secondary) = if config.proxy.allow_lan_access {
-        ("0.0.0.0", "[::]")
-    } else {
-        ("127.0.0.1", "[::1]")
-    };
-    server = server.bind(format!("{primary}:{port}"))?;
-    if port != 0 {
-        // IPv6 is a bonus: a machine without it still serves on IPv4.
-        match std::net::TcpListener::bind(format!("{secondary}:{port}")) {
-            Ok(listener) => server = server.listen(listener)?,
-            Err(e) => log::debug!("not listening on {secondary}:{port}: {e}"),
-        }
+    let (primary, secondary) = listen_addresses(config.proxy.allow_lan_access, port);
+    server = server.bind(primary)?;
+    // The IPv6 address takes the port the IPv4 one got (which matters when the config says 0).
+    let bound_port = server.addrs().first().map_or(port, |a| a.port());
+    let secondary = SocketAddr::new(secondary.ip(), bound_port);
+    // IPv6 is a bonus: a machine without it still serves on IPv4.
+    match ipv6_only_listener(secondary) {
+        Ok(listener) => server = server.listen(listener)?,
+        Err(e) => log::debug!("not listening on {secondary}: {e}"),
     }
     let addrs = server.addrs();
     let server = server.run();
@@ -110,6 +112,47 @@ pub async fn serve(
     });
     on_listening(&addrs);
     server.await
+}
+
+/// Starts the actors (on the calling worker's arbiter) and builds the state its handlers share.
+fn build_state(config: Arc<Config>, listen: Arc<OnceLock<Vec<String>>>) -> web::Data<AppState> {
+    let live = Arc::new(crate::config::LiveConfig::new(config));
+    let (supervisor, balancer) = supervisor::start(live.clone());
+    web::Data::new(AppState {
+        balancer,
+        supervisor,
+        live,
+        started: std::time::Instant::now(),
+        metrics: crate::metrics::Metrics::default(),
+        listen,
+    })
+}
+
+/// The IPv4 and IPv6 addresses to listen on: loopback, or every address with LAN access.
+pub fn listen_addresses(allow_lan_access: bool, port: u16) -> (SocketAddr, SocketAddr) {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let (v4, v6) = if allow_lan_access {
+        (Ipv4Addr::UNSPECIFIED, Ipv6Addr::UNSPECIFIED)
+    } else {
+        (Ipv4Addr::LOCALHOST, Ipv6Addr::LOCALHOST)
+    };
+    (
+        SocketAddr::new(IpAddr::V4(v4), port),
+        SocketAddr::new(IpAddr::V6(v6), port),
+    )
+}
+
+/// A listener on an IPv6 address that takes IPv6 only, so that `[::]` can sit beside `0.0.0.0`
+/// on the same port (a dual-stack `[::]` would collide with it).
+fn ipv6_only_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_only_v6(true)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 /// Reloads the config when its file changes. The folder is watched, not the file: editors
@@ -271,14 +314,16 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
         response.insert_header(("vary", "Origin"));
         return Err(Box::new(response.finish()));
     }
-    let path = req.path();
-    let shape = if path.starts_with("/admin") || path == "/metrics" || path == "/healthz" {
-        ApiShape::OpenAi
-    } else {
-        ApiShape::of(
+    // Every rule below is judged on the path as the router will match it (percent-decoded), so a
+    // spelling the router folds onto a route gets that route's rules.
+    let path = req.match_info().as_str();
+    let destination = edge::destination(path);
+    let shape = match destination {
+        Ok(Destination::Forward) => ApiShape::of(
             path,
             headers.contains_key("anthropic-version") || headers.contains_key("x-api-key"),
-        )
+        ),
+        _ => ApiShape::OpenAi,
     };
     let refuse = |error: GatewayError| {
         let mut response = error.response(shape);
@@ -291,7 +336,7 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
             "{} {} {} status={} outcome={}",
             id.to_str().unwrap_or("-"),
             req.method(),
-            path,
+            req.path(),
             response.status().as_u16(),
             error.kind()
         );
@@ -302,15 +347,38 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     };
     // On admin routes the admin key, when set, stands in for the client key: it is the
     // stronger credential, and `switchyard status --key` can send only one.
+    let is_websocket = headers
+        .get("upgrade")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    if req.method() == Method::CONNECT || is_websocket {
+        let what = if is_websocket {
+            "a WebSocket upgrade"
+        } else {
+            "CONNECT (tunnelling)"
+        };
+        return Err(refuse(GatewayError::Unsupported(what.to_string())));
+    }
+    let destination = match destination {
+        Ok(destination) => destination,
+        Err(why) => return Err(refuse(GatewayError::BadPath(why.to_string()))),
+    };
+    if destination == Destination::AdminLookalike {
+        return Err(refuse(GatewayError::NotFound(format!(
+            "no admin route {} {path}",
+            req.method()
+        ))));
+    }
     let admin_key = &config.proxy.admin_key;
-    let is_admin = path.starts_with("/admin/");
+    let is_admin = destination == Destination::Admin;
     let admin_ok = is_admin && !admin_key.is_empty() && auth::check_key(admin_key, headers).is_ok();
     let mode = config.proxy.effective_auth_mode();
-    if auth::key_required(mode, path == "/healthz") && !admin_ok {
+    if auth::key_required(mode, destination == Destination::Health) && !admin_ok {
         auth::check_key(&config.proxy.api_key, headers)
             .map_err(|m| refuse(GatewayError::Unauthorized(m)))?;
     }
-    let admin_needed = req.method() != Method::GET || config.proxy.allow_lan_access;
+    let read_only = req.method() == Method::GET || req.method() == Method::HEAD;
+    let admin_needed = !read_only || config.proxy.allow_lan_access;
     if is_admin && !admin_key.is_empty() && admin_needed && !admin_ok {
         let why = auth::check_key(admin_key, headers)
             .err()
@@ -351,4 +419,23 @@ fn finish_answer(
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_addresses;
+
+    #[test]
+    fn lan_access_listens_on_every_ipv4_and_ipv6_address_loopback_otherwise() {
+        let (v4, v6) = listen_addresses(true, 8045);
+        assert_eq!(
+            (v4.to_string(), v6.to_string()),
+            ("0.0.0.0:8045".into(), "[::]:8045".into())
+        );
+        let (v4, v6) = listen_addresses(false, 0);
+        assert_eq!(
+            (v4.to_string(), v6.to_string()),
+            ("127.0.0.1:0".into(), "[::1]:0".into())
+        );
+    }
 }

@@ -3,11 +3,9 @@
 //! (auth-failed, operator-disabled) in a small state file beside the config.
 
 use crate::balancer::{Balancer, Member, SetMembers};
-use crate::config::{self, Config, EndpointConfig};
+use crate::config::{self, Config, EndpointConfig, LiveConfig, ReloadError};
 use crate::endpoint::{DurableStateChanged, Endpoint, Reconfigure};
-use crate::AppState;
 use actix::prelude::*;
-use actix_web::web;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,19 +17,18 @@ pub struct Supervisor {
     members: Vec<Member>,
     balancer: Addr<Balancer>,
     state_file: Option<StateFile>,
-    app: Option<web::Data<AppState>>,
+    /// The config the request handlers read; replaced on reload.
+    live: Arc<LiveConfig>,
 }
 
 impl Actor for Supervisor {
     type Context = Context<Self>;
 }
 
-/// Starts the actors for `config` on the current arbiter and returns the state the request
-/// handlers share.
-pub fn start(
-    config: Arc<Config>,
-    listen: Arc<std::sync::OnceLock<Vec<String>>>,
-) -> web::Data<AppState> {
+/// Starts the actors for the config in `live` on the current arbiter; returns the Supervisor's
+/// and the Balancer's addresses.
+pub fn start(live: Arc<LiveConfig>) -> (Addr<Supervisor>, Addr<Balancer>) {
+    let config = live.get();
     let state_file = config.proxy.state_file.clone().map(StateFile::load);
     let mut balancer_out = None;
     let supervisor = Supervisor::create(|ctx| {
@@ -49,15 +46,13 @@ pub fn start(
             members,
             balancer,
             state_file,
-            app: None,
+            live,
         }
     });
     let Some(balancer) = balancer_out else {
         unreachable!("Supervisor::create runs its closure before returning")
     };
-    let app = web::Data::new(AppState::new(balancer, supervisor.clone(), config, listen));
-    supervisor.do_send(Attach(app.clone()));
-    app
+    (supervisor, balancer)
 }
 
 fn start_endpoint(
@@ -97,18 +92,6 @@ fn start_endpoint(
     }
 }
 
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Attach(web::Data<AppState>);
-
-impl Handler<Attach> for Supervisor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Attach, _ctx: &mut Self::Context) {
-        self.app = Some(msg.0);
-    }
-}
-
 impl Handler<DurableStateChanged> for Supervisor {
     type Result = ();
 
@@ -128,32 +111,28 @@ impl Handler<DurableStateChanged> for Supervisor {
 
 /// Re-reads the config file and applies it; an invalid file keeps the old config.
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), Arc<ReloadError>>")]
 pub struct Reload;
 
 impl Handler<Reload> for Supervisor {
-    type Result = Result<(), String>;
+    type Result = Result<(), Arc<ReloadError>>;
 
     fn handle(&mut self, _msg: Reload, ctx: &mut Self::Context) -> Self::Result {
         let Some(path) = self.config.source.clone() else {
-            return Err("this gateway was not started from a config file".to_string());
+            return Err(Arc::new(ReloadError::NoConfigFile));
         };
         match config::load_file(&path) {
             Ok(new) => {
                 self.apply(Arc::new(new), ctx);
-                if let Some(app) = &self.app {
-                    app.set_config_error(None);
-                }
+                self.live.set_error(None);
                 log::info!("config reloaded from {}", path.display());
                 Ok(())
             }
             Err(e) => {
-                let message = e.to_string();
-                log::error!("config reload failed, keeping the running config: {message}");
-                if let Some(app) = &self.app {
-                    app.set_config_error(Some(message.clone()));
-                }
-                Err(message)
+                let error = Arc::new(ReloadError::from(e));
+                log::error!("config reload failed, keeping the running config: {error}");
+                self.live.set_error(Some(error.clone()));
+                Err(error)
             }
         }
     }
@@ -217,9 +196,7 @@ impl Supervisor {
             settings: new.balancer.clone(),
             sessions: new.sessions,
         });
-        if let Some(app) = &self.app {
-            app.set_config(new);
-        }
+        self.live.set(new);
     }
 }
 

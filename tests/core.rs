@@ -211,6 +211,16 @@ async fn a_refused_connection_fails_over_to_the_next_endpoint() {
         .as_str()
         .unwrap()
         .contains("refused"));
+    let mut metrics = client()
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8(metrics.body().await.unwrap().to_vec()).unwrap();
+    assert!(
+        text.contains(r#"switchyard_upstream_failures_total{endpoint="dead",kind="refused"} 1"#),
+        "{text}"
+    );
 }
 
 #[actix_rt::test]

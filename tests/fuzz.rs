@@ -1,11 +1,14 @@
 //! Property-based fuzzing of everything that reads untrusted or hand-written input: the config
 //! loader, request classification (model / stream / session from arbitrary bytes), rate-limit
-//! hints and client credentials. No input may panic. CI runs the default number of cases; a long
+//! hints and client credentials. No input may panic, and each reader keeps a property that can fail:
+//! a config loads and survives `check` or names its problem; a JSON body's model is what serde_json
+//! reads (or is refused as uncertain); a hint is bounded by what its header can say. CI runs the default number of cases; a long
 //! run: `PROPTEST_CASES=200000 cargo test --release --test fuzz`.
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use proptest::test_runner::TestCaseError;
+use std::time::{Duration, UNIX_EPOCH};
 use switchyard::config;
 use switchyard::proxy::request::{mapped_model, request_facts, rewrite_model};
 use switchyard::upstream::headers::retry_hint;
@@ -16,14 +19,118 @@ fn env(name: &str) -> Option<String> {
     (name.len() % 2 == 0).then(|| format!("value-of-{name}"))
 }
 
+/// Every config text either loads and survives `check` (its rendering is YAML in which every key
+/// is shown only in its redacted form), or its refusal is a sentence naming a field or a line
+/// that exists.
+fn loads_and_survives_check_or_names_its_problem(text: &str) -> Result<(), TestCaseError> {
+    match config::parse(text, &env) {
+        Ok(c) => {
+            let shown = c.render_redacted();
+            let yaml: serde_yaml::Value = serde_yaml::from_str(&shown)
+                .map_err(|e| TestCaseError::fail(format!("check output is not YAML: {e}")))?;
+            let mut keys = vec![(&yaml["proxy"]["api_key"], &c.proxy.api_key)];
+            keys.push((&yaml["proxy"]["admin_key"], &c.proxy.admin_key));
+            for (i, e) in c.endpoints.iter().enumerate() {
+                prop_assert_eq!(yaml["endpoints"][i]["id"].as_str(), Some(e.id.as_str()));
+                keys.push((&yaml["endpoints"][i]["api_key"], &e.api_key));
+            }
+            for (shown, key) in keys {
+                let shown = shown.as_str().unwrap_or_default();
+                prop_assert_eq!(shown, key.redacted());
+                prop_assert!(
+                    shown.starts_with('(') && shown.chars().count() <= 12,
+                    "{}",
+                    shown
+                );
+            }
+        }
+        Err(problem) => {
+            prop_assert!(!problem.message.is_empty());
+            prop_assert!(
+                !problem.field.is_empty() || problem.line.is_some(),
+                "names neither a field nor a line: {} in\n{}",
+                problem,
+                text
+            );
+            if let Some(line) = problem.line {
+                prop_assert!(
+                    line >= 1 && line <= text.lines().count().max(1) + 1,
+                    "{problem} in\n{text}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The model serde_json reads from a body that is valid JSON, as the gateway would accept it.
+fn model_by_serde_json(value: &serde_json::Value) -> Option<String> {
+    value["model"]
+        .as_str()
+        .filter(|m| !m.is_empty() && m.len() <= 256)
+        .map(str::to_string)
+}
+
+/// When the body is valid JSON, the gateway's model is what serde_json reads, or the gateway says
+/// why it is not certain (a key named twice, a non-object body); an object without `model` has
+/// none and no problem.
+fn model_read_agrees_with_serde_json(body: &[u8]) -> Result<(), TestCaseError> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(());
+    };
+    let facts = request_facts(&HeaderMap::new(), body);
+    match &facts.model {
+        Some(model) => prop_assert_eq!(Some(model.clone()), model_by_serde_json(&value)),
+        None => prop_assert!(
+            model_by_serde_json(&value).is_none() || facts.model_problem.is_some(),
+            "serde_json reads {:?} but the gateway neither reads it nor says why",
+            model_by_serde_json(&value)
+        ),
+    }
+    match value.as_object() {
+        None => prop_assert!(facts.model.is_none() && facts.model_problem.is_some()),
+        Some(object) if !object.contains_key("model") => {
+            prop_assert_eq!(facts.model_problem, None);
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Top-level JSON objects built from a few keys (`model` among them, possibly twice).
+fn json_object_text() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("model".to_string()),
+        Just("stream".to_string()),
+        Just("metadata".to_string()),
+        "[a-z]{1,6}",
+    ];
+    let value = prop_oneof![
+        "\\PC{0,20}".prop_map(|s| serde_json::Value::String(s).to_string()),
+        "[a-z-]{0,300}".prop_map(|s| serde_json::Value::String(s).to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        Just("null".to_string()),
+        Just(r#"{"user_id":"u1","model":"inner"}"#.to_string()),
+        Just(r#"["model"]"#.to_string()),
+    ];
+    (prop::collection::vec((key, value), 0..5), "[ \t\n]{0,2}").prop_map(|(pairs, ws)| {
+        let fields: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", serde_json::Value::String(k.clone())))
+            .collect();
+        format!("{ws}{{{}}}{ws}", fields.join(","))
+    })
+}
+
 proptest! {
     #[test]
-    fn the_config_loader_never_panics_on_arbitrary_text(text in "\\PC{0,400}") {
-        let _ = config::parse(&text, &env);
+    fn arbitrary_text_loads_or_names_its_problem(text in "\\PC{0,400}") {
+        loads_and_survives_check_or_names_its_problem(&text)?;
     }
 
     #[test]
-    fn the_config_loader_never_panics_on_yaml_shaped_text(
+    fn yaml_shaped_text_loads_or_names_its_problem(
         lines in prop::collection::vec(
             ("[ ]{0,6}", prop::option::of("- "), "[a-z_]{1,16}", "(: )?", "[a-zA-Z0-9:/._${}\\[\\]*-]{0,30}"),
             0..30,
@@ -35,29 +142,31 @@ proptest! {
                 format!("{indent}{}{key}{colon}{value}\n", dash.clone().unwrap_or_default())
             })
             .collect();
-        if let Err(problem) = config::parse(&text, &env) {
-            // Every refusal is a sentence, and a line it names exists.
-            prop_assert!(!problem.message.is_empty());
-            if let Some(line) = problem.line {
-                prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1, "{problem} in\n{text}");
-            }
-        }
+        loads_and_survives_check_or_names_its_problem(&text)?;
     }
 
     #[test]
-    fn a_mutated_sample_config_never_panics(cut in 0usize..4000, insert in "\\PC{0,8}") {
+    fn a_mutated_sample_config_loads_or_names_its_problem(cut in 0usize..4000, insert in "\\PC{0,8}") {
         let mut text = SAMPLE.to_string();
         let at = text.char_indices().map(|(i, _)| i).nth(cut % text.chars().count()).unwrap_or(0);
         text.insert_str(at, &insert);
-        let _ = config::parse(&text, &env);
+        loads_and_survives_check_or_names_its_problem(&text)?;
         text.truncate(at);
-        let _ = config::parse(&text, &env);
+        loads_and_survives_check_or_names_its_problem(&text)?;
     }
 
     #[test]
     fn request_classification_never_panics_on_arbitrary_bytes(body in prop::collection::vec(any::<u8>(), 0..2000)) {
         let facts = request_facts(&HeaderMap::new(), &body);
         prop_assert!(facts.model.as_ref().is_none_or(|m| m.len() <= 256));
+        model_read_agrees_with_serde_json(&body)?;
+    }
+
+    #[test]
+    fn the_model_of_a_json_body_is_what_serde_json_reads_or_is_refused_as_uncertain(
+        body in json_object_text(),
+    ) {
+        model_read_agrees_with_serde_json(body.as_bytes())?;
     }
 
     #[test]
@@ -91,12 +200,16 @@ proptest! {
     }
 
     #[test]
-    fn model_maps_with_arbitrary_globs_never_panic(pattern in "[a-z*.-]{0,20}", model in "[a-z.-]{0,30}") {
+    fn a_model_map_renames_exactly_the_models_its_glob_matches(pattern in "[a-z*.-]{0,20}", model in "[a-z.-]{0,30}") {
         let text = format!(
             "endpoints:\n  - base_url: https://a.example\n    api_key: k\n    model_map: {{\"{pattern}\": x}}\n    models: [\"{pattern}\"]\n"
         );
         if let Ok(c) = config::parse(&text, &env) {
-            let _ = mapped_model(&c.endpoints[0], &model);
+            let expected = (config::glob_match(&pattern, &model) && model != "x").then_some("x");
+            prop_assert_eq!(mapped_model(&c.endpoints[0], &model), expected);
+            // An empty pattern is dropped from `models`, and no list serves every model.
+            let serves = pattern.is_empty() || config::glob_match(&pattern, &model);
+            prop_assert_eq!(c.endpoints[0].serves(&model), serves);
         }
     }
 
@@ -118,8 +231,19 @@ proptest! {
         }
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         if let Some(wait) = retry_hint(&headers, now) {
-            prop_assert!(wait <= Duration::from_secs(1_000_000_001) + (SystemTime::UNIX_EPOCH.elapsed().unwrap_or_default()));
+            // Numbers and Go durations are capped at 1e9 s; a date can say at most 9999-12-31.
+            let last_date = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+            let bound = Duration::from_secs(1_000_000_000).max(last_date.duration_since(now).unwrap());
+            prop_assert!(wait <= bound, "{wait:?}");
         }
+    }
+
+    #[test]
+    fn a_retry_after_in_seconds_is_taken_as_written_up_to_the_cap(secs in 0u64..3_000_000_000) {
+        let mut headers = HeaderMap::new();
+        headers.insert(HeaderName::from_static("retry-after"), HeaderValue::from(secs));
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        prop_assert_eq!(retry_hint(&headers, now), Some(Duration::from_secs(secs.min(1_000_000_000))));
     }
 
     #[test]

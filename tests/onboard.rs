@@ -41,16 +41,19 @@ fn default_config(home: &Path) -> PathBuf {
     home.join(".config/switchyard/config.yaml")
 }
 
-/// The endpoint ids `check` prints, with their `enabled` value.
+/// The endpoint ids `check` prints, with their `enabled` value (block YAML, any indentation).
 fn checked_endpoints(stdout: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut in_endpoints = false;
     for line in stdout.lines() {
+        let item = line.trim_start();
         if line == "endpoints:" {
             in_endpoints = true;
-        } else if let Some(id) = line.strip_prefix("  - id: ").filter(|_| in_endpoints) {
+        } else if !line.starts_with([' ', '-']) {
+            in_endpoints = false;
+        } else if let Some(id) = item.strip_prefix("- id: ").filter(|_| in_endpoints) {
             out.push((id.to_string(), true));
-        } else if let Some(value) = line.strip_prefix("    enabled: ").filter(|_| in_endpoints) {
+        } else if let Some(value) = item.strip_prefix("enabled: ").filter(|_| in_endpoints) {
             if let Some(last) = out.last_mut() {
                 last.1 = value == "true";
             }

@@ -4,8 +4,10 @@
 use crate::balancer::{FindEndpoint, StatusOfAll};
 use crate::endpoint::health::State;
 use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
-use crate::proxy::errors::{ApiShape, GatewayError};
-use crate::AppState;
+use crate::gateway_error::{ApiShape, GatewayError};
+use crate::metrics::EndpointGauges;
+use crate::server::AppState;
+use crate::words::Words;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -45,6 +47,19 @@ pub struct Totals {
     pub in_flight: u64,
 }
 
+impl Totals {
+    /// Sums the endpoints' snapshots; `selectable` is each actor's own answer.
+    pub fn of(endpoints: &[EndpointSnapshot]) -> Totals {
+        Totals {
+            endpoints: endpoints.len(),
+            selectable: endpoints.iter().filter(|e| e.selectable).count(),
+            requests: endpoints.iter().map(|e| e.requests).sum(),
+            failures: endpoints.iter().map(|e| e.failures).sum(),
+            in_flight: endpoints.iter().map(|e| u64::from(e.in_flight)).sum(),
+        }
+    }
+}
+
 /// Gathers the status report from the actors.
 pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayError> {
     let endpoints = state
@@ -62,16 +77,7 @@ pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayErro
         strategy: config.balancer.strategy.as_str(),
         config_file: config.source.as_ref().map(|p| p.display().to_string()),
         config_error: state.config_error(),
-        totals: Totals {
-            endpoints: endpoints.len(),
-            selectable: endpoints
-                .iter()
-                .filter(|e| matches!(e.state, State::Healthy | State::Unknown))
-                .count(),
-            requests: endpoints.iter().map(|e| e.requests).sum(),
-            failures: endpoints.iter().map(|e| e.failures).sum(),
-            in_flight: endpoints.iter().map(|e| u64::from(e.in_flight)).sum(),
-        },
+        totals: Totals::of(&endpoints),
         endpoints,
     })
 }
@@ -80,7 +86,7 @@ pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayErro
 pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match status_report(&state).await {
         Ok(report) => HttpResponse::Ok().json(report),
-        Err(e) => e.response(crate::proxy::api_shape(&req)),
+        Err(e) => e.response(ApiShape::of_request(&req)),
     }
 }
 
@@ -91,15 +97,37 @@ pub async fn endpoint_action(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (id, action) = path.into_inner();
-    let shape = crate::proxy::api_shape(&req);
-    let addr = match state.balancer.send(FindEndpoint { id: id.clone() }).await {
+    let shape = ApiShape::of_request(&req);
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "unknown peer".to_string(), |a| a.to_string());
+    let answer = apply_action(&id, &action, shape, &state).await;
+    // Every state change an operator asks for is on record: who asked, what, and how it ended.
+    log::info!(
+        target: "switchyard::admin",
+        "admin {action} {id} from {peer}: {}",
+        match answer.status().as_u16() {
+            200 => "done".to_string(),
+            code => format!("refused ({code})"),
+        }
+    );
+    answer
+}
+
+/// Carries out `action` on endpoint `id`.
+async fn apply_action(id: &str, action: &str, shape: ApiShape, state: &AppState) -> HttpResponse {
+    let addr = match state
+        .balancer
+        .send(FindEndpoint { id: id.to_string() })
+        .await
+    {
         Ok(Some(addr)) => addr,
         Ok(None) => {
             return GatewayError::NotFound(format!("no endpoint with id `{id}`")).response(shape)
         }
         Err(e) => return GatewayError::Internal(e.to_string()).response(shape),
     };
-    let result = match action.as_str() {
+    let result = match action {
         "enable" => addr.send(Enable).await,
         "disable" => addr.send(Disable).await,
         "reset" => addr.send(Reset).await,
@@ -125,7 +153,16 @@ pub async fn admin_not_found(req: HttpRequest) -> HttpResponse {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let endpoints = state.balancer.send(StatusOfAll).await.unwrap_or_default();
+    let gauges: Vec<EndpointGauges<'_>> = endpoints
+        .iter()
+        .map(|e| EndpointGauges {
+            id: &e.id,
+            in_flight: e.in_flight,
+            state: e.state.as_str(),
+        })
+        .collect();
+    let states: Vec<&str> = State::ALL.iter().map(|(_, word)| *word).collect();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&endpoints))
+        .body(state.metrics.render(&gauges, &states))
 }

@@ -30,12 +30,7 @@ pub struct Member {
 impl Member {
     /// Whether this endpoint serves `model` (no `models` list: every model).
     pub fn serves(&self, model: &str) -> bool {
-        self.config.models.is_empty()
-            || self
-                .config
-                .models
-                .iter()
-                .any(|pattern| strategy::glob_match(pattern, model))
+        self.config.serves(model)
     }
 }
 
@@ -47,6 +42,8 @@ pub struct Balancer {
     budget: RetryBudget,
     sessions: SessionTable,
     sessions_enabled: bool,
+    /// The one source of randomness of every strategy (a seeded one in tests).
+    rng: fastrand::Rng,
 }
 
 impl Balancer {
@@ -62,7 +59,14 @@ impl Balancer {
             round_robin: SmoothRoundRobin::default(),
             sessions: SessionTable::new(sessions.ttl, sessions.max_entries),
             sessions_enabled: sessions.enabled,
+            rng: fastrand::Rng::new(),
         }
+    }
+
+    /// The same Balancer drawing from `rng` (tests fix the seed).
+    pub fn with_rng(mut self, rng: fastrand::Rng) -> Self {
+        self.rng = rng;
+        self
     }
 }
 
@@ -97,24 +101,44 @@ pub struct Selected {
     pub claim: Claim,
 }
 
-/// Why no endpoint could be chosen.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NoEndpointReason {
-    /// Every endpoint that could serve is out (or already tried).
-    NothingSelectable,
+/// Why no endpoint could be chosen for an attempt: a sentence a user can act on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NoEndpoint {
+    /// Every endpoint that could serve is out (or already tried); `states` are their words.
+    #[error("{}", describe_states(states))]
+    NothingSelectable {
+        states: Vec<State>,
+        /// When the first endpoint that is out for a known time comes back.
+        retry_after: Option<Duration>,
+    },
     /// No endpoint serves the requested model.
-    UnknownModel { served: Vec<String> },
+    #[error("no endpoint serves model `{model}`; served: {}", served_list(served))]
+    UnknownModel { model: String, served: Vec<String> },
     /// Retries are over budget right now.
+    #[error("retry budget exhausted: too many retries across recent requests")]
     RetryBudget,
+    /// The Balancer actor did not answer.
+    #[error("the balancer did not answer ({0})")]
+    BalancerGone(String),
 }
 
-/// No endpoint for this attempt, with a message a user can act on.
-#[derive(Debug, Clone)]
-pub struct NoEndpoint {
-    pub reason: NoEndpointReason,
-    pub message: String,
-    /// When the first endpoint that is out for a known time comes back.
-    pub retry_after: Option<Duration>,
+impl NoEndpoint {
+    /// When an endpoint is known to come back.
+    pub fn retry_after(&self) -> Option<Duration> {
+        if let NoEndpoint::NothingSelectable { retry_after, .. } = self {
+            *retry_after
+        } else {
+            None
+        }
+    }
+}
+
+fn served_list(served: &[String]) -> String {
+    if served.is_empty() {
+        "none".to_string()
+    } else {
+        served.join(", ")
+    }
 }
 
 impl Handler<SelectEndpoint> for Balancer {
@@ -125,12 +149,7 @@ impl Handler<SelectEndpoint> for Balancer {
         let retry = !msg.exclude.is_empty();
         if retry {
             if msg.budgeted && !self.budget.try_retry(now) {
-                return Box::pin(fut::ready(Err(NoEndpoint {
-                    reason: NoEndpointReason::RetryBudget,
-                    message: "retry budget exhausted: too many retries across recent requests"
-                        .to_string(),
-                    retry_after: None,
-                })));
+                return Box::pin(fut::ready(Err(NoEndpoint::RetryBudget)));
             }
         } else {
             self.budget.record_request(now);
@@ -145,18 +164,7 @@ impl Handler<SelectEndpoint> for Balancer {
         if serving.is_empty() {
             let served = served_models(&self.members);
             let model = msg.model.clone().unwrap_or_default();
-            return Box::pin(fut::ready(Err(NoEndpoint {
-                message: format!(
-                    "no endpoint serves model `{model}`; served: {}",
-                    if served.is_empty() {
-                        "none".to_string()
-                    } else {
-                        served.join(", ")
-                    }
-                ),
-                reason: NoEndpointReason::UnknownModel { served },
-                retry_after: None,
-            })));
+            return Box::pin(fut::ready(Err(NoEndpoint::UnknownModel { model, served })));
         }
         let candidates: Vec<Candidate> = serving
             .iter()
@@ -168,13 +176,15 @@ impl Handler<SelectEndpoint> for Balancer {
             })
             .collect();
 
-        let mut random = || fastrand::f64();
+        let rng = &mut self.rng;
+        let mut random = || rng.f64();
         let strategy = self.settings.strategy;
         let mut order = match strategy {
             Strategy::Priority => strategy::priority_order(&candidates, &mut random),
             Strategy::Weighted => strategy::weighted_order(&candidates, &mut random),
             Strategy::RoundRobin => self.round_robin.order(&candidates),
             Strategy::LeastInflight | Strategy::Latency => {
+                // Power of two choices: a random order; the search compares its first two.
                 let mut shuffled: Vec<usize> = candidates.iter().map(|c| c.index).collect();
                 strategy::shuffle(&mut shuffled, &mut random);
                 shuffled
@@ -205,14 +215,12 @@ impl Handler<SelectEndpoint> for Balancer {
             }
             let mut asks = asks;
             if matches!(strategy, Strategy::LeastInflight | Strategy::Latency) && asks.len() >= 2 {
-                // Power of two choices: only the first two are asked for their load.
-                let (a, b) = (ask(&asks[0], false).await, ask(&asks[1], false).await);
                 let cost = |answer: Option<HealthAnswer>, weight: f64| match answer {
                     None => f64::INFINITY,
-                    Some(a) => {
+                    Some(answer) => {
                         let load = Load {
-                            in_flight: a.in_flight,
-                            latency: a.latency,
+                            in_flight: answer.in_flight,
+                            latency: answer.latency,
                         };
                         if strategy == Strategy::Latency {
                             strategy::latency_cost(load, weight)
@@ -221,9 +229,11 @@ impl Handler<SelectEndpoint> for Balancer {
                         }
                     }
                 };
-                if cost(b, asks[1].config.weight) < cost(a, asks[0].config.weight) {
-                    asks.swap(0, 1);
-                }
+                let costs = (
+                    cost(ask(&asks[0], false).await, asks[0].config.weight),
+                    cost(ask(&asks[1], false).await, asks[1].config.weight),
+                );
+                strategy::cheaper_of_pair_first(&mut asks, costs);
             }
             let mut answers: Vec<(usize, HealthAnswer)> = Vec::with_capacity(asks.len());
             for (i, member) in asks.iter().enumerate() {
@@ -249,9 +259,8 @@ impl Handler<SelectEndpoint> for Balancer {
                 }
             }
             let now = Instant::now();
-            Err(NoEndpoint {
-                reason: NoEndpointReason::NothingSelectable,
-                message: describe_states(&answers.iter().map(|(_, a)| a.state).collect::<Vec<_>>()),
+            Err(NoEndpoint::NothingSelectable {
+                states: answers.iter().map(|(_, a)| a.state).collect(),
                 retry_after: soonest.map(|(t, _)| t.saturating_duration_since(now)),
             })
         };
@@ -400,5 +409,24 @@ mod tests {
         );
         assert_eq!(describe_states(&[State::Ejected]), "1 endpoint: 1 ejected");
         assert_eq!(describe_states(&[]), "no endpoint left to try");
+    }
+
+    #[test]
+    fn no_endpoint_says_why_in_a_sentence_and_keeps_its_retry_time() {
+        let out = NoEndpoint::NothingSelectable {
+            states: vec![State::CoolingDown, State::Disabled],
+            retry_after: Some(Duration::from_secs(9)),
+        };
+        assert_eq!(out.to_string(), "2 endpoints: 1 cooling_down, 1 disabled");
+        assert_eq!(out.retry_after(), Some(Duration::from_secs(9)));
+        let unknown = NoEndpoint::UnknownModel {
+            model: "gpt-9".into(),
+            served: vec![],
+        };
+        assert_eq!(
+            unknown.to_string(),
+            "no endpoint serves model `gpt-9`; served: none"
+        );
+        assert_eq!(unknown.retry_after(), None);
     }
 }

@@ -16,7 +16,8 @@ pub struct Candidate {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Load {
     pub in_flight: u32,
-    pub latency: Option<Duration>,
+    /// The peak-EWMA time to first byte (a default when unmeasured).
+    pub latency: Duration,
 }
 
 /// Weighted random order without replacement (Efraimidis–Spirakis keys: u^(1/w), largest first).
@@ -81,25 +82,16 @@ impl SmoothRoundRobin {
     }
 }
 
-/// Power of two choices: two random candidates, the one with the lower cost first, then the rest in
-/// random order. `cost` is asked only of the two.
-pub fn two_choices_order(
-    candidates: &[Candidate],
-    random: &mut dyn FnMut() -> f64,
-    pair_cost: &dyn Fn(usize, usize) -> (f64, f64),
-) -> Vec<usize> {
-    let mut rest: Vec<usize> = candidates.iter().map(|c| c.index).collect();
-    shuffle(&mut rest, random);
-    if rest.len() >= 2 {
-        let (a, b) = pair_cost(rest[0], rest[1]);
-        if b < a {
-            rest.swap(0, 1);
-        }
+/// Power of two choices (Mitzenmacher; tower's `p2c`), second half: `order` is a random order
+/// (see [`shuffle`]) and `costs` the loads of its first two, the only ones asked; the cheaper of
+/// the pair goes first, a tie keeps the draw, the rest stay in random order behind them.
+pub fn cheaper_of_pair_first<T>(order: &mut [T], costs: (f64, f64)) {
+    if order.len() >= 2 && costs.1 < costs.0 {
+        order.swap(0, 1);
     }
-    rest
 }
 
-/// The two indices a two-choices pick will compare (the first two after shuffling).
+/// Shuffles `items` in place (Fisher–Yates) with the given source of randomness.
 pub fn shuffle(items: &mut [usize], random: &mut dyn FnMut() -> f64) {
     for i in (1..items.len()).rev() {
         let j = ((random() * (i + 1) as f64) as usize).min(i);
@@ -112,33 +104,10 @@ pub fn inflight_cost(load: Load, weight: f64) -> f64 {
     f64::from(load.in_flight) / weight
 }
 
-/// `latency` cost (peak-EWMA as in Finagle and linkerd): latency × (in flight + 1). An endpoint
-/// with no latency yet is tried first so that it gets measured.
+/// `latency` cost (peak-EWMA as in Finagle and linkerd): the time-to-first-byte estimate
+/// (a default for the unmeasured, never 0) × (in flight + 1), lower weight counting as slower.
 pub fn latency_cost(load: Load, weight: f64) -> f64 {
-    match load.latency {
-        None => 0.0,
-        Some(l) => l.as_secs_f64() * f64::from(load.in_flight + 1) / weight,
-    }
-}
-
-/// Whether `text` matches `pattern`, where `*` matches any run of characters.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle) {
-            Some(at) => rest = &rest[at + middle.len()..],
-            None => return false,
-        }
-    }
-    true
+    load.latency.as_secs_f64() * f64::from(load.in_flight + 1) / weight
 }
 
 #[cfg(test)]
@@ -213,17 +182,27 @@ mod tests {
         assert_eq!(firsts, [0, 1, 2, 0, 1, 2]);
     }
 
+    /// What the Balancer does for `least_inflight` and `latency`: shuffle, then compare the pair.
+    fn two_choices(c: &[Candidate], random: &mut dyn FnMut() -> f64, cost: &[f64]) -> Vec<usize> {
+        let mut order: Vec<usize> = c.iter().map(|c| c.index).collect();
+        shuffle(&mut order, random);
+        let costs = (cost[order[0]], cost[order[1]]);
+        cheaper_of_pair_first(&mut order, costs);
+        order
+    }
+
     #[test]
     fn two_choices_puts_the_cheaper_of_the_pair_first() {
         let c = cands(&[(1, 1.0), (1, 1.0), (1, 1.0), (1, 1.0)]);
-        let in_flight = [5u32, 0, 9, 3];
+        let in_flight = [5.0, 0.0, 9.0, 3.0];
         let mut random = rng(11);
         let mut firsts = [0usize; 4];
         for _ in 0..4000 {
-            let order = two_choices_order(&c, &mut random, &|a, b| {
-                (f64::from(in_flight[a]), f64::from(in_flight[b]))
-            });
-            assert_eq!(order.len(), 4);
+            let order = two_choices(&c, &mut random, &in_flight);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2, 3], "every candidate once");
+            assert!(in_flight[order[0]] <= in_flight[order[1]]);
             firsts[order[0]] += 1;
         }
         // The busiest is never first (it loses every pair); the idlest is first most often.
@@ -232,51 +211,31 @@ mod tests {
     }
 
     #[test]
-    fn latency_cost_prefers_fast_idle_and_unmeasured_endpoints() {
-        let fast = Load {
-            in_flight: 0,
-            latency: Some(Duration::from_millis(50)),
-        };
-        let slow = Load {
-            in_flight: 0,
-            latency: Some(Duration::from_millis(500)),
-        };
-        let busy_fast = Load {
-            in_flight: 20,
-            latency: Some(Duration::from_millis(50)),
-        };
-        let new = Load {
-            in_flight: 0,
-            latency: None,
-        };
-        assert!(latency_cost(fast, 1.0) < latency_cost(slow, 1.0));
-        assert!(latency_cost(busy_fast, 1.0) > latency_cost(slow, 1.0));
-        assert_eq!(latency_cost(new, 1.0), 0.0);
-        assert!(
-            inflight_cost(
-                Load {
-                    in_flight: 2,
-                    latency: None
-                },
-                2.0
-            ) < inflight_cost(
-                Load {
-                    in_flight: 2,
-                    latency: None
-                },
-                1.0
-            )
-        );
+    fn a_tie_keeps_the_draw_and_a_single_candidate_stays() {
+        let mut order = [7, 3, 5];
+        cheaper_of_pair_first(&mut order, (1.0, 1.0));
+        assert_eq!(order, [7, 3, 5]);
+        cheaper_of_pair_first(&mut order, (2.0, 1.0));
+        assert_eq!(order, [3, 7, 5]);
+        let mut one = [4];
+        cheaper_of_pair_first(&mut one, (1.0, 0.0));
+        assert_eq!(one, [4]);
     }
 
     #[test]
-    fn globs_match_models() {
-        assert!(glob_match("claude-3-5-haiku*", "claude-3-5-haiku-20241022"));
-        assert!(glob_match("*", "anything"));
-        assert!(glob_match("gpt-4o", "gpt-4o"));
-        assert!(!glob_match("gpt-4o", "gpt-4o-mini"));
-        assert!(glob_match("claude-*-sonnet-*", "claude-3-7-sonnet-latest"));
-        assert!(!glob_match("claude-*-opus", "claude-3-sonnet"));
-        assert!(!glob_match("a*a", "a"));
+    fn latency_cost_prefers_fast_idle_endpoints_and_an_unmeasured_one_is_not_free() {
+        let load = |in_flight, ms| Load {
+            in_flight,
+            latency: Duration::from_millis(ms),
+        };
+        let fast = load(0, 50);
+        let slow = load(0, 500);
+        let busy_fast = load(20, 50);
+        let unmeasured = load(0, crate::endpoint::rtt::DEFAULT_RTT.as_millis() as u64);
+        assert!(latency_cost(fast, 1.0) < latency_cost(slow, 1.0));
+        assert!(latency_cost(busy_fast, 1.0) > latency_cost(slow, 1.0));
+        assert!(latency_cost(unmeasured, 1.0) > 0.0);
+        assert!(latency_cost(fast, 1.0) < latency_cost(unmeasured, 1.0));
+        assert!(inflight_cost(load(2, 0), 2.0) < inflight_cost(load(2, 0), 1.0));
     }
 }

@@ -1,5 +1,5 @@
 //! The config file as written: serde structs that mirror the YAML one to one. Every field is
-//! optional here so that defaults live in one place (`defaults.rs`) and validation in `mod.rs`.
+//! optional here so that defaults live in one place (`defaults.rs`) and validation in `validate.rs`.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

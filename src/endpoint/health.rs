@@ -4,72 +4,22 @@
 //! `enabled` (the operator's or the config's switch) is kept apart from the condition that traffic
 //! decides; the state a user reads is derived from both.
 
+use super::rtt::RttEstimate;
 use crate::config::HealthPolicy;
+use crate::upstream::outcome::Failure;
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The state words a user reads in `switchyard status`, `/admin/status` and the docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Unknown,
-    Healthy,
-    CoolingDown,
-    Ejected,
-    AuthFailed,
-    Disabled,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Unknown => "unknown",
-            State::Healthy => "healthy",
-            State::CoolingDown => "cooling_down",
-            State::Ejected => "ejected",
-            State::AuthFailed => "auth_failed",
-            State::Disabled => "disabled",
-        }
-    }
-}
-
-/// What kind of trouble an attempt ran into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// 401/403: the upstream rejected the key.
-    Auth,
-    /// 429/529: rate limited or overloaded, possibly with a time to come back.
-    RateLimited { retry_after: Option<Duration> },
-    /// 402 or an exhausted balance: out for a long time.
-    Quota,
-    /// Connect error, timeout, 408, 5xx, a broken stream.
-    Transient,
-}
-
-/// How the request path treats an upstream status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// 1xx–3xx: the endpoint works.
-    Success,
-    /// A 4xx caused by the request itself: returned as is, never retried, not held against the endpoint.
-    ClientError,
-    /// The endpoint's fault: report it and try another endpoint while nothing has reached the client.
-    Failure(Failure),
-}
-
-/// Classifies an upstream status code.
-pub fn classify_status(status: u16) -> Verdict {
-    match status {
-        401 | 403 => Verdict::Failure(Failure::Auth),
-        402 => Verdict::Failure(Failure::Quota),
-        429 | 529 => Verdict::Failure(Failure::RateLimited { retry_after: None }),
-        408 => Verdict::Failure(Failure::Transient),
-        // 501 and 505 say the request cannot be served anywhere; pass them through.
-        501 | 505 => Verdict::ClientError,
-        500..=599 => Verdict::Failure(Failure::Transient),
-        400..=499 => Verdict::ClientError,
-        _ => Verdict::Success,
+crate::words! {
+    /// The state words a user reads in `switchyard status`, `/admin/status` and the docs.
+    pub enum State {
+        Unknown = "unknown",
+        Healthy = "healthy",
+        CoolingDown = "cooling_down",
+        Ejected = "ejected",
+        AuthFailed = "auth_failed",
+        Disabled = "disabled",
     }
 }
 
@@ -83,6 +33,20 @@ enum Condition {
     AuthFailed,
 }
 
+/// A change of the state a user reads, returned by the machine for the caller to log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub from: State,
+    pub to: State,
+}
+
+impl Transition {
+    /// The change from `from` to the state now, if there was one.
+    fn between(from: State, to: State) -> Option<Transition> {
+        (from != to).then_some(Transition { from, to })
+    }
+}
+
 /// Proof that a request was admitted; handed back with the outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim {
@@ -91,7 +55,6 @@ pub struct Claim {
 }
 
 const LATENCY_WINDOW: usize = 128;
-const EWMA_WEIGHT: f64 = 0.2;
 
 /// One endpoint's health and counters.
 #[derive(Debug, Clone)]
@@ -117,7 +80,7 @@ pub struct EndpointHealth {
     last_status: Option<u16>,
     last_error: Option<String>,
     changed_at: Instant,
-    latency_ewma: Option<Duration>,
+    rtt: RttEstimate,
     recent_latencies: VecDeque<Duration>,
 }
 
@@ -142,7 +105,7 @@ impl EndpointHealth {
             last_status: None,
             last_error: None,
             changed_at: now,
-            latency_ewma: None,
+            rtt: RttEstimate::default(),
             recent_latencies: VecDeque::with_capacity(LATENCY_WINDOW),
         }
     }
@@ -300,12 +263,20 @@ impl EndpointHealth {
         self.condition = condition;
     }
 
-    /// The upstream answered without fault (2xx/3xx, or a client's own 4xx).
-    pub fn on_success(&mut self, claim: Claim, status: u16, latency: Duration, now: Instant) {
+    /// The upstream answered without fault (2xx/3xx, or a client's own 4xx). Returns the change
+    /// of state, if any.
+    pub fn on_success(
+        &mut self,
+        claim: Claim,
+        status: u16,
+        latency: Duration,
+        now: Instant,
+    ) -> Option<Transition> {
+        let from = self.state();
         self.release(claim, now);
         self.last_status = Some(status);
         self.consecutive_failures = 0;
-        self.record_latency(latency);
+        self.record_latency(latency, now);
         match self.condition {
             // Only a recheck probe brings an auth-failed endpoint back.
             Condition::AuthFailed if !claim.probe => {}
@@ -322,10 +293,11 @@ impl EndpointHealth {
             self.ejections -= 1;
             self.last_decay = now;
         }
+        Transition::between(from, self.state())
     }
 
     /// The attempt failed. `status` is the upstream's status (`None` for a transport error),
-    /// `jitter` a number in [0, 1) that spreads ejection times.
+    /// `jitter` a number in [0, 1) that spreads ejection times. Returns the change of state, if any.
     pub fn on_failure(
         &mut self,
         claim: Claim,
@@ -334,13 +306,14 @@ impl EndpointHealth {
         error: String,
         jitter: f64,
         now: Instant,
-    ) {
+    ) -> Option<Transition> {
+        let from = self.state();
         self.release(claim, now);
         self.failures += 1;
         self.last_status = status;
         self.last_error = Some(error);
         if self.condition == Condition::AuthFailed {
-            return;
+            return None;
         }
         match failure {
             Failure::Auth => {
@@ -378,6 +351,7 @@ impl EndpointHealth {
                 }
             }
         }
+        Transition::between(from, self.state())
     }
 
     /// Envoy's rule: base × ejections in a row, capped, spread by ±10 % jitter (still capped).
@@ -447,11 +421,8 @@ impl EndpointHealth {
         self.enabled
     }
 
-    fn record_latency(&mut self, latency: Duration) {
-        self.latency_ewma = Some(match self.latency_ewma {
-            None => latency,
-            Some(old) => old.mul_f64(1.0 - EWMA_WEIGHT) + latency.mul_f64(EWMA_WEIGHT),
-        });
+    fn record_latency(&mut self, latency: Duration, now: Instant) {
+        self.rtt.observe(latency, now);
         if self.recent_latencies.len() == LATENCY_WINDOW {
             self.recent_latencies.pop_front();
         }
@@ -479,8 +450,13 @@ impl EndpointHealth {
     pub fn changed_at(&self) -> Instant {
         self.changed_at
     }
-    pub fn latency_ewma(&self) -> Option<Duration> {
-        self.latency_ewma
+    /// The peak-EWMA time to first byte at `now` (`None` before the first answer).
+    pub fn latency_estimate(&self, now: Instant) -> Option<Duration> {
+        self.rtt.current(now)
+    }
+    /// What the `latency` strategy weighs: the estimate, or a default when unmeasured.
+    pub fn latency_cost(&self, now: Instant) -> Duration {
+        self.rtt.cost(now)
     }
 
     /// The `q` quantile (0..=1) of the recent time-to-first-byte samples.
@@ -498,6 +474,7 @@ impl EndpointHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::outcome::{classify_status, Verdict};
 
     const S: Duration = Duration::from_secs(1);
 
@@ -957,7 +934,7 @@ mod tests {
     }
 
     #[test]
-    fn latency_is_tracked_as_ewma_and_quantiles() {
+    fn latency_is_tracked_as_peak_ewma_and_quantiles() {
         let now = Instant::now();
         let mut h = fresh(now);
         for ms in [10u64, 20, 30, 40, 1000] {
@@ -966,7 +943,10 @@ mod tests {
         }
         assert_eq!(h.latency_quantile(0.5), Some(Duration::from_millis(30)));
         assert_eq!(h.latency_quantile(0.95), Some(Duration::from_millis(1000)));
-        let ewma = h.latency_ewma().unwrap();
-        assert!(ewma > Duration::from_millis(20) && ewma < Duration::from_millis(1000));
+        // The last sample was a new peak: the estimate takes it at once.
+        assert_eq!(h.latency_estimate(now), Some(Duration::from_millis(1000)));
+        h.reset(now);
+        assert_eq!(h.latency_estimate(now), None);
+        assert_eq!(h.latency_cost(now), super::super::rtt::DEFAULT_RTT);
     }
 }

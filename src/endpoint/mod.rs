@@ -3,14 +3,19 @@
 //! copy of its state that could go stale.
 
 pub mod health;
+pub mod model_cooldowns;
 pub mod probe;
+pub mod rtt;
+mod snapshot;
+
+pub use snapshot::EndpointSnapshot;
 
 use crate::config::{EndpointConfig, HealthPolicy, ProbeKind, Timeouts};
+use crate::upstream::outcome::UpstreamError;
 use actix::prelude::*;
-use health::{classify_status, Claim, EndpointHealth, Failure, State, Verdict};
-use serde::Serialize;
+use health::{Claim, EndpointHealth, State, Transition};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Tells the state file (or anyone else) that an endpoint's durable state changed.
@@ -103,42 +108,28 @@ impl Endpoint {
         snapshot
     }
 
-    /// Records a failed attempt (a request's or a probe's) and logs a change of state.
-    fn record_failure(
-        &mut self,
-        claim: Claim,
-        status: Option<u16>,
-        retry_after: Option<Duration>,
-        error: String,
-        quota_exhausted: bool,
-    ) {
-        let failure = match status.map(classify_status) {
-            _ if quota_exhausted => Failure::Quota,
-            Some(Verdict::Failure(Failure::RateLimited { .. })) => {
-                Failure::RateLimited { retry_after }
-            }
-            Some(Verdict::Failure(kind)) => kind,
-            // A broken stream after a good head, a connect error or a timeout.
-            _ => Failure::Transient,
-        };
+    /// Records a failed attempt (a request's or a probe's, `context` saying which) and logs a
+    /// change of state. The error arrives classified: nothing is judged again here.
+    fn record_failure(&mut self, claim: Claim, error: &UpstreamError, context: &str) {
         let durable = self.durable();
-        let before = self.health.state();
         let now = Instant::now();
-        self.health
-            .on_failure(claim, failure, status, error, fastrand::f64(), now);
-        let after = self.health.state();
-        if before != after {
+        let change = self.health.on_failure(
+            claim,
+            error.failure(),
+            error.status(),
+            format!("{context}{error}"),
+            fastrand::f64(),
+            now,
+        );
+        if let Some(Transition { from, to }) = change {
             let until = self
                 .health
                 .available_at(now)
                 .map(|t| format!(" for {:.1}s", (t - now).as_secs_f64()))
                 .unwrap_or_default();
             log::warn!(
-                "endpoint {}: {} -> {}{} ({})",
+                "endpoint {}: {from} -> {to}{until} ({})",
                 self.config.id,
-                before.as_str(),
-                after.as_str(),
-                until,
                 self.health.last_error().unwrap_or("")
             );
         }
@@ -148,17 +139,11 @@ impl Endpoint {
     /// Records a good answer (a request's or a probe's) and logs a change of state.
     fn record_success(&mut self, claim: Claim, status: u16, latency: Duration) {
         let durable = self.durable();
-        let before = self.health.state();
-        self.health
+        let change = self
+            .health
             .on_success(claim, status, latency, Instant::now());
-        let after = self.health.state();
-        if before != after {
-            log::info!(
-                "endpoint {}: {} -> {}",
-                self.config.id,
-                before.as_str(),
-                after.as_str()
-            );
+        if let Some(Transition { from, to }) = change {
+            log::info!("endpoint {}: {from} -> {to}", self.config.id);
         }
         self.report_durable(durable);
     }
@@ -196,34 +181,23 @@ impl Endpoint {
         let client = self
             .probe_client
             .get_or_insert_with(|| {
-                awc::ClientBuilder::new()
-                    .connector(
-                        awc::Connector::new()
-                            .rustls_0_23(crate::upstream::tls_config())
-                            .timeout(self.timeouts.connect),
-                    )
-                    .disable_redirects()
-                    .no_default_headers()
-                    .finish()
+                crate::upstream::build_client(&self.timeouts, crate::upstream::tls_config())
             })
             .clone();
         let config = self.config.clone();
-        let timeout = self.timeouts.first_byte.min(Duration::from_secs(60));
+        let timeouts = Timeouts {
+            first_byte: self.timeouts.first_byte.min(Duration::from_secs(60)),
+            ..self.timeouts
+        };
         log::info!("endpoint {}: probing ({})", config.id, kind.as_str());
-        let probe = async move { probe::send(&client, &config, kind, timeout).await };
+        let probe = async move { probe::send(&client, &config, kind, &timeouts).await };
         ctx.spawn(probe.into_actor(self).map(move |result, act, ctx| {
             match result {
-                Ok(r) => match classify_status(r.status) {
-                    Verdict::Failure(_) => act.record_failure(
-                        claim,
-                        Some(r.status),
-                        r.retry_after,
-                        format!("probe: HTTP {}", r.status),
-                        false,
-                    ),
-                    _ => act.record_success(claim, r.status, r.latency),
+                Ok(r) => match UpstreamError::from_status(r.status, r.retry_after, false) {
+                    Some(error) => act.record_failure(claim, &error, "probe: "),
+                    None => act.record_success(claim, r.status, r.latency),
                 },
-                Err(e) => act.record_failure(claim, None, None, e, false),
+                Err(e) => act.record_failure(claim, &UpstreamError::Transport(e), "probe: "),
             }
             act.schedule_probe(ctx);
         }));
@@ -275,7 +249,8 @@ pub struct HealthAnswer {
     pub state: State,
     pub available_at: Option<Instant>,
     pub in_flight: u32,
-    pub latency: Option<Duration>,
+    /// The peak-EWMA time to first byte, or a default when unmeasured.
+    pub latency: Duration,
 }
 
 /// The upstream answered without the endpoint being at fault.
@@ -288,16 +263,12 @@ pub struct RequestSucceeded {
     pub latency: Duration,
 }
 
-/// The attempt failed: `status` is the upstream's (`None` for a connect error, timeout or broken stream).
+/// The attempt failed, for the reason the request path found (classified there, not here).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct RequestFailed {
     pub claim: Claim,
-    pub status: Option<u16>,
-    pub retry_after: Option<Duration>,
-    pub error: String,
-    /// The answer said the balance, credit or quota is used up.
-    pub quota_exhausted: bool,
+    pub error: UpstreamError,
 }
 
 /// The request ended with no verdict on the endpoint (the client went away).
@@ -374,7 +345,7 @@ fn answer(health: &EndpointHealth, claim: Option<Claim>, now: Instant) -> Health
         state: health.state(),
         available_at: health.available_at(now),
         in_flight: health.in_flight(),
-        latency: health.latency_ewma(),
+        latency: health.latency_cost(now),
     }
 }
 
@@ -391,13 +362,7 @@ impl Handler<RequestFailed> for Endpoint {
     type Result = ();
 
     fn handle(&mut self, msg: RequestFailed, ctx: &mut Self::Context) {
-        self.record_failure(
-            msg.claim,
-            msg.status,
-            msg.retry_after,
-            msg.error,
-            msg.quota_exhausted,
-        );
+        self.record_failure(msg.claim, &msg.error, "");
         self.schedule_probe(ctx);
     }
 }
@@ -475,84 +440,13 @@ impl Handler<Reconfigure> for Endpoint {
         self.health.set_policy(msg.policy);
         self.health
             .set_active_probe(msg.config.probe != ProbeKind::Off);
+        if msg.timeouts != self.timeouts {
+            // The probe client carries the old connect timeout: the next probe builds a new one.
+            self.probe_client = None;
+        }
         self.timeouts = msg.timeouts;
         self.config = msg.config;
         self.schedule_probe(ctx);
-    }
-}
-
-/// What `/admin/status` shows of one endpoint. Never the key: at most its last four characters.
-#[derive(Debug, Clone, Serialize)]
-pub struct EndpointSnapshot {
-    pub id: String,
-    pub base_url: String,
-    pub key_hint: String,
-    pub state: State,
-    pub enabled: bool,
-    pub consecutive_failures: u32,
-    pub requests: u64,
-    pub failures: u64,
-    pub in_flight: u32,
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    /// Unix time (seconds) of the last state change.
-    pub changed_at: f64,
-    /// Unix time (seconds) when a timed state ends.
-    pub until: Option<f64>,
-    /// Seconds left in a timed state.
-    pub retry_in_s: Option<f64>,
-    pub latency_ewma_ms: Option<f64>,
-    pub latency_p50_ms: Option<f64>,
-    pub latency_p95_ms: Option<f64>,
-    pub priority: u32,
-    pub weight: f64,
-    pub models: Vec<String>,
-    pub auth: &'static str,
-    /// How often the supervisor restarted the endpoint's actor (its state is kept).
-    pub actor_restarts: u32,
-}
-
-impl EndpointSnapshot {
-    fn of(config: &EndpointConfig, health: &EndpointHealth, now: Instant) -> Self {
-        let wall_now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
-        let wall = |t: Instant| -> f64 {
-            if t >= now {
-                wall_now + (t - now).as_secs_f64()
-            } else {
-                wall_now - (now - t).as_secs_f64()
-            }
-        };
-        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
-        let until = health.until();
-        EndpointSnapshot {
-            id: config.id.clone(),
-            base_url: config.base_url.clone(),
-            key_hint: config.api_key.hint(),
-            state: health.state(),
-            enabled: health.is_enabled(),
-            consecutive_failures: health.consecutive_failures(),
-            requests: health.requests(),
-            failures: health.failures(),
-            in_flight: health.in_flight(),
-            last_status: health.last_status(),
-            last_error: health.last_error().map(str::to_string),
-            changed_at: (wall(health.changed_at()) * 1000.0).round() / 1000.0,
-            until: until.map(|t| (wall(t) * 1000.0).round() / 1000.0),
-            retry_in_s: until
-                .filter(|t| *t > now)
-                .map(|t| ((t - now).as_secs_f64() * 10.0).ceil() / 10.0),
-            latency_ewma_ms: health.latency_ewma().map(ms),
-            latency_p50_ms: health.latency_quantile(0.5).map(ms),
-            latency_p95_ms: health.latency_quantile(0.95).map(ms),
-            priority: config.priority,
-            weight: config.weight,
-            models: config.models.clone(),
-            auth: config.auth.as_str(),
-            actor_restarts: 0,
-        }
     }
 }
 
@@ -605,10 +499,7 @@ mod tests {
             .unwrap();
         addr.send(RequestFailed {
             claim,
-            status: Some(401),
-            retry_after: None,
-            error: "HTTP 401".into(),
-            quota_exhausted: false,
+            error: UpstreamError::from_status(401, None, false).unwrap(),
         })
         .await
         .unwrap();
@@ -625,6 +516,38 @@ mod tests {
         );
         let answer = addr.send(IsHealthy { claim: true }).await.unwrap();
         assert!(answer.claim.is_none());
+    }
+
+    #[test]
+    fn a_snapshot_after_a_cooldown_ended_says_selectable_in_the_machines_own_words() {
+        let config = endpoint_config();
+        let now = Instant::now();
+        let mut health = EndpointHealth::new(HealthPolicy::default(), true, now);
+        let claim = health.claim(now).unwrap();
+        let retry_after = Some(Duration::from_secs(2));
+        let change = health.on_failure(
+            claim,
+            crate::upstream::outcome::Failure::RateLimited { retry_after },
+            Some(429),
+            "HTTP 429".into(),
+            0.5,
+            now,
+        );
+        assert_eq!(
+            change,
+            Some(Transition {
+                from: State::Unknown,
+                to: State::CoolingDown
+            })
+        );
+        let during = EndpointSnapshot::of(&config, &health, now + Duration::from_secs(1));
+        assert_eq!(
+            (during.state, during.selectable),
+            (State::CoolingDown, false)
+        );
+        // The cooldown is over: still the word `cooling_down` until the next answer, but selectable.
+        let after = EndpointSnapshot::of(&config, &health, now + Duration::from_secs(3));
+        assert_eq!((after.state, after.selectable), (State::CoolingDown, true));
     }
 
     #[actix_rt::test]

@@ -1,7 +1,8 @@
 //! An endpoint's own probe request: `GET /v1/models`, or a minimal `POST /v1/messages` with
 //! `max_tokens: 1`. Sent with the endpoint's key, never a client's.
 
-use crate::config::{EndpointConfig, ProbeKind};
+use crate::config::{EndpointConfig, ProbeKind, Timeouts};
+use crate::upstream::outcome::TransportError;
 use crate::upstream::{self, headers};
 use actix_web::http::header::HeaderMap;
 use actix_web::http::{Method, Uri};
@@ -32,8 +33,9 @@ pub async fn send(
     client: &awc::Client,
     endpoint: &EndpointConfig,
     kind: ProbeKind,
-    timeout: Duration,
-) -> Result<ProbeResult, String> {
+    timeouts: &Timeouts,
+) -> Result<ProbeResult, TransportError> {
+    let timeout = timeouts.first_byte;
     let (method, path, body) = match kind {
         ProbeKind::Messages => (
             Method::POST,
@@ -48,7 +50,7 @@ pub async fn send(
         ProbeKind::Models | ProbeKind::Off => (Method::GET, "/v1/models", String::new()),
     };
     let url =
-        upstream::upstream_uri(endpoint, &Uri::from_static("/")).map_err(|e| e.to_string())?;
+        upstream::upstream_uri(endpoint, &Uri::from_static("/")).map_err(TransportError::Other)?;
     let url = format!("{}{}", url.to_string().trim_end_matches('/'), path);
     let mut request = client.request(method, url).timeout(timeout);
     *request.headers_mut() = headers::upstream_headers(&HeaderMap::new(), endpoint);
@@ -59,7 +61,7 @@ pub async fn send(
     let mut response = request
         .send_body(body)
         .await
-        .map_err(|e| format!("probe failed: {e}"))?;
+        .map_err(|e| TransportError::from_send(&e, timeouts))?;
     let latency = started.elapsed();
     let retry_after = headers::retry_hint(response.headers(), SystemTime::now());
     // Drain a little of the body so the connection can be reused; the answer itself is not needed.

@@ -380,10 +380,7 @@ mod tests {
         }
         let serves = |id: &str, model: &str| {
             let e = by_id(id);
-            e.models.is_empty()
-                || e.models
-                    .iter()
-                    .any(|p| crate::balancer::strategy::glob_match(p, model))
+            e.models.is_empty() || e.models.iter().any(|p| crate::config::glob_match(p, model))
         };
         assert!(serves("openrouter", "openai/gpt-5") && !serves("openrouter", "gpt-5"));
         assert!(!serves("anthropic", "gpt-5") && serves("openai", "gpt-5"));

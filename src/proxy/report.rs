@@ -4,6 +4,7 @@
 use crate::endpoint::health::Claim;
 use crate::endpoint::{Endpoint, RequestAbandoned, RequestFailed, RequestSucceeded};
 use crate::metrics::{Metrics, RequestRecord};
+use crate::upstream::outcome::UpstreamError;
 use actix::Addr;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -45,26 +46,12 @@ impl Attempt {
         });
     }
 
-    /// The endpoint failed this attempt.
-    pub fn failed(self, status: Option<u16>, retry_after: Option<Duration>, error: String) {
-        self.failed_with(status, retry_after, error, false);
-    }
-
-    /// The endpoint failed this attempt; `quota_exhausted` when its answer said so.
-    pub fn failed_with(
-        mut self,
-        status: Option<u16>,
-        retry_after: Option<Duration>,
-        error: String,
-        quota_exhausted: bool,
-    ) {
+    /// The endpoint failed this attempt, for the reason given.
+    pub fn failed(mut self, error: UpstreamError) {
         self.reported = true;
         self.addr.do_send(RequestFailed {
             claim: self.claim,
-            status,
-            retry_after,
             error,
-            quota_exhausted,
         });
     }
 }
@@ -90,6 +77,8 @@ pub struct AccessLog {
     pub attempts: Vec<String>,
     /// Endpoints whose failure moved the request on.
     pub failed_over: Vec<String>,
+    /// `(endpoint, kind)` of every failed attempt, for the metrics.
+    pub failures: Vec<(String, &'static str)>,
     /// The endpoint whose answer the client got.
     pub endpoint: Option<String>,
     pub status: u16,
@@ -99,14 +88,40 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
+    /// Counts answer body bytes sent to the client.
     pub fn add_bytes(&mut self, n: usize) {
         self.bytes += n as u64;
+    }
+
+    /// Notes one attempt: the status it got, or why it failed (the error, when it failed).
+    pub fn attempt(&mut self, endpoint: &str, status: Option<u16>, error: Option<&UpstreamError>) {
+        let word = match (status, error) {
+            (Some(status), _) => status.to_string(),
+            (None, Some(UpstreamError::Transport(e))) => e.label().to_string(),
+            (None, Some(UpstreamError::Status { status, .. })) => status.to_string(),
+            (None, None) => "-".to_string(),
+        };
+        self.attempts.push(format!("{endpoint}:{word}"));
+        if let Some(error) = error {
+            self.failures.push((endpoint.to_string(), error.kind()));
+        }
+    }
+
+    /// Notes that the answer's body broke off (the attempt was noted when its head came).
+    pub fn stream_failed(&mut self, error: &UpstreamError) {
+        let endpoint = self.endpoint.clone().unwrap_or_default();
+        self.failures.push((endpoint, error.kind()));
     }
 
     /// Counts the request and writes its line. `outcome` is a fixed word (`ok`, `client_closed`,
     /// `broken`, `upstream_error` or the gateway's error kind); `detail` says more.
     pub fn finish(self, outcome: &str, detail: Option<&str>) {
         let failed_over: Vec<&str> = self.failed_over.iter().map(String::as_str).collect();
+        let failures: Vec<(&str, &str)> = self
+            .failures
+            .iter()
+            .map(|(endpoint, kind)| (endpoint.as_str(), *kind))
+            .collect();
         let duration = self.started.elapsed();
         self.metrics.record(&RequestRecord {
             endpoint: self.endpoint.as_deref().unwrap_or("none"),
@@ -114,6 +129,7 @@ impl AccessLog {
             outcome,
             attempts: self.attempts.len(),
             failed_over_from: &failed_over,
+            failures: &failures,
             first_byte: self.first_byte,
             duration,
             bytes: self.bytes,

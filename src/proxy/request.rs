@@ -1,66 +1,97 @@
 //! What the gateway reads from a request before routing it: the model, whether it streams, and the
 //! sticky-session key. Works on arbitrary bytes and never fails: what cannot be read is absent.
 
-use crate::balancer::strategy::glob_match;
+use super::scan;
+use crate::config::glob_match;
 use crate::config::EndpointConfig;
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
-use serde::Deserialize;
 
 /// Facts about one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestFacts {
+    /// The top-level `model`, when it was read with certainty.
     pub model: Option<String>,
+    /// Why the model could not be read with certainty (a body that is not JSON, `model` named
+    /// twice, not a string, empty or too long). `None` when it was read or is certainly absent.
+    pub model_problem: Option<String>,
     pub stream: bool,
     pub session: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Peek {
-    model: Option<serde_json::Value>,
-    stream: Option<serde_json::Value>,
-    metadata: Option<serde_json::Value>,
 }
 
 /// Longest session key or model name taken from a request.
 const MAX_FIELD: usize = 256;
 
-/// Reads the model, `stream` and session key from a request's headers and JSON body.
+/// Reads the model, `stream` and session key from a request's headers and JSON body. Only the
+/// top level of the body is scanned, and only the values routing needs are parsed: `model`,
+/// `stream`, and `metadata` when no header names the session.
 pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
-    let peek: Option<Peek> = body
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .filter(|b| **b == b'{')
-        .and_then(|_| serde_json::from_slice(body).ok());
-    let mut facts = RequestFacts::default();
-    if let Some(peek) = peek {
-        facts.model = peek
-            .model
-            .as_ref()
-            .and_then(|m| m.as_str())
-            .filter(|m| !m.is_empty() && m.len() <= MAX_FIELD)
-            .map(str::to_string);
-        facts.stream = peek.stream.and_then(|s| s.as_bool()).unwrap_or(false);
-        facts.session = peek
-            .metadata
+    let mut facts = RequestFacts {
+        session: header_session(headers),
+        ..RequestFacts::default()
+    };
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return facts;
+    }
+    let members = match scan::top_level_members(body) {
+        Ok(members) => members,
+        Err(e) => {
+            facts.model_problem = Some(format!("the body is not a JSON object ({e})"));
+            return facts;
+        }
+    };
+    let value = |key: &str| -> Option<serde_json::Value> {
+        // The last of duplicate keys, as the upstream's own parser reads it.
+        let member = members.iter().rev().find(|m| m.key == key)?;
+        serde_json::from_slice(&body[member.value.clone()]).ok()
+    };
+    let models: Vec<&scan::Member> = members.iter().filter(|m| m.key == "model").collect();
+    match models.as_slice() {
+        [] => {}
+        [one] => match serde_json::from_slice::<serde_json::Value>(&body[one.value.clone()]) {
+            Ok(serde_json::Value::String(m)) if !m.is_empty() && m.len() <= MAX_FIELD => {
+                facts.model = Some(m);
+            }
+            Ok(serde_json::Value::String(_)) => {
+                facts.model_problem =
+                    Some(format!("`model` is empty or longer than {MAX_FIELD} bytes"));
+            }
+            _ => facts.model_problem = Some("`model` is not a string".to_string()),
+        },
+        _ => facts.model_problem = Some("the body names `model` more than once".to_string()),
+    }
+    facts.stream = value("stream").and_then(|s| s.as_bool()).unwrap_or(false);
+    if facts.session.is_none() {
+        facts.session = value("metadata")
             .as_ref()
             .and_then(|m| m.get("user_id"))
             .and_then(|u| u.as_str())
             .filter(|u| !u.is_empty() && u.len() <= MAX_FIELD)
             .map(|u| format!("user:{u}"));
     }
-    for name in ["x-claude-code-session-id", "x-session-id"] {
-        if let Some(value) = headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && v.len() <= MAX_FIELD)
-        {
-            facts.session = Some(format!("session:{value}"));
-            break;
-        }
-    }
     facts
+}
+
+/// The session a header names: `x-claude-code-session-id`, else `x-session-id`.
+fn header_session(headers: &HeaderMap) -> Option<String> {
+    ["x-claude-code-session-id", "x-session-id"]
+        .iter()
+        .find_map(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.len() <= MAX_FIELD)
+        })
+        .map(|value| format!("session:{value}"))
+}
+
+/// Whether any endpoint limits its models or renames them: then a request's model must be read
+/// with certainty, or the request goes nowhere.
+pub fn model_rules_apply(endpoints: &[EndpointConfig]) -> bool {
+    endpoints
+        .iter()
+        .any(|e| !e.models.is_empty() || !e.model_map.is_empty())
 }
 
 /// The model name this endpoint should receive for `model`, when its `model_map` renames it.
@@ -73,15 +104,21 @@ pub fn mapped_model<'a>(endpoint: &'a EndpointConfig, model: &str) -> Option<&'a
         .filter(|to| *to != model)
 }
 
-/// The body with its top-level `model` replaced, or `None` when the body is not a JSON object.
+/// The body with its one top-level `model` replaced, spliced into the bytes (nothing else is
+/// touched or re-serialised), or `None` when the body has no single top-level `model`.
 pub fn rewrite_model(body: &[u8], model: &str) -> Option<Bytes> {
-    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let object = value.as_object_mut()?;
-    object.insert(
-        "model".to_string(),
-        serde_json::Value::String(model.to_string()),
-    );
-    serde_json::to_vec(&value).ok().map(Bytes::from)
+    let members = scan::top_level_members(body).ok()?;
+    let mut models = members.iter().filter(|m| m.key == "model");
+    let span = models.next()?.value.clone();
+    if models.next().is_some() {
+        return None;
+    }
+    let name = serde_json::to_vec(model).ok()?;
+    let mut out = Vec::with_capacity(body.len() - span.len() + name.len());
+    out.extend_from_slice(&body[..span.start]);
+    out.extend_from_slice(&name);
+    out.extend_from_slice(&body[span.end..]);
+    Some(Bytes::from(out))
 }
 
 #[cfg(test)]
@@ -135,10 +172,43 @@ mod tests {
             let f = request_facts(&h(&[]), body);
             assert_eq!(f.model, None);
             assert!(!f.stream);
+            let certainly_absent = body.is_empty() || body.starts_with(b"{\"stream\"");
+            assert_eq!(f.model_problem.is_none(), certainly_absent, "{body:?}");
         }
         let f = request_facts(&h(&[]), br#"{"metadata": "weird", "model": "m"}"#);
         assert_eq!(f.model.as_deref(), Some("m"));
         assert_eq!(f.session, None);
+    }
+
+    #[test]
+    fn a_model_named_twice_or_badly_is_a_problem_not_an_absence() {
+        for body in [
+            &br#"{"model":"haiku-1","model":"opus-big"}"#[..],
+            br#"{"model":"haiku-1","mod\u0065l":"opus-big"}"#,
+            br#"{"model":["haiku-1"]}"#,
+            br#"{"model":null}"#,
+            br#"{"model":""}"#,
+            br#"{"model":"a"} trailing"#,
+            b"model=haiku-1",
+        ] {
+            let f = request_facts(&h(&[]), body);
+            assert_eq!(f.model, None, "{body:?}");
+            assert!(f.model_problem.is_some(), "{body:?}");
+        }
+        let long = format!(r#"{{"model":"{}"}}"#, "m".repeat(300));
+        assert!(request_facts(&h(&[]), long.as_bytes())
+            .model_problem
+            .is_some());
+        for body in [&b""[..], b"  \n", br#"{"messages":[]}"#] {
+            let f = request_facts(&h(&[]), body);
+            assert_eq!((f.model, f.model_problem), (None, None), "{body:?}");
+        }
+        let f = request_facts(&h(&[]), br#"{"stream":false,"model":"m","stream":true}"#);
+        assert_eq!(f.model.as_deref(), Some("m"));
+        assert!(
+            f.stream,
+            "the last `stream` wins, as in the upstream's own parser"
+        );
     }
 
     #[test]

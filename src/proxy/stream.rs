@@ -1,8 +1,10 @@
 //! The answer's body on its way back: forwarded chunk by chunk as it arrives, with an idle timeout
 //! between chunks and no total timeout. When it ends, the endpoint's actor learns how it went.
 
-use super::errors::ApiShape;
 use super::report::{AccessLog, Attempt};
+use crate::gateway_error::ApiShape;
+use crate::upstream::outcome::{TransportError, UpstreamError};
+use crate::upstream::redact::Redactor;
 use bytes::Bytes;
 use futures_util::Stream;
 use std::future::Future;
@@ -44,6 +46,12 @@ pub struct RelayBody<S> {
     relayed: u64,
     pending: Option<Bytes>,
     done: bool,
+    /// The upstream body has ended and only the redactor's held-back bytes were still to go.
+    upstream_ended: bool,
+    /// Replaces the endpoint's key in an error answer.
+    redactor: Option<Redactor>,
+    /// The access-log outcome of a body that ends well.
+    ok_outcome: &'static str,
 }
 
 impl<S> RelayBody<S> {
@@ -67,23 +75,49 @@ impl<S> RelayBody<S> {
             relayed: 0,
             pending: None,
             done: false,
+            upstream_ended: false,
+            redactor: None,
+            ok_outcome: "ok",
+        }
+    }
+
+    /// Passes every chunk through `redactor` (an error answer that may echo the endpoint's key).
+    pub fn redacting(mut self, redactor: Option<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// The access-log outcome when the body ends well (default `ok`).
+    pub fn ok_outcome(mut self, outcome: &'static str) -> Self {
+        self.ok_outcome = outcome;
+        self
+    }
+
+    /// The end of the upstream body: a clean end, or a failure if it was cut short.
+    fn end(&mut self) -> Option<Result<Bytes, actix_web::Error>> {
+        match self.cut_short() {
+            Some(error) => self.finish_failed(error),
+            None => {
+                self.finish_ok();
+                None
+            }
         }
     }
 
     /// Why a body that ended is incomplete, if it is.
-    fn cut_short(&self) -> Option<String> {
+    fn cut_short(&self) -> Option<TransportError> {
         match self.kind {
             StreamKind::Plain {
                 length: Some(length),
-            } if self.relayed < length => Some(format!(
-                "upstream closed the connection after {} of {length} bytes",
-                self.relayed
-            )),
+            } if self.relayed < length => Some(TransportError::CutShort {
+                received: self.relayed,
+                length,
+            }),
             StreamKind::Sse {
                 end_marker: Some(marker),
                 ..
             } if !self.tail.windows(marker.len()).any(|w| w == marker) => {
-                Some("upstream closed the stream before its final event".to_string())
+                Some(TransportError::StreamUnfinished)
             }
             _ => None,
         }
@@ -95,18 +129,24 @@ impl<S> RelayBody<S> {
             attempt.succeeded();
         }
         if let Some(log) = self.log.take() {
-            log.finish("ok", None);
+            log.finish(self.ok_outcome, None);
         }
     }
 
     /// Ends the relay after an upstream failure; returns what the client gets last.
-    fn finish_failed(&mut self, error: String) -> Option<Result<Bytes, actix_web::Error>> {
+    fn finish_failed(
+        &mut self,
+        failure: TransportError,
+    ) -> Option<Result<Bytes, actix_web::Error>> {
         self.done = true;
-        if let Some(attempt) = self.attempt.take() {
-            attempt.failed(None, None, error.clone());
-        }
-        if let Some(log) = self.log.take() {
+        let error = failure.to_string();
+        let failure = UpstreamError::Transport(failure);
+        if let Some(mut log) = self.log.take() {
+            log.stream_failed(&failure);
             log.finish("broken", Some(&error));
+        }
+        if let Some(attempt) = self.attempt.take() {
+            attempt.failed(failure);
         }
         match self.kind {
             StreamKind::Plain { .. } => Some(Err(actix_web::error::ErrorBadGateway(error))),
@@ -160,41 +200,56 @@ where
         if this.done {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut this.upstream).poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.last_chunk = Instant::now();
-                if let Some(log) = this.log.as_mut() {
-                    log.add_bytes(chunk.len());
-                }
-                this.relayed += chunk.len() as u64;
-                let keep = chunk.len().min(TAIL);
-                this.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
-                if this.tail.len() > TAIL {
-                    this.tail.drain(..this.tail.len() - TAIL);
-                }
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(this.finish_failed(format!("{e}"))),
-            Poll::Ready(None) => match this.cut_short() {
-                Some(error) => Poll::Ready(this.finish_failed(error)),
-                None => {
-                    this.finish_ok();
-                    Poll::Ready(None)
-                }
-            },
-            Poll::Pending => {
-                // The timer is moved lazily: only when it fires do we look at when data last came.
-                loop {
-                    if this.idle_timer.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
+        if this.upstream_ended {
+            return Poll::Ready(this.end());
+        }
+        loop {
+            match Pin::new(&mut this.upstream).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.last_chunk = Instant::now();
+                    if let Some(log) = this.log.as_mut() {
+                        log.add_bytes(chunk.len());
                     }
-                    let deadline = this.last_chunk + this.idle;
-                    if deadline <= Instant::now() {
-                        let error =
-                            format!("no data from upstream for {:?} (timeouts.idle)", this.idle);
-                        return Poll::Ready(this.finish_failed(error));
+                    this.relayed += chunk.len() as u64;
+                    let keep = chunk.len().min(TAIL);
+                    this.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
+                    if this.tail.len() > TAIL {
+                        this.tail.drain(..this.tail.len() - TAIL);
                     }
-                    this.idle_timer.as_mut().reset(deadline);
+                    let out = match this.redactor.as_mut() {
+                        Some(redactor) => redactor.feed(&chunk),
+                        None => chunk,
+                    };
+                    // An empty chunk could read as the end of a chunked body: wait for more.
+                    if out.is_empty() {
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(out)));
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(this.finish_failed(TransportError::Reset(e.to_string())))
+                }
+                Poll::Ready(None) => {
+                    let held = this.redactor.as_mut().map(Redactor::finish);
+                    if let Some(held) = held.filter(|b| !b.is_empty()) {
+                        this.upstream_ended = true;
+                        return Poll::Ready(Some(Ok(held)));
+                    }
+                    return Poll::Ready(this.end());
+                }
+                Poll::Pending => {
+                    // The timer is moved lazily: only when it fires do we look at when data last came.
+                    loop {
+                        if this.idle_timer.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        let deadline = this.last_chunk + this.idle;
+                        if deadline <= Instant::now() {
+                            let error = TransportError::IdleTimeout(this.idle);
+                            return Poll::Ready(this.finish_failed(error));
+                        }
+                        this.idle_timer.as_mut().reset(deadline);
+                    }
                 }
             }
         }

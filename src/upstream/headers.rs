@@ -120,7 +120,7 @@ pub fn retry_hint(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 }
 
 /// Parses `2024-05-01T12:00:30Z` or with `.fff` and `±HH:MM`.
-fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let b = text.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -165,7 +165,7 @@ fn parse_rfc3339(text: &str) -> Option<SystemTime> {
 }
 
 /// Parses Go-style durations as OpenAI sends them: `1s`, `6m0s`, `20ms`, `1h2m3.5s`.
-fn parse_go_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
     let mut total = 0f64;
     let mut rest = text;
     if rest.is_empty() {

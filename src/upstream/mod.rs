@@ -2,8 +2,11 @@
 //! path and by the endpoint actors' probes.
 
 pub mod headers;
+pub mod outcome;
+pub mod ratelimit;
+pub mod redact;
 
-use crate::config::{Config, EndpointConfig};
+use crate::config::{EndpointConfig, Timeouts};
 use actix_web::http::Uri;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -29,12 +32,14 @@ pub fn upstream_uri(endpoint: &EndpointConfig, target: &Uri) -> Result<Uri, Stri
         .map_err(|e| e.to_string())
 }
 
-/// Builds the awc client of one worker: no redirects followed, no decompression, bounded waits.
-pub fn build_client(config: &Config, tls: Arc<rustls::ClientConfig>) -> awc::Client {
+/// Builds an upstream client, the one way every client is built (a worker's forwarding client, an
+/// endpoint actor's probe client): no redirects followed, no decompression, bounded waits, the
+/// same pool and TLS settings.
+pub fn build_client(timeouts: &Timeouts, tls: Arc<rustls::ClientConfig>) -> awc::Client {
     let connector = awc::Connector::new()
         .rustls_0_23(tls)
-        .timeout(config.timeouts.connect)
-        .handshake_timeout(config.timeouts.connect)
+        .timeout(timeouts.connect)
+        .handshake_timeout(timeouts.connect)
         // LLM streams are long-lived: the default of 100 connections would queue the 101st.
         .limit(0)
         .conn_keep_alive(Duration::from_secs(30))
@@ -43,7 +48,7 @@ pub fn build_client(config: &Config, tls: Arc<rustls::ClientConfig>) -> awc::Cli
         .connector(connector)
         .disable_redirects()
         .no_default_headers()
-        .timeout(config.timeouts.first_byte)
+        .timeout(timeouts.first_byte)
         .finish()
 }
 

@@ -1,6 +1,9 @@
 //! Errors the gateway itself answers with, in the shape of the API the client called, and always
-//! marked `x-switchyard-error: <kind>` so a user can tell them from an upstream's answers.
+//! marked `x-switchyard-error: <kind>` so a user can tell them from an upstream's answers. Each
+//! says whose fault it is ([`GatewayError::fault`]). Used by the request path, the admin routes
+//! and the server's gate alike.
 
+use crate::upstream::outcome::TransportError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -19,6 +22,15 @@ pub enum ApiShape {
 }
 
 impl ApiShape {
+    /// The API shape of a request, from its path and headers.
+    pub fn of_request(req: &actix_web::HttpRequest) -> ApiShape {
+        let headers = req.headers();
+        ApiShape::of(
+            req.path(),
+            headers.contains_key("anthropic-version") || headers.contains_key("x-api-key"),
+        )
+    }
+
     /// Anthropic for `/v1/messages…` and `/v1/complete`; OpenAI for `/v1/chat/…`, `/v1/completions`,
     /// `/v1/embeddings`, `/v1/responses` and the like; otherwise judged by the request's headers.
     pub fn of(path: &str, has_anthropic_headers: bool) -> ApiShape {
@@ -60,6 +72,12 @@ pub enum GatewayError {
     BadRequestBody(String),
     #[error("the request path cannot be forwarded: {0}")]
     BadPath(String),
+    #[error("the request's model cannot be read with certainty: {0}; this gateway routes by model, so send one JSON object with one string `model`")]
+    UnreadableModel(String),
+    #[error("the request body stopped arriving for longer than {idle:?} (timeouts.idle)")]
+    BodyTimeout { idle: Duration },
+    #[error("{0} is not supported by this gateway")]
+    Unsupported(String),
     #[error("no upstream endpoint can take this request: {message}")]
     NoEndpoint {
         message: String,
@@ -67,8 +85,12 @@ pub enum GatewayError {
     },
     #[error("{0}")]
     UnknownModel(String),
-    #[error("no endpoint answered: {0}")]
-    UpstreamUnreachable(String),
+    /// Every endpoint tried failed without an answer (each with its reason), and none is left.
+    #[error("no endpoint answered: {}", list_failures(failures))]
+    UpstreamUnreachable {
+        failures: Vec<(String, TransportError)>,
+        retry_after: Option<Duration>,
+    },
     #[error("the gateway's retry budget is exhausted (too many retries across recent requests); try again shortly")]
     RetryBudget,
     #[error("switchyard rejected the request: {0}")]
@@ -81,6 +103,26 @@ pub enum GatewayError {
     Internal(String),
 }
 
+crate::words! {
+    /// Whose fault an answer of the gateway is (pingora's `ErrorSource`).
+    pub enum Fault {
+        /// The request itself (too large, unreadable, unauthorised, unknown model …).
+        Client = "client",
+        /// The upstreams: none could take it, or none answered.
+        Upstream = "upstream",
+        /// The gateway's own limits or a fault of its own.
+        Gateway = "gateway",
+    }
+}
+
+fn list_failures(failures: &[(String, TransportError)]) -> String {
+    let parts: Vec<String> = failures
+        .iter()
+        .map(|(endpoint, error)| format!("{endpoint}: {error}"))
+        .collect();
+    parts.join("; ")
+}
+
 impl GatewayError {
     /// The value of `x-switchyard-error`.
     pub fn kind(&self) -> &'static str {
@@ -88,9 +130,12 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. } => "body_too_large",
             GatewayError::BadRequestBody(_) => "bad_request_body",
             GatewayError::BadPath(_) => "bad_path",
+            GatewayError::UnreadableModel(_) => "unreadable_model",
+            GatewayError::BodyTimeout { .. } => "request_timeout",
+            GatewayError::Unsupported(_) => "unsupported",
             GatewayError::NoEndpoint { .. } => "no_endpoint",
             GatewayError::UnknownModel(_) => "unknown_model",
-            GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
+            GatewayError::UpstreamUnreachable { .. } => "upstream_unreachable",
             GatewayError::RetryBudget => "retry_budget",
             GatewayError::Unauthorized(_) => "auth",
             GatewayError::AdminUnauthorized(_) => "admin_auth",
@@ -102,9 +147,13 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            GatewayError::BadRequestBody(_) | GatewayError::BadPath(_) => StatusCode::BAD_REQUEST,
+            GatewayError::BadRequestBody(_)
+            | GatewayError::BadPath(_)
+            | GatewayError::UnreadableModel(_) => StatusCode::BAD_REQUEST,
+            GatewayError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            GatewayError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             GatewayError::NoEndpoint { .. }
-            | GatewayError::UpstreamUnreachable(_)
+            | GatewayError::UpstreamUnreachable { .. }
             | GatewayError::RetryBudget => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
@@ -117,9 +166,13 @@ impl GatewayError {
     fn anthropic_type(&self) -> &'static str {
         match self {
             GatewayError::BodyTooLarge { .. } => "request_too_large",
-            GatewayError::BadRequestBody(_) | GatewayError::BadPath(_) => "invalid_request_error",
+            GatewayError::BadRequestBody(_)
+            | GatewayError::BadPath(_)
+            | GatewayError::UnreadableModel(_)
+            | GatewayError::BodyTimeout { .. }
+            | GatewayError::Unsupported(_) => "invalid_request_error",
             GatewayError::NoEndpoint { .. }
-            | GatewayError::UpstreamUnreachable(_)
+            | GatewayError::UpstreamUnreachable { .. }
             | GatewayError::RetryBudget => "overloaded_error",
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => "not_found_error",
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
@@ -129,17 +182,46 @@ impl GatewayError {
         }
     }
 
+    /// Follows [`fault`](Self::fault): the client's mistakes are invalid requests (bad keys
+    /// authentication errors), everything else a server error.
     fn openai_type(&self) -> &'static str {
+        match (self, self.fault()) {
+            (GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_), _) => {
+                "authentication_error"
+            }
+            (_, Fault::Client) => "invalid_request_error",
+            (_, Fault::Upstream | Fault::Gateway) => "server_error",
+        }
+    }
+
+    /// Whose fault the answer is: the client's request, the upstreams', or the gateway's own.
+    pub fn fault(&self) -> Fault {
         match self {
             GatewayError::BodyTooLarge { .. }
             | GatewayError::BadRequestBody(_)
             | GatewayError::BadPath(_)
+            | GatewayError::UnreadableModel(_)
+            | GatewayError::BodyTimeout { .. }
+            | GatewayError::Unsupported(_)
             | GatewayError::UnknownModel(_)
-            | GatewayError::NotFound(_) => "invalid_request_error",
-            GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
-                "authentication_error"
+            | GatewayError::Unauthorized(_)
+            | GatewayError::AdminUnauthorized(_)
+            | GatewayError::NotFound(_) => Fault::Client,
+            GatewayError::NoEndpoint { .. } | GatewayError::UpstreamUnreachable { .. } => {
+                Fault::Upstream
             }
-            _ => "server_error",
+            GatewayError::RetryBudget | GatewayError::Internal(_) => Fault::Gateway,
+        }
+    }
+
+    /// When an endpoint is known to come back, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        if let GatewayError::NoEndpoint { retry_after, .. }
+        | GatewayError::UpstreamUnreachable { retry_after, .. } = self
+        {
+            *retry_after
+        } else {
+            None
         }
     }
 
@@ -164,13 +246,16 @@ impl GatewayError {
             HeaderName::from_static(ERROR_HEADER),
             HeaderValue::from_static(self.kind()),
         ));
-        if let GatewayError::NoEndpoint {
-            retry_after: Some(wait),
-            ..
-        } = self
-        {
+        if let Some(wait) = self.retry_after() {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             builder.insert_header(("retry-after", secs.max(1).to_string()));
+        }
+        if matches!(
+            self,
+            GatewayError::BodyTimeout { .. } | GatewayError::Unsupported(_)
+        ) {
+            // The rest of the request (a stalled body, a tunnel) is never read: close after.
+            builder.force_close();
         }
         builder.json(self.body(shape))
     }
@@ -215,5 +300,29 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("1 disabled"));
+    }
+
+    #[test]
+    fn unreachable_lists_each_endpoint_with_its_reason_and_blames_the_upstreams() {
+        let e = GatewayError::UpstreamUnreachable {
+            failures: vec![
+                ("one".into(), TransportError::Refused),
+                (
+                    "two".into(),
+                    TransportError::FirstByteTimeout(Duration::from_secs(3)),
+                ),
+            ],
+            retry_after: Some(Duration::from_millis(1500)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "no endpoint answered: one: connection refused; two: no response head within 3s (timeouts.first_byte)"
+        );
+        assert_eq!(e.fault(), Fault::Upstream);
+        let response = e.response(ApiShape::OpenAi);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "2");
+        assert_eq!(GatewayError::RetryBudget.fault(), Fault::Gateway);
+        assert_eq!(GatewayError::BadPath("x".into()).fault(), Fault::Client);
     }
 }

@@ -1,0 +1,230 @@
+//! The typed settings the gateway runs with, after validation. `Serialize` gives the view that
+//! `switchyard check` prints: durations and sizes in the config's own units, keys redacted.
+
+use super::defaults;
+use super::units::{format_duration, format_size};
+use crate::Secret;
+use serde::{Serialize, Serializer};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The validated configuration the gateway runs with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub proxy: ProxySettings,
+    pub balancer: BalancerSettings,
+    pub timeouts: Timeouts,
+    pub health: HealthPolicy,
+    pub sessions: SessionSettings,
+    pub endpoints: Vec<EndpointConfig>,
+    /// The file this came from, when it came from one.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+crate::words! {
+    /// Who must present the client key (`proxy.auth_mode`).
+    pub enum AuthMode {
+        Off = "off",
+        Strict = "strict",
+        AllExceptHealth = "all_except_health",
+        Auto = "auto",
+    }
+}
+
+/// `proxy:` — the listening socket and client-facing rules.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxySettings {
+    pub port: u16,
+    pub allow_lan_access: bool,
+    /// Explicit override that allows LAN access with client auth off.
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_lan_without_auth: bool,
+    pub auth_mode: AuthMode,
+    pub api_key: Secret,
+    pub admin_key: Secret,
+    #[serde(serialize_with = "size")]
+    pub max_request_body: u64,
+    pub cors_origins: Vec<String>,
+    #[serde(serialize_with = "duration")]
+    pub shutdown_grace: Duration,
+    pub access_log: bool,
+    /// Where auth-failed and operator-disabled states are kept across restarts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<PathBuf>,
+}
+
+impl ProxySettings {
+    /// The auth mode in force: `auto` is `off` on loopback and `all_except_health` on a LAN.
+    pub fn effective_auth_mode(&self) -> AuthMode {
+        match (self.auth_mode, self.allow_lan_access) {
+            (AuthMode::Auto, false) => AuthMode::Off,
+            (AuthMode::Auto, true) => AuthMode::AllExceptHealth,
+            (mode, _) => mode,
+        }
+    }
+}
+
+crate::words! {
+    /// How the Balancer orders the endpoints it asks (`balancer.strategy`).
+    pub enum Strategy {
+        Priority = "priority",
+        Weighted = "weighted",
+        RoundRobin = "round_robin",
+        LeastInflight = "least_inflight",
+        Latency = "latency",
+    }
+}
+
+/// `balancer:` — routing and retries.
+#[derive(Debug, Clone, Serialize)]
+pub struct BalancerSettings {
+    pub strategy: Strategy,
+    pub max_attempts: u32,
+    pub retry_budget: RetryBudgetSettings,
+}
+
+/// `balancer.retry_budget:` — retries allowed as a share of recent requests.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RetryBudgetSettings {
+    pub ratio: f64,
+    pub min_per_second: u32,
+    #[serde(serialize_with = "duration")]
+    pub window: Duration,
+}
+
+/// `timeouts:` — every wait the gateway puts a bound on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timeouts {
+    #[serde(serialize_with = "duration")]
+    pub connect: Duration,
+    #[serde(serialize_with = "duration")]
+    pub first_byte: Duration,
+    #[serde(serialize_with = "duration")]
+    pub idle: Duration,
+    #[serde(serialize_with = "duration")]
+    pub request_header: Duration,
+}
+
+/// `health:` — how long each kind of trouble keeps an endpoint out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HealthPolicy {
+    pub failure_threshold: u32,
+    #[serde(serialize_with = "duration")]
+    pub ejection_base: Duration,
+    #[serde(serialize_with = "duration")]
+    pub ejection_max: Duration,
+    #[serde(serialize_with = "duration")]
+    pub cooldown_default: Duration,
+    #[serde(serialize_with = "duration")]
+    pub cooldown_max: Duration,
+    #[serde(serialize_with = "duration")]
+    pub quota_cooldown: Duration,
+    #[serde(serialize_with = "optional_duration")]
+    pub auth_recheck: Option<Duration>,
+    /// Probe healthy endpoints (those with a `probe`) this often when they see no traffic.
+    #[serde(serialize_with = "optional_duration")]
+    pub probe_interval: Option<Duration>,
+}
+
+impl Default for HealthPolicy {
+    fn default() -> Self {
+        HealthPolicy {
+            failure_threshold: defaults::FAILURE_THRESHOLD,
+            ejection_base: defaults::EJECTION_BASE,
+            ejection_max: defaults::EJECTION_MAX,
+            cooldown_default: defaults::COOLDOWN_DEFAULT,
+            cooldown_max: defaults::COOLDOWN_MAX,
+            quota_cooldown: defaults::QUOTA_COOLDOWN,
+            auth_recheck: None,
+            probe_interval: None,
+        }
+    }
+}
+
+/// `sessions:` — sticky routing of one conversation to one endpoint.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SessionSettings {
+    pub enabled: bool,
+    #[serde(serialize_with = "duration")]
+    pub ttl: Duration,
+    pub max_entries: usize,
+}
+
+crate::words! {
+    /// Which credential headers an upstream receives (`endpoints[].auth`).
+    pub enum UpstreamAuth {
+        Both = "both",
+        XApiKey = "x-api-key",
+        Bearer = "bearer",
+    }
+}
+
+crate::words! {
+    /// How an endpoint is tried again after a timed state ends (`endpoints[].probe`).
+    pub enum ProbeKind {
+        /// Half-open: the next real request is the probe.
+        Off = "off",
+        /// `GET /v1/models`.
+        Models = "models",
+        /// A minimal `POST /v1/messages` with `max_tokens: 1`.
+        Messages = "messages",
+    }
+}
+
+/// One upstream endpoint, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndpointConfig {
+    pub id: String,
+    /// As written, without a trailing slash.
+    pub base_url: String,
+    /// `http` or `https`.
+    #[serde(skip)]
+    pub scheme: String,
+    /// `host[:port]`.
+    #[serde(skip)]
+    pub authority: String,
+    /// The path prefix of `base_url`, without a trailing slash (`""` when none).
+    #[serde(skip)]
+    pub path_prefix: String,
+    pub api_key: Secret,
+    pub auth: UpstreamAuth,
+    pub models: Vec<String>,
+    #[serde(serialize_with = "pairs", skip_serializing_if = "Vec::is_empty")]
+    pub model_map: Vec<(String, String)>,
+    pub weight: f64,
+    pub priority: u32,
+    pub enabled: bool,
+    pub probe: ProbeKind,
+}
+
+impl EndpointConfig {
+    /// Whether this endpoint serves `model` (no `models` list: every model).
+    pub fn serves(&self, model: &str) -> bool {
+        self.models.is_empty()
+            || self
+                .models
+                .iter()
+                .any(|pattern| super::glob_match(pattern, model))
+    }
+}
+
+fn duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*d))
+}
+
+fn optional_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&d.map(format_duration).unwrap_or_else(|| "off".to_string()))
+}
+
+fn size<S: Serializer>(bytes: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_size(*bytes))
+}
+
+fn pairs<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
+}

@@ -1,0 +1,195 @@
+//! The config loader's rules, one test per rule.
+
+use super::*;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "RELAY_KEY" => Some("sk-relay-0123456789".into()),
+        "EMPTY" => Some(String::new()),
+        _ => None,
+    }
+}
+
+fn parse_ok(text: &str) -> Config {
+    parse(text, &env).unwrap_or_else(|p| panic!("{p}"))
+}
+
+fn parse_err(text: &str) -> Problem {
+    parse(text, &env).expect_err("config should be refused")
+}
+
+const MINIMAL: &str = "endpoints:\n  - base_url: https://api.example.com\n    api_key: k1\n";
+
+#[test]
+fn a_minimal_config_gets_every_default() {
+    let c = parse_ok(MINIMAL);
+    assert_eq!(c.proxy.port, 8045);
+    assert_eq!(c.proxy.effective_auth_mode(), AuthMode::Off);
+    assert_eq!(c.balancer.strategy, Strategy::Priority);
+    assert_eq!(c.balancer.max_attempts, 3);
+    assert_eq!(c.timeouts.first_byte, Duration::from_secs(300));
+    assert_eq!(c.proxy.max_request_body, 32 << 20);
+    let e = &c.endpoints[0];
+    assert_eq!(e.id, default_endpoint_id("https://api.example.com", "k1"));
+    assert_eq!(e.auth, UpstreamAuth::Both);
+    assert!(e.enabled);
+}
+
+#[test]
+fn default_id_is_the_first_eight_hex_digits_of_sha256_of_url_and_key() {
+    // sha256("https://a|b") computed independently.
+    let id = default_endpoint_id("https://a", "b");
+    assert_eq!(id.len(), 8);
+    assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+    let full = Sha256::digest(b"https://a|b");
+    assert_eq!(
+        id,
+        format!(
+            "{:02x}{:02x}{:02x}{:02x}",
+            full[0], full[1], full[2], full[3]
+        )
+    );
+}
+
+#[test]
+fn base_url_with_a_path_prefix_is_split() {
+    let c = parse_ok(
+        "endpoints:\n  - base_url: https://relay.example.com:8443/api/anthropic/\n    api_key: k\n",
+    );
+    let e = &c.endpoints[0];
+    assert_eq!(e.scheme, "https");
+    assert_eq!(e.authority, "relay.example.com:8443");
+    assert_eq!(e.path_prefix, "/api/anthropic");
+    assert_eq!(e.base_url, "https://relay.example.com:8443/api/anthropic");
+}
+
+#[test]
+fn environment_variables_expand_and_a_missing_one_is_named() {
+    let c = parse_ok("endpoints:\n  - base_url: https://r.example\n    api_key: ${RELAY_KEY}\n");
+    assert_eq!(c.endpoints[0].api_key.expose(), "sk-relay-0123456789");
+    let p = parse_err("endpoints:\n  - base_url: https://r.example\n    api_key: ${NOPE}\n");
+    assert_eq!(p.field, "endpoints[0].api_key");
+    assert_eq!(p.line, Some(3));
+    assert!(p.message.contains("NOPE"), "{p}");
+    let p = parse_err("endpoints:\n  - base_url: https://r.example\n    api_key: ${EMPTY}\n");
+    assert!(p.message.contains("EMPTY"), "{p}");
+    let c =
+        parse_ok("endpoints:\n  - base_url: https://r.example\n    api_key: ${NOPE:-fallback}\n");
+    assert_eq!(c.endpoints[0].api_key.expose(), "fallback");
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_line() {
+    let p = parse_err("proxy:\n  port: 1\n  prot: 2\nendpoints: []\n");
+    assert_eq!(p.field, "proxy");
+    assert_eq!(p.line, Some(3));
+    assert!(p.message.contains("unknown field `prot`"), "{p}");
+    let p = parse_err(&format!("{MINIMAL}    wieght: 2\n"));
+    assert_eq!(p.field, "endpoints[0]");
+    assert!(p.message.contains("wieght"));
+}
+
+#[test]
+fn missing_fields_name_the_field_and_line() {
+    let p = parse_err(
+        "endpoints:\n  - base_url: https://a.example\n    api_key: k\n  - id: second\n    api_key: k2\n",
+    );
+    assert_eq!(p.field, "endpoints[1].base_url");
+    assert_eq!(p.line, Some(4));
+    assert_eq!(p.to_string(), "line 4: endpoints[1].base_url: missing");
+    let p = parse_err("endpoints:\n  - base_url: https://a.example\n");
+    assert_eq!(p.field, "endpoints[0].api_key");
+}
+
+#[test]
+fn bad_yaml_reports_its_line() {
+    let p = parse_err("proxy:\n  port: [1,\nendpoints: x\n");
+    assert!(p.line.is_some(), "{p}");
+    let p = parse_err("proxy:\n  port: 99999\n");
+    assert_eq!(p.field, "proxy.port");
+    assert_eq!(p.line, Some(2));
+}
+
+#[test]
+fn duplicate_ids_are_refused() {
+    let p = parse_err(
+        "endpoints:\n  - id: a\n    base_url: https://x.example\n    api_key: k\n  - id: a\n    base_url: https://y.example\n    api_key: k\n",
+    );
+    assert_eq!(p.field, "endpoints[1].id");
+    assert_eq!(p.line, Some(5));
+    // The same url and key twice give the same default id.
+    let p = parse_err(&format!(
+        "{MINIMAL}  - base_url: https://api.example.com\n    api_key: k1\n"
+    ));
+    assert!(p.message.contains("duplicate"));
+}
+
+#[test]
+fn values_out_of_range_are_refused() {
+    for (text, field) in [
+        ("balancer:\n  max_attempts: 0\n", "balancer.max_attempts"),
+        ("balancer:\n  strategy: fastest\n", "balancer.strategy"),
+        ("timeouts:\n  idle: 10\n", "timeouts.idle"),
+        ("timeouts:\n  connect: 0s\n", "timeouts.connect"),
+        ("proxy:\n  auth_mode: maybe\n", "proxy.auth_mode"),
+        (
+            "proxy:\n  max_request_body: 3 parsecs\n",
+            "proxy.max_request_body",
+        ),
+    ] {
+        let p = parse_err(&format!("{text}{MINIMAL}"));
+        assert_eq!(p.field, field, "{p}");
+        assert_eq!(p.line, Some(2), "{p}");
+    }
+    for (extra, field) in [
+        ("    weight: 0\n", "endpoints[0].weight"),
+        ("    auth: basic\n", "endpoints[0].auth"),
+        ("    id: 'a b'\n", "endpoints[0].id"),
+    ] {
+        let p = parse_err(&format!("{MINIMAL}{extra}"));
+        assert_eq!(p.field, field, "{p}");
+    }
+    let p = parse_err("endpoints:\n  - base_url: ftp://x\n    api_key: k\n");
+    assert_eq!(p.field, "endpoints[0].base_url");
+    let p = parse_err("endpoints: []\n");
+    assert_eq!(p.field, "endpoints");
+}
+
+#[test]
+fn auth_on_with_an_empty_key_is_refused() {
+    let p = parse_err(&format!("proxy:\n  auth_mode: strict\n{MINIMAL}"));
+    assert_eq!(p.field, "proxy.api_key");
+    let p = parse_err(&format!("proxy:\n  allow_lan_access: true\n{MINIMAL}"));
+    assert_eq!(p.field, "proxy.api_key");
+}
+
+#[test]
+fn lan_access_without_auth_needs_the_explicit_override() {
+    let p = parse_err(&format!(
+        "proxy:\n  allow_lan_access: true\n  auth_mode: off\n{MINIMAL}"
+    ));
+    assert_eq!(p.field, "proxy.allow_lan_access");
+    let c = parse_ok(&format!(
+        "proxy:\n  allow_lan_access: true\n  auth_mode: off\n  allow_lan_without_auth: true\n{MINIMAL}"
+    ));
+    assert_eq!(c.proxy.effective_auth_mode(), AuthMode::Off);
+    let c = parse_ok(&format!(
+        "proxy:\n  allow_lan_access: true\n  api_key: s3cret\n{MINIMAL}"
+    ));
+    assert_eq!(c.proxy.effective_auth_mode(), AuthMode::AllExceptHealth);
+}
+
+#[test]
+fn the_rendered_config_never_shows_a_key() {
+    let c = parse_ok(
+        "proxy:\n  auth_mode: strict\n  api_key: client-secret-key-123\nendpoints:\n  - base_url: https://r.example\n    api_key: ${RELAY_KEY}\n",
+    );
+    let text = c.render_redacted();
+    assert!(!text.contains("sk-relay-0123456789"));
+    assert!(!text.contains("client-secret-key-123"));
+    assert!(text.contains("strategy: priority"));
+    // The rendered text is itself a valid config (keys aside).
+    assert!(serde_yaml::from_str::<serde_yaml::Value>(&text).is_ok());
+}

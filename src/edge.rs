@@ -1,0 +1,175 @@
+//! Edge rules: what the gate in front of every route decides from the request target, judged on
+//! the path as the router will match it, so that no spelling of a path (percent-encoding, doubled
+//! slashes, case, a trailing slash, dot segments) can reach a handler by another door.
+
+/// Where a request target leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// The router sends it into the `/admin` scope: gated as an admin route.
+    Admin,
+    /// Decodes to a path under `/admin`, but the router would not send it to the admin routes
+    /// (`//admin/…`, `/ADMIN/…`, `/admin%2Fstatus`): answered 404, never forwarded.
+    AdminLookalike,
+    /// `/healthz`.
+    Health,
+    /// `/metrics`.
+    Metrics,
+    /// Anything else: the proxy.
+    Forward,
+}
+
+/// Why a target is refused before routing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetRefusal {
+    #[error(
+        "the path has a `.` or `..` segment (raw or percent-encoded); send the path without them"
+    )]
+    DotSegment,
+}
+
+/// Where the target whose router path is `router_path` leads. `router_path` is the path as actix's
+/// router matches it (`HttpRequest::match_info().as_str()`: percent-decoded except `%`, `/`, `+`).
+pub fn destination(router_path: &str) -> Result<Destination, TargetRefusal> {
+    let decoded = percent_decode(router_path);
+    if has_dot_segment(router_path) || has_dot_segment(&decoded) {
+        return Err(TargetRefusal::DotSegment);
+    }
+    if router_path == "/admin" || router_path.starts_with("/admin/") {
+        return Ok(Destination::Admin);
+    }
+    if is_under_admin(&decoded) {
+        return Ok(Destination::AdminLookalike);
+    }
+    Ok(match router_path {
+        "/healthz" => Destination::Health,
+        "/metrics" => Destination::Metrics,
+        _ => Destination::Forward,
+    })
+}
+
+/// Whether a fully decoded path, with runs of slashes folded and case ignored, is `/admin` or lies
+/// under it.
+fn is_under_admin(decoded: &str) -> bool {
+    let mut folded = String::with_capacity(decoded.len());
+    for c in decoded.chars() {
+        let c = if c == '\\' { '/' } else { c };
+        if !(c == '/' && folded.ends_with('/')) {
+            folded.push(c.to_ascii_lowercase());
+        }
+    }
+    folded == "/admin" || folded.starts_with("/admin/")
+}
+
+/// Whether any segment, split on `/` (and `\`, which some servers treat alike), is `.` or `..`.
+fn has_dot_segment(path: &str) -> bool {
+    path.split(['/', '\\']).any(|s| s == "." || s == "..")
+}
+
+/// Decodes every `%XX` once (invalid escapes stay as they are); bytes that are not UTF-8 are
+/// replaced, which cannot turn a non-admin path into an admin one.
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_routes_are_admin_however_the_router_reaches_them() {
+        // actix's router has already decoded `%61` to `a`; `/admin/status/` still enters the scope.
+        for p in [
+            "/admin",
+            "/admin/",
+            "/admin/status",
+            "/admin/status/",
+            "/admin//status",
+        ] {
+            assert_eq!(destination(p), Ok(Destination::Admin), "{p}");
+        }
+    }
+
+    #[test]
+    fn admin_lookalikes_the_router_would_forward_are_caught() {
+        for p in [
+            "//admin/status",
+            "/ADMIN/status",
+            "/Admin",
+            "/admin%2Fstatus",
+            "/admin%2fendpoints%2Fa%2Fdisable",
+            "/%2Fadmin/status",
+            "/\\admin/status",
+            "///admin",
+        ] {
+            assert_eq!(destination(p), Ok(Destination::AdminLookalike), "{p}");
+        }
+    }
+
+    #[test]
+    fn other_paths_are_forwarded_and_gateway_routes_named() {
+        assert_eq!(destination("/healthz"), Ok(Destination::Health));
+        assert_eq!(destination("/metrics"), Ok(Destination::Metrics));
+        for p in [
+            "/v1/messages",
+            "/administrator",
+            "/v1/admin/x",
+            "/",
+            "/adminx/y",
+        ] {
+            assert_eq!(destination(p), Ok(Destination::Forward), "{p}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_are_refused_raw_or_encoded() {
+        for p in [
+            "/../secret",
+            "/v1/../../secret/x",
+            "/v1/./messages",
+            "/v1/..",
+            "/v1/%2e%2e/x",
+            "/v1/%2E%2e%2Fsecret",
+            "/v1/..%2Fsecret",
+            "/v1/..\\secret",
+        ] {
+            assert_eq!(destination(p), Err(TargetRefusal::DotSegment), "{p}");
+        }
+        for p in ["/v1/files/.hidden", "/v1/a..b", "/v1/...", "/v1/x."] {
+            assert!(destination(p).is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding_is_one_level_and_tolerates_bad_escapes() {
+        assert_eq!(percent_decode("/%61dmin"), "/admin");
+        assert_eq!(percent_decode("/%2561"), "/%61");
+        assert_eq!(percent_decode("/%zz%4"), "/%zz%4");
+        assert_eq!(percent_decode("%"), "%");
+    }
+}

@@ -1,0 +1,53 @@
+//! `GET /v1/models` answered from the config when it names every model.
+
+use super::forward;
+use crate::config::{Config, EndpointConfig};
+use crate::server::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// The model list the config names, when every enabled endpoint has a fixed `models` list:
+/// then no upstream is needed to answer `GET /v1/models`. Globs cannot be listed and are left out.
+pub fn configured_models(config: &Config) -> Option<Vec<String>> {
+    let enabled: Vec<&EndpointConfig> = config.endpoints.iter().filter(|e| e.enabled).collect();
+    if enabled.is_empty() || enabled.iter().any(|e| e.models.is_empty()) {
+        return None;
+    }
+    let mut models: Vec<String> = enabled
+        .iter()
+        .flat_map(|e| e.models.iter())
+        .filter(|m| !m.contains('*'))
+        .cloned()
+        .collect();
+    models.sort();
+    models.dedup();
+    (!models.is_empty()).then_some(models)
+}
+
+/// `GET /v1/models`: answered from the config when it names every model (in one shape that both
+/// the Anthropic and the OpenAI SDKs read), otherwise forwarded like any request.
+pub async fn list_models(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    client: web::Data<awc::Client>,
+) -> HttpResponse {
+    let Some(models) = configured_models(&state.config()) else {
+        return forward(req, payload, state, client).await;
+    };
+    let data: Vec<serde_json::Value> = models
+        .iter()
+        .map(|id| {
+            serde_json::json!({
+                "id": id, "object": "model", "type": "model", "display_name": id,
+                "created": 0, "created_at": "1970-01-01T00:00:00Z", "owned_by": "switchyard",
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(serde_json::json!({
+        "object": "list",
+        "data": data,
+        "has_more": false,
+        "first_id": models.first(),
+        "last_id": models.last(),
+    }))
+}

@@ -1,0 +1,213 @@
+//! What the client gets: an upstream answer relayed (streamed, or passed on after its start was
+//! read), or the gateway's own error; and, when nothing is left to try, the one rule of
+//! [`decide::last_resort`] carried out.
+
+use super::decide::{self, LastResort};
+use super::stream::{RelayBody, StreamKind};
+use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
+use crate::balancer::{describe_states, NoEndpoint};
+use crate::gateway_error::GatewayError;
+use crate::upstream::headers;
+use crate::upstream::outcome::TransportError;
+use crate::upstream::redact::Redactor;
+use actix_web::body::{BodyStream, SizedStream};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::HttpResponse;
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+/// The upstream's body stream as awc gives it.
+pub(super) trait UpstreamBody:
+    futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static
+{
+}
+
+impl<S> UpstreamBody for S where
+    S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static
+{
+}
+
+impl Relay<'_> {
+    /// Nothing is left to try: the last attempt decides what the client gets (see
+    /// [`decide::last_resort`]). `no` is the Balancer's answer, when it was asked and had none.
+    pub(super) fn nothing_left<S: UpstreamBody>(
+        self,
+        last_answer: Option<Answer<S>>,
+        unreachable: Vec<(String, TransportError)>,
+        no: Option<NoEndpoint>,
+        attempts: usize,
+    ) -> HttpResponse {
+        let retry_after = no.as_ref().and_then(NoEndpoint::retry_after);
+        let error = match (
+            decide::last_resort(last_answer.is_some(), !unreachable.is_empty()),
+            last_answer,
+        ) {
+            (LastResort::PassOnAnswer, Some(answer)) => {
+                log::debug!("no endpoint left to retry; passing the last upstream answer on");
+                return self.relay_buffered(answer, attempts);
+            }
+            (LastResort::Unreachable, _) => GatewayError::UpstreamUnreachable {
+                failures: unreachable,
+                retry_after,
+            },
+            (LastResort::NoEndpoint | LastResort::PassOnAnswer, _) => match no {
+                Some(no @ NoEndpoint::UnknownModel { .. }) => {
+                    GatewayError::UnknownModel(no.to_string())
+                }
+                Some(NoEndpoint::RetryBudget) => GatewayError::RetryBudget,
+                Some(no @ (NoEndpoint::NothingSelectable { .. } | NoEndpoint::BalancerGone(_))) => {
+                    GatewayError::NoEndpoint {
+                        message: no.to_string(),
+                        retry_after,
+                    }
+                }
+                None => GatewayError::NoEndpoint {
+                    message: describe_states(&[]),
+                    retry_after,
+                },
+            },
+        };
+        with_attempts(self.refuse(error), attempts)
+    }
+
+    /// The head of a relayed answer: the upstream's status and headers, and who answered.
+    fn response_head<S>(
+        &mut self,
+        answer: &Answer<S>,
+        attempts: usize,
+    ) -> actix_web::HttpResponseBuilder {
+        let (status, endpoint, latency) =
+            (answer.response.status(), &answer.endpoint, answer.latency);
+        let upstream_headers = answer.response.headers();
+        self.log.status = status.as_u16();
+        self.log.endpoint = Some(endpoint.id.clone());
+        self.log.first_byte = Some(self.log.started.elapsed().max(latency));
+        let mut builder = HttpResponse::build(status);
+        for (name, value) in headers::downstream_headers(upstream_headers) {
+            builder.append_header((name.clone(), value.clone()));
+        }
+        if let Ok(id) = HeaderValue::from_str(&endpoint.id) {
+            builder.insert_header((HeaderName::from_static(ENDPOINT_HEADER), id));
+        }
+        builder.insert_header((HeaderName::from_static(ATTEMPTS_HEADER), attempts));
+        builder
+    }
+
+    /// Streams the upstream answer to the client as it arrives.
+    pub(super) fn relay<S: UpstreamBody>(
+        mut self,
+        answer: Answer<S>,
+        attempt: Option<super::report::Attempt>,
+        attempts: usize,
+    ) -> HttpResponse {
+        let mut builder = self.response_head(&answer, attempts);
+        let Answer {
+            response, endpoint, ..
+        } = answer;
+        let status = response.status();
+        let no_body = self.req.method() == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        if no_body {
+            if let Some(attempt) = attempt {
+                attempt.succeeded();
+            }
+            self.log.finish("ok", None);
+            return builder.finish();
+        }
+        let content_length = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let is_sse = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        let kind = if is_sse {
+            let path = self.req.path();
+            let end_marker: Option<&'static [u8]> = if path.ends_with("/v1/messages") {
+                Some(b"message_stop")
+            } else if path.ends_with("/chat/completions") || path.ends_with("/v1/completions") {
+                Some(b"[DONE]")
+            } else {
+                None
+            };
+            StreamKind::Sse {
+                shape: self.shape,
+                end_marker,
+            }
+        } else {
+            StreamKind::Plain {
+                length: content_length,
+            }
+        };
+        let redactor = if status.as_u16() >= 400 {
+            Redactor::for_key(endpoint.api_key.expose())
+        } else {
+            None
+        };
+        let sized = content_length.filter(|_| redactor.is_none());
+        let body = RelayBody::new(response, kind, self.config.timeouts.idle, attempt, self.log)
+            .redacting(redactor);
+        // Not `streaming()`: it would add a content-type the upstream did not send.
+        match sized {
+            Some(length) => builder.body(SizedStream::new(length, body)),
+            None => builder.body(BodyStream::new(body)),
+        }
+    }
+
+    /// Passes on an upstream failure whose body was read in part (`complete: false`) or whole,
+    /// with the endpoint's key replaced wherever the answer echoes it.
+    fn relay_buffered<S: UpstreamBody>(
+        mut self,
+        answer: Answer<S>,
+        attempts: usize,
+    ) -> HttpResponse {
+        let mut builder = self.response_head(&answer, attempts);
+        let Answer {
+            response,
+            endpoint,
+            error_body,
+            ..
+        } = answer;
+        let (read, complete) = error_body.unwrap_or((Bytes::new(), true));
+        let key = endpoint.api_key.expose();
+        if complete {
+            let body = Redactor::redact_all(key, &read);
+            self.log.add_bytes(read.len());
+            self.log.finish("upstream_error", None);
+            return builder.body(body);
+        }
+        // The rest of a long error body follows as it arrives.
+        let rest = futures_util::stream::once(std::future::ready(Ok(read))).chain(response);
+        let body = RelayBody::new(
+            rest,
+            StreamKind::Plain { length: None },
+            self.config.timeouts.idle,
+            None,
+            self.log,
+        )
+        .redacting(Redactor::for_key(key))
+        .ok_outcome("upstream_error");
+        builder.body(BodyStream::new(body))
+    }
+
+    /// The gateway's own answer; the access log says whose fault it is.
+    pub(super) fn refuse(self, error: GatewayError) -> HttpResponse {
+        let mut log = self.log;
+        log.status = error.status().as_u16();
+        log.finish(error.kind(), Some(&format!("{} fault", error.fault())));
+        error.response(self.shape)
+    }
+}
+
+fn with_attempts(mut response: HttpResponse, attempts: usize) -> HttpResponse {
+    response.headers_mut().insert(
+        HeaderName::from_static(ATTEMPTS_HEADER),
+        HeaderValue::from(attempts),
+    );
+    response
+}

@@ -1,0 +1,71 @@
+//! [`Secret`]: a key that never prints itself.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// A key (upstream or client). Printing it never shows it: `Debug` and `redacted` give at most a hint.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    /// The key itself, for the one place that must send or compare it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// At most the last four characters, and only of a key long enough that they give nothing away.
+    pub fn hint(&self) -> String {
+        let n = self.0.chars().count();
+        if n >= 16 {
+            let tail: String = self.0.chars().skip(n - 4).collect();
+            format!("…{tail}")
+        } else {
+            String::new()
+        }
+    }
+
+    /// How `check` and logs show a key: `(empty)` or `(set, …abcd)`.
+    pub fn redacted(&self) -> String {
+        match (self.0.is_empty(), self.hint()) {
+            (true, _) => "(empty)".to_string(),
+            (false, hint) if hint.is_empty() => "(set)".to_string(),
+            (false, hint) => format!("(set, {hint})"),
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret{}", self.redacted())
+    }
+}
+
+/// Serialized, a key is always its redacted form: no view of the settings can leak one.
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn secrets_never_print_themselves() {
+        let s = Secret::new("sk-ant-api03-abcdefghijklmnop".into());
+        assert_eq!(s.hint(), "…mnop");
+        assert!(!format!("{s:?}").contains("abcdefgh"));
+        assert_eq!(Secret::new("short".into()).hint(), "");
+        assert_eq!(Secret::new("short".into()).redacted(), "(set)");
+        assert_eq!(Secret::default().redacted(), "(empty)");
+    }
+}

@@ -1,0 +1,342 @@
+//! Whole (non-streamed) answers: Chat completion → Message and back, plus the mappings the
+//! stream translators share (stop reasons, usage, ids).
+
+use super::Usage;
+use serde_json::{json, Map, Value};
+
+/// Chat `finish_reason` → Messages `stop_reason`. A `stop` that ended in tool calls (as some
+/// servers report it) is `tool_use`; `tool_calls` without any call is `end_turn`.
+pub(crate) fn stop_reason(finish_reason: Option<&str>, had_tool_calls: bool) -> &'static str {
+    match finish_reason {
+        Some("length") => "max_tokens",
+        Some("content_filter") => "refusal",
+        _ if had_tool_calls => "tool_use",
+        _ => "end_turn",
+    }
+}
+
+/// Messages `stop_reason` → Chat `finish_reason`.
+pub(crate) fn finish_reason(stop_reason: Option<&str>) -> &'static str {
+    match stop_reason {
+        Some("max_tokens") | Some("model_context_window_exceeded") => "length",
+        Some("tool_use") => "tool_calls",
+        Some("refusal") => "content_filter",
+        _ => "stop",
+    }
+}
+
+/// Chat usage (prompt tokens include cached ones) in Anthropic's terms (input excludes them).
+pub(crate) fn usage_from_chat(usage: &Value) -> Usage {
+    let cached = usage["prompt_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .or_else(|| usage["prompt_cache_hit_tokens"].as_u64())
+        .unwrap_or(0);
+    let prompt = usage["prompt_tokens"].as_u64().unwrap_or(0);
+    Usage {
+        input: prompt.saturating_sub(cached),
+        output: usage["completion_tokens"].as_u64().unwrap_or(0),
+        cache_read: cached,
+        cache_write: 0,
+    }
+}
+
+/// Anthropic usage fields that are present, over `base`.
+pub(crate) fn usage_from_messages(usage: &Value, base: Usage) -> Usage {
+    let read = |key: &str, old: u64| usage[key].as_u64().unwrap_or(old);
+    Usage {
+        input: read("input_tokens", base.input),
+        output: read("output_tokens", base.output),
+        cache_read: read("cache_read_input_tokens", base.cache_read),
+        cache_write: read("cache_creation_input_tokens", base.cache_write),
+    }
+}
+
+impl Usage {
+    /// Anthropic's `usage` object.
+    pub fn to_messages_json(self) -> Value {
+        json!({
+            "input_tokens": self.input,
+            "output_tokens": self.output,
+            "cache_read_input_tokens": self.cache_read,
+            "cache_creation_input_tokens": self.cache_write,
+        })
+    }
+
+    /// OpenAI's `usage` object (prompt tokens count cache reads and writes).
+    pub fn to_chat_json(self) -> Value {
+        let prompt = self
+            .input
+            .saturating_add(self.cache_read)
+            .saturating_add(self.cache_write);
+        json!({
+            "prompt_tokens": prompt,
+            "completion_tokens": self.output,
+            "total_tokens": prompt.saturating_add(self.output),
+            "prompt_tokens_details": {"cached_tokens": self.cache_read},
+        })
+    }
+}
+
+/// The token counts a JSON answer of `api` reports, in Anthropic's terms.
+pub fn answer_usage(api: super::Api, answer: &Value) -> Usage {
+    match api {
+        super::Api::OpenAi => usage_from_chat(&answer["usage"]),
+        super::Api::Anthropic => usage_from_messages(&answer["usage"], Usage::default()),
+    }
+}
+
+/// A Messages id for a Chat answer's id.
+pub(crate) fn message_id(chat_id: Option<&str>) -> String {
+    match chat_id {
+        Some(id) if id.starts_with("msg_") => id.to_string(),
+        Some(id) if !id.is_empty() => format!("msg_{id}"),
+        _ => "msg_switchyard".to_string(),
+    }
+}
+
+/// A Chat id for a Messages answer's id.
+pub(crate) fn completion_id(message_id: Option<&str>) -> String {
+    match message_id {
+        Some(id) if !id.is_empty() => format!("chatcmpl-{id}"),
+        _ => "chatcmpl-switchyard".to_string(),
+    }
+}
+
+/// The reasoning text a Chat message or delta carries (`reasoning_content` as DeepSeek sends it,
+/// `reasoning` as OpenRouter does).
+pub(crate) fn reasoning_of(message: &Value) -> Option<&str> {
+    message["reasoning_content"]
+        .as_str()
+        .or_else(|| message["reasoning"].as_str())
+        .filter(|s| !s.is_empty())
+}
+
+/// The client's name for a tool the upstream called by its shortened name.
+pub(crate) fn original_tool_name<'a>(names: &'a [(String, String)], name: &'a str) -> &'a str {
+    names
+        .iter()
+        .find(|(short, _)| short == name)
+        .map_or(name, |(_, original)| original)
+}
+
+/// A Chat completion as a Message that names `client_model`; `tool_names` maps shortened tool
+/// names (short, original) back.
+pub fn chat_answer_to_messages(
+    answer: &Value,
+    client_model: &str,
+    tool_names: &[(String, String)],
+) -> Value {
+    let choice = &answer["choices"][0];
+    let message = &choice["message"];
+    let mut content = Vec::new();
+    if let Some(thinking) = reasoning_of(message) {
+        content.push(json!({"type": "thinking", "thinking": thinking, "signature": ""}));
+    }
+    for key in ["content", "refusal"] {
+        if let Some(text) = message[key].as_str().filter(|t| !t.is_empty()) {
+            content.push(json!({"type": "text", "text": text}));
+        }
+    }
+    let mut had_tools = false;
+    if let Some(calls) = message["tool_calls"].as_array() {
+        for (i, call) in calls.iter().enumerate() {
+            had_tools = true;
+            let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
+            let input = serde_json::from_str::<Value>(arguments)
+                .ok()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| json!({}));
+            let id = call["id"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("toolu_switchyard_{i}"));
+            let name = original_tool_name(
+                tool_names,
+                call["function"]["name"].as_str().unwrap_or_default(),
+            );
+            content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+        }
+    }
+    let stop = if message["refusal"].as_str().is_some_and(|r| !r.is_empty()) {
+        "refusal"
+    } else {
+        stop_reason(choice["finish_reason"].as_str(), had_tools)
+    };
+    json!({
+        "id": message_id(answer["id"].as_str()),
+        "type": "message",
+        "role": "assistant",
+        "model": client_model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": null,
+        "usage": usage_from_chat(&answer["usage"]).to_messages_json(),
+    })
+}
+
+/// A Message as a Chat completion that names `client_model`. Thinking goes to `reasoning_content`,
+/// as DeepSeek-style clients read it; OpenAI's own SDK ignores the field.
+pub fn messages_answer_to_chat(answer: &Value, client_model: &str, created: u64) -> Value {
+    let mut texts = Vec::new();
+    let mut thinking = Vec::new();
+    let mut calls = Vec::new();
+    if let Some(blocks) = answer["content"].as_array() {
+        for block in blocks {
+            match block["type"].as_str().unwrap_or_default() {
+                "text" => texts.push(block["text"].as_str().unwrap_or_default()),
+                "thinking" => thinking.push(block["thinking"].as_str().unwrap_or_default()),
+                "tool_use" => calls.push(json!({
+                    "id": block["id"],
+                    "type": "function",
+                    "function": {"name": block["name"], "arguments": block["input"].to_string()},
+                })),
+                _ => {}
+            }
+        }
+    }
+    let mut message = Map::new();
+    message.insert("role".into(), json!("assistant"));
+    let text = texts.concat();
+    message.insert(
+        "content".into(),
+        if text.is_empty() && !calls.is_empty() {
+            Value::Null
+        } else {
+            Value::String(text)
+        },
+    );
+    if !thinking.is_empty() {
+        message.insert("reasoning_content".into(), json!(thinking.concat()));
+    }
+    if !calls.is_empty() {
+        message.insert("tool_calls".into(), Value::Array(calls));
+    }
+    message.insert("refusal".into(), Value::Null);
+    let usage = usage_from_messages(&answer["usage"], Usage::default());
+    json!({
+        "id": completion_id(answer["id"].as_str()),
+        "object": "chat.completion",
+        "created": created,
+        "model": client_model,
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "logprobs": null,
+            "finish_reason": finish_reason(answer["stop_reason"].as_str()),
+        }],
+        "usage": usage.to_chat_json(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_and_stop_reasons_map_both_ways() {
+        for (finish, stop) in [
+            ("stop", "end_turn"),
+            ("length", "max_tokens"),
+            ("tool_calls", "tool_use"),
+            ("content_filter", "refusal"),
+        ] {
+            assert_eq!(stop_reason(Some(finish), finish == "tool_calls"), stop);
+            assert_eq!(finish_reason(Some(stop)), finish);
+        }
+        assert_eq!(stop_reason(Some("tool_calls"), false), "end_turn");
+        assert_eq!(stop_reason(Some("stop"), true), "tool_use");
+        assert_eq!(finish_reason(Some("stop_sequence")), "stop");
+        assert_eq!(finish_reason(Some("pause_turn")), "stop");
+    }
+
+    #[test]
+    fn cached_prompt_tokens_become_cache_reads_and_back() {
+        let u = usage_from_chat(
+            &json!({"prompt_tokens": 100, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 60}}),
+        );
+        assert_eq!(
+            u,
+            Usage {
+                input: 40,
+                output: 7,
+                cache_read: 60,
+                cache_write: 0
+            }
+        );
+        assert_eq!(u.to_chat_json()["prompt_tokens"], 100);
+        let d = usage_from_chat(
+            &json!({"prompt_tokens": 10, "completion_tokens": 1, "prompt_cache_hit_tokens": 4}),
+        );
+        assert_eq!(d.cache_read, 4);
+        assert_eq!(d.input, 6);
+    }
+
+    #[test]
+    fn usage_is_read_from_either_apis_answer() {
+        let chat = json!({"usage": {"prompt_tokens": 30, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 10}}});
+        assert_eq!(
+            answer_usage(super::super::Api::OpenAi, &chat),
+            Usage {
+                input: 20,
+                output: 5,
+                cache_read: 10,
+                cache_write: 0
+            }
+        );
+        let msg = json!({"usage": {"input_tokens": 3, "output_tokens": 4, "cache_creation_input_tokens": 7}});
+        assert_eq!(
+            answer_usage(super::super::Api::Anthropic, &msg),
+            Usage {
+                input: 3,
+                output: 4,
+                cache_read: 0,
+                cache_write: 7
+            }
+        );
+    }
+
+    #[test]
+    fn a_chat_answer_with_reasoning_and_tools_becomes_ordered_blocks() {
+        let a = json!({"id": "x1", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": "ok", "reasoning_content": "think",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]}}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3}});
+        let m = chat_answer_to_messages(&a, "claude-x", &[("f".into(), "long_f".into())]);
+        assert_eq!(m["model"], "claude-x");
+        assert_eq!(m["id"], "msg_x1");
+        let types: Vec<&str> = m["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["thinking", "text", "tool_use"]);
+        assert_eq!(m["content"][2]["input"], json!({"a": 1}));
+        assert_eq!(m["content"][2]["name"], "long_f");
+        assert_eq!(m["stop_reason"], "tool_use");
+        assert_eq!(m["usage"]["input_tokens"], 5);
+    }
+
+    #[test]
+    fn a_message_becomes_a_chat_completion_with_json_string_arguments() {
+        let m = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude",
+            "content": [{"type": "thinking", "thinking": "t", "signature": "s"}, {"type": "text", "text": "a"},
+                {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"q": "x"}}],
+            "stop_reason": "tool_use", "usage": {"input_tokens": 3, "output_tokens": 4, "cache_read_input_tokens": 2}});
+        let c = messages_answer_to_chat(&m, "gpt-4o", 9);
+        assert_eq!(c["model"], "gpt-4o");
+        assert_eq!(c["created"], 9);
+        let msg = &c["choices"][0]["message"];
+        assert_eq!(msg["content"], "a");
+        assert_eq!(msg["reasoning_content"], "t");
+        assert_eq!(
+            msg["tool_calls"][0]["function"]["arguments"],
+            "{\"q\":\"x\"}"
+        );
+        assert_eq!(c["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(c["usage"]["prompt_tokens"], 5);
+        assert_eq!(c["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+        assert_eq!(c["usage"]["total_tokens"], 9);
+    }
+}

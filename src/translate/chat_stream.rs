@@ -1,0 +1,460 @@
+//! Chat Completions chunks → Messages events, as they arrive.
+//!
+//! One block is open at a time and blocks are numbered 0, 1, 2 … in the order they open: reasoning
+//! becomes a `thinking` block, content a `text` block, each tool call a `tool_use` block whose
+//! argument fragments pass on as `input_json_delta`s, unchanged. A block is closed before the next
+//! opens; `message_delta` (stop reason, usage) and `message_stop` come once, when the upstream has
+//! said both how it finished and, if it will, its usage.
+
+use super::answer::{message_id, original_tool_name, reasoning_of, stop_reason, usage_from_chat};
+use super::errors::{error_event, read_error, ErrorKind};
+use super::sse::{named_event, SseParser};
+use super::{Api, Cut, Usage};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Thinking(usize),
+    Text(usize),
+    /// A tool block and the tool slot it belongs to.
+    Tool(usize, usize),
+}
+
+/// A tool call as its fragments arrive: the upstream's index, and our block once it has a name.
+#[derive(Debug)]
+struct ToolSlot {
+    chat_index: u64,
+    id: Option<String>,
+    /// Arguments that arrived before the name (held until the block can start).
+    held: String,
+    block: Option<usize>,
+}
+
+/// The Chat → Messages stream translator.
+#[derive(Debug)]
+pub struct ChatToMessages {
+    parser: SseParser,
+    client_model: String,
+    started: bool,
+    next_index: usize,
+    open: Option<Open>,
+    tools: Vec<ToolSlot>,
+    emitted_tool: bool,
+    finish_reason: Option<String>,
+    usage: Option<Usage>,
+    done_marker: bool,
+    stopped: bool,
+    failed: Option<String>,
+    tool_names: Vec<(String, String)>,
+}
+
+impl ChatToMessages {
+    /// A translator whose events name `client_model`.
+    pub fn new(client_model: &str) -> Self {
+        ChatToMessages {
+            parser: SseParser::new(),
+            client_model: client_model.to_string(),
+            started: false,
+            next_index: 0,
+            open: None,
+            tools: Vec::new(),
+            emitted_tool: false,
+            finish_reason: None,
+            usage: None,
+            done_marker: false,
+            stopped: false,
+            failed: None,
+            tool_names: Vec::new(),
+        }
+    }
+
+    /// Tool names shortened for the upstream, as (short, original): blocks carry the original.
+    pub fn with_tool_names(mut self, names: Vec<(String, String)>) -> Self {
+        self.tool_names = names;
+        self
+    }
+
+    /// Client events for these upstream bytes.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for event in self.parser.feed(bytes) {
+            self.on_data(&event.data, &mut out);
+        }
+        out
+    }
+
+    /// The last events when the upstream ended; a cut when it ended before saying it finished.
+    pub fn finish(&mut self) -> Result<Vec<u8>, Cut> {
+        let mut out = Vec::new();
+        if let Some(event) = self.parser.finish() {
+            self.on_data(&event.data, &mut out);
+        }
+        if let Some(reason) = &self.failed {
+            return Err(Cut {
+                reason: reason.clone(),
+                error_sent: true,
+            });
+        }
+        if self.stopped {
+            return Ok(out);
+        }
+        if self.finish_reason.is_some() || self.done_marker {
+            self.end(&mut out);
+            return Ok(out);
+        }
+        Err(Cut {
+            reason: "upstream closed the stream before its finish_reason".into(),
+            error_sent: false,
+        })
+    }
+
+    /// Usage the upstream reported so far, in Anthropic's terms.
+    pub fn usage(&self) -> Usage {
+        self.usage.unwrap_or_default()
+    }
+
+    fn on_data(&mut self, data: &str, out: &mut Vec<u8>) {
+        if self.stopped || self.failed.is_some() {
+            return;
+        }
+        if data.trim() == "[DONE]" {
+            self.done_marker = true;
+            self.start(None, out);
+            self.end(out);
+            return;
+        }
+        let Ok(chunk) = serde_json::from_str::<Value>(data) else {
+            log::debug!("ignoring a Chat stream event that is not JSON");
+            return;
+        };
+        if let Some((kind, message)) = read_error(&chunk) {
+            let kind = kind.unwrap_or(ErrorKind::Api);
+            out.extend(error_event(Api::Anthropic, kind, &message));
+            self.failed = Some(format!("upstream stream error: {message}"));
+            return;
+        }
+        self.start(chunk["id"].as_str(), out);
+        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(usage_from_chat(usage));
+        }
+        if let Some(choices) = chunk["choices"].as_array() {
+            for choice in choices {
+                if choice["index"].as_u64().unwrap_or(0) != 0 {
+                    continue;
+                }
+                self.on_delta(&choice["delta"], out);
+                if let Some(reason) = choice["finish_reason"].as_str() {
+                    self.finish_reason = Some(reason.to_string());
+                    self.close(out);
+                }
+            }
+        }
+        if self.finish_reason.is_some() && self.usage.is_some() {
+            self.end(out);
+        }
+    }
+
+    fn on_delta(&mut self, delta: &Value, out: &mut Vec<u8>) {
+        if let Some(thinking) = reasoning_of(delta) {
+            let index = match self.open {
+                Some(Open::Thinking(i)) => i,
+                _ => self.open_block(
+                    json!({"type": "thinking", "thinking": "", "signature": ""}),
+                    out,
+                ),
+            };
+            self.open = Some(Open::Thinking(index));
+            block_delta(
+                index,
+                json!({"type": "thinking_delta", "thinking": thinking}),
+                out,
+            );
+        }
+        for key in ["content", "refusal"] {
+            if let Some(text) = delta[key].as_str().filter(|t| !t.is_empty()) {
+                let index = match self.open {
+                    Some(Open::Text(i)) => i,
+                    _ => self.open_block(json!({"type": "text", "text": ""}), out),
+                };
+                self.open = Some(Open::Text(index));
+                block_delta(index, json!({"type": "text_delta", "text": text}), out);
+            }
+        }
+        if let Some(calls) = delta["tool_calls"].as_array() {
+            for (position, call) in calls.iter().enumerate() {
+                self.on_tool_fragment(call, position as u64, out);
+            }
+        }
+    }
+
+    fn on_tool_fragment(&mut self, call: &Value, position: u64, out: &mut Vec<u8>) {
+        let chat_index = call["index"].as_u64().unwrap_or(position);
+        let id = call["id"].as_str().filter(|s| !s.is_empty());
+        let name = call["function"]["name"].as_str().filter(|s| !s.is_empty());
+        let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
+        // Some servers reuse one index for parallel calls and tell them apart only by id.
+        let existing = self.tools.iter().rposition(|t| {
+            t.chat_index == chat_index && !(id.is_some() && t.id.is_some() && t.id.as_deref() != id)
+        });
+        let slot = match existing {
+            Some(slot) => slot,
+            None => {
+                self.tools.push(ToolSlot {
+                    chat_index,
+                    id: None,
+                    held: String::new(),
+                    block: None,
+                });
+                self.tools.len() - 1
+            }
+        };
+        if self.tools[slot].id.is_none() {
+            self.tools[slot].id = id.map(str::to_string);
+        }
+        match self.tools[slot].block {
+            None => {
+                self.tools[slot].held.push_str(arguments);
+                if let Some(name) = name {
+                    let name = original_tool_name(&self.tool_names, name).to_string();
+                    let id = self.tools[slot]
+                        .id
+                        .clone()
+                        .unwrap_or_else(|| format!("toolu_switchyard_{slot}"));
+                    let index = self.open_block(
+                        json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                        out,
+                    );
+                    self.emitted_tool = true;
+                    self.tools[slot].block = Some(index);
+                    self.open = Some(Open::Tool(index, slot));
+                    let held = std::mem::take(&mut self.tools[slot].held);
+                    if !held.is_empty() {
+                        block_delta(
+                            index,
+                            json!({"type": "input_json_delta", "partial_json": held}),
+                            out,
+                        );
+                    }
+                }
+            }
+            Some(index) => {
+                if arguments.is_empty() {
+                    return;
+                }
+                if self.open == Some(Open::Tool(index, slot)) {
+                    block_delta(
+                        index,
+                        json!({"type": "input_json_delta", "partial_json": arguments}),
+                        out,
+                    );
+                } else {
+                    // A closed block cannot take more input: Messages has no way to reopen it.
+                    log::warn!(
+                        "dropping argument fragment for an earlier tool call (interleaved calls)"
+                    );
+                }
+            }
+        }
+    }
+
+    fn start(&mut self, chat_id: Option<&str>, out: &mut Vec<u8>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        out.extend(named_event(
+            "message_start",
+            &json!({"type": "message_start", "message": {
+                "id": message_id(chat_id), "type": "message", "role": "assistant",
+                "model": self.client_model, "content": [], "stop_reason": null,
+                "stop_sequence": null, "usage": {"input_tokens": 0, "output_tokens": 0}}}),
+        ));
+    }
+
+    /// Closes the open block and opens `block`; returns its index.
+    fn open_block(&mut self, block: Value, out: &mut Vec<u8>) -> usize {
+        self.close(out);
+        let index = self.next_index;
+        self.next_index += 1;
+        out.extend(named_event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": index, "content_block": block}),
+        ));
+        index
+    }
+
+    fn close(&mut self, out: &mut Vec<u8>) {
+        if let Some(open) = self.open.take() {
+            let index = match open {
+                Open::Thinking(i) | Open::Text(i) | Open::Tool(i, _) => i,
+            };
+            out.extend(named_event(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": index}),
+            ));
+        }
+    }
+
+    /// `message_delta` and `message_stop`, once.
+    fn end(&mut self, out: &mut Vec<u8>) {
+        if self.stopped {
+            return;
+        }
+        self.close(out);
+        self.stopped = true;
+        let stop = stop_reason(self.finish_reason.as_deref(), self.emitted_tool);
+        out.extend(named_event(
+            "message_delta",
+            &json!({"type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": null},
+                "usage": self.usage().to_messages_json()}),
+        ));
+        out.extend(named_event(
+            "message_stop",
+            &json!({"type": "message_stop"}),
+        ));
+    }
+}
+
+fn block_delta(index: usize, delta: Value, out: &mut Vec<u8>) {
+    out.extend(named_event(
+        "content_block_delta",
+        &json!({"type": "content_block_delta", "index": index, "delta": delta}),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(delta: Value, finish: Option<&str>) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c1", "object": "chat.completion.chunk", "model": "up", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    }
+
+    fn events(bytes: &[u8]) -> Vec<Value> {
+        let mut p = SseParser::new();
+        p.feed(bytes)
+            .into_iter()
+            .map(|e| {
+                let v: Value = serde_json::from_str(&e.data).unwrap();
+                assert_eq!(v["type"].as_str().unwrap(), e.name);
+                v
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plain_text_stream_becomes_one_text_block() {
+        let mut t = ChatToMessages::new("claude-x");
+        let mut out = t.feed(chunk(json!({"role": "assistant", "content": ""}), None).as_bytes());
+        out.extend(t.feed(chunk(json!({"content": "Hel"}), None).as_bytes()));
+        out.extend(t.feed(chunk(json!({"content": "lo"}), None).as_bytes()));
+        out.extend(t.feed(chunk(json!({}), Some("stop")).as_bytes()));
+        out.extend(t.feed(b"data: [DONE]\n\n"));
+        out.extend(t.finish().unwrap());
+        let e = events(&out);
+        let types: Vec<&str> = e.iter().map(|v| v["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            types,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert_eq!(e[0]["message"]["model"], "claude-x");
+        assert_eq!(e[5]["delta"]["stop_reason"], "end_turn");
+    }
+
+    #[test]
+    fn the_block_closes_at_finish_reason_and_the_end_waits_for_usage() {
+        let mut t = ChatToMessages::new("m");
+        t.feed(chunk(json!({"content": "a"}), None).as_bytes());
+        let at_finish =
+            String::from_utf8(t.feed(chunk(json!({}), Some("length")).as_bytes())).unwrap();
+        assert!(at_finish.contains("content_block_stop") && !at_finish.contains("message_delta"));
+        let usage = format!(
+            "data: {}\n\n",
+            json!({"id": "c1", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2}})
+        );
+        let end = events(&t.feed(usage.as_bytes()));
+        assert_eq!(end[0]["delta"]["stop_reason"], "max_tokens");
+        assert_eq!(end[0]["usage"]["input_tokens"], 9);
+        assert_eq!(end[1]["type"], "message_stop");
+        assert!(t.feed(b"data: [DONE]\n\n").is_empty());
+        assert_eq!(t.finish().unwrap(), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn a_stream_that_stops_before_finishing_is_a_cut() {
+        let mut t = ChatToMessages::new("m");
+        t.feed(chunk(json!({"content": "a"}), None).as_bytes());
+        let cut = t.finish().unwrap_err();
+        assert!(!cut.error_sent);
+        assert!(String::from_utf8(cut.error_event(Api::Anthropic))
+            .unwrap()
+            .starts_with("event: error"));
+    }
+
+    #[test]
+    fn an_upstream_error_event_becomes_an_anthropic_error_event() {
+        let mut t = ChatToMessages::new("m");
+        let out =
+            t.feed(b"data: {\"error\":{\"message\":\"slow\",\"type\":\"rate_limit_error\"}}\n\n");
+        let e = events(&out);
+        assert_eq!(e.last().unwrap()["error"]["type"], "rate_limit_error");
+        let cut = t.finish().unwrap_err();
+        assert!(cut.error_sent && cut.error_event(Api::Anthropic).is_empty());
+    }
+
+    #[test]
+    fn a_tool_call_whose_name_comes_late_keeps_its_early_arguments() {
+        let mut t = ChatToMessages::new("m");
+        let mut out = t.feed(chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "function": {"arguments": "{\"a\""}}]}), None).as_bytes());
+        out.extend(t.feed(chunk(json!({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": ":1}"}}]}), None).as_bytes()));
+        out.extend(t.feed(chunk(json!({}), Some("tool_calls")).as_bytes()));
+        out.extend(t.finish().unwrap());
+        let e = events(&out);
+        assert_eq!(e[1]["content_block"]["id"], "call_1");
+        assert_eq!(e[2]["delta"]["partial_json"], "{\"a\":1}");
+        assert_eq!(e[3]["type"], "content_block_stop");
+        assert_eq!(e[4]["delta"]["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn a_shortened_tool_name_is_given_back_as_the_client_wrote_it() {
+        let mut t = ChatToMessages::new("m")
+            .with_tool_names(vec![("short".into(), "the_long_original".into())]);
+        let out = t.feed(chunk(json!({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "short", "arguments": "{}"}}]}), None).as_bytes());
+        assert_eq!(
+            events(&out)[1]["content_block"]["name"],
+            "the_long_original"
+        );
+    }
+
+    #[test]
+    fn parallel_calls_on_one_index_are_told_apart_by_id() {
+        let mut t = ChatToMessages::new("m");
+        let mut out = t.feed(chunk(json!({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{}"}}]}), None).as_bytes());
+        out.extend(t.feed(chunk(json!({"tool_calls": [{"index": 0, "id": "b", "function": {"name": "g", "arguments": "{}"}}]}), Some("tool_calls")).as_bytes()));
+        out.extend(t.finish().unwrap());
+        let starts: Vec<(u64, String)> = events(&out)
+            .iter()
+            .filter(|e| e["type"] == "content_block_start")
+            .map(|e| {
+                (
+                    e["index"].as_u64().unwrap(),
+                    e["content_block"]["id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(starts, [(0, "a".to_string()), (1, "b".to_string())]);
+    }
+}

@@ -1,0 +1,257 @@
+//! Errors of one API in the other's shape: the status stays, the type is the client API's word for
+//! the same thing, the upstream's message is kept.
+
+use super::sse::{data_event, named_event};
+use super::Api;
+use serde_json::{json, Value};
+
+/// What went wrong, in words both APIs have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidRequest,
+    Authentication,
+    Billing,
+    Permission,
+    NotFound,
+    RequestTooLarge,
+    RateLimit,
+    Api,
+    Overloaded,
+}
+
+impl ErrorKind {
+    /// The kind an HTTP status means in either API.
+    pub fn from_status(status: u16) -> ErrorKind {
+        match status {
+            401 => ErrorKind::Authentication,
+            402 => ErrorKind::Billing,
+            403 => ErrorKind::Permission,
+            404 => ErrorKind::NotFound,
+            413 => ErrorKind::RequestTooLarge,
+            429 => ErrorKind::RateLimit,
+            503 | 529 => ErrorKind::Overloaded,
+            400..=499 => ErrorKind::InvalidRequest,
+            _ => ErrorKind::Api,
+        }
+    }
+
+    /// Anthropic's `error.type`.
+    pub fn anthropic_type(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest => "invalid_request_error",
+            ErrorKind::Authentication => "authentication_error",
+            ErrorKind::Billing => "billing_error",
+            ErrorKind::Permission => "permission_error",
+            ErrorKind::NotFound => "not_found_error",
+            ErrorKind::RequestTooLarge => "request_too_large",
+            ErrorKind::RateLimit => "rate_limit_error",
+            ErrorKind::Api => "api_error",
+            ErrorKind::Overloaded => "overloaded_error",
+        }
+    }
+
+    /// OpenAI's `error.type` and `error.code`.
+    pub fn openai_type_and_code(self) -> (&'static str, &'static str) {
+        match self {
+            ErrorKind::InvalidRequest => ("invalid_request_error", "invalid_request_error"),
+            ErrorKind::Authentication => ("authentication_error", "invalid_api_key"),
+            ErrorKind::Billing => ("insufficient_quota", "insufficient_quota"),
+            ErrorKind::Permission => ("permission_error", "permission_denied"),
+            ErrorKind::NotFound => ("invalid_request_error", "model_not_found"),
+            ErrorKind::RequestTooLarge => ("invalid_request_error", "request_too_large"),
+            ErrorKind::RateLimit => ("rate_limit_error", "rate_limit_exceeded"),
+            ErrorKind::Api => ("server_error", "server_error"),
+            ErrorKind::Overloaded => ("server_error", "overloaded"),
+        }
+    }
+
+    /// The kind an error object's `type` (and OpenAI `code`) names, when it names one.
+    fn from_words(kind: &str, code: &str) -> Option<ErrorKind> {
+        let word = |w: &str| kind.contains(w) || code.contains(w);
+        Some(if word("overloaded") {
+            ErrorKind::Overloaded
+        } else if word("rate_limit") {
+            ErrorKind::RateLimit
+        } else if word("insufficient_quota") || word("billing") {
+            ErrorKind::Billing
+        } else if word("authentication") || word("invalid_api_key") {
+            ErrorKind::Authentication
+        } else if word("permission") {
+            ErrorKind::Permission
+        } else if word("not_found") {
+            ErrorKind::NotFound
+        } else if word("too_large") {
+            ErrorKind::RequestTooLarge
+        } else if word("invalid_request") || word("context_length") {
+            ErrorKind::InvalidRequest
+        } else if word("server_error") || word("api_error") || word("internal") {
+            ErrorKind::Api
+        } else {
+            return None;
+        })
+    }
+}
+
+/// The message and kind inside an error body of either API (`None` when it is not one).
+pub(crate) fn read_error(value: &Value) -> Option<(Option<ErrorKind>, String)> {
+    let error = value.get("error")?;
+    if let Some(text) = error.as_str() {
+        return Some((None, text.to_string()));
+    }
+    let kind = error["type"].as_str().unwrap_or_default();
+    let code = match &error["code"] {
+        Value::String(s) => s.clone(),
+        _ => String::new(),
+    };
+    let message = error["message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| error.to_string());
+    Some((ErrorKind::from_words(kind, &code), message))
+}
+
+/// An error body of `api`'s shape.
+pub(crate) fn error_body(api: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
+    let value = match api {
+        Api::Anthropic => {
+            json!({"type": "error", "error": {"type": kind.anthropic_type(), "message": message}})
+        }
+        Api::OpenAi => {
+            let (kind, code) = kind.openai_type_and_code();
+            json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+        }
+    };
+    value.to_string().into_bytes()
+}
+
+/// An upstream's error answer (status and body, of either API) as the client API's error body.
+/// The status does not change; the type comes from the status, refined by the upstream's own
+/// type where the status alone cannot tell (a 503 that says `rate_limit`, a 400 that says
+/// `context_length_exceeded`).
+pub fn translate_error(client: Api, status: u16, upstream_body: &[u8]) -> Vec<u8> {
+    let parsed: Option<Value> = serde_json::from_slice(upstream_body).ok();
+    let (named, message) = parsed.as_ref().and_then(read_error).unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(upstream_body);
+        let text = text.trim();
+        let message = if text.is_empty() {
+            format!("upstream answered {status}")
+        } else {
+            text.chars().take(2000).collect()
+        };
+        (None, message)
+    });
+    let by_status = ErrorKind::from_status(status);
+    // The status decides, except where the upstream's own words are more precise.
+    let kind = match (by_status, named) {
+        (ErrorKind::Api | ErrorKind::InvalidRequest, Some(named)) => named,
+        (ErrorKind::Overloaded, Some(ErrorKind::RateLimit)) => ErrorKind::RateLimit,
+        _ => by_status,
+    };
+    error_body(client, kind, &message)
+}
+
+/// The client API's SSE error event, which ends a stream that failed midway.
+pub fn error_event(client: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
+    match client {
+        Api::Anthropic => named_event(
+            "error",
+            &json!({"type": "error", "error": {"type": kind.anthropic_type(), "message": message}}),
+        ),
+        Api::OpenAi => {
+            let (kind, code) = kind.openai_type_and_code();
+            data_event(
+                &json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn each_status_gets_the_anthropic_type_for_it() {
+        let openai = |t: &str, code: &str| {
+            format!(r#"{{"error":{{"message":"m","type":"{t}","code":"{code}"}}}}"#)
+        };
+        for (status, body, want) in [
+            (
+                400,
+                openai("invalid_request_error", ""),
+                "invalid_request_error",
+            ),
+            (
+                401,
+                openai("invalid_request_error", "invalid_api_key"),
+                "authentication_error",
+            ),
+            (403, openai("", ""), "permission_error"),
+            (
+                404,
+                openai("invalid_request_error", "model_not_found"),
+                "not_found_error",
+            ),
+            (
+                429,
+                openai("requests", "rate_limit_exceeded"),
+                "rate_limit_error",
+            ),
+            (500, openai("server_error", ""), "api_error"),
+            (503, openai("", ""), "overloaded_error"),
+            (502, "<html>bad gateway</html>".to_string(), "api_error"),
+        ] {
+            let out = parse(&translate_error(Api::Anthropic, status, body.as_bytes()));
+            assert_eq!(out["type"], "error");
+            assert_eq!(out["error"]["type"], want, "status {status}");
+        }
+        let html = parse(&translate_error(
+            Api::Anthropic,
+            502,
+            b"<html>bad gateway</html>",
+        ));
+        assert_eq!(html["error"]["message"], "<html>bad gateway</html>");
+    }
+
+    #[test]
+    fn each_anthropic_error_gets_the_openai_shape_with_its_message() {
+        let body =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let out = parse(&translate_error(Api::OpenAi, 529, body));
+        assert_eq!(out["error"]["message"], "Overloaded");
+        assert_eq!(out["error"]["type"], "server_error");
+        assert_eq!(out["error"]["code"], "overloaded");
+        let auth = br#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#;
+        let out = parse(&translate_error(Api::OpenAi, 401, auth));
+        assert_eq!(out["error"]["code"], "invalid_api_key");
+        let limit =
+            br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
+        let out = parse(&translate_error(Api::OpenAi, 429, limit));
+        assert_eq!(out["error"]["type"], "rate_limit_error");
+    }
+
+    #[test]
+    fn an_upstream_word_refines_a_vague_status() {
+        let body = br#"{"error":{"message":"too many","type":"rate_limit_error"}}"#;
+        let out = parse(&translate_error(Api::Anthropic, 503, body));
+        assert_eq!(out["error"]["type"], "rate_limit_error");
+        let body = br#"{"error":{"message":"ctx","type":"invalid_request_error","code":"context_length_exceeded"}}"#;
+        let out = parse(&translate_error(Api::Anthropic, 400, body));
+        assert_eq!(out["error"]["type"], "invalid_request_error");
+        let empty = parse(&translate_error(Api::OpenAi, 500, b""));
+        assert_eq!(empty["error"]["message"], "upstream answered 500");
+    }
+
+    #[test]
+    fn error_events_have_each_apis_stream_shape() {
+        let a = String::from_utf8(error_event(Api::Anthropic, ErrorKind::Overloaded, "x")).unwrap();
+        assert!(a.starts_with("event: error\ndata: {"));
+        assert!(a.ends_with("\n\n") && a.contains("overloaded_error"));
+        let o = String::from_utf8(error_event(Api::OpenAi, ErrorKind::RateLimit, "x")).unwrap();
+        assert!(o.starts_with("data: {\"error\""));
+    }
+}

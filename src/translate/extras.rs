@@ -1,0 +1,168 @@
+//! Claude Code's side calls answered by the gateway: a token-count estimate for Messages requests,
+//! and the models list in either API's shape.
+
+use super::Api;
+use serde_json::{json, Value};
+
+/// Tokens charged per image: Anthropic's figure for an image of about 1.15 megapixels.
+const IMAGE_TOKENS: u64 = 1600;
+/// Framing tokens per message (role and separators).
+const MESSAGE_TOKENS: u64 = 4;
+
+/// An estimate of a Messages request's input tokens, for `POST /v1/messages/count_tokens` when no
+/// upstream can count. Method: the text of `system`, every text, thinking and tool-result block,
+/// every tool call's input and every tool's name, description and schema (as compact JSON) is
+/// measured as ASCII characters / 4 plus one token per other character (a CJK character is about
+/// one token); each message adds 4 and each image 1600. Adding content never lowers the count.
+pub fn estimate_input_tokens(request: &Value) -> u64 {
+    let mut meter = Meter::default();
+    meter.content(&request["system"]);
+    let mut messages = 0;
+    if let Some(list) = request["messages"].as_array() {
+        for message in list {
+            messages += 1;
+            meter.content(&message["content"]);
+        }
+    }
+    if let Some(tools) = request["tools"].as_array() {
+        for tool in tools {
+            meter.text(tool["name"].as_str().unwrap_or_default());
+            meter.text(tool["description"].as_str().unwrap_or_default());
+            if !tool["input_schema"].is_null() {
+                meter.text(&tool["input_schema"].to_string());
+            }
+        }
+    }
+    meter
+        .ascii
+        .div_ceil(4)
+        .saturating_add(meter.other)
+        .saturating_add(meter.images.saturating_mul(IMAGE_TOKENS))
+        .saturating_add(messages * MESSAGE_TOKENS)
+}
+
+/// The `count_tokens` answer body: `{"input_tokens": n}`.
+pub fn count_tokens_answer(request: &Value) -> Value {
+    json!({"input_tokens": estimate_input_tokens(request)})
+}
+
+#[derive(Default)]
+struct Meter {
+    ascii: u64,
+    other: u64,
+    images: u64,
+}
+
+impl Meter {
+    fn text(&mut self, text: &str) {
+        for c in text.chars() {
+            if c.is_ascii() {
+                self.ascii += 1;
+            } else {
+                self.other += 1;
+            }
+        }
+    }
+
+    fn content(&mut self, content: &Value) {
+        match content {
+            Value::String(s) => self.text(s),
+            Value::Array(blocks) => {
+                for block in blocks {
+                    match block["type"].as_str().unwrap_or_default() {
+                        "image" | "document" => self.images += 1,
+                        "tool_use" => {
+                            self.text(block["name"].as_str().unwrap_or_default());
+                            self.text(&block["input"].to_string());
+                        }
+                        "tool_result" => self.content(&block["content"]),
+                        "thinking" => self.text(block["thinking"].as_str().unwrap_or_default()),
+                        _ => self.text(block["text"].as_str().unwrap_or_default()),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `GET /v1/models` in the caller's shape, listing `models` in order.
+pub fn models_list(api: Api, models: &[String]) -> Value {
+    match api {
+        Api::Anthropic => {
+            let data: Vec<Value> = models
+                .iter()
+                .map(|m| json!({"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z"}))
+                .collect();
+            json!({
+                "data": data,
+                "has_more": false,
+                "first_id": models.first(),
+                "last_id": models.last(),
+            })
+        }
+        Api::OpenAi => {
+            let data: Vec<Value> = models
+                .iter()
+                .map(
+                    |m| json!({"id": m, "object": "model", "created": 0, "owned_by": "switchyard"}),
+                )
+                .collect();
+            json!({"object": "list", "data": data})
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(text: &str) -> Value {
+        json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": text}]})
+    }
+
+    #[test]
+    fn the_estimate_is_sane_for_english_and_cjk() {
+        let english = "The quick brown fox jumps over the lazy dog. ".repeat(100);
+        let n = estimate_input_tokens(&request(&english));
+        // 4500 characters of English is about 1000 tokens by any tokenizer.
+        assert!((900..=1300).contains(&n), "{n}");
+        assert_eq!(estimate_input_tokens(&request("你好世界")), 4 + 4);
+        assert_eq!(estimate_input_tokens(&json!({})), 0);
+    }
+
+    #[test]
+    fn adding_anything_never_lowers_the_estimate() {
+        let base = request("hello there");
+        let mut with_system = base.clone();
+        with_system["system"] = json!("be brief");
+        let mut with_tool = base.clone();
+        with_tool["tools"] =
+            json!([{"name": "bash", "description": "run", "input_schema": {"type": "object"}}]);
+        let mut with_image = base.clone();
+        with_image["messages"][0]["content"] = json!([{"type": "text", "text": "hello there"}, {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}]);
+        let b = estimate_input_tokens(&base);
+        for bigger in [&with_system, &with_tool, &with_image] {
+            assert!(estimate_input_tokens(bigger) > b);
+        }
+        let mut last = 0;
+        for n in 0..200 {
+            let e = estimate_input_tokens(&request(&"ab c".repeat(n)));
+            assert!(e >= last);
+            last = e;
+        }
+    }
+
+    #[test]
+    fn models_are_listed_in_each_apis_shape() {
+        let models = vec!["a".to_string(), "b".to_string()];
+        let a = models_list(Api::Anthropic, &models);
+        assert_eq!(a["data"][1]["id"], "b");
+        assert_eq!(a["data"][0]["type"], "model");
+        assert_eq!(a["first_id"], "a");
+        assert_eq!(a["has_more"], false);
+        let o = models_list(Api::OpenAi, &models);
+        assert_eq!(o["object"], "list");
+        assert_eq!(o["data"][0]["object"], "model");
+    }
+}

@@ -1,0 +1,379 @@
+//! What an upstream's answer says about its limits, read from structure first: rate-limit headers
+//! that announce a used-up budget before the 429 comes, error bodies that say the account's money
+//! or quota is gone (as opposed to "slow down"), and the 400 that a conversation moved between
+//! upstreams gets for its signed `thinking` blocks.
+
+use super::headers::{parse_go_duration, parse_rfc3339};
+use actix_web::http::header::HeaderMap;
+use bytes::Bytes;
+use std::time::{Duration, SystemTime};
+
+/// Anthropic's budgets, each with `-remaining` and `-reset` (RFC 3339).
+const ANTHROPIC_BUDGETS: [&str; 4] = ["requests", "tokens", "input-tokens", "output-tokens"];
+/// OpenAI's budgets, each with `x-ratelimit-remaining-*` and `x-ratelimit-reset-*` (`6m0s`).
+const OPENAI_BUDGETS: [&str; 2] = ["requests", "tokens"];
+
+/// How long until the budgets that a successful answer's headers say are used up (remaining 0)
+/// come back: the latest of their resets. `None` when nothing is used up, or no reset is given.
+pub fn exhausted_budget_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let used_up = |name: &str| text(name).and_then(|v| v.parse::<f64>().ok()) == Some(0.0);
+    let mut wait: Option<Duration> = None;
+    let mut consider = |w: Option<Duration>| {
+        if let Some(w) = w.filter(|w| !w.is_zero()) {
+            wait = Some(wait.map_or(w, |old| old.max(w)));
+        }
+    };
+    for budget in ANTHROPIC_BUDGETS {
+        if used_up(&format!("anthropic-ratelimit-{budget}-remaining")) {
+            consider(
+                text(&format!("anthropic-ratelimit-{budget}-reset"))
+                    .and_then(parse_rfc3339)
+                    .map(|at| at.duration_since(now).unwrap_or(Duration::ZERO)),
+            );
+        }
+    }
+    for budget in OPENAI_BUDGETS {
+        if used_up(&format!("x-ratelimit-remaining-{budget}")) {
+            consider(text(&format!("x-ratelimit-reset-{budget}")).and_then(parse_go_duration));
+        }
+    }
+    wait
+}
+
+/// Error `type` / `code` values that mean the account's balance, credit or quota is used up.
+const QUOTA_KINDS: [&str; 7] = [
+    "insufficient_quota",      // OpenAI (HTTP 429)
+    "billing_error",           // Anthropic (HTTP 402)
+    "insufficient_user_quota", // one-api / new-api relays
+    "insufficient_balance",
+    "insufficient_credits",
+    "payment_required",
+    "credit_balance_too_low",
+];
+
+/// Phrases that say so without doubt. Words like "billing" or "quota" alone do not: rate-limit
+/// messages mention plans and quotas too.
+const QUOTA_PHRASES: [&str; 8] = [
+    "credit balance is too low",
+    "insufficient balance",
+    "insufficient credits",
+    "exceeded your current quota",
+    "quota has been exhausted",
+    "you have reached your specified api usage limits",
+    "you have reached your specified workspace api usage limits",
+    "余额不足",
+];
+
+/// Error `type` / `code` values that say "rate limited": never a quota, whatever the message says.
+const RATE_LIMIT_KINDS: [&str; 3] = ["rate_limit_error", "rate_limit_exceeded", "tokens"];
+
+/// Whether an upstream's error answer says the account's money or quota is used up (the endpoint
+/// is out for `quota_cooldown`), as opposed to a rate limit (a cooldown until the reset) or a
+/// plain client error. Structure decides first: HTTP 402, then the error's `type` / `code`; the
+/// message text only for unambiguous phrases.
+pub fn quota_exhausted(status: u16, body: &[u8]) -> bool {
+    if status == 402 {
+        return true;
+    }
+    if !matches!(status, 400 | 403 | 429) {
+        return false;
+    }
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let error = json.as_ref().and_then(error_object);
+    if let Some(error) = error {
+        let kinds: Vec<&str> = ["type", "code"]
+            .iter()
+            .filter_map(|k| error.get(*k).and_then(|v| v.as_str()))
+            .collect();
+        if kinds.iter().any(|k| QUOTA_KINDS.contains(k)) {
+            return true;
+        }
+        if kinds.iter().any(|k| RATE_LIMIT_KINDS.contains(k)) {
+            return false;
+        }
+        let message = error
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default();
+        return says_quota(message);
+    }
+    says_quota(&String::from_utf8_lossy(&body[..body.len().min(64 << 10)]))
+}
+
+fn says_quota(text: &str) -> bool {
+    let text = text.to_lowercase();
+    QUOTA_PHRASES.iter().any(|p| text.contains(p))
+}
+
+/// The error object of either API's error body, also when a relay wraps it
+/// (`{"error":{…}}`, `{"type":"error","error":{…}}`, `{"details":{"error":{…}}}`).
+fn error_object(json: &serde_json::Value) -> Option<&serde_json::Value> {
+    let error = json
+        .get("error")
+        .or_else(|| json.get("details").and_then(|d| d.get("error")))?;
+    error.is_object().then_some(error)
+}
+
+/// Whether an answer is the 400 an Anthropic upstream gives when a `thinking` block's signature
+/// was made by another upstream (`messages.1.content.0: Invalid `signature` in `thinking` block`).
+pub fn is_invalid_thinking_signature(status: u16, body: &[u8]) -> bool {
+    if status != 400 {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 << 10)]).to_lowercase();
+    text.contains("signature") && text.contains("thinking")
+}
+
+/// The request with the `thinking` and `redacted_thinking` blocks removed from its assistant
+/// turns, for one retry on an upstream that cannot verify their signatures. Where the request
+/// turns extended thinking on and an assistant turn that used a tool lost its thinking block (the
+/// API refuses such a turn while thinking is on), thinking is turned off for this request.
+/// `None` when there is nothing to remove or the body is not a Messages request.
+pub fn without_thinking_blocks(body: &[u8]) -> Option<Bytes> {
+    let mut request: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let messages = request.get_mut("messages")?.as_array_mut()?;
+    let mut removed = false;
+    let mut tool_turn_lost_thinking = false;
+    for message in messages.iter_mut() {
+        if message.get("role").and_then(|r| r.as_str()) != Some("assistant") {
+            continue;
+        }
+        let Some(content) = message.get_mut("content").and_then(|c| c.as_array_mut()) else {
+            continue;
+        };
+        let before = content.len();
+        content.retain(|block| {
+            !matches!(
+                block.get("type").and_then(|t| t.as_str()),
+                Some("thinking" | "redacted_thinking")
+            )
+        });
+        if content.len() == before {
+            continue;
+        }
+        removed = true;
+        let uses_tool = content
+            .iter()
+            .any(|b| b.get("type").and_then(|t| t.as_str()) == Some("tool_use"));
+        tool_turn_lost_thinking |= uses_tool;
+        if content.is_empty() {
+            // A turn that was only thinking: the API refuses an empty assistant turn.
+            content.push(serde_json::json!({"type": "text", "text": "(thinking omitted)"}));
+        }
+    }
+    if !removed {
+        return None;
+    }
+    let thinking_on = request
+        .get("thinking")
+        .and_then(|t| t.get("type"))
+        .and_then(|t| t.as_str())
+        .is_some_and(|t| t != "disabled");
+    if thinking_on && tool_turn_lost_thinking {
+        if let Some(object) = request.as_object_mut() {
+            object.remove("thinking");
+        }
+    }
+    serde_json::to_vec(&request).ok().map(Bytes::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn at(rfc3339: &str) -> SystemTime {
+        parse_rfc3339(rfc3339).unwrap()
+    }
+
+    #[test]
+    fn a_used_up_anthropic_budget_is_seen_before_the_429() {
+        let now = at("2026-11-23T10:00:00Z");
+        let h = headers(&[
+            ("anthropic-ratelimit-requests-remaining", "49"),
+            ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:01Z"),
+            ("anthropic-ratelimit-input-tokens-remaining", "0"),
+            (
+                "anthropic-ratelimit-input-tokens-reset",
+                "2026-11-23T10:00:12Z",
+            ),
+        ]);
+        assert_eq!(
+            exhausted_budget_wait(&h, now),
+            Some(Duration::from_secs(12))
+        );
+    }
+
+    #[test]
+    fn a_used_up_openai_budget_is_seen_with_its_go_duration() {
+        let now = SystemTime::now();
+        let h = headers(&[
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "6m0s"),
+            ("x-ratelimit-remaining-tokens", "0"),
+            ("x-ratelimit-reset-tokens", "1.5s"),
+        ]);
+        assert_eq!(
+            exhausted_budget_wait(&h, now),
+            Some(Duration::from_secs(360))
+        );
+    }
+
+    #[test]
+    fn budgets_left_or_without_a_reset_say_nothing() {
+        let now = SystemTime::now();
+        for h in [
+            headers(&[]),
+            headers(&[
+                ("x-ratelimit-remaining-requests", "3"),
+                ("x-ratelimit-reset-requests", "1s"),
+            ]),
+            headers(&[("anthropic-ratelimit-tokens-remaining", "0")]),
+            headers(&[
+                ("anthropic-ratelimit-tokens-remaining", "0"),
+                ("anthropic-ratelimit-tokens-reset", "1999-01-01T00:00:00Z"),
+            ]),
+        ] {
+            assert_eq!(exhausted_budget_wait(&h, now), None, "{h:?}");
+        }
+    }
+
+    /// Error bodies as the providers document them, and as relays answer.
+    #[test]
+    fn quota_is_told_from_rate_limits_by_structure_first() {
+        let quota: [(u16, &str); 7] = [
+            // OpenAI error codes guide: insufficient_quota comes as a 429.
+            (
+                429,
+                r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#,
+            ),
+            // Anthropic errors page: 402 billing_error.
+            (
+                402,
+                r#"{"type":"error","error":{"type":"billing_error","message":"Billing error"}}"#,
+            ),
+            // Anthropic: an empty prepaid balance is a 400 invalid_request_error.
+            (
+                400,
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}}"#,
+            ),
+            // Anthropic: an organisation's spend limit.
+            (
+                400,
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC."}}"#,
+            ),
+            // DeepSeek error codes page: 402 Insufficient Balance.
+            (
+                402,
+                r#"{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}"#,
+            ),
+            // one-api / new-api relays.
+            (
+                403,
+                r#"{"error":{"message":"user quota is not enough","type":"new_api_error","code":"insufficient_user_quota"}}"#,
+            ),
+            // A relay wrapping OpenAI's answer.
+            (
+                429,
+                r#"{"message":"OpenAI API error.","details":{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}}"#,
+            ),
+        ];
+        for (status, body) in quota {
+            assert!(quota_exhausted(status, body.as_bytes()), "{body}");
+        }
+        let not_quota: [(u16, &str); 6] = [
+            // Anthropic rate limit: its message points to plans and billing pages.
+            (
+                429,
+                r#"{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed the rate limit for your organization of 50,000 input tokens per minute. Check your plan and billing settings, or try again later."}}"#,
+            ),
+            // OpenAI rate limit.
+            (
+                429,
+                r#"{"error":{"message":"Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 2s. Visit https://platform.openai.com/account/rate-limits to learn more. You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#,
+            ),
+            // Anthropic permission error.
+            (
+                403,
+                r#"{"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission to use the specified resource."}}"#,
+            ),
+            // A plain bad request mentioning billing.
+            (
+                400,
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"metadata.billing: unexpected field"}}"#,
+            ),
+            (429, "Too Many Requests"),
+            // 5xx are never a quota.
+            (500, "insufficient balance"),
+        ];
+        for (status, body) in not_quota {
+            assert!(!quota_exhausted(status, body.as_bytes()), "{body}");
+        }
+        assert!(quota_exhausted(
+            429,
+            b"<html>Insufficient balance on this key</html>"
+        ));
+    }
+
+    #[test]
+    fn the_thinking_signature_error_is_recognised() {
+        let body = br#"{"type":"error","error":{"type":"invalid_request_error","message":"messages.1.content.0: Invalid `signature` in `thinking` block"},"request_id":"req_011CUdL49e3Fu9bCKbWF6cXD"}"#;
+        assert!(is_invalid_thinking_signature(400, body));
+        assert!(!is_invalid_thinking_signature(401, body));
+        assert!(!is_invalid_thinking_signature(
+            400,
+            br#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: field required"}}"#
+        ));
+    }
+
+    #[test]
+    fn thinking_blocks_leave_assistant_turns_and_thinking_goes_off_for_tool_turns() {
+        let body = br#"{"model":"m","max_tokens":2048,"thinking":{"type":"enabled","budget_tokens":1024},
+            "messages":[
+              {"role":"user","content":"list files"},
+              {"role":"assistant","content":[
+                 {"type":"thinking","thinking":"plan","signature":"sig-a"},
+                 {"type":"redacted_thinking","data":"xyz"},
+                 {"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls"}}]},
+              {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"a b"}]}]}"#;
+        let out: serde_json::Value =
+            serde_json::from_slice(&without_thinking_blocks(body).unwrap()).unwrap();
+        let turn = &out["messages"][1]["content"];
+        assert_eq!(turn.as_array().unwrap().len(), 1);
+        assert_eq!(turn[0]["type"], "tool_use");
+        assert!(out.get("thinking").is_none(), "thinking stays on: {out}");
+        assert_eq!(out["messages"][2]["content"][0]["tool_use_id"], "t1");
+    }
+
+    #[test]
+    fn thinking_stays_on_when_no_tool_turn_lost_its_block() {
+        let body = br#"{"model":"m","thinking":{"type":"enabled","budget_tokens":1024},
+            "messages":[{"role":"user","content":"hi"},
+              {"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"text","text":"hello"}]},
+              {"role":"user","content":"again"}]}"#;
+        let out: serde_json::Value =
+            serde_json::from_slice(&without_thinking_blocks(body).unwrap()).unwrap();
+        assert_eq!(out["thinking"]["type"], "enabled");
+        assert_eq!(out["messages"][1]["content"][0]["text"], "hello");
+        let nothing = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        assert!(without_thinking_blocks(nothing).is_none());
+        assert!(without_thinking_blocks(b"not json").is_none());
+    }
+}
