@@ -278,6 +278,23 @@ fn env_prints_both_base_urls_and_the_key_in_each_shells_syntax() {
 }
 
 #[test]
+fn env_without_any_config_file_prints_the_defaults_that_demo_uses() {
+    let home = tempfile::tempdir().unwrap();
+    let out = switchyard(home.path(), &["env", "--shell", "sh"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let vars = parse_env_lines("sh", &text(&out.stdout));
+    assert_eq!(vars["ANTHROPIC_BASE_URL"], "http://127.0.0.1:8045");
+    assert!(text(&out.stderr).contains("switchyard init"));
+    let missing = home.path().join("nope.yaml");
+    let out = switchyard(
+        home.path(),
+        &["env", "--config", missing.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "a named file must exist");
+}
+
+#[test]
 fn completions_name_every_subcommand_in_each_shell() {
     let dir = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish", "powershell"] {

@@ -2,7 +2,8 @@
 
 use super::claude::{self, ClaudeError, OnPort, ServedGateway, INSTALL_HINT};
 use super::env::{
-    client_settings, client_vars, detect_shell, quote_sh, render_env, Shell, PLACEHOLDER_KEY,
+    client_settings, client_vars, detect_shell, quote_sh, render_env, ClientSettings, Shell,
+    PLACEHOLDER_KEY,
 };
 use super::init::{self, ApiKeySupport};
 use crate::config::{self, Config, ConfigError};
@@ -164,14 +165,27 @@ fn read_config_text(path: Option<PathBuf>) -> Result<(PathBuf, String), ConfigEr
 }
 
 /// `switchyard env`: the client lines for the configured gateway in the shell's syntax.
+/// With no config file anywhere (only `switchyard demo` runs, say) the defaults apply: port 8045
+/// and no client auth.
 pub fn env(path: Option<PathBuf>, shell: Option<Shell>) -> ExitCode {
-    let (path, text) = match read_config_text(path) {
-        Ok(found) => found,
+    let explicit = path.is_some();
+    let settings = match read_config_text(path) {
+        Ok((path, text)) => match client_settings(&text, &real_env) {
+            Ok(s) => s,
+            Err(problem) => return config_failure(&format!("{}: {problem}", path.display())),
+        },
+        Err(ConfigError::NotFound { .. }) if !explicit => {
+            eprintln!(
+                "switchyard: no config file found; these lines are for the defaults (port {}, no client auth). \
+                 `switchyard init` writes a config.",
+                config::defaults::PORT
+            );
+            ClientSettings {
+                port: config::defaults::PORT,
+                client_key: None,
+            }
+        }
         Err(e) => return config_error_failure(&e),
-    };
-    let settings = match client_settings(&text, &real_env) {
-        Ok(s) => s,
-        Err(problem) => return config_failure(&format!("{}: {problem}", path.display())),
     };
     let shell = shell.unwrap_or_else(|| detect_shell(std::env::var("SHELL").ok().as_deref()));
     print!("{}", render_env(shell, &client_vars(&settings)));
