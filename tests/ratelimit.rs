@@ -419,3 +419,52 @@ async fn model_map_keeps_the_files_order_and_the_first_match_wins() {
     let seen: Vec<String> = a.bodies().iter().map(model_of).collect();
     assert_eq!(seen, ["relay-haiku", "relay-any"]);
 }
+
+#[actix_rt::test]
+async fn a_session_moves_off_its_endpoint_only_for_the_model_that_cools() {
+    // Which endpoint rate-limits opus is decided once the session is bound.
+    let limiter: Arc<Mutex<String>> = Arc::new(Mutex::new(String::new()));
+    let scripted = |name: &'static str| {
+        let limiter = limiter.clone();
+        Scripted::start(move |req| {
+            if model_of(req) == "opus" && *limiter.lock().unwrap() == name {
+                Reply::status(429, RATE_LIMITED).header("retry-after", "30")
+            } else {
+                Reply::ok(&model_of(req))
+            }
+        })
+    };
+    let (a, b) = (scripted("a"), scripted("b"));
+    let gw = two("balancer:\n  strategy: round_robin\n", &a, &b);
+    let send = |model: &'static str| {
+        let url = gw.url.clone();
+        async move {
+            let mut r = client()
+                .post(format!("{url}/v1/messages"))
+                .insert_header(("content-type", "application/json"))
+                .insert_header(("x-session-id", "s1"))
+                .send_body(body_for(model))
+                .await
+                .unwrap();
+            let _ = r.body().await;
+            (
+                r.status().as_u16(),
+                header(r.headers(), "x-switchyard-endpoint").unwrap_or_default(),
+            )
+        }
+    };
+    let (status, bound) = send("haiku").await;
+    assert_eq!(status, 200);
+    *limiter.lock().unwrap() = bound.clone();
+    let (status, other) = send("opus").await;
+    assert_eq!(status, 200);
+    assert_ne!(other, bound, "opus moved to the other endpoint");
+    for _ in 0..3 {
+        assert_eq!(
+            send("haiku").await.1,
+            bound,
+            "the session left its endpoint for haiku too"
+        );
+        assert_eq!(send("opus").await.1, other);
+    }
+}

@@ -92,6 +92,9 @@ pub struct SelectEndpoint {
     /// retry budget. Retries after an endpoint took itself out (401/403, 402, 429) do not: they
     /// cannot pile more load on the endpoint that failed.
     pub budgeted: bool,
+    /// This retry follows a rate limit for the request's model only: the session stays bound
+    /// to its endpoint for the session's other models.
+    pub keep_session: bool,
 }
 
 /// The endpoint chosen for an attempt; `claim` goes back with the outcome.
@@ -209,12 +212,13 @@ impl Handler<SelectEndpoint> for Balancer {
         let asks: Vec<Member> = order.iter().map(|&i| self.members[i].clone()).collect();
         let sticky = sticky.map(|i| self.members[i].clone());
         let allow_panic = !retry;
+        let keep_session = msg.keep_session;
         let model: Option<Arc<str>> = msg.model.as_deref().map(Arc::from);
 
         let search = async move {
             // A session moves off its endpoint only when the endpoint itself is out; when just
             // this request's model cools there, the binding stays for the session's other models.
-            let mut keep_binding = false;
+            let mut keep_binding = keep_session;
             if let Some(member) = sticky {
                 let answer = ask(&member, true, model.clone()).await;
                 if let Some(claim) = answer.as_ref().and_then(|a| a.claim) {

@@ -15,7 +15,7 @@ pub mod stream;
 pub use models::{configured_models, list_models};
 
 use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
-use crate::config::{Config, EndpointConfig};
+use crate::config::{Config, EndpointConfig, RateLimitScope};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::server::AppState;
 use crate::upstream::outcome::{classify_status, TransportError, UpstreamError, Verdict};
@@ -131,8 +131,9 @@ impl Relay<'_> {
         let mut last_answer = None;
         let mut budgeted = false;
         let mut rectified = false;
+        let mut keep_session = false;
         loop {
-            let chosen = match self.select(&facts, &tried, budgeted).await {
+            let chosen = match self.select(&facts, &tried, (budgeted, keep_session)).await {
                 Ok(chosen) => chosen,
                 Err(no) => {
                     return self.nothing_left(last_answer, unreachable, Some(no), tried.len())
@@ -217,6 +218,11 @@ impl Relay<'_> {
                 break (Some(answer), failed);
             };
             let status = answer.as_ref().map(|a| a.response.status().as_u16());
+            // A 429 for this model says nothing about the endpoint's other models: the session
+            // stays bound to it for them.
+            keep_session = status == Some(429)
+                && facts.model.is_some()
+                && self.config.health.rate_limit_scope == RateLimitScope::Model;
             self.log.attempt(&endpoint.id, status, failed.as_ref());
             let step = decide::next_step(failed.as_ref(), tried.len(), max_attempts);
             let attempt = match failed {
@@ -243,13 +249,14 @@ impl Relay<'_> {
         &self,
         facts: &RequestFacts,
         tried: &[String],
-        budgeted: bool,
+        (budgeted, keep_session): (bool, bool),
     ) -> Result<Selected, NoEndpoint> {
         let ask = SelectEndpoint {
             model: facts.model.clone(),
             exclude: tried.to_vec(),
             session: facts.session.clone(),
             budgeted,
+            keep_session,
         };
         match self.state.balancer.send(ask).await {
             Ok(result) => result,
