@@ -214,16 +214,17 @@ fn main() {
         "÷ nginx",
         "errors"
     );
-    let mut peak_rss: Vec<u64> = idle_rss.clone();
+    // Peak resident set per target (rows) and case (columns).
+    let mut peak_rss: Vec<Vec<u64>> = vec![vec![0; cases.len()]; targets.len()];
     let mut verdicts = Vec::new();
     let mut switchyard_rps = 0.0f64;
-    for case in &cases {
+    for (c, case) in cases.iter().enumerate() {
         let label = format!("{}, {} conns", case.label, case.conns);
         let mut runs: Vec<(&str, Option<Run>)> = Vec::new();
         for (i, t) in targets.iter().enumerate() {
             let run = measure(t, upstream_pid, case, opts.seconds);
             if let Some(r) = &run {
-                peak_rss[i] = peak_rss[i].max(r.peak_rss_kib);
+                peak_rss[i][c] = r.peak_rss_kib;
             }
             runs.push((t.name, run));
         }
@@ -331,13 +332,21 @@ fn main() {
         );
     }
 
-    println!("\n## Memory (resident set of each proxy process)");
-    println!(
-        "{:<11} {:>10} {:>22}",
-        "target", "idle KiB", "peak under load KiB"
-    );
+    println!("\n## Memory (resident set of each proxy process, KiB; peak = highest sample, every 100 ms, during the case's wrk run)");
+    print!("{:<11} {:>10}", "target", "idle");
+    for case in &cases {
+        print!(
+            " {:>34}",
+            format!("peak: {}, {} conns", case.label, case.conns)
+        );
+    }
+    println!();
     for (i, t) in targets.iter().enumerate().skip(1) {
-        println!("{:<11} {:>10} {:>22}", t.name, idle_rss[i], peak_rss[i]);
+        print!("{:<11} {:>10}", t.name, idle_rss[i]);
+        for peak in &peak_rss[i] {
+            print!(" {peak:>34}");
+        }
+        println!();
     }
     let before = rss_kib(gateway.pid());
     let served = soak(&gateway.url, &small, opts.soak_requests, switchyard_rps);

@@ -94,6 +94,7 @@ pub fn serve(upstream: String, port: u16) -> std::io::Result<()> {
                 .default_service(web::to(forward))
         })
         .workers(1)
+        .shutdown_timeout(1)
         .bind(("127.0.0.1", port))?;
         for addr in server.addrs() {
             println!("floor listening on http://{addr}");
