@@ -166,6 +166,11 @@ pub struct RequestRecord<'a> {
 }
 
 impl Metrics {
+    /// The registry the families live in (for families kept elsewhere, such as usage).
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
     /// Counts a finished request.
     pub fn record(&self, r: &RequestRecord<'_>) {
         let m = &self.inner;

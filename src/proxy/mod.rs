@@ -5,6 +5,7 @@
 
 mod body;
 pub mod decide;
+mod meter;
 mod models;
 pub mod report;
 pub mod request;
@@ -74,6 +75,7 @@ pub async fn forward(
         started: Instant::now(),
         first_byte: None,
         bytes: 0,
+        usage: None,
     };
     let mut response = Relay {
         req: &req,
@@ -143,6 +145,7 @@ impl Relay<'_> {
             }
             let endpoint = chosen.endpoint.clone();
             tried.push(endpoint.id.clone());
+            let addr = chosen.addr.clone();
             let mut attempt = Attempt::new(chosen.addr, chosen.claim);
             let upstream = match self.upstream_request(&endpoint, &facts) {
                 Ok(upstream) => upstream,
@@ -181,6 +184,7 @@ impl Relay<'_> {
                     }
                     let answer = Answer {
                         response,
+                        addr,
                         endpoint: endpoint.clone(),
                         latency,
                         error_body,
@@ -252,6 +256,8 @@ impl Relay<'_> {
 /// An upstream's answer to one attempt, kept while it may still be relayed or passed on.
 struct Answer<S> {
     response: awc::ClientResponse<S>,
+    /// The answering endpoint's actor (its budget is charged for the answer).
+    addr: actix::Addr<crate::endpoint::Endpoint>,
     endpoint: Arc<EndpointConfig>,
     /// Time to the response head.
     latency: Duration,

@@ -20,6 +20,7 @@ pub use db::{
     default_database_path, Dimension, EndpointSpend, StoreError, UsageRecord, UsageTable,
 };
 pub use extract::{Tokens, UsageReader};
+pub use metrics::UsageMetrics;
 pub use price::{builtin_price, cost_usd, price_for, Price};
 pub use store::{StoreHealth, StoreSettings, UsageHistory};
 
