@@ -7,6 +7,7 @@
 //! [`UsageHistory`] (and the cost to the endpoint's actor, which owns its [`BudgetTracker`]).
 
 pub mod budget;
+pub mod cli;
 pub mod clock;
 pub mod db;
 pub mod extract;
