@@ -60,8 +60,10 @@ pub async fn serve(
             })
             .clone();
         let client = crate::upstream::build_client(&state.config().timeouts, tls.clone());
+        let usage = web::Data::new(state.usage.clone());
         App::new()
             .app_data(state)
+            .app_data(usage)
             .app_data(web::Data::new(client))
             .wrap_fn(|req, srv| match gate(&req) {
                 Ok(cors) => {
