@@ -340,3 +340,86 @@ async fn the_page_and_the_usage_route_ask_for_the_same_keys_as_admin_status() {
         "self-contained"
     );
 }
+
+/// Starts `binary serve` on `yaml`; its child process and base URL.
+fn start_binary(binary: &str, dir: &std::path::Path, yaml: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let path = dir.join(format!("bench-{}.yaml", fastrand::u32(..)));
+    std::fs::write(&path, yaml).expect("config");
+    let mut child = std::process::Command::new(binary)
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let url = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("switchyard listening on ")
+                .map(str::to_string)
+        })
+        .expect("listening line");
+    (child, url)
+}
+
+/// Lateness of SSE events (arrival at the client − the mock's send time), p50 and p99 in ms.
+async fn sse_lateness(url: &str, upstream: &MockUpstream, streams: usize) -> (f64, f64) {
+    use futures_util::StreamExt;
+    let mut lateness = Vec::new();
+    for _ in 0..streams {
+        upstream.clear();
+        let mut r = client()
+            .post(format!("{url}/v1/messages"))
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("x-api-key", "k"))
+            .send_body(STREAM_BODY)
+            .await
+            .expect("stream");
+        let (mut arrivals, mut buffer) = (Vec::new(), Vec::new());
+        while let Some(Ok(chunk)) = r.next().await {
+            let now = Instant::now();
+            buffer.extend_from_slice(&chunk);
+            let complete = buffer.windows(2).filter(|w| w == b"\n\n").count();
+            arrivals.resize(complete, now);
+        }
+        for (arrived, sent) in arrivals.iter().zip(upstream.event_times().iter()) {
+            lateness.push(arrived.saturating_duration_since(*sent).as_secs_f64() * 1000.0);
+        }
+    }
+    lateness.sort_by(f64::total_cmp);
+    let at = |q: f64| lateness[((lateness.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+/// Run by hand (figures, nothing asserted): `SWITCHYARD_WITHOUT_METER=<a build without the meter,
+/// e.g. main's target/debug/switchyard> cargo test --locked --test usage streaming_lateness --
+/// --ignored --nocapture`. Streams of 50 events 10 ms apart, direct and through each gateway.
+#[actix_rt::test]
+#[ignore]
+async fn streaming_lateness_with_and_without_the_meter() {
+    let upstream = streaming_mock(50, Duration::from_millis(10));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = config("", &[endpoint("a", &upstream.url(), "k", 1)]);
+    let (p50, p99) = sse_lateness(&upstream.url(), &upstream, 20).await;
+    println!("direct to the mock:        lateness p50 {p50:.3} ms  p99 {p99:.3} ms");
+    let mut binaries = vec![(
+        "with the meter",
+        env!("CARGO_BIN_EXE_switchyard").to_string(),
+    )];
+    if let Ok(other) = std::env::var("SWITCHYARD_WITHOUT_METER") {
+        binaries.push(("without the meter", other));
+    }
+    for (name, binary) in binaries {
+        let (mut child, url) = start_binary(&binary, dir.path(), &yaml);
+        let _ = sse_lateness(&url, &upstream, 2).await; // warm-up
+        let (p50, p99) = sse_lateness(&url, &upstream, 20).await;
+        println!("gateway {name:<18} lateness p50 {p50:.3} ms  p99 {p99:.3} ms");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
