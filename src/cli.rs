@@ -412,7 +412,8 @@ fn demo(port: u16) -> ExitCode {
     let text = format!(
         "proxy:\n  port: {port}\n  auth_mode: off\nhealth:\n  ejection_base: 5s\nendpoints:\n  \
          - id: demo-primary\n    base_url: {}\n    api_key: demo-key-rejected\n    priority: 1\n  \
-         - id: demo-backup\n    base_url: {}\n    api_key: demo-key-backup\n    priority: 2\n",
+         - id: demo-backup\n    base_url: {}\n    api_key: demo-key-backup\n    priority: 2\n    \
+         budget: {{daily_usd: 1}}\n",
         primary.url(),
         backup.url()
     );
@@ -438,6 +439,7 @@ fn demo(port: u16) -> ExitCode {
              -d '{{\"model\":\"claude-3-5-haiku-20241022\",\"max_tokens\":64,\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}'"
         );
         println!("  stream     add \"stream\":true to the JSON above and curl -N");
+        println!("  page       {base}/admin   (live status, tokens and cost; switchyard usage --url {base})");
         println!("  status     {base}/admin/status   or   switchyard status --url {base}");
         println!("  clients    ANTHROPIC_BASE_URL={base} ANTHROPIC_API_KEY=demo claude");
         println!("             OpenAI SDK: base_url=\"{base}/v1\", api_key=\"demo\"\n");
