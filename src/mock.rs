@@ -354,12 +354,7 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
             "usage": {"prompt_tokens": 10, "completion_tokens": b.deltas, "total_tokens": 10 + b.deltas},
         })),
         _ => {
-            let events = if api == Api::Anthropic {
-                anthropic_events(&b, &model)
-            } else {
-                let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
-                openai_events(&b, &model, include_usage)
-            };
+            let events = if api == Api::Anthropic { anthropic_events(&b, &model) } else { openai_events(&b, &model) };
             HttpResponse::Ok()
                 .content_type("text/event-stream")
                 .insert_header(("cache-control", "no-cache"))
@@ -445,7 +440,7 @@ fn anthropic_events(b: &Behaviour, model: &str) -> Vec<String> {
     events
 }
 
-fn openai_events(b: &Behaviour, model: &str, include_usage: bool) -> Vec<String> {
+fn openai_events(b: &Behaviour, model: &str) -> Vec<String> {
     let chunk = |delta: serde_json::Value, finish: Option<&str>| {
         format!(
             "data: {}\n\n",
@@ -461,15 +456,6 @@ fn openai_events(b: &Behaviour, model: &str, include_usage: bool) -> Vec<String>
         events.push(chunk(serde_json::json!({"content": word}), None));
     }
     events.push(chunk(serde_json::json!({}), Some("stop")));
-    if include_usage {
-        // What OpenAI sends when the request asks for it: a last chunk with no choices.
-        events.push(format!(
-            "data: {}\n\n",
-            serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
-                "model": model, "choices": [], "usage": {"prompt_tokens": 10,
-                "completion_tokens": b.deltas, "total_tokens": 10 + b.deltas}})
-        ));
-    }
     events.push("data: [DONE]\n\n".to_string());
     events
 }

@@ -81,7 +81,13 @@ fn restart_gracefully(mut gw: Gateway) -> Gateway {
 
 #[actix_rt::test]
 async fn exact_token_and_cost_totals_of_json_and_sse_answers_of_both_apis() {
-    let upstream = mock("a", "k");
+    // The mock's OpenAI mode sends a usage chunk when a stream asks for one, as OpenAI does.
+    let upstream = MockUpstream::start(Behaviour {
+        key: Some("k".into()),
+        openai: Some(switchyard::mock::OpenAiAnswer::default()),
+        ..Behaviour::default()
+    })
+    .expect("mock");
     let gw = Gateway::start(&config(
         "",
         &[endpoint("a", &upstream.url(), "k", 1) + "    price: {input: 1.0, output: 2.0}\n"],
