@@ -37,8 +37,7 @@ impl Endpoint {
             selectable: false,
             state: State::OverBudget,
             available_at: Some(instant_of(over.until, now)),
-            in_flight: self.health.in_flight(),
-            latency: self.health.latency_estimate(now),
+            ..super::answer(&self.health, None, now)
         })
     }
 
