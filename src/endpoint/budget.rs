@@ -37,7 +37,7 @@ impl Endpoint {
             selectable: false,
             state: State::OverBudget,
             available_at: Some(instant_of(over.until, now)),
-            ..super::answer(&self.health, None, now)
+            ..super::answer(&self.health, None, None, now)
         })
     }
 
@@ -153,7 +153,14 @@ mod tests {
             timeouts(),
         )
         .start();
-        let claim = addr.send(IsHealthy { claim: true }).await.unwrap().claim;
+        let claim = addr
+            .send(IsHealthy {
+                claim: true,
+                model: None,
+            })
+            .await
+            .unwrap()
+            .claim;
         let claim = claim.expect("under budget: admitted");
         addr.send(Spent {
             usd: 1.0,
@@ -161,7 +168,13 @@ mod tests {
         })
         .await
         .unwrap();
-        let answer = addr.send(IsHealthy { claim: true }).await.unwrap();
+        let answer = addr
+            .send(IsHealthy {
+                claim: true,
+                model: None,
+            })
+            .await
+            .unwrap();
         assert_eq!(
             (answer.claim.is_none(), answer.selectable, answer.state),
             (true, false, State::OverBudget)
@@ -174,6 +187,8 @@ mod tests {
             claim,
             status: 200,
             latency: Duration::from_millis(5),
+            model: None,
+            budget_used_up: None,
         })
         .await
         .unwrap();
@@ -212,7 +227,13 @@ mod tests {
         })
         .await
         .unwrap();
-        let answer = addr.send(IsHealthy { claim: true }).await.unwrap();
+        let answer = addr
+            .send(IsHealthy {
+                claim: true,
+                model: None,
+            })
+            .await
+            .unwrap();
         assert!(answer.claim.is_some() && answer.state != State::OverBudget);
     }
 }

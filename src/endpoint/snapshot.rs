@@ -42,6 +42,8 @@ pub struct EndpointSnapshot {
     pub actor_restarts: u32,
     /// Spend today and this month (UTC) against the endpoint's budget, if it has one.
     pub budget: Option<crate::usage::BudgetSnapshot>,
+    /// Models rate-limited here (with `rate_limit_scope: model`), soonest end first.
+    pub model_cooldowns: Vec<super::model_cooldowns::ModelCooldown>,
 }
 
 impl EndpointSnapshot {
@@ -86,6 +88,7 @@ impl EndpointSnapshot {
             auth: config.auth.as_str(),
             actor_restarts: 0,
             budget: None,
+            model_cooldowns: health.model_cooldowns(now),
         }
     }
 }

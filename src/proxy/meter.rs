@@ -32,8 +32,7 @@ impl UsageTap {
     /// Starts metering an answer as its head arrives.
     pub fn new(state: &AppState, answered: Answered<'_>) -> Self {
         let model = answered.model.unwrap_or("-");
-        let upstream_model =
-            super::request::mapped_model(answered.endpoint, model).unwrap_or(model);
+        let upstream_model = answered.endpoint.upstream_model(model);
         UsageTap {
             meter: AnswerMeter::new(
                 answered.content_type,
