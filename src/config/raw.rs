@@ -12,6 +12,7 @@ pub struct RawConfig {
     pub health: Option<RawHealth>,
     pub sessions: Option<RawSessions>,
     pub endpoints: Option<Vec<RawEndpoint>>,
+    pub usage: Option<RawUsage>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +92,15 @@ pub struct RawEndpoint {
     pub priority: Option<u32>,
     pub enabled: Option<bool>,
     pub probe: Option<String>,
+    pub price: Option<crate::usage::Price>,
+    pub budget: Option<crate::usage::Budget>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsage {
+    pub database: Option<String>,
+    pub retention: Option<String>,
 }
 
 /// A byte size: a plain number of bytes, or a string such as `32MiB`, `512KiB`, `1GiB`.

@@ -5,6 +5,7 @@
 
 mod body;
 pub mod decide;
+mod meter;
 mod models;
 pub mod report;
 pub mod request;
@@ -74,6 +75,7 @@ pub async fn forward(
         first_byte: None,
         bytes: 0,
         rectified: false,
+        usage: None,
     };
     let mut response = Relay {
         req: &req,
@@ -149,6 +151,7 @@ impl Relay<'_> {
                 .model
                 .as_deref()
                 .map(|m| endpoint.upstream_model(m).to_string());
+            let addr = chosen.addr.clone();
             let mut attempt = Attempt::new(chosen.addr, chosen.claim, upstream_model);
             let mut outbound = match facts
                 .model
@@ -182,6 +185,7 @@ impl Relay<'_> {
                     ));
                     let answer = Answer {
                         response,
+                        addr: addr.clone(),
                         endpoint: endpoint.clone(),
                         latency,
                         error_body: None,
@@ -211,6 +215,7 @@ impl Relay<'_> {
                 let failed = UpstreamError::from_status(status, retry_after, quota);
                 let answer = Answer {
                     response,
+                    addr: addr.clone(),
                     endpoint: endpoint.clone(),
                     latency,
                     error_body: Some(read),
@@ -294,6 +299,8 @@ fn is_worth_reading(status: u16) -> bool {
 /// An upstream's answer to one attempt, kept while it may still be relayed or passed on.
 struct Answer<S> {
     response: awc::ClientResponse<S>,
+    /// The answering endpoint's actor (its budget is charged for the answer).
+    addr: actix::Addr<crate::endpoint::Endpoint>,
     endpoint: Arc<EndpointConfig>,
     /// Time to the response head.
     latency: Duration,
