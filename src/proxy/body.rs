@@ -26,7 +26,11 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(GatewayError::BodyTooLarge { limit });
     }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(limit) as usize);
+    // A body that arrives in one chunk is kept as it came (no copy); a longer one is gathered
+    // once into a buffer sized from `content-length`. Every attempt then shares it.
+    let mut first: Option<Bytes> = None;
+    let mut body = BytesMut::new();
+    let mut received: u64 = 0;
     loop {
         let chunk = match tokio::time::timeout(idle, payload.next()).await {
             Ok(Some(chunk)) => chunk,
@@ -34,12 +38,22 @@ pub async fn read_body(
             Err(_) => return Err(GatewayError::BodyTimeout { idle }),
         };
         let chunk = chunk.map_err(|e| GatewayError::BadRequestBody(e.to_string()))?;
-        if (body.len() + chunk.len()) as u64 > limit {
+        received += chunk.len() as u64;
+        if received > limit {
             return Err(GatewayError::BodyTooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        match first.take() {
+            None if body.is_empty() => first = Some(chunk),
+            earlier => {
+                if let Some(earlier) = earlier {
+                    body.reserve(declared.unwrap_or(received).min(limit) as usize);
+                    body.extend_from_slice(&earlier);
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(first.unwrap_or_else(|| body.freeze()))
 }
 
 /// Reads the start of an upstream error body (bounded in size and time); `true` when that was
