@@ -13,6 +13,7 @@ pub struct RawConfig {
     pub health: Option<RawHealth>,
     pub sessions: Option<RawSessions>,
     pub endpoints: Option<Vec<RawEndpoint>>,
+    pub translate: Option<RawTranslate>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +91,13 @@ pub struct RawEndpoint {
     pub priority: Option<u32>,
     pub enabled: Option<bool>,
     pub probe: Option<String>,
+    pub api: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTranslate {
+    pub default_max_tokens: Option<u64>,
 }
 
 /// A byte size: a plain number of bytes, or a string such as `32MiB`, `512KiB`, `1GiB`.

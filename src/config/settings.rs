@@ -3,6 +3,7 @@
 
 use super::defaults;
 use super::units::{format_duration, format_size};
+use crate::translate::Api;
 use crate::Secret;
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ pub struct Config {
     pub health: HealthPolicy,
     pub sessions: SessionSettings,
     pub endpoints: Vec<EndpointConfig>,
+    pub translate: TranslateSettings,
     /// The file this came from, when it came from one.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -172,6 +174,21 @@ crate::words! {
     }
 }
 
+/// How requests are translated between the Anthropic and OpenAI APIs (`translate`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TranslateSettings {
+    /// `max_tokens` sent to an Anthropic upstream when an OpenAI client sets no limit.
+    pub default_max_tokens: u64,
+}
+
+impl Default for TranslateSettings {
+    fn default() -> Self {
+        TranslateSettings {
+            default_max_tokens: crate::translate::DEFAULT_MAX_TOKENS,
+        }
+    }
+}
+
 /// One upstream endpoint, validated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EndpointConfig {
@@ -196,6 +213,8 @@ pub struct EndpointConfig {
     pub priority: u32,
     pub enabled: bool,
     pub probe: ProbeKind,
+    /// The API the upstream speaks (`endpoints[].api`).
+    pub api: Api,
 }
 
 impl EndpointConfig {

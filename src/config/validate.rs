@@ -8,6 +8,7 @@ use super::locate;
 use super::raw::{self, RawConfig, RawEndpoint, RawSize};
 use super::settings::*;
 use super::units::{parse_duration, parse_size};
+use crate::translate::Api;
 use crate::words::Words;
 use crate::Secret;
 use sha2::{Digest, Sha256};
@@ -176,6 +177,16 @@ impl Validator<'_> {
             }
             endpoints.push(endpoint);
         }
+        let t = raw.translate.unwrap_or_default();
+        let translate = TranslateSettings {
+            default_max_tokens: match t.default_max_tokens {
+                Some(0) => {
+                    return Err(self.problem("translate.default_max_tokens", "must be above 0"))
+                }
+                Some(n) => n,
+                None => crate::translate::DEFAULT_MAX_TOKENS,
+            },
+        };
         Ok(Config {
             proxy,
             balancer,
@@ -183,6 +194,7 @@ impl Validator<'_> {
             health,
             sessions,
             endpoints,
+            translate,
             source: None,
         })
     }
@@ -326,12 +338,13 @@ impl Validator<'_> {
             }
             None => default_endpoint_id(&base_url, &api_key),
         };
-        let auth = self.word(
-            &field("auth"),
-            raw.auth.as_deref(),
-            UpstreamAuth::Both,
-            "value",
-        )?;
+        let api = self.word(&field("api"), raw.api.as_deref(), Api::Anthropic, "api")?;
+        // An OpenAI-compatible upstream takes its key as a bearer token only.
+        let default_auth = match api {
+            Api::Anthropic => UpstreamAuth::Both,
+            Api::OpenAi => UpstreamAuth::Bearer,
+        };
+        let auth = self.word(&field("auth"), raw.auth.as_deref(), default_auth, "value")?;
         let weight = raw.weight.unwrap_or(defaults::WEIGHT);
         if !weight.is_finite() || weight <= 0.0 {
             return Err(self.problem(&field("weight"), "must be a number above 0"));
@@ -363,6 +376,7 @@ impl Validator<'_> {
             priority: raw.priority.unwrap_or(defaults::PRIORITY),
             enabled: raw.enabled.unwrap_or(true),
             probe,
+            api,
         })
     }
 }
