@@ -1,9 +1,12 @@
-//! The command line: `serve`, `check`, `status`, `demo`.
+//! The command line: `serve`, `check`, `status`, `demo`, and the getting-started commands
+//! `init`, `env`, `claude` and `completions` (see [`crate::onboard`]).
 
 use crate::config::{self, Config, ConfigError};
 use crate::mock::{Behaviour, MockUpstream};
+use crate::onboard::{self, Shell};
 use crate::server;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,10 +14,18 @@ use std::process::ExitCode;
 /// Exit status for a config error.
 pub const EXIT_CONFIG: u8 = 2;
 
+/// `switchyard --version`: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SWITCHYARD_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "switchyard",
-    version,
+    version = VERSION,
     about = "One local base URL for every LLM client; failover across upstream endpoints"
 )]
 pub struct Cli {
@@ -53,6 +64,37 @@ pub enum Command {
         #[arg(long, default_value_t = 8045)]
         port: u16,
     },
+    /// Write a starter config with one endpoint per provider key found in the environment.
+    Init {
+        /// Where to write (default: $XDG_CONFIG_HOME/switchyard/config.yaml or ~/.config/switchyard/config.yaml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Replace an existing file (the old one is kept as FILE.bak).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the lines that point Anthropic and OpenAI clients at this gateway: eval "$(switchyard env)".
+    Env {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The syntax to print (default: from $SHELL).
+        #[arg(long, value_enum)]
+        shell: Option<Shell>,
+    },
+    /// Run Claude Code (`claude` on PATH) through the gateway, serving the config meanwhile if none runs.
+    Claude {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Arguments for Claude Code, after `--`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CLAUDE_ARGS"
+        )]
+        args: Vec<OsString>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Runs a parsed command line and gives the process exit status.
@@ -62,6 +104,18 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { config } => check(config),
         Command::Status { url, key, json } => status(&url, key.as_deref(), json),
         Command::Demo { port } => demo(port),
+        Command::Init { config, force } => onboard::commands::init(config, force),
+        Command::Env { config, shell } => onboard::commands::env(config, shell),
+        Command::Claude { config, args } => onboard::commands::claude(config, args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "switchyard",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -71,8 +125,7 @@ fn load(path: Option<PathBuf>) -> Result<Config, ConfigError> {
 }
 
 fn config_failure(e: &ConfigError) -> ExitCode {
-    eprintln!("switchyard: config error: {e}");
-    ExitCode::from(EXIT_CONFIG)
+    onboard::commands::config_error_failure(e)
 }
 
 fn serve(path: Option<PathBuf>) -> ExitCode {
@@ -80,6 +133,10 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_failure(&e),
     };
+    onboard::commands::warn_placeholder_keys(&config);
+    if !config.endpoints.iter().any(|e| e.enabled) {
+        log::warn!("every endpoint is disabled: requests get 503 until one is enabled");
+    }
     let source = config
         .source
         .as_ref()
@@ -87,11 +144,18 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         .unwrap_or_default();
     let endpoints = config.endpoints.len();
     let mode = config.proxy.effective_auth_mode().as_str();
+    for warning in crate::config::warnings(&config) {
+        log::warn!("{warning}");
+    }
     let result = server::run(config, move |addrs| {
         let first = addrs.first().map(|a| a.to_string()).unwrap_or_default();
         log::info!("config {source}: {endpoints} endpoint(s), client auth {mode}");
         println!("switchyard listening on http://{first}");
         let _ = std::io::stdout().flush();
+        // Set by `switchyard claude` for the gateway it starts: stop when it closes our stdin.
+        if std::env::var_os(onboard::claude::STOP_WHEN_STDIN_CLOSES).is_some() {
+            onboard::claude::stop_when_stdin_closes();
+        }
     });
     match result {
         Ok(()) => {
@@ -112,6 +176,9 @@ fn check(path: Option<PathBuf>) -> ExitCode {
                 println!("# {}: valid", source.display());
             }
             print!("{}", config.render_redacted());
+            for warning in crate::config::warnings(&config) {
+                eprintln!("warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => config_failure(&e),

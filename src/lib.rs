@@ -26,6 +26,7 @@ pub mod endpoint;
 pub mod gateway_error;
 pub mod metrics;
 pub mod mock;
+pub mod onboard;
 pub mod proxy;
 mod secret;
 pub mod server;

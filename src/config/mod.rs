@@ -22,7 +22,7 @@ pub use glob::glob_match;
 pub use live::LiveConfig;
 pub use load::{default_state_file, load_file, parse, resolve_config_path};
 pub use settings::*;
-pub use validate::default_endpoint_id;
+pub use validate::{default_endpoint_id, warnings};
 
 #[cfg(test)]
 mod tests;

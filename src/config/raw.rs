@@ -2,7 +2,6 @@
 //! optional here so that defaults live in one place (`defaults.rs`) and validation in `validate.rs`.
 
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +67,7 @@ pub struct RawHealth {
     pub quota_cooldown: Option<String>,
     pub auth_recheck: Option<String>,
     pub probe_interval: Option<String>,
+    pub rate_limit_scope: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,7 +86,8 @@ pub struct RawEndpoint {
     pub api_key: Option<String>,
     pub auth: Option<String>,
     pub models: Option<Vec<String>>,
-    pub model_map: Option<BTreeMap<String, String>>,
+    /// Kept in the file's order: the first pattern that matches wins.
+    pub model_map: Option<serde_yaml::Mapping>,
     pub weight: Option<f64>,
     pub priority: Option<u32>,
     pub enabled: Option<bool>,

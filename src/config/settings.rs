@@ -127,6 +127,18 @@ pub struct HealthPolicy {
     /// Probe healthy endpoints (those with a `probe`) this often when they see no traffic.
     #[serde(serialize_with = "optional_duration")]
     pub probe_interval: Option<Duration>,
+    /// What a 429 cools: the model it was for (default), or the whole endpoint.
+    pub rate_limit_scope: RateLimitScope,
+}
+
+crate::words! {
+    /// What a rate limit takes out (`health.rate_limit_scope`).
+    pub enum RateLimitScope {
+        /// The model sent upstream only: providers limit each model on its own.
+        Model = "model",
+        /// The whole endpoint: relays whose limits are per key.
+        Endpoint = "endpoint",
+    }
 }
 
 impl Default for HealthPolicy {
@@ -140,6 +152,7 @@ impl Default for HealthPolicy {
             quota_cooldown: defaults::QUOTA_COOLDOWN,
             auth_recheck: None,
             probe_interval: None,
+            rate_limit_scope: RateLimitScope::Model,
         }
     }
 }

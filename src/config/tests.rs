@@ -233,3 +233,50 @@ fn an_endpoint_speaks_an_api_and_openai_ones_take_a_bearer_key() {
     ));
     assert_eq!(c.translate.default_max_tokens, 4096);
 }
+
+#[test]
+fn model_map_keeps_the_files_order_and_warns_about_shadowed_patterns() {
+    let c = parse(
+        "health:\n  rate_limit_scope: endpoint\nendpoints:\n  - base_url: https://r.example\n    api_key: k\n    model_map: {\"claude-*\": a, \"claude-3-5-haiku*\": b, \"gpt-4o\": c}\n",
+        &|_| None,
+    )
+    .unwrap();
+    let map: Vec<(&str, &str)> = c.endpoints[0]
+        .model_map
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        map,
+        [
+            ("claude-*", "a"),
+            ("claude-3-5-haiku*", "b"),
+            ("gpt-4o", "c")
+        ]
+    );
+    assert_eq!(c.health.rate_limit_scope, RateLimitScope::Endpoint);
+    let warnings = super::warnings(&c);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("`claude-3-5-haiku*` never applies"));
+    let c = parse(
+        "endpoints:\n  - base_url: https://r.example\n    api_key: k\n    model_map: {\"claude-3-5-haiku*\": b, \"claude-*\": a}\n",
+        &|_| None,
+    )
+    .unwrap();
+    assert!(super::warnings(&c).is_empty());
+    assert_eq!(c.health.rate_limit_scope, RateLimitScope::Model);
+    for bad in ["{\"a\": [1]}", "{\"a\": \"\"}"] {
+        let e = parse(
+            &format!("endpoints:\n  - base_url: https://r.example\n    api_key: k\n    model_map: {bad}\n"),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "endpoints[0].model_map", "{e}");
+    }
+    let e = parse(
+        "health:\n  rate_limit_scope: key\nendpoints:\n  - base_url: https://r.example\n    api_key: k\n",
+        &|_| None,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "health.rate_limit_scope");
+}

@@ -4,6 +4,7 @@
 use super::defaults;
 use super::error::Problem;
 use super::expand::expand_env;
+use super::glob::glob_match;
 use super::locate;
 use super::raw::{self, RawConfig, RawEndpoint, RawSize};
 use super::settings::*;
@@ -153,6 +154,12 @@ impl Validator<'_> {
             auth_recheck: self.optional_duration("health.auth_recheck", h.auth_recheck.as_ref())?,
             probe_interval: self
                 .optional_duration("health.probe_interval", h.probe_interval.as_ref())?,
+            rate_limit_scope: self.word(
+                "health.rate_limit_scope",
+                h.rate_limit_scope.as_deref(),
+                RateLimitScope::Model,
+                "rate-limit scope",
+            )?,
         };
         let s = raw.sessions.unwrap_or_default();
         let sessions = SessionSettings {
@@ -371,7 +378,7 @@ impl Validator<'_> {
             api_key: Secret::new(api_key),
             auth,
             models,
-            model_map: raw.model_map.unwrap_or_default().into_iter().collect(),
+            model_map: self.model_map(&field("model_map"), raw.model_map)?,
             weight,
             priority: raw.priority.unwrap_or(defaults::PRIORITY),
             enabled: raw.enabled.unwrap_or(true),
@@ -379,6 +386,50 @@ impl Validator<'_> {
             api,
         })
     }
+}
+
+impl Validator<'_> {
+    /// `model_map` in the file's order, every pattern and name a string.
+    fn model_map(
+        &self,
+        field: &str,
+        raw: Option<serde_yaml::Mapping>,
+    ) -> Result<Vec<(String, String)>, Problem> {
+        let mut out = Vec::new();
+        for (from, to) in raw.unwrap_or_default() {
+            match (from.as_str(), to.as_str()) {
+                (Some(from), Some(to)) if !from.trim().is_empty() && !to.trim().is_empty() => {
+                    out.push((from.trim().to_string(), to.trim().to_string()))
+                }
+                _ => {
+                    return Err(self.problem(
+                        field,
+                        "each entry maps a model pattern to a model name, both non-empty strings",
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What `check` and `serve` warn about in a config that loads: `model_map` patterns that an
+/// earlier pattern of the same map already matches (the first match wins, so they never apply).
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for (index, endpoint) in config.endpoints.iter().enumerate() {
+        for (j, (later, _)) in endpoint.model_map.iter().enumerate() {
+            if let Some((earlier, _)) = endpoint.model_map[..j]
+                .iter()
+                .find(|(earlier, _)| glob_match(earlier, later))
+            {
+                out.push(format!(
+                    "endpoints[{index}].model_map: `{later}` never applies: the earlier `{earlier}` matches first (the first matching pattern wins; put the narrower one first)"
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The stable default id of an endpoint: the first 8 hex digits of sha256("<base_url>|<api_key>").

@@ -488,6 +488,7 @@ mod tests {
             quota_cooldown: Duration::from_secs(3600),
             auth_recheck: None,
             probe_interval: None,
+            rate_limit_scope: crate::config::RateLimitScope::Endpoint,
         }
     }
 

@@ -1,0 +1,320 @@
+//! The I/O around the getting-started decisions: files, the environment, processes, exit codes.
+
+use super::claude::{self, ClaudeError, OnPort, ServedGateway, INSTALL_HINT};
+use super::env::{
+    client_settings, client_vars, detect_shell, quote_sh, render_env, ClientSettings, Shell,
+    PLACEHOLDER_KEY,
+};
+use super::init::{self, ApiKeySupport};
+use crate::config::{self, Config, ConfigError};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::EXIT_CONFIG;
+
+fn real_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+pub(crate) fn config_failure(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("switchyard: config error: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+/// A config error, with the way out when there is no config file yet.
+pub(crate) fn config_error_failure(e: &ConfigError) -> ExitCode {
+    if matches!(e, ConfigError::NotFound { .. }) {
+        return config_failure(&format!("{e}; `switchyard init` writes one"));
+    }
+    config_failure(e)
+}
+
+/// `--config FILE` as the next command needs it: empty when the lookup finds `path` anyway.
+fn config_flag(path: &Path) -> String {
+    match config::resolve_config_path(None) {
+        Ok(found) if same_file(&found, path) => String::new(),
+        _ => format!(" --config {}", quote_sh(&path.display().to_string())),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// `switchyard init`: writes the starter config, never over an existing file without `force`.
+pub fn init(path: Option<PathBuf>, force: bool) -> ExitCode {
+    let explicit = path
+        .as_ref()
+        .map(|p| format!(" --config {}", quote_sh(&p.display().to_string())))
+        .unwrap_or_default();
+    let Some(path) = path.or_else(|| init::default_config_path(&real_env)) else {
+        eprintln!("switchyard: neither XDG_CONFIG_HOME nor HOME is set; pass --config FILE");
+        return ExitCode::FAILURE;
+    };
+    if path.exists() && !force {
+        eprintln!(
+            "switchyard: {} already exists; it was left as it is. `switchyard init{explicit} --force` \
+             replaces it (the old file is kept as {}).",
+            path.display(),
+            backup_path(&path).display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let starter = match init::starter_config(&real_env, init::api_key_support()) {
+        Ok(s) => s,
+        Err(problem) => {
+            eprintln!("switchyard: the starter config does not pass its own check ({problem}); please report this");
+            return ExitCode::FAILURE;
+        }
+    };
+    for (var, reason) in &starter.ignored {
+        eprintln!("switchyard: {var} {reason}; left out");
+    }
+    let backup = match write_config(&path, &starter.text) {
+        Ok(backup) => backup,
+        Err(e) => {
+            eprintln!("switchyard: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let flag = config_flag(&path);
+    if starter.found.is_empty() {
+        println!(
+            "Wrote {} with no usable endpoint: none of ANTHROPIC_API_KEY, OPENAI_API_KEY, \
+             DEEPSEEK_API_KEY, OPENROUTER_API_KEY is set.",
+            path.display()
+        );
+        println!("Its comments say what to add. Next:");
+        println!("  export ANTHROPIC_API_KEY=...   # or one of the others");
+        println!("  switchyard init --force{flag}");
+        println!("No key? `switchyard demo` tries the gateway against local mock upstreams.");
+    } else {
+        let names: Vec<String> = starter
+            .found
+            .iter()
+            .map(|p| format!("{} (${{{}}})", p.id, p.env_var))
+            .collect();
+        println!(
+            "Wrote {} with {} endpoint{}: {}.",
+            path.display(),
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        );
+        if starter.api_support == ApiKeySupport::NotYet
+            && starter.found.iter().any(|p| p.api == init::Api::OpenAi)
+        {
+            println!("This build cannot translate to OpenAI's API yet: the OpenAI-style endpoints are written disabled, with `# api: openai` ready to uncomment.");
+        }
+        println!("Keys stay in the environment: the file names the variables, so export them where the gateway runs.");
+        println!("Next:");
+        println!("  switchyard claude{flag}                # Claude Code through the gateway");
+        println!(
+            "  switchyard serve{flag}                 # or run the gateway, and in another shell:"
+        );
+        println!(
+            "  eval \"$(switchyard env{flag})\"         # point Anthropic and OpenAI clients at it"
+        );
+    }
+    if let Some(backup) = backup {
+        println!("The previous file is kept as {}.", backup.display());
+    }
+    ExitCode::SUCCESS
+}
+
+fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(OsString::from).unwrap_or_default();
+    name.push(".bak");
+    path.with_file_name(name)
+}
+
+/// Writes `text` to `path` through a temporary file beside it, creating the parent folders and
+/// keeping an existing file as `<path>.bak`; gives that backup's path.
+fn write_config(path: &Path, text: &str) -> std::io::Result<Option<PathBuf>> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".init-{}", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text)?;
+    let backup = if path.exists() {
+        let backup = backup_path(path);
+        std::fs::copy(path, &backup)?;
+        Some(backup)
+    } else {
+        None
+    };
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })?;
+    Ok(backup)
+}
+
+fn read_config_text(path: Option<PathBuf>) -> Result<(PathBuf, String), ConfigError> {
+    let path = config::resolve_config_path(path.as_deref())?;
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    Ok((path, text))
+}
+
+/// `switchyard env`: the client lines for the configured gateway in the shell's syntax.
+/// With no config file anywhere (only `switchyard demo` runs, say) the defaults apply: port 8045
+/// and no client auth.
+pub fn env(path: Option<PathBuf>, shell: Option<Shell>) -> ExitCode {
+    let explicit = path.is_some();
+    let settings = match read_config_text(path) {
+        Ok((path, text)) => match client_settings(&text, &real_env) {
+            Ok(s) => s,
+            Err(problem) => return config_failure(&format!("{}: {problem}", path.display())),
+        },
+        Err(ConfigError::NotFound { .. }) if !explicit => {
+            eprintln!(
+                "switchyard: no config file found; these lines are for the defaults (port {}, no client auth). \
+                 `switchyard init` writes a config.",
+                config::defaults::PORT
+            );
+            ClientSettings {
+                port: config::defaults::PORT,
+                client_key: None,
+            }
+        }
+        Err(e) => return config_error_failure(&e),
+    };
+    let shell = shell.unwrap_or_else(|| detect_shell(std::env::var("SHELL").ok().as_deref()));
+    print!("{}", render_env(shell, &client_vars(&settings)));
+    ExitCode::SUCCESS
+}
+
+/// Endpoints whose key is the placeholder `switchyard env` hands to clients: the variable was
+/// overwritten by `eval "$(switchyard env)"` in this shell, and the upstream will refuse it.
+pub fn placeholder_keyed(config: &Config) -> Vec<&str> {
+    config
+        .endpoints
+        .iter()
+        .filter(|e| e.api_key.expose() == PLACEHOLDER_KEY)
+        .map(|e| e.id.as_str())
+        .collect()
+}
+
+/// Warns about [`placeholder_keyed`] endpoints.
+pub fn warn_placeholder_keys(config: &Config) {
+    let ids = placeholder_keyed(config);
+    if !ids.is_empty() {
+        log::warn!(
+            "endpoint(s) {} get the key `{PLACEHOLDER_KEY}`, the placeholder `switchyard env` gives clients: \
+             this shell's provider variable was overwritten by `eval \"$(switchyard env)\"`; \
+             run the gateway from a shell that has the real key",
+            ids.join(", ")
+        );
+    }
+}
+
+/// `switchyard claude`: Claude Code through the configured gateway, serving it meanwhile if needed.
+pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
+    let (path, text) = match read_config_text(path) {
+        Ok(found) => found,
+        Err(e) => return config_error_failure(&e),
+    };
+    let mut settings = match client_settings(&text, &real_env) {
+        Ok(s) => s,
+        Err(problem) => return config_failure(&format!("{}: {problem}", path.display())),
+    };
+    let Some(claude_path) = claude::find_on_path("claude", std::env::var_os("PATH").as_deref())
+    else {
+        eprintln!("switchyard: {}", ClaudeError::NotInstalled);
+        return ExitCode::from(127);
+    };
+    let served = match claude::probe_gateway(&settings) {
+        OnPort::Switchyard => {
+            eprintln!(
+                "switchyard: Claude Code uses the gateway already running at {}",
+                settings.base_url()
+            );
+            None
+        }
+        OnPort::SomethingElse(why) => {
+            eprintln!(
+                "switchyard: {}",
+                ClaudeError::PortTaken {
+                    port: settings.port,
+                    why,
+                    config: path.display().to_string(),
+                }
+            );
+            return ExitCode::FAILURE;
+        }
+        OnPort::Nothing => {
+            let config = match config::load_file(&path) {
+                Ok(c) => c,
+                Err(e) => return config_failure(&e),
+            };
+            warn_placeholder_keys(&config);
+            if !config.endpoints.iter().any(|e| e.enabled) {
+                eprintln!(
+                    "switchyard: every endpoint in {} is disabled, so Claude Code would get nothing but errors. \
+                     Export a provider key (e.g. ANTHROPIC_API_KEY) and run `switchyard init --force`, \
+                     or try `switchyard demo`.",
+                    path.display()
+                );
+                return ExitCode::FAILURE;
+            }
+            match ServedGateway::start(&path, config.proxy.shutdown_grace) {
+                Ok(gateway) => {
+                    settings.port = gateway.port;
+                    eprintln!(
+                        "switchyard: serving {} at {} while Claude Code runs (log: {})",
+                        path.display(),
+                        settings.base_url(),
+                        gateway.log.display()
+                    );
+                    Some(gateway)
+                }
+                Err(e) => {
+                    eprintln!("switchyard: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let result = claude::run_claude(&claude_path, &settings, &args);
+    if let Some(gateway) = served {
+        gateway.stop();
+    }
+    match result {
+        Ok(status) => ExitCode::from(claude::exit_code_of(status)),
+        Err(e) => {
+            eprintln!("switchyard: {e} (Claude Code installs with `{INSTALL_HINT}`)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_keyed_with_the_client_placeholder_is_named() {
+        let text = "endpoints:\n  - id: real\n    base_url: https://a.example\n    api_key: ${A}\n  - id: clobbered\n    base_url: https://b.example\n    api_key: ${B}\n";
+        let env = |name: &str| match name {
+            "A" => Some("sk-real".to_string()),
+            "B" => Some(PLACEHOLDER_KEY.to_string()),
+            _ => None,
+        };
+        let config = config::parse(text, &env).unwrap();
+        assert_eq!(placeholder_keyed(&config), ["clobbered"]);
+    }
+
+    #[test]
+    fn a_config_the_lookup_would_not_find_is_named_in_the_next_command() {
+        let flag = config_flag(Path::new("/nonexistent/dir/my config.yaml"));
+        assert_eq!(flag, " --config '/nonexistent/dir/my config.yaml'");
+    }
+}

@@ -1,0 +1,434 @@
+//! `switchyard init`: which provider keys the environment holds, and the commented starter config
+//! with one endpoint per key (keys as `${VAR}` references, never values).
+
+use crate::config;
+use std::path::PathBuf;
+
+/// The API an upstream speaks (the endpoint's `api` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Anthropic,
+    OpenAi,
+}
+
+/// A provider `init` knows: the variable holding its key and the endpoint written for it.
+#[derive(Debug)]
+pub struct Provider {
+    /// The endpoint id written to the config.
+    pub id: &'static str,
+    /// The environment variable that holds the key.
+    pub env_var: &'static str,
+    pub base_url: &'static str,
+    pub api: Api,
+    /// Lower is tried first.
+    pub priority: u32,
+    /// The client models this endpoint takes (empty: every model).
+    models: &'static [&'static str],
+    /// Client model glob → the model sent upstream. Patterns are disjoint, so order never matters.
+    model_map: &'static [(&'static str, &'static str)],
+    /// The comment line above the endpoint.
+    about: &'static str,
+}
+
+/// The providers `init` looks for, in the order they are written (by priority): Anthropic first
+/// (Claude Code's own API), then OpenRouter (the same Claude models), DeepSeek, and OpenAI, which
+/// also takes every model the others do not claim.
+pub const PROVIDERS: [Provider; 4] = [
+    Provider {
+        id: "anthropic",
+        env_var: "ANTHROPIC_API_KEY",
+        base_url: "https://api.anthropic.com",
+        api: Api::Anthropic,
+        priority: 1,
+        models: &["claude-*"],
+        model_map: &[],
+        about: "Anthropic: Claude models, for Claude Code and for OpenAI clients that ask for one.",
+    },
+    Provider {
+        id: "openrouter",
+        env_var: "OPENROUTER_API_KEY",
+        base_url: "https://openrouter.ai/api/v1",
+        api: Api::OpenAi,
+        priority: 2,
+        models: &["claude-*", "*/*"],
+        model_map: &[
+            ("claude-*haiku*", "anthropic/claude-haiku-4.5"),
+            ("claude-*opus*", "anthropic/claude-opus-4.1"),
+            ("claude-*sonnet*", "anthropic/claude-sonnet-4.5"),
+        ],
+        about: "OpenRouter: Claude models under OpenRouter's names, and any vendor/model id.",
+    },
+    Provider {
+        id: "deepseek",
+        env_var: "DEEPSEEK_API_KEY",
+        base_url: "https://api.deepseek.com/v1",
+        api: Api::OpenAi,
+        priority: 3,
+        models: &["claude-*", "deepseek-*"],
+        model_map: &[("claude-*", "deepseek-chat")],
+        about: "DeepSeek: answers Claude Code's requests with DeepSeek's own model.",
+    },
+    Provider {
+        id: "openai",
+        env_var: "OPENAI_API_KEY",
+        base_url: "https://api.openai.com/v1",
+        api: Api::OpenAi,
+        priority: 4,
+        models: &[],
+        model_map: &[
+            ("claude-*haiku*", "gpt-5-mini"),
+            ("claude-*opus*", "gpt-5"),
+            ("claude-*sonnet*", "gpt-5"),
+        ],
+        about: "OpenAI: every model the endpoints above do not take, and Claude requests last.",
+    },
+];
+
+/// Whether this build's config accepts the endpoint key `api` (set once translation exists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeySupport {
+    Accepted,
+    /// `api: openai` endpoints are written with that line commented out, and disabled.
+    NotYet,
+}
+
+/// What `init` found and the config it renders.
+#[derive(Debug)]
+pub struct StarterConfig {
+    pub text: String,
+    /// The providers whose key was found, in the order written.
+    pub found: Vec<&'static Provider>,
+    /// Variables that are set but unusable as a key, with the reason.
+    pub ignored: Vec<(&'static str, &'static str)>,
+    pub api_support: ApiKeySupport,
+}
+
+/// Where `init` writes without `--config`: the last place the config lookup tries,
+/// `$XDG_CONFIG_HOME/switchyard/config.yaml`, else `~/.config/switchyard/config.yaml`.
+pub fn default_config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let non_empty = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(xdg) = non_empty("XDG_CONFIG_HOME") {
+        return Some(PathBuf::from(xdg).join("switchyard/config.yaml"));
+    }
+    non_empty("HOME").map(|home| PathBuf::from(home).join(".config/switchyard/config.yaml"))
+}
+
+/// Why a set variable cannot serve as a key, or `None` when it can.
+fn unusable_key(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some("is empty")
+    } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("contains spaces or control characters")
+    } else {
+        None
+    }
+}
+
+/// Whether this build's config validation accepts `api: openai` on an endpoint.
+pub fn api_key_support() -> ApiKeySupport {
+    let probe = "endpoints:\n  - base_url: https://a.example/v1\n    api_key: k\n    api: openai\n";
+    match config::parse(probe, &|_| None) {
+        Ok(_) => ApiKeySupport::Accepted,
+        Err(_) => ApiKeySupport::NotYet,
+    }
+}
+
+/// The starter config for the keys `env` holds, checked the way `switchyard check` would check it
+/// in that same environment. An `Err` is a bug in the template, never the user's doing.
+pub fn starter_config(
+    env: &dyn Fn(&str) -> Option<String>,
+    api_support: ApiKeySupport,
+) -> Result<StarterConfig, config::Problem> {
+    let mut found = Vec::new();
+    let mut ignored = Vec::new();
+    for provider in &PROVIDERS {
+        match env(provider.env_var) {
+            None => {}
+            Some(value) => match unusable_key(&value) {
+                None => found.push(provider),
+                Some(reason) => ignored.push((provider.env_var, reason)),
+            },
+        }
+    }
+    let text = render_starter_config(&found, api_support);
+    config::parse(&text, env)?;
+    Ok(StarterConfig {
+        text,
+        found,
+        ignored,
+        api_support,
+    })
+}
+
+const HEADER: &str = "\
+# switchyard config, written by `switchyard init`.
+# `switchyard check` validates it and prints what is in force; README.md and config.sample.yaml
+# describe every key. Provider keys stay in your environment: `${VAR}` is read when the gateway
+# starts and no key is ever written here. Durations are written 500ms, 10s, 5m.
+
+proxy:
+  port: 8045                 # Anthropic clients: http://127.0.0.1:8045, OpenAI clients: http://127.0.0.1:8045/v1
+  allow_lan_access: false    # true: listen on every interface (then clients must present api_key)
+  auth_mode: auto            # off | strict | all_except_health | auto (off while only loopback listens)
+  # api_key: ${SWITCHYARD_API_KEY}   # the key clients present once auth is on
+
+balancer:
+  strategy: priority         # the healthy endpoint with the lowest priority that takes the model answers
+  max_attempts: 3            # endpoints tried for one request before the client sees an error
+
+endpoints:
+";
+
+const NO_KEY: &str = "\
+  # No provider key was found in the environment (ANTHROPIC_API_KEY, OPENAI_API_KEY,
+  # DEEPSEEK_API_KEY or OPENROUTER_API_KEY), so the one endpoint below is switched off.
+  # To add yours: export one of those variables and run `switchyard init --force`, which writes
+  # one endpoint per key found. Or edit this endpoint: `api_key: ${ANTHROPIC_API_KEY}` and
+  # `enabled: true`. No key at all? `switchyard demo` runs the gateway against local mocks.
+  - id: anthropic
+    base_url: https://api.anthropic.com
+    api_key: ${ANTHROPIC_API_KEY:-none}
+    priority: 1
+    models: [\"claude-*\"]
+    enabled: false
+";
+
+const MORE: &str = "
+  # One more item per relay or spare key, for example:
+  # - id: relay
+  #   base_url: https://relay.example.com/api   # an Anthropic-style relay, path prefix allowed
+  #   api_key: ${RELAY_KEY}
+  #   priority: 5
+";
+
+/// One line with its comment, the comments of a block lined up.
+fn commented(out: &mut String, line: &str, comment: &str) {
+    out.push_str(&format!("{line:<38} # {comment}\n"));
+}
+
+/// The config text for the providers found (pure; `starter_config` checks it).
+pub fn render_starter_config(found: &[&Provider], api_support: ApiKeySupport) -> String {
+    let mut out = String::from(HEADER);
+    if found.is_empty() {
+        out.push_str(NO_KEY);
+        return out;
+    }
+    for (n, p) in found.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("  # {}\n", p.about));
+        out.push_str(&format!("  - id: {}\n", p.id));
+        out.push_str(&format!("    base_url: {}\n", p.base_url));
+        out.push_str(&format!("    api_key: ${{{}}}\n", p.env_var));
+        let disabled = p.api == Api::OpenAi && api_support == ApiKeySupport::NotYet;
+        if p.api == Api::OpenAi {
+            if disabled {
+                commented(
+                    &mut out,
+                    "    # api: openai",
+                    "uncomment once `switchyard check` accepts `api` (translation)",
+                );
+            } else {
+                commented(
+                    &mut out,
+                    "    api: openai",
+                    "speaks OpenAI's API: Anthropic requests are translated",
+                );
+            }
+        }
+        commented(
+            &mut out,
+            &format!("    priority: {}", p.priority),
+            "lower is tried first",
+        );
+        if !p.models.is_empty() {
+            let list: Vec<String> = p.models.iter().map(|m| format!("\"{m}\"")).collect();
+            commented(
+                &mut out,
+                &format!("    models: [{}]", list.join(", ")),
+                "the client models it takes (absent: every model)",
+            );
+        }
+        if !p.model_map.is_empty() {
+            commented(
+                &mut out,
+                "    model_map:",
+                "client model → model sent upstream (examples: edit freely)",
+            );
+            for (from, to) in p.model_map {
+                out.push_str(&format!("      \"{from}\": {to}\n"));
+            }
+        }
+        if disabled {
+            commented(
+                &mut out,
+                "    enabled: false",
+                "drop this line when api is uncommented",
+            );
+        }
+    }
+    out.push_str(MORE);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const ALL: &[(&str, &str)] = &[
+        ("ANTHROPIC_API_KEY", "sk-ant-secret-0001"),
+        ("OPENAI_API_KEY", "sk-openai-secret-0002"),
+        ("DEEPSEEK_API_KEY", "sk-deepseek-secret-0003"),
+        ("OPENROUTER_API_KEY", "sk-or-secret-0004"),
+    ];
+
+    #[test]
+    fn each_key_found_becomes_one_endpoint_in_priority_order() {
+        for support in [ApiKeySupport::Accepted, ApiKeySupport::NotYet] {
+            let env = env_of(ALL);
+            let Ok(starter) = starter_config(&env, support) else {
+                // The template must parse whenever the build accepts the form it was written in.
+                assert_eq!(support, ApiKeySupport::Accepted);
+                assert_eq!(api_key_support(), ApiKeySupport::NotYet);
+                continue;
+            };
+            let config = config::parse(&starter.text, &env).unwrap();
+            let ids: Vec<&str> = config.endpoints.iter().map(|e| e.id.as_str()).collect();
+            assert_eq!(ids, ["anthropic", "openrouter", "deepseek", "openai"]);
+            let priorities: Vec<u32> = config.endpoints.iter().map(|e| e.priority).collect();
+            assert_eq!(priorities, [1, 2, 3, 4]);
+            assert_eq!(
+                config.endpoints[0].api_key.expose(),
+                "sk-ant-secret-0001",
+                "the key comes from the environment"
+            );
+            assert_eq!(config.endpoints[0].models, ["claude-*"]);
+            assert!(config.endpoints[3].models.is_empty());
+            for (_, value) in ALL {
+                assert!(!starter.text.contains(value), "a key value was written");
+            }
+            let openai_enabled = support == ApiKeySupport::Accepted;
+            assert!(config.endpoints[0].enabled);
+            assert!(config.endpoints[1..]
+                .iter()
+                .all(|e| e.enabled == openai_enabled));
+        }
+    }
+
+    #[test]
+    fn only_the_keys_present_are_written() {
+        let env = env_of(&[("DEEPSEEK_API_KEY", "sk-d")]);
+        let starter = starter_config(&env, api_key_support()).unwrap();
+        assert_eq!(starter.found.len(), 1);
+        assert_eq!(starter.found[0].id, "deepseek");
+        assert!(starter.text.contains("api_key: ${DEEPSEEK_API_KEY}\n"));
+        assert!(!starter.text.contains("ANTHROPIC_API_KEY}"));
+        assert!(starter.text.contains("\"claude-*\": deepseek-chat"));
+    }
+
+    #[test]
+    fn model_maps_send_claude_code_models_to_each_providers_own() {
+        let env = env_of(ALL);
+        let config = config::parse(
+            &render_starter_config(&PROVIDERS.iter().collect::<Vec<_>>(), api_key_support()),
+            &env,
+        )
+        .unwrap();
+        let by_id = |id: &str| {
+            config
+                .endpoints
+                .iter()
+                .find(|e| e.id == id)
+                .unwrap()
+                .clone()
+        };
+        let cases = [
+            ("openai", "claude-haiku-4-5-20251001", Some("gpt-5-mini")),
+            ("openai", "claude-sonnet-4-5-20250929", Some("gpt-5")),
+            ("openai", "claude-opus-4-1-20250805", Some("gpt-5")),
+            ("openai", "gpt-4o", None),
+            (
+                "openrouter",
+                "claude-3-5-haiku-20241022",
+                Some("anthropic/claude-haiku-4.5"),
+            ),
+            (
+                "openrouter",
+                "claude-sonnet-4-5",
+                Some("anthropic/claude-sonnet-4.5"),
+            ),
+            ("deepseek", "claude-sonnet-4-5", Some("deepseek-chat")),
+            ("anthropic", "claude-sonnet-4-5", None),
+        ];
+        for (id, asked, sent) in cases {
+            let endpoint = by_id(id);
+            assert_eq!(
+                crate::proxy::request::mapped_model(&endpoint, asked),
+                sent,
+                "{id} {asked}"
+            );
+        }
+        let serves = |id: &str, model: &str| {
+            let e = by_id(id);
+            e.models.is_empty() || e.models.iter().any(|p| crate::config::glob_match(p, model))
+        };
+        assert!(serves("openrouter", "openai/gpt-5") && !serves("openrouter", "gpt-5"));
+        assert!(!serves("anthropic", "gpt-5") && serves("openai", "gpt-5"));
+        assert!(serves("deepseek", "deepseek-reasoner") && !serves("deepseek", "gpt-5"));
+    }
+
+    #[test]
+    fn with_no_key_the_config_still_checks_and_says_what_to_add() {
+        let env = env_of(&[]);
+        let starter = starter_config(&env, api_key_support()).unwrap();
+        assert!(starter.found.is_empty());
+        let config = config::parse(&starter.text, &env).unwrap();
+        assert_eq!(config.endpoints.len(), 1);
+        assert!(!config.endpoints[0].enabled);
+        assert!(starter.text.contains("switchyard init --force"));
+        assert!(starter.text.contains("switchyard demo"));
+    }
+
+    #[test]
+    fn a_key_with_a_stray_newline_or_empty_value_is_left_out_with_a_reason() {
+        let env = env_of(&[
+            ("ANTHROPIC_API_KEY", "sk-ant\n"),
+            ("OPENAI_API_KEY", ""),
+            ("DEEPSEEK_API_KEY", "sk-d"),
+        ]);
+        let starter = starter_config(&env, api_key_support()).unwrap();
+        assert_eq!(starter.found.len(), 1);
+        assert_eq!(
+            starter.ignored,
+            [
+                ("ANTHROPIC_API_KEY", "contains spaces or control characters"),
+                ("OPENAI_API_KEY", "is empty")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_default_path_is_the_last_place_the_lookup_tries() {
+        let env = env_of(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")]);
+        assert_eq!(
+            default_config_path(&env),
+            Some(PathBuf::from("/x/switchyard/config.yaml"))
+        );
+        let env = env_of(&[("XDG_CONFIG_HOME", ""), ("HOME", "/h")]);
+        assert_eq!(
+            default_config_path(&env),
+            Some(PathBuf::from("/h/.config/switchyard/config.yaml"))
+        );
+        assert_eq!(default_config_path(&env_of(&[])), None);
+    }
+}

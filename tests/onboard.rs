@@ -1,0 +1,643 @@
+//! Getting started: `init` writes a config `check` accepts with one endpoint per key and no key
+//! value; `env` speaks each shell; `completions` and `--version`; `claude` runs Claude Code (a
+//! fake `claude` script here) through a running gateway or one it serves for the duration.
+#![cfg(unix)]
+
+mod common;
+
+use common::{Behaviour, Gateway, MockUpstream};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const KEYS: [(&str, &str); 4] = [
+    ("ANTHROPIC_API_KEY", "sk-ant-test-value-0001"),
+    ("OPENAI_API_KEY", "sk-openai-test-value-0002"),
+    ("DEEPSEEK_API_KEY", "sk-deepseek-test-value-0003"),
+    ("OPENROUTER_API_KEY", "sk-or-test-value-0004"),
+];
+
+/// The switchyard binary with a clean environment: PATH, HOME and the pairs given, run in `dir`.
+fn switchyard(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("run switchyard")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn default_config(home: &Path) -> PathBuf {
+    home.join(".config/switchyard/config.yaml")
+}
+
+/// The endpoint ids `check` prints, with their `enabled` value (block YAML, any indentation).
+fn checked_endpoints(stdout: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut in_endpoints = false;
+    for line in stdout.lines() {
+        let item = line.trim_start();
+        if line == "endpoints:" {
+            in_endpoints = true;
+        } else if !line.starts_with([' ', '-']) {
+            in_endpoints = false;
+        } else if let Some(id) = item.strip_prefix("- id: ").filter(|_| in_endpoints) {
+            out.push((id.to_string(), true));
+        } else if let Some(value) = item.strip_prefix("enabled: ").filter(|_| in_endpoints) {
+            if let Some(last) = out.last_mut() {
+                last.1 = value == "true";
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn init_writes_one_endpoint_per_key_found_and_check_accepts_it() {
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Env, &[&str]); 3] = [
+        (&[], &["anthropic"]),
+        (&KEYS[1..2], &["openai"]),
+        (&KEYS, &["anthropic", "openrouter", "deepseek", "openai"]),
+    ];
+    for (env, ids) in cases {
+        let home = tempfile::tempdir().unwrap();
+        let out = switchyard(home.path(), &["init"], env);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+        let path = default_config(home.path());
+        assert!(stdout.contains(&path.display().to_string()), "{stdout}");
+        let written = std::fs::read_to_string(&path).unwrap();
+        for (var, value) in KEYS {
+            assert!(!written.contains(value), "the value of {var} was written");
+        }
+        for (var, _) in env {
+            assert!(
+                written.contains(&format!("api_key: ${{{var}}}")),
+                "{written}"
+            );
+        }
+        let check = switchyard(home.path(), &["check"], env);
+        assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+        let endpoints = checked_endpoints(&text(&check.stdout));
+        let found: Vec<&str> = endpoints.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(found, ids, "{env:?}");
+        for (var, value) in env {
+            assert!(!text(&check.stdout).contains(value), "check showed {var}");
+        }
+        if env.is_empty() {
+            assert_eq!(endpoints, [("anthropic".to_string(), false)]);
+            assert!(stdout.contains("switchyard init --force"), "{stdout}");
+            assert!(written.contains("No provider key was found"), "{written}");
+        } else {
+            // OpenAI-style endpoints are on once this build accepts `api: openai`.
+            let translates = written.contains("\n    api: openai");
+            for (id, enabled) in &endpoints {
+                assert_eq!(*enabled, id == "anthropic" || translates, "{id}");
+            }
+            assert!(stdout.contains("switchyard claude"), "{stdout}");
+        }
+    }
+}
+
+#[test]
+fn init_follows_xdg_config_home_and_creates_the_folders() {
+    let home = tempfile::tempdir().unwrap();
+    let xdg = home.path().join("deep/er/config");
+    let xdg_text = xdg.display().to_string();
+    let env = [("XDG_CONFIG_HOME", xdg_text.as_str()), KEYS[0]];
+    let out = switchyard(home.path(), &["init"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(xdg.join("switchyard/config.yaml").is_file());
+    assert!(!default_config(home.path()).exists());
+    let check = switchyard(home.path(), &["check"], &env);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+}
+
+#[test]
+fn a_second_init_refuses_without_force_and_replaces_with_it() {
+    let home = tempfile::tempdir().unwrap();
+    let path = default_config(home.path());
+    assert_eq!(
+        switchyard(home.path(), &["init"], &KEYS[..1]).status.code(),
+        Some(0)
+    );
+    std::fs::write(&path, "# my own edits\n").unwrap();
+    let again = switchyard(home.path(), &["init"], &KEYS[2..3]);
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = text(&again.stderr);
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# my own edits\n");
+    let forced = switchyard(home.path(), &["init", "--force"], &KEYS[2..3]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.contains("${DEEPSEEK_API_KEY}") && !written.contains("${ANTHROPIC_API_KEY}"));
+    let backup = home.path().join(".config/switchyard/config.yaml.bak");
+    assert_eq!(std::fs::read_to_string(backup).unwrap(), "# my own edits\n");
+}
+
+#[test]
+fn init_with_config_writes_there_and_the_next_commands_name_it() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("a/b/mine.yaml");
+    let path_text = path.display().to_string();
+    let out = switchyard(home.path(), &["init", "--config", &path_text], &KEYS[..1]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(path.is_file());
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("switchyard claude --config {path_text}")),
+        "{stdout}"
+    );
+    let check = switchyard(home.path(), &["check", "--config", &path_text], &KEYS[..1]);
+    assert_eq!(check.status.code(), Some(0));
+}
+
+/// The variables a shell would set from `env`'s output, read in that shell's syntax.
+fn parse_env_lines(shell: &str, output: &str) -> BTreeMap<String, String> {
+    let unquote = |v: &str| -> String {
+        let v = v.trim();
+        match shell {
+            "powershell" => v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .expect("double-quoted")
+                .replace("`\"", "\"")
+                .replace("`$", "$")
+                .replace("``", "`"),
+            "fish" if v.starts_with('\'') => {
+                v[1..v.len() - 1].replace("\\'", "'").replace("\\\\", "\\")
+            }
+            _ if v.starts_with('\'') => v[1..v.len() - 1].replace("'\\''", "'"),
+            _ => v.to_string(),
+        }
+    };
+    output
+        .lines()
+        .map(|line| {
+            let (name, value) = match shell {
+                "sh" => line
+                    .strip_prefix("export ")
+                    .and_then(|l| l.split_once('='))
+                    .expect("export K=V"),
+                "fish" => line
+                    .strip_prefix("set -gx ")
+                    .and_then(|l| l.split_once(' '))
+                    .expect("set -gx K V"),
+                _ => line
+                    .strip_prefix("$env:")
+                    .and_then(|l| l.split_once(" = "))
+                    .expect("$env:K = \"V\""),
+            };
+            (name.to_string(), unquote(value))
+        })
+        .collect()
+}
+
+#[test]
+fn env_prints_both_base_urls_and_the_key_in_each_shells_syntax() {
+    let home = tempfile::tempdir().unwrap();
+    let open = home.path().join("open.yaml");
+    std::fs::write(
+        &open,
+        "proxy:\n  port: 9123\nendpoints:\n  - base_url: https://a.example\n    api_key: ${ANTHROPIC_API_KEY}\n",
+    )
+    .unwrap();
+    let locked = home.path().join("locked.yaml");
+    std::fs::write(
+        &locked,
+        "proxy:\n  port: 9124\n  auth_mode: strict\n  api_key: ${CLIENT_KEY}\nendpoints:\n  - base_url: https://a.example\n    api_key: k\n",
+    )
+    .unwrap();
+    let client_key = "it's-$HOME-`x`-\"q\"";
+    for shell in ["sh", "fish", "powershell"] {
+        // No provider key in this environment: `env` needs only the proxy section.
+        let out = switchyard(
+            home.path(),
+            &["env", "--config", open.to_str().unwrap(), "--shell", shell],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let vars = parse_env_lines(shell, &text(&out.stdout));
+        let expected: BTreeMap<String, String> = [
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9123"),
+            ("ANTHROPIC_API_KEY", "switchyard-local"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9123/v1"),
+            ("OPENAI_API_KEY", "switchyard-local"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(vars, expected, "{shell}");
+
+        let out = switchyard(
+            home.path(),
+            &[
+                "env",
+                "--config",
+                locked.to_str().unwrap(),
+                "--shell",
+                shell,
+            ],
+            &[("CLIENT_KEY", client_key)],
+        );
+        let vars = parse_env_lines(shell, &text(&out.stdout));
+        assert_eq!(vars["ANTHROPIC_API_KEY"], client_key, "{shell}");
+        assert_eq!(vars["OPENAI_API_KEY"], client_key, "{shell}");
+        assert_eq!(vars["OPENAI_BASE_URL"], "http://127.0.0.1:9124/v1");
+    }
+    // The sh lines survive a real shell's eval, quotes and dollars included.
+    let lines = switchyard(
+        home.path(),
+        &["env", "--config", locked.to_str().unwrap(), "--shell", "sh"],
+        &[("CLIENT_KEY", client_key)],
+    );
+    let script = format!("{}printf %s \"$ANTHROPIC_API_KEY\"", text(&lines.stdout));
+    let evaluated = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert_eq!(text(&evaluated.stdout), client_key);
+    // Without --shell the syntax follows $SHELL.
+    let fish = switchyard(
+        home.path(),
+        &["env", "--config", open.to_str().unwrap()],
+        &[("SHELL", "/usr/local/bin/fish")],
+    );
+    assert!(text(&fish.stdout).starts_with("set -gx ANTHROPIC_BASE_URL http://127.0.0.1:9123\n"));
+}
+
+#[test]
+fn env_without_any_config_file_prints_the_defaults_that_demo_uses() {
+    let home = tempfile::tempdir().unwrap();
+    let out = switchyard(home.path(), &["env", "--shell", "sh"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let vars = parse_env_lines("sh", &text(&out.stdout));
+    assert_eq!(vars["ANTHROPIC_BASE_URL"], "http://127.0.0.1:8045");
+    assert!(text(&out.stderr).contains("switchyard init"));
+    let missing = home.path().join("nope.yaml");
+    let out = switchyard(
+        home.path(),
+        &["env", "--config", missing.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "a named file must exist");
+}
+
+#[test]
+fn completions_name_every_subcommand_in_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = switchyard(dir.path(), &["completions", shell], &[]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out.stdout);
+        for name in [
+            "serve",
+            "check",
+            "status",
+            "demo",
+            "init",
+            "env",
+            "claude",
+            "completions",
+        ] {
+            assert!(script.contains(name), "{shell} completions lack {name}");
+        }
+    }
+}
+
+#[test]
+fn version_names_the_version_and_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = text(&switchyard(dir.path(), &["--version"], &[]).stdout);
+    assert!(
+        out.starts_with(&format!(
+            "switchyard {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{out}"
+    );
+}
+
+/// A fake `claude`: records its environment and arguments, sends one Messages request through
+/// `$ANTHROPIC_BASE_URL` with `$ANTHROPIC_AUTH_TOKEN`, and exits 7.
+const FAKE_CLAUDE: &str = r#"#!/bin/sh
+out="$FAKE_CLAUDE_OUT"
+printf 'base=%s\ntoken=%s\napi_key=%s\nopenai=%s\nargs=%s\n' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" "${ANTHROPIC_API_KEY-unset}" "$OPENAI_BASE_URL" "$*" > "$out"
+curl -sS -o "$out.body" -w '%{http_code}' "$ANTHROPIC_BASE_URL/v1/messages" \
+  -H 'content-type: application/json' -H "authorization: Bearer $ANTHROPIC_AUTH_TOKEN" \
+  -d '{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"say hi"}]}' > "$out.status" || exit 99
+exit 7
+"#;
+
+/// A directory holding an executable `claude` with `script`.
+fn fake_claude(dir: &Path, script: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = bin.join("claude");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+fn path_with(bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A config on a free fixed port (claude finds the gateway by the configured port) with one
+/// endpoint: `mock`, whose key comes from `$MOCK_KEY`.
+fn claude_config(dir: &Path, mock: &MockUpstream) -> (PathBuf, u16) {
+    let port = common::refused_port();
+    (claude_config_on(dir, mock, port, ""), port)
+}
+
+/// The same with `proxy_extra` lines in the `proxy` section.
+fn claude_config_on(dir: &Path, mock: &MockUpstream, port: u16, proxy_extra: &str) -> PathBuf {
+    let path = dir.join("config.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "proxy:\n  port: {port}\n  shutdown_grace: 2s\n{proxy_extra}endpoints:\n  - id: mock\n    base_url: {}\n    api_key: ${{MOCK_KEY}}\n",
+            mock.url()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn nothing_listens_on(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+}
+
+fn run_claude(dir: &Path, bin: &Path, config: &Path) -> Output {
+    let out_file = dir.join("claude.out");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command
+        .args([
+            "claude",
+            "--config",
+            config.to_str().unwrap(),
+            "--",
+            "-p",
+            "say hi",
+        ])
+        .env("PATH", path_with(bin))
+        .env("FAKE_CLAUDE_OUT", &out_file)
+        .env("MOCK_KEY", "mock-upstream-key")
+        .env("ANTHROPIC_AUTH_TOKEN", "stale-token")
+        .env("ANTHROPIC_API_KEY", "sk-ant-the-users-provider-key")
+        .env_remove("SWITCHYARD_CONFIG");
+    command.output().expect("run switchyard claude")
+}
+
+fn recorded(dir: &Path, suffix: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("claude.out{suffix}"))).unwrap_or_default()
+}
+
+fn mock_upstream() -> MockUpstream {
+    MockUpstream::start(Behaviour {
+        name: "mock".into(),
+        key: Some("mock-upstream-key".into()),
+        ..Behaviour::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn claude_uses_a_gateway_that_already_runs_and_exits_with_claudes_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let (config, port) = claude_config(dir.path(), &mock);
+    let gateway = Gateway::start_in(
+        tempfile::tempdir().unwrap(),
+        config.clone(),
+        &[("MOCK_KEY", "mock-upstream-key")],
+    );
+    let bin = fake_claude(dir.path(), FAKE_CLAUDE);
+    let out = run_claude(dir.path(), &bin, &config);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("already running"),
+        "{}",
+        text(&out.stderr)
+    );
+    let seen = recorded(dir.path(), "");
+    assert!(
+        seen.contains(&format!("base=http://127.0.0.1:{port}\n")),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(&format!("openai=http://127.0.0.1:{port}/v1\n")),
+        "{seen}"
+    );
+    assert!(seen.contains("token=switchyard-local\n"), "{seen}");
+    assert!(
+        seen.contains("api_key=unset\n"),
+        "the provider key stays with the gateway: {seen}"
+    );
+    assert!(seen.contains("args=-p say hi\n"), "{seen}");
+    assert_eq!(recorded(dir.path(), ".status"), "200");
+    assert!(recorded(dir.path(), ".body").contains("Hello from mock"));
+    assert_eq!(mock.hits(), 1);
+    let upstream_saw = &mock.requests()[0];
+    assert_eq!(upstream_saw.header("x-api-key"), Some("mock-upstream-key"));
+    assert!(
+        !nothing_listens_on(port),
+        "a gateway that was already running keeps running"
+    );
+    drop(gateway);
+}
+
+#[test]
+fn claude_serves_the_config_while_claude_runs_and_stops_it_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let port = common::refused_port();
+    // Client auth on: Claude Code is given the gateway's key, and nothing gets in without it.
+    let config = claude_config_on(
+        dir.path(),
+        &mock,
+        port,
+        "  auth_mode: strict\n  api_key: client-key-for-claude\n",
+    );
+    let bin = fake_claude(dir.path(), FAKE_CLAUDE);
+    let out = run_claude(dir.path(), &bin, &config);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("while Claude Code runs"), "{stderr}");
+    assert!(recorded(dir.path(), "").contains("token=client-key-for-claude\n"));
+    assert_eq!(recorded(dir.path(), ".status"), "200", "{stderr}");
+    assert!(recorded(dir.path(), ".body").contains("Hello from mock"));
+    assert_eq!(mock.hits(), 1);
+    assert!(nothing_listens_on(port), "the gateway it started is gone");
+}
+
+#[test]
+fn claude_on_a_config_with_port_0_is_given_the_port_the_gateway_took() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let config = claude_config_on(dir.path(), &mock, 0, "");
+    let bin = fake_claude(dir.path(), FAKE_CLAUDE);
+    let out = run_claude(dir.path(), &bin, &config);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = recorded(dir.path(), "");
+    assert!(!seen.contains("base=http://127.0.0.1:0\n"), "{seen}");
+    assert_eq!(recorded(dir.path(), ".status"), "200", "{seen}");
+    assert_eq!(mock.hits(), 1);
+}
+
+#[test]
+fn claude_on_the_keyless_starter_config_says_what_to_do_instead_of_serving_errors() {
+    let home = tempfile::tempdir().unwrap();
+    assert_eq!(
+        switchyard(home.path(), &["init"], &[]).status.code(),
+        Some(0)
+    );
+    let bin = fake_claude(home.path(), FAKE_CLAUDE);
+    let out_file = home.path().join("claude.out").display().to_string();
+    let out = switchyard(
+        home.path(),
+        &["claude"],
+        &[("PATH", &path_with(&bin)), ("FAKE_CLAUDE_OUT", &out_file)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("every endpoint") && stderr.contains("switchyard init --force"),
+        "{stderr}"
+    );
+    assert!(
+        !home.path().join("claude.out").exists(),
+        "claude was not started"
+    );
+}
+
+#[test]
+fn claude_missing_from_path_says_how_to_install_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let (config, port) = claude_config(dir.path(), &mock);
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["claude", "--config", config.to_str().unwrap()])
+        .env("PATH", &empty)
+        .env("MOCK_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("npm install -g @anthropic-ai/claude-code"),
+        "{stderr}"
+    );
+    assert!(
+        nothing_listens_on(port),
+        "no gateway was started for nothing"
+    );
+}
+
+/// Starts `switchyard claude` (in a process group of its own, as a shell's job) with a fake
+/// `claude` that traps `signal`, records whether the gateway still answers, and exits 42. Returns
+/// once the fake claude has installed its trap.
+fn claude_waiting_for(dir: &Path, config: &Path, signal: &str) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let fifo = dir.join("ready");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let script = format!(
+        r#"#!/bin/sh
+trap 'curl -s -o /dev/null -w "%{{http_code}}" "$ANTHROPIC_BASE_URL/healthz" > "$FAKE_CLAUDE_OUT.after"; exit 42' {signal}
+echo ready > "$FAKE_CLAUDE_READY"
+while :; do sleep 1; done
+"#
+    );
+    let bin = fake_claude(dir, &script);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["claude", "--config", config.to_str().unwrap()])
+        .env("PATH", path_with(&bin))
+        .env("FAKE_CLAUDE_OUT", dir.join("claude.out"))
+        .env("FAKE_CLAUDE_READY", &fifo)
+        .env("MOCK_KEY", "k")
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        if let Ok(file) = std::fs::File::open(&fifo) {
+            let _ = BufReader::new(file).read_line(&mut line);
+        }
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(30));
+    if line.as_deref() != Ok("ready\n") {
+        let _ = child.kill();
+        panic!("the fake claude never started: {line:?}");
+    }
+    child
+}
+
+/// Ctrl-C in a terminal signals the whole foreground process group. Claude Code gets it and
+/// decides; switchyard ignores it and the gateway it serves (in a group of its own) never sees it.
+#[test]
+fn ctrl_c_reaches_claude_and_not_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let (config, port) = claude_config(dir.path(), &mock);
+    let mut child = claude_waiting_for(dir.path(), &config, "INT");
+    let group = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(42),
+        "switchyard survived and passed on claude's status"
+    );
+    assert_eq!(
+        recorded(dir.path(), ".after"),
+        "200",
+        "the gateway still answered while claude handled Ctrl-C"
+    );
+    assert!(nothing_listens_on(port));
+}
+
+/// `kill <pid of switchyard claude>` (a service manager, a closing session) reaches Claude Code,
+/// which exits in its own way; then the gateway stops.
+#[test]
+fn sigterm_to_switchyard_is_passed_on_to_claude() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let (config, port) = claude_config(dir.path(), &mock);
+    let mut child = claude_waiting_for(dir.path(), &config, "TERM");
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
+    assert_eq!(recorded(dir.path(), ".after"), "200");
+    assert!(nothing_listens_on(port));
+}
