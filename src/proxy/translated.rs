@@ -4,8 +4,10 @@
 //! arrives.
 
 use super::stage::{BodyStage, StageEnd};
+use super::stream::sse_error_event;
 use super::{request, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
 use crate::config::{Config, EndpointConfig};
+use crate::gateway_error::ApiShape;
 use crate::translate::{
     self, count_tokens_answer, is_foreign_header, translate_answer, translate_answer_as_stream,
     translate_error, upstream_path, Api, Exchange, Refusal, RequestOptions, Route,
@@ -224,10 +226,25 @@ impl BodyStage for SseStage {
                 bytes: Bytes::from(bytes),
                 cut: None,
             },
-            Err(cut) => StageEnd {
-                bytes: Bytes::from(cut.error_event(self.client)),
-                cut: Some(cut.reason),
-            },
+            Err(cut) => {
+                // The same final event a passthrough stream cut midway ends with.
+                let shape = match self.client {
+                    Api::Anthropic => ApiShape::Anthropic,
+                    Api::OpenAi => ApiShape::OpenAi,
+                };
+                let event = if cut.error_sent {
+                    String::new()
+                } else {
+                    sse_error_event(
+                        shape,
+                        &format!("switchyard: upstream stream failed: {}", cut.reason),
+                    )
+                };
+                StageEnd {
+                    bytes: Bytes::from(event),
+                    cut: Some(cut.reason),
+                }
+            }
         }
     }
 }
