@@ -58,7 +58,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Start two mock upstreams and a gateway in front of them: a try-out with no keys.
+    /// Start three mock upstreams (one OpenAI-format) and a gateway in front of them: a try-out with no keys.
     Demo {
         /// Port of the demo gateway (0: any free port).
         #[arg(long, default_value_t = 8045)]
@@ -413,7 +413,7 @@ fn demo(port: u16) -> ExitCode {
             "http://{}",
             addrs.first().map(|a| a.to_string()).unwrap_or_default()
         );
-        println!("switchyard demo: a gateway in front of two mock upstreams on loopback; no real keys are used.\n");
+        println!("switchyard demo: a gateway in front of three mock upstreams on loopback; no real keys are used.\n");
         println!("  demo-primary  {primary_url}  priority 1; it rejects the gateway's key, so the first request fails over");
         println!("  demo-backup   {backup_url}  priority 2; healthy");
         println!("  demo-openai   {openai_url}/v1  api: openai, serves deepseek-chat and deepseek-reasoner;");
