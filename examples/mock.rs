@@ -2,8 +2,8 @@
 //! [--delay-ms N] [--deltas N] [--interval-ms N] [--openai] [--tool-call NAME JSON]`. Answers
 //! Anthropic `/v1/messages` and OpenAI `/v1/chat/completions`, plain and SSE, until Ctrl-C.
 //! `--openai` makes its Chat Completions answers reason first (as DeepSeek does) and send a usage
-//! chunk when asked; `--tool-call Bash '{"command":"ls"}'` adds a tool call (implies `--openai`),
-//! made until the conversation ends in a tool result.
+//! chunk when asked; `--tool-call Bash '{"command":"ls"}'` adds a tool call to the answers of both
+//! APIs, made until the conversation ends in a tool result.
 
 use std::time::Duration;
 use switchyard::mock::{Behaviour, MockUpstream, OpenAiAnswer};

@@ -268,6 +268,69 @@ async fn an_openai_client_gets_chat_completions_from_an_anthropic_endpoint_plain
 }
 
 #[actix_rt::test]
+async fn an_openai_client_gets_tool_calls_from_an_anthropic_endpoint_plain_and_streaming() {
+    let upstream = MockUpstream::start(Behaviour {
+        name: "claude".into(),
+        key: Some("ak".into()),
+        openai: Some(OpenAiAnswer {
+            tool_calls: vec![
+                ("get_weather".into(), r#"{"city":"Paris"}"#.into()),
+                ("get_weather".into(), r#"{"city":"Oslo"}"#.into()),
+            ],
+            argument_pieces: 3,
+            ..OpenAiAnswer::default()
+        }),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config("", &[anthropic_endpoint("claude", &upstream, 1)]));
+
+    let (status, _, body) = send(&gw, "/v1/chat/completions", chat_request(false), &[]).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    let choice = &answer["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    let calls = choice["message"]["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0]["id"], "toolu_mock_0");
+    assert_eq!(calls[1]["function"]["name"], "get_weather");
+    assert_eq!(calls[1]["function"]["arguments"], r#"{"city":"Oslo"}"#);
+
+    let (status, _, body) = send(&gw, "/v1/chat/completions", chat_request(true), &[]).await;
+    assert_eq!(status, 200);
+    let chunks = sse_data(&body);
+    let mut arguments = [String::new(), String::new()];
+    let mut ids = Vec::new();
+    for chunk in &chunks {
+        for call in chunk["choices"][0]["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let index = call["index"].as_u64().unwrap() as usize;
+            if let Some(id) = call["id"].as_str() {
+                ids.push((index, id.to_string()));
+            }
+            arguments[index] += call["function"]["arguments"].as_str().unwrap_or_default();
+        }
+    }
+    assert_eq!(
+        ids,
+        [
+            (0, "toolu_mock_0".to_string()),
+            (1, "toolu_mock_1".to_string())
+        ]
+    );
+    assert_eq!(arguments, [r#"{"city":"Paris"}"#, r#"{"city":"Oslo"}"#]);
+    let finish: Vec<&str> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
+        .collect();
+    assert_eq!(finish, ["tool_calls"]);
+    assert_eq!(chunks.last(), Some(&Value::String("[DONE]".into())));
+}
+
+#[actix_rt::test]
 async fn a_request_fails_over_between_endpoints_of_either_kind() {
     // An Anthropic endpoint answers 503: the OpenAI-format one serves the Anthropic client.
     let down = MockUpstream::start(Behaviour {
