@@ -632,3 +632,31 @@ async fn lateness_translated_vs_passthrough() {
         );
     }
 }
+
+#[actix_rt::test]
+async fn an_openai_endpoint_is_probed_in_its_own_api() {
+    let upstream = openai_mock("deepseek");
+    let endpoint = format!(
+        "{}    probe: messages\n",
+        openai_endpoint("ds", &upstream, 1)
+    );
+    let _gw = Gateway::start(&config("health:\n  probe_interval: 200ms\n", &[endpoint]));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while upstream.hits() < 1 {
+        assert!(Instant::now() < deadline, "no periodic probe");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let probe = &upstream.requests()[0];
+    assert_eq!(
+        (probe.method.as_str(), probe.path.as_str()),
+        ("POST", "/v1/chat/completions")
+    );
+    assert_eq!(probe.header("authorization"), Some("Bearer ok"));
+    assert_eq!(probe.header("anthropic-version"), None);
+    let body: Value = serde_json::from_slice(&probe.body).unwrap();
+    assert_eq!(
+        body["model"], "deepseek-chat",
+        "model_map applies to the probe"
+    );
+    assert_eq!(body["max_tokens"], 1);
+}
