@@ -110,7 +110,11 @@ fn sse_data(body: &[u8]) -> Vec<Value> {
 #[actix_rt::test]
 async fn an_anthropic_client_gets_messages_from_an_openai_endpoint_plain_and_streaming() {
     let upstream = openai_mock("deepseek");
-    let gw = Gateway::start(&config("", &[openai_endpoint("ds", &upstream, 1)]));
+    let endpoint = format!(
+        "{}    max_tokens: 300\n",
+        openai_endpoint("ds", &upstream, 1)
+    );
+    let gw = Gateway::start(&config("", &[endpoint]));
 
     let (status, headers, body) = send(
         &gw,
@@ -155,6 +159,10 @@ async fn an_anthropic_client_gets_messages_from_an_openai_endpoint_plain_and_str
     );
     let sent_body: Value = serde_json::from_slice(&sent.body).unwrap();
     assert_eq!(sent_body["model"], "deepseek-chat", "model_map applied");
+    assert_eq!(
+        sent_body["max_tokens"], 300,
+        "lowered to the endpoint's max_tokens"
+    );
     assert_eq!(sent_body["messages"][0]["role"], "system");
     assert_eq!(sent_body["tools"][0]["function"]["name"], "Bash");
 

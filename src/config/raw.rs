@@ -93,6 +93,7 @@ pub struct RawEndpoint {
     pub enabled: Option<bool>,
     pub probe: Option<String>,
     pub api: Option<String>,
+    pub max_tokens: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

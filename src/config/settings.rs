@@ -228,6 +228,9 @@ pub struct EndpointConfig {
     pub probe: ProbeKind,
     /// The API the upstream speaks (`endpoints[].api`).
     pub api: Api,
+    /// The most `max_tokens` the upstream accepts: a translated request asking more is lowered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
 }
 
 impl EndpointConfig {

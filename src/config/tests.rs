@@ -232,6 +232,13 @@ fn an_endpoint_speaks_an_api_and_openai_ones_take_a_bearer_key() {
         "translate:\n  default_max_tokens: 4096\n{MINIMAL}"
     ));
     assert_eq!(c.translate.default_max_tokens, 4096);
+    assert_eq!(c.endpoints[0].max_tokens, None);
+    let c = parse_ok(&format!("{MINIMAL}    max_tokens: 8192\n"));
+    assert_eq!(c.endpoints[0].max_tokens, Some(8192));
+    assert!(c.render_redacted().contains("max_tokens: 8192"));
+    let p = parse_err(&format!("{MINIMAL}    max_tokens: 0\n"));
+    assert_eq!(p.field, "endpoints[0].max_tokens");
+    assert_eq!(p.line, Some(4));
 }
 
 #[test]

@@ -352,6 +352,10 @@ impl Validator<'_> {
             Api::OpenAi => UpstreamAuth::Bearer,
         };
         let auth = self.word(&field("auth"), raw.auth.as_deref(), default_auth, "value")?;
+        if raw.max_tokens == Some(0) {
+            return Err(self.problem(&field("max_tokens"), "must be above 0"));
+        }
+        let max_tokens = raw.max_tokens;
         let weight = raw.weight.unwrap_or(defaults::WEIGHT);
         if !weight.is_finite() || weight <= 0.0 {
             return Err(self.problem(&field("weight"), "must be a number above 0"));
@@ -384,6 +388,7 @@ impl Validator<'_> {
             enabled: raw.enabled.unwrap_or(true),
             probe,
             api,
+            max_tokens,
         })
     }
 }

@@ -163,17 +163,22 @@ impl Relay<'_> {
                 .model
                 .as_deref()
                 .and_then(|m| request::mapped_model(&endpoint, m));
-            let (outbound, exchange) =
-                match translated::outbound_body(route, &body, upstream_model, self.config) {
-                    Ok(outbound) => outbound,
-                    Err(refusal) => {
-                        let client = match route {
-                            Route::Translate { client, .. } => client,
-                            Route::Passthrough => endpoint.api,
-                        };
-                        return self.refuse_translation(refusal, client);
-                    }
-                };
+            let (outbound, exchange) = match translated::outbound_body(
+                route,
+                &body,
+                upstream_model,
+                &endpoint,
+                self.config,
+            ) {
+                Ok(outbound) => outbound,
+                Err(refusal) => {
+                    let client = match route {
+                        Route::Translate { client, .. } => client,
+                        Route::Passthrough => endpoint.api,
+                    };
+                    return self.refuse_translation(refusal, client);
+                }
+            };
             let sent_at = Instant::now();
             let (answer, failed) = match upstream.send_body(outbound).await {
                 Err(e) => {

@@ -140,6 +140,7 @@ pub(super) fn outbound_body(
     route: Route,
     body: &Bytes,
     upstream_model: Option<&str>,
+    endpoint: &EndpointConfig,
     config: &Config,
 ) -> Result<(Bytes, Option<Exchange>), Refusal> {
     match route {
@@ -157,7 +158,7 @@ pub(super) fn outbound_body(
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or_default(),
-                max_tokens_cap: None,
+                max_tokens_cap: endpoint.max_tokens,
             };
             let translated = translate::translate_request(client, upstream, body, &options)?;
             Ok((Bytes::from(translated.body), Some(translated.exchange)))
