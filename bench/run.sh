@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The benchmark, in one command: bench/run.sh [--quick]
-# Installs wrk and nginx from Debian's packages when they are missing (nginx is optional: without
-# it the nginx column is skipped), builds in release mode, and runs examples/bench.rs with the load
-# generator and the mock upstream on core 1 and the gateway (or nginx) on core 0.
+# The benchmark, in one command: bench/run.sh [--quick] [--syscalls] [--allocs]
+#   --quick     3 s per wrk run and a shorter soak: about 1-2 minutes (the full run: under 10)
+#   --syscalls  also count syscalls per request with strace -c (slow; installs strace if missing)
+#   --allocs    also count allocations per request (examples/counted.rs, a counting allocator)
+# Installs wrk, nginx (nginx-light) and util-linux from Debian's packages when they are missing,
+# builds in release mode, and runs examples/bench.rs with this process, wrk and the upstreams on the
+# load core (BENCH_LOAD_CORE, default 1) and each proxy under test alone on BENCH_GATEWAY_CORE
+# (default 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +17,12 @@ install() {
 }
 command -v wrk >/dev/null 2>&1 || install wrk
 command -v taskset >/dev/null 2>&1 || install util-linux
-[ -x /usr/sbin/nginx ] || install nginx-light
+[ -x /usr/sbin/nginx ] || [ -x /usr/local/sbin/nginx ] || install nginx-light || true
+[ -x /usr/sbin/nginx ] || [ -x /usr/local/sbin/nginx ] || install nginx || true
+case " $* " in *" --syscalls "*) command -v strace >/dev/null 2>&1 || install strace ;; esac
 command -v wrk >/dev/null 2>&1 || { echo "bench: wrk is needed (apt-get install wrk)"; exit 1; }
+command -v taskset >/dev/null 2>&1 || { echo "bench: taskset is needed (apt-get install util-linux)"; exit 1; }
 
-cargo build --release --locked --bin switchyard --example bench
+cargo build --release --locked --bin switchyard --example bench --example floor --example mock --example counted
+export BENCH_GATEWAY_CORE="${BENCH_GATEWAY_CORE:-0}"
 exec taskset -c "${BENCH_LOAD_CORE:-1}" target/release/examples/bench "$@"

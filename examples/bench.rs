@@ -1,39 +1,105 @@
-//! The benchmark: switchyard against a direct connection to the same mock upstream and against
-//! nginx `proxy_pass`, on loopback. Run it with `bench/run.sh` (which pins this process, the mock
-//! and the load generator to core 1, and the gateway or nginx to core 0).
+//! The benchmark. Run it with `bench/run.sh [--quick] [--syscalls] [--allocs]`, which pins this
+//! process, wrk and the upstreams to the load core and every proxy under test to
+//! `BENCH_GATEWAY_CORE` (default 0), so that the proxy, not the load, sets the pace.
 //!
-//! Prints, side by side: requests/s and latency at 32 and 128 connections (wrk), added latency at a
-//! fixed 1,000 req/s, SSE time to first event and per-event lateness, resident memory idle / at peak /
-//! after many requests, and the cost of a failover. Figures only; nothing here asserts.
+//! Targets: `direct` (wrk straight to the upstream), nginx `proxy_pass`, the floor
+//! (`examples/floor.rs`: actix-web + awc forwarding bytes, nothing else) and switchyard. The upstream
+//! is a second nginx answering `return 200` with a fixed Messages JSON; the in-process mock serves
+//! SSE and the failover figure. Prints figures only; nothing here asserts.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use switchyard::mock::{Behaviour, MockUpstream};
 
+#[path = "../bench/claude_code_body.rs"]
+mod claude_code_body;
+
 const BODY: &str = r#"{"model":"claude-3-5-haiku-20241022","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
 const STREAM: &str = r#"{"model":"claude-3-5-haiku-20241022","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+/// What the upstream nginx answers to everything: a plain Anthropic Messages reply.
+const ANSWER: &str = r#"{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-20250514","content":[{"type":"text","text":"Hello! How can I help you today?"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":10}}"#;
+const BIG_BODY_BYTES: usize = 128 << 10;
 
 struct Options {
+    quick: bool,
     seconds: u64,
     soak_requests: u64,
     gateway_core: String,
+    syscalls: bool,
+    allocs: bool,
 }
 
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick");
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    if has("--help") || has("-h") {
+        println!("bench [--quick] [--syscalls] [--allocs] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0)");
+        std::process::exit(0);
+    }
+    if let Some(i) = args.iter().position(|a| a == "--write-body") {
+        // The 128 KiB Claude Code-shaped body alone, for a look or for other tools.
+        let body = claude_code_body::claude_code_body(BIG_BODY_BYTES);
+        match args.get(i + 1).map(|p| std::fs::write(p, &body)) {
+            Some(Ok(())) => std::process::exit(0),
+            _ => {
+                eprintln!("bench --write-body PATH");
+                std::process::exit(2)
+            }
+        }
+    }
+    let quick = has("--quick");
     Options {
+        quick,
         seconds: if quick { 3 } else { 10 },
         soak_requests: if quick { 100_000 } else { 1_000_000 },
         gateway_core: std::env::var("BENCH_GATEWAY_CORE").unwrap_or_else(|_| "0".into()),
+        syscalls: has("--syscalls"),
+        allocs: has("--allocs"),
     }
+}
+
+/// One load shape: a wrk script and a connection count.
+struct Case {
+    label: &'static str,
+    script: PathBuf,
+    conns: u32,
+}
+
+/// One thing to point wrk at; `pid` is the proxy's process (none for `direct`).
+struct Target {
+    name: &'static str,
+    url: String,
+    pid: Option<u32>,
 }
 
 fn main() {
     let opts = options();
+    let started = Instant::now();
     let dir = tempfile::tempdir().expect("temp dir");
+    let small = write_script(dir.path(), "small", BODY.as_bytes(), false);
+    let big_body = claude_code_body::claude_code_body(BIG_BODY_BYTES);
+    let big = write_script(dir.path(), "big", big_body.as_bytes(), true);
+    let cases = [
+        Case {
+            label: "small JSON",
+            script: small.clone(),
+            conns: 32,
+        },
+        Case {
+            label: "small JSON",
+            script: small.clone(),
+            conns: 128,
+        },
+        Case {
+            label: "128 KiB Claude Code body",
+            script: big.clone(),
+            conns: 16,
+        },
+    ];
+
+    let nginx_binary = find_nginx();
     let mock = MockUpstream::start(Behaviour {
         deltas: 3,
         ..Behaviour::default()
@@ -45,145 +111,518 @@ fn main() {
         ..Behaviour::default()
     })
     .expect("sse mock");
+    // The upstream runs where this process runs: on the load core.
+    let upstream = nginx_binary.and_then(|n| Server::nginx_upstream(n, dir.path()));
+    let upstream_url = upstream
+        .as_ref()
+        .map_or_else(|| mock.url(), |u| u.url.clone());
+    let upstream_pid = upstream.as_ref().map(Server::pid);
 
-    let gateway = Server::gateway(&opts, dir.path(), "plain", &[("up", &mock.url())], "");
-    let sse_gateway = Server::gateway(&opts, dir.path(), "sse", &[("up", &sse_mock.url())], "");
-    let nginx = Server::nginx(&opts, dir.path(), &mock.url(), &sse_mock.url());
-    let dead = refused_port();
+    let gateway = Server::gateway(
+        &opts,
+        dir.path(),
+        "plain",
+        &[("up", &upstream_url)],
+        "",
+        false,
+    );
+    let sse_gateway = Server::gateway(
+        &opts,
+        dir.path(),
+        "sse",
+        &[("up", &sse_mock.url())],
+        "",
+        false,
+    );
+    let floor = Server::floor(&opts, &upstream_url, false);
+    let sse_floor = Server::floor(&opts, &sse_mock.url(), false);
+    let nginx = nginx_binary
+        .and_then(|n| Server::nginx_proxy(n, &opts, dir.path(), &upstream_url, &sse_mock.url()));
     let failover = Server::gateway(
         &opts,
         dir.path(),
         "failover",
         &[
-            ("dead", &format!("http://127.0.0.1:{dead}")),
+            ("dead", &format!("http://127.0.0.1:{}", free_port())),
             ("up", &mock.url()),
         ],
         "health:\n  failure_threshold: 1000000\n",
+        false,
     );
 
-    println!("# switchyard benchmark ({} s per load run; gateway and nginx pinned to core {}, load and mock on the other)", opts.seconds, opts.gateway_core);
-    println!("# machine: {} cores; {}", num_cpus(), uname());
-    let idle_rss = rss_kib(gateway.pid());
-
-    println!("\n## Throughput: small non-streaming POST /v1/messages (wrk, keep-alive)");
     println!(
-        "{:<14} {:>6} {:>12} {:>10} {:>10} {:>10}",
-        "target", "conns", "req/s", "p50 ms", "p99 ms", "vs nginx"
+        "# switchyard benchmark ({} s per wrk run; proxies pinned to core {}, wrk and upstreams on the other)",
+        opts.seconds, opts.gateway_core
     );
-    let mut peak_rss = idle_rss;
-    for conns in [32, 128] {
-        let direct = wrk(&mock.url(), conns, opts.seconds);
-        let nginx_run = nginx.as_ref().map(|n| wrk(&n.url, conns, opts.seconds));
-        let (gw_run, rss) =
-            with_rss_sampling(gateway.pid(), || wrk(&gateway.url, conns, opts.seconds));
-        peak_rss = peak_rss.max(rss);
-        let nginx_rps = nginx_run.as_ref().and_then(|r| r.as_ref()).map(|r| r.rps);
-        for (name, run) in [
-            ("direct", Some(direct)),
-            ("nginx", nginx_run),
-            ("switchyard", Some(gw_run)),
-        ] {
+    println!(
+        "# machine: {} cores; {}; load average {}",
+        num_cpus(),
+        uname(),
+        loadavg()
+    );
+    match &upstream {
+        Some(_) => println!("# upstream: nginx `return 200` (fixed Messages JSON, {} bytes); the mock serves SSE and the failover row", ANSWER.len()),
+        None => println!("# upstream: the mock (nginx not installed: no nginx-return upstream and no nginx column)"),
+    }
+    println!(
+        "# 128 KiB body: {} bytes, Claude Code-shaped",
+        big_body.len()
+    );
+
+    let mut targets = vec![Target {
+        name: "direct",
+        url: upstream_url.clone(),
+        pid: None,
+    }];
+    if let Some(n) = &nginx {
+        targets.push(Target {
+            name: "nginx",
+            url: n.url.clone(),
+            pid: Some(n.pid()),
+        });
+    }
+    targets.push(Target {
+        name: "floor",
+        url: floor.url.clone(),
+        pid: Some(floor.pid()),
+    });
+    targets.push(Target {
+        name: "switchyard",
+        url: gateway.url.clone(),
+        pid: Some(gateway.pid()),
+    });
+    let idle_rss: Vec<u64> = targets.iter().map(|t| t.pid.map_or(0, rss_kib)).collect();
+
+    upstream_check(&opts, &upstream, &small);
+
+    // Warm every path once (connection pools, lazy initialisation) before measuring.
+    for t in &targets {
+        let _ = wrk(&t.url, &small, 32, 1);
+    }
+
+    println!("\n## Throughput and CPU (wrk -t1, keep-alive, POST /v1/messages)");
+    println!("proxy µs/req and upstream µs/req: utime+stime from /proc/PID/stat around the run ÷ requests served");
+    println!(
+        "{:<34} {:<11} {:>9} {:>8} {:>8} {:>12} {:>10} {:>9} {:>7}",
+        "case",
+        "target",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "proxy µs/req",
+        "upstr µs",
+        "÷ nginx",
+        "errors"
+    );
+    // Peak resident set per target (rows) and case (columns).
+    let mut peak_rss: Vec<Vec<u64>> = vec![vec![0; cases.len()]; targets.len()];
+    let mut verdicts = Vec::new();
+    let mut switchyard_rps = 0.0f64;
+    for (c, case) in cases.iter().enumerate() {
+        let label = format!("{}, {} conns", case.label, case.conns);
+        let mut runs: Vec<(&str, Option<Run>)> = Vec::new();
+        for (i, t) in targets.iter().enumerate() {
+            let run = measure(t, upstream_pid, case, opts.seconds);
+            if let Some(r) = &run {
+                peak_rss[i][c] = r.peak_rss_kib;
+            }
+            runs.push((t.name, run));
+        }
+        let find = |name: &str| {
+            runs.iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, r)| r.as_ref())
+        };
+        let nginx_run = find("nginx");
+        for (name, run) in &runs {
             match run {
-                Some(Some(r)) => println!(
-                    "{name:<14} {conns:>6} {:>12.0} {:>10.3} {:>10.3} {:>10}",
+                Some(r) => println!(
+                    "{label:<34} {name:<11} {:>9.0} {:>8.3} {:>8.3} {:>12} {:>10} {:>9} {:>7}",
                     r.rps,
                     r.p50_ms,
                     r.p99_ms,
-                    nginx_rps
-                        .map(|n| format!("{:.2}", r.rps / n))
-                        .unwrap_or("-".into())
+                    fmt_us(r.proxy_us),
+                    fmt_us(r.upstream_us),
+                    nginx_run.map_or("-".into(), |n| format!("{:.2}", r.rps / n.rps)),
+                    r.errors
                 ),
-                Some(None) => println!("{name:<14} {conns:>6} (wrk failed)"),
-                None => println!("{name:<14} {conns:>6} (nginx not installed: skipped)"),
+                None => println!("{label:<34} {name:<11} (wrk failed)"),
             }
         }
+        if case.conns == 32 && case.script == small {
+            switchyard_rps = find("switchyard").map_or(0.0, |r| r.rps);
+        }
+        verdicts.push(verdict(
+            &label,
+            find("direct"),
+            nginx_run,
+            find("floor"),
+            find("switchyard"),
+        ));
+    }
+    println!();
+    for v in verdicts {
+        println!("{v}");
     }
 
-    println!("\n## Latency at a fixed 1,000 req/s (open loop, 5 s)");
     let rt = actix_rt::System::new();
-    let fixed = |url: String| rt.block_on(fixed_rate(url, 1000, Duration::from_secs(5)));
-    let direct = fixed(mock.url());
-    let gw = fixed(gateway.url.clone());
-    let ng = nginx.as_ref().map(|n| fixed(n.url.clone()));
-    let fo = fixed(failover.url.clone());
+    let fixed_secs = if opts.quick { 2 } else { 5 };
+    println!("\n## Latency at a fixed 1,000 req/s (open loop, {fixed_secs} s, small JSON)");
     println!(
         "{:<22} {:>10} {:>10} {:>12} {:>12}",
         "target", "p50 ms", "p99 ms", "added p50", "added p99"
     );
-    for (name, r) in [
-        ("direct", Some(&direct)),
-        ("nginx", ng.as_ref()),
-        ("switchyard", Some(&gw)),
-        ("switchyard+failover", Some(&fo)),
-    ] {
-        if let Some(r) = r {
-            println!(
-                "{name:<22} {:>10.3} {:>10.3} {:>12.3} {:>12.3}",
-                r.p50_ms,
-                r.p99_ms,
-                r.p50_ms - direct.p50_ms,
-                r.p99_ms - direct.p99_ms
-            );
-        }
+    let fixed = |url: &str| {
+        rt.block_on(fixed_rate(
+            url.to_string(),
+            1000,
+            Duration::from_secs(fixed_secs),
+        ))
+    };
+    let direct = fixed(&upstream_url);
+    let mut rows = Vec::new();
+    for t in targets.iter().skip(1) {
+        rows.push((t.name, fixed(&t.url), direct.clone()));
     }
-    println!("(switchyard+failover: the first endpoint refuses every connection and is never ejected, so every request fails over once)");
+    let direct_mock = fixed(&mock.url());
+    rows.push((
+        "switchyard+failover",
+        fixed(&failover.url),
+        direct_mock.clone(),
+    ));
+    println!(
+        "{:<22} {:>10.3} {:>10.3} {:>12} {:>12}",
+        "direct", direct.p50_ms, direct.p99_ms, "", ""
+    );
+    for (name, r, base) in &rows {
+        println!(
+            "{name:<22} {:>10.3} {:>10.3} {:>12.3} {:>12.3}",
+            r.p50_ms,
+            r.p99_ms,
+            r.p50_ms - base.p50_ms,
+            r.p99_ms - base.p99_ms
+        );
+    }
+    println!(
+        "{:<22} {:>10.3} {:>10.3}",
+        "direct to the mock", direct_mock.p50_ms, direct_mock.p99_ms
+    );
+    println!("(switchyard+failover: its first endpoint refuses every connection and is never ejected, so every request fails over once to the mock; added = against direct to the mock)");
 
-    println!("\n## SSE: 50 events 10 ms apart, 20 streams one after another");
-    let sse = |url: String| rt.block_on(sse_lateness(url, &sse_mock, 20));
-    let direct = sse(sse_mock.url());
-    let gw = sse(sse_gateway.url.clone());
-    let ng = nginx.as_ref().map(|n| sse(n.sse_url.clone()));
+    let streams = if opts.quick { 5 } else { 20 };
+    println!(
+        "\n## SSE through the mock: 50 events 10 ms apart, {streams} streams one after another"
+    );
     println!(
         "{:<14} {:>20} {:>18} {:>14} {:>14}",
         "target", "first event p50 ms", "lateness p50 ms", "p90 ms", "p99 ms"
     );
-    for (name, r) in [
-        ("direct", Some(&direct)),
-        ("nginx", ng.as_ref()),
-        ("switchyard", Some(&gw)),
-    ] {
-        if let Some(r) = r {
+    let sse = |url: &str| rt.block_on(sse_lateness(url.to_string(), &sse_mock, streams));
+    let mut sse_targets = vec![("direct", sse_mock.url())];
+    if let Some(n) = &nginx {
+        sse_targets.push(("nginx", n.sse_url.clone()));
+    }
+    sse_targets.push(("floor", sse_floor.url.clone()));
+    sse_targets.push(("switchyard", sse_gateway.url.clone()));
+    for (name, url) in &sse_targets {
+        let r = sse(url);
+        println!(
+            "{name:<14} {:>20.3} {:>18.3} {:>14.3} {:>14.3}",
+            r.first_p50_ms, r.late_p50_ms, r.late_p90_ms, r.late_p99_ms
+        );
+    }
+
+    println!("\n## Memory (resident set of each proxy process, KiB; peak = highest sample, every 100 ms, during the case's wrk run)");
+    print!("{:<11} {:>10}", "target", "idle");
+    for case in &cases {
+        print!(
+            " {:>34}",
+            format!("peak: {}, {} conns", case.label, case.conns)
+        );
+    }
+    println!();
+    for (i, t) in targets.iter().enumerate().skip(1) {
+        print!("{:<11} {:>10}", t.name, idle_rss[i]);
+        for peak in &peak_rss[i] {
+            print!(" {peak:>34}");
+        }
+        println!();
+    }
+    let before = rss_kib(gateway.pid());
+    let served = soak(&gateway.url, &small, opts.soak_requests, switchyard_rps);
+    let after = rss_kib(gateway.pid());
+    println!("switchyard before the soak: {before:>8} KiB");
+    println!(
+        "switchyard after {served} more requests (64 conns): {after:>8} KiB ({:+} KiB)",
+        after as i64 - before as i64
+    );
+
+    if opts.syscalls {
+        syscalls_section(&opts, &targets, &cases);
+    }
+    if opts.allocs {
+        allocs_section(&opts, dir.path(), &upstream_url, &cases);
+    }
+    println!("\n# total time {:.0} s", started.elapsed().as_secs_f64());
+    drop((
+        gateway,
+        sse_gateway,
+        floor,
+        sse_floor,
+        nginx,
+        failover,
+        upstream,
+    ));
+    let _ = std::io::stdout().flush();
+}
+
+/// Whether the run can show the proxy's cost: direct must beat nginx's proxy by ≥ 15 %, or the
+/// load side, not the proxy, set the pace. Also splits the CPU gap between stack and our code.
+fn verdict(
+    label: &str,
+    direct: Option<&Run>,
+    nginx: Option<&Run>,
+    floor: Option<&Run>,
+    ours: Option<&Run>,
+) -> String {
+    let mut text = format!("{label}: ");
+    match (direct, nginx) {
+        (Some(d), Some(n)) => {
+            let gain = d.rps / n.rps - 1.0;
+            if gain >= 0.15 {
+                text.push_str(&format!(
+                    "direct beats nginx proxy_pass by {:.0} % (≥ 15 %): the proxy is the bottleneck.",
+                    gain * 100.0
+                ));
+            } else {
+                text.push_str(&format!(
+                    "LOAD-BOUND: direct is only {:+.0} % against nginx proxy_pass (< 15 %); req/s measure the load core, read the CPU µs/req.",
+                    gain * 100.0
+                ));
+            }
+        }
+        _ => text.push_str("no nginx figure: cannot tell whether the run is load-bound."),
+    }
+    if let (Some(n), Some(f), Some(s)) = (nginx, floor, ours) {
+        if let (Some(nu), Some(fu), Some(su)) = (n.proxy_us, f.proxy_us, s.proxy_us) {
+            text.push_str(&format!(
+                " CPU/req: nginx {nu:.1} µs, floor {fu:.1} µs (the stack: {:+.1}), switchyard {su:.1} µs (our code: {:+.1}); switchyard = {:.2}× nginx, {:.2}× floor.",
+                fu - nu,
+                su - fu,
+                su / nu,
+                su / fu
+            ));
+        }
+    }
+    text
+}
+
+/// Is the upstream cheaper than any proxy? The nginx `return` upstream against the mock, each
+/// straight from wrk, with the upstream's own CPU per request.
+fn upstream_check(opts: &Options, upstream: &Option<Server>, small: &Path) {
+    let seconds = if opts.quick { 2 } else { 5 };
+    println!("\n## Upstream check: wrk straight to each candidate upstream, small JSON, 32 conns, {seconds} s (both on the load core)");
+    println!(
+        "{:<22} {:>9} {:>8} {:>8} {:>16}",
+        "upstream", "req/s", "p50 ms", "p99 ms", "upstream µs/req"
+    );
+    let case = Case {
+        label: "",
+        script: small.to_path_buf(),
+        conns: 32,
+    };
+    let mock = Server::mock_process();
+    let mut candidates = Vec::new();
+    if let Some(u) = upstream {
+        candidates.push(("nginx return 200", u));
+    }
+    if let Some(m) = &mock {
+        candidates.push(("mock (own process)", m));
+    }
+    for (name, server) in candidates {
+        let target = Target {
+            name,
+            url: server.url.clone(),
+            pid: None,
+        };
+        match measure(&target, Some(server.pid()), &case, seconds) {
+            Some(r) => println!(
+                "{name:<22} {:>9.0} {:>8.3} {:>8.3} {:>16}",
+                r.rps,
+                r.p50_ms,
+                r.p99_ms,
+                fmt_us(r.upstream_us)
+            ),
+            None => println!("{name:<22} (wrk failed)"),
+        }
+    }
+}
+
+/// Sends at least `requests` more small requests to the gateway (64 connections); returns how many.
+fn soak(url: &str, script: &Path, requests: u64, rps_hint: f64) -> u64 {
+    let mut rate = if rps_hint > 100.0 { rps_hint } else { 10_000.0 };
+    let mut served = 0;
+    while served < requests {
+        let seconds = (((requests - served) as f64 / rate).ceil() as u64).clamp(1, 300);
+        match wrk(url, script, 64, seconds) {
+            Some(r) if r.requests > 0 => {
+                served += r.requests;
+                rate = r.rps.max(100.0);
+            }
+            _ => break,
+        }
+    }
+    served
+}
+
+/// `--syscalls`: `strace -c -f` attached to each proxy around a wrk run; calls per request.
+fn syscalls_section(opts: &Options, targets: &[Target], cases: &[Case]) {
+    let seconds = if opts.quick { 2 } else { 5 };
+    println!("\n## Syscalls per request (strace -c -f -p PID around a {seconds} s wrk run; strace slows the proxy, so req/s here mean nothing)");
+    if Command::new("strace").arg("-V").output().is_err() {
+        println!("(strace not installed: skipped)");
+        return;
+    }
+    for case in cases.iter().filter(|c| c.conns != 128) {
+        for t in targets.iter().filter(|t| t.pid.is_some()) {
+            let Some(pid) = t.pid else { continue };
+            let out = std::env::temp_dir().join(format!("switchyard-bench-strace-{pid}.txt"));
+            let mut strace = match Command::new("strace")
+                .args(["-c", "-f", "-o"])
+                .arg(&out)
+                .args(["-p", &pid.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+            {
+                Ok(child) => child,
+                Err(e) => {
+                    println!("(strace failed to start: {e})");
+                    return;
+                }
+            };
+            // strace says "Process N attached" on stderr once it traces.
+            let mut attached = String::new();
+            if let Some(err) = strace.stderr.take() {
+                let _ = std::io::BufReader::new(err).read_line(&mut attached);
+            }
+            let run = wrk(&t.url, &case.script, case.conns, seconds);
+            let _ = Command::new("kill")
+                .args(["-INT", &strace.id().to_string()])
+                .status();
+            let _ = strace.wait();
+            let summary = std::fs::read_to_string(&out).unwrap_or_default();
+            let _ = std::fs::remove_file(&out);
+            let requests = run.map_or(0, |r| r.requests).max(1) as f64;
+            let (total, top) = parse_strace(&summary);
+            if total == 0 {
+                println!(
+                    "{}, {} conns, {}: no strace summary ({})",
+                    case.label,
+                    case.conns,
+                    t.name,
+                    attached.trim()
+                );
+                continue;
+            }
+            let top: Vec<String> = top
+                .iter()
+                .take(6)
+                .map(|(name, calls)| format!("{name} {:.2}", *calls as f64 / requests))
+                .collect();
             println!(
-                "{name:<14} {:>20.3} {:>18.3} {:>14.3} {:>14.3}",
-                r.first_p50_ms, r.late_p50_ms, r.late_p90_ms, r.late_p99_ms
+                "{:<34} {:<11} {:>7.2} syscalls/req   {}",
+                format!("{}, {} conns", case.label, case.conns),
+                t.name,
+                total as f64 / requests,
+                top.join(", ")
             );
         }
     }
+}
 
-    println!("\n## Memory (resident set of the gateway process)");
-    println!("idle:                     {:>8} KiB", idle_rss);
-    println!("peak under 128 conns:     {:>8} KiB", peak_rss);
-    let before = rss_kib(gateway.pid());
-    let soak = wrk_requests(&gateway.url, 64, opts.soak_requests);
-    let after = rss_kib(gateway.pid());
-    println!(
-        "before {:>9} requests: {:>8} KiB",
-        opts.soak_requests, before
-    );
-    println!(
-        "after  {:>9} requests: {:>8} KiB ({:+} KiB; {} requests sent)",
-        opts.soak_requests,
-        after,
-        after as i64 - before as i64,
-        soak
-    );
-    drop((gateway, sse_gateway, nginx, failover));
-    let _ = std::io::stdout().flush();
+/// The `total` calls and the per-syscall calls (most first) of an `strace -c` summary.
+fn parse_strace(summary: &str) -> (u64, Vec<(String, u64)>) {
+    let mut total = 0;
+    let mut rows = Vec::new();
+    for line in summary.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 5 || fields[0].parse::<f64>().is_err() {
+            continue;
+        }
+        let Ok(calls) = fields[3].parse::<u64>() else {
+            continue;
+        };
+        let name = fields[fields.len() - 1].to_string();
+        if name == "total" {
+            total = calls;
+        } else {
+            rows.push((name, calls));
+        }
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
+    (total, rows)
+}
+
+/// `--allocs`: switchyard and the floor rebuilt with a counting allocator (examples/counted.rs);
+/// allocations and bytes per request around a wrk run.
+fn allocs_section(opts: &Options, dir: &Path, upstream_url: &str, cases: &[Case]) {
+    let seconds = if opts.quick { 2 } else { 5 };
+    println!("\n## Allocations per request (examples/counted.rs: the same code under a counting global allocator, {seconds} s wrk run)");
+    let gateway = Server::gateway(opts, dir, "counted", &[("up", upstream_url)], "", true);
+    let floor = Server::floor(opts, upstream_url, true);
+    for case in cases.iter().filter(|c| c.conns != 128) {
+        for (name, server) in [("floor", &floor), ("switchyard", &gateway)] {
+            let Some(stats) = server.alloc_stats else {
+                continue;
+            };
+            let _ = wrk(&server.url, &case.script, case.conns, 1);
+            let before = read_alloc_stats(stats);
+            let run = wrk(&server.url, &case.script, case.conns, seconds);
+            let after = read_alloc_stats(stats);
+            let requests = run.map_or(0, |r| r.requests).max(1) as f64;
+            match (before, after) {
+                (Some(b), Some(a)) => println!(
+                    "{:<34} {:<11} {:>9.1} allocations/req {:>9.1} reallocations/req {:>11.0} bytes/req",
+                    format!("{}, {} conns", case.label, case.conns),
+                    name,
+                    (a[0] - b[0]) as f64 / requests,
+                    (a[1] - b[1]) as f64 / requests,
+                    (a[2] - b[2]) as f64 / requests
+                ),
+                _ => println!("{name}: no allocation figures"),
+            }
+        }
+    }
+}
+
+fn read_alloc_stats(addr: std::net::SocketAddr) -> Option<[u64; 3]> {
+    let mut line = String::new();
+    let conn = std::net::TcpStream::connect(addr).ok()?;
+    std::io::BufReader::new(conn).read_line(&mut line).ok()?;
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    Some([*numbers.first()?, *numbers.get(1)?, *numbers.get(2)?])
 }
 
 struct Server {
     child: Child,
     url: String,
     sse_url: String,
+    alloc_stats: Option<std::net::SocketAddr>,
 }
 
 impl Server {
+    /// switchyard (or, when `counted`, the same gateway under the counting allocator).
     fn gateway(
         opts: &Options,
         dir: &Path,
         name: &str,
         endpoints: &[(&str, &str)],
         extra: &str,
+        counted: bool,
     ) -> Server {
         let mut yaml = format!("proxy:\n  port: 0\n  access_log: false\n{extra}endpoints:\n");
         for (id, url) in endpoints {
@@ -193,75 +632,173 @@ impl Server {
         }
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, yaml).expect("config");
-        let binary = sibling_binary("switchyard");
-        let mut child = Command::new("taskset")
+        let binary = if counted {
+            sibling_example("counted")
+        } else {
+            release_binary("switchyard")
+        };
+        let mut command = Command::new("taskset");
+        command
             .args(["-c", &opts.gateway_core])
             .arg(binary)
             .args(["serve", "--config"])
             .arg(&path)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn");
+        Server::spawn(command, "switchyard listening on ")
+            .expect("start the gateway (is taskset installed?)")
+    }
+
+    /// The floor, forwarding everything to `upstream`.
+    fn floor(opts: &Options, upstream: &str, counted: bool) -> Server {
+        let mut command = Command::new("taskset");
+        command.args(["-c", &opts.gateway_core]);
+        if counted {
+            command.arg(sibling_example("counted")).arg("floor");
+        } else {
+            command.arg(sibling_example("floor"));
+        }
+        command.arg(upstream);
+        Server::spawn(command, "floor listening on ").expect("start the floor")
+    }
+
+    /// The mock example as a process of its own (for the upstream check), on the load core.
+    fn mock_process() -> Option<Server> {
+        let mut command = Command::new(sibling_example("mock"));
+        command.env("RUST_LOG", "warn");
+        Server::spawn(command, "mock upstream on ")
+    }
+
+    /// Starts `command` and reads its first lines until one starts with `prefix` (the URL follows);
+    /// an `alloc stats on ADDR` line before it is remembered.
+    fn spawn(mut command: Command, prefix: &str) -> Option<Server> {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start the gateway (is taskset installed?)");
-        let mut line = String::new();
-        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-        std::io::BufRead::read_line(&mut out, &mut line).expect("gateway output");
-        let url = line
-            .trim()
-            .trim_start_matches("switchyard listening on ")
-            .to_string();
-        Server {
-            child,
-            sse_url: url.clone(),
-            url,
+            .ok()?;
+        let mut out = std::io::BufReader::new(child.stdout.take()?);
+        let mut alloc_stats = None;
+        for _ in 0..5 {
+            let mut line = String::new();
+            if out.read_line(&mut line).ok()? == 0 {
+                break;
+            }
+            if let Some(addr) = line.trim().strip_prefix("alloc stats on ") {
+                alloc_stats = addr.parse().ok();
+            } else if let Some(url) = line.trim().strip_prefix(prefix) {
+                let url = url.to_string();
+                // Keep draining its stdout so the child never blocks on a full pipe.
+                std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+                return Some(Server {
+                    child,
+                    sse_url: url.clone(),
+                    url,
+                    alloc_stats,
+                });
+            }
         }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
-    fn nginx(opts: &Options, dir: &Path, upstream: &str, sse_upstream: &str) -> Option<Server> {
-        let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())?;
+    /// The upstream: nginx answering every request with `ANSWER` (bodies read and discarded).
+    fn nginx_upstream(nginx: &str, dir: &Path) -> Option<Server> {
+        let port = free_port();
+        let server = format!(
+            "server {{ listen 127.0.0.1:{port}; client_max_body_size 0; default_type application/json;\n\
+               location / {{ return 200 '{ANSWER}'; }} }}\n"
+        );
+        Server::nginx(
+            nginx,
+            &dir.join("nginx-upstream"),
+            None,
+            &server,
+            port,
+            port,
+        )
+    }
+
+    /// nginx `proxy_pass` to `upstream` (plain) and to `sse_upstream` (unbuffered), on the gateway core.
+    fn nginx_proxy(
+        nginx: &str,
+        opts: &Options,
+        dir: &Path,
+        upstream: &str,
+        sse_upstream: &str,
+    ) -> Option<Server> {
         let (port, sse_port) = (free_port(), free_port());
-        let prefix = dir.join("nginx");
-        std::fs::create_dir_all(prefix.join("logs")).ok()?;
         let strip = |u: &str| u.trim_start_matches("http://").to_string();
-        let conf = format!(
-            "worker_processes 1;\ndaemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log crit;\n\
-             events {{ worker_connections 4096; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
-               fastcgi_temp_path {p}/fcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n\
-               upstream mock {{ server {up}; keepalive 256; }}\n  upstream sse {{ server {sse}; keepalive 64; }}\n\
-               server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://mock; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}\n\
-               server {{ listen 127.0.0.1:{sse_port}; location / {{ proxy_pass http://sse; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering off; }} }}\n}}\n",
-            p = prefix.display(),
+        let servers = format!(
+            "client_max_body_size 32m; client_body_buffer_size 1m;\n\
+             upstream up {{ server {up}; keepalive 256; keepalive_requests 1000000; }}\n\
+             upstream sse {{ server {sse}; keepalive 64; }}\n\
+             server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}\n\
+             server {{ listen 127.0.0.1:{sse_port}; location / {{ proxy_pass http://sse; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering off; }} }}\n",
             up = strip(upstream),
             sse = strip(sse_upstream),
         );
+        Server::nginx(
+            nginx,
+            &dir.join("nginx-proxy"),
+            Some(&opts.gateway_core),
+            &servers,
+            port,
+            sse_port,
+        )
+    }
+
+    /// One nginx process (no master, one worker), optionally pinned to `core`.
+    fn nginx(
+        nginx: &str,
+        prefix: &Path,
+        core: Option<&str>,
+        servers: &str,
+        port: u16,
+        sse_port: u16,
+    ) -> Option<Server> {
+        std::fs::create_dir_all(prefix.join("logs")).ok()?;
+        let conf = format!(
+            "worker_processes 1;\ndaemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log crit;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  keepalive_requests 1000000;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
+               fastcgi_temp_path {p}/fcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n{servers}}}\n",
+            p = prefix.display(),
+        );
         let conf_path = prefix.join("nginx.conf");
         std::fs::write(&conf_path, conf).ok()?;
-        let child = Command::new("taskset")
-            .args(["-c", &opts.gateway_core, nginx, "-c"])
+        let mut command = match core {
+            Some(core) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", core, nginx]);
+                c
+            }
+            None => Command::new(nginx),
+        };
+        let child = command
+            .arg("-c")
             .arg(&conf_path)
-            .args(["-p"])
-            .arg(&prefix)
+            .arg("-p")
+            .arg(prefix)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .ok()?;
-        let url = format!("http://127.0.0.1:{port}");
+        let mut server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            sse_url: format!("http://127.0.0.1:{sse_port}"),
+            alloc_stats: None,
+        };
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
+            if Instant::now() > deadline || server.child.try_wait().ok().flatten().is_some() {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(Server {
-            child,
-            url,
-            sse_url: format!("http://127.0.0.1:{sse_port}"),
-        })
+        server.url = format!("http://127.0.0.1:{port}");
+        Some(server)
     }
 
     fn pid(&self) -> u32 {
@@ -277,9 +814,21 @@ impl Drop for Server {
     }
 }
 
-fn sibling_binary(name: &str) -> PathBuf {
+fn find_nginx() -> Option<&'static str> {
+    ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+/// target/release/examples/NAME, beside this benchmark.
+fn sibling_example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    // target/release/examples/bench → target/release/switchyard
+    exe.with_file_name(name)
+}
+
+/// target/release/NAME (this benchmark is target/release/examples/bench).
+fn release_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
     let release = exe.parent().and_then(Path::parent).expect("target dir");
     release.join(name)
 }
@@ -289,10 +838,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port")
-}
-
-fn refused_port() -> u16 {
-    free_port()
 }
 
 /// Cores of the machine (not of this process, which is pinned to one).
@@ -310,6 +855,12 @@ fn uname() -> String {
         .unwrap_or_default()
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -321,38 +872,96 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn with_rss_sampling<T>(pid: u32, run: impl FnOnce() -> T) -> (T, u64) {
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stop.clone();
-    let sampler = std::thread::spawn(move || {
-        let mut peak = 0;
-        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-            peak = peak.max(rss_kib(pid));
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        peak
-    });
-    let result = run();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    (result, sampler.join().unwrap_or(0))
+/// utime + stime of a whole process (all its threads), in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces: state is
+    // field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
-struct WrkResult {
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn fmt_us(us: Option<f64>) -> String {
+    us.map_or("-".into(), |u| format!("{u:.1}"))
+}
+
+/// A wrk run against one target, with the proxy's and the upstream's CPU per request and the
+/// proxy's peak resident set.
+struct Run {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    requests: u64,
+    errors: u64,
+    proxy_us: Option<f64>,
+    upstream_us: Option<f64>,
+    peak_rss_kib: u64,
 }
 
-fn wrk_script() -> PathBuf {
-    let path = std::env::temp_dir().join("switchyard-bench-post.lua");
-    let script = format!(
-        "wrk.method = \"POST\"\nwrk.body = '{BODY}'\nwrk.headers[\"content-type\"] = \"application/json\"\n"
+fn measure(target: &Target, upstream_pid: Option<u32>, case: &Case, seconds: u64) -> Option<Run> {
+    let ticks = |pid: Option<u32>| pid.and_then(cpu_ticks);
+    let (proxy_before, upstream_before) = (ticks(target.pid), ticks(upstream_pid));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = target.pid.map(|pid| {
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            peak
+        })
+    });
+    let result = wrk(&target.url, &case.script, case.conns, seconds);
+    let (proxy_after, upstream_after) = (ticks(target.pid), ticks(upstream_pid));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.and_then(|s| s.join().ok()).unwrap_or(0);
+    let mut run = result?;
+    let per_request = |before: Option<u64>, after: Option<u64>| {
+        let ticks = after?.checked_sub(before?)?;
+        Some(ticks as f64 / clock_ticks_per_second() * 1e6 / run.requests.max(1) as f64)
+    };
+    run.proxy_us = per_request(proxy_before, proxy_after);
+    run.upstream_us = per_request(upstream_before, upstream_after);
+    run.peak_rss_kib = peak;
+    Some(run)
+}
+
+/// A wrk script: POST with `body`, from a file (`wrk.body = io.open(path):read("*a")`) so that any
+/// size works. `claude_code` adds the headers Claude Code sends.
+fn write_script(dir: &Path, name: &str, body: &[u8], claude_code: bool) -> PathBuf {
+    let body_path = dir.join(format!("{name}.json"));
+    std::fs::write(&body_path, body).expect("body file");
+    let mut script = format!(
+        "wrk.method = \"POST\"\nlocal f = io.open(\"{}\", \"rb\")\nwrk.body = f:read(\"*a\")\nf:close()\n\
+         wrk.headers[\"content-type\"] = \"application/json\"\nwrk.headers[\"anthropic-version\"] = \"2023-06-01\"\n",
+        body_path.display()
     );
-    let _ = std::fs::write(&path, script);
+    if claude_code {
+        script.push_str(
+            "wrk.headers[\"anthropic-beta\"] = \"claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14\"\n\
+             wrk.headers[\"user-agent\"] = \"claude-cli/1.0.83 (external, cli)\"\nwrk.headers[\"x-app\"] = \"cli\"\n\
+             wrk.headers[\"x-claude-code-session-id\"] = \"7e3b2a1c-9d8f-4a6b-8c5e-1f2d3c4b5a69\"\n\
+             wrk.headers[\"x-stainless-lang\"] = \"js\"\nwrk.headers[\"x-stainless-runtime\"] = \"node\"\n",
+        );
+    }
+    let path = dir.join(format!("{name}.lua"));
+    std::fs::write(&path, script).expect("wrk script");
     path
 }
 
-fn wrk(url: &str, conns: u32, seconds: u64) -> Option<WrkResult> {
+fn wrk(url: &str, script: &Path, conns: u32, seconds: u64) -> Option<Run> {
     let out = Command::new("wrk")
         .args([
             "-t1",
@@ -361,40 +970,48 @@ fn wrk(url: &str, conns: u32, seconds: u64) -> Option<WrkResult> {
             "--latency",
             "-s",
         ])
-        .arg(wrk_script())
+        .arg(script)
         .arg(format!("{url}/v1/messages"))
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let rps = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())?;
-    let pct = |label: &str| {
+    let after = |prefix: &str| {
         text.lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .and_then(|l| l.split_whitespace().nth(1))
+            .find_map(|l| l.trim_start().strip_prefix(prefix).map(str::trim))
+    };
+    let rps = after("Requests/sec:")?.parse().ok()?;
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let non_2xx: u64 = after("Non-2xx or 3xx responses:")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    // "Socket errors: connect 0, read 0, write 0, timeout 0"
+    let socket: u64 = after("Socket errors:")
+        .map(|s| {
+            s.split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    let pct = |label: &str| {
+        after(label)
             .and_then(parse_wrk_duration)
             .unwrap_or(f64::NAN)
     };
-    Some(WrkResult {
+    Some(Run {
         rps,
         p50_ms: pct("50%"),
         p99_ms: pct("99%"),
+        requests,
+        errors: non_2xx + socket,
+        proxy_us: None,
+        upstream_us: None,
+        peak_rss_kib: 0,
     })
-}
-
-/// Sends about `requests` requests with wrk (time-bounded by the rate it achieves).
-fn wrk_requests(url: &str, conns: u32, requests: u64) -> u64 {
-    let probe = wrk(url, conns, 2)
-        .map(|r| r.rps)
-        .unwrap_or(10_000.0)
-        .max(1.0);
-    let seconds = ((requests as f64 / probe).ceil() as u64).clamp(1, 600);
-    wrk(url, conns, seconds)
-        .map(|r| (r.rps * seconds as f64) as u64)
-        .unwrap_or(0)
-        + (probe * 2.0) as u64
 }
 
 fn parse_wrk_duration(text: &str) -> Option<f64> {
@@ -410,6 +1027,7 @@ fn parse_wrk_duration(text: &str) -> Option<f64> {
     })
 }
 
+#[derive(Clone)]
 struct Percentiles {
     p50_ms: f64,
     p99_ms: f64,

@@ -271,6 +271,22 @@ pub fn render_status_table(report: &serde_json::Value, colour: bool) -> String {
         if let Some(secs) = e["retry_in_s"].as_f64() {
             why = format!("back in {secs:.0}s; {why}");
         }
+        let cooling: Vec<String> = e["model_cooldowns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                format!(
+                    "{} {:.0}s",
+                    c["model"].as_str().unwrap_or("?"),
+                    c["retry_in_s"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect();
+        if !cooling.is_empty() {
+            // Per-model rate limits: the endpoint serves other models meanwhile.
+            why = format!("limited: {}; {why}", cooling.join(", "));
+        }
         if why.chars().count() > 60 {
             why = why.chars().take(59).collect::<String>() + "…";
         }
@@ -457,7 +473,10 @@ mod tests {
                 {"id": "a", "state": "healthy", "requests": 10, "failures": 0, "in_flight": 1, "last_status": 200,
                  "latency_p50_ms": 12.3, "latency_p95_ms": 40.0, "last_error": null, "base_url": "https://a.example"},
                 {"id": "bbbbbbbb", "state": "auth_failed", "requests": 1, "failures": 1, "in_flight": 0, "last_status": 401,
-                 "latency_p50_ms": null, "latency_p95_ms": null, "last_error": "HTTP 401", "base_url": "https://b.example"}
+                 "latency_p50_ms": null, "latency_p95_ms": null, "last_error": "HTTP 401", "base_url": "https://b.example"},
+                {"id": "c", "state": "healthy", "requests": 3, "failures": 1, "in_flight": 0, "last_status": 429,
+                 "latency_p50_ms": 5.0, "latency_p95_ms": 5.0, "last_error": "HTTP 429", "base_url": "https://c.example",
+                 "model_cooldowns": [{"model": "opus", "until": "2026-11-23T10:00:12Z", "retry_in_s": 12.0}]}
             ]
         });
         let plain = render_status_table(&report, false);
@@ -467,6 +486,7 @@ mod tests {
         let col = lines[1].find("STATE").unwrap();
         assert_eq!(&lines[2][col..col + 7], "healthy");
         assert_eq!(&lines[3][col..col + 11], "auth_failed");
+        assert!(lines[4].contains("limited: opus 12s"), "{}", lines[4]);
         let coloured = render_status_table(&report, true);
         assert!(coloured.contains("\x1b[31mauth_failed\x1b[0m"));
     }

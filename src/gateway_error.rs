@@ -83,6 +83,12 @@ pub enum GatewayError {
         message: String,
         retry_after: Option<Duration>,
     },
+    /// Every endpoint that could serve is rate-limited with an end its upstream gave.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Duration,
+    },
     #[error("{0}")]
     UnknownModel(String),
     /// Every endpoint tried failed without an answer (each with its reason), and none is left.
@@ -134,6 +140,7 @@ impl GatewayError {
             GatewayError::BodyTimeout { .. } => "request_timeout",
             GatewayError::Unsupported(_) => "unsupported",
             GatewayError::NoEndpoint { .. } => "no_endpoint",
+            GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::UnknownModel(_) => "unknown_model",
             GatewayError::UpstreamUnreachable { .. } => "upstream_unreachable",
             GatewayError::RetryBudget => "retry_budget",
@@ -152,6 +159,7 @@ impl GatewayError {
             | GatewayError::UnreadableModel(_) => StatusCode::BAD_REQUEST,
             GatewayError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable { .. }
             | GatewayError::RetryBudget => StatusCode::SERVICE_UNAVAILABLE,
@@ -171,6 +179,7 @@ impl GatewayError {
             | GatewayError::UnreadableModel(_)
             | GatewayError::BodyTimeout { .. }
             | GatewayError::Unsupported(_) => "invalid_request_error",
+            GatewayError::RateLimited { .. } => "rate_limit_error",
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable { .. }
             | GatewayError::RetryBudget => "overloaded_error",
@@ -189,6 +198,7 @@ impl GatewayError {
             (GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_), _) => {
                 "authentication_error"
             }
+            (GatewayError::RateLimited { .. }, _) => "rate_limit_error",
             (_, Fault::Client) => "invalid_request_error",
             (_, Fault::Upstream | Fault::Gateway) => "server_error",
         }
@@ -207,21 +217,20 @@ impl GatewayError {
             | GatewayError::Unauthorized(_)
             | GatewayError::AdminUnauthorized(_)
             | GatewayError::NotFound(_) => Fault::Client,
-            GatewayError::NoEndpoint { .. } | GatewayError::UpstreamUnreachable { .. } => {
-                Fault::Upstream
-            }
+            GatewayError::NoEndpoint { .. }
+            | GatewayError::RateLimited { .. }
+            | GatewayError::UpstreamUnreachable { .. } => Fault::Upstream,
             GatewayError::RetryBudget | GatewayError::Internal(_) => Fault::Gateway,
         }
     }
 
     /// When an endpoint is known to come back, for `Retry-After`.
     pub fn retry_after(&self) -> Option<Duration> {
-        if let GatewayError::NoEndpoint { retry_after, .. }
-        | GatewayError::UpstreamUnreachable { retry_after, .. } = self
-        {
-            *retry_after
-        } else {
-            None
+        match self {
+            GatewayError::NoEndpoint { retry_after, .. }
+            | GatewayError::UpstreamUnreachable { retry_after, .. } => *retry_after,
+            GatewayError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 

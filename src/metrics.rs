@@ -25,6 +25,8 @@ struct Families {
     bytes: IntCounterVec,
     in_flight: IntGaugeVec,
     state: IntGaugeVec,
+    model_cooldown: prometheus::GaugeVec,
+    rectified: prometheus::IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -109,6 +111,19 @@ impl Default for Metrics {
             &["endpoint", "state"],
         )
         .expect("valid metric");
+        let model_cooldown = prometheus::GaugeVec::new(
+            Opts::new(
+                "switchyard_model_cooldown_seconds",
+                "Seconds until a rate-limited model may be sent to the endpoint again",
+            ),
+            &["endpoint", "model"],
+        )
+        .expect("valid metric");
+        let rectified = prometheus::IntCounter::new(
+            "switchyard_rectified_total",
+            "Requests retried once without thinking blocks whose signatures another upstream made",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(attempts.clone()),
@@ -119,6 +134,8 @@ impl Default for Metrics {
             Box::new(bytes.clone()),
             Box::new(in_flight.clone()),
             Box::new(state.clone()),
+            Box::new(model_cooldown.clone()),
+            Box::new(rectified.clone()),
         ] {
             registry
                 .register(collector)
@@ -136,6 +153,8 @@ impl Default for Metrics {
                 bytes,
                 in_flight,
                 state,
+                model_cooldown,
+                rectified,
             }),
         }
     }
@@ -147,6 +166,8 @@ pub struct EndpointGauges<'a> {
     pub in_flight: u32,
     /// The endpoint's state word.
     pub state: &'a str,
+    /// `(model, seconds left)` of each rate-limited model.
+    pub model_cooldowns: Vec<(&'a str, f64)>,
 }
 
 /// What one finished request contributes.
@@ -167,6 +188,11 @@ pub struct RequestRecord<'a> {
 
 impl Metrics {
     /// Counts a finished request.
+    /// Counts a request retried without the thinking blocks another upstream signed.
+    pub fn rectified(&self) {
+        self.inner.rectified.inc();
+    }
+
     pub fn record(&self, r: &RequestRecord<'_>) {
         let m = &self.inner;
         let class = match r.status {
@@ -208,7 +234,13 @@ impl Metrics {
         let m = &self.inner;
         m.in_flight.reset();
         m.state.reset();
+        m.model_cooldown.reset();
         for e in endpoints {
+            for (model, seconds) in &e.model_cooldowns {
+                m.model_cooldown
+                    .with_label_values(&[e.id, model])
+                    .set(*seconds);
+            }
             m.in_flight
                 .with_label_values(&[e.id])
                 .set(i64::from(e.in_flight));

@@ -78,6 +78,8 @@ pub async fn serve(
             .default_service(web::to(proxy::forward))
     })
     .workers(1)
+    // Answers go out as they are written, not after the client's delayed ACK.
+    .tcp_nodelay(true)
     .disable_signals()
     .client_request_timeout(config.timeouts.request_header)
     .client_disconnect_timeout(std::time::Duration::from_secs(1))

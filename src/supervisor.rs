@@ -17,6 +17,8 @@ pub struct Supervisor {
     members: Vec<Member>,
     balancer: Addr<Balancer>,
     state_file: Option<StateFile>,
+    /// Writes the state file off the worker thread that serves traffic.
+    state_writer: Option<StateWriter>,
     /// The config the request handlers read; replaced on reload.
     live: Arc<LiveConfig>,
 }
@@ -45,6 +47,9 @@ pub fn start(live: Arc<LiveConfig>) -> (Addr<Supervisor>, Addr<Balancer>) {
             config: config.clone(),
             members,
             balancer,
+            state_writer: state_file
+                .as_ref()
+                .and_then(|f| StateWriter::start(f.path.clone())),
             state_file,
             live,
         }
@@ -103,8 +108,14 @@ impl Handler<DurableStateChanged> for Supervisor {
             return;
         };
         file.set(&member.config, msg.auth_failed, msg.operator_disabled);
-        if let Err(e) = file.save() {
-            log::warn!("state file {}: cannot write: {e}", file.path.display());
+        match (&self.state_writer, file.contents()) {
+            (Some(writer), Ok(bytes)) => writer.write(bytes),
+            (None, _) => {
+                if let Err(e) = file.save() {
+                    log::warn!("state file {}: cannot write: {e}", file.path.display());
+                }
+            }
+            (_, Err(e)) => log::warn!("state file {}: cannot write: {e}", file.path.display()),
         }
     }
 }
@@ -282,12 +293,58 @@ impl StateFile {
         }
     }
 
-    /// Writes the file atomically (a temporary file, then a rename).
+    /// What the file holds now.
+    fn contents(&self) -> std::io::Result<Vec<u8>> {
+        serde_json::to_vec_pretty(&self.data).map_err(std::io::Error::other)
+    }
+
+    /// Writes the file atomically (a temporary file, then a rename), on the caller's thread.
     pub fn save(&self) -> std::io::Result<()> {
-        let text = serde_json::to_vec_pretty(&self.data).map_err(std::io::Error::other)?;
-        let tmp = temporary_beside(&self.path);
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, &self.path)
+        write_atomically(&self.path, &self.contents()?)
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temporary_beside(path);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Writes the state file on a thread of its own, so that the one worker thread serving all
+/// traffic never waits for the disk. Writes in a burst collapse: the newest contents win.
+struct StateWriter {
+    tx: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl StateWriter {
+    fn start(path: PathBuf) -> Option<StateWriter> {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let spawned = std::thread::Builder::new()
+            .name("state-file".into())
+            .spawn(move || {
+                while let Ok(mut bytes) = rx.recv() {
+                    while let Ok(newer) = rx.try_recv() {
+                        bytes = newer;
+                    }
+                    if let Err(e) = write_atomically(&path, &bytes) {
+                        log::warn!("state file {}: cannot write: {e}", path.display());
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => Some(StateWriter { tx }),
+            Err(e) => {
+                log::warn!("state file: no writer thread ({e}); writing on the worker");
+                None
+            }
+        }
+    }
+
+    fn write(&self, bytes: Vec<u8>) {
+        // The thread lives as long as the sender; a send fails only if it died.
+        if self.tx.send(bytes).is_err() {
+            log::warn!("state file: the writer thread is gone; a change was not saved");
+        }
     }
 }
 

@@ -62,7 +62,12 @@ async fn a_rate_limited_endpoint_cools_down_for_its_retry_after_then_a_trial_req
         ..Behaviour::default()
     })
     .unwrap();
-    let (gw, _backup) = with_backup("", "limited", &limited.url());
+    // The whole endpoint cools (per-model cooldowns are tested in ratelimit.rs).
+    let (gw, _backup) = with_backup(
+        "health:\n  rate_limit_scope: endpoint\n",
+        "limited",
+        &limited.url(),
+    );
     let (status, by) = served_by(&gw, MESSAGES_BODY, &[]).await;
     assert_eq!((status, by.as_deref()), (200, Some("backup")));
     let s = endpoint_status(&gw, "limited").await;
@@ -96,7 +101,7 @@ async fn with_an_active_probe_the_endpoint_is_tried_by_the_gateway_not_by_a_clie
     .unwrap();
     let backup = mock("backup", "k");
     let gw = Gateway::start(&config(
-        "",
+        "health:\n  rate_limit_scope: endpoint\n",
         &[
             format!(
                 "{}    probe: models\n",
@@ -374,28 +379,28 @@ async fn the_retry_budget_caps_retries_during_an_outage() {
 }
 
 #[actix_rt::test]
-async fn when_everything_is_out_panic_routing_tries_the_soonest_and_others_get_retry_after() {
-    let slow_limited = MockUpstream::start(Behaviour {
-        status: Some(429),
-        retry_after: Some("30".into()),
+async fn when_everything_is_ejected_panic_routing_tries_the_soonest_and_others_get_retry_after() {
+    let slow_failing = MockUpstream::start(Behaviour {
+        status: Some(503),
         head_delay: Duration::from_millis(500),
         ..Behaviour::default()
     })
     .unwrap();
     let gw = Gateway::start(&config(
-        "",
-        &[endpoint("only", &slow_limited.url(), "k", 1)],
+        "health:\n  failure_threshold: 1\n  ejection_base: 30s\n",
+        &[endpoint("only", &slow_failing.url(), "k", 1)],
     ));
-    // First request: the 429 is the last upstream answer, passed on.
+    // First request: the 503 is the last upstream answer, passed on; the endpoint is ejected.
     let (status, _, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
-    assert_eq!(status, 429);
-    // Now it cools down for 30 s. One request may still try it (panic routing); while that one is
-    // in flight, the next gets 503 with Retry-After.
+    assert_eq!(status, 503);
+    assert_eq!(gw.state_of("only").await, "ejected");
+    // Ejection is the gateway's own judgement: one request may still try it (panic routing);
+    // while that one is in flight, the next gets 503 with Retry-After.
     let url = gw.url.clone();
     let panic_try =
         actix_rt::spawn(async move { post(&url, "/v1/messages", MESSAGES_BODY).await.0 });
     let deadline = Instant::now() + Duration::from_secs(5);
-    while slow_limited.hits() < 2 {
+    while slow_failing.hits() < 2 {
         assert!(
             Instant::now() < deadline,
             "the panic request never reached the endpoint"
@@ -405,10 +410,38 @@ async fn when_everything_is_out_panic_routing_tries_the_soonest_and_others_get_r
     let (status, headers, body) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
     assert_eq!(status, 503);
     let retry_after: u64 = header(&headers, "retry-after").unwrap().parse().unwrap();
-    assert!((25..=30).contains(&retry_after), "{retry_after}");
-    assert!(String::from_utf8_lossy(&body).contains("cooling_down"));
-    assert_eq!(panic_try.await.unwrap(), 429);
-    assert_eq!(slow_limited.hits(), 2);
+    assert!((25..=34).contains(&retry_after), "{retry_after}");
+    assert!(String::from_utf8_lossy(&body).contains("ejected"));
+    assert_eq!(panic_try.await.unwrap(), 503);
+    assert_eq!(slow_failing.hits(), 2);
+}
+
+#[actix_rt::test]
+async fn a_rate_limited_only_endpoint_is_never_panic_routed() {
+    let limited = MockUpstream::start(Behaviour {
+        status: Some(429),
+        retry_after: Some("30".into()),
+        ..Behaviour::default()
+    })
+    .unwrap();
+    let gw = Gateway::start(&config("", &[endpoint("only", &limited.url(), "k", 1)]));
+    let (status, _, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    assert_eq!(status, 429);
+    for _ in 0..5 {
+        let (status, headers, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+        assert_eq!(status, 429);
+        assert_eq!(
+            header(&headers, "x-switchyard-error").as_deref(),
+            Some("rate_limited")
+        );
+        let retry_after: u64 = header(&headers, "retry-after").unwrap().parse().unwrap();
+        assert!((25..=30).contains(&retry_after), "{retry_after}");
+    }
+    assert_eq!(
+        limited.hits(),
+        1,
+        "a request went to an endpoint told to wait"
+    );
 }
 
 #[actix_rt::test]

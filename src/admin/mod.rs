@@ -159,6 +159,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             id: &e.id,
             in_flight: e.in_flight,
             state: e.state.as_str(),
+            model_cooldowns: e
+                .model_cooldowns
+                .iter()
+                .map(|c| (c.model.as_str(), c.retry_in_s))
+                .collect(),
         })
         .collect();
     let states: Vec<&str> = State::ALL.iter().map(|(_, word)| *word).collect();

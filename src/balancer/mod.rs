@@ -95,6 +95,9 @@ pub struct SelectEndpoint {
     /// Only endpoints whose upstream speaks this API (a path only one API has, such as
     /// `/v1/embeddings`); `None`: any endpoint.
     pub api: Option<crate::translate::Api>,
+    /// This retry follows a rate limit for the request's model only: the session stays bound
+    /// to its endpoint for the session's other models.
+    pub keep_session: bool,
 }
 
 /// The endpoint chosen for an attempt; `claim` goes back with the outcome.
@@ -114,6 +117,10 @@ pub enum NoEndpoint {
         /// When the first endpoint that is out for a known time comes back.
         retry_after: Option<Duration>,
     },
+    /// Every endpoint that could serve is rate-limited (or out of quota) with an end the upstream
+    /// gave, or out for good: nothing may go upstream before `retry_after`.
+    #[error("every endpoint that can serve this request is rate-limited by its upstream; the first comes back in {}s", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: Duration },
     /// No endpoint serves the requested model.
     #[error("no endpoint serves model `{model}`; served: {}", served_list(served))]
     UnknownModel { model: String, served: Vec<String> },
@@ -131,10 +138,10 @@ pub enum NoEndpoint {
 impl NoEndpoint {
     /// When an endpoint is known to come back.
     pub fn retry_after(&self) -> Option<Duration> {
-        if let NoEndpoint::NothingSelectable { retry_after, .. } = self {
-            *retry_after
-        } else {
-            None
+        match self {
+            NoEndpoint::NothingSelectable { retry_after, .. } => *retry_after,
+            NoEndpoint::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
         }
     }
 }
@@ -221,17 +228,29 @@ impl Handler<SelectEndpoint> for Balancer {
         let asks: Vec<Member> = order.iter().map(|&i| self.members[i].clone()).collect();
         let sticky = sticky.map(|i| self.members[i].clone());
         let allow_panic = !retry;
+        let keep_session = msg.keep_session;
+        let model: Option<Arc<str>> = msg.model.as_deref().map(Arc::from);
 
         let search = async move {
+            // A session moves off its endpoint only when the endpoint itself is out; when just
+            // this request's model cools there, the binding stays for the session's other models.
+            let mut keep_binding = keep_session;
             if let Some(member) = sticky {
-                let answer = ask(&member, true).await;
-                if let Some(claim) = answer.and_then(|a| a.claim) {
-                    return Ok(selected(&member, claim));
+                let answer = ask(&member, true, model.clone()).await;
+                if let Some(claim) = answer.as_ref().and_then(|a| a.claim) {
+                    return (Ok(selected(&member, claim)), false);
                 }
+                keep_binding = answer.is_some_and(|a| {
+                    a.rate_limited_until.is_some()
+                        && matches!(a.state, State::Healthy | State::Unknown)
+                });
             }
             let mut asks = asks;
             if matches!(strategy, Strategy::LeastInflight | Strategy::Latency) && asks.len() >= 2 {
-                let (first, second) = (ask(&asks[0], false).await, ask(&asks[1], false).await);
+                let (first, second) = (
+                    ask(&asks[0], false, model.clone()).await,
+                    ask(&asks[1], false, model.clone()).await,
+                );
                 let (la, lb) = strategy::pair_latencies(
                     first.as_ref().and_then(|a| a.latency),
                     second.as_ref().and_then(|a| a.latency),
@@ -259,54 +278,97 @@ impl Handler<SelectEndpoint> for Balancer {
             }
             let mut answers: Vec<(usize, HealthAnswer)> = Vec::with_capacity(asks.len());
             for (i, member) in asks.iter().enumerate() {
-                if let Some(answer) = ask(member, true).await {
+                if let Some(answer) = ask(member, true, model.clone()).await {
                     if let Some(claim) = answer.claim {
-                        return Ok(selected(member, claim));
+                        return (Ok(selected(member, claim)), keep_binding);
                     }
                     answers.push((i, answer));
                 }
             }
-            let soonest = answers
+            let now = Instant::now();
+            let only: Vec<HealthAnswer> = answers.iter().map(|(_, a)| *a).collect();
+            if let Some(until) = rate_limited_until(&only) {
+                // The upstreams said when: nothing goes to them before that (no panic routing).
+                let retry_after = until.saturating_duration_since(now);
+                return (Err(NoEndpoint::RateLimited { retry_after }), keep_binding);
+            }
+            // Panic routing only to an endpoint that is out on the gateway's own judgement.
+            let soonest_ejected = answers
                 .iter()
+                .filter(|(_, a)| a.state == State::Ejected)
                 .filter_map(|(i, a)| a.available_at.map(|t| (t, *i)))
                 .min();
             if allow_panic {
-                if let Some((_, i)) = soonest {
+                if let Some((_, i)) = soonest_ejected {
                     let member = &asks[i];
                     if let Ok(answer) = member.addr.send(ClaimInPanic).await {
                         if let Some(claim) = answer.claim {
-                            return Ok(selected(member, claim));
+                            return (Ok(selected(member, claim)), keep_binding);
                         }
                     }
                 }
             }
-            let now = Instant::now();
-            Err(NoEndpoint::NothingSelectable {
+            let soonest = answers.iter().filter_map(|(_, a)| a.available_at).min();
+            let error = NoEndpoint::NothingSelectable {
                 states: answers.iter().map(|(_, a)| a.state).collect(),
-                retry_after: soonest.map(|(t, _)| t.saturating_duration_since(now)),
-            })
+                retry_after: soonest.map(|t| t.saturating_duration_since(now)),
+            };
+            (Err(error), keep_binding)
         };
 
-        Box::pin(search.into_actor(self).map(move |result, act, _ctx| {
-            if let Some(key) = &session {
-                match &result {
-                    Ok(chosen) => act.sessions.bind(key, &chosen.endpoint.id, Instant::now()),
-                    Err(_) => {
-                        if let Some(bound) =
-                            act.sessions.get(key, Instant::now()).map(str::to_string)
-                        {
-                            act.sessions.unbind_endpoint(&bound);
+        Box::pin(
+            search
+                .into_actor(self)
+                .map(move |(result, keep_binding), act, _ctx| {
+                    if let Some(key) = &session {
+                        match &result {
+                            Ok(_) if keep_binding => {}
+                            Ok(chosen) => {
+                                act.sessions.bind(key, &chosen.endpoint.id, Instant::now())
+                            }
+                            Err(_) if keep_binding => {}
+                            Err(_) => {
+                                if let Some(bound) =
+                                    act.sessions.get(key, Instant::now()).map(str::to_string)
+                                {
+                                    act.sessions.unbind_endpoint(&bound);
+                                }
+                            }
                         }
                     }
-                }
-            }
-            result
-        }))
+                    result
+                }),
+        )
     }
 }
 
-async fn ask(member: &Member, claim: bool) -> Option<HealthAnswer> {
-    member.addr.send(IsHealthy { claim }).await.ok()
+async fn ask(member: &Member, claim: bool, model: Option<Arc<str>>) -> Option<HealthAnswer> {
+    match member.addr.send(IsHealthy { claim, model }).await {
+        Ok(answer) => Some(answer),
+        Err(e) => {
+            // A supervised actor restarts; one that does not answer is skipped, but never silently.
+            log::error!(
+                "endpoint {}: its actor did not answer ({e}); skipped for this request",
+                member.config.id
+            );
+            None
+        }
+    }
+}
+
+/// When nothing could be claimed: the time the first endpoint comes back, if every endpoint that
+/// answered is either rate-limited with a known end or out for good (`auth_failed`, disabled) and
+/// at least one is rate-limited. Then nothing may go upstream before that time.
+pub fn rate_limited_until(answers: &[HealthAnswer]) -> Option<Instant> {
+    let mut soonest: Option<Instant> = None;
+    for answer in answers {
+        match answer.rate_limited_until {
+            Some(until) => soonest = Some(soonest.map_or(until, |s| s.min(until))),
+            None if matches!(answer.state, State::AuthFailed | State::Disabled) => {}
+            None => return None,
+        }
+    }
+    soonest
 }
 
 fn selected(member: &Member, claim: Claim) -> Selected {
@@ -422,6 +484,41 @@ impl Handler<SetMembers> for Balancer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(state: State, rate_limited_until: Option<Instant>) -> HealthAnswer {
+        HealthAnswer {
+            claim: None,
+            selectable: false,
+            state,
+            available_at: rate_limited_until,
+            in_flight: 0,
+            latency: None,
+            rate_limited_until,
+        }
+    }
+
+    #[test]
+    fn nothing_goes_upstream_when_every_endpoint_is_rate_limited_or_out_for_good() {
+        let now = Instant::now();
+        let s = Duration::from_secs(1);
+        let answers = [
+            answer(State::CoolingDown, Some(now + 9 * s)),
+            answer(State::Healthy, Some(now + 4 * s)),
+            answer(State::AuthFailed, None),
+            answer(State::Disabled, None),
+        ];
+        assert_eq!(rate_limited_until(&answers), Some(now + 4 * s));
+        // An ejected (the gateway's own guess) or probing endpoint leaves room for panic routing.
+        let mut mixed = answers.to_vec();
+        mixed.push(answer(State::Ejected, None));
+        assert_eq!(rate_limited_until(&mixed), None);
+        assert_eq!(
+            rate_limited_until(&answers[2..]),
+            None,
+            "nothing rate-limited"
+        );
+        assert_eq!(rate_limited_until(&[]), None);
+    }
 
     #[test]
     fn states_are_summed_up_for_the_no_endpoint_message() {

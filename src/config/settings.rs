@@ -242,6 +242,15 @@ impl EndpointConfig {
                 .iter()
                 .any(|pattern| super::glob_match(pattern, model))
     }
+
+    /// The name this endpoint receives for `model`: the first `model_map` pattern that matches
+    /// renames it, in the file's order.
+    pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+        self.model_map
+            .iter()
+            .find(|(pattern, _)| super::glob_match(pattern, model))
+            .map_or(model, |(_, to)| to.as_str())
+    }
 }
 
 fn duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -4,8 +4,9 @@
 //! `enabled` (the operator's or the config's switch) is kept apart from the condition that traffic
 //! decides; the state a user reads is derived from both.
 
+use super::model_cooldowns::{ModelCooldown, ModelCooldowns};
 use super::rtt::RttEstimate;
-use crate::config::HealthPolicy;
+use crate::config::{HealthPolicy, RateLimitScope};
 use crate::upstream::outcome::Failure;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -82,6 +83,8 @@ pub struct EndpointHealth {
     changed_at: Instant,
     rtt: RttEstimate,
     recent_latencies: VecDeque<Duration>,
+    /// Models rate-limited on this endpoint (with `rate_limit_scope: model`).
+    model_cooldowns: ModelCooldowns,
 }
 
 impl EndpointHealth {
@@ -107,6 +110,7 @@ impl EndpointHealth {
             changed_at: now,
             rtt: RttEstimate::default(),
             recent_latencies: VecDeque::with_capacity(LATENCY_WINDOW),
+            model_cooldowns: ModelCooldowns::default(),
         }
     }
 
@@ -164,6 +168,54 @@ impl EndpointHealth {
             }
     }
 
+    /// Whether a request for `model` (the name sent upstream) may be sent here now.
+    pub fn is_selectable_for(&self, model: Option<&str>, now: Instant) -> bool {
+        self.is_selectable(now) && self.model_cooling_until(model, now).is_none()
+    }
+
+    /// Until when `model` is rate-limited here, if it is.
+    pub fn model_cooling_until(&self, model: Option<&str>, now: Instant) -> Option<Instant> {
+        model.and_then(|m| self.model_cooldowns.cooling_until(m, now))
+    }
+
+    /// When a request for `model` may be sent here again, if it is out for a rate limit or an
+    /// exhausted quota with a known end (an endpoint or a model cooldown). `None` when the
+    /// endpoint is selectable for it, or out for a reason of the gateway's own judgement
+    /// (`ejected`), or for good (`auth_failed`, `disabled`).
+    pub fn rate_limited_until(&self, model: Option<&str>, now: Instant) -> Option<Instant> {
+        if !self.enabled {
+            return None;
+        }
+        let endpoint = match self.condition {
+            Condition::CoolingDown { until } if until > now => Some(until),
+            _ => None,
+        };
+        let model = self.model_cooling_until(model, now);
+        match (endpoint, model) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The per-model cooldowns in force, for `/admin/status`.
+    pub fn model_cooldowns(&self, now: Instant) -> Vec<ModelCooldown> {
+        self.model_cooldowns
+            .snapshot(now, std::time::SystemTime::now())
+    }
+
+    /// A successful answer said a budget is used up until `wait` from now: that model (or, with
+    /// `rate_limit_scope: endpoint` or no model, the endpoint) cools until then, before a 429
+    /// costs a client a round trip.
+    pub fn on_budget_used_up(&mut self, model: Option<&str>, wait: Duration, now: Instant) {
+        let wait = wait.min(self.policy.cooldown_max);
+        match (self.policy.rate_limit_scope, model) {
+            (RateLimitScope::Model, Some(model)) => {
+                self.model_cooldowns.cool(model, now + wait, now)
+            }
+            _ => self.extend_timed(Condition::CoolingDown { until: now + wait }, now),
+        }
+    }
+
     /// Admits the actor's own probe: after a timed state ends, or (with `auth_recheck`) when an
     /// auth-failed endpoint is due for a recheck.
     pub fn claim_probe(&mut self, now: Instant) -> Option<Claim> {
@@ -208,19 +260,17 @@ impl EndpointHealth {
         }
     }
 
-    /// Whether the endpoint is out for a known time but could be tried in a pinch.
+    /// Whether the endpoint could be tried in a pinch: only when it is out on the gateway's own
+    /// judgement (`ejected` after transport failures). Never when the upstream said when to come
+    /// back (`cooling_down`), nor `auth_failed` or disabled.
     pub fn is_panic_candidate(&self) -> bool {
-        self.enabled
-            && matches!(
-                self.condition,
-                Condition::CoolingDown { .. } | Condition::Ejected { .. }
-            )
+        self.enabled && matches!(self.condition, Condition::Ejected { .. })
     }
 
     /// Admits a request if the endpoint is selectable; the first request after a timed state is
     /// the probe, and no other is admitted until it reports.
-    pub fn claim(&mut self, now: Instant) -> Option<Claim> {
-        if !self.is_selectable(now) {
+    pub fn claim(&mut self, model: Option<&str>, now: Instant) -> Option<Claim> {
+        if !self.is_selectable_for(model, now) {
             return None;
         }
         let probe = matches!(
@@ -232,8 +282,7 @@ impl EndpointHealth {
         Some(Claim { probe })
     }
 
-    /// Admits a request while nothing is selectable ("panic routing"): only an endpoint that is out
-    /// for a known time, never an auth-failed or disabled one.
+    /// Admits a request while nothing is selectable ("panic routing"): only an `ejected` endpoint.
     pub fn claim_in_panic(&mut self) -> Option<Claim> {
         if !self.is_panic_candidate() || self.probing {
             return None;
@@ -307,7 +356,30 @@ impl EndpointHealth {
         jitter: f64,
         now: Instant,
     ) -> Option<Transition> {
+        self.on_failure_for(claim, failure, None, status, error, jitter, now)
+    }
+
+    /// [`on_failure`](Self::on_failure) for a request for `model` (the name sent upstream): with
+    /// `rate_limit_scope: model`, a rate limit cools that model only.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_failure_for(
+        &mut self,
+        claim: Claim,
+        failure: Failure,
+        model: Option<&str>,
+        status: Option<u16>,
+        error: String,
+        jitter: f64,
+        now: Instant,
+    ) -> Option<Transition> {
         let from = self.state();
+        // A periodic probe of a working endpoint is one failure like any other; only the trial
+        // after a timed state puts the endpoint straight back out.
+        let trial = claim.probe
+            && matches!(
+                self.condition,
+                Condition::CoolingDown { .. } | Condition::Ejected { .. }
+            );
         self.release(claim, now);
         self.failures += 1;
         self.last_status = status;
@@ -315,22 +387,24 @@ impl EndpointHealth {
         if self.condition == Condition::AuthFailed {
             return None;
         }
+        // A 429 is about this model's limits; a 529 (overloaded) is about the whole upstream.
+        if let (
+            Failure::RateLimited { retry_after },
+            RateLimitScope::Model,
+            Some(model),
+            Some(429),
+        ) = (failure, self.policy.rate_limit_scope, model, status)
+        {
+            let wait = self.rate_limit_wait(retry_after);
+            self.model_cooldowns.cool(model, now + wait, now);
+            return Transition::between(from, self.state());
+        }
         match failure {
             Failure::Auth => {
                 self.set_condition(Condition::AuthFailed, now);
             }
             Failure::RateLimited { retry_after } => {
-                let wait = match retry_after {
-                    Some(hint) => hint.min(self.policy.cooldown_max),
-                    None => {
-                        let grown = self
-                            .policy
-                            .cooldown_default
-                            .saturating_mul(1 << self.cooldowns.min(16));
-                        self.cooldowns += 1;
-                        grown.min(self.policy.cooldown_max)
-                    }
-                };
+                let wait = self.rate_limit_wait(retry_after);
                 self.extend_timed(Condition::CoolingDown { until: now + wait }, now);
             }
             Failure::Quota => {
@@ -342,7 +416,7 @@ impl EndpointHealth {
                 let already_out =
                     matches!(self.condition, Condition::Ejected { until } if until > now);
                 if !already_out
-                    && (claim.probe || self.consecutive_failures >= self.policy.failure_threshold)
+                    && (trial || self.consecutive_failures >= self.policy.failure_threshold)
                 {
                     self.ejections += 1;
                     self.last_decay = now;
@@ -352,6 +426,22 @@ impl EndpointHealth {
             }
         }
         Transition::between(from, self.state())
+    }
+
+    /// How long a rate limit lasts: the upstream's hint (capped), else a default that doubles
+    /// with each hintless rate limit in a row.
+    fn rate_limit_wait(&mut self, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(hint) => hint.min(self.policy.cooldown_max),
+            None => {
+                let grown = self
+                    .policy
+                    .cooldown_default
+                    .saturating_mul(1 << self.cooldowns.min(16));
+                self.cooldowns += 1;
+                grown.min(self.policy.cooldown_max)
+            }
+        }
     }
 
     /// Envoy's rule: base × ejections in a row, capped, spread by ±10 % jitter (still capped).
@@ -497,12 +587,12 @@ mod tests {
     }
 
     fn fail(h: &mut EndpointHealth, failure: Failure, now: Instant) {
-        let claim = h.claim(now).expect("selectable");
+        let claim = h.claim(None, now).expect("selectable");
         h.on_failure(claim, failure, None, "boom".into(), 0.5, now);
     }
 
     fn succeed(h: &mut EndpointHealth, now: Instant) {
-        let claim = h.claim(now).expect("selectable");
+        let claim = h.claim(None, now).expect("selectable");
         h.on_success(claim, 200, Duration::from_millis(40), now);
     }
 
@@ -551,7 +641,7 @@ mod tests {
         assert_eq!(h.state(), State::AuthFailed);
         for later in [now + S, now + 3600 * S, now + 86400 * 365 * S] {
             assert!(!h.is_selectable(later));
-            assert!(h.claim(later).is_none());
+            assert!(h.claim(None, later).is_none());
         }
         assert!(h.available_at(now).is_none());
         h.enable(now + S);
@@ -563,16 +653,16 @@ mod tests {
     fn in_flight_answers_cannot_bring_an_auth_failed_endpoint_back() {
         let now = Instant::now();
         let mut h = fresh(now);
-        let early = h.claim(now).unwrap();
-        let failing = h.claim(now).unwrap();
+        let early = h.claim(None, now).unwrap();
+        let failing = h.claim(None, now).unwrap();
         h.on_failure(failing, Failure::Auth, Some(401), "401".into(), 0.0, now);
         h.on_success(early, 200, S, now);
         assert_eq!(h.state(), State::AuthFailed);
         assert_eq!(h.in_flight(), 0);
         // A late transient failure does not turn it into a timed state either.
         let mut h2 = fresh(now);
-        let a = h2.claim(now).unwrap();
-        let b = h2.claim(now).unwrap();
+        let a = h2.claim(None, now).unwrap();
+        let b = h2.claim(None, now).unwrap();
         h2.on_failure(a, Failure::Auth, Some(403), "403".into(), 0.0, now);
         h2.on_failure(b, Failure::Transient, None, "reset".into(), 0.0, now);
         assert_eq!(h2.state(), State::AuthFailed);
@@ -611,7 +701,7 @@ mod tests {
         let mut t = now;
         let mut waits = Vec::new();
         for _ in 0..6 {
-            let claim = h.claim_in_panic().or_else(|| h.claim(t)).unwrap();
+            let claim = h.claim_in_panic().or_else(|| h.claim(None, t)).unwrap();
             h.on_failure(
                 claim,
                 Failure::RateLimited { retry_after: None },
@@ -664,7 +754,7 @@ mod tests {
                 }
             } else {
                 // The probe after the ejection fails.
-                let claim = h.claim(t).expect("probe admitted");
+                let claim = h.claim(None, t).expect("probe admitted");
                 assert!(claim.probe);
                 h.on_failure(claim, Failure::Transient, Some(503), "503".into(), 0.5, t);
             }
@@ -677,7 +767,7 @@ mod tests {
         for jitter in [0.0, 0.999] {
             let mut h = fresh(now);
             for _ in 0..3 {
-                let c = h.claim(now).unwrap();
+                let c = h.claim(None, now).unwrap();
                 h.on_failure(c, Failure::Transient, None, "x".into(), jitter, now);
             }
             let d = h.until().unwrap() - now;
@@ -697,15 +787,15 @@ mod tests {
             now,
         );
         let later = now + 2 * S;
-        let probe = h.claim(later).expect("probe");
+        let probe = h.claim(None, later).expect("probe");
         assert!(probe.probe);
         assert!(
-            h.claim(later).is_none(),
+            h.claim(None, later).is_none(),
             "second request waits for the probe"
         );
         h.on_success(probe, 200, S, later);
         assert_eq!(h.state(), State::Healthy);
-        assert!(h.claim(later).is_some());
+        assert!(h.claim(None, later).is_some());
 
         let mut h = fresh(now);
         fail(
@@ -715,7 +805,7 @@ mod tests {
             },
             now,
         );
-        let probe = h.claim(later).unwrap();
+        let probe = h.claim(None, later).unwrap();
         h.on_failure(
             probe,
             Failure::RateLimited { retry_after: None },
@@ -736,16 +826,16 @@ mod tests {
             },
             now,
         );
-        let probe = h.claim(later).unwrap();
+        let probe = h.claim(None, later).unwrap();
         h.on_abandoned(probe, later);
-        assert!(h.claim(later).is_some());
+        assert!(h.claim(None, later).is_some());
     }
 
     #[test]
     fn a_success_dispatched_before_a_cooldown_does_not_cut_it_short() {
         let now = Instant::now();
         let mut h = fresh(now);
-        let early = h.claim(now).unwrap();
+        let early = h.claim(None, now).unwrap();
         fail(
             &mut h,
             Failure::RateLimited {
@@ -793,7 +883,7 @@ mod tests {
         let mut h = fresh(now);
         h.disable(now);
         assert_eq!(h.state(), State::Disabled);
-        assert!(h.claim(now).is_none());
+        assert!(h.claim(None, now).is_none());
         assert!(h.claim_in_panic().is_none());
         h.reset(now);
         assert_eq!(h.state(), State::Disabled);
@@ -822,7 +912,7 @@ mod tests {
     }
 
     #[test]
-    fn panic_routing_admits_only_timed_out_endpoints_one_at_a_time() {
+    fn panic_routing_admits_only_ejected_endpoints_one_at_a_time() {
         let now = Instant::now();
         let mut h = fresh(now);
         assert!(
@@ -836,12 +926,117 @@ mod tests {
             },
             now,
         );
+        assert!(
+            h.claim_in_panic().is_none(),
+            "the upstream said when to come back: no panic routing"
+        );
+        assert_eq!(h.rate_limited_until(None, now), Some(now + 60 * S));
+        let mut h = fresh(now);
+        for _ in 0..3 {
+            fail(&mut h, Failure::Transient, now);
+        }
+        assert_eq!(h.state(), State::Ejected);
+        assert_eq!(h.rate_limited_until(None, now), None);
         let c = h.claim_in_panic().expect("panic claim");
         assert!(h.claim_in_panic().is_none());
         h.on_success(c, 200, S, now);
         let mut auth = fresh(now);
         fail(&mut auth, Failure::Auth, now);
         assert!(auth.claim_in_panic().is_none());
+    }
+
+    fn model_policy() -> HealthPolicy {
+        HealthPolicy {
+            rate_limit_scope: RateLimitScope::Model,
+            ..policy()
+        }
+    }
+
+    #[test]
+    fn a_rate_limit_for_one_model_leaves_the_endpoint_to_the_others() {
+        let now = Instant::now();
+        let mut h = EndpointHealth::new(model_policy(), true, now);
+        let c = h.claim(Some("opus"), now).unwrap();
+        let change = h.on_failure_for(
+            c,
+            Failure::RateLimited {
+                retry_after: Some(10 * S),
+            },
+            Some("opus"),
+            Some(429),
+            "HTTP 429".into(),
+            0.5,
+            now,
+        );
+        assert_eq!(change, None, "the endpoint's own state does not change");
+        assert_eq!(h.state(), State::Unknown);
+        assert!(h.claim(Some("opus"), now).is_none());
+        assert_eq!(h.rate_limited_until(Some("opus"), now), Some(now + 10 * S));
+        assert!(h.claim(Some("haiku"), now).is_some());
+        assert_eq!(h.rate_limited_until(Some("haiku"), now), None);
+        assert_eq!(h.model_cooldowns(now)[0].model, "opus");
+        assert!(h.claim(Some("opus"), now + 10 * S).is_some(), "on time");
+        // Without a model, a rate limit still cools the whole endpoint.
+        let mut h = EndpointHealth::new(model_policy(), true, now);
+        let c = h.claim(None, now).unwrap();
+        h.on_failure_for(
+            c,
+            Failure::RateLimited { retry_after: None },
+            None,
+            Some(429),
+            "x".into(),
+            0.5,
+            now,
+        );
+        assert_eq!(h.state(), State::CoolingDown);
+    }
+
+    #[test]
+    fn a_used_up_budget_rests_the_model_or_the_endpoint_until_its_reset() {
+        let now = Instant::now();
+        let mut h = EndpointHealth::new(model_policy(), true, now);
+        h.on_budget_used_up(Some("opus"), 30 * S, now);
+        assert!(h.claim(Some("opus"), now).is_none());
+        assert!(h.claim(Some("haiku"), now).is_some());
+        let mut h = fresh(now);
+        h.on_budget_used_up(Some("opus"), 30 * S, now);
+        assert_eq!(h.state(), State::CoolingDown, "endpoint scope");
+        assert_eq!(h.until(), Some(now + 30 * S));
+        let mut h = fresh(now);
+        h.on_budget_used_up(None, 10_000 * S, now);
+        assert_eq!(h.until(), Some(now + 60 * S), "capped by cooldown_max");
+        h.reset(now);
+        assert!(h.claim(Some("opus"), now).is_some(), "reset ends cooldowns");
+    }
+
+    #[test]
+    fn a_failed_periodic_probe_counts_as_one_failure() {
+        let now = Instant::now();
+        let mut h = fresh(now);
+        let c = h.claim(None, now).unwrap();
+        h.on_success(c, 200, S, now);
+        let probe = Claim { probe: true };
+        h.in_flight += 1;
+        h.on_failure(
+            probe,
+            Failure::Transient,
+            None,
+            "probe: refused".into(),
+            0.5,
+            now,
+        );
+        assert_eq!(h.state(), State::Healthy, "one failure is not an ejection");
+        assert_eq!(h.consecutive_failures(), 1);
+        // The trial after a timed state still puts the endpoint straight back out.
+        for _ in 0..2 {
+            fail(&mut h, Failure::Transient, now);
+        }
+        assert_eq!(h.state(), State::Ejected);
+        let later = h.until().unwrap();
+        let trial = h.claim(None, later).unwrap();
+        assert!(trial.probe);
+        h.on_failure(trial, Failure::Transient, None, "x".into(), 0.5, later);
+        assert_eq!(h.state(), State::Ejected);
     }
 
     #[test]
@@ -858,7 +1053,10 @@ mod tests {
         );
         assert_eq!(h.next_probe_at(), Some(now + S));
         let later = now + 2 * S;
-        assert!(h.claim(later).is_none(), "real requests wait for the probe");
+        assert!(
+            h.claim(None, later).is_none(),
+            "real requests wait for the probe"
+        );
         assert!(h.claim_probe(now).is_none(), "not due yet");
         let probe = h.claim_probe(later).expect("probe due");
         assert_eq!(h.next_probe_at(), None, "one probe at a time");
@@ -876,7 +1074,7 @@ mod tests {
         let probe = h.claim_probe(until).unwrap();
         h.on_success(probe, 200, S, until);
         assert_eq!(h.state(), State::Healthy);
-        assert!(h.claim(until).is_some());
+        assert!(h.claim(None, until).is_some());
     }
 
     #[test]
@@ -939,7 +1137,7 @@ mod tests {
         let now = Instant::now();
         let mut h = fresh(now);
         for ms in [10u64, 20, 30, 40, 1000] {
-            let c = h.claim(now).unwrap();
+            let c = h.claim(None, now).unwrap();
             h.on_success(c, 200, Duration::from_millis(ms), now);
         }
         assert_eq!(h.latency_quantile(0.5), Some(Duration::from_millis(30)));

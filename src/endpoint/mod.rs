@@ -110,17 +110,35 @@ impl Endpoint {
 
     /// Records a failed attempt (a request's or a probe's, `context` saying which) and logs a
     /// change of state. The error arrives classified: nothing is judged again here.
-    fn record_failure(&mut self, claim: Claim, error: &UpstreamError, context: &str) {
+    fn record_failure(
+        &mut self,
+        claim: Claim,
+        error: &UpstreamError,
+        model: Option<&str>,
+        context: &str,
+    ) {
         let durable = self.durable();
         let now = Instant::now();
-        let change = self.health.on_failure(
+        let cooled_before = self.health.model_cooling_until(model, now);
+        let change = self.health.on_failure_for(
             claim,
             error.failure(),
+            model,
             error.status(),
             format!("{context}{error}"),
             fastrand::f64(),
             now,
         );
+        if let Some(until) = self.health.model_cooling_until(model, now) {
+            if cooled_before != Some(until) {
+                log::warn!(
+                    "endpoint {}: {} rate-limited for {:.1}s; other models still use it",
+                    self.config.id,
+                    model.unwrap_or_default(),
+                    (until - now).as_secs_f64()
+                );
+            }
+        }
         if let Some(Transition { from, to }) = change {
             let until = self
                 .health
@@ -146,6 +164,33 @@ impl Endpoint {
             log::info!("endpoint {}: {from} -> {to}", self.config.id);
         }
         self.report_durable(durable);
+    }
+
+    /// Runs a handler's work. A panic in it is caught and logged, and the actor stops so that its
+    /// supervisor restarts it with the state it had: one endpoint's bug never takes the gateway's
+    /// worker down, nor makes the endpoint vanish from routing.
+    fn guarded<R>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        what: &str,
+        work: impl FnOnce(&mut Self, &mut Context<Self>) -> R,
+    ) -> Option<R> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(self, ctx))) {
+            Ok(result) => Some(result),
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_string());
+                log::error!(
+                    "endpoint {}: handling {what} panicked ({why}); restarting the actor with its last state",
+                    self.config.id
+                );
+                ctx.stop();
+                None
+            }
+        }
     }
 
     /// Keeps one timer for the next probe the health state asks for.
@@ -194,10 +239,10 @@ impl Endpoint {
         ctx.spawn(probe.into_actor(self).map(move |result, act, ctx| {
             match result {
                 Ok(r) => match UpstreamError::from_status(r.status, r.retry_after, false) {
-                    Some(error) => act.record_failure(claim, &error, "probe: "),
+                    Some(error) => act.record_failure(claim, &error, None, "probe: "),
                     None => act.record_success(claim, r.status, r.latency),
                 },
-                Err(e) => act.record_failure(claim, &UpstreamError::Transport(e), "probe: "),
+                Err(e) => act.record_failure(claim, &UpstreamError::Transport(e), None, "probe: "),
             }
             act.schedule_probe(ctx);
         }));
@@ -228,10 +273,12 @@ impl actix::Supervised for Endpoint {
 /// Asks whether the endpoint can take a request now. With `claim`, a yes also admits the request
 /// (counts it in flight and, after a timed state, makes it the single probe), so the answer cannot go
 /// stale between the question and the dispatch.
-#[derive(Message, Debug, Clone, Copy)]
+#[derive(Message, Debug, Clone)]
 #[rtype(result = "HealthAnswer")]
 pub struct IsHealthy {
     pub claim: bool,
+    /// The client's model, when the request names one: a model cooling down here is refused.
+    pub model: Option<Arc<str>>,
 }
 
 /// Admits a request although the endpoint is out for a known time: used only when no endpoint is
@@ -251,16 +298,23 @@ pub struct HealthAnswer {
     pub in_flight: u32,
     /// The peak-EWMA time to first byte; `None` before the first answer.
     pub latency: Option<Duration>,
+    /// When the endpoint can take this request's model again, if it is out for a rate limit or
+    /// quota whose end the upstream gave.
+    pub rate_limited_until: Option<Instant>,
 }
 
 /// The upstream answered without the endpoint being at fault.
-#[derive(Message, Debug, Clone, Copy)]
+#[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct RequestSucceeded {
     pub claim: Claim,
     pub status: u16,
     /// Time to the response head.
     pub latency: Duration,
+    /// The model sent upstream.
+    pub model: Option<String>,
+    /// The answer's rate-limit headers said a budget is used up for this long.
+    pub budget_used_up: Option<Duration>,
 }
 
 /// The attempt failed, for the reason the request path found (classified there, not here).
@@ -269,6 +323,8 @@ pub struct RequestSucceeded {
 pub struct RequestFailed {
     pub claim: Claim,
     pub error: UpstreamError,
+    /// The model sent upstream: with `rate_limit_scope: model`, a 429 cools this model only.
+    pub model: Option<String>,
 }
 
 /// The request ended with no verdict on the endpoint (the client went away).
@@ -310,38 +366,55 @@ pub struct Reconfigure {
 impl Handler<IsHealthy> for Endpoint {
     type Result = MessageResult<IsHealthy>;
 
-    fn handle(&mut self, msg: IsHealthy, _ctx: &mut Self::Context) -> Self::Result {
-        let now = Instant::now();
-        let claim = if msg.claim {
-            self.health.claim(now)
-        } else {
-            None
-        };
-        MessageResult(answer(&self.health, claim, now))
+    fn handle(&mut self, msg: IsHealthy, ctx: &mut Self::Context) -> Self::Result {
+        let work = self.guarded(ctx, "IsHealthy", move |act, _ctx| {
+            let now = Instant::now();
+            let model = msg
+                .model
+                .as_deref()
+                .map(|m| act.config.upstream_model(m).to_string());
+            let model = model.as_deref();
+            let claim = if msg.claim {
+                act.health.claim(model, now)
+            } else {
+                None
+            };
+            MessageResult(answer(&act.health, claim, model, now))
+        });
+        work.unwrap_or_else(|| MessageResult(answer(&self.health, None, None, Instant::now())))
     }
 }
 
 impl Handler<ClaimInPanic> for Endpoint {
     type Result = MessageResult<ClaimInPanic>;
 
-    fn handle(&mut self, _msg: ClaimInPanic, _ctx: &mut Self::Context) -> Self::Result {
-        let now = Instant::now();
-        let claim = self.health.claim_in_panic();
-        if claim.is_some() {
-            log::warn!(
-                "endpoint {}: no endpoint is selectable; trying this {} one anyway (panic routing)",
-                self.config.id,
-                self.health.state().as_str()
-            );
-        }
-        MessageResult(answer(&self.health, claim, now))
+    fn handle(&mut self, _msg: ClaimInPanic, ctx: &mut Self::Context) -> Self::Result {
+        let work = self.guarded(ctx, "ClaimInPanic", move |act, _ctx| {
+            let now = Instant::now();
+            let claim = act.health.claim_in_panic();
+            if claim.is_some() {
+                log::warn!(
+                    "endpoint {}: no endpoint is selectable; trying this {} one anyway (panic routing)",
+                    act.config.id,
+                    act.health.state().as_str()
+                );
+            }
+            MessageResult(answer(&act.health, claim, None, now))
+        });
+        work.unwrap_or_else(|| MessageResult(answer(&self.health, None, None, Instant::now())))
     }
 }
 
-fn answer(health: &EndpointHealth, claim: Option<Claim>, now: Instant) -> HealthAnswer {
+fn answer(
+    health: &EndpointHealth,
+    claim: Option<Claim>,
+    model: Option<&str>,
+    now: Instant,
+) -> HealthAnswer {
     HealthAnswer {
         claim,
-        selectable: health.is_selectable(now),
+        selectable: health.is_selectable_for(model, now),
+        rate_limited_until: health.rate_limited_until(model, now),
         state: health.state(),
         available_at: health.available_at(now),
         in_flight: health.in_flight(),
@@ -353,8 +426,21 @@ impl Handler<RequestSucceeded> for Endpoint {
     type Result = ();
 
     fn handle(&mut self, msg: RequestSucceeded, ctx: &mut Self::Context) {
-        self.record_success(msg.claim, msg.status, msg.latency);
-        self.schedule_probe(ctx);
+        let work = self.guarded(ctx, "RequestSucceeded", move |act, ctx| {
+            act.record_success(msg.claim, msg.status, msg.latency);
+            if let Some(wait) = msg.budget_used_up {
+                log::warn!(
+                    "endpoint {}: the upstream says its budget{} is used up; resting it for {:.1}s before a 429",
+                    act.config.id,
+                    msg.model.as_deref().map(|m| format!(" for {m}")).unwrap_or_default(),
+                    wait.as_secs_f64()
+                );
+                act.health
+                    .on_budget_used_up(msg.model.as_deref(), wait, Instant::now());
+            }
+            act.schedule_probe(ctx);
+        });
+        let _ = work;
     }
 }
 
@@ -362,8 +448,11 @@ impl Handler<RequestFailed> for Endpoint {
     type Result = ();
 
     fn handle(&mut self, msg: RequestFailed, ctx: &mut Self::Context) {
-        self.record_failure(msg.claim, &msg.error, "");
-        self.schedule_probe(ctx);
+        let work = self.guarded(ctx, "RequestFailed", move |act, ctx| {
+            act.record_failure(msg.claim, &msg.error, msg.model.as_deref(), "");
+            act.schedule_probe(ctx);
+        });
+        let _ = work;
     }
 }
 
@@ -371,8 +460,11 @@ impl Handler<RequestAbandoned> for Endpoint {
     type Result = ();
 
     fn handle(&mut self, msg: RequestAbandoned, ctx: &mut Self::Context) {
-        self.health.on_abandoned(msg.claim, Instant::now());
-        self.schedule_probe(ctx);
+        let work = self.guarded(ctx, "RequestAbandoned", move |act, ctx| {
+            act.health.on_abandoned(msg.claim, Instant::now());
+            act.schedule_probe(ctx);
+        });
+        let _ = work;
     }
 }
 
@@ -388,13 +480,16 @@ impl Handler<Enable> for Endpoint {
     type Result = MessageResult<Enable>;
 
     fn handle(&mut self, _msg: Enable, ctx: &mut Self::Context) -> Self::Result {
-        let durable = self.durable();
-        self.operator_disabled = false;
-        self.health.enable(Instant::now());
-        log::info!("endpoint {}: enabled by operator", self.config.id);
-        self.report_durable(durable);
-        self.schedule_probe(ctx);
-        MessageResult(self.snapshot())
+        let work = self.guarded(ctx, "Enable", move |act, ctx| {
+            let durable = act.durable();
+            act.operator_disabled = false;
+            act.health.enable(Instant::now());
+            log::info!("endpoint {}: enabled by operator", act.config.id);
+            act.report_durable(durable);
+            act.schedule_probe(ctx);
+            MessageResult(act.snapshot())
+        });
+        work.unwrap_or_else(|| MessageResult(self.snapshot()))
     }
 }
 
@@ -402,13 +497,16 @@ impl Handler<Disable> for Endpoint {
     type Result = MessageResult<Disable>;
 
     fn handle(&mut self, _msg: Disable, ctx: &mut Self::Context) -> Self::Result {
-        let durable = self.durable();
-        self.operator_disabled = true;
-        self.health.disable(Instant::now());
-        log::info!("endpoint {}: disabled by operator", self.config.id);
-        self.report_durable(durable);
-        self.schedule_probe(ctx);
-        MessageResult(self.snapshot())
+        let work = self.guarded(ctx, "Disable", move |act, ctx| {
+            let durable = act.durable();
+            act.operator_disabled = true;
+            act.health.disable(Instant::now());
+            log::info!("endpoint {}: disabled by operator", act.config.id);
+            act.report_durable(durable);
+            act.schedule_probe(ctx);
+            MessageResult(act.snapshot())
+        });
+        work.unwrap_or_else(|| MessageResult(self.snapshot()))
     }
 }
 
@@ -416,12 +514,15 @@ impl Handler<Reset> for Endpoint {
     type Result = MessageResult<Reset>;
 
     fn handle(&mut self, _msg: Reset, ctx: &mut Self::Context) -> Self::Result {
-        let durable = self.durable();
-        self.health.reset(Instant::now());
-        log::info!("endpoint {}: reset by operator", self.config.id);
-        self.report_durable(durable);
-        self.schedule_probe(ctx);
-        MessageResult(self.snapshot())
+        let work = self.guarded(ctx, "Reset", move |act, ctx| {
+            let durable = act.durable();
+            act.health.reset(Instant::now());
+            log::info!("endpoint {}: reset by operator", act.config.id);
+            act.report_durable(durable);
+            act.schedule_probe(ctx);
+            MessageResult(act.snapshot())
+        });
+        work.unwrap_or_else(|| MessageResult(self.snapshot()))
     }
 }
 
@@ -429,24 +530,27 @@ impl Handler<Reconfigure> for Endpoint {
     type Result = ();
 
     fn handle(&mut self, msg: Reconfigure, ctx: &mut Self::Context) {
-        let now = Instant::now();
-        if msg.config.enabled != self.config.enabled && !self.operator_disabled {
-            if msg.config.enabled {
-                self.health.enable(now);
-            } else {
-                self.health.disable(now);
+        let work = self.guarded(ctx, "Reconfigure", move |act, ctx| {
+            let now = Instant::now();
+            if msg.config.enabled != act.config.enabled && !act.operator_disabled {
+                if msg.config.enabled {
+                    act.health.enable(now);
+                } else {
+                    act.health.disable(now);
+                }
             }
-        }
-        self.health.set_policy(msg.policy);
-        self.health
-            .set_active_probe(msg.config.probe != ProbeKind::Off);
-        if msg.timeouts != self.timeouts {
-            // The probe client carries the old connect timeout: the next probe builds a new one.
-            self.probe_client = None;
-        }
-        self.timeouts = msg.timeouts;
-        self.config = msg.config;
-        self.schedule_probe(ctx);
+            act.health.set_policy(msg.policy);
+            act.health
+                .set_active_probe(msg.config.probe != ProbeKind::Off);
+            if msg.timeouts != act.timeouts {
+                // The probe client carries the old connect timeout: the next probe builds a new one.
+                act.probe_client = None;
+            }
+            act.timeouts = msg.timeouts;
+            act.config = msg.config;
+            act.schedule_probe(ctx);
+        });
+        let _ = work;
     }
 }
 
@@ -465,6 +569,56 @@ mod tests {
         fn handle(&mut self, _msg: StopForTest, ctx: &mut Self::Context) {
             ctx.stop();
         }
+    }
+
+    /// Panics inside a handler, as a bug in the health code would.
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct PanicForTest;
+
+    impl Handler<PanicForTest> for Endpoint {
+        type Result = ();
+        fn handle(&mut self, _msg: PanicForTest, ctx: &mut Self::Context) {
+            let _ = self.guarded(ctx, "PanicForTest", |_, _| -> () {
+                panic!("a bug in a handler")
+            });
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_panicking_handler_restarts_the_actor_with_its_state_and_the_thread_lives_on() {
+        let config = endpoint_config();
+        let addr = actix::Supervisor::start(move |_| {
+            Endpoint::new(config, HealthPolicy::default(), timeouts())
+        });
+        let claim = addr
+            .send(IsHealthy {
+                claim: true,
+                model: None,
+            })
+            .await
+            .unwrap()
+            .claim
+            .unwrap();
+        addr.send(RequestFailed {
+            claim,
+            error: UpstreamError::from_status(401, None, false).unwrap(),
+            model: None,
+        })
+        .await
+        .unwrap();
+        addr.send(PanicForTest).await.unwrap();
+        // This test runs on the actor's own thread: reaching here means the panic did not unwind it.
+        let snapshot = addr.send(Snapshot).await.expect("the actor answers again");
+        assert_eq!(snapshot.actor_restarts, 1, "the supervisor restarted it");
+        assert_eq!(
+            snapshot.state,
+            State::AuthFailed,
+            "an auth_failed endpoint stays auth_failed"
+        );
+        addr.send(PanicForTest).await.unwrap();
+        let snapshot = addr.send(Snapshot).await.unwrap();
+        assert_eq!(snapshot.actor_restarts, 2);
     }
 
     fn endpoint_config() -> Arc<EndpointConfig> {
@@ -492,7 +646,10 @@ mod tests {
             Endpoint::new(config, HealthPolicy::default(), timeouts())
         });
         let claim = addr
-            .send(IsHealthy { claim: true })
+            .send(IsHealthy {
+                claim: true,
+                model: None,
+            })
             .await
             .unwrap()
             .claim
@@ -500,6 +657,7 @@ mod tests {
         addr.send(RequestFailed {
             claim,
             error: UpstreamError::from_status(401, None, false).unwrap(),
+            model: None,
         })
         .await
         .unwrap();
@@ -514,7 +672,13 @@ mod tests {
             State::AuthFailed,
             "health survives the restart"
         );
-        let answer = addr.send(IsHealthy { claim: true }).await.unwrap();
+        let answer = addr
+            .send(IsHealthy {
+                claim: true,
+                model: None,
+            })
+            .await
+            .unwrap();
         assert!(answer.claim.is_none());
     }
 
@@ -523,7 +687,7 @@ mod tests {
         let config = endpoint_config();
         let now = Instant::now();
         let mut health = EndpointHealth::new(HealthPolicy::default(), true, now);
-        let claim = health.claim(now).unwrap();
+        let claim = health.claim(None, now).unwrap();
         let retry_after = Some(Duration::from_secs(2));
         let change = health.on_failure(
             claim,
@@ -553,9 +717,21 @@ mod tests {
     #[actix_rt::test]
     async fn the_answer_to_is_healthy_claims_only_when_asked_to() {
         let addr = Endpoint::new(endpoint_config(), HealthPolicy::default(), timeouts()).start();
-        let look = addr.send(IsHealthy { claim: false }).await.unwrap();
+        let look = addr
+            .send(IsHealthy {
+                claim: false,
+                model: None,
+            })
+            .await
+            .unwrap();
         assert!(look.selectable && look.claim.is_none() && look.in_flight == 0);
-        let take = addr.send(IsHealthy { claim: true }).await.unwrap();
+        let take = addr
+            .send(IsHealthy {
+                claim: true,
+                model: None,
+            })
+            .await
+            .unwrap();
         assert!(take.claim.is_some());
         assert_eq!(addr.send(Snapshot).await.unwrap().in_flight, 1);
         addr.send(RequestAbandoned {

@@ -14,16 +14,15 @@ pub mod stage;
 pub mod stream;
 mod translated;
 
-pub use body::says_quota_exhausted;
 pub use models::{configured_models, list_models};
 
 use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
-use crate::config::{Config, EndpointConfig};
+use crate::config::{Config, EndpointConfig, RateLimitScope};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::server::AppState;
 use crate::translate::Route;
-use crate::upstream::headers;
 use crate::upstream::outcome::{classify_status, TransportError, UpstreamError, Verdict};
+use crate::upstream::{headers, ratelimit};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -77,6 +76,7 @@ pub async fn forward(
         started: Instant::now(),
         first_byte: None,
         bytes: 0,
+        rectified: false,
     };
     let call = translated::Call::of(req.method(), req.path());
     let mut response = Relay {
@@ -137,8 +137,10 @@ impl Relay<'_> {
         // The last attempt's upstream answer, while it may still be the one passed on.
         let mut last_answer = None;
         let mut budgeted = false;
+        let mut rectified = false;
+        let mut keep_session = false;
         loop {
-            let chosen = match self.select(&facts, &tried, budgeted).await {
+            let chosen = match self.select(&facts, &tried, (budgeted, keep_session)).await {
                 Ok(chosen) => chosen,
                 Err(no) => {
                     return self.nothing_left(last_answer, unreachable, Some(no), tried.len())
@@ -150,69 +152,97 @@ impl Relay<'_> {
             }
             let endpoint = chosen.endpoint.clone();
             tried.push(endpoint.id.clone());
-            let mut attempt = Attempt::new(chosen.addr, chosen.claim);
+            let upstream_model = facts
+                .model
+                .as_deref()
+                .map(|m| endpoint.upstream_model(m).to_string());
+            let mut attempt = Attempt::new(chosen.addr, chosen.claim, upstream_model);
             if self.call.answered_here(endpoint.api) {
                 return self.count_tokens_here(&body, &endpoint, tried.len());
             }
             let route = self.call.route(endpoint.api);
-            let upstream = match self.upstream_request(&endpoint, &facts, route) {
-                Ok(upstream) => upstream,
-                Err(e) => return self.refuse(e),
-            };
-            let upstream_model = facts
+            let mapped = facts
                 .model
                 .as_deref()
                 .and_then(|m| request::mapped_model(&endpoint, m));
-            let (outbound, exchange) = match translated::outbound_body(
-                route,
-                &body,
-                upstream_model,
-                &endpoint,
-                self.config,
-            ) {
-                Ok(outbound) => outbound,
-                Err(refusal) => {
-                    let client = match route {
-                        Route::Translate { client, .. } => client,
-                        Route::Passthrough => endpoint.api,
-                    };
-                    return self.refuse_translation(refusal, client);
-                }
-            };
-            let sent_at = Instant::now();
-            let (answer, failed) = match upstream.send_body(outbound).await {
-                Err(e) => {
-                    let error = TransportError::from_send(&e, &self.config.timeouts);
-                    unreachable.push((endpoint.id.clone(), error.clone()));
-                    (None, Some(UpstreamError::Transport(error)))
-                }
-                Ok(mut response) => {
-                    let status = response.status().as_u16();
-                    let latency = sent_at.elapsed();
-                    attempt.answered(status, latency);
-                    let mut error_body = None;
-                    let mut failed = None;
-                    if let Verdict::Failure(_) = classify_status(status) {
-                        // Error bodies are small; read one to tell an exhausted quota from a rate limit.
-                        let read =
-                            body::read_error_body(&mut response, self.config.timeouts.idle).await;
-                        let quota = says_quota_exhausted(&read.0);
-                        let retry_after =
-                            headers::retry_hint(response.headers(), SystemTime::now());
-                        failed = UpstreamError::from_status(status, retry_after, quota);
-                        error_body = Some(read);
+            let (mut outbound, exchange) =
+                match translated::outbound_body(route, &body, mapped, &endpoint, self.config) {
+                    Ok(outbound) => outbound,
+                    Err(refusal) => {
+                        let client = match route {
+                            Route::Translate { client, .. } => client,
+                            Route::Passthrough => endpoint.api,
+                        };
+                        return self.refuse_translation(refusal, client);
                     }
+                };
+            let (answer, failed) = loop {
+                let upstream = match self.upstream_request(&endpoint, &facts, route) {
+                    Ok(upstream) => upstream,
+                    Err(e) => return self.refuse(e),
+                };
+                let sent_at = Instant::now();
+                let mut response = match upstream.send_body(outbound.clone()).await {
+                    Err(e) => {
+                        let error = TransportError::from_send(&e, &self.config.timeouts);
+                        unreachable.push((endpoint.id.clone(), error.clone()));
+                        break (None, Some(UpstreamError::Transport(error)));
+                    }
+                    Ok(response) => response,
+                };
+                let status = response.status().as_u16();
+                let latency = sent_at.elapsed();
+                attempt.answered(status, latency);
+                if !is_worth_reading(status) {
+                    attempt.budget_used_up(ratelimit::exhausted_budget_wait(
+                        response.headers(),
+                        SystemTime::now(),
+                    ));
                     let answer = Answer {
                         response,
                         endpoint: endpoint.clone(),
                         latency,
-                        error_body,
-                        exchange,
+                        error_body: None,
+                        exchange: exchange.clone(),
                     };
-                    (Some(answer), failed)
+                    break (Some(answer), None);
                 }
+                // Error bodies are small: read the start of one to tell an exhausted quota from a
+                // rate limit, and a foreign thinking signature from any other bad request.
+                let read = body::read_error_body(&mut response, self.config.timeouts.idle).await;
+                if !rectified && ratelimit::is_invalid_thinking_signature(status, &read.0) {
+                    if let Some(stripped) = ratelimit::without_thinking_blocks(&outbound) {
+                        // Once per request, on the same endpoint: the conversation moved between
+                        // upstreams and this one cannot verify the earlier turns' signatures.
+                        rectified = true;
+                        self.log.rectified = true;
+                        self.state.metrics.rectified();
+                        log::info!(
+                            "endpoint {}: thinking signatures from another upstream refused; retrying once without the thinking blocks",
+                            endpoint.id
+                        );
+                        outbound = stripped;
+                        continue;
+                    }
+                }
+                let retry_after = headers::retry_hint(response.headers(), SystemTime::now());
+                let quota = ratelimit::quota_exhausted(status, &read.0);
+                let failed = UpstreamError::from_status(status, retry_after, quota);
+                let answer = Answer {
+                    response,
+                    endpoint: endpoint.clone(),
+                    latency,
+                    error_body: Some(read),
+                    exchange: exchange.clone(),
+                };
+                break (Some(answer), failed);
             };
             let status = answer.as_ref().map(|a| a.response.status().as_u16());
+            // A 429 for this model says nothing about the endpoint's other models: the session
+            // stays bound to it for them.
+            keep_session = status == Some(429)
+                && facts.model.is_some()
+                && self.config.health.rate_limit_scope == RateLimitScope::Model;
             self.log.attempt(&endpoint.id, status, failed.as_ref());
             let step = decide::next_step(failed.as_ref(), tried.len(), max_attempts);
             let attempt = match failed {
@@ -239,13 +269,14 @@ impl Relay<'_> {
         &self,
         facts: &RequestFacts,
         tried: &[String],
-        budgeted: bool,
+        (budgeted, keep_session): (bool, bool),
     ) -> Result<Selected, NoEndpoint> {
         let ask = SelectEndpoint {
             model: facts.model.clone(),
             exclude: tried.to_vec(),
             session: facts.session.clone(),
             budgeted,
+            keep_session,
             api: self.call.endpoint_api(),
         };
         match self.state.balancer.send(ask).await {
@@ -274,6 +305,13 @@ impl Relay<'_> {
         }
         Ok(upstream)
     }
+}
+
+/// Whether an answer's body is read before anything is decided: failures (to classify them) and
+/// the client errors whose body can change the verdict (an exhausted balance, a foreign thinking
+/// signature).
+fn is_worth_reading(status: u16) -> bool {
+    matches!(classify_status(status), Verdict::Failure(_)) || matches!(status, 400 | 402 | 403)
 }
 
 /// An upstream's answer to one attempt, kept while it may still be relayed or passed on.

@@ -17,17 +17,29 @@ pub struct Attempt {
     status: u16,
     latency: Duration,
     reported: bool,
+    /// The model sent upstream.
+    model: Option<String>,
+    /// The answer's rate-limit headers said a budget is used up for this long.
+    budget_used_up: Option<Duration>,
 }
 
 impl Attempt {
-    pub fn new(addr: Addr<Endpoint>, claim: Claim) -> Self {
+    /// An attempt at sending `model` (the name the upstream receives) to the endpoint at `addr`.
+    pub fn new(addr: Addr<Endpoint>, claim: Claim, model: Option<String>) -> Self {
         Attempt {
             addr,
             claim,
             status: 0,
             latency: Duration::ZERO,
             reported: false,
+            model,
+            budget_used_up: None,
         }
+    }
+
+    /// The answer said a budget is used up for `wait`: the endpoint rests that model meanwhile.
+    pub fn budget_used_up(&mut self, wait: Option<Duration>) {
+        self.budget_used_up = wait;
     }
 
     /// Records the response head: its status and the time it took to arrive.
@@ -43,6 +55,8 @@ impl Attempt {
             claim: self.claim,
             status: self.status,
             latency: self.latency,
+            model: self.model.take(),
+            budget_used_up: self.budget_used_up,
         });
     }
 
@@ -52,6 +66,7 @@ impl Attempt {
         self.addr.do_send(RequestFailed {
             claim: self.claim,
             error,
+            model: self.model.take(),
         });
     }
 }
@@ -85,6 +100,8 @@ pub struct AccessLog {
     pub started: Instant,
     pub first_byte: Option<Duration>,
     pub bytes: u64,
+    /// Retried once without the thinking blocks another upstream signed.
+    pub rectified: bool,
 }
 
 impl AccessLog {
@@ -140,7 +157,7 @@ impl AccessLog {
         let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
         log::info!(
             target: "switchyard::access",
-            "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={} outcome={}{}",
+            "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={} outcome={}{}{}",
             self.request_id,
             self.method,
             self.path,
@@ -152,6 +169,7 @@ impl AccessLog {
             ms(duration),
             self.bytes,
             outcome,
+            if self.rectified { " rectified" } else { "" },
             detail.map(|d| format!(" ({d})")).unwrap_or_default()
         );
     }

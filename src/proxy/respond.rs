@@ -58,6 +58,10 @@ impl Relay<'_> {
                     GatewayError::UnknownModel(no.to_string())
                 }
                 Some(NoEndpoint::RetryBudget) => GatewayError::RetryBudget,
+                Some(no @ NoEndpoint::RateLimited { retry_after }) => GatewayError::RateLimited {
+                    message: no.to_string(),
+                    retry_after,
+                },
                 Some(
                     no @ (NoEndpoint::NothingSelectable { .. }
                     | NoEndpoint::BalancerGone(_)
@@ -105,6 +109,13 @@ impl Relay<'_> {
         attempt: Option<super::report::Attempt>,
         attempts: usize,
     ) -> HttpResponse {
+        if answer.error_body.is_some() {
+            // A client error whose start was read (to classify it): the endpoint did its part.
+            if let Some(attempt) = attempt {
+                attempt.succeeded();
+            }
+            return self.relay_buffered(answer, attempts);
+        }
         let mut builder = self.response_head(&answer, attempts);
         let Answer {
             response,

@@ -36,7 +36,18 @@ pub fn upstream_uri(endpoint: &EndpointConfig, target: &Uri) -> Result<Uri, Stri
 /// endpoint actor's probe client): no redirects followed, no decompression, bounded waits, the
 /// same pool and TLS settings.
 pub fn build_client(timeouts: &Timeouts, tls: Arc<rustls::ClientConfig>) -> awc::Client {
+    use actix_service::ServiceExt as _;
+    type Tcp = actix_tls::connect::Connection<Uri, actix_rt::net::TcpStream>;
+    // Every upstream connection without Nagle's delay: a request head, or the last small piece of
+    // a body, goes out at once instead of waiting for the peer's delayed ACK.
+    let tcp = actix_tls::connect::Connector::new(actix_tls::connect::Resolver::default())
+        .service()
+        .map(|connection: Tcp| {
+            let _ = connection.io_ref().set_nodelay(true);
+            connection
+        });
     let connector = awc::Connector::new()
+        .connector(tcp)
         .rustls_0_23(tls)
         .timeout(timeouts.connect)
         .handshake_timeout(timeouts.connect)

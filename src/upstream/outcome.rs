@@ -146,11 +146,18 @@ impl UpstreamError {
         retry_after: Option<Duration>,
         quota_exhausted: bool,
     ) -> Option<UpstreamError> {
+        // An exhausted balance is the endpoint's state whatever the status (Anthropic answers an
+        // empty prepaid balance with a 400).
+        if quota_exhausted && (400..500).contains(&status) {
+            return Some(UpstreamError::Status {
+                status,
+                failure: Failure::Quota,
+            });
+        }
         let Verdict::Failure(class) = classify_status(status) else {
             return None;
         };
         let failure = match class {
-            _ if quota_exhausted && matches!(status, 403 | 429) => Failure::Quota,
             Failure::RateLimited { .. } => Failure::RateLimited { retry_after },
             other => other,
         };
@@ -195,7 +202,16 @@ mod tests {
     fn a_status_is_classified_once_with_its_hint_and_the_bodys_quota_words() {
         let wait = Some(Duration::from_secs(7));
         assert_eq!(UpstreamError::from_status(200, None, false), None);
-        assert_eq!(UpstreamError::from_status(400, None, true), None);
+        assert_eq!(UpstreamError::from_status(400, None, false), None);
+        // Anthropic answers an empty prepaid balance with a 400: the endpoint is out of money.
+        let empty = UpstreamError::from_status(400, None, true).unwrap();
+        assert_eq!(empty.failure(), Failure::Quota);
+        assert_eq!(
+            UpstreamError::from_status(500, None, true)
+                .unwrap()
+                .failure(),
+            Failure::Transient
+        );
         let limited = UpstreamError::from_status(429, wait, false).unwrap();
         assert_eq!(
             limited.failure(),

@@ -70,9 +70,6 @@ const QUOTA_PHRASES: [&str; 8] = [
     "余额不足",
 ];
 
-/// Error `type` / `code` values that say "rate limited": never a quota, whatever the message says.
-const RATE_LIMIT_KINDS: [&str; 3] = ["rate_limit_error", "rate_limit_exceeded", "tokens"];
-
 /// Whether an upstream's error answer says the account's money or quota is used up (the endpoint
 /// is out for `quota_cooldown`), as opposed to a rate limit (a cooldown until the reset) or a
 /// plain client error. Structure decides first: HTTP 402, then the error's `type` / `code`; the
@@ -94,9 +91,8 @@ pub fn quota_exhausted(status: u16, body: &[u8]) -> bool {
         if kinds.iter().any(|k| QUOTA_KINDS.contains(k)) {
             return true;
         }
-        if kinds.iter().any(|k| RATE_LIMIT_KINDS.contains(k)) {
-            return false;
-        }
+        // A rate-limit type decides nothing alone: relays wrap an exhausted balance in whatever
+        // type they use for 429s, and the phrases below are specific enough to win.
         let message = error
             .get("message")
             .and_then(|m| m.as_str())

@@ -1,0 +1,118 @@
+//! The floor for the benchmark: actix-web (one worker) and awc forwarding bytes to one upstream,
+//! and nothing else: no balancer, no actors, no parsing, no metrics. What it costs per request is
+//! what the stack costs; what switchyard costs above it is switchyard's own code.
+//!
+//! `floor UPSTREAM_URL [PORT]` prints `floor listening on http://127.0.0.1:PORT`, then serves until
+//! killed.
+
+use actix_web::body::SizedStream;
+use actix_web::http::header::{self, HeaderMap, HeaderName};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use std::time::Duration;
+
+/// Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus the framing
+/// headers the relay sets itself and `host`, which awc takes from the upstream URL.
+const NOT_FORWARDED: [HeaderName; 11] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::CONTENT_LENGTH,
+    header::HOST,
+];
+
+/// The upstream and the client that reaches it (one per worker: awc clients are not `Send`).
+struct Upstream {
+    base: String,
+    client: awc::Client,
+}
+
+fn forwarded(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &header::HeaderValue)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !NOT_FORWARDED.contains(name))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Sends the request on as it came (method, path and query, headers, body streamed) and relays the
+/// answer the same way.
+async fn forward(req: HttpRequest, body: web::Payload, up: web::Data<Upstream>) -> HttpResponse {
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut outbound = up
+        .client
+        .request(req.method().clone(), format!("{}{target}", up.base));
+    for (name, value) in forwarded(req.headers()) {
+        outbound.headers_mut().append(name.clone(), value.clone());
+    }
+    let sent = match content_length(req.headers()) {
+        Some(length) => outbound.send_body(SizedStream::new(length, body)).await,
+        None => outbound.send_stream(body).await,
+    };
+    let answer = match sent {
+        Ok(answer) => answer,
+        Err(e) => return HttpResponse::BadGateway().body(format!("floor: {e}")),
+    };
+    let mut response = HttpResponse::build(answer.status());
+    for (name, value) in forwarded(answer.headers()) {
+        response.append_header((name.clone(), value.clone()));
+    }
+    match content_length(answer.headers()) {
+        Some(length) => response.body(SizedStream::new(length, answer)),
+        None => response.streaming(answer),
+    }
+}
+
+/// Serves on 127.0.0.1:`port` (0: any free port), forwarding everything to `upstream`.
+pub fn serve(upstream: String, port: u16) -> std::io::Result<()> {
+    actix_rt::System::new().block_on(async move {
+        let base = upstream.trim_end_matches('/').to_string();
+        let server = HttpServer::new(move || {
+            let client = awc::Client::builder()
+                .connector(awc::Connector::new().limit(0))
+                .disable_redirects()
+                .no_default_headers()
+                .timeout(Duration::from_secs(600))
+                .finish();
+            App::new()
+                .app_data(web::Data::new(Upstream {
+                    base: base.clone(),
+                    client,
+                }))
+                .default_service(web::to(forward))
+        })
+        .workers(1)
+        .shutdown_timeout(1)
+        .bind(("127.0.0.1", port))?;
+        for addr in server.addrs() {
+            println!("floor listening on http://{addr}");
+        }
+        server.run().await
+    })
+}
+
+#[allow(dead_code)] // `counted` includes this file for `serve` and has a main of its own.
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let Some(upstream) = args.next() else {
+        eprintln!("usage: floor UPSTREAM_URL [PORT]");
+        std::process::exit(2)
+    };
+    let port = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    if let Err(e) = serve(upstream, port) {
+        eprintln!("floor: {e}");
+        std::process::exit(1)
+    }
+}
