@@ -387,6 +387,79 @@ mod tests {
         );
     }
 
+    fn endpoints() -> Vec<EndpointConfig> {
+        crate::config::parse(
+            "endpoints:\n  - base_url: https://relay.example/api\n    api_key: k\n  \
+             - base_url: https://api.deepseek.com/v1\n    api_key: k\n    api: openai\n",
+            &|_| None,
+        )
+        .unwrap()
+        .endpoints
+    }
+
+    #[test]
+    fn upstream_urls_follow_the_endpoints_api_and_the_route() {
+        let [anthropic, openai] = &endpoints()[..] else {
+            panic!("two endpoints")
+        };
+        let target: Uri = "/v1/messages?beta=true".parse().unwrap();
+        let to_openai = Call::Generation(Api::Anthropic).route(Api::OpenAi);
+        assert_eq!(
+            upstream_target(openai, &target, to_openai).unwrap(),
+            "https://api.deepseek.com/v1/chat/completions"
+        );
+        assert_eq!(
+            upstream_target(anthropic, &target, Route::Passthrough).unwrap(),
+            "https://relay.example/api/v1/messages?beta=true"
+        );
+        let chat: Uri = "/v1/chat/completions".parse().unwrap();
+        let to_anthropic = Call::Generation(Api::OpenAi).route(Api::Anthropic);
+        assert_eq!(
+            upstream_target(anthropic, &chat, to_anthropic).unwrap(),
+            "https://relay.example/api/v1/messages"
+        );
+        let embeddings: Uri = "/v1/embeddings?x=1".parse().unwrap();
+        assert_eq!(
+            upstream_target(openai, &embeddings, Route::Passthrough).unwrap(),
+            "https://api.deepseek.com/v1/embeddings?x=1"
+        );
+        // A path that tries to leave the endpoint stays a path on it.
+        let sneaky: Uri = "/v1//evil.example/x".parse().unwrap();
+        let uri = upstream_target(openai, &sneaky, Route::Passthrough).unwrap();
+        assert_eq!(uri.host(), Some("api.deepseek.com"));
+    }
+
+    #[test]
+    fn an_openai_endpoint_gets_no_anthropic_headers_and_a_translated_request_no_compression() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("anthropic-version", "2023-06-01"),
+            ("anthropic-beta", "x"),
+            ("accept-encoding", "gzip"),
+            ("x-request-id", "r1"),
+        ] {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let mut passthrough = headers.clone();
+        adjust_headers(&mut passthrough, Api::Anthropic, Route::Passthrough);
+        assert_eq!(
+            passthrough.len(),
+            headers.len(),
+            "unchanged for a passthrough"
+        );
+        assert_eq!(passthrough.get("accept-encoding").unwrap(), "gzip");
+        let route = Call::Generation(Api::Anthropic).route(Api::OpenAi);
+        adjust_headers(&mut headers, Api::OpenAi, route);
+        assert!(headers.get("anthropic-version").is_none());
+        assert!(headers.get("anthropic-beta").is_none());
+        assert_eq!(headers.get("accept-encoding").unwrap(), "identity");
+        assert_eq!(headers.get("content-type").unwrap(), "application/json");
+        assert_eq!(headers.get("x-request-id").unwrap(), "r1");
+    }
+
     #[test]
     fn an_oversized_json_answer_is_reported_cut_not_held_without_end() {
         let mut whole = Whole::new(|b: &[u8]| b.to_vec());
