@@ -58,6 +58,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tokens and cost from the running gateway's usage history (reads /admin/usage).
+    Usage {
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8045")]
+        url: String,
+        /// Admin or client key, when the gateway asks for one.
+        #[arg(long, env = "SWITCHYARD_ADMIN_KEY", hide_env_values = true)]
+        key: Option<String>,
+        /// Start of the window: `24h`, `7d` or an RFC 3339 date/time.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// One line per `endpoint`, `model` or `day`.
+        #[arg(long, default_value = "endpoint")]
+        by: String,
+        /// Print the raw JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Start three mock upstreams (one OpenAI-format) and a gateway in front of them: a try-out with no keys.
     Demo {
         /// Port of the demo gateway (0: any free port).
@@ -104,6 +122,19 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { config } => check(config),
         Command::Status { url, key, json } => status(&url, key.as_deref(), json),
         Command::Demo { port } => demo(port),
+        Command::Usage {
+            url,
+            key,
+            since,
+            by,
+            json,
+        } => crate::usage::cli::run(&crate::usage::cli::UsageCommand {
+            url,
+            key,
+            since,
+            by,
+            json,
+        }),
         Command::Init { config, force } => onboard::commands::init(config, force),
         Command::Env { config, shell } => onboard::commands::env(config, shell),
         Command::Claude { config, args } => onboard::commands::claude(config, args),
@@ -359,6 +390,7 @@ fn paint(state: &str) -> String {
         "ejected" => "35",
         "auth_failed" => "31",
         "disabled" => "90",
+        "over_budget" => "91",
         _ => return state.to_string(),
     };
     format!("\x1b[{code}m{state}\x1b[0m")
@@ -409,7 +441,8 @@ fn demo(port: u16) -> ExitCode {
     let text = format!(
         "proxy:\n  port: {port}\n  auth_mode: off\nhealth:\n  ejection_base: 5s\nendpoints:\n  \
          - id: demo-primary\n    base_url: {}\n    api_key: demo-key-rejected\n    priority: 1\n  \
-         - id: demo-backup\n    base_url: {}\n    api_key: demo-key-backup\n    priority: 2\n  \
+         - id: demo-backup\n    base_url: {}\n    api_key: demo-key-backup\n    priority: 2\n    \
+         budget: {{daily_usd: 1}}\n  \
          - id: demo-openai\n    api: openai\n    base_url: {}/v1\n    api_key: demo-key-openai\n    \
          priority: 0\n    models: [deepseek-chat, deepseek-reasoner]\n",
         primary.url(),
@@ -442,6 +475,7 @@ fn demo(port: u16) -> ExitCode {
         println!("  stream     add \"stream\":true to the JSON above and curl -N");
         println!("  translate  the same with \"model\":\"deepseek-chat\": an Anthropic answer (thinking, then text)");
         println!("             from the OpenAI-format upstream; OpenAI clients of claude-* models get the other way");
+        println!("  page       {base}/admin   (live status, tokens and cost; switchyard usage --url {base})");
         println!("  status     {base}/admin/status   or   switchyard status --url {base}");
         println!("  clients    ANTHROPIC_BASE_URL={base} ANTHROPIC_API_KEY=demo claude");
         println!("             OpenAI SDK: base_url=\"{base}/v1\", api_key=\"demo\"\n");

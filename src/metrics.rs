@@ -187,6 +187,11 @@ pub struct RequestRecord<'a> {
 }
 
 impl Metrics {
+    /// The registry the families live in (for families kept elsewhere, such as usage).
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
     /// Counts a finished request.
     /// Counts a request retried without the thinking blocks another upstream signed.
     pub fn rectified(&self) {

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::edge::{self, Destination};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::proxy::{self, REQUEST_ID_HEADER};
+use crate::usage::{EndpointSpend, StoreError, UsageHistory, UsageMetrics};
 use crate::{admin, supervisor};
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
@@ -17,6 +18,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use futures_util::future::{ready, Either, FutureExt};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
@@ -37,6 +39,8 @@ pub async fn serve(
     on_listening: impl FnOnce(&[SocketAddr]) + Send + 'static,
 ) -> std::io::Result<()> {
     let shared: Arc<OnceLock<web::Data<AppState>>> = Arc::new(OnceLock::new());
+    let (usage, spend) = start_usage(&config).await;
+    let factory_usage = usage.clone();
     // Filled once the sockets are bound; read by /admin/status.
     let listen: Arc<OnceLock<Vec<String>>> = Arc::new(OnceLock::new());
     let tls = crate::upstream::tls_config();
@@ -46,11 +50,20 @@ pub async fn serve(
     let mut server = HttpServer::new(move || {
         // Runs on the worker's thread: the actors start on its arbiter.
         let state = factory_shared
-            .get_or_init(|| build_state(factory_config.clone(), factory_listen.clone()))
+            .get_or_init(|| {
+                build_state(
+                    factory_config.clone(),
+                    factory_listen.clone(),
+                    factory_usage.clone(),
+                    spend.clone(),
+                )
+            })
             .clone();
         let client = crate::upstream::build_client(&state.config().timeouts, tls.clone());
+        let usage = web::Data::new(state.usage.clone());
         App::new()
             .app_data(state)
+            .app_data(usage)
             .app_data(web::Data::new(client))
             .wrap_fn(|req, srv| match gate(&req) {
                 Ok(cors) => {
@@ -69,6 +82,11 @@ pub async fn serve(
                 web::scope("/admin")
                     .route("/status", web::get().to(admin::status))
                     .route("/status", web::head().to(admin::status))
+                    .route("", web::get().to(crate::usage::http::status_page))
+                    .route("", web::head().to(crate::usage::http::status_page))
+                    .route("/", web::get().to(crate::usage::http::status_page))
+                    .route("/usage", web::get().to(crate::usage::http::usage_route))
+                    .route("/usage", web::head().to(crate::usage::http::usage_route))
                     .route(
                         "/endpoints/{id}/{action}",
                         web::post().to(admin::endpoint_action),
@@ -113,20 +131,49 @@ pub async fn serve(
         watch_signals(signals, handle, signal_shared).await;
     });
     on_listening(&addrs);
-    server.await
+    let result = server.await;
+    // Open streams have ended (or the grace ran out): what they recorded reaches the file.
+    usage.flush().await;
+    result
+}
+
+/// Starts the usage history and reads each endpoint's spend this UTC day and month from it (to
+/// seed the budgets); a history that cannot be read is logged and the gateway starts anyway.
+async fn start_usage(config: &Config) -> (UsageHistory, Arc<HashMap<String, EndpointSpend>>) {
+    let usage = UsageHistory::start(config.usage.store_settings());
+    let spend = match usage.spend(std::time::SystemTime::now()).await {
+        Ok(spend) => spend,
+        Err(StoreError::Off) => HashMap::new(),
+        Err(e) => {
+            log::warn!("usage history: cannot read this month's spend, budgets start from 0 ({e})");
+            HashMap::new()
+        }
+    };
+    (usage, Arc::new(spend))
 }
 
 /// Starts the actors (on the calling worker's arbiter) and builds the state its handlers share.
-fn build_state(config: Arc<Config>, listen: Arc<OnceLock<Vec<String>>>) -> web::Data<AppState> {
+fn build_state(
+    config: Arc<Config>,
+    listen: Arc<OnceLock<Vec<String>>>,
+    usage: UsageHistory,
+    spend: Arc<HashMap<String, EndpointSpend>>,
+) -> web::Data<AppState> {
     let live = Arc::new(crate::config::LiveConfig::new(config));
-    let (supervisor, balancer) = supervisor::start(live.clone());
+    let (supervisor, balancer) = supervisor::start(live.clone(), usage.clone(), &spend);
+    let metrics = crate::metrics::Metrics::default();
+    // Start-up only: the families are new to this fresh registry.
+    let usage_metrics =
+        UsageMetrics::register(metrics.registry()).expect("usage metrics register once");
     web::Data::new(AppState {
         balancer,
         supervisor,
         live,
         started: std::time::Instant::now(),
-        metrics: crate::metrics::Metrics::default(),
+        metrics,
         listen,
+        usage,
+        usage_metrics,
     })
 }
 

@@ -4,10 +4,11 @@
 
 use crate::balancer::{Balancer, Member, SetMembers};
 use crate::config::{self, Config, EndpointConfig, LiveConfig, ReloadError};
-use crate::endpoint::{DurableStateChanged, Endpoint, Reconfigure};
+use crate::endpoint::{DurableStateChanged, Endpoint, Reconfigure, SeedSpend};
+use crate::usage::{EndpointSpend, UsageHistory};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,6 +22,8 @@ pub struct Supervisor {
     state_writer: Option<StateWriter>,
     /// The config the request handlers read; replaced on reload.
     live: Arc<LiveConfig>,
+    /// Asked for the spend of endpoints a reload adds (to seed their budgets).
+    usage: UsageHistory,
 }
 
 impl Actor for Supervisor {
@@ -28,8 +31,12 @@ impl Actor for Supervisor {
 }
 
 /// Starts the actors for the config in `live` on the current arbiter; returns the Supervisor's
-/// and the Balancer's addresses.
-pub fn start(live: Arc<LiveConfig>) -> (Addr<Supervisor>, Addr<Balancer>) {
+/// and the Balancer's addresses. `spend` is each endpoint's spend so far this UTC day and month.
+pub fn start(
+    live: Arc<LiveConfig>,
+    usage: UsageHistory,
+    spend: &HashMap<String, EndpointSpend>,
+) -> (Addr<Supervisor>, Addr<Balancer>) {
     let config = live.get();
     let state_file = config.proxy.state_file.clone().map(StateFile::load);
     let mut balancer_out = None;
@@ -38,7 +45,14 @@ pub fn start(live: Arc<LiveConfig>) -> (Addr<Supervisor>, Addr<Balancer>) {
         let members: Vec<Member> = config
             .endpoints
             .iter()
-            .map(|e| start_endpoint(e, &config, report_to.clone(), state_file.as_ref()))
+            .map(|e| {
+                let member = start_endpoint(e, &config, report_to.clone(), state_file.as_ref());
+                if let Some(spent) = spend.get(&e.id) {
+                    // Queued before the Balancer knows the endpoint: no request comes first.
+                    member.addr.do_send(seed(spent));
+                }
+                member
+            })
             .collect();
         let balancer =
             Balancer::new(members.clone(), config.balancer.clone(), config.sessions).start();
@@ -52,6 +66,7 @@ pub fn start(live: Arc<LiveConfig>) -> (Addr<Supervisor>, Addr<Balancer>) {
                 .and_then(|f| StateWriter::start(f.path.clone())),
             state_file,
             live,
+            usage,
         }
     });
     let Some(balancer) = balancer_out else {
@@ -182,12 +197,10 @@ impl Supervisor {
                 }
                 None => {
                     log::info!("endpoint {}: added", endpoint.id);
-                    members.push(start_endpoint(
-                        endpoint,
-                        &new,
-                        report_to.clone(),
-                        self.state_file.as_ref(),
-                    ));
+                    let member =
+                        start_endpoint(endpoint, &new, report_to.clone(), self.state_file.as_ref());
+                    self.seed_budget(&member);
+                    members.push(member);
                 }
             }
         }
@@ -208,6 +221,32 @@ impl Supervisor {
             sessions: new.sessions,
         });
         self.live.set(new);
+    }
+}
+
+fn seed(spent: &EndpointSpend) -> SeedSpend {
+    SeedSpend {
+        today_usd: spent.today_usd,
+        month_usd: spent.month_usd,
+    }
+}
+
+impl Supervisor {
+    /// Tells an endpoint a reload added what the history says it spent (if anything).
+    fn seed_budget(&self, member: &Member) {
+        if !self.usage.is_enabled() {
+            return;
+        }
+        let usage = self.usage.clone();
+        let addr = member.addr.clone();
+        let id = member.config.id.clone();
+        actix::spawn(async move {
+            if let Ok(spend) = usage.spend(std::time::SystemTime::now()).await {
+                if let Some(spent) = spend.get(&id) {
+                    addr.do_send(seed(spent));
+                }
+            }
+        });
     }
 }
 

@@ -35,6 +35,8 @@ pub struct StatusReport {
     pub config_error: Option<String>,
     pub totals: Totals,
     pub endpoints: Vec<EndpointSnapshot>,
+    /// How the usage history file is doing.
+    pub usage_store: crate::usage::StoreHealth,
 }
 
 /// Sums over all endpoints.
@@ -79,6 +81,7 @@ pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayErro
         config_error: state.config_error(),
         totals: Totals::of(&endpoints),
         endpoints,
+        usage_store: state.usage.health(),
     })
 }
 
@@ -167,6 +170,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         })
         .collect();
     let states: Vec<&str> = State::ALL.iter().map(|(_, word)| *word).collect();
+    state.usage_metrics.set_store_health(&state.usage.health());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&gauges, &states))

@@ -42,6 +42,8 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let mut config = parse(&text, &|name| std::env::var(name).ok())
         .map_err(|problem| ConfigError::invalid(Some(path), problem))?;
     config.source = Some(path.to_path_buf());
+    config.usage.database =
+        crate::usage::db::resolve_database(&config.usage.database_setting, Some(path));
     if config.proxy.state_file.is_none() {
         config.proxy.state_file = Some(default_state_file(path));
     }

@@ -13,6 +13,7 @@ pub struct RawConfig {
     pub sessions: Option<RawSessions>,
     pub endpoints: Option<Vec<RawEndpoint>>,
     pub translate: Option<RawTranslate>,
+    pub usage: Option<RawUsage>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,12 +95,21 @@ pub struct RawEndpoint {
     pub probe: Option<String>,
     pub api: Option<String>,
     pub max_tokens: Option<u64>,
+    pub price: Option<crate::usage::Price>,
+    pub budget: Option<crate::usage::Budget>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTranslate {
     pub default_max_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsage {
+    pub database: Option<String>,
+    pub retention: Option<String>,
 }
 
 /// A byte size: a plain number of bytes, or a string such as `32MiB`, `512KiB`, `1GiB`.

@@ -4,6 +4,7 @@
 use super::defaults;
 use super::units::{format_duration, format_size};
 use crate::translate::Api;
+use crate::usage::{Budget, Price, StoreSettings};
 use crate::Secret;
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ pub struct Config {
     pub sessions: SessionSettings,
     pub endpoints: Vec<EndpointConfig>,
     pub translate: TranslateSettings,
+    pub usage: UsageSettings,
     /// The file this came from, when it came from one.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -231,6 +233,42 @@ pub struct EndpointConfig {
     /// The most `max_tokens` the upstream accepts: a translated request asking more is lowered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u64>,
+    /// USD per million tokens; `None`: the built-in list price of the model, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
+    /// Spending limits per UTC day / month; `None`: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+}
+
+/// `usage:` — where the usage history is kept and for how long.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageSettings {
+    /// `usage.database` as written (`""`: beside the config, `off`: none).
+    #[serde(skip)]
+    pub database_setting: String,
+    /// The history file in force (`None`: history is off).
+    #[serde(rename = "database", serialize_with = "database")]
+    pub database: Option<PathBuf>,
+    #[serde(serialize_with = "duration")]
+    pub retention: Duration,
+}
+
+impl UsageSettings {
+    /// The usage store's settings for this config.
+    pub fn store_settings(&self) -> StoreSettings {
+        StoreSettings {
+            retention: self.retention,
+            ..StoreSettings::new(self.database.clone())
+        }
+    }
+}
+
+fn database<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(path) => s.serialize_str(&path.display().to_string()),
+        None => s.serialize_str("off"),
+    }
 }
 
 impl EndpointConfig {

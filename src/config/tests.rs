@@ -242,6 +242,63 @@ fn an_endpoint_speaks_an_api_and_openai_ones_take_a_bearer_key() {
 }
 
 #[test]
+fn price_budget_and_usage_are_read_and_shown_by_check() {
+    let c = parse_ok(
+        "endpoints:\n  - id: a\n    base_url: https://a.example\n    api_key: k\n    price: {input: 3.0, output: 15.0, cache_read: 0.3}\n    budget: {daily_usd: 5}\nusage:\n  database: off\n  retention: 30d\n",
+    );
+    let e = &c.endpoints[0];
+    assert_eq!(e.price.map(|p| (p.input, p.cache_write)), Some((3.0, None)));
+    assert_eq!(e.budget.and_then(|b| b.daily_usd), Some(5.0));
+    assert_eq!(c.usage.database, None);
+    assert_eq!(c.usage.retention, Duration::from_secs(30 * 86_400));
+    let shown = c.render_redacted();
+    assert!(
+        shown.contains("price:") && shown.contains("daily_usd: 5"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("database: off") && shown.contains("retention: 30d"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn usage_defaults_to_a_file_beside_the_config_kept_90_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sy.yaml");
+    std::fs::write(&path, MINIMAL).unwrap();
+    let c = load_file(&path).unwrap();
+    assert_eq!(
+        c.usage.database,
+        Some(dir.path().join("sy.yaml.usage.sqlite"))
+    );
+    assert_eq!(c.usage.retention, Duration::from_secs(90 * 86_400));
+    assert_eq!(parse_ok(MINIMAL).endpoints[0].budget, None);
+}
+
+#[test]
+fn a_bad_price_budget_or_retention_names_its_field_and_line() {
+    let p = parse_err(
+        "endpoints:\n  - base_url: https://a.example\n    api_key: k\n    price: {input: -1, output: 2}\n",
+    );
+    assert_eq!(
+        (p.field.as_str(), p.line),
+        ("endpoints[0].price.input", Some(4))
+    );
+    let p = parse_err(
+        "endpoints:\n  - base_url: https://a.example\n    api_key: k\n  - base_url: https://b.example\n    api_key: k\n    budget:\n      monthly_usd: -5\n",
+    );
+    assert_eq!(
+        (p.field.as_str(), p.line),
+        ("endpoints[1].budget.monthly_usd", Some(7))
+    );
+    let p = parse_err(&format!("{MINIMAL}usage:\n  retention: soon\n"));
+    assert_eq!((p.field.as_str(), p.line), ("usage.retention", Some(5)));
+    let p = parse_err(&format!("{MINIMAL}usage:\n  databse: x\n"));
+    assert!(p.message.contains("unknown field"), "{p}");
+}
+
+#[test]
 fn model_map_keeps_the_files_order_and_warns_about_shadowed_patterns() {
     let c = parse(
         "health:\n  rate_limit_scope: endpoint\nendpoints:\n  - base_url: https://r.example\n    api_key: k\n    model_map: {\"claude-*\": a, \"claude-3-5-haiku*\": b, \"gpt-4o\": c}\n",

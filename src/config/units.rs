@@ -1,8 +1,8 @@
-//! Durations (`500ms`, `10s`, `5m`, `1h`) and byte sizes (`32MiB`) as written in the config file.
+//! Durations (`500ms`, `10s`, `5m`, `1h`, `90d`) and byte sizes (`32MiB`) as written in the config file.
 
 use std::time::Duration;
 
-/// Parses a duration written as a whole number and a unit: `ms`, `s`, `m` or `h`.
+/// Parses a duration written as a whole number and a unit: `ms`, `s`, `m`, `h` or `d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -17,9 +17,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => n.checked_mul(1_000),
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
         other => {
             return Err(format!(
-                "`{text}`: unknown unit `{other}` (use ms, s, m or h)"
+                "`{text}`: unknown unit `{other}` (use ms, s, m, h or d)"
             ))
         }
     };
@@ -33,6 +34,9 @@ pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {
         "0s".to_string()
+    } else if ms % 86_400_000 == 0 && ms > 86_400_000 {
+        // Whole days beyond one read better in days (`90d`); a day stays `24h`.
+        format!("{}d", ms / 86_400_000)
     } else if ms % 3_600_000 == 0 {
         format!("{}h", ms / 3_600_000)
     } else if ms % 60_000 == 0 {
@@ -95,7 +99,7 @@ mod tests {
     #[test]
     fn durations_without_a_known_unit_are_refused_with_a_hint() {
         assert!(parse_duration("10").unwrap_err().contains("no unit"));
-        assert!(parse_duration("10d").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("10w").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("99999999999999999999h").is_err());
@@ -106,6 +110,9 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(300)), "5m");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(format_duration(Duration::from_secs(86_400)), "24h");
+        assert_eq!(format_duration(Duration::from_secs(90 * 86_400)), "90d");
+        assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
     }
 
     #[test]

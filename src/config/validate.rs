@@ -10,6 +10,7 @@ use super::raw::{self, RawConfig, RawEndpoint, RawSize};
 use super::settings::*;
 use super::units::{parse_duration, parse_size};
 use crate::translate::Api;
+use crate::usage::{db::resolve_database, Budget, Price};
 use crate::words::Words;
 use crate::Secret;
 use sha2::{Digest, Sha256};
@@ -194,6 +195,7 @@ impl Validator<'_> {
                 None => crate::translate::DEFAULT_MAX_TOKENS,
             },
         };
+        let usage = self.usage(raw.usage.unwrap_or_default())?;
         Ok(Config {
             proxy,
             balancer,
@@ -202,6 +204,7 @@ impl Validator<'_> {
             sessions,
             endpoints,
             translate,
+            usage,
             source: None,
         })
     }
@@ -306,6 +309,31 @@ impl Validator<'_> {
         })
     }
 
+    fn usage(&self, u: raw::RawUsage) -> Result<UsageSettings, Problem> {
+        let setting = match u.database.as_deref() {
+            None => String::new(),
+            Some(text) => self.expand("usage.database", text.trim())?,
+        };
+        Ok(UsageSettings {
+            database: resolve_database(&setting, None),
+            database_setting: setting,
+            retention: self.positive_duration(
+                "usage.retention",
+                u.retention.as_ref(),
+                defaults::USAGE_RETENTION,
+            )?,
+        })
+    }
+
+    /// A price or budget's own complaint (`price.input: …`), named by its full field.
+    fn money_problem(&self, index: usize, complaint: String) -> Problem {
+        let (name, message) = complaint
+            .split_once(": ")
+            .map(|(n, m)| (n.to_string(), m.to_string()))
+            .unwrap_or_else(|| (String::new(), complaint.clone()));
+        self.problem(&format!("endpoints[{index}].{name}"), message)
+    }
+
     fn endpoint(&self, index: usize, raw: RawEndpoint) -> Result<EndpointConfig, Problem> {
         let field = |name: &str| format!("endpoints[{index}].{name}");
         let base_url = match raw.base_url.as_deref().map(str::trim) {
@@ -373,6 +401,12 @@ impl Validator<'_> {
             .map(|m| m.trim().to_string())
             .filter(|m| !m.is_empty())
             .collect();
+        if let Some(problem) = raw.price.as_ref().and_then(Price::problem) {
+            return Err(self.money_problem(index, problem));
+        }
+        if let Some(problem) = raw.budget.as_ref().and_then(Budget::problem) {
+            return Err(self.money_problem(index, problem));
+        }
         Ok(EndpointConfig {
             id,
             base_url,
@@ -389,6 +423,8 @@ impl Validator<'_> {
             probe,
             api,
             max_tokens,
+            price: raw.price,
+            budget: raw.budget.filter(|b| !b.is_unlimited()),
         })
     }
 }

@@ -21,6 +21,8 @@ crate::words! {
         Ejected = "ejected",
         AuthFailed = "auth_failed",
         Disabled = "disabled",
+        /// Its budget for the UTC day or month is spent (kept by the actor, not this machine).
+        OverBudget = "over_budget",
     }
 }
 

@@ -2,16 +2,19 @@
 //! (`IsHealthy`) or tells it what happened (`RequestSucceeded`, `RequestFailed`, …); nobody holds a
 //! copy of its state that could go stale.
 
+mod budget;
 pub mod health;
 pub mod model_cooldowns;
 pub mod probe;
 pub mod rtt;
 mod snapshot;
 
+pub use budget::SeedSpend;
 pub use snapshot::EndpointSnapshot;
 
 use crate::config::{EndpointConfig, HealthPolicy, ProbeKind, Timeouts};
 use crate::upstream::outcome::UpstreamError;
+use crate::usage::BudgetTracker;
 use actix::prelude::*;
 use health::{Claim, EndpointHealth, State, Transition};
 use std::sync::Arc;
@@ -41,6 +44,8 @@ pub struct Endpoint {
     on_durable_change: Option<Recipient<DurableStateChanged>>,
     /// How often the supervisor restarted this actor.
     restarts: u32,
+    /// Spend in the current UTC day and month against `config.budget` (see `budget.rs`).
+    budget: BudgetTracker,
 }
 
 impl Endpoint {
@@ -49,7 +54,6 @@ impl Endpoint {
         let mut health = EndpointHealth::new(policy, config.enabled, Instant::now());
         health.set_active_probe(config.probe != ProbeKind::Off);
         Endpoint {
-            config,
             timeouts,
             health,
             probe_timer: None,
@@ -57,6 +61,11 @@ impl Endpoint {
             operator_disabled: false,
             on_durable_change: None,
             restarts: 0,
+            budget: BudgetTracker::new(
+                config.budget.unwrap_or_default(),
+                std::time::SystemTime::now(),
+            ),
+            config,
         }
     }
 
@@ -105,6 +114,7 @@ impl Endpoint {
     fn snapshot(&self) -> EndpointSnapshot {
         let mut snapshot = EndpointSnapshot::of(&self.config, &self.health, Instant::now());
         snapshot.actor_restarts = self.restarts;
+        self.add_budget(&mut snapshot);
         snapshot
     }
 
@@ -369,6 +379,9 @@ impl Handler<IsHealthy> for Endpoint {
     fn handle(&mut self, msg: IsHealthy, ctx: &mut Self::Context) -> Self::Result {
         let work = self.guarded(ctx, "IsHealthy", move |act, _ctx| {
             let now = Instant::now();
+            if let Some(out) = act.budget_answer(now) {
+                return MessageResult(out);
+            }
             let model = msg
                 .model
                 .as_deref()
@@ -391,6 +404,10 @@ impl Handler<ClaimInPanic> for Endpoint {
     fn handle(&mut self, _msg: ClaimInPanic, ctx: &mut Self::Context) -> Self::Result {
         let work = self.guarded(ctx, "ClaimInPanic", move |act, _ctx| {
             let now = Instant::now();
+            // Panic routing never spends money the operator has not allowed.
+            if let Some(out) = act.budget_answer(now) {
+                return MessageResult(out);
+            }
             let claim = act.health.claim_in_panic();
             if claim.is_some() {
                 log::warn!(
@@ -547,6 +564,7 @@ impl Handler<Reconfigure> for Endpoint {
                 act.probe_client = None;
             }
             act.timeouts = msg.timeouts;
+            act.set_budget(msg.config.budget.unwrap_or_default());
             act.config = msg.config;
             act.schedule_probe(ctx);
         });

@@ -40,6 +40,8 @@ pub struct EndpointSnapshot {
     pub auth: &'static str,
     /// How often the supervisor restarted the endpoint's actor (its state is kept).
     pub actor_restarts: u32,
+    /// Spend today and this month (UTC) against the endpoint's budget, if it has one.
+    pub budget: Option<crate::usage::BudgetSnapshot>,
     /// Models rate-limited here (with `rate_limit_scope: model`), soonest end first.
     pub model_cooldowns: Vec<super::model_cooldowns::ModelCooldown>,
 }
@@ -85,6 +87,7 @@ impl EndpointSnapshot {
             models: config.models.clone(),
             auth: config.auth.as_str(),
             actor_restarts: 0,
+            budget: None,
             model_cooldowns: health.model_cooldowns(now),
         }
     }

@@ -5,6 +5,7 @@
 
 mod body;
 pub mod decide;
+mod meter;
 mod models;
 pub mod report;
 pub mod request;
@@ -77,6 +78,7 @@ pub async fn forward(
         first_byte: None,
         bytes: 0,
         rectified: false,
+        usage: None,
     };
     let call = translated::Call::of(req.method(), req.path());
     let mut response = Relay {
@@ -156,6 +158,7 @@ impl Relay<'_> {
                 .model
                 .as_deref()
                 .map(|m| endpoint.upstream_model(m).to_string());
+            let addr = chosen.addr.clone();
             let mut attempt = Attempt::new(chosen.addr, chosen.claim, upstream_model);
             if self.call.answered_here(endpoint.api) {
                 return self.count_tokens_here(&body, &endpoint, tried.len());
@@ -200,6 +203,7 @@ impl Relay<'_> {
                     ));
                     let answer = Answer {
                         response,
+                        addr: addr.clone(),
                         endpoint: endpoint.clone(),
                         latency,
                         error_body: None,
@@ -230,6 +234,7 @@ impl Relay<'_> {
                 let failed = UpstreamError::from_status(status, retry_after, quota);
                 let answer = Answer {
                     response,
+                    addr: addr.clone(),
                     endpoint: endpoint.clone(),
                     latency,
                     error_body: Some(read),
@@ -317,6 +322,8 @@ fn is_worth_reading(status: u16) -> bool {
 /// An upstream's answer to one attempt, kept while it may still be relayed or passed on.
 struct Answer<S> {
     response: awc::ClientResponse<S>,
+    /// The answering endpoint's actor (its budget is charged for the answer).
+    addr: actix::Addr<crate::endpoint::Endpoint>,
     endpoint: Arc<EndpointConfig>,
     /// Time to the response head.
     latency: Duration,

@@ -100,6 +100,8 @@ pub struct AccessLog {
     pub started: Instant,
     pub first_byte: Option<Duration>,
     pub bytes: u64,
+    /// The relayed answer's usage meter (none for the gateway's own answers).
+    pub usage: Option<super::meter::UsageTap>,
     /// Retried once without the thinking blocks another upstream signed.
     pub rectified: bool,
 }
@@ -108,6 +110,14 @@ impl AccessLog {
     /// Counts answer body bytes sent to the client.
     pub fn add_bytes(&mut self, n: usize) {
         self.bytes += n as u64;
+    }
+
+    /// Counts a relayed chunk and lets the usage meter read it.
+    pub fn relayed(&mut self, chunk: &[u8]) {
+        self.add_bytes(chunk.len());
+        if let Some(usage) = self.usage.as_mut() {
+            usage.feed(chunk);
+        }
     }
 
     /// Notes one attempt: the status it got, or why it failed (the error, when it failed).
@@ -132,7 +142,8 @@ impl AccessLog {
 
     /// Counts the request and writes its line. `outcome` is a fixed word (`ok`, `client_closed`,
     /// `broken`, `upstream_error` or the gateway's error kind); `detail` says more.
-    pub fn finish(self, outcome: &str, detail: Option<&str>) {
+    pub fn finish(mut self, outcome: &str, detail: Option<&str>) {
+        let usage = self.usage.take().map(super::meter::UsageTap::finish);
         let failed_over: Vec<&str> = self.failed_over.iter().map(String::as_str).collect();
         let failures: Vec<(&str, &str)> = self
             .failures
@@ -157,7 +168,7 @@ impl AccessLog {
         let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
         log::info!(
             target: "switchyard::access",
-            "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={} outcome={}{}{}",
+            "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}",
             self.request_id,
             self.method,
             self.path,
@@ -168,6 +179,7 @@ impl AccessLog {
             self.first_byte.map(ms).unwrap_or_else(|| "-".to_string()),
             ms(duration),
             self.bytes,
+            super::meter::log_words(usage.as_ref()),
             outcome,
             if self.rectified { " rectified" } else { "" },
             detail.map(|d| format!(" ({d})")).unwrap_or_default()

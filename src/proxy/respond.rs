@@ -3,6 +3,7 @@
 //! [`decide::last_resort`] carried out.
 
 use super::decide::{self, LastResort};
+use super::meter::{Answered, UsageTap};
 use super::stream::{RelayBody, StreamKind};
 use super::translated;
 use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
@@ -91,6 +92,21 @@ impl Relay<'_> {
         self.log.status = status.as_u16();
         self.log.endpoint = Some(endpoint.id.clone());
         self.log.first_byte = Some(self.log.started.elapsed().max(latency));
+        let content_type = upstream_headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        self.log.usage = Some(UsageTap::new(
+            self.state,
+            Answered {
+                content_type,
+                endpoint,
+                addr: answer.addr.clone(),
+                model: self.log.model.as_deref(),
+                status: status.as_u16(),
+                latency,
+            },
+        ));
         let mut builder = HttpResponse::build(status);
         for (name, value) in headers::downstream_headers(upstream_headers) {
             builder.append_header((name.clone(), value.clone()));
@@ -223,7 +239,7 @@ impl Relay<'_> {
                 }
                 None => Redactor::redact_all(key, &read),
             };
-            self.log.add_bytes(read.len());
+            self.log.relayed(&read);
             self.log.finish("upstream_error", None);
             return builder.body(body);
         }

@@ -230,7 +230,7 @@ where
                 Poll::Ready(Some(Ok(chunk))) => {
                     this.last_chunk = Instant::now();
                     if let Some(log) = this.log.as_mut() {
-                        log.add_bytes(chunk.len());
+                        log.relayed(&chunk);
                     }
                     this.relayed += chunk.len() as u64;
                     let keep = chunk.len().min(TAIL);

@@ -4,6 +4,7 @@ use crate::balancer::Balancer;
 use crate::config::{Config, LiveConfig};
 use crate::metrics::Metrics;
 use crate::supervisor::Supervisor;
+use crate::usage::{UsageHistory, UsageMetrics};
 use actix::Addr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -18,6 +19,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The addresses the gateway listens on, as `host:port` (set once the sockets are bound).
     pub listen: Arc<OnceLock<Vec<String>>>,
+    /// The usage history (records are sent, never waited for).
+    pub usage: UsageHistory,
+    /// The usage series of `/metrics`.
+    pub usage_metrics: UsageMetrics,
 }
 
 impl AppState {

@@ -215,6 +215,8 @@ pub struct EndpointSpend {
 pub struct UsageDb {
     conn: Connection,
     path: String,
+    /// The file's identity when it was opened (device, inode), to notice it was moved or deleted.
+    file_id: Option<(u64, u64)>,
 }
 
 impl UsageDb {
@@ -241,7 +243,11 @@ impl UsageDb {
             .map_err(sqlite)?;
         conn.execute_batch("PRAGMA synchronous = NORMAL;")
             .map_err(sqlite)?;
-        let mut db = UsageDb { conn, path: shown };
+        let mut db = UsageDb {
+            conn,
+            path: shown,
+            file_id: file_id(path),
+        };
         db.migrate()?;
         Ok(db)
     }
@@ -458,6 +464,31 @@ impl UsageDb {
             .optional()
             .map(|n| n.unwrap_or(0).max(0) as u64)
             .map_err(|e| self.err(e))
+    }
+}
+
+/// The (device, inode) of the file at `path`, where the platform has them.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+impl UsageDb {
+    /// False when the file this connection writes is no longer the one at its path (moved or
+    /// deleted): writes would go to a file nobody reads, so the store reopens the path instead.
+    pub fn still_at_its_path(&self) -> bool {
+        match self.file_id {
+            Some(id) => file_id(Path::new(&self.path)) == Some(id),
+            None => true,
+        }
     }
 }
 

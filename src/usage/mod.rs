@@ -7,6 +7,7 @@
 //! [`UsageHistory`] (and the cost to the endpoint's actor, which owns its [`BudgetTracker`]).
 
 pub mod budget;
+pub mod cli;
 pub mod clock;
 pub mod db;
 pub mod extract;
@@ -20,6 +21,7 @@ pub use db::{
     default_database_path, Dimension, EndpointSpend, StoreError, UsageRecord, UsageTable,
 };
 pub use extract::{Tokens, UsageReader};
+pub use metrics::UsageMetrics;
 pub use price::{builtin_price, cost_usd, price_for, Price};
 pub use store::{StoreHealth, StoreSettings, UsageHistory};
 
@@ -147,4 +149,42 @@ mod tests {
         let record = meter.finish(SystemTime::now());
         assert_eq!((record.tokens, record.cost_usd), (None, None));
     }
+}
+
+/// Run by hand (figures only): `cargo test --locked --lib usage::meter_cost -- --ignored --nocapture`.
+/// What reading usage costs the relay per chunk: an Anthropic stream of 1,000 text deltas, one
+/// event per chunk, as the relay sees it.
+#[cfg(test)]
+#[test]
+#[ignore]
+fn meter_cost_per_chunk() {
+    let mut events = vec![
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"usage\":{\"input_tokens\":1000,\"output_tokens\":1}}}\n\n".to_string(),
+    ];
+    for i in 0..1000 {
+        events.push(format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"word {i} \"}}}}\n\n"));
+    }
+    events.push("event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":1000}}\n\n".to_string());
+    let rounds = 200;
+    let began = std::time::Instant::now();
+    for _ in 0..rounds {
+        let mut meter = AnswerMeter::new(
+            "text/event-stream",
+            "e",
+            "claude-sonnet-4-5",
+            "claude-sonnet-4-5",
+            200,
+            Duration::ZERO,
+            None,
+        );
+        for event in &events {
+            meter.feed(event.as_bytes());
+        }
+        assert!(meter.finish(SystemTime::now()).tokens.is_some());
+    }
+    let per_chunk = began.elapsed() / (rounds * events.len() as u32);
+    println!(
+        "meter: {per_chunk:?} per chunk ({} chunks per stream)",
+        events.len()
+    );
 }

@@ -176,6 +176,10 @@ impl UsageStore {
             self.pending.clear();
             return;
         }
+        if self.db.as_ref().is_some_and(|db| !db.still_at_its_path()) {
+            log::warn!("usage history: the file was moved or deleted; opening its path again");
+            self.db = None;
+        }
         if !self.pending.is_empty() && self.ensure_open() {
             if let Some(db) = self.db.as_mut() {
                 let mut written = 0;

@@ -1,0 +1,120 @@
+//! The usage of one relayed answer: read from its bytes as they pass (never holding one back) and,
+//! when the request ends (complete, cut or abandoned by the client), recorded in the usage
+//! history, counted in `/metrics`, charged to the endpoint's budget and shown in the access log.
+
+use crate::endpoint::Endpoint;
+use crate::server::AppState;
+use crate::usage::{AnswerMeter, Spent, UsageHistory, UsageMetrics, UsageRecord};
+use actix::Addr;
+use std::time::{Duration, SystemTime};
+
+/// An answer's meter and where its record goes.
+pub struct UsageTap {
+    meter: AnswerMeter,
+    history: UsageHistory,
+    metrics: UsageMetrics,
+    endpoint: Addr<Endpoint>,
+}
+
+/// Who answered and what was asked, for the record.
+pub struct Answered<'a> {
+    pub content_type: &'a str,
+    pub endpoint: &'a crate::config::EndpointConfig,
+    pub addr: Addr<Endpoint>,
+    /// The client's model (`-` when the request named none).
+    pub model: Option<&'a str>,
+    pub status: u16,
+    /// Time to the answer's head.
+    pub latency: Duration,
+}
+
+impl UsageTap {
+    /// Starts metering an answer as its head arrives.
+    pub fn new(state: &AppState, answered: Answered<'_>) -> Self {
+        let model = answered.model.unwrap_or("-");
+        let upstream_model = answered.endpoint.upstream_model(model);
+        UsageTap {
+            meter: AnswerMeter::new(
+                answered.content_type,
+                &answered.endpoint.id,
+                model,
+                upstream_model,
+                answered.status,
+                answered.latency,
+                answered.endpoint.price.as_ref(),
+            ),
+            history: state.usage.clone(),
+            metrics: state.usage_metrics.clone(),
+            endpoint: answered.addr,
+        }
+    }
+
+    /// Reads the next relayed chunk.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.meter.feed(chunk);
+    }
+
+    /// Ends the answer: counts and sends its record (the disk is never waited for) and charges
+    /// its cost to the endpoint's budget. Returns the record for the access log.
+    pub fn finish(self) -> UsageRecord {
+        let at = SystemTime::now();
+        let record = self.meter.finish(at);
+        self.metrics.observe(&record);
+        if let Some(usd) = record.cost_usd.filter(|c| *c > 0.0) {
+            self.endpoint.do_send(Spent { usd, at });
+        }
+        self.history.record(record.clone());
+        record
+    }
+}
+
+/// The access log's words for a record: `tokens=in/out/cache_read/cache_write cost_usd=…`.
+pub fn log_words(record: Option<&UsageRecord>) -> String {
+    let Some(record) = record else {
+        return String::new();
+    };
+    let tokens = match &record.tokens {
+        Some(t) => format!(
+            "{}/{}/{}/{}",
+            t.input, t.output, t.cache_read, t.cache_write
+        ),
+        None => "-".to_string(),
+    };
+    let cost = record
+        .cost_usd
+        .map_or_else(|| "-".to_string(), |c| format!("{c:.6}"));
+    format!(" tokens={tokens} cost_usd={cost}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::Tokens;
+
+    #[test]
+    fn the_log_shows_tokens_by_kind_and_the_cost_or_a_dash() {
+        let mut record = UsageRecord {
+            at: SystemTime::UNIX_EPOCH,
+            endpoint: "a".into(),
+            model: "m".into(),
+            upstream_model: "m".into(),
+            tokens: Some(Tokens {
+                input: 10,
+                output: 5,
+                cache_read: 2,
+                cache_write: 1,
+            }),
+            status: 200,
+            latency: Duration::ZERO,
+            cost_usd: Some(0.0015),
+        };
+        assert_eq!(
+            log_words(Some(&record)),
+            " tokens=10/5/2/1 cost_usd=0.001500"
+        );
+        record.tokens = None;
+        record.cost_usd = None;
+        assert_eq!(log_words(Some(&record)), " tokens=- cost_usd=-");
+        assert_eq!(log_words(None), "");
+    }
+}

@@ -1,0 +1,131 @@
+//! The status page in a real browser: headless Chromium loads `/admin` of a running gateway and
+//! the test reads the rendered DOM; a screenshot is saved under `target/browser/`. Skips (saying
+//! so) only when no Chromium can be found (`.ci/run` installs the Debian package `chromium`).
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn find_chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Runs Chromium headless on `url` with `action` (`--dump-dom` or `--screenshot=…`); its stdout.
+fn chromium(browser: &Path, profile: &Path, action: &str, url: &str) -> String {
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1366,700",
+            "--virtual-time-budget=4000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(action)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+        out
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if child.try_wait().expect("chromium").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reader.join().expect("chromium output")
+}
+
+#[actix_rt::test]
+async fn the_status_page_shows_an_auth_failed_endpoint_and_the_days_usage_in_a_real_browser() {
+    let Some(browser) = find_chromium() else {
+        eprintln!(
+            "SKIPPED: no chromium found (install the Debian package `chromium`, or set CHROMIUM)"
+        );
+        return;
+    };
+    let rejecting = mock("relay-rejects", "another-key");
+    let healthy = mock("main", "k");
+    let gw = Gateway::start(&config(
+        "",
+        &[
+            endpoint("relay-rejects", &rejecting.url(), "k", 1)
+                + "    budget: {daily_usd: 5}\n",
+            endpoint("anthropic-main", &healthy.url(), "k", 2)
+                + "    price: {input: 3.0, output: 15.0}\n    budget: {daily_usd: 1, monthly_usd: 20}\n",
+        ],
+    ));
+    // The first request meets the 401 and fails over; 4 answers of 13 tokens each in all.
+    for body in [MESSAGES_BODY, STREAM_BODY, MESSAGES_BODY, STREAM_BODY] {
+        let (status, _, _) = post(&gw.url, "/v1/messages", body).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(gw.state_of("relay-rejects").await, "auth_failed");
+    // The history is written at least every second; wait until the page's source has all four.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get_json(&format!("{}/admin/usage?since=1h", gw.url)).await["totals"]["requests"] != 4 {
+        assert!(Instant::now() < deadline, "usage never reached 4 requests");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+    std::fs::create_dir_all(&out).expect("target/browser");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let url = format!("{}/admin", gw.url);
+    let (browser2, profile2, url2) = (browser.clone(), profile.path().to_path_buf(), url.clone());
+    let dom =
+        actix_rt::task::spawn_blocking(move || chromium(&browser2, &profile2, "--dump-dom", &url2))
+            .await
+            .expect("dump-dom");
+    std::fs::write(out.join("admin.html"), &dom).expect("save the DOM");
+    for expected in [
+        "relay-rejects",
+        "anthropic-main",
+        ">auth failed<",
+        "s-auth_failed",
+        "52 tok",
+        "live · updated",
+    ] {
+        assert!(
+            dom.contains(expected),
+            "the rendered page lacks `{expected}` (saved in target/browser/admin.html)"
+        );
+    }
+    assert!(
+        dom.contains(r#"id="down" hidden"#),
+        "the page says the gateway cannot be reached"
+    );
+
+    let shot = out.join("admin.png");
+    let _ = std::fs::remove_file(&shot);
+    let action = format!("--screenshot={}", shot.display());
+    actix_rt::task::spawn_blocking(move || chromium(&browser, profile.path(), &action, &url))
+        .await
+        .expect("screenshot");
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "no screenshot at {}", shot.display());
+    eprintln!("screenshot: {}", shot.display());
+}
