@@ -352,7 +352,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Writes the state file on a thread of its own, so that the one worker thread serving all
 /// traffic never waits for the disk. Writes in a burst collapse: the newest contents win.
 struct StateWriter {
-    tx: std::sync::mpsc::Sender<Vec<u8>>,
+    tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl StateWriter {
@@ -371,7 +372,10 @@ impl StateWriter {
                 }
             });
         match spawned {
-            Ok(_) => Some(StateWriter { tx }),
+            Ok(thread) => Some(StateWriter {
+                tx: Some(tx),
+                thread: Some(thread),
+            }),
             Err(e) => {
                 log::warn!("state file: no writer thread ({e}); writing on the worker");
                 None
@@ -381,8 +385,19 @@ impl StateWriter {
 
     fn write(&self, bytes: Vec<u8>) {
         // The thread lives as long as the sender; a send fails only if it died.
-        if self.tx.send(bytes).is_err() {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(bytes).is_ok());
+        if !sent {
             log::warn!("state file: the writer thread is gone; a change was not saved");
+        }
+    }
+}
+
+impl Drop for StateWriter {
+    /// At shutdown, what was sent is on disk before the process exits.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }

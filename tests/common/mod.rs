@@ -78,9 +78,18 @@ impl Gateway {
         }
     }
 
-    /// Stops this gateway and starts a new one on the same config file and state file.
+    /// Stops this gateway as a service manager would (SIGTERM, then waiting for it to exit) and
+    /// starts a new one on the same config file and state file.
     pub fn restart(mut self) -> Gateway {
-        let _ = self.child.kill();
+        self.signal("TERM");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().ok().flatten().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.wait();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         let config_path = self.config_path.clone();
