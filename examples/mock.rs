@@ -1,9 +1,12 @@
 //! The mock upstream on its own: `cargo run --example mock -- [PORT] [--key KEY] [--status N]
-//! [--delay-ms N] [--deltas N] [--interval-ms N]`. Answers Anthropic `/v1/messages` and OpenAI
-//! `/v1/chat/completions`, plain and SSE, until Ctrl-C.
+//! [--delay-ms N] [--deltas N] [--interval-ms N] [--openai] [--tool-call NAME JSON]`. Answers
+//! Anthropic `/v1/messages` and OpenAI `/v1/chat/completions`, plain and SSE, until Ctrl-C.
+//! `--openai` makes its Chat Completions answers reason first (as DeepSeek does) and send a usage
+//! chunk when asked; `--tool-call Bash '{"command":"ls"}'` adds a tool call to the answers of both
+//! APIs, made until the conversation ends in a tool result.
 
 use std::time::Duration;
-use switchyard::mock::{Behaviour, MockUpstream};
+use switchyard::mock::{Behaviour, MockUpstream, OpenAiAnswer};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -20,8 +23,20 @@ fn main() {
             "--delay-ms" => b.head_delay = Duration::from_millis(value().parse().unwrap_or(0)),
             "--deltas" => b.deltas = value().parse().unwrap_or(3),
             "--interval-ms" => b.event_interval = Duration::from_millis(value().parse().unwrap_or(0)),
+            "--openai" => {
+                b.openai.get_or_insert_with(OpenAiAnswer::default).reasoning =
+                    Some("Thinking it over.".into())
+            }
+            "--tool-call" => {
+                let name = value();
+                let arguments = value();
+                b.openai
+                    .get_or_insert_with(OpenAiAnswer::default)
+                    .tool_calls
+                    .push((name, arguments));
+            }
             other => port = other.parse().unwrap_or_else(|_| {
-                eprintln!("usage: mock [PORT] [--key KEY] [--status N] [--delay-ms N] [--deltas N] [--interval-ms N]");
+                eprintln!("usage: mock [PORT] [--key KEY] [--status N] [--delay-ms N] [--deltas N] [--interval-ms N] [--openai] [--tool-call NAME JSON]");
                 std::process::exit(2)
             }),
         }

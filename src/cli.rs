@@ -2,7 +2,7 @@
 //! `init`, `env`, `claude` and `completions` (see [`crate::onboard`]).
 
 use crate::config::{self, Config, ConfigError};
-use crate::mock::{Behaviour, MockUpstream};
+use crate::mock::{Behaviour, MockUpstream, OpenAiAnswer};
 use crate::onboard::{self, Shell};
 use crate::server;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -76,7 +76,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Start two mock upstreams and a gateway in front of them: a try-out with no keys.
+    /// Start three mock upstreams (one OpenAI-format) and a gateway in front of them: a try-out with no keys.
     Demo {
         /// Port of the demo gateway (0: any free port).
         #[arg(long, default_value_t = 8045)]
@@ -415,12 +415,25 @@ fn demo(port: u16) -> ExitCode {
             ..Behaviour::default()
         })
     };
-    let (primary, backup) = match (
+    // An OpenAI-format upstream (think DeepSeek): it reasons first, as DeepSeek's reasoner does.
+    let openai = MockUpstream::start(Behaviour {
+        name: "demo-openai".to_string(),
+        key: Some("demo-key-openai".to_string()),
+        deltas: 8,
+        event_interval: std::time::Duration::from_millis(60),
+        openai: Some(OpenAiAnswer {
+            reasoning: Some("The user greets me; a short greeting back will do.".to_string()),
+            ..OpenAiAnswer::default()
+        }),
+        ..Behaviour::default()
+    });
+    let (primary, backup, openai) = match (
         start("demo-primary", "the-real-primary-key"),
         start("demo-backup", "demo-key-backup"),
+        openai,
     ) {
-        (Ok(p), Ok(b)) => (p, b),
-        (Err(e), _) | (_, Err(e)) => {
+        (Ok(p), Ok(b), Ok(o)) => (p, b, o),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("switchyard demo: cannot start the mock upstreams: {e}");
             return ExitCode::FAILURE;
         }
@@ -429,9 +442,12 @@ fn demo(port: u16) -> ExitCode {
         "proxy:\n  port: {port}\n  auth_mode: off\nhealth:\n  ejection_base: 5s\nendpoints:\n  \
          - id: demo-primary\n    base_url: {}\n    api_key: demo-key-rejected\n    priority: 1\n  \
          - id: demo-backup\n    base_url: {}\n    api_key: demo-key-backup\n    priority: 2\n    \
-         budget: {{daily_usd: 1}}\n",
+         budget: {{daily_usd: 1}}\n  \
+         - id: demo-openai\n    api: openai\n    base_url: {}/v1\n    api_key: demo-key-openai\n    \
+         priority: 0\n    models: [deepseek-chat, deepseek-reasoner]\n",
         primary.url(),
-        backup.url()
+        backup.url(),
+        openai.url()
     );
     let config = match config::parse(&text, &|_| None) {
         Ok(c) => c,
@@ -440,21 +456,25 @@ fn demo(port: u16) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let (primary_url, backup_url) = (primary.url(), backup.url());
+    let (primary_url, backup_url, openai_url) = (primary.url(), backup.url(), openai.url());
     let result = server::run(config, move |addrs| {
         let base = format!(
             "http://{}",
             addrs.first().map(|a| a.to_string()).unwrap_or_default()
         );
-        println!("switchyard demo: a gateway in front of two mock upstreams on loopback; no real keys are used.\n");
+        println!("switchyard demo: a gateway in front of three mock upstreams on loopback; no real keys are used.\n");
         println!("  demo-primary  {primary_url}  priority 1; it rejects the gateway's key, so the first request fails over");
-        println!("  demo-backup   {backup_url}  priority 2; healthy\n");
+        println!("  demo-backup   {backup_url}  priority 2; healthy");
+        println!("  demo-openai   {openai_url}/v1  api: openai, serves deepseek-chat and deepseek-reasoner;");
+        println!("                Anthropic requests for those models are translated to Chat Completions and back\n");
         println!("  base URL   {base}");
         println!(
             "  try        curl -s {base}/v1/messages -H 'content-type: application/json' \\\n             \
              -d '{{\"model\":\"claude-3-5-haiku-20241022\",\"max_tokens\":64,\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}'"
         );
         println!("  stream     add \"stream\":true to the JSON above and curl -N");
+        println!("  translate  the same with \"model\":\"deepseek-chat\": an Anthropic answer (thinking, then text)");
+        println!("             from the OpenAI-format upstream; OpenAI clients of claude-* models get the other way");
         println!("  page       {base}/admin   (live status, tokens and cost; switchyard usage --url {base})");
         println!("  status     {base}/admin/status   or   switchyard status --url {base}");
         println!("  clients    ANTHROPIC_BASE_URL={base} ANTHROPIC_API_KEY=demo claude");
@@ -462,7 +482,7 @@ fn demo(port: u16) -> ExitCode {
         println!("Ctrl-C stops the demo.");
         let _ = std::io::stdout().flush();
     });
-    drop((primary, backup));
+    drop((primary, backup, openai));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -34,7 +34,8 @@ pub struct Behaviour {
     /// Cut the connection after this many SSE events.
     pub drop_after_events: Option<usize>,
     /// OpenAI answers that carry more than text (reasoning, tool calls, a usage chunk when the
-    /// request asks for one); `None` keeps the plain text answers.
+    /// request asks for one); its tool calls also go into Anthropic answers as `tool_use` blocks.
+    /// `None` keeps the plain text answers.
     pub openai: Option<OpenAiAnswer>,
 }
 
@@ -341,6 +342,9 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
             "has_more": false,
         })),
         Api::Other => error(api, 404, &format!("mock has no route {path}"), None),
+        Api::Anthropic if b.openai.as_ref().is_some_and(|x| !x.tool_calls.is_empty()) => {
+            anthropic_tool_answer(&b, &request, &model, stream, shared.into_inner())
+        }
         Api::Anthropic if !stream => HttpResponse::Ok().json(serde_json::json!({
             "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": reply_text(&b)}],
@@ -561,6 +565,82 @@ fn openai_rich_answer(
         ));
     }
     events.push("data: [DONE]\n\n".to_string());
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(sse_stream(
+            events,
+            b.event_interval,
+            b.drop_after_events,
+            shared,
+        ))
+}
+
+/// An Anthropic answer with text and then `tool_use` blocks (arguments streamed in pieces), unless
+/// the conversation's last turn carries a tool result.
+fn anthropic_tool_answer(
+    b: &Behaviour,
+    request: &serde_json::Value,
+    model: &str,
+    stream: bool,
+    shared: Arc<Shared>,
+) -> HttpResponse {
+    let extra = b.openai.clone().unwrap_or_default();
+    let answered = request["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_array())
+        .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"));
+    let calls: &[(String, String)] = if answered { &[] } else { &extra.tool_calls };
+    let stop = if calls.is_empty() {
+        "end_turn"
+    } else {
+        "tool_use"
+    };
+    let input = |args: &str| serde_json::from_str::<serde_json::Value>(args).unwrap_or_default();
+    if !stream {
+        let mut content = vec![serde_json::json!({"type": "text", "text": reply_text(b)})];
+        for (i, (name, args)) in calls.iter().enumerate() {
+            content.push(
+                serde_json::json!({"type": "tool_use", "id": format!("toolu_mock_{i}"),
+                "name": name, "input": input(args)}),
+            );
+        }
+        return HttpResponse::Ok().json(serde_json::json!({
+            "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": stop, "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": b.deltas},
+        }));
+    }
+    let mut events = anthropic_events(b, model);
+    // Keep message_start and the text block; the tool blocks and the end follow.
+    events.truncate(events.len() - 2);
+    for (i, (name, args)) in calls.iter().enumerate() {
+        let index = i + 1;
+        events.push(sse(
+            "content_block_start",
+            serde_json::json!({"type": "content_block_start",
+            "index": index, "content_block": {"type": "tool_use", "id": format!("toolu_mock_{i}"),
+            "name": name, "input": {}}}),
+        ));
+        for piece in pieces(args, extra.argument_pieces) {
+            events.push(sse(
+                "content_block_delta",
+                serde_json::json!({"type": "content_block_delta",
+                "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            ));
+        }
+        events.push(sse(
+            "content_block_stop",
+            serde_json::json!({"type": "content_block_stop", "index": index}),
+        ));
+    }
+    events.push(sse("message_delta", serde_json::json!({"type": "message_delta",
+        "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": b.deltas}})));
+    events.push(sse(
+        "message_stop",
+        serde_json::json!({"type": "message_stop"}),
+    ));
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))

@@ -127,6 +127,25 @@ async fn demo_serves_a_keyless_try_out_and_shows_the_rejected_endpoint() {
     assert!(String::from_utf8_lossy(&body).contains("Hello from demo-backup"));
     let status: serde_json::Value = common::get_json(&format!("{base}/admin/status")).await;
     assert_eq!(status["endpoints"][0]["state"], "auth_failed");
+    // The OpenAI-format mock answers deepseek-chat, translated into Messages.
+    let (status, headers, body) = common::post(
+        &base,
+        "/v1/messages",
+        r#"{"model":"deepseek-chat","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        common::header(&headers, "x-switchyard-endpoint").as_deref(),
+        Some("demo-openai")
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["type"], "message");
+    assert_eq!(answer["content"][0]["type"], "thinking");
+    assert!(answer["content"][1]["text"]
+        .as_str()
+        .unwrap()
+        .contains("demo-openai"));
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -92,6 +92,9 @@ pub struct SelectEndpoint {
     /// retry budget. Retries after an endpoint took itself out (401/403, 402, 429) do not: they
     /// cannot pile more load on the endpoint that failed.
     pub budgeted: bool,
+    /// Only endpoints whose upstream speaks this API (a path only one API has, such as
+    /// `/v1/embeddings`); `None`: any endpoint.
+    pub api: Option<crate::translate::Api>,
     /// This retry follows a rate limit for the request's model only: the session stays bound
     /// to its endpoint for the session's other models.
     pub keep_session: bool,
@@ -121,6 +124,9 @@ pub enum NoEndpoint {
     /// No endpoint serves the requested model.
     #[error("no endpoint serves model `{model}`; served: {}", served_list(served))]
     UnknownModel { model: String, served: Vec<String> },
+    /// The path belongs to one API and no endpoint that serves the model speaks it.
+    #[error("no endpoint speaks the {0} API this path belongs to")]
+    WrongApi(crate::translate::Api),
     /// Retries are over budget right now.
     #[error("retry budget exhausted: too many retries across recent requests")]
     RetryBudget,
@@ -172,6 +178,16 @@ impl Handler<SelectEndpoint> for Balancer {
             let served = served_models(&self.members);
             let model = msg.model.clone().unwrap_or_default();
             return Box::pin(fut::ready(Err(NoEndpoint::UnknownModel { model, served })));
+        }
+        let serving: Vec<usize> = match msg.api {
+            Some(api) => serving
+                .into_iter()
+                .filter(|&i| self.members[i].config.api == api)
+                .collect(),
+            None => serving,
+        };
+        if let (Some(api), true) = (msg.api, serving.is_empty()) {
+            return Box::pin(fut::ready(Err(NoEndpoint::WrongApi(api))));
         }
         let candidates: Vec<Candidate> = serving
             .iter()

@@ -12,6 +12,7 @@ pub struct RawConfig {
     pub health: Option<RawHealth>,
     pub sessions: Option<RawSessions>,
     pub endpoints: Option<Vec<RawEndpoint>>,
+    pub translate: Option<RawTranslate>,
     pub usage: Option<RawUsage>,
 }
 
@@ -92,8 +93,16 @@ pub struct RawEndpoint {
     pub priority: Option<u32>,
     pub enabled: Option<bool>,
     pub probe: Option<String>,
+    pub api: Option<String>,
+    pub max_tokens: Option<u64>,
     pub price: Option<crate::usage::Price>,
     pub budget: Option<crate::usage::Budget>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTranslate {
+    pub default_max_tokens: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

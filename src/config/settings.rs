@@ -3,6 +3,7 @@
 
 use super::defaults;
 use super::units::{format_duration, format_size};
+use crate::translate::Api;
 use crate::usage::{Budget, Price, StoreSettings};
 use crate::Secret;
 use serde::{Serialize, Serializer};
@@ -18,6 +19,7 @@ pub struct Config {
     pub health: HealthPolicy,
     pub sessions: SessionSettings,
     pub endpoints: Vec<EndpointConfig>,
+    pub translate: TranslateSettings,
     pub usage: UsageSettings,
     /// The file this came from, when it came from one.
     #[serde(skip)]
@@ -187,6 +189,21 @@ crate::words! {
     }
 }
 
+/// How requests are translated between the Anthropic and OpenAI APIs (`translate`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TranslateSettings {
+    /// `max_tokens` sent to an Anthropic upstream when an OpenAI client sets no limit.
+    pub default_max_tokens: u64,
+}
+
+impl Default for TranslateSettings {
+    fn default() -> Self {
+        TranslateSettings {
+            default_max_tokens: crate::translate::DEFAULT_MAX_TOKENS,
+        }
+    }
+}
+
 /// One upstream endpoint, validated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EndpointConfig {
@@ -211,6 +228,11 @@ pub struct EndpointConfig {
     pub priority: u32,
     pub enabled: bool,
     pub probe: ProbeKind,
+    /// The API the upstream speaks (`endpoints[].api`).
+    pub api: Api,
+    /// The most `max_tokens` the upstream accepts: a translated request asking more is lowered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
     /// USD per million tokens; `None`: the built-in list price of the model, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<Price>,

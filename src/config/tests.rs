@@ -195,6 +195,53 @@ fn the_rendered_config_never_shows_a_key() {
 }
 
 #[test]
+fn an_endpoint_speaks_an_api_and_openai_ones_take_a_bearer_key() {
+    let c = parse_ok(
+        "endpoints:\n  - base_url: https://api.anthropic.com\n    api_key: k1\n  \
+         - base_url: https://api.deepseek.com/v1\n    api_key: k2\n    api: openai\n  \
+         - base_url: https://openrouter.ai/api/v1\n    api_key: k3\n    api: openai\n    auth: both\n",
+    );
+    assert_eq!(c.endpoints[0].api, crate::translate::Api::Anthropic);
+    assert_eq!(c.endpoints[0].auth, UpstreamAuth::Both);
+    assert_eq!(c.endpoints[1].api, crate::translate::Api::OpenAi);
+    assert_eq!(c.endpoints[1].auth, UpstreamAuth::Bearer);
+    assert_eq!(
+        c.endpoints[2].auth,
+        UpstreamAuth::Both,
+        "an explicit auth stays"
+    );
+    assert_eq!(
+        c.translate.default_max_tokens,
+        crate::translate::DEFAULT_MAX_TOKENS
+    );
+    let shown = c.render_redacted();
+    assert!(shown.contains("api: openai"), "{shown}");
+    assert!(shown.contains("default_max_tokens: 8192"), "{shown}");
+
+    let p = parse_err(
+        "endpoints:\n  - base_url: https://a.example.com\n    api_key: k\n    api: OpenAI\n",
+    );
+    assert_eq!(p.field, "endpoints[0].api");
+    assert_eq!(p.line, Some(4));
+    assert!(p.message.contains("anthropic or openai"), "{}", p.message);
+
+    let p = parse_err(&format!("translate:\n  default_max_tokens: 0\n{MINIMAL}"));
+    assert_eq!(p.field, "translate.default_max_tokens");
+    assert_eq!(p.line, Some(2));
+    let c = parse_ok(&format!(
+        "translate:\n  default_max_tokens: 4096\n{MINIMAL}"
+    ));
+    assert_eq!(c.translate.default_max_tokens, 4096);
+    assert_eq!(c.endpoints[0].max_tokens, None);
+    let c = parse_ok(&format!("{MINIMAL}    max_tokens: 8192\n"));
+    assert_eq!(c.endpoints[0].max_tokens, Some(8192));
+    assert!(c.render_redacted().contains("max_tokens: 8192"));
+    let p = parse_err(&format!("{MINIMAL}    max_tokens: 0\n"));
+    assert_eq!(p.field, "endpoints[0].max_tokens");
+    assert_eq!(p.line, Some(4));
+}
+
+#[test]
 fn price_budget_and_usage_are_read_and_shown_by_check() {
     let c = parse_ok(
         "endpoints:\n  - id: a\n    base_url: https://a.example\n    api_key: k\n    price: {input: 3.0, output: 15.0, cache_read: 0.3}\n    budget: {daily_usd: 5}\nusage:\n  database: off\n  retention: 30d\n",

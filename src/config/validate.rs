@@ -9,6 +9,7 @@ use super::locate;
 use super::raw::{self, RawConfig, RawEndpoint, RawSize};
 use super::settings::*;
 use super::units::{parse_duration, parse_size};
+use crate::translate::Api;
 use crate::usage::{db::resolve_database, Budget, Price};
 use crate::words::Words;
 use crate::Secret;
@@ -184,6 +185,16 @@ impl Validator<'_> {
             }
             endpoints.push(endpoint);
         }
+        let t = raw.translate.unwrap_or_default();
+        let translate = TranslateSettings {
+            default_max_tokens: match t.default_max_tokens {
+                Some(0) => {
+                    return Err(self.problem("translate.default_max_tokens", "must be above 0"))
+                }
+                Some(n) => n,
+                None => crate::translate::DEFAULT_MAX_TOKENS,
+            },
+        };
         let usage = self.usage(raw.usage.unwrap_or_default())?;
         Ok(Config {
             proxy,
@@ -192,6 +203,7 @@ impl Validator<'_> {
             health,
             sessions,
             endpoints,
+            translate,
             usage,
             source: None,
         })
@@ -361,12 +373,17 @@ impl Validator<'_> {
             }
             None => default_endpoint_id(&base_url, &api_key),
         };
-        let auth = self.word(
-            &field("auth"),
-            raw.auth.as_deref(),
-            UpstreamAuth::Both,
-            "value",
-        )?;
+        let api = self.word(&field("api"), raw.api.as_deref(), Api::Anthropic, "api")?;
+        // An OpenAI-compatible upstream takes its key as a bearer token only.
+        let default_auth = match api {
+            Api::Anthropic => UpstreamAuth::Both,
+            Api::OpenAi => UpstreamAuth::Bearer,
+        };
+        let auth = self.word(&field("auth"), raw.auth.as_deref(), default_auth, "value")?;
+        if raw.max_tokens == Some(0) {
+            return Err(self.problem(&field("max_tokens"), "must be above 0"));
+        }
+        let max_tokens = raw.max_tokens;
         let weight = raw.weight.unwrap_or(defaults::WEIGHT);
         if !weight.is_finite() || weight <= 0.0 {
             return Err(self.problem(&field("weight"), "must be a number above 0"));
@@ -404,6 +421,8 @@ impl Validator<'_> {
             priority: raw.priority.unwrap_or(defaults::PRIORITY),
             enabled: raw.enabled.unwrap_or(true),
             probe,
+            api,
+            max_tokens,
             price: raw.price,
             budget: raw.budget.filter(|b| !b.is_unlimited()),
         })

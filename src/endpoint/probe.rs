@@ -2,6 +2,7 @@
 //! `max_tokens: 1`. Sent with the endpoint's key, never a client's.
 
 use crate::config::{EndpointConfig, ProbeKind, Timeouts};
+use crate::translate::Api;
 use crate::upstream::outcome::TransportError;
 use crate::upstream::{self, headers};
 use actix_web::http::header::HeaderMap;
@@ -19,13 +20,18 @@ pub struct ProbeResult {
 }
 
 /// The model a `messages` probe asks for: a model the endpoint lists by exact name, else a small one.
+/// The endpoint's `model_map` applies, as for a real request.
 fn probe_model(endpoint: &EndpointConfig) -> String {
-    endpoint
+    let model = endpoint
         .models
         .iter()
         .find(|m| !m.contains('*'))
         .cloned()
-        .unwrap_or_else(|| "claude-3-5-haiku-latest".to_string())
+        .unwrap_or_else(|| "claude-3-5-haiku-latest".to_string());
+    match crate::proxy::request::mapped_model(endpoint, &model) {
+        Some(mapped) => mapped.to_string(),
+        None => model,
+    }
 }
 
 /// Sends one probe and reads (and drops) its answer.
@@ -36,7 +42,20 @@ pub async fn send(
     timeouts: &Timeouts,
 ) -> Result<ProbeResult, TransportError> {
     let timeout = timeouts.first_byte;
+    let openai = endpoint.api == Api::OpenAi;
     let (method, path, body) = match kind {
+        // An OpenAI-format base URL already ends in its version: `/chat/completions`, `/models`.
+        ProbeKind::Messages if openai => (
+            Method::POST,
+            "/chat/completions",
+            serde_json::json!({
+                "model": probe_model(endpoint),
+                "max_tokens": 1,
+                "messages": [{"role": "user", "content": "ping"}],
+            })
+            .to_string(),
+        ),
+        ProbeKind::Models | ProbeKind::Off if openai => (Method::GET, "/models", String::new()),
         ProbeKind::Messages => (
             Method::POST,
             "/v1/messages",
@@ -54,6 +73,9 @@ pub async fn send(
     let url = format!("{}{}", url.to_string().trim_end_matches('/'), path);
     let mut request = client.request(method, url).timeout(timeout);
     *request.headers_mut() = headers::upstream_headers(&HeaderMap::new(), endpoint);
+    if openai {
+        request.headers_mut().remove("anthropic-version");
+    }
     if !body.is_empty() {
         request = request.insert_header(("content-type", "application/json"));
     }

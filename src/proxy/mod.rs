@@ -11,7 +11,9 @@ pub mod report;
 pub mod request;
 mod respond;
 pub mod scan;
+pub mod stage;
 pub mod stream;
+mod translated;
 
 pub use models::{configured_models, list_models};
 
@@ -19,8 +21,9 @@ use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
 use crate::config::{Config, EndpointConfig, RateLimitScope};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::server::AppState;
+use crate::translate::Route;
 use crate::upstream::outcome::{classify_status, TransportError, UpstreamError, Verdict};
-use crate::upstream::{self, headers, ratelimit};
+use crate::upstream::{headers, ratelimit};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -77,7 +80,9 @@ pub async fn forward(
         rectified: false,
         usage: None,
     };
+    let call = translated::Call::of(req.method(), req.path());
     let mut response = Relay {
+        call,
         req: &req,
         state: &state,
         config: &config,
@@ -96,6 +101,8 @@ pub async fn forward(
 }
 
 struct Relay<'a> {
+    /// What the client calls, which decides the endpoints that may take it and their routes.
+    call: translated::Call,
     req: &'a HttpRequest,
     state: &'a AppState,
     config: &'a Config,
@@ -153,16 +160,27 @@ impl Relay<'_> {
                 .map(|m| endpoint.upstream_model(m).to_string());
             let addr = chosen.addr.clone();
             let mut attempt = Attempt::new(chosen.addr, chosen.claim, upstream_model);
-            let mut outbound = match facts
+            if self.call.answered_here(endpoint.api) {
+                return self.count_tokens_here(&body, &endpoint, tried.len());
+            }
+            let route = self.call.route(endpoint.api);
+            let mapped = facts
                 .model
                 .as_deref()
-                .and_then(|m| request::mapped_model(&endpoint, m))
-            {
-                Some(model) => request::rewrite_model(&body, model).unwrap_or_else(|| body.clone()),
-                None => body.clone(),
-            };
+                .and_then(|m| request::mapped_model(&endpoint, m));
+            let (mut outbound, exchange) =
+                match translated::outbound_body(route, &body, mapped, &endpoint, self.config) {
+                    Ok(outbound) => outbound,
+                    Err(refusal) => {
+                        let client = match route {
+                            Route::Translate { client, .. } => client,
+                            Route::Passthrough => endpoint.api,
+                        };
+                        return self.refuse_translation(refusal, client);
+                    }
+                };
             let (answer, failed) = loop {
-                let upstream = match self.upstream_request(&endpoint, &facts) {
+                let upstream = match self.upstream_request(&endpoint, &facts, route) {
                     Ok(upstream) => upstream,
                     Err(e) => return self.refuse(e),
                 };
@@ -189,6 +207,7 @@ impl Relay<'_> {
                         endpoint: endpoint.clone(),
                         latency,
                         error_body: None,
+                        exchange: exchange.clone(),
                     };
                     break (Some(answer), None);
                 }
@@ -219,6 +238,7 @@ impl Relay<'_> {
                     endpoint: endpoint.clone(),
                     latency,
                     error_body: Some(read),
+                    exchange: exchange.clone(),
                 };
                 break (Some(answer), failed);
             };
@@ -262,6 +282,7 @@ impl Relay<'_> {
             session: facts.session.clone(),
             budgeted,
             keep_session,
+            api: self.call.endpoint_api(),
         };
         match self.state.balancer.send(ask).await {
             Ok(result) => result,
@@ -273,14 +294,16 @@ impl Relay<'_> {
         &self,
         endpoint: &EndpointConfig,
         facts: &RequestFacts,
+        route: Route,
     ) -> Result<awc::ClientRequest, GatewayError> {
-        let url =
-            upstream::upstream_uri(endpoint, self.req.uri()).map_err(GatewayError::BadPath)?;
+        let url = translated::upstream_target(endpoint, self.req.uri(), route)
+            .map_err(GatewayError::BadPath)?;
         let mut upstream = self
             .client
             .request(self.req.method().clone(), url)
             .timeout(self.config.timeouts.first_byte);
         *upstream.headers_mut() = headers::upstream_headers(self.req.headers(), endpoint);
+        translated::adjust_headers(upstream.headers_mut(), endpoint.api, route);
         if facts.stream {
             // Ask intermediaries not to buffer the stream.
             upstream = upstream.insert_header(("cache-control", "no-cache"));
@@ -306,4 +329,6 @@ struct Answer<S> {
     latency: Duration,
     /// For a failure status: the start of its body (and whether that was all of it).
     error_body: Option<(Bytes, bool)>,
+    /// For a translated request: what the answer's translation needs.
+    exchange: Option<crate::translate::Exchange>,
 }

@@ -3,6 +3,7 @@
 use super::forward;
 use crate::config::{Config, EndpointConfig};
 use crate::server::AppState;
+use crate::translate::{models_list, Api};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The model list the config names, when every enabled endpoint has a fixed `models` list:
@@ -23,8 +24,9 @@ pub fn configured_models(config: &Config) -> Option<Vec<String>> {
     (!models.is_empty()).then_some(models)
 }
 
-/// `GET /v1/models`: answered from the config when it names every model (in one shape that both
-/// the Anthropic and the OpenAI SDKs read), otherwise forwarded like any request.
+/// `GET /v1/models`: answered from the config when it names every model, in the caller's shape
+/// (Anthropic when it sends `anthropic-version` or `x-api-key`, OpenAI when it sends only a bearer
+/// token, else one shape both SDKs read); otherwise forwarded like any request.
 pub async fn list_models(
     req: HttpRequest,
     payload: web::Payload,
@@ -34,6 +36,14 @@ pub async fn list_models(
     let Some(models) = configured_models(&state.config()) else {
         return forward(req, payload, state, client).await;
     };
+    let headers = req.headers();
+    if headers.contains_key("anthropic-version") || headers.contains_key("x-api-key") {
+        return HttpResponse::Ok().json(models_list(Api::Anthropic, &models));
+    }
+    if headers.contains_key("authorization") {
+        return HttpResponse::Ok().json(models_list(Api::OpenAi, &models));
+    }
+    // A caller of unknown API gets one shape that both SDKs read.
     let data: Vec<serde_json::Value> = models
         .iter()
         .map(|id| {

@@ -5,9 +5,11 @@
 use super::decide::{self, LastResort};
 use super::meter::{Answered, UsageTap};
 use super::stream::{RelayBody, StreamKind};
+use super::translated;
 use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
 use crate::balancer::{describe_states, NoEndpoint};
 use crate::gateway_error::GatewayError;
+use crate::translate::translate_error;
 use crate::upstream::headers;
 use crate::upstream::outcome::TransportError;
 use crate::upstream::redact::Redactor;
@@ -61,12 +63,14 @@ impl Relay<'_> {
                     message: no.to_string(),
                     retry_after,
                 },
-                Some(no @ (NoEndpoint::NothingSelectable { .. } | NoEndpoint::BalancerGone(_))) => {
-                    GatewayError::NoEndpoint {
-                        message: no.to_string(),
-                        retry_after,
-                    }
-                }
+                Some(
+                    no @ (NoEndpoint::NothingSelectable { .. }
+                    | NoEndpoint::BalancerGone(_)
+                    | NoEndpoint::WrongApi(_)),
+                ) => GatewayError::NoEndpoint {
+                    message: no.to_string(),
+                    retry_after,
+                },
                 None => GatewayError::NoEndpoint {
                     message: describe_states(&[]),
                     retry_after,
@@ -130,7 +134,10 @@ impl Relay<'_> {
         }
         let mut builder = self.response_head(&answer, attempts);
         let Answer {
-            response, endpoint, ..
+            response,
+            endpoint,
+            exchange,
+            ..
         } = answer;
         let status = response.status();
         let no_body = self.req.method() == Method::HEAD
@@ -153,7 +160,13 @@ impl Relay<'_> {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-        let kind = if is_sse {
+        let kind = if is_sse && exchange.is_some() {
+            // The translator knows the upstream API's last event and reports a cut itself.
+            StreamKind::Sse {
+                shape: self.shape,
+                end_marker: None,
+            }
+        } else if is_sse {
             let path = self.req.path();
             let end_marker: Option<&'static [u8]> = if path.ends_with("/v1/messages") {
                 Some(b"message_stop")
@@ -176,8 +189,19 @@ impl Relay<'_> {
         } else {
             None
         };
-        let sized = content_length.filter(|_| redactor.is_none());
+        let translation = exchange
+            .as_ref()
+            .map(|exchange| translated::answer_stage(exchange, status.as_u16(), is_sse));
+        let sized = content_length.filter(|_| redactor.is_none() && translation.is_none());
+        let mut stage = None;
+        if let Some(translation) = translation {
+            if let Some(content_type) = translation.content_type {
+                builder.insert_header(("content-type", content_type));
+            }
+            stage = Some(translation.stage);
+        }
         let body = RelayBody::new(response, kind, self.config.timeouts.idle, attempt, self.log)
+            .staged(stage)
             .redacting(redactor);
         // Not `streaming()`: it would add a content-type the upstream did not send.
         match sized {
@@ -198,12 +222,23 @@ impl Relay<'_> {
             response,
             endpoint,
             error_body,
+            exchange,
             ..
         } = answer;
         let (read, complete) = error_body.unwrap_or((Bytes::new(), true));
         let key = endpoint.api_key.expose();
+        let status = response.status().as_u16();
+        if exchange.is_some() {
+            builder.insert_header(("content-type", "application/json"));
+        }
         if complete {
-            let body = Redactor::redact_all(key, &read);
+            let body = match &exchange {
+                Some(exchange) => {
+                    let translated = translate_error(exchange.client, status, &read);
+                    Redactor::redact_all(key, &translated)
+                }
+                None => Redactor::redact_all(key, &read),
+            };
             self.log.relayed(&read);
             self.log.finish("upstream_error", None);
             return builder.body(body);
@@ -216,6 +251,11 @@ impl Relay<'_> {
             self.config.timeouts.idle,
             None,
             self.log,
+        )
+        .staged(
+            exchange
+                .as_ref()
+                .map(|exchange| translated::answer_stage(exchange, status, false).stage),
         )
         .redacting(Redactor::for_key(key))
         .ok_outcome("upstream_error");

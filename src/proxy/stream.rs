@@ -2,6 +2,7 @@
 //! between chunks and no total timeout. When it ends, the endpoint's actor learns how it went.
 
 use super::report::{AccessLog, Attempt};
+use super::stage::{BodyStage, Stages};
 use crate::gateway_error::ApiShape;
 use crate::upstream::outcome::{TransportError, UpstreamError};
 use crate::upstream::redact::Redactor;
@@ -46,10 +47,12 @@ pub struct RelayBody<S> {
     relayed: u64,
     pending: Option<Bytes>,
     done: bool,
-    /// The upstream body has ended and only the redactor's held-back bytes were still to go.
+    /// The upstream body has ended and only the stages' held-back bytes were still to go.
     upstream_ended: bool,
-    /// Replaces the endpoint's key in an error answer.
-    redactor: Option<Redactor>,
+    /// What the bytes pass through on their way (a translator, the key redactor).
+    stages: Stages,
+    /// A stage found the body incomplete and already wrote the client's error event.
+    stage_cut: Option<String>,
     /// The access-log outcome of a body that ends well.
     ok_outcome: &'static str,
 }
@@ -76,14 +79,20 @@ impl<S> RelayBody<S> {
             pending: None,
             done: false,
             upstream_ended: false,
-            redactor: None,
+            stages: Stages::default(),
+            stage_cut: None,
             ok_outcome: "ok",
         }
     }
 
     /// Passes every chunk through `redactor` (an error answer that may echo the endpoint's key).
-    pub fn redacting(mut self, redactor: Option<Redactor>) -> Self {
-        self.redactor = redactor;
+    pub fn redacting(self, redactor: Option<Redactor>) -> Self {
+        self.staged(redactor.map(|r| Box::new(r) as Box<dyn BodyStage>))
+    }
+
+    /// Passes every chunk through `stage`, after the stages added before it.
+    pub fn staged(mut self, stage: Option<Box<dyn BodyStage>>) -> Self {
+        self.stages = std::mem::take(&mut self.stages).then(stage);
         self
     }
 
@@ -95,6 +104,19 @@ impl<S> RelayBody<S> {
 
     /// The end of the upstream body: a clean end, or a failure if it was cut short.
     fn end(&mut self) -> Option<Result<Bytes, actix_web::Error>> {
+        if let Some(reason) = self.stage_cut.take() {
+            // The stage already told the client; only the attempt and the log remain.
+            let failure = UpstreamError::Transport(TransportError::Reset(reason.clone()));
+            self.done = true;
+            if let Some(mut log) = self.log.take() {
+                log.stream_failed(&failure);
+                log.finish("broken", Some(&reason));
+            }
+            if let Some(attempt) = self.attempt.take() {
+                attempt.failed(failure);
+            }
+            return None;
+        }
         match self.cut_short() {
             Some(error) => self.finish_failed(error),
             None => {
@@ -216,10 +238,7 @@ where
                     if this.tail.len() > TAIL {
                         this.tail.drain(..this.tail.len() - TAIL);
                     }
-                    let out = match this.redactor.as_mut() {
-                        Some(redactor) => redactor.feed(&chunk),
-                        None => chunk,
-                    };
+                    let out = this.stages.feed(chunk);
                     // An empty chunk could read as the end of a chunked body: wait for more.
                     if out.is_empty() {
                         continue;
@@ -230,10 +249,11 @@ where
                     return Poll::Ready(this.finish_failed(TransportError::Reset(e.to_string())))
                 }
                 Poll::Ready(None) => {
-                    let held = this.redactor.as_mut().map(Redactor::finish);
-                    if let Some(held) = held.filter(|b| !b.is_empty()) {
+                    let held = this.stages.finish();
+                    this.stage_cut = held.cut;
+                    if !held.bytes.is_empty() {
                         this.upstream_ended = true;
-                        return Poll::Ready(Some(Ok(held)));
+                        return Poll::Ready(Some(Ok(held.bytes)));
                     }
                     return Poll::Ready(this.end());
                 }

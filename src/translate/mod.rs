@@ -75,6 +75,11 @@ impl Api {
     }
 }
 
+impl crate::words::Words for Api {
+    const ALL: &'static [(Self, &'static str)] =
+        &[(Api::Anthropic, "anthropic"), (Api::OpenAi, "openai")];
+}
+
 impl std::fmt::Display for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -58,10 +58,17 @@ pub fn messages_to_chat(request: &Value, upstream_model: &str) -> Result<Value, 
         match turn["role"].as_str() {
             Some("user") => user_turn_to_chat(&turn["content"], &field, &mut messages)?,
             Some("assistant") => messages.push(assistant_turn_to_chat(&turn["content"], &field)?),
+            // Claude Code sends system notes between turns; Chat Completions takes a system
+            // message anywhere.
+            Some("system") => {
+                if let Some(text) = text_of(&turn["content"], &format!("{field}.content"))? {
+                    messages.push(json!({"role": "system", "content": text}));
+                }
+            }
             _ => {
                 return Err(Refusal::unsupported(
                     field,
-                    "role must be user or assistant",
+                    "role must be user, assistant or system",
                 ))
             }
         }
@@ -899,5 +906,33 @@ mod tests {
         assert!(e
             .to_string()
             .contains("messages[0].tool_calls[0].function.arguments"));
+    }
+}
+
+#[cfg(test)]
+mod system_turn_tests {
+    use super::*;
+
+    #[test]
+    fn a_system_turn_between_messages_stays_in_place_as_a_system_message() {
+        // Claude Code 2.1 puts system notes among the turns.
+        let request = json!({"model": "m", "max_tokens": 5, "system": "top",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": [{"type": "text", "text": "agents: a, b"}]},
+            {"role": "user", "content": "go"},
+        ]});
+        let chat = messages_to_chat(&request, "up").unwrap();
+        let roles: Vec<&str> = chat["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["system", "user", "system", "user"]);
+        assert_eq!(chat["messages"][2]["content"], "agents: a, b");
+        let bad = json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]});
+        let refusal = messages_to_chat(&bad, "up").unwrap_err();
+        assert_eq!(refusal.field(), Some("messages[0]"));
     }
 }

@@ -1,0 +1,130 @@
+//! Body stages: small transformations the relay runs over an answer's bytes as they pass, in
+//! order (a translator, then the key redactor; a usage meter can join them). A stage sees the
+//! upstream's chunks as they arrive and never holds more than it must.
+
+use crate::upstream::redact::Redactor;
+use bytes::Bytes;
+
+/// How a stage ends: its last bytes, and why the body it saw was incomplete, if it was (the bytes
+/// then already hold the client's error event).
+#[derive(Debug, Default)]
+pub struct StageEnd {
+    pub bytes: Bytes,
+    pub cut: Option<String>,
+}
+
+/// One transformation of the answer's bytes on their way to the client.
+pub trait BodyStage {
+    /// The bytes to pass on for `chunk` (possibly none yet).
+    fn feed(&mut self, chunk: Bytes) -> Bytes;
+    /// Called once when the body before this stage has ended.
+    fn finish(&mut self) -> StageEnd;
+}
+
+impl BodyStage for Redactor {
+    fn feed(&mut self, chunk: Bytes) -> Bytes {
+        Redactor::feed(self, &chunk)
+    }
+
+    fn finish(&mut self) -> StageEnd {
+        StageEnd {
+            bytes: Redactor::finish(self),
+            cut: None,
+        }
+    }
+}
+
+/// Stages in the order the bytes pass them.
+#[derive(Default)]
+pub struct Stages(Vec<Box<dyn BodyStage>>);
+
+impl Stages {
+    /// Adds a stage after the others.
+    pub fn then(mut self, stage: Option<Box<dyn BodyStage>>) -> Self {
+        self.0.extend(stage);
+        self
+    }
+
+    /// No stage: bytes pass unchanged.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Runs a chunk through every stage.
+    pub fn feed(&mut self, chunk: Bytes) -> Bytes {
+        let mut bytes = chunk;
+        for stage in &mut self.0 {
+            if bytes.is_empty() {
+                break;
+            }
+            bytes = stage.feed(bytes);
+        }
+        bytes
+    }
+
+    /// Ends every stage in order, each one's last bytes going through the stages after it.
+    pub fn finish(&mut self) -> StageEnd {
+        let mut carried = Bytes::new();
+        let mut cut = None;
+        for stage in &mut self.0 {
+            let mut out = if carried.is_empty() {
+                Vec::new()
+            } else {
+                stage.feed(carried).to_vec()
+            };
+            let end = stage.finish();
+            out.extend_from_slice(&end.bytes);
+            cut = cut.or(end.cut);
+            carried = Bytes::from(out);
+        }
+        StageEnd {
+            bytes: carried,
+            cut,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Holds everything back and upper-cases it at the end.
+    struct Shout(Vec<u8>);
+
+    impl BodyStage for Shout {
+        fn feed(&mut self, chunk: Bytes) -> Bytes {
+            self.0.extend_from_slice(&chunk);
+            Bytes::new()
+        }
+        fn finish(&mut self) -> StageEnd {
+            StageEnd {
+                bytes: Bytes::from(self.0.to_ascii_uppercase()),
+                cut: Some("cut".into()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_later_stage_sees_what_an_earlier_one_lets_out_at_the_end() {
+        let redactor =
+            Redactor::for_key("SECRET-KEY-123").map(|r| Box::new(r) as Box<dyn BodyStage>);
+        let mut stages = Stages::default()
+            .then(Some(Box::new(Shout(Vec::new()))))
+            .then(redactor);
+        assert!(stages.feed(Bytes::from_static(b"key secret-")).is_empty());
+        assert!(stages.feed(Bytes::from_static(b"key-123 ok")).is_empty());
+        let end = stages.finish();
+        let text = String::from_utf8(end.bytes.to_vec()).unwrap();
+        assert!(text.starts_with("KEY ") && text.ends_with(" OK"), "{text}");
+        assert!(!text.contains("SECRET-KEY-123"), "{text}");
+        assert_eq!(end.cut.as_deref(), Some("cut"));
+    }
+
+    #[test]
+    fn no_stage_passes_bytes_unchanged() {
+        let mut stages = Stages::default();
+        assert!(stages.is_empty());
+        assert_eq!(stages.feed(Bytes::from_static(b"abc")), "abc");
+        assert!(stages.finish().bytes.is_empty());
+    }
+}

@@ -1,0 +1,471 @@
+//! The relay's side of translation (see [`crate::translate`]): what a client's call is, which
+//! endpoints may take it, the upstream URL and headers of each attempt, the request body in the
+//! endpoint's API, and the body stages that turn the answer back into the client's API as it
+//! arrives.
+
+use super::stage::{BodyStage, StageEnd};
+use super::stream::sse_error_event;
+use super::{request, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
+use crate::config::{Config, EndpointConfig};
+use crate::gateway_error::ApiShape;
+use crate::translate::{
+    self, count_tokens_answer, is_foreign_header, translate_answer, translate_answer_as_stream,
+    translate_error, upstream_path, Api, Exchange, Refusal, RequestOptions, Route,
+    StreamTranslator, TRANSLATED_ACCEPT_ENCODING,
+};
+use crate::upstream;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, Uri};
+use actix_web::HttpResponse;
+use bytes::Bytes;
+use std::time::SystemTime;
+
+/// What a client's call is, judged by its method and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Call {
+    /// `POST /v1/messages` or `POST /v1/chat/completions`: every endpoint can serve it, translated
+    /// when its API is not the client's.
+    Generation(Api),
+    /// `POST /v1/messages/count_tokens`: passed to an Anthropic endpoint, estimated by the gateway
+    /// for an OpenAI one.
+    CountTokens,
+    /// Anything else: forwarded unchanged, only to endpoints of the path's API when it has one.
+    Other(Option<Api>),
+}
+
+impl Call {
+    /// The call a request makes.
+    pub fn of(method: &Method, path: &str) -> Call {
+        let path = path.trim_end_matches('/');
+        match (method == Method::POST, path) {
+            (true, "/v1/messages") => Call::Generation(Api::Anthropic),
+            (true, "/v1/chat/completions") => Call::Generation(Api::OpenAi),
+            (true, "/v1/messages/count_tokens") => Call::CountTokens,
+            _ => Call::Other(path_api(path)),
+        }
+    }
+
+    /// The API every endpoint that takes this call must speak, if one is required.
+    pub fn endpoint_api(self) -> Option<Api> {
+        match self {
+            Call::Generation(_) | Call::CountTokens => None,
+            Call::Other(api) => api,
+        }
+    }
+
+    /// What an attempt at an endpoint speaking `endpoint` does with this call.
+    pub fn route(self, endpoint: Api) -> Route {
+        match self {
+            Call::Generation(client) => Route::of(client, endpoint),
+            Call::CountTokens | Call::Other(_) => Route::Passthrough,
+        }
+    }
+
+    /// The gateway answers this call itself for an endpoint speaking `endpoint`.
+    pub fn answered_here(self, endpoint: Api) -> bool {
+        self == Call::CountTokens && endpoint == Api::OpenAi
+    }
+}
+
+/// The API a path belongs to, when only one API has it.
+fn path_api(path: &str) -> Option<Api> {
+    let rest = path.strip_prefix("/v1/")?;
+    let first = rest.split('/').next().unwrap_or_default();
+    match first {
+        "messages" | "complete" => Some(Api::Anthropic),
+        "chat" | "completions" | "embeddings" | "responses" | "images" | "audio"
+        | "moderations" => Some(Api::OpenAi),
+        _ => None,
+    }
+}
+
+/// The upstream URL of one attempt. An Anthropic endpoint gets the client's path as before; an
+/// OpenAI endpoint's `base_url` ends in its version, so `/v1/<rest>` goes to `base_url + /<rest>`,
+/// and a translated request to the endpoint API's generation path without the client's query.
+pub(super) fn upstream_target(
+    endpoint: &EndpointConfig,
+    target: &Uri,
+    route: Route,
+) -> Result<Uri, String> {
+    let translated = route != Route::Passthrough;
+    if endpoint.api == Api::Anthropic && !translated {
+        return upstream::upstream_uri(endpoint, target);
+    }
+    let path = upstream_path(
+        endpoint.api,
+        target.path(),
+        target.query().unwrap_or_default(),
+        translated,
+    );
+    let path_and_query = format!("{}/{}", endpoint.path_prefix, path.trim_start_matches('/'));
+    Uri::builder()
+        .scheme(endpoint.scheme.as_str())
+        .authority(endpoint.authority.as_str())
+        .path_and_query(path_and_query)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Takes out of the upstream headers what the endpoint's API does not know: `anthropic-*` for an
+/// OpenAI endpoint; for a translated request also the client API's own headers and the
+/// compression the translator cannot read.
+pub(super) fn adjust_headers(headers: &mut HeaderMap, endpoint: Api, route: Route) {
+    let translated = route != Route::Passthrough;
+    let drop: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            (endpoint == Api::OpenAi && name.as_str().starts_with("anthropic-"))
+                || (translated && is_foreign_header(endpoint, name.as_str()))
+        })
+        .cloned()
+        .collect();
+    for name in drop {
+        headers.remove(name);
+    }
+    if translated {
+        headers.insert(
+            HeaderName::from_static("accept-encoding"),
+            HeaderValue::from_static(TRANSLATED_ACCEPT_ENCODING),
+        );
+        headers.insert(
+            HeaderName::from_static("content-type"),
+            HeaderValue::from_static("application/json"),
+        );
+    }
+}
+
+/// The body sent upstream: the client's with the endpoint's model, or, for a translated route,
+/// rewritten for the endpoint's API (with what the answer's translation needs).
+pub(super) fn outbound_body(
+    route: Route,
+    body: &Bytes,
+    upstream_model: Option<&str>,
+    endpoint: &EndpointConfig,
+    config: &Config,
+) -> Result<(Bytes, Option<Exchange>), Refusal> {
+    match route {
+        Route::Passthrough => Ok((
+            upstream_model
+                .and_then(|model| request::rewrite_model(body, model))
+                .unwrap_or_else(|| body.clone()),
+            None,
+        )),
+        Route::Translate { client, upstream } => {
+            let options = RequestOptions {
+                upstream_model: upstream_model.map(str::to_string),
+                default_max_tokens: config.translate.default_max_tokens,
+                now_unix: SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default(),
+                max_tokens_cap: endpoint.max_tokens,
+            };
+            let translated = translate::translate_request(client, upstream, body, &options)?;
+            Ok((Bytes::from(translated.body), Some(translated.exchange)))
+        }
+    }
+}
+
+/// How a translated answer reaches the client: the stage that rewrites its bytes, and the
+/// content type the result has when it differs from the upstream's.
+pub(super) struct AnswerTranslation {
+    pub stage: Box<dyn BodyStage>,
+    pub content_type: Option<&'static str>,
+}
+
+/// The stage for an upstream answer with this status, SSE or not.
+pub(super) fn answer_stage(exchange: &Exchange, status: u16, is_sse: bool) -> AnswerTranslation {
+    let client = exchange.client;
+    if status >= 400 {
+        return AnswerTranslation {
+            stage: Box::new(Whole::new(move |body| {
+                translate_error(client, status, body)
+            })),
+            content_type: Some("application/json"),
+        };
+    }
+    if is_sse {
+        if let Some(translator) = StreamTranslator::for_exchange(exchange) {
+            return AnswerTranslation {
+                stage: Box::new(SseStage { translator, client }),
+                content_type: None,
+            };
+        }
+    }
+    let exchange = exchange.clone();
+    if exchange.stream && !is_sse {
+        // The upstream ignored `stream: true`: the client still gets the stream it asked for.
+        return AnswerTranslation {
+            stage: Box::new(Whole::new(move |body| {
+                translate_answer_as_stream(&exchange, body).unwrap_or_else(|| body.to_vec())
+            })),
+            content_type: Some("text/event-stream"),
+        };
+    }
+    AnswerTranslation {
+        stage: Box::new(Whole::new(move |body| {
+            translate_answer(&exchange, body).unwrap_or_else(|| body.to_vec())
+        })),
+        content_type: None,
+    }
+}
+
+/// An upstream SSE answer, translated event by event as its bytes arrive.
+struct SseStage {
+    translator: StreamTranslator,
+    client: Api,
+}
+
+impl BodyStage for SseStage {
+    fn feed(&mut self, chunk: Bytes) -> Bytes {
+        Bytes::from(self.translator.feed(&chunk))
+    }
+
+    fn finish(&mut self) -> StageEnd {
+        match self.translator.finish() {
+            Ok(bytes) => StageEnd {
+                bytes: Bytes::from(bytes),
+                cut: None,
+            },
+            Err(cut) => {
+                // The same final event a passthrough stream cut midway ends with.
+                let shape = match self.client {
+                    Api::Anthropic => ApiShape::Anthropic,
+                    Api::OpenAi => ApiShape::OpenAi,
+                };
+                let event = if cut.error_sent {
+                    String::new()
+                } else {
+                    sse_error_event(
+                        shape,
+                        &format!("switchyard: upstream stream failed: {}", cut.reason),
+                    )
+                };
+                StageEnd {
+                    bytes: Bytes::from(event),
+                    cut: Some(cut.reason),
+                }
+            }
+        }
+    }
+}
+
+/// Longest JSON answer held for translation.
+const MAX_WHOLE: usize = 64 << 20;
+
+/// A JSON answer, held until it ends and then rewritten at once.
+struct Whole<F> {
+    body: Vec<u8>,
+    too_large: bool,
+    rewrite: F,
+}
+
+impl<F: FnMut(&[u8]) -> Vec<u8>> Whole<F> {
+    fn new(rewrite: F) -> Self {
+        Whole {
+            body: Vec::new(),
+            too_large: false,
+            rewrite,
+        }
+    }
+}
+
+impl<F: FnMut(&[u8]) -> Vec<u8>> BodyStage for Whole<F> {
+    fn feed(&mut self, chunk: Bytes) -> Bytes {
+        if self.body.len() + chunk.len() > MAX_WHOLE {
+            self.too_large = true;
+            self.body = Vec::new();
+        } else if !self.too_large {
+            self.body.extend_from_slice(&chunk);
+        }
+        Bytes::new()
+    }
+
+    fn finish(&mut self) -> StageEnd {
+        if self.too_large {
+            return StageEnd {
+                bytes: Bytes::new(),
+                cut: Some(format!(
+                    "the answer is larger than the {} MiB the gateway translates",
+                    MAX_WHOLE >> 20
+                )),
+            };
+        }
+        StageEnd {
+            bytes: Bytes::from((self.rewrite)(&std::mem::take(&mut self.body))),
+            cut: None,
+        }
+    }
+}
+
+impl Relay<'_> {
+    /// A request the endpoint's API cannot express: 400 in the client's shape, never sent.
+    pub(super) fn refuse_translation(mut self, refusal: Refusal, client: Api) -> HttpResponse {
+        self.log.status = 400;
+        self.log
+            .finish("untranslatable", Some(&refusal.to_string()));
+        HttpResponse::BadRequest()
+            .content_type("application/json")
+            .body(refusal.body(client))
+    }
+
+    /// `count_tokens` for an OpenAI endpoint, which has no such call: the gateway's estimate.
+    pub(super) fn count_tokens_here(
+        mut self,
+        body: &[u8],
+        endpoint: &EndpointConfig,
+        attempts: usize,
+    ) -> HttpResponse {
+        let request: serde_json::Value = match serde_json::from_slice(body) {
+            Ok(request) => request,
+            Err(e) => {
+                return self.refuse_translation(Refusal::NotJson(e.to_string()), Api::Anthropic)
+            }
+        };
+        let answer = count_tokens_answer(&request).to_string();
+        self.log.status = 200;
+        self.log.endpoint = Some(endpoint.id.clone());
+        self.log.add_bytes(answer.len());
+        self.log.finish("estimated", None);
+        let mut response = HttpResponse::Ok();
+        response.content_type("application/json");
+        if let Ok(id) = HeaderValue::from_str(&endpoint.id) {
+            response.insert_header((HeaderName::from_static(ENDPOINT_HEADER), id));
+        }
+        response.insert_header((HeaderName::from_static(ATTEMPTS_HEADER), attempts));
+        response.body(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_told_by_method_and_path() {
+        let post = Method::POST;
+        assert_eq!(
+            Call::of(&post, "/v1/messages"),
+            Call::Generation(Api::Anthropic)
+        );
+        assert_eq!(
+            Call::of(&post, "/v1/chat/completions"),
+            Call::Generation(Api::OpenAi)
+        );
+        assert_eq!(
+            Call::of(&post, "/v1/messages/count_tokens"),
+            Call::CountTokens
+        );
+        assert_eq!(
+            Call::of(&post, "/v1/embeddings"),
+            Call::Other(Some(Api::OpenAi))
+        );
+        assert_eq!(
+            Call::of(&post, "/v1/messages/batches"),
+            Call::Other(Some(Api::Anthropic))
+        );
+        assert_eq!(Call::of(&Method::GET, "/v1/models"), Call::Other(None));
+        assert_eq!(
+            Call::of(&Method::GET, "/v1/messages"),
+            Call::Other(Some(Api::Anthropic))
+        );
+        assert_eq!(Call::of(&post, "/v2/whatever"), Call::Other(None));
+    }
+
+    #[test]
+    fn only_generation_calls_are_translated_and_only_across_apis() {
+        let messages = Call::Generation(Api::Anthropic);
+        assert_eq!(messages.route(Api::Anthropic), Route::Passthrough);
+        assert_ne!(messages.route(Api::OpenAi), Route::Passthrough);
+        assert_eq!(Call::CountTokens.route(Api::OpenAi), Route::Passthrough);
+        assert!(Call::CountTokens.answered_here(Api::OpenAi));
+        assert!(!Call::CountTokens.answered_here(Api::Anthropic));
+        assert_eq!(messages.endpoint_api(), None);
+        assert_eq!(
+            Call::Other(Some(Api::OpenAi)).endpoint_api(),
+            Some(Api::OpenAi)
+        );
+    }
+
+    fn endpoints() -> Vec<EndpointConfig> {
+        crate::config::parse(
+            "endpoints:\n  - base_url: https://relay.example/api\n    api_key: k\n  \
+             - base_url: https://api.deepseek.com/v1\n    api_key: k\n    api: openai\n",
+            &|_| None,
+        )
+        .unwrap()
+        .endpoints
+    }
+
+    #[test]
+    fn upstream_urls_follow_the_endpoints_api_and_the_route() {
+        let [anthropic, openai] = &endpoints()[..] else {
+            panic!("two endpoints")
+        };
+        let target: Uri = "/v1/messages?beta=true".parse().unwrap();
+        let to_openai = Call::Generation(Api::Anthropic).route(Api::OpenAi);
+        assert_eq!(
+            upstream_target(openai, &target, to_openai).unwrap(),
+            "https://api.deepseek.com/v1/chat/completions"
+        );
+        assert_eq!(
+            upstream_target(anthropic, &target, Route::Passthrough).unwrap(),
+            "https://relay.example/api/v1/messages?beta=true"
+        );
+        let chat: Uri = "/v1/chat/completions".parse().unwrap();
+        let to_anthropic = Call::Generation(Api::OpenAi).route(Api::Anthropic);
+        assert_eq!(
+            upstream_target(anthropic, &chat, to_anthropic).unwrap(),
+            "https://relay.example/api/v1/messages"
+        );
+        let embeddings: Uri = "/v1/embeddings?x=1".parse().unwrap();
+        assert_eq!(
+            upstream_target(openai, &embeddings, Route::Passthrough).unwrap(),
+            "https://api.deepseek.com/v1/embeddings?x=1"
+        );
+        // A path that tries to leave the endpoint stays a path on it.
+        let sneaky: Uri = "/v1//evil.example/x".parse().unwrap();
+        let uri = upstream_target(openai, &sneaky, Route::Passthrough).unwrap();
+        assert_eq!(uri.host(), Some("api.deepseek.com"));
+    }
+
+    #[test]
+    fn an_openai_endpoint_gets_no_anthropic_headers_and_a_translated_request_no_compression() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("anthropic-version", "2023-06-01"),
+            ("anthropic-beta", "x"),
+            ("accept-encoding", "gzip"),
+            ("x-request-id", "r1"),
+        ] {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let mut passthrough = headers.clone();
+        adjust_headers(&mut passthrough, Api::Anthropic, Route::Passthrough);
+        assert_eq!(
+            passthrough.len(),
+            headers.len(),
+            "unchanged for a passthrough"
+        );
+        assert_eq!(passthrough.get("accept-encoding").unwrap(), "gzip");
+        let route = Call::Generation(Api::Anthropic).route(Api::OpenAi);
+        adjust_headers(&mut headers, Api::OpenAi, route);
+        assert!(headers.get("anthropic-version").is_none());
+        assert!(headers.get("anthropic-beta").is_none());
+        assert_eq!(headers.get("accept-encoding").unwrap(), "identity");
+        assert_eq!(headers.get("content-type").unwrap(), "application/json");
+        assert_eq!(headers.get("x-request-id").unwrap(), "r1");
+    }
+
+    #[test]
+    fn an_oversized_json_answer_is_reported_cut_not_held_without_end() {
+        let mut whole = Whole::new(|b: &[u8]| b.to_vec());
+        assert!(whole.feed(Bytes::from(vec![b'x'; MAX_WHOLE])).is_empty());
+        assert!(whole.feed(Bytes::from_static(b"y")).is_empty());
+        let end = whole.finish();
+        assert!(end.bytes.is_empty() && end.cut.is_some());
+    }
+}
