@@ -218,34 +218,7 @@ fn check(path: Option<PathBuf>) -> ExitCode {
 
 fn status(url: &str, key: Option<&str>, json: bool) -> ExitCode {
     let url = format!("{}/admin/status", url.trim_end_matches('/'));
-    let fetched = actix_rt::System::new().block_on(async {
-        let client = awc::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .finish();
-        let mut request = client.get(&url);
-        if let Some(key) = key {
-            request = request
-                .insert_header(("authorization", format!("Bearer {key}")))
-                .insert_header(("x-api-key", key));
-        }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach {url}: {e}"))?;
-        let body = response
-            .body()
-            .limit(16 << 20)
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!(
-                "{url} answered {}: {}",
-                response.status(),
-                String::from_utf8_lossy(&body)
-            ));
-        }
-        Ok(body)
-    });
+    let fetched = actix_rt::System::new().block_on(crate::usage::cli::fetch(&url, key));
     let body = match fetched {
         Ok(body) => body,
         Err(e) => {

@@ -97,13 +97,7 @@ pub(super) fn upstream_target(
         target.query().unwrap_or_default(),
         translated,
     );
-    let path_and_query = format!("{}/{}", endpoint.path_prefix, path.trim_start_matches('/'));
-    Uri::builder()
-        .scheme(endpoint.scheme.as_str())
-        .authority(endpoint.authority.as_str())
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|e| e.to_string())
+    upstream::endpoint_uri(endpoint, &path)
 }
 
 /// Takes out of the upstream headers what the endpoint's API does not know: `anthropic-*` for an

@@ -15,15 +15,21 @@ use std::time::Duration;
 /// Only the path of the request target is used, so an absolute-form target or a `//host/…` path can
 /// never send the request anywhere but the chosen endpoint.
 pub fn upstream_uri(endpoint: &EndpointConfig, target: &Uri) -> Result<Uri, String> {
-    let path = target.path().trim_start_matches('/');
-    let mut path_and_query = String::with_capacity(endpoint.path_prefix.len() + path.len() + 2);
-    path_and_query.push_str(&endpoint.path_prefix);
-    path_and_query.push('/');
-    path_and_query.push_str(path);
+    let mut path_and_query = target.path().to_string();
     if let Some(query) = target.query() {
         path_and_query.push('?');
         path_and_query.push_str(query);
     }
+    endpoint_uri(endpoint, &path_and_query)
+}
+
+/// The endpoint's scheme, host and path prefix joined with `path_and_query` (one slash between).
+pub fn endpoint_uri(endpoint: &EndpointConfig, path_and_query: &str) -> Result<Uri, String> {
+    let rest = path_and_query.trim_start_matches('/');
+    let mut path_and_query = String::with_capacity(endpoint.path_prefix.len() + rest.len() + 1);
+    path_and_query.push_str(&endpoint.path_prefix);
+    path_and_query.push('/');
+    path_and_query.push_str(rest);
     Uri::builder()
         .scheme(endpoint.scheme.as_str())
         .authority(endpoint.authority.as_str())

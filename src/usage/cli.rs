@@ -62,7 +62,9 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-async fn fetch(url: &str, key: Option<&str>) -> Result<bytes::Bytes, String> {
+/// GETs one of the gateway's own routes, with the admin (or client) key when given; a non-2xx
+/// answer is an error that quotes it. Shared by `switchyard status` and `switchyard usage`.
+pub async fn fetch(url: &str, key: Option<&str>) -> Result<bytes::Bytes, String> {
     let client = awc::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .finish();
