@@ -8,13 +8,37 @@ use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 use std::time::{Duration, SystemTime};
 
-/// Anthropic's budgets, each with `-remaining` and `-reset` (RFC 3339).
-const ANTHROPIC_BUDGETS: [&str; 4] = ["requests", "tokens", "input-tokens", "output-tokens"];
-/// OpenAI's budgets, each with `x-ratelimit-remaining-*` and `x-ratelimit-reset-*` (`6m0s`).
-const OPENAI_BUDGETS: [&str; 2] = ["requests", "tokens"];
+/// Anthropic's budgets: `-remaining` and its `-reset` (RFC 3339).
+const ANTHROPIC_BUDGETS: [(&str, &str); 4] = [
+    (
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset",
+    ),
+    (
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-tokens-reset",
+    ),
+    (
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-reset",
+    ),
+    (
+        "anthropic-ratelimit-output-tokens-remaining",
+        "anthropic-ratelimit-output-tokens-reset",
+    ),
+];
+/// OpenAI's budgets: `x-ratelimit-remaining-*` and its `x-ratelimit-reset-*` (`6m0s`).
+const OPENAI_BUDGETS: [(&str, &str); 2] = [
+    (
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests",
+    ),
+    ("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
+];
 
 /// How long until the budgets that a successful answer's headers say are used up (remaining 0)
 /// come back: the latest of their resets. `None` when nothing is used up, or no reset is given.
+/// Called on every answer: the header names are fixed strings, nothing is formatted.
 pub fn exhausted_budget_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let text = |name: &str| {
         headers
@@ -29,18 +53,18 @@ pub fn exhausted_budget_wait(headers: &HeaderMap, now: SystemTime) -> Option<Dur
             wait = Some(wait.map_or(w, |old| old.max(w)));
         }
     };
-    for budget in ANTHROPIC_BUDGETS {
-        if used_up(&format!("anthropic-ratelimit-{budget}-remaining")) {
+    for (remaining, reset) in ANTHROPIC_BUDGETS {
+        if used_up(remaining) {
             consider(
-                text(&format!("anthropic-ratelimit-{budget}-reset"))
+                text(reset)
                     .and_then(parse_rfc3339)
                     .map(|at| at.duration_since(now).unwrap_or(Duration::ZERO)),
             );
         }
     }
-    for budget in OPENAI_BUDGETS {
-        if used_up(&format!("x-ratelimit-remaining-{budget}")) {
-            consider(text(&format!("x-ratelimit-reset-{budget}")).and_then(parse_go_duration));
+    for (remaining, reset) in OPENAI_BUDGETS {
+        if used_up(remaining) {
+            consider(text(reset).and_then(parse_go_duration));
         }
     }
     wait
