@@ -23,8 +23,13 @@ pub fn key_required(mode: AuthMode, is_health_route: bool) -> bool {
 /// `Bearer ` prefix (any case); without it the whole value is the key.
 pub fn presented_credentials(headers: &HeaderMap) -> Vec<(&'static str, &str)> {
     let mut out = Vec::new();
-    for name in KEY_HEADERS {
-        for value in headers.get_all(name) {
+    let names = [
+        actix_web::http::header::AUTHORIZATION,
+        crate::upstream::headers::names::X_API_KEY,
+        crate::upstream::headers::names::X_GOOG_API_KEY,
+    ];
+    for (name, header) in KEY_HEADERS.into_iter().zip(&names) {
+        for value in headers.get_all(header) {
             let Ok(text) = value.to_str() else { continue };
             let text = text.trim();
             let key = if name == "authorization" {

@@ -3,6 +3,7 @@
 //! says whose fault it is ([`GatewayError::fault`]). Used by the request path, the admin routes
 //! and the server's gate alike.
 
+use crate::upstream::headers::names;
 use crate::upstream::outcome::TransportError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
@@ -27,7 +28,8 @@ impl ApiShape {
         let headers = req.headers();
         ApiShape::of(
             req.path(),
-            headers.contains_key("anthropic-version") || headers.contains_key("x-api-key"),
+            headers.contains_key(&names::ANTHROPIC_VERSION)
+                || headers.contains_key(&names::X_API_KEY),
         )
     }
 

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::edge::{self, Destination};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::proxy::{self, REQUEST_ID_HEADER};
+use crate::upstream::headers::names;
 use crate::usage::{EndpointSpend, StoreError, UsageHistory, UsageMetrics};
 use crate::{admin, supervisor};
 use actix_web::body::BoxBody;
@@ -67,7 +68,7 @@ pub async fn serve(
             .app_data(web::Data::new(client))
             .wrap_fn(|req, srv| match gate(&req) {
                 Ok(cors) => {
-                    let client_id = req.headers().get(REQUEST_ID_HEADER).cloned();
+                    let client_id = req.headers().get(&names::X_REQUEST_ID).cloned();
                     Either::Left(
                         srv.call(req)
                             .map(move |res| res.map(|r| finish_answer(r, cors, client_id))),
@@ -370,14 +371,15 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     let shape = match destination {
         Ok(Destination::Forward) => ApiShape::of(
             path,
-            headers.contains_key("anthropic-version") || headers.contains_key("x-api-key"),
+            headers.contains_key(&names::ANTHROPIC_VERSION)
+                || headers.contains_key(&names::X_API_KEY),
         ),
         _ => ApiShape::OpenAi,
     };
     let refuse = |error: GatewayError| {
         let mut response = error.response(shape);
         let id = headers
-            .get(REQUEST_ID_HEADER)
+            .get(&names::X_REQUEST_ID)
             .cloned()
             .unwrap_or_else(|| HeaderValue::from_static("-"));
         log::info!(
@@ -446,7 +448,7 @@ fn finish_answer(
     cors: Cors,
     client_id: Option<HeaderValue>,
 ) -> ServiceResponse<BoxBody> {
-    if !response.headers().contains_key(REQUEST_ID_HEADER) {
+    if !response.headers().contains_key(&names::X_REQUEST_ID) {
         let id = client_id
             .filter(|v| !v.is_empty() && v.len() <= 128)
             .or_else(|| HeaderValue::from_str(&proxy::request_id(response.request())).ok());

@@ -44,7 +44,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The client's request id when it sent a usable one, else a new one.
 pub fn request_id(req: &HttpRequest) -> String {
     req.headers()
-        .get(REQUEST_ID_HEADER)
+        .get(&headers::names::X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))

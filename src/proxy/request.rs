@@ -74,11 +74,12 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
 
 /// The session a header names: `x-claude-code-session-id`, else `x-session-id`.
 fn header_session(headers: &HeaderMap) -> Option<String> {
-    ["x-claude-code-session-id", "x-session-id"]
+    use crate::upstream::headers::names::{X_CLAUDE_CODE_SESSION_ID, X_SESSION_ID};
+    [X_CLAUDE_CODE_SESSION_ID, X_SESSION_ID]
         .iter()
         .find_map(|name| {
             headers
-                .get(*name)
+                .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
                 .filter(|v| !v.is_empty() && v.len() <= MAX_FIELD)

@@ -4,12 +4,14 @@
 //! nesting of brackets inside values too, so a top-level key is always the one any JSON parser
 //! finds; the tokens inside nested values (numbers, literals) are skipped, not checked.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// One top-level member: its key (escapes decoded) and the byte range of its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub key: String,
+pub struct Member<'a> {
+    /// Borrowed from the body unless the key had escapes.
+    pub key: Cow<'a, str>,
     pub value: Range<usize>,
 }
 
@@ -25,7 +27,7 @@ pub struct ScanError {
 const MAX_DEPTH: usize = 128;
 
 /// The members of the top-level object in `body`, in order (duplicates included).
-pub fn top_level_members(body: &[u8]) -> Result<Vec<Member>, ScanError> {
+pub fn top_level_members(body: &[u8]) -> Result<Vec<Member<'_>>, ScanError> {
     let mut s = Scanner { b: body, i: 0 };
     s.ws();
     s.expect(b'{', "expected `{`")?;
@@ -197,12 +199,14 @@ impl Scanner<'_> {
 
 /// A key's text: the bytes between its quotes, with escapes decoded (keys are short, so the
 /// rare escaped one goes through serde_json).
-fn decode_key(quoted: &[u8]) -> Option<String> {
+fn decode_key(quoted: &[u8]) -> Option<Cow<'_, str>> {
     let inner = &quoted[1..quoted.len() - 1];
     if !inner.contains(&b'\\') {
-        return std::str::from_utf8(inner).ok().map(str::to_string);
+        return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
     }
-    serde_json::from_slice::<String>(quoted).ok()
+    serde_json::from_slice::<String>(quoted)
+        .ok()
+        .map(Cow::Owned)
 }
 
 #[cfg(test)]
@@ -245,7 +249,7 @@ mod tests {
                     prop_assert_eq!(members.len(), map.len());
                     for m in members {
                         let parsed: serde_json::Value = serde_json::from_slice(&text[m.value]).unwrap();
-                        prop_assert_eq!(Some(&parsed), map.get(&m.key));
+                        prop_assert_eq!(Some(&parsed), map.get(m.key.as_ref()));
                     }
                 }
                 (serde_json::Value::Object(_), Err(e)) => prop_assert!(false, "refused an object: {}", e),
@@ -276,7 +280,7 @@ mod tests {
         top_level_members(body.as_bytes())
             .unwrap()
             .into_iter()
-            .map(|m| (m.key, body[m.value].to_string()))
+            .map(|m| (m.key.into_owned(), body[m.value].to_string()))
             .collect()
     }
 

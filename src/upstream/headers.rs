@@ -20,6 +20,20 @@ const HOP_BY_HOP: [&str; 9] = [
 /// The client's own credentials: never sent upstream.
 const CLIENT_CREDENTIALS: [&str; 3] = ["authorization", "x-api-key", "x-goog-api-key"];
 
+/// Header names the request path looks up on every request, made once: looking a header up by a
+/// `&str` that is not one of HTTP's standard names builds (and allocates) a `HeaderName` each time.
+pub mod names {
+    use actix_web::http::header::HeaderName;
+
+    pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+    pub const X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
+    pub const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+    pub const X_CLAUDE_CODE_SESSION_ID: HeaderName =
+        HeaderName::from_static("x-claude-code-session-id");
+    pub const X_SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
+}
+
 /// Headers the connection to the other side sets itself.
 const FRAMING: [&str; 3] = ["host", "content-length", "expect"];
 
@@ -68,7 +82,7 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
             out.insert(HeaderName::from_static("authorization"), value);
         }
     }
-    if !out.contains_key("anthropic-version") {
+    if !out.contains_key(&names::ANTHROPIC_VERSION) {
         out.insert(
             HeaderName::from_static("anthropic-version"),
             HeaderValue::from_static("2023-06-01"),

@@ -4,56 +4,59 @@
 //! upstreams gets for its signed `thinking` blocks.
 
 use super::headers::{parse_go_duration, parse_rfc3339};
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use std::time::{Duration, SystemTime};
 
 /// Anthropic's budgets: `-remaining` and its `-reset` (RFC 3339).
-const ANTHROPIC_BUDGETS: [(&str, &str); 4] = [
+const ANTHROPIC_BUDGETS: [(HeaderName, HeaderName); 4] = [
     (
-        "anthropic-ratelimit-requests-remaining",
-        "anthropic-ratelimit-requests-reset",
+        HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
+        HeaderName::from_static("anthropic-ratelimit-requests-reset"),
     ),
     (
-        "anthropic-ratelimit-tokens-remaining",
-        "anthropic-ratelimit-tokens-reset",
+        HeaderName::from_static("anthropic-ratelimit-tokens-remaining"),
+        HeaderName::from_static("anthropic-ratelimit-tokens-reset"),
     ),
     (
-        "anthropic-ratelimit-input-tokens-remaining",
-        "anthropic-ratelimit-input-tokens-reset",
+        HeaderName::from_static("anthropic-ratelimit-input-tokens-remaining"),
+        HeaderName::from_static("anthropic-ratelimit-input-tokens-reset"),
     ),
     (
-        "anthropic-ratelimit-output-tokens-remaining",
-        "anthropic-ratelimit-output-tokens-reset",
+        HeaderName::from_static("anthropic-ratelimit-output-tokens-remaining"),
+        HeaderName::from_static("anthropic-ratelimit-output-tokens-reset"),
     ),
 ];
 /// OpenAI's budgets: `x-ratelimit-remaining-*` and its `x-ratelimit-reset-*` (`6m0s`).
-const OPENAI_BUDGETS: [(&str, &str); 2] = [
+const OPENAI_BUDGETS: [(HeaderName, HeaderName); 2] = [
     (
-        "x-ratelimit-remaining-requests",
-        "x-ratelimit-reset-requests",
+        HeaderName::from_static("x-ratelimit-remaining-requests"),
+        HeaderName::from_static("x-ratelimit-reset-requests"),
     ),
-    ("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
+    (
+        HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        HeaderName::from_static("x-ratelimit-reset-tokens"),
+    ),
 ];
 
 /// How long until the budgets that a successful answer's headers say are used up (remaining 0)
 /// come back: the latest of their resets. `None` when nothing is used up, or no reset is given.
-/// Called on every answer: the header names are fixed strings, nothing is formatted.
+/// Called on every answer: the header names are made once, nothing is formatted or allocated.
 pub fn exhausted_budget_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| {
+    let text = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    let used_up = |name: &str| text(name).and_then(|v| v.parse::<f64>().ok()) == Some(0.0);
+    let used_up = |name: &HeaderName| text(name).and_then(|v| v.parse::<f64>().ok()) == Some(0.0);
     let mut wait: Option<Duration> = None;
     let mut consider = |w: Option<Duration>| {
         if let Some(w) = w.filter(|w| !w.is_zero()) {
             wait = Some(wait.map_or(w, |old| old.max(w)));
         }
     };
-    for (remaining, reset) in ANTHROPIC_BUDGETS {
+    for (remaining, reset) in &ANTHROPIC_BUDGETS {
         if used_up(remaining) {
             consider(
                 text(reset)
@@ -62,7 +65,7 @@ pub fn exhausted_budget_wait(headers: &HeaderMap, now: SystemTime) -> Option<Dur
             );
         }
     }
-    for (remaining, reset) in OPENAI_BUDGETS {
+    for (remaining, reset) in &OPENAI_BUDGETS {
         if used_up(remaining) {
             consider(text(reset).and_then(parse_go_duration));
         }
