@@ -275,7 +275,9 @@ pub fn run_claude(
     for (name, value) in claude_vars(settings) {
         command.env(name, value);
     }
-    let guard = signals::Guard::install();
+    // Every signal handler is in place before Claude Code starts: a SIGTERM that arrives while it
+    // starts is passed on once it runs, never taken as this process's own death.
+    let mut guard = signals::Guard::install();
     let mut child = command.spawn().map_err(|source| ClaudeError::Spawn {
         what: "claude",
         source,
@@ -297,6 +299,9 @@ mod signals {
     /// than SIG_IGN, so that Claude Code starts with the default disposition.
     pub struct Guard {
         ids: Vec<signal_hook::SigId>,
+        /// SIGTERM and SIGHUP, caught from the start and held until there is a child to pass
+        /// them to.
+        pending: Option<signal_hook::iterator::Signals>,
     }
 
     impl Guard {
@@ -306,13 +311,15 @@ mod signals {
                 .into_iter()
                 .filter_map(|sig| signal_hook::flag::register(sig, seen.clone()).ok())
                 .collect();
-            Guard { ids }
+            let pending = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP]).ok();
+            Guard { ids, pending }
         }
 
-        /// Passes SIGTERM and SIGHUP on to `child` until the returned value is dropped.
-        pub fn forward_to(&self, child: &std::process::Child) -> Option<Forwarding> {
+        /// Passes SIGTERM and SIGHUP (those caught since `install` too) on to `child` until the
+        /// returned value is dropped.
+        pub fn forward_to(&mut self, child: &std::process::Child) -> Option<Forwarding> {
             let pid = rustix::process::Pid::from_child(child);
-            let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP]).ok()?;
+            let mut signals = self.pending.take()?;
             let handle = signals.handle();
             std::thread::spawn(move || {
                 for sig in signals.forever() {
@@ -355,7 +362,7 @@ mod signals {
             Guard
         }
 
-        pub fn forward_to(&self, _child: &std::process::Child) -> Option<()> {
+        pub fn forward_to(&mut self, _child: &std::process::Child) -> Option<()> {
             None
         }
     }
