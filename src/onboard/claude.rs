@@ -436,9 +436,14 @@ mod tests {
 
     #[test]
     fn a_closed_port_means_no_gateway() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
+        // Bound but not listening: connections are refused, and no other test can take the
+        // port meanwhile (a port freed after binding could be reused by a test running beside).
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket
+            .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let port = socket.local_addr().unwrap().as_socket().unwrap().port();
         let settings = ClientSettings {
             port,
             client_key: None,
