@@ -444,14 +444,17 @@ fn anthropic_events(b: &Behaviour, model: &str) -> Vec<String> {
     events
 }
 
+/// One Chat Completions SSE chunk.
+fn chat_chunk(model: &str, delta: serde_json::Value, finish: Option<&str>) -> String {
+    format!(
+        "data: {}\n\n",
+        serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+        "created": 0, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    )
+}
+
 fn openai_events(b: &Behaviour, model: &str) -> Vec<String> {
-    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
-        format!(
-            "data: {}\n\n",
-            serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
-            "created": 0, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        )
-    };
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| chat_chunk(model, delta, finish);
     let mut events = vec![chunk(
         serde_json::json!({"role": "assistant", "content": ""}),
         None,
@@ -524,13 +527,7 @@ fn openai_rich_answer(
             "usage": usage,
         }));
     }
-    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
-        format!(
-            "data: {}\n\n",
-            serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
-            "created": 0, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        )
-    };
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| chat_chunk(model, delta, finish);
     let mut events = vec![chunk(
         serde_json::json!({"role": "assistant", "content": null}),
         None,

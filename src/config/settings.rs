@@ -110,6 +110,17 @@ pub struct Timeouts {
     pub request_header: Duration,
 }
 
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: defaults::CONNECT,
+            first_byte: defaults::FIRST_BYTE,
+            idle: defaults::IDLE,
+            request_header: defaults::REQUEST_HEADER,
+        }
+    }
+}
+
 /// `health:` — how long each kind of trouble keeps an endpoint out.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct HealthPolicy {

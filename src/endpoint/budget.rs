@@ -124,7 +124,7 @@ impl Handler<SeedSpend> for Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{defaults, parse, HealthPolicy, Timeouts};
+    use crate::config::{parse, HealthPolicy, Timeouts};
     use crate::endpoint::{IsHealthy, Reconfigure, RequestSucceeded, Reset, Snapshot};
     use std::sync::Arc;
     use std::time::Duration;
@@ -137,12 +137,7 @@ mod tests {
     }
 
     fn timeouts() -> Timeouts {
-        Timeouts {
-            connect: defaults::CONNECT,
-            first_byte: defaults::FIRST_BYTE,
-            idle: defaults::IDLE,
-            request_header: defaults::REQUEST_HEADER,
-        }
+        Timeouts::default()
     }
 
     #[actix_rt::test]

@@ -575,7 +575,7 @@ impl Handler<Reconfigure> for Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{defaults, parse};
+    use crate::config::parse;
 
     /// Stops the actor, as a crash of its task would.
     #[derive(Message)]
@@ -649,12 +649,7 @@ mod tests {
     }
 
     fn timeouts() -> Timeouts {
-        Timeouts {
-            connect: defaults::CONNECT,
-            first_byte: defaults::FIRST_BYTE,
-            idle: defaults::IDLE,
-            request_header: defaults::REQUEST_HEADER,
-        }
+        Timeouts::default()
     }
 
     #[actix_rt::test]
