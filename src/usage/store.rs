@@ -1,6 +1,7 @@
 //! The usage store: one actor on its own thread (actix `SyncArbiter`) that owns the history file.
-//! The request path only `do_send`s records to it and never waits for the disk. Records are
-//! buffered and written in batches (every `batch` records or every `flush_every`); a write that
+//! The request path only appends a record to the handle's inbox and never waits for the disk:
+//! the inbox reaches the store's thread as one message per `batch` records or per `flush_every`,
+//! so a request costs no wake-up of another thread. Records are written in batches; a write that
 //! fails keeps its records for the next try, so a full or broken disk loses nothing until the
 //! buffer's cap, and never fails a request: failures are counted in [`StoreHealth`].
 
@@ -35,7 +36,7 @@ pub mod defaults {
     use std::time::Duration;
     /// `usage.retention`.
     pub const RETENTION: Duration = Duration::from_secs(90 * 86_400);
-    pub const BATCH: usize = 256;
+    pub const BATCH: usize = 1024;
     pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
     pub const MAX_PENDING: usize = 100_000;
 }
@@ -84,10 +85,10 @@ fn update(health: &SharedHealth, f: impl FnOnce(&mut StoreHealth)) {
     }
 }
 
-/// Fact: a request was answered. Sent with `do_send`; nothing waits for it.
+/// Fact: these requests were answered. Sent with `do_send`; nothing waits for it.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
-pub struct RecordUsage(pub UsageRecord);
+pub struct RecordUsage(pub Vec<UsageRecord>);
 
 /// Write what is buffered now (also sent by a timer every `flush_every`).
 #[derive(Message, Debug, Clone, Copy)]
@@ -267,7 +268,7 @@ impl Handler<RecordUsage> for UsageStore {
         if self.settings.path.is_none() {
             return;
         }
-        self.pending.push(msg.0);
+        self.pending.extend(msg.0);
         if self.pending.len() >= self.settings.batch.max(1) && self.db.is_some() {
             self.flush();
         } else {
@@ -307,6 +308,9 @@ impl Handler<SpendByEndpoint> for UsageStore {
 #[derive(Clone)]
 pub struct UsageHistory {
     addr: Option<Addr<UsageStore>>,
+    /// Records not yet handed to the store's thread (at most `batch`).
+    inbox: Arc<Inbox>,
+    batch: usize,
     health: SharedHealth,
 }
 
@@ -319,8 +323,14 @@ impl UsageHistory {
             ok: settings.path.is_some(),
             ..StoreHealth::default()
         }));
+        let batch = settings.batch.max(1);
         if settings.path.is_none() {
-            return UsageHistory { addr: None, health };
+            return UsageHistory {
+                addr: None,
+                inbox: Arc::new(Inbox::default()),
+                batch,
+                health,
+            };
         }
         let every = settings.flush_every;
         let for_thread = health.clone();
@@ -330,19 +340,29 @@ impl UsageHistory {
         // The timer holds a weak address: once every handle is gone the store stops (writing
         // what it holds) and the timer with it.
         let timer_addr = addr.downgrade();
+        let inbox = Arc::new(Inbox {
+            records: Mutex::default(),
+            store: Some(addr.clone()),
+        });
+        let timer_inbox = Arc::downgrade(&inbox);
         actix::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match timer_addr.upgrade() {
-                    Some(addr) if addr.connected() => addr.do_send(Flush),
+                match (timer_addr.upgrade(), timer_inbox.upgrade()) {
+                    (Some(addr), Some(inbox)) if addr.connected() => {
+                        hand_over(&addr, &inbox);
+                        addr.do_send(Flush);
+                    }
                     _ => break,
                 }
             }
         });
         UsageHistory {
             addr: Some(addr),
+            inbox,
+            batch,
             health,
         }
     }
@@ -351,6 +371,8 @@ impl UsageHistory {
     pub fn off() -> Self {
         UsageHistory {
             addr: None,
+            inbox: Arc::new(Inbox::default()),
+            batch: defaults::BATCH,
             health: Arc::new(Mutex::new(StoreHealth::default())),
         }
     }
@@ -362,14 +384,23 @@ impl UsageHistory {
 
     /// Records an answered request. Never waits, never fails.
     pub fn record(&self, record: UsageRecord) {
-        if let Some(addr) = &self.addr {
-            addr.do_send(RecordUsage(record));
+        let Some(addr) = &self.addr else {
+            return;
+        };
+        let full = {
+            let mut inbox = lock(&self.inbox.records);
+            inbox.push(record);
+            (inbox.len() >= self.batch).then(|| std::mem::take(&mut *inbox))
+        };
+        if let Some(records) = full {
+            addr.do_send(RecordUsage(records));
         }
     }
 
     /// Writes what is buffered and waits for it (at shutdown, in tests).
     pub async fn flush(&self) {
         if let Some(addr) = &self.addr {
+            hand_over(addr, &self.inbox);
             let _ = addr.send(Flush).await;
         }
     }
@@ -382,6 +413,8 @@ impl UsageHistory {
         by: Vec<Dimension>,
     ) -> Result<UsageTable, StoreError> {
         let addr = self.addr.as_ref().ok_or(StoreError::Off)?;
+        // The store's mailbox keeps order: the query sees every record made before it.
+        hand_over(addr, &self.inbox);
         addr.send(QueryUsage {
             since_ms,
             until_ms,
@@ -397,6 +430,7 @@ impl UsageHistory {
         now: SystemTime,
     ) -> Result<HashMap<String, EndpointSpend>, StoreError> {
         let addr = self.addr.as_ref().ok_or(StoreError::Off)?;
+        hand_over(addr, &self.inbox);
         addr.send(SpendByEndpoint { now })
             .await
             .map_err(|e| StoreError::Gone(e.to_string()))?
@@ -404,10 +438,41 @@ impl UsageHistory {
 
     /// How the file is doing (read without asking the store's thread).
     pub fn health(&self) -> StoreHealth {
-        match self.health.lock() {
+        let mut health = match self.health.lock() {
             Ok(h) => h.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        health.pending += lock(&self.inbox.records).len() as u64;
+        health
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Records on their way to the store; what is left when the last handle goes is sent on.
+#[derive(Default)]
+struct Inbox {
+    records: Mutex<Vec<UsageRecord>>,
+    store: Option<Addr<UsageStore>>,
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        if let Some(store) = &self.store {
+            hand_over(store, self);
         }
+    }
+}
+
+/// Sends what the inbox holds to the store (nothing when it is empty).
+fn hand_over(addr: &Addr<UsageStore>, inbox: &Inbox) {
+    let records = std::mem::take(&mut *lock(&inbox.records));
+    if !records.is_empty() {
+        addr.do_send(RecordUsage(records));
     }
 }
 
