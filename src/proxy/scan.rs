@@ -116,11 +116,9 @@ impl Scanner<'_> {
         let start = self.i;
         let mut from = start;
         loop {
-            let rest = &self.b[from.min(self.b.len())..];
-            let Some(at) = memchr::memchr(b'"', rest) else {
+            let Some(quote) = find_quote(self.b, from) else {
                 return Err(self.error_at("unterminated string", self.b.len()));
             };
-            let quote = from + at;
             let backslashes = self.b[start..quote]
                 .iter()
                 .rev()
@@ -195,6 +193,33 @@ impl Scanner<'_> {
             }
         }
     }
+}
+
+/// The index of the first `"` at or after `from`. Most strings in a request are short (keys,
+/// `type` values), so the next 16 bytes are looked at eight at a time in a register before the
+/// search is handed to `memchr`, whose set-up costs more than such a string.
+fn find_quote(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    let mut at = from;
+    for _ in 0..2 {
+        let Some(word) = b.get(at..at + 8) else {
+            break;
+        };
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        // A byte of `x` is zero exactly where the word holds a quote; the classic test sets the
+        // high bit of the first such byte (bits above it may be wrong, so only the lowest counts).
+        let x = u64::from_le_bytes(bytes) ^ QUOTES;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = b.get(at..)?;
+    memchr::memchr(b'"', rest).map(|i| at + i)
 }
 
 /// A key's text: the bytes between its quotes, with escapes decoded (keys are short, so the
@@ -282,6 +307,15 @@ mod tests {
             .into_iter()
             .map(|m| (m.key.into_owned(), body[m.value].to_string()))
             .collect()
+    }
+
+    proptest! {
+        /// The quick look at the next 16 bytes finds the same quote as a plain search.
+        #[test]
+        fn find_quote_agrees_with_a_plain_search(bytes in prop::collection::vec(prop_oneof![Just(b'"'), Just(b'a'), Just(0x22u8 ^ 0x80), Just(0u8), any::<u8>()], 0..40), from in 0usize..45) {
+            let plain = bytes.iter().skip(from).position(|c| *c == b'"').map(|i| from + i);
+            prop_assert_eq!(find_quote(&bytes, from), plain);
+        }
     }
 
     #[test]
