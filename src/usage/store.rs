@@ -307,8 +307,8 @@ impl Handler<SpendByEndpoint> for UsageStore {
 /// answers queries with [`StoreError::Off`].
 #[derive(Clone)]
 pub struct UsageHistory {
-    addr: Option<Addr<UsageStore>>,
-    /// Records not yet handed to the store's thread (at most `batch`).
+    /// Records not yet handed to the store's thread (at most `batch`), and the store's address
+    /// (`None`: history is off).
     inbox: Arc<Inbox>,
     batch: usize,
     health: SharedHealth,
@@ -326,7 +326,6 @@ impl UsageHistory {
         let batch = settings.batch.max(1);
         if settings.path.is_none() {
             return UsageHistory {
-                addr: None,
                 inbox: Arc::new(Inbox::default()),
                 batch,
                 health,
@@ -337,22 +336,24 @@ impl UsageHistory {
         let addr = SyncArbiter::start(1, move || {
             UsageStore::new(settings.clone(), for_thread.clone())
         });
-        // The timer holds a weak address: once every handle is gone the store stops (writing
-        // what it holds) and the timer with it.
-        let timer_addr = addr.downgrade();
         let inbox = Arc::new(Inbox {
             records: Mutex::default(),
-            store: Some(addr.clone()),
+            store: Some(addr),
         });
+        // The timer holds the inbox weakly: once every handle is gone the inbox sends what it
+        // holds, the store stops (writing it) and the timer with it.
         let timer_inbox = Arc::downgrade(&inbox);
         actix::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match (timer_addr.upgrade(), timer_inbox.upgrade()) {
-                    (Some(addr), Some(inbox)) if addr.connected() => {
-                        hand_over(&addr, &inbox);
+                let Some(inbox) = timer_inbox.upgrade() else {
+                    break;
+                };
+                match &inbox.store {
+                    Some(addr) if addr.connected() => {
+                        hand_over(addr, &inbox);
                         addr.do_send(Flush);
                     }
                     _ => break,
@@ -360,7 +361,6 @@ impl UsageHistory {
             }
         });
         UsageHistory {
-            addr: Some(addr),
             inbox,
             batch,
             health,
@@ -370,7 +370,6 @@ impl UsageHistory {
     /// A store that keeps no history (`usage.database: off`).
     pub fn off() -> Self {
         UsageHistory {
-            addr: None,
             inbox: Arc::new(Inbox::default()),
             batch: defaults::BATCH,
             health: Arc::new(Mutex::new(StoreHealth::default())),
@@ -379,12 +378,12 @@ impl UsageHistory {
 
     /// True when history is kept.
     pub fn is_enabled(&self) -> bool {
-        self.addr.is_some()
+        self.inbox.store.is_some()
     }
 
     /// Records an answered request. Never waits, never fails.
     pub fn record(&self, record: UsageRecord) {
-        let Some(addr) = &self.addr else {
+        let Some(addr) = &self.inbox.store else {
             return;
         };
         let full = {
@@ -399,7 +398,7 @@ impl UsageHistory {
 
     /// Writes what is buffered and waits for it (at shutdown, in tests).
     pub async fn flush(&self) {
-        if let Some(addr) = &self.addr {
+        if let Some(addr) = &self.inbox.store {
             hand_over(addr, &self.inbox);
             let _ = addr.send(Flush).await;
         }
@@ -412,7 +411,7 @@ impl UsageHistory {
         until_ms: i64,
         by: Vec<Dimension>,
     ) -> Result<UsageTable, StoreError> {
-        let addr = self.addr.as_ref().ok_or(StoreError::Off)?;
+        let addr = self.inbox.store.as_ref().ok_or(StoreError::Off)?;
         // The store's mailbox keeps order: the query sees every record made before it.
         hand_over(addr, &self.inbox);
         addr.send(QueryUsage {
@@ -429,7 +428,7 @@ impl UsageHistory {
         &self,
         now: SystemTime,
     ) -> Result<HashMap<String, EndpointSpend>, StoreError> {
-        let addr = self.addr.as_ref().ok_or(StoreError::Off)?;
+        let addr = self.inbox.store.as_ref().ok_or(StoreError::Off)?;
         hand_over(addr, &self.inbox);
         addr.send(SpendByEndpoint { now })
             .await
