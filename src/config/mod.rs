@@ -15,6 +15,7 @@ mod render;
 pub mod settings;
 pub mod units;
 mod validate;
+mod wire;
 
 pub use error::{ConfigError, Problem, ReloadError};
 pub use expand::expand_env;
@@ -23,6 +24,7 @@ pub use live::LiveConfig;
 pub use load::{default_state_file, load_file, parse, resolve_config_path};
 pub use settings::*;
 pub use validate::{default_endpoint_id, warnings};
+pub use wire::Wire;
 
 #[cfg(test)]
 mod tests;

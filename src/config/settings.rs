@@ -221,15 +221,12 @@ pub struct EndpointConfig {
     pub id: String,
     /// As written, without a trailing slash.
     pub base_url: String,
-    /// `http` or `https`.
-    #[serde(skip)]
-    pub scheme: String,
-    /// `host[:port]`.
-    #[serde(skip)]
-    pub authority: String,
     /// The path prefix of `base_url`, without a trailing slash (`""` when none).
     #[serde(skip)]
     pub path_prefix: String,
+    /// Its scheme, `host[:port]`, credential headers and id, ready to send.
+    #[serde(skip)]
+    pub wire: super::Wire,
     pub api_key: Secret,
     pub auth: UpstreamAuth,
     pub models: Vec<String>,

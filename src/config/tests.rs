@@ -59,8 +59,8 @@ fn base_url_with_a_path_prefix_is_split() {
         "endpoints:\n  - base_url: https://relay.example.com:8443/api/anthropic/\n    api_key: k\n",
     );
     let e = &c.endpoints[0];
-    assert_eq!(e.scheme, "https");
-    assert_eq!(e.authority, "relay.example.com:8443");
+    assert_eq!(e.wire.scheme.as_str(), "https");
+    assert_eq!(e.wire.authority.as_str(), "relay.example.com:8443");
     assert_eq!(e.path_prefix, "/api/anthropic");
     assert_eq!(e.base_url, "https://relay.example.com:8443/api/anthropic");
 }

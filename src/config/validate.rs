@@ -9,6 +9,7 @@ use super::locate;
 use super::raw::{self, RawConfig, RawEndpoint, RawSize};
 use super::settings::*;
 use super::units::{parse_duration, parse_size};
+use super::wire::Wire;
 use crate::translate::Api;
 use crate::usage::{db::resolve_database, Budget, Price};
 use crate::words::Words;
@@ -407,11 +408,12 @@ impl Validator<'_> {
         if let Some(problem) = raw.budget.as_ref().and_then(Budget::problem) {
             return Err(self.money_problem(index, problem));
         }
+        let wire = Wire::new(&scheme, &authority, &api_key, auth, &id)
+            .map_err(|(name, message)| self.problem(&field(name), message))?;
         Ok(EndpointConfig {
+            wire,
             id,
             base_url,
-            scheme,
-            authority,
             path_prefix,
             api_key: Secret::new(api_key),
             auth,

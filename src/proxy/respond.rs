@@ -111,9 +111,10 @@ impl Relay<'_> {
         for (name, value) in headers::downstream_headers(upstream_headers) {
             builder.append_header((name.clone(), value.clone()));
         }
-        if let Ok(id) = HeaderValue::from_str(&endpoint.id) {
-            builder.insert_header((HeaderName::from_static(ENDPOINT_HEADER), id));
-        }
+        builder.insert_header((
+            HeaderName::from_static(ENDPOINT_HEADER),
+            endpoint.wire.id.clone(),
+        ));
         builder.insert_header((HeaderName::from_static(ATTEMPTS_HEADER), attempts));
         builder
     }

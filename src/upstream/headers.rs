@@ -1,6 +1,6 @@
 //! Which headers cross the gateway, in each direction, and how rate-limit hints are read.
 
-use crate::config::{EndpointConfig, UpstreamAuth};
+use crate::config::EndpointConfig;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -69,18 +69,12 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
         }
         out.append(name.clone(), value.clone());
     }
-    let key = endpoint.api_key.expose();
-    if matches!(endpoint.auth, UpstreamAuth::Both | UpstreamAuth::XApiKey) {
-        if let Ok(mut value) = HeaderValue::from_str(key) {
-            value.set_sensitive(true);
-            out.insert(HeaderName::from_static("x-api-key"), value);
-        }
+    // Made when the config was read (`config::Wire`): the key is not formatted per request.
+    if let Some(value) = &endpoint.wire.x_api_key {
+        out.insert(names::X_API_KEY, value.clone());
     }
-    if matches!(endpoint.auth, UpstreamAuth::Both | UpstreamAuth::Bearer) {
-        if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {key}")) {
-            value.set_sensitive(true);
-            out.insert(HeaderName::from_static("authorization"), value);
-        }
+    if let Some(value) = &endpoint.wire.authorization {
+        out.insert(actix_web::http::header::AUTHORIZATION, value.clone());
     }
     if !out.contains_key(&names::ANTHROPIC_VERSION) {
         out.insert(

@@ -31,8 +31,8 @@ pub fn endpoint_uri(endpoint: &EndpointConfig, path_and_query: &str) -> Result<U
     path_and_query.push('/');
     path_and_query.push_str(rest);
     Uri::builder()
-        .scheme(endpoint.scheme.as_str())
-        .authority(endpoint.authority.as_str())
+        .scheme(endpoint.wire.scheme.clone())
+        .authority(endpoint.wire.authority.clone())
         .path_and_query(path_and_query)
         .build()
         .map_err(|e| e.to_string())

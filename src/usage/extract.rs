@@ -157,8 +157,8 @@ impl UsageReader {
             Mode::Json { body, truncated } => {
                 if truncated {
                     scan_line(&body, &mut self.seen, &mut self.found);
-                } else if let Ok(answer) = serde_json::from_slice::<JsonAnswer>(&body) {
-                    if let Some(usage) = answer.usage {
+                } else if let Some(answer) = read_answer_usage(&body) {
+                    if let Some(usage) = answer {
                         self.seen.merge(&usage);
                         self.found = true;
                     }
@@ -177,10 +177,22 @@ impl UsageReader {
     }
 }
 
-/// The only top-level field of a JSON answer we read; serde skips the rest without building it.
-#[derive(Deserialize)]
-struct JsonAnswer {
-    usage: Option<RawUsage>,
+/// The `usage` of a JSON answer that is one object: `Some(None)` when it has none (or `null`),
+/// `None` when the body is not one object or names `usage` twice. Only the top level is scanned;
+/// only the usage value is parsed.
+fn read_answer_usage(body: &[u8]) -> Option<Option<RawUsage>> {
+    let members = crate::proxy::scan::top_level_members(body).ok()?;
+    let mut usages = members.iter().filter(|m| m.key == "usage");
+    let usage = usages.next();
+    if usages.next().is_some() {
+        return None;
+    }
+    match usage {
+        None => Some(None),
+        Some(member) => {
+            serde_json::from_slice::<Option<RawUsage>>(&body[member.value.clone()]).ok()
+        }
+    }
 }
 
 /// Every usage field either API (or a well-known relay) names. Absent fields stay `None`.

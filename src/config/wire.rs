@@ -1,0 +1,105 @@
+//! What the request path sends for an endpoint on every request, made once when the config is
+//! read: the parsed scheme and host of its URL, its credential headers and its id as a header.
+
+use super::UpstreamAuth;
+use actix_web::http::header::HeaderValue;
+use actix_web::http::uri::{Authority, Scheme};
+
+/// An endpoint's ready-made request parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wire {
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// `x-api-key: KEY`, when the endpoint's `auth` sends it (marked sensitive).
+    pub x_api_key: Option<HeaderValue>,
+    /// `authorization: Bearer KEY`, when the endpoint's `auth` sends it (marked sensitive).
+    pub authorization: Option<HeaderValue>,
+    /// The endpoint's id as the value of `x-switchyard-endpoint`.
+    pub id: HeaderValue,
+}
+
+impl Wire {
+    /// The parts for an endpoint whose URL starts `scheme://authority` (both already checked),
+    /// with `key` sent as `auth` says, and `id` (letters, digits, `-`, `_`, `.`). A refusal names
+    /// the endpoint's field and what is wrong with it.
+    pub fn new(
+        scheme: &str,
+        authority: &str,
+        key: &str,
+        auth: UpstreamAuth,
+        id: &str,
+    ) -> Result<Wire, (&'static str, &'static str)> {
+        const NOT_A_HEADER: &str = "contains characters an HTTP header cannot carry";
+        let scheme = scheme
+            .parse::<Scheme>()
+            .map_err(|_| ("base_url", "only http and https are supported"))?;
+        let authority = authority
+            .parse::<Authority>()
+            .map_err(|_| ("base_url", "has an invalid host[:port]"))?;
+        let secret = |text: &str| {
+            let mut value = HeaderValue::from_str(text).map_err(|_| ("api_key", NOT_A_HEADER))?;
+            value.set_sensitive(true);
+            Ok::<_, (&'static str, &'static str)>(value)
+        };
+        let x_api_key = match auth {
+            UpstreamAuth::Both | UpstreamAuth::XApiKey => Some(secret(key)?),
+            UpstreamAuth::Bearer => None,
+        };
+        let authorization = match auth {
+            UpstreamAuth::Both | UpstreamAuth::Bearer => Some(secret(&format!("Bearer {key}"))?),
+            UpstreamAuth::XApiKey => None,
+        };
+        let id = HeaderValue::from_str(id).map_err(|_| ("id", NOT_A_HEADER))?;
+        Ok(Wire {
+            scheme,
+            authority,
+            x_api_key,
+            authorization,
+            id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_follow_auth_and_are_marked_sensitive() {
+        let both = Wire::new(
+            "https",
+            "relay.example.com:8443",
+            "sk-1",
+            UpstreamAuth::Both,
+            "a",
+        )
+        .unwrap();
+        assert_eq!(both.x_api_key.as_ref().unwrap(), "sk-1");
+        assert_eq!(both.authorization.as_ref().unwrap(), "Bearer sk-1");
+        assert!(both.x_api_key.as_ref().unwrap().is_sensitive());
+        assert!(both.authorization.as_ref().unwrap().is_sensitive());
+        assert_eq!(both.authority.as_str(), "relay.example.com:8443");
+        assert_eq!(both.scheme.as_str(), "https");
+        assert_eq!(both.id, "a");
+        let bearer = Wire::new("http", "h", "k", UpstreamAuth::Bearer, "b").unwrap();
+        assert!(bearer.x_api_key.is_none() && bearer.authorization.is_some());
+        let x = Wire::new("http", "h", "k", UpstreamAuth::XApiKey, "c").unwrap();
+        assert!(x.x_api_key.is_some() && x.authorization.is_none());
+    }
+
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let wire = Wire::new("http", "h", "sk-secret-9", UpstreamAuth::Both, "a").unwrap();
+        assert!(!format!("{wire:?}").contains("sk-secret-9"));
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_a_header_is_refused() {
+        assert_eq!(
+            Wire::new("http", "h", "k\u{7f}", UpstreamAuth::Both, "a")
+                .unwrap_err()
+                .0,
+            "api_key"
+        );
+    }
+}
