@@ -168,36 +168,32 @@ impl Handler<SelectEndpoint> for Balancer {
             self.budget.record_request(now);
         }
 
-        let serving: Vec<usize> = (0..self.members.len())
-            .filter(|&i| match &msg.model {
-                Some(model) => self.members[i].serves(model),
-                None => true,
+        // One pass: the endpoints that serve the model, of those the ones that speak the path's
+        // API, of those the ones not tried yet.
+        let (mut serves_model, mut speaks_api) = (false, false);
+        let candidates: Vec<Candidate> = self
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| msg.model.as_deref().is_none_or(|model| m.serves(model)))
+            .inspect(|_| serves_model = true)
+            .filter(|(_, m)| msg.api.is_none_or(|api| m.config.api == api))
+            .inspect(|_| speaks_api = true)
+            .filter(|(_, m)| !msg.exclude.contains(&m.config.id))
+            .map(|(index, m)| Candidate {
+                index,
+                priority: m.config.priority,
+                weight: m.config.weight,
             })
             .collect();
-        if serving.is_empty() {
+        if !serves_model {
             let served = served_models(&self.members);
             let model = msg.model.clone().unwrap_or_default();
             return Box::pin(fut::ready(Err(NoEndpoint::UnknownModel { model, served })));
         }
-        let serving: Vec<usize> = match msg.api {
-            Some(api) => serving
-                .into_iter()
-                .filter(|&i| self.members[i].config.api == api)
-                .collect(),
-            None => serving,
-        };
-        if let (Some(api), true) = (msg.api, serving.is_empty()) {
+        if let (Some(api), false) = (msg.api, speaks_api) {
             return Box::pin(fut::ready(Err(NoEndpoint::WrongApi(api))));
         }
-        let candidates: Vec<Candidate> = serving
-            .iter()
-            .filter(|&&i| !msg.exclude.contains(&self.members[i].config.id))
-            .map(|&i| Candidate {
-                index: i,
-                priority: self.members[i].config.priority,
-                weight: self.members[i].config.weight,
-            })
-            .collect();
 
         let rng = &mut self.rng;
         let mut random = || rng.f64();
@@ -276,7 +272,8 @@ impl Handler<SelectEndpoint> for Balancer {
                 );
                 strategy::cheaper_of_pair_first(&mut asks, costs);
             }
-            let mut answers: Vec<(usize, HealthAnswer)> = Vec::with_capacity(asks.len());
+            // Filled only when an endpoint turns the request down (the usual first one takes it).
+            let mut answers: Vec<(usize, HealthAnswer)> = Vec::new();
             for (i, member) in asks.iter().enumerate() {
                 if let Some(answer) = ask(member, true, model.clone()).await {
                     if let Some(claim) = answer.claim {

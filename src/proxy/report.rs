@@ -85,8 +85,9 @@ pub struct AccessLog {
     pub enabled: bool,
     pub metrics: Metrics,
     pub request_id: String,
-    pub method: String,
-    pub path: String,
+    pub method: actix_web::http::Method,
+    /// The request target (its path is logged); cloning one shares its bytes.
+    pub target: actix_web::http::Uri,
     pub model: Option<String>,
     /// `endpoint:outcome` per attempt, e.g. `a1b2c3d4:401`, `e5f6a7b8:refused`.
     pub attempts: Vec<String>,
@@ -122,13 +123,14 @@ impl AccessLog {
 
     /// Notes one attempt: the status it got, or why it failed (the error, when it failed).
     pub fn attempt(&mut self, endpoint: &str, status: Option<u16>, error: Option<&UpstreamError>) {
-        let word = match (status, error) {
-            (Some(status), _) => status.to_string(),
-            (None, Some(UpstreamError::Transport(e))) => e.label().to_string(),
-            (None, Some(UpstreamError::Status { status, .. })) => status.to_string(),
-            (None, None) => "-".to_string(),
+        let note = match (status, error) {
+            (Some(status), _) | (None, Some(&UpstreamError::Status { status, .. })) => {
+                format!("{endpoint}:{status}")
+            }
+            (None, Some(UpstreamError::Transport(e))) => format!("{endpoint}:{}", e.label()),
+            (None, None) => format!("{endpoint}:-"),
         };
-        self.attempts.push(format!("{endpoint}:{word}"));
+        self.attempts.push(note);
         if let Some(error) = error {
             self.failures.push((endpoint.to_string(), error.kind()));
         }
@@ -171,7 +173,7 @@ impl AccessLog {
             "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}",
             self.request_id,
             self.method,
-            self.path,
+            self.target.path(),
             self.model.as_deref().unwrap_or("-"),
             self.status,
             self.endpoint.as_deref().unwrap_or("-"),

@@ -4,21 +4,31 @@ use crate::config::EndpointConfig;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1), and those the
+/// connection to the other side sets itself (framing, `host`). A `match` on the name: it runs for
+/// every header of every request and answer.
+fn is_hop_or_framing(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+            | "expect"
+    )
+}
 
 /// The client's own credentials: never sent upstream.
-const CLIENT_CREDENTIALS: [&str; 3] = ["authorization", "x-api-key", "x-goog-api-key"];
+fn is_client_credential(name: &str) -> bool {
+    matches!(name, "authorization" | "x-api-key" | "x-goog-api-key")
+}
 
 /// Header names the request path looks up on every request, made once: looking a header up by a
 /// `&str` that is not one of HTTP's standard names builds (and allocates) a `HeaderName` each time.
@@ -34,13 +44,10 @@ pub mod names {
     pub const X_SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
 }
 
-/// Headers the connection to the other side sets itself.
-const FRAMING: [&str; 3] = ["host", "content-length", "expect"];
-
 /// The headers that must not be copied: hop-by-hop, framing, plus those named in `Connection`.
 fn not_forwarded(headers: &HeaderMap) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for value in headers.get_all("connection") {
+    for value in headers.get_all(actix_web::http::header::CONNECTION) {
         if let Ok(text) = value.to_str() {
             names.extend(
                 text.split(',')
@@ -54,7 +61,7 @@ fn not_forwarded(headers: &HeaderMap) -> Vec<String> {
 
 fn is_dropped(name: &HeaderName, extra: &[String]) -> bool {
     let n = name.as_str();
-    HOP_BY_HOP.contains(&n) || FRAMING.contains(&n) || extra.iter().any(|e| e == n)
+    is_hop_or_framing(n) || extra.iter().any(|e| e == n)
 }
 
 /// The headers an upstream receives: the client's minus hop-by-hop, framing and credential
@@ -64,7 +71,7 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
     let extra = not_forwarded(client);
     let mut out = HeaderMap::with_capacity(client.len() + 3);
     for (name, value) in client.iter() {
-        if is_dropped(name, &extra) || CLIENT_CREDENTIALS.contains(&name.as_str()) {
+        if is_dropped(name, &extra) || is_client_credential(name.as_str()) {
             continue;
         }
         out.append(name.clone(), value.clone());
