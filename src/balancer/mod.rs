@@ -175,9 +175,15 @@ impl Handler<SelectEndpoint> for Balancer {
             .members
             .iter()
             .enumerate()
-            .filter(|(_, m)| msg.model.as_deref().is_none_or(|model| m.serves(model)))
+            .filter(|(_, m)| match msg.model.as_deref() {
+                Some(model) => m.serves(model),
+                None => true,
+            })
             .inspect(|_| serves_model = true)
-            .filter(|(_, m)| msg.api.is_none_or(|api| m.config.api == api))
+            .filter(|(_, m)| match msg.api {
+                Some(api) => m.config.api == api,
+                None => true,
+            })
             .inspect(|_| speaks_api = true)
             .filter(|(_, m)| !msg.exclude.contains(&m.config.id))
             .map(|(index, m)| Candidate {
