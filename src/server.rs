@@ -451,7 +451,7 @@ fn finish_answer(
     if !response.headers().contains_key(&names::X_REQUEST_ID) {
         let id = client_id
             .filter(|v| !v.is_empty() && v.len() <= 128)
-            .or_else(|| HeaderValue::from_str(&proxy::request_id(response.request())).ok());
+            .or_else(|| Some(proxy::request_id(response.request())));
         if let Some(id) = id {
             response
                 .headers_mut()

@@ -108,7 +108,7 @@ fn start_endpoint(
     }
     Member {
         config: endpoint,
-        addr,
+        addr: Arc::new(addr),
     }
 }
 

@@ -563,8 +563,18 @@ async fn the_clients_request_id_is_echoed_and_one_is_made_otherwise() {
         header(r.headers(), "x-request-id").as_deref(),
         Some("my-trace-42")
     );
-    let (_, headers, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
-    assert!(header(&headers, "x-request-id").unwrap().starts_with("sy-"));
+    let made = |headers: &awc::http::header::HeaderMap| {
+        let id = header(headers, "x-request-id").unwrap();
+        let digits = id.strip_prefix("sy-").unwrap_or_default();
+        assert!(
+            digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+        id
+    };
+    let (_, first, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    let (_, second, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    assert_ne!(made(&first), made(&second), "each request gets its own id");
     assert!(
         gw.logs().contains("my-trace-42"),
         "the access log carries the id"

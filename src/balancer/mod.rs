@@ -9,7 +9,7 @@ pub mod strategy;
 use crate::config::{BalancerSettings, EndpointConfig, SessionSettings, Strategy};
 use crate::endpoint::health::{Claim, State};
 use crate::endpoint::{
-    ClaimInPanic, Endpoint, EndpointSnapshot, HealthAnswer, IsHealthy, Snapshot,
+    ClaimInPanic, Endpoint, EndpointAddr, EndpointSnapshot, HealthAnswer, IsHealthy, Snapshot,
 };
 use actix::prelude::*;
 use budget::RetryBudget;
@@ -24,7 +24,7 @@ use tokio::time::Instant;
 #[derive(Clone)]
 pub struct Member {
     pub config: Arc<EndpointConfig>,
-    pub addr: Addr<Endpoint>,
+    pub addr: EndpointAddr,
 }
 
 impl Member {
@@ -83,7 +83,7 @@ impl Actor for Balancer {
 #[rtype(result = "Result<Selected, NoEndpoint>")]
 pub struct SelectEndpoint {
     /// The request's model, when it names one.
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
     /// Endpoints this request already tried.
     pub exclude: Vec<String>,
     /// The sticky-session key, when the request carries one.
@@ -103,7 +103,7 @@ pub struct SelectEndpoint {
 /// The endpoint chosen for an attempt; `claim` goes back with the outcome.
 pub struct Selected {
     pub endpoint: Arc<EndpointConfig>,
-    pub addr: Addr<Endpoint>,
+    pub addr: EndpointAddr,
     pub claim: Claim,
 }
 
@@ -194,7 +194,7 @@ impl Handler<SelectEndpoint> for Balancer {
             .collect();
         if !serves_model {
             let served = served_models(&self.members);
-            let model = msg.model.clone().unwrap_or_default();
+            let model = msg.model.as_deref().unwrap_or_default().to_string();
             return Box::pin(fut::ready(Err(NoEndpoint::UnknownModel { model, served })));
         }
         if let (Some(api), false) = (msg.api, speaks_api) {
@@ -231,7 +231,7 @@ impl Handler<SelectEndpoint> for Balancer {
         let sticky = sticky.map(|i| self.members[i].clone());
         let allow_panic = !retry;
         let keep_session = msg.keep_session;
-        let model: Option<Arc<str>> = msg.model.as_deref().map(Arc::from);
+        let model = msg.model.clone();
 
         let search = async move {
             // A session moves off its endpoint only when the endpoint itself is out; when just
@@ -422,7 +422,7 @@ impl Handler<StatusOfAll> for Balancer {
     type Result = ResponseFuture<Vec<EndpointSnapshot>>;
 
     fn handle(&mut self, _msg: StatusOfAll, _ctx: &mut Self::Context) -> Self::Result {
-        let addrs: Vec<Addr<Endpoint>> = self.members.iter().map(|m| m.addr.clone()).collect();
+        let addrs: Vec<EndpointAddr> = self.members.iter().map(|m| m.addr.clone()).collect();
         Box::pin(async move {
             let mut out = Vec::with_capacity(addrs.len());
             for addr in addrs {
@@ -449,7 +449,7 @@ impl Handler<FindEndpoint> for Balancer {
         self.members
             .iter()
             .find(|m| m.config.id == msg.id)
-            .map(|m| m.addr.clone())
+            .map(|m| Addr::clone(&m.addr))
     }
 }
 

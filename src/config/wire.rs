@@ -10,6 +10,8 @@ use actix_web::http::uri::{Authority, Scheme};
 pub struct Wire {
     pub scheme: Scheme,
     pub authority: Authority,
+    /// The `host` header: the URL's host, and its port unless it is the scheme's own.
+    pub host: HeaderValue,
     /// `x-api-key: KEY`, when the endpoint's `auth` sends it (marked sensitive).
     pub x_api_key: Option<HeaderValue>,
     /// `authorization: Bearer KEY`, when the endpoint's `auth` sends it (marked sensitive).
@@ -36,6 +38,13 @@ impl Wire {
         let authority = authority
             .parse::<Authority>()
             .map_err(|_| ("base_url", "has an invalid host[:port]"))?;
+        let host = match (authority.port_u16(), scheme.as_str()) {
+            (None, _) | (Some(80), "http") | (Some(443), "https") => {
+                HeaderValue::from_str(authority.host())
+            }
+            (Some(port), _) => HeaderValue::from_str(&format!("{}:{port}", authority.host())),
+        }
+        .map_err(|_| ("base_url", "has an invalid host[:port]"))?;
         let secret = |text: &str| {
             let mut value = HeaderValue::from_str(text).map_err(|_| ("api_key", NOT_A_HEADER))?;
             value.set_sensitive(true);
@@ -53,6 +62,7 @@ impl Wire {
         Ok(Wire {
             scheme,
             authority,
+            host,
             x_api_key,
             authorization,
             id,
@@ -81,10 +91,27 @@ mod tests {
         assert_eq!(both.authority.as_str(), "relay.example.com:8443");
         assert_eq!(both.scheme.as_str(), "https");
         assert_eq!(both.id, "a");
+        assert_eq!(both.host, "relay.example.com:8443");
         let bearer = Wire::new("http", "h", "k", UpstreamAuth::Bearer, "b").unwrap();
         assert!(bearer.x_api_key.is_none() && bearer.authorization.is_some());
         let x = Wire::new("http", "h", "k", UpstreamAuth::XApiKey, "c").unwrap();
         assert!(x.x_api_key.is_some() && x.authorization.is_none());
+    }
+
+    #[test]
+    fn the_host_header_leaves_out_the_schemes_own_port() {
+        let host = |scheme, authority| Wire::new(scheme, authority, "k", UpstreamAuth::Both, "a");
+        assert_eq!(
+            host("https", "api.example.com:443").unwrap().host,
+            "api.example.com"
+        );
+        assert_eq!(host("http", "127.0.0.1:80").unwrap().host, "127.0.0.1");
+        assert_eq!(host("http", "127.0.0.1:443").unwrap().host, "127.0.0.1:443");
+        assert_eq!(host("http", "[::1]:8080").unwrap().host, "[::1]:8080");
+        assert_eq!(
+            host("https", "relay.example.com").unwrap().host,
+            "relay.example.com"
+        );
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub struct DurableStateChanged {
     pub operator_disabled: bool,
 }
 
+/// An endpoint actor's address as the request path passes it around. actix makes a new sender
+/// (two allocations) for every clone of an `Addr`, and one request hands the address on several
+/// times (the Balancer's answer, the attempt, the answer's meter): this handle clones by count.
+pub type EndpointAddr = std::sync::Arc<Addr<Endpoint>>;
+
 /// An upstream endpoint actor.
 pub struct Endpoint {
     config: Arc<EndpointConfig>,
@@ -322,7 +327,7 @@ pub struct RequestSucceeded {
     /// Time to the response head.
     pub latency: Duration,
     /// The model sent upstream.
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
     /// The answer's rate-limit headers said a budget is used up for this long.
     pub budget_used_up: Option<Duration>,
 }
@@ -334,7 +339,7 @@ pub struct RequestFailed {
     pub claim: Claim,
     pub error: UpstreamError,
     /// The model sent upstream: with `rate_limit_scope: model`, a 429 cools this model only.
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
 }
 
 /// The request ended with no verdict on the endpoint (the client went away).

@@ -2,10 +2,10 @@
 //! when the request ends (complete, cut or abandoned by the client), recorded in the usage
 //! history, counted in `/metrics`, charged to the endpoint's budget and shown in the access log.
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::EndpointAddr;
 use crate::server::AppState;
 use crate::usage::{AnswerMeter, Spent, UsageHistory, UsageMetrics, UsageRecord};
-use actix::Addr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// An answer's meter and where its record goes.
@@ -13,16 +13,16 @@ pub struct UsageTap {
     meter: AnswerMeter,
     history: UsageHistory,
     metrics: UsageMetrics,
-    endpoint: Addr<Endpoint>,
+    endpoint: EndpointAddr,
 }
 
 /// Who answered and what was asked, for the record.
 pub struct Answered<'a> {
     pub content_type: &'a str,
     pub endpoint: &'a crate::config::EndpointConfig,
-    pub addr: Addr<Endpoint>,
+    pub addr: EndpointAddr,
     /// The client's model (`-` when the request named none).
-    pub model: Option<&'a str>,
+    pub model: Option<&'a Arc<str>>,
     pub status: u16,
     /// Time to the answer's head.
     pub latency: Duration,
@@ -31,12 +31,12 @@ pub struct Answered<'a> {
 impl UsageTap {
     /// Starts metering an answer as its head arrives.
     pub fn new(state: &AppState, answered: Answered<'_>) -> Self {
-        let model = answered.model.unwrap_or("-");
-        let upstream_model = answered.endpoint.upstream_model(model);
+        let model = answered.model.cloned().unwrap_or_else(|| Arc::from("-"));
+        let upstream_model = super::request::upstream_model(answered.endpoint, &model);
         UsageTap {
             meter: AnswerMeter::new(
                 answered.content_type,
-                &answered.endpoint.id,
+                Arc::from(answered.endpoint.id.as_str()),
                 model,
                 upstream_model,
                 answered.status,

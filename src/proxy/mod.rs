@@ -41,15 +41,24 @@ pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
 /// `x-request-id`: the client's, or one the gateway made.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// The client's request id when it sent a usable one, else a new one.
-pub fn request_id(req: &HttpRequest) -> String {
-    req.headers()
-        .get(&headers::names::X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("sy-{:016x}", fastrand::u64(..)))
+/// The client's request id when it sent a usable one, else a new one (`sy-` and 16 hex digits).
+pub fn request_id(req: &HttpRequest) -> HeaderValue {
+    let sent = req.headers().get(&headers::names::X_REQUEST_ID);
+    if let Some(text) = sent.and_then(|v| v.to_str().ok()) {
+        let id = text.trim();
+        if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
+            if let Ok(value) = HeaderValue::from_str(id) {
+                return value;
+            }
+        }
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = fastrand::u64(..);
+    let mut id = *b"sy-0000000000000000";
+    for (i, digit) in id[3..].iter_mut().enumerate() {
+        *digit = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("sy-0"))
 }
 
 /// Handles every request that is not the gateway's own.
@@ -63,7 +72,8 @@ pub async fn forward(
     let shape = ApiShape::of_request(&req);
     let request_id = request_id(&req);
     let log = AccessLog {
-        enabled: config.proxy.access_log,
+        enabled: config.proxy.access_log
+            && log::log_enabled!(target: "switchyard::access", log::Level::Info),
         metrics: state.metrics.clone(),
         failed_over: Vec::new(),
         failures: Vec::new(),
@@ -72,7 +82,8 @@ pub async fn forward(
         method: req.method().clone(),
         target: req.uri().clone(),
         model: None,
-        attempts: Vec::new(),
+        attempts: 0,
+        attempt_notes: Vec::new(),
         status: 0,
         started: Instant::now(),
         first_byte: None,
@@ -92,11 +103,9 @@ pub async fn forward(
     }
     .run(payload)
     .await;
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-    }
+    response
+        .headers_mut()
+        .insert(HeaderName::from_static(REQUEST_ID_HEADER), request_id);
     response
 }
 
@@ -156,8 +165,8 @@ impl Relay<'_> {
             tried.push(endpoint.id.clone());
             let upstream_model = facts
                 .model
-                .as_deref()
-                .map(|m| endpoint.upstream_model(m).to_string());
+                .as_ref()
+                .map(|m| request::upstream_model(&endpoint, m));
             let addr = chosen.addr.clone();
             let mut attempt = Attempt::new(chosen.addr, chosen.claim, upstream_model);
             if self.call.answered_here(endpoint.api) {
@@ -323,7 +332,7 @@ fn is_worth_reading(status: u16) -> bool {
 struct Answer<S> {
     response: awc::ClientResponse<S>,
     /// The answering endpoint's actor (its budget is charged for the answer).
-    addr: actix::Addr<crate::endpoint::Endpoint>,
+    addr: crate::endpoint::EndpointAddr,
     endpoint: Arc<EndpointConfig>,
     /// Time to the response head.
     latency: Duration,

@@ -1,31 +1,32 @@
 //! What the request path reports when an attempt or a request ends: the outcome goes to the
 //! endpoint's actor (the owner of its health) and one access-log line is written per request.
 
+use crate::config::EndpointConfig;
 use crate::endpoint::health::Claim;
-use crate::endpoint::{Endpoint, RequestAbandoned, RequestFailed, RequestSucceeded};
+use crate::endpoint::{EndpointAddr, RequestAbandoned, RequestFailed, RequestSucceeded};
 use crate::metrics::{Metrics, RequestRecord};
 use crate::upstream::outcome::UpstreamError;
-use actix::Addr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// One attempt at one endpoint. Exactly one outcome reaches the endpoint's actor: if neither
 /// `succeeded` nor `failed` is called (the client went away), dropping it reports `RequestAbandoned`.
 pub struct Attempt {
-    addr: Addr<Endpoint>,
+    addr: EndpointAddr,
     claim: Claim,
     status: u16,
     latency: Duration,
     reported: bool,
     /// The model sent upstream.
-    model: Option<String>,
+    model: Option<Arc<str>>,
     /// The answer's rate-limit headers said a budget is used up for this long.
     budget_used_up: Option<Duration>,
 }
 
 impl Attempt {
     /// An attempt at sending `model` (the name the upstream receives) to the endpoint at `addr`.
-    pub fn new(addr: Addr<Endpoint>, claim: Claim, model: Option<String>) -> Self {
+    pub fn new(addr: EndpointAddr, claim: Claim, model: Option<Arc<str>>) -> Self {
         Attempt {
             addr,
             claim,
@@ -84,19 +85,22 @@ impl Drop for Attempt {
 pub struct AccessLog {
     pub enabled: bool,
     pub metrics: Metrics,
-    pub request_id: String,
+    pub request_id: actix_web::http::header::HeaderValue,
     pub method: actix_web::http::Method,
     /// The request target (its path is logged); cloning one shares its bytes.
     pub target: actix_web::http::Uri,
-    pub model: Option<String>,
-    /// `endpoint:outcome` per attempt, e.g. `a1b2c3d4:401`, `e5f6a7b8:refused`.
-    pub attempts: Vec<String>,
+    pub model: Option<Arc<str>>,
+    /// Attempts made.
+    pub attempts: usize,
+    /// `endpoint:outcome` per attempt, e.g. `a1b2c3d4:401`, `e5f6a7b8:refused` (written only
+    /// when the line is).
+    pub attempt_notes: Vec<String>,
     /// Endpoints whose failure moved the request on.
     pub failed_over: Vec<String>,
     /// `(endpoint, kind)` of every failed attempt, for the metrics.
     pub failures: Vec<(String, &'static str)>,
     /// The endpoint whose answer the client got.
-    pub endpoint: Option<String>,
+    pub endpoint: Option<Arc<EndpointConfig>>,
     pub status: u16,
     pub started: Instant,
     pub first_byte: Option<Duration>,
@@ -123,6 +127,13 @@ impl AccessLog {
 
     /// Notes one attempt: the status it got, or why it failed (the error, when it failed).
     pub fn attempt(&mut self, endpoint: &str, status: Option<u16>, error: Option<&UpstreamError>) {
+        self.attempts += 1;
+        if let Some(error) = error {
+            self.failures.push((endpoint.to_string(), error.kind()));
+        }
+        if !self.enabled {
+            return;
+        }
         let note = match (status, error) {
             (Some(status), _) | (None, Some(&UpstreamError::Status { status, .. })) => {
                 format!("{endpoint}:{status}")
@@ -130,16 +141,17 @@ impl AccessLog {
             (None, Some(UpstreamError::Transport(e))) => format!("{endpoint}:{}", e.label()),
             (None, None) => format!("{endpoint}:-"),
         };
-        self.attempts.push(note);
-        if let Some(error) = error {
-            self.failures.push((endpoint.to_string(), error.kind()));
-        }
+        self.attempt_notes.push(note);
     }
 
     /// Notes that the answer's body broke off (the attempt was noted when its head came).
     pub fn stream_failed(&mut self, error: &UpstreamError) {
-        let endpoint = self.endpoint.clone().unwrap_or_default();
+        let endpoint = self.endpoint_id().unwrap_or_default().to_string();
         self.failures.push((endpoint, error.kind()));
+    }
+
+    fn endpoint_id(&self) -> Option<&str> {
+        self.endpoint.as_ref().map(|e| e.id.as_str())
     }
 
     /// Counts the request and writes its line. `outcome` is a fixed word (`ok`, `client_closed`,
@@ -154,10 +166,10 @@ impl AccessLog {
             .collect();
         let duration = self.started.elapsed();
         self.metrics.record(&RequestRecord {
-            endpoint: self.endpoint.as_deref().unwrap_or("none"),
+            endpoint: self.endpoint_id().unwrap_or("none"),
             status: self.status,
             outcome,
-            attempts: self.attempts.len(),
+            attempts: self.attempts,
             failed_over_from: &failed_over,
             failures: &failures,
             first_byte: self.first_byte,
@@ -171,13 +183,13 @@ impl AccessLog {
         log::info!(
             target: "switchyard::access",
             "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}",
-            self.request_id,
+            self.request_id.to_str().unwrap_or("-"),
             self.method,
             self.target.path(),
             self.model.as_deref().unwrap_or("-"),
             self.status,
-            self.endpoint.as_deref().unwrap_or("-"),
-            self.attempts.join(" "),
+            self.endpoint_id().unwrap_or("-"),
+            self.attempt_notes.join(" "),
             self.first_byte.map(ms).unwrap_or_else(|| "-".to_string()),
             ms(duration),
             self.bytes,

@@ -6,12 +6,15 @@ use crate::config::glob_match;
 use crate::config::EndpointConfig;
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// Facts about one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestFacts {
-    /// The top-level `model`, when it was read with certainty.
-    pub model: Option<String>,
+    /// The top-level `model`, when it was read with certainty (shared by the request's log line,
+    /// the Balancer's question and the usage record).
+    pub model: Option<Arc<str>>,
     /// Why the model could not be read with certainty (a body that is not JSON, `model` named
     /// twice, not a string, empty or too long). `None` when it was read or is certainly absent.
     pub model_problem: Option<String>,
@@ -40,36 +43,56 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
             return facts;
         }
     };
-    let value = |key: &str| -> Option<serde_json::Value> {
-        // The last of duplicate keys, as the upstream's own parser reads it.
+    // The last of duplicate keys, as the upstream's own parser reads it.
+    let value = |key: &str| -> Option<&[u8]> {
         let member = members.iter().rev().find(|m| m.key == key)?;
-        serde_json::from_slice(&body[member.value.clone()]).ok()
+        Some(&body[member.value.clone()])
     };
     let models: Vec<&scan::Member> = members.iter().filter(|m| m.key == "model").collect();
     match models.as_slice() {
         [] => {}
-        [one] => match serde_json::from_slice::<serde_json::Value>(&body[one.value.clone()]) {
-            Ok(serde_json::Value::String(m)) if !m.is_empty() && m.len() <= MAX_FIELD => {
-                facts.model = Some(m);
-            }
-            Ok(serde_json::Value::String(_)) => {
+        [one] => match json_string(&body[one.value.clone()]) {
+            Some(m) if !m.is_empty() && m.len() <= MAX_FIELD => facts.model = Some(Arc::from(m)),
+            Some(_) => {
                 facts.model_problem =
                     Some(format!("`model` is empty or longer than {MAX_FIELD} bytes"));
             }
-            _ => facts.model_problem = Some("`model` is not a string".to_string()),
+            None => facts.model_problem = Some("`model` is not a string".to_string()),
         },
         _ => facts.model_problem = Some("the body names `model` more than once".to_string()),
     }
-    facts.stream = value("stream").and_then(|s| s.as_bool()).unwrap_or(false);
+    facts.stream = value("stream").is_some_and(|s| s == b"true");
     if facts.session.is_none() {
         facts.session = value("metadata")
-            .as_ref()
-            .and_then(|m| m.get("user_id"))
-            .and_then(|u| u.as_str())
+            .and_then(|metadata| {
+                let members = scan::top_level_members(metadata).ok()?;
+                let user = members.iter().rev().find(|m| m.key == "user_id")?;
+                json_string(&metadata[user.value.clone()])
+            })
             .filter(|u| !u.is_empty() && u.len() <= MAX_FIELD)
             .map(|u| format!("user:{u}"));
     }
     facts
+}
+
+/// The name `endpoint` receives for `model` (after its `model_map`), sharing `model` itself when
+/// the endpoint does not rename it.
+pub fn upstream_model(endpoint: &EndpointConfig, model: &Arc<str>) -> Arc<str> {
+    let upstream = endpoint.upstream_model(model);
+    if std::ptr::eq(upstream, &**model) {
+        model.clone()
+    } else {
+        Arc::from(upstream)
+    }
+}
+
+/// A JSON string's text: borrowed from the body when it has no escapes; `None` for any other
+/// value.
+fn json_string(value: &[u8]) -> Option<Cow<'_, str>> {
+    match serde_json::from_slice::<&str>(value) {
+        Ok(text) => Some(Cow::Borrowed(text)),
+        Err(_) => serde_json::from_slice::<String>(value).ok().map(Cow::Owned),
+    }
 }
 
 /// The session a header names: `x-claude-code-session-id`, else `x-session-id`.

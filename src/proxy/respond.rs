@@ -90,7 +90,7 @@ impl Relay<'_> {
             (answer.response.status(), &answer.endpoint, answer.latency);
         let upstream_headers = answer.response.headers();
         self.log.status = status.as_u16();
-        self.log.endpoint = Some(endpoint.id.clone());
+        self.log.endpoint = Some(endpoint.clone());
         self.log.first_byte = Some(self.log.started.elapsed().max(latency));
         let content_type = upstream_headers
             .get("content-type")
@@ -102,7 +102,7 @@ impl Relay<'_> {
                 content_type,
                 endpoint,
                 addr: answer.addr.clone(),
-                model: self.log.model.as_deref(),
+                model: self.log.model.as_ref(),
                 status: status.as_u16(),
                 latency,
             },

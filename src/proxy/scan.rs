@@ -31,7 +31,8 @@ pub fn top_level_members(body: &[u8]) -> Result<Vec<Member<'_>>, ScanError> {
     let mut s = Scanner { b: body, i: 0 };
     s.ws();
     s.expect(b'{', "expected `{`")?;
-    let mut members = Vec::new();
+    // Requests and answers have a dozen top-level members at most: one allocation.
+    let mut members = Vec::with_capacity(16);
     s.ws();
     if s.peek() == Some(b'}') {
         s.i += 1;

@@ -32,6 +32,14 @@ pub enum StreamKind {
 /// How many trailing bytes are kept to look for the final event.
 const TAIL: usize = 64;
 
+/// The tail before any byte came: as if after an event, with room for a chunk's last `TAIL`
+/// bytes beside it, so it never grows.
+fn tail_start() -> Vec<u8> {
+    let mut tail = Vec::with_capacity(2 * TAIL);
+    tail.extend_from_slice(b"\n\n");
+    tail
+}
+
 /// The upstream's body, relayed.
 pub struct RelayBody<S> {
     upstream: S,
@@ -74,7 +82,7 @@ impl<S> RelayBody<S> {
             last_chunk: now,
             attempt,
             log: Some(log),
-            tail: b"\n\n".to_vec(),
+            tail: tail_start(),
             relayed: 0,
             pending: None,
             done: false,

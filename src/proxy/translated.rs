@@ -307,7 +307,7 @@ impl Relay<'_> {
     pub(super) fn count_tokens_here(
         mut self,
         body: &[u8],
-        endpoint: &EndpointConfig,
+        endpoint: &std::sync::Arc<EndpointConfig>,
         attempts: usize,
     ) -> HttpResponse {
         let request: serde_json::Value = match serde_json::from_slice(body) {
@@ -318,7 +318,7 @@ impl Relay<'_> {
         };
         let answer = count_tokens_answer(&request).to_string();
         self.log.status = 200;
-        self.log.endpoint = Some(endpoint.id.clone());
+        self.log.endpoint = Some(endpoint.clone());
         self.log.add_bytes(answer.len());
         self.log.finish("estimated", None);
         let mut response = HttpResponse::Ok();

@@ -76,7 +76,9 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
         }
         out.append(name.clone(), value.clone());
     }
-    // Made when the config was read (`config::Wire`): the key is not formatted per request.
+    // Made when the config was read (`config::Wire`): the key and host are not formatted per
+    // request.
+    out.insert(actix_web::http::header::HOST, endpoint.wire.host.clone());
     if let Some(value) = &endpoint.wire.x_api_key {
         out.insert(names::X_API_KEY, value.clone());
     }
@@ -286,11 +288,16 @@ mod tests {
             "keep-alive",
             "x-secret-hop",
             "transfer-encoding",
-            "host",
             "content-length",
         ] {
             assert!(out.get(gone).is_none(), "{gone}");
         }
+        let host: Vec<_> = out.get_all("host").collect();
+        assert_eq!(
+            host,
+            [&endpoint("both").wire.host],
+            "the endpoint's own host only"
+        );
         assert!(out.get("x-kept").is_some());
         let down: Vec<&str> = downstream_headers(&h).map(|(n, _)| n.as_str()).collect();
         assert_eq!(down, ["x-kept"]);

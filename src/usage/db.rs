@@ -9,6 +9,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// One answered request, as the request path reports it when the answer has ended.
@@ -16,11 +17,11 @@ use std::time::{Duration, SystemTime};
 pub struct UsageRecord {
     /// When the answer ended.
     pub at: SystemTime,
-    pub endpoint: String,
+    pub endpoint: Arc<str>,
     /// The model the client asked for.
-    pub model: String,
+    pub model: Arc<str>,
     /// The model sent upstream (after `model_map`).
-    pub upstream_model: String,
+    pub upstream_model: Arc<str>,
     /// `None` when the answer carried no usage.
     pub tokens: Option<Tokens>,
     pub status: u16,

@@ -69,13 +69,13 @@ impl UsageMetrics {
                 ("cache_write", t.cache_write),
             ] {
                 self.tokens
-                    .with_label_values(&[record.endpoint.as_str(), record.model.as_str(), kind])
+                    .with_label_values(&[&*record.endpoint, &*record.model, kind])
                     .inc_by(n);
             }
         }
         if let Some(usd) = record.cost_usd.filter(|c| c.is_finite() && *c >= 0.0) {
             self.cost
-                .with_label_values(&[record.endpoint.as_str(), record.model.as_str()])
+                .with_label_values(&[&*record.endpoint, &*record.model])
                 .inc_by(usd);
         }
     }

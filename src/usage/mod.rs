@@ -25,15 +25,16 @@ pub use metrics::UsageMetrics;
 pub use price::{builtin_price, cost_usd, price_for, Price};
 pub use store::{StoreHealth, StoreSettings, UsageHistory};
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Follows one answer from its head to its end: reads its usage and, at the end, prices it.
 #[derive(Debug)]
 pub struct AnswerMeter {
     reader: UsageReader,
-    endpoint: String,
-    model: String,
-    upstream_model: String,
+    endpoint: Arc<str>,
+    model: Arc<str>,
+    upstream_model: Arc<str>,
     status: u16,
     latency: Duration,
     price: Option<Price>,
@@ -44,21 +45,21 @@ impl AnswerMeter {
     /// otherwise the built-in list price of `upstream_model` is used, if there is one.
     pub fn new(
         content_type: &str,
-        endpoint: &str,
-        model: &str,
-        upstream_model: &str,
+        endpoint: Arc<str>,
+        model: Arc<str>,
+        upstream_model: Arc<str>,
         status: u16,
         latency: Duration,
         endpoint_price: Option<&Price>,
     ) -> Self {
         AnswerMeter {
             reader: UsageReader::for_content_type(content_type),
-            endpoint: endpoint.to_string(),
-            model: model.to_string(),
-            upstream_model: upstream_model.to_string(),
+            price: price_for(endpoint_price, &upstream_model),
+            endpoint,
+            model,
+            upstream_model,
             status,
             latency,
-            price: price_for(endpoint_price, upstream_model),
         }
     }
 
@@ -95,9 +96,9 @@ mod tests {
     fn a_metered_stream_becomes_a_priced_record() {
         let mut meter = AnswerMeter::new(
             "text/event-stream",
-            "relay-a",
-            "claude-sonnet-4-5",
-            "claude-sonnet-4-5-20250929",
+            "relay-a".into(),
+            "claude-sonnet-4-5".into(),
+            "claude-sonnet-4-5-20250929".into(),
             200,
             Duration::from_millis(300),
             None,
@@ -118,16 +119,16 @@ mod tests {
         // 1000 × $3/M + 200 × $15/M = $0.006
         assert_eq!(record.cost_usd.map(price::usd_to_nanos), Some(6_000_000));
         assert_eq!(record.at, at);
-        assert_eq!(record.upstream_model, "claude-sonnet-4-5-20250929");
+        assert_eq!(&*record.upstream_model, "claude-sonnet-4-5-20250929");
     }
 
     #[test]
     fn an_unpriced_model_or_an_answer_without_usage_has_no_cost() {
         let mut meter = AnswerMeter::new(
             "application/json",
-            "local",
-            "llama",
-            "llama",
+            "local".into(),
+            "llama".into(),
+            "llama".into(),
             200,
             Duration::ZERO,
             None,
@@ -139,9 +140,9 @@ mod tests {
         let own = Price::new(1.0, 1.0, 1.0, 1.0);
         let meter = AnswerMeter::new(
             "application/json",
-            "local",
-            "llama",
-            "llama",
+            "local".into(),
+            "llama".into(),
+            "llama".into(),
             500,
             Duration::ZERO,
             Some(&own),
@@ -170,9 +171,9 @@ fn meter_cost_per_chunk() {
     for _ in 0..rounds {
         let mut meter = AnswerMeter::new(
             "text/event-stream",
-            "e",
-            "claude-sonnet-4-5",
-            "claude-sonnet-4-5",
+            "e".into(),
+            "claude-sonnet-4-5".into(),
+            "claude-sonnet-4-5".into(),
             200,
             Duration::ZERO,
             None,

@@ -20,7 +20,7 @@ pub(crate) fn record(
         at: at(when),
         endpoint: endpoint.into(),
         model: model.into(),
-        upstream_model: format!("{model}-upstream"),
+        upstream_model: format!("{model}-upstream").into(),
         tokens: tokens.map(|(input, output, cache_read, cache_write)| Tokens {
             input,
             output,
