@@ -44,34 +44,32 @@ pub mod names {
     pub const X_SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
 }
 
-/// The headers that must not be copied: hop-by-hop, framing, plus those named in `Connection`.
-fn not_forwarded(headers: &HeaderMap) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for value in headers.get_all(actix_web::http::header::CONNECTION) {
-        if let Ok(text) = value.to_str() {
-            names.extend(
-                text.split(',')
-                    .map(|t| t.trim().to_ascii_lowercase())
-                    .filter(|t| !t.is_empty()),
-            );
-        }
-    }
-    names
+/// The values of a message's `Connection` headers, whose tokens name more hop-by-hop headers.
+type Connection<'a> = std::slice::Iter<'a, HeaderValue>;
+
+fn connection(headers: &HeaderMap) -> Connection<'_> {
+    headers.get_all(actix_web::http::header::CONNECTION)
 }
 
-fn is_dropped(name: &HeaderName, extra: &[String]) -> bool {
+/// Whether a header must not be copied: hop-by-hop, framing, or named in `Connection` (its
+/// tokens compared without case; header names are already lower case).
+fn is_dropped(name: &HeaderName, connection: Connection<'_>) -> bool {
     let n = name.as_str();
-    is_hop_or_framing(n) || extra.iter().any(|e| e == n)
+    is_hop_or_framing(n)
+        || connection.filter_map(|v| v.to_str().ok()).any(|text| {
+            text.split(',')
+                .any(|token| token.trim().eq_ignore_ascii_case(n))
+        })
 }
 
 /// The headers an upstream receives: the client's minus hop-by-hop, framing and credential
 /// headers, plus the endpoint's own credentials and `anthropic-version` when the client sent none.
 /// Repeated headers keep all their values.
 pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> HeaderMap {
-    let extra = not_forwarded(client);
+    let named = connection(client);
     let mut out = HeaderMap::with_capacity(client.len() + 3);
     for (name, value) in client.iter() {
-        if is_dropped(name, &extra) || is_client_credential(name.as_str()) {
+        if is_dropped(name, named.clone()) || is_client_credential(name.as_str()) {
             continue;
         }
         out.append(name.clone(), value.clone());
@@ -98,10 +96,10 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
 pub fn downstream_headers(
     upstream: &HeaderMap,
 ) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
-    let extra = not_forwarded(upstream);
+    let named = connection(upstream);
     upstream
         .iter()
-        .filter(move |(name, _)| !is_dropped(name, &extra))
+        .filter(move |(name, _)| !is_dropped(name, named.clone()))
 }
 
 /// How long the upstream asks us to wait, from `Retry-After` (seconds or HTTP-date), else the
