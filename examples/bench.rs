@@ -29,13 +29,15 @@ struct Options {
     gateway_core: String,
     syscalls: bool,
     allocs: bool,
+    /// Runs per target and case; each figure is the median of them.
+    rounds: usize,
 }
 
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
     if has("--help") || has("-h") {
-        println!("bench [--quick] [--syscalls] [--allocs] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0)");
+        println!("bench [--quick] [--rounds N] [--syscalls] [--allocs] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0)");
         std::process::exit(0);
     }
     if let Some(i) = args.iter().position(|a| a == "--write-body") {
@@ -50,7 +52,18 @@ fn options() -> Options {
         }
     }
     let quick = has("--quick");
+    let rounds = match args.iter().position(|a| a == "--rounds") {
+        None => 3,
+        Some(i) => match args.get(i + 1).and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if (1..=20).contains(&n) => n,
+            _ => {
+                eprintln!("bench: --rounds takes a number from 1 to 20");
+                std::process::exit(2)
+            }
+        },
+    };
     Options {
+        rounds,
         quick,
         seconds: if quick { 3 } else { 10 },
         soak_requests: if quick { 100_000 } else { 1_000_000 },
@@ -203,6 +216,10 @@ fn main() {
     println!("\n## Throughput and CPU (wrk -t1, keep-alive, POST /v1/messages)");
     println!("proxy µs/req and upstream µs/req: utime+stime from /proc/PID/stat around the run ÷ requests served");
     println!(
+        "each figure: the median of {} runs, the targets taking turns (errors: the sum)",
+        opts.rounds
+    );
+    println!(
         "{:<34} {:<11} {:>9} {:>8} {:>8} {:>12} {:>10} {:>9} {:>7}",
         "case",
         "target",
@@ -220,9 +237,16 @@ fn main() {
     let mut switchyard_rps = 0.0f64;
     for (c, case) in cases.iter().enumerate() {
         let label = format!("{}, {} conns", case.label, case.conns);
+        // Rounds in turn, so a slow spell of the machine falls on every target alike.
+        let mut all: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
+        for _ in 0..opts.rounds {
+            for (i, t) in targets.iter().enumerate() {
+                all[i].extend(measure(t, upstream_pid, case, opts.seconds));
+            }
+        }
         let mut runs: Vec<(&str, Option<Run>)> = Vec::new();
-        for (i, t) in targets.iter().enumerate() {
-            let run = measure(t, upstream_pid, case, opts.seconds);
+        for (i, (t, each)) in targets.iter().zip(all).enumerate() {
+            let run = Run::median(each);
             if let Some(r) = &run {
                 peak_rss[i][c] = r.peak_rss_kib;
             }
@@ -906,6 +930,39 @@ struct Run {
     proxy_us: Option<f64>,
     upstream_us: Option<f64>,
     peak_rss_kib: u64,
+}
+
+impl Run {
+    /// Each figure's median over `runs` (their errors summed, their peak resident set the
+    /// highest); `None` when no run succeeded.
+    fn median(runs: Vec<Run>) -> Option<Run> {
+        fn mid(mut values: Vec<f64>) -> f64 {
+            values.sort_by(f64::total_cmp);
+            let n = values.len();
+            if n % 2 == 1 {
+                values[n / 2]
+            } else {
+                (values[n / 2 - 1] + values[n / 2]) / 2.0
+            }
+        }
+        let optional = |values: Vec<Option<f64>>| -> Option<f64> {
+            let known: Vec<f64> = values.into_iter().flatten().collect();
+            (!known.is_empty()).then(|| mid(known))
+        };
+        if runs.is_empty() {
+            return None;
+        }
+        Some(Run {
+            rps: mid(runs.iter().map(|r| r.rps).collect()),
+            p50_ms: mid(runs.iter().map(|r| r.p50_ms).collect()),
+            p99_ms: mid(runs.iter().map(|r| r.p99_ms).collect()),
+            requests: runs.iter().map(|r| r.requests).sum(),
+            errors: runs.iter().map(|r| r.errors).sum(),
+            proxy_us: optional(runs.iter().map(|r| r.proxy_us).collect()),
+            upstream_us: optional(runs.iter().map(|r| r.upstream_us).collect()),
+            peak_rss_kib: runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0),
+        })
+    }
 }
 
 fn measure(target: &Target, upstream_pid: Option<u32>, case: &Case, seconds: u64) -> Option<Run> {

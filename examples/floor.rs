@@ -1,6 +1,8 @@
 //! The floor for the benchmark: actix-web (one worker) and awc forwarding bytes to one upstream,
-//! and nothing else: no balancer, no actors, no parsing, no metrics. What it costs per request is
-//! what the stack costs; what switchyard costs above it is switchyard's own code.
+//! and nothing else: no balancer, no actors, no parsing, no metrics. It reads each request body
+//! whole into one buffer before sending it on, as any gateway that routes on the body's `model`
+//! must. What it costs per request is what the stack costs; what switchyard costs above it is
+//! switchyard's own code.
 //!
 //! `floor UPSTREAM_URL [PORT]` prints `floor listening on http://127.0.0.1:PORT`, then serves until
 //! killed.
@@ -47,8 +49,19 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Sends the request on as it came (method, path and query, headers, body streamed) and relays the
-/// answer the same way.
+/// The whole body, in one buffer sized from `content-length`.
+async fn read_whole(mut body: web::Payload, length: Option<u64>) -> Result<bytes::Bytes, String> {
+    use futures_util::StreamExt as _;
+    let capacity = length.map_or(0, |n| usize::try_from(n).unwrap_or(0).min(64 << 20));
+    let mut buffer = bytes::BytesMut::with_capacity(capacity);
+    while let Some(chunk) = body.next().await {
+        buffer.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+    }
+    Ok(buffer.freeze())
+}
+
+/// Sends the request on as it came (method, path and query, headers, the body read whole) and
+/// relays the answer as it streams.
 async fn forward(req: HttpRequest, body: web::Payload, up: web::Data<Upstream>) -> HttpResponse {
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut outbound = up
@@ -57,10 +70,11 @@ async fn forward(req: HttpRequest, body: web::Payload, up: web::Data<Upstream>) 
     for (name, value) in forwarded(req.headers()) {
         outbound.headers_mut().append(name.clone(), value.clone());
     }
-    let sent = match content_length(req.headers()) {
-        Some(length) => outbound.send_body(SizedStream::new(length, body)).await,
-        None => outbound.send_stream(body).await,
+    let body = match read_whole(body, content_length(req.headers())).await {
+        Ok(body) => body,
+        Err(e) => return HttpResponse::BadRequest().body(format!("floor: {e}")),
     };
+    let sent = outbound.send_body(body).await;
     let answer = match sent {
         Ok(answer) => answer,
         Err(e) => return HttpResponse::BadGateway().body(format!("floor: {e}")),
