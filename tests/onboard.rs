@@ -362,7 +362,7 @@ fn path_with(bin: &Path) -> String {
 /// A config on a free fixed port (claude finds the gateway by the configured port) with one
 /// endpoint: `mock`, whose key comes from `$MOCK_KEY`.
 fn claude_config(dir: &Path, mock: &MockUpstream) -> (PathBuf, u16) {
-    let port = common::refused_port();
+    let port = common::free_port();
     (claude_config_on(dir, mock, port, ""), port)
 }
 
@@ -467,7 +467,7 @@ fn claude_uses_a_gateway_that_already_runs_and_exits_with_claudes_status() {
 fn claude_serves_the_config_while_claude_runs_and_stops_it_after() {
     let dir = tempfile::tempdir().unwrap();
     let mock = mock_upstream();
-    let port = common::refused_port();
+    let port = common::free_port();
     // Client auth on: Claude Code is given the gateway's key, and nothing gets in without it.
     let config = claude_config_on(
         dir.path(),

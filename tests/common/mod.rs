@@ -160,11 +160,31 @@ pub fn config(extra: &str, endpoints: &[String]) -> String {
     )
 }
 
-/// A port on 127.0.0.1 where nothing listens (connections are refused).
-pub fn refused_port() -> u16 {
+/// A port on 127.0.0.1 that was free a moment ago, for a gateway the test starts on it (a fixed
+/// port in its config). Another process could take it in between; where the test needs a port
+/// that refuses connections, `refused_port` holds it.
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
+    port
+}
+
+/// A port on 127.0.0.1 where nothing listens (connections are refused). A socket stays bound to
+/// it without listening for as long as the test process runs, so no other test can take the port
+/// in the meantime.
+pub fn refused_port() -> u16 {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+    socket.bind(&any.into()).expect("bind");
+    let port = socket
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("an IP address")
+        .port();
+    std::mem::forget(socket);
     port
 }
 
