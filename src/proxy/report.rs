@@ -83,6 +83,7 @@ impl Drop for Attempt {
 /// The access-log line and metrics of one request, written when the request (or its stream) ends.
 /// It never holds a key or any part of a prompt.
 pub struct AccessLog {
+    /// The line is written: `access_log` is on and the log level lets it through.
     pub enabled: bool,
     pub metrics: Metrics,
     pub request_id: actix_web::http::header::HeaderValue,
@@ -176,7 +177,7 @@ impl AccessLog {
             duration,
             bytes: self.bytes,
         });
-        if !self.enabled || !log::log_enabled!(target: "switchyard::access", log::Level::Info) {
+        if !self.enabled {
             return;
         }
         let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
