@@ -3,7 +3,8 @@
 //! `BENCH_GATEWAY_CORE` (default 0), so that the proxy, not the load, sets the pace.
 //!
 //! Targets: `direct` (wrk straight to the upstream), nginx `proxy_pass`, the floor
-//! (`examples/floor.rs`: actix-web + awc forwarding bytes, nothing else) and switchyard. The upstream
+//! (`examples/floor.rs`: actix-web + awc forwarding bytes, nothing else), `floor+actors` (the floor
+//! plus the messages switchyard's actor design sends per request) and switchyard. The upstream
 //! is a second nginx answering `return 200` with a fixed Messages JSON; the in-process mock serves
 //! SSE and the failover figure. Prints figures only; nothing here asserts.
 
@@ -147,8 +148,9 @@ fn main() {
         "",
         false,
     );
-    let floor = Server::floor(&opts, &upstream_url, false);
-    let sse_floor = Server::floor(&opts, &sse_mock.url(), false);
+    let floor = Server::floor(&opts, &upstream_url, false, false);
+    let actors_floor = Server::floor(&opts, &upstream_url, false, true);
+    let sse_floor = Server::floor(&opts, &sse_mock.url(), false, false);
     let nginx = nginx_binary
         .and_then(|n| Server::nginx_proxy(n, &opts, dir.path(), &upstream_url, &sse_mock.url()));
     let failover = Server::gateway(
@@ -200,6 +202,11 @@ fn main() {
         pid: Some(floor.pid()),
     });
     targets.push(Target {
+        name: "floor+actors",
+        url: actors_floor.url.clone(),
+        pid: Some(actors_floor.pid()),
+    });
+    targets.push(Target {
         name: "switchyard",
         url: gateway.url.clone(),
         pid: Some(gateway.pid()),
@@ -220,7 +227,7 @@ fn main() {
         opts.rounds
     );
     println!(
-        "{:<34} {:<11} {:>9} {:>8} {:>8} {:>12} {:>10} {:>9} {:>7}",
+        "{:<34} {:<12} {:>9} {:>8} {:>8} {:>12} {:>10} {:>9} {:>7}",
         "case",
         "target",
         "req/s",
@@ -261,7 +268,7 @@ fn main() {
         for (name, run) in &runs {
             match run {
                 Some(r) => println!(
-                    "{label:<34} {name:<11} {:>9.0} {:>8.3} {:>8.3} {:>12} {:>10} {:>9} {:>7}",
+                    "{label:<34} {name:<12} {:>9.0} {:>8.3} {:>8.3} {:>12} {:>10} {:>9} {:>7}",
                     r.rps,
                     r.p50_ms,
                     r.p99_ms,
@@ -270,7 +277,7 @@ fn main() {
                     nginx_run.map_or("-".into(), |n| format!("{:.2}", r.rps / n.rps)),
                     r.errors
                 ),
-                None => println!("{label:<34} {name:<11} (wrk failed)"),
+                None => println!("{label:<34} {name:<12} (wrk failed)"),
             }
         }
         if case.conns == 32 && case.script == small {
@@ -281,6 +288,7 @@ fn main() {
             find("direct"),
             nginx_run,
             find("floor"),
+            find("floor+actors"),
             find("switchyard"),
         ));
     }
@@ -357,7 +365,7 @@ fn main() {
     }
 
     println!("\n## Memory (resident set of each proxy process, KiB; peak = highest sample, every 100 ms, during the case's wrk run)");
-    print!("{:<11} {:>10}", "target", "idle");
+    print!("{:<12} {:>10}", "target", "idle");
     for case in &cases {
         print!(
             " {:>34}",
@@ -366,7 +374,7 @@ fn main() {
     }
     println!();
     for (i, t) in targets.iter().enumerate().skip(1) {
-        print!("{:<11} {:>10}", t.name, idle_rss[i]);
+        print!("{:<12} {:>10}", t.name, idle_rss[i]);
         for peak in &peak_rss[i] {
             print!(" {peak:>34}");
         }
@@ -392,6 +400,7 @@ fn main() {
         gateway,
         sse_gateway,
         floor,
+        actors_floor,
         sse_floor,
         nginx,
         failover,
@@ -401,12 +410,14 @@ fn main() {
 }
 
 /// Whether the run can show the proxy's cost: direct must beat nginx's proxy by ≥ 15 %, or the
-/// load side, not the proxy, set the pace. Also splits the CPU gap between stack and our code.
+/// load side, not the proxy, set the pace. Also splits the CPU gap between the stack, the actor
+/// design's messages and our code.
 fn verdict(
     label: &str,
     direct: Option<&Run>,
     nginx: Option<&Run>,
     floor: Option<&Run>,
+    actors: Option<&Run>,
     ours: Option<&Run>,
 ) -> String {
     let mut text = format!("{label}: ");
@@ -436,6 +447,13 @@ fn verdict(
                 su / nu,
                 su / fu
             ));
+            if let Some(au) = actors.and_then(|a| a.proxy_us) {
+                text.push_str(&format!(
+                    " Of our code, the actor design's messages: {:+.1} µs (floor+actors {au:.1} µs); the rest: {:+.1} µs.",
+                    au - fu,
+                    su - au
+                ));
+            }
         }
     }
     text
@@ -555,7 +573,7 @@ fn syscalls_section(opts: &Options, targets: &[Target], cases: &[Case]) {
                 .map(|(name, calls)| format!("{name} {:.2}", *calls as f64 / requests))
                 .collect();
             println!(
-                "{:<34} {:<11} {:>7.2} syscalls/req   {}",
+                "{:<34} {:<12} {:>7.2} syscalls/req   {}",
                 format!("{}, {} conns", case.label, case.conns),
                 t.name,
                 total as f64 / requests,
@@ -594,7 +612,7 @@ fn allocs_section(opts: &Options, dir: &Path, upstream_url: &str, cases: &[Case]
     let seconds = if opts.quick { 2 } else { 5 };
     println!("\n## Allocations per request (examples/counted.rs: the same code under a counting global allocator, {seconds} s wrk run)");
     let gateway = Server::gateway(opts, dir, "counted", &[("up", upstream_url)], "", true);
-    let floor = Server::floor(opts, upstream_url, true);
+    let floor = Server::floor(opts, upstream_url, true, false);
     for case in cases.iter().filter(|c| c.conns != 128) {
         for (name, server) in [("floor", &floor), ("switchyard", &gateway)] {
             let Some(stats) = server.alloc_stats else {
@@ -607,7 +625,7 @@ fn allocs_section(opts: &Options, dir: &Path, upstream_url: &str, cases: &[Case]
             let requests = run.map_or(0, |r| r.requests).max(1) as f64;
             match (before, after) {
                 (Some(b), Some(a)) => println!(
-                    "{:<34} {:<11} {:>9.1} allocations/req {:>9.1} reallocations/req {:>11.0} bytes/req",
+                    "{:<34} {:<12} {:>9.1} allocations/req {:>9.1} reallocations/req {:>11.0} bytes/req",
                     format!("{}, {} conns", case.label, case.conns),
                     name,
                     (a[0] - b[0]) as f64 / requests,
@@ -672,8 +690,9 @@ impl Server {
             .expect("start the gateway (is taskset installed?)")
     }
 
-    /// The floor, forwarding everything to `upstream`.
-    fn floor(opts: &Options, upstream: &str, counted: bool) -> Server {
+    /// The floor, forwarding everything to `upstream`; with `actors`, each request also sends the
+    /// actor design's messages.
+    fn floor(opts: &Options, upstream: &str, counted: bool, actors: bool) -> Server {
         let mut command = Command::new("taskset");
         command.args(["-c", &opts.gateway_core]);
         if counted {
@@ -682,6 +701,9 @@ impl Server {
             command.arg(sibling_example("floor"));
         }
         command.arg(upstream);
+        if actors {
+            command.arg("--actors");
+        }
         Server::spawn(command, "floor listening on ").expect("start the floor")
     }
 

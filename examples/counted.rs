@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("floor") {
         let upstream = args.get(2).cloned().unwrap_or_default();
-        return match floor::serve(upstream, 0) {
+        return match floor::serve(upstream, 0, false) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("counted floor: {e}");
