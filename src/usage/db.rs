@@ -80,6 +80,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX requests_endpoint_at ON requests (endpoint, at_ms);",
     // 2: every query selects by time, so the second index only cost each insert a B-tree write.
     "DROP INDEX IF EXISTS requests_endpoint_at;",
+    // 3: a row holds every answer of one batch that ended in the same second with the same
+    // endpoint, models, status and known-ness of tokens and cost (`requests` of them; tokens,
+    // cost and latency summed). Under load that is one row, not one SQLite insert, per hundreds
+    // of requests; at a request a second it is one row per request, as before.
+    "ALTER TABLE requests ADD COLUMN requests INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE requests RENAME COLUMN latency_ms TO latency_ms_sum;",
 ];
 
 /// The schema version this build writes.
@@ -305,39 +311,41 @@ impl UsageDb {
         tx.commit().map_err(err)
     }
 
-    /// Writes a batch in one transaction: all of it or none.
+    /// Writes a batch in one transaction: all of it or none, grouped into rows by [`group`].
     pub fn insert(&mut self, records: &[UsageRecord]) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
+        let rows = group(records);
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO requests (at_ms, endpoint, model, upstream_model, status,
-                        latency_ms, input_tokens, output_tokens, cache_read_tokens,
+                        requests, latency_ms_sum, input_tokens, output_tokens, cache_read_tokens,
                         cache_write_tokens, cost_nanousd)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(err)?;
-            for r in records {
+            for r in &rows {
                 let t = r.tokens.as_ref();
                 let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
                 insert
                     .execute(params![
-                        clock::unix_ms(r.at),
+                        r.at_ms,
                         r.endpoint,
                         r.model,
                         r.upstream_model,
                         r.status,
-                        i64::try_from(r.latency.as_millis()).unwrap_or(i64::MAX),
+                        n(r.requests),
+                        n(r.latency_ms_sum),
                         t.map(|t| n(t.input)),
                         t.map(|t| n(t.output)),
                         t.map(|t| n(t.cache_read)),
                         t.map(|t| n(t.cache_write)),
-                        r.cost_usd.map(super::price::usd_to_nanos),
+                        r.cost_nanousd,
                     ])
                     .map_err(err)?;
             }
@@ -376,10 +384,10 @@ impl UsageDb {
             format!("GROUP BY {0} ORDER BY {0}", n.join(", "))
         };
         let sql = format!(
-            "SELECT {select} COUNT(*), COALESCE(SUM(input_tokens), 0),
+            "SELECT {select} COALESCE(SUM(requests), 0), COALESCE(SUM(input_tokens), 0),
                 COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
                 COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(cost_nanousd), 0),
-                COUNT(*) - COUNT(cost_nanousd)
+                COALESCE(SUM(CASE WHEN cost_nanousd IS NULL THEN requests END), 0)
              FROM requests WHERE at_ms >= ?1 AND at_ms < ?2 {group}"
         );
         let mut statement = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
@@ -464,13 +472,82 @@ impl UsageDb {
     /// The number of requests kept (for tests and `check`).
     pub fn count(&self) -> Result<u64, StoreError> {
         self.conn
-            .query_row("SELECT COUNT(*) FROM requests", [], |row| {
-                row.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT COALESCE(SUM(requests), 0) FROM requests",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
             .optional()
             .map(|n| n.unwrap_or(0).max(0) as u64)
             .map_err(|e| self.err(e))
     }
+}
+
+/// One row of the history: the answers of a batch that share its key.
+#[derive(Debug, Clone, PartialEq)]
+struct Row<'a> {
+    /// The start of the second in which the answers ended.
+    at_ms: i64,
+    endpoint: &'a str,
+    model: &'a str,
+    upstream_model: &'a str,
+    status: u16,
+    requests: u64,
+    latency_ms_sum: u64,
+    /// Summed; `None` when the answers carried no usage.
+    tokens: Option<Tokens>,
+    /// Summed in whole nano-dollars (exact); `None` when no price was known.
+    cost_nanousd: Option<i64>,
+}
+
+/// The rows a batch of records becomes: one per second, endpoint, client model, upstream model,
+/// status, and whether tokens and cost are known, in the order of each key's first record.
+/// Every query sums, so the history answers the same as with one row per request.
+fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
+    type Key<'a> = (i64, &'a str, &'a str, &'a str, u16, bool, bool);
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    let mut index: HashMap<Key<'_>, usize> = HashMap::new();
+    for r in records {
+        let at_ms = clock::unix_ms(r.at).div_euclid(1000) * 1000;
+        let cost = r.cost_usd.map(super::price::usd_to_nanos);
+        let key = (
+            at_ms,
+            &*r.endpoint,
+            &*r.model,
+            &*r.upstream_model,
+            r.status,
+            r.tokens.is_some(),
+            cost.is_some(),
+        );
+        let latency_ms = u64::try_from(r.latency.as_millis()).unwrap_or(u64::MAX);
+        let i = *index.entry(key).or_insert_with(|| {
+            rows.push(Row {
+                at_ms,
+                endpoint: &r.endpoint,
+                model: &r.model,
+                upstream_model: &r.upstream_model,
+                status: r.status,
+                requests: 0,
+                latency_ms_sum: 0,
+                tokens: r.tokens.map(|_| Tokens::default()),
+                cost_nanousd: cost.map(|_| 0),
+            });
+            rows.len() - 1
+        });
+        let row = &mut rows[i];
+        row.requests += 1;
+        row.latency_ms_sum = row.latency_ms_sum.saturating_add(latency_ms);
+        if let (Some(sum), Some(t)) = (row.tokens.as_mut(), r.tokens.as_ref()) {
+            sum.input = sum.input.saturating_add(t.input);
+            sum.output = sum.output.saturating_add(t.output);
+            sum.cache_read = sum.cache_read.saturating_add(t.cache_read);
+            sum.cache_write = sum.cache_write.saturating_add(t.cache_write);
+        }
+        if let (Some(sum), Some(c)) = (row.cost_nanousd.as_mut(), cost) {
+            *sum = sum.saturating_add(c);
+        }
+    }
+    rows
 }
 
 /// The (device, inode) of the file at `path`, where the platform has them.

@@ -356,3 +356,217 @@ fn an_in_memory_history_works_for_the_demo() {
     db.insert(&sample()).expect("insert");
     assert_eq!(db.count().expect("count"), 5);
 }
+
+/// The rows kept in the file (not the requests they hold).
+fn row_count(db: &UsageDb) -> i64 {
+    db.conn
+        .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))
+        .expect("rows")
+}
+
+#[test]
+fn answers_of_one_second_and_key_share_a_row_and_sum_exactly() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    let mut batch = Vec::new();
+    for i in 0..1000u64 {
+        let mut r = record(
+            "2026-11-23T10:00:00Z",
+            "relay-a",
+            "claude-sonnet-4-5",
+            Some((i, 2 * i, 3, 0)),
+            Some(0.000_001),
+        );
+        r.at += Duration::from_micros(i * 999);
+        batch.push(r);
+    }
+    db.insert(&batch).expect("insert");
+    assert_eq!(row_count(&db), 1, "1,000 answers of one second: one row");
+    assert_eq!(db.count().expect("count"), 1000);
+    let t = db
+        .query(ms("2026-11-23"), ms("2026-11-24"), &[Dimension::Model])
+        .expect("query")
+        .totals;
+    assert_eq!(
+        (
+            t.requests,
+            t.input_tokens,
+            t.output_tokens,
+            t.cache_read_tokens
+        ),
+        (1000, 499_500, 999_000, 3000)
+    );
+    assert_eq!(t.cost_nanousd, 1_000_000);
+    assert_eq!(t.unpriced_requests, 0);
+    let latency: i64 = db
+        .conn
+        .query_row("SELECT latency_ms_sum FROM requests", [], |r| r.get(0))
+        .expect("latency");
+    assert_eq!(latency, 120_000);
+}
+
+#[test]
+fn a_row_never_mixes_seconds_keys_or_unknown_tokens_and_cost() {
+    let base = record(
+        "2026-11-23T10:00:00Z",
+        "a",
+        "m",
+        Some((1, 1, 0, 0)),
+        Some(1.0),
+    );
+    let mut next_second = base.clone();
+    next_second.at += Duration::from_millis(1000);
+    let mut other_status = base.clone();
+    other_status.status = 529;
+    let mut other_upstream = base.clone();
+    other_upstream.upstream_model = "m-2".into();
+    let unpriced = UsageRecord {
+        cost_usd: None,
+        ..base.clone()
+    };
+    let unknown = UsageRecord {
+        tokens: None,
+        cost_usd: None,
+        ..base.clone()
+    };
+    let other_endpoint = UsageRecord {
+        endpoint: "b".into(),
+        ..base.clone()
+    };
+    let records = vec![
+        base.clone(),
+        next_second,
+        other_status,
+        other_upstream,
+        unpriced.clone(),
+        unknown.clone(),
+        other_endpoint,
+        base,
+        unpriced,
+        unknown,
+    ];
+    let rows = group(&records);
+    assert_eq!(
+        rows.iter().map(|r| r.requests).collect::<Vec<_>>(),
+        [2, 1, 1, 1, 2, 2, 1],
+        "{rows:#?}"
+    );
+    assert_eq!(rows[0].at_ms % 1000, 0);
+    assert_eq!(rows[1].at_ms - rows[0].at_ms, 1000);
+    assert_eq!(rows[4].tokens.map(|t| t.input), Some(2));
+    assert_eq!(rows[4].cost_nanousd, None);
+    assert_eq!((rows[5].tokens, rows[5].cost_nanousd), (None, None));
+    assert_eq!(rows[0].cost_nanousd, Some(2_000_000_000));
+}
+
+#[test]
+fn grouped_rows_answer_every_query_as_single_requests_would() {
+    // Random records, written grouped; every sum is compared with the records' own sums.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    let start = at("2026-11-23T00:00:00Z");
+    let mut all = Vec::new();
+    for _ in 0..20 {
+        let batch: Vec<UsageRecord> = (0..200)
+            .map(|_| {
+                let tokens = (next(4) > 0).then(|| (next(1000), next(1000), next(10), next(10)));
+                let cost = (tokens.is_some() && next(3) > 0).then(|| next(5000) as f64 * 1e-6);
+                let mut r = record(
+                    "2026-11-23T00:00:00Z",
+                    ["a", "b", "c"][next(3) as usize],
+                    ["m1", "m2"][next(2) as usize],
+                    tokens,
+                    cost,
+                );
+                r.at = start + Duration::from_millis(next(3 * 3_600_000));
+                r
+            })
+            .collect();
+        db.insert(&batch).expect("insert");
+        all.extend(batch);
+    }
+    assert!(row_count(&db) < all.len() as i64);
+    let since = ms("2026-11-23T01:00:00Z");
+    let until = ms("2026-11-23T02:30:00Z");
+    let inside: Vec<&UsageRecord> = all
+        .iter()
+        .filter(|r| (since..until).contains(&clock::unix_ms(r.at)))
+        .collect();
+    let table = db
+        .query(since, until, &[Dimension::Endpoint, Dimension::Hour])
+        .expect("query");
+    for row in &table.rows {
+        let mine: Vec<&&UsageRecord> = inside
+            .iter()
+            .filter(|r| {
+                *r.endpoint == row.parts["endpoint"]
+                    && clock::format_rfc3339(clock::unix_ms(r.at) / HOUR_MS * HOUR_MS)
+                        == row.parts["hour"]
+            })
+            .collect();
+        let tokens = |f: fn(&Tokens) -> u64| -> u64 {
+            mine.iter().filter_map(|r| r.tokens.as_ref()).map(f).sum()
+        };
+        let cost: i64 = mine
+            .iter()
+            .filter_map(|r| r.cost_usd.map(super::super::price::usd_to_nanos))
+            .sum();
+        let s = row.sums;
+        assert_eq!(s.requests, mine.len() as u64, "{}", row.key);
+        assert_eq!(s.input_tokens, tokens(|t| t.input), "{}", row.key);
+        assert_eq!(s.output_tokens, tokens(|t| t.output), "{}", row.key);
+        assert_eq!(s.cache_read_tokens, tokens(|t| t.cache_read), "{}", row.key);
+        assert_eq!(
+            s.cache_write_tokens,
+            tokens(|t| t.cache_write),
+            "{}",
+            row.key
+        );
+        assert_eq!(s.cost_nanousd, cost, "{}", row.key);
+        let unpriced = mine.iter().filter(|r| r.cost_usd.is_none()).count() as u64;
+        assert_eq!(s.unpriced_requests, unpriced, "{}", row.key);
+    }
+    assert_eq!(table.totals.requests, inside.len() as u64);
+}
+
+#[test]
+fn a_version_2_file_keeps_its_rows_as_one_request_each() {
+    let (_dir, path) = temp_db();
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(MIGRATIONS[0]).expect("v1");
+        conn.execute_batch(MIGRATIONS[1]).expect("v2");
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (2);
+             INSERT INTO requests (at_ms, endpoint, model, upstream_model, status, latency_ms,
+                input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanousd)
+             VALUES (1795392000000, 'a', 'm', 'm', 200, 80, 10, 5, 0, 0, 1000),
+                    (1795392000001, 'a', 'm', 'm', 200, 90, NULL, NULL, NULL, NULL, NULL);",
+        )
+        .expect("v2 rows");
+    }
+    let mut db = UsageDb::open(&path).expect("open");
+    assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(db.count().expect("count"), 2);
+    db.insert(&[record("2026-11-23T00:00:00Z", "a", "m", None, None)])
+        .expect("insert");
+    let t = db
+        .query(1795392000000, 1795392000000 + DAY_MS, &[])
+        .expect("query")
+        .totals;
+    assert_eq!((t.requests, t.input_tokens, t.cost_nanousd), (3, 10, 1000));
+    assert_eq!(t.unpriced_requests, 2);
+    let latency: i64 = db
+        .conn
+        .query_row("SELECT SUM(latency_ms_sum) FROM requests", [], |r| r.get(0))
+        .expect("latency");
+    assert_eq!(latency, 80 + 90 + 120);
+}
