@@ -84,10 +84,18 @@ impl UsageReader {
     /// A reader chosen by the answer's `Content-Type`: SSE, JSON (also when the type is missing
     /// or plain text, as some relays send), or, for anything else, one that reads nothing.
     pub fn for_content_type(content_type: &str) -> Self {
-        let lower = content_type.to_ascii_lowercase();
-        if lower.contains("event-stream") {
+        let has = |word: &str| {
+            content_type
+                .as_bytes()
+                .windows(word.len())
+                .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+        };
+        let text = content_type
+            .get(..5)
+            .is_some_and(|t| t.eq_ignore_ascii_case("text/"));
+        if has("event-stream") {
             Self::new(true)
-        } else if lower.is_empty() || lower.contains("json") || lower.starts_with("text/") {
+        } else if content_type.is_empty() || has("json") || text {
             Self::new(false)
         } else {
             UsageReader {

@@ -161,28 +161,33 @@ const BUILTIN: &[(&str, Price)] = &[
 /// `claude-sonnet-4-5-20250929`, `anthropic/claude-sonnet-4.5` and `Claude-Sonnet-4-5` all find
 /// `claude-sonnet-4`'s row; `gpt-4o-mini-2024-07-18` finds `gpt-4o-mini`, not `gpt-4o`.
 pub fn builtin_price(model: &str) -> Option<Price> {
-    let lower = model.to_ascii_lowercase();
-    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    // Compared byte by byte, lower-cased on the fly: pricing an answer allocates nothing.
+    let name = model.rsplit('/').next().unwrap_or(model).as_bytes();
     // Dotted Anthropic versions (`claude-opus-4.5`) are spelled with a dash in the table.
-    let name = if name.starts_with("claude-") {
-        name.replace('.', "-")
-    } else {
-        name.to_string()
+    let claude = name.len() >= 7 && name[..7].eq_ignore_ascii_case(b"claude-");
+    let norm = |b: u8| {
+        if claude && b == b'.' {
+            b'-'
+        } else {
+            b.to_ascii_lowercase()
+        }
     };
     BUILTIN
         .iter()
-        .filter(|(prefix, _)| matches_prefix(&name, prefix))
+        .filter(|(prefix, _)| matches_prefix(name, prefix.as_bytes(), norm))
         .max_by_key(|(prefix, _)| prefix.len())
         .map(|(_, price)| *price)
 }
 
-/// `prefix` matches whole name parts: `gpt-5` matches `gpt-5-2025-08-07` but not `gpt-50`,
-/// `o3` matches `o3-2025-04-16` but not `o3x`.
-fn matches_prefix(name: &str, prefix: &str) -> bool {
-    match name.strip_prefix(prefix) {
-        Some("") => true,
-        Some(rest) => rest.starts_with(['-', '@', ':', '[', '_']),
-        None => false,
+/// `prefix` matches whole name parts of `name` (read through `norm`): `gpt-5` matches
+/// `gpt-5-2025-08-07` but not `gpt-50`, `o3` matches `o3-2025-04-16` but not `o3x`.
+fn matches_prefix(name: &[u8], prefix: &[u8], norm: impl Fn(u8) -> u8) -> bool {
+    if name.len() < prefix.len() || !name.iter().zip(prefix).all(|(n, p)| norm(*n) == *p) {
+        return false;
+    }
+    match name.get(prefix.len()) {
+        None => true,
+        Some(&next) => matches!(norm(next), b'-' | b'@' | b':' | b'[' | b'_'),
     }
 }
 

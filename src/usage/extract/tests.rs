@@ -292,6 +292,23 @@ fn content_type_picks_the_reader() {
     let mut binary = UsageReader::for_content_type("audio/mpeg");
     binary.feed(OPENAI_JSON.as_bytes());
     assert_eq!(binary.finish(), None);
+    // Media types are case-insensitive; relays send plain text or nothing for JSON, too.
+    for (content_type, sse) in [
+        ("Text/Event-Stream", true),
+        ("APPLICATION/JSON; charset=UTF-8", false),
+        ("application/vnd.api+Json", false),
+        ("TEXT/plain", false),
+        ("", false),
+    ] {
+        let mut reader = UsageReader::for_content_type(content_type);
+        reader.feed(if sse { OPENAI_SSE } else { OPENAI_JSON }.as_bytes());
+        assert!(reader.finish().is_some(), "{content_type:?}");
+    }
+    for content_type in ["image/png", "tex", "application/octet-stream"] {
+        let mut reader = UsageReader::for_content_type(content_type);
+        reader.feed(OPENAI_JSON.as_bytes());
+        assert_eq!(reader.finish(), None, "{content_type:?}");
+    }
 }
 
 /// Run by hand: `cargo test --release --lib usage::extract::tests::cost_per_request -- --ignored --nocapture`.
