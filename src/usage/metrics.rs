@@ -4,7 +4,24 @@
 
 use super::db::UsageRecord;
 use super::store::StoreHealth;
-use prometheus::{CounterVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Counter, CounterVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// (endpoint, model) pairs whose counters are kept at hand; past this many, each answer looks its
+/// counters up by label, which gives the same figures a little slower.
+const KEPT_PAIRS: usize = 256;
+
+/// One (endpoint, model) pair's counters, each made when first needed (an unpriced model has no
+/// cost series).
+#[derive(Default)]
+struct Counters {
+    tokens: Option<[IntCounter; 4]>,
+    cost: Option<Counter>,
+}
+
+/// Counters by endpoint, then client model.
+type Kept = HashMap<Arc<str>, HashMap<Arc<str>, Counters>>;
 
 /// The usage metric families. Cheap to clone (the families are shared).
 #[derive(Clone)]
@@ -14,7 +31,12 @@ pub struct UsageMetrics {
     store_errors: IntGauge,
     store_dropped: IntGauge,
     store_pending: IntGauge,
+    /// Looked up by label once per pair, not five times per answer.
+    kept: Arc<Mutex<Kept>>,
 }
+
+/// Token kinds, in the order of [`Counters::tokens`].
+const KINDS: [&str; 4] = ["input", "output", "cache_read", "cache_write"];
 
 impl UsageMetrics {
     /// Creates the families and registers them; fails only if `registry` already has them.
@@ -56,31 +78,70 @@ impl UsageMetrics {
             store_errors,
             store_dropped,
             store_pending,
+            kept: Arc::default(),
         })
     }
 
     /// Counts one answered request.
     pub fn observe(&self, record: &UsageRecord) {
+        let cost = record.cost_usd.filter(|c| c.is_finite() && *c >= 0.0);
+        if record.tokens.is_none() && cost.is_none() {
+            return;
+        }
+        let (endpoint, model) = (&record.endpoint, &record.model);
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if !kept
+            .get(&**endpoint)
+            .is_some_and(|m| m.contains_key(&**model))
+        {
+            if kept.values().map(HashMap::len).sum::<usize>() >= KEPT_PAIRS {
+                drop(kept);
+                return self.observe_by_label(record, cost);
+            }
+            kept.entry(endpoint.clone())
+                .or_default()
+                .insert(model.clone(), Counters::default());
+        }
+        let Some(counters) = kept.get_mut(&**endpoint).and_then(|m| m.get_mut(&**model)) else {
+            return;
+        };
         if let Some(t) = &record.tokens {
-            for (kind, n) in [
-                ("input", t.input),
-                ("output", t.output),
-                ("cache_read", t.cache_read),
-                ("cache_write", t.cache_write),
-            ] {
-                self.tokens
-                    .with_label_values(&[&*record.endpoint, &*record.model, kind])
-                    .inc_by(n);
+            let tokens = counters.tokens.get_or_insert_with(|| {
+                KINDS.map(|kind| self.tokens.with_label_values(&[endpoint, model, kind]))
+            });
+            for (counter, n) in tokens
+                .iter()
+                .zip([t.input, t.output, t.cache_read, t.cache_write])
+            {
+                counter.inc_by(n);
             }
         }
-        if let Some(usd) = record.cost_usd.filter(|c| c.is_finite() && *c >= 0.0) {
-            self.cost
-                .with_label_values(&[&*record.endpoint, &*record.model])
+        if let Some(usd) = cost {
+            counters
+                .cost
+                .get_or_insert_with(|| self.cost.with_label_values(&[endpoint, model]))
                 .inc_by(usd);
         }
     }
 
-    /// Copies the store's counters in (at scrape time).
+    /// `observe` for pairs past [`KEPT_PAIRS`].
+    fn observe_by_label(&self, record: &UsageRecord, cost: Option<f64>) {
+        let (endpoint, model) = (&*record.endpoint, &*record.model);
+        if let Some(t) = &record.tokens {
+            for (kind, n) in KINDS
+                .into_iter()
+                .zip([t.input, t.output, t.cache_read, t.cache_write])
+            {
+                self.tokens
+                    .with_label_values(&[endpoint, model, kind])
+                    .inc_by(n);
+            }
+        }
+        if let Some(usd) = cost {
+            self.cost.with_label_values(&[endpoint, model]).inc_by(usd);
+        }
+    }
+
     pub fn set_store_health(&self, health: &StoreHealth) {
         let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.store_errors.set(clamp(health.write_errors));
@@ -137,5 +198,67 @@ mod tests {
             "{text}"
         );
         assert!(UsageMetrics::register(&registry).is_err());
+    }
+
+    #[test]
+    fn counts_stay_exact_past_the_kept_pairs_and_unpriced_models_get_no_cost_series() {
+        let registry = Registry::new();
+        let metrics = UsageMetrics::register(&registry).expect("register");
+        let record = |model: String, cost_usd: Option<f64>| UsageRecord {
+            at: SystemTime::now(),
+            endpoint: "e".into(),
+            model: model.into(),
+            upstream_model: "x".into(),
+            tokens: Some(Tokens {
+                input: 1,
+                output: 2,
+                cache_read: 0,
+                cache_write: 0,
+            }),
+            status: 200,
+            latency: Duration::ZERO,
+            cost_usd,
+        };
+        let pairs = KEPT_PAIRS + 50;
+        for round in 0..2 {
+            for i in 0..pairs {
+                let cost = (i % 2 == 0).then_some(0.5);
+                metrics.observe(&record(format!("m{i}"), cost));
+            }
+            assert_eq!(
+                metrics.kept.lock().expect("kept")["e"].len(),
+                KEPT_PAIRS,
+                "round {round}"
+            );
+        }
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&registry.gather(), &mut out)
+            .expect("encode");
+        let text = String::from_utf8(out).expect("utf-8");
+        let series = |name: &str| -> Vec<(String, f64)> {
+            text.lines()
+                .filter_map(|line| line.strip_prefix(name)?.strip_prefix('{'))
+                .filter_map(|rest| {
+                    let (labels, value) = rest.rsplit_once("} ")?;
+                    Some((labels.to_string(), value.parse().ok()?))
+                })
+                .collect()
+        };
+        let tokens = series("switchyard_tokens_total");
+        assert_eq!(tokens.len(), pairs * 4);
+        let output: Vec<&(String, f64)> = tokens
+            .iter()
+            .filter(|(l, _)| l.contains("kind=\"output\""))
+            .collect();
+        assert_eq!(output.len(), pairs);
+        assert!(output.iter().all(|(_, v)| *v == 4.0), "{output:?}");
+        let cost = series("switchyard_cost_usd_total");
+        assert_eq!(
+            cost.len(),
+            pairs.div_ceil(2),
+            "only priced models have a cost series"
+        );
+        assert!(cost.iter().all(|(_, v)| *v == 1.0), "{cost:?}");
     }
 }
