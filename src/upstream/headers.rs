@@ -5,8 +5,24 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1), and those the
-/// connection to the other side sets itself (framing, `host`). A `match` on the name: it runs for
-/// every header of every request and answer.
+/// connection to the other side sets itself (framing, `host`). The check runs for every header of
+/// every request and answer.
+const HOP_OR_FRAMING: [&str; 12] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "expect",
+];
+
+/// [`HOP_OR_FRAMING`] as a `match` (faster than a search).
 fn is_hop_or_framing(name: &str) -> bool {
     matches!(
         name,
@@ -47,8 +63,26 @@ pub mod names {
 /// The values of a message's `Connection` headers, whose tokens name more hop-by-hop headers.
 type Connection<'a> = std::slice::Iter<'a, HeaderValue>;
 
+/// The `Connection` values whose tokens name a header not dropped anyway; none (so no header is
+/// compared with them) in the usual case, `keep-alive`.
 fn connection(headers: &HeaderMap) -> Connection<'_> {
-    headers.get_all(actix_web::http::header::CONNECTION)
+    let values = headers.get_all(actix_web::http::header::CONNECTION);
+    let names_more = values.clone().any(|v| {
+        v.to_str().is_ok_and(|text| {
+            text.split(',').any(|token| {
+                let token = token.trim();
+                !token.is_empty()
+                    && !HOP_OR_FRAMING
+                        .iter()
+                        .any(|name| token.eq_ignore_ascii_case(name))
+            })
+        })
+    });
+    if names_more {
+        values
+    } else {
+        [].iter()
+    }
 }
 
 /// Whether a header must not be copied: hop-by-hop, framing, or named in `Connection` (its
@@ -299,6 +333,27 @@ mod tests {
         assert!(out.get("x-kept").is_some());
         let down: Vec<&str> = downstream_headers(&h).map(|(n, _)| n.as_str()).collect();
         assert_eq!(down, ["x-kept"]);
+        // Only hop-by-hop tokens (any case): nothing more is dropped. A second `Connection`
+        // header, or an upper-case token, still names a header.
+        let plain = headers(&[("connection", "Keep-Alive, UPGRADE"), ("x-kept", "yes")]);
+        let down: Vec<&str> = downstream_headers(&plain)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(down, ["x-kept"]);
+        let mut two = headers(&[
+            ("connection", "keep-alive"),
+            ("x-hop", "1"),
+            ("x-kept", "yes"),
+        ]);
+        two.append(
+            actix_web::http::header::CONNECTION,
+            HeaderValue::from_static("X-Hop"),
+        );
+        let down: Vec<&str> = downstream_headers(&two).map(|(n, _)| n.as_str()).collect();
+        assert_eq!(down, ["x-kept"]);
+        assert!(upstream_headers(&two, &endpoint("both"))
+            .get("x-hop")
+            .is_none());
     }
 
     #[test]
