@@ -387,17 +387,14 @@ impl Handler<IsHealthy> for Endpoint {
             if let Some(out) = act.budget_answer(now) {
                 return MessageResult(out);
             }
-            let model = msg
-                .model
-                .as_deref()
-                .map(|m| act.config.upstream_model(m).to_string());
-            let model = model.as_deref();
+            let Endpoint { config, health, .. } = act;
+            let model = msg.model.as_deref().map(|m| config.upstream_model(m));
             let claim = if msg.claim {
-                act.health.claim(model, now)
+                health.claim(model, now)
             } else {
                 None
             };
-            MessageResult(answer(&act.health, claim, model, now))
+            MessageResult(answer(health, claim, model, now))
         });
         work.unwrap_or_else(|| MessageResult(answer(&self.health, None, None, Instant::now())))
     }
