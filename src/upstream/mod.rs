@@ -15,21 +15,27 @@ use std::time::Duration;
 /// Only the path of the request target is used, so an absolute-form target or a `//host/…` path can
 /// never send the request anywhere but the chosen endpoint.
 pub fn upstream_uri(endpoint: &EndpointConfig, target: &Uri) -> Result<Uri, String> {
-    let mut path_and_query = target.path().to_string();
-    if let Some(query) = target.query() {
-        path_and_query.push('?');
-        path_and_query.push_str(query);
-    }
-    endpoint_uri(endpoint, &path_and_query)
+    join(endpoint, target.path(), target.query())
 }
 
 /// The endpoint's scheme, host and path prefix joined with `path_and_query` (one slash between).
 pub fn endpoint_uri(endpoint: &EndpointConfig, path_and_query: &str) -> Result<Uri, String> {
-    let rest = path_and_query.trim_start_matches('/');
-    let mut path_and_query = String::with_capacity(endpoint.path_prefix.len() + rest.len() + 1);
+    join(endpoint, path_and_query, None)
+}
+
+/// The upstream URI for `path` (and `query`), built in one buffer.
+fn join(endpoint: &EndpointConfig, path: &str, query: Option<&str>) -> Result<Uri, String> {
+    let rest = path.trim_start_matches('/');
+    let query_len = query.map_or(0, |q| q.len() + 1);
+    let mut path_and_query =
+        String::with_capacity(endpoint.path_prefix.len() + 1 + rest.len() + query_len);
     path_and_query.push_str(&endpoint.path_prefix);
     path_and_query.push('/');
     path_and_query.push_str(rest);
+    if let Some(query) = query {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
+    }
     Uri::builder()
         .scheme(endpoint.wire.scheme.clone())
         .authority(endpoint.wire.authority.clone())
