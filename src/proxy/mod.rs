@@ -38,6 +38,16 @@ use tokio::time::Instant;
 pub const ENDPOINT_HEADER: &str = "x-switchyard-endpoint";
 /// `x-switchyard-attempts`: endpoints tried for this request.
 pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+
+/// The value of `x-switchyard-attempts`: a static one for the usual counts (no formatting).
+pub fn attempts_value(attempts: usize) -> actix_web::http::header::HeaderValue {
+    use actix_web::http::header::HeaderValue;
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match SMALL.get(attempts) {
+        Some(text) => HeaderValue::from_static(text),
+        None => HeaderValue::from(attempts),
+    }
+}
 /// `x-request-id`: the client's, or one the gateway made.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -340,4 +350,14 @@ struct Answer<S> {
     error_body: Option<(Bytes, bool)>,
     /// For a translated request: what the answer's translation needs.
     exchange: Option<crate::translate::Exchange>,
+}
+
+#[cfg(test)]
+mod attempts_tests {
+    #[test]
+    fn attempts_are_written_in_decimal_static_or_not() {
+        for (n, text) in [(0, "0"), (1, "1"), (9, "9"), (10, "10"), (123, "123")] {
+            assert_eq!(super::attempts_value(n), text);
+        }
+    }
 }

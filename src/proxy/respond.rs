@@ -14,7 +14,7 @@ use crate::upstream::headers;
 use crate::upstream::outcome::TransportError;
 use crate::upstream::redact::Redactor;
 use actix_web::body::{BodyStream, SizedStream};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::HeaderName;
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 use bytes::Bytes;
@@ -115,7 +115,10 @@ impl Relay<'_> {
             HeaderName::from_static(ENDPOINT_HEADER),
             endpoint.wire.id.clone(),
         ));
-        builder.insert_header((HeaderName::from_static(ATTEMPTS_HEADER), attempts));
+        builder.insert_header((
+            HeaderName::from_static(ATTEMPTS_HEADER),
+            super::attempts_value(attempts),
+        ));
         builder
     }
 
@@ -275,7 +278,7 @@ impl Relay<'_> {
 fn with_attempts(mut response: HttpResponse, attempts: usize) -> HttpResponse {
     response.headers_mut().insert(
         HeaderName::from_static(ATTEMPTS_HEADER),
-        HeaderValue::from(attempts),
+        super::attempts_value(attempts),
     );
     response
 }

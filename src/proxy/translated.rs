@@ -326,7 +326,10 @@ impl Relay<'_> {
         if let Ok(id) = HeaderValue::from_str(&endpoint.id) {
             response.insert_header((HeaderName::from_static(ENDPOINT_HEADER), id));
         }
-        response.insert_header((HeaderName::from_static(ATTEMPTS_HEADER), attempts));
+        response.insert_header((
+            HeaderName::from_static(ATTEMPTS_HEADER),
+            super::attempts_value(attempts),
+        ));
         response.body(answer)
     }
 }
