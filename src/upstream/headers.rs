@@ -7,22 +7,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1), and those the
 /// connection to the other side sets itself (framing, `host`). The check runs for every header of
 /// every request and answer.
-const HOP_OR_FRAMING: [&str; 12] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-    "expect",
-];
-
-/// [`HOP_OR_FRAMING`] as a `match` (faster than a search).
 fn is_hop_or_framing(name: &str) -> bool {
     matches!(
         name,
@@ -39,6 +23,17 @@ fn is_hop_or_framing(name: &str) -> bool {
             | "content-length"
             | "expect"
     )
+}
+
+/// [`is_hop_or_framing`] for a name in any case (a `Connection` token), lower-cased on the stack.
+fn is_hop_or_framing_any_case(name: &str) -> bool {
+    let mut lower = [0u8; 24];
+    let Some(buffer) = lower.get_mut(..name.len()) else {
+        return false; // longer than any of those names
+    };
+    buffer.copy_from_slice(name.as_bytes());
+    buffer.make_ascii_lowercase();
+    std::str::from_utf8(buffer).is_ok_and(is_hop_or_framing)
 }
 
 /// The client's own credentials: never sent upstream.
@@ -71,10 +66,7 @@ fn connection(headers: &HeaderMap) -> Connection<'_> {
         v.to_str().is_ok_and(|text| {
             text.split(',').any(|token| {
                 let token = token.trim();
-                !token.is_empty()
-                    && !HOP_OR_FRAMING
-                        .iter()
-                        .any(|name| token.eq_ignore_ascii_case(name))
+                !token.is_empty() && !is_hop_or_framing_any_case(token)
             })
         })
     });

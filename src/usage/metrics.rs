@@ -90,20 +90,19 @@ impl UsageMetrics {
         }
         let (endpoint, model) = (&record.endpoint, &record.model);
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        if !kept
+        let known = kept
             .get(&**endpoint)
-            .is_some_and(|m| m.contains_key(&**model))
-        {
-            if kept.values().map(HashMap::len).sum::<usize>() >= KEPT_PAIRS {
-                drop(kept);
-                return self.observe_by_label(record, cost);
-            }
+            .is_some_and(|m| m.contains_key(&**model));
+        let room = known || kept.values().map(HashMap::len).sum::<usize>() < KEPT_PAIRS;
+        // Past the cap the pair's counters are looked up for this answer only.
+        let mut this_answer = Counters::default();
+        let counters = if room {
             kept.entry(endpoint.clone())
                 .or_default()
-                .insert(model.clone(), Counters::default());
-        }
-        let Some(counters) = kept.get_mut(&**endpoint).and_then(|m| m.get_mut(&**model)) else {
-            return;
+                .entry(model.clone())
+                .or_default()
+        } else {
+            &mut this_answer
         };
         if let Some(t) = &record.tokens {
             let tokens = counters.tokens.get_or_insert_with(|| {
@@ -121,24 +120,6 @@ impl UsageMetrics {
                 .cost
                 .get_or_insert_with(|| self.cost.with_label_values(&[endpoint, model]))
                 .inc_by(usd);
-        }
-    }
-
-    /// `observe` for pairs past [`KEPT_PAIRS`].
-    fn observe_by_label(&self, record: &UsageRecord, cost: Option<f64>) {
-        let (endpoint, model) = (&*record.endpoint, &*record.model);
-        if let Some(t) = &record.tokens {
-            for (kind, n) in KINDS
-                .into_iter()
-                .zip([t.input, t.output, t.cache_read, t.cache_write])
-            {
-                self.tokens
-                    .with_label_values(&[endpoint, model, kind])
-                    .inc_by(n);
-            }
-        }
-        if let Some(usd) = cost {
-            self.cost.with_label_values(&[endpoint, model]).inc_by(usd);
         }
     }
 
