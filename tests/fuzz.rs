@@ -11,9 +11,14 @@ use proptest::test_runner::TestCaseError;
 use std::time::{Duration, UNIX_EPOCH};
 use switchyard::config;
 use switchyard::proxy::request::{mapped_model, request_facts, rewrite_model};
+use switchyard::proxy::scan::top_level_members;
 use switchyard::upstream::headers::retry_hint;
 
 const SAMPLE: &str = include_str!("../config.sample.yaml");
+
+#[path = "../bench/claude_code_body.rs"]
+#[allow(dead_code)]
+mod claude_code_body;
 
 fn env(name: &str) -> Option<String> {
     (name.len() % 2 == 0).then(|| format!("value-of-{name}"))
@@ -274,5 +279,26 @@ proptest! {
         let admitted = switchyard::auth::check_key(&key, &headers).is_ok();
         let any_right = switchyard::auth::presented_credentials(&headers).iter().any(|(_, k)| *k == "the-right-key");
         prop_assert_eq!(admitted, any_right);
+    }
+}
+
+/// Claude Code-shaped bodies of the sizes it sends (50 to 500 KiB), at every alignment against the
+/// scanner's 64-byte blocks: the top level is serde_json's, value for value.
+#[test]
+fn claude_code_bodies_are_scanned_as_serde_json_reads_them() {
+    for size in [50 << 10, 128 << 10, 500 << 10] {
+        let body = claude_code_body::claude_code_body(size);
+        let expected: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&body).unwrap();
+        for shift in 0..64 {
+            let text = format!("{}{body}", " ".repeat(shift));
+            let members = top_level_members(text.as_bytes()).unwrap();
+            let mut read = serde_json::Map::new();
+            for m in members {
+                let value = serde_json::from_slice(&text.as_bytes()[m.value]).unwrap();
+                read.insert(m.key.into_owned(), value);
+            }
+            assert!(read == expected, "{size} bytes shifted by {shift}");
+        }
     }
 }
