@@ -60,7 +60,7 @@ pub async fn serve(
                 )
             })
             .clone();
-        let client = crate::upstream::build_client(&state.config().timeouts, tls.clone());
+        let client = crate::upstream::WorkerClient::new(&state.config().timeouts, tls.clone());
         let usage = web::Data::new(state.usage.clone());
         App::new()
             .app_data(state)

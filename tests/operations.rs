@@ -331,3 +331,56 @@ async fn a_new_client_key_takes_effect_on_reload() {
     }
     assert_eq!(call("old-client-key").await, 401);
 }
+
+/// A listener on 127.0.0.1 whose accept queue is full: a connection to it is never completed
+/// (the kernel drops the SYNs), so only a connect timeout ends the wait.
+fn silent_listener() -> (socket2::Socket, std::net::TcpStream, String) {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    listener.bind(&any.into()).unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    // The one connection the queue holds.
+    let filler = std::net::TcpStream::connect(addr).unwrap();
+    (listener, filler, format!("http://{addr}"))
+}
+
+#[actix_rt::test]
+async fn a_new_connect_timeout_takes_effect_on_reload() {
+    let (_listener, _filler, silent) = silent_listener();
+    let yaml = |connect: &str, marker: bool| {
+        let mut endpoints = vec![endpoint("silent", &silent, "k", 1)];
+        if marker {
+            // Serves no model the test asks for: it only shows that the reload happened.
+            endpoints.push(
+                "  - id: marker\n    base_url: http://127.0.0.1:9\n    api_key: k\n    models: [none-such]\n"
+                    .to_string(),
+            );
+        }
+        config(
+            &format!("timeouts:\n  connect: {connect}\n  first_byte: 60s\n"),
+            &endpoints,
+        )
+    };
+    let gw = Gateway::start(&yaml("30s", false));
+    std::fs::write(&gw.config_path, yaml("300ms", true)).unwrap();
+    gw.signal("HUP");
+    wait_for(&gw, "the reload", |s| {
+        ids(s).contains(&"marker".to_string())
+    })
+    .await;
+    let started = Instant::now();
+    let (status, _, body) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    let took = started.elapsed();
+    assert!(status >= 500, "{status}: {body:?}");
+    assert!(
+        String::from_utf8_lossy(&body).contains("timeouts.connect"),
+        "{body:?}"
+    );
+    // The connect timeout the gateway started with was 30 s.
+    assert!(
+        took < Duration::from_secs(10),
+        "the request waited {took:?}"
+    );
+}

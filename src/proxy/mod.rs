@@ -76,9 +76,10 @@ pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<awc::Client>,
+    client: web::Data<crate::upstream::WorkerClient>,
 ) -> HttpResponse {
     let config = state.config();
+    let client = client.get(&config.timeouts);
     let shape = ApiShape::of_request(&req);
     let request_id = request_id(&req);
     let log = AccessLog {
@@ -125,6 +126,7 @@ struct Relay<'a> {
     req: &'a HttpRequest,
     state: &'a AppState,
     config: &'a Config,
+    /// The worker's client for this request's config.
     client: &'a awc::Client,
     shape: ApiShape,
     log: AccessLog,

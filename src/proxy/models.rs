@@ -31,7 +31,7 @@ pub async fn list_models(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<awc::Client>,
+    client: web::Data<crate::upstream::WorkerClient>,
 ) -> HttpResponse {
     let Some(models) = configured_models(&state.config()) else {
         return forward(req, payload, state, client).await;

@@ -75,6 +75,40 @@ pub fn build_client(timeouts: &Timeouts, tls: Arc<rustls::ClientConfig>) -> awc:
         .finish()
 }
 
+/// A worker's forwarding client. awc fixes the connect timeout when a client is built, so a reload
+/// that changes `timeouts.connect` gets a new client (and a new pool); requests under way keep the
+/// one they started with.
+pub struct WorkerClient {
+    current: std::cell::RefCell<(Duration, awc::Client)>,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl WorkerClient {
+    pub fn new(timeouts: &Timeouts, tls: Arc<rustls::ClientConfig>) -> Self {
+        WorkerClient {
+            current: std::cell::RefCell::new((
+                timeouts.connect,
+                build_client(timeouts, tls.clone()),
+            )),
+            tls,
+        }
+    }
+
+    /// The client for the running config's timeouts (a shared handle: cloning one is cheap).
+    pub fn get(&self, timeouts: &Timeouts) -> awc::Client {
+        // Only this worker's thread touches it, and never across an await: the borrow is free.
+        match self.current.try_borrow_mut() {
+            Ok(mut current) => {
+                if current.0 != timeouts.connect {
+                    *current = (timeouts.connect, build_client(timeouts, self.tls.clone()));
+                }
+                current.1.clone()
+            }
+            Err(_) => build_client(timeouts, self.tls.clone()),
+        }
+    }
+}
+
 /// The TLS settings for upstream connections: the Mozilla root set plus the system's trust store
 /// (or, when set, the certificates named by `SSL_CERT_FILE` / `SSL_CERT_DIR`, for relays behind a
 /// private or corporate CA); HTTP/2 and HTTP/1.1 offered. Built once.
