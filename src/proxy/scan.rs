@@ -221,14 +221,16 @@ impl Scanner<'_> {
     /// Skips an object or array 64 bytes at a time: each block's quotes, backslashes and brackets
     /// become bit masks, the bits inside strings are cleared (a prefix XOR of the quotes), and
     /// only the brackets left are walked, against a stack of the closers expected. No branch
-    /// depends on where a short string ends, which is what the bytewise walk mispredicts. A string
-    /// still open at a block's end is finished with `find_quote` (long strings are most of a
-    /// request's bytes, and `memchr` passes them faster than blocks would).
+    /// depends on where a short string ends, which is what the bytewise walk mispredicts. A block
+    /// that lies wholly inside a string starts a `memchr` search for the string's end (long
+    /// strings are most of a request's bytes, and `memchr` passes them faster than blocks would).
     fn skip_nested_blocks(&mut self) -> Result<(), ScanError> {
         let b = self.b;
         let mut stack = [0u8; MAX_DEPTH + 2];
         let mut depth = 0usize;
         let mut at = self.i;
+        // All ones while the block starts inside a string.
+        let mut carry = 0u64;
         loop {
             let padded;
             let block: &[u8; BLOCK] = match b.get(at..at + BLOCK).and_then(|s| s.try_into().ok()) {
@@ -258,7 +260,22 @@ impl Scanner<'_> {
                 }
                 doubtful &= doubtful - 1;
             }
-            let inside = prefix_xor(quotes);
+            if carry != 0 && quotes == 0 {
+                // The whole block is inside one string, a long one: `memchr` finds its end.
+                let mut from = at + BLOCK;
+                at = loop {
+                    let Some(quote) = find_quote(b, from) else {
+                        return Err(self.error_at("unterminated string", b.len()));
+                    };
+                    if !escaped(b, quote) {
+                        break quote + 1;
+                    }
+                    from = quote + 1;
+                };
+                carry = 0;
+                continue;
+            }
+            let inside = prefix_xor(quotes) ^ carry;
             let mut brackets = (m.opens | m.closes) & !inside;
             while brackets != 0 {
                 let bit = brackets.trailing_zeros() as usize;
@@ -280,21 +297,9 @@ impl Scanner<'_> {
                 }
                 brackets &= brackets - 1;
             }
-            if inside >> 63 == 0 {
-                at += BLOCK;
-                continue;
-            }
-            // The block ends inside a string: its closing quote is the next one not escaped.
-            let mut from = at + BLOCK;
-            at = loop {
-                let Some(quote) = find_quote(b, from) else {
-                    return Err(self.error_at("unterminated string", b.len()));
-                };
-                if !escaped(b, quote) {
-                    break quote + 1;
-                }
-                from = quote + 1;
-            };
+            // All ones when the block ends inside a string.
+            carry = ((inside as i64) >> 63) as u64;
+            at += BLOCK;
         }
     }
 }
