@@ -5,7 +5,9 @@
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use std::sync::Arc;
+use prometheus::{Histogram, IntCounter};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The gateway's metric families. Cheap to clone.
@@ -27,6 +29,23 @@ struct Families {
     state: IntGaugeVec,
     model_cooldown: prometheus::GaugeVec,
     rectified: prometheus::IntCounter,
+    /// Each endpoint's series, looked up by label once instead of on every request.
+    kept: Mutex<HashMap<String, EndpointSeries>>,
+}
+
+/// Endpoints whose series are kept at hand; past this many, each request looks its series up by
+/// label, which gives the same figures a little slower.
+const KEPT_ENDPOINTS: usize = 256;
+
+/// One endpoint's per-request series, each made when first needed (so no series shows before
+/// it has counted something).
+#[derive(Default)]
+struct EndpointSeries {
+    /// `requests_total{class="2xx",outcome="ok"}`, the usual one.
+    ok: Option<IntCounter>,
+    first_byte: Option<Histogram>,
+    duration: Option<Histogram>,
+    bytes: Option<IntCounter>,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -155,6 +174,7 @@ impl Default for Metrics {
                 state,
                 model_cooldown,
                 rectified,
+                kept: Mutex::default(),
             }),
         }
     }
@@ -192,12 +212,12 @@ impl Metrics {
         &self.inner.registry
     }
 
-    /// Counts a finished request.
     /// Counts a request retried without the thinking blocks another upstream signed.
     pub fn rectified(&self) {
         self.inner.rectified.inc();
     }
 
+    /// Counts a finished request.
     pub fn record(&self, r: &RequestRecord<'_>) {
         let m = &self.inner;
         let class = match r.status {
@@ -208,9 +228,40 @@ impl Metrics {
             400..=499 => "4xx",
             _ => "5xx",
         };
-        m.requests
-            .with_label_values(&[r.endpoint, class, r.outcome])
-            .inc();
+        let mut kept = m.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if !kept.contains_key(r.endpoint) && kept.len() < KEPT_ENDPOINTS {
+            kept.insert(r.endpoint.to_string(), EndpointSeries::default());
+        }
+        let mut this_request = EndpointSeries::default();
+        let series = kept.get_mut(r.endpoint).unwrap_or(&mut this_request);
+        let endpoint = [r.endpoint];
+        if (class, r.outcome) == ("2xx", "ok") {
+            series
+                .ok
+                .get_or_insert_with(|| m.requests.with_label_values(&[r.endpoint, "2xx", "ok"]))
+                .inc();
+        } else {
+            m.requests
+                .with_label_values(&[r.endpoint, class, r.outcome])
+                .inc();
+        }
+        if let Some(t) = r.first_byte {
+            series
+                .first_byte
+                .get_or_insert_with(|| m.first_byte.with_label_values(&endpoint))
+                .observe(t.as_secs_f64());
+        }
+        series
+            .duration
+            .get_or_insert_with(|| m.duration.with_label_values(&endpoint))
+            .observe(r.duration.as_secs_f64());
+        if r.bytes > 0 {
+            series
+                .bytes
+                .get_or_insert_with(|| m.bytes.with_label_values(&endpoint))
+                .inc_by(r.bytes);
+        }
+        drop(kept);
         if r.attempts > 0 {
             m.attempts.observe(r.attempts as f64);
         }
@@ -219,17 +270,6 @@ impl Metrics {
         }
         for (endpoint, kind) in r.failures {
             m.failures.with_label_values(&[endpoint, kind]).inc();
-        }
-        if let Some(t) = r.first_byte {
-            m.first_byte
-                .with_label_values(&[r.endpoint])
-                .observe(t.as_secs_f64());
-        }
-        m.duration
-            .with_label_values(&[r.endpoint])
-            .observe(r.duration.as_secs_f64());
-        if r.bytes > 0 {
-            m.bytes.with_label_values(&[r.endpoint]).inc_by(r.bytes);
         }
     }
 
@@ -263,5 +303,68 @@ impl Metrics {
             return String::new();
         }
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(metrics: &Metrics, endpoint: &str, status: u16, outcome: &str, bytes: u64) {
+        metrics.record(&RequestRecord {
+            endpoint,
+            status,
+            outcome,
+            attempts: 1,
+            failed_over_from: &[],
+            failures: &[],
+            first_byte: (status != 0).then_some(Duration::from_millis(3)),
+            duration: Duration::from_millis(7),
+            bytes,
+        });
+    }
+
+    /// The value of the series whose line starts with `prefix` (`None` when there is none).
+    fn value(text: &str, prefix: &str) -> Option<f64> {
+        let line = text.lines().find(|l| l.starts_with(prefix))?;
+        line.rsplit(' ').next()?.parse().ok()
+    }
+
+    #[test]
+    fn counts_stay_exact_past_the_kept_endpoints_and_no_series_shows_before_it_counts() {
+        let metrics = Metrics::default();
+        let endpoints: Vec<String> = (0..KEPT_ENDPOINTS + 40).map(|i| format!("e{i}")).collect();
+        for (i, endpoint) in endpoints.iter().enumerate() {
+            for _ in 0..=i % 3 {
+                record(&metrics, endpoint, 200, "ok", 100);
+            }
+            record(&metrics, endpoint, 502, "upstream_error", 0);
+        }
+        record(&metrics, "only-failed", 0, "no_endpoint", 0);
+        let text = metrics.render(&[], &[]);
+        for (i, endpoint) in endpoints.iter().enumerate() {
+            let ok = (i % 3 + 1) as f64;
+            let requests = format!(
+                "switchyard_requests_total{{endpoint=\"{endpoint}\",outcome=\"ok\",status_class=\"2xx\"}}"
+            );
+            assert_eq!(value(&text, &requests), Some(ok), "{endpoint}");
+            let failed = format!("switchyard_requests_total{{endpoint=\"{endpoint}\",outcome=\"upstream_error\",status_class=\"5xx\"}}");
+            assert_eq!(value(&text, &failed), Some(1.0), "{endpoint}");
+            let bytes = format!("switchyard_response_bytes_total{{endpoint=\"{endpoint}\"}}");
+            assert_eq!(value(&text, &bytes), Some(ok * 100.0), "{endpoint}");
+            let durations =
+                format!("switchyard_request_duration_seconds_count{{endpoint=\"{endpoint}\"}}");
+            assert_eq!(value(&text, &durations), Some(ok + 1.0), "{endpoint}");
+        }
+        // An endpoint that never answered has no `ok`, bytes or first-byte series.
+        assert!(
+            !text.contains("endpoint=\"only-failed\",outcome=\"ok\""),
+            "{text}"
+        );
+        assert!(!text.contains("bytes_total{endpoint=\"only-failed\"}"));
+        assert!(!text.contains("first_byte_seconds_count{endpoint=\"only-failed\"}"));
+        assert!(
+            text.contains("switchyard_request_duration_seconds_count{endpoint=\"only-failed\"} 1")
+        );
     }
 }
