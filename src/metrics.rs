@@ -41,7 +41,7 @@ const KEPT_ENDPOINTS: usize = 256;
 /// it has counted something).
 #[derive(Default)]
 struct EndpointSeries {
-    /// `requests_total{class="2xx",outcome="ok"}`, the usual one.
+    /// `requests_total{status_class="2xx",outcome="ok"}`, the usual one.
     ok: Option<IntCounter>,
     first_byte: Option<Histogram>,
     duration: Option<Histogram>,
