@@ -82,6 +82,7 @@ struct Case {
 }
 
 /// One thing to point wrk at; `pid` is the proxy's process (none for `direct`).
+#[derive(Clone)]
 struct Target {
     name: &'static str,
     url: String,
@@ -132,13 +133,13 @@ fn main() {
         .map_or_else(|| mock.url(), |u| u.url.clone());
     let upstream_pid = upstream.as_ref().map(Server::pid);
 
-    let gateway = Server::gateway(
+    let proxies = Proxies::start(
         &opts,
         dir.path(),
-        "plain",
-        &[("up", &upstream_url)],
-        "",
-        false,
+        nginx_binary,
+        &upstream_url,
+        &sse_mock.url(),
+        0,
     );
     let sse_gateway = Server::gateway(
         &opts,
@@ -148,11 +149,7 @@ fn main() {
         "",
         false,
     );
-    let floor = Server::floor(&opts, &upstream_url, false, false);
-    let actors_floor = Server::floor(&opts, &upstream_url, false, true);
     let sse_floor = Server::floor(&opts, &sse_mock.url(), false, false);
-    let nginx = nginx_binary
-        .and_then(|n| Server::nginx_proxy(n, &opts, dir.path(), &upstream_url, &sse_mock.url()));
     let failover = Server::gateway(
         &opts,
         dir.path(),
@@ -184,46 +181,17 @@ fn main() {
         big_body.len()
     );
 
-    let mut targets = vec![Target {
-        name: "direct",
-        url: upstream_url.clone(),
-        pid: None,
-    }];
-    if let Some(n) = &nginx {
-        targets.push(Target {
-            name: "nginx",
-            url: n.url.clone(),
-            pid: Some(n.pid()),
-        });
-    }
-    targets.push(Target {
-        name: "floor",
-        url: floor.url.clone(),
-        pid: Some(floor.pid()),
-    });
-    targets.push(Target {
-        name: "floor+actors",
-        url: actors_floor.url.clone(),
-        pid: Some(actors_floor.pid()),
-    });
-    targets.push(Target {
-        name: "switchyard",
-        url: gateway.url.clone(),
-        pid: Some(gateway.pid()),
-    });
+    let targets = proxies.targets(&upstream_url);
     let idle_rss: Vec<u64> = targets.iter().map(|t| t.pid.map_or(0, rss_kib)).collect();
 
     upstream_check(&opts, &upstream, &small);
 
-    // Warm every path once (connection pools, lazy initialisation) before measuring.
-    for t in &targets {
-        let _ = wrk(&t.url, &small, 32, 1);
-    }
+    warm(&targets, &small);
 
     println!("\n## Throughput and CPU (wrk -t1, keep-alive, POST /v1/messages)");
     println!("proxy µs/req and upstream µs/req: utime+stime from /proc/PID/stat around the run ÷ requests served");
     println!(
-        "each figure: the median of {} runs, the targets taking turns (errors: the sum)",
+        "each figure: the median of {} runs, the targets taking turns, each run in a new process of every proxy (errors: the sum)",
         opts.rounds
     );
     println!(
@@ -242,15 +210,44 @@ fn main() {
     let mut peak_rss: Vec<Vec<u64>> = vec![vec![0; cases.len()]; targets.len()];
     let mut verdicts = Vec::new();
     let mut switchyard_rps = 0.0f64;
-    for (c, case) in cases.iter().enumerate() {
-        let label = format!("{}, {} conns", case.label, case.conns);
-        // Rounds in turn, so a slow spell of the machine falls on every target alike.
-        let mut all: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
-        for _ in 0..opts.rounds {
-            for (i, t) in targets.iter().enumerate() {
-                all[i].extend(measure(t, upstream_pid, case, opts.seconds));
+    // all[case][target]: one run per round. A proxy's CPU per request can differ by a fifth from
+    // one process to the next of the same binary (runs within one process agree to a few per
+    // cent), so each round after the first runs against proxies started afresh: the median spans
+    // processes, not only runs.
+    let mut all: Vec<Vec<Vec<Run>>> = cases
+        .iter()
+        .map(|_| targets.iter().map(|_| Vec::new()).collect())
+        .collect();
+    for round in 0..opts.rounds {
+        let fresh = (round > 0).then(|| {
+            Proxies::start(
+                &opts,
+                dir.path(),
+                nginx_binary,
+                &upstream_url,
+                &sse_mock.url(),
+                round,
+            )
+        });
+        let round_targets = match &fresh {
+            Some(set) => {
+                let set_targets = set.targets(&upstream_url);
+                warm(&set_targets, &small);
+                set_targets
+            }
+            None => targets.clone(),
+        };
+        for (c, case) in cases.iter().enumerate() {
+            // Targets in turn, so a slow spell of the machine falls on every target alike.
+            for t in &round_targets {
+                if let Some(i) = targets.iter().position(|first| first.name == t.name) {
+                    all[c][i].extend(measure(t, upstream_pid, case, opts.seconds));
+                }
             }
         }
+    }
+    for ((c, case), all) in cases.iter().enumerate().zip(all) {
+        let label = format!("{}, {} conns", case.label, case.conns);
         let mut runs: Vec<(&str, Option<Run>)> = Vec::new();
         for (i, (t, each)) in targets.iter().zip(all).enumerate() {
             let run = Run::median(each);
@@ -351,7 +348,7 @@ fn main() {
     );
     let sse = |url: &str| rt.block_on(sse_lateness(url.to_string(), &sse_mock, streams));
     let mut sse_targets = vec![("direct", sse_mock.url())];
-    if let Some(n) = &nginx {
+    if let Some(n) = &proxies.nginx {
         sse_targets.push(("nginx", n.sse_url.clone()));
     }
     sse_targets.push(("floor", sse_floor.url.clone()));
@@ -380,6 +377,7 @@ fn main() {
         }
         println!();
     }
+    let gateway = &proxies.gateway;
     let before = rss_kib(gateway.pid());
     let served = soak(&gateway.url, &small, opts.soak_requests, switchyard_rps);
     let after = rss_kib(gateway.pid());
@@ -396,16 +394,7 @@ fn main() {
         allocs_section(&opts, dir.path(), &upstream_url, &cases);
     }
     println!("\n# total time {:.0} s", started.elapsed().as_secs_f64());
-    drop((
-        gateway,
-        sse_gateway,
-        floor,
-        actors_floor,
-        sse_floor,
-        nginx,
-        failover,
-        upstream,
-    ));
+    drop((proxies, sse_gateway, sse_floor, failover, upstream));
     let _ = std::io::stdout().flush();
 }
 
@@ -765,11 +754,12 @@ impl Server {
         )
     }
 
-    /// nginx `proxy_pass` to `upstream` (plain) and to `sse_upstream` (unbuffered), on the gateway core.
+    /// nginx `proxy_pass` to `upstream` (plain) and to `sse_upstream` (unbuffered), on the gateway
+    /// core, with its files under `prefix`.
     fn nginx_proxy(
         nginx: &str,
         opts: &Options,
-        dir: &Path,
+        prefix: &Path,
         upstream: &str,
         sse_upstream: &str,
     ) -> Option<Server> {
@@ -786,7 +776,7 @@ impl Server {
         );
         Server::nginx(
             nginx,
-            &dir.join("nginx-proxy"),
+            prefix,
             Some(&opts.gateway_core),
             &servers,
             port,
@@ -935,6 +925,85 @@ fn clock_ticks_per_second() -> f64 {
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0)
+}
+
+/// The proxies the throughput rows compare, each in a process of its own on the gateway core.
+struct Proxies {
+    nginx: Option<Server>,
+    floor: Server,
+    actors_floor: Server,
+    gateway: Server,
+}
+
+impl Proxies {
+    /// Starts nginx `proxy_pass` (when nginx is installed), the floor, the floor with the actor
+    /// design's messages and switchyard, all forwarding to `upstream`; `round` keeps each set's
+    /// files apart.
+    fn start(
+        opts: &Options,
+        dir: &Path,
+        nginx: Option<&str>,
+        upstream: &str,
+        sse_upstream: &str,
+        round: usize,
+    ) -> Proxies {
+        Proxies {
+            nginx: nginx.and_then(|n| {
+                Server::nginx_proxy(
+                    n,
+                    opts,
+                    &dir.join(format!("nginx-proxy-{round}")),
+                    upstream,
+                    sse_upstream,
+                )
+            }),
+            floor: Server::floor(opts, upstream, false, false),
+            actors_floor: Server::floor(opts, upstream, false, true),
+            gateway: Server::gateway(
+                opts,
+                dir,
+                &format!("plain-{round}"),
+                &[("up", upstream)],
+                "",
+                false,
+            ),
+        }
+    }
+
+    /// `direct` (to `upstream`), then each proxy.
+    fn targets(&self, upstream: &str) -> Vec<Target> {
+        let mut targets = vec![Target {
+            name: "direct",
+            url: upstream.to_string(),
+            pid: None,
+        }];
+        if let Some(n) = &self.nginx {
+            targets.push(Target {
+                name: "nginx",
+                url: n.url.clone(),
+                pid: Some(n.pid()),
+            });
+        }
+        for (name, server) in [
+            ("floor", &self.floor),
+            ("floor+actors", &self.actors_floor),
+            ("switchyard", &self.gateway),
+        ] {
+            targets.push(Target {
+                name,
+                url: server.url.clone(),
+                pid: Some(server.pid()),
+            });
+        }
+        targets
+    }
+}
+
+/// One short run against every target (connection pools, lazy initialisation) before measuring.
+fn warm(targets: &[Target], script: &Path) {
+    for t in targets {
+        let _ = wrk(&t.url, script, 32, 1);
+    }
 }
 
 fn fmt_us(us: Option<f64>) -> String {
