@@ -211,8 +211,8 @@ fn main() {
     let mut verdicts = Vec::new();
     let mut switchyard_rps = 0.0f64;
     // all[case][target]: one run per round. A proxy's CPU per request can differ by a fifth from
-    // one process to the next of the same binary (runs within one process agree to a few per
-    // cent), so each round after the first runs against proxies started afresh: the median spans
+    // one process to the next of the same binary (runs within one process mostly agree to a few
+    // per cent), so each round after the first runs against proxies started afresh: the median spans
     // processes, not only runs.
     let mut all: Vec<Vec<Vec<Run>>> = cases
         .iter()
