@@ -409,6 +409,100 @@ async fn a_request_fails_over_between_endpoints_of_either_kind() {
 }
 
 #[actix_rt::test]
+async fn a_request_translation_cannot_carry_goes_to_an_endpoint_of_the_clients_api() {
+    // `mcp_servers` has no Chat Completions counterpart: the OpenAI-format endpoint (first by
+    // priority) is passed over without a byte sent, and the Anthropic one takes the request as is.
+    let openai = openai_mock("deepseek");
+    let claude = anthropic_mock("claude");
+    let gw = Gateway::start(&config(
+        "",
+        &[
+            openai_endpoint("ds", &openai, 1),
+            anthropic_endpoint("claude", &claude, 2),
+        ],
+    ));
+    let mut request: Value = serde_json::from_str(&messages_request(false)).unwrap();
+    request["mcp_servers"] =
+        json!([{"type": "url", "url": "https://mcp.example/sse", "name": "x"}]);
+    for _ in 0..2 {
+        let (status, headers, body) = send(
+            &gw,
+            "/v1/messages",
+            request.to_string(),
+            CLAUDE_CODE_HEADERS,
+        )
+        .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            header(&headers, "x-switchyard-endpoint").as_deref(),
+            Some("claude")
+        );
+        assert_eq!(
+            header(&headers, "x-switchyard-attempts").as_deref(),
+            Some("1"),
+            "passing an endpoint over is no attempt"
+        );
+    }
+    assert_eq!(
+        openai.hits(),
+        0,
+        "nothing was sent to the endpoint that cannot carry it"
+    );
+    assert_eq!(claude.hits(), 2);
+    let sent: Value = serde_json::from_slice(&claude.requests()[0].body).unwrap();
+    assert_eq!(
+        sent["mcp_servers"][0]["name"], "x",
+        "passed through as it came"
+    );
+    // Not the endpoint's failure (no failover counted, state untouched), and it still serves
+    // what it can carry.
+    assert_eq!(gw.state_of("ds").await, "unknown");
+    let mut answer = client()
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .expect("metrics");
+    let metrics = String::from_utf8_lossy(&answer.body().await.expect("metrics")).to_string();
+    assert!(metrics.contains("switchyard_requests_total"), "{metrics}");
+    assert!(
+        !metrics.contains("switchyard_failovers_total{endpoint=\"ds\"}"),
+        "{metrics}"
+    );
+    let (status, headers, _) = send(
+        &gw,
+        "/v1/messages",
+        messages_request(false),
+        CLAUDE_CODE_HEADERS,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "x-switchyard-endpoint").as_deref(),
+        Some("ds")
+    );
+    drop(gw);
+
+    // With no endpoint of the client's API, the refusal stands: a 400 naming the field, nothing sent.
+    let gw = Gateway::start(&config("", &[openai_endpoint("ds", &openai, 1)]));
+    let before = openai.hits();
+    let (status, _, body) = send(
+        &gw,
+        "/v1/messages",
+        request.to_string(),
+        CLAUDE_CODE_HEADERS,
+    )
+    .await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let error: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("mcp_servers"));
+    assert_eq!(openai.hits(), before);
+}
+
+#[actix_rt::test]
 async fn upstream_errors_reach_the_client_in_its_own_shape_with_the_same_status() {
     let limited = MockUpstream::start(Behaviour {
         key: Some("ok".into()),

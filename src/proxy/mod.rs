@@ -21,7 +21,7 @@ use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
 use crate::config::{Config, EndpointConfig, RateLimitScope};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::server::AppState;
-use crate::translate::Route;
+use crate::translate::{Api, Refusal, Route};
 use crate::upstream::outcome::{classify_status, TransportError, UpstreamError, Verdict};
 use crate::upstream::{headers, ratelimit};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -162,14 +162,26 @@ impl Relay<'_> {
         let mut budgeted = false;
         let mut rectified = false;
         let mut keep_session = false;
+        // The first translation refusal, while the request looks for an endpoint that takes it
+        // as it is; `skipped`: endpoints passed over for it (never sent anything).
+        let mut refused: Option<(Refusal, Api)> = None;
+        let mut skipped = 0;
+        let mut moved_on = false;
         loop {
             let chosen = match self.select(&facts, &tried, (budgeted, keep_session)).await {
                 Ok(chosen) => chosen,
                 Err(no) => {
-                    return self.nothing_left(last_answer, unreachable, Some(no), tried.len())
+                    if let (Some((refusal, client)), None, true) =
+                        (refused, &last_answer, unreachable.is_empty())
+                    {
+                        // Nothing went upstream: the refusal says what to change.
+                        return self.refuse_translation(refusal, client);
+                    }
+                    let attempts = tried.len() - skipped;
+                    return self.nothing_left(last_answer, unreachable, Some(no), attempts);
                 }
             };
-            if let Some(previous) = tried.last() {
+            if let (true, Some(previous)) = (moved_on, tried.last()) {
                 // The request moves on from the endpoint that failed it.
                 self.log.failed_over.push(previous.clone());
             }
@@ -182,7 +194,7 @@ impl Relay<'_> {
             let addr = chosen.addr.clone();
             let mut attempt = Attempt::new(chosen.addr, chosen.claim, upstream_model);
             if self.call.answered_here(endpoint.api) {
-                return self.count_tokens_here(&body, &endpoint, tried.len());
+                return self.count_tokens_here(&body, &endpoint, tried.len() - skipped);
             }
             let route = self.call.route(endpoint.api);
             let mapped = facts
@@ -197,9 +209,21 @@ impl Relay<'_> {
                             Route::Translate { client, .. } => client,
                             Route::Passthrough => endpoint.api,
                         };
-                        return self.refuse_translation(refusal, client);
+                        if matches!(refusal, Refusal::NotJson(_)) {
+                            // No endpoint of any kind can read it.
+                            return self.refuse_translation(refusal, client);
+                        }
+                        // This endpoint cannot carry the request; one that speaks the client's
+                        // API may. No failure of the endpoint's, and its session binding stays.
+                        refused.get_or_insert((refusal, client));
+                        skipped += 1;
+                        moved_on = false;
+                        (budgeted, keep_session) = (false, true);
+                        continue;
                     }
                 };
+            moved_on = true;
+            let attempts = tried.len() - skipped;
             let (answer, failed) = loop {
                 let upstream = match self.upstream_request(&endpoint, &facts, route) {
                     Ok(upstream) => upstream,
@@ -270,7 +294,7 @@ impl Relay<'_> {
                 && facts.model.is_some()
                 && self.config.health.rate_limit_scope == RateLimitScope::Model;
             self.log.attempt(&endpoint.id, status, failed.as_ref());
-            let step = decide::next_step(failed.as_ref(), tried.len(), max_attempts);
+            let step = decide::next_step(failed.as_ref(), attempts, max_attempts);
             let attempt = match failed {
                 Some(error) => {
                     attempt.failed(error);
@@ -279,13 +303,13 @@ impl Relay<'_> {
                 None => Some(attempt),
             };
             match (step, answer) {
-                (Step::Relay, Some(answer)) => return self.relay(answer, attempt, tried.len()),
+                (Step::Relay, Some(answer)) => return self.relay(answer, attempt, attempts),
                 (Step::Retry { budgeted: spend }, answer) => {
                     budgeted = spend;
                     last_answer = answer;
                 }
                 (Step::GiveUp | Step::Relay, answer) => {
-                    return self.nothing_left(answer, unreachable, None, tried.len())
+                    return self.nothing_left(answer, unreachable, None, attempts)
                 }
             }
         }
