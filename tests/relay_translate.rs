@@ -449,6 +449,12 @@ async fn a_request_translation_cannot_carry_goes_to_an_endpoint_of_the_clients_a
         "nothing was sent to the endpoint that cannot carry it"
     );
     assert_eq!(claude.hits(), 2);
+    assert!(
+        gw.logs()
+            .contains("attempts=[ds:untranslatable claude:200]"),
+        "{}",
+        gw.logs()
+    );
     let sent: Value = serde_json::from_slice(&claude.requests()[0].body).unwrap();
     assert_eq!(
         sent["mcp_servers"][0]["name"], "x",

@@ -215,6 +215,7 @@ impl Relay<'_> {
                         }
                         // This endpoint cannot carry the request; one that speaks the client's
                         // API may. No failure of the endpoint's, and its session binding stays.
+                        self.log.passed_over(&endpoint.id);
                         refused.get_or_insert((refusal, client));
                         skipped += 1;
                         moved_on = false;

@@ -145,6 +145,15 @@ impl AccessLog {
         self.attempt_notes.push(note);
     }
 
+    /// Notes an endpoint passed over because its API cannot carry the request (no attempt: nothing
+    /// was sent to it).
+    pub fn passed_over(&mut self, endpoint: &str) {
+        if self.enabled {
+            self.attempt_notes
+                .push(format!("{endpoint}:untranslatable"));
+        }
+    }
+
     /// Notes that the answer's body broke off (the attempt was noted when its head came).
     pub fn stream_failed(&mut self, error: &UpstreamError) {
         let endpoint = self.endpoint_id().unwrap_or_default().to_string();
