@@ -336,10 +336,15 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
         .to_string();
     let stream = request["stream"].as_bool().unwrap_or(false);
     match api {
-        Api::Models => HttpResponse::Ok().json(serde_json::json!({
+        // Each API's own list shape: OpenAI's for an OpenAI-format mock, else Anthropic's.
+        Api::Models if b.openai.is_some() => HttpResponse::Ok().json(serde_json::json!({
             "object": "list",
-            "data": [{"id": "mock-model", "object": "model", "type": "model", "display_name": "Mock model"}],
-            "has_more": false,
+            "data": [{"id": "mock-model", "object": "model", "created": 1700000000, "owned_by": "mock"}],
+        })),
+        Api::Models => HttpResponse::Ok().json(serde_json::json!({
+            "data": [{"id": "mock-model", "type": "model", "display_name": "Mock model",
+                "created_at": "2025-01-01T00:00:00Z"}],
+            "has_more": false, "first_id": "mock-model", "last_id": "mock-model",
         })),
         Api::Other => error(api, 404, &format!("mock has no route {path}"), None),
         Api::Anthropic if b.openai.as_ref().is_some_and(|x| !x.tool_calls.is_empty()) => {

@@ -649,6 +649,58 @@ async fn count_tokens_and_models_are_answered_for_openai_endpoints() {
 }
 
 #[actix_rt::test]
+async fn a_forwarded_model_list_comes_in_the_callers_shape() {
+    // No endpoint lists its models, so `GET /v1/models` goes upstream.
+    let openai = openai_mock("deepseek");
+    let claude = anthropic_mock("claude");
+    let list = |gw: &Gateway, headers: &'static [(&'static str, &'static str)]| {
+        let mut request = client().get(format!("{}/v1/models", gw.url));
+        for header in headers {
+            request = request.insert_header(*header);
+        }
+        async move {
+            let mut answer = request.send().await.expect("request");
+            let status = answer.status().as_u16();
+            let body: Value = answer.json().await.expect("json");
+            (status, body)
+        }
+    };
+    let anthropic_caller: &[(&str, &str)] = &[
+        ("x-api-key", "client-key"),
+        ("anthropic-version", "2023-06-01"),
+    ];
+    let openai_caller: &[(&str, &str)] = &[("authorization", "Bearer client-key")];
+
+    // An Anthropic SDK in front of an OpenAI-format endpoint reads Anthropic's list.
+    let gw = Gateway::start(&config("", &[openai_endpoint("ds", &openai, 1)]));
+    let (status, body) = list(&gw, anthropic_caller).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["id"], "mock-model");
+    assert_eq!(body["data"][0]["type"], "model");
+    assert_eq!(body["first_id"], "mock-model");
+    assert_eq!(body["has_more"], false);
+    assert!(body.get("object").is_none(), "{body}");
+    // An OpenAI client there gets the upstream's list as it came.
+    let (_, body) = list(&gw, openai_caller).await;
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["data"][0]["owned_by"], "mock", "untouched");
+    assert_eq!(openai.hits(), 2);
+    drop(gw);
+
+    // An OpenAI SDK in front of an Anthropic endpoint reads OpenAI's list.
+    let gw = Gateway::start(&config("", &[anthropic_endpoint("claude", &claude, 1)]));
+    let (_, body) = list(&gw, openai_caller).await;
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["data"][0]["id"], "mock-model");
+    assert_eq!(body["data"][0]["object"], "model");
+    assert!(body.get("has_more").is_none(), "{body}");
+    // And an Anthropic client there gets the upstream's list as it came.
+    let (_, body) = list(&gw, anthropic_caller).await;
+    assert_eq!(body["data"][0]["display_name"], "Mock model", "untouched");
+    assert_eq!(claude.hits(), 2);
+}
+
+#[actix_rt::test]
 async fn a_path_only_openai_has_goes_only_to_openai_endpoints() {
     let claude = anthropic_mock("claude");
     let openai = openai_mock("deepseek");

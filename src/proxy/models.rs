@@ -33,15 +33,17 @@ pub async fn list_models(
     state: web::Data<AppState>,
     client: web::Data<crate::upstream::WorkerClient>,
 ) -> HttpResponse {
+    let caller = caller_api(req.headers());
     let Some(models) = configured_models(&state.config()) else {
-        return forward(req, payload, state, client).await;
+        let config = state.config();
+        let answer = forward(req, payload, state, client).await;
+        return match caller {
+            Some(caller) => in_callers_shape(answer, caller, &config).await,
+            None => answer,
+        };
     };
-    let headers = req.headers();
-    if headers.contains_key("anthropic-version") || headers.contains_key("x-api-key") {
-        return HttpResponse::Ok().json(models_list(Api::Anthropic, &models));
-    }
-    if headers.contains_key("authorization") {
-        return HttpResponse::Ok().json(models_list(Api::OpenAi, &models));
+    if let Some(caller) = caller {
+        return HttpResponse::Ok().json(models_list(caller, &models));
     }
     // A caller of unknown API gets one shape that both SDKs read.
     let data: Vec<serde_json::Value> = models
@@ -60,4 +62,79 @@ pub async fn list_models(
         "first_id": models.first(),
         "last_id": models.last(),
     }))
+}
+
+/// The API whose model list a caller reads: Anthropic's when it sends `anthropic-version` or
+/// `x-api-key`, OpenAI's when it sends only a bearer token; `None` when it sends neither.
+fn caller_api(headers: &actix_web::http::header::HeaderMap) -> Option<Api> {
+    if headers.contains_key("anthropic-version") || headers.contains_key("x-api-key") {
+        Some(Api::Anthropic)
+    } else if headers.contains_key("authorization") {
+        Some(Api::OpenAi)
+    } else {
+        None
+    }
+}
+
+/// Largest forwarded model list that is read to be put in the caller's shape.
+const MODELS_LIST_LIMIT: usize = 16 << 20;
+
+/// A forwarded model list, in the caller's shape when the endpoint that answered speaks the other
+/// API (the ids kept, in order); any other answer as it came.
+async fn in_callers_shape(answer: HttpResponse, caller: Api, config: &Config) -> HttpResponse {
+    use crate::gateway_error::{ApiShape, GatewayError};
+    use crate::upstream::outcome::TransportError;
+    use actix_web::body::{BodySize, MessageBody};
+    let Some(endpoint) = answer
+        .headers()
+        .get(super::ENDPOINT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|id| config.endpoints.iter().find(|e| e.id == id))
+    else {
+        return answer;
+    };
+    let too_big =
+        matches!(answer.body().size(), BodySize::Sized(n) if n > MODELS_LIST_LIMIT as u64);
+    if answer.status() != actix_web::http::StatusCode::OK || endpoint.api == caller || too_big {
+        return answer;
+    }
+    let (head, body) = answer.into_parts();
+    let bytes = match actix_web::body::to_bytes_limited(body, MODELS_LIST_LIMIT).await {
+        Ok(Ok(bytes)) => bytes,
+        // Cut short (or past the limit while it streamed): nothing whole to pass on.
+        _ => {
+            let error = GatewayError::UpstreamUnreachable {
+                failures: vec![(endpoint.id.clone(), TransportError::StreamUnfinished)],
+                retry_after: None,
+            };
+            let shape = match caller {
+                Api::Anthropic => ApiShape::Anthropic,
+                Api::OpenAi => ApiShape::OpenAi,
+            };
+            return error.response(shape);
+        }
+    };
+    let ids = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|list| {
+            list["data"].as_array().map(|data| {
+                data.iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_string))
+                    .collect::<Vec<String>>()
+            })
+        });
+    let body = match ids {
+        Some(ids) => match serde_json::to_vec(&models_list(caller, &ids)) {
+            Ok(body) => body.into(),
+            Err(_) => bytes,
+        },
+        // Not a list the gateway knows: passed on as it came.
+        None => bytes,
+    };
+    let mut response = head.set_body(body).map_into_boxed_body();
+    response.headers_mut().insert(
+        actix_web::http::header::CONTENT_TYPE,
+        actix_web::http::header::HeaderValue::from_static("application/json"),
+    );
+    response
 }
