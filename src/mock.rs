@@ -22,6 +22,8 @@ pub struct Behaviour {
     pub status: Option<u16>,
     /// Error body text to use with `status` (default: a message naming the status).
     pub error_message: Option<String>,
+    /// Send the error body of `status` with HTTP 200, as some relays do.
+    pub error_as_ok: bool,
     pub retry_after: Option<String>,
     /// Wait before the response head.
     pub head_delay: Duration,
@@ -68,6 +70,7 @@ impl Default for Behaviour {
             key: None,
             status: None,
             error_message: None,
+            error_as_ok: false,
             retry_after: None,
             head_delay: Duration::ZERO,
             hang: false,
@@ -326,7 +329,11 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
             .error_message
             .clone()
             .unwrap_or_else(|| format!("mock {} answers {status}", b.name));
-        return error(api, status, &message, b.retry_after.as_deref());
+        let mut answer = error(api, status, &message, b.retry_after.as_deref());
+        if b.error_as_ok {
+            *answer.status_mut() = actix_web::http::StatusCode::OK;
+        }
+        return answer;
     }
     let request: serde_json::Value =
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);

@@ -132,6 +132,70 @@ async fn with_an_active_probe_the_endpoint_is_tried_by_the_gateway_not_by_a_clie
 }
 
 #[actix_rt::test]
+async fn a_probe_answered_200_with_an_error_body_keeps_the_endpoint_out() {
+    // Some relays answer 200 with an error body; such a probe answer is no sign of health.
+    let relay = MockUpstream::start(Behaviour {
+        key: Some("k".into()),
+        status: Some(429),
+        retry_after: Some("1".into()),
+        ..Behaviour::default()
+    })
+    .unwrap();
+    let backup = mock("backup", "k");
+    let gw = Gateway::start(&config(
+        "health:\n  rate_limit_scope: endpoint\n  ejection_base: 300ms\n",
+        &[
+            format!(
+                "{}    probe: models\n",
+                endpoint("relay", &relay.url(), "k", 1)
+            ),
+            endpoint("backup", &backup.url(), "k", 2),
+        ],
+    ));
+    served_by(&gw, MESSAGES_BODY, &[]).await;
+    assert_eq!(gw.state_of("relay").await, "cooling_down");
+    relay.update(|b| {
+        b.status = Some(503);
+        b.error_as_ok = true;
+        b.error_message = Some("upstream saturated".into());
+    });
+    // The cooldown ends, the probe goes out and gets a 200 with an error body: still out.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while relay.hits() < 2 {
+        assert!(Instant::now() < deadline, "no probe");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let relay_status = loop {
+        let s = endpoint_status(&gw, "relay").await;
+        if s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("answered 200 with an error body: upstream saturated"))
+        {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the probe's verdict never showed: {s}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_ne!(relay_status["state"], "healthy", "{relay_status}");
+    assert_eq!(relay.requests()[1].path, "/v1/models");
+    assert_eq!(
+        served_by(&gw, MESSAGES_BODY, &[]).await.1.as_deref(),
+        Some("backup"),
+        "the relay stays out"
+    );
+    // A real model list brings it back.
+    relay.update(|b| {
+        b.status = None;
+        b.error_as_ok = false;
+    });
+    wait_for_state(&gw, "relay", "healthy").await;
+}
+
+#[actix_rt::test]
 async fn persistent_503s_eject_the_endpoint_and_a_failed_probe_ejects_it_for_longer() {
     let broken = MockUpstream::start(Behaviour {
         status: Some(503),

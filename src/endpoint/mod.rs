@@ -13,7 +13,7 @@ pub use budget::SeedSpend;
 pub use snapshot::EndpointSnapshot;
 
 use crate::config::{EndpointConfig, HealthPolicy, ProbeKind, Timeouts};
-use crate::upstream::outcome::UpstreamError;
+use crate::upstream::outcome::{TransportError, UpstreamError};
 use crate::usage::BudgetTracker;
 use actix::prelude::*;
 use health::{Claim, EndpointHealth, State, Transition};
@@ -255,7 +255,14 @@ impl Endpoint {
             match result {
                 Ok(r) => match UpstreamError::from_status(r.status, r.retry_after, false) {
                     Some(error) => act.record_failure(claim, &error, None, "probe: "),
-                    None => act.record_success(claim, r.status, r.latency),
+                    None => match r.not_an_answer {
+                        // A relay's 200 with an error body must not bring the endpoint back.
+                        Some(reason) => {
+                            let error = UpstreamError::Transport(TransportError::Other(reason));
+                            act.record_failure(claim, &error, None, "probe: ")
+                        }
+                        None => act.record_success(claim, r.status, r.latency),
+                    },
                 },
                 Err(e) => act.record_failure(claim, &UpstreamError::Transport(e), None, "probe: "),
             }
