@@ -90,8 +90,12 @@ async fn a_rate_limited_endpoint_cools_down_for_its_retry_after_then_a_trial_req
     assert_eq!(gw.state_of("limited").await, "healthy");
 }
 
-#[actix_rt::test]
-async fn with_an_active_probe_the_endpoint_is_tried_by_the_gateway_not_by_a_client() {
+/// Endpoint `id` (with `probe: models`) in front of a healthy `backup`; one request gets a 429
+/// from `id` (retry after 1 s) and leaves it cooling down. `health` adds to the health section.
+async fn cooling_down_with_a_probe(
+    id: &str,
+    health: &str,
+) -> (Gateway, MockUpstream, MockUpstream) {
     let limited = MockUpstream::start(Behaviour {
         key: Some("k".into()),
         status: Some(429),
@@ -101,17 +105,23 @@ async fn with_an_active_probe_the_endpoint_is_tried_by_the_gateway_not_by_a_clie
     .unwrap();
     let backup = mock("backup", "k");
     let gw = Gateway::start(&config(
-        "health:\n  rate_limit_scope: endpoint\n",
+        &format!("health:\n  rate_limit_scope: endpoint\n{health}"),
         &[
             format!(
                 "{}    probe: models\n",
-                endpoint("limited", &limited.url(), "k", 1)
+                endpoint(id, &limited.url(), "k", 1)
             ),
             endpoint("backup", &backup.url(), "k", 2),
         ],
     ));
     served_by(&gw, MESSAGES_BODY, &[]).await;
-    assert_eq!(gw.state_of("limited").await, "cooling_down");
+    assert_eq!(gw.state_of(id).await, "cooling_down");
+    (gw, limited, backup)
+}
+
+#[actix_rt::test]
+async fn with_an_active_probe_the_endpoint_is_tried_by_the_gateway_not_by_a_client() {
+    let (gw, limited, _backup) = cooling_down_with_a_probe("limited", "").await;
     limited.update(|b| b.status = None);
     wait_for_state(&gw, "limited", "healthy").await;
     let seen = limited.requests();
@@ -134,26 +144,7 @@ async fn with_an_active_probe_the_endpoint_is_tried_by_the_gateway_not_by_a_clie
 #[actix_rt::test]
 async fn a_probe_answered_200_with_an_error_body_keeps_the_endpoint_out() {
     // Some relays answer 200 with an error body; such a probe answer is no sign of health.
-    let relay = MockUpstream::start(Behaviour {
-        key: Some("k".into()),
-        status: Some(429),
-        retry_after: Some("1".into()),
-        ..Behaviour::default()
-    })
-    .unwrap();
-    let backup = mock("backup", "k");
-    let gw = Gateway::start(&config(
-        "health:\n  rate_limit_scope: endpoint\n  ejection_base: 300ms\n",
-        &[
-            format!(
-                "{}    probe: models\n",
-                endpoint("relay", &relay.url(), "k", 1)
-            ),
-            endpoint("backup", &backup.url(), "k", 2),
-        ],
-    ));
-    served_by(&gw, MESSAGES_BODY, &[]).await;
-    assert_eq!(gw.state_of("relay").await, "cooling_down");
+    let (gw, relay, _backup) = cooling_down_with_a_probe("relay", "  ejection_base: 300ms\n").await;
     relay.update(|b| {
         b.status = Some(503);
         b.error_as_ok = true;
