@@ -112,6 +112,24 @@ fn start_endpoint(
     }
 }
 
+/// Answered once every endpoint change reported so far is in the state file (at once without
+/// one). An operator's action waits for it, so that a stop right after cannot lose it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StateSaved;
+
+impl Handler<StateSaved> for Supervisor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: StateSaved, _ctx: &mut Self::Context) -> Self::Result {
+        match &self.state_writer {
+            Some(writer) => Box::pin(writer.saved()),
+            // Without the thread, changes were written on this one as they came.
+            None => Box::pin(std::future::ready(())),
+        }
+    }
+}
+
 impl Handler<DurableStateChanged> for Supervisor {
     type Result = ();
 
@@ -352,22 +370,37 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Writes the state file on a thread of its own, so that the one worker thread serving all
 /// traffic never waits for the disk. Writes in a burst collapse: the newest contents win.
 struct StateWriter {
-    tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    tx: Option<std::sync::mpsc::Sender<WriterJob>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+enum WriterJob {
+    Write(Vec<u8>),
+    /// Answered once everything sent before it is on disk.
+    Saved(tokio::sync::oneshot::Sender<()>),
 }
 
 impl StateWriter {
     fn start(path: PathBuf) -> Option<StateWriter> {
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (tx, rx) = std::sync::mpsc::channel::<WriterJob>();
         let spawned = std::thread::Builder::new()
             .name("state-file".into())
             .spawn(move || {
-                while let Ok(mut bytes) = rx.recv() {
-                    while let Ok(newer) = rx.try_recv() {
-                        bytes = newer;
+                while let Ok(job) = rx.recv() {
+                    let (mut newest, mut waiting) = (None, Vec::new());
+                    for job in std::iter::once(job).chain(rx.try_iter()) {
+                        match job {
+                            WriterJob::Write(bytes) => newest = Some(bytes),
+                            WriterJob::Saved(done) => waiting.push(done),
+                        }
                     }
-                    if let Err(e) = write_atomically(&path, &bytes) {
-                        log::warn!("state file {}: cannot write: {e}", path.display());
+                    if let Some(bytes) = newest {
+                        if let Err(e) = write_atomically(&path, &bytes) {
+                            log::warn!("state file {}: cannot write: {e}", path.display());
+                        }
+                    }
+                    for done in waiting {
+                        let _ = done.send(());
                     }
                 }
             });
@@ -385,10 +418,24 @@ impl StateWriter {
 
     fn write(&self, bytes: Vec<u8>) {
         // The thread lives as long as the sender; a send fails only if it died.
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(bytes).is_ok());
-        if !sent {
+        if !self.send(WriterJob::Write(bytes)) {
             log::warn!("state file: the writer thread is gone; a change was not saved");
         }
+    }
+
+    /// Resolves once every write sent before it is on disk (at once if the thread is gone).
+    fn saved(&self) -> impl std::future::Future<Output = ()> {
+        let (done, saved) = tokio::sync::oneshot::channel();
+        let sent = self.send(WriterJob::Saved(done));
+        async move {
+            if sent {
+                let _ = saved.await;
+            }
+        }
+    }
+
+    fn send(&self, job: WriterJob) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok())
     }
 }
 

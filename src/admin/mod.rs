@@ -142,7 +142,11 @@ async fn apply_action(id: &str, action: &str, shape: ApiShape, state: &AppState)
         }
     };
     match result {
-        Ok(snapshot) => HttpResponse::Ok().json(snapshot),
+        Ok(snapshot) => {
+            // The change is in the state file before the operator hears back.
+            let _ = state.supervisor.send(crate::supervisor::StateSaved).await;
+            HttpResponse::Ok().json(snapshot)
+        }
         Err(e) => GatewayError::Internal(e.to_string()).response(shape),
     }
 }
