@@ -506,6 +506,55 @@ async fn a_request_translation_cannot_carry_goes_to_an_endpoint_of_the_clients_a
         .unwrap()
         .contains("mcp_servers"));
     assert_eq!(openai.hits(), before);
+    drop(gw);
+
+    // The endpoint that could take it is rate-limited for now: the client hears when to come
+    // back (the gateway's 429 with Retry-After), not that its request cannot be carried.
+    let limited = MockUpstream::start(Behaviour {
+        key: Some("ak".into()),
+        status: Some(429),
+        retry_after: Some("30".into()),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config(
+        "",
+        &[
+            anthropic_endpoint("claude", &limited, 1),
+            openai_endpoint("ds", &openai, 2),
+        ],
+    ));
+    // A plain request meets the 429 and fails over to the OpenAI-format endpoint.
+    let (status, headers, _) = send(
+        &gw,
+        "/v1/messages",
+        messages_request(false),
+        CLAUDE_CODE_HEADERS,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "x-switchyard-endpoint").as_deref(),
+        Some("ds")
+    );
+    let (status, headers, body) = send(
+        &gw,
+        "/v1/messages",
+        request.to_string(),
+        CLAUDE_CODE_HEADERS,
+    )
+    .await;
+    assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        header(&headers, "x-switchyard-error").as_deref(),
+        Some("rate_limited")
+    );
+    assert!(header(&headers, "retry-after").is_some());
+    assert_eq!(
+        limited.hits(),
+        1,
+        "nothing more went to the rate-limited endpoint"
+    );
 }
 
 #[actix_rt::test]

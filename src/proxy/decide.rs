@@ -8,6 +8,7 @@
 //! the gateway's own 503 in its API's shape, naming what happened to each endpoint, with
 //! `Retry-After` when an endpoint is known to come back.
 
+use crate::balancer::NoEndpoint;
 use crate::upstream::outcome::{Failure, UpstreamError};
 
 /// What the relay does after an attempt.
@@ -54,10 +55,38 @@ pub fn last_resort(last_attempt_answered: bool, transport_failures: bool) -> Las
     }
 }
 
+/// Whether a translation refusal is what the client gets once the Balancer has nothing more to
+/// offer: only when nothing went upstream and every endpoint that could serve was tried (passed
+/// over or refused). An endpoint that could take the request but is out for now (cooling down,
+/// ejected, rate-limited) makes it the gateway's 503 or 429 instead, with `Retry-After`.
+pub fn refusal_stands(nothing_sent: bool, no: &NoEndpoint) -> bool {
+    nothing_sent && matches!(no, NoEndpoint::NothingSelectable { states, .. } if states.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::health::State;
     use crate::upstream::outcome::TransportError;
+
+    #[test]
+    fn a_refusal_stands_only_when_every_endpoint_was_tried_and_nothing_sent() {
+        let all_tried = NoEndpoint::NothingSelectable {
+            states: vec![],
+            retry_after: None,
+        };
+        assert!(refusal_stands(true, &all_tried));
+        assert!(!refusal_stands(false, &all_tried), "an upstream answered");
+        let one_out = NoEndpoint::NothingSelectable {
+            states: vec![State::CoolingDown],
+            retry_after: Some(std::time::Duration::from_secs(3)),
+        };
+        assert!(!refusal_stands(true, &one_out));
+        let limited = NoEndpoint::RateLimited {
+            retry_after: std::time::Duration::from_secs(3),
+        };
+        assert!(!refusal_stands(true, &limited));
+    }
     use std::time::Duration;
 
     fn status(code: u16) -> Option<UpstreamError> {

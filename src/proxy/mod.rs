@@ -171,11 +171,12 @@ impl Relay<'_> {
             let chosen = match self.select(&facts, &tried, (budgeted, keep_session)).await {
                 Ok(chosen) => chosen,
                 Err(no) => {
-                    if let (Some((refusal, client)), None, true) =
-                        (refused, &last_answer, unreachable.is_empty())
-                    {
-                        // Nothing went upstream: the refusal says what to change.
-                        return self.refuse_translation(refusal, client);
+                    let nothing_sent = last_answer.is_none() && unreachable.is_empty();
+                    if let Some((refusal, client)) = refused {
+                        if decide::refusal_stands(nothing_sent, &no) {
+                            // The refusal says what to change.
+                            return self.refuse_translation(refusal, client);
+                        }
                     }
                     let attempts = tried.len() - skipped;
                     return self.nothing_left(last_answer, unreachable, Some(no), attempts);
