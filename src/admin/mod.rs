@@ -143,8 +143,10 @@ async fn apply_action(id: &str, action: &str, shape: ApiShape, state: &AppState)
     };
     match result {
         Ok(snapshot) => {
-            // The change is in the state file before the operator hears back.
-            let _ = state.supervisor.send(crate::supervisor::StateSaved).await;
+            // The change is in the state file before the operator hears back (a disk that hangs
+            // delays the answer by 5 s at most; the write goes on).
+            let saved = state.supervisor.send(crate::supervisor::StateSaved);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), saved).await;
             HttpResponse::Ok().json(snapshot)
         }
         Err(e) => GatewayError::Internal(e.to_string()).response(shape),
