@@ -50,6 +50,22 @@ fn anthropic_endpoint(id: &str, mock: &MockUpstream, priority: u32) -> String {
     )
 }
 
+/// A gateway in front of an OpenAI-format mock (`ds`) and an Anthropic one (`claude`);
+/// `openai_first` gives `ds` priority 1, else `claude` has it.
+fn both_kinds(openai_first: bool) -> (Gateway, MockUpstream, MockUpstream) {
+    let openai = openai_mock("deepseek");
+    let claude = anthropic_mock("claude");
+    let (ds, cl) = if openai_first { (1, 2) } else { (2, 1) };
+    let gw = Gateway::start(&config(
+        "",
+        &[
+            openai_endpoint("ds", &openai, ds),
+            anthropic_endpoint("claude", &claude, cl),
+        ],
+    ));
+    (gw, openai, claude)
+}
+
 fn messages_request(stream: bool) -> String {
     json!({
         "model": "claude-sonnet-4-5", "max_tokens": 500, "stream": stream,
@@ -97,6 +113,11 @@ const CLAUDE_CODE_HEADERS: &[(&str, &str)] = &[
     ("anthropic-beta", "claude-code-20250219"),
     ("x-api-key", "client-key"),
 ];
+
+/// `POST /v1/messages` with Claude Code's headers.
+async fn claude_code(gw: &Gateway, body: String) -> (u16, awc::http::header::HeaderMap, Vec<u8>) {
+    send(gw, "/v1/messages", body, CLAUDE_CODE_HEADERS).await
+}
 
 /// The `data:` payloads of an SSE body, as JSON where they are JSON.
 fn sse_data(body: &[u8]) -> Vec<Value> {
@@ -356,13 +377,7 @@ async fn a_request_fails_over_between_endpoints_of_either_kind() {
         ],
     ));
     for stream in [false, true] {
-        let (status, headers, body) = send(
-            &gw,
-            "/v1/messages",
-            messages_request(stream),
-            CLAUDE_CODE_HEADERS,
-        )
-        .await;
+        let (status, headers, body) = claude_code(&gw, messages_request(stream)).await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         assert_eq!(
             header(&headers, "x-switchyard-endpoint").as_deref(),
@@ -412,26 +427,12 @@ async fn a_request_fails_over_between_endpoints_of_either_kind() {
 async fn a_request_translation_cannot_carry_goes_to_an_endpoint_of_the_clients_api() {
     // `mcp_servers` has no Chat Completions counterpart: the OpenAI-format endpoint (first by
     // priority) is passed over without a byte sent, and the Anthropic one takes the request as is.
-    let openai = openai_mock("deepseek");
-    let claude = anthropic_mock("claude");
-    let gw = Gateway::start(&config(
-        "",
-        &[
-            openai_endpoint("ds", &openai, 1),
-            anthropic_endpoint("claude", &claude, 2),
-        ],
-    ));
+    let (gw, openai, claude) = both_kinds(true);
     let mut request: Value = serde_json::from_str(&messages_request(false)).unwrap();
     request["mcp_servers"] =
         json!([{"type": "url", "url": "https://mcp.example/sse", "name": "x"}]);
     for _ in 0..2 {
-        let (status, headers, body) = send(
-            &gw,
-            "/v1/messages",
-            request.to_string(),
-            CLAUDE_CODE_HEADERS,
-        )
-        .await;
+        let (status, headers, body) = claude_code(&gw, request.to_string()).await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         assert_eq!(
             header(&headers, "x-switchyard-endpoint").as_deref(),
@@ -474,13 +475,7 @@ async fn a_request_translation_cannot_carry_goes_to_an_endpoint_of_the_clients_a
         !metrics.contains("switchyard_failovers_total{endpoint=\"ds\"}"),
         "{metrics}"
     );
-    let (status, headers, _) = send(
-        &gw,
-        "/v1/messages",
-        messages_request(false),
-        CLAUDE_CODE_HEADERS,
-    )
-    .await;
+    let (status, headers, _) = claude_code(&gw, messages_request(false)).await;
     assert_eq!(status, 200);
     assert_eq!(
         header(&headers, "x-switchyard-endpoint").as_deref(),
@@ -491,13 +486,7 @@ async fn a_request_translation_cannot_carry_goes_to_an_endpoint_of_the_clients_a
     // With no endpoint of the client's API, the refusal stands: a 400 naming the field, nothing sent.
     let gw = Gateway::start(&config("", &[openai_endpoint("ds", &openai, 1)]));
     let before = openai.hits();
-    let (status, _, body) = send(
-        &gw,
-        "/v1/messages",
-        request.to_string(),
-        CLAUDE_CODE_HEADERS,
-    )
-    .await;
+    let (status, _, body) = claude_code(&gw, request.to_string()).await;
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     let error: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(error["error"]["type"], "invalid_request_error");
@@ -525,25 +514,13 @@ async fn a_request_translation_cannot_carry_goes_to_an_endpoint_of_the_clients_a
         ],
     ));
     // A plain request meets the 429 and fails over to the OpenAI-format endpoint.
-    let (status, headers, _) = send(
-        &gw,
-        "/v1/messages",
-        messages_request(false),
-        CLAUDE_CODE_HEADERS,
-    )
-    .await;
+    let (status, headers, _) = claude_code(&gw, messages_request(false)).await;
     assert_eq!(status, 200);
     assert_eq!(
         header(&headers, "x-switchyard-endpoint").as_deref(),
         Some("ds")
     );
-    let (status, headers, body) = send(
-        &gw,
-        "/v1/messages",
-        request.to_string(),
-        CLAUDE_CODE_HEADERS,
-    )
-    .await;
+    let (status, headers, body) = claude_code(&gw, request.to_string()).await;
     assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
     assert_eq!(
         header(&headers, "x-switchyard-error").as_deref(),
@@ -567,13 +544,7 @@ async fn upstream_errors_reach_the_client_in_its_own_shape_with_the_same_status(
     })
     .expect("mock");
     let gw = Gateway::start(&config("", &[openai_endpoint("ds", &limited, 1)]));
-    let (status, headers, body) = send(
-        &gw,
-        "/v1/messages",
-        messages_request(false),
-        CLAUDE_CODE_HEADERS,
-    )
-    .await;
+    let (status, headers, body) = claude_code(&gw, messages_request(false)).await;
     assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
     assert!(header(&headers, "content-type")
         .unwrap_or_default()
@@ -626,13 +597,7 @@ async fn a_translated_stream_cut_midway_ends_with_the_clients_error_event() {
     })
     .expect("mock");
     let gw = Gateway::start(&config("", &[openai_endpoint("ds", &upstream, 1)]));
-    let (status, _, body) = send(
-        &gw,
-        "/v1/messages",
-        messages_request(true),
-        CLAUDE_CODE_HEADERS,
-    )
-    .await;
+    let (status, _, body) = claude_code(&gw, messages_request(true)).await;
     assert_eq!(status, 200);
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains("event: message_start"), "{text}");
@@ -751,15 +716,7 @@ async fn a_forwarded_model_list_comes_in_the_callers_shape() {
 
 #[actix_rt::test]
 async fn a_path_only_openai_has_goes_only_to_openai_endpoints() {
-    let claude = anthropic_mock("claude");
-    let openai = openai_mock("deepseek");
-    let gw = Gateway::start(&config(
-        "",
-        &[
-            anthropic_endpoint("claude", &claude, 1),
-            openai_endpoint("ds", &openai, 2),
-        ],
-    ));
+    let (gw, openai, claude) = both_kinds(false);
     let body = json!({"model": "text-embedding-3-small", "input": "hi"}).to_string();
     let (_, headers, _) = send(&gw, "/v1/embeddings", body.clone(), &[]).await;
     assert_eq!(
