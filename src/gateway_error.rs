@@ -22,6 +22,16 @@ pub enum ApiShape {
     OpenAi,
 }
 
+impl From<crate::translate::Api> for ApiShape {
+    /// The error shape of a client that speaks `api`.
+    fn from(api: crate::translate::Api) -> ApiShape {
+        match api {
+            crate::translate::Api::Anthropic => ApiShape::Anthropic,
+            crate::translate::Api::OpenAi => ApiShape::OpenAi,
+        }
+    }
+}
+
 impl ApiShape {
     /// The API shape of a request, from its path and headers.
     pub fn of_request(req: &actix_web::HttpRequest) -> ApiShape {

@@ -82,7 +82,7 @@ const MODELS_LIST_LIMIT: usize = 16 << 20;
 /// A forwarded model list, in the caller's shape when the endpoint that answered speaks the other
 /// API (the ids kept, in order); any other answer as it came.
 async fn in_callers_shape(answer: HttpResponse, caller: Api, config: &Config) -> HttpResponse {
-    use crate::gateway_error::{ApiShape, GatewayError};
+    use crate::gateway_error::GatewayError;
     use crate::upstream::outcome::TransportError;
     use actix_web::body::{BodySize, MessageBody};
     let Some(endpoint) = answer
@@ -107,11 +107,7 @@ async fn in_callers_shape(answer: HttpResponse, caller: Api, config: &Config) ->
                 failures: vec![(endpoint.id.clone(), TransportError::StreamUnfinished)],
                 retry_after: None,
             };
-            let shape = match caller {
-                Api::Anthropic => ApiShape::Anthropic,
-                Api::OpenAi => ApiShape::OpenAi,
-            };
-            return error.response(shape);
+            return error.response(caller.into());
         }
     };
     let ids = serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -123,13 +119,10 @@ async fn in_callers_shape(answer: HttpResponse, caller: Api, config: &Config) ->
                     .collect::<Vec<String>>()
             })
         });
-    let body = match ids {
-        Some(ids) => match serde_json::to_vec(&models_list(caller, &ids)) {
-            Ok(body) => body.into(),
-            Err(_) => bytes,
-        },
+    let reshaped = ids.and_then(|ids| serde_json::to_vec(&models_list(caller, &ids)).ok());
+    let Some(body) = reshaped else {
         // Not a list the gateway knows: passed on as it came.
-        None => bytes,
+        return head.set_body(bytes).map_into_boxed_body();
     };
     let mut response = head.set_body(body).map_into_boxed_body();
     response.headers_mut().insert(

@@ -223,10 +223,7 @@ impl BodyStage for SseStage {
             },
             Err(cut) => {
                 // The same final event a passthrough stream cut midway ends with.
-                let shape = match self.client {
-                    Api::Anthropic => ApiShape::Anthropic,
-                    Api::OpenAi => ApiShape::OpenAi,
-                };
+                let shape = ApiShape::from(self.client);
                 let event = if cut.error_sent {
                     String::new()
                 } else {
