@@ -2,6 +2,8 @@
 //! the path as the router will match it, so that no spelling of a path (percent-encoding, doubled
 //! slashes, case, a trailing slash, dot segments) can reach a handler by another door.
 
+use std::borrow::Cow;
+
 /// Where a request target leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination {
@@ -48,16 +50,25 @@ pub fn destination(router_path: &str) -> Result<Destination, TargetRefusal> {
 }
 
 /// Whether a fully decoded path, with runs of slashes folded and case ignored, is `/admin` or lies
-/// under it.
+/// under it. Reads the path once, without copying it.
 fn is_under_admin(decoded: &str) -> bool {
-    let mut folded = String::with_capacity(decoded.len());
-    for c in decoded.chars() {
-        let c = if c == '\\' { '/' } else { c };
-        if !(c == '/' && folded.ends_with('/')) {
-            folded.push(c.to_ascii_lowercase());
-        }
-    }
-    folded == "/admin" || folded.starts_with("/admin/")
+    let mut previous = None;
+    let mut folded = decoded
+        .chars()
+        .map(|c| {
+            if c == '\\' {
+                '/'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .filter(move |&c| {
+            let keep = !(c == '/' && previous == Some('/'));
+            previous = Some(c);
+            keep
+        });
+    "/admin".chars().all(|want| folded.next() == Some(want))
+        && matches!(folded.next(), None | Some('/'))
 }
 
 /// Whether any segment, split on `/` (and `\`, which some servers treat alike), is `.` or `..`.
@@ -66,8 +77,11 @@ fn has_dot_segment(path: &str) -> bool {
 }
 
 /// Decodes every `%XX` once (invalid escapes stay as they are); bytes that are not UTF-8 are
-/// replaced, which cannot turn a non-admin path into an admin one.
-fn percent_decode(path: &str) -> String {
+/// replaced, which cannot turn a non-admin path into an admin one. A path without `%` is borrowed.
+fn percent_decode(path: &str) -> Cow<'_, str> {
+    if !path.contains('%') {
+        return Cow::Borrowed(path);
+    }
     let bytes = path.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -85,7 +99,7 @@ fn percent_decode(path: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -171,5 +185,45 @@ mod tests {
         assert_eq!(percent_decode("/%2561"), "/%61");
         assert_eq!(percent_decode("/%zz%4"), "/%zz%4");
         assert_eq!(percent_decode("%"), "%");
+    }
+
+    /// The folding `is_under_admin` does without a copy, written the plain way: lower-case,
+    /// `\\` as `/`, runs of `/` as one, then compared.
+    fn under_admin_by_copy(decoded: &str) -> bool {
+        let mut folded = String::new();
+        for c in decoded.chars() {
+            let c = if c == '\\' { '/' } else { c };
+            if !(c == '/' && folded.ends_with('/')) {
+                folded.push(c.to_ascii_lowercase());
+            }
+        }
+        folded == "/admin" || folded.starts_with("/admin/")
+    }
+
+    #[test]
+    fn admin_folding_reads_lookalikes_as_admin() {
+        for p in [
+            "/admin",
+            "//ADMIN",
+            "\\admin\\x",
+            "/Admin//",
+            "///admin///status",
+        ] {
+            assert!(is_under_admin(p), "{p}");
+        }
+        for p in ["", "/", "/admi", "/adminx", "/v1/admin", "/admin\u{e9}"] {
+            assert!(!is_under_admin(p), "{p}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn admin_folding_answers_as_the_copying_fold(pieces in proptest::collection::vec(
+            proptest::sample::select(&["/", "\\", "//", "admin", "ADMIN", "Admin", "admi", "n", "x", "\u{e9}"][..]),
+            0..7,
+        )) {
+            let path = pieces.concat();
+            proptest::prop_assert_eq!(is_under_admin(&path), under_admin_by_copy(&path), "{}", path);
+        }
     }
 }
