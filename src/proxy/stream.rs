@@ -50,7 +50,7 @@ pub struct RelayBody<S> {
     /// Reported when the body ends; `None` once reported.
     attempt: Option<Attempt>,
     log: Option<AccessLog>,
-    /// The last bytes relayed.
+    /// The last bytes relayed (SSE only: a plain body is judged by its length).
     tail: Vec<u8>,
     relayed: u64,
     pending: Option<Bytes>,
@@ -82,7 +82,10 @@ impl<S> RelayBody<S> {
             last_chunk: now,
             attempt,
             log: Some(log),
-            tail: tail_start(),
+            tail: match kind {
+                StreamKind::Sse { .. } => tail_start(),
+                StreamKind::Plain { .. } => Vec::new(),
+            },
             relayed: 0,
             pending: None,
             done: false,
@@ -241,10 +244,12 @@ where
                         log.relayed(&chunk);
                     }
                     this.relayed += chunk.len() as u64;
-                    let keep = chunk.len().min(TAIL);
-                    this.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
-                    if this.tail.len() > TAIL {
-                        this.tail.drain(..this.tail.len() - TAIL);
+                    if let StreamKind::Sse { .. } = this.kind {
+                        let keep = chunk.len().min(TAIL);
+                        this.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
+                        if this.tail.len() > TAIL {
+                            this.tail.drain(..this.tail.len() - TAIL);
+                        }
                     }
                     let out = this.stages.feed(chunk);
                     // An empty chunk could read as the end of a chunked body: wait for more.
