@@ -85,7 +85,7 @@ pub struct SelectEndpoint {
     /// The request's model, when it names one.
     pub model: Option<Arc<str>>,
     /// Endpoints this request already tried.
-    pub exclude: Vec<String>,
+    pub exclude: Vec<Arc<str>>,
     /// The sticky-session key, when the request carries one.
     pub session: Option<String>,
     /// This retry follows a transient failure (5xx, timeout, connection error) and so spends the
@@ -185,7 +185,7 @@ impl Handler<SelectEndpoint> for Balancer {
                 None => true,
             })
             .inspect(|_| speaks_api = true)
-            .filter(|(_, m)| !msg.exclude.contains(&m.config.id))
+            .filter(|(_, m)| !msg.exclude.iter().any(|id| **id == *m.config.id))
             .map(|(index, m)| Candidate {
                 index,
                 priority: m.config.priority,

@@ -4,6 +4,7 @@
 use super::UpstreamAuth;
 use actix_web::http::header::HeaderValue;
 use actix_web::http::uri::{Authority, Scheme};
+use std::sync::Arc;
 
 /// An endpoint's ready-made request parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub struct Wire {
     pub authorization: Option<HeaderValue>,
     /// The endpoint's id as the value of `x-switchyard-endpoint`.
     pub id: HeaderValue,
+    /// The endpoint's id, shared without a copy by the usage records of its answers and by the
+    /// list of endpoints a request tried.
+    pub shared_id: Arc<str>,
 }
 
 impl Wire {
@@ -58,6 +62,7 @@ impl Wire {
             UpstreamAuth::Both | UpstreamAuth::Bearer => Some(secret(&format!("Bearer {key}"))?),
             UpstreamAuth::XApiKey => None,
         };
+        let shared_id = Arc::from(id);
         let id = HeaderValue::from_str(id).map_err(|_| ("id", NOT_A_HEADER))?;
         Ok(Wire {
             scheme,
@@ -66,6 +71,7 @@ impl Wire {
             x_api_key,
             authorization,
             id,
+            shared_id,
         })
     }
 }

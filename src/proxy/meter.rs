@@ -36,7 +36,7 @@ impl UsageTap {
         UsageTap {
             meter: AnswerMeter::new(
                 answered.content_type,
-                Arc::from(answered.endpoint.id.as_str()),
+                answered.endpoint.wire.shared_id.clone(),
                 model,
                 upstream_model,
                 answered.status,

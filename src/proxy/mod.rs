@@ -155,7 +155,8 @@ impl Relay<'_> {
             }
         }
         let max_attempts = self.config.balancer.max_attempts as usize;
-        let mut tried: Vec<String> = Vec::new();
+        // The ids of the endpoints tried, shared with their configs.
+        let mut tried: Vec<Arc<str>> = Vec::new();
         let mut unreachable: Vec<(String, TransportError)> = Vec::new();
         // The last attempt's upstream answer, while it may still be the one passed on.
         let mut last_answer = None;
@@ -184,10 +185,10 @@ impl Relay<'_> {
             };
             if let (true, Some(previous)) = (moved_on, tried.last()) {
                 // The request moves on from the endpoint that failed it.
-                self.log.failed_over.push(previous.clone());
+                self.log.failed_over.push(previous.to_string());
             }
             let endpoint = chosen.endpoint.clone();
-            tried.push(endpoint.id.clone());
+            tried.push(endpoint.wire.shared_id.clone());
             let upstream_model = facts
                 .model
                 .as_ref()
@@ -320,7 +321,7 @@ impl Relay<'_> {
     async fn select(
         &self,
         facts: &RequestFacts,
-        tried: &[String],
+        tried: &[Arc<str>],
         (budgeted, keep_session): (bool, bool),
     ) -> Result<Selected, NoEndpoint> {
         let ask = SelectEndpoint {
