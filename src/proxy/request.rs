@@ -48,10 +48,10 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
         let member = members.iter().rev().find(|m| m.key == key)?;
         Some(&body[member.value.clone()])
     };
-    let models: Vec<&scan::Member> = members.iter().filter(|m| m.key == "model").collect();
-    match models.as_slice() {
-        [] => {}
-        [one] => match json_string(&body[one.value.clone()]) {
+    let mut models = members.iter().filter(|m| m.key == "model");
+    match (models.next(), models.next()) {
+        (None, _) => {}
+        (Some(one), None) => match json_string(&body[one.value.clone()]) {
             Some(m) if !m.is_empty() && m.len() <= MAX_FIELD => facts.model = Some(Arc::from(m)),
             Some(_) => {
                 facts.model_problem =
@@ -59,7 +59,9 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
             }
             None => facts.model_problem = Some("`model` is not a string".to_string()),
         },
-        _ => facts.model_problem = Some("the body names `model` more than once".to_string()),
+        (Some(_), Some(_)) => {
+            facts.model_problem = Some("the body names `model` more than once".to_string())
+        }
     }
     facts.stream = value("stream").is_some_and(|s| s == b"true");
     if facts.session.is_none() {
