@@ -161,39 +161,96 @@ const BUILTIN: &[(&str, Price)] = &[
 /// `claude-sonnet-4-5-20250929`, `anthropic/claude-sonnet-4.5` and `Claude-Sonnet-4-5` all find
 /// `claude-sonnet-4`'s row; `gpt-4o-mini-2024-07-18` finds `gpt-4o-mini`, not `gpt-4o`.
 pub fn builtin_price(model: &str) -> Option<Price> {
-    // Compared byte by byte, lower-cased on the fly: pricing an answer allocates nothing.
     let name = model.rsplit('/').next().unwrap_or(model).as_bytes();
+    // Only the first bytes can meet a prefix (and the byte after it): they are lower-cased once,
+    // on the stack, so pricing an answer allocates nothing.
+    let mut start = [0u8; LONGEST_PREFIX + 1];
+    let seen = name.len().min(start.len());
     // Dotted Anthropic versions (`claude-opus-4.5`) are spelled with a dash in the table.
     let claude = name.len() >= 7 && name[..7].eq_ignore_ascii_case(b"claude-");
-    let norm = |b: u8| {
-        if claude && b == b'.' {
-            b'-'
-        } else {
-            b.to_ascii_lowercase()
-        }
-    };
+    for (to, &from) in start.iter_mut().zip(&name[..seen]) {
+        *to = match from {
+            b'.' if claude => b'-',
+            b => b.to_ascii_lowercase(),
+        };
+    }
     BUILTIN
         .iter()
-        .filter(|(prefix, _)| matches_prefix(name, prefix.as_bytes(), norm))
+        .filter(|(prefix, _)| matches_prefix(&start[..seen], name.len(), prefix.as_bytes()))
         .max_by_key(|(prefix, _)| prefix.len())
         .map(|(_, price)| *price)
 }
 
-/// `prefix` matches whole name parts of `name` (read through `norm`): `gpt-5` matches
-/// `gpt-5-2025-08-07` but not `gpt-50`, `o3` matches `o3-2025-04-16` but not `o3x`.
-fn matches_prefix(name: &[u8], prefix: &[u8], norm: impl Fn(u8) -> u8) -> bool {
-    if name.len() < prefix.len() || !name.iter().zip(prefix).all(|(n, p)| norm(*n) == *p) {
+/// The longest prefix in [`BUILTIN`].
+const LONGEST_PREFIX: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < BUILTIN.len() {
+        if BUILTIN[i].0.len() > longest {
+            longest = BUILTIN[i].0.len();
+        }
+        i += 1;
+    }
+    longest
+};
+
+/// `prefix` matches whole name parts of the name whose normalised first bytes are `start` and
+/// whose length is `len`: `gpt-5` matches `gpt-5-2025-08-07` but not `gpt-50`, `o3` matches
+/// `o3-2025-04-16` but not `o3x`.
+fn matches_prefix(start: &[u8], len: usize, prefix: &[u8]) -> bool {
+    if !start.starts_with(prefix) {
         return false;
     }
-    match name.get(prefix.len()) {
-        None => true,
-        Some(&next) => matches!(norm(next), b'-' | b'@' | b':' | b'[' | b'_'),
-    }
+    len == prefix.len() || matches!(start[prefix.len()], b'-' | b'@' | b':' | b'[' | b'_')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`builtin_price`] written the plain way: every byte of the name normalised as it is
+    /// compared.
+    fn price_by_plain_compare(model: &str) -> Option<Price> {
+        let name = model.rsplit('/').next().unwrap_or(model).as_bytes();
+        let claude = name.len() >= 7 && name[..7].eq_ignore_ascii_case(b"claude-");
+        let norm = |b: u8| match b {
+            b'.' if claude => b'-',
+            b => b.to_ascii_lowercase(),
+        };
+        BUILTIN
+            .iter()
+            .filter(|(prefix, _)| {
+                let p = prefix.as_bytes();
+                name.len() >= p.len()
+                    && name.iter().zip(p).all(|(n, p)| norm(*n) == *p)
+                    && name
+                        .get(p.len())
+                        .is_none_or(|&b| matches!(norm(b), b'-' | b'@' | b':' | b'[' | b'_'))
+            })
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, price)| *price)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn built_in_prices_match_as_the_plain_compare_does(
+            name in proptest::collection::vec(
+                proptest::sample::select(
+                    &["claude-", "Claude-", "sonnet-", "opus-", "haiku-", "4", "5", ".", "-", "3-5-",
+                      "gpt-", "GPT-", "4o", "-mini", "o3", "deepseek-", "chat", "x", "anthropic/", "[1m]",
+                      "20250929"][..],
+                ),
+                0..8,
+            )
+        ) {
+            let name = name.concat();
+            proptest::prop_assert_eq!(
+                builtin_price(&name).map(|p| (p.input, p.output)),
+                price_by_plain_compare(&name).map(|p| (p.input, p.output)),
+                "{}", name
+            );
+        }
+    }
 
     fn tokens(input: u64, output: u64, cache_read: u64, cache_write: u64) -> Tokens {
         Tokens {
