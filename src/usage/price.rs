@@ -201,7 +201,10 @@ fn matches_prefix(start: &[u8], len: usize, prefix: &[u8]) -> bool {
     if !start.starts_with(prefix) {
         return false;
     }
-    len == prefix.len() || matches!(start[prefix.len()], b'-' | b'@' | b':' | b'[' | b'_')
+    len == prefix.len()
+        || start
+            .get(prefix.len())
+            .is_some_and(|b| matches!(b, b'-' | b'@' | b':' | b'[' | b'_'))
 }
 
 #[cfg(test)]
