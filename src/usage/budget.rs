@@ -134,6 +134,9 @@ impl BudgetTracker {
 
     /// The reached limit, if any, at `now`. A new day or month starts from nothing.
     pub fn over_budget(&self, now: SystemTime) -> Option<OverBudget> {
+        if self.budget.daily_usd.is_none() && self.budget.monthly_usd.is_none() {
+            return None;
+        }
         let ms = clock::unix_ms(now);
         let (today, month) = self.spent_nanos(ms);
         let day_over = self
@@ -181,21 +184,23 @@ impl BudgetTracker {
     }
 
     fn spent_nanos(&self, ms: i64) -> (i64, i64) {
-        let today = if clock::day_start(ms) == self.day_start {
-            self.day_nanos
-        } else {
-            0
-        };
+        if clock::day_start(ms) == self.day_start {
+            // The day and the month are always set together: the same day is the same month.
+            return (self.day_nanos, self.month_nanos);
+        }
         let month = if clock::month_start(ms) == self.month_start {
             self.month_nanos
         } else {
             0
         };
-        (today, month)
+        (0, month)
     }
 
     fn roll(&mut self, now: SystemTime) {
         let ms = clock::unix_ms(now);
+        if clock::day_start(ms) == self.day_start {
+            return;
+        }
         let (today, month) = self.spent_nanos(ms);
         self.day_start = clock::day_start(ms);
         self.month_start = clock::month_start(ms);
