@@ -189,19 +189,20 @@ fn main() {
     warm(&targets, &small);
 
     println!("\n## Throughput and CPU (wrk -t1, keep-alive, POST /v1/messages)");
-    println!("proxy µs/req and upstream µs/req: utime+stime from /proc/PID/stat around the run ÷ requests served");
+    println!("proxy µs/req and upstream µs/req: utime+stime from /proc/PID/stat around the run ÷ requests served; range: the lowest and highest proxy µs/req of the runs");
     println!(
         "each figure: the median of {} runs, the targets taking turns, each run in a new process of every proxy (errors: the sum)",
         opts.rounds
     );
     println!(
-        "{:<34} {:<12} {:>9} {:>8} {:>8} {:>12} {:>10} {:>9} {:>7}",
+        "{:<34} {:<12} {:>9} {:>8} {:>8} {:>12} {:>11} {:>10} {:>9} {:>7}",
         "case",
         "target",
         "req/s",
         "p50 ms",
         "p99 ms",
         "proxy µs/req",
+        "range",
         "upstr µs",
         "÷ nginx",
         "errors"
@@ -265,11 +266,13 @@ fn main() {
         for (name, run) in &runs {
             match run {
                 Some(r) => println!(
-                    "{label:<34} {name:<12} {:>9.0} {:>8.3} {:>8.3} {:>12} {:>10} {:>9} {:>7}",
+                    "{label:<34} {name:<12} {:>9.0} {:>8.3} {:>8.3} {:>12} {:>11} {:>10} {:>9} {:>7}",
                     r.rps,
                     r.p50_ms,
                     r.p99_ms,
                     fmt_us(r.proxy_us),
+                    r.proxy_us_range
+                        .map_or("-".into(), |(low, high)| format!("{low:.1}–{high:.1}")),
                     fmt_us(r.upstream_us),
                     nginx_run.map_or("-".into(), |n| format!("{:.2}", r.rps / n.rps)),
                     r.errors
@@ -1019,6 +1022,8 @@ struct Run {
     requests: u64,
     errors: u64,
     proxy_us: Option<f64>,
+    /// For a median: the lowest and highest `proxy_us` of the runs (one per process).
+    proxy_us_range: Option<(f64, f64)>,
     upstream_us: Option<f64>,
     peak_rss_kib: u64,
 }
@@ -1050,6 +1055,13 @@ impl Run {
             requests: runs.iter().map(|r| r.requests).sum(),
             errors: runs.iter().map(|r| r.errors).sum(),
             proxy_us: optional(runs.iter().map(|r| r.proxy_us).collect()),
+            proxy_us_range: runs
+                .iter()
+                .filter_map(|r| r.proxy_us)
+                .fold(None, |range, us| {
+                    let (low, high) = range.unwrap_or((us, us));
+                    Some((low.min(us), high.max(us)))
+                }),
             upstream_us: optional(runs.iter().map(|r| r.upstream_us).collect()),
             peak_rss_kib: runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0),
         })
@@ -1157,6 +1169,7 @@ fn wrk(url: &str, script: &Path, conns: u32, seconds: u64) -> Option<Run> {
         requests,
         errors: non_2xx + socket,
         proxy_us: None,
+        proxy_us_range: None,
         upstream_us: None,
         peak_rss_kib: 0,
     })
