@@ -33,7 +33,9 @@ pub enum TargetRefusal {
 /// router matches it (`HttpRequest::match_info().as_str()`: percent-decoded except `%`, `/`, `+`).
 pub fn destination(router_path: &str) -> Result<Destination, TargetRefusal> {
     let decoded = percent_decode(router_path);
-    if has_dot_segment(router_path) || has_dot_segment(&decoded) {
+    // A path without `%` decodes to itself: one look is enough.
+    let decoded_differs = matches!(decoded, Cow::Owned(_));
+    if has_dot_segment(router_path) || (decoded_differs && has_dot_segment(&decoded)) {
         return Err(TargetRefusal::DotSegment);
     }
     if router_path == "/admin" || router_path.starts_with("/admin/") {
