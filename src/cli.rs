@@ -5,6 +5,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::mock::{Behaviour, MockUpstream, OpenAiAnswer};
 use crate::onboard::{self, Shell};
 use crate::server;
+use crate::text::escape_controls;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -244,25 +245,32 @@ fn status(url: &str, key: Option<&str>, json: bool) -> ExitCode {
 
 /// The `switchyard status` table.
 pub fn render_status_table(report: &serde_json::Value, colour: bool) -> String {
+    // Every text below came from the gateway's answer, which quotes model names, upstream error
+    // text and other values from outside: shown with control characters escaped.
+    let text = |v: &serde_json::Value, missing: &str| {
+        escape_controls(v.as_str().unwrap_or(missing)).into_owned()
+    };
     let mut out = String::new();
     out.push_str(&format!(
         "switchyard {}  up {}  auth {}  strategy {}  listening {}\n",
-        report["version"].as_str().unwrap_or("?"),
+        text(&report["version"], "?"),
         human_duration(report["uptime_s"].as_u64().unwrap_or(0)),
-        report["auth_mode"].as_str().unwrap_or("?"),
-        report["strategy"].as_str().unwrap_or("?"),
+        text(&report["auth_mode"], "?"),
+        text(&report["strategy"], "?"),
         report["listen"]
             .as_array()
             .map(|a| a
                 .iter()
                 .filter_map(|v| v.as_str())
+                .map(|v| escape_controls(v).into_owned())
                 .collect::<Vec<_>>()
                 .join(", "))
             .unwrap_or_default(),
     ));
     if let Some(error) = report["config_error"].as_str() {
         out.push_str(&format!(
-            "config reload failed (running the previous config): {error}\n"
+            "config reload failed (running the previous config): {}\n",
+            escape_controls(error)
         ));
     }
     let header = [
@@ -270,8 +278,8 @@ pub fn render_status_table(report: &serde_json::Value, colour: bool) -> String {
     ];
     let mut rows: Vec<[String; 10]> = Vec::new();
     for e in report["endpoints"].as_array().into_iter().flatten() {
-        let state = e["state"].as_str().unwrap_or("?").to_string();
-        let mut why = e["last_error"].as_str().unwrap_or("").to_string();
+        let state = text(&e["state"], "?");
+        let mut why = text(&e["last_error"], "");
         if let Some(secs) = e["retry_in_s"].as_f64() {
             why = format!("back in {secs:.0}s; {why}");
         }
@@ -282,7 +290,7 @@ pub fn render_status_table(report: &serde_json::Value, colour: bool) -> String {
             .map(|c| {
                 format!(
                     "{} {:.0}s",
-                    c["model"].as_str().unwrap_or("?"),
+                    text(&c["model"], "?"),
                     c["retry_in_s"].as_f64().unwrap_or(0.0)
                 )
             })
@@ -297,7 +305,7 @@ pub fn render_status_table(report: &serde_json::Value, colour: bool) -> String {
         let ms =
             |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or("-".into());
         rows.push([
-            e["id"].as_str().unwrap_or("?").to_string(),
+            text(&e["id"], "?"),
             state,
             e["requests"].as_u64().unwrap_or(0).to_string(),
             e["failures"].as_u64().unwrap_or(0).to_string(),
@@ -309,7 +317,7 @@ pub fn render_status_table(report: &serde_json::Value, colour: bool) -> String {
             ms(&e["latency_p50_ms"]),
             ms(&e["latency_p95_ms"]),
             if why.is_empty() { "-".into() } else { why },
-            e["base_url"].as_str().unwrap_or("").to_string(),
+            text(&e["base_url"], ""),
         ]);
     }
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -470,6 +478,32 @@ fn demo(port: u16) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_from_upstreams_and_clients_reaches_the_terminal_escaped() {
+        let hostile = "\u{1b}]0;PWNED\u{7}\u{1b}[2J\r\nINJECTED";
+        let report = serde_json::json!({
+            "version": "0.1.0", "uptime_s": 1, "auth_mode": "off", "strategy": "priority", "listen": [],
+            "config_error": hostile,
+            "endpoints": [
+                {"id": "a", "state": "healthy", "requests": 1, "failures": 1, "last_status": 500,
+                 "last_error": hostile, "base_url": "https://a.example",
+                 "model_cooldowns": [{"model": hostile, "retry_in_s": 3.0}]}
+            ]
+        });
+        for colour in [false, true] {
+            let table = render_status_table(&report, colour);
+            let raw_escape = table.match_indices('\x1b').any(|(i, _)| {
+                !table[i..].starts_with("\x1b[3") && !table[i..].starts_with("\x1b[0m")
+            });
+            assert!(!raw_escape, "{table:?}");
+            assert!(
+                !table.contains('\r') && !table.contains('\u{7}'),
+                "{table:?}"
+            );
+            assert!(table.lines().all(|l| !l.starts_with("INJECTED")), "{table}");
+        }
+    }
 
     #[test]
     fn the_status_table_lines_up_and_colours_only_when_asked() {

@@ -31,6 +31,7 @@ pub mod proxy;
 mod secret;
 pub mod server;
 pub mod supervisor;
+pub mod text;
 pub mod translate;
 pub mod upstream;
 pub mod usage;

@@ -29,7 +29,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use decide::Step;
 use report::{AccessLog, Attempt};
-use request::RequestFacts;
+use request::{ModelProblem, RequestFacts};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -149,9 +149,14 @@ impl Relay<'_> {
         self.log.model = facts.model.clone();
         if let Some(problem) = &facts.model_problem {
             // Model rules (allowlists, renames, per-model accounting) hold only if the gateway
-            // reads the same model the upstream will: a doubtful one goes nowhere.
-            if request::model_rules_apply(&self.config.endpoints) {
-                return self.refuse(GatewayError::UnreadableModel(problem.clone()));
+            // reads the same model the upstream will: a doubtful one goes nowhere. A name with
+            // control characters goes nowhere at all.
+            let refused = match problem {
+                ModelProblem::ControlCharacters => true,
+                ModelProblem::Uncertain(_) => request::model_rules_apply(&self.config.endpoints),
+            };
+            if refused {
+                return self.refuse(GatewayError::UnreadableModel(problem.to_string()));
             }
         }
         let max_attempts = self.config.balancer.max_attempts as usize;

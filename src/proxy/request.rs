@@ -15,11 +15,33 @@ pub struct RequestFacts {
     /// The top-level `model`, when it was read with certainty (shared by the request's log line,
     /// the Balancer's question and the usage record).
     pub model: Option<Arc<str>>,
-    /// Why the model could not be read with certainty (a body that is not JSON, `model` named
-    /// twice, not a string, empty or too long). `None` when it was read or is certainly absent.
-    pub model_problem: Option<String>,
+    /// Why the model could not be read with certainty, or may not be used. `None` when it was
+    /// read or is certainly absent.
+    pub model_problem: Option<ModelProblem>,
     pub stream: bool,
     pub session: Option<String>,
+}
+
+/// What is wrong with a request's `model`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelProblem {
+    /// It cannot be read with certainty (a body that is not JSON, `model` named twice, not a
+    /// string, empty or too long): refused while any endpoint's model rules depend on it.
+    Uncertain(String),
+    /// It has control characters (a terminal escape, a line break): refused always, since the
+    /// name would reach logs, tables and the usage history.
+    ControlCharacters,
+}
+
+impl std::fmt::Display for ModelProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelProblem::Uncertain(why) => f.write_str(why),
+            ModelProblem::ControlCharacters => {
+                f.write_str("`model` contains control characters; send a plain model name")
+            }
+        }
+    }
 }
 
 /// Longest session key or model name taken from a request.
@@ -39,7 +61,9 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
     let members = match scan::top_level_members(body) {
         Ok(members) => members,
         Err(e) => {
-            facts.model_problem = Some(format!("the body is not a JSON object ({e})"));
+            facts.model_problem = Some(ModelProblem::Uncertain(format!(
+                "the body is not a JSON object ({e})"
+            )));
             return facts;
         }
     };
@@ -52,15 +76,25 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
     match (models.next(), models.next()) {
         (None, _) => {}
         (Some(one), None) => match json_string(&body[one.value.clone()]) {
+            Some(m) if crate::text::has_controls(&m) => {
+                facts.model_problem = Some(ModelProblem::ControlCharacters);
+            }
             Some(m) if !m.is_empty() && m.len() <= MAX_FIELD => facts.model = Some(Arc::from(m)),
             Some(_) => {
-                facts.model_problem =
-                    Some(format!("`model` is empty or longer than {MAX_FIELD} bytes"));
+                facts.model_problem = Some(ModelProblem::Uncertain(format!(
+                    "`model` is empty or longer than {MAX_FIELD} bytes"
+                )));
             }
-            None => facts.model_problem = Some("`model` is not a string".to_string()),
+            None => {
+                facts.model_problem = Some(ModelProblem::Uncertain(
+                    "`model` is not a string".to_string(),
+                ))
+            }
         },
         (Some(_), Some(_)) => {
-            facts.model_problem = Some("the body names `model` more than once".to_string())
+            facts.model_problem = Some(ModelProblem::Uncertain(
+                "the body names `model` more than once".to_string(),
+            ))
         }
     }
     facts.stream = value("stream").is_some_and(|s| s == b"true");

@@ -87,7 +87,7 @@ pub async fn fetch(url: &str, key: Option<&str>) -> Result<bytes::Bytes, String>
         return Err(format!(
             "{url} answered {}: {}",
             response.status(),
-            String::from_utf8_lossy(&body)
+            crate::text::escape_controls(&String::from_utf8_lossy(&body))
         ));
     }
     Ok(body)
@@ -95,11 +95,14 @@ pub async fn fetch(url: &str, key: Option<&str>) -> Result<bytes::Bytes, String>
 
 /// The `switchyard usage` table: one line per key, then the totals.
 pub fn render_usage_table(report: &serde_json::Value) -> String {
-    let by = report["by"].as_str().unwrap_or("endpoint");
+    let text = |v: &serde_json::Value| {
+        crate::text::escape_controls(v.as_str().unwrap_or("?")).into_owned()
+    };
+    let by = text(&report["by"]);
     let mut out = format!(
         "usage from {} to {} by {by}\n",
-        report["since"].as_str().unwrap_or("?"),
-        report["until"].as_str().unwrap_or("?")
+        text(&report["since"]),
+        text(&report["until"])
     );
     if report["store"]["enabled"] == serde_json::Value::Bool(false) {
         out.push_str("(usage history is off: usage.database is `off`)\n");
@@ -134,9 +137,11 @@ pub fn render_usage_table(report: &serde_json::Value) -> String {
         .into_iter()
         .flatten()
         .map(|r| {
+            // A key is a model name, an endpoint id or a day: a client's model name may hold
+            // terminal escapes or line breaks, shown escaped.
             let key = r["key"]
                 .as_str()
-                .map(str::to_string)
+                .map(|k| crate::text::escape_controls(k).into_owned())
                 .unwrap_or_else(|| r["key"].to_string());
             row(key, r)
         })
@@ -199,6 +204,25 @@ mod tests {
         assert!(lines[4].starts_with("TOTAL") && lines[4].contains("3010"));
         let end = |l: &str, word: &str| l.find(word).map(|i| i + word.len());
         assert_eq!(end(lines[1], "INPUT"), end(lines[2], "3000"));
+    }
+
+    #[test]
+    fn a_model_name_with_terminal_escapes_cannot_forge_a_row_or_move_the_cursor() {
+        let hostile = "\u{1b}]0;PWNED\u{7}\u{1b}[2J\r\nINJECTED  9  9";
+        let report = serde_json::json!({
+            "since": "s", "until": "u", "by": "model",
+            "rows": [{"key": hostile, "requests": 1, "input_tokens": 1, "output_tokens": 1,
+                      "cache_read_tokens": 0, "cache_write_tokens": 0, "cost_usd": 0.0}],
+            "totals": {"requests": 1}, "store": {"enabled": true}
+        });
+        let table = render_usage_table(&report);
+        assert!(
+            !table.chars().any(|c| c.is_control() && c != '\n'),
+            "{table:?}"
+        );
+        // A header, the one row, the totals: no line of its own for the forged text.
+        assert_eq!(table.lines().count(), 4, "{table}");
+        assert!(table.lines().all(|l| !l.starts_with("INJECTED")));
     }
 
     #[test]
