@@ -20,6 +20,8 @@ pub enum Destination {
     Forward,
 }
 
+pub mod browser;
+
 /// Why a target is refused before routing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetRefusal {

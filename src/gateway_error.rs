@@ -115,6 +115,9 @@ pub enum GatewayError {
     Unauthorized(String),
     #[error("admin route needs proxy.admin_key: {0}")]
     AdminUnauthorized(String),
+    /// A browser request refused by the `Host`/`Origin` rules.
+    #[error("switchyard refused the request: {0}")]
+    Forbidden(crate::edge::browser::BrowserRefusal),
     #[error("{0}")]
     NotFound(String),
     #[error("internal gateway error: {0}")]
@@ -158,6 +161,7 @@ impl GatewayError {
             GatewayError::RetryBudget => "retry_budget",
             GatewayError::Unauthorized(_) => "auth",
             GatewayError::AdminUnauthorized(_) => "admin_auth",
+            GatewayError::Forbidden(refusal) => refusal.kind(),
             GatewayError::NotFound(_) => "not_found",
             GatewayError::Internal(_) => "internal",
         }
@@ -179,6 +183,7 @@ impl GatewayError {
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
                 StatusCode::UNAUTHORIZED
             }
+            GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -199,6 +204,7 @@ impl GatewayError {
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
                 "authentication_error"
             }
+            GatewayError::Forbidden(_) => "permission_error",
             GatewayError::Internal(_) => "api_error",
         }
     }
@@ -228,6 +234,7 @@ impl GatewayError {
             | GatewayError::UnknownModel(_)
             | GatewayError::Unauthorized(_)
             | GatewayError::AdminUnauthorized(_)
+            | GatewayError::Forbidden(_)
             | GatewayError::NotFound(_) => Fault::Client,
             GatewayError::NoEndpoint { .. }
             | GatewayError::RateLimited { .. }

@@ -7,6 +7,7 @@
 
 use crate::auth;
 use crate::config::Config;
+use crate::edge::browser::{self, BrowserHeaders, BrowserPolicy, OriginVerdict};
 use crate::edge::{self, Destination};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::proxy::{self, REQUEST_ID_HEADER};
@@ -332,38 +333,32 @@ async fn watch_signals(
     }
 }
 
+/// The headers the browser rules read. A `Host` that is not text counts as a malformed one.
+fn browser_headers(req: &ServiceRequest) -> BrowserHeaders<'_> {
+    let headers = req.headers();
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    let hosts = headers.get_all(actix_web::http::header::HOST);
+    BrowserHeaders {
+        host_count: hosts.clone().count(),
+        host: text("host"),
+        authority: req.uri().authority().map(|a| a.as_str()),
+        origin: text("origin"),
+        sec_fetch_site: text("sec-fetch-site"),
+    }
+}
+
 /// CORS answer headers for an allowed browser origin.
 #[derive(Clone)]
 struct Cors(Option<HeaderValue>);
 
-/// The client-auth gate in front of every route. `Ok` carries the CORS origin to echo, if any.
+/// The gate in front of every route: browser rules (`Host`, `Origin`), then the target, then
+/// client auth. `Ok` carries the CORS origin to echo, if any.
 fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return Ok(Cors(None));
     };
     let config = state.config();
     let headers = req.headers();
-    let allowed_origin = headers
-        .get("origin")
-        .filter(|o| {
-            o.to_str()
-                .is_ok_and(|o| config.proxy.cors_origins.iter().any(|allowed| allowed == o))
-        })
-        .cloned();
-    if req.method() == Method::OPTIONS && headers.contains_key("access-control-request-method") {
-        // A browser's preflight carries no credentials: answer it here, without a key.
-        let mut response = HttpResponse::NoContent();
-        if let Some(origin) = &allowed_origin {
-            response.insert_header(("access-control-allow-origin", origin.clone()));
-            response.insert_header(("access-control-allow-methods", "GET, POST, OPTIONS"));
-            if let Some(requested) = headers.get("access-control-request-headers") {
-                response.insert_header(("access-control-allow-headers", requested.clone()));
-            }
-            response.insert_header(("access-control-max-age", "600"));
-        }
-        response.insert_header(("vary", "Origin"));
-        return Err(Box::new(response.finish()));
-    }
     // Every rule below is judged on the path as the router will match it (percent-decoded), so a
     // spelling the router folds onto a route gets that route's rules.
     let path = req.match_info().as_str();
@@ -396,6 +391,31 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
         Box::new(response)
     };
+    let policy = BrowserPolicy {
+        any_host: config.proxy.allow_lan_access,
+        allowed_hosts: &config.proxy.allowed_hosts,
+        cors_origins: &config.proxy.cors_origins,
+    };
+    let origin = browser::judge(browser_headers(req), policy)
+        .map_err(|refusal| refuse(GatewayError::Forbidden(refusal)))?;
+    let allowed_origin = match origin {
+        OriginVerdict::Listed => headers.get("origin").cloned(),
+        OriginVerdict::Own | OriginVerdict::None => None,
+    };
+    if req.method() == Method::OPTIONS && headers.contains_key("access-control-request-method") {
+        // A browser's preflight carries no credentials: answer it here, without a key.
+        let mut response = HttpResponse::NoContent();
+        if let Some(origin) = &allowed_origin {
+            response.insert_header(("access-control-allow-origin", origin.clone()));
+            response.insert_header(("access-control-allow-methods", "GET, POST, OPTIONS"));
+            if let Some(requested) = headers.get("access-control-request-headers") {
+                response.insert_header(("access-control-allow-headers", requested.clone()));
+            }
+            response.insert_header(("access-control-max-age", "600"));
+        }
+        response.insert_header(("vary", "Origin"));
+        return Err(Box::new(response.finish()));
+    }
     // On admin routes the admin key, when set, stands in for the client key: it is the
     // stronger credential, and `switchyard status --key` can send only one.
     let is_websocket = headers

@@ -129,3 +129,75 @@ async fn the_status_page_shows_an_auth_failed_endpoint_and_the_days_usage_in_a_r
     assert!(size > 10_000, "no screenshot at {}", shot.display());
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// Serves `page` as HTML to every request on a port of its own, for as long as the test runs.
+fn serve_page(page: String) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+        }
+    });
+    url
+}
+
+#[actix_rt::test]
+async fn a_web_page_on_another_port_cannot_disable_an_endpoint_or_reach_the_upstream() {
+    let Some(browser) = find_chromium() else {
+        eprintln!(
+            "SKIPPED: no chromium found (install the Debian package `chromium`, or set CHROMIUM)"
+        );
+        return;
+    };
+    let upstream = mock("anthropic", "k");
+    let gw = Gateway::start(&config(
+        "",
+        &[endpoint("anthropic", &upstream.url(), "k", 1)],
+    ));
+    // What a hostile page can do without the user's help: simple requests (no preflight), whose
+    // answers it cannot read but whose effects would stand.
+    let page = format!(
+        r#"<!doctype html><html><body><p id="out">running</p><script>
+(async () => {{
+  const gw = "{gw}";
+  const sent = [];
+  for (const [path, body] of [["/v1/messages", {body}], ["/admin/endpoints/anthropic/disable", ""]]) {{
+    try {{
+      await fetch(gw + path, {{method: "POST", mode: "no-cors", body, headers: {{"content-type": "text/plain"}}}});
+      sent.push("sent");
+    }} catch (e) {{ sent.push("failed"); }}
+  }}
+  document.getElementById("out").textContent = "attack finished: " + sent.join(",");
+}})();
+</script></body></html>"#,
+        gw = gw.url,
+        body = serde_json::to_string(MESSAGES_BODY).expect("quote"),
+    );
+    let attacker = serve_page(page);
+    let profile = tempfile::tempdir().expect("profile dir");
+    let dom = actix_rt::task::spawn_blocking(move || {
+        chromium(&browser, profile.path(), "--dump-dom", &attacker)
+    })
+    .await
+    .expect("dump-dom");
+    assert!(
+        dom.contains("attack finished: sent,sent"),
+        "the page's requests did not run: {dom}"
+    );
+    assert_eq!(
+        upstream.hits(),
+        0,
+        "the page's request reached the upstream"
+    );
+    let status = gw.status().await;
+    assert_eq!(status["endpoints"][0]["enabled"], true, "{status}");
+    assert_ne!(gw.state_of("anthropic").await, "disabled");
+}

@@ -64,7 +64,9 @@ fn post_raw(url: &str, target: &str, key: Option<&str>) -> String {
     let auth = key.map_or(String::new(), |k| format!("\nx-api-key: {k}"));
     raw(
         url,
-        &format!("POST {target} HTTP/1.1\nhost: x\nconnection: close\ncontent-length: 0{auth}"),
+        &format!(
+            "POST {target} HTTP/1.1\nhost: 127.0.0.1\nconnection: close\ncontent-length: 0{auth}"
+        ),
         b"",
         Duration::from_secs(10),
     )
@@ -184,7 +186,7 @@ async fn head_of_the_status_route_answers_like_get_without_a_body() {
     let (gw, _upstream) = admin_gateway("");
     let answer = raw(
         &gw.url,
-        "HEAD /admin/status HTTP/1.1\nhost: x\nconnection: close",
+        "HEAD /admin/status HTTP/1.1\nhost: 127.0.0.1\nconnection: close",
         b"",
         Duration::from_secs(10),
     );
@@ -268,7 +270,7 @@ async fn a_target_with_dot_segments_never_leaves_the_prefix() {
     ] {
         let answer = raw(
             &gw.url,
-            &format!("POST {target} HTTP/1.1\nhost: x\nconnection: close\ncontent-type: application/json\ncontent-length: 2"),
+            &format!("POST {target} HTTP/1.1\nhost: 127.0.0.1\nconnection: close\ncontent-type: application/json\ncontent-length: 2"),
             b"{}",
             Duration::from_secs(10),
         );
@@ -287,11 +289,11 @@ async fn a_body_that_stops_arriving_gets_408_and_nothing_goes_upstream() {
     ));
     let cases: [(&str, &[u8]); 2] = [
         (
-            "POST /v1/messages HTTP/1.1\nhost: x\ncontent-type: application/json\ncontent-length: 100",
+            "POST /v1/messages HTTP/1.1\nhost: 127.0.0.1\ncontent-type: application/json\ncontent-length: 100",
             b"{",
         ),
         (
-            "POST /v1/messages HTTP/1.1\nhost: x\ncontent-type: application/json\ntransfer-encoding: chunked",
+            "POST /v1/messages HTTP/1.1\nhost: 127.0.0.1\ncontent-type: application/json\ntransfer-encoding: chunked",
             b"5\r\n{\"mod",
         ),
     ];
@@ -314,8 +316,8 @@ async fn websocket_upgrades_and_connect_are_refused_at_once() {
     let upstream = mock("a", "k");
     let gw = Gateway::start(&config("", &[endpoint("a", &upstream.url(), "k", 1)]));
     for head in [
-        "GET /v1/realtime HTTP/1.1\nhost: x\nconnection: Upgrade\nupgrade: websocket\nsec-websocket-version: 13\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==",
-        "CONNECT example.com:443 HTTP/1.1\nhost: example.com:443",
+        "GET /v1/realtime HTTP/1.1\nhost: 127.0.0.1\nconnection: Upgrade\nupgrade: websocket\nsec-websocket-version: 13\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==",
+        "CONNECT 127.0.0.1:443 HTTP/1.1\nhost: 127.0.0.1:443",
     ] {
         let started = Instant::now();
         let answer = raw(&gw.url, head, b"", Duration::from_secs(10));
@@ -376,7 +378,7 @@ async fn the_loopback_gateway_answers_on_ipv6_too_where_the_machine_has_it() {
     let port = gw.url.rsplit(':').next().expect("port");
     let answer = raw(
         &format!("http://[::1]:{port}"),
-        "GET /healthz HTTP/1.1\nhost: x\nconnection: close",
+        "GET /healthz HTTP/1.1\nhost: 127.0.0.1\nconnection: close",
         b"",
         Duration::from_secs(10),
     );

@@ -199,7 +199,7 @@ async fn a_client_sending_its_head_byte_by_byte_is_cut_off_without_harming_other
     let slow = actix_rt::spawn(async move {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         let started = Instant::now();
-        for byte in b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        for byte in b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
             .iter()
             .cycle()
             .take(100)

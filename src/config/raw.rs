@@ -27,6 +27,7 @@ pub struct RawProxy {
     pub admin_key: Option<String>,
     pub max_request_body: Option<RawSize>,
     pub cors_origins: Option<Vec<String>>,
+    pub allowed_hosts: Option<Vec<String>>,
     pub shutdown_grace: Option<String>,
     pub access_log: Option<bool>,
     pub state_file: Option<String>,

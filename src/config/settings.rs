@@ -49,7 +49,10 @@ pub struct ProxySettings {
     pub admin_key: Secret,
     #[serde(serialize_with = "size")]
     pub max_request_body: u64,
+    /// Browser origins (`scheme://host[:port]`) that may call the gateway.
     pub cors_origins: Vec<String>,
+    /// Host names (lower case, no port) answered besides loopback ones.
+    pub allowed_hosts: Vec<String>,
     #[serde(serialize_with = "duration")]
     pub shutdown_grace: Duration,
     pub access_log: bool,

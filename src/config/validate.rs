@@ -210,6 +210,53 @@ impl Validator<'_> {
         })
     }
 
+    /// `proxy.cors_origins`: each an origin as a browser sends it, `http(s)://host[:port]`, so
+    /// that the exact match can succeed (a trailing `/` or a path never would).
+    fn cors_origins(&self, origins: Vec<String>) -> Result<Vec<String>, Problem> {
+        for (i, origin) in origins.iter().enumerate() {
+            let rest = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            let well_formed = rest.is_some_and(|authority| {
+                !authority.is_empty() && !authority.contains(['/', '?', '#', ' ', '@'])
+            });
+            if !well_formed {
+                return Err(self.problem(
+                    &format!("proxy.cors_origins[{i}]"),
+                    format!(
+                        "{origin:?} is not an origin: write it as a browser sends it,                          scheme://host[:port] with no path or trailing slash, e.g. http://localhost:3000"
+                    ),
+                ));
+            }
+        }
+        Ok(origins)
+    }
+
+    /// `proxy.allowed_hosts`: bare host names, compared without case and with any port.
+    fn allowed_hosts(&self, hosts: Vec<String>) -> Result<Vec<String>, Problem> {
+        hosts
+            .into_iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let name = host.trim().trim_end_matches('.').to_ascii_lowercase();
+                let bracketed = name.starts_with('[') && name.ends_with(']');
+                let bare = !name.is_empty()
+                    && !name.contains(['/', '@', ' ', '?', '#'])
+                    && (bracketed || !name.contains(':'));
+                if bare {
+                    Ok(name)
+                } else {
+                    Err(self.problem(
+                        &format!("proxy.allowed_hosts[{i}]"),
+                        format!(
+                            "{host:?} is not a host name: write the name alone, without scheme or                              port (any port is accepted), e.g. gw.lan"
+                        ),
+                    ))
+                }
+            })
+            .collect()
+    }
+
     fn proxy(&self, p: raw::RawProxy) -> Result<ProxySettings, Problem> {
         let auth_mode = self.word(
             "proxy.auth_mode",
@@ -239,7 +286,8 @@ impl Validator<'_> {
             api_key,
             admin_key,
             max_request_body,
-            cors_origins: p.cors_origins.unwrap_or_default(),
+            cors_origins: self.cors_origins(p.cors_origins.unwrap_or_default())?,
+            allowed_hosts: self.allowed_hosts(p.allowed_hosts.unwrap_or_default())?,
             shutdown_grace: self.duration(
                 "proxy.shutdown_grace",
                 p.shutdown_grace.as_ref(),

@@ -41,6 +41,13 @@ fn is_client_credential(name: &str) -> bool {
     matches!(name, "authorization" | "x-api-key" | "x-goog-api-key")
 }
 
+/// What a browser says about the page that sent a request, and the cookies it holds for this
+/// host (which any other local web app may have set, cookies not being scoped by port): none of
+/// it is the upstream's business.
+fn is_browser_context(name: &str) -> bool {
+    matches!(name, "origin" | "referer" | "cookie") || name.starts_with("sec-fetch-")
+}
+
 /// Header names the request path looks up on every request, made once: looking a header up by a
 /// `&str` that is not one of HTTP's standard names builds (and allocates) a `HeaderName` each time.
 pub mod names {
@@ -88,14 +95,17 @@ fn is_dropped(name: &HeaderName, connection: Connection<'_>) -> bool {
         })
 }
 
-/// The headers an upstream receives: the client's minus hop-by-hop, framing and credential
-/// headers, plus the endpoint's own credentials and `anthropic-version` when the client sent none.
+/// The headers an upstream receives: the client's minus hop-by-hop, framing, credential and
+/// browser-context headers, plus the endpoint's own credentials and `anthropic-version` when the client sent none.
 /// Repeated headers keep all their values.
 pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> HeaderMap {
     let named = connection(client);
     let mut out = HeaderMap::with_capacity(client.len() + 3);
     for (name, value) in client.iter() {
-        if is_dropped(name, named.clone()) || is_client_credential(name.as_str()) {
+        if is_dropped(name, named.clone())
+            || is_client_credential(name.as_str())
+            || is_browser_context(name.as_str())
+        {
             continue;
         }
         out.append(name.clone(), value.clone());
@@ -257,6 +267,31 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn what_a_browser_says_about_the_page_never_goes_upstream() {
+        let client = headers(&[
+            ("origin", "http://127.0.0.1:8045"),
+            ("referer", "http://127.0.0.1:8045/admin"),
+            ("sec-fetch-site", "same-origin"),
+            ("sec-fetch-mode", "cors"),
+            ("sec-fetch-dest", "empty"),
+            ("cookie", "session=another-local-app"),
+            ("content-type", "application/json"),
+        ]);
+        let out = upstream_headers(&client, &endpoint("both"));
+        let names: Vec<&str> = out.keys().map(|n| n.as_str()).collect();
+        for gone in [
+            "origin",
+            "referer",
+            "sec-fetch-site",
+            "sec-fetch-mode",
+            "cookie",
+        ] {
+            assert!(!names.contains(&gone), "{gone} went upstream: {names:?}");
+        }
+        assert!(names.contains(&"content-type"));
     }
 
     #[test]
