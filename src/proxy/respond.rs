@@ -188,11 +188,8 @@ impl Relay<'_> {
                 length: content_length,
             }
         };
-        let redactor = if status.as_u16() >= 400 {
-            Redactor::for_key(endpoint.api_key.expose())
-        } else {
-            None
-        };
+        // Any answer may echo the key: an error event inside a 200 stream, a 200 JSON error body.
+        let redactor = Redactor::for_key(endpoint.api_key.expose());
         let translation = exchange
             .as_ref()
             .map(|exchange| translated::answer_stage(exchange, status.as_u16(), is_sse));

@@ -19,11 +19,16 @@ pub trait BodyStage {
     fn feed(&mut self, chunk: Bytes) -> Bytes;
     /// Called once when the body before this stage has ended.
     fn finish(&mut self) -> StageEnd;
+    /// `text` (a reason an earlier stage gives for a cut, bound for the log) as this stage would
+    /// let it pass.
+    fn scrub(&self, text: String) -> String {
+        text
+    }
 }
 
 impl BodyStage for Redactor {
     fn feed(&mut self, chunk: Bytes) -> Bytes {
-        Redactor::feed(self, &chunk)
+        Redactor::feed(self, chunk)
     }
 
     fn finish(&mut self) -> StageEnd {
@@ -31,6 +36,10 @@ impl BodyStage for Redactor {
             bytes: Redactor::finish(self),
             cut: None,
         }
+    }
+
+    fn scrub(&self, text: String) -> String {
+        self.redact_text(text)
     }
 }
 
@@ -74,7 +83,7 @@ impl Stages {
             };
             let end = stage.finish();
             out.extend_from_slice(&end.bytes);
-            cut = cut.or(end.cut);
+            cut = cut.or(end.cut).map(|reason| stage.scrub(reason));
             carried = Bytes::from(out);
         }
         StageEnd {

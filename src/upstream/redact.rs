@@ -1,8 +1,10 @@
-//! Some relays echo the key they rejected (`invalid x-api-key sk-…`). An upstream's error answer
-//! passes through a [`Redactor`] that replaces each occurrence of that endpoint's key with
-//! `[redacted]`, also when the key is split across two chunks.
+//! Some relays echo the key they were sent (`invalid x-api-key sk-…`), in an error answer or in an
+//! error event inside a 200 stream. Every upstream answer passes through a [`Redactor`] that
+//! replaces each occurrence of that endpoint's key with `[redacted]`, also when the key is split
+//! across chunks.
 
 use bytes::Bytes;
+use memchr::memmem;
 
 /// What replaces the key.
 pub const REDACTED: &[u8] = b"[redacted]";
@@ -11,11 +13,12 @@ pub const REDACTED: &[u8] = b"[redacted]";
 /// occurrence of a two-letter string would mangle the answer.
 pub const MIN_KEY_LEN: usize = 8;
 
-/// Replaces a key in a byte stream fed in chunks. Holds back at most `key.len() - 1` bytes, the
-/// start of a key that the next chunk may complete.
+/// Replaces a key in a byte stream fed in chunks. Holds back only a chunk's last bytes that could
+/// be the start of a key the next chunk completes (so an SSE event, which ends in a blank line,
+/// is never held), and passes a chunk without the key on without copying it.
 #[derive(Debug)]
 pub struct Redactor {
-    needle: Vec<u8>,
+    finder: memmem::Finder<'static>,
     carry: Vec<u8>,
 }
 
@@ -23,29 +26,56 @@ impl Redactor {
     /// A redactor for `key`, or `None` when the key is too short to be searched for.
     pub fn for_key(key: &str) -> Option<Redactor> {
         (key.len() >= MIN_KEY_LEN).then(|| Redactor {
-            needle: key.as_bytes().to_vec(),
+            finder: memmem::Finder::new(key.as_bytes()).into_owned(),
             carry: Vec::new(),
         })
     }
 
     /// The bytes that can be let through after `chunk`.
-    pub fn feed(&mut self, chunk: &[u8]) -> Bytes {
-        let mut buf = std::mem::take(&mut self.carry);
-        buf.extend_from_slice(chunk);
-        let n = self.needle.len();
-        let mut out = Vec::with_capacity(buf.len());
-        let mut i = 0;
-        while i + n <= buf.len() {
-            if buf[i] == self.needle[0] && buf[i..i + n] == self.needle[..] {
-                out.extend_from_slice(REDACTED);
-                i += n;
-            } else {
-                out.push(buf[i]);
-                i += 1;
+    pub fn feed(&mut self, chunk: Bytes) -> Bytes {
+        if self.carry.is_empty() && self.finder.find(&chunk).is_none() {
+            let hold = self.partial_key_at_end(&chunk);
+            if hold == 0 {
+                return chunk;
             }
+            self.carry = chunk[chunk.len() - hold..].to_vec();
+            return chunk.slice(..chunk.len() - hold);
         }
-        self.carry = buf[i..].to_vec();
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(&chunk);
+        let mut out = Vec::with_capacity(buf.len());
+        let mut start = 0;
+        for at in self.finder.find_iter(&buf) {
+            out.extend_from_slice(&buf[start..at]);
+            out.extend_from_slice(REDACTED);
+            start = at + self.finder.needle().len();
+        }
+        let rest = &buf[start..];
+        let hold = self.partial_key_at_end(rest);
+        out.extend_from_slice(&rest[..rest.len() - hold]);
+        self.carry = rest[rest.len() - hold..].to_vec();
         Bytes::from(out)
+    }
+
+    /// How many of `bytes`' last bytes are a proper start of the key (the longest such run).
+    fn partial_key_at_end(&self, bytes: &[u8]) -> usize {
+        let needle = self.finder.needle();
+        let window = (needle.len() - 1).min(bytes.len());
+        let tail = &bytes[bytes.len() - window..];
+        // The earliest place the key's first byte starts a run that matches to the end is the
+        // longest partial key.
+        memchr::memchr_iter(needle[0], tail)
+            .find(|&at| needle.starts_with(&tail[at..]))
+            .map_or(0, |at| window - at)
+    }
+
+    /// `text` with every occurrence of the key replaced (for a line bound for the log).
+    pub fn redact_text(&self, text: String) -> String {
+        if self.finder.find(text.as_bytes()).is_none() {
+            return text;
+        }
+        let key = String::from_utf8_lossy(self.finder.needle());
+        text.replace(&*key, "[redacted]")
     }
 
     /// What is still held back, at the end of the stream.
@@ -57,8 +87,13 @@ impl Redactor {
     pub fn redact_all(key: &str, body: &[u8]) -> Bytes {
         match Redactor::for_key(key) {
             Some(mut r) => {
-                let mut out = r.feed(body).to_vec();
-                out.extend_from_slice(&r.finish());
+                let head = r.feed(Bytes::copy_from_slice(body));
+                let tail = r.finish();
+                if tail.is_empty() {
+                    return head;
+                }
+                let mut out = head.to_vec();
+                out.extend_from_slice(&tail);
                 Bytes::from(out)
             }
             None => Bytes::copy_from_slice(body),
@@ -89,6 +124,19 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_without_the_key_passes_uncopied_and_an_event_is_never_held() {
+        let mut r = Redactor::for_key(KEY).unwrap();
+        let chunk = Bytes::from_static(b"data: {\"type\":\"ping\"}\n\n");
+        let out = r.feed(chunk.clone());
+        assert_eq!(out.as_ptr(), chunk.as_ptr(), "copied");
+        assert_eq!(out, chunk);
+        // Only a possible start of the key is held, and only until the next chunk decides it.
+        assert_eq!(r.feed(Bytes::from_static(b"x sk-an")), "x ");
+        assert_eq!(r.feed(Bytes::from_static(b"d more")), "sk-and more");
+        assert!(r.finish().is_empty());
+    }
+
+    #[test]
     fn short_keys_are_left_alone() {
         assert!(Redactor::for_key("k").is_none());
         assert_eq!(&Redactor::redact_all("k", b"kkk")[..], b"kkk");
@@ -110,10 +158,10 @@ mod tests {
             let mut out = Vec::new();
             let mut last = 0;
             for c in cuts {
-                out.extend_from_slice(&r.feed(&body[last..c]));
+                out.extend_from_slice(&r.feed(Bytes::copy_from_slice(&body[last..c])));
                 last = c;
             }
-            out.extend_from_slice(&r.feed(&body[last..]));
+            out.extend_from_slice(&r.feed(Bytes::copy_from_slice(&body[last..])));
             out.extend_from_slice(&r.finish());
             prop_assert_eq!(out, naive(&body));
         }
