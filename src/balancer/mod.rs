@@ -3,6 +3,7 @@
 //! It keeps no copy of any endpoint's health: it asks at the moment of choosing.
 
 pub mod budget;
+pub mod plan;
 pub mod sessions;
 pub mod strategy;
 
@@ -17,7 +18,7 @@ use sessions::SessionTable;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use strategy::{Candidate, Load, SmoothRoundRobin};
+use strategy::{Load, SmoothRoundRobin};
 use tokio::time::Instant;
 
 /// One endpoint as the Balancer knows it: its config and its actor's address.
@@ -25,6 +26,12 @@ use tokio::time::Instant;
 pub struct Member {
     pub config: Arc<EndpointConfig>,
     pub addr: EndpointAddr,
+}
+
+impl AsRef<EndpointConfig> for Member {
+    fn as_ref(&self) -> &EndpointConfig {
+        &self.config
+    }
 }
 
 impl Member {
@@ -167,181 +174,187 @@ impl Handler<SelectEndpoint> for Balancer {
         } else {
             self.budget.record_request(now);
         }
-
-        // One pass: the endpoints that serve the model, of those the ones that speak the path's
-        // API, of those the ones not tried yet.
-        let (mut serves_model, mut speaks_api) = (false, false);
-        let candidates: Vec<Candidate> = self
-            .members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| match msg.model.as_deref() {
-                Some(model) => m.serves(model),
-                None => true,
-            })
-            .inspect(|_| serves_model = true)
-            .filter(|(_, m)| match msg.api {
-                Some(api) => m.config.api == api,
-                None => true,
-            })
-            .inspect(|_| speaks_api = true)
-            .filter(|(_, m)| !msg.exclude.iter().any(|id| **id == *m.config.id))
-            .map(|(index, m)| Candidate {
-                index,
-                priority: m.config.priority,
-                weight: m.config.weight,
-            })
-            .collect();
-        if !serves_model {
-            let served = served_models(&self.members);
-            let model = msg.model.as_deref().unwrap_or_default().to_string();
-            return Box::pin(fut::ready(Err(NoEndpoint::UnknownModel { model, served })));
-        }
-        if let (Some(api), false) = (msg.api, speaks_api) {
-            return Box::pin(fut::ready(Err(NoEndpoint::WrongApi(api))));
-        }
-
-        let rng = &mut self.rng;
-        let mut random = || rng.f64();
-        let strategy = self.settings.strategy;
-        let mut order = match strategy {
-            Strategy::Priority => strategy::priority_order(&candidates, &mut random),
-            Strategy::Weighted => strategy::weighted_order(&candidates, &mut random),
-            Strategy::RoundRobin => self.round_robin.order(&candidates),
-            Strategy::LeastInflight | Strategy::Latency => {
-                // Power of two choices: a random order; the search compares its first two.
-                let mut shuffled: Vec<usize> = candidates.iter().map(|c| c.index).collect();
-                strategy::shuffle(&mut shuffled, &mut random);
-                shuffled
-            }
-        };
         let session = msg.session.filter(|_| self.sessions_enabled);
-        let mut sticky = None;
-        if let Some(key) = &session {
-            if let Some(bound) = self.sessions.get(key, now) {
-                if let Some(pos) = order
-                    .iter()
-                    .position(|&i| self.members[i].config.id == bound)
-                {
-                    sticky = Some(order.remove(pos));
-                }
-            }
-        }
-        let asks: Vec<Member> = order.iter().map(|&i| self.members[i].clone()).collect();
-        let sticky = sticky.map(|i| self.members[i].clone());
-        let allow_panic = !retry;
-        let keep_session = msg.keep_session;
-        let model = msg.model.clone();
-
-        let search = async move {
-            // A session moves off its endpoint only when the endpoint itself is out; when just
-            // this request's model cools there, the binding stays for the session's other models.
-            let mut keep_binding = keep_session;
-            if let Some(member) = sticky {
-                let answer = ask(&member, true, model.clone()).await;
-                if let Some(claim) = answer.as_ref().and_then(|a| a.claim) {
-                    return (Ok(selected(&member, claim)), false);
-                }
-                keep_binding = answer.is_some_and(|a| {
-                    a.rate_limited_until.is_some()
-                        && matches!(a.state, State::Healthy | State::Unknown)
-                });
-            }
-            let mut asks = asks;
-            if matches!(strategy, Strategy::LeastInflight | Strategy::Latency) && asks.len() >= 2 {
-                let (first, second) = (
-                    ask(&asks[0], false, model.clone()).await,
-                    ask(&asks[1], false, model.clone()).await,
-                );
-                let (la, lb) = strategy::pair_latencies(
-                    first.as_ref().and_then(|a| a.latency),
-                    second.as_ref().and_then(|a| a.latency),
-                );
-                let cost =
-                    |answer: Option<HealthAnswer>, latency: Duration, weight: f64| match answer {
-                        None => f64::INFINITY,
-                        Some(answer) => {
-                            let load = Load {
-                                in_flight: answer.in_flight,
-                                latency,
-                            };
-                            if strategy == Strategy::Latency {
-                                strategy::latency_cost(load, weight)
-                            } else {
-                                strategy::inflight_cost(load, weight)
-                            }
-                        }
-                    };
-                let costs = (
-                    cost(first, la, asks[0].config.weight),
-                    cost(second, lb, asks[1].config.weight),
-                );
-                strategy::cheaper_of_pair_first(&mut asks, costs);
-            }
-            // Filled only when an endpoint turns the request down (the usual first one takes it).
-            let mut answers: Vec<(usize, HealthAnswer)> = Vec::new();
-            for (i, member) in asks.iter().enumerate() {
-                if let Some(answer) = ask(member, true, model.clone()).await {
-                    if let Some(claim) = answer.claim {
-                        return (Ok(selected(member, claim)), keep_binding);
-                    }
-                    answers.push((i, answer));
-                }
-            }
-            let now = Instant::now();
-            let only: Vec<HealthAnswer> = answers.iter().map(|(_, a)| *a).collect();
-            if let Some(until) = rate_limited_until(&only) {
-                // The upstreams said when: nothing goes to them before that (no panic routing).
-                let retry_after = until.saturating_duration_since(now);
-                return (Err(NoEndpoint::RateLimited { retry_after }), keep_binding);
-            }
-            // Panic routing only to an endpoint that is out on the gateway's own judgement.
-            let soonest_ejected = answers
-                .iter()
-                .filter(|(_, a)| a.state == State::Ejected)
-                .filter_map(|(i, a)| a.available_at.map(|t| (t, *i)))
-                .min();
-            if allow_panic {
-                if let Some((_, i)) = soonest_ejected {
-                    let member = &asks[i];
-                    if let Ok(answer) = member.addr.send(ClaimInPanic).await {
-                        if let Some(claim) = answer.claim {
-                            return (Ok(selected(member, claim)), keep_binding);
-                        }
-                    }
-                }
-            }
-            let soonest = answers.iter().filter_map(|(_, a)| a.available_at).min();
-            let error = NoEndpoint::NothingSelectable {
-                states: answers.iter().map(|(_, a)| a.state).collect(),
-                retry_after: soonest.map(|t| t.saturating_duration_since(now)),
-            };
-            (Err(error), keep_binding)
+        let bound = session
+            .as_deref()
+            .and_then(|key| self.sessions.get(key, now));
+        let wanted = plan::Wanted {
+            model: msg.model.as_deref(),
+            api: msg.api,
+            exclude: &msg.exclude,
+            bound,
         };
-
+        let strategy = self.settings.strategy;
+        let plan = match plan::plan(
+            &self.members,
+            wanted,
+            strategy,
+            &mut self.rng,
+            &mut self.round_robin,
+        ) {
+            Ok(plan) => plan,
+            Err(no) => return Box::pin(fut::ready(Err(no))),
+        };
+        let search = Search {
+            sticky: plan.sticky.map(|i| self.members[i].clone()),
+            asks: plan
+                .order
+                .iter()
+                .map(|&i| self.members[i].clone())
+                .collect(),
+            by_load: plan.by_load.then_some(strategy),
+            model: msg.model,
+            allow_panic: !retry,
+            keep_session: msg.keep_session,
+        };
         Box::pin(
             search
+                .run()
                 .into_actor(self)
                 .map(move |(result, keep_binding), act, _ctx| {
                     if let Some(key) = &session {
-                        match &result {
-                            Ok(_) if keep_binding => {}
-                            Ok(chosen) => {
-                                act.sessions.bind(key, &chosen.endpoint.id, Instant::now())
-                            }
-                            Err(_) if keep_binding => {}
-                            Err(_) => {
-                                if let Some(bound) =
-                                    act.sessions.get(key, Instant::now()).map(str::to_string)
-                                {
-                                    act.sessions.unbind_endpoint(&bound);
-                                }
-                            }
-                        }
+                        act.after_search(key, &result, keep_binding);
                     }
                     result
                 }),
         )
+    }
+}
+
+impl Balancer {
+    /// Binds the session to the endpoint chosen, or unbinds it from one that is out; a binding
+    /// that must stay (the endpoint only cools for this model) is left as it is.
+    fn after_search(&mut self, key: &str, result: &Result<Selected, NoEndpoint>, keep: bool) {
+        let now = Instant::now();
+        match result {
+            _ if keep => {}
+            Ok(chosen) => self.sessions.bind(key, &chosen.endpoint.id, now),
+            Err(_) => {
+                if let Some(bound) = self.sessions.get(key, now).map(str::to_string) {
+                    self.sessions.unbind_endpoint(&bound);
+                }
+            }
+        }
+    }
+}
+
+/// One attempt's search: the planned endpoints, asked in order until one takes the request.
+struct Search {
+    sticky: Option<Member>,
+    asks: Vec<Member>,
+    /// Power of two choices by this strategy's cost, over the first two that can serve.
+    by_load: Option<Strategy>,
+    model: Option<Arc<str>>,
+    allow_panic: bool,
+    keep_session: bool,
+}
+
+impl Search {
+    /// The endpoint that took the request, or why none did; and whether the session's binding
+    /// stays as it is.
+    async fn run(mut self) -> (Result<Selected, NoEndpoint>, bool) {
+        // A session moves off its endpoint only when the endpoint itself is out; when just this
+        // request's model cools there, the binding stays for the session's other models.
+        let mut keep_binding = self.keep_session;
+        if let Some(member) = self.sticky.take() {
+            let answer = ask(&member, true, self.model.clone()).await;
+            if let Some(claim) = answer.as_ref().and_then(|a| a.claim) {
+                return (Ok(selected(&member, claim)), false);
+            }
+            keep_binding = answer.is_some_and(|a| {
+                a.rate_limited_until.is_some() && matches!(a.state, State::Healthy | State::Unknown)
+            });
+        }
+        if let Some(strategy) = self.by_load {
+            self.weigh_first_pair(strategy).await;
+        }
+        // Filled only when an endpoint turns the request down (the usual first one takes it).
+        let mut answers: Vec<(usize, HealthAnswer)> = Vec::new();
+        for (i, member) in self.asks.iter().enumerate() {
+            if let Some(answer) = ask(member, true, self.model.clone()).await {
+                if let Some(claim) = answer.claim {
+                    return (Ok(selected(member, claim)), keep_binding);
+                }
+                answers.push((i, answer));
+            }
+        }
+        (self.nothing_claimed(&answers).await, keep_binding)
+    }
+
+    /// Power of two choices among the endpoints that can serve: the first two of the random
+    /// order that answer selectable are weighed by load and the cheaper goes first. Endpoints
+    /// that are out are passed over (and stay behind), so they never make up half a pair.
+    async fn weigh_first_pair(&mut self, strategy: Strategy) {
+        let mut pair: Vec<(usize, HealthAnswer)> = Vec::with_capacity(2);
+        for (i, member) in self.asks.iter().enumerate() {
+            if let Some(answer) = ask(member, false, self.model.clone()).await {
+                if answer.selectable {
+                    pair.push((i, answer));
+                    if pair.len() == 2 {
+                        break;
+                    }
+                }
+            }
+        }
+        // The pair moves to the front, in draw order; the rest keep theirs.
+        for (slot, &(i, _)) in pair.iter().enumerate() {
+            let member = self.asks.remove(i);
+            self.asks.insert(slot, member);
+        }
+        if let [(_, a), (_, b)] = pair[..] {
+            let (la, lb) = strategy::pair_latencies(a.latency, b.latency);
+            let cost = |answer: HealthAnswer, latency: Duration, weight: f64| {
+                let load = Load {
+                    in_flight: answer.in_flight,
+                    latency,
+                };
+                if strategy == Strategy::Latency {
+                    strategy::latency_cost(load, weight)
+                } else {
+                    strategy::inflight_cost(load, weight)
+                }
+            };
+            let costs = (
+                cost(a, la, self.asks[0].config.weight),
+                cost(b, lb, self.asks[1].config.weight),
+            );
+            strategy::cheaper_of_pair_first(&mut self.asks, costs);
+        }
+    }
+
+    /// No endpoint took the request: a rate limit every endpoint shares, panic routing to the
+    /// soonest-back ejected one (first attempts only), or the states that kept them out.
+    async fn nothing_claimed(
+        &self,
+        answers: &[(usize, HealthAnswer)],
+    ) -> Result<Selected, NoEndpoint> {
+        let now = Instant::now();
+        let only: Vec<HealthAnswer> = answers.iter().map(|(_, a)| *a).collect();
+        if let Some(until) = rate_limited_until(&only) {
+            // The upstreams said when: nothing goes to them before that (no panic routing).
+            return Err(NoEndpoint::RateLimited {
+                retry_after: until.saturating_duration_since(now),
+            });
+        }
+        // Panic routing only to an endpoint that is out on the gateway's own judgement.
+        let soonest_ejected = answers
+            .iter()
+            .filter(|(_, a)| a.state == State::Ejected)
+            .filter_map(|(i, a)| a.available_at.map(|t| (t, *i)))
+            .min();
+        if let (true, Some((_, i))) = (self.allow_panic, soonest_ejected) {
+            let member = &self.asks[i];
+            if let Ok(answer) = member.addr.send(ClaimInPanic).await {
+                if let Some(claim) = answer.claim {
+                    return Ok(selected(member, claim));
+                }
+            }
+        }
+        let soonest = answers.iter().filter_map(|(_, a)| a.available_at).min();
+        Err(NoEndpoint::NothingSelectable {
+            states: answers.iter().map(|(_, a)| a.state).collect(),
+            retry_after: soonest.map(|t| t.saturating_duration_since(now)),
+        })
     }
 }
 
@@ -380,16 +393,6 @@ fn selected(member: &Member, claim: Claim) -> Selected {
         addr: member.addr.clone(),
         claim,
     }
-}
-
-fn served_models(members: &[Member]) -> Vec<String> {
-    let mut served: Vec<String> = members
-        .iter()
-        .flat_map(|m| m.config.models.iter().cloned())
-        .collect();
-    served.sort();
-    served.dedup();
-    served
 }
 
 /// "3 endpoints: 2 auth_failed, 1 disabled".
@@ -487,6 +490,119 @@ impl Handler<SetMembers> for Balancer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::{Disable, RequestAbandoned, RequestFailed};
+    use crate::upstream::outcome::UpstreamError;
+
+    /// A Balancer over endpoint actors made from `yaml` (a whole config), and the actors.
+    fn balancer_of(yaml: &str) -> (Addr<Balancer>, Vec<Member>) {
+        let config = crate::config::parse(yaml, &|_| None).expect("config");
+        let members: Vec<Member> = config
+            .endpoints
+            .iter()
+            .map(|e| {
+                let endpoint = Arc::new(e.clone());
+                let actor = Endpoint::new(endpoint.clone(), config.health, config.timeouts);
+                Member {
+                    config: endpoint,
+                    addr: Arc::new(actor.start()),
+                }
+            })
+            .collect();
+        let balancer = Balancer::new(members.clone(), config.balancer.clone(), config.sessions)
+            .with_rng(fastrand::Rng::with_seed(3))
+            .start();
+        (balancer, members)
+    }
+
+    async fn choose(balancer: &Addr<Balancer>) -> Result<Selected, NoEndpoint> {
+        balancer
+            .send(SelectEndpoint::default())
+            .await
+            .expect("the balancer answers")
+    }
+
+    #[actix_rt::test]
+    async fn a_rate_limited_endpoint_gets_nothing_until_its_upstreams_time_and_then_comes_back() {
+        // The clock is paused: the 30 s cooldown passes in no time.
+        tokio::time::pause();
+        let (balancer, _members) = balancer_of(
+            "endpoints:\n  - {id: a, base_url: 'http://127.0.0.1:9', api_key: k, priority: 1}\n\
+             \x20 - {id: b, base_url: 'http://127.0.0.1:9', api_key: k, priority: 2}\n",
+        );
+        let mut limited = Vec::new();
+        for id in ["a", "b"] {
+            let chosen = choose(&balancer).await.expect("an endpoint");
+            assert_eq!(chosen.endpoint.id, id);
+            let error = UpstreamError::from_status(429, Some(Duration::from_secs(30)), false)
+                .expect("a failure");
+            chosen
+                .addr
+                .send(RequestFailed {
+                    claim: chosen.claim,
+                    error,
+                    model: None,
+                })
+                .await
+                .expect("sent");
+            limited.push(chosen.endpoint.id.clone());
+        }
+        match choose(&balancer).await {
+            Err(NoEndpoint::RateLimited { retry_after }) => {
+                assert!(
+                    retry_after <= Duration::from_secs(30)
+                        && retry_after >= Duration::from_secs(29)
+                );
+            }
+            other => panic!(
+                "expected a shared rate limit, got {:?}",
+                other.map(|s| s.endpoint.id.clone())
+            ),
+        }
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert!(choose(&balancer).await.is_err(), "back before its time");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let chosen = choose(&balancer)
+            .await
+            .expect("back after the upstream's time");
+        assert_eq!(chosen.endpoint.id, "a");
+    }
+
+    #[actix_rt::test]
+    async fn power_of_two_choices_weighs_only_endpoints_that_can_serve() {
+        let (balancer, members) = balancer_of(
+            "balancer: {strategy: least_inflight}\nendpoints:\n\
+             \x20 - {id: out, base_url: 'http://127.0.0.1:9', api_key: k}\n\
+             \x20 - {id: busy, base_url: 'http://127.0.0.1:9', api_key: k}\n\
+             \x20 - {id: idle, base_url: 'http://127.0.0.1:9', api_key: k}\n",
+        );
+        members[0].addr.send(Disable).await.expect("disabled");
+        // `busy` holds five requests.
+        for _ in 0..5 {
+            let claim = members[1]
+                .addr
+                .send(IsHealthy {
+                    claim: true,
+                    model: None,
+                })
+                .await
+                .expect("answer")
+                .claim;
+            assert!(claim.is_some());
+        }
+        // Whatever the draw, the pair is (busy, idle): an endpoint that is out never makes up half
+        // a pair and so never hands the request to the busy one behind it.
+        for _ in 0..30 {
+            let chosen = choose(&balancer).await.expect("an endpoint");
+            assert_eq!(chosen.endpoint.id, "idle");
+            chosen
+                .addr
+                .send(RequestAbandoned {
+                    claim: chosen.claim,
+                })
+                .await
+                .expect("released");
+        }
+    }
 
     fn answer(state: State, rate_limited_until: Option<Instant>) -> HealthAnswer {
         HealthAnswer {
