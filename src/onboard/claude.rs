@@ -4,6 +4,7 @@
 //! long as Claude Code runs, and stops it when Claude Code exits.
 
 use super::env::{claude_vars, ClientSettings};
+use crate::files;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -184,10 +185,13 @@ impl ServedGateway {
             source,
         })?;
         let log = log_path(config);
-        let log_file = std::fs::File::create(&log).map_err(|source| ClaudeError::Spawn {
-            what: "the gateway's log file",
-            source,
-        })?;
+        let log_file =
+            files::create_replacing(&log, files::Permissions::KeepExisting).map_err(|source| {
+                ClaudeError::Spawn {
+                    what: "the gateway's log file",
+                    source,
+                }
+            })?;
         let mut command = Command::new(exe);
         command
             .arg("serve")
