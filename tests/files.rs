@@ -1,5 +1,5 @@
 //! Files that hold keys, usage or state are their owner's alone: the config `init` writes and its
-//! backup, the state file and the usage database with its WAL files are 0600;
+//! backup, the state file, the usage database with its WAL files, and the instance file are 0600;
 //! a rewrite keeps the mode the owner gave; nothing is written through a link in a file's place.
 #![cfg(unix)]
 
@@ -97,7 +97,7 @@ fn init_force_does_not_write_through_a_link_at_the_backup_path() {
 }
 
 #[actix_rt::test]
-async fn a_gateway_keeps_its_state_file_and_usage_database_private() {
+async fn a_gateway_keeps_its_state_file_usage_database_and_instance_file_private() {
     let upstream = mock("up", "k");
     let gw = Gateway::start(&common::config(
         "",
@@ -126,6 +126,7 @@ async fn a_gateway_keeps_its_state_file_and_usage_database_private() {
         "config.yaml.usage.sqlite",
         "config.yaml.usage.sqlite-wal",
         "config.yaml.usage.sqlite-shm",
+        "config.yaml.instance",
     ] {
         assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
     }

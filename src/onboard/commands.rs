@@ -6,6 +6,7 @@ use super::env::{
     PLACEHOLDER_KEY,
 };
 use super::init::{self, ApiKeySupport};
+use super::instance;
 use crate::config::{self, Config, ConfigError};
 use crate::files;
 use std::ffi::OsString;
@@ -229,8 +230,19 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
         eprintln!("switchyard: {}", ClaudeError::NotInstalled);
         return ExitCode::from(127);
     };
-    let served = match claude::probe_gateway(&settings) {
+    let served = match claude::probe_gateway(settings.port, &instance::instance_file(&path)) {
         OnPort::Switchyard => {
+            if let Err(why) = claude::check_client_key(&settings) {
+                eprintln!(
+                    "switchyard: {}",
+                    ClaudeError::KeyRefused {
+                        port: settings.port,
+                        why,
+                        config: path.display().to_string(),
+                    }
+                );
+                return ExitCode::FAILURE;
+            }
             eprintln!(
                 "switchyard: Claude Code uses the gateway already running at {}",
                 settings.base_url()
