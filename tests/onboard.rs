@@ -329,10 +329,11 @@ fn version_names_the_version_and_the_commit() {
     );
 }
 
-/// A fake `claude`: records its environment and arguments, sends one Messages request through
-/// `$ANTHROPIC_BASE_URL` with `$ANTHROPIC_AUTH_TOKEN`, and exits 7.
+/// A fake `claude`: records its environment (all of it in `.env`) and arguments, sends one
+/// Messages request through `$ANTHROPIC_BASE_URL` with `$ANTHROPIC_AUTH_TOKEN`, and exits 7.
 const FAKE_CLAUDE: &str = r#"#!/bin/sh
 out="$FAKE_CLAUDE_OUT"
+env > "$out.env"
 printf 'base=%s\ntoken=%s\napi_key=%s\nopenai=%s\nargs=%s\n' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" "${ANTHROPIC_API_KEY-unset}" "$OPENAI_BASE_URL" "$*" > "$out"
 curl -sS -o "$out.body" -w '%{http_code}' "$ANTHROPIC_BASE_URL/v1/messages" \
   -H 'content-type: application/json' -H "authorization: Bearer $ANTHROPIC_AUTH_TOKEN" \
@@ -650,7 +651,7 @@ fn sigterm_to_switchyard_is_passed_on_to_claude() {
     assert!(nothing_listens_on(port));
 }
 
-/// Provider keys in the environment of `switchyard claude`.
+/// Provider keys in the environment of `switchyard claude`, none of which Claude Code may get.
 const PROVIDER_KEYS: [(&str, &str); 6] = [
     ("OPENAI_API_KEY", "sk-openai-users-0002"),
     ("DEEPSEEK_API_KEY", "sk-deepseek-users-0003"),
@@ -773,6 +774,62 @@ fn claude_refuses_a_gateway_serving_another_config_on_its_port() {
     assert!(!dir.path().join("claude.out").exists());
     assert_eq!(mock.hits(), 0);
     drop(other);
+}
+
+#[test]
+fn claude_recognises_its_gateway_under_strict_auth_and_gives_claude_no_provider_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let port = common::free_port();
+    let config = claude_config_on(
+        dir.path(),
+        &mock,
+        port,
+        "  auth_mode: strict\n  api_key: ${CLIENT_KEY}\n",
+    );
+    // The config also names a relay's key: Claude Code gets that variable no more than the others.
+    let mut text_of_config = std::fs::read_to_string(&config).unwrap();
+    text_of_config.push_str("  - id: relay\n    base_url: https://relay.invalid\n    api_key: ${RELAY_KEY}\n    enabled: false\n");
+    std::fs::write(&config, text_of_config).unwrap();
+    let mut env = vec![
+        ("MOCK_KEY", "mock-upstream-key"),
+        ("CLIENT_KEY", "client-key-for-claude"),
+    ];
+    env.extend(PROVIDER_KEYS);
+    let gateway = Gateway::start_in(tempfile::tempdir().unwrap(), config.clone(), &env);
+    let bin = fake_claude(dir.path(), FAKE_CLAUDE);
+    let out = run_claude_with(dir.path(), &bin, &config, &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("already running"), "{stderr}");
+    assert!(recorded(dir.path(), "").contains("token=client-key-for-claude\n"));
+    assert_eq!(recorded(dir.path(), ".status"), "200", "{stderr}");
+    let claude_env = recorded(dir.path(), ".env");
+    assert!(
+        claude_env.contains("OPENAI_API_KEY=client-key-for-claude\n"),
+        "{claude_env}"
+    );
+    for (name, value) in PROVIDER_KEYS.iter().chain(&[
+        ("MOCK_KEY", "mock-upstream-key"),
+        ("ANTHROPIC_API_KEY", "sk-ant-the-users-provider-key"),
+    ]) {
+        assert!(
+            !claude_env.contains(value),
+            "Claude Code got {name}: {claude_env}"
+        );
+    }
+    for name in [
+        "CLIENT_KEY=",
+        "MOCK_KEY=",
+        "ANTHROPIC_API_KEY=",
+        "RELAY_KEY=",
+    ] {
+        assert!(
+            !claude_env.lines().any(|l| l.starts_with(name)),
+            "{name} {claude_env}"
+        );
+    }
+    drop(gateway);
 }
 
 #[test]

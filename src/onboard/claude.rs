@@ -330,20 +330,23 @@ impl ServedGateway {
     }
 }
 
-/// Runs `claude` with the client variables for `settings` (see `claude_vars`) and `args`; gives
-/// its exit status.
+/// Runs `claude` with the client variables for `settings` (see `claude_vars`) and `args`, and
+/// without the variables in `hidden` (the provider keys); gives its exit status.
 /// The terminal's Ctrl-C reaches Claude Code (this process ignores it meanwhile); SIGTERM and
 /// SIGHUP sent to this process are passed on to Claude Code.
 pub fn run_claude(
     claude: &Path,
     settings: &ClientSettings,
+    hidden: &[String],
     args: &[OsString],
 ) -> Result<ExitStatus, ClaudeError> {
     let mut command = Command::new(claude);
     command.args(args);
-    // The provider key that `${ANTHROPIC_API_KEY}` in the config reads stays with the gateway:
-    // Claude Code gets the gateway's key, as a token (see `claude_vars`).
-    command.env_remove("ANTHROPIC_API_KEY");
+    // Provider keys stay with the gateway: Claude Code gets the gateway's key alone, as a token
+    // (see `claude_vars`), set after the removals.
+    for name in hidden {
+        command.env_remove(name);
+    }
     for (name, value) in claude_vars(settings) {
         command.env(name, value);
     }

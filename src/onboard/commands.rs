@@ -2,8 +2,8 @@
 
 use super::claude::{self, ClaudeError, OnPort, ServedGateway, INSTALL_HINT};
 use super::env::{
-    client_settings, client_vars, detect_shell, quote_sh, render_env, ClientSettings, Shell,
-    PLACEHOLDER_KEY,
+    client_settings, client_vars, detect_shell, quote_sh, render_env, variables_kept_from_clients,
+    ClientSettings, Shell, PLACEHOLDER_KEY,
 };
 use super::init::{self, ApiKeySupport};
 use super::instance;
@@ -230,6 +230,7 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
         eprintln!("switchyard: {}", ClaudeError::NotInstalled);
         return ExitCode::from(127);
     };
+    let hidden = variables_kept_from_clients(&text);
     let served = match claude::probe_gateway(settings.port, &instance::instance_file(&path)) {
         OnPort::Switchyard => {
             if let Err(why) = claude::check_client_key(&settings) {
@@ -293,7 +294,7 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
             }
         }
     };
-    let result = claude::run_claude(&claude_path, &settings, &args);
+    let result = claude::run_claude(&claude_path, &settings, &hidden, &args);
     if let Some(gateway) = served {
         gateway.stop();
     }
