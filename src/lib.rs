@@ -8,7 +8,8 @@
 //!
 //! The module map, by floor; a module imports only from its own floor or the ones below:
 //! - leaves: [`words`], [`Secret`], [`config`] (raw YAML → validated settings), [`metrics`],
-//!   [`auth`] (client keys), [`upstream`] (client, TLS, URLs, headers).
+//!   [`auth`] (client keys), [`upstream`] (client, TLS, URLs, headers), [`files`] (files only their
+//!   owner reads).
 //! - actors: [`endpoint`] (health as plain code, the actor around it), [`balancer`] (strategies
 //!   as plain functions, the actor around them), [`supervisor`] (starts and reloads them).
 //! - shared by the edges: [`gateway_error`] (the gateway's own answers, whose fault they are).
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod edge;
 pub mod endpoint;
+pub mod files;
 pub mod gateway_error;
 pub mod metrics;
 pub mod mock;

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::edge::browser::{self, BrowserHeaders, BrowserPolicy, OriginVerdict};
 use crate::edge::{self, Destination};
 use crate::gateway_error::{ApiShape, GatewayError};
+use crate::onboard::instance::Instance;
 use crate::proxy::{self, REQUEST_ID_HEADER};
 use crate::upstream::headers::names;
 use crate::usage::{EndpointSpend, StoreError, UsageHistory, UsageMetrics};
@@ -49,6 +50,8 @@ pub async fn serve(
     let factory_config = config.clone();
     let factory_shared = shared.clone();
     let factory_listen = listen.clone();
+    let instance = web::Data::new(Instance::new(config.source.as_deref()));
+    let factory_instance = instance.clone();
     let mut server = HttpServer::new(move || {
         // Runs on the worker's thread: the actors start on its arbiter.
         let state = factory_shared
@@ -66,6 +69,7 @@ pub async fn serve(
         App::new()
             .app_data(state)
             .app_data(usage)
+            .app_data(factory_instance.clone())
             .app_data(web::Data::new(client))
             .wrap_fn(|req, srv| match gate(&req) {
                 Ok(cors) => {
@@ -121,6 +125,10 @@ pub async fn serve(
     let handle = server.handle();
 
     let _ = listen.set(addrs.iter().map(|a| a.to_string()).collect());
+    // Published once the port is ours, so a second gateway that fails to bind leaves it alone.
+    if let Err(e) = instance.publish() {
+        log::warn!("{e}; `switchyard claude` will not recognise this gateway");
+    }
     // Kept alive as long as the server runs.
     let _watcher = config
         .source
@@ -136,6 +144,7 @@ pub async fn serve(
     let result = server.await;
     // Open streams have ended (or the grace ran out): what they recorded reaches the file.
     usage.flush().await;
+    instance.withdraw();
     result
 }
 
@@ -445,8 +454,13 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     let admin_ok = is_admin && !admin_key.is_empty() && auth::check_key(admin_key, headers).is_ok();
     let mode = config.proxy.effective_auth_mode();
     if auth::key_required(mode, destination == Destination::Health) && !admin_ok {
-        auth::check_key(&config.proxy.api_key, headers)
-            .map_err(|m| refuse(GatewayError::Unauthorized(m)))?;
+        auth::check_key(&config.proxy.api_key, headers).map_err(|m| {
+            let mut refused = refuse(GatewayError::Unauthorized(m));
+            if destination == Destination::Health {
+                admin::prove_instance(req.request(), refused.headers_mut());
+            }
+            refused
+        })?;
     }
     let read_only = req.method() == Method::GET || req.method() == Method::HEAD;
     let admin_needed = !read_only || config.proxy.allow_lan_access;

@@ -355,16 +355,16 @@ impl StateFile {
         serde_json::to_vec_pretty(&self.data).map_err(std::io::Error::other)
     }
 
-    /// Writes the file atomically (a temporary file, then a rename), on the caller's thread.
+    /// Writes the file atomically (a temporary file, then a rename), on the caller's thread; a
+    /// new file is readable by its owner alone.
     pub fn save(&self) -> std::io::Result<()> {
         write_atomically(&self.path, &self.contents()?)
     }
 }
 
+/// A new file (0600, or the mode the owner gave the old one) renamed over the state file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temporary_beside(path);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    crate::files::replace(path, bytes, crate::files::Permissions::KeepExisting)
 }
 
 /// Writes the state file on a thread of its own, so that the one worker thread serving all
@@ -449,14 +449,6 @@ impl Drop for StateWriter {
     }
 }
 
-fn temporary_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".to_string());
-    path.with_file_name(format!(".{name}.tmp"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,6 +474,12 @@ mod tests {
         file.save().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("k1\""), "no key in the state file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the state file is its owner's alone");
+        }
         let file = StateFile::load(path.clone());
         assert_eq!(
             file.saved(&endpoint("k1")).map(|s| s.auth_failed),

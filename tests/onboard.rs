@@ -329,10 +329,11 @@ fn version_names_the_version_and_the_commit() {
     );
 }
 
-/// A fake `claude`: records its environment and arguments, sends one Messages request through
-/// `$ANTHROPIC_BASE_URL` with `$ANTHROPIC_AUTH_TOKEN`, and exits 7.
+/// A fake `claude`: records its environment (all of it in `.env`) and arguments, sends one
+/// Messages request through `$ANTHROPIC_BASE_URL` with `$ANTHROPIC_AUTH_TOKEN`, and exits 7.
 const FAKE_CLAUDE: &str = r#"#!/bin/sh
 out="$FAKE_CLAUDE_OUT"
+env > "$out.env"
 printf 'base=%s\ntoken=%s\napi_key=%s\nopenai=%s\nargs=%s\n' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" "${ANTHROPIC_API_KEY-unset}" "$OPENAI_BASE_URL" "$*" > "$out"
 curl -sS -o "$out.body" -w '%{http_code}' "$ANTHROPIC_BASE_URL/v1/messages" \
   -H 'content-type: application/json' -H "authorization: Bearer $ANTHROPIC_AUTH_TOKEN" \
@@ -385,6 +386,11 @@ fn nothing_listens_on(port: u16) -> bool {
 }
 
 fn run_claude(dir: &Path, bin: &Path, config: &Path) -> Output {
+    run_claude_with(dir, bin, config, &[])
+}
+
+/// `run_claude` with the extra variables `env` in switchyard's environment.
+fn run_claude_with(dir: &Path, bin: &Path, config: &Path, env: &[(&str, &str)]) -> Output {
     let out_file = dir.join("claude.out");
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     command
@@ -402,6 +408,9 @@ fn run_claude(dir: &Path, bin: &Path, config: &Path) -> Output {
         .env("ANTHROPIC_AUTH_TOKEN", "stale-token")
         .env("ANTHROPIC_API_KEY", "sk-ant-the-users-provider-key")
         .env_remove("SWITCHYARD_CONFIG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
     command.output().expect("run switchyard claude")
 }
 
@@ -640,4 +649,209 @@ fn sigterm_to_switchyard_is_passed_on_to_claude() {
     assert_eq!(status.code(), Some(42));
     assert_eq!(recorded(dir.path(), ".after"), "200");
     assert!(nothing_listens_on(port));
+}
+
+/// Provider keys in the environment of `switchyard claude`, none of which Claude Code may get.
+const PROVIDER_KEYS: [(&str, &str); 6] = [
+    ("OPENAI_API_KEY", "sk-openai-users-0002"),
+    ("DEEPSEEK_API_KEY", "sk-deepseek-users-0003"),
+    ("OPENROUTER_API_KEY", "sk-or-users-0004"),
+    ("GEMINI_API_KEY", "gemini-users-0005"),
+    ("GOOGLE_API_KEY", "google-users-0006"),
+    ("RELAY_KEY", "relay-users-0007"),
+];
+
+/// A program squatting on a port: it answers every request like a switchyard `/healthz` (with a
+/// made-up instance proof) and records every byte it is sent. At most 8 connections.
+struct Squatter {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Squatter {
+    fn start() -> Squatter {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(8) {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") && got.len() < 65_536 {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                record.lock().unwrap().extend_from_slice(&got);
+                let body =
+                    r#"{"status":"ok","service":"switchyard","version":"0.1.0","uptime_s":1}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-switchyard-instance-proof: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "0".repeat(64),
+                    body.len()
+                );
+            }
+        });
+        Squatter { port, seen }
+    }
+
+    fn seen(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+}
+
+#[test]
+fn claude_sends_no_key_to_a_squatter_on_its_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let squatter = Squatter::start();
+    let config = claude_config_on(
+        dir.path(),
+        &mock,
+        squatter.port,
+        "  auth_mode: strict\n  api_key: client-key-for-claude\n",
+    );
+    // An instance file left by an earlier run is there: the squatter cannot prove it holds it.
+    let instance = dir.path().join("config.yaml.instance");
+    std::fs::write(&instance, format!("{}\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(
+        &instance,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let bin = fake_claude(dir.path(), FAKE_CLAUDE);
+    let out = run_claude_with(dir.path(), &bin, &config, &PROVIDER_KEYS);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("port {}", squatter.port))
+            && stderr.contains("does not prove")
+            && stderr.contains("sent no key"),
+        "{stderr}"
+    );
+    let seen = squatter.seen();
+    assert!(seen.starts_with("GET /healthz?challenge="), "{seen}");
+    for secret in [
+        "client-key-for-claude",
+        "mock-upstream-key",
+        "sk-ant-the-users-provider-key",
+    ]
+    .into_iter()
+    .chain(PROVIDER_KEYS.iter().map(|(_, v)| *v))
+    {
+        assert!(!seen.contains(secret), "the squatter got {secret}: {seen}");
+    }
+    assert!(
+        !dir.path().join("claude.out").exists(),
+        "Claude Code was not started"
+    );
+}
+
+#[test]
+fn claude_refuses_a_gateway_serving_another_config_on_its_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let port = common::free_port();
+    let other = Gateway::start(&format!(
+        "proxy:\n  port: {port}\nendpoints:\n  - base_url: {}\n    api_key: k\n",
+        mock.url()
+    ));
+    let config = claude_config_on(dir.path(), &mock, port, "");
+    let bin = fake_claude(dir.path(), FAKE_CLAUDE);
+    let out = run_claude(dir.path(), &bin, &config);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("config.yaml.instance does not exist"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("claude.out").exists());
+    assert_eq!(mock.hits(), 0);
+    drop(other);
+}
+
+#[test]
+fn claude_recognises_its_gateway_under_strict_auth_and_gives_claude_no_provider_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let port = common::free_port();
+    let config = claude_config_on(
+        dir.path(),
+        &mock,
+        port,
+        "  auth_mode: strict\n  api_key: ${CLIENT_KEY}\n",
+    );
+    // The config also names a relay's key: Claude Code gets that variable no more than the others.
+    let mut text_of_config = std::fs::read_to_string(&config).unwrap();
+    text_of_config.push_str("  - id: relay\n    base_url: https://relay.invalid\n    api_key: ${RELAY_KEY}\n    enabled: false\n");
+    std::fs::write(&config, text_of_config).unwrap();
+    let mut env = vec![
+        ("MOCK_KEY", "mock-upstream-key"),
+        ("CLIENT_KEY", "client-key-for-claude"),
+    ];
+    env.extend(PROVIDER_KEYS);
+    let gateway = Gateway::start_in(tempfile::tempdir().unwrap(), config.clone(), &env);
+    let bin = fake_claude(dir.path(), FAKE_CLAUDE);
+    let out = run_claude_with(dir.path(), &bin, &config, &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("already running"), "{stderr}");
+    assert!(recorded(dir.path(), "").contains("token=client-key-for-claude\n"));
+    assert_eq!(recorded(dir.path(), ".status"), "200", "{stderr}");
+    let claude_env = recorded(dir.path(), ".env");
+    assert!(
+        claude_env.contains("OPENAI_API_KEY=client-key-for-claude\n"),
+        "{claude_env}"
+    );
+    for (name, value) in PROVIDER_KEYS.iter().chain(&[
+        ("MOCK_KEY", "mock-upstream-key"),
+        ("ANTHROPIC_API_KEY", "sk-ant-the-users-provider-key"),
+    ]) {
+        assert!(
+            !claude_env.contains(value),
+            "Claude Code got {name}: {claude_env}"
+        );
+    }
+    for name in [
+        "CLIENT_KEY=",
+        "MOCK_KEY=",
+        "ANTHROPIC_API_KEY=",
+        "RELAY_KEY=",
+    ] {
+        assert!(
+            !claude_env.lines().any(|l| l.starts_with(name)),
+            "{name} {claude_env}"
+        );
+    }
+    drop(gateway);
+}
+
+#[test]
+fn the_gateway_claude_serves_logs_privately_never_through_a_link_and_withdraws_its_instance() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let (config, _port) = claude_config(dir.path(), &mock);
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "not a log\n").unwrap();
+    let log = dir.path().join("config.claude.log");
+    std::os::unix::fs::symlink(&victim, &log).unwrap();
+    let bin = fake_claude(dir.path(), FAKE_CLAUDE);
+    let out = run_claude(dir.path(), &bin, &config);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("while Claude Code runs"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "not a log\n");
+    let meta = std::fs::symlink_metadata(&log).unwrap();
+    assert!(meta.is_file(), "the link was replaced by the log");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(
+        !dir.path().join("config.yaml.instance").exists(),
+        "the gateway removed its instance file when it stopped"
+    );
 }

@@ -6,21 +6,45 @@ use crate::endpoint::health::State;
 use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::metrics::EndpointGauges;
+use crate::onboard::instance::{Instance, PROOF_HEADER};
 use crate::server::AppState;
 use crate::words::Words;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 /// The version reported by `/healthz` and `/admin/status`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `GET /healthz`: the gateway is up (and how many endpoints could take a request).
-pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
+/// `GET /healthz`: the gateway is up. With `?challenge=C` it also proves which config it serves
+/// (see [`prove_instance`]).
+pub async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let mut response = HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
+        "service": "switchyard",
         "version": VERSION,
         "uptime_s": state.started.elapsed().as_secs(),
-    }))
+    }));
+    prove_instance(&req, response.headers_mut());
+    response
+}
+
+/// Adds the instance proof for the `challenge` in a `/healthz` request's query, if it has one
+/// (see [`crate::onboard::instance`]). Also used on the 401 that a keyless `/healthz` gets under
+/// `auth_mode: strict`: the proof tells nothing but which config this gateway serves.
+pub fn prove_instance(req: &HttpRequest, headers: &mut HeaderMap) {
+    let Some(instance) = req.app_data::<web::Data<Instance>>() else {
+        return;
+    };
+    let challenge = req
+        .query_string()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("challenge="));
+    let port = req.app_config().local_addr().port();
+    let proof = challenge.and_then(|c| instance.proof(c, port));
+    if let Some(value) = proof.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        headers.insert(HeaderName::from_static(PROOF_HEADER), value);
+    }
 }
 
 /// The whole of `/admin/status`.

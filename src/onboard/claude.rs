@@ -1,9 +1,13 @@
-//! `switchyard claude`: Claude Code through the gateway. A gateway that already answers `/healthz`
-//! on the configured port is used; otherwise this binary serves the config as a child process (in
-//! its own process group, so the terminal's Ctrl-C reaches Claude Code and not the gateway) for as
-//! long as Claude Code runs, and stops it when Claude Code exits.
+//! `switchyard claude`: Claude Code through the gateway. A gateway on the configured port is used
+//! once it proves, asked without any key, that it serves this config (see [`super::instance`]);
+//! anything else on the port is refused and sent no key. With nothing on the port this binary
+//! serves the config as a child process (in its own process group, so the terminal's Ctrl-C
+//! reaches Claude Code and not the gateway) for as long as Claude Code runs, and stops it when
+//! Claude Code exits.
 
 use super::env::{claude_vars, ClientSettings};
+use super::instance::{self, proofs_match, PROOF_HEADER};
+use crate::files;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -23,67 +27,126 @@ pub const STOP_WHEN_STDIN_CLOSES: &str = "SWITCHYARD_STOP_WHEN_STDIN_CLOSES";
 /// What listens on the gateway's port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnPort {
-    /// A switchyard gateway that accepted our `/healthz` request.
+    /// The gateway serving this config: it proved that it holds the instance file's secret.
     Switchyard,
-    /// Something answered, but not as a switchyard gateway that lets us in.
+    /// Something that did not prove it (it was sent no key), and why.
     SomethingElse(String),
     /// Nothing accepts connections.
     Nothing,
 }
 
-/// Judges a raw HTTP answer to `GET /healthz`: a switchyard gateway answers 200 with a JSON
-/// object whose `status` is `"ok"`.
-pub fn judge_healthz_answer(answer: &[u8]) -> OnPort {
+/// The status and headers of a raw HTTP answer; `None` when it does not start as one.
+fn answer_head(answer: &[u8]) -> Option<(u16, Vec<(String, String)>)> {
     let text = String::from_utf8_lossy(answer);
-    let status_line = text.lines().next().unwrap_or("");
-    let status: Option<u16> = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok());
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    // A chunked body carries its framing around the one JSON object: take the object alone.
-    let json = match (body.find('{'), body.rfind('}')) {
-        (Some(start), Some(end)) if start < end => &body[start..=end],
-        _ => "",
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next()?;
+    if !status_line.starts_with("HTTP/1.") {
+        return None;
+    }
+    let status = status_line.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    Some((status, headers))
+}
+
+/// Judges a raw HTTP answer to `GET /healthz?challenge=…` sent without a key: the gateway serving
+/// this config answers with `expected_proof` in its proof header, whatever its status (a keyless
+/// request gets 401 under `auth_mode: strict`).
+pub fn judge_healthz_answer(answer: &[u8], expected_proof: &str) -> OnPort {
+    let Some((status, headers)) = answer_head(answer) else {
+        return OnPort::SomethingElse("it does not answer HTTP".to_string());
     };
-    let is_ok = serde_json::from_str::<serde_json::Value>(json)
-        .map(|v| v["status"] == "ok")
-        .unwrap_or(false);
-    match status {
-        Some(200) if is_ok => OnPort::Switchyard,
-        Some(401) | Some(403) => OnPort::SomethingElse(format!(
-            "it answers /healthz with {}: a gateway with another client key?",
-            status.unwrap_or(0)
+    let found = headers
+        .iter()
+        .find(|(name, _)| name == PROOF_HEADER)
+        .map(|(_, value)| value.as_str());
+    match found {
+        Some(found) if proofs_match(expected_proof, found) => OnPort::Switchyard,
+        Some(_) => OnPort::SomethingElse(
+            "its instance proof does not match the instance file: a gateway serving another config, \
+             or not a switchyard gateway"
+                .to_string(),
+        ),
+        None => OnPort::SomethingElse(format!(
+            "it answers /healthz with HTTP {status} and no instance proof: not a switchyard gateway, \
+             or one older than this switchyard"
         )),
-        Some(code) => OnPort::SomethingElse(format!("it answers /healthz with HTTP {code}")),
-        None => OnPort::SomethingElse("it does not answer HTTP".to_string()),
     }
 }
 
-/// Asks `http://127.0.0.1:<port>/healthz` (with the client key, if any) what listens there.
-pub fn probe_gateway(settings: &ClientSettings) -> OnPort {
-    let addr = SocketAddr::from(([127, 0, 0, 1], settings.port));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-        return OnPort::Nothing;
-    };
+/// Judges the answer to `GET /healthz` sent with the client key, once the gateway is known to be
+/// this config's: `Err` says why it refuses the key.
+pub fn judge_key_answer(answer: &[u8]) -> Result<(), String> {
+    match answer_head(answer) {
+        Some((401 | 403, _)) => Err(
+            "it answers 401: the client key differs where the gateway runs (proxy.api_key's variable?)"
+                .to_string(),
+        ),
+        Some(_) => Ok(()),
+        None => Err("it stopped answering HTTP".to_string()),
+    }
+}
+
+/// Sends `request` to `127.0.0.1:<port>` and reads the answer (64 KiB at most); `None` when
+/// nothing accepts the connection.
+fn exchange(port: u16, request: &str) -> Option<Vec<u8>> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let mut request = format!(
-        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
-        settings.port
-    );
-    if let Some(key) = &settings.client_key {
+    let mut answer = Vec::new();
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let _ = stream.take(64 * 1024).read_to_end(&mut answer);
+    }
+    Some(answer)
+}
+
+fn healthz_request(port: u16, target: &str, key: Option<&str>) -> String {
+    let mut request =
+        format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    if let Some(key) = key {
         request.push_str(&format!(
             "Authorization: Bearer {key}\r\nx-api-key: {key}\r\n"
         ));
     }
     request.push_str("\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return OnPort::SomethingElse("it closed the connection".to_string());
+    request
+}
+
+/// Asks what listens on `127.0.0.1:<port>` without sending any key: `/healthz` with a fresh
+/// challenge, whose answer must carry the proof that the secret in `instance_file` gives.
+pub fn probe_gateway(port: u16, instance_file: &Path) -> OnPort {
+    let Some(challenge) = instance::new_challenge() else {
+        return OnPort::SomethingElse("the system gave no random bytes for a challenge".into());
+    };
+    let request = healthz_request(port, &format!("/healthz?challenge={challenge}"), None);
+    let Some(answer) = exchange(port, &request) else {
+        return OnPort::Nothing;
+    };
+    let secret = match instance::read_secret(instance_file) {
+        Ok(secret) => secret,
+        Err(why) => return OnPort::SomethingElse(why),
+    };
+    match instance::proof(&secret, &challenge, port) {
+        Some(expected) => judge_healthz_answer(&answer, &expected),
+        None => OnPort::SomethingElse("the challenge made was not a valid one".into()),
     }
-    let mut answer = Vec::new();
-    let _ = stream.take(64 * 1024).read_to_end(&mut answer);
-    judge_healthz_answer(&answer)
+}
+
+/// Whether the gateway on `settings.port`, already known to serve this config, takes the client
+/// key this shell has for it.
+pub fn check_client_key(settings: &ClientSettings) -> Result<(), String> {
+    let Some(key) = settings.client_key.as_deref() else {
+        return Ok(());
+    };
+    let request = healthz_request(settings.port, "/healthz", Some(key));
+    match exchange(settings.port, &request) {
+        Some(answer) => judge_key_answer(&answer),
+        None => Err("it stopped accepting connections".to_string()),
+    }
 }
 
 /// The executable `name` in the directories of `path_var` (the value of `PATH`).
@@ -136,8 +199,14 @@ pub fn exit_code_of(status: ExitStatus) -> u8 {
 pub enum ClaudeError {
     #[error("`claude` (Claude Code) is not on PATH; install it with `{INSTALL_HINT}`")]
     NotInstalled,
-    #[error("port {port} is taken by something that is not a switchyard gateway ({why}); stop it or change proxy.port in {config}")]
+    #[error("port {port} is answered by something that does not prove it is the gateway serving {config} ({why}); it was sent no key. Stop it, or set proxy.port in {config} to a free port")]
     PortTaken {
+        port: u16,
+        why: String,
+        config: String,
+    },
+    #[error("the gateway serving {config} on port {port} refuses this shell's client key ({why})")]
+    KeyRefused {
         port: u16,
         why: String,
         config: String,
@@ -184,10 +253,13 @@ impl ServedGateway {
             source,
         })?;
         let log = log_path(config);
-        let log_file = std::fs::File::create(&log).map_err(|source| ClaudeError::Spawn {
-            what: "the gateway's log file",
-            source,
-        })?;
+        let log_file =
+            files::create_replacing(&log, files::Permissions::KeepExisting).map_err(|source| {
+                ClaudeError::Spawn {
+                    what: "the gateway's log file",
+                    source,
+                }
+            })?;
         let mut command = Command::new(exe);
         command
             .arg("serve")
@@ -258,20 +330,23 @@ impl ServedGateway {
     }
 }
 
-/// Runs `claude` with the client variables for `settings` (see `claude_vars`) and `args`; gives
-/// its exit status.
+/// Runs `claude` with the client variables for `settings` (see `claude_vars`) and `args`, and
+/// without the variables in `hidden` (the provider keys); gives its exit status.
 /// The terminal's Ctrl-C reaches Claude Code (this process ignores it meanwhile); SIGTERM and
 /// SIGHUP sent to this process are passed on to Claude Code.
 pub fn run_claude(
     claude: &Path,
     settings: &ClientSettings,
+    hidden: &[String],
     args: &[OsString],
 ) -> Result<ExitStatus, ClaudeError> {
     let mut command = Command::new(claude);
     command.args(args);
-    // The provider key that `${ANTHROPIC_API_KEY}` in the config reads stays with the gateway:
-    // Claude Code gets the gateway's key, as a token (see `claude_vars`).
-    command.env_remove("ANTHROPIC_API_KEY");
+    // Provider keys stay with the gateway: Claude Code gets the gateway's key alone, as a token
+    // (see `claude_vars`), set after the removals.
+    for name in hidden {
+        command.env_remove(name);
+    }
     for (name, value) in claude_vars(settings) {
         command.env(name, value);
     }
@@ -387,26 +462,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_switchyard_healthz_answer_counts_as_a_gateway() {
-        let ok = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 45\r\n\r\n{\"status\":\"ok\",\"version\":\"0.1.0\",\"uptime_s\":3}";
-        assert_eq!(judge_healthz_answer(ok), OnPort::Switchyard);
-        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1a\r\n{\"status\":\"ok\",\"x\":1}\r\n0\r\n\r\n";
-        assert_eq!(judge_healthz_answer(chunked), OnPort::Switchyard);
-        let other = b"HTTP/1.1 200 OK\r\n\r\n<html>hello</html>";
-        assert!(
-            matches!(judge_healthz_answer(other), OnPort::SomethingElse(w) if w.contains("200"))
+    fn only_an_answer_with_the_expected_proof_counts_as_this_configs_gateway() {
+        let proof = "ab".repeat(32);
+        let ok = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nX-Switchyard-Instance-Proof: {proof}\r\n\r\n{{\"status\":\"ok\"}}");
+        assert_eq!(
+            judge_healthz_answer(ok.as_bytes(), &proof),
+            OnPort::Switchyard
         );
-        let locked = b"HTTP/1.1 401 Unauthorized\r\n\r\n{\"error\":{}}";
-        assert!(
-            matches!(judge_healthz_answer(locked), OnPort::SomethingElse(w) if w.contains("client key"))
+        // Under `auth_mode: strict` a keyless /healthz is refused, with the proof all the same.
+        let strict = format!("HTTP/1.1 401 Unauthorized\r\n{PROOF_HEADER}: {proof}\r\n\r\n{{}}");
+        assert_eq!(
+            judge_healthz_answer(strict.as_bytes(), &proof),
+            OnPort::Switchyard
+        );
+        let wrong = format!(
+            "HTTP/1.1 200 OK\r\n{PROOF_HEADER}: {}\r\n\r\n",
+            "cd".repeat(32)
         );
         assert!(
-            matches!(judge_healthz_answer(b"SSH-2.0-OpenSSH_9.6\r\n"), OnPort::SomethingElse(w) if w.contains("HTTP"))
+            matches!(judge_healthz_answer(wrong.as_bytes(), &proof), OnPort::SomethingElse(w) if w.contains("does not match"))
         );
+        // What a gateway older than this one (or a squatter copying it) answers.
+        let plain = b"HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\n{\"status\":\"ok\"}";
+        assert!(
+            matches!(judge_healthz_answer(plain, &proof), OnPort::SomethingElse(w) if w.contains("200") && w.contains("no instance proof"))
+        );
+        // A proof in the body is not a header.
+        let in_body = format!("HTTP/1.1 200 OK\r\n\r\n{PROOF_HEADER}: {proof}\r\n");
         assert!(matches!(
-            judge_healthz_answer(b""),
+            judge_healthz_answer(in_body.as_bytes(), &proof),
             OnPort::SomethingElse(_)
         ));
+        assert!(
+            matches!(judge_healthz_answer(b"SSH-2.0-OpenSSH_9.6\r\n", &proof), OnPort::SomethingElse(w) if w.contains("HTTP"))
+        );
+        assert!(matches!(
+            judge_healthz_answer(b"", &proof),
+            OnPort::SomethingElse(_)
+        ));
+    }
+
+    #[test]
+    fn a_gateway_that_refuses_the_client_key_is_named_as_such() {
+        assert_eq!(judge_key_answer(b"HTTP/1.1 200 OK\r\n\r\n{}"), Ok(()));
+        let refused = judge_key_answer(b"HTTP/1.1 401 Unauthorized\r\n\r\n{}").unwrap_err();
+        assert!(refused.contains("client key"), "{refused}");
+        assert!(judge_key_answer(b"").is_err());
     }
 
     #[test]
@@ -444,11 +545,10 @@ mod tests {
             .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
             .unwrap();
         let port = socket.local_addr().unwrap().as_socket().unwrap().port();
-        let settings = ClientSettings {
-            port,
-            client_key: None,
-        };
-        assert_eq!(probe_gateway(&settings), OnPort::Nothing);
+        assert_eq!(
+            probe_gateway(port, Path::new("/nonexistent/config.yaml.instance")),
+            OnPort::Nothing
+        );
     }
 
     #[cfg(unix)]

@@ -2,11 +2,13 @@
 
 use super::claude::{self, ClaudeError, OnPort, ServedGateway, INSTALL_HINT};
 use super::env::{
-    client_settings, client_vars, detect_shell, quote_sh, render_env, ClientSettings, Shell,
-    PLACEHOLDER_KEY,
+    client_settings, client_vars, detect_shell, quote_sh, render_env, variables_kept_from_clients,
+    ClientSettings, Shell, PLACEHOLDER_KEY,
 };
 use super::init::{self, ApiKeySupport};
+use super::instance;
 use crate::config::{self, Config, ConfigError};
+use crate::files;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -132,26 +134,23 @@ fn backup_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Writes `text` to `path` through a temporary file beside it, creating the parent folders and
-/// keeping an existing file as `<path>.bak`; gives that backup's path.
+/// Writes `text` to `path` (0600 when new, else with the mode of the file it replaces), creating
+/// the missing parent folders (0700) and keeping an existing file as `<path>.bak` (0600, written
+/// in place of whatever was there, never through a link); gives that backup's path.
 fn write_config(path: &Path, text: &str) -> std::io::Result<Option<PathBuf>> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+        files::create_private_dir_all(parent)?;
     }
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".init-{}", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text)?;
-    let backup = if path.exists() {
-        let backup = backup_path(path);
-        std::fs::copy(path, &backup)?;
-        Some(backup)
-    } else {
-        None
+    let backup = match std::fs::read(path) {
+        Ok(old) => {
+            let backup = backup_path(path);
+            files::write_new_private(&backup, &old)?;
+            Some(backup)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
     };
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })?;
+    files::replace(path, text.as_bytes(), files::Permissions::KeepExisting)?;
     Ok(backup)
 }
 
@@ -231,8 +230,20 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
         eprintln!("switchyard: {}", ClaudeError::NotInstalled);
         return ExitCode::from(127);
     };
-    let served = match claude::probe_gateway(&settings) {
+    let hidden = variables_kept_from_clients(&text);
+    let served = match claude::probe_gateway(settings.port, &instance::instance_file(&path)) {
         OnPort::Switchyard => {
+            if let Err(why) = claude::check_client_key(&settings) {
+                eprintln!(
+                    "switchyard: {}",
+                    ClaudeError::KeyRefused {
+                        port: settings.port,
+                        why,
+                        config: path.display().to_string(),
+                    }
+                );
+                return ExitCode::FAILURE;
+            }
             eprintln!(
                 "switchyard: Claude Code uses the gateway already running at {}",
                 settings.base_url()
@@ -283,7 +294,7 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
             }
         }
     };
-    let result = claude::run_claude(&claude_path, &settings, &args);
+    let result = claude::run_claude(&claude_path, &settings, &hidden, &args);
     if let Some(gateway) = served {
         gateway.stop();
     }

@@ -118,6 +118,59 @@ pub fn claude_vars(settings: &ClientSettings) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// Provider key variables that clients started by `switchyard claude` never get, whether the
+/// config names them or not.
+pub const PROVIDER_VARIABLES: [&str; 6] = [
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "OPENROUTER_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+];
+
+/// The variables a client started for this gateway must not get: every `${VAR}` the config text
+/// expands (keys, URLs, ids; not `usage.database`, a path such as `${HOME}/…`) and the
+/// [`PROVIDER_VARIABLES`]. Its own client key it gets under the names of [`client_vars`].
+pub fn variables_kept_from_clients(text: &str) -> Vec<String> {
+    let mut names: std::collections::BTreeSet<String> =
+        PROVIDER_VARIABLES.iter().map(|v| v.to_string()).collect();
+    if let Ok(mut doc) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+        if let Some(usage) = doc.get_mut("usage").and_then(|u| u.as_mapping_mut()) {
+            usage.remove("database");
+        }
+        referenced_variables(&doc, &mut names);
+    }
+    names.into_iter().collect()
+}
+
+/// Adds the names of the `${NAME}` / `${NAME:-fallback}` references in every string of `value`.
+fn referenced_variables(value: &serde_yaml::Value, names: &mut std::collections::BTreeSet<String>) {
+    use serde_yaml::Value;
+    match value {
+        Value::String(text) => {
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("${") {
+                rest = &rest[start + 2..];
+                let end = rest.find(['}', ':']).unwrap_or(rest.len());
+                let name = &rest[..end];
+                if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+        Value::Sequence(items) => items.iter().for_each(|v| referenced_variables(v, names)),
+        Value::Mapping(map) => {
+            for (key, value) in map {
+                referenced_variables(key, names);
+                referenced_variables(value, names);
+            }
+        }
+        Value::Tagged(tagged) => referenced_variables(&tagged.value, names),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 /// The lines that set `vars` in `shell`, one per variable, ready for `eval`.
 pub fn render_env(shell: Shell, vars: &[(&str, String)]) -> String {
     let mut out = String::new();
@@ -258,6 +311,39 @@ mod tests {
         let problem = client_settings(broken, &no_env).unwrap_err();
         assert_eq!(problem.field, "proxy.api_key");
         assert_eq!(problem.line, Some(4));
+    }
+
+    #[test]
+    fn clients_get_no_variable_the_config_expands_nor_a_known_provider_key() {
+        let text = "proxy:\n  api_key: ${CLIENT_KEY}\n  admin_key: \"${ADMIN:-}\"\n\
+usage:\n  database: ${HOME}/usage.sqlite\n\
+endpoints:\n  - id: relay-${REGION:-eu}\n    base_url: https://relay.example/${RELAY_PATH}\n    api_key: ${RELAY_KEY}\n\
+  # - api_key: ${ONLY_IN_A_COMMENT}\n";
+        let hidden = variables_kept_from_clients(text);
+        for name in [
+            "CLIENT_KEY",
+            "ADMIN",
+            "REGION",
+            "RELAY_PATH",
+            "RELAY_KEY",
+            "ANTHROPIC_API_KEY",
+            "DEEPSEEK_API_KEY",
+            "OPENROUTER_API_KEY",
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+            "OPENAI_API_KEY",
+        ] {
+            assert!(hidden.iter().any(|h| h == name), "{name} in {hidden:?}");
+        }
+        assert!(
+            !hidden.iter().any(|h| h == "HOME"),
+            "a path's variable stays"
+        );
+        assert!(!hidden.iter().any(|h| h == "ONLY_IN_A_COMMENT"));
+        assert_eq!(
+            variables_kept_from_clients("{").len(),
+            PROVIDER_VARIABLES.len()
+        );
     }
 
     #[test]

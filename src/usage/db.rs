@@ -238,10 +238,13 @@ impl UsageDb {
         };
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             // (":memory:" has no folder and is not a file.)
-            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+            crate::files::create_private_dir_all(folder).map_err(|source| StoreError::Folder {
                 path: shown.clone(),
                 source,
             })?;
+            // 0600 before SQLite opens it: its -wal, -shm and -journal files take the file's mode.
+            // A failure here is SQLite's to report, just below.
+            let _ = crate::files::create_private_if_missing(path);
         }
         let conn = Connection::open(path).map_err(sqlite)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
