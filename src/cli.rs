@@ -12,8 +12,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Exit status for a config error.
-pub const EXIT_CONFIG: u8 = 2;
+pub use crate::config::EXIT_CONFIG;
 
 /// `switchyard --version`: the crate version and the git commit it was built from.
 pub const VERSION: &str = concat!(

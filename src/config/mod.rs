@@ -26,5 +26,8 @@ pub use settings::*;
 pub use validate::{default_endpoint_id, warnings};
 pub use wire::Wire;
 
+/// The exit status of every command that stops on a config error.
+pub const EXIT_CONFIG: u8 = 2;
+
 #[cfg(test)]
 mod tests;

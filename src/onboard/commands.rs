@@ -7,13 +7,11 @@ use super::env::{
 };
 use super::init::{self, ApiKeySupport};
 use super::instance;
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, EXIT_CONFIG};
 use crate::files;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-use crate::cli::EXIT_CONFIG;
 
 fn real_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
