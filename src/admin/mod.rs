@@ -141,8 +141,25 @@ pub async fn endpoint_action(
     answer
 }
 
+crate::words! {
+    /// What an operator can do to an endpoint (`POST /admin/endpoints/{id}/{action}`).
+    pub enum Action {
+        Enable = "enable",
+        Disable = "disable",
+        Reset = "reset",
+    }
+}
+
 /// Carries out `action` on endpoint `id`.
 async fn apply_action(id: &str, action: &str, shape: ApiShape, state: &AppState) -> HttpResponse {
+    let Some(action) = Action::from_word(action) else {
+        return GatewayError::NotFound(format!(
+            "unknown action `{}` (use {})",
+            crate::text::escape_controls(action),
+            Action::choices()
+        ))
+        .response(shape);
+    };
     let addr = match state
         .balancer
         .send(FindEndpoint { id: id.to_string() })
@@ -155,15 +172,9 @@ async fn apply_action(id: &str, action: &str, shape: ApiShape, state: &AppState)
         Err(e) => return GatewayError::Internal(e.to_string()).response(shape),
     };
     let result = match action {
-        "enable" => addr.send(Enable).await,
-        "disable" => addr.send(Disable).await,
-        "reset" => addr.send(Reset).await,
-        other => {
-            return GatewayError::NotFound(format!(
-                "unknown action `{other}` (use enable, disable or reset)"
-            ))
-            .response(shape)
-        }
+        Action::Enable => addr.send(Enable).await,
+        Action::Disable => addr.send(Disable).await,
+        Action::Reset => addr.send(Reset).await,
     };
     match result {
         Ok(snapshot) => {
