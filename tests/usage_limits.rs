@@ -201,3 +201,65 @@ async fn a_budget_whose_spend_cannot_be_read_at_start_says_so() {
     let a = endpoint_status(&readable.status().await, "a");
     assert_eq!(a["budget"]["spend_unknown"], false, "{a}");
 }
+
+#[actix_rt::test]
+async fn a_streamed_chat_answer_is_charged_though_its_client_did_not_ask_for_usage() {
+    // The mock streams a usage chunk only when the request asks for one, as OpenAI does.
+    let upstream = MockUpstream::start(Behaviour {
+        key: Some("k".into()),
+        openai: Some(switchyard::mock::OpenAiAnswer::default()),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config(
+        "",
+        &[endpoint("a", &format!("{}/v1", upstream.url()), "k", 1)
+            + "    api: openai\n    price: {input: 1.0, output: 2.0}\n"],
+    ));
+    let body =
+        r#"{"model":"gpt-4o-mini", "stream" : true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let (status, answer) = post_body(&gw.url, "/v1/chat/completions", body.to_string()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let sent = upstream.requests().pop().expect("the upstream was asked");
+    assert_eq!(
+        String::from_utf8_lossy(&sent.body),
+        r#"{"stream_options":{"include_usage":true},"model":"gpt-4o-mini", "stream" : true,"messages":[{"role":"user","content":"hi"}]}"#,
+        "the ask is spliced in and every other byte kept"
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        !text.contains("\"usage\"") && text.contains("Hello from mock"),
+        "the client did not ask for the usage chunk: {text}"
+    );
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let usage = wait_json(
+        &format!("{}/admin/usage?since=1h", gw.url),
+        "the streamed answer's usage",
+        |u| u["totals"]["requests"] == 1,
+    )
+    .await;
+    assert_eq!(
+        (
+            &usage["totals"]["input_tokens"],
+            &usage["totals"]["output_tokens"]
+        ),
+        (&serde_json::json!(10), &serde_json::json!(3))
+    );
+    assert_eq!(usage["totals"]["cost_usd"], serde_json::json!(0.000016));
+
+    // A client that asked gets the chunk, and the upstream the body exactly as it was sent.
+    let asking = r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
+    let (status, answer) = post_body(&gw.url, "/v1/chat/completions", asking.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        upstream.requests().pop().map(|r| r.body),
+        Some(bytes::Bytes::from_static(asking.as_bytes()))
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.contains("\"choices\":[],")
+            && text.contains("\"usage\":{\"completion_tokens\":3")
+            && text.ends_with("data: [DONE]\n\n"),
+        "{text}"
+    );
+}

@@ -14,6 +14,7 @@ pub mod scan;
 pub mod stage;
 pub mod stream;
 mod translated;
+mod usage_chunk;
 
 pub use models::{configured_models, list_models};
 
@@ -226,6 +227,18 @@ impl Relay<'_> {
                     }
                 };
             moved_on = true;
+            // Every streamed Chat answer reports its usage, so that it is charged; the usage
+            // chunk is taken out again for a client that did not ask for it.
+            let hide_usage_chunk = route == Route::Passthrough
+                && self.call == translated::Call::Generation(Api::OpenAi)
+                && facts.stream
+                && match usage_chunk::ask_for_usage(&outbound) {
+                    Some(asking) => {
+                        outbound = asking;
+                        true
+                    }
+                    None => false,
+                };
             let attempts = tried.len() - skipped;
             let (answer, failed) = loop {
                 let upstream = match self.upstream_request(&endpoint, &facts, route) {
@@ -256,6 +269,7 @@ impl Relay<'_> {
                         latency,
                         error_body: None,
                         exchange: exchange.clone(),
+                        hide_usage_chunk,
                     };
                     break (Some(answer), None);
                 }
@@ -287,6 +301,7 @@ impl Relay<'_> {
                     latency,
                     error_body: Some(read),
                     exchange: exchange.clone(),
+                    hide_usage_chunk,
                 };
                 break (Some(answer), failed);
             };
@@ -379,6 +394,9 @@ struct Answer<S> {
     error_body: Option<(Bytes, bool)>,
     /// For a translated request: what the answer's translation needs.
     exchange: Option<crate::translate::Exchange>,
+    /// The gateway asked this upstream for a Chat stream's usage chunk that its client did not
+    /// ask for: the chunk is read, then kept from the client.
+    hide_usage_chunk: bool,
 }
 
 #[cfg(test)]
