@@ -263,3 +263,96 @@ async fn a_streamed_chat_answer_is_charged_though_its_client_did_not_ask_for_usa
         "{text}"
     );
 }
+
+/// The distinct `model` label values of `name`'s series for endpoint `a`, with each one's sum.
+fn model_series(metrics: &str, name: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut models = std::collections::BTreeMap::new();
+    for line in metrics.lines() {
+        let Some(rest) = line.strip_prefix(name).and_then(|l| l.strip_prefix('{')) else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        if !labels.contains("endpoint=\"a\"") || !labels.contains("kind=\"input\"") {
+            continue;
+        }
+        let model = labels
+            .split("model=\"")
+            .nth(1)
+            .and_then(|m| m.split('"').next())
+            .unwrap_or_default();
+        *models.entry(model.to_string()).or_default() += value.parse::<f64>().unwrap_or(0.0);
+    }
+    models
+}
+
+#[actix_rt::test]
+async fn distinct_model_names_past_the_bound_are_counted_as_other_and_answers_without_usage_add_nothing(
+) {
+    use switchyard::usage::{MODELS_PER_ENDPOINT, OTHER_MODEL};
+    let upstream = mock("a", "k");
+    let gw = Gateway::start(&config("", &[endpoint("a", &upstream.url(), "k", 1)]));
+    let extra = 12;
+    let name = |i: usize| format!("model-{i:04}-{}", "x".repeat(240));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for i in 0..MODELS_PER_ENDPOINT + extra {
+        let (status, answer) = post_body(&gw.url, "/v1/messages", messages_body(&name(i))).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        assert!(
+            Instant::now() < deadline,
+            "only {i} requests in two minutes"
+        );
+    }
+    let mut r = client()
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .expect("metrics");
+    let metrics =
+        String::from_utf8(r.body().limit(64 << 20).await.expect("body").to_vec()).expect("utf-8");
+    let series = model_series(&metrics, "switchyard_tokens_total");
+    assert_eq!(series.len(), MODELS_PER_ENDPOINT + 1, "{:?}", series.keys());
+    // Each mock answer reports 10 input tokens.
+    assert_eq!(series.get(OTHER_MODEL), Some(&(extra as f64 * 10.0)));
+    assert_eq!(series.get(&name(0)), Some(&10.0));
+
+    let total = (MODELS_PER_ENDPOINT + extra) as u64;
+    let usage = wait_json(
+        &format!("{}/admin/usage?since=1h&by=model", gw.url),
+        "every answer",
+        |u| u["totals"]["requests"] == total,
+    )
+    .await;
+    let rows = usage["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), MODELS_PER_ENDPOINT + 1);
+    let other = rows
+        .iter()
+        .find(|r| r["key"] == OTHER_MODEL)
+        .expect("an `other` row");
+    assert_eq!(
+        (&other["requests"], &other["input_tokens"]),
+        (&serde_json::json!(extra), &serde_json::json!(extra * 10))
+    );
+
+    // The upstream does not know these models: its 404s carry no usage and cost nothing.
+    upstream.update(|b| b.status = Some(404));
+    for i in 0..5 {
+        let (status, _) = post_body(
+            &gw.url,
+            "/v1/messages",
+            messages_body(&format!("unknown-{i}")),
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+    let (_, usage) = get_status_json(&format!("{}/admin/usage?since=1h&by=model", gw.url)).await;
+    assert_eq!(
+        usage["totals"]["requests"], total,
+        "no row for an answer without usage"
+    );
+    assert_eq!(
+        usage["rows"].as_array().map(Vec::len),
+        Some(MODELS_PER_ENDPOINT + 1)
+    );
+}

@@ -55,10 +55,14 @@ impl UsageTap {
     }
 
     /// Ends the answer: counts and sends its record (the disk is never waited for) and charges
-    /// its cost to the endpoint's budget. Returns the record for the access log.
+    /// its cost to the endpoint's budget. An answer that carried no usage (an error, an unknown
+    /// model's 404) costs nothing and leaves no record. Returns the record for the access log.
     pub fn finish(self) -> UsageRecord {
         let at = SystemTime::now();
         let record = self.meter.finish(at);
+        if record.tokens.is_none() {
+            return record;
+        }
         self.metrics.observe(&record);
         if let Some(usd) = record.cost_usd.filter(|c| *c > 0.0) {
             self.endpoint.do_send(Spent { usd, at });

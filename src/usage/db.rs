@@ -498,6 +498,21 @@ impl UsageDb {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// Each endpoint's model names in the file, in the order they first appear (to bound them,
+    /// see [`super::models`]).
+    pub fn model_names(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT endpoint, model FROM requests GROUP BY endpoint, model ORDER BY MIN(id)",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// The number of requests kept (for tests and `check`).
     pub fn count(&self) -> Result<u64, StoreError> {
         self.conn

@@ -1,6 +1,7 @@
 //! What every endpoint uses and costs: token usage read from answers as they pass ([`extract`]),
 //! prices ([`price`]), budgets ([`budget`]), the history file and the actor that owns it
-//! ([`db`], [`store`]), and the admin routes that show it ([`http`]: `/admin/usage`, `/admin`).
+//! ([`db`], [`store`]), the bound on the model names they count under ([`models`]), and the admin
+//! routes that show it ([`http`]: `/admin/usage`, `/admin`).
 //!
 //! The request path builds an [`AnswerMeter`] when an answer's head arrives, feeds it the body's
 //! chunks as they are relayed, and at the end sends the resulting [`UsageRecord`] to the
@@ -13,6 +14,7 @@ pub mod db;
 pub mod extract;
 pub mod http;
 pub mod metrics;
+pub mod models;
 pub mod price;
 pub mod store;
 
@@ -22,6 +24,7 @@ pub use db::{
 };
 pub use extract::{Kind, Tokens, Unknown, UsageReader, MAX_TOKENS};
 pub use metrics::UsageMetrics;
+pub use models::{ModelNames, MODELS_PER_ENDPOINT, OTHER_MODEL};
 pub use price::{builtin_price, cost_usd, price_for, Price};
 pub use store::{StoreHealth, StoreSettings, UsageHistory};
 
