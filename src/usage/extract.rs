@@ -137,8 +137,8 @@ impl Tokens {
 pub struct Rejected {
     /// The field's name, e.g. `input_tokens` or `prompt_tokens_details.cached_tokens`.
     pub field: &'static str,
-    /// `None` when the field was named twice; else the start of its JSON text (as the upstream
-    /// wrote it: escape it before showing it).
+    /// `None` when the field was named twice; else the number as written, or the kind of value
+    /// it was (`a string`, `an object`, …).
     pub value: Option<String>,
 }
 
@@ -529,14 +529,26 @@ fn read_count(
     match parse_count(text) {
         Some(n) => Count::Given(n),
         None => {
-            let end = text.len().min(40);
-            reject(
-                rejected,
-                shown,
-                Some(String::from_utf8_lossy(&text[..end]).into_owned()),
-            );
+            reject(rejected, shown, Some(describe_value(text)));
             Count::Unusable
         }
+    }
+}
+
+/// What a warning shows of an unusable value: a number as written (up to 40 characters), else
+/// only its kind. Upstream text is never quoted: it could echo anything, the endpoint's key too.
+fn describe_value(text: &[u8]) -> String {
+    let number = text
+        .iter()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+    match text.first() {
+        _ if number && !text.is_empty() => {
+            String::from_utf8_lossy(&text[..text.len().min(40)]).into_owned()
+        }
+        Some(b'"') => "a string".into(),
+        Some(b'{') => "an object".into(),
+        Some(b'[') => "an array".into(),
+        _ => "not a number".into(),
     }
 }
 

@@ -369,6 +369,17 @@ fn each_malformed_field_is_unknown_on_its_own() {
         Some(known(None, Some(MAX_TOKENS), Some(0), Some(0)))
     );
     assert_eq!(reading.rejected[0].value, None, "named twice");
+    // A warning quotes a number, never upstream text (which could echo anything).
+    let body = r#"{"usage":{"input_tokens":"sk-secret-key","output_tokens":-2.5}}"#;
+    let mut reader = UsageReader::new(false);
+    reader.feed(body.as_bytes());
+    let shown: Vec<Option<String>> = reader
+        .finish_reading()
+        .rejected
+        .into_iter()
+        .map(|r| r.value)
+        .collect();
+    assert_eq!(shown, [Some("a string".into()), Some("-2.5".into())]);
     // `null` says nothing: it is not a bad count.
     let body = r#"{"usage":{"input_tokens":null,"output_tokens":3}}"#;
     assert_eq!(
