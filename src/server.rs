@@ -149,14 +149,39 @@ pub async fn serve(
 }
 
 /// Starts the usage history and reads each endpoint's spend this UTC day and month from it (to
-/// seed the budgets); a history that cannot be read is logged and the gateway starts anyway.
+/// seed the budgets: every endpoint gets an entry, 0 when the history has no cost of it). A
+/// history that cannot be read seeds nothing: the gateway starts anyway, and each budget says
+/// `spend_unknown` in `/admin/status` until a restart reads it.
 async fn start_usage(config: &Config) -> (UsageHistory, Arc<HashMap<String, EndpointSpend>>) {
     let usage = UsageHistory::start(config.usage.store_settings());
+    let budgeted: Vec<&str> = config
+        .endpoints
+        .iter()
+        .filter(|e| e.budget.is_some_and(|b| !b.is_unlimited()))
+        .map(|e| e.id.as_str())
+        .collect();
     let spend = match usage.spend(std::time::SystemTime::now()).await {
-        Ok(spend) => spend,
-        Err(StoreError::Off) => HashMap::new(),
+        Ok(mut spend) => {
+            for endpoint in &config.endpoints {
+                spend.entry(endpoint.id.clone()).or_default();
+            }
+            spend
+        }
         Err(e) => {
-            log::warn!("usage history: cannot read this month's spend, budgets start from 0 ({e})");
+            // With the history off by choice this is expected; a history that fails is not.
+            let level = match e {
+                StoreError::Off => log::Level::Warn,
+                _ => log::Level::Error,
+            };
+            if !budgeted.is_empty() {
+                log::log!(
+                    level,
+                    "usage history: cannot read this month's spend ({e}); the budgets of {} count only what is spent from now on, and /admin/status shows them with spend_unknown",
+                    budgeted.join(", ")
+                );
+            } else if level == log::Level::Error {
+                log::error!("usage history: cannot read this month's spend ({e})");
+            }
             HashMap::new()
         }
     };

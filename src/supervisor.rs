@@ -260,9 +260,8 @@ impl Supervisor {
         let id = member.config.id.clone();
         actix::spawn(async move {
             if let Ok(spend) = usage.spend(std::time::SystemTime::now()).await {
-                if let Some(spent) = spend.get(&id) {
-                    addr.do_send(seed(spent));
-                }
+                // Read: an endpoint the history has no cost of spent nothing.
+                addr.do_send(seed(&spend.get(&id).copied().unwrap_or_default()));
             }
         });
     }

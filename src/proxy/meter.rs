@@ -4,7 +4,7 @@
 
 use crate::endpoint::EndpointAddr;
 use crate::server::AppState;
-use crate::usage::{AnswerMeter, Spent, UsageHistory, UsageMetrics, UsageRecord};
+use crate::usage::{AnswerMeter, Kind, Spent, UsageHistory, UsageMetrics, UsageRecord};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -55,10 +55,14 @@ impl UsageTap {
     }
 
     /// Ends the answer: counts and sends its record (the disk is never waited for) and charges
-    /// its cost to the endpoint's budget. Returns the record for the access log.
+    /// its cost to the endpoint's budget. An answer that carried no usage (an error, an unknown
+    /// model's 404) costs nothing and leaves no record. Returns the record for the access log.
     pub fn finish(self) -> UsageRecord {
         let at = SystemTime::now();
         let record = self.meter.finish(at);
+        if record.tokens.is_none() {
+            return record;
+        }
         self.metrics.observe(&record);
         if let Some(usd) = record.cost_usd.filter(|c| *c > 0.0) {
             self.endpoint.do_send(Spent { usd, at });
@@ -68,16 +72,19 @@ impl UsageTap {
     }
 }
 
-/// The access log's words for a record: `tokens=in/out/cache_read/cache_write cost_usd=…`.
+/// The access log's words for a record: `tokens=in/out/cache_read/cache_write cost_usd=…` (`-`
+/// for what is unknown).
 pub fn log_words(record: Option<&UsageRecord>) -> String {
     let Some(record) = record else {
         return String::new();
     };
     let tokens = match &record.tokens {
-        Some(t) => format!(
-            "{}/{}/{}/{}",
-            t.input, t.output, t.cache_read, t.cache_write
-        ),
+        Some(t) => Kind::ALL
+            .map(|kind| {
+                t.get(kind)
+                    .map_or_else(|| "-".to_string(), |n| n.to_string())
+            })
+            .join("/"),
         None => "-".to_string(),
     };
     let cost = record
@@ -98,12 +105,7 @@ mod tests {
             endpoint: "a".into(),
             model: "m".into(),
             upstream_model: "m".into(),
-            tokens: Some(Tokens {
-                input: 10,
-                output: 5,
-                cache_read: 2,
-                cache_write: 1,
-            }),
+            tokens: Some(Tokens::new(10, 5, 2, 1)),
             status: 200,
             latency: Duration::ZERO,
             cost_usd: Some(0.0015),
@@ -111,6 +113,13 @@ mod tests {
         assert_eq!(
             log_words(Some(&record)),
             " tokens=10/5/2/1 cost_usd=0.001500"
+        );
+        if let Some(t) = record.tokens.as_mut() {
+            t.unknown.insert(Kind::Input);
+        }
+        assert_eq!(
+            log_words(Some(&record)),
+            " tokens=-/5/2/1 cost_usd=0.001500"
         );
         record.tokens = None;
         record.cost_usd = None;

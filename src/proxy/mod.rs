@@ -14,6 +14,7 @@ pub mod scan;
 pub mod stage;
 pub mod stream;
 mod translated;
+mod usage_chunk;
 
 pub use models::{configured_models, list_models};
 
@@ -231,6 +232,18 @@ impl Relay<'_> {
                     }
                 };
             moved_on = true;
+            // Every streamed Chat answer reports its usage, so that it is charged; the usage
+            // chunk is taken out again for a client that did not ask for it.
+            let hide_usage_chunk = route == Route::Passthrough
+                && self.call == translated::Call::Generation(Api::OpenAi)
+                && facts.stream
+                && match usage_chunk::ask_for_usage(&outbound) {
+                    Some(asking) => {
+                        outbound = asking;
+                        true
+                    }
+                    None => false,
+                };
             let attempts = tried.len() - skipped;
             let (answer, failed) = loop {
                 let upstream = match self.upstream_request(&endpoint, &facts, route) {
@@ -261,6 +274,7 @@ impl Relay<'_> {
                         latency,
                         error_body: None,
                         exchange: exchange.clone(),
+                        hide_usage_chunk,
                     };
                     break (Some(answer), None);
                 }
@@ -292,6 +306,7 @@ impl Relay<'_> {
                     latency,
                     error_body: Some(read),
                     exchange: exchange.clone(),
+                    hide_usage_chunk,
                 };
                 break (Some(answer), failed);
             };
@@ -384,6 +399,9 @@ struct Answer<S> {
     error_body: Option<(Bytes, bool)>,
     /// For a translated request: what the answer's translation needs.
     exchange: Option<crate::translate::Exchange>,
+    /// The gateway asked this upstream for a Chat stream's usage chunk that its client did not
+    /// ask for: the chunk is read, then kept from the client.
+    hide_usage_chunk: bool,
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 
 use super::decide::{self, LastResort};
 use super::meter::{Answered, UsageTap};
+use super::stage::BodyStage;
 use super::stream::{RelayBody, StreamKind};
 use super::translated;
+use super::usage_chunk::UsageChunkFilter;
 use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
 use crate::balancer::{describe_states, NoEndpoint};
 use crate::gateway_error::GatewayError;
@@ -141,6 +143,7 @@ impl Relay<'_> {
             response,
             endpoint,
             exchange,
+            hide_usage_chunk,
             ..
         } = answer;
         let status = response.status();
@@ -193,14 +196,16 @@ impl Relay<'_> {
         let translation = exchange
             .as_ref()
             .map(|exchange| translated::answer_stage(exchange, status.as_u16(), is_sse));
-        let sized = content_length.filter(|_| redactor.is_none() && translation.is_none());
         let mut stage = None;
         if let Some(translation) = translation {
             if let Some(content_type) = translation.content_type {
                 builder.insert_header(("content-type", content_type));
             }
             stage = Some(translation.stage);
+        } else if hide_usage_chunk && is_sse && status.is_success() {
+            stage = Some(Box::new(UsageChunkFilter::default()) as Box<dyn BodyStage>);
         }
+        let sized = content_length.filter(|_| redactor.is_none() && stage.is_none());
         let body = RelayBody::new(response, kind, self.config.timeouts.idle, attempt, self.log)
             .staged(stage)
             .redacting(redactor);

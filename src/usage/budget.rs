@@ -74,6 +74,9 @@ pub struct BudgetSnapshot {
     pub spent_month_usd: f64,
     /// Unix time (seconds) when the reached limit's window ends; `None` while under budget.
     pub over_budget_until: Option<f64>,
+    /// The spend before this start could not be read from the usage history (it is off, or
+    /// could not be read): the figures above count only what was spent since.
+    pub spend_unknown: bool,
 }
 
 /// One endpoint's spend in the current UTC day and month, against its budget.
@@ -84,10 +87,13 @@ pub struct BudgetTracker {
     day_nanos: i64,
     month_start: i64,
     month_nanos: i64,
+    /// The usage history's spend has been added (see [`seed`](Self::seed)).
+    seeded: bool,
 }
 
 impl BudgetTracker {
-    /// Nothing spent yet in the windows that hold `now`.
+    /// Nothing spent yet in the windows that hold `now`, and the spend before unknown until
+    /// [`seed`](Self::seed) says what the history has.
     pub fn new(budget: Budget, now: SystemTime) -> Self {
         let ms = clock::unix_ms(now);
         BudgetTracker {
@@ -96,6 +102,7 @@ impl BudgetTracker {
             day_nanos: 0,
             month_start: clock::month_start(ms),
             month_nanos: 0,
+            seeded: false,
         }
     }
 
@@ -110,12 +117,20 @@ impl BudgetTracker {
         self.budget = budget;
     }
 
-    /// Spend read from the usage history at start. Spend counted since start is not lost: each
-    /// window keeps the larger of the two.
+    /// Spend read from the usage history at start (0 for an endpoint the history has no cost
+    /// of). Spend counted since start is not lost: each window keeps the larger of the two. Until
+    /// this is called the tracker says its spend is unknown.
     pub fn seed(&mut self, today_usd: f64, month_usd: f64, now: SystemTime) {
         self.roll(now);
         self.day_nanos = self.day_nanos.max(usd_to_nanos(today_usd));
         self.month_nanos = self.month_nanos.max(usd_to_nanos(month_usd));
+        self.seeded = true;
+    }
+
+    /// False until the history's spend was added: the figures count only what was spent since
+    /// start.
+    pub fn spend_known(&self) -> bool {
+        self.seeded
     }
 
     /// Counts an answer's cost. Returns the limit this cost reached, only when it was under
@@ -180,6 +195,7 @@ impl BudgetTracker {
             over_budget_until: self
                 .over_budget(now)
                 .map(|o| clock::unix_ms(o.until) as f64 / 1000.0),
+            spend_unknown: !self.seeded,
         }
     }
 
@@ -290,7 +306,12 @@ mod tests {
             now,
         );
         t.add(0.5, now);
+        assert!(
+            t.snapshot(now).spend_unknown,
+            "not yet read from the history"
+        );
         t.seed(2.0, 49.0, now);
+        assert!(!t.snapshot(now).spend_unknown);
         assert_eq!(t.spent_usd(now), (2.0, 49.0));
         assert_eq!(t.over_budget(now), None);
         t.seed(0.1, 50.0, now);

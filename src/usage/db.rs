@@ -3,7 +3,7 @@
 //! only the store actor's thread uses it.
 
 use super::clock::{self, DAY_MS, HOUR_MS};
-use super::extract::Tokens;
+use super::extract::{Kind, Tokens, Unknown};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -86,7 +86,29 @@ const MIGRATIONS: &[&str] = &[
     // of requests; at a request a second it is one row per request, as before.
     "ALTER TABLE requests ADD COLUMN requests INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE requests RENAME COLUMN latency_ms TO latency_ms_sum;",
+    // 4: counts an upstream reported out of range (up to 2^63 - 1, written before counts were
+    // checked) are unknown, and so is the cost computed from them: such a row made every sum
+    // overflow and priced its month at billions of dollars.
+    FIX_ABSURD_COUNTS,
 ];
+
+/// Migration 4, one statement per column (the cost first, while the counts still show which
+/// rows to clear).
+const FIX_ABSURD_COUNTS: &str = concat!(
+    "UPDATE requests SET cost_nanousd = NULL WHERE ",
+    "input_tokens NOT BETWEEN 0 AND requests * 1000000000000 OR ",
+    "output_tokens NOT BETWEEN 0 AND requests * 1000000000000 OR ",
+    "cache_read_tokens NOT BETWEEN 0 AND requests * 1000000000000 OR ",
+    "cache_write_tokens NOT BETWEEN 0 AND requests * 1000000000000;",
+    "UPDATE requests SET input_tokens = NULL ",
+    "WHERE input_tokens NOT BETWEEN 0 AND requests * 1000000000000;",
+    "UPDATE requests SET output_tokens = NULL ",
+    "WHERE output_tokens NOT BETWEEN 0 AND requests * 1000000000000;",
+    "UPDATE requests SET cache_read_tokens = NULL ",
+    "WHERE cache_read_tokens NOT BETWEEN 0 AND requests * 1000000000000;",
+    "UPDATE requests SET cache_write_tokens = NULL ",
+    "WHERE cache_write_tokens NOT BETWEEN 0 AND requests * 1000000000000;",
+);
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -155,13 +177,19 @@ impl Sums {
     }
 
     fn add(&mut self, other: &Sums) {
-        self.requests += other.requests;
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cache_read_tokens += other.cache_read_tokens;
-        self.cache_write_tokens += other.cache_write_tokens;
-        self.cost_nanousd += other.cost_nanousd;
-        self.unpriced_requests += other.unpriced_requests;
+        self.requests = self.requests.saturating_add(other.requests);
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cache_read_tokens = self
+            .cache_read_tokens
+            .saturating_add(other.cache_read_tokens);
+        self.cache_write_tokens = self
+            .cache_write_tokens
+            .saturating_add(other.cache_write_tokens);
+        self.cost_nanousd = self.cost_nanousd.saturating_add(other.cost_nanousd);
+        self.unpriced_requests = self
+            .unpriced_requests
+            .saturating_add(other.unpriced_requests);
     }
 
     fn write_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
@@ -344,10 +372,10 @@ impl UsageDb {
                         r.status,
                         n(r.requests),
                         n(r.latency_ms_sum),
-                        t.map(|t| n(t.input)),
-                        t.map(|t| n(t.output)),
-                        t.map(|t| n(t.cache_read)),
-                        t.map(|t| n(t.cache_write)),
+                        t.and_then(|t| t.get(Kind::Input)).map(n),
+                        t.and_then(|t| t.get(Kind::Output)).map(n),
+                        t.and_then(|t| t.get(Kind::CacheRead)).map(n),
+                        t.and_then(|t| t.get(Kind::CacheWrite)).map(n),
                         r.cost_nanousd,
                     ])
                     .map_err(err)?;
@@ -386,11 +414,12 @@ impl UsageDb {
             let n: Vec<String> = (1..=groups.len()).map(|i| i.to_string()).collect();
             format!("GROUP BY {0} ORDER BY {0}", n.join(", "))
         };
+        // TOTAL, not SUM: SQLite's SUM fails the whole query when an integer sum overflows;
+        // TOTAL adds exactly up to 2^53 and past that approximately, never failing.
         let sql = format!(
-            "SELECT {select} COALESCE(SUM(requests), 0), COALESCE(SUM(input_tokens), 0),
-                COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
-                COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(cost_nanousd), 0),
-                COALESCE(SUM(CASE WHEN cost_nanousd IS NULL THEN requests END), 0)
+            "SELECT {select} TOTAL(requests), TOTAL(input_tokens), TOTAL(output_tokens),
+                TOTAL(cache_read_tokens), TOTAL(cache_write_tokens), TOTAL(cost_nanousd),
+                TOTAL(CASE WHEN cost_nanousd IS NULL THEN requests END)
              FROM requests WHERE at_ms >= ?1 AND at_ms < ?2 {group}"
         );
         let mut statement = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
@@ -408,7 +437,8 @@ impl UsageDb {
                     key.push(value.clone());
                     parts.insert(dim.as_str(), value);
                 }
-                let u = |i: usize| row.get::<_, i64>(k + i).map(|v| v.max(0) as u64);
+                // `as` saturates: a negative sum reads 0, one past the type's range its maximum.
+                let u = |i: usize| row.get::<_, f64>(k + i).map(|v| v as u64);
                 Ok(UsageRow {
                     key: key.join(" "),
                     parts,
@@ -418,7 +448,7 @@ impl UsageDb {
                         output_tokens: u(2)?,
                         cache_read_tokens: u(3)?,
                         cache_write_tokens: u(4)?,
-                        cost_nanousd: row.get(k + 5)?,
+                        cost_nanousd: row.get::<_, f64>(k + 5)? as i64,
                         unpriced_requests: u(6)?,
                     },
                 })
@@ -445,9 +475,8 @@ impl UsageDb {
         let mut statement = self
             .conn
             .prepare_cached(
-                "SELECT endpoint,
-                    COALESCE(SUM(CASE WHEN at_ms >= ?2 THEN cost_nanousd END), 0),
-                    COALESCE(SUM(cost_nanousd), 0)
+                "SELECT endpoint, TOTAL(CASE WHEN at_ms >= ?2 THEN cost_nanousd END),
+                    TOTAL(cost_nanousd)
                  FROM requests WHERE at_ms >= ?1 AND at_ms < ?3 GROUP BY endpoint",
             )
             .map_err(|e| self.err(e))?;
@@ -462,8 +491,8 @@ impl UsageDb {
                     Ok((
                         row.get::<_, String>(0)?,
                         EndpointSpend {
-                            today_usd: super::price::nanos_to_usd(row.get(1)?),
-                            month_usd: super::price::nanos_to_usd(row.get(2)?),
+                            today_usd: row.get::<_, f64>(1)? / 1e9,
+                            month_usd: row.get::<_, f64>(2)? / 1e9,
                         },
                     ))
                 },
@@ -472,16 +501,29 @@ impl UsageDb {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// Each endpoint's model names in the file, in the order they first appear (to bound them,
+    /// see [`super::models`]).
+    pub fn model_names(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT endpoint, model FROM requests GROUP BY endpoint, model ORDER BY MIN(id)",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// The number of requests kept (for tests and `check`).
     pub fn count(&self) -> Result<u64, StoreError> {
         self.conn
-            .query_row(
-                "SELECT COALESCE(SUM(requests), 0) FROM requests",
-                [],
-                |row| row.get::<_, i64>(0),
-            )
+            .query_row("SELECT TOTAL(requests) FROM requests", [], |row| {
+                row.get::<_, f64>(0)
+            })
             .optional()
-            .map(|n| n.unwrap_or(0).max(0) as u64)
+            .map(|n| n.unwrap_or(0.0) as u64)
             .map_err(|e| self.err(e))
     }
 }
@@ -504,10 +546,10 @@ struct Row<'a> {
 }
 
 /// The rows a batch of records becomes: one per second, endpoint, client model, upstream model,
-/// status, and whether tokens and cost are known, in the order of each key's first record.
-/// Every query sums, so the history answers the same as with one row per request.
+/// status, and which token kinds and whether the cost are known, in the order of each key's first
+/// record. Every query sums, so the history answers the same as with one row per request.
 fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
-    type Key<'a> = (i64, &'a str, &'a str, &'a str, u16, bool, bool);
+    type Key<'a> = (i64, &'a str, &'a str, &'a str, u16, Option<Unknown>, bool);
     let mut rows: Vec<Row<'_>> = Vec::new();
     let mut index: HashMap<Key<'_>, usize> = HashMap::new();
     for r in records {
@@ -519,7 +561,7 @@ fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
             &*r.model,
             &*r.upstream_model,
             r.status,
-            r.tokens.is_some(),
+            r.tokens.map(|t| t.unknown),
             cost.is_some(),
         );
         let latency_ms = u64::try_from(r.latency.as_millis()).unwrap_or(u64::MAX);
@@ -532,7 +574,10 @@ fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
                 status: r.status,
                 requests: 0,
                 latency_ms_sum: 0,
-                tokens: r.tokens.map(|_| Tokens::default()),
+                tokens: r.tokens.map(|t| Tokens {
+                    unknown: t.unknown,
+                    ..Tokens::default()
+                }),
                 cost_nanousd: cost.map(|_| 0),
             });
             rows.len() - 1
@@ -541,10 +586,7 @@ fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
         row.requests += 1;
         row.latency_ms_sum = row.latency_ms_sum.saturating_add(latency_ms);
         if let (Some(sum), Some(t)) = (row.tokens.as_mut(), r.tokens.as_ref()) {
-            sum.input = sum.input.saturating_add(t.input);
-            sum.output = sum.output.saturating_add(t.output);
-            sum.cache_read = sum.cache_read.saturating_add(t.cache_read);
-            sum.cache_write = sum.cache_write.saturating_add(t.cache_write);
+            sum.add(t);
         }
         if let (Some(sum), Some(c)) = (row.cost_nanousd.as_mut(), cost) {
             *sum = sum.saturating_add(c);

@@ -1,40 +1,162 @@
 //! Reading token usage out of an answer as it passes: a plain machine fed the body's bytes chunk by
 //! chunk (a copy; the relay never waits for it), asked at the end what it saw.
 //!
-//! Both APIs are read the same way, by the names of their usage fields: Anthropic's `usage`
-//! (`input_tokens`, `output_tokens`, `cache_read_input_tokens`, `cache_creation_input_tokens`; in a
-//! stream on `message_start.message` and again on `message_delta`), OpenAI's `usage`
-//! (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details.cached_tokens`; in a stream on the
-//! final usage chunk), the Responses API's `input_tokens_details.cached_tokens` and DeepSeek's
-//! `prompt_cache_hit_tokens`. An SSE line is only parsed when it carries a `"usage"` key whose
-//! value is an object, so text deltas cost one substring search each.
+//! Usage is read only where the answer itself puts it, never from content a model wrote: a JSON
+//! answer's top-level `usage`; in an SSE stream, a `data:` line's top-level `usage`, or the one of
+//! its top-level `message` (Anthropic's `message_start`) or `response` (the Responses API). Both
+//! APIs are read by the names of their usage fields: Anthropic's `input_tokens`, `output_tokens`,
+//! `cache_read_input_tokens`, `cache_creation_input_tokens`; OpenAI's `prompt_tokens`,
+//! `completion_tokens`, `prompt_tokens_details.cached_tokens`; the Responses API's
+//! `input_tokens_details.cached_tokens` and DeepSeek's `prompt_cache_hit_tokens`.
+//!
+//! Each field is read on its own: a count that is not a whole number in `0..=MAX_TOKENS` (or a
+//! field named twice) makes that kind unknown, and the others still count. A JSON body is never
+//! held: a small machine follows its top level as the bytes pass and keeps only the `usage` value.
+//! An SSE line is only scanned when it carries a `"usage"` key, so text deltas cost one substring
+//! search each.
 
+use crate::proxy::scan::{top_level_members, Member};
 use memchr::memmem;
-use serde::{Deserialize, Serialize};
+
+/// The largest count of one kind of token an answer may report; anything above (or not a whole
+/// number) is recorded as unknown.
+pub const MAX_TOKENS: u64 = 1_000_000_000_000;
+
+/// A kind of token, in the order of the history's columns and the access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Input,
+    Output,
+    CacheRead,
+    CacheWrite,
+}
+
+impl Kind {
+    /// Every kind, in order.
+    pub const ALL: [Kind; 4] = [Kind::Input, Kind::Output, Kind::CacheRead, Kind::CacheWrite];
+
+    /// The word in metric labels: `input`, `output`, `cache_read`, `cache_write`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Input => "input",
+            Kind::Output => "output",
+            Kind::CacheRead => "cache_read",
+            Kind::CacheWrite => "cache_write",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// The kinds whose count an answer gave in a form that cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Unknown(u8);
+
+impl Unknown {
+    pub fn contains(self, kind: Kind) -> bool {
+        self.0 & kind.bit() != 0
+    }
+
+    pub fn insert(&mut self, kind: Kind) {
+        self.0 |= kind.bit();
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Every kind is unknown: nothing of the answer's usage can be priced.
+    pub fn is_all(self) -> bool {
+        Kind::ALL.iter().all(|k| self.contains(*k))
+    }
+}
 
 /// Tokens of one answer. `input` counts input tokens not read from the cache (for OpenAI:
-/// `prompt_tokens` minus `cached_tokens`), so the four kinds add up to what was billed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// `prompt_tokens` minus `cached_tokens`), so the four kinds add up to what was billed. A kind in
+/// `unknown` holds 0 and is stored as unknown (`NULL`); sums and costs count the other kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Tokens {
     pub input: u64,
     pub output: u64,
     pub cache_read: u64,
     pub cache_write: u64,
+    pub unknown: Unknown,
 }
 
 impl Tokens {
-    /// All four kinds together.
-    pub fn total(&self) -> u64 {
-        self.input + self.output + self.cache_read + self.cache_write
+    /// Four known counts.
+    pub const fn new(input: u64, output: u64, cache_read: u64, cache_write: u64) -> Self {
+        Tokens {
+            input,
+            output,
+            cache_read,
+            cache_write,
+            unknown: Unknown(0),
+        }
+    }
+
+    /// The count of `kind` as summed (0 when unknown).
+    pub fn count(&self, kind: Kind) -> u64 {
+        match kind {
+            Kind::Input => self.input,
+            Kind::Output => self.output,
+            Kind::CacheRead => self.cache_read,
+            Kind::CacheWrite => self.cache_write,
+        }
+    }
+
+    /// The count of `kind`, or `None` when the answer's count could not be used.
+    pub fn get(&self, kind: Kind) -> Option<u64> {
+        (!self.unknown.contains(kind)).then(|| self.count(kind))
+    }
+
+    fn set(&mut self, kind: Kind, n: u64) {
+        match kind {
+            Kind::Input => self.input = n,
+            Kind::Output => self.output = n,
+            Kind::CacheRead => self.cache_read = n,
+            Kind::CacheWrite => self.cache_write = n,
+        }
+    }
+
+    /// Adds `other` kind by kind (saturating); a kind stays unknown only while every part of
+    /// the sum had it unknown.
+    pub fn add(&mut self, other: &Tokens) {
+        let both_unknown = Unknown(self.unknown.0 & other.unknown.0);
+        for kind in Kind::ALL {
+            self.set(kind, self.count(kind).saturating_add(other.count(kind)));
+        }
+        self.unknown = both_unknown;
     }
 }
 
-/// A JSON body is kept (as a copy) up to this size and parsed whole at the end; past it only the
-/// last `TAIL_KEEP` bytes are kept and searched for the usage object (which both APIs put last).
-const JSON_KEEP: usize = 1 << 20;
-const TAIL_KEEP: usize = 64 << 10;
+/// A usage field whose value could not be used, for the warning the caller logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The field's name, e.g. `input_tokens` or `prompt_tokens_details.cached_tokens`.
+    pub field: &'static str,
+    /// `None` when the field was named twice; else the number as written, or the kind of value
+    /// it was (`a string`, `an object`, …).
+    pub value: Option<String>,
+}
+
+/// What a finished reader saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reading {
+    /// `None` when the answer carried no usage.
+    pub tokens: Option<Tokens>,
+    /// Fields that were there but could not be used (their kind is unknown).
+    pub rejected: Vec<Rejected>,
+}
+
 /// An SSE line longer than this cannot be a usage event; it is skipped without being kept.
 const LINE_KEEP: usize = 64 << 10;
+/// A top-level `usage` value longer than this is not one; it is not kept.
+const VALUE_KEEP: usize = 16 << 10;
+/// At most this many rejected fields are kept for the warning.
+const REJECTED_KEEP: usize = 8;
 
 /// Reads usage from one answer body. Feed it every chunk in order, then `finish`.
 #[derive(Debug)]
@@ -42,6 +164,7 @@ pub struct UsageReader {
     mode: Mode,
     seen: RawUsage,
     found: bool,
+    rejected: Vec<Rejected>,
 }
 
 #[derive(Debug)]
@@ -51,11 +174,7 @@ enum Mode {
         line: Vec<u8>,
         skipping: bool,
     },
-    Json {
-        body: Vec<u8>,
-        /// The body outgrew `JSON_KEEP`: `body` holds only its tail.
-        truncated: bool,
-    },
+    Json(TopLevel),
     /// Neither JSON nor SSE (a file, audio): nothing to read, nothing kept.
     Ignore,
 }
@@ -69,15 +188,17 @@ impl UsageReader {
                 skipping: false,
             }
         } else {
-            Mode::Json {
-                body: Vec::new(),
-                truncated: false,
-            }
+            Mode::Json(TopLevel::default())
         };
+        Self::with_mode(mode)
+    }
+
+    fn with_mode(mode: Mode) -> Self {
         UsageReader {
             mode,
             seen: RawUsage::default(),
             found: false,
+            rejected: Vec::new(),
         }
     }
 
@@ -98,11 +219,7 @@ impl UsageReader {
         } else if content_type.is_empty() || has("json") || text {
             Self::new(false)
         } else {
-            UsageReader {
-                mode: Mode::Ignore,
-                seen: RawUsage::default(),
-                found: false,
-            }
+            Self::with_mode(Mode::Ignore)
         }
     }
 
@@ -114,11 +231,16 @@ impl UsageReader {
                 while let Some(end) = memchr::memchr(b'\n', rest) {
                     let piece = &rest[..end];
                     if !*skipping {
+                        let mut found = Found {
+                            seen: &mut self.seen,
+                            found: &mut self.found,
+                            rejected: &mut self.rejected,
+                        };
                         if line.is_empty() {
-                            scan_line(piece, &mut self.seen, &mut self.found);
+                            found.scan_sse_line(piece);
                         } else if line.len() + piece.len() <= LINE_KEEP {
                             line.extend_from_slice(piece);
-                            scan_line(line, &mut self.seen, &mut self.found);
+                            found.scan_sse_line(line);
                         }
                     }
                     line.clear();
@@ -134,211 +256,537 @@ impl UsageReader {
                     }
                 }
             }
-            Mode::Json { body, truncated } => {
-                body.extend_from_slice(chunk);
-                if body.len() > JSON_KEEP {
-                    let cut = body.len() - TAIL_KEEP;
-                    body.drain(..cut);
-                    *truncated = true;
-                }
-            }
+            Mode::Json(top) => top.feed(chunk),
             Mode::Ignore => {}
         }
     }
 
     /// What the answer said it used, or `None` when it said nothing (an error, an OpenAI stream
     /// whose client did not ask for usage, a body cut before its usage).
-    pub fn finish(mut self) -> Option<Tokens> {
-        match std::mem::replace(
-            &mut self.mode,
-            Mode::Json {
-                body: Vec::new(),
-                truncated: false,
-            },
-        ) {
+    pub fn finish(self) -> Option<Tokens> {
+        self.finish_reading().tokens
+    }
+
+    /// [`finish`](Self::finish), with the fields that could not be used.
+    pub fn finish_reading(mut self) -> Reading {
+        let mut found = Found {
+            seen: &mut self.seen,
+            found: &mut self.found,
+            rejected: &mut self.rejected,
+        };
+        match std::mem::replace(&mut self.mode, Mode::Ignore) {
             Mode::Sse { line, skipping } => {
                 // A last line without its newline (a stream cut mid-line) still counts if whole.
                 if !skipping && !line.is_empty() {
-                    scan_line(&line, &mut self.seen, &mut self.found);
+                    found.scan_sse_line(&line);
                 }
             }
-            Mode::Json { body, truncated } => {
-                if truncated {
-                    scan_line(&body, &mut self.seen, &mut self.found);
-                } else if let Some(answer) = read_answer_usage(&body) {
-                    if let Some(usage) = answer {
-                        self.seen.merge(&usage);
-                        self.found = true;
-                    }
-                } else {
-                    // Not JSON as a whole (cut short, or several documents): look for the key.
-                    scan_line(&body, &mut self.seen, &mut self.found);
+            Mode::Json(top) => {
+                for value in top.finish() {
+                    found.usage_value(&value);
                 }
             }
             Mode::Ignore => {}
         }
-        if self.found {
-            self.seen.tokens()
-        } else {
-            None
+        Reading {
+            tokens: if self.found { self.seen.tokens() } else { None },
+            rejected: self.rejected,
         }
     }
 }
 
-/// The `usage` of a JSON answer that is one object: `Some(None)` when it has none (or `null`),
-/// `None` when the body is not one object or names `usage` twice. Only the top level is scanned;
-/// only the usage value is parsed.
-fn read_answer_usage(body: &[u8]) -> Option<Option<RawUsage>> {
-    let members = crate::proxy::scan::top_level_members(body).ok()?;
-    let mut usages = members.iter().filter(|m| m.key == "usage");
-    let usage = usages.next();
-    if usages.next().is_some() {
-        return None;
-    }
-    match usage {
-        None => Some(None),
-        Some(member) => {
-            serde_json::from_slice::<Option<RawUsage>>(&body[member.value.clone()]).ok()
-        }
-    }
-}
-
-/// Every usage field either API (or a well-known relay) names. Absent fields stay `None`.
-#[derive(Debug, Default, Clone, Deserialize)]
-struct RawUsage {
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    cache_read_input_tokens: Option<u64>,
-    cache_creation_input_tokens: Option<u64>,
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
-    prompt_tokens_details: Option<CachedDetails>,
-    input_tokens_details: Option<CachedDetails>,
-    prompt_cache_hit_tokens: Option<u64>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-struct CachedDetails {
-    cached_tokens: Option<u64>,
-}
-
-fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-impl RawUsage {
-    /// Folds a later usage object in. Counts in a stream are running totals (Anthropic's
-    /// `message_delta` repeats and raises what `message_start` said), so the larger value wins; a
-    /// relay that sends a later 0 cannot erase an earlier count.
-    fn merge(&mut self, other: &RawUsage) {
-        self.input_tokens = max_opt(self.input_tokens, other.input_tokens);
-        self.output_tokens = max_opt(self.output_tokens, other.output_tokens);
-        self.cache_read_input_tokens =
-            max_opt(self.cache_read_input_tokens, other.cache_read_input_tokens);
-        self.cache_creation_input_tokens = max_opt(
-            self.cache_creation_input_tokens,
-            other.cache_creation_input_tokens,
-        );
-        self.prompt_tokens = max_opt(self.prompt_tokens, other.prompt_tokens);
-        self.completion_tokens = max_opt(self.completion_tokens, other.completion_tokens);
-        self.prompt_cache_hit_tokens =
-            max_opt(self.prompt_cache_hit_tokens, other.prompt_cache_hit_tokens);
-        for (mine, theirs) in [
-            (
-                &mut self.prompt_tokens_details,
-                &other.prompt_tokens_details,
-            ),
-            (&mut self.input_tokens_details, &other.input_tokens_details),
-        ] {
-            if let Some(theirs) = theirs {
-                let cached = max_opt(
-                    mine.as_ref().and_then(|d| d.cached_tokens),
-                    theirs.cached_tokens,
-                );
-                *mine = Some(CachedDetails {
-                    cached_tokens: cached,
-                });
-            }
-        }
-    }
-
-    /// The four kinds, or `None` when no count at all was given.
-    fn tokens(&self) -> Option<Tokens> {
-        let openai_cached = max_opt(
-            max_opt(
-                self.prompt_tokens_details
-                    .as_ref()
-                    .and_then(|d| d.cached_tokens),
-                self.input_tokens_details
-                    .as_ref()
-                    .and_then(|d| d.cached_tokens),
-            ),
-            self.prompt_cache_hit_tokens,
-        );
-        let (input, cache_read) = if let Some(prompt) = self.prompt_tokens {
-            // OpenAI: prompt_tokens includes the cached ones.
-            let cached = openai_cached.unwrap_or(0).min(prompt);
-            (Some(prompt - cached), Some(cached))
-        } else if self.input_tokens_details.is_some() {
-            // Responses API: input_tokens includes the cached ones too.
-            let all = self.input_tokens.unwrap_or(0);
-            let cached = openai_cached.unwrap_or(0).min(all);
-            (self.input_tokens.map(|_| all - cached), Some(cached))
-        } else {
-            (self.input_tokens, self.cache_read_input_tokens)
-        };
-        let output = max_opt(self.output_tokens, self.completion_tokens);
-        let write = self.cache_creation_input_tokens;
-        if input.is_none() && output.is_none() && cache_read.is_none() && write.is_none() {
-            return None;
-        }
-        Some(Tokens {
-            input: input.unwrap_or(0),
-            output: output.unwrap_or(0),
-            cache_read: cache_read.unwrap_or(0),
-            cache_write: write.unwrap_or(0),
-        })
-    }
+/// Where the usage objects of an answer are folded in.
+struct Found<'a> {
+    seen: &'a mut RawUsage,
+    found: &'a mut bool,
+    rejected: &'a mut Vec<Rejected>,
 }
 
 const USAGE_KEY: &[u8] = b"\"usage\"";
 
-/// Looks for `"usage": {…}` in one line (or a body tail) and folds every such object in.
-///
-/// Inside a JSON string a quote is escaped, so a raw `"usage"` followed by `:` is always a key;
-/// text that merely mentions usage costs nothing more than the search.
-fn scan_line(line: &[u8], seen: &mut RawUsage, found: &mut bool) {
-    let finder = memmem::Finder::new(USAGE_KEY);
-    let mut from = 0;
-    while let Some(at) = finder.find(&line[from..]) {
-        let after = from + at + USAGE_KEY.len();
-        from = after;
-        let rest = skip_space(&line[after..]);
-        let Some(rest) = rest.strip_prefix(b":") else {
-            continue;
-        };
-        let rest = skip_space(rest);
-        if rest.first() != Some(&b'{') {
-            // `"usage": null` (OpenAI sends it on every chunk of a stream that asked for usage).
-            continue;
+impl Found<'_> {
+    /// Reads one SSE line: a `data:` line with a `"usage"` key, at the top level of its JSON or
+    /// of its top-level `message` or `response`. Inside a JSON string a quote is escaped, so text
+    /// that merely mentions usage costs nothing more than the search.
+    fn scan_sse_line(&mut self, line: &[u8]) {
+        if memmem::find(line, USAGE_KEY).is_none() {
+            return;
         }
-        let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<RawUsage>();
-        if let Some(Ok(usage)) = values.next() {
-            seen.merge(&usage);
-            *found = true;
+        let Some(json) = line.strip_prefix(b"data:") else {
+            return;
+        };
+        let json = json.strip_suffix(b"\r").unwrap_or(json);
+        let Ok(members) = top_level_members(json) else {
+            return;
+        };
+        for member in &members {
+            match &*member.key {
+                "usage" => self.usage_value(&json[member.value.clone()]),
+                "message" | "response" => {
+                    let inner = &json[member.value.clone()];
+                    if let Ok(inner_members) = top_level_members(inner) {
+                        for m in inner_members.iter().filter(|m| m.key == "usage") {
+                            self.usage_value(&inner[m.value.clone()]);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Folds in one `usage` value (an object; `null` and anything else say nothing).
+    fn usage_value(&mut self, value: &[u8]) {
+        if let Some(usage) = RawUsage::read(value, self.rejected) {
+            self.seen.merge(&usage);
+            *self.found = true;
         }
     }
 }
 
-fn skip_space(bytes: &[u8]) -> &[u8] {
-    let n = bytes
+/// One usage field as an answer gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Count {
+    #[default]
+    Absent,
+    /// There, but not a whole number in `0..=MAX_TOKENS` (or named twice).
+    Unusable,
+    Given(u64),
+}
+
+impl Count {
+    /// The later of two readings of a field. Counts in a stream are running totals (Anthropic's
+    /// `message_delta` repeats and raises what `message_start` said), so the larger value wins; a
+    /// relay that sends a later 0 cannot erase an earlier count, nor an unusable one a usable one.
+    fn merge(self, other: Count) -> Count {
+        match (self, other) {
+            (Count::Given(a), Count::Given(b)) => Count::Given(a.max(b)),
+            (Count::Given(n), _) | (_, Count::Given(n)) => Count::Given(n),
+            (Count::Unusable, _) | (_, Count::Unusable) => Count::Unusable,
+            (Count::Absent, Count::Absent) => Count::Absent,
+        }
+    }
+}
+
+/// Every usage field either API (or a well-known relay) names.
+#[derive(Debug, Default, Clone)]
+struct RawUsage {
+    input_tokens: Count,
+    output_tokens: Count,
+    cache_read_input_tokens: Count,
+    cache_creation_input_tokens: Count,
+    prompt_tokens: Count,
+    completion_tokens: Count,
+    prompt_cache_hit_tokens: Count,
+    /// `prompt_tokens_details.cached_tokens` (Chat Completions).
+    prompt_cached_tokens: Count,
+    /// `input_tokens_details.cached_tokens` (Responses API).
+    input_cached_tokens: Count,
+    /// The answer has `input_tokens_details`: its `input_tokens` include the cached ones.
+    responses_shape: bool,
+}
+
+impl RawUsage {
+    /// Reads a `usage` value field by field; `None` when it is not an object.
+    fn read(value: &[u8], rejected: &mut Vec<Rejected>) -> Option<RawUsage> {
+        let members = top_level_members(value).ok()?;
+        let mut field = |name: &'static str| read_count(value, &members, name, name, rejected);
+        let mut usage = RawUsage {
+            input_tokens: field("input_tokens"),
+            output_tokens: field("output_tokens"),
+            cache_read_input_tokens: field("cache_read_input_tokens"),
+            cache_creation_input_tokens: field("cache_creation_input_tokens"),
+            prompt_tokens: field("prompt_tokens"),
+            completion_tokens: field("completion_tokens"),
+            prompt_cache_hit_tokens: field("prompt_cache_hit_tokens"),
+            ..RawUsage::default()
+        };
+        for (details, shown, slot) in [
+            (
+                "prompt_tokens_details",
+                "prompt_tokens_details.cached_tokens",
+                &mut usage.prompt_cached_tokens,
+            ),
+            (
+                "input_tokens_details",
+                "input_tokens_details.cached_tokens",
+                &mut usage.input_cached_tokens,
+            ),
+        ] {
+            let mut named = members.iter().filter(|m| m.key == details);
+            let (Some(member), more) = (named.next(), named.next()) else {
+                continue;
+            };
+            let inner = &value[member.value.clone()];
+            if more.is_some() {
+                reject(rejected, shown, None);
+                *slot = Count::Unusable;
+            } else if let Ok(inner_members) = top_level_members(inner) {
+                *slot = read_count(inner, &inner_members, "cached_tokens", shown, rejected);
+            }
+            if details == "input_tokens_details" {
+                usage.responses_shape = true;
+            }
+        }
+        Some(usage)
+    }
+
+    /// Folds a later usage object in, field by field.
+    fn merge(&mut self, other: &RawUsage) {
+        for (mine, theirs) in [
+            (&mut self.input_tokens, other.input_tokens),
+            (&mut self.output_tokens, other.output_tokens),
+            (
+                &mut self.cache_read_input_tokens,
+                other.cache_read_input_tokens,
+            ),
+            (
+                &mut self.cache_creation_input_tokens,
+                other.cache_creation_input_tokens,
+            ),
+            (&mut self.prompt_tokens, other.prompt_tokens),
+            (&mut self.completion_tokens, other.completion_tokens),
+            (
+                &mut self.prompt_cache_hit_tokens,
+                other.prompt_cache_hit_tokens,
+            ),
+            (&mut self.prompt_cached_tokens, other.prompt_cached_tokens),
+            (&mut self.input_cached_tokens, other.input_cached_tokens),
+        ] {
+            *mine = mine.merge(theirs);
+        }
+        self.responses_shape |= other.responses_shape;
+    }
+
+    /// The four kinds, or `None` when no count at all was given.
+    fn tokens(&self) -> Option<Tokens> {
+        let cached = self
+            .prompt_cached_tokens
+            .merge(self.input_cached_tokens)
+            .merge(self.prompt_cache_hit_tokens);
+        let (input, cache_read) = if self.prompt_tokens != Count::Absent {
+            // OpenAI: prompt_tokens includes the cached ones.
+            split_cached(self.prompt_tokens, cached)
+        } else if self.responses_shape {
+            // Responses API: input_tokens includes the cached ones too.
+            split_cached(self.input_tokens, cached)
+        } else {
+            (self.input_tokens, self.cache_read_input_tokens)
+        };
+        let output = self.output_tokens.merge(self.completion_tokens);
+        let counts = [input, output, cache_read, self.cache_creation_input_tokens];
+        if counts.iter().all(|c| *c == Count::Absent) {
+            return None;
+        }
+        let mut tokens = Tokens::default();
+        for (kind, count) in Kind::ALL.into_iter().zip(counts) {
+            match count {
+                Count::Given(n) => tokens.set(kind, n),
+                Count::Unusable => tokens.unknown.insert(kind),
+                Count::Absent => {}
+            }
+        }
+        Some(tokens)
+    }
+}
+
+/// (uncached input, cache reads) from a total that includes the cached tokens. When the cached
+/// count is unusable the whole total counts as uncached input (the dearer reading).
+fn split_cached(total: Count, cached: Count) -> (Count, Count) {
+    let cached = match cached {
+        Count::Absent => Count::Given(0),
+        other => other,
+    };
+    match (total, cached) {
+        (Count::Given(all), Count::Given(c)) => {
+            let c = c.min(all);
+            (Count::Given(all - c), Count::Given(c))
+        }
+        (total, cached) => (total, cached),
+    }
+}
+
+/// The count of field `name` among `members` of `object`; `shown` names it in a warning.
+fn read_count(
+    object: &[u8],
+    members: &[Member<'_>],
+    name: &str,
+    shown: &'static str,
+    rejected: &mut Vec<Rejected>,
+) -> Count {
+    let mut named = members.iter().filter(|m| m.key == name);
+    let Some(member) = named.next() else {
+        return Count::Absent;
+    };
+    if named.next().is_some() {
+        reject(rejected, shown, None);
+        return Count::Unusable;
+    }
+    let text = &object[member.value.clone()];
+    if text == b"null" {
+        return Count::Absent;
+    }
+    match parse_count(text) {
+        Some(n) => Count::Given(n),
+        None => {
+            reject(rejected, shown, Some(describe_value(text)));
+            Count::Unusable
+        }
+    }
+}
+
+/// What a warning shows of an unusable value: a number as written (up to 40 characters), else
+/// only its kind. Upstream text is never quoted: it could echo anything, the endpoint's key too.
+fn describe_value(text: &[u8]) -> String {
+    let number = text
         .iter()
-        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        .count();
-    &bytes[n..]
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+    match text.first() {
+        _ if number && !text.is_empty() => {
+            String::from_utf8_lossy(&text[..text.len().min(40)]).into_owned()
+        }
+        Some(b'"') => "a string".into(),
+        Some(b'{') => "an object".into(),
+        Some(b'[') => "an array".into(),
+        _ => "not a number".into(),
+    }
+}
+
+/// A JSON number that is a whole number in `0..=MAX_TOKENS`, written as one (`12`, not `12.0`,
+/// `1.2e1` or `"12"`).
+fn parse_count(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 13 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = std::str::from_utf8(text).ok()?.parse::<u64>().ok()?;
+    (n <= MAX_TOKENS).then_some(n)
+}
+
+fn reject(rejected: &mut Vec<Rejected>, field: &'static str, value: Option<String>) {
+    if rejected.len() < REJECTED_KEEP {
+        rejected.push(Rejected { field, value });
+    }
+}
+
+/// Follows the top level of a JSON object as its bytes pass and keeps the value of each top-level
+/// `usage` member (nothing else). Strings and brackets are tracked, not checked: a model's text
+/// sits inside strings and its tool input inside nested values, so neither is ever mistaken for
+/// the answer's own `usage`.
+#[derive(Debug, Default)]
+struct TopLevel {
+    at: Place,
+    /// Brackets open inside the current top-level value.
+    depth: u32,
+    in_string: bool,
+    /// The previous byte inside a string was a backslash.
+    escaped: bool,
+    /// The current top-level key's raw bytes (up to `KEY_KEEP`; longer keys are not `usage`).
+    key: Vec<u8>,
+    /// The current value, while it is a `usage` value no longer than `VALUE_KEEP`.
+    value: Option<Vec<u8>>,
+    /// Whole `usage` values, in order.
+    found: Vec<Vec<u8>>,
+}
+
+const KEY_KEEP: usize = 32;
+
+/// Where in the top-level object the next byte is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Place {
+    #[default]
+    BeforeObject,
+    BeforeKey,
+    InKey,
+    BeforeColon,
+    BeforeValue,
+    InValue,
+    AfterValue,
+    /// The object ended, or the body is not one: the rest is not read.
+    Done,
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+impl TopLevel {
+    fn feed(&mut self, chunk: &[u8]) {
+        let mut i = 0;
+        while i < chunk.len() {
+            let b = chunk[i];
+            match self.at {
+                Place::Done => return,
+                Place::BeforeObject | Place::BeforeKey | Place::BeforeColon | Place::AfterValue
+                    if is_space(b) =>
+                {
+                    i += 1;
+                }
+                Place::BeforeObject => {
+                    self.at = if b == b'{' {
+                        Place::BeforeKey
+                    } else {
+                        Place::Done
+                    };
+                    i += 1;
+                }
+                Place::BeforeKey => {
+                    self.at = match b {
+                        b'"' => {
+                            self.key.clear();
+                            self.escaped = false;
+                            Place::InKey
+                        }
+                        _ => Place::Done,
+                    };
+                    i += 1;
+                }
+                Place::InKey => {
+                    let end = self.string_end(chunk, i);
+                    let keep = (KEY_KEEP + 1).saturating_sub(self.key.len());
+                    let piece = &chunk[i..end.unwrap_or(chunk.len())];
+                    self.key.extend_from_slice(&piece[..piece.len().min(keep)]);
+                    match end {
+                        Some(end) => {
+                            self.at = Place::BeforeColon;
+                            i = end + 1;
+                        }
+                        None => i = chunk.len(),
+                    }
+                }
+                Place::BeforeColon => {
+                    self.at = if b == b':' {
+                        Place::BeforeValue
+                    } else {
+                        Place::Done
+                    };
+                    i += 1;
+                }
+                Place::BeforeValue if is_space(b) => i += 1,
+                Place::BeforeValue => {
+                    self.value = self.key_is_usage().then(Vec::new);
+                    self.depth = 0;
+                    self.in_string = false;
+                    self.at = Place::InValue;
+                }
+                Place::InValue => i = self.value_bytes(chunk, i),
+                Place::AfterValue => {
+                    self.at = if b == b',' {
+                        Place::BeforeKey
+                    } else {
+                        Place::Done
+                    };
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// Reads the current value from `chunk[i..]`; returns where reading stopped.
+    fn value_bytes(&mut self, chunk: &[u8], start: usize) -> usize {
+        let mut i = start;
+        let end_value = |this: &mut Self, to: usize, next: Place| {
+            if let Some(mut value) = this.value.take() {
+                if value.len() + (to - start) <= VALUE_KEEP {
+                    value.extend_from_slice(&chunk[start..to]);
+                    this.found.push(value);
+                }
+            }
+            this.at = next;
+        };
+        while i < chunk.len() {
+            if self.in_string {
+                match self.string_end(chunk, i) {
+                    Some(end) => {
+                        self.in_string = false;
+                        i = end + 1;
+                        if self.depth == 0 {
+                            end_value(self, i, Place::AfterValue);
+                            return i;
+                        }
+                    }
+                    None => i = chunk.len(),
+                }
+                continue;
+            }
+            let b = chunk[i];
+            match b {
+                b'"' => {
+                    self.in_string = true;
+                    self.escaped = false;
+                    i += 1;
+                }
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    i += 1;
+                }
+                b'}' | b']' if self.depth > 0 => {
+                    self.depth -= 1;
+                    i += 1;
+                    if self.depth == 0 {
+                        end_value(self, i, Place::AfterValue);
+                        return i;
+                    }
+                }
+                // A number or literal ends at the first byte that cannot continue it.
+                b',' | b'}' | b']' if self.depth == 0 => {
+                    end_value(self, i, Place::AfterValue);
+                    return i;
+                }
+                _ if self.depth == 0 && is_space(b) => {
+                    end_value(self, i, Place::AfterValue);
+                    return i;
+                }
+                _ => i += 1,
+            }
+        }
+        // The value goes on in the next chunk: keep what it has so far.
+        if let Some(value) = self.value.as_mut() {
+            if value.len() + (i - start) <= VALUE_KEEP {
+                value.extend_from_slice(&chunk[start..i]);
+            } else {
+                self.value = None;
+            }
+        }
+        i
+    }
+
+    /// The index of the quote that closes the string `chunk[i..]` is inside, if it is in `chunk`.
+    fn string_end(&mut self, chunk: &[u8], mut i: usize) -> Option<usize> {
+        loop {
+            if self.escaped {
+                if i >= chunk.len() {
+                    return None;
+                }
+                self.escaped = false;
+                i += 1;
+            }
+            let at = i + memchr::memchr2(b'"', b'\\', chunk.get(i..)?)?;
+            if chunk[at] == b'"' {
+                return Some(at);
+            }
+            self.escaped = true;
+            i = at + 1;
+        }
+    }
+
+    fn key_is_usage(&self) -> bool {
+        if self.key.len() > KEY_KEEP {
+            return false;
+        }
+        if !self.key.contains(&b'\\') {
+            return self.key == b"usage";
+        }
+        let mut quoted = Vec::with_capacity(self.key.len() + 2);
+        quoted.push(b'"');
+        quoted.extend_from_slice(&self.key);
+        quoted.push(b'"');
+        serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == "usage")
+    }
+
+    /// The whole `usage` values seen (a value cut off by the body's end is not one).
+    fn finish(self) -> Vec<Vec<u8>> {
+        self.found
+    }
 }
 
 #[cfg(test)]

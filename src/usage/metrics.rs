@@ -1,16 +1,16 @@
 //! The usage series of `/metrics`: `switchyard_tokens_total{endpoint,model,kind}`,
 //! `switchyard_cost_usd_total{endpoint,model}` and the history file's health. Counted in memory
 //! when a request ends (never read back from the file), registered into the gateway's registry.
+//! Each endpoint has series for at most [`MODELS_PER_ENDPOINT`](super::MODELS_PER_ENDPOINT)
+//! models (the first it counted since start) and `model="other"` for the rest.
 
 use super::db::UsageRecord;
+use super::extract::Kind;
+use super::models::ModelNames;
 use super::store::StoreHealth;
 use prometheus::{Counter, CounterVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-/// (endpoint, model) pairs whose counters are kept at hand; past this many, each answer looks its
-/// counters up by label, which gives the same figures a little slower.
-const KEPT_PAIRS: usize = 256;
 
 /// One (endpoint, model) pair's counters, each made when first needed (an unpriced model has no
 /// cost series).
@@ -20,8 +20,13 @@ struct Counters {
     cost: Option<Counter>,
 }
 
-/// Counters by endpoint, then client model.
-type Kept = HashMap<Arc<str>, HashMap<Arc<str>, Counters>>;
+/// The names counted under and, by endpoint and then model name, their counters (looked up by
+/// label once per pair, not five times per answer).
+#[derive(Default)]
+struct Kept {
+    names: ModelNames,
+    counters: HashMap<Arc<str>, HashMap<Arc<str>, Counters>>,
+}
 
 /// The usage metric families. Cheap to clone (the families are shared).
 #[derive(Clone)]
@@ -31,12 +36,8 @@ pub struct UsageMetrics {
     store_errors: IntGauge,
     store_dropped: IntGauge,
     store_pending: IntGauge,
-    /// Looked up by label once per pair, not five times per answer.
     kept: Arc<Mutex<Kept>>,
 }
-
-/// Token kinds, in the order of [`Counters::tokens`].
-const KINDS: [&str; 4] = ["input", "output", "cache_read", "cache_write"];
 
 impl UsageMetrics {
     /// Creates the families and registers them; fails only if `registry` already has them.
@@ -82,43 +83,39 @@ impl UsageMetrics {
         })
     }
 
-    /// Counts one answered request.
+    /// Counts one answered request (under `model="other"` once its endpoint has series for
+    /// [`MODELS_PER_ENDPOINT`](super::MODELS_PER_ENDPOINT) other models).
     pub fn observe(&self, record: &UsageRecord) {
         let cost = record.cost_usd.filter(|c| c.is_finite() && *c >= 0.0);
         if record.tokens.is_none() && cost.is_none() {
             return;
         }
-        let (endpoint, model) = (&record.endpoint, &record.model);
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        let known = kept
-            .get(&**endpoint)
-            .is_some_and(|m| m.contains_key(&**model));
-        let room = known || kept.values().map(HashMap::len).sum::<usize>() < KEPT_PAIRS;
-        // Past the cap the pair's counters are looked up for this answer only.
-        let mut this_answer = Counters::default();
-        let counters = if room {
-            kept.entry(endpoint.clone())
-                .or_default()
-                .entry(model.clone())
-                .or_default()
-        } else {
-            &mut this_answer
-        };
+        let Kept { names, counters } = &mut *kept;
+        let model = names.name_for(&record.endpoint, &record.model);
+        let endpoint = &record.endpoint;
+        let counters = counters
+            .entry(endpoint.clone())
+            .or_default()
+            .entry(model.clone())
+            .or_default();
         if let Some(t) = &record.tokens {
             let tokens = counters.tokens.get_or_insert_with(|| {
-                KINDS.map(|kind| self.tokens.with_label_values(&[endpoint, model, kind]))
+                Kind::ALL.map(|kind| {
+                    self.tokens
+                        .with_label_values(&[endpoint, &model, kind.as_str()])
+                })
             });
-            for (counter, n) in tokens
-                .iter()
-                .zip([t.input, t.output, t.cache_read, t.cache_write])
-            {
-                counter.inc_by(n);
+            for (counter, kind) in tokens.iter().zip(Kind::ALL) {
+                // A counter stops at its largest value rather than wrap to a small one.
+                let n = t.count(kind);
+                counter.inc_by(n.min(u64::MAX - counter.get()));
             }
         }
         if let Some(usd) = cost {
             counters
                 .cost
-                .get_or_insert_with(|| self.cost.with_label_values(&[endpoint, model]))
+                .get_or_insert_with(|| self.cost.with_label_values(&[endpoint, &model]))
                 .inc_by(usd);
         }
     }
@@ -135,6 +132,7 @@ impl UsageMetrics {
 mod tests {
     use super::*;
     use crate::usage::extract::Tokens;
+    use crate::usage::MODELS_PER_ENDPOINT;
     use prometheus::{Encoder, TextEncoder};
     use std::time::{Duration, SystemTime};
 
@@ -147,12 +145,7 @@ mod tests {
             endpoint: "relay-a".into(),
             model: "claude-sonnet-4-5".into(),
             upstream_model: "x".into(),
-            tokens: Some(Tokens {
-                input: 10,
-                output: 5,
-                cache_read: 100,
-                cache_write: 0,
-            }),
+            tokens: Some(Tokens::new(10, 5, 100, 0)),
             status: 200,
             latency: Duration::ZERO,
             cost_usd: Some(0.25),
@@ -182,36 +175,28 @@ mod tests {
     }
 
     #[test]
-    fn counts_stay_exact_past_the_kept_pairs_and_unpriced_models_get_no_cost_series() {
+    fn past_the_bound_an_endpoints_new_models_are_counted_exactly_under_other() {
         let registry = Registry::new();
         let metrics = UsageMetrics::register(&registry).expect("register");
-        let record = |model: String, cost_usd: Option<f64>| UsageRecord {
+        let record = |endpoint: &str, model: String, cost_usd: Option<f64>| UsageRecord {
             at: SystemTime::now(),
-            endpoint: "e".into(),
+            endpoint: endpoint.into(),
             model: model.into(),
             upstream_model: "x".into(),
-            tokens: Some(Tokens {
-                input: 1,
-                output: 2,
-                cache_read: 0,
-                cache_write: 0,
-            }),
+            tokens: Some(Tokens::new(1, 2, 0, 0)),
             status: 200,
             latency: Duration::ZERO,
             cost_usd,
         };
-        let pairs = KEPT_PAIRS + 50;
-        for round in 0..2 {
-            for i in 0..pairs {
+        let extra = 50;
+        let models = MODELS_PER_ENDPOINT + extra;
+        for _round in 0..2 {
+            for i in 0..models {
                 let cost = (i % 2 == 0).then_some(0.5);
-                metrics.observe(&record(format!("m{i}"), cost));
+                metrics.observe(&record("e", format!("m{i}"), cost));
             }
-            assert_eq!(
-                metrics.kept.lock().expect("kept")["e"].len(),
-                KEPT_PAIRS,
-                "round {round}"
-            );
         }
+        metrics.observe(&record("f", "m300".into(), None));
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&registry.gather(), &mut out)
@@ -220,26 +205,56 @@ mod tests {
         let series = |name: &str| -> Vec<(String, f64)> {
             text.lines()
                 .filter_map(|line| line.strip_prefix(name)?.strip_prefix('{'))
+                .filter(|rest| rest.contains("endpoint=\"e\""))
                 .filter_map(|rest| {
                     let (labels, value) = rest.rsplit_once("} ")?;
                     Some((labels.to_string(), value.parse().ok()?))
                 })
                 .collect()
         };
-        let tokens = series("switchyard_tokens_total");
-        assert_eq!(tokens.len(), pairs * 4);
-        let output: Vec<&(String, f64)> = tokens
-            .iter()
+        let output: Vec<(String, f64)> = series("switchyard_tokens_total")
+            .into_iter()
             .filter(|(l, _)| l.contains("kind=\"output\""))
             .collect();
-        assert_eq!(output.len(), pairs);
-        assert!(output.iter().all(|(_, v)| *v == 4.0), "{output:?}");
+        assert_eq!(output.len(), MODELS_PER_ENDPOINT + 1);
+        let other = |s: &[(String, f64)]| {
+            s.iter()
+                .find(|(l, _)| l.contains("model=\"other\""))
+                .map(|(_, v)| *v)
+        };
+        // Two rounds of 2 output tokens per model.
+        assert_eq!(other(&output), Some((extra * 4) as f64));
+        assert!(output.iter().all(|(l, v)| l.contains("other") || *v == 4.0));
         let cost = series("switchyard_cost_usd_total");
         assert_eq!(
             cost.len(),
-            pairs.div_ceil(2),
-            "only priced models have a cost series"
+            MODELS_PER_ENDPOINT / 2 + 1,
+            "priced models only, and other"
         );
-        assert!(cost.iter().all(|(_, v)| *v == 1.0), "{cost:?}");
+        assert_eq!(other(&cost), Some((extra / 2) as f64 * 2.0 * 0.5));
+        assert!(
+            text.contains("endpoint=\"f\",kind=\"output\",model=\"m300\"} 2"),
+            "another endpoint has room of its own"
+        );
+    }
+
+    #[test]
+    fn a_counter_stops_at_its_largest_value() {
+        let registry = Registry::new();
+        let metrics = UsageMetrics::register(&registry).expect("register");
+        let record = UsageRecord {
+            at: SystemTime::now(),
+            endpoint: "e".into(),
+            model: "m".into(),
+            upstream_model: "m".into(),
+            tokens: Some(Tokens::new(u64::MAX - 1, 0, 0, 0)),
+            status: 200,
+            latency: Duration::ZERO,
+            cost_usd: None,
+        };
+        metrics.observe(&record);
+        metrics.observe(&record);
+        let input = metrics.tokens.with_label_values(&["e", "m", "input"]);
+        assert_eq!(input.get(), u64::MAX);
     }
 }

@@ -1,6 +1,7 @@
 //! What every endpoint uses and costs: token usage read from answers as they pass ([`extract`]),
 //! prices ([`price`]), budgets ([`budget`]), the history file and the actor that owns it
-//! ([`db`], [`store`]), and the admin routes that show it ([`http`]: `/admin/usage`, `/admin`).
+//! ([`db`], [`store`]), the bound on the model names they count under ([`models`]), and the admin
+//! routes that show it ([`http`]: `/admin/usage`, `/admin`).
 //!
 //! The request path builds an [`AnswerMeter`] when an answer's head arrives, feeds it the body's
 //! chunks as they are relayed, and at the end sends the resulting [`UsageRecord`] to the
@@ -13,6 +14,7 @@ pub mod db;
 pub mod extract;
 pub mod http;
 pub mod metrics;
+pub mod models;
 pub mod price;
 pub mod store;
 
@@ -20,8 +22,9 @@ pub use budget::{Budget, BudgetSnapshot, BudgetTracker, OverBudget, Spent, Windo
 pub use db::{
     default_database_path, Dimension, EndpointSpend, StoreError, UsageRecord, UsageTable,
 };
-pub use extract::{Tokens, UsageReader};
+pub use extract::{Kind, Tokens, Unknown, UsageReader, MAX_TOKENS};
 pub use metrics::UsageMetrics;
+pub use models::{ModelNames, MODELS_PER_ENDPOINT, OTHER_MODEL};
 pub use price::{builtin_price, cost_usd, price_for, Price};
 pub use store::{StoreHealth, StoreSettings, UsageHistory};
 
@@ -68,11 +71,22 @@ impl AnswerMeter {
         self.reader.feed(chunk);
     }
 
-    /// The record of the answer, ended at `at` (complete or cut: what was seen counts).
+    /// The record of the answer, ended at `at` (complete or cut: what was seen counts). Usage
+    /// fields that could not be used are logged; the cost counts the kinds that are known.
     pub fn finish(self, at: SystemTime) -> UsageRecord {
-        let tokens = self.reader.finish();
+        let reading = self.reader.finish_reading();
+        if !reading.rejected.is_empty() {
+            log::warn!(
+                "endpoint {}: the usage of an answer for model {} has {}; recorded as unknown (a token count must be a whole number from 0 to {}), the other counts still count",
+                self.endpoint,
+                self.model.escape_debug(),
+                describe_rejected(&reading.rejected),
+                extract::MAX_TOKENS
+            );
+        }
+        let tokens = reading.tokens;
         let cost_usd = match (&tokens, &self.price) {
-            (Some(tokens), Some(price)) => Some(price.cost_usd(tokens)),
+            (Some(tokens), Some(price)) if !tokens.unknown.is_all() => Some(price.cost_usd(tokens)),
             _ => None,
         };
         UsageRecord {
@@ -86,6 +100,18 @@ impl AnswerMeter {
             cost_usd,
         }
     }
+}
+
+/// `input_tokens = -1, output_tokens named twice` (upstream text escaped for the log).
+fn describe_rejected(rejected: &[extract::Rejected]) -> String {
+    rejected
+        .iter()
+        .map(|r| match &r.value {
+            None => format!("{} named twice", r.field),
+            Some(value) => format!("{} = {}", r.field, value.escape_debug()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -149,6 +175,44 @@ mod tests {
         );
         let record = meter.finish(SystemTime::now());
         assert_eq!((record.tokens, record.cost_usd), (None, None));
+    }
+}
+
+#[cfg(test)]
+mod unknown_count_tests {
+    use super::*;
+
+    fn meter(body: &str) -> UsageRecord {
+        let price = Price::new(1.0, 2.0, 0.1, 1.25);
+        let mut meter = AnswerMeter::new(
+            "application/json",
+            "e".into(),
+            "m".into(),
+            "m".into(),
+            200,
+            Duration::ZERO,
+            Some(&price),
+        );
+        meter.feed(body.as_bytes());
+        meter.finish(SystemTime::now())
+    }
+
+    #[test]
+    fn an_unknown_count_costs_nothing_and_the_known_ones_are_still_charged() {
+        let record =
+            meter(r#"{"usage":{"input_tokens":18446744073709551615,"output_tokens":500}}"#);
+        let tokens = record.tokens.expect("usage was there");
+        assert_eq!(
+            (tokens.get(Kind::Input), tokens.get(Kind::Output)),
+            (None, Some(500))
+        );
+        // 500 output tokens at $2 per million.
+        assert_eq!(record.cost_usd.map(price::usd_to_nanos), Some(1_000_000));
+        let record = meter(
+            r#"{"usage":{"input_tokens":-1,"output_tokens":1.5,"cache_read_input_tokens":"7","cache_creation_input_tokens":1e9}}"#,
+        );
+        assert!(record.tokens.is_some_and(|t| t.unknown.is_all()));
+        assert_eq!(record.cost_usd, None, "nothing known: unpriced, not free");
     }
 }
 

@@ -256,12 +256,7 @@ mod tests {
     }
 
     fn tokens(input: u64, output: u64, cache_read: u64, cache_write: u64) -> Tokens {
-        Tokens {
-            input,
-            output,
-            cache_read,
-            cache_write,
-        }
+        Tokens::new(input, output, cache_read, cache_write)
     }
 
     #[test]

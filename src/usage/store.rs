@@ -3,12 +3,15 @@
 //! the inbox reaches the store's thread as one message per `batch` records or per `flush_every`,
 //! so a request costs no wake-up of another thread. Records are written in batches; a write that
 //! fails keeps its records for the next try, so a full or broken disk loses nothing until the
-//! buffer's cap, and never fails a request: failures are counted in [`StoreHealth`].
+//! buffer's cap, and never fails a request: failures are counted in [`StoreHealth`]. The store
+//! keeps the file's model names bounded per endpoint ([`ModelNames`]): a record of a model past the
+//! bound is written under `other`.
 
 use super::clock;
 use super::db::{
     Dimension, EndpointSpend, StoreError, UsageDb, UsageRecord, UsageTable, SCHEMA_VERSION,
 };
+use super::models::ModelNames;
 use actix::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -118,6 +121,8 @@ pub struct UsageStore {
     pending: Vec<UsageRecord>,
     health: SharedHealth,
     last_prune: Option<Instant>,
+    /// The model names the open file counts under, per endpoint.
+    names: ModelNames,
 }
 
 /// Retention runs at most this often.
@@ -131,6 +136,7 @@ impl UsageStore {
             pending: Vec::new(),
             health,
             last_prune: None,
+            names: ModelNames::default(),
         };
         store.ensure_open();
         store
@@ -158,6 +164,11 @@ impl UsageStore {
         match UsageDb::open(&path) {
             Ok(db) => {
                 let version = db.schema_version().unwrap_or(SCHEMA_VERSION);
+                match db.model_names() {
+                    Ok(names) => self.names = ModelNames::with_known(names),
+                    // The names held so far stay the bound.
+                    Err(e) => self.failed(&e),
+                }
                 self.db = Some(db);
                 update(&self.health, |h| {
                     h.ok = true;
@@ -182,6 +193,9 @@ impl UsageStore {
             self.db = None;
         }
         if !self.pending.is_empty() && self.ensure_open() {
+            for record in &mut self.pending {
+                self.names.bound(record);
+            }
             if let Some(db) = self.db.as_mut() {
                 let mut written = 0;
                 let mut error = None;

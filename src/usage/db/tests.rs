@@ -21,11 +21,8 @@ pub(crate) fn record(
         endpoint: endpoint.into(),
         model: model.into(),
         upstream_model: format!("{model}-upstream").into(),
-        tokens: tokens.map(|(input, output, cache_read, cache_write)| Tokens {
-            input,
-            output,
-            cache_read,
-            cache_write,
+        tokens: tokens.map(|(input, output, cache_read, cache_write)| {
+            Tokens::new(input, output, cache_read, cache_write)
         }),
         status: 200,
         latency: Duration::from_millis(120),
@@ -569,4 +566,121 @@ fn a_version_2_file_keeps_its_rows_as_one_request_each() {
         .query_row("SELECT SUM(latency_ms_sum) FROM requests", [], |r| r.get(0))
         .expect("latency");
     assert_eq!(latency, 80 + 90 + 120);
+}
+
+#[test]
+fn an_unknown_kind_is_stored_as_null_and_never_shares_a_row_with_a_known_one() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    let mut unknown_input = record(
+        "2026-11-23T10:00:00Z",
+        "a",
+        "m",
+        Some((0, 4, 0, 0)),
+        Some(1.0),
+    );
+    if let Some(t) = unknown_input.tokens.as_mut() {
+        t.unknown.insert(Kind::Input);
+    }
+    let known = record(
+        "2026-11-23T10:00:00Z",
+        "a",
+        "m",
+        Some((3, 4, 0, 0)),
+        Some(1.0),
+    );
+    db.insert(&[unknown_input.clone(), known, unknown_input])
+        .expect("insert");
+    let rows: Vec<(i64, Option<i64>, Option<i64>)> = db
+        .conn
+        .prepare("SELECT requests, input_tokens, output_tokens FROM requests ORDER BY id")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .expect("rows");
+    assert_eq!(rows, [(2, None, Some(8)), (1, Some(3), Some(4))]);
+    let t = db
+        .query(ms("2026-11-23T00:00:00Z"), ms("2026-11-24T00:00:00Z"), &[])
+        .expect("query")
+        .totals;
+    assert_eq!((t.requests, t.input_tokens, t.output_tokens), (3, 3, 12));
+}
+
+#[test]
+fn sums_past_the_integer_range_never_fail_a_query_or_the_spend() {
+    let (_dir, path) = temp_db();
+    let db = UsageDb::open(&path).expect("open");
+    // Rows as an older switchyard wrote them from an answer claiming 2^64 - 1 tokens: clamped to
+    // 2^63 - 1, with a cost clamped the same way; two of them overflow any 64-bit sum.
+    for _ in 0..2 {
+        db.conn
+            .execute(
+                "INSERT INTO requests (at_ms, endpoint, model, upstream_model, status, requests,
+                    latency_ms_sum, input_tokens, output_tokens, cache_read_tokens,
+                    cache_write_tokens, cost_nanousd)
+                 VALUES (?1, 'a', 'm', 'm', 200, 1, 5, ?2, 1, 0, 0, ?2)",
+                params![ms("2026-11-23T10:00:00Z"), i64::MAX],
+            )
+            .expect("row");
+    }
+    let now = at("2026-11-23T12:00:00Z");
+    let table = db
+        .query(
+            ms("2026-11-23T00:00:00Z"),
+            ms("2026-11-24T00:00:00Z"),
+            &[Dimension::Model],
+        )
+        .expect("a sum past 2^63 is no error");
+    assert_eq!(table.totals.requests, 2);
+    assert_eq!(table.totals.output_tokens, 2);
+    assert!(table.totals.input_tokens >= i64::MAX as u64);
+    assert!(table.totals.cost_nanousd > 0, "no wrap to a negative cost");
+    let spend = db.spend(now).expect("the spend is read");
+    assert!(spend["a"].month_usd > 1e9, "{:?}", spend["a"]);
+}
+
+#[test]
+fn counts_out_of_range_in_an_older_file_become_unknown_with_their_cost() {
+    let (_dir, path) = temp_db();
+    {
+        let conn = Connection::open(&path).expect("open");
+        for step in &MIGRATIONS[..3] {
+            conn.execute_batch(step).expect("migration");
+        }
+        conn.execute_batch(&format!(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (3);
+             INSERT INTO requests (at_ms, endpoint, model, upstream_model, status, requests,
+                latency_ms_sum, input_tokens, output_tokens, cache_read_tokens,
+                cache_write_tokens, cost_nanousd)
+             VALUES (1795392000000, 'a', 'm', 'm', 200, 1, 80, {max}, 5, 0, 0, {max}),
+                    (1795392000000, 'a', 'm', 'm', 200, 2, 80, 10, 5, 2000000000000, 0, 7),
+                    (1795392000000, 'a', 'm', 'm', 200, 2, 80, 10, 5, 2000000000001, 0, 7),
+                    (1795392000000, 'a', 'm', 'm', 200, 1, 80, NULL, NULL, NULL, NULL, NULL);",
+            max = i64::MAX
+        ))
+        .expect("v3 rows");
+    }
+    let db = UsageDb::open(&path).expect("open");
+    assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
+    assert!(FIX_ABSURD_COUNTS.contains(&format!("requests * {}", super::super::MAX_TOKENS)));
+    type Counts = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let rows: Vec<Counts> = db
+        .conn
+        .prepare("SELECT input_tokens, output_tokens, cache_read_tokens, cost_nanousd FROM requests ORDER BY id")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect()
+        })
+        .expect("rows");
+    assert_eq!(
+        rows,
+        [
+            (None, Some(5), Some(0), None),
+            (Some(10), Some(5), Some(2_000_000_000_000), Some(7)),
+            (Some(10), Some(5), None, None),
+            (None, None, None, None),
+        ]
+    );
 }

@@ -1,4 +1,4 @@
-use super::{Tokens, UsageReader};
+use super::{Kind, Rejected, Tokens, UsageReader, MAX_TOKENS};
 
 const ANTHROPIC_SSE: &str = concat!(
     "event: message_start\n",
@@ -24,12 +24,7 @@ const ANTHROPIC_SSE: &str = concat!(
     "\n",
 );
 
-const ANTHROPIC_TOKENS: Tokens = Tokens {
-    input: 472,
-    output: 15,
-    cache_read: 3000,
-    cache_write: 1200,
-};
+const ANTHROPIC_TOKENS: Tokens = Tokens::new(472, 15, 3000, 1200);
 
 const OPENAI_SSE: &str = concat!(
     "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}],\"usage\":null}\n\n",
@@ -39,12 +34,7 @@ const OPENAI_SSE: &str = concat!(
     "data: [DONE]\n\n",
 );
 
-const OPENAI_TOKENS: Tokens = Tokens {
-    input: 476,
-    output: 42,
-    cache_read: 1024,
-    cache_write: 0,
-};
+const OPENAI_TOKENS: Tokens = Tokens::new(476, 42, 1024, 0);
 
 fn read_whole(sse: bool, body: &[u8]) -> Option<Tokens> {
     let mut reader = UsageReader::new(sse);
@@ -91,12 +81,7 @@ fn anthropic_message_delta_with_cumulative_input_counts_keeps_the_largest() {
     );
     assert_eq!(
         read_whole(true, body.as_bytes()),
-        Some(Tokens {
-            input: 10,
-            output: 30,
-            cache_read: 7,
-            cache_write: 0
-        })
+        Some(Tokens::new(10, 30, 7, 0))
     );
 }
 
@@ -107,12 +92,7 @@ fn anthropic_stream_cut_before_message_delta_yields_what_message_start_said() {
         .expect("fixture has a message_delta");
     assert_eq!(
         read_whole(true, &ANTHROPIC_SSE.as_bytes()[..cut]),
-        Some(Tokens {
-            input: 472,
-            output: 1,
-            cache_read: 3000,
-            cache_write: 1200
-        })
+        Some(Tokens::new(472, 1, 3000, 1200))
     );
 }
 
@@ -158,16 +138,7 @@ fn openai_stream_with_crlf_lines_and_usage_on_the_last_content_chunk() {
         "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":3,\"prompt_cache_hit_tokens\":16,\"prompt_cache_miss_tokens\":4}}\r\n\r\n",
         "data: [DONE]\r\n\r\n",
     );
-    assert_split_everywhere(
-        true,
-        body,
-        Some(Tokens {
-            input: 4,
-            output: 3,
-            cache_read: 16,
-            cache_write: 0,
-        }),
-    );
+    assert_split_everywhere(true, body, Some(Tokens::new(4, 3, 16, 0)));
 }
 
 #[test]
@@ -180,12 +151,7 @@ fn responses_api_completed_event_subtracts_cached_input() {
     );
     assert_eq!(
         read_whole(true, body.as_bytes()),
-        Some(Tokens {
-            input: 40,
-            output: 9,
-            cache_read: 60,
-            cache_write: 0
-        })
+        Some(Tokens::new(40, 9, 60, 0))
     );
 }
 
@@ -195,30 +161,12 @@ const OPENAI_JSON: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","crea
 
 #[test]
 fn anthropic_json_reads_the_top_level_usage_not_a_tool_input_named_usage() {
-    assert_split_everywhere(
-        false,
-        ANTHROPIC_JSON,
-        Some(Tokens {
-            input: 12,
-            output: 6,
-            cache_read: 50,
-            cache_write: 0,
-        }),
-    );
+    assert_split_everywhere(false, ANTHROPIC_JSON, Some(Tokens::new(12, 6, 50, 0)));
 }
 
 #[test]
 fn openai_json_reads_prompt_and_completion_tokens() {
-    assert_split_everywhere(
-        false,
-        OPENAI_JSON,
-        Some(Tokens {
-            input: 19,
-            output: 10,
-            cache_read: 0,
-            cache_write: 0,
-        }),
-    );
+    assert_split_everywhere(false, OPENAI_JSON, Some(Tokens::new(19, 10, 0, 0)));
 }
 
 #[test]
@@ -226,12 +174,7 @@ fn openai_json_with_cached_tokens_counts_them_as_cache_reads() {
     let body = r#"{"choices":[],"usage":{"prompt_tokens":2048,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":1920}}}"#;
     assert_eq!(
         read_whole(false, body.as_bytes()),
-        Some(Tokens {
-            input: 128,
-            output: 1,
-            cache_read: 1920,
-            cache_write: 0
-        })
+        Some(Tokens::new(128, 1, 1920, 0))
     );
 }
 
@@ -251,12 +194,7 @@ fn json_cut_short_after_its_usage_still_reads_it() {
     let body = r#"{"id":"x","usage":{"input_tokens":3,"output_tokens":4},"extra":"#;
     assert_eq!(
         read_whole(false, body.as_bytes()),
-        Some(Tokens {
-            input: 3,
-            output: 4,
-            cache_read: 0,
-            cache_write: 0
-        })
+        Some(Tokens::new(3, 4, 0, 0))
     );
 }
 
@@ -270,15 +208,7 @@ fn a_huge_json_body_is_read_from_its_tail() {
     for chunk in body.as_bytes().chunks(16 << 10) {
         reader.feed(chunk);
     }
-    assert_eq!(
-        reader.finish(),
-        Some(Tokens {
-            input: 5,
-            output: 2_000_000,
-            cache_read: 0,
-            cache_write: 0
-        })
-    );
+    assert_eq!(reader.finish(), Some(Tokens::new(5, 2_000_000, 0, 0)));
 }
 
 #[test]
@@ -357,4 +287,184 @@ fn cost_per_request() {
         OPENAI_JSON.len(),
         began.elapsed() / runs
     );
+}
+
+fn known(
+    input: Option<u64>,
+    output: Option<u64>,
+    cache_read: Option<u64>,
+    cache_write: Option<u64>,
+) -> Tokens {
+    let mut tokens = Tokens::default();
+    for (kind, count) in Kind::ALL
+        .into_iter()
+        .zip([input, output, cache_read, cache_write])
+    {
+        match count {
+            Some(n) => tokens = with(tokens, kind, n),
+            None => tokens.unknown.insert(kind),
+        }
+    }
+    tokens
+}
+
+fn with(mut tokens: Tokens, kind: Kind, n: u64) -> Tokens {
+    match kind {
+        Kind::Input => tokens.input = n,
+        Kind::Output => tokens.output = n,
+        Kind::CacheRead => tokens.cache_read = n,
+        Kind::CacheWrite => tokens.cache_write = n,
+    }
+    tokens
+}
+
+#[test]
+fn a_count_past_the_limit_is_unknown_and_the_other_counts_still_count() {
+    let body = r#"{"type":"message","content":[],"usage":{"input_tokens":18446744073709551615,"cache_read_input_tokens":9,"output_tokens":7}}"#;
+    assert_split_everywhere(false, body, Some(known(None, Some(7), Some(9), Some(0))));
+    let mut reader = UsageReader::new(false);
+    reader.feed(body.as_bytes());
+    let reading = reader.finish_reading();
+    assert_eq!(
+        reading.rejected,
+        [Rejected {
+            field: "input_tokens",
+            value: Some("18446744073709551615".into())
+        }]
+    );
+}
+
+#[test]
+fn each_malformed_field_is_unknown_on_its_own() {
+    for bad in [
+        "500.0",
+        "-1",
+        "\"1000\"",
+        "1e3",
+        "1000000000001",
+        "true",
+        "{}",
+        "[1]",
+    ] {
+        let body = format!(r#"{{"usage":{{"prompt_tokens":{bad},"completion_tokens":12}}}}"#);
+        assert_eq!(
+            read_whole(false, body.as_bytes()),
+            Some(known(None, Some(12), Some(0), Some(0))),
+            "prompt_tokens: {bad}"
+        );
+        let line = format!("data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":20,\"completion_tokens\":{bad}}}}}\n\n");
+        assert_eq!(
+            read_whole(true, line.as_bytes()),
+            Some(known(Some(20), None, Some(0), Some(0))),
+            "completion_tokens: {bad}"
+        );
+    }
+    // A field named twice is not read either way; the largest allowed count is.
+    let body = r#"{"usage":{"input_tokens":5,"input_tokens":6,"output_tokens":1000000000000}}"#;
+    let mut reader = UsageReader::new(false);
+    reader.feed(body.as_bytes());
+    let reading = reader.finish_reading();
+    assert_eq!(
+        reading.tokens,
+        Some(known(None, Some(MAX_TOKENS), Some(0), Some(0)))
+    );
+    assert_eq!(reading.rejected[0].value, None, "named twice");
+    // A warning quotes a number, never upstream text (which could echo anything).
+    let body = r#"{"usage":{"input_tokens":"sk-secret-key","output_tokens":-2.5}}"#;
+    let mut reader = UsageReader::new(false);
+    reader.feed(body.as_bytes());
+    let shown: Vec<Option<String>> = reader
+        .finish_reading()
+        .rejected
+        .into_iter()
+        .map(|r| r.value)
+        .collect();
+    assert_eq!(shown, [Some("a string".into()), Some("-2.5".into())]);
+    // `null` says nothing: it is not a bad count.
+    let body = r#"{"usage":{"input_tokens":null,"output_tokens":3}}"#;
+    assert_eq!(
+        read_whole(false, body.as_bytes()),
+        Some(Tokens::new(0, 3, 0, 0))
+    );
+}
+
+#[test]
+fn an_unusable_cached_count_leaves_the_whole_prompt_as_uncached_input() {
+    let body = r#"{"usage":{"prompt_tokens":2048,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":-5}}}"#;
+    assert_eq!(
+        read_whole(false, body.as_bytes()),
+        Some(known(Some(2048), Some(1), None, Some(0)))
+    );
+    let body = r#"{"usage":{"input_tokens":100,"input_tokens_details":{"cached_tokens":60,"cached_tokens":61},"output_tokens":9}}"#;
+    assert_eq!(
+        read_whole(false, body.as_bytes()),
+        Some(known(Some(100), Some(9), None, Some(0)))
+    );
+}
+
+#[test]
+fn a_later_unusable_count_does_not_erase_an_earlier_one() {
+    let body = concat!(
+        "event: message_start\n",
+        "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n",
+        "event: message_delta\n",
+        "data: {\"type\":\"message_delta\",\"usage\":{\"input_tokens\":-1,\"output_tokens\":30}}\n\n",
+    );
+    assert_split_everywhere(true, body, Some(Tokens::new(10, 30, 0, 0)));
+}
+
+#[test]
+fn usage_inside_a_huge_answers_content_is_never_read() {
+    // The answer's own usage comes first; a tool's input named `usage` sits in the body's tail.
+    let filler = "a".repeat(3 << 20);
+    let body = format!(
+        r#"{{"id":"msg_1","usage":{{"input_tokens":5,"output_tokens":2}},"content":[{{"type":"text","text":"{filler} \"usage\": {{\"output_tokens\": 1}}"}},{{"type":"tool_use","id":"t","name":"f","input":{{"usage":{{"input_tokens":4000000000000000000,"output_tokens":4000000000000000000}}}}}}]}}"#
+    );
+    for chunk_size in [16 << 10, 4093] {
+        let mut reader = UsageReader::new(false);
+        for chunk in body.as_bytes().chunks(chunk_size) {
+            reader.feed(chunk);
+        }
+        assert_eq!(
+            reader.finish(),
+            Some(Tokens::new(5, 2, 0, 0)),
+            "chunks of {chunk_size}"
+        );
+    }
+}
+
+#[test]
+fn a_stream_event_whose_content_holds_a_usage_object_is_not_read_for_usage() {
+    let body = concat!(
+        "event: message_start\n",
+        "data: {\"type\":\"message_start\",\"message\":{\"content\":[],\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\n",
+        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{\"usage\":{\"output_tokens\":999999}}}}\n\n",
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"usage\":{\"output_tokens\":888888}}}]}}]}\n\n",
+        "event: message_delta\n",
+        "data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":4}}\n\n",
+    );
+    assert_split_everywhere(true, body, Some(Tokens::new(10, 4, 0, 0)));
+}
+
+#[test]
+fn json_bodies_that_are_not_one_object_say_nothing() {
+    for body in [
+        &b"[{\"usage\":{\"input_tokens\":1}}]"[..],
+        b"\"usage\"",
+        b"",
+        b"   ",
+        b"{\"usage\"",
+        b"{\"a\" \"usage\":{\"input_tokens\":1}}",
+    ] {
+        assert_eq!(
+            read_whole(false, body),
+            None,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // An escaped key is the same key; a longer one is another.
+    let body = br#"{"us\u0061ge":{"input_tokens":1},"usage_total":{"input_tokens":9}}"#;
+    assert_eq!(read_whole(false, body), Some(Tokens::new(1, 0, 0, 0)));
 }

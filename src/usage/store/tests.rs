@@ -198,3 +198,63 @@ async fn write_cost_per_request() {
     );
     assert_eq!(history.health().written, u64::from(n));
 }
+
+#[actix_rt::test]
+async fn the_file_keeps_a_bounded_number_of_model_names_per_endpoint_across_restarts() {
+    use crate::usage::{MODELS_PER_ENDPOINT, OTHER_MODEL};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("usage.sqlite");
+    let day = |model: String| {
+        record(
+            "2026-11-23T10:00:00Z",
+            "a",
+            &model,
+            Some((1, 1, 0, 0)),
+            None,
+        )
+    };
+    {
+        let history = UsageHistory::start(settings(path.clone()));
+        for i in 0..MODELS_PER_ENDPOINT + 10 {
+            history.record(day(format!("m{i}")));
+        }
+        history.record(record(
+            "2026-11-23T10:00:00Z",
+            "b",
+            "m300",
+            Some((1, 1, 0, 0)),
+            None,
+        ));
+        history.flush().await;
+    }
+    // A new store on the same file knows its names: new ones still go to `other`.
+    let history = UsageHistory::start(settings(path));
+    history.record(day("new-after-restart".into()));
+    history.record(day("m7".into()));
+    let table = history
+        .query(
+            ms("2026-11-23"),
+            ms("2026-11-24"),
+            vec![Dimension::Endpoint, Dimension::Model],
+        )
+        .await
+        .expect("query");
+    let of = |endpoint: &str| -> Vec<&crate::usage::db::UsageRow> {
+        table
+            .rows
+            .iter()
+            .filter(|r| r.parts["endpoint"] == endpoint)
+            .collect()
+    };
+    assert_eq!(of("a").len(), MODELS_PER_ENDPOINT + 1);
+    let other = of("a")
+        .into_iter()
+        .find(|r| r.parts["model"] == OTHER_MODEL)
+        .expect("an `other` row");
+    assert_eq!(other.sums.requests, 11);
+    assert!(of("a")
+        .iter()
+        .any(|r| r.parts["model"] == "m7" && r.sums.requests == 2));
+    assert_eq!(of("b").len(), 1, "each endpoint has room of its own");
+    assert_eq!(table.totals.requests, MODELS_PER_ENDPOINT as u64 + 13);
+}
