@@ -26,14 +26,6 @@ fn raw(url: &str, head: &str, body: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn status_of(answer: &str) -> u16 {
-    answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
 fn header_of<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
     let head = answer.split("\r\n\r\n").next()?;
     head.lines()
@@ -78,13 +70,13 @@ async fn a_page_on_another_origin_cannot_disable_an_endpoint_or_spend_a_key() {
         )
     };
     let answer = attack("/admin/endpoints/a/disable", "");
-    assert_eq!(status_of(&answer), 403, "{answer}");
+    assert_eq!(raw_status(&answer), 403, "{answer}");
     assert_eq!(
         header_of(&answer, "x-switchyard-error"),
         Some("forbidden_origin")
     );
     let answer = attack("/v1/messages", MESSAGES_BODY);
-    assert_eq!(status_of(&answer), 403, "{answer}");
+    assert_eq!(raw_status(&answer), 403, "{answer}");
     // In the caller's API shape.
     assert_eq!(body_of(&answer)["type"], "error", "{answer}");
     assert_eq!(body_of(&answer)["error"]["type"], "permission_error");
@@ -111,7 +103,7 @@ async fn the_status_pages_own_buttons_still_work() {
         ),
         "",
     );
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert_eq!(raw_status(&answer), 200, "{answer}");
     assert_eq!(gw.state_of("a").await, "disabled");
 }
 
@@ -142,7 +134,7 @@ async fn a_rebound_host_name_is_refused_on_every_route() {
                 body,
             );
             assert_eq!(
-                status_of(&answer),
+                raw_status(&answer),
                 403,
                 "{method} {target} as {host}: {answer}"
             );
@@ -159,7 +151,7 @@ async fn a_rebound_host_name_is_refused_on_every_route() {
         "GET http://attacker.example/admin/status HTTP/1.1\nhost: 127.0.0.1",
         "",
     );
-    assert_eq!(status_of(&answer), 403, "{answer}");
+    assert_eq!(raw_status(&answer), 403, "{answer}");
     assert_eq!(upstream.hits(), 0);
     // Loopback names on any port pass.
     for host in [
@@ -169,7 +161,7 @@ async fn a_rebound_host_name_is_refused_on_every_route() {
         "127.0.0.1".to_string(),
     ] {
         let answer = raw(&gw.url, &format!("GET /healthz HTTP/1.1\nhost: {host}"), "");
-        assert_eq!(status_of(&answer), 200, "{host}: {answer}");
+        assert_eq!(raw_status(&answer), 200, "{host}: {answer}");
     }
     assert_eq!(gw.state_of("a").await, "unknown");
 }
@@ -179,10 +171,10 @@ async fn a_name_in_allowed_hosts_is_answered_on_any_port() {
     let (gw, _upstream) = one_endpoint("  allowed_hosts: [GW.lan]\n");
     for host in ["gw.lan:8045", "gw.lan", "GW.LAN:1"] {
         let answer = raw(&gw.url, &format!("GET /healthz HTTP/1.1\nhost: {host}"), "");
-        assert_eq!(status_of(&answer), 200, "{host}: {answer}");
+        assert_eq!(raw_status(&answer), 200, "{host}: {answer}");
     }
     let answer = raw(&gw.url, "GET /healthz HTTP/1.1\nhost: other.lan", "");
-    assert_eq!(status_of(&answer), 403, "{answer}");
+    assert_eq!(raw_status(&answer), 403, "{answer}");
 }
 
 #[actix_rt::test]
@@ -195,7 +187,7 @@ async fn a_cross_site_request_without_origin_is_refused_and_a_plain_client_is_no
         &format!("GET /admin/status HTTP/1.1\nhost: {host}\nsec-fetch-site: cross-site\nsec-fetch-mode: no-cors"),
         "",
     );
-    assert_eq!(status_of(&answer), 403, "{answer}");
+    assert_eq!(raw_status(&answer), 403, "{answer}");
     assert_eq!(
         header_of(&answer, "x-switchyard-error"),
         Some("forbidden_origin")
@@ -206,7 +198,7 @@ async fn a_cross_site_request_without_origin_is_refused_and_a_plain_client_is_no
         &format!("POST /v1/messages HTTP/1.1\nhost: {host}\ncontent-type: application/json"),
         MESSAGES_BODY,
     );
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert_eq!(raw_status(&answer), 200, "{answer}");
     assert_eq!(upstream.hits(), 1);
 }
 
@@ -225,13 +217,13 @@ async fn a_listed_origin_may_call_and_others_get_no_preflight() {
         )
     };
     let answer = preflight("http://localhost:3000");
-    assert_eq!(status_of(&answer), 204, "{answer}");
+    assert_eq!(raw_status(&answer), 204, "{answer}");
     assert_eq!(
         header_of(&answer, "access-control-allow-origin"),
         Some("http://localhost:3000")
     );
     let answer = preflight("http://localhost:3001");
-    assert_eq!(status_of(&answer), 403, "{answer}");
+    assert_eq!(raw_status(&answer), 403, "{answer}");
     assert_eq!(header_of(&answer, "access-control-allow-origin"), None);
 
     let answer = raw(
@@ -242,7 +234,7 @@ async fn a_listed_origin_may_call_and_others_get_no_preflight() {
         ),
         MESSAGES_BODY,
     );
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert_eq!(raw_status(&answer), 200, "{answer}");
     assert_eq!(
         header_of(&answer, "access-control-allow-origin"),
         Some("http://localhost:3000")
@@ -263,7 +255,7 @@ async fn origin_referer_and_sec_fetch_headers_never_go_upstream() {
         ),
         MESSAGES_BODY,
     );
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert_eq!(raw_status(&answer), 200, "{answer}");
     let seen = upstream.requests();
     assert_eq!(seen.len(), 1);
     for name in [

@@ -51,15 +51,6 @@ fn answer_is_complete(out: &[u8]) -> bool {
         .is_some_and(|n| body.len() >= n)
 }
 
-/// The status code of a raw answer (0 when there was none).
-fn status_of(answer: &str) -> u16 {
-    answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
 fn post_raw(url: &str, target: &str, key: Option<&str>) -> String {
     let auth = key.map_or(String::new(), |k| format!("\nx-api-key: {k}"));
     raw(
@@ -120,7 +111,7 @@ async fn no_spelling_of_an_admin_route_passes_the_admin_gate_with_the_client_key
         .chain(["/admin/endpoints/a/disable/"].iter())
     {
         let answer = post_raw(&gw.url, target, Some(CLIENT_KEY));
-        assert_eq!(status_of(&answer), 401, "{target}: {answer}");
+        assert_eq!(raw_status(&answer), 401, "{target}: {answer}");
         assert!(
             answer.contains("x-switchyard-error: admin_auth"),
             "{target}"
@@ -129,13 +120,13 @@ async fn no_spelling_of_an_admin_route_passes_the_admin_gate_with_the_client_key
     }
     for target in LOOKALIKES {
         let answer = post_raw(&gw.url, target, Some(CLIENT_KEY));
-        assert_eq!(status_of(&answer), 404, "{target}: {answer}");
+        assert_eq!(raw_status(&answer), 404, "{target}: {answer}");
         assert!(enabled(&gw).await, "{target} disabled the endpoint");
     }
     assert_eq!(upstream.hits(), 0, "a lookalike admin path was forwarded");
     // The admin key opens every spelling that reaches the route, exactly like the plain one.
     let answer = post_raw(&gw.url, ROUTED_SPELLINGS[0], Some(ADMIN_KEY));
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert_eq!(raw_status(&answer), 200, "{answer}");
     assert!(!enabled(&gw).await);
 }
 
@@ -144,10 +135,14 @@ async fn with_client_auth_off_an_encoded_admin_route_still_needs_the_admin_key()
     let (gw, upstream) = admin_gateway("  auth_mode: off\n");
     for target in ROUTED_SPELLINGS {
         let answer = post_raw(&gw.url, target, None);
-        assert_eq!(status_of(&answer), 401, "{target}: {answer}");
+        assert_eq!(raw_status(&answer), 401, "{target}: {answer}");
     }
     for target in LOOKALIKES {
-        assert_eq!(status_of(&post_raw(&gw.url, target, None)), 404, "{target}");
+        assert_eq!(
+            raw_status(&post_raw(&gw.url, target, None)),
+            404,
+            "{target}"
+        );
     }
     assert!(enabled(&gw).await);
     assert_eq!(upstream.hits(), 0);
@@ -157,7 +152,7 @@ async fn with_client_auth_off_an_encoded_admin_route_still_needs_the_admin_key()
 async fn admin_actions_are_logged_with_the_peer_and_the_outcome() {
     let (gw, _upstream) = admin_gateway("");
     assert_eq!(
-        status_of(&post_raw(
+        raw_status(&post_raw(
             &gw.url,
             "/admin/endpoints/a/disable",
             Some(ADMIN_KEY)
@@ -165,7 +160,7 @@ async fn admin_actions_are_logged_with_the_peer_and_the_outcome() {
         200
     );
     assert_eq!(
-        status_of(&post_raw(
+        raw_status(&post_raw(
             &gw.url,
             "/admin/endpoints/zz/reset",
             Some(ADMIN_KEY)
@@ -190,7 +185,7 @@ async fn head_of_the_status_route_answers_like_get_without_a_body() {
         b"",
         Duration::from_secs(10),
     );
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert_eq!(raw_status(&answer), 200, "{answer}");
     let (_, body) = answer.split_once("\r\n\r\n").expect("head");
     assert_eq!(body, "", "HEAD answered with a body");
     assert!(answer.contains("application/json"), "{answer}");
@@ -274,7 +269,7 @@ async fn a_target_with_dot_segments_never_leaves_the_prefix() {
             b"{}",
             Duration::from_secs(10),
         );
-        assert_eq!(status_of(&answer), 400, "{target}: {answer}");
+        assert_eq!(raw_status(&answer), 400, "{target}: {answer}");
         assert!(answer.contains("x-switchyard-error: bad_path"), "{target}");
     }
     assert_eq!(upstream.hits(), 0, "a dot-segment target was forwarded");
@@ -300,7 +295,7 @@ async fn a_body_that_stops_arriving_gets_408_and_nothing_goes_upstream() {
     for (head, body) in cases {
         let started = Instant::now();
         let answer = raw(&gw.url, head, body, Duration::from_secs(10));
-        assert_eq!(status_of(&answer), 408, "{head}: {answer}");
+        assert_eq!(raw_status(&answer), 408, "{head}: {answer}");
         assert!(answer.contains("x-switchyard-error: request_timeout"));
         assert!(
             started.elapsed() < Duration::from_secs(5),
@@ -321,7 +316,7 @@ async fn websocket_upgrades_and_connect_are_refused_at_once() {
     ] {
         let started = Instant::now();
         let answer = raw(&gw.url, head, b"", Duration::from_secs(10));
-        assert_eq!(status_of(&answer), 501, "{head}: {answer}");
+        assert_eq!(raw_status(&answer), 501, "{head}: {answer}");
         assert!(answer.contains("not supported"), "{answer}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
@@ -382,5 +377,5 @@ async fn the_loopback_gateway_answers_on_ipv6_too_where_the_machine_has_it() {
         b"",
         Duration::from_secs(10),
     );
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert_eq!(raw_status(&answer), 200, "{answer}");
 }

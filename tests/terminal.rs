@@ -14,14 +14,8 @@ fn has_raw_controls(text: &str) -> bool {
 }
 
 async fn post_json(url: &str, path: &str, body: String) -> (u16, serde_json::Value) {
-    let mut r = client()
-        .post(format!("{url}{path}"))
-        .insert_header(("content-type", "application/json"))
-        .send_body(body)
-        .await
-        .expect("request");
-    let json = r.json().limit(1 << 20).await.unwrap_or_default();
-    (r.status().as_u16(), json)
+    let (status, _, answer) = post_owned(url, path, body).await;
+    (status, serde_json::from_slice(&answer).unwrap_or_default())
 }
 
 #[actix_rt::test]

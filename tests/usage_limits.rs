@@ -70,14 +70,8 @@ impl Drop for Scripted {
 
 /// POSTs `body` to `path`: status and the whole answer.
 async fn post_body(url: &str, path: &str, body: String) -> (u16, bytes::Bytes) {
-    let mut r = client()
-        .post(format!("{url}{path}"))
-        .insert_header(("content-type", "application/json"))
-        .send_body(body)
-        .await
-        .expect("request");
-    let bytes = r.body().limit(16 << 20).await.expect("body");
-    (r.status().as_u16(), bytes)
+    let (status, _, answer) = post_owned(url, path, body).await;
+    (status, answer)
 }
 
 /// GETs `url`: status and the answer as JSON.

@@ -220,6 +220,15 @@ pub async fn post(
     path: &str,
     body: &'static str,
 ) -> (u16, awc::http::header::HeaderMap, bytes::Bytes) {
+    post_owned(url, path, body.to_string()).await
+}
+
+/// [`post`] with a body made by the test.
+pub async fn post_owned(
+    url: &str,
+    path: &str,
+    body: String,
+) -> (u16, awc::http::header::HeaderMap, bytes::Bytes) {
     let mut r = client()
         .post(format!("{url}{path}"))
         .insert_header(("content-type", "application/json"))
@@ -235,6 +244,15 @@ pub fn header(headers: &awc::http::header::HeaderMap, name: &str) -> Option<Stri
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// The status code of an answer read off a raw socket (0 when there was none).
+pub fn raw_status(answer: &str) -> u16 {
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// GETs `url` and parses the answer as JSON.
