@@ -19,6 +19,10 @@ pub trait BodyStage {
     fn feed(&mut self, chunk: Bytes) -> Bytes;
     /// Called once when the body before this stage has ended.
     fn finish(&mut self) -> StageEnd;
+    /// The stage will pass nothing more of this body: the relay stops reading it and ends.
+    fn gave_up(&self) -> bool {
+        false
+    }
 }
 
 impl BodyStage for Redactor {
@@ -60,6 +64,11 @@ impl Stages {
             bytes = stage.feed(bytes);
         }
         bytes
+    }
+
+    /// A stage will pass nothing more of this body.
+    pub fn gave_up(&self) -> bool {
+        self.0.iter().any(|stage| stage.gave_up())
     }
 
     /// Ends every stage in order, each one's last bytes going through the stages after it.

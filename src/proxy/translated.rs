@@ -215,6 +215,10 @@ impl BodyStage for SseStage {
         Bytes::from(self.translator.feed(&chunk))
     }
 
+    fn gave_up(&self) -> bool {
+        self.translator.gave_up()
+    }
+
     fn finish(&mut self) -> StageEnd {
         match self.translator.finish() {
             Ok(bytes) => StageEnd {

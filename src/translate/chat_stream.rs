@@ -89,7 +89,19 @@ impl ChatToMessages {
         for event in self.parser.feed(bytes) {
             self.on_data(&event.data, &mut out);
         }
+        if let Some(too_large) = self.parser.too_large() {
+            if !self.stopped && self.failed.is_none() {
+                let message = format!("switchyard: {too_large}");
+                out.extend(error_event(Api::Anthropic, ErrorKind::Api, &message));
+                self.failed = Some(too_large.to_string());
+            }
+        }
         out
+    }
+
+    /// The upstream sent an event too large to follow: nothing more of its stream is read.
+    pub fn gave_up(&self) -> bool {
+        self.parser.too_large().is_some()
     }
 
     /// The last events when the upstream ended; a cut when it ended before saying it finished.
@@ -459,6 +471,31 @@ mod tests {
         assert_eq!(
             events(&out)[1]["content_block"]["name"],
             "the_long_original"
+        );
+    }
+
+    #[test]
+    fn an_event_too_large_to_follow_ends_the_stream_with_an_error_event() {
+        let mut t = ChatToMessages::new("m");
+        let mut out = t.feed(chunk(json!({"content": "a"}), None).as_bytes());
+        out.extend(t.feed(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\""));
+        let mib = vec![b'x'; 1 << 20];
+        for _ in 0..=super::super::MAX_EVENT >> 20 {
+            out.extend(t.feed(&mib));
+        }
+        assert!(t.gave_up());
+        assert!(t.feed(b"\"}}]}\n\n").is_empty(), "nothing after the error");
+        let e = events(&out);
+        let last = e.last().unwrap();
+        assert_eq!(last["type"], "error");
+        assert!(last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 16 MiB"));
+        let cut = t.finish().unwrap_err();
+        assert!(
+            cut.error_sent && cut.reason.contains("SSE event"),
+            "{cut:?}"
         );
     }
 

@@ -49,7 +49,7 @@ pub use headers::{is_foreign_header, upstream_path, TRANSLATED_ACCEPT_ENCODING};
 pub use messages_stream::MessagesToChat;
 pub use replay::translate_answer_as_stream;
 pub use request::{chat_to_messages, messages_to_chat};
-pub use sse::{SseEvent, SseParser};
+pub use sse::{EventTooLarge, SseEvent, SseParser, MAX_EVENT};
 
 use serde::{Deserialize, Serialize};
 
@@ -339,6 +339,15 @@ impl StreamTranslator {
         }
     }
 
+    /// The upstream sent an event too large to follow: the client already has its error event,
+    /// and the rest of the upstream's stream need not be read.
+    pub fn gave_up(&self) -> bool {
+        match self {
+            StreamTranslator::ChatToMessages(t) => t.gave_up(),
+            StreamTranslator::MessagesToChat(t) => t.gave_up(),
+        }
+    }
+
     /// Tokens the upstream reported so far: (input, output, cache read, cache write).
     pub fn usage(&self) -> Usage {
         match self {
@@ -346,6 +355,16 @@ impl StreamTranslator {
             StreamTranslator::MessagesToChat(t) => t.usage(),
         }
     }
+}
+
+/// A byte count for a message: whole MiB or KiB when it is one, else bytes.
+fn size_words(bytes: usize) -> String {
+    for (unit, factor) in [("MiB", 1usize << 20), ("KiB", 1 << 10)] {
+        if bytes >= factor && bytes % factor == 0 {
+            return format!("{} {unit}", bytes / factor);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 /// Token counts in Anthropic's terms (input excludes cache reads and writes).
