@@ -109,6 +109,9 @@ pub enum GatewayError {
         failures: Vec<(String, TransportError)>,
         retry_after: Option<Duration>,
     },
+    /// The upstream answered, but its answer could not be read whole to be translated.
+    #[error("the upstream's answer cannot be translated: {0}")]
+    BadAnswer(String),
     #[error("the gateway's retry budget is exhausted (too many retries across recent requests); try again shortly")]
     RetryBudget,
     #[error("switchyard rejected the request: {0}")]
@@ -155,6 +158,7 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::UnknownModel(_) => "unknown_model",
             GatewayError::UpstreamUnreachable { .. } => "upstream_unreachable",
+            GatewayError::BadAnswer(_) => "bad_answer",
             GatewayError::RetryBudget => "retry_budget",
             GatewayError::Unauthorized(_) => "auth",
             GatewayError::AdminUnauthorized(_) => "admin_auth",
@@ -179,6 +183,7 @@ impl GatewayError {
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
                 StatusCode::UNAUTHORIZED
             }
+            GatewayError::BadAnswer(_) => StatusCode::BAD_GATEWAY,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -199,7 +204,7 @@ impl GatewayError {
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
                 "authentication_error"
             }
-            GatewayError::Internal(_) => "api_error",
+            GatewayError::BadAnswer(_) | GatewayError::Internal(_) => "api_error",
         }
     }
 
@@ -231,7 +236,8 @@ impl GatewayError {
             | GatewayError::NotFound(_) => Fault::Client,
             GatewayError::NoEndpoint { .. }
             | GatewayError::RateLimited { .. }
-            | GatewayError::UpstreamUnreachable { .. } => Fault::Upstream,
+            | GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::BadAnswer(_) => Fault::Upstream,
             GatewayError::RetryBudget | GatewayError::Internal(_) => Fault::Gateway,
         }
     }

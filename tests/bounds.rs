@@ -203,3 +203,51 @@ async fn an_sse_event_too_large_to_translate_ends_the_clients_stream_with_its_er
         );
     }
 }
+
+#[actix_rt::test]
+async fn a_json_answer_too_large_to_translate_gets_502_in_the_clients_shape() {
+    // 17 MiB of answer that never ends: the gateway must stop reading on its own.
+    let (url, seen) = raw_upstream(|socket| {
+        let _ = chunked_head(socket, "application/json");
+        let start = r#"{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":""#;
+        let _ = chunk(socket, start.as_bytes());
+        let mib = "x".repeat(1 << 20);
+        for _ in 0..17 {
+            if chunk(socket, mib.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let gw = Gateway::start(&config(
+        "",
+        &[format!(
+            "{}    api: openai\n",
+            endpoint("up", &format!("{url}/v1"), "k", 1)
+        )],
+    ));
+    let (status, headers, body) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    assert_eq!(status, 502);
+    assert_eq!(
+        header(&headers, "x-switchyard-error").as_deref(),
+        Some("bad_answer")
+    );
+    let error: serde_json::Value = serde_json::from_slice(&body).expect("a JSON error");
+    assert_eq!(
+        error["type"], "error",
+        "the Anthropic client's shape: {error}"
+    );
+    assert_eq!(error["error"]["type"], "api_error");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("larger than 16MiB"), "{message}");
+    assert!(matches!(
+        seen.recv_timeout(Duration::from_secs(10)),
+        Ok(Seen::Request(_))
+    ));
+    assert_eq!(
+        seen.recv_timeout(Duration::from_secs(20)),
+        Ok(Seen::Closed),
+        "the gateway stops reading the upstream"
+    );
+    let endpoint = &gw.status().await["endpoints"][0];
+    assert_eq!(endpoint["failures"], 1, "{endpoint}");
+}

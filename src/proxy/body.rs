@@ -1,7 +1,9 @@
-//! Reading bodies on the request path: the client's request body (bounded in size and time) and
-//! the start of an upstream's error answer (to tell an exhausted quota from a rate limit).
+//! Reading bodies on the request path: the client's request body (bounded in size and time), the
+//! start of an upstream's error answer (to tell an exhausted quota from a rate limit), and a whole
+//! answer that is translated at once (bounded in size and time).
 
 use crate::gateway_error::GatewayError;
+use crate::upstream::outcome::TransportError;
 use actix_web::{web, HttpRequest};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -78,5 +80,54 @@ where
             // A broken or stalled error body: pass on what came.
             Ok(Some(Err(_))) | Err(_) => return (body.freeze(), true),
         }
+    }
+}
+
+/// Reads a whole upstream answer of at most `limit` bytes, whose bytes never stop for longer than
+/// `idle`. A larger answer is refused as soon as its `content-length` or its bytes say so, without
+/// reading the rest.
+pub async fn read_answer<S>(
+    response: &mut awc::ClientResponse<S>,
+    limit: usize,
+    idle: Duration,
+) -> Result<Bytes, TransportError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let too_large = || {
+        TransportError::Other(format!(
+            "the answer is larger than {}, the most the gateway translates at once",
+            crate::config::units::format_size(limit as u64)
+        ))
+    };
+    let declared = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    loop {
+        match tokio::time::timeout(idle, response.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Some(Err(e))) => return Err(TransportError::Reset(e.to_string())),
+            Ok(None) => break,
+            Err(_) => return Err(TransportError::IdleTimeout(idle)),
+        }
+    }
+    match declared {
+        // awc reports a connection closed early as a clean end.
+        Some(length) if (body.len() as u64) < length => Err(TransportError::CutShort {
+            received: body.len() as u64,
+            length,
+        }),
+        _ => Ok(body.freeze()),
     }
 }

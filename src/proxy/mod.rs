@@ -306,7 +306,12 @@ impl Relay<'_> {
                 None => Some(attempt),
             };
             match (step, answer) {
-                (Step::Relay, Some(answer)) => return self.relay(answer, attempt, attempts),
+                (Step::Relay, Some(answer)) => {
+                    if translated::read_whole_first(&answer) {
+                        return self.relay_whole(answer, attempt, attempts).await;
+                    }
+                    return self.relay(answer, attempt, attempts);
+                }
                 (Step::Retry { budgeted: spend }, answer) => {
                     budgeted = spend;
                     last_answer = answer;
