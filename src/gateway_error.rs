@@ -80,6 +80,9 @@ pub enum GatewayError {
         "request body is larger than the gateway's limit of {limit} bytes (proxy.max_request_body)"
     )]
     BodyTooLarge { limit: u64 },
+    /// Bodies held for requests in progress already fill `proxy.max_request_bodies_total`.
+    #[error("the gateway already holds its limit of {} of request bodies (proxy.max_request_bodies_total); retry in a moment", crate::config::units::format_size(*limit))]
+    BodiesFull { limit: u64 },
     #[error("could not read the request body: {0}")]
     BadRequestBody(String),
     #[error("the request path cannot be forwarded: {0}")]
@@ -149,6 +152,7 @@ impl GatewayError {
     pub fn kind(&self) -> &'static str {
         match self {
             GatewayError::BodyTooLarge { .. } => "body_too_large",
+            GatewayError::BodiesFull { .. } => "request_bodies_full",
             GatewayError::BadRequestBody(_) => "bad_request_body",
             GatewayError::BadPath(_) => "bad_path",
             GatewayError::UnreadableModel(_) => "unreadable_model",
@@ -178,6 +182,7 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::BodiesFull { .. }
             | GatewayError::RetryBudget => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
@@ -199,6 +204,7 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => "rate_limit_error",
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::BodiesFull { .. }
             | GatewayError::RetryBudget => "overloaded_error",
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => "not_found_error",
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
@@ -238,7 +244,9 @@ impl GatewayError {
             | GatewayError::RateLimited { .. }
             | GatewayError::UpstreamUnreachable { .. }
             | GatewayError::BadAnswer(_) => Fault::Upstream,
-            GatewayError::RetryBudget | GatewayError::Internal(_) => Fault::Gateway,
+            GatewayError::BodiesFull { .. }
+            | GatewayError::RetryBudget
+            | GatewayError::Internal(_) => Fault::Gateway,
         }
     }
 
@@ -248,6 +256,8 @@ impl GatewayError {
             GatewayError::NoEndpoint { retry_after, .. }
             | GatewayError::UpstreamUnreachable { retry_after, .. } => *retry_after,
             GatewayError::RateLimited { retry_after, .. } => Some(*retry_after),
+            // Bodies are held for one request's time: a second is a fair wait.
+            GatewayError::BodiesFull { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }
     }

@@ -6,8 +6,10 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// What a raw upstream tells the test.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,18 +22,18 @@ enum Seen {
 
 /// A raw HTTP upstream on 127.0.0.1: each connection's request is read whole, then `answer`
 /// writes the reply; the test hears of every request and of every connection the gateway closed.
-fn raw_upstream<F>(answer: F) -> (String, Receiver<Seen>)
+fn raw_upstream<F>(answer: F) -> (String, UnboundedReceiver<Seen>)
 where
     F: Fn(&mut TcpStream) + Send + Sync + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = channel();
-    let answer = std::sync::Arc::new(answer);
+    let (tx, rx) = unbounded_channel();
+    let answer = Arc::new(answer);
     std::thread::spawn(move || {
         for socket in listener.incoming() {
             let Ok(mut socket) = socket else { return };
-            let (tx, answer): (Sender<Seen>, _) = (tx.clone(), answer.clone());
+            let (tx, answer): (UnboundedSender<Seen>, _) = (tx.clone(), answer.clone());
             std::thread::spawn(move || {
                 let Some(length) = read_request(&mut socket) else {
                     return;
@@ -46,6 +48,11 @@ where
         }
     });
     (url, rx)
+}
+
+/// The upstream's next report, waited for at most `wait`.
+async fn next(seen: &mut UnboundedReceiver<Seen>, wait: Duration) -> Option<Seen> {
+    tokio::time::timeout(wait, seen.recv()).await.ok().flatten()
 }
 
 /// Reads one request (head and `content-length` body); `None` if the connection ended first.
@@ -136,7 +143,7 @@ async fn an_sse_event_too_large_to_translate_ends_the_clients_stream_with_its_er
     ] {
         let events = upstream_events(api);
         // The upstream never closes the stream: only the gateway can end it.
-        let (url, seen) = raw_upstream(move |socket| {
+        let (url, mut seen) = raw_upstream(move |socket| {
             let _ = chunked_head(socket, "text/event-stream");
             for event in &events {
                 if chunk(socket, event.as_bytes()).is_err() {
@@ -183,13 +190,14 @@ async fn an_sse_event_too_large_to_translate_ends_the_clients_stream_with_its_er
                 .contains("larger than 16 MiB"),
             "{last}"
         );
+        let wait = Duration::from_secs(20);
         assert!(matches!(
-            seen.recv_timeout(Duration::from_secs(10)),
-            Ok(Seen::Request(_))
+            next(&mut seen, wait).await,
+            Some(Seen::Request(_))
         ));
         assert_eq!(
-            seen.recv_timeout(Duration::from_secs(20)),
-            Ok(Seen::Closed),
+            next(&mut seen, wait).await,
+            Some(Seen::Closed),
             "the gateway stops reading the upstream"
         );
         let endpoint = &gw.status().await["endpoints"][0];
@@ -207,7 +215,7 @@ async fn an_sse_event_too_large_to_translate_ends_the_clients_stream_with_its_er
 #[actix_rt::test]
 async fn a_json_answer_too_large_to_translate_gets_502_in_the_clients_shape() {
     // 17 MiB of answer that never ends: the gateway must stop reading on its own.
-    let (url, seen) = raw_upstream(|socket| {
+    let (url, mut seen) = raw_upstream(|socket| {
         let _ = chunked_head(socket, "application/json");
         let start = r#"{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":""#;
         let _ = chunk(socket, start.as_bytes());
@@ -239,15 +247,144 @@ async fn a_json_answer_too_large_to_translate_gets_502_in_the_clients_shape() {
     assert_eq!(error["error"]["type"], "api_error");
     let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("larger than 16MiB"), "{message}");
+    let wait = Duration::from_secs(20);
     assert!(matches!(
-        seen.recv_timeout(Duration::from_secs(10)),
-        Ok(Seen::Request(_))
+        next(&mut seen, wait).await,
+        Some(Seen::Request(_))
     ));
     assert_eq!(
-        seen.recv_timeout(Duration::from_secs(20)),
-        Ok(Seen::Closed),
+        next(&mut seen, wait).await,
+        Some(Seen::Closed),
         "the gateway stops reading the upstream"
     );
     let endpoint = &gw.status().await["endpoints"][0];
     assert_eq!(endpoint["failures"], 1, "{endpoint}");
+}
+
+/// A Messages request of about `size` bytes.
+fn body_of(size: usize) -> String {
+    format!(
+        r#"{{"model":"m","max_tokens":1,"messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "x".repeat(size)
+    )
+}
+
+async fn post_body(url: String, body: String) -> (u16, awc::http::header::HeaderMap, bytes::Bytes) {
+    let mut r = client()
+        .post(format!("{url}/v1/messages"))
+        .insert_header(("content-type", "application/json"))
+        .send_body(body)
+        .await
+        .expect("request");
+    let bytes = r.body().await.expect("body");
+    (r.status().as_u16(), r.headers().clone(), bytes)
+}
+
+#[actix_rt::test]
+async fn request_bodies_past_the_total_held_get_503_until_held_ones_are_let_go() {
+    // The upstream answers the first request only when the test says so, the others at once.
+    let (go, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    let connections = AtomicUsize::new(0);
+    let (url, mut seen) = raw_upstream(move |socket| {
+        if connections.fetch_add(1, Ordering::SeqCst) == 0 {
+            let Ok(()) = gate.lock().expect("gate").recv() else {
+                return;
+            };
+        }
+        let answer = r#"{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
+        let _ = socket.write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
+            .as_bytes(),
+        );
+    });
+    let gw = Gateway::start(&config(
+        "  max_request_body: 1MiB\n  max_request_bodies_total: 1MiB\n",
+        &[endpoint("up", &url, "k", 1)],
+    ));
+    let wait = Duration::from_secs(20);
+    let size = 600 << 10;
+
+    // The first request's body is held while the upstream thinks.
+    let first = actix_rt::spawn(post_body(gw.url.clone(), body_of(size)));
+    assert!(matches!(next(&mut seen, wait).await, Some(Seen::Request(n)) if n > size));
+
+    // A second one would make 1.2 MiB: refused, and nothing goes upstream.
+    let (status, headers, body) = post_body(gw.url.clone(), body_of(size)).await;
+    assert_eq!(status, 503);
+    assert_eq!(header(&headers, "retry-after").as_deref(), Some("1"));
+    assert_eq!(
+        header(&headers, "x-switchyard-error").as_deref(),
+        Some("request_bodies_full")
+    );
+    let error: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(error["error"]["type"], "overloaded_error", "{error}");
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("max_request_bodies_total"));
+    // A small one still fits beside the first; it is the next request the upstream sees.
+    let (status, _, _) = post_body(gw.url.clone(), body_of(1000)).await;
+    assert_eq!(status, 200);
+    let mut later = Vec::new();
+    while let Ok(report) = seen.try_recv() {
+        later.push(report);
+    }
+    assert!(
+        matches!(later.first(), Some(Seen::Request(n)) if *n < 2000),
+        "{later:?}"
+    );
+
+    // Once the first request is answered, its bytes are let go: the same body now passes.
+    go.send(()).expect("gate");
+    let (status, _, _) = first.await.expect("first request");
+    assert_eq!(status, 200);
+    let (status, _, _) = post_body(gw.url.clone(), body_of(size)).await;
+    assert_eq!(status, 200);
+}
+
+#[actix_rt::test]
+async fn a_client_that_goes_away_lets_go_of_the_body_it_sent() {
+    // The upstream never answers the first request; later ones at once.
+    let connections = AtomicUsize::new(0);
+    let (url, mut seen) = raw_upstream(move |socket| {
+        if connections.fetch_add(1, Ordering::SeqCst) > 0 {
+            let answer = r#"{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
+            let _ = socket.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    let gw = Gateway::start(&config(
+        "  max_request_body: 1MiB\n  max_request_bodies_total: 1MiB\n",
+        &[endpoint("up", &url, "k", 1)],
+    ));
+    let wait = Duration::from_secs(20);
+    let body = body_of(600 << 10);
+    let mut socket = TcpStream::connect(gw.url.trim_start_matches("http://")).expect("connect");
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).expect("head");
+    socket.write_all(body.as_bytes()).expect("body");
+    assert!(matches!(
+        next(&mut seen, wait).await,
+        Some(Seen::Request(_))
+    ));
+    // The client gives up: the gateway drops the request, and with it the upstream call.
+    drop(socket);
+    assert_eq!(next(&mut seen, wait).await, Some(Seen::Closed));
+    let (status, _, _) = post_body(gw.url.clone(), body).await;
+    assert_eq!(
+        status, 200,
+        "the body the client left behind is no longer held"
+    );
 }

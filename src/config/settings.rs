@@ -49,6 +49,9 @@ pub struct ProxySettings {
     pub admin_key: Secret,
     #[serde(serialize_with = "size")]
     pub max_request_body: u64,
+    /// The most bytes of request bodies held at once, all requests together.
+    #[serde(serialize_with = "size")]
+    pub max_request_bodies_total: u64,
     pub cors_origins: Vec<String>,
     #[serde(serialize_with = "duration")]
     pub shutdown_grace: Duration,

@@ -15,6 +15,7 @@ pub mod stage;
 pub mod stream;
 mod translated;
 
+pub use body::BodyBudget;
 pub use models::{configured_models, list_models};
 
 use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
@@ -134,17 +135,18 @@ struct Relay<'a> {
 
 impl Relay<'_> {
     async fn run(mut self, payload: web::Payload) -> HttpResponse {
-        let body = match body::read_body(
-            payload,
-            self.req,
-            self.config.proxy.max_request_body,
-            self.config.timeouts.idle,
-        )
-        .await
-        {
-            Ok(body) => body,
-            Err(e) => return self.refuse(e),
+        let limits = body::BodyLimits {
+            one: self.config.proxy.max_request_body,
+            total: self.config.proxy.max_request_bodies_total,
+            idle: self.config.timeouts.idle,
         };
+        // `_held` counts the body in what all requests hold until this request is done here
+        // (answered or dropped); the answer's body never needs the request's.
+        let (body, _held) =
+            match body::read_body(payload, self.req, &self.state.bodies, limits).await {
+                Ok(read) => read,
+                Err(e) => return self.refuse(e),
+            };
         let facts = request::request_facts(self.req.headers(), &body);
         self.log.model = facts.model.clone();
         if let Some(problem) = &facts.model_problem {
