@@ -5,9 +5,11 @@
 
 use crate::gateway_error::GatewayError;
 use crate::upstream::outcome::TransportError;
+use actix_web::body::SizedStream;
 use actix_web::{web, HttpRequest};
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,6 +157,19 @@ pub async fn read_body(
     Ok((first.unwrap_or_else(|| body.freeze()), claim))
 }
 
+/// The most of a request body handed to the upstream connection at once.
+const PIECE: usize = 64 << 10;
+
+/// A request body to send upstream, in pieces that are slices of it (never copies): awc copies
+/// each piece it is given into its write buffer, so a body given whole would be held twice.
+pub fn in_pieces(body: Bytes) -> SizedStream<impl Stream<Item = Result<Bytes, Infallible>>> {
+    let length = body.len();
+    let pieces = (0..length)
+        .step_by(PIECE)
+        .map(move |start| Ok(body.slice(start..length.min(start + PIECE))));
+    SizedStream::new(length as u64, futures_util::stream::iter(pieces))
+}
+
 /// Reads the start of an upstream error body (bounded in size and time); `true` when that was
 /// the whole body, `false` when more may follow (it is then relayed as it comes).
 pub async fn read_error_body<S>(
@@ -232,6 +247,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[actix_rt::test]
+    async fn a_body_goes_upstream_in_slices_of_itself() {
+        use actix_web::body::{BodySize, MessageBody};
+        let body = Bytes::from(vec![7u8; 2 * PIECE + 1]);
+        let mut pieces = Box::pin(in_pieces(body.clone()));
+        assert_eq!(pieces.size(), BodySize::Sized(body.len() as u64));
+        let mut lengths = Vec::new();
+        while let Some(piece) = std::future::poll_fn(|cx| pieces.as_mut().poll_next(cx)).await {
+            let piece = match piece {
+                Ok(piece) => piece,
+                Err(never) => match never {},
+            };
+            assert!(
+                body.as_ptr_range().contains(&piece.as_ptr()),
+                "a slice of the body, not a copy"
+            );
+            lengths.push(piece.len());
+        }
+        assert_eq!(lengths, [PIECE, PIECE, 1]);
+    }
 
     #[test]
     fn claims_stay_within_the_total_and_are_given_back_when_dropped() {

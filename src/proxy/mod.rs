@@ -235,7 +235,8 @@ impl Relay<'_> {
                     Err(e) => return self.refuse(e),
                 };
                 let sent_at = Instant::now();
-                let mut response = match upstream.send_body(outbound.clone()).await {
+                let sent = upstream.send_body(body::in_pieces(outbound.clone()));
+                let mut response = match sent.await {
                     Err(e) => {
                         let error = TransportError::from_send(&e, &self.config.timeouts);
                         unreachable.push((endpoint.id.clone(), error.clone()));
