@@ -80,6 +80,9 @@ pub enum GatewayError {
         "request body is larger than the gateway's limit of {limit} bytes (proxy.max_request_body)"
     )]
     BodyTooLarge { limit: u64 },
+    /// Bodies held for requests in progress already fill `proxy.max_request_bodies_total`.
+    #[error("the gateway already holds its limit of {} of request bodies (proxy.max_request_bodies_total); retry in a moment", crate::config::units::format_size(*limit))]
+    BodiesFull { limit: u64 },
     #[error("could not read the request body: {0}")]
     BadRequestBody(String),
     #[error("the request path cannot be forwarded: {0}")]
@@ -109,6 +112,9 @@ pub enum GatewayError {
         failures: Vec<(String, TransportError)>,
         retry_after: Option<Duration>,
     },
+    /// The upstream answered, but its answer could not be read whole to be translated.
+    #[error("the upstream's answer cannot be translated: {0}")]
+    BadAnswer(String),
     #[error("the gateway's retry budget is exhausted (too many retries across recent requests); try again shortly")]
     RetryBudget,
     #[error("switchyard rejected the request: {0}")]
@@ -149,6 +155,7 @@ impl GatewayError {
     pub fn kind(&self) -> &'static str {
         match self {
             GatewayError::BodyTooLarge { .. } => "body_too_large",
+            GatewayError::BodiesFull { .. } => "request_bodies_full",
             GatewayError::BadRequestBody(_) => "bad_request_body",
             GatewayError::BadPath(_) => "bad_path",
             GatewayError::UnreadableModel(_) => "unreadable_model",
@@ -158,6 +165,7 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::UnknownModel(_) => "unknown_model",
             GatewayError::UpstreamUnreachable { .. } => "upstream_unreachable",
+            GatewayError::BadAnswer(_) => "bad_answer",
             GatewayError::RetryBudget => "retry_budget",
             GatewayError::Unauthorized(_) => "auth",
             GatewayError::AdminUnauthorized(_) => "admin_auth",
@@ -178,12 +186,14 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::BodiesFull { .. }
             | GatewayError::RetryBudget => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
                 StatusCode::UNAUTHORIZED
             }
             GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
+            GatewayError::BadAnswer(_) => StatusCode::BAD_GATEWAY,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -199,13 +209,14 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => "rate_limit_error",
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::BodiesFull { .. }
             | GatewayError::RetryBudget => "overloaded_error",
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => "not_found_error",
             GatewayError::Unauthorized(_) | GatewayError::AdminUnauthorized(_) => {
                 "authentication_error"
             }
             GatewayError::Forbidden(_) => "permission_error",
-            GatewayError::Internal(_) => "api_error",
+            GatewayError::BadAnswer(_) | GatewayError::Internal(_) => "api_error",
         }
     }
 
@@ -238,8 +249,11 @@ impl GatewayError {
             | GatewayError::NotFound(_) => Fault::Client,
             GatewayError::NoEndpoint { .. }
             | GatewayError::RateLimited { .. }
-            | GatewayError::UpstreamUnreachable { .. } => Fault::Upstream,
-            GatewayError::RetryBudget | GatewayError::Internal(_) => Fault::Gateway,
+            | GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::BadAnswer(_) => Fault::Upstream,
+            GatewayError::BodiesFull { .. }
+            | GatewayError::RetryBudget
+            | GatewayError::Internal(_) => Fault::Gateway,
         }
     }
 
@@ -249,6 +263,8 @@ impl GatewayError {
             GatewayError::NoEndpoint { retry_after, .. }
             | GatewayError::UpstreamUnreachable { retry_after, .. } => *retry_after,
             GatewayError::RateLimited { retry_after, .. } => Some(*retry_after),
+            // Bodies are held for one request's time: a second is a fair wait.
+            GatewayError::BodiesFull { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }
     }

@@ -107,6 +107,9 @@ pub async fn serve(
     .disable_signals()
     .client_request_timeout(config.timeouts.request_header)
     .client_disconnect_timeout(std::time::Duration::from_secs(1))
+    // A client that closes its side has gone away: its request ends at once, and with it the
+    // upstream call and the request body it held.
+    .h1_allow_half_closed(false)
     .shutdown_timeout(config.proxy.shutdown_grace.as_secs().max(1));
 
     let port = config.proxy.port;
@@ -210,6 +213,7 @@ fn build_state(
         listen,
         usage,
         usage_metrics,
+        bodies: crate::proxy::BodyBudget::default(),
     })
 }
 

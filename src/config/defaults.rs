@@ -4,6 +4,8 @@ use std::time::Duration;
 pub const PORT: u16 = 8045;
 pub const MAX_ATTEMPTS: u32 = 3;
 pub const MAX_REQUEST_BODY: u64 = 32 << 20;
+/// `proxy.max_request_bodies_total`, unless `max_request_body` is larger.
+pub const MAX_REQUEST_BODIES_TOTAL: u64 = 256 << 20;
 pub const CONNECT: Duration = Duration::from_secs(10);
 pub const FIRST_BYTE: Duration = Duration::from_secs(300);
 pub const IDLE: Duration = Duration::from_secs(120);

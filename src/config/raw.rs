@@ -26,6 +26,7 @@ pub struct RawProxy {
     pub api_key: Option<String>,
     pub admin_key: Option<String>,
     pub max_request_body: Option<RawSize>,
+    pub max_request_bodies_total: Option<RawSize>,
     pub cors_origins: Option<Vec<String>>,
     pub allowed_hosts: Option<Vec<String>>,
     pub shutdown_grace: Option<String>,

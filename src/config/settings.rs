@@ -49,6 +49,9 @@ pub struct ProxySettings {
     pub admin_key: Secret,
     #[serde(serialize_with = "size")]
     pub max_request_body: u64,
+    /// The most bytes of request bodies held at once, all requests together.
+    #[serde(serialize_with = "size")]
+    pub max_request_bodies_total: u64,
     /// Browser origins (`scheme://host[:port]`) that may call the gateway.
     pub cors_origins: Vec<String>,
     /// Host names (lower case, no port) answered besides loopback ones.

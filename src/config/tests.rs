@@ -31,6 +31,7 @@ fn a_minimal_config_gets_every_default() {
     assert_eq!(c.balancer.max_attempts, 3);
     assert_eq!(c.timeouts.first_byte, Duration::from_secs(300));
     assert_eq!(c.proxy.max_request_body, 32 << 20);
+    assert_eq!(c.proxy.max_request_bodies_total, 256 << 20);
     let e = &c.endpoints[0];
     assert_eq!(e.id, default_endpoint_id("https://api.example.com", "k1"));
     assert_eq!(e.auth, UpstreamAuth::Both);
@@ -137,6 +138,10 @@ fn values_out_of_range_are_refused() {
         (
             "proxy:\n  max_request_body: 3 parsecs\n",
             "proxy.max_request_body",
+        ),
+        (
+            "proxy:\n  max_request_bodies_total: 1MiB\n",
+            "proxy.max_request_bodies_total",
         ),
     ] {
         let p = parse_err(&format!("{text}{MINIMAL}"));
@@ -343,4 +348,22 @@ fn model_map_keeps_the_files_order_and_warns_about_shadowed_patterns() {
     )
     .unwrap_err();
     assert_eq!(e.field, "health.rate_limit_scope");
+}
+
+#[test]
+fn request_bodies_held_at_once_are_bounded_and_never_below_one_body() {
+    let c = parse_ok(&format!(
+        "proxy:\n  max_request_bodies_total: 1GiB\n{MINIMAL}"
+    ));
+    assert_eq!(c.proxy.max_request_bodies_total, 1 << 30);
+    let c = parse_ok(&format!("proxy:\n  max_request_body: 512MiB\n{MINIMAL}"));
+    assert_eq!(c.proxy.max_request_bodies_total, 512 << 20, "one body fits");
+    let p = parse_err(&format!(
+        "proxy:\n  max_request_body: 2MiB\n  max_request_bodies_total: 1MiB\n{MINIMAL}"
+    ));
+    assert_eq!(p.field, "proxy.max_request_bodies_total");
+    assert!(
+        p.message.contains("at least proxy.max_request_body (2MiB)"),
+        "{p}"
+    );
 }

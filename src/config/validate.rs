@@ -8,7 +8,7 @@ use super::glob::glob_match;
 use super::locate;
 use super::raw::{self, RawConfig, RawEndpoint, RawSize};
 use super::settings::*;
-use super::units::{parse_duration, parse_size};
+use super::units::{format_size, parse_duration, parse_size};
 use super::wire::Wire;
 use crate::translate::Api;
 use crate::usage::{db::resolve_database, Budget, Price};
@@ -278,6 +278,22 @@ impl Validator<'_> {
         if max_request_body == 0 {
             return Err(self.problem("proxy.max_request_body", "must be larger than 0"));
         }
+        let max_request_bodies_total = match &p.max_request_bodies_total {
+            None => defaults::MAX_REQUEST_BODIES_TOTAL.max(max_request_body),
+            Some(RawSize::Bytes(n)) => *n,
+            Some(RawSize::Text(text)) => {
+                parse_size(text).map_err(|m| self.problem("proxy.max_request_bodies_total", m))?
+            }
+        };
+        if max_request_bodies_total < max_request_body {
+            return Err(self.problem(
+                "proxy.max_request_bodies_total",
+                format!(
+                    "must be at least proxy.max_request_body ({}), or no body of that size could ever be held",
+                    format_size(max_request_body)
+                ),
+            ));
+        }
         let settings = ProxySettings {
             port: p.port.unwrap_or(defaults::PORT),
             allow_lan_access: p.allow_lan_access.unwrap_or(false),
@@ -286,6 +302,7 @@ impl Validator<'_> {
             api_key,
             admin_key,
             max_request_body,
+            max_request_bodies_total,
             cors_origins: self.cors_origins(p.cors_origins.unwrap_or_default())?,
             allowed_hosts: self.allowed_hosts(p.allowed_hosts.unwrap_or_default())?,
             shutdown_grace: self.duration(

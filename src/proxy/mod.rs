@@ -16,6 +16,7 @@ pub mod stream;
 mod translated;
 mod usage_chunk;
 
+pub use body::BodyBudget;
 pub use models::{configured_models, list_models};
 
 use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
@@ -135,17 +136,18 @@ struct Relay<'a> {
 
 impl Relay<'_> {
     async fn run(mut self, payload: web::Payload) -> HttpResponse {
-        let body = match body::read_body(
-            payload,
-            self.req,
-            self.config.proxy.max_request_body,
-            self.config.timeouts.idle,
-        )
-        .await
-        {
-            Ok(body) => body,
-            Err(e) => return self.refuse(e),
+        let limits = body::BodyLimits {
+            one: self.config.proxy.max_request_body,
+            total: self.config.proxy.max_request_bodies_total,
+            idle: self.config.timeouts.idle,
         };
+        // `_held` counts the body in what all requests hold until this request is done here
+        // (answered or dropped); the answer's body never needs the request's.
+        let (body, _held) =
+            match body::read_body(payload, self.req, &self.state.bodies, limits).await {
+                Ok(read) => read,
+                Err(e) => return self.refuse(e),
+            };
         let facts = request::request_facts(self.req.headers(), &body);
         self.log.model = facts.model.clone();
         if let Some(problem) = &facts.model_problem {
@@ -251,7 +253,8 @@ impl Relay<'_> {
                     Err(e) => return self.refuse(e),
                 };
                 let sent_at = Instant::now();
-                let mut response = match upstream.send_body(outbound.clone()).await {
+                let sent = upstream.send_body(body::in_pieces(outbound.clone()));
+                let mut response = match sent.await {
                     Err(e) => {
                         let error = TransportError::from_send(&e, &self.config.timeouts);
                         unreachable.push((endpoint.id.clone(), error.clone()));
@@ -326,7 +329,12 @@ impl Relay<'_> {
                 None => Some(attempt),
             };
             match (step, answer) {
-                (Step::Relay, Some(answer)) => return self.relay(answer, attempt, attempts),
+                (Step::Relay, Some(answer)) => {
+                    if translated::read_whole_first(&answer) {
+                        return self.relay_whole(answer, attempt, attempts).await;
+                    }
+                    return self.relay(answer, attempt, attempts);
+                }
                 (Step::Retry { budgeted: spend }, answer) => {
                     budgeted = spend;
                     last_answer = answer;

@@ -83,7 +83,7 @@ impl Relay<'_> {
     }
 
     /// The head of a relayed answer: the upstream's status and headers, and who answered.
-    fn response_head<S>(
+    pub(super) fn response_head<S>(
         &mut self,
         answer: &Answer<S>,
         attempts: usize,

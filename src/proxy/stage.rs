@@ -24,6 +24,10 @@ pub trait BodyStage {
     fn scrub(&self, text: String) -> String {
         text
     }
+    /// The stage will pass nothing more of this body: the relay stops reading it and ends.
+    fn gave_up(&self) -> bool {
+        false
+    }
 }
 
 impl BodyStage for Redactor {
@@ -69,6 +73,11 @@ impl Stages {
             bytes = stage.feed(bytes);
         }
         bytes
+    }
+
+    /// A stage will pass nothing more of this body.
+    pub fn gave_up(&self) -> bool {
+        self.0.iter().any(|stage| stage.gave_up())
     }
 
     /// Ends every stage in order, each one's last bytes going through the stages after it.

@@ -137,6 +137,25 @@ impl<S> RelayBody<S> {
         }
     }
 
+    /// The upstream body is over (or no longer read): the stages' last bytes go out after
+    /// `before`, then the end.
+    fn end_stages(&mut self, before: Bytes) -> Option<Result<Bytes, actix_web::Error>> {
+        let held = self.stages.finish();
+        self.stage_cut = held.cut;
+        let bytes = if before.is_empty() {
+            held.bytes
+        } else {
+            let mut joined = before.to_vec();
+            joined.extend_from_slice(&held.bytes);
+            Bytes::from(joined)
+        };
+        if bytes.is_empty() {
+            return self.end();
+        }
+        self.upstream_ended = true;
+        Some(Ok(bytes))
+    }
+
     /// Why a body that ended is incomplete, if it is.
     fn cut_short(&self) -> Option<TransportError> {
         match self.kind {
@@ -252,6 +271,11 @@ where
                         }
                     }
                     let out = this.stages.feed(chunk);
+                    if this.stages.gave_up() {
+                        // The rest cannot reach the client (an event too large to translate):
+                        // end now rather than read an upstream that may never stop.
+                        return Poll::Ready(this.end_stages(out));
+                    }
                     // An empty chunk could read as the end of a chunked body: wait for more.
                     if out.is_empty() {
                         continue;
@@ -261,15 +285,7 @@ where
                 Poll::Ready(Some(Err(e))) => {
                     return Poll::Ready(this.finish_failed(TransportError::Reset(e.to_string())))
                 }
-                Poll::Ready(None) => {
-                    let held = this.stages.finish();
-                    this.stage_cut = held.cut;
-                    if !held.bytes.is_empty() {
-                        this.upstream_ended = true;
-                        return Poll::Ready(Some(Ok(held.bytes)));
-                    }
-                    return Poll::Ready(this.end());
-                }
+                Poll::Ready(None) => return Poll::Ready(this.end_stages(Bytes::new())),
                 Poll::Pending => {
                     // The timer is moved lazily: only when it fires do we look at when data last came.
                     loop {

@@ -3,17 +3,21 @@
 //! endpoint's API, and the body stages that turn the answer back into the client's API as it
 //! arrives.
 
+use super::report::Attempt;
+use super::respond::UpstreamBody;
 use super::stage::{BodyStage, StageEnd};
 use super::stream::sse_error_event;
-use super::{request, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
+use super::{body, request, Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
 use crate::config::{Config, EndpointConfig};
-use crate::gateway_error::ApiShape;
+use crate::gateway_error::{ApiShape, GatewayError};
 use crate::translate::{
     self, count_tokens_answer, is_foreign_header, translate_answer, translate_answer_as_stream,
     translate_error, upstream_path, Api, Exchange, Refusal, RequestOptions, Route,
     StreamTranslator, TRANSLATED_ACCEPT_ENCODING,
 };
 use crate::upstream;
+use crate::upstream::outcome::UpstreamError;
+use crate::upstream::redact::Redactor;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, Uri};
 use actix_web::HttpResponse;
@@ -187,21 +191,43 @@ pub(super) fn answer_stage(exchange: &Exchange, status: u16, is_sse: bool) -> An
         }
     }
     let exchange = exchange.clone();
-    if exchange.stream && !is_sse {
-        // The upstream ignored `stream: true`: the client still gets the stream it asked for.
-        return AnswerTranslation {
-            stage: Box::new(Whole::new(move |body| {
-                translate_answer_as_stream(&exchange, body).unwrap_or_else(|| body.to_vec())
-            })),
-            content_type: Some("text/event-stream"),
-        };
-    }
     AnswerTranslation {
-        stage: Box::new(Whole::new(move |body| {
-            translate_answer(&exchange, body).unwrap_or_else(|| body.to_vec())
-        })),
-        content_type: None,
+        content_type: whole_answer_type(&exchange),
+        stage: Box::new(Whole::new(move |body| whole_answer(&exchange, body))),
     }
+}
+
+/// A JSON answer in the client's API: a translated answer, or, when the upstream ignored
+/// `stream: true`, the stream the client asked for (a body that is not JSON passes unchanged).
+fn whole_answer(exchange: &Exchange, body: &[u8]) -> Vec<u8> {
+    let translated = if exchange.stream {
+        translate_answer_as_stream(exchange, body)
+    } else {
+        translate_answer(exchange, body)
+    };
+    translated.unwrap_or_else(|| body.to_vec())
+}
+
+/// The content type of [`whole_answer`]'s result, when it is not the upstream's.
+fn whole_answer_type(exchange: &Exchange) -> Option<&'static str> {
+    exchange.stream.then_some("text/event-stream")
+}
+
+/// Whether an answer is read whole before its head goes out: a successful answer to a translated
+/// request that is not SSE. Its translation needs all of it, and reading it first lets one that
+/// is too large or breaks off get a 502 instead of a cut 200.
+pub(super) fn read_whole_first<S>(answer: &Answer<S>) -> bool {
+    let response = &answer.response;
+    let is_sse = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+    answer.exchange.is_some()
+        && answer.error_body.is_none()
+        && response.status().is_success()
+        && response.status() != actix_web::http::StatusCode::NO_CONTENT
+        && !is_sse
 }
 
 /// An upstream SSE answer, translated event by event as its bytes arrive.
@@ -213,6 +239,10 @@ struct SseStage {
 impl BodyStage for SseStage {
     fn feed(&mut self, chunk: Bytes) -> Bytes {
         Bytes::from(self.translator.feed(&chunk))
+    }
+
+    fn gave_up(&self) -> bool {
+        self.translator.gave_up()
     }
 
     fn finish(&mut self) -> StageEnd {
@@ -241,8 +271,9 @@ impl BodyStage for SseStage {
     }
 }
 
-/// Longest JSON answer held for translation.
-const MAX_WHOLE: usize = 64 << 20;
+/// Longest JSON answer held for translation: its translation holds a tree of it, a few times its
+/// size.
+const MAX_WHOLE: usize = 16 << 20;
 
 /// A JSON answer, held until it ends and then rewritten at once.
 struct Whole<F> {
@@ -272,10 +303,15 @@ impl<F: FnMut(&[u8]) -> Vec<u8>> BodyStage for Whole<F> {
         Bytes::new()
     }
 
+    fn gave_up(&self) -> bool {
+        self.too_large
+    }
+
     fn finish(&mut self) -> StageEnd {
         if self.too_large {
+            // What the rewrite makes of nothing: for an error, one in the client's shape.
             return StageEnd {
-                bytes: Bytes::new(),
+                bytes: Bytes::from((self.rewrite)(&[])),
                 cut: Some(format!(
                     "the answer is larger than the {} MiB the gateway translates",
                     MAX_WHOLE >> 20
@@ -290,6 +326,56 @@ impl<F: FnMut(&[u8]) -> Vec<u8>> BodyStage for Whole<F> {
 }
 
 impl Relay<'_> {
+    /// A successful JSON answer to a translated request (see [`read_whole_first`]): read whole,
+    /// at most [`MAX_WHOLE`] bytes, then translated and sent with its length. One that is larger
+    /// or breaks off gets a 502 in the client's shape and counts against the endpoint.
+    pub(super) async fn relay_whole<S: UpstreamBody>(
+        mut self,
+        mut answer: Answer<S>,
+        attempt: Option<Attempt>,
+        attempts: usize,
+    ) -> HttpResponse {
+        let Some(exchange) = answer.exchange.clone() else {
+            return self.relay(answer, attempt, attempts);
+        };
+        let idle = self.config.timeouts.idle;
+        let body = match body::read_answer(&mut answer.response, MAX_WHOLE, idle).await {
+            Ok(body) => body,
+            Err(error) => {
+                let message = format!("{}: {error}", answer.endpoint.id);
+                let failure = UpstreamError::Transport(error);
+                self.log.endpoint = Some(answer.endpoint.clone());
+                self.log.stream_failed(&failure);
+                if let Some(attempt) = attempt {
+                    attempt.failed(failure);
+                }
+                let mut response = self.refuse(GatewayError::BadAnswer(message));
+                response.headers_mut().insert(
+                    HeaderName::from_static(ATTEMPTS_HEADER),
+                    super::attempts_value(attempts),
+                );
+                return response;
+            }
+        };
+        let mut builder = self.response_head(&answer, attempts);
+        self.log.relayed(&body);
+        let mut out = Bytes::from(whole_answer(&exchange, &body));
+        drop(body);
+        let key = answer.endpoint.api_key.expose();
+        if Redactor::for_key(key).is_some() && memchr::memmem::find(&out, key.as_bytes()).is_some()
+        {
+            out = Redactor::redact_all(key, &out);
+        }
+        if let Some(content_type) = whole_answer_type(&exchange) {
+            builder.insert_header(("content-type", content_type));
+        }
+        if let Some(attempt) = attempt {
+            attempt.succeeded();
+        }
+        self.log.finish("ok", None);
+        builder.body(out)
+    }
+
     /// A request the endpoint's API cannot express: 400 in the client's shape, never sent.
     pub(super) fn refuse_translation(mut self, refusal: Refusal, client: Api) -> HttpResponse {
         self.log.status = 400;
@@ -455,11 +541,15 @@ mod tests {
     }
 
     #[test]
-    fn an_oversized_json_answer_is_reported_cut_not_held_without_end() {
-        let mut whole = Whole::new(|b: &[u8]| b.to_vec());
+    fn an_oversized_error_answer_is_reported_cut_and_not_read_further() {
+        let mut whole = Whole::new(|b: &[u8]| translate_error(Api::Anthropic, 500, b));
         assert!(whole.feed(Bytes::from(vec![b'x'; MAX_WHOLE])).is_empty());
+        assert!(!whole.gave_up());
         assert!(whole.feed(Bytes::from_static(b"y")).is_empty());
+        assert!(whole.gave_up(), "the relay stops reading");
         let end = whole.finish();
-        assert!(end.bytes.is_empty() && end.cut.is_some());
+        let error: serde_json::Value = serde_json::from_slice(&end.bytes).unwrap();
+        assert_eq!(error["error"]["message"], "upstream answered 500");
+        assert!(end.cut.is_some());
     }
 }

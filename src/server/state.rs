@@ -23,6 +23,8 @@ pub struct AppState {
     pub usage: UsageHistory,
     /// The usage series of `/metrics`.
     pub usage_metrics: UsageMetrics,
+    /// The request bodies held now, all requests together.
+    pub bodies: crate::proxy::BodyBudget,
 }
 
 impl AppState {

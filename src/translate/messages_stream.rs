@@ -55,7 +55,19 @@ impl MessagesToChat {
         for event in self.parser.feed(bytes) {
             self.on_event(&event.data, &mut out);
         }
+        if let Some(too_large) = self.parser.too_large() {
+            if !self.stopped && self.failed.is_none() {
+                let message = format!("switchyard: {too_large}");
+                out.extend(error_event(Api::OpenAi, ErrorKind::Api, &message));
+                self.failed = Some(too_large.to_string());
+            }
+        }
         out
+    }
+
+    /// The upstream sent an event too large to follow: nothing more of its stream is read.
+    pub fn gave_up(&self) -> bool {
+        self.parser.too_large().is_some()
     }
 
     /// The last chunks when the upstream ended; a cut when it ended before `message_stop`.
@@ -286,6 +298,32 @@ mod tests {
         let half = transcript();
         cut.feed(&half.as_bytes()[..half.len() / 2]);
         assert!(!cut.finish().unwrap_err().error_sent);
+    }
+
+    #[test]
+    fn an_event_too_large_to_follow_ends_the_stream_with_an_openai_error_chunk() {
+        let mut t = MessagesToChat::new("gpt", false, 0);
+        let mut out = t.feed(
+            transcript()
+                .split("event: content_block_stop")
+                .next()
+                .unwrap()
+                .as_bytes(),
+        );
+        out.extend(t.feed(b"event: content_block_delta\ndata: "));
+        let mib = vec![b'x'; 1 << 20];
+        for _ in 0..=super::super::MAX_EVENT >> 20 {
+            out.extend(t.feed(&mib));
+        }
+        assert!(t.gave_up());
+        let c = chunks(&out);
+        assert_eq!(c[1]["choices"][0]["delta"]["content"], "Hi");
+        let last = c.last().unwrap();
+        assert!(last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 16 MiB"));
+        assert!(t.finish().unwrap_err().error_sent);
     }
 
     #[test]

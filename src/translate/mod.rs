@@ -31,6 +31,7 @@ mod chat_stream;
 mod errors;
 mod extras;
 mod headers;
+mod lazy;
 mod messages_stream;
 mod replay;
 mod request;
@@ -49,7 +50,7 @@ pub use headers::{is_foreign_header, upstream_path, TRANSLATED_ACCEPT_ENCODING};
 pub use messages_stream::MessagesToChat;
 pub use replay::translate_answer_as_stream;
 pub use request::{chat_to_messages, messages_to_chat};
-pub use sse::{SseEvent, SseParser};
+pub use sse::{EventTooLarge, SseEvent, SseParser, MAX_EVENT};
 
 use serde::{Deserialize, Serialize};
 
@@ -206,45 +207,52 @@ impl Refusal {
     }
 }
 
-/// Rewrites a client's generation request for an upstream of another API.
+/// Rewrites a client's generation request for an upstream of another API. The request is read
+/// where it lies and the new body written as it is read: the translation holds about the body's
+/// size once more, whatever its shape.
 pub fn translate_request(
     client: Api,
     upstream: Api,
     body: &[u8],
     options: &RequestOptions,
 ) -> Result<TranslatedRequest, Refusal> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| Refusal::NotJson(e.to_string()))?;
-    if !value.is_object() {
-        return Err(Refusal::NotJson("expected an object".into()));
-    }
-    let client_model = value["model"].as_str().unwrap_or_default().to_string();
+    let request = lazy::Json::parse(body)
+        .map_err(|e| Refusal::NotJson(e.to_string()))?
+        .object()
+        .ok_or_else(|| Refusal::NotJson("expected an object".into()))?;
+    let client_model = request.str("model").unwrap_or_default().into_owned();
     let upstream_model = options
         .upstream_model
         .clone()
         .unwrap_or_else(|| client_model.clone());
-    let stream = value["stream"].as_bool().unwrap_or(false);
+    let stream = request.field("stream").as_bool().unwrap_or(false);
+    let target = request::Target {
+        model: &upstream_model,
+        default_max_tokens: options.default_max_tokens,
+        max_tokens_cap: options.max_tokens_cap,
+    };
+    // The new body is about as long as the client's: room for it, and some to spare, at once.
+    let capacity = body.len() + body.len() / 8 + 1024;
     let mut tool_names = Vec::new();
-    let (mut out, include_usage) = match (client, upstream) {
+    let (out, include_usage) = match (client, upstream) {
         (Api::Anthropic, Api::OpenAi) => {
-            tool_names = request::shortened_tool_names(&value);
-            (messages_to_chat(&value, &upstream_model)?, false)
+            tool_names = request::shortened_tool_names(&request);
+            let out = request::write_messages_as_chat(&request, target, capacity)?;
+            (out, false)
         }
         (Api::OpenAi, Api::Anthropic) => (
-            chat_to_messages(&value, &upstream_model, options.default_max_tokens)?,
-            value["stream_options"]["include_usage"]
+            request::write_chat_as_messages(&request, target, capacity)?,
+            request
+                .field("stream_options")
+                .get("include_usage")
                 .as_bool()
                 .unwrap_or(false),
         ),
-        _ => (value.clone(), false),
+        // One API on both sides is a passthrough, never translated.
+        _ => (body.to_vec(), false),
     };
-    if let (Some(cap), Some(max)) = (options.max_tokens_cap, out["max_tokens"].as_u64()) {
-        if max > cap {
-            out["max_tokens"] = cap.into();
-        }
-    }
     Ok(TranslatedRequest {
-        body: out.to_string().into_bytes(),
+        body: out,
         exchange: Exchange {
             client,
             upstream,
@@ -339,6 +347,15 @@ impl StreamTranslator {
         }
     }
 
+    /// The upstream sent an event too large to follow: the client already has its error event,
+    /// and the rest of the upstream's stream need not be read.
+    pub fn gave_up(&self) -> bool {
+        match self {
+            StreamTranslator::ChatToMessages(t) => t.gave_up(),
+            StreamTranslator::MessagesToChat(t) => t.gave_up(),
+        }
+    }
+
     /// Tokens the upstream reported so far: (input, output, cache read, cache write).
     pub fn usage(&self) -> Usage {
         match self {
@@ -346,6 +363,16 @@ impl StreamTranslator {
             StreamTranslator::MessagesToChat(t) => t.usage(),
         }
     }
+}
+
+/// A byte count for a message: whole MiB or KiB when it is one, else bytes.
+fn size_words(bytes: usize) -> String {
+    for (unit, factor) in [("MiB", 1usize << 20), ("KiB", 1 << 10)] {
+        if bytes >= factor && bytes % factor == 0 {
+            return format!("{} {unit}", bytes / factor);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 /// Token counts in Anthropic's terms (input excludes cache reads and writes).

@@ -1,8 +1,15 @@
 //! Generation requests: Anthropic Messages → OpenAI Chat Completions and back.
+//!
+//! The request is read lazily and the translation written straight into the outgoing body, one
+//! message at a time (see [`super::lazy`]): a request costs about its own size once more, never a
+//! tree of itself.
 
+use super::lazy::{out, BodyWriter, Json, Object, Out};
 use super::Refusal;
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// The longest tool name and `user` OpenAI accepts.
 const OPENAI_NAME_LIMIT: usize = 64;
@@ -20,49 +27,107 @@ pub(crate) fn openai_name(name: &str) -> String {
 }
 
 /// Tool names a Messages request uses that had to be shortened for OpenAI, as (short, original).
-pub(crate) fn shortened_tool_names(request: &Value) -> Vec<(String, String)> {
-    request["tools"]
-        .as_array()
+pub(crate) fn shortened_tool_names(request: &Object<'_>) -> Vec<(String, String)> {
+    request
+        .field("tools")
+        .array()
         .into_iter()
         .flatten()
-        .filter_map(|t| t["name"].as_str())
+        .filter_map(|t| t.get("name").as_str())
         .filter(|n| n.chars().count() > OPENAI_NAME_LIMIT)
-        .map(|n| (openai_name(n), n.to_string()))
+        .map(|n| (openai_name(&n), n.into_owned()))
         .collect()
 }
 
-fn openai_name_of(value: &Value) -> Value {
+/// A tool name for OpenAI; any other value passes as it is.
+fn openai_name_of(value: Json<'_>) -> Out<'_> {
     match value.as_str() {
-        Some(name) => Value::String(openai_name(name)),
-        None => value.clone(),
+        Some(name) if name.chars().count() > OPENAI_NAME_LIMIT => openai_name(&name).into(),
+        Some(name) => name.into(),
+        None => value.into(),
     }
 }
 
-/// A Messages request as a Chat Completions request for `upstream_model`.
+/// What both directions need to know besides the request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'m> {
+    /// The model named in the translated request.
+    pub model: &'m str,
+    /// `max_tokens` for a Messages upstream when the Chat client gave none.
+    pub default_max_tokens: u64,
+    /// The most `max_tokens` the upstream takes; a larger request is lowered.
+    pub max_tokens_cap: Option<u64>,
+}
+
+impl Target<'_> {
+    /// `max_tokens` as the client wrote it, lowered to the upstream's cap.
+    fn max_tokens<'a>(&self, max: Json<'a>) -> Out<'a> {
+        match (self.max_tokens_cap, max.as_u64()) {
+            (Some(cap), Some(n)) if n > cap => Out::U64(cap),
+            _ => max.into(),
+        }
+    }
+}
+
+/// Texts joined by a blank line; one text is not copied.
+fn joined<'a>(mut texts: Vec<Cow<'a, str>>) -> Cow<'a, str> {
+    if texts.len() == 1 {
+        return texts.pop().unwrap_or_default();
+    }
+    Cow::Owned(texts.join("\n\n"))
+}
+
+/// `part`, a slice of `whole`, borrowed for as long as `whole` is when `whole` is borrowed.
+fn part_of<'a>(whole: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
+    match whole {
+        Cow::Borrowed(text) => {
+            let start = part.as_ptr() as usize - text.as_ptr() as usize;
+            Cow::Borrowed(&text[start..start + part.len()])
+        }
+        Cow::Owned(_) => Cow::Owned(part.to_string()),
+    }
+}
+
+/// A body the translation wrote that serde could not: never expected, still not a panic.
+fn unwritable(e: serde_json::Error) -> Refusal {
+    Refusal::NotJson(format!("the translated request could not be written: {e}"))
+}
+
+/// A Messages request as a Chat Completions request, written into a new body.
 ///
 /// `system` becomes the first message; `tool_use` blocks become the assistant's `tool_calls` with
 /// JSON-string arguments; `tool_result` blocks become `tool` messages (an error is marked by an
 /// `Error: ` prefix) placed before the rest of that user turn; earlier `thinking` blocks are dropped.
-pub fn messages_to_chat(request: &Value, upstream_model: &str) -> Result<Value, Refusal> {
-    let mut out = Map::new();
-    out.insert("model".into(), json!(upstream_model));
-    let mut messages = Vec::new();
-    if let Some(system) = text_of(&request["system"], "system")? {
-        messages.push(json!({"role": "system", "content": system}));
+pub(crate) fn write_messages_as_chat(
+    request: &Object<'_>,
+    target: Target<'_>,
+    capacity: usize,
+) -> Result<Vec<u8>, Refusal> {
+    let mut out = BodyWriter::with_capacity(capacity);
+    out.member("model", &target.model).map_err(unwritable)?;
+    out.open_array("messages").map_err(unwritable)?;
+    if let Some(system) = text_of(request.field("system"), "system")? {
+        out.item(&out! {"role" => "system", "content" => system})
+            .map_err(unwritable)?;
     }
-    let turns = request["messages"]
-        .as_array()
+    let turns = request
+        .field("messages")
+        .array()
         .ok_or_else(|| Refusal::unsupported("messages", "must be an array"))?;
-    for (i, turn) in turns.iter().enumerate() {
+    for (i, turn) in turns.into_iter().enumerate() {
         let field = format!("messages[{i}]");
-        match turn["role"].as_str() {
-            Some("user") => user_turn_to_chat(&turn["content"], &field, &mut messages)?,
-            Some("assistant") => messages.push(assistant_turn_to_chat(&turn["content"], &field)?),
+        let turn = turn.object().unwrap_or_default();
+        match turn.str("role").as_deref() {
+            Some("user") => user_turn_to_chat(turn.field("content"), &field, &mut out)?,
+            Some("assistant") => out
+                .item(&assistant_turn_to_chat(turn.field("content"), &field)?)
+                .map_err(unwritable)?,
             // Claude Code sends system notes between turns; Chat Completions takes a system
             // message anywhere.
             Some("system") => {
-                if let Some(text) = text_of(&turn["content"], &format!("{field}.content"))? {
-                    messages.push(json!({"role": "system", "content": text}));
+                if let Some(text) = text_of(turn.field("content"), &format!("{field}.content"))? {
+                    out.item(&out! {"role" => "system", "content" => text})
+                        .map_err(unwritable)?;
                 }
             }
             _ => {
@@ -73,43 +138,51 @@ pub fn messages_to_chat(request: &Value, upstream_model: &str) -> Result<Value, 
             }
         }
     }
-    out.insert("messages".into(), Value::Array(messages));
     if let Some(max) = request.get("max_tokens").filter(|v| !v.is_null()) {
-        out.insert("max_tokens".into(), max.clone());
+        out.member("max_tokens", &target.max_tokens(max))
+            .map_err(unwritable)?;
     }
     if let Some(stop) = request.get("stop_sequences").filter(|v| !v.is_null()) {
-        out.insert("stop".into(), stop.clone());
+        out.member("stop", &stop.raw()).map_err(unwritable)?;
     }
     for key in ["temperature", "top_p"] {
         if let Some(v) = request.get(key).filter(|v| !v.is_null()) {
-            out.insert(key.into(), v.clone());
+            out.member(key, &v.raw()).map_err(unwritable)?;
         }
     }
-    if let Some(user) = request["metadata"]["user_id"].as_str() {
+    if let Some(user) = request.field("metadata").get("user_id").as_str() {
         // Claude Code's user ids run to ~150 characters; OpenAI takes 64, so long ones are hashed.
-        out.insert("user".into(), json!(openai_name(user)));
+        out.member("user", &openai_name(&user))
+            .map_err(unwritable)?;
     }
-    if request["stream"].as_bool() == Some(true) {
-        out.insert("stream".into(), json!(true));
-        out.insert("stream_options".into(), json!({"include_usage": true}));
+    if request.field("stream").as_bool() == Some(true) {
+        out.member("stream", &true).map_err(unwritable)?;
+        out.member("stream_options", &out! {"include_usage" => true})
+            .map_err(unwritable)?;
     }
-    if let Some(tools) = request["tools"].as_array() {
+    let mut has_tools = false;
+    if let Some(tools) = request.field("tools").array() {
         let mut functions = Vec::new();
-        for (i, tool) in tools.iter().enumerate() {
+        for (i, tool) in tools.into_iter().enumerate() {
             functions.push(tool_to_function(tool, &format!("tools[{i}]"))?);
         }
         if !functions.is_empty() {
-            out.insert("tools".into(), Value::Array(functions));
+            out.member("tools", &Out::Array(functions))
+                .map_err(unwritable)?;
+            has_tools = true;
         }
     }
     if let Some(choice) = request.get("tool_choice").filter(|v| !v.is_null()) {
-        let kind = choice["type"].as_str().unwrap_or_default();
-        let mapped = match kind {
-            "auto" => json!("auto"),
-            "any" => json!("required"),
-            "none" => json!("none"),
-            "tool" => match choice["name"].as_str() {
-                Some(name) => json!({"type": "function", "function": {"name": openai_name(name)}}),
+        let choice = choice.object().unwrap_or_default();
+        let kind = choice.str("type").unwrap_or_default();
+        let mapped: Out = match kind.as_ref() {
+            "auto" => "auto".into(),
+            "any" => "required".into(),
+            "none" => "none".into(),
+            "tool" => match choice.str("name") {
+                Some(name) => {
+                    out! {"type" => "function", "function" => out! {"name" => openai_name(&name)}}
+                }
                 None => return Err(Refusal::unsupported("tool_choice.name", "missing")),
             },
             other => {
@@ -119,63 +192,66 @@ pub fn messages_to_chat(request: &Value, upstream_model: &str) -> Result<Value, 
                 ))
             }
         };
-        if out.contains_key("tools") || kind == "none" {
-            out.insert("tool_choice".into(), mapped);
+        if has_tools || kind == "none" {
+            out.member("tool_choice", &mapped).map_err(unwritable)?;
         }
-        if choice["disable_parallel_tool_use"].as_bool() == Some(true) && out.contains_key("tools")
-        {
-            out.insert("parallel_tool_calls".into(), json!(false));
+        if choice.field("disable_parallel_tool_use").as_bool() == Some(true) && has_tools {
+            out.member("parallel_tool_calls", &false)
+                .map_err(unwritable)?;
         }
     }
     if request
-        .get("mcp_servers")
-        .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        .field("mcp_servers")
+        .array()
+        .is_some_and(|servers| !servers.is_empty())
     {
         return Err(Refusal::unsupported(
             "mcp_servers",
             "an OpenAI-compatible upstream cannot call MCP servers",
         ));
     }
-    Ok(Value::Object(out))
+    Ok(out.finish())
 }
 
 /// `system`-like content (a string or text blocks) as one string.
-fn text_of(value: &Value, field: &str) -> Result<Option<String>, Refusal> {
-    match value {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        Value::Array(blocks) => {
-            let mut parts = Vec::new();
-            for (i, block) in blocks.iter().enumerate() {
-                match block["text"].as_str() {
-                    Some(t) => parts.push(t),
-                    None => {
-                        return Err(Refusal::unsupported(
-                            format!("{field}[{i}]"),
-                            "only text blocks can be sent here",
-                        ))
-                    }
-                }
-            }
-            Ok(Some(parts.join("\n\n")))
-        }
-        _ => Err(Refusal::unsupported(
+fn text_of<'a>(value: Json<'a>, field: &str) -> Result<Option<Cow<'a, str>>, Refusal> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    if let Some(text) = value.as_str() {
+        return Ok(Some(text));
+    }
+    let Some(blocks) = value.array() else {
+        return Err(Refusal::unsupported(
             field,
             "must be a string or an array of blocks",
-        )),
+        ));
+    };
+    let mut parts = Vec::new();
+    for (i, block) in blocks.into_iter().enumerate() {
+        match block.get("text").as_str() {
+            Some(t) => parts.push(t),
+            None => {
+                return Err(Refusal::unsupported(
+                    format!("{field}[{i}]"),
+                    "only text blocks can be sent here",
+                ))
+            }
+        }
     }
+    Ok(Some(joined(parts)))
 }
 
 /// An image block as a Chat `image_url` part (base64 becomes a data URL).
-fn image_part(block: &Value, field: &str) -> Result<Value, Refusal> {
-    let source = &block["source"];
-    let url = match source["type"].as_str() {
-        Some("base64") => format!(
+fn image_part<'a>(block: &Object<'a>, field: &str) -> Result<Out<'a>, Refusal> {
+    let source = block.field("source").object().unwrap_or_default();
+    let url: Cow<str> = match source.str("type").as_deref() {
+        Some("base64") => Cow::Owned(format!(
             "data:{};base64,{}",
-            source["media_type"].as_str().unwrap_or("image/png"),
-            source["data"].as_str().unwrap_or_default()
-        ),
-        Some("url") => source["url"].as_str().unwrap_or_default().to_string(),
+            source.str("media_type").as_deref().unwrap_or("image/png"),
+            source.str("data").unwrap_or_default()
+        )),
+        Some("url") => source.str("url").unwrap_or_default(),
         _ => {
             return Err(Refusal::unsupported(
                 format!("{field}.source"),
@@ -183,23 +259,25 @@ fn image_part(block: &Value, field: &str) -> Result<Value, Refusal> {
             ))
         }
     };
-    Ok(json!({"type": "image_url", "image_url": {"url": url}}))
+    Ok(out! {"type" => "image_url", "image_url" => out! {"url" => url}})
 }
 
 /// A document block as a Chat part: plain text as text, a base64 PDF as a `file` part.
-fn document_part(block: &Value, field: &str) -> Result<Value, Refusal> {
-    let source = &block["source"];
-    match source["type"].as_str() {
+fn document_part<'a>(block: &Object<'a>, field: &str) -> Result<Out<'a>, Refusal> {
+    let source = block.field("source").object().unwrap_or_default();
+    match source.str("type").as_deref() {
         Some("text") => {
-            Ok(json!({"type": "text", "text": source["data"].as_str().unwrap_or_default()}))
+            Ok(out! {"type" => "text", "text" => source.str("data").unwrap_or_default()})
         }
         Some("base64") => {
-            let media_type = source["media_type"].as_str().unwrap_or("application/pdf");
-            let data = source["data"].as_str().unwrap_or_default();
-            let name = block["title"].as_str().unwrap_or("document.pdf");
-            Ok(
-                json!({"type": "file", "file": {"filename": name, "file_data": format!("data:{media_type};base64,{data}")}}),
-            )
+            let media_type = source.str("media_type");
+            let media_type = media_type.as_deref().unwrap_or("application/pdf");
+            let data = source.str("data").unwrap_or_default();
+            let name = block.str("title").unwrap_or(Cow::Borrowed("document.pdf"));
+            Ok(out! {"type" => "file", "file" => out! {
+                "filename" => name,
+                "file_data" => format!("data:{media_type};base64,{data}"),
+            }})
         }
         _ => Err(Refusal::unsupported(
             format!("{field}.source"),
@@ -208,191 +286,307 @@ fn document_part(block: &Value, field: &str) -> Result<Value, Refusal> {
     }
 }
 
-/// Chat `content` for text and image parts: a plain string when it is text only.
-fn chat_content(parts: Vec<Value>) -> Value {
-    if parts.iter().all(|p| p["type"] == "text") {
-        let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
-        Value::String(texts.join("\n\n"))
-    } else {
-        Value::Array(parts)
-    }
+/// A part of a user's Chat message: text (as the client wrote its value) or anything else.
+enum Part<'a> {
+    Text(Json<'a>),
+    Other(Out<'a>),
 }
 
-fn user_turn_to_chat(content: &Value, field: &str, out: &mut Vec<Value>) -> Result<(), Refusal> {
-    let blocks = match content {
-        Value::String(s) => {
-            out.push(json!({"role": "user", "content": s}));
-            return Ok(());
-        }
-        Value::Array(blocks) => blocks,
-        _ => {
-            return Err(Refusal::unsupported(
-                format!("{field}.content"),
-                "must be a string or an array",
-            ))
-        }
+/// Chat `content` for text and image parts: a plain string when it is text only.
+fn chat_content(parts: Vec<Part<'_>>) -> Out<'_> {
+    if parts.iter().all(|p| matches!(p, Part::Text(_))) {
+        let texts = parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(text) => text.as_str(),
+                Part::Other(_) => None,
+            })
+            .collect();
+        return joined(texts).into();
+    }
+    let parts = parts
+        .into_iter()
+        .map(|p| match p {
+            Part::Text(text) => out! {"type" => "text", "text" => text},
+            Part::Other(part) => part,
+        })
+        .collect();
+    Out::Array(parts)
+}
+
+fn user_turn_to_chat<'a>(
+    content: Json<'a>,
+    field: &str,
+    out: &mut BodyWriter,
+) -> Result<(), Refusal> {
+    if let Some(text) = content.as_str() {
+        return out
+            .item(&out! {"role" => "user", "content" => text})
+            .map_err(unwritable);
+    }
+    let Some(blocks) = content.array() else {
+        return Err(Refusal::unsupported(
+            format!("{field}.content"),
+            "must be a string or an array",
+        ));
     };
     // Tool results answer the previous assistant turn, so they come first; the user's own text
     // and images (and images a tool returned, which a `tool` message cannot carry) follow.
     let mut parts = Vec::new();
-    for (i, block) in blocks.iter().enumerate() {
+    for (i, block) in blocks.into_iter().enumerate() {
         let field = format!("{field}.content[{i}]");
-        match block["type"].as_str().unwrap_or_default() {
-            "text" => parts.push(json!({"type": "text", "text": block["text"]})),
-            "image" => parts.push(image_part(block, &field)?),
+        let block = block.object().unwrap_or_default();
+        match block.str("type").unwrap_or_default().as_ref() {
+            "text" => parts.push(Part::Text(block.field("text"))),
+            "image" => parts.push(Part::Other(image_part(&block, &field)?)),
             "tool_result" => {
                 let mut texts = Vec::new();
-                match &block["content"] {
-                    Value::String(s) => texts.push(s.clone()),
-                    Value::Array(inner) => {
-                        for (j, b) in inner.iter().enumerate() {
-                            match b["type"].as_str().unwrap_or_default() {
-                                "text" => {
-                                    texts.push(b["text"].as_str().unwrap_or_default().to_string())
-                                }
-                                "image" => {
-                                    parts.push(image_part(b, &format!("{field}.content[{j}]"))?)
-                                }
-                                "document" if b["source"]["type"] == "text" => texts.push(
-                                    b["source"]["data"].as_str().unwrap_or_default().to_string(),
-                                ),
-                                "document" => {
-                                    parts.push(document_part(b, &format!("{field}.content[{j}]"))?)
-                                }
-                                _ => {}
+                let result = block.field("content");
+                if let Some(text) = result.as_str() {
+                    texts.push(text);
+                } else if let Some(inner) = result.array() {
+                    for (j, b) in inner.into_iter().enumerate() {
+                        let b = b.object().unwrap_or_default();
+                        let source = b.field("source");
+                        match b.str("type").unwrap_or_default().as_ref() {
+                            "text" => texts.push(b.str("text").unwrap_or_default()),
+                            "image" => parts.push(Part::Other(image_part(
+                                &b,
+                                &format!("{field}.content[{j}]"),
+                            )?)),
+                            "document"
+                                if source.get("type").as_str().as_deref() == Some("text") =>
+                            {
+                                texts.push(source.get("data").as_str().unwrap_or_default())
                             }
+                            "document" => parts.push(Part::Other(document_part(
+                                &b,
+                                &format!("{field}.content[{j}]"),
+                            )?)),
+                            _ => {}
                         }
                     }
-                    _ => {}
                 }
-                let mut text = texts.join("\n\n");
-                if block["is_error"].as_bool() == Some(true) {
-                    text = format!("Error: {text}");
+                let mut text = joined(texts);
+                if block.field("is_error").as_bool() == Some(true) {
+                    text = Cow::Owned(format!("Error: {text}"));
                 }
-                out.push(json!({
-                    "role": "tool",
-                    "tool_call_id": block["tool_use_id"].as_str().unwrap_or_default(),
-                    "content": text,
-                }));
+                out.item(&out! {
+                    "role" => "tool",
+                    "tool_call_id" => block.str("tool_use_id").unwrap_or_default(),
+                    "content" => text,
+                })
+                .map_err(unwritable)?;
             }
             "thinking" | "redacted_thinking" => {}
-            "document" => parts.push(document_part(block, &field)?),
+            "document" => parts.push(Part::Other(document_part(&block, &field)?)),
             _ => {}
         }
     }
     if !parts.is_empty() {
-        out.push(json!({"role": "user", "content": chat_content(parts)}));
+        out.item(&out! {"role" => "user", "content" => chat_content(parts)})
+            .map_err(unwritable)?;
     }
     Ok(())
 }
 
-fn assistant_turn_to_chat(content: &Value, field: &str) -> Result<Value, Refusal> {
-    let blocks = match content {
-        Value::String(s) => return Ok(json!({"role": "assistant", "content": s})),
-        Value::Array(blocks) => blocks,
-        _ => {
-            return Err(Refusal::unsupported(
-                format!("{field}.content"),
-                "must be a string or an array",
-            ))
-        }
+fn assistant_turn_to_chat<'a>(content: Json<'a>, field: &str) -> Result<Out<'a>, Refusal> {
+    if let Some(text) = content.as_str() {
+        return Ok(out! {"role" => "assistant", "content" => text});
+    }
+    let Some(blocks) = content.array() else {
+        return Err(Refusal::unsupported(
+            format!("{field}.content"),
+            "must be a string or an array",
+        ));
     };
     let mut texts = Vec::new();
     let mut calls = Vec::new();
     for block in blocks {
-        match block["type"].as_str().unwrap_or_default() {
-            "text" => texts.push(block["text"].as_str().unwrap_or_default()),
+        let block = block.object().unwrap_or_default();
+        match block.str("type").unwrap_or_default().as_ref() {
+            "text" => texts.push(block.str("text").unwrap_or_default()),
             "tool_use" => {
-                let input = match &block["input"] {
-                    Value::Null => json!({}),
-                    v => v.clone(),
+                let input = block.field("input");
+                let arguments = if input.is_null() {
+                    Cow::Borrowed("{}")
+                } else {
+                    input.compact()
                 };
-                calls.push(json!({
-                    "id": block["id"],
-                    "type": "function",
-                    "function": {"name": openai_name_of(&block["name"]), "arguments": input.to_string()},
-                }));
+                calls.push(out! {
+                    "id" => block.field("id"),
+                    "type" => "function",
+                    "function" => out! {"name" => openai_name_of(block.field("name")), "arguments" => arguments},
+                });
             }
             _ => {}
         }
     }
-    let mut message = Map::new();
-    message.insert("role".into(), json!("assistant"));
-    let text = texts.join("\n\n");
-    message.insert(
-        "content".into(),
-        if text.is_empty() && !calls.is_empty() {
-            Value::Null
-        } else {
-            Value::String(text)
-        },
-    );
+    let text = joined(texts);
+    let content = if text.is_empty() && !calls.is_empty() {
+        Out::Null
+    } else {
+        text.into()
+    };
+    let mut message = vec![("role", Out::from("assistant")), ("content", content)];
     if !calls.is_empty() {
-        message.insert("tool_calls".into(), Value::Array(calls));
+        message.push(("tool_calls", Out::Array(calls)));
     }
-    Ok(Value::Object(message))
+    Ok(Out::Object(message))
 }
 
-fn tool_to_function(tool: &Value, field: &str) -> Result<Value, Refusal> {
-    let kind = tool["type"].as_str().unwrap_or("custom");
+fn tool_to_function<'a>(tool: Json<'a>, field: &str) -> Result<Out<'a>, Refusal> {
+    let tool = tool.object().unwrap_or_default();
+    let kind = tool.str("type").unwrap_or(Cow::Borrowed("custom"));
     if kind != "custom" || tool.get("input_schema").is_none() {
         return Err(Refusal::unsupported(
             field,
             format!("the `{kind}` tool runs on Anthropic's side; an OpenAI-compatible upstream takes only tools with an input_schema"),
         ));
     }
-    let mut function = Map::new();
-    function.insert("name".into(), openai_name_of(&tool["name"]));
-    if let Some(d) = tool["description"].as_str() {
-        function.insert("description".into(), json!(d));
+    let mut function = vec![("name", openai_name_of(tool.field("name")))];
+    if let Some(d) = tool.str("description") {
+        function.push(("description", d.into()));
     }
-    function.insert("parameters".into(), tool["input_schema"].clone());
-    Ok(json!({"type": "function", "function": function}))
+    function.push(("parameters", tool.field("input_schema").into()));
+    Ok(out! {"type" => "function", "function" => Out::Object(function)})
 }
 
-/// A Chat Completions request as a Messages request for `upstream_model`.
+/// One Messages content block of a Chat message, and whether it is a tool result (those open the
+/// user turn that carries them).
+struct Block<'a> {
+    value: Out<'a>,
+    tool_result: bool,
+}
+
+impl<'a> From<Out<'a>> for Block<'a> {
+    fn from(value: Out<'a>) -> Block<'a> {
+        Block {
+            value,
+            tool_result: false,
+        }
+    }
+}
+
+/// Messages turns as they are written: consecutive Chat messages of one role merge into one turn,
+/// held as written bytes (tool results apart, as they go first) until the role changes.
+#[derive(Default)]
+struct Turns {
+    role: Option<&'static str>,
+    results: Vec<u8>,
+    rest: Vec<u8>,
+}
+
+impl Turns {
+    fn push(
+        &mut self,
+        role: &'static str,
+        blocks: Vec<Block<'_>>,
+        out: &mut BodyWriter,
+    ) -> serde_json::Result<()> {
+        if self.role != Some(role) {
+            self.flush(out)?;
+            self.role = Some(role);
+        }
+        for block in blocks {
+            let to = if block.tool_result && role == "user" {
+                &mut self.results
+            } else {
+                &mut self.rest
+            };
+            if !to.is_empty() {
+                to.push(b',');
+            }
+            serde_json::to_writer(&mut *to, &block.value)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the turn in progress, if there is one.
+    fn flush(&mut self, out: &mut BodyWriter) -> serde_json::Result<()> {
+        let Some(role) = self.role.take() else {
+            return Ok(());
+        };
+        let (results, rest) = (
+            std::mem::take(&mut self.results),
+            std::mem::take(&mut self.rest),
+        );
+        out.item_bytes(|out| {
+            out.extend_from_slice(b"{\"role\":");
+            serde_json::to_writer(&mut *out, role)?;
+            out.extend_from_slice(b",\"content\":[");
+            out.extend_from_slice(&results);
+            if !results.is_empty() && !rest.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(&rest);
+            out.extend_from_slice(b"]}");
+            Ok(())
+        })
+    }
+}
+
+/// A Chat Completions request as a Messages request, written into a new body.
 ///
 /// System and developer messages are hoisted into `system`; consecutive turns of one role are
 /// merged (tool results join the user turn that follows them). What Messages cannot express is
 /// refused: `n > 1`, `logprobs`, `logit_bias`, penalties, audio, JSON response formats, legacy
 /// `functions`.
-pub fn chat_to_messages(
-    request: &Value,
-    upstream_model: &str,
-    default_max_tokens: u64,
-) -> Result<Value, Refusal> {
+pub(crate) fn write_chat_as_messages(
+    request: &Object<'_>,
+    target: Target<'_>,
+    capacity: usize,
+) -> Result<Vec<u8>, Refusal> {
     refuse_what_messages_cannot_express(request)?;
-    let mut out = Map::new();
-    out.insert("model".into(), json!(upstream_model));
+    let mut out = BodyWriter::with_capacity(capacity);
+    out.member("model", &target.model).map_err(unwritable)?;
     let max = request
         .get("max_completion_tokens")
         .filter(|v| !v.is_null())
-        .or_else(|| request.get("max_tokens").filter(|v| !v.is_null()))
-        .cloned()
-        .unwrap_or(json!(default_max_tokens));
-    out.insert("max_tokens".into(), max);
+        .or_else(|| request.get("max_tokens").filter(|v| !v.is_null()));
+    let max = match max {
+        Some(max) => target.max_tokens(max),
+        None => Out::U64(
+            target
+                .max_tokens_cap
+                .map_or(target.default_max_tokens, |cap| {
+                    cap.min(target.default_max_tokens)
+                }),
+        ),
+    };
+    out.member("max_tokens", &max).map_err(unwritable)?;
     let mut system = Vec::new();
-    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
-    let messages = request["messages"]
-        .as_array()
+    let mut turns = Turns::default();
+    out.open_array("messages").map_err(unwritable)?;
+    let messages = request
+        .field("messages")
+        .array()
         .ok_or_else(|| Refusal::unsupported("messages", "must be an array"))?;
-    for (i, message) in messages.iter().enumerate() {
+    for (i, message) in messages.into_iter().enumerate() {
         let field = format!("messages[{i}]");
-        let role = message["role"].as_str().unwrap_or_default();
-        let (role, blocks) = match role {
+        let message = message.object().unwrap_or_default();
+        let role = message.str("role").unwrap_or_default();
+        let (role, blocks) = match role.as_ref() {
             "system" | "developer" => {
-                system.push(chat_text(&message["content"], &field)?);
+                system.push(chat_text(message.field("content"), &field)?);
                 continue;
             }
-            "user" => ("user", chat_parts_to_blocks(&message["content"], &field)?),
-            "assistant" => ("assistant", assistant_message_to_blocks(message, &field)?),
+            "user" => (
+                "user",
+                chat_parts_to_blocks(message.field("content"), &field)?,
+            ),
+            "assistant" => ("assistant", assistant_message_to_blocks(&message, &field)?),
             "tool" => {
-                let content = chat_text(&message["content"], &field)?;
-                let block = json!({
-                    "type": "tool_result",
-                    "tool_use_id": message["tool_call_id"].as_str().unwrap_or_default(),
-                    "content": content,
-                });
+                let content = chat_text(message.field("content"), &field)?;
+                let block = out! {
+                    "type" => "tool_result",
+                    "tool_use_id" => message.str("tool_call_id").unwrap_or_default(),
+                    "content" => content,
+                };
+                let block = Block {
+                    value: block,
+                    tool_result: true,
+                };
                 ("user", vec![block])
             }
             other => {
@@ -405,130 +599,129 @@ pub fn chat_to_messages(
         if blocks.is_empty() {
             continue;
         }
-        match turns.last_mut() {
-            Some((last, existing)) if last == role => existing.extend(blocks),
-            _ => turns.push((role.to_string(), blocks)),
-        }
+        turns.push(role, blocks, &mut out).map_err(unwritable)?;
     }
+    turns.flush(&mut out).map_err(unwritable)?;
     if !system.is_empty() {
-        out.insert("system".into(), json!(system.join("\n\n")));
+        out.member("system", &system.join("\n\n"))
+            .map_err(unwritable)?;
     }
-    let turns: Vec<Value> = turns
-        .into_iter()
-        .map(|(role, content)| {
-            // Tool results must open the user turn that carries them.
-            let content = if role == "user" {
-                let (mut results, rest): (Vec<Value>, Vec<Value>) = content
-                    .into_iter()
-                    .partition(|b| b["type"] == "tool_result");
-                results.extend(rest);
-                results
-            } else {
-                content
-            };
-            json!({"role": role, "content": content})
-        })
-        .collect();
-    out.insert("messages".into(), Value::Array(turns));
     if let Some(stop) = request.get("stop").filter(|v| !v.is_null()) {
-        let list = match stop {
-            Value::String(s) => json!([s]),
-            other => other.clone(),
+        let list = match stop.as_str() {
+            Some(one) => Out::Array(vec![one.into()]),
+            None => stop.into(),
         };
-        out.insert("stop_sequences".into(), list);
+        out.member("stop_sequences", &list).map_err(unwritable)?;
     }
-    if let Some(t) = request["temperature"].as_f64() {
+    if let Some(t) = request.field("temperature").as_f64() {
         // Messages takes 0..=1 where Chat takes 0..=2; Anthropic's own compatibility layer caps it too.
-        out.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
+        out.member("temperature", &Out::F64(t.clamp(0.0, 1.0)))
+            .map_err(unwritable)?;
     }
     if let Some(p) = request.get("top_p").filter(|v| !v.is_null()) {
-        out.insert("top_p".into(), p.clone());
+        out.member("top_p", &p.raw()).map_err(unwritable)?;
     }
-    if let Some(user) = request["user"].as_str() {
-        out.insert("metadata".into(), json!({"user_id": user}));
+    if let Some(user) = request.str("user") {
+        out.member("metadata", &out! {"user_id" => user})
+            .map_err(unwritable)?;
     }
-    if request["stream"].as_bool() == Some(true) {
-        out.insert("stream".into(), json!(true));
+    if request.field("stream").as_bool() == Some(true) {
+        out.member("stream", &true).map_err(unwritable)?;
     }
-    if let Some(tools) = request["tools"].as_array() {
+    let mut has_tools = false;
+    if let Some(tools) = request.field("tools").array() {
         let mut list = Vec::new();
-        for (i, tool) in tools.iter().enumerate() {
+        for (i, tool) in tools.into_iter().enumerate() {
             let field = format!("tools[{i}]");
-            if tool["type"].as_str().unwrap_or("function") != "function" {
+            let tool = tool.object().unwrap_or_default();
+            if tool.str("type").as_deref().unwrap_or("function") != "function" {
                 return Err(Refusal::unsupported(
                     field,
                     "only function tools can be sent to a Messages upstream",
                 ));
             }
-            let function = &tool["function"];
-            let mut t = Map::new();
-            t.insert("name".into(), function["name"].clone());
-            if let Some(d) = function["description"].as_str() {
-                t.insert("description".into(), json!(d));
+            let function = tool.field("function").object().unwrap_or_default();
+            let mut t = vec![("name", function.field("name").into())];
+            if let Some(d) = function.str("description") {
+                t.push(("description", d.into()));
             }
-            let schema = match &function["parameters"] {
-                Value::Null => json!({"type": "object", "properties": {}}),
-                p => p.clone(),
+            let schema = match function.field("parameters") {
+                p if p.is_null() => {
+                    out! {"type" => "object", "properties" => Out::Object(Vec::new())}
+                }
+                p => p.into(),
             };
-            t.insert("input_schema".into(), schema);
-            list.push(Value::Object(t));
+            t.push(("input_schema", schema));
+            list.push(Out::Object(t));
         }
         if !list.is_empty() {
-            out.insert("tools".into(), Value::Array(list));
+            out.member("tools", &Out::Array(list)).map_err(unwritable)?;
+            has_tools = true;
         }
     }
-    let mut choice = match request.get("tool_choice").filter(|v| !v.is_null()) {
+    let choice = request.get("tool_choice").filter(|v| !v.is_null());
+    let mut choice: Option<(&str, Option<Cow<str>>, bool)> = match choice {
         None => None,
-        Some(Value::String(s)) => Some(match s.as_str() {
-            "auto" => json!({"type": "auto"}),
-            "required" => json!({"type": "any"}),
-            "none" => json!({"type": "none"}),
-            other => {
+        Some(v) => match v.as_str().as_deref() {
+            Some("auto") => Some(("auto", None, false)),
+            Some("required") => Some(("any", None, false)),
+            Some("none") => Some(("none", None, false)),
+            Some(other) => {
                 return Err(Refusal::unsupported(
                     "tool_choice",
                     format!("unknown value `{other}`"),
                 ))
             }
-        }),
-        Some(v) => match v["function"]["name"].as_str() {
-            Some(name) => Some(json!({"type": "tool", "name": name})),
-            None => {
-                return Err(Refusal::unsupported(
-                    "tool_choice",
-                    "expected a function name",
-                ))
-            }
+            None => match v.get("function").get("name").as_str() {
+                Some(name) => Some(("tool", Some(name), false)),
+                None => {
+                    return Err(Refusal::unsupported(
+                        "tool_choice",
+                        "expected a function name",
+                    ))
+                }
+            },
         },
     };
-    if request["parallel_tool_calls"].as_bool() == Some(false) && out.contains_key("tools") {
-        let c = choice.get_or_insert_with(|| json!({"type": "auto"}));
-        if c["type"] != "none" {
-            c["disable_parallel_tool_use"] = json!(true);
+    if request.field("parallel_tool_calls").as_bool() == Some(false) && has_tools {
+        let (kind, _, disable_parallel) = choice.get_or_insert(("auto", None, false));
+        if *kind != "none" {
+            *disable_parallel = true;
         }
     }
-    if let Some(choice) = choice {
-        if out.contains_key("tools") || choice["type"] == "none" {
-            out.insert("tool_choice".into(), choice);
+    if let Some((kind, name, disable_parallel)) = choice {
+        if has_tools || kind == "none" {
+            let mut c = vec![("type", Out::from(Cow::Borrowed(kind)))];
+            if let Some(name) = name {
+                c.push(("name", name.into()));
+            }
+            if disable_parallel {
+                c.push(("disable_parallel_tool_use", true.into()));
+            }
+            out.member("tool_choice", &Out::Object(c))
+                .map_err(unwritable)?;
         }
     }
-    Ok(Value::Object(out))
+    Ok(out.finish())
 }
 
-fn refuse_what_messages_cannot_express(request: &Value) -> Result<(), Refusal> {
-    if request["n"].as_u64().is_some_and(|n| n > 1) {
+fn refuse_what_messages_cannot_express(request: &Object<'_>) -> Result<(), Refusal> {
+    if request.field("n").as_u64().is_some_and(|n| n > 1) {
         return Err(Refusal::unsupported(
             "n",
             "Messages returns one choice; n must be 1",
         ));
     }
-    if request["logprobs"].as_bool() == Some(true) || !request["top_logprobs"].is_null() {
+    if request.field("logprobs").as_bool() == Some(true) || !request.field("top_logprobs").is_null()
+    {
         return Err(Refusal::unsupported(
             "logprobs",
             "Messages does not return log probabilities",
         ));
     }
-    if request["logit_bias"]
-        .as_object()
+    if request
+        .field("logit_bias")
+        .object()
         .is_some_and(|m| !m.is_empty())
     {
         return Err(Refusal::unsupported(
@@ -537,21 +730,22 @@ fn refuse_what_messages_cannot_express(request: &Value) -> Result<(), Refusal> {
         ));
     }
     for key in ["presence_penalty", "frequency_penalty"] {
-        if request[key].as_f64().is_some_and(|v| v != 0.0) {
+        if request.field(key).as_f64().is_some_and(|v| v != 0.0) {
             return Err(Refusal::unsupported(key, "Messages has no penalties"));
         }
     }
-    if !request["audio"].is_null()
-        || request["modalities"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|x| x != "text"))
+    if !request.field("audio").is_null()
+        || request
+            .field("modalities")
+            .array()
+            .is_some_and(|m| m.iter().any(|x| x.as_str().as_deref() != Some("text")))
     {
         return Err(Refusal::unsupported(
             "modalities",
             "Messages answers with text only",
         ));
     }
-    if let Some(kind) = request["response_format"]["type"].as_str() {
+    if let Some(kind) = request.field("response_format").get("type").as_str() {
         if kind != "text" {
             return Err(Refusal::unsupported(
                 "response_format",
@@ -559,7 +753,7 @@ fn refuse_what_messages_cannot_express(request: &Value) -> Result<(), Refusal> {
             ));
         }
     }
-    if !request["functions"].is_null() || !request["function_call"].is_null() {
+    if !request.field("functions").is_null() || !request.field("function_call").is_null() {
         return Err(Refusal::unsupported(
             "functions",
             "legacy functions are not translated; use tools",
@@ -569,86 +763,101 @@ fn refuse_what_messages_cannot_express(request: &Value) -> Result<(), Refusal> {
 }
 
 /// Chat content that may only be text (system, developer, tool) as one string.
-fn chat_text(content: &Value, field: &str) -> Result<String, Refusal> {
-    match content {
-        Value::Null => Ok(String::new()),
-        Value::String(s) => Ok(s.clone()),
-        Value::Array(parts) => {
-            let mut texts = Vec::new();
-            for (i, part) in parts.iter().enumerate() {
-                match part["text"].as_str() {
-                    Some(t) => texts.push(t),
-                    None => {
-                        return Err(Refusal::unsupported(
-                            format!("{field}.content[{i}]"),
-                            "only text parts can be sent here",
-                        ))
-                    }
-                }
-            }
-            Ok(texts.join("\n\n"))
-        }
-        _ => Err(Refusal::unsupported(
+fn chat_text<'a>(content: Json<'a>, field: &str) -> Result<Cow<'a, str>, Refusal> {
+    if content.is_null() {
+        return Ok(Cow::Borrowed(""));
+    }
+    if let Some(text) = content.as_str() {
+        return Ok(text);
+    }
+    let Some(parts) = content.array() else {
+        return Err(Refusal::unsupported(
             format!("{field}.content"),
             "must be a string or an array",
-        )),
+        ));
+    };
+    let mut texts = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        match part.get("text").as_str() {
+            Some(t) => texts.push(t),
+            None => {
+                return Err(Refusal::unsupported(
+                    format!("{field}.content[{i}]"),
+                    "only text parts can be sent here",
+                ))
+            }
+        }
     }
+    Ok(joined(texts))
 }
 
-fn chat_parts_to_blocks(content: &Value, field: &str) -> Result<Vec<Value>, Refusal> {
-    match content {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) if s.is_empty() => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![json!({"type": "text", "text": s})]),
-        Value::Array(parts) => {
-            let mut blocks = Vec::new();
-            for (i, part) in parts.iter().enumerate() {
-                let field = format!("{field}.content[{i}]");
-                match part["type"].as_str().unwrap_or_default() {
-                    "text" => blocks.push(json!({"type": "text", "text": part["text"]})),
-                    "image_url" => {
-                        let url = part["image_url"]["url"]
-                            .as_str()
-                            .or_else(|| part["image_url"].as_str())
-                            .unwrap_or_default();
-                        blocks.push(image_block(url, &field)?);
-                    }
-                    "file" => {
-                        let data = part["file"]["file_data"].as_str().unwrap_or_default();
-                        let (media_type, data) = data
-                            .strip_prefix("data:")
-                            .and_then(|d| d.split_once(";base64,"))
-                            .ok_or_else(|| {
-                                Refusal::unsupported(
-                                    &field,
-                                    "only files given inline as base64 data URLs can be sent to a Messages upstream",
-                                )
-                            })?;
-                        let mut block = json!({"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}});
-                        if let Some(name) = part["file"]["filename"].as_str() {
-                            block["title"] = json!(name);
-                        }
-                        blocks.push(block);
-                    }
-                    other => {
-                        return Err(Refusal::unsupported(
-                            field,
-                            format!("`{other}` parts cannot be sent to a Messages upstream"),
-                        ))
-                    }
-                }
-            }
-            Ok(blocks)
+fn chat_parts_to_blocks<'a>(content: Json<'a>, field: &str) -> Result<Vec<Block<'a>>, Refusal> {
+    if content.is_null() {
+        return Ok(Vec::new());
+    }
+    if let Some(text) = content.as_str() {
+        if text.is_empty() {
+            return Ok(Vec::new());
         }
-        _ => Err(Refusal::unsupported(
+        return Ok(vec![out! {"type" => "text", "text" => text}.into()]);
+    }
+    let Some(parts) = content.array() else {
+        return Err(Refusal::unsupported(
             format!("{field}.content"),
             "must be a string or an array",
-        )),
+        ));
+    };
+    let mut blocks = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        let field = format!("{field}.content[{i}]");
+        let part = part.object().unwrap_or_default();
+        match part.str("type").unwrap_or_default().as_ref() {
+            "text" => blocks.push(out! {"type" => "text", "text" => part.field("text")}.into()),
+            "image_url" => {
+                let image_url = part.field("image_url");
+                let url = image_url
+                    .get("url")
+                    .as_str()
+                    .or_else(|| image_url.as_str())
+                    .unwrap_or_default();
+                blocks.push(image_block(url, &field)?.into());
+            }
+            "file" => {
+                let file = part.field("file").object().unwrap_or_default();
+                let data = file.str("file_data").unwrap_or_default();
+                let Some((media_type, base64)) = data
+                    .strip_prefix("data:")
+                    .and_then(|d| d.split_once(";base64,"))
+                else {
+                    return Err(Refusal::unsupported(
+                        &field,
+                        "only files given inline as base64 data URLs can be sent to a Messages upstream",
+                    ));
+                };
+                let source = out! {
+                    "type" => "base64",
+                    "media_type" => part_of(&data, media_type),
+                    "data" => part_of(&data, base64),
+                };
+                let mut block = vec![("type", Out::from("document")), ("source", source)];
+                if let Some(name) = file.str("filename") {
+                    block.push(("title", name.into()));
+                }
+                blocks.push(Out::Object(block).into());
+            }
+            other => {
+                return Err(Refusal::unsupported(
+                    field,
+                    format!("`{other}` parts cannot be sent to a Messages upstream"),
+                ))
+            }
+        }
     }
+    Ok(blocks)
 }
 
 /// A Chat image URL (a `data:` URL or a web address) as a Messages image block.
-fn image_block(url: &str, field: &str) -> Result<Value, Refusal> {
+fn image_block<'a>(url: Cow<'a, str>, field: &str) -> Result<Out<'a>, Refusal> {
     if let Some(rest) = url.strip_prefix("data:") {
         let (meta, data) = rest
             .split_once(',')
@@ -656,54 +865,108 @@ fn image_block(url: &str, field: &str) -> Result<Value, Refusal> {
         let media_type = meta
             .strip_suffix(";base64")
             .ok_or_else(|| Refusal::unsupported(field, "only base64 data URLs are supported"))?;
-        return Ok(
-            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}),
-        );
+        return Ok(out! {"type" => "image", "source" => out! {
+            "type" => "base64",
+            "media_type" => part_of(&url, media_type),
+            "data" => part_of(&url, data),
+        }});
     }
-    Ok(json!({"type": "image", "source": {"type": "url", "url": url}}))
+    Ok(out! {"type" => "image", "source" => out! {"type" => "url", "url" => url}})
 }
 
-fn assistant_message_to_blocks(message: &Value, field: &str) -> Result<Vec<Value>, Refusal> {
-    let mut blocks = match &message["content"] {
-        Value::Array(parts) => {
+fn assistant_message_to_blocks<'a>(
+    message: &Object<'a>,
+    field: &str,
+) -> Result<Vec<Block<'a>>, Refusal> {
+    let content = message.field("content");
+    let mut blocks = match content.array() {
+        Some(parts) => {
             let mut blocks = Vec::new();
             for part in parts {
-                let text = part["text"].as_str().or_else(|| part["refusal"].as_str());
+                let part = part.object().unwrap_or_default();
+                let text = part.str("text").or_else(|| part.str("refusal"));
                 if let Some(t) = text.filter(|t| !t.is_empty()) {
-                    blocks.push(json!({"type": "text", "text": t}));
+                    blocks.push(out! {"type" => "text", "text" => t}.into());
                 }
             }
             blocks
         }
-        other => chat_parts_to_blocks(other, field)?,
+        None => chat_parts_to_blocks(content, field)?,
     };
-    if let Some(calls) = message["tool_calls"].as_array() {
-        for (i, call) in calls.iter().enumerate() {
-            let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
-            let input: Value = if arguments.trim().is_empty() {
-                json!({})
+    if let Some(calls) = message.field("tool_calls").array() {
+        for (i, call) in calls.into_iter().enumerate() {
+            let call = call.object().unwrap_or_default();
+            let function = call.field("function").object().unwrap_or_default();
+            let arguments = function.str("arguments").unwrap_or_default();
+            let input = if arguments.trim().is_empty() {
+                Out::Object(Vec::new())
             } else {
-                serde_json::from_str(arguments).map_err(|e| {
+                let checked = match arguments {
+                    Cow::Borrowed(text) => serde_json::from_str::<&RawValue>(text).map(Out::Raw),
+                    Cow::Owned(text) => RawValue::from_string(text).map(Out::RawOwned),
+                };
+                checked.map_err(|e| {
                     Refusal::unsupported(
                         format!("{field}.tool_calls[{i}].function.arguments"),
                         format!("is not JSON ({e})"),
                     )
                 })?
             };
-            blocks.push(json!({
-                "type": "tool_use",
-                "id": call["id"],
-                "name": call["function"]["name"],
-                "input": input,
-            }));
+            blocks.push(
+                out! {
+                    "type" => "tool_use",
+                    "id" => call.field("id"),
+                    "name" => function.field("name"),
+                    "input" => input,
+                }
+                .into(),
+            );
         }
     }
     Ok(blocks)
 }
 
+/// [`write_messages_as_chat`] for a request already parsed into a `Value`.
+pub fn messages_to_chat(request: &Value, upstream_model: &str) -> Result<Value, Refusal> {
+    let target = Target {
+        model: upstream_model,
+        default_max_tokens: super::DEFAULT_MAX_TOKENS,
+        max_tokens_cap: None,
+    };
+    through_bytes(request, |r| write_messages_as_chat(r, target, 0))
+}
+
+/// [`write_chat_as_messages`] for a request already parsed into a `Value`.
+pub fn chat_to_messages(
+    request: &Value,
+    upstream_model: &str,
+    default_max_tokens: u64,
+) -> Result<Value, Refusal> {
+    let target = Target {
+        model: upstream_model,
+        default_max_tokens,
+        max_tokens_cap: None,
+    };
+    through_bytes(request, |r| write_chat_as_messages(r, target, 0))
+}
+
+fn through_bytes(
+    request: &Value,
+    write: impl FnOnce(&Object<'_>) -> Result<Vec<u8>, Refusal>,
+) -> Result<Value, Refusal> {
+    let bytes = serde_json::to_vec(request).map_err(|e| Refusal::NotJson(e.to_string()))?;
+    let request = Json::parse(&bytes)
+        .ok()
+        .and_then(Json::object)
+        .ok_or_else(|| Refusal::NotJson("expected an object".into()))?;
+    let body = write(&request)?;
+    serde_json::from_slice(&body).map_err(|e| Refusal::NotJson(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn system_blocks_become_one_system_message() {
@@ -757,8 +1020,10 @@ mod tests {
             short
         );
         assert_eq!(out["user"].as_str().unwrap().chars().count(), 64);
+        let bytes = serde_json::to_vec(&r).unwrap();
+        let request = Json::parse(&bytes).unwrap().object().unwrap();
         assert_eq!(
-            shortened_tool_names(&r),
+            shortened_tool_names(&request),
             vec![(short.to_string(), long.clone())]
         );
     }
@@ -912,6 +1177,7 @@ mod tests {
 #[cfg(test)]
 mod system_turn_tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_system_turn_between_messages_stays_in_place_as_a_system_message() {

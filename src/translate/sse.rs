@@ -8,28 +8,66 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// The most bytes the parser holds for one event (its unfinished line, `event:` name and `data:`
+/// lines together). Translators parse each event whole, so an upstream must not make the gateway
+/// hold more, nor wait on a line that never ends.
+pub const MAX_EVENT: usize = 16 << 20;
+
+/// An event grew past the parser's limit: the stream is not followed any further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the upstream sent an SSE event larger than {}, the most the gateway translates", super::size_words(*limit))]
+pub struct EventTooLarge {
+    pub limit: usize,
+}
+
 /// Splits a byte stream into SSE events. Lines may end in LF, CR or CRLF, and a chunk may end
 /// anywhere, even between the CR and LF of one line ending; comments (`:`) and unknown fields are
 /// skipped, and several `data:` lines of one event are joined with `\n`, as the SSE spec says.
-#[derive(Debug, Default)]
+/// An event larger than the limit ends the parse: [`SseParser::too_large`] says so, and every
+/// byte after it is dropped unread.
+#[derive(Debug)]
 pub struct SseParser {
     line: Vec<u8>,
     /// The last chunk ended right after a CR: a LF at the start of the next one belongs to it.
     after_cr: bool,
     name: String,
-    data: Vec<String>,
+    data: String,
     has_data: bool,
+    limit: usize,
+    too_large: bool,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        SseParser::with_limit(MAX_EVENT)
+    }
 }
 
 impl SseParser {
-    /// A parser at the start of a stream.
+    /// A parser at the start of a stream, holding at most [`MAX_EVENT`] bytes of one event.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The events completed by these bytes.
+    /// A parser holding at most `limit` bytes of one event.
+    pub fn with_limit(limit: usize) -> Self {
+        SseParser {
+            line: Vec::new(),
+            after_cr: false,
+            name: String::new(),
+            data: String::new(),
+            has_data: false,
+            limit,
+            too_large: false,
+        }
+    }
+
+    /// The events completed by these bytes (those before an event that is too large).
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         let mut events = Vec::new();
+        if self.too_large {
+            return events;
+        }
         let mut rest = bytes;
         if self.after_cr {
             self.after_cr = false;
@@ -37,8 +75,8 @@ impl SseParser {
                 rest = stripped;
             }
         }
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
-            self.line.extend_from_slice(&rest[..pos]);
+        while let Some(pos) = memchr::memchr2(b'\n', b'\r', rest) {
+            let part = &rest[..pos];
             let ended_by_cr = rest[pos] == b'\r';
             rest = &rest[pos + 1..];
             if ended_by_cr {
@@ -48,10 +86,23 @@ impl SseParser {
                     None => self.after_cr = true,
                 }
             }
-            let line = std::mem::take(&mut self.line);
-            if let Some(event) = self.take_line(&line) {
-                events.push(event);
+            if !self.fits(part.len()) {
+                self.give_up();
+                return events;
             }
+            // A line that lies wholly in this chunk is read where it is, without a copy.
+            let event = if self.line.is_empty() {
+                self.take_line(part)
+            } else {
+                self.line.extend_from_slice(part);
+                let line = std::mem::take(&mut self.line);
+                self.take_line(&line)
+            };
+            events.extend(event);
+        }
+        if !self.fits(rest.len()) {
+            self.give_up();
+            return events;
         }
         self.line.extend_from_slice(rest);
         events
@@ -60,12 +111,39 @@ impl SseParser {
     /// The event left pending when the stream ends without its closing blank line (lenient: the
     /// SSE spec drops it, but upstreams that forget the last newline still meant it).
     pub fn finish(&mut self) -> Option<SseEvent> {
+        if self.too_large {
+            return None;
+        }
         let line = std::mem::take(&mut self.line);
         let mut last = None;
         if !line.is_empty() {
             last = self.take_line(&line);
         }
         last.or_else(|| self.dispatch())
+    }
+
+    /// Set once an event outgrew the limit; nothing after it is parsed.
+    pub fn too_large(&self) -> Option<EventTooLarge> {
+        self.too_large
+            .then_some(EventTooLarge { limit: self.limit })
+    }
+
+    /// Bytes the parser holds for the event in progress.
+    pub fn held(&self) -> usize {
+        self.line.len() + self.name.len() + self.data.len()
+    }
+
+    /// Whether `more` bytes of the current line keep the event within the limit.
+    fn fits(&self, more: usize) -> bool {
+        self.held().saturating_add(more) <= self.limit
+    }
+
+    fn give_up(&mut self) {
+        self.too_large = true;
+        self.line = Vec::new();
+        self.name = String::new();
+        self.data = String::new();
+        self.has_data = false;
     }
 
     fn take_line(&mut self, line: &[u8]) -> Option<SseEvent> {
@@ -84,9 +162,12 @@ impl SseParser {
             None => (&line[..], ""),
         };
         match field {
-            "event" => self.name = value.to_string(),
+            "event" => value.clone_into(&mut self.name),
             "data" => {
-                self.data.push(value.to_string());
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
                 self.has_data = true;
             }
             _ => {}
@@ -100,7 +181,7 @@ impl SseParser {
             return None;
         }
         self.has_data = false;
-        let data = std::mem::take(&mut self.data).join("\n");
+        let data = std::mem::take(&mut self.data);
         Some(SseEvent { name, data })
     }
 }
@@ -162,6 +243,71 @@ mod tests {
             all(&[b"id: 7\nretry: 10\ndata:{\"a\":1}\nevent:x\n\n"]),
             vec![ev("x", "{\"a\":1}")]
         );
+    }
+
+    /// Events and whether the parse gave up, for `text` fed in the given pieces.
+    fn limited(limit: usize, parts: &[&[u8]]) -> (Vec<SseEvent>, bool) {
+        let mut p = SseParser::with_limit(limit);
+        let mut out = Vec::new();
+        for part in parts {
+            out.extend(p.feed(part));
+            assert!(p.held() <= limit, "held {} of {limit}", p.held());
+        }
+        out.extend(p.finish());
+        (out, p.too_large().is_some())
+    }
+
+    #[test]
+    fn an_event_over_the_limit_ends_the_parse_at_every_split_point() {
+        let limit = 64;
+        let long_line = format!("data: a\n\ndata: {}\n\ndata: b\n\n", "x".repeat(2 * limit));
+        let many_lines = format!("data: a\n\n{}\ndata: b\n\n", "data: xxxxxxxxxx\n".repeat(8));
+        let unended = format!("data: a\n\n: {}", "y".repeat(limit + 1));
+        for text in [long_line, many_lines, unended] {
+            let text = text.as_bytes();
+            let want = (vec![ev("", "a")], true);
+            assert_eq!(limited(limit, &[text]), want);
+            for i in 0..=text.len() {
+                assert_eq!(
+                    limited(limit, &[&text[..i], &text[i..]]),
+                    want,
+                    "split at {i}"
+                );
+            }
+            let bytes: Vec<&[u8]> = text.chunks(1).collect();
+            assert_eq!(limited(limit, &bytes), want);
+        }
+    }
+
+    #[test]
+    fn an_event_as_large_as_the_limit_passes_at_every_split_point() {
+        // `data: ` and 58 bytes: a 64-byte line, the whole event held at once.
+        let text = format!("data: {}\r\n\r\ndata: b\n\n", "x".repeat(58));
+        let text = text.as_bytes();
+        let want = (vec![ev("", &"x".repeat(58)), ev("", "b")], false);
+        for i in 0..=text.len() {
+            assert_eq!(limited(64, &[&text[..i], &text[i..]]), want, "split at {i}");
+        }
+    }
+
+    #[test]
+    fn a_line_that_never_ends_is_held_only_up_to_the_limit_then_dropped() {
+        let limit = 4 << 10;
+        let mut p = SseParser::with_limit(limit);
+        let chunk = [b'z'; 1000];
+        let mut most = 0;
+        for _ in 0..1000 {
+            assert!(p.feed(&chunk).is_empty());
+            most = most.max(p.held());
+        }
+        assert!(most <= limit, "held {most} bytes");
+        assert_eq!(p.held(), 0, "nothing is kept once the event is too large");
+        assert_eq!(p.too_large(), Some(EventTooLarge { limit }));
+        assert_eq!(p.finish(), None);
+        assert!(p.feed(b"\n\ndata: late\n\n").is_empty());
+        assert!(EventTooLarge { limit: MAX_EVENT }
+            .to_string()
+            .contains("16 MiB"));
     }
 
     #[test]

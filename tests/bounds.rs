@@ -1,0 +1,390 @@
+//! Memory and CPU bounds: what an upstream sends to the translator (an SSE event, a JSON answer)
+//! and what clients' request bodies hold at once. Loopback only; every loop is bounded.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// What a raw upstream tells the test.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    /// A request arrived, with this many body bytes.
+    Request(usize),
+    /// The gateway closed the connection (or reset it) after the answer was written.
+    Closed,
+}
+
+/// A raw HTTP upstream on 127.0.0.1: each connection's request is read whole, then `answer`
+/// writes the reply; the test hears of every request and of every connection the gateway closed.
+fn raw_upstream<F>(answer: F) -> (String, UnboundedReceiver<Seen>)
+where
+    F: Fn(&mut TcpStream) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = unbounded_channel();
+    let answer = Arc::new(answer);
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { return };
+            let (tx, answer): (UnboundedSender<Seen>, _) = (tx.clone(), answer.clone());
+            std::thread::spawn(move || {
+                let Some(length) = read_request(&mut socket) else {
+                    return;
+                };
+                let _ = tx.send(Seen::Request(length));
+                answer(&mut socket);
+                // Wait for the gateway to close its side (a written reply may also fail first).
+                let mut buf = [0u8; 1024];
+                while matches!(socket.read(&mut buf), Ok(n) if n > 0) {}
+                let _ = tx.send(Seen::Closed);
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// The upstream's next report, waited for at most `wait`.
+async fn next(seen: &mut UnboundedReceiver<Seen>, wait: Duration) -> Option<Seen> {
+    tokio::time::timeout(wait, seen.recv()).await.ok().flatten()
+}
+
+/// Reads one request (head and `content-length` body); `None` if the connection ended first.
+fn read_request(socket: &mut TcpStream) -> Option<usize> {
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = socket.read(&mut buf).ok().filter(|&n| n > 0)?;
+        seen.extend_from_slice(&buf[..n]);
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while seen.len() < end + 4 + length {
+                let n = socket.read(&mut buf).ok().filter(|&n| n > 0)?;
+                seen.extend_from_slice(&buf[..n]);
+            }
+            return Some(length);
+        }
+    }
+}
+
+/// Writes a chunked answer head with this content type.
+fn chunked_head(socket: &mut TcpStream, content_type: &str) -> std::io::Result<()> {
+    socket.write_all(
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+}
+
+/// Writes `bytes` as one chunk of a chunked body.
+fn chunk(socket: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    socket.write_all(format!("{:x}\r\n", bytes.len()).as_bytes())?;
+    socket.write_all(bytes)?;
+    socket.write_all(b"\r\n")
+}
+
+/// 17 MiB of text, more than one SSE event may hold.
+fn too_much_text() -> String {
+    "x".repeat(17 << 20)
+}
+
+/// The events of one upstream stream: a first text delta, a delta too large to translate, and a
+/// late delta and the end that must never reach the client.
+fn upstream_events(api: &str) -> Vec<String> {
+    let chat = |delta: &str| {
+        format!(r#"data: {{"id":"c1","choices":[{{"index":0,"delta":{{"content":"{delta}"}}}}]}}"#)
+            + "\n\n"
+    };
+    let messages = |delta: &str| {
+        format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{delta}\"}}}}\n\n"
+        )
+    };
+    match api {
+        "openai" => vec![
+            chat("EARLY-DELTA"),
+            chat(&too_much_text()),
+            chat("LATE-DELTA"),
+            "data: [DONE]\n\n".to_string(),
+        ],
+        _ => vec![
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"usage\":{\"input_tokens\":1}}}\n\n".to_string(),
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n".to_string(),
+            messages("EARLY-DELTA"),
+            messages(&too_much_text()),
+            messages("LATE-DELTA"),
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_string(),
+        ],
+    }
+}
+
+#[actix_rt::test]
+async fn an_sse_event_too_large_to_translate_ends_the_clients_stream_with_its_error_event() {
+    // An Anthropic client before a Chat upstream, and a Chat client before a Messages upstream.
+    for (api, path, body) in [
+        ("openai", "/v1/messages", STREAM_BODY),
+        (
+            "anthropic",
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+    ] {
+        let events = upstream_events(api);
+        // The upstream never closes the stream: only the gateway can end it.
+        let (url, mut seen) = raw_upstream(move |socket| {
+            let _ = chunked_head(socket, "text/event-stream");
+            for event in &events {
+                if chunk(socket, event.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        });
+        let base_url = if api == "openai" {
+            format!("{url}/v1")
+        } else {
+            url
+        };
+        let gw = Gateway::start(&config(
+            "",
+            &[format!(
+                "{}    api: {api}\n",
+                endpoint("up", &base_url, "k", 1)
+            )],
+        ));
+        let (status, _, text) = post(&gw.url, path, body).await;
+        assert_eq!(status, 200);
+        let text = String::from_utf8_lossy(&text);
+        assert!(
+            text.contains("EARLY-DELTA"),
+            "{api}: {}\n{}",
+            &text[..text.len().min(500)],
+            gw.logs()
+        );
+        assert!(
+            !text.contains("LATE-DELTA") && !text.contains("xxxx"),
+            "{api}"
+        );
+        let last = text.trim_end().rsplit("\n\n").next().unwrap_or_default();
+        let data = last.rsplit("data: ").next().unwrap_or_default();
+        let error: serde_json::Value = serde_json::from_str(data).expect(last);
+        if api == "openai" {
+            // The Anthropic client's own error event.
+            assert!(last.starts_with("event: error\n"), "{last}");
+        }
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("larger than 16 MiB"),
+            "{last}"
+        );
+        let wait = Duration::from_secs(20);
+        assert!(matches!(
+            next(&mut seen, wait).await,
+            Some(Seen::Request(_))
+        ));
+        assert_eq!(
+            next(&mut seen, wait).await,
+            Some(Seen::Closed),
+            "the gateway stops reading the upstream"
+        );
+        let endpoint = &gw.status().await["endpoints"][0];
+        assert_eq!(endpoint["failures"], 1, "{endpoint}");
+        assert!(
+            endpoint["last_error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("SSE event larger"),
+            "{endpoint}"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_json_answer_too_large_to_translate_gets_502_in_the_clients_shape() {
+    // 17 MiB of answer that never ends: the gateway must stop reading on its own.
+    let (url, mut seen) = raw_upstream(|socket| {
+        let _ = chunked_head(socket, "application/json");
+        let start = r#"{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":""#;
+        let _ = chunk(socket, start.as_bytes());
+        let mib = "x".repeat(1 << 20);
+        for _ in 0..17 {
+            if chunk(socket, mib.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let gw = Gateway::start(&config(
+        "",
+        &[format!(
+            "{}    api: openai\n",
+            endpoint("up", &format!("{url}/v1"), "k", 1)
+        )],
+    ));
+    let (status, headers, body) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    assert_eq!(status, 502);
+    assert_eq!(
+        header(&headers, "x-switchyard-error").as_deref(),
+        Some("bad_answer")
+    );
+    let error: serde_json::Value = serde_json::from_slice(&body).expect("a JSON error");
+    assert_eq!(
+        error["type"], "error",
+        "the Anthropic client's shape: {error}"
+    );
+    assert_eq!(error["error"]["type"], "api_error");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("larger than 16MiB"), "{message}");
+    let wait = Duration::from_secs(20);
+    assert!(matches!(
+        next(&mut seen, wait).await,
+        Some(Seen::Request(_))
+    ));
+    assert_eq!(
+        next(&mut seen, wait).await,
+        Some(Seen::Closed),
+        "the gateway stops reading the upstream"
+    );
+    let endpoint = &gw.status().await["endpoints"][0];
+    assert_eq!(endpoint["failures"], 1, "{endpoint}");
+}
+
+/// A Messages request of about `size` bytes.
+fn body_of(size: usize) -> String {
+    format!(
+        r#"{{"model":"m","max_tokens":1,"messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "x".repeat(size)
+    )
+}
+
+async fn post_body(url: String, body: String) -> (u16, awc::http::header::HeaderMap, bytes::Bytes) {
+    let mut r = client()
+        .post(format!("{url}/v1/messages"))
+        .insert_header(("content-type", "application/json"))
+        .send_body(body)
+        .await
+        .expect("request");
+    let bytes = r.body().await.expect("body");
+    (r.status().as_u16(), r.headers().clone(), bytes)
+}
+
+#[actix_rt::test]
+async fn request_bodies_past_the_total_held_get_503_until_held_ones_are_let_go() {
+    // The upstream answers the first request only when the test says so, the others at once.
+    let (go, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    let connections = AtomicUsize::new(0);
+    let (url, mut seen) = raw_upstream(move |socket| {
+        if connections.fetch_add(1, Ordering::SeqCst) == 0 {
+            let Ok(()) = gate.lock().expect("gate").recv() else {
+                return;
+            };
+        }
+        let answer = r#"{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
+        let _ = socket.write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
+            .as_bytes(),
+        );
+    });
+    let gw = Gateway::start(&config(
+        "  max_request_body: 1MiB\n  max_request_bodies_total: 1MiB\n",
+        &[endpoint("up", &url, "k", 1)],
+    ));
+    let wait = Duration::from_secs(20);
+    let size = 600 << 10;
+
+    // The first request's body is held while the upstream thinks.
+    let first = actix_rt::spawn(post_body(gw.url.clone(), body_of(size)));
+    assert!(matches!(next(&mut seen, wait).await, Some(Seen::Request(n)) if n > size));
+
+    // A second one would make 1.2 MiB: refused, and nothing goes upstream.
+    let (status, headers, body) = post_body(gw.url.clone(), body_of(size)).await;
+    assert_eq!(status, 503);
+    assert_eq!(header(&headers, "retry-after").as_deref(), Some("1"));
+    assert_eq!(
+        header(&headers, "x-switchyard-error").as_deref(),
+        Some("request_bodies_full")
+    );
+    let error: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(error["error"]["type"], "overloaded_error", "{error}");
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("max_request_bodies_total"));
+    // A small one still fits beside the first; it is the next request the upstream sees.
+    let (status, _, _) = post_body(gw.url.clone(), body_of(1000)).await;
+    assert_eq!(status, 200);
+    let mut later = Vec::new();
+    while let Ok(report) = seen.try_recv() {
+        later.push(report);
+    }
+    assert!(
+        matches!(later.first(), Some(Seen::Request(n)) if *n < 2000),
+        "{later:?}"
+    );
+
+    // Once the first request is answered, its bytes are let go: the same body now passes.
+    go.send(()).expect("gate");
+    let (status, _, _) = first.await.expect("first request");
+    assert_eq!(status, 200);
+    let (status, _, _) = post_body(gw.url.clone(), body_of(size)).await;
+    assert_eq!(status, 200);
+}
+
+#[actix_rt::test]
+async fn a_client_that_goes_away_lets_go_of_the_body_it_sent() {
+    // The upstream never answers the first request; later ones at once.
+    let connections = AtomicUsize::new(0);
+    let (url, mut seen) = raw_upstream(move |socket| {
+        if connections.fetch_add(1, Ordering::SeqCst) > 0 {
+            let answer = r#"{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
+            let _ = socket.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    let gw = Gateway::start(&config(
+        "  max_request_body: 1MiB\n  max_request_bodies_total: 1MiB\n",
+        &[endpoint("up", &url, "k", 1)],
+    ));
+    let wait = Duration::from_secs(20);
+    let body = body_of(600 << 10);
+    let mut socket = TcpStream::connect(gw.url.trim_start_matches("http://")).expect("connect");
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).expect("head");
+    socket.write_all(body.as_bytes()).expect("body");
+    assert!(matches!(
+        next(&mut seen, wait).await,
+        Some(Seen::Request(_))
+    ));
+    // The client gives up: the gateway drops the request, and with it the upstream call.
+    drop(socket);
+    assert_eq!(next(&mut seen, wait).await, Some(Seen::Closed));
+    let (status, _, _) = post_body(gw.url.clone(), body).await;
+    assert_eq!(
+        status, 200,
+        "the body the client left behind is no longer held"
+    );
+}
