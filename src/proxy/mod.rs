@@ -134,7 +134,81 @@ struct Relay<'a> {
     log: AccessLog,
 }
 
+/// What a request carries from one attempt to the next.
+struct Progress<S> {
+    /// The ids of the endpoints tried, shared with their configs (passed-over ones included).
+    tried: Vec<Arc<str>>,
+    /// Endpoints that gave no answer, with why.
+    unreachable: Vec<(String, TransportError)>,
+    /// The last attempt's upstream answer, while it may still be the one passed on.
+    last_answer: Option<Answer<S>>,
+    /// The next attempt spends the retry budget (it follows a transient failure).
+    budgeted: bool,
+    /// The thinking rectifier ran (it runs once per request).
+    rectified: bool,
+    /// The session stays bound to the endpoint that turned this attempt away.
+    keep_session: bool,
+    /// The first translation refusal, while the request looks for an endpoint that takes it as
+    /// it is.
+    refused: Option<(Refusal, Api)>,
+    /// Endpoints passed over for a refusal (never sent anything).
+    skipped: usize,
+    /// The last endpoint tried was sent the request (so a next one is a failover).
+    sent: bool,
+}
+
+impl<S> Progress<S> {
+    fn new() -> Self {
+        Progress {
+            tried: Vec::new(),
+            unreachable: Vec::new(),
+            last_answer: None,
+            budgeted: false,
+            rectified: false,
+            keep_session: false,
+            refused: None,
+            skipped: 0,
+            sent: false,
+        }
+    }
+
+    /// Endpoints the request was sent to (`x-switchyard-attempts`).
+    fn attempts(&self) -> usize {
+        self.tried.len() - self.skipped
+    }
+}
+
+/// A request body made ready for one endpoint.
+struct Prepared {
+    outbound: Bytes,
+    exchange: Option<crate::translate::Exchange>,
+    /// The gateway asked for the usage chunk of a Chat stream its client did not ask for.
+    hide_usage_chunk: bool,
+}
+
+/// How one attempt ended.
+// Made once per attempt and moved once: boxing the answer would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Outcome<S> {
+    /// The upstream answered; `failed` when the answer counts against the endpoint.
+    Answered {
+        answer: Answer<S>,
+        failed: Option<UpstreamError>,
+    },
+    /// No answer came (the connection failed, a timeout).
+    Unreachable(TransportError),
+    /// The endpoint cannot carry the request as it is; one of another API may.
+    PassedOver(Refusal, Api),
+    /// No endpoint of any kind can read the request.
+    Unreadable(Refusal, Api),
+    /// The path has no call in the endpoint's API: the gateway answers it (a token estimate).
+    AnsweredHere,
+    /// The gateway's own error, before anything was sent.
+    Refused(GatewayError),
+}
+
 impl Relay<'_> {
+    /// Reads the request, then select → attempt → decide until an answer goes out.
     async fn run(mut self, payload: web::Payload) -> HttpResponse {
         let limits = body::BodyLimits {
             one: self.config.proxy.max_request_body,
@@ -150,214 +224,292 @@ impl Relay<'_> {
             };
         let facts = request::request_facts(self.req.headers(), &body);
         self.log.model = facts.model.clone();
-        if let Some(problem) = &facts.model_problem {
-            // Model rules (allowlists, renames, per-model accounting) hold only if the gateway
-            // reads the same model the upstream will: a doubtful one goes nowhere. A name with
-            // control characters goes nowhere at all.
-            let refused = match problem {
-                ModelProblem::ControlCharacters => true,
-                ModelProblem::Uncertain(_) => request::model_rules_apply(&self.config.endpoints),
-            };
-            if refused {
-                return self.refuse(GatewayError::UnreadableModel(problem.to_string()));
-            }
+        if let Some(error) = self.model_refusal(&facts) {
+            return self.refuse(error);
         }
-        let max_attempts = self.config.balancer.max_attempts as usize;
-        // The ids of the endpoints tried, shared with their configs.
-        let mut tried: Vec<Arc<str>> = Vec::new();
-        let mut unreachable: Vec<(String, TransportError)> = Vec::new();
-        // The last attempt's upstream answer, while it may still be the one passed on.
-        let mut last_answer = None;
-        let mut budgeted = false;
-        let mut rectified = false;
-        let mut keep_session = false;
-        // The first translation refusal, while the request looks for an endpoint that takes it
-        // as it is; `skipped`: endpoints passed over for it (never sent anything).
-        let mut refused: Option<(Refusal, Api)> = None;
-        let mut skipped = 0;
-        let mut moved_on = false;
+        let mut progress = Progress::new();
         loop {
-            let chosen = match self.select(&facts, &tried, (budgeted, keep_session)).await {
+            let chosen = match self.select(&facts, &progress).await {
                 Ok(chosen) => chosen,
-                Err(no) => {
-                    let nothing_sent = last_answer.is_none() && unreachable.is_empty();
-                    if let Some((refusal, client)) = refused {
-                        if decide::refusal_stands(nothing_sent, &no) {
-                            // The refusal says what to change.
-                            return self.refuse_translation(refusal, client);
-                        }
-                    }
-                    let attempts = tried.len() - skipped;
-                    return self.nothing_left(last_answer, unreachable, Some(no), attempts);
-                }
+                Err(no) => return self.no_endpoint(progress, no),
             };
-            if let (true, Some(previous)) = (moved_on, tried.last()) {
+            if let (true, Some(previous)) = (progress.sent, progress.tried.last()) {
                 // The request moves on from the endpoint that failed it.
                 self.log.failed_over.push(previous.to_string());
             }
             let endpoint = chosen.endpoint.clone();
-            tried.push(endpoint.wire.shared_id.clone());
+            progress.tried.push(endpoint.wire.shared_id.clone());
             let upstream_model = facts
                 .model
                 .as_ref()
                 .map(|m| request::upstream_model(&endpoint, m));
-            let addr = chosen.addr.clone();
-            let mut attempt = Attempt::new(chosen.addr, chosen.claim, upstream_model);
-            if self.call.answered_here(endpoint.api) {
-                return self.count_tokens_here(&body, &endpoint, tried.len() - skipped);
+            let mut attempt = Attempt::new(chosen.addr.clone(), chosen.claim, upstream_model);
+            let outcome = self
+                .attempt(
+                    &body,
+                    &facts,
+                    &chosen,
+                    &mut attempt,
+                    &mut progress.rectified,
+                )
+                .await;
+            let answer = match outcome {
+                Outcome::Answered { answer, failed } => (Some(answer), failed),
+                Outcome::Unreachable(error) => {
+                    progress
+                        .unreachable
+                        .push((endpoint.id.clone(), error.clone()));
+                    (None, Some(UpstreamError::Transport(error)))
+                }
+                Outcome::PassedOver(refusal, client) => {
+                    // No failure of the endpoint's, and its session binding stays.
+                    self.log.passed_over(&endpoint.id);
+                    progress.refused.get_or_insert((refusal, client));
+                    progress.skipped += 1;
+                    progress.sent = false;
+                    (progress.budgeted, progress.keep_session) = (false, true);
+                    continue;
+                }
+                Outcome::Unreadable(refusal, client) => {
+                    return self.refuse_translation(refusal, client)
+                }
+                Outcome::AnsweredHere => {
+                    let attempts = progress.attempts();
+                    return self.count_tokens_here(&body, &endpoint, attempts);
+                }
+                Outcome::Refused(error) => return self.refuse(error),
+            };
+            progress.sent = true;
+            self = match self
+                .decide(answer, attempt, &endpoint, &facts, &mut progress)
+                .await
+            {
+                Ok(response) => return response,
+                Err(relay) => relay,
+            };
+        }
+    }
+
+    /// A model the gateway must not route: one with control characters always, one it cannot
+    /// read with certainty while model rules (allowlists, renames, per-model accounting) depend
+    /// on reading the same model the upstream will.
+    fn model_refusal(&self, facts: &RequestFacts) -> Option<GatewayError> {
+        let problem = facts.model_problem.as_ref()?;
+        let refused = match problem {
+            ModelProblem::ControlCharacters => true,
+            ModelProblem::Uncertain(_) => request::model_rules_apply(&self.config.endpoints),
+        };
+        refused.then(|| GatewayError::UnreadableModel(problem.to_string()))
+    }
+
+    /// One attempt on the chosen endpoint: the body in its API, sent, and the answer's start read
+    /// where it decides the verdict. Reports nothing to the endpoint (the caller does).
+    async fn attempt(
+        &self,
+        body: &Bytes,
+        facts: &RequestFacts,
+        chosen: &Selected,
+        attempt: &mut Attempt,
+        rectified: &mut bool,
+    ) -> Outcome<impl respond::UpstreamBody> {
+        let endpoint = &chosen.endpoint;
+        if self.call.answered_here(endpoint.api) {
+            return Outcome::AnsweredHere;
+        }
+        let route = self.call.route(endpoint.api);
+        let Prepared {
+            mut outbound,
+            exchange,
+            hide_usage_chunk,
+        } = match self.prepare(body, facts, endpoint, route) {
+            Ok(prepared) => prepared,
+            Err((refusal @ Refusal::NotJson(_), client)) => {
+                return Outcome::Unreadable(refusal, client)
             }
-            let route = self.call.route(endpoint.api);
-            let mapped = facts
-                .model
-                .as_deref()
-                .and_then(|m| request::mapped_model(&endpoint, m));
-            let (mut outbound, exchange) =
-                match translated::outbound_body(route, &body, mapped, &endpoint, self.config) {
-                    Ok(outbound) => outbound,
-                    Err(refusal) => {
-                        let client = match route {
-                            Route::Translate { client, .. } => client,
-                            Route::Passthrough => endpoint.api,
-                        };
-                        if matches!(refusal, Refusal::NotJson(_)) {
-                            // No endpoint of any kind can read it.
-                            return self.refuse_translation(refusal, client);
-                        }
-                        // This endpoint cannot carry the request; one that speaks the client's
-                        // API may. No failure of the endpoint's, and its session binding stays.
-                        self.log.passed_over(&endpoint.id);
-                        refused.get_or_insert((refusal, client));
-                        skipped += 1;
-                        moved_on = false;
-                        (budgeted, keep_session) = (false, true);
-                        continue;
-                    }
-                };
-            moved_on = true;
-            // Every streamed Chat answer reports its usage, so that it is charged; the usage
-            // chunk is taken out again for a client that did not ask for it.
-            let hide_usage_chunk = route == Route::Passthrough
-                && self.call == translated::Call::Generation(Api::OpenAi)
-                && facts.stream
-                && match usage_chunk::ask_for_usage(&outbound) {
-                    Some(asking) => {
-                        outbound = asking;
-                        true
-                    }
-                    None => false,
-                };
-            let attempts = tried.len() - skipped;
-            let (answer, failed) = loop {
-                let upstream = match self.upstream_request(&endpoint, &facts, route) {
-                    Ok(upstream) => upstream,
-                    Err(e) => return self.refuse(e),
-                };
-                let sent_at = Instant::now();
-                let sent = upstream.send_body(body::in_pieces(outbound.clone()));
-                let mut response = match sent.await {
-                    Err(e) => {
-                        let error = TransportError::from_send(&e, &self.config.timeouts);
-                        unreachable.push((endpoint.id.clone(), error.clone()));
-                        break (None, Some(UpstreamError::Transport(error)));
-                    }
-                    Ok(response) => response,
-                };
-                let status = response.status().as_u16();
-                let latency = sent_at.elapsed();
-                attempt.answered(status, latency);
-                if !is_worth_reading(status) {
-                    attempt.budget_used_up(ratelimit::exhausted_budget_wait(
-                        response.headers(),
-                        SystemTime::now(),
-                    ));
-                    let answer = Answer {
-                        response,
-                        addr: addr.clone(),
-                        endpoint: endpoint.clone(),
-                        latency,
-                        error_body: None,
-                        exchange: exchange.clone(),
-                        hide_usage_chunk,
-                    };
-                    break (Some(answer), None);
-                }
-                // Error bodies are small: read the start of one to tell an exhausted quota from a
-                // rate limit, and a foreign thinking signature from any other bad request.
-                let read = body::read_error_body(&mut response, self.config.timeouts.idle).await;
-                if !rectified && ratelimit::is_invalid_thinking_signature(status, &read.0) {
-                    if let Some(stripped) = ratelimit::without_thinking_blocks(&outbound) {
-                        // Once per request, on the same endpoint: the conversation moved between
-                        // upstreams and this one cannot verify the earlier turns' signatures.
-                        rectified = true;
-                        self.log.rectified = true;
-                        self.state.metrics.rectified();
-                        log::info!(
-                            "endpoint {}: thinking signatures from another upstream refused; retrying once without the thinking blocks",
-                            endpoint.id
-                        );
-                        outbound = stripped;
-                        continue;
-                    }
-                }
-                let retry_after = headers::retry_hint(response.headers(), SystemTime::now());
-                let quota = ratelimit::quota_exhausted(status, &read.0);
-                let failed = UpstreamError::from_status(status, retry_after, quota);
-                let answer = Answer {
-                    response,
-                    addr: addr.clone(),
-                    endpoint: endpoint.clone(),
-                    latency,
-                    error_body: Some(read),
-                    exchange: exchange.clone(),
-                    hide_usage_chunk,
-                };
-                break (Some(answer), failed);
+            Err((refusal, client)) => return Outcome::PassedOver(refusal, client),
+        };
+        loop {
+            let upstream = match self.upstream_request(endpoint, facts, route) {
+                Ok(upstream) => upstream,
+                Err(e) => return Outcome::Refused(e),
             };
-            let status = answer.as_ref().map(|a| a.response.status().as_u16());
-            // A 429 for this model says nothing about the endpoint's other models: the session
-            // stays bound to it for them.
-            keep_session = status == Some(429)
-                && facts.model.is_some()
-                && self.config.health.rate_limit_scope == RateLimitScope::Model;
-            self.log.attempt(&endpoint.id, status, failed.as_ref());
-            let step = decide::next_step(failed.as_ref(), attempts, max_attempts);
-            let attempt = match failed {
-                Some(error) => {
-                    attempt.failed(error);
-                    None
+            let sent_at = Instant::now();
+            let sent = upstream.send_body(body::in_pieces(outbound.clone()));
+            let response = match sent.await {
+                Err(e) => {
+                    return Outcome::Unreachable(TransportError::from_send(
+                        &e,
+                        &self.config.timeouts,
+                    ))
                 }
-                None => Some(attempt),
+                Ok(response) => response,
             };
-            match (step, answer) {
-                (Step::Relay, Some(answer)) => {
-                    if translated::read_whole_first(&answer) {
-                        return self.relay_whole(answer, attempt, attempts).await;
-                    }
-                    return self.relay(answer, attempt, attempts);
+            let status = response.status().as_u16();
+            let latency = sent_at.elapsed();
+            attempt.answered(status, latency);
+            let mut answer = Answer {
+                response,
+                addr: chosen.addr.clone(),
+                endpoint: endpoint.clone(),
+                latency,
+                error_body: None,
+                exchange: exchange.clone(),
+                hide_usage_chunk,
+            };
+            if !is_worth_reading(status) {
+                attempt.budget_used_up(ratelimit::exhausted_budget_wait(
+                    answer.response.headers(),
+                    SystemTime::now(),
+                ));
+                return Outcome::Answered {
+                    answer,
+                    failed: None,
+                };
+            }
+            // Error bodies are small: read the start of one to tell an exhausted quota from a
+            // rate limit, and a foreign thinking signature from any other bad request.
+            let read = body::read_error_body(&mut answer.response, self.config.timeouts.idle).await;
+            if !*rectified && ratelimit::is_invalid_thinking_signature(status, &read.0) {
+                if let Some(stripped) = ratelimit::without_thinking_blocks(&outbound) {
+                    *rectified = true;
+                    self.note_rectified(endpoint);
+                    outbound = stripped;
+                    continue;
                 }
-                (Step::Retry { budgeted: spend }, answer) => {
-                    budgeted = spend;
-                    last_answer = answer;
-                }
-                (Step::GiveUp | Step::Relay, answer) => {
-                    return self.nothing_left(answer, unreachable, None, attempts)
-                }
+            }
+            let retry_after = headers::retry_hint(answer.response.headers(), SystemTime::now());
+            let quota = ratelimit::quota_exhausted(status, &read.0);
+            let failed = UpstreamError::from_status(status, retry_after, quota);
+            answer.error_body = Some(read);
+            return Outcome::Answered { answer, failed };
+        }
+    }
+
+    /// The body as `endpoint` takes it (its API, its model name, usage asked for), or why the
+    /// endpoint cannot take it, with the client's API the refusal is told in.
+    fn prepare(
+        &self,
+        body: &Bytes,
+        facts: &RequestFacts,
+        endpoint: &EndpointConfig,
+        route: Route,
+    ) -> Result<Prepared, (Refusal, Api)> {
+        let mapped = facts
+            .model
+            .as_deref()
+            .and_then(|m| request::mapped_model(endpoint, m));
+        let (outbound, exchange) =
+            translated::outbound_body(route, body, mapped, endpoint, self.config).map_err(
+                |refusal| match route {
+                    Route::Translate { client, .. } => (refusal, client),
+                    Route::Passthrough => (refusal, endpoint.api),
+                },
+            )?;
+        // Every streamed Chat answer reports its usage, so that it is charged; the usage chunk is
+        // taken out again for a client that did not ask for it.
+        let asking = (route == Route::Passthrough
+            && self.call == translated::Call::Generation(Api::OpenAi)
+            && facts.stream)
+            .then(|| usage_chunk::ask_for_usage(&outbound))
+            .flatten();
+        Ok(Prepared {
+            hide_usage_chunk: asking.is_some(),
+            outbound: asking.unwrap_or(outbound),
+            exchange,
+        })
+    }
+
+    /// The thinking rectifier runs: once per request, on the same endpoint, because the
+    /// conversation moved between upstreams and this one cannot verify earlier signatures.
+    fn note_rectified(&self, endpoint: &EndpointConfig) {
+        self.state.metrics.rectified();
+        log::info!(
+            "endpoint {}: thinking signatures from another upstream refused; retrying once without the thinking blocks",
+            endpoint.id
+        );
+    }
+
+    /// Carries out [`decide::next_step`] for an attempt that reached its endpoint (`answer` is
+    /// `None` when none came): the answer that goes out, or the relay back to try another
+    /// endpoint.
+    async fn decide<S: respond::UpstreamBody>(
+        mut self,
+        (answer, failed): (Option<Answer<S>>, Option<UpstreamError>),
+        attempt: Attempt,
+        endpoint: &EndpointConfig,
+        facts: &RequestFacts,
+        progress: &mut Progress<S>,
+    ) -> Result<HttpResponse, Self> {
+        self.log.rectified |= progress.rectified;
+        let status = answer.as_ref().map(|a| a.response.status().as_u16());
+        // A 429 for this model says nothing about the endpoint's other models: the session stays
+        // bound to it for them.
+        progress.keep_session = status == Some(429)
+            && facts.model.is_some()
+            && self.config.health.rate_limit_scope == RateLimitScope::Model;
+        self.log.attempt(&endpoint.id, status, failed.as_ref());
+        let attempts = progress.attempts();
+        let max_attempts = self.config.balancer.max_attempts as usize;
+        let step = decide::next_step(failed.as_ref(), attempts, max_attempts);
+        let attempt = match failed {
+            Some(error) => {
+                attempt.failed(error);
+                None
+            }
+            None => Some(attempt),
+        };
+        match (step, answer) {
+            (Step::Relay, Some(answer)) if translated::read_whole_first(&answer) => {
+                Ok(self.relay_whole(answer, attempt, attempts).await)
+            }
+            (Step::Relay, Some(answer)) => Ok(self.relay(answer, attempt, attempts)),
+            (Step::Retry { budgeted }, answer) => {
+                progress.budgeted = budgeted;
+                progress.last_answer = answer;
+                Err(self)
+            }
+            (Step::GiveUp | Step::Relay, answer) => {
+                let unreachable = std::mem::take(&mut progress.unreachable);
+                Ok(self.nothing_left(answer, unreachable, None, attempts))
             }
         }
     }
 
-    async fn select(
+    /// The Balancer had no endpoint: a translation refusal that stands, else the last answer or
+    /// why nothing could serve.
+    fn no_endpoint<S: respond::UpstreamBody>(
+        self,
+        progress: Progress<S>,
+        no: NoEndpoint,
+    ) -> HttpResponse {
+        let nothing_sent = progress.last_answer.is_none() && progress.unreachable.is_empty();
+        let attempts = progress.attempts();
+        if let Some((refusal, client)) = progress.refused {
+            if decide::refusal_stands(nothing_sent, &no) {
+                // The refusal says what to change.
+                return self.refuse_translation(refusal, client);
+            }
+        }
+        self.nothing_left(
+            progress.last_answer,
+            progress.unreachable,
+            Some(no),
+            attempts,
+        )
+    }
+
+    /// Asks the Balancer for the next endpoint to try.
+    async fn select<S>(
         &self,
         facts: &RequestFacts,
-        tried: &[Arc<str>],
-        (budgeted, keep_session): (bool, bool),
+        progress: &Progress<S>,
     ) -> Result<Selected, NoEndpoint> {
         let ask = SelectEndpoint {
             model: facts.model.clone(),
-            exclude: tried.to_vec(),
+            exclude: progress.tried.clone(),
             session: facts.session.clone(),
-            budgeted,
-            keep_session,
+            budgeted: progress.budgeted,
+            keep_session: progress.keep_session,
             api: self.call.endpoint_api(),
         };
         match self.state.balancer.send(ask).await {
