@@ -24,7 +24,7 @@ pub use live::LiveConfig;
 pub use load::{default_state_file, load_file, parse, resolve_config_path};
 pub use settings::*;
 pub use validate::{default_endpoint_id, warnings};
-pub use wire::Wire;
+pub use wire::{KeyFinder, Wire, MIN_SEARCHED_KEY};
 
 /// The exit status of every command that stops on a config error.
 pub const EXIT_CONFIG: u8 = 2;

@@ -22,6 +22,47 @@ pub struct Wire {
     /// The endpoint's id, shared without a copy by the usage records of its answers and by the
     /// list of endpoints a request tried.
     pub shared_id: Arc<str>,
+    /// A searcher for the key in answers (the redactor's), built once; `None` for a key too
+    /// short to be searched for.
+    pub key_finder: Option<KeyFinder>,
+}
+
+/// Keys shorter than this are not searched for in answers: they are no secret, and replacing
+/// every occurrence of a two-letter string would mangle the answer.
+pub const MIN_SEARCHED_KEY: usize = 8;
+
+/// A shared, ready-made searcher for one endpoint's key. Its `Debug` never shows the key.
+#[derive(Clone)]
+pub struct KeyFinder(Arc<memchr::memmem::Finder<'static>>);
+
+impl KeyFinder {
+    /// A searcher for `key`, or `None` when the key is shorter than [`MIN_SEARCHED_KEY`].
+    pub fn new(key: &str) -> Option<KeyFinder> {
+        (key.len() >= MIN_SEARCHED_KEY).then(|| {
+            KeyFinder(Arc::new(
+                memchr::memmem::Finder::new(key.as_bytes()).into_owned(),
+            ))
+        })
+    }
+
+    /// The searcher.
+    pub fn finder(&self) -> &memchr::memmem::Finder<'static> {
+        &self.0
+    }
+}
+
+impl PartialEq for KeyFinder {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.needle() == other.0.needle()
+    }
+}
+
+impl Eq for KeyFinder {}
+
+impl std::fmt::Debug for KeyFinder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyFinder(..)")
+    }
 }
 
 impl Wire {
@@ -72,6 +113,7 @@ impl Wire {
             authorization,
             id,
             shared_id,
+            key_finder: KeyFinder::new(key),
         })
     }
 }

@@ -170,6 +170,16 @@ pub fn in_pieces(body: Bytes) -> SizedStream<impl Stream<Item = Result<Bytes, In
     SizedStream::new(length as u64, futures_util::stream::iter(pieces))
 }
 
+/// Sends `request` with `body`: as it is when it fits in one piece (a `Bytes` body costs awc no
+/// allocation), else in pieces (see [`in_pieces`]).
+pub fn send(request: awc::ClientRequest, body: Bytes) -> awc::SendClientRequest {
+    if body.len() <= PIECE {
+        request.send_body(body)
+    } else {
+        request.send_body(in_pieces(body))
+    }
+}
+
 /// Reads the start of an upstream error body (bounded in size and time); `true` when that was
 /// the whole body, `false` when more may follow (it is then relayed as it comes).
 pub async fn read_error_body<S>(

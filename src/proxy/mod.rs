@@ -334,7 +334,7 @@ impl Relay<'_> {
                 Err(e) => return Outcome::Refused(e),
             };
             let sent_at = Instant::now();
-            let sent = upstream.send_body(body::in_pieces(outbound.clone()));
+            let sent = body::send(upstream, outbound.clone());
             let response = match sent.await {
                 Err(e) => {
                     return Outcome::Unreachable(TransportError::from_send(

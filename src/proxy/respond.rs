@@ -192,7 +192,7 @@ impl Relay<'_> {
             }
         };
         // Any answer may echo the key: an error event inside a 200 stream, a 200 JSON error body.
-        let redactor = Redactor::for_key(endpoint.api_key.expose());
+        let redactor = endpoint.wire.key_finder.clone().map(Redactor::with);
         let translation = exchange
             .as_ref()
             .map(|exchange| translated::answer_stage(exchange, status.as_u16(), is_sse));

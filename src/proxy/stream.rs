@@ -96,9 +96,10 @@ impl<S> RelayBody<S> {
         }
     }
 
-    /// Passes every chunk through `redactor` (an error answer that may echo the endpoint's key).
-    pub fn redacting(self, redactor: Option<Redactor>) -> Self {
-        self.staged(redactor.map(|r| Box::new(r) as Box<dyn BodyStage>))
+    /// Passes every chunk, last, through `redactor` (any answer may echo the endpoint's key).
+    pub fn redacting(mut self, redactor: Option<Redactor>) -> Self {
+        self.stages = std::mem::take(&mut self.stages).redacting(redactor);
+        self
     }
 
     /// Passes every chunk through `stage`, after the stages added before it.

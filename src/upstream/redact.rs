@@ -3,37 +3,42 @@
 //! replaces each occurrence of that endpoint's key with `[redacted]`, also when the key is split
 //! across chunks.
 
+use crate::config::KeyFinder;
 use bytes::Bytes;
-use memchr::memmem;
 
 /// What replaces the key.
 pub const REDACTED: &[u8] = b"[redacted]";
 
 /// Keys shorter than this are not searched for: they are no secret, and replacing every
 /// occurrence of a two-letter string would mangle the answer.
-pub const MIN_KEY_LEN: usize = 8;
+pub const MIN_KEY_LEN: usize = crate::config::MIN_SEARCHED_KEY;
 
 /// Replaces a key in a byte stream fed in chunks. Holds back only a chunk's last bytes that could
 /// be the start of a key the next chunk completes (so an SSE event, which ends in a blank line,
 /// is never held), and passes a chunk without the key on without copying it.
 #[derive(Debug)]
 pub struct Redactor {
-    finder: memmem::Finder<'static>,
+    finder: KeyFinder,
     carry: Vec<u8>,
 }
 
 impl Redactor {
     /// A redactor for `key`, or `None` when the key is too short to be searched for.
     pub fn for_key(key: &str) -> Option<Redactor> {
-        (key.len() >= MIN_KEY_LEN).then(|| Redactor {
-            finder: memmem::Finder::new(key.as_bytes()).into_owned(),
+        KeyFinder::new(key).map(Redactor::with)
+    }
+
+    /// A redactor searching with an endpoint's ready-made finder (no allocation).
+    pub fn with(finder: KeyFinder) -> Redactor {
+        Redactor {
+            finder,
             carry: Vec::new(),
-        })
+        }
     }
 
     /// The bytes that can be let through after `chunk`.
     pub fn feed(&mut self, chunk: Bytes) -> Bytes {
-        if self.carry.is_empty() && self.finder.find(&chunk).is_none() {
+        if self.carry.is_empty() && self.finder.finder().find(&chunk).is_none() {
             let hold = self.partial_key_at_end(&chunk);
             if hold == 0 {
                 return chunk;
@@ -45,10 +50,10 @@ impl Redactor {
         buf.extend_from_slice(&chunk);
         let mut out = Vec::with_capacity(buf.len());
         let mut start = 0;
-        for at in self.finder.find_iter(&buf) {
+        for at in self.finder.finder().find_iter(&buf) {
             out.extend_from_slice(&buf[start..at]);
             out.extend_from_slice(REDACTED);
-            start = at + self.finder.needle().len();
+            start = at + self.finder.finder().needle().len();
         }
         let rest = &buf[start..];
         let hold = self.partial_key_at_end(rest);
@@ -59,7 +64,7 @@ impl Redactor {
 
     /// How many of `bytes`' last bytes are a proper start of the key (the longest such run).
     fn partial_key_at_end(&self, bytes: &[u8]) -> usize {
-        let needle = self.finder.needle();
+        let needle = self.finder.finder().needle();
         let window = (needle.len() - 1).min(bytes.len());
         let tail = &bytes[bytes.len() - window..];
         // The earliest place the key's first byte starts a run that matches to the end is the
@@ -71,10 +76,10 @@ impl Redactor {
 
     /// `text` with every occurrence of the key replaced (for a line bound for the log).
     pub fn redact_text(&self, text: String) -> String {
-        if self.finder.find(text.as_bytes()).is_none() {
+        if self.finder.finder().find(text.as_bytes()).is_none() {
             return text;
         }
-        let key = String::from_utf8_lossy(self.finder.needle());
+        let key = String::from_utf8_lossy(self.finder.finder().needle());
         text.replace(&*key, "[redacted]")
     }
 
