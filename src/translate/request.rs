@@ -104,7 +104,8 @@ pub(crate) fn write_messages_as_chat(
     capacity: usize,
 ) -> Result<Vec<u8>, Refusal> {
     let mut out = BodyWriter::with_capacity(capacity);
-    out.member("model", &target.model).map_err(unwritable)?;
+    out.member("model", &target.model.into())
+        .map_err(unwritable)?;
     out.open_array("messages").map_err(unwritable)?;
     if let Some(system) = text_of(request.field("system"), "system")? {
         out.item(&out! {"role" => "system", "content" => system})
@@ -143,20 +144,20 @@ pub(crate) fn write_messages_as_chat(
             .map_err(unwritable)?;
     }
     if let Some(stop) = request.get("stop_sequences").filter(|v| !v.is_null()) {
-        out.member("stop", &stop.raw()).map_err(unwritable)?;
+        out.member("stop", &stop.into()).map_err(unwritable)?;
     }
     for key in ["temperature", "top_p"] {
         if let Some(v) = request.get(key).filter(|v| !v.is_null()) {
-            out.member(key, &v.raw()).map_err(unwritable)?;
+            out.member(key, &v.into()).map_err(unwritable)?;
         }
     }
     if let Some(user) = request.field("metadata").get("user_id").as_str() {
         // Claude Code's user ids run to ~150 characters; OpenAI takes 64, so long ones are hashed.
-        out.member("user", &openai_name(&user))
+        out.member("user", &openai_name(&user).into())
             .map_err(unwritable)?;
     }
     if request.field("stream").as_bool() == Some(true) {
-        out.member("stream", &true).map_err(unwritable)?;
+        out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
         out.member("stream_options", &out! {"include_usage" => true})
             .map_err(unwritable)?;
     }
@@ -196,7 +197,7 @@ pub(crate) fn write_messages_as_chat(
             out.member("tool_choice", &mapped).map_err(unwritable)?;
         }
         if choice.field("disable_parallel_tool_use").as_bool() == Some(true) && has_tools {
-            out.member("parallel_tool_calls", &false)
+            out.member("parallel_tool_calls", &Out::Bool(false))
                 .map_err(unwritable)?;
         }
     }
@@ -497,7 +498,7 @@ impl Turns {
             if !to.is_empty() {
                 to.push(b',');
             }
-            serde_json::to_writer(&mut *to, &block.value)?;
+            block.value.write_to(to)?;
         }
         Ok(())
     }
@@ -539,7 +540,8 @@ pub(crate) fn write_chat_as_messages(
 ) -> Result<Vec<u8>, Refusal> {
     refuse_what_messages_cannot_express(request)?;
     let mut out = BodyWriter::with_capacity(capacity);
-    out.member("model", &target.model).map_err(unwritable)?;
+    out.member("model", &target.model.into())
+        .map_err(unwritable)?;
     let max = request
         .get("max_completion_tokens")
         .filter(|v| !v.is_null())
@@ -603,7 +605,7 @@ pub(crate) fn write_chat_as_messages(
     }
     turns.flush(&mut out).map_err(unwritable)?;
     if !system.is_empty() {
-        out.member("system", &system.join("\n\n"))
+        out.member("system", &system.join("\n\n").into())
             .map_err(unwritable)?;
     }
     if let Some(stop) = request.get("stop").filter(|v| !v.is_null()) {
@@ -619,14 +621,14 @@ pub(crate) fn write_chat_as_messages(
             .map_err(unwritable)?;
     }
     if let Some(p) = request.get("top_p").filter(|v| !v.is_null()) {
-        out.member("top_p", &p.raw()).map_err(unwritable)?;
+        out.member("top_p", &p.into()).map_err(unwritable)?;
     }
     if let Some(user) = request.str("user") {
         out.member("metadata", &out! {"user_id" => user})
             .map_err(unwritable)?;
     }
     if request.field("stream").as_bool() == Some(true) {
-        out.member("stream", &true).map_err(unwritable)?;
+        out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
     }
     let mut has_tools = false;
     if let Some(tools) = request.field("tools").array() {
@@ -902,7 +904,9 @@ fn assistant_message_to_blocks<'a>(
                 Out::Object(Vec::new())
             } else {
                 let checked = match arguments {
-                    Cow::Borrowed(text) => serde_json::from_str::<&RawValue>(text).map(Out::Raw),
+                    Cow::Borrowed(text) => {
+                        serde_json::from_str::<&RawValue>(text).map(|raw| Out::Raw(raw.into()))
+                    }
                     Cow::Owned(text) => RawValue::from_string(text).map(Out::RawOwned),
                 };
                 checked.map_err(|e| {
