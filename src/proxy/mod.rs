@@ -206,7 +206,7 @@ impl Relay<'_> {
                 .as_deref()
                 .and_then(|m| request::mapped_model(&endpoint, m));
             let (mut outbound, exchange) =
-                match translated::outbound_body(route, &body, mapped, &endpoint, self.config) {
+                match translated::outbound(route, &body, mapped, &endpoint, self.config).await {
                     Ok(outbound) => outbound,
                     Err(refusal) => {
                         let client = match route {

@@ -133,8 +133,9 @@ pub(super) fn adjust_headers(headers: &mut HeaderMap, endpoint: Api, route: Rout
 }
 
 /// The body sent upstream: the client's with the endpoint's model, or, for a translated route,
-/// rewritten for the endpoint's API (with what the answer's translation needs).
-pub(super) fn outbound_body(
+/// rewritten for the endpoint's API (with what the answer's translation needs; a large body is
+/// translated on a thread of its own).
+pub(super) async fn outbound(
     route: Route,
     body: &Bytes,
     upstream_model: Option<&str>,
@@ -158,11 +159,26 @@ pub(super) fn outbound_body(
                     .unwrap_or_default(),
                 max_tokens_cap: endpoint.max_tokens,
             };
-            let translated = translate::translate_request(client, upstream, body, &options)?;
+            let translated = if body.len() < OFF_THE_WORKER {
+                translate::translate_request(client, upstream, body, &options)?
+            } else {
+                // Tens of milliseconds of work: on a thread of its own, the worker keeps
+                // answering every other request (and `/healthz`) meanwhile.
+                let body = body.clone();
+                let work = move || translate::translate_request(client, upstream, &body, &options);
+                actix_web::rt::task::spawn_blocking(work)
+                    .await
+                    .map_err(|e| {
+                        Refusal::NotJson(format!("the translation did not finish: {e}"))
+                    })??
+            };
             Ok((Bytes::from(translated.body), Some(translated.exchange)))
         }
     }
 }
+
+/// Request bodies at least this large are translated off the worker's thread.
+const OFF_THE_WORKER: usize = 256 << 10;
 
 /// How a translated answer reaches the client: the stage that rewrites its bytes, and the
 /// content type the result has when it differs from the upstream's.
