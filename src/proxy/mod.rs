@@ -198,7 +198,9 @@ impl Relay<'_> {
             let addr = chosen.addr.clone();
             let mut attempt = Attempt::new(chosen.addr, chosen.claim, upstream_model);
             if self.call.answered_here(endpoint.api) {
-                return self.count_tokens_here(&body, &endpoint, tried.len() - skipped);
+                return self
+                    .count_tokens_here(&body, &endpoint, tried.len() - skipped)
+                    .await;
             }
             let route = self.call.route(endpoint.api);
             let mapped = facts

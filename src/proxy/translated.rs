@@ -177,7 +177,7 @@ pub(super) async fn outbound(
     }
 }
 
-/// Request bodies at least this large are translated off the worker's thread.
+/// Request bodies at least this large are translated (or counted) off the worker's thread.
 const OFF_THE_WORKER: usize = 256 << 10;
 
 /// How a translated answer reaches the client: the stage that rewrites its bytes, and the
@@ -403,19 +403,24 @@ impl Relay<'_> {
     }
 
     /// `count_tokens` for an OpenAI endpoint, which has no such call: the gateway's estimate.
-    pub(super) fn count_tokens_here(
+    pub(super) async fn count_tokens_here(
         mut self,
-        body: &[u8],
+        body: &Bytes,
         endpoint: &std::sync::Arc<EndpointConfig>,
         attempts: usize,
     ) -> HttpResponse {
-        let request: serde_json::Value = match serde_json::from_slice(body) {
-            Ok(request) => request,
-            Err(e) => {
-                return self.refuse_translation(Refusal::NotJson(e.to_string()), Api::Anthropic)
-            }
+        let answer = if body.len() < OFF_THE_WORKER {
+            count_tokens_answer(body)
+        } else {
+            let body = body.clone();
+            actix_web::rt::task::spawn_blocking(move || count_tokens_answer(&body))
+                .await
+                .unwrap_or_else(|e| Err(Refusal::NotJson(format!("the count did not finish: {e}"))))
         };
-        let answer = count_tokens_answer(&request).to_string();
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(refusal) => return self.refuse_translation(refusal, Api::Anthropic),
+        };
         self.log.status = 200;
         self.log.endpoint = Some(endpoint.clone());
         self.log.add_bytes(answer.len());
