@@ -4,7 +4,7 @@
 //! it: [`Json::object`] lists an object's members (their texts, again borrowed), [`Json::array`] an
 //! array's items, and a string is copied only when it has escapes. Parts the translation passes on
 //! unread (a tool's schema, a number) are written out as the client sent them. What comes out is
-//! an [`Out`] tree of one message at a time, written into the body with [`BodyWriter`]. So a request
+//! an [`Out`] tree of one message at a time, written into the body with [`JsonWriter`]. So a request
 //! costs little more than its own bytes and the translated body, whatever its shape: a tree of
 //! `serde_json::Value`s costs from a few times to forty times the text it was read from.
 
@@ -44,6 +44,10 @@ impl<'a> Json<'a> {
 
     pub fn is_null(self) -> bool {
         self.0 == "null"
+    }
+
+    pub fn is_object(self) -> bool {
+        self.first() == b'{'
     }
 
     /// The string, borrowed when it has no escapes; `None` for any other value.
@@ -105,6 +109,18 @@ impl<'a> Json<'a> {
             items.push(Json(item));
         }
         Some(items)
+    }
+
+    /// An array's first item (`null` when it has none, or when this is no array), without
+    /// finding the others.
+    pub fn first_item(self) -> Json<'a> {
+        if self.first() != b'[' {
+            return NULL;
+        }
+        Parts::new(self.0, b']')
+            .and_then(|mut parts| parts.next())
+            .flatten()
+            .map_or(NULL, Json)
     }
 
     /// The member `key` of an object (`null` when absent, or when this is no object). Each call
@@ -291,6 +307,13 @@ impl<'a> Object<'a> {
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
+
+    /// The members in the order written (a repeated key as often as it is written).
+    pub fn members(&self) -> impl Iterator<Item = (&str, Json<'a>)> + '_ {
+        self.members
+            .iter()
+            .map(|(key, value)| (key.as_ref(), *value))
+    }
 }
 
 /// A JSON value to write, borrowing from the request what it passes on.
@@ -305,6 +328,8 @@ pub enum Out<'a> {
     Raw(Json<'a>),
     /// A value the translation checked is JSON (a tool call's arguments).
     RawOwned(Box<RawValue>),
+    /// A small value the translation made (a usage object).
+    Value(serde_json::Value),
     Array(Vec<Out<'a>>),
     Object(Vec<(&'static str, Out<'a>)>),
 }
@@ -365,6 +390,7 @@ impl Out<'_> {
             // Checked when the request was parsed.
             Out::Raw(json) => buf.extend_from_slice(json.text().as_bytes()),
             Out::RawOwned(raw) => buf.extend_from_slice(raw.get().as_bytes()),
+            Out::Value(value) => serde_json::to_writer(&mut *buf, value)?,
             Out::Array(items) => {
                 buf.push(b'[');
                 for (i, item) in items.iter().enumerate() {
@@ -392,82 +418,97 @@ impl Out<'_> {
     }
 }
 
-/// Writes one JSON object into a byte buffer, member by member; one array member may be written
-/// item by item.
+/// Writes JSON into a byte buffer value by value: objects and arrays are opened, filled and
+/// closed, so a long array never has to exist whole before it is written.
 #[derive(Debug)]
-pub struct BodyWriter {
-    out: Vec<u8>,
-    members: usize,
-    /// Items written into the open array, when one is open.
-    items: Option<usize>,
+pub struct JsonWriter {
+    buf: Vec<u8>,
+    /// The open objects and arrays: the byte that closes each, and the values written into it.
+    open: Vec<(u8, usize)>,
+    /// A member's key was written: its value needs no comma.
+    after_key: bool,
 }
 
-impl BodyWriter {
+impl JsonWriter {
     /// A writer whose buffer starts with room for `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
-        let mut out = Vec::with_capacity(capacity);
-        out.push(b'{');
-        BodyWriter {
-            out,
-            members: 0,
-            items: None,
+        JsonWriter {
+            buf: Vec::with_capacity(capacity),
+            open: Vec::new(),
+            after_key: false,
         }
     }
 
-    fn key(&mut self, key: &str) -> serde_json::Result<()> {
-        self.close_array();
-        if self.members > 0 {
-            self.out.push(b',');
+    /// The comma before a value (or a key), unless it is the first of its container.
+    fn separate(&mut self) {
+        if std::mem::take(&mut self.after_key) {
+            return;
         }
-        self.members += 1;
-        serde_json::to_writer(&mut self.out, key)?;
-        self.out.push(b':');
+        if let Some((_, count)) = self.open.last_mut() {
+            if *count > 0 {
+                self.buf.push(b',');
+            }
+            *count += 1;
+        }
+    }
+
+    /// Starts the member `key` of the open object; its value follows.
+    pub fn key(&mut self, key: &str) -> serde_json::Result<()> {
+        self.separate();
+        serde_json::to_writer(&mut self.buf, key)?;
+        self.buf.push(b':');
+        self.after_key = true;
         Ok(())
     }
 
-    /// Writes the member `key`.
-    pub fn member(&mut self, key: &str, value: &Out<'_>) -> serde_json::Result<()> {
-        self.key(key)?;
-        value.write_to(&mut self.out)
+    /// Writes a value.
+    pub fn value(&mut self, value: &Out<'_>) -> serde_json::Result<()> {
+        self.separate();
+        value.write_to(&mut self.buf)
     }
 
-    /// Opens the array member `key`; [`BodyWriter::item`] adds to it until the next member.
-    pub fn open_array(&mut self, key: &str) -> serde_json::Result<()> {
-        self.key(key)?;
-        self.out.push(b'[');
-        self.items = Some(0);
-        Ok(())
-    }
-
-    /// Adds an item to the open array.
-    pub fn item(&mut self, value: &Out<'_>) -> serde_json::Result<()> {
-        self.item_bytes(|out| value.write_to(out))
-    }
-
-    /// Adds an item written by `write` to the open array.
-    pub fn item_bytes(
+    /// Writes a value as `write` puts it into the buffer.
+    pub fn value_with(
         &mut self,
         write: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
     ) -> serde_json::Result<()> {
-        let items = self.items.get_or_insert(0);
-        if *items > 0 {
-            self.out.push(b',');
-        }
-        *items += 1;
-        write(&mut self.out)
+        self.separate();
+        write(&mut self.buf)
     }
 
-    fn close_array(&mut self) {
-        if self.items.take().is_some() {
-            self.out.push(b']');
+    /// Writes the member `key` and its value.
+    pub fn member(&mut self, key: &str, value: &Out<'_>) -> serde_json::Result<()> {
+        self.key(key)?;
+        self.value(value)
+    }
+
+    /// Opens an object (as a value, or as the member whose key was just written).
+    pub fn open_object(&mut self) {
+        self.separate();
+        self.buf.push(b'{');
+        self.open.push((b'}', 0));
+    }
+
+    /// Opens an array (as a value, or as the member whose key was just written).
+    pub fn open_array(&mut self) {
+        self.separate();
+        self.buf.push(b'[');
+        self.open.push((b']', 0));
+    }
+
+    /// Closes the object or array opened last.
+    pub fn close(&mut self) {
+        if let Some((close, _)) = self.open.pop() {
+            self.buf.push(close);
         }
     }
 
-    /// The whole object.
+    /// Everything written, with what is still open closed.
     pub fn finish(mut self) -> Vec<u8> {
-        self.close_array();
-        self.out.push(b'}');
-        self.out
+        while !self.open.is_empty() {
+            self.close();
+        }
+        self.buf
     }
 }
 
@@ -571,22 +612,37 @@ mod tests {
     }
 
     #[test]
-    fn the_writer_writes_one_object_with_an_array_written_item_by_item() {
-        let mut w = BodyWriter::with_capacity(16);
+    fn the_writer_writes_values_into_what_is_open() {
+        let mut w = JsonWriter::with_capacity(16);
+        w.open_object();
         w.member("model", &"m".into()).unwrap();
-        w.open_array("messages").unwrap();
-        w.item(&out! {"role" => "user", "content" => Out::Null})
+        w.key("messages").unwrap();
+        w.open_array();
+        w.value(&out! {"role" => "user", "content" => Out::Null})
             .unwrap();
-        w.item(&out! {"role" => "assistant", "n" => Out::U64(7), "f" => Out::F64(0.5)})
+        w.value(&out! {"role" => "assistant", "n" => Out::U64(7), "f" => Out::F64(0.5)})
             .unwrap();
+        w.close();
         w.member("raw", &Json::parse(b" [1, 2] ").unwrap().into())
             .unwrap();
-        w.open_array("empty").unwrap();
+        w.key("empty").unwrap();
+        w.open_array();
+        w.close();
+        w.key("nested").unwrap();
+        w.open_object();
+        w.member("v", &Out::Value(json!({"a": [1]}))).unwrap();
+        w.key("bytes").unwrap();
+        w.value_with(|buf| {
+            buf.extend_from_slice(b"true");
+            Ok(())
+        })
+        .unwrap();
         let body: Value = serde_json::from_slice(&w.finish()).unwrap();
         assert_eq!(
             body,
             json!({"model": "m", "messages": [{"role": "user", "content": null},
-                {"role": "assistant", "n": 7, "f": 0.5}], "raw": [1, 2], "empty": []})
+                {"role": "assistant", "n": 7, "f": 0.5}], "raw": [1, 2], "empty": [],
+                "nested": {"v": {"a": [1]}, "bytes": true}})
         );
     }
 }

@@ -4,7 +4,7 @@
 //! message at a time (see [`super::lazy`]): a request costs about its own size once more, never a
 //! tree of itself.
 
-use super::lazy::{out, BodyWriter, Json, Object, Out};
+use super::lazy::{out, Json, JsonWriter, Object, Out};
 use super::Refusal;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -103,12 +103,14 @@ pub(crate) fn write_messages_as_chat(
     target: Target<'_>,
     capacity: usize,
 ) -> Result<Vec<u8>, Refusal> {
-    let mut out = BodyWriter::with_capacity(capacity);
+    let mut out = JsonWriter::with_capacity(capacity);
+    out.open_object();
     out.member("model", &target.model.into())
         .map_err(unwritable)?;
-    out.open_array("messages").map_err(unwritable)?;
+    out.key("messages").map_err(unwritable)?;
+    out.open_array();
     if let Some(system) = text_of(request.field("system"), "system")? {
-        out.item(&out! {"role" => "system", "content" => system})
+        out.value(&out! {"role" => "system", "content" => system})
             .map_err(unwritable)?;
     }
     let turns = request
@@ -121,13 +123,13 @@ pub(crate) fn write_messages_as_chat(
         match turn.str("role").as_deref() {
             Some("user") => user_turn_to_chat(turn.field("content"), &field, &mut out)?,
             Some("assistant") => out
-                .item(&assistant_turn_to_chat(turn.field("content"), &field)?)
+                .value(&assistant_turn_to_chat(turn.field("content"), &field)?)
                 .map_err(unwritable)?,
             // Claude Code sends system notes between turns; Chat Completions takes a system
             // message anywhere.
             Some("system") => {
                 if let Some(text) = text_of(turn.field("content"), &format!("{field}.content"))? {
-                    out.item(&out! {"role" => "system", "content" => text})
+                    out.value(&out! {"role" => "system", "content" => text})
                         .map_err(unwritable)?;
                 }
             }
@@ -139,6 +141,7 @@ pub(crate) fn write_messages_as_chat(
             }
         }
     }
+    out.close();
     if let Some(max) = request.get("max_tokens").filter(|v| !v.is_null()) {
         out.member("max_tokens", &target.max_tokens(max))
             .map_err(unwritable)?;
@@ -318,11 +321,11 @@ fn chat_content(parts: Vec<Part<'_>>) -> Out<'_> {
 fn user_turn_to_chat<'a>(
     content: Json<'a>,
     field: &str,
-    out: &mut BodyWriter,
+    out: &mut JsonWriter,
 ) -> Result<(), Refusal> {
     if let Some(text) = content.as_str() {
         return out
-            .item(&out! {"role" => "user", "content" => text})
+            .value(&out! {"role" => "user", "content" => text})
             .map_err(unwritable);
     }
     let Some(blocks) = content.array() else {
@@ -372,7 +375,7 @@ fn user_turn_to_chat<'a>(
                 if block.field("is_error").as_bool() == Some(true) {
                     text = Cow::Owned(format!("Error: {text}"));
                 }
-                out.item(&out! {
+                out.value(&out! {
                     "role" => "tool",
                     "tool_call_id" => block.str("tool_use_id").unwrap_or_default(),
                     "content" => text,
@@ -385,7 +388,7 @@ fn user_turn_to_chat<'a>(
         }
     }
     if !parts.is_empty() {
-        out.item(&out! {"role" => "user", "content" => chat_content(parts)})
+        out.value(&out! {"role" => "user", "content" => chat_content(parts)})
             .map_err(unwritable)?;
     }
     Ok(())
@@ -483,7 +486,7 @@ impl Turns {
         &mut self,
         role: &'static str,
         blocks: Vec<Block<'_>>,
-        out: &mut BodyWriter,
+        out: &mut JsonWriter,
     ) -> serde_json::Result<()> {
         if self.role != Some(role) {
             self.flush(out)?;
@@ -504,7 +507,7 @@ impl Turns {
     }
 
     /// Writes the turn in progress, if there is one.
-    fn flush(&mut self, out: &mut BodyWriter) -> serde_json::Result<()> {
+    fn flush(&mut self, out: &mut JsonWriter) -> serde_json::Result<()> {
         let Some(role) = self.role.take() else {
             return Ok(());
         };
@@ -512,7 +515,7 @@ impl Turns {
             std::mem::take(&mut self.results),
             std::mem::take(&mut self.rest),
         );
-        out.item_bytes(|out| {
+        out.value_with(|out| {
             out.extend_from_slice(b"{\"role\":");
             serde_json::to_writer(&mut *out, role)?;
             out.extend_from_slice(b",\"content\":[");
@@ -539,7 +542,8 @@ pub(crate) fn write_chat_as_messages(
     capacity: usize,
 ) -> Result<Vec<u8>, Refusal> {
     refuse_what_messages_cannot_express(request)?;
-    let mut out = BodyWriter::with_capacity(capacity);
+    let mut out = JsonWriter::with_capacity(capacity);
+    out.open_object();
     out.member("model", &target.model.into())
         .map_err(unwritable)?;
     let max = request
@@ -559,7 +563,8 @@ pub(crate) fn write_chat_as_messages(
     out.member("max_tokens", &max).map_err(unwritable)?;
     let mut system = Vec::new();
     let mut turns = Turns::default();
-    out.open_array("messages").map_err(unwritable)?;
+    out.key("messages").map_err(unwritable)?;
+    out.open_array();
     let messages = request
         .field("messages")
         .array()
@@ -604,6 +609,7 @@ pub(crate) fn write_chat_as_messages(
         turns.push(role, blocks, &mut out).map_err(unwritable)?;
     }
     turns.flush(&mut out).map_err(unwritable)?;
+    out.close();
     if !system.is_empty() {
         out.member("system", &system.join("\n\n").into())
             .map_err(unwritable)?;
