@@ -79,13 +79,13 @@ fn joined<'a>(mut texts: Vec<Cow<'a, str>>) -> Cow<'a, str> {
 
 /// `part`, a slice of `whole`, borrowed for as long as `whole` is when `whole` is borrowed.
 fn part_of<'a>(whole: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
-    match whole {
-        Cow::Borrowed(text) => {
-            let start = part.as_ptr() as usize - text.as_ptr() as usize;
-            Cow::Borrowed(&text[start..start + part.len()])
+    if let Cow::Borrowed(text) = whole {
+        let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize);
+        if let Some(same) = start.and_then(|start| text.get(start..start + part.len())) {
+            return Cow::Borrowed(same);
         }
-        Cow::Owned(_) => Cow::Owned(part.to_string()),
     }
+    Cow::Owned(part.to_string())
 }
 
 /// A body the translation wrote that serde could not: never expected, still not a panic.
