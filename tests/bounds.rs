@@ -388,3 +388,98 @@ async fn a_client_that_goes_away_lets_go_of_the_body_it_sent() {
         "the body the client left behind is no longer held"
     );
 }
+
+/// The gateway's peak resident memory so far, in bytes (`VmHWM`).
+fn peak_memory(gw: &Gateway) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", gw.child.id()))
+        .expect("the gateway's /proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kib << 10
+}
+
+#[cfg(target_os = "linux")]
+#[actix_rt::test]
+async fn a_translated_request_holds_a_small_multiple_of_its_body() {
+    let upstream = MockUpstream::start(Behaviour {
+        key: Some("k".into()),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config(
+        "",
+        &[format!(
+            "{}    api: openai\n",
+            endpoint("up", &format!("{}/v1", upstream.url()), "k", 1)
+        )],
+    ));
+    // 8 MiB of short turns: the shape that costs a tree of values the most per byte.
+    let turn = r#"{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant","content":"ok"},"#;
+    let turns = turn.repeat((8 << 20) / turn.len());
+    let body = format!(
+        r#"{{"model":"m","max_tokens":5,"messages":[{turns}{{"role":"user","content":"go"}}]}}"#
+    );
+    let (status, _, _) = post_body(gw.url.clone(), body_of(10)).await;
+    assert_eq!(status, 200, "warm-up");
+    let before = peak_memory(&gw);
+    let (status, _, answer) = post_body(gw.url.clone(), body.clone()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let grown = peak_memory(&gw).saturating_sub(before);
+    // The body, its translation and some slack; a tree of it took 40 times its size.
+    assert!(
+        grown < 5 * body.len() as u64,
+        "peak memory grew by {} MiB for a {} MiB body",
+        grown >> 20,
+        body.len() >> 20
+    );
+    let sent = &upstream.requests()[1].body;
+    let sent: serde_json::Value = serde_json::from_slice(sent).expect("a Chat request");
+    assert_eq!(
+        sent["messages"][0],
+        serde_json::json!({"role": "user", "content": "hi"})
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[actix_rt::test]
+async fn a_translated_json_answer_holds_a_small_multiple_of_it() {
+    // 12 MiB of answer, most of it small objects the translation has no use for.
+    let junk = r#"{"a":1},"#.repeat((12 << 20) / 8);
+    let answer = format!(
+        r#"{{"id":"c1","object":"chat.completion","junk":[{junk}{{}}],"choices":[{{"index":0,"message":{{"role":"assistant","content":"the answer"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":3,"completion_tokens":2}}}}"#
+    );
+    let size = answer.len() as u64;
+    let (url, _seen) = raw_upstream(move |socket| {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            answer.len()
+        );
+        let _ = socket.write_all(head.as_bytes());
+        let _ = socket.write_all(answer.as_bytes());
+        let _ = socket.shutdown(std::net::Shutdown::Write);
+    });
+    let gw = Gateway::start(&config(
+        "",
+        &[format!(
+            "{}    api: openai\n",
+            endpoint("up", &format!("{url}/v1"), "k", 1)
+        )],
+    ));
+    let before = peak_memory(&gw);
+    let (status, _, body) = post_body(gw.url.clone(), body_of(10)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let grown = peak_memory(&gw).saturating_sub(before);
+    let message: serde_json::Value = serde_json::from_slice(&body).expect("a Message");
+    assert_eq!(message["content"][0]["text"], "the answer");
+    assert_eq!(message["usage"]["input_tokens"], 3);
+    // The answer, its translation and some slack; a tree of it took 85 times its size.
+    assert!(
+        grown < 4 * size,
+        "peak memory grew by {} MiB for a {} MiB answer",
+        grown >> 20,
+        size >> 20
+    );
+}

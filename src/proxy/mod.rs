@@ -275,7 +275,7 @@ impl Relay<'_> {
                 }
                 Outcome::AnsweredHere => {
                     let attempts = progress.attempts();
-                    return self.count_tokens_here(&body, &endpoint, attempts);
+                    return self.count_tokens_here(&body, &endpoint, attempts).await;
                 }
                 Outcome::Refused(error) => return self.refuse(error),
             };
@@ -321,7 +321,7 @@ impl Relay<'_> {
             mut outbound,
             exchange,
             hide_usage_chunk,
-        } = match self.prepare(body, facts, endpoint, route) {
+        } = match self.prepare(body, facts, endpoint, route).await {
             Ok(prepared) => prepared,
             Err((refusal @ Refusal::NotJson(_), client)) => {
                 return Outcome::Unreadable(refusal, client)
@@ -387,7 +387,7 @@ impl Relay<'_> {
 
     /// The body as `endpoint` takes it (its API, its model name, usage asked for), or why the
     /// endpoint cannot take it, with the client's API the refusal is told in.
-    fn prepare(
+    async fn prepare(
         &self,
         body: &Bytes,
         facts: &RequestFacts,
@@ -399,7 +399,9 @@ impl Relay<'_> {
             .as_deref()
             .and_then(|m| request::mapped_model(endpoint, m));
         let (outbound, exchange) =
-            translated::outbound_body(route, body, mapped, endpoint, self.config).map_err(
+            translated::outbound(route, body, mapped, endpoint, self.config)
+                .await
+                .map_err(
                 |refusal| match route {
                     Route::Translate { client, .. } => (refusal, client),
                     Route::Passthrough => (refusal, endpoint.api),

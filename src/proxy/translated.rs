@@ -133,8 +133,9 @@ pub(super) fn adjust_headers(headers: &mut HeaderMap, endpoint: Api, route: Rout
 }
 
 /// The body sent upstream: the client's with the endpoint's model, or, for a translated route,
-/// rewritten for the endpoint's API (with what the answer's translation needs).
-pub(super) fn outbound_body(
+/// rewritten for the endpoint's API (with what the answer's translation needs; a large body is
+/// translated on a thread of its own).
+pub(super) async fn outbound(
     route: Route,
     body: &Bytes,
     upstream_model: Option<&str>,
@@ -158,11 +159,26 @@ pub(super) fn outbound_body(
                     .unwrap_or_default(),
                 max_tokens_cap: endpoint.max_tokens,
             };
-            let translated = translate::translate_request(client, upstream, body, &options)?;
+            let translated = if body.len() < OFF_THE_WORKER {
+                translate::translate_request(client, upstream, body, &options)?
+            } else {
+                // Tens of milliseconds of work: on a thread of its own, the worker keeps
+                // answering every other request (and `/healthz`) meanwhile.
+                let body = body.clone();
+                let work = move || translate::translate_request(client, upstream, &body, &options);
+                actix_web::rt::task::spawn_blocking(work)
+                    .await
+                    .map_err(|e| {
+                        Refusal::NotJson(format!("the translation did not finish: {e}"))
+                    })??
+            };
             Ok((Bytes::from(translated.body), Some(translated.exchange)))
         }
     }
 }
+
+/// Request bodies at least this large are translated (or counted) off the worker's thread.
+const OFF_THE_WORKER: usize = 256 << 10;
 
 /// How a translated answer reaches the client: the stage that rewrites its bytes, and the
 /// content type the result has when it differs from the upstream's.
@@ -387,19 +403,24 @@ impl Relay<'_> {
     }
 
     /// `count_tokens` for an OpenAI endpoint, which has no such call: the gateway's estimate.
-    pub(super) fn count_tokens_here(
+    pub(super) async fn count_tokens_here(
         mut self,
-        body: &[u8],
+        body: &Bytes,
         endpoint: &std::sync::Arc<EndpointConfig>,
         attempts: usize,
     ) -> HttpResponse {
-        let request: serde_json::Value = match serde_json::from_slice(body) {
-            Ok(request) => request,
-            Err(e) => {
-                return self.refuse_translation(Refusal::NotJson(e.to_string()), Api::Anthropic)
-            }
+        let answer = if body.len() < OFF_THE_WORKER {
+            count_tokens_answer(body)
+        } else {
+            let body = body.clone();
+            actix_web::rt::task::spawn_blocking(move || count_tokens_answer(&body))
+                .await
+                .unwrap_or_else(|e| Err(Refusal::NotJson(format!("the count did not finish: {e}"))))
         };
-        let answer = count_tokens_answer(&request).to_string();
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(refusal) => return self.refuse_translation(refusal, Api::Anthropic),
+        };
         self.log.status = 200;
         self.log.endpoint = Some(endpoint.clone());
         self.log.add_bytes(answer.len());

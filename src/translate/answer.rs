@@ -1,8 +1,13 @@
 //! Whole (non-streamed) answers: Chat completion → Message and back, plus the mappings the
-//! stream translators share (stop reasons, usage, ids).
+//! stream translators share (stop reasons, usage, ids). An answer is read lazily and its
+//! translation written block by block (see [`super::lazy`]), so its size, not its shape, decides
+//! what it costs.
 
+use super::lazy::{out, Json, JsonWriter, Object, Out, NULL};
 use super::Usage;
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::borrow::Cow;
 
 /// Chat `finish_reason` → Messages `stop_reason`. A `stop` that ended in tool calls (as some
 /// servers report it) is `tool_use`; `tool_calls` without any call is `end_turn`.
@@ -26,23 +31,27 @@ pub(crate) fn finish_reason(stop_reason: Option<&str>) -> &'static str {
 }
 
 /// Chat usage (prompt tokens include cached ones) in Anthropic's terms (input excludes them).
-pub(crate) fn usage_from_chat(usage: &Value) -> Usage {
-    let cached = usage["prompt_tokens_details"]["cached_tokens"]
+pub(crate) fn usage_from_chat(usage: Json<'_>) -> Usage {
+    let usage = usage.object().unwrap_or_default();
+    let cached = usage
+        .field("prompt_tokens_details")
+        .get("cached_tokens")
         .as_u64()
-        .or_else(|| usage["prompt_cache_hit_tokens"].as_u64())
+        .or_else(|| usage.field("prompt_cache_hit_tokens").as_u64())
         .unwrap_or(0);
-    let prompt = usage["prompt_tokens"].as_u64().unwrap_or(0);
+    let prompt = usage.field("prompt_tokens").as_u64().unwrap_or(0);
     Usage {
         input: prompt.saturating_sub(cached),
-        output: usage["completion_tokens"].as_u64().unwrap_or(0),
+        output: usage.field("completion_tokens").as_u64().unwrap_or(0),
         cache_read: cached,
         cache_write: 0,
     }
 }
 
 /// Anthropic usage fields that are present, over `base`.
-pub(crate) fn usage_from_messages(usage: &Value, base: Usage) -> Usage {
-    let read = |key: &str, old: u64| usage[key].as_u64().unwrap_or(old);
+pub(crate) fn usage_from_messages(usage: Json<'_>, base: Usage) -> Usage {
+    let usage = usage.object().unwrap_or_default();
+    let read = |key: &str, old: u64| usage.field(key).as_u64().unwrap_or(old);
     Usage {
         input: read("input_tokens", base.input),
         output: read("output_tokens", base.output),
@@ -79,9 +88,11 @@ impl Usage {
 
 /// The token counts a JSON answer of `api` reports, in Anthropic's terms.
 pub fn answer_usage(api: super::Api, answer: &Value) -> Usage {
+    let text = serde_json::to_vec(answer).unwrap_or_default();
+    let usage = Json::parse(&text).map_or(NULL, |answer| answer.get("usage"));
     match api {
-        super::Api::OpenAi => usage_from_chat(&answer["usage"]),
-        super::Api::Anthropic => usage_from_messages(&answer["usage"], Usage::default()),
+        super::Api::OpenAi => usage_from_chat(usage),
+        super::Api::Anthropic => usage_from_messages(usage, Usage::default()),
     }
 }
 
@@ -104,10 +115,10 @@ pub(crate) fn completion_id(message_id: Option<&str>) -> String {
 
 /// The reasoning text a Chat message or delta carries (`reasoning_content` as DeepSeek sends it,
 /// `reasoning` as OpenRouter does).
-pub(crate) fn reasoning_of(message: &Value) -> Option<&str> {
-    message["reasoning_content"]
-        .as_str()
-        .or_else(|| message["reasoning"].as_str())
+pub(crate) fn reasoning_of<'a>(message: &Object<'a>) -> Option<Cow<'a, str>> {
+    message
+        .str("reasoning_content")
+        .or_else(|| message.str("reasoning"))
         .filter(|s| !s.is_empty())
 }
 
@@ -119,114 +130,179 @@ pub(crate) fn original_tool_name<'a>(names: &'a [(String, String)], name: &'a st
         .map_or(name, |(_, original)| original)
 }
 
+/// A tool call's JSON-string arguments as a `tool_use` input: the object they hold, else `{}`.
+fn input_of(arguments: &str) -> Out<'_> {
+    match serde_json::from_str::<&RawValue>(arguments) {
+        Ok(raw) if raw.get().starts_with('{') => Out::Raw(raw.into()),
+        _ => Out::Object(Vec::new()),
+    }
+}
+
 /// A Chat completion as a Message that names `client_model`; `tool_names` maps shortened tool
 /// names (short, original) back.
+pub(crate) fn write_chat_answer_as_messages(
+    answer: &Object<'_>,
+    client_model: &str,
+    tool_names: &[(String, String)],
+    capacity: usize,
+) -> serde_json::Result<Vec<u8>> {
+    let choice = answer
+        .field("choices")
+        .first_item()
+        .object()
+        .unwrap_or_default();
+    let message = choice.field("message").object().unwrap_or_default();
+    let mut out = JsonWriter::with_capacity(capacity);
+    out.open_object();
+    out.member("id", &message_id(answer.str("id").as_deref()).into())?;
+    out.member("type", &"message".into())?;
+    out.member("role", &"assistant".into())?;
+    out.member("model", &client_model.into())?;
+    out.key("content")?;
+    out.open_array();
+    if let Some(thinking) = reasoning_of(&message) {
+        out.value(&out! {"type" => "thinking", "thinking" => thinking, "signature" => ""})?;
+    }
+    for key in ["content", "refusal"] {
+        if let Some(text) = message.str(key).filter(|t| !t.is_empty()) {
+            out.value(&out! {"type" => "text", "text" => text})?;
+        }
+    }
+    let mut had_tools = false;
+    let calls = message.field("tool_calls").array().unwrap_or_default();
+    for (i, call) in calls.into_iter().enumerate() {
+        had_tools = true;
+        let call = call.object().unwrap_or_default();
+        let function = call.field("function").object().unwrap_or_default();
+        let arguments = function.str("arguments").unwrap_or_default();
+        let id = call
+            .str("id")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| Cow::Owned(format!("toolu_switchyard_{i}")));
+        let name = function.str("name").unwrap_or_default();
+        out.value(&out! {
+            "type" => "tool_use",
+            "id" => id,
+            "name" => original_tool_name(tool_names, &name),
+            "input" => input_of(&arguments),
+        })?;
+    }
+    out.close();
+    let stop = if message.str("refusal").is_some_and(|r| !r.is_empty()) {
+        "refusal"
+    } else {
+        stop_reason(choice.str("finish_reason").as_deref(), had_tools)
+    };
+    out.member("stop_reason", &stop.into())?;
+    out.member("stop_sequence", &Out::Null)?;
+    let usage = usage_from_chat(answer.field("usage"));
+    out.member("usage", &Out::Value(usage.to_messages_json()))?;
+    Ok(out.finish())
+}
+
+/// A Message as a Chat completion that names `client_model`. Thinking goes to `reasoning_content`,
+/// as DeepSeek-style clients read it; OpenAI's own SDK ignores the field.
+pub(crate) fn write_messages_answer_as_chat(
+    answer: &Object<'_>,
+    client_model: &str,
+    created: u64,
+    capacity: usize,
+) -> serde_json::Result<Vec<u8>> {
+    let mut out = JsonWriter::with_capacity(capacity);
+    out.open_object();
+    out.member("id", &completion_id(answer.str("id").as_deref()).into())?;
+    out.member("object", &"chat.completion".into())?;
+    out.member("created", &Out::U64(created))?;
+    out.member("model", &client_model.into())?;
+    out.key("choices")?;
+    out.open_array();
+    out.open_object();
+    out.member("index", &Out::U64(0))?;
+    out.key("message")?;
+    out.open_object();
+    out.member("role", &"assistant".into())?;
+    let mut texts = Vec::new();
+    let mut thinking = Vec::new();
+    // Calls are written as they come; the text they may follow is written after them.
+    let mut calls = 0;
+    for block in answer.field("content").array().unwrap_or_default() {
+        let block = block.object().unwrap_or_default();
+        match block.str("type").unwrap_or_default().as_ref() {
+            "text" => texts.push(block.str("text").unwrap_or_default()),
+            "thinking" => thinking.push(block.str("thinking").unwrap_or_default()),
+            "tool_use" => {
+                if calls == 0 {
+                    out.key("tool_calls")?;
+                    out.open_array();
+                }
+                calls += 1;
+                out.value(&out! {
+                    "id" => block.field("id"),
+                    "type" => "function",
+                    "function" => out! {
+                        "name" => block.field("name"),
+                        "arguments" => block.field("input").compact(),
+                    },
+                })?;
+            }
+            _ => {}
+        }
+    }
+    if calls > 0 {
+        out.close();
+    }
+    let text = texts.concat();
+    let content = if text.is_empty() && calls > 0 {
+        Out::Null
+    } else {
+        text.into()
+    };
+    out.member("content", &content)?;
+    if !thinking.is_empty() {
+        out.member("reasoning_content", &thinking.concat().into())?;
+    }
+    out.member("refusal", &Out::Null)?;
+    out.close();
+    out.member("logprobs", &Out::Null)?;
+    let finish = finish_reason(answer.str("stop_reason").as_deref());
+    out.member("finish_reason", &finish.into())?;
+    out.close();
+    out.close();
+    let usage = usage_from_messages(answer.field("usage"), Usage::default());
+    out.member("usage", &Out::Value(usage.to_chat_json()))?;
+    Ok(out.finish())
+}
+
+/// [`write_chat_answer_as_messages`] for an answer already parsed into a `Value`.
 pub fn chat_answer_to_messages(
     answer: &Value,
     client_model: &str,
     tool_names: &[(String, String)],
 ) -> Value {
-    let choice = &answer["choices"][0];
-    let message = &choice["message"];
-    let mut content = Vec::new();
-    if let Some(thinking) = reasoning_of(message) {
-        content.push(json!({"type": "thinking", "thinking": thinking, "signature": ""}));
-    }
-    for key in ["content", "refusal"] {
-        if let Some(text) = message[key].as_str().filter(|t| !t.is_empty()) {
-            content.push(json!({"type": "text", "text": text}));
-        }
-    }
-    let mut had_tools = false;
-    if let Some(calls) = message["tool_calls"].as_array() {
-        for (i, call) in calls.iter().enumerate() {
-            had_tools = true;
-            let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
-            let input = serde_json::from_str::<Value>(arguments)
-                .ok()
-                .filter(Value::is_object)
-                .unwrap_or_else(|| json!({}));
-            let id = call["id"]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("toolu_switchyard_{i}"));
-            let name = original_tool_name(
-                tool_names,
-                call["function"]["name"].as_str().unwrap_or_default(),
-            );
-            content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
-        }
-    }
-    let stop = if message["refusal"].as_str().is_some_and(|r| !r.is_empty()) {
-        "refusal"
-    } else {
-        stop_reason(choice["finish_reason"].as_str(), had_tools)
-    };
-    json!({
-        "id": message_id(answer["id"].as_str()),
-        "type": "message",
-        "role": "assistant",
-        "model": client_model,
-        "content": content,
-        "stop_reason": stop,
-        "stop_sequence": null,
-        "usage": usage_from_chat(&answer["usage"]).to_messages_json(),
+    through_bytes(answer, |answer| {
+        write_chat_answer_as_messages(answer, client_model, tool_names, 0)
     })
 }
 
-/// A Message as a Chat completion that names `client_model`. Thinking goes to `reasoning_content`,
-/// as DeepSeek-style clients read it; OpenAI's own SDK ignores the field.
+/// [`write_messages_answer_as_chat`] for an answer already parsed into a `Value`.
 pub fn messages_answer_to_chat(answer: &Value, client_model: &str, created: u64) -> Value {
-    let mut texts = Vec::new();
-    let mut thinking = Vec::new();
-    let mut calls = Vec::new();
-    if let Some(blocks) = answer["content"].as_array() {
-        for block in blocks {
-            match block["type"].as_str().unwrap_or_default() {
-                "text" => texts.push(block["text"].as_str().unwrap_or_default()),
-                "thinking" => thinking.push(block["thinking"].as_str().unwrap_or_default()),
-                "tool_use" => calls.push(json!({
-                    "id": block["id"],
-                    "type": "function",
-                    "function": {"name": block["name"], "arguments": block["input"].to_string()},
-                })),
-                _ => {}
-            }
-        }
-    }
-    let mut message = Map::new();
-    message.insert("role".into(), json!("assistant"));
-    let text = texts.concat();
-    message.insert(
-        "content".into(),
-        if text.is_empty() && !calls.is_empty() {
-            Value::Null
-        } else {
-            Value::String(text)
-        },
-    );
-    if !thinking.is_empty() {
-        message.insert("reasoning_content".into(), json!(thinking.concat()));
-    }
-    if !calls.is_empty() {
-        message.insert("tool_calls".into(), Value::Array(calls));
-    }
-    message.insert("refusal".into(), Value::Null);
-    let usage = usage_from_messages(&answer["usage"], Usage::default());
-    json!({
-        "id": completion_id(answer["id"].as_str()),
-        "object": "chat.completion",
-        "created": created,
-        "model": client_model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "logprobs": null,
-            "finish_reason": finish_reason(answer["stop_reason"].as_str()),
-        }],
-        "usage": usage.to_chat_json(),
+    through_bytes(answer, |answer| {
+        write_messages_answer_as_chat(answer, client_model, created, 0)
     })
+}
+
+fn through_bytes(
+    answer: &Value,
+    write: impl FnOnce(&Object<'_>) -> serde_json::Result<Vec<u8>>,
+) -> Value {
+    let text = serde_json::to_vec(answer).unwrap_or_default();
+    let answer = Json::parse(&text)
+        .ok()
+        .and_then(Json::object)
+        .unwrap_or_default();
+    write(&answer)
+        .and_then(|body| serde_json::from_slice(&body))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -252,8 +328,12 @@ mod tests {
 
     #[test]
     fn cached_prompt_tokens_become_cache_reads_and_back() {
-        let u = usage_from_chat(
-            &json!({"prompt_tokens": 100, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 60}}),
+        let usage = |v: Value| {
+            let text = v.to_string();
+            usage_from_chat(Json::parse(text.as_bytes()).unwrap())
+        };
+        let u = usage(
+            json!({"prompt_tokens": 100, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 60}}),
         );
         assert_eq!(
             u,
@@ -265,8 +345,8 @@ mod tests {
             }
         );
         assert_eq!(u.to_chat_json()["prompt_tokens"], 100);
-        let d = usage_from_chat(
-            &json!({"prompt_tokens": 10, "completion_tokens": 1, "prompt_cache_hit_tokens": 4}),
+        let d = usage(
+            json!({"prompt_tokens": 10, "completion_tokens": 1, "prompt_cache_hit_tokens": 4}),
         );
         assert_eq!(d.cache_read, 4);
         assert_eq!(d.input, 6);

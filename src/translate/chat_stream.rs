@@ -8,6 +8,7 @@
 
 use super::answer::{message_id, original_tool_name, reasoning_of, stop_reason, usage_from_chat};
 use super::errors::{error_event, read_error, ErrorKind};
+use super::lazy::{Json, Object};
 use super::sse::{named_event, SseParser};
 use super::{Api, Cut, Usage};
 use serde_json::{json, Value};
@@ -144,30 +145,30 @@ impl ChatToMessages {
             self.end(out);
             return;
         }
-        let Ok(chunk) = serde_json::from_str::<Value>(data) else {
+        let Ok(chunk) = Json::parse(data.as_bytes()) else {
             log::debug!("ignoring a Chat stream event that is not JSON");
             return;
         };
+        let chunk = chunk.object().unwrap_or_default();
         if let Some((kind, message)) = read_error(&chunk) {
             let kind = kind.unwrap_or(ErrorKind::Api);
             out.extend(error_event(Api::Anthropic, kind, &message));
             self.failed = Some(format!("upstream stream error: {message}"));
             return;
         }
-        self.start(chunk["id"].as_str(), out);
+        self.start(chunk.str("id").as_deref(), out);
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
             self.usage = Some(usage_from_chat(usage));
         }
-        if let Some(choices) = chunk["choices"].as_array() {
-            for choice in choices {
-                if choice["index"].as_u64().unwrap_or(0) != 0 {
-                    continue;
-                }
-                self.on_delta(&choice["delta"], out);
-                if let Some(reason) = choice["finish_reason"].as_str() {
-                    self.finish_reason = Some(reason.to_string());
-                    self.close(out);
-                }
+        for choice in chunk.field("choices").array().unwrap_or_default() {
+            let choice = choice.object().unwrap_or_default();
+            if choice.field("index").as_u64().unwrap_or(0) != 0 {
+                continue;
+            }
+            self.on_delta(&choice.field("delta").object().unwrap_or_default(), out);
+            if let Some(reason) = choice.str("finish_reason") {
+                self.finish_reason = Some(reason.into_owned());
+                self.close(out);
             }
         }
         if self.finish_reason.is_some() && self.usage.is_some() {
@@ -175,7 +176,7 @@ impl ChatToMessages {
         }
     }
 
-    fn on_delta(&mut self, delta: &Value, out: &mut Vec<u8>) {
+    fn on_delta(&mut self, delta: &Object<'_>, out: &mut Vec<u8>) {
         if let Some(thinking) = reasoning_of(delta) {
             let index = match self.open {
                 Some(Open::Thinking(i)) => i,
@@ -192,7 +193,7 @@ impl ChatToMessages {
             );
         }
         for key in ["content", "refusal"] {
-            if let Some(text) = delta[key].as_str().filter(|t| !t.is_empty()) {
+            if let Some(text) = delta.str(key).filter(|t| !t.is_empty()) {
                 let index = match self.open {
                     Some(Open::Text(i)) => i,
                     _ => self.open_block(json!({"type": "text", "text": ""}), out),
@@ -201,18 +202,22 @@ impl ChatToMessages {
                 block_delta(index, json!({"type": "text_delta", "text": text}), out);
             }
         }
-        if let Some(calls) = delta["tool_calls"].as_array() {
-            for (position, call) in calls.iter().enumerate() {
-                self.on_tool_fragment(call, position as u64, out);
-            }
+        let calls = delta.field("tool_calls").array().unwrap_or_default();
+        for (position, call) in calls.into_iter().enumerate() {
+            self.on_tool_fragment(call, position as u64, out);
         }
     }
 
-    fn on_tool_fragment(&mut self, call: &Value, position: u64, out: &mut Vec<u8>) {
-        let chat_index = call["index"].as_u64().unwrap_or(position);
-        let id = call["id"].as_str().filter(|s| !s.is_empty());
-        let name = call["function"]["name"].as_str().filter(|s| !s.is_empty());
-        let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
+    fn on_tool_fragment(&mut self, call: Json<'_>, position: u64, out: &mut Vec<u8>) {
+        let call = call.object().unwrap_or_default();
+        let function = call.field("function").object().unwrap_or_default();
+        let chat_index = call.field("index").as_u64().unwrap_or(position);
+        let id = call.str("id").filter(|s| !s.is_empty());
+        let id = id.as_deref();
+        let name = function.str("name").filter(|s| !s.is_empty());
+        let name = name.as_deref();
+        let arguments = function.str("arguments").unwrap_or_default();
+        let arguments = arguments.as_ref();
         let slot = match self.slot_for(chat_index, id) {
             Some(slot) => slot,
             None => {

@@ -1,9 +1,10 @@
 //! Errors of one API in the other's shape: the status stays, the type is the client API's word for
 //! the same thing, the upstream's message is kept.
 
+use super::lazy::{Json, Object};
 use super::sse::{data_event, named_event};
 use super::Api;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// What went wrong, in words both APIs have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,21 +94,19 @@ impl ErrorKind {
 }
 
 /// The message and kind inside an error body of either API (`None` when it is not one).
-pub(crate) fn read_error(value: &Value) -> Option<(Option<ErrorKind>, String)> {
-    let error = value.get("error")?;
+pub(crate) fn read_error(body: &Object<'_>) -> Option<(Option<ErrorKind>, String)> {
+    let error = body.get("error")?;
     if let Some(text) = error.as_str() {
-        return Some((None, text.to_string()));
+        return Some((None, text.into_owned()));
     }
-    let kind = error["type"].as_str().unwrap_or_default();
-    let code = match &error["code"] {
-        Value::String(s) => s.clone(),
-        _ => String::new(),
+    let fields = error.object().unwrap_or_default();
+    let kind = fields.str("type").unwrap_or_default();
+    let code = fields.str("code").unwrap_or_default();
+    let message = match fields.str("message") {
+        Some(message) => message.into_owned(),
+        None => error.compact().into_owned(),
     };
-    let message = error["message"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| error.to_string());
-    Some((ErrorKind::from_words(kind, &code), message))
+    Some((ErrorKind::from_words(&kind, &code), message))
 }
 
 /// An error body of `api`'s shape.
@@ -129,7 +128,7 @@ pub(crate) fn error_body(api: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
 /// type where the status alone cannot tell (a 503 that says `rate_limit`, a 400 that says
 /// `context_length_exceeded`).
 pub fn translate_error(client: Api, status: u16, upstream_body: &[u8]) -> Vec<u8> {
-    let parsed: Option<Value> = serde_json::from_slice(upstream_body).ok();
+    let parsed = Json::parse(upstream_body).ok().and_then(Json::object);
     let (named, message) = parsed.as_ref().and_then(read_error).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(upstream_body);
         let text = text.trim();
@@ -169,6 +168,7 @@ pub fn error_event(client: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn parse(bytes: &[u8]) -> Value {
         serde_json::from_slice(bytes).unwrap()

@@ -1,7 +1,8 @@
 //! Claude Code's side calls answered by the gateway: a token-count estimate for Messages requests,
 //! and the models list in either API's shape.
 
-use super::Api;
+use super::lazy::Json;
+use super::{Api, Refusal};
 use serde_json::{json, Value};
 
 /// Tokens charged per image: Anthropic's figure for an image of about 1.15 megapixels.
@@ -15,21 +16,39 @@ const MESSAGE_TOKENS: u64 = 4;
 /// measured as ASCII characters / 4 plus one token per other character (a CJK character is about
 /// one token); each message adds 4 and each image 1600. Adding content never lowers the count.
 pub fn estimate_input_tokens(request: &Value) -> u64 {
+    let text = serde_json::to_vec(request).unwrap_or_default();
+    Json::parse(&text).map_or(0, tokens_of)
+}
+
+/// The `count_tokens` answer body, `{"input_tokens": n}`, for a request body (read where it lies,
+/// whatever its size); refused when the body is not JSON.
+pub fn count_tokens_answer(body: &[u8]) -> Result<Vec<u8>, Refusal> {
+    let request = Json::parse(body).map_err(|e| Refusal::NotJson(e.to_string()))?;
+    Ok(json!({"input_tokens": tokens_of(request)})
+        .to_string()
+        .into_bytes())
+}
+
+/// [`estimate_input_tokens`] of a request.
+fn tokens_of(request: Json<'_>) -> u64 {
+    let request = request.object().unwrap_or_default();
     let mut meter = Meter::default();
-    meter.content(&request["system"]);
+    meter.content(request.field("system"));
     let mut messages = 0;
-    if let Some(list) = request["messages"].as_array() {
+    if let Some(list) = request.field("messages").array() {
         for message in list {
             messages += 1;
-            meter.content(&message["content"]);
+            meter.content(message.get("content"));
         }
     }
-    if let Some(tools) = request["tools"].as_array() {
+    if let Some(tools) = request.field("tools").array() {
         for tool in tools {
-            meter.text(tool["name"].as_str().unwrap_or_default());
-            meter.text(tool["description"].as_str().unwrap_or_default());
-            if !tool["input_schema"].is_null() {
-                meter.text(&tool["input_schema"].to_string());
+            let tool = tool.object().unwrap_or_default();
+            meter.text(&tool.str("name").unwrap_or_default());
+            meter.text(&tool.str("description").unwrap_or_default());
+            let schema = tool.field("input_schema");
+            if !schema.is_null() {
+                meter.text(&schema.compact());
             }
         }
     }
@@ -39,11 +58,6 @@ pub fn estimate_input_tokens(request: &Value) -> u64 {
         .saturating_add(meter.other)
         .saturating_add(meter.images.saturating_mul(IMAGE_TOKENS))
         .saturating_add(messages * MESSAGE_TOKENS)
-}
-
-/// The `count_tokens` answer body: `{"input_tokens": n}`.
-pub fn count_tokens_answer(request: &Value) -> Value {
-    json!({"input_tokens": estimate_input_tokens(request)})
 }
 
 #[derive(Default)]
@@ -64,24 +78,22 @@ impl Meter {
         }
     }
 
-    fn content(&mut self, content: &Value) {
-        match content {
-            Value::String(s) => self.text(s),
-            Value::Array(blocks) => {
-                for block in blocks {
-                    match block["type"].as_str().unwrap_or_default() {
-                        "image" | "document" => self.images += 1,
-                        "tool_use" => {
-                            self.text(block["name"].as_str().unwrap_or_default());
-                            self.text(&block["input"].to_string());
-                        }
-                        "tool_result" => self.content(&block["content"]),
-                        "thinking" => self.text(block["thinking"].as_str().unwrap_or_default()),
-                        _ => self.text(block["text"].as_str().unwrap_or_default()),
-                    }
+    fn content(&mut self, content: Json<'_>) {
+        if let Some(text) = content.as_str() {
+            return self.text(&text);
+        }
+        for block in content.array().unwrap_or_default() {
+            let block = block.object().unwrap_or_default();
+            match block.str("type").unwrap_or_default().as_ref() {
+                "image" | "document" => self.images += 1,
+                "tool_use" => {
+                    self.text(&block.str("name").unwrap_or_default());
+                    self.text(&block.field("input").compact());
                 }
+                "tool_result" => self.content(block.field("content")),
+                "thinking" => self.text(&block.str("thinking").unwrap_or_default()),
+                _ => self.text(&block.str("text").unwrap_or_default()),
             }
-            _ => {}
         }
     }
 }
@@ -151,6 +163,15 @@ mod tests {
             assert!(e >= last);
             last = e;
         }
+    }
+
+    #[test]
+    fn the_answer_is_read_from_the_body_and_a_body_that_is_not_json_is_refused() {
+        let body = request("你好世界").to_string();
+        let answer: Value =
+            serde_json::from_slice(&count_tokens_answer(body.as_bytes()).unwrap()).unwrap();
+        assert_eq!(answer, json!({"input_tokens": 8}));
+        assert!(count_tokens_answer(b"{\"messages\":").is_err());
     }
 
     #[test]

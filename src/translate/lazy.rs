@@ -4,40 +4,50 @@
 //! it: [`Json::object`] lists an object's members (their texts, again borrowed), [`Json::array`] an
 //! array's items, and a string is copied only when it has escapes. Parts the translation passes on
 //! unread (a tool's schema, a number) are written out as the client sent them. What comes out is
-//! an [`Out`] tree of one message at a time, written into the body with [`BodyWriter`]. So a request
+//! an [`Out`] tree of one message at a time, written into the body with [`JsonWriter`]. So a request
 //! costs little more than its own bytes and the translated body, whatever its shape: a tree of
 //! `serde_json::Value`s costs from a few times to forty times the text it was read from.
 
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::io::Write;
 
-/// A JSON value not read yet: its text, borrowed.
+/// A JSON value not read yet: its text, borrowed. The whole document was checked once when it was
+/// parsed, so looking inside a value only finds where its parts begin and end.
 #[derive(Clone, Copy, Debug)]
-pub struct Json<'a>(&'a RawValue);
+pub struct Json<'a>(&'a str);
+
+impl<'a> From<&'a RawValue> for Json<'a> {
+    /// A value serde_json checked.
+    fn from(raw: &'a RawValue) -> Json<'a> {
+        Json(raw.get())
+    }
+}
 
 /// `null`, the value of every member an object does not have.
-pub const NULL: Json<'static> = Json(RawValue::NULL);
+pub const NULL: Json<'static> = Json("null");
 
 impl<'a> Json<'a> {
     /// A whole document; an error when it is not one JSON value.
     pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
-        serde_json::from_slice::<&RawValue>(bytes).map(Json)
+        serde_json::from_slice::<&RawValue>(bytes).map(|raw| Json(raw.get()))
     }
 
     /// The value's text, as the client wrote it.
-    pub fn raw(self) -> &'a RawValue {
+    pub fn text(self) -> &'a str {
         self.0
     }
 
     fn first(self) -> u8 {
-        self.0.get().as_bytes().first().copied().unwrap_or(b'n')
+        self.0.as_bytes().first().copied().unwrap_or(b'n')
     }
 
     pub fn is_null(self) -> bool {
-        self.0.get() == "null"
+        self.0 == "null"
+    }
+
+    pub fn is_object(self) -> bool {
+        self.first() == b'{'
     }
 
     /// The string, borrowed when it has no escapes; `None` for any other value.
@@ -45,15 +55,11 @@ impl<'a> Json<'a> {
         if self.first() != b'"' {
             return None;
         }
-        let text = self.0.get();
-        match serde_json::from_str::<&'a str>(text) {
-            Ok(s) => Some(Cow::Borrowed(s)),
-            Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
-        }
+        string_text(self.0)
     }
 
     pub fn as_bool(self) -> Option<bool> {
-        match self.0.get() {
+        match self.0 {
             "true" => Some(true),
             "false" => Some(false),
             _ => None,
@@ -63,13 +69,13 @@ impl<'a> Json<'a> {
     /// A non-negative integer (not one written with a fraction or exponent).
     pub fn as_u64(self) -> Option<u64> {
         self.is_number()
-            .then(|| serde_json::from_str::<u64>(self.0.get()).ok())
+            .then(|| serde_json::from_str::<u64>(self.0).ok())
             .flatten()
     }
 
     pub fn as_f64(self) -> Option<f64> {
         self.is_number()
-            .then(|| serde_json::from_str::<f64>(self.0.get()).ok())
+            .then(|| serde_json::from_str::<f64>(self.0).ok())
             .flatten()
     }
 
@@ -82,7 +88,14 @@ impl<'a> Json<'a> {
         if self.first() != b'{' {
             return None;
         }
-        serde_json::from_str::<Object<'a>>(self.0.get()).ok()
+        let mut members = Vec::new();
+        let mut parts = Parts::new(self.0, b'}')?;
+        while let Some(key) = parts.next()? {
+            let key = string_text(key)?;
+            parts.expect(b':')?;
+            members.push((key, Json(parts.value()?)));
+        }
+        Some(Object { members })
     }
 
     /// An array's items, in order; `None` for any other value.
@@ -90,8 +103,24 @@ impl<'a> Json<'a> {
         if self.first() != b'[' {
             return None;
         }
-        let items = serde_json::from_str::<Vec<&'a RawValue>>(self.0.get()).ok()?;
-        Some(items.into_iter().map(Json).collect())
+        let mut items = Vec::new();
+        let mut parts = Parts::new(self.0, b']')?;
+        while let Some(item) = parts.next()? {
+            items.push(Json(item));
+        }
+        Some(items)
+    }
+
+    /// An array's first item (`null` when it has none, or when this is no array), without
+    /// finding the others.
+    pub fn first_item(self) -> Json<'a> {
+        if self.first() != b'[' {
+            return NULL;
+        }
+        Parts::new(self.0, b']')
+            .and_then(|mut parts| parts.next())
+            .flatten()
+            .map_or(NULL, Json)
     }
 
     /// The member `key` of an object (`null` when absent, or when this is no object). Each call
@@ -102,7 +131,7 @@ impl<'a> Json<'a> {
 
     /// The value as compact JSON text: the client's, without the spaces between tokens.
     pub fn compact(self) -> Cow<'a, str> {
-        let text = self.0.get();
+        let text = self.0;
         let mut in_string = false;
         let mut escaped = false;
         let mut out: Option<String> = None;
@@ -129,6 +158,122 @@ impl<'a> Json<'a> {
             }
         }
         out.map_or(Cow::Borrowed(text), Cow::Owned)
+    }
+}
+
+/// A JSON string's text (`"…"`, quotes included) as the string: what lies between the quotes
+/// when it has no escapes, else unescaped.
+fn string_text(text: &str) -> Option<Cow<'_, str>> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+}
+
+/// The values of one object or array, found one after the other in its checked text (a member's
+/// key first, then, after `:`, its value).
+struct Parts<'a> {
+    text: &'a str,
+    at: usize,
+    first: bool,
+}
+
+impl<'a> Parts<'a> {
+    /// The parts of `text`, an object or array that ends with `close`.
+    fn new(text: &'a str, close: u8) -> Option<Parts<'a>> {
+        (text.len() >= 2 && text.as_bytes().last() == Some(&close)).then_some(Parts {
+            text,
+            at: 1,
+            first: true,
+        })
+    }
+
+    fn skip_space(&mut self) {
+        let bytes = self.text.as_bytes();
+        while bytes.get(self.at).is_some_and(u8::is_ascii_whitespace) {
+            self.at += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.skip_space();
+        (self.text.as_bytes().get(self.at) == Some(&byte)).then(|| self.at += 1)
+    }
+
+    /// The next item (or member key); `Some(None)` at the closing bracket, `None` when the text
+    /// is not as checked.
+    fn next(&mut self) -> Option<Option<&'a str>> {
+        self.skip_space();
+        if self.at + 1 >= self.text.len() {
+            return Some(None);
+        }
+        if !self.first {
+            self.expect(b',')?;
+        }
+        self.first = false;
+        self.value().map(Some)
+    }
+
+    /// The value that starts here.
+    fn value(&mut self) -> Option<&'a str> {
+        self.skip_space();
+        let start = self.at;
+        self.at = value_end(self.text.as_bytes(), start)?;
+        self.text.get(start..self.at)
+    }
+}
+
+/// Where the value that starts at `start` ends (one past its last byte).
+fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    match *bytes.get(start)? {
+        b'"' => string_end(bytes, start),
+        b'{' => container_end(bytes, start, b'{', b'}'),
+        b'[' => container_end(bytes, start, b'[', b']'),
+        _ => {
+            let rest = bytes.get(start..)?;
+            let len = rest
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b':') || b.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            Some(start + len)
+        }
+    }
+}
+
+/// Where the string that starts at `start` (its opening quote) ends.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut at = start + 1;
+    loop {
+        let found = at + memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
+        match bytes[found] {
+            b'\\' => at = found + 2,
+            _ => return Some(found + 1),
+        }
+    }
+}
+
+/// Where the object or array that starts at `start` ends: only its own kind of brackets and
+/// strings matter to find its end in checked text.
+fn container_end(bytes: &[u8], start: usize, open: u8, close: u8) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut at = start;
+    loop {
+        let found = at + memchr::memchr3(b'"', open, close, bytes.get(at..)?)?;
+        match bytes[found] {
+            b'"' => at = string_end(bytes, found)?,
+            b if b == open => {
+                depth += 1;
+                at = found + 1;
+            }
+            _ => {
+                depth = depth.checked_sub(1)?;
+                at = found + 1;
+                if depth == 0 {
+                    return Some(at);
+                }
+            }
+        }
     }
 }
 
@@ -162,51 +307,12 @@ impl<'a> Object<'a> {
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
-}
 
-impl<'de> Deserialize<'de> for Object<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> Visitor<'de> for Members {
-            type Value = Object<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    members.push((key, Json(value)));
-                }
-                Ok(Object { members })
-            }
-        }
-        deserializer.deserialize_map(Members)
-    }
-}
-
-/// A member's key, borrowed when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl<'de> Visitor<'de> for Text {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s)))
-            }
-        }
-        deserializer.deserialize_str(Text)
+    /// The members in the order written (a repeated key as often as it is written).
+    pub fn members(&self) -> impl Iterator<Item = (&str, Json<'a>)> + '_ {
+        self.members
+            .iter()
+            .map(|(key, value)| (key.as_ref(), *value))
     }
 }
 
@@ -219,15 +325,17 @@ pub enum Out<'a> {
     F64(f64),
     Str(Cow<'a, str>),
     /// A value passed on as the client wrote it.
-    Raw(&'a RawValue),
+    Raw(Json<'a>),
     /// A value the translation checked is JSON (a tool call's arguments).
     RawOwned(Box<RawValue>),
+    /// A small value the translation made (a usage object).
+    Value(serde_json::Value),
     Array(Vec<Out<'a>>),
     Object(Vec<(&'static str, Out<'a>)>),
 }
 
-impl<'a> From<&'static str> for Out<'a> {
-    fn from(s: &'static str) -> Out<'a> {
+impl<'a> From<&'a str> for Out<'a> {
+    fn from(s: &'a str) -> Out<'a> {
         Out::Str(Cow::Borrowed(s))
     }
 }
@@ -252,7 +360,7 @@ impl<'a> From<bool> for Out<'a> {
 
 impl<'a> From<Json<'a>> for Out<'a> {
     fn from(json: Json<'a>) -> Out<'a> {
-        Out::Raw(json.raw())
+        Out::Raw(json)
     }
 }
 
@@ -270,116 +378,144 @@ macro_rules! out {
 }
 pub(crate) use out;
 
-impl Serialize for Out<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl Out<'_> {
+    /// Appends the value's JSON text to `buf`.
+    pub fn write_to(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
         match self {
-            Out::Null => serializer.serialize_unit(),
-            Out::Bool(b) => serializer.serialize_bool(*b),
-            Out::U64(n) => serializer.serialize_u64(*n),
-            Out::F64(n) => serializer.serialize_f64(*n),
-            Out::Str(s) => serializer.serialize_str(s),
-            Out::Raw(raw) => raw.serialize(serializer),
-            Out::RawOwned(raw) => raw.serialize(serializer),
+            Out::Null => buf.extend_from_slice(b"null"),
+            Out::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Out::U64(n) => write!(buf, "{n}").map_err(serde_json::Error::io)?,
+            Out::F64(n) => serde_json::to_writer(&mut *buf, n)?,
+            Out::Str(s) => serde_json::to_writer(&mut *buf, s)?,
+            // Checked when the request was parsed.
+            Out::Raw(json) => buf.extend_from_slice(json.text().as_bytes()),
+            Out::RawOwned(raw) => buf.extend_from_slice(raw.get().as_bytes()),
+            Out::Value(value) => serde_json::to_writer(&mut *buf, value)?,
             Out::Array(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
+                buf.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    item.write_to(buf)?;
                 }
-                seq.end()
+                buf.push(b']');
             }
             Out::Object(members) => {
-                let mut map = serializer.serialize_map(Some(members.len()))?;
-                for (key, value) in members {
-                    map.serialize_entry(key, value)?;
+                buf.push(b'{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    serde_json::to_writer(&mut *buf, key)?;
+                    buf.push(b':');
+                    value.write_to(buf)?;
                 }
-                map.end()
+                buf.push(b'}');
             }
         }
+        Ok(())
     }
 }
 
-/// Writes one JSON object into a byte buffer, member by member; one array member may be written
-/// item by item.
+/// Writes JSON into a byte buffer value by value: objects and arrays are opened, filled and
+/// closed, so a long array never has to exist whole before it is written.
 #[derive(Debug)]
-pub struct BodyWriter {
-    out: Vec<u8>,
-    members: usize,
-    /// Items written into the open array, when one is open.
-    items: Option<usize>,
+pub struct JsonWriter {
+    buf: Vec<u8>,
+    /// The open objects and arrays: the byte that closes each, and the values written into it.
+    open: Vec<(u8, usize)>,
+    /// A member's key was written: its value needs no comma.
+    after_key: bool,
 }
 
-impl BodyWriter {
+impl JsonWriter {
     /// A writer whose buffer starts with room for `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
-        let mut out = Vec::with_capacity(capacity);
-        out.push(b'{');
-        BodyWriter {
-            out,
-            members: 0,
-            items: None,
+        JsonWriter {
+            buf: Vec::with_capacity(capacity),
+            open: Vec::new(),
+            after_key: false,
         }
     }
 
-    fn key(&mut self, key: &str) -> serde_json::Result<()> {
-        self.close_array();
-        if self.members > 0 {
-            self.out.push(b',');
+    /// The comma before a value (or a key), unless it is the first of its container.
+    fn separate(&mut self) {
+        if std::mem::take(&mut self.after_key) {
+            return;
         }
-        self.members += 1;
-        serde_json::to_writer(&mut self.out, key)?;
-        self.out.push(b':');
+        if let Some((_, count)) = self.open.last_mut() {
+            if *count > 0 {
+                self.buf.push(b',');
+            }
+            *count += 1;
+        }
+    }
+
+    /// Starts the member `key` of the open object; its value follows.
+    pub fn key(&mut self, key: &str) -> serde_json::Result<()> {
+        self.separate();
+        serde_json::to_writer(&mut self.buf, key)?;
+        self.buf.push(b':');
+        self.after_key = true;
         Ok(())
     }
 
-    /// Writes the member `key`.
-    pub fn member(&mut self, key: &str, value: &impl Serialize) -> serde_json::Result<()> {
-        self.key(key)?;
-        serde_json::to_writer(&mut self.out, value)
+    /// Writes a value.
+    pub fn value(&mut self, value: &Out<'_>) -> serde_json::Result<()> {
+        self.separate();
+        value.write_to(&mut self.buf)
     }
 
-    /// Opens the array member `key`; [`BodyWriter::item`] adds to it until the next member.
-    pub fn open_array(&mut self, key: &str) -> serde_json::Result<()> {
-        self.key(key)?;
-        self.out.push(b'[');
-        self.items = Some(0);
-        Ok(())
-    }
-
-    /// Adds an item to the open array.
-    pub fn item(&mut self, value: &impl Serialize) -> serde_json::Result<()> {
-        self.item_bytes(|out| serde_json::to_writer(out, value))
-    }
-
-    /// Adds an item written by `write` to the open array.
-    pub fn item_bytes(
+    /// Writes a value as `write` puts it into the buffer.
+    pub fn value_with(
         &mut self,
         write: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
     ) -> serde_json::Result<()> {
-        let items = self.items.get_or_insert(0);
-        if *items > 0 {
-            self.out.push(b',');
-        }
-        *items += 1;
-        write(&mut self.out)
+        self.separate();
+        write(&mut self.buf)
     }
 
-    fn close_array(&mut self) {
-        if self.items.take().is_some() {
-            self.out.push(b']');
+    /// Writes the member `key` and its value.
+    pub fn member(&mut self, key: &str, value: &Out<'_>) -> serde_json::Result<()> {
+        self.key(key)?;
+        self.value(value)
+    }
+
+    /// Opens an object (as a value, or as the member whose key was just written).
+    pub fn open_object(&mut self) {
+        self.separate();
+        self.buf.push(b'{');
+        self.open.push((b'}', 0));
+    }
+
+    /// Opens an array (as a value, or as the member whose key was just written).
+    pub fn open_array(&mut self) {
+        self.separate();
+        self.buf.push(b'[');
+        self.open.push((b']', 0));
+    }
+
+    /// Closes the object or array opened last.
+    pub fn close(&mut self) {
+        if let Some((close, _)) = self.open.pop() {
+            self.buf.push(close);
         }
     }
 
-    /// The whole object.
+    /// Everything written, with what is still open closed.
     pub fn finish(mut self) -> Vec<u8> {
-        self.close_array();
-        self.out.push(b'}');
-        self.out
+        while !self.open.is_empty() {
+            self.close();
+        }
+        self.buf
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::{json, Value};
 
     #[test]
@@ -409,6 +545,62 @@ mod tests {
         assert!(Json::parse(b"{\"a\":").is_err() && Json::parse(b"{} x").is_err());
     }
 
+    /// A value rebuilt only through the lazy reader.
+    fn through_lazy(json: Json<'_>) -> Value {
+        if let Some(object) = json.object() {
+            let mut map = serde_json::Map::new();
+            for (key, value) in &object.members {
+                map.insert(key.to_string(), through_lazy(*value));
+            }
+            return Value::Object(map);
+        }
+        if let Some(items) = json.array() {
+            return Value::Array(items.into_iter().map(through_lazy).collect());
+        }
+        if let Some(text) = json.as_str() {
+            return Value::String(text.into_owned());
+        }
+        if let Some(b) = json.as_bool() {
+            return Value::Bool(b);
+        }
+        if json.is_null() {
+            return Value::Null;
+        }
+        serde_json::from_str(json.text()).expect("a number")
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let text = "(?s)[a-z \"\\\\\n\t\u{1}é☃😀{}\\[\\],:]{0,8}";
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            text.prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 60, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((text, inner), 0..5)
+                    .prop_map(|kv| { Value::Object(kv.into_iter().collect()) }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn every_value_reads_the_same_lazily_as_parsed_whole(value in any_json()) {
+            for text in [value.to_string(), serde_json::to_string_pretty(&value).unwrap()] {
+                let whole: Value = serde_json::from_str(&text).unwrap();
+                let json = Json::parse(text.as_bytes()).unwrap();
+                prop_assert_eq!(&through_lazy(json), &whole);
+                let compact: Value = serde_json::from_str(&json.compact()).unwrap();
+                prop_assert_eq!(&compact, &whole);
+            }
+        }
+    }
+
     #[test]
     fn compact_text_drops_only_the_spaces_between_tokens() {
         let text = br#"{ "a b" : [ 1 , "x \" y" ] ,
@@ -420,21 +612,37 @@ mod tests {
     }
 
     #[test]
-    fn the_writer_writes_one_object_with_an_array_written_item_by_item() {
-        let mut w = BodyWriter::with_capacity(16);
-        w.member("model", &"m").unwrap();
-        w.open_array("messages").unwrap();
-        w.item(&out! {"role" => "user", "content" => Out::Null})
+    fn the_writer_writes_values_into_what_is_open() {
+        let mut w = JsonWriter::with_capacity(16);
+        w.open_object();
+        w.member("model", &"m".into()).unwrap();
+        w.key("messages").unwrap();
+        w.open_array();
+        w.value(&out! {"role" => "user", "content" => Out::Null})
             .unwrap();
-        w.item(&json!({"role": "assistant"})).unwrap();
-        w.member("raw", &Json::parse(b" [1, 2] ").unwrap().raw())
+        w.value(&out! {"role" => "assistant", "n" => Out::U64(7), "f" => Out::F64(0.5)})
             .unwrap();
-        w.open_array("empty").unwrap();
+        w.close();
+        w.member("raw", &Json::parse(b" [1, 2] ").unwrap().into())
+            .unwrap();
+        w.key("empty").unwrap();
+        w.open_array();
+        w.close();
+        w.key("nested").unwrap();
+        w.open_object();
+        w.member("v", &Out::Value(json!({"a": [1]}))).unwrap();
+        w.key("bytes").unwrap();
+        w.value_with(|buf| {
+            buf.extend_from_slice(b"true");
+            Ok(())
+        })
+        .unwrap();
         let body: Value = serde_json::from_slice(&w.finish()).unwrap();
         assert_eq!(
             body,
             json!({"model": "m", "messages": [{"role": "user", "content": null},
-                {"role": "assistant"}], "raw": [1, 2], "empty": []})
+                {"role": "assistant", "n": 7, "f": 0.5}], "raw": [1, 2], "empty": [],
+                "nested": {"v": {"a": [1]}, "bytes": true}})
         );
     }
 }

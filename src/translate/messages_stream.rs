@@ -7,10 +7,16 @@
 
 use super::answer::{completion_id, finish_reason, usage_from_messages};
 use super::errors::{error_event, read_error, ErrorKind};
+use super::lazy::Json;
 use super::sse::{data_event, SseParser};
 use super::{Api, Cut, Usage};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+
+/// A value the client gets as the upstream wrote it (an id, a text).
+fn value_of(json: Json<'_>) -> Value {
+    serde_json::from_str(json.text()).unwrap_or_default()
+}
 
 /// The Messages → Chat stream translator.
 #[derive(Debug)]
@@ -101,41 +107,44 @@ impl MessagesToChat {
         if self.stopped || self.failed.is_some() {
             return;
         }
-        let Ok(event) = serde_json::from_str::<Value>(data) else {
+        let Ok(event) = Json::parse(data.as_bytes()) else {
             log::debug!("ignoring a Messages stream event that is not JSON");
             return;
         };
-        match event["type"].as_str().unwrap_or_default() {
+        let event = event.object().unwrap_or_default();
+        match event.str("type").unwrap_or_default().as_ref() {
             "message_start" => {
-                let message = &event["message"];
-                if let Some(id) = message["id"].as_str() {
-                    self.id = completion_id(Some(id));
+                let message = event.field("message").object().unwrap_or_default();
+                if let Some(id) = message.str("id") {
+                    self.id = completion_id(Some(&id));
                 }
-                self.usage = usage_from_messages(&message["usage"], self.usage);
+                self.usage = usage_from_messages(message.field("usage"), self.usage);
                 self.role_chunk(out);
             }
             "content_block_start" => {
                 self.role_chunk(out);
-                let block = &event["content_block"];
-                match block["type"].as_str().unwrap_or_default() {
+                let block = event.field("content_block").object().unwrap_or_default();
+                match block.str("type").unwrap_or_default().as_ref() {
                     "tool_use" => {
                         let tool = self.next_tool;
                         self.next_tool += 1;
                         self.tool_of_block
-                            .insert(event["index"].as_u64().unwrap_or(u64::MAX), tool);
-                        let input = match &block["input"] {
-                            Value::Object(m) if !m.is_empty() => block["input"].to_string(),
+                            .insert(event.field("index").as_u64().unwrap_or(u64::MAX), tool);
+                        let input = block.field("input");
+                        let input = match input.object() {
+                            Some(fields) if !fields.is_empty() => input.compact().into_owned(),
                             _ => String::new(),
                         };
                         self.chunk(
-                            json!({"tool_calls": [{"index": tool, "id": block["id"], "type": "function",
-                                "function": {"name": block["name"], "arguments": input}}]}),
+                            json!({"tool_calls": [{"index": tool, "id": value_of(block.field("id")),
+                                "type": "function", "function": {"name": value_of(block.field("name")),
+                                "arguments": input}}]}),
                             None,
                             out,
                         );
                     }
                     "text" => {
-                        if let Some(text) = block["text"].as_str().filter(|t| !t.is_empty()) {
+                        if let Some(text) = block.str("text").filter(|t| !t.is_empty()) {
                             self.chunk(json!({"content": text}), None, out);
                         }
                     }
@@ -144,17 +153,20 @@ impl MessagesToChat {
             }
             "content_block_delta" => {
                 self.role_chunk(out);
-                let delta = &event["delta"];
-                match delta["type"].as_str().unwrap_or_default() {
+                let delta = event.field("delta").object().unwrap_or_default();
+                match delta.str("type").unwrap_or_default().as_ref() {
                     "text_delta" => {
-                        self.chunk(json!({"content": delta["text"]}), None, out);
+                        let text = value_of(delta.field("text"));
+                        self.chunk(json!({"content": text}), None, out);
                     }
                     "thinking_delta" => {
-                        self.chunk(json!({"reasoning_content": delta["thinking"]}), None, out);
+                        let thinking = value_of(delta.field("thinking"));
+                        self.chunk(json!({"reasoning_content": thinking}), None, out);
                     }
                     "input_json_delta" => {
-                        let partial = delta["partial_json"].as_str().unwrap_or_default();
-                        let tool = event["index"]
+                        let partial = delta.str("partial_json").unwrap_or_default();
+                        let tool = event
+                            .field("index")
                             .as_u64()
                             .and_then(|i| self.tool_of_block.get(&i).copied());
                         if let (false, Some(tool)) = (partial.is_empty(), tool) {
@@ -170,10 +182,11 @@ impl MessagesToChat {
             }
             "message_delta" => {
                 self.role_chunk(out);
-                self.usage = usage_from_messages(&event["usage"], self.usage);
+                self.usage = usage_from_messages(event.field("usage"), self.usage);
                 if !self.finished {
                     self.finished = true;
-                    let reason = finish_reason(event["delta"]["stop_reason"].as_str());
+                    let stop = event.field("delta").get("stop_reason").as_str();
+                    let reason = finish_reason(stop.as_deref());
                     self.chunk(json!({}), Some(reason), out);
                 }
             }

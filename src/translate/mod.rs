@@ -266,19 +266,28 @@ pub fn translate_request(
     })
 }
 
-/// Rewrites an upstream's successful JSON answer for the client; `None` when it is not JSON.
+/// Rewrites an upstream's successful JSON answer for the client; `None` when it is not JSON. The
+/// answer is read where it lies and the new one written block by block.
 pub fn translate_answer(exchange: &Exchange, body: &[u8]) -> Option<Vec<u8>> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let out = match (exchange.upstream, exchange.client) {
-        (Api::OpenAi, Api::Anthropic) => {
-            chat_answer_to_messages(&value, &exchange.client_model, &exchange.tool_names)
-        }
-        (Api::Anthropic, Api::OpenAi) => {
-            messages_answer_to_chat(&value, &exchange.client_model, exchange.created)
-        }
-        _ => value,
-    };
-    Some(out.to_string().into_bytes())
+    let answer = lazy::Json::parse(body).ok()?.object().unwrap_or_default();
+    let capacity = body.len() + 1024;
+    match (exchange.upstream, exchange.client) {
+        (Api::OpenAi, Api::Anthropic) => answer::write_chat_answer_as_messages(
+            &answer,
+            &exchange.client_model,
+            &exchange.tool_names,
+            capacity,
+        )
+        .ok(),
+        (Api::Anthropic, Api::OpenAi) => answer::write_messages_answer_as_chat(
+            &answer,
+            &exchange.client_model,
+            exchange.created,
+            capacity,
+        )
+        .ok(),
+        _ => Some(body.to_vec()),
+    }
 }
 
 /// The upstream's SSE stream ended before its final event, or carried an error.

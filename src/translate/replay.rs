@@ -1,122 +1,214 @@
 //! An upstream that answered `stream: true` with one JSON body: the body replayed as the SSE
 //! stream its API would have sent, then translated like any stream, so the client still gets SSE.
+//! The replay writes one event per part of the answer (text, each tool call, each block), so no
+//! event is much larger than the largest part.
 
-use super::sse::{data_event, named_event};
+use super::lazy::{Json, JsonWriter, Object, Out};
 use super::{Api, Exchange, StreamTranslator};
-use serde_json::{json, Value};
+
+/// Appends one SSE event (`event:` only when `name` is given) whose data `write` writes.
+fn event(
+    sse: &mut Vec<u8>,
+    name: Option<&str>,
+    write: impl FnOnce(&mut JsonWriter) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
+    let mut data = JsonWriter::with_capacity(0);
+    write(&mut data)?;
+    if let Some(name) = name {
+        sse.extend_from_slice(b"event: ");
+        sse.extend_from_slice(name.as_bytes());
+        sse.push(b'\n');
+    }
+    sse.extend_from_slice(b"data: ");
+    sse.extend_from_slice(&data.finish());
+    sse.extend_from_slice(b"\n\n");
+    Ok(())
+}
 
 /// A Chat completion as the chunks that would have streamed it.
-fn chat_answer_as_sse(answer: &Value) -> Vec<u8> {
-    let choice = &answer["choices"][0];
-    let message = &choice["message"];
-    let head = |choices: Value| {
-        json!({"id": answer["id"], "object": "chat.completion.chunk", "created": answer["created"],
-            "model": answer["model"], "choices": choices})
+fn chat_answer_as_sse(answer: &Object<'_>) -> serde_json::Result<Vec<u8>> {
+    let choice = answer
+        .field("choices")
+        .first_item()
+        .object()
+        .unwrap_or_default();
+    let message = choice.field("message").object().unwrap_or_default();
+    // Every chunk: the answer's id, created and model, and `choices` as `write_choices` writes it.
+    let chunk =
+        |sse: &mut Vec<u8>, write_choices: &dyn Fn(&mut JsonWriter) -> serde_json::Result<()>| {
+            event(sse, None, |w| {
+                w.open_object();
+                w.member("id", &answer.field("id").into())?;
+                w.member("object", &"chat.completion.chunk".into())?;
+                w.member("created", &answer.field("created").into())?;
+                w.member("model", &answer.field("model").into())?;
+                w.key("choices")?;
+                write_choices(w)
+            })
+        };
+    // One delta at index 0, unfinished.
+    let delta = |sse: &mut Vec<u8>, members: Vec<(&'static str, Out<'_>)>| {
+        chunk(sse, &|w: &mut JsonWriter| {
+            w.open_array();
+            w.open_object();
+            w.member("index", &Out::U64(0))?;
+            w.member("delta", &Out::Object(members.clone()))?;
+            w.member("finish_reason", &Out::Null)?;
+            w.close();
+            w.close();
+            Ok(())
+        })
     };
-    let mut delta = json!({"role": "assistant"});
+    let mut sse = Vec::new();
+    let mut first = vec![("role", Out::from("assistant"))];
     for key in ["reasoning_content", "reasoning", "content", "refusal"] {
-        if let Some(text) = message[key].as_str() {
-            delta[key] = json!(text);
+        if let Some(text) = message.str(key) {
+            first.push((key, text.into()));
         }
     }
-    if let Some(calls) = message["tool_calls"].as_array() {
-        let calls: Vec<Value> = calls
-            .iter()
-            .filter_map(Value::as_object)
-            .enumerate()
-            .map(|(i, c)| {
-                let mut c = c.clone();
-                c.insert("index".into(), json!(i));
-                Value::Object(c)
-            })
-            .collect();
-        delta["tool_calls"] = Value::Array(calls);
+    delta(&mut sse, first)?;
+    let calls = message.field("tool_calls").array().unwrap_or_default();
+    let calls = calls.into_iter().filter_map(Json::object);
+    for (i, call) in calls.enumerate() {
+        let mut members: Vec<(&'static str, Out)> = Vec::new();
+        for key in ["id", "type", "function"] {
+            if let Some(value) = call.get(key) {
+                members.push((key, value.into()));
+            }
+        }
+        members.push(("index", Out::U64(i as u64)));
+        delta(
+            &mut sse,
+            vec![("tool_calls", Out::Array(vec![Out::Object(members)]))],
+        )?;
     }
-    let mut out = data_event(&head(
-        json!([{"index": 0, "delta": delta, "finish_reason": null}]),
-    ));
-    let finish = choice["finish_reason"].as_str().unwrap_or("stop");
-    out.extend(data_event(&head(
-        json!([{"index": 0, "delta": {}, "finish_reason": finish}]),
-    )));
-    if answer["usage"].is_object() {
-        let mut usage = head(json!([]));
-        usage["usage"] = answer["usage"].clone();
-        out.extend(data_event(&usage));
+    let finish = choice.str("finish_reason");
+    let finish = finish.as_deref().unwrap_or("stop");
+    chunk(&mut sse, &|w: &mut JsonWriter| {
+        w.open_array();
+        w.open_object();
+        w.member("index", &Out::U64(0))?;
+        w.member("delta", &Out::Object(Vec::new()))?;
+        w.member("finish_reason", &finish.into())?;
+        w.close();
+        w.close();
+        Ok(())
+    })?;
+    let usage = answer.field("usage");
+    if usage.object().is_some() {
+        chunk(&mut sse, &|w: &mut JsonWriter| {
+            w.open_array();
+            w.close();
+            w.member("usage", &usage.into())
+        })?;
     }
-    out.extend_from_slice(b"data: [DONE]\n\n");
-    out
+    sse.extend_from_slice(b"data: [DONE]\n\n");
+    Ok(sse)
 }
 
 /// A Message as the events that would have streamed it.
-fn messages_answer_as_sse(answer: &Value) -> Vec<u8> {
-    let mut start = answer.clone();
-    start["content"] = json!([]);
-    start["stop_reason"] = Value::Null;
-    let mut out = named_event(
-        "message_start",
-        &json!({"type": "message_start", "message": start}),
-    );
-    for (index, block) in answer["content"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let (empty, delta) = match block["type"].as_str().unwrap_or_default() {
-            "text" => (
-                json!({"type": "text", "text": ""}),
-                json!({"type": "text_delta", "text": block["text"]}),
-            ),
-            "thinking" => (
-                json!({"type": "thinking", "thinking": ""}),
-                json!({"type": "thinking_delta", "thinking": block["thinking"]}),
-            ),
-            "tool_use" => (
-                json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}),
-                json!({"type": "input_json_delta", "partial_json": block["input"].to_string()}),
-            ),
-            _ => (block.clone(), Value::Null),
-        };
-        out.extend(named_event(
-            "content_block_start",
-            &json!({"type": "content_block_start", "index": index, "content_block": empty}),
-        ));
-        if !delta.is_null() {
-            out.extend(named_event(
-                "content_block_delta",
-                &json!({"type": "content_block_delta", "index": index, "delta": delta}),
-            ));
+fn messages_answer_as_sse(answer: &Object<'_>) -> serde_json::Result<Vec<u8>> {
+    let mut sse = Vec::new();
+    event(&mut sse, Some("message_start"), |w| {
+        w.open_object();
+        w.member("type", &"message_start".into())?;
+        w.key("message")?;
+        w.open_object();
+        for (key, value) in answer.members() {
+            if key != "content" && key != "stop_reason" {
+                w.member(key, &value.into())?;
+            }
         }
-        out.extend(named_event(
-            "content_block_stop",
-            &json!({"type": "content_block_stop", "index": index}),
-        ));
+        w.member("content", &Out::Array(Vec::new()))?;
+        w.member("stop_reason", &Out::Null)
+    })?;
+    let blocks = answer.field("content").array().unwrap_or_default();
+    for (index, block) in blocks.into_iter().enumerate() {
+        let fields = block.object().unwrap_or_default();
+        let index = Out::U64(index as u64);
+        let (empty, delta): (Out, Option<Out>) = match fields.str("type").as_deref() {
+            Some("text") => (
+                out_of(&[("type", "text".into()), ("text", "".into())]),
+                Some(out_of(&[
+                    ("type", "text_delta".into()),
+                    ("text", fields.field("text").into()),
+                ])),
+            ),
+            Some("thinking") => (
+                out_of(&[("type", "thinking".into()), ("thinking", "".into())]),
+                Some(out_of(&[
+                    ("type", "thinking_delta".into()),
+                    ("thinking", fields.field("thinking").into()),
+                ])),
+            ),
+            Some("tool_use") => (
+                out_of(&[
+                    ("type", "tool_use".into()),
+                    ("id", fields.field("id").into()),
+                    ("name", fields.field("name").into()),
+                    ("input", Out::Object(Vec::new())),
+                ]),
+                Some(out_of(&[
+                    ("type", "input_json_delta".into()),
+                    ("partial_json", fields.field("input").compact().into()),
+                ])),
+            ),
+            _ => (block.into(), None),
+        };
+        event(&mut sse, Some("content_block_start"), |w| {
+            w.open_object();
+            w.member("type", &"content_block_start".into())?;
+            w.member("index", &index)?;
+            w.member("content_block", &empty)
+        })?;
+        if let Some(delta) = delta {
+            event(&mut sse, Some("content_block_delta"), |w| {
+                w.open_object();
+                w.member("type", &"content_block_delta".into())?;
+                w.member("index", &index)?;
+                w.member("delta", &delta)
+            })?;
+        }
+        event(&mut sse, Some("content_block_stop"), |w| {
+            w.open_object();
+            w.member("type", &"content_block_stop".into())?;
+            w.member("index", &index)
+        })?;
     }
-    out.extend(named_event(
-        "message_delta",
-        &json!({"type": "message_delta",
-            "delta": {"stop_reason": answer["stop_reason"], "stop_sequence": answer["stop_sequence"]},
-            "usage": answer["usage"]}),
-    ));
-    out.extend(named_event(
-        "message_stop",
-        &json!({"type": "message_stop"}),
-    ));
-    out
+    event(&mut sse, Some("message_delta"), |w| {
+        w.open_object();
+        w.member("type", &"message_delta".into())?;
+        w.key("delta")?;
+        w.open_object();
+        w.member("stop_reason", &answer.field("stop_reason").into())?;
+        w.member("stop_sequence", &answer.field("stop_sequence").into())?;
+        w.close();
+        w.member("usage", &answer.field("usage").into())
+    })?;
+    event(&mut sse, Some("message_stop"), |w| {
+        w.open_object();
+        w.member("type", &"message_stop".into())
+    })?;
+    Ok(sse)
+}
+
+/// An object of these members.
+fn out_of<'a>(members: &[(&'static str, Out<'a>)]) -> Out<'a> {
+    Out::Object(members.to_vec())
 }
 
 /// A JSON answer from an upstream that ignored `stream: true`, as the SSE stream the client asked
 /// for, in the client's API; `None` when the body is not a JSON answer.
 pub fn translate_answer_as_stream(exchange: &Exchange, body: &[u8]) -> Option<Vec<u8>> {
-    let answer: Value = serde_json::from_slice(body).ok()?;
-    if !answer.is_object() || answer.get("error").is_some() {
+    let answer = Json::parse(body).ok()?.object()?;
+    if answer.get("error").is_some() {
         return None;
     }
     let upstream_sse = match exchange.upstream {
         Api::OpenAi => chat_answer_as_sse(&answer),
         Api::Anthropic => messages_answer_as_sse(&answer),
-    };
+    }
+    .ok()?;
     match StreamTranslator::for_exchange(exchange) {
         None => Some(upstream_sse),
         Some(mut translator) => {
@@ -131,6 +223,7 @@ pub fn translate_answer_as_stream(exchange: &Exchange, body: &[u8]) -> Option<Ve
 mod tests {
     use super::*;
     use crate::translate::SseParser;
+    use serde_json::{json, Value};
 
     fn exchange(client: Api, upstream: Api) -> Exchange {
         Exchange {

@@ -4,7 +4,7 @@
 //! message at a time (see [`super::lazy`]): a request costs about its own size once more, never a
 //! tree of itself.
 
-use super::lazy::{out, BodyWriter, Json, Object, Out};
+use super::lazy::{out, Json, JsonWriter, Object, Out};
 use super::Refusal;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -79,13 +79,13 @@ fn joined<'a>(mut texts: Vec<Cow<'a, str>>) -> Cow<'a, str> {
 
 /// `part`, a slice of `whole`, borrowed for as long as `whole` is when `whole` is borrowed.
 fn part_of<'a>(whole: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
-    match whole {
-        Cow::Borrowed(text) => {
-            let start = part.as_ptr() as usize - text.as_ptr() as usize;
-            Cow::Borrowed(&text[start..start + part.len()])
+    if let Cow::Borrowed(text) = whole {
+        let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize);
+        if let Some(same) = start.and_then(|start| text.get(start..start + part.len())) {
+            return Cow::Borrowed(same);
         }
-        Cow::Owned(_) => Cow::Owned(part.to_string()),
     }
+    Cow::Owned(part.to_string())
 }
 
 /// A body the translation wrote that serde could not: never expected, still not a panic.
@@ -103,11 +103,14 @@ pub(crate) fn write_messages_as_chat(
     target: Target<'_>,
     capacity: usize,
 ) -> Result<Vec<u8>, Refusal> {
-    let mut out = BodyWriter::with_capacity(capacity);
-    out.member("model", &target.model).map_err(unwritable)?;
-    out.open_array("messages").map_err(unwritable)?;
+    let mut out = JsonWriter::with_capacity(capacity);
+    out.open_object();
+    out.member("model", &target.model.into())
+        .map_err(unwritable)?;
+    out.key("messages").map_err(unwritable)?;
+    out.open_array();
     if let Some(system) = text_of(request.field("system"), "system")? {
-        out.item(&out! {"role" => "system", "content" => system})
+        out.value(&out! {"role" => "system", "content" => system})
             .map_err(unwritable)?;
     }
     let turns = request
@@ -120,13 +123,13 @@ pub(crate) fn write_messages_as_chat(
         match turn.str("role").as_deref() {
             Some("user") => user_turn_to_chat(turn.field("content"), &field, &mut out)?,
             Some("assistant") => out
-                .item(&assistant_turn_to_chat(turn.field("content"), &field)?)
+                .value(&assistant_turn_to_chat(turn.field("content"), &field)?)
                 .map_err(unwritable)?,
             // Claude Code sends system notes between turns; Chat Completions takes a system
             // message anywhere.
             Some("system") => {
                 if let Some(text) = text_of(turn.field("content"), &format!("{field}.content"))? {
-                    out.item(&out! {"role" => "system", "content" => text})
+                    out.value(&out! {"role" => "system", "content" => text})
                         .map_err(unwritable)?;
                 }
             }
@@ -138,25 +141,26 @@ pub(crate) fn write_messages_as_chat(
             }
         }
     }
+    out.close();
     if let Some(max) = request.get("max_tokens").filter(|v| !v.is_null()) {
         out.member("max_tokens", &target.max_tokens(max))
             .map_err(unwritable)?;
     }
     if let Some(stop) = request.get("stop_sequences").filter(|v| !v.is_null()) {
-        out.member("stop", &stop.raw()).map_err(unwritable)?;
+        out.member("stop", &stop.into()).map_err(unwritable)?;
     }
     for key in ["temperature", "top_p"] {
         if let Some(v) = request.get(key).filter(|v| !v.is_null()) {
-            out.member(key, &v.raw()).map_err(unwritable)?;
+            out.member(key, &v.into()).map_err(unwritable)?;
         }
     }
     if let Some(user) = request.field("metadata").get("user_id").as_str() {
         // Claude Code's user ids run to ~150 characters; OpenAI takes 64, so long ones are hashed.
-        out.member("user", &openai_name(&user))
+        out.member("user", &openai_name(&user).into())
             .map_err(unwritable)?;
     }
     if request.field("stream").as_bool() == Some(true) {
-        out.member("stream", &true).map_err(unwritable)?;
+        out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
         out.member("stream_options", &out! {"include_usage" => true})
             .map_err(unwritable)?;
     }
@@ -196,7 +200,7 @@ pub(crate) fn write_messages_as_chat(
             out.member("tool_choice", &mapped).map_err(unwritable)?;
         }
         if choice.field("disable_parallel_tool_use").as_bool() == Some(true) && has_tools {
-            out.member("parallel_tool_calls", &false)
+            out.member("parallel_tool_calls", &Out::Bool(false))
                 .map_err(unwritable)?;
         }
     }
@@ -317,11 +321,11 @@ fn chat_content(parts: Vec<Part<'_>>) -> Out<'_> {
 fn user_turn_to_chat<'a>(
     content: Json<'a>,
     field: &str,
-    out: &mut BodyWriter,
+    out: &mut JsonWriter,
 ) -> Result<(), Refusal> {
     if let Some(text) = content.as_str() {
         return out
-            .item(&out! {"role" => "user", "content" => text})
+            .value(&out! {"role" => "user", "content" => text})
             .map_err(unwritable);
     }
     let Some(blocks) = content.array() else {
@@ -371,7 +375,7 @@ fn user_turn_to_chat<'a>(
                 if block.field("is_error").as_bool() == Some(true) {
                     text = Cow::Owned(format!("Error: {text}"));
                 }
-                out.item(&out! {
+                out.value(&out! {
                     "role" => "tool",
                     "tool_call_id" => block.str("tool_use_id").unwrap_or_default(),
                     "content" => text,
@@ -384,7 +388,7 @@ fn user_turn_to_chat<'a>(
         }
     }
     if !parts.is_empty() {
-        out.item(&out! {"role" => "user", "content" => chat_content(parts)})
+        out.value(&out! {"role" => "user", "content" => chat_content(parts)})
             .map_err(unwritable)?;
     }
     Ok(())
@@ -482,7 +486,7 @@ impl Turns {
         &mut self,
         role: &'static str,
         blocks: Vec<Block<'_>>,
-        out: &mut BodyWriter,
+        out: &mut JsonWriter,
     ) -> serde_json::Result<()> {
         if self.role != Some(role) {
             self.flush(out)?;
@@ -497,13 +501,13 @@ impl Turns {
             if !to.is_empty() {
                 to.push(b',');
             }
-            serde_json::to_writer(&mut *to, &block.value)?;
+            block.value.write_to(to)?;
         }
         Ok(())
     }
 
     /// Writes the turn in progress, if there is one.
-    fn flush(&mut self, out: &mut BodyWriter) -> serde_json::Result<()> {
+    fn flush(&mut self, out: &mut JsonWriter) -> serde_json::Result<()> {
         let Some(role) = self.role.take() else {
             return Ok(());
         };
@@ -511,7 +515,7 @@ impl Turns {
             std::mem::take(&mut self.results),
             std::mem::take(&mut self.rest),
         );
-        out.item_bytes(|out| {
+        out.value_with(|out| {
             out.extend_from_slice(b"{\"role\":");
             serde_json::to_writer(&mut *out, role)?;
             out.extend_from_slice(b",\"content\":[");
@@ -538,8 +542,10 @@ pub(crate) fn write_chat_as_messages(
     capacity: usize,
 ) -> Result<Vec<u8>, Refusal> {
     refuse_what_messages_cannot_express(request)?;
-    let mut out = BodyWriter::with_capacity(capacity);
-    out.member("model", &target.model).map_err(unwritable)?;
+    let mut out = JsonWriter::with_capacity(capacity);
+    out.open_object();
+    out.member("model", &target.model.into())
+        .map_err(unwritable)?;
     let max = request
         .get("max_completion_tokens")
         .filter(|v| !v.is_null())
@@ -557,7 +563,8 @@ pub(crate) fn write_chat_as_messages(
     out.member("max_tokens", &max).map_err(unwritable)?;
     let mut system = Vec::new();
     let mut turns = Turns::default();
-    out.open_array("messages").map_err(unwritable)?;
+    out.key("messages").map_err(unwritable)?;
+    out.open_array();
     let messages = request
         .field("messages")
         .array()
@@ -602,8 +609,9 @@ pub(crate) fn write_chat_as_messages(
         turns.push(role, blocks, &mut out).map_err(unwritable)?;
     }
     turns.flush(&mut out).map_err(unwritable)?;
+    out.close();
     if !system.is_empty() {
-        out.member("system", &system.join("\n\n"))
+        out.member("system", &system.join("\n\n").into())
             .map_err(unwritable)?;
     }
     if let Some(stop) = request.get("stop").filter(|v| !v.is_null()) {
@@ -619,14 +627,14 @@ pub(crate) fn write_chat_as_messages(
             .map_err(unwritable)?;
     }
     if let Some(p) = request.get("top_p").filter(|v| !v.is_null()) {
-        out.member("top_p", &p.raw()).map_err(unwritable)?;
+        out.member("top_p", &p.into()).map_err(unwritable)?;
     }
     if let Some(user) = request.str("user") {
         out.member("metadata", &out! {"user_id" => user})
             .map_err(unwritable)?;
     }
     if request.field("stream").as_bool() == Some(true) {
-        out.member("stream", &true).map_err(unwritable)?;
+        out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
     }
     let mut has_tools = false;
     if let Some(tools) = request.field("tools").array() {
@@ -902,7 +910,9 @@ fn assistant_message_to_blocks<'a>(
                 Out::Object(Vec::new())
             } else {
                 let checked = match arguments {
-                    Cow::Borrowed(text) => serde_json::from_str::<&RawValue>(text).map(Out::Raw),
+                    Cow::Borrowed(text) => {
+                        serde_json::from_str::<&RawValue>(text).map(|raw| Out::Raw(raw.into()))
+                    }
                     Cow::Owned(text) => RawValue::from_string(text).map(Out::RawOwned),
                 };
                 checked.map_err(|e| {
