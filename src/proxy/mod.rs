@@ -398,15 +398,12 @@ impl Relay<'_> {
             .model
             .as_deref()
             .and_then(|m| request::mapped_model(endpoint, m));
-        let (outbound, exchange) =
-            translated::outbound(route, body, mapped, endpoint, self.config)
-                .await
-                .map_err(
-                |refusal| match route {
-                    Route::Translate { client, .. } => (refusal, client),
-                    Route::Passthrough => (refusal, endpoint.api),
-                },
-            )?;
+        let (outbound, exchange) = translated::outbound(route, body, mapped, endpoint, self.config)
+            .await
+            .map_err(|refusal| match route {
+                Route::Translate { client, .. } => (refusal, client),
+                Route::Passthrough => (refusal, endpoint.api),
+            })?;
         // Every streamed Chat answer reports its usage, so that it is charged; the usage chunk is
         // taken out again for a client that did not ask for it.
         let asking = (route == Route::Passthrough
