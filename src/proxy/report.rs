@@ -80,6 +80,40 @@ impl Drop for Attempt {
     }
 }
 
+/// How a request ended: the word its access-log line and `switchyard_requests_total{outcome}` use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The answer went out whole.
+    Ok,
+    /// The gateway answered `count_tokens` with its own estimate.
+    Estimated,
+    /// An upstream's error answer was passed on.
+    UpstreamError,
+    /// The answer's body broke off (the client got its API's error event).
+    Broken,
+    /// The client went away before the end.
+    ClientClosed,
+    /// No endpoint's API can carry the request as it is.
+    Untranslatable,
+    /// The gateway answered with its own error, of this `x-switchyard-error` kind.
+    Refused(&'static str),
+}
+
+impl Ending {
+    /// The word for logs and metrics.
+    pub fn word(self) -> &'static str {
+        match self {
+            Ending::Ok => "ok",
+            Ending::Estimated => "estimated",
+            Ending::UpstreamError => "upstream_error",
+            Ending::Broken => "broken",
+            Ending::ClientClosed => "client_closed",
+            Ending::Untranslatable => "untranslatable",
+            Ending::Refused(kind) => kind,
+        }
+    }
+}
+
 /// The access-log line and metrics of one request, written when the request (or its stream) ends.
 /// It never holds a key or any part of a prompt.
 pub struct AccessLog {
@@ -164,9 +198,9 @@ impl AccessLog {
         self.endpoint.as_ref().map(|e| e.id.as_str())
     }
 
-    /// Counts the request and writes its line. `outcome` is a fixed word (`ok`, `client_closed`,
-    /// `broken`, `upstream_error` or the gateway's error kind); `detail` says more.
-    pub fn finish(mut self, outcome: &str, detail: Option<&str>) {
+    /// Counts the request and writes its line; `detail` says more than `ending`.
+    pub fn finish(mut self, ending: Ending, detail: Option<&str>) {
+        let outcome = ending.word();
         let usage = self.usage.take().map(super::meter::UsageTap::finish);
         let failed_over: Vec<&str> = self.failed_over.iter().map(String::as_str).collect();
         let failures: Vec<(&str, &str)> = self

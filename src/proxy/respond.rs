@@ -4,6 +4,7 @@
 
 use super::decide::{self, LastResort};
 use super::meter::{Answered, UsageTap};
+use super::report::Ending;
 use super::stage::BodyStage;
 use super::stream::{RelayBody, StreamKind};
 use super::translated;
@@ -154,7 +155,7 @@ impl Relay<'_> {
             if let Some(attempt) = attempt {
                 attempt.succeeded();
             }
-            self.log.finish("ok", None);
+            self.log.finish(Ending::Ok, None);
             return builder.finish();
         }
         let content_length = response
@@ -246,7 +247,7 @@ impl Relay<'_> {
                 None => Redactor::redact_all(key, &read),
             };
             self.log.relayed(&read);
-            self.log.finish("upstream_error", None);
+            self.log.finish(Ending::UpstreamError, None);
             return builder.body(body);
         }
         // The rest of a long error body follows as it arrives.
@@ -264,7 +265,7 @@ impl Relay<'_> {
                 .map(|exchange| translated::answer_stage(exchange, status, false).stage),
         )
         .redacting(Redactor::for_key(key))
-        .ok_outcome("upstream_error");
+        .ok_outcome(Ending::UpstreamError);
         builder.body(BodyStream::new(body))
     }
 
@@ -272,7 +273,10 @@ impl Relay<'_> {
     pub(super) fn refuse(self, error: GatewayError) -> HttpResponse {
         let mut log = self.log;
         log.status = error.status().as_u16();
-        log.finish(error.kind(), Some(&format!("{} fault", error.fault())));
+        log.finish(
+            Ending::Refused(error.kind()),
+            Some(&format!("{} fault", error.fault())),
+        );
         error.response(self.shape)
     }
 }

@@ -1,7 +1,7 @@
 //! The answer's body on its way back: forwarded chunk by chunk as it arrives, with an idle timeout
 //! between chunks and no total timeout. When it ends, the endpoint's actor learns how it went.
 
-use super::report::{AccessLog, Attempt};
+use super::report::{AccessLog, Attempt, Ending};
 use super::stage::{BodyStage, Stages};
 use crate::gateway_error::ApiShape;
 use crate::upstream::outcome::{TransportError, UpstreamError};
@@ -62,7 +62,7 @@ pub struct RelayBody<S> {
     /// A stage found the body incomplete and already wrote the client's error event.
     stage_cut: Option<String>,
     /// The access-log outcome of a body that ends well.
-    ok_outcome: &'static str,
+    ok_outcome: Ending,
 }
 
 impl<S> RelayBody<S> {
@@ -92,7 +92,7 @@ impl<S> RelayBody<S> {
             upstream_ended: false,
             stages: Stages::default(),
             stage_cut: None,
-            ok_outcome: "ok",
+            ok_outcome: Ending::Ok,
         }
     }
 
@@ -109,7 +109,7 @@ impl<S> RelayBody<S> {
     }
 
     /// The access-log outcome when the body ends well (default `ok`).
-    pub fn ok_outcome(mut self, outcome: &'static str) -> Self {
+    pub fn ok_outcome(mut self, outcome: Ending) -> Self {
         self.ok_outcome = outcome;
         self
     }
@@ -118,11 +118,11 @@ impl<S> RelayBody<S> {
     fn end(&mut self) -> Option<Result<Bytes, actix_web::Error>> {
         if let Some(reason) = self.stage_cut.take() {
             // The stage already told the client; only the attempt and the log remain.
-            let failure = UpstreamError::Transport(TransportError::Reset(reason.clone()));
+            let failure = UpstreamError::Transport(TransportError::TranslationCut(reason.clone()));
             self.done = true;
             if let Some(mut log) = self.log.take() {
                 log.stream_failed(&failure);
-                log.finish("broken", Some(&reason));
+                log.finish(Ending::Broken, Some(&reason));
             }
             if let Some(attempt) = self.attempt.take() {
                 attempt.failed(failure);
@@ -196,7 +196,7 @@ impl<S> RelayBody<S> {
         let failure = UpstreamError::Transport(failure);
         if let Some(mut log) = self.log.take() {
             log.stream_failed(&failure);
-            log.finish("broken", Some(&error));
+            log.finish(Ending::Broken, Some(&error));
         }
         if let Some(attempt) = self.attempt.take() {
             attempt.failed(failure);
@@ -315,7 +315,7 @@ impl<S> Drop for RelayBody<S> {
             attempt.succeeded();
         }
         if let Some(log) = self.log.take() {
-            log.finish("client_closed", None);
+            log.finish(Ending::ClientClosed, None);
         }
     }
 }

@@ -3,7 +3,7 @@
 //! endpoint's API, and the body stages that turn the answer back into the client's API as it
 //! arrives.
 
-use super::report::Attempt;
+use super::report::{Attempt, Ending};
 use super::respond::UpstreamBody;
 use super::stage::{BodyStage, StageEnd};
 use super::stream::sse_error_event;
@@ -388,7 +388,7 @@ impl Relay<'_> {
         if let Some(attempt) = attempt {
             attempt.succeeded();
         }
-        self.log.finish("ok", None);
+        self.log.finish(Ending::Ok, None);
         builder.body(out)
     }
 
@@ -396,7 +396,7 @@ impl Relay<'_> {
     pub(super) fn refuse_translation(mut self, refusal: Refusal, client: Api) -> HttpResponse {
         self.log.status = 400;
         self.log
-            .finish("untranslatable", Some(&refusal.to_string()));
+            .finish(Ending::Untranslatable, Some(&refusal.to_string()));
         HttpResponse::BadRequest()
             .content_type("application/json")
             .body(refusal.body(client))
@@ -424,7 +424,7 @@ impl Relay<'_> {
         self.log.status = 200;
         self.log.endpoint = Some(endpoint.clone());
         self.log.add_bytes(answer.len());
-        self.log.finish("estimated", None);
+        self.log.finish(Ending::Estimated, None);
         let mut response = HttpResponse::Ok();
         response.content_type("application/json");
         if let Ok(id) = HeaderValue::from_str(&endpoint.id) {

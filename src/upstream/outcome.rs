@@ -71,6 +71,10 @@ pub enum TransportError {
     StreamUnfinished,
     #[error("the answer broke off: {0}")]
     Reset(String),
+    /// The answer could not be turned into the client's API part way through (an event too
+    /// large, an error event, a stream that ended early): the translator said why.
+    #[error("the translated answer ended early: {0}")]
+    TranslationCut(String),
     #[error("{0}")]
     Other(String),
 }
@@ -112,7 +116,8 @@ impl TransportError {
             TransportError::IdleTimeout(_) => "idle-timeout",
             TransportError::CutShort { .. }
             | TransportError::StreamUnfinished
-            | TransportError::Reset(_) => "cut",
+            | TransportError::Reset(_)
+            | TransportError::TranslationCut(_) => "cut",
             TransportError::Other(_) => "error",
         }
     }
