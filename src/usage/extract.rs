@@ -580,15 +580,43 @@ struct TopLevel {
     in_string: bool,
     /// The previous byte inside a string was a backslash.
     escaped: bool,
-    /// The current top-level key's raw bytes (up to `KEY_KEEP`; longer keys are not `usage`).
-    key: Vec<u8>,
+    /// The current top-level key's raw bytes (longer keys than `KEY_KEEP` are not `usage`).
+    key: KeyStart,
     /// The current value, while it is a `usage` value no longer than `VALUE_KEEP`.
     value: Option<Vec<u8>>,
-    /// Whole `usage` values, in order.
-    found: Vec<Vec<u8>>,
+    /// The first whole `usage` value (an answer has one), and any after it, in order.
+    found: Option<Vec<u8>>,
+    more: Vec<Vec<u8>>,
 }
 
 const KEY_KEEP: usize = 32;
+
+/// The first `KEY_KEEP` bytes of a key, kept on the stack (every answer has keys), and how many
+/// bytes the key has in all.
+#[derive(Debug, Default)]
+struct KeyStart {
+    bytes: [u8; KEY_KEEP],
+    len: usize,
+}
+
+impl KeyStart {
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn extend_from_slice(&mut self, piece: &[u8]) {
+        if let Some(room) = self.bytes.get_mut(self.len..) {
+            let n = piece.len().min(room.len());
+            room[..n].copy_from_slice(&piece[..n]);
+        }
+        self.len = self.len.saturating_add(piece.len());
+    }
+
+    /// The key, when it is no longer than `KEY_KEEP`.
+    fn whole(&self) -> Option<&[u8]> {
+        self.bytes.get(..self.len)
+    }
+}
 
 /// Where in the top-level object the next byte is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -642,9 +670,8 @@ impl TopLevel {
                 }
                 Place::InKey => {
                     let end = self.string_end(chunk, i);
-                    let keep = (KEY_KEEP + 1).saturating_sub(self.key.len());
-                    let piece = &chunk[i..end.unwrap_or(chunk.len())];
-                    self.key.extend_from_slice(&piece[..piece.len().min(keep)]);
+                    self.key
+                        .extend_from_slice(&chunk[i..end.unwrap_or(chunk.len())]);
                     match end {
                         Some(end) => {
                             self.at = Place::BeforeColon;
@@ -688,7 +715,10 @@ impl TopLevel {
             if let Some(mut value) = this.value.take() {
                 if value.len() + (to - start) <= VALUE_KEEP {
                     value.extend_from_slice(&chunk[start..to]);
-                    this.found.push(value);
+                    match this.found {
+                        None => this.found = Some(value),
+                        Some(_) => this.more.push(value),
+                    }
                 }
             }
             this.at = next;
@@ -770,22 +800,22 @@ impl TopLevel {
     }
 
     fn key_is_usage(&self) -> bool {
-        if self.key.len() > KEY_KEEP {
+        let Some(key) = self.key.whole() else {
             return false;
+        };
+        if !key.contains(&b'\\') {
+            return key == b"usage";
         }
-        if !self.key.contains(&b'\\') {
-            return self.key == b"usage";
-        }
-        let mut quoted = Vec::with_capacity(self.key.len() + 2);
+        let mut quoted = Vec::with_capacity(key.len() + 2);
         quoted.push(b'"');
-        quoted.extend_from_slice(&self.key);
+        quoted.extend_from_slice(key);
         quoted.push(b'"');
         serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == "usage")
     }
 
     /// The whole `usage` values seen (a value cut off by the body's end is not one).
-    fn finish(self) -> Vec<Vec<u8>> {
-        self.found
+    fn finish(self) -> impl Iterator<Item = Vec<u8>> {
+        self.found.into_iter().chain(self.more)
     }
 }
 
