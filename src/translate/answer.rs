@@ -138,6 +138,17 @@ fn input_of(arguments: &str) -> Out<'_> {
     }
 }
 
+/// A Chat completion's first choice and that choice's `message` (empty objects where absent).
+pub(crate) fn first_choice<'a>(answer: &Object<'a>) -> (Object<'a>, Object<'a>) {
+    let choice = answer
+        .field("choices")
+        .first_item()
+        .object()
+        .unwrap_or_default();
+    let message = choice.field("message").object().unwrap_or_default();
+    (choice, message)
+}
+
 /// A Chat completion as a Message that names `client_model`; `tool_names` maps shortened tool
 /// names (short, original) back.
 pub(crate) fn write_chat_answer_as_messages(
@@ -146,12 +157,7 @@ pub(crate) fn write_chat_answer_as_messages(
     tool_names: &[(String, String)],
     capacity: usize,
 ) -> serde_json::Result<Vec<u8>> {
-    let choice = answer
-        .field("choices")
-        .first_item()
-        .object()
-        .unwrap_or_default();
-    let message = choice.field("message").object().unwrap_or_default();
+    let (choice, message) = first_choice(answer);
     let mut out = JsonWriter::with_capacity(capacity);
     out.open_object();
     out.member("id", &message_id(answer.str("id").as_deref()).into())?;

@@ -27,12 +27,7 @@ fn event(
 
 /// A Chat completion as the chunks that would have streamed it.
 fn chat_answer_as_sse(answer: &Object<'_>) -> serde_json::Result<Vec<u8>> {
-    let choice = answer
-        .field("choices")
-        .first_item()
-        .object()
-        .unwrap_or_default();
-    let message = choice.field("message").object().unwrap_or_default();
+    let (choice, message) = super::answer::first_choice(answer);
     // Every chunk: the answer's id, created and model, and `choices` as `write_choices` writes it.
     let chunk =
         |sse: &mut Vec<u8>, write_choices: &dyn Fn(&mut JsonWriter) -> serde_json::Result<()>| {
