@@ -21,6 +21,35 @@ pub enum Destination {
 }
 
 pub mod browser;
+pub mod call;
+
+/// `x-request-id`: the client's, or one the gateway made.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// A request's id: the client's `x-request-id` when it sent a usable one (1–128 visible ASCII
+/// characters, spaces around it trimmed), else a new one (`sy-` and 16 hex digits). Every answer
+/// carries it and the access log names it.
+pub fn request_id(
+    headers: &actix_web::http::header::HeaderMap,
+) -> actix_web::http::header::HeaderValue {
+    use actix_web::http::header::HeaderValue;
+    let sent = headers.get(&crate::upstream::headers::names::X_REQUEST_ID);
+    if let Some(text) = sent.and_then(|v| v.to_str().ok()) {
+        let id = text.trim();
+        if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
+            if let Ok(value) = HeaderValue::from_str(id) {
+                return value;
+            }
+        }
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = fastrand::u64(..);
+    let mut id = *b"sy-0000000000000000";
+    for (i, digit) in id[3..].iter_mut().enumerate() {
+        *digit = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("sy-0"))
+}
 
 /// Why a target is refused before routing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 //! says whose fault it is ([`GatewayError::fault`]). Used by the request path, the admin routes
 //! and the server's gate alike.
 
-use crate::upstream::headers::names;
+use crate::translate::Api;
 use crate::upstream::outcome::TransportError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
@@ -12,66 +12,6 @@ use std::time::Duration;
 
 /// The header that marks an answer the gateway produced itself.
 pub const ERROR_HEADER: &str = "x-switchyard-error";
-
-/// Which API the client speaks, judged by the path it called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiShape {
-    /// `{"type":"error","error":{"type":...,"message":...}}`
-    Anthropic,
-    /// `{"error":{"message":...,"type":...,"code":...}}`
-    OpenAi,
-}
-
-impl From<crate::translate::Api> for ApiShape {
-    /// The error shape of a client that speaks `api`.
-    fn from(api: crate::translate::Api) -> ApiShape {
-        match api {
-            crate::translate::Api::Anthropic => ApiShape::Anthropic,
-            crate::translate::Api::OpenAi => ApiShape::OpenAi,
-        }
-    }
-}
-
-impl ApiShape {
-    /// The API shape of a request, from its path and headers.
-    pub fn of_request(req: &actix_web::HttpRequest) -> ApiShape {
-        let headers = req.headers();
-        ApiShape::of(
-            req.path(),
-            headers.contains_key(&names::ANTHROPIC_VERSION)
-                || headers.contains_key(&names::X_API_KEY),
-        )
-    }
-
-    /// Anthropic for `/v1/messages…` and `/v1/complete`; OpenAI for `/v1/chat/…`, `/v1/completions`,
-    /// `/v1/embeddings`, `/v1/responses` and the like; otherwise judged by the request's headers.
-    pub fn of(path: &str, has_anthropic_headers: bool) -> ApiShape {
-        let path = path.trim_start_matches('/');
-        let path = path.strip_prefix("v1/").unwrap_or(path);
-        if path.starts_with("messages")
-            || path.starts_with("complete") && !path.starts_with("completions")
-        {
-            ApiShape::Anthropic
-        } else if [
-            "chat/",
-            "completions",
-            "embeddings",
-            "responses",
-            "images",
-            "audio",
-            "moderations",
-        ]
-        .iter()
-        .any(|p| path.starts_with(p))
-        {
-            ApiShape::OpenAi
-        } else if has_anthropic_headers {
-            ApiShape::Anthropic
-        } else {
-            ApiShape::OpenAi
-        }
-    }
-}
 
 /// An answer the gateway gives on its own, and whose fault it is.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -270,21 +210,21 @@ impl GatewayError {
     }
 
     /// The JSON body in the client's API shape.
-    pub fn body(&self, shape: ApiShape) -> serde_json::Value {
+    pub fn body(&self, api: Api) -> serde_json::Value {
         let message = format!("switchyard: {self}");
-        match shape {
-            ApiShape::Anthropic => serde_json::json!({
+        match api {
+            Api::Anthropic => serde_json::json!({
                 "type": "error",
                 "error": {"type": self.anthropic_type(), "message": message},
             }),
-            ApiShape::OpenAi => serde_json::json!({
+            Api::OpenAi => serde_json::json!({
                 "error": {"message": message, "type": self.openai_type(), "code": self.kind()},
             }),
         }
     }
 
     /// The whole answer: status, `x-switchyard-error`, `Retry-After` where known, JSON body.
-    pub fn response(&self, shape: ApiShape) -> HttpResponse {
+    pub fn response(&self, api: Api) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status());
         builder.insert_header((
             HeaderName::from_static(ERROR_HEADER),
@@ -301,7 +241,7 @@ impl GatewayError {
             // The rest of the request (a stalled body, a tunnel) is never read: close after.
             builder.force_close();
         }
-        builder.json(self.body(shape))
+        builder.json(self.body(api))
     }
 }
 
@@ -310,34 +250,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_api_shape_follows_the_path() {
-        assert_eq!(ApiShape::of("/v1/messages", false), ApiShape::Anthropic);
-        assert_eq!(
-            ApiShape::of("/v1/messages/count_tokens", false),
-            ApiShape::Anthropic
-        );
-        assert_eq!(ApiShape::of("/v1/complete", false), ApiShape::Anthropic);
-        assert_eq!(ApiShape::of("/v1/chat/completions", true), ApiShape::OpenAi);
-        assert_eq!(ApiShape::of("/v1/completions", false), ApiShape::OpenAi);
-        assert_eq!(ApiShape::of("/v1/embeddings", false), ApiShape::OpenAi);
-        assert_eq!(ApiShape::of("/v1/models", true), ApiShape::Anthropic);
-        assert_eq!(ApiShape::of("/v1/models", false), ApiShape::OpenAi);
-    }
-
-    #[test]
     fn bodies_have_each_apis_error_shape() {
         let e = GatewayError::NoEndpoint {
             message: "3 endpoints: 2 auth_failed, 1 disabled".into(),
             retry_after: None,
         };
-        let a = e.body(ApiShape::Anthropic);
+        let a = e.body(Api::Anthropic);
         assert_eq!(a["type"], "error");
         assert_eq!(a["error"]["type"], "overloaded_error");
         assert!(a["error"]["message"]
             .as_str()
             .unwrap()
             .contains("2 auth_failed"));
-        let o = e.body(ApiShape::OpenAi);
+        let o = e.body(Api::OpenAi);
         assert_eq!(o["error"]["type"], "server_error");
         assert_eq!(o["error"]["code"], "no_endpoint");
         assert!(o["error"]["message"]
@@ -363,7 +288,7 @@ mod tests {
             "no endpoint answered: one: connection refused; two: no response head within 3s (timeouts.first_byte)"
         );
         assert_eq!(e.fault(), Fault::Upstream);
-        let response = e.response(ApiShape::OpenAi);
+        let response = e.response(Api::OpenAi);
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers().get("retry-after").unwrap(), "2");
         assert_eq!(GatewayError::RetryBudget.fault(), Fault::Gateway);

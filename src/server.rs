@@ -8,10 +8,12 @@
 use crate::auth;
 use crate::config::Config;
 use crate::edge::browser::{self, BrowserHeaders, BrowserPolicy, OriginVerdict};
+use crate::edge::call::ClientCall;
+use crate::edge::REQUEST_ID_HEADER;
 use crate::edge::{self, Destination};
-use crate::gateway_error::{ApiShape, GatewayError};
+use crate::gateway_error::GatewayError;
 use crate::onboard::instance::Instance;
-use crate::proxy::{self, REQUEST_ID_HEADER};
+use crate::proxy;
 use crate::upstream::headers::names;
 use crate::usage::{EndpointSpend, StoreError, UsageHistory, UsageMetrics};
 use crate::{admin, supervisor};
@@ -72,13 +74,10 @@ pub async fn serve(
             .app_data(factory_instance.clone())
             .app_data(web::Data::new(client))
             .wrap_fn(|req, srv| match gate(&req) {
-                Ok(cors) => {
-                    let client_id = req.headers().get(&names::X_REQUEST_ID).cloned();
-                    Either::Left(
-                        srv.call(req)
-                            .map(move |res| res.map(|r| finish_answer(r, cors, client_id))),
-                    )
-                }
+                Ok(cors) => Either::Left(
+                    srv.call(req)
+                        .map(move |res| res.map(|r| finish_answer(r, cors))),
+                ),
                 Err(response) => Either::Right(ready(Ok(req.into_response(*response)))),
             })
             .service(web::resource("/healthz").route(web::get().to(admin::healthz)))
@@ -401,20 +400,15 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     // spelling the router folds onto a route gets that route's rules.
     let path = req.match_info().as_str();
     let destination = edge::destination(path);
-    let shape = match destination {
-        Ok(Destination::Forward) => ApiShape::of(
-            path,
-            headers.contains_key(&names::ANTHROPIC_VERSION)
-                || headers.contains_key(&names::X_API_KEY),
-        ),
-        _ => ApiShape::OpenAi,
-    };
+    let forwarded = matches!(destination, Ok(Destination::Forward));
     let refuse = |error: GatewayError| {
-        let mut response = error.response(shape);
-        let id = headers
-            .get(&names::X_REQUEST_ID)
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static("-"));
+        // The client's API decides the error's shape; the gateway's own routes answer OpenAI's.
+        let api = match forwarded {
+            true => ClientCall::of(req.method(), path, headers).api,
+            false => crate::translate::Api::OpenAi,
+        };
+        let mut response = error.response(api);
+        let id = edge::request_id(headers);
         log::info!(
             target: "switchyard::access",
             "{} {} {} status={} outcome={}",
@@ -506,20 +500,12 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
 
 /// Adds what every answer carries: `x-request-id` (the proxy path sets its own), and the CORS
 /// origin for an allowed browser origin.
-fn finish_answer(
-    mut response: ServiceResponse<BoxBody>,
-    cors: Cors,
-    client_id: Option<HeaderValue>,
-) -> ServiceResponse<BoxBody> {
+fn finish_answer(mut response: ServiceResponse<BoxBody>, cors: Cors) -> ServiceResponse<BoxBody> {
     if !response.headers().contains_key(&names::X_REQUEST_ID) {
-        let id = client_id
-            .filter(|v| !v.is_empty() && v.len() <= 128)
-            .or_else(|| Some(proxy::request_id(response.request())));
-        if let Some(id) = id {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
-        }
+        let id = edge::request_id(response.request().headers());
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
     }
     if let Some(origin) = cors.0 {
         let headers = response.headers_mut();

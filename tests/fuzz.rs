@@ -103,7 +103,7 @@ fn model_read_agrees_with_serde_json(body: &[u8]) -> Result<(), TestCaseError> {
         .and_then(|m| m.get("user_id"))
         .and_then(|u| u.as_str())
         .filter(|u| !u.is_empty() && u.len() <= 256)
-        .map(|u| format!("user:{u}"));
+        .map(switchyard::balancer::sessions::SessionKey::from_user);
     prop_assert_eq!(facts.session, session);
     match value.as_object() {
         None => prop_assert!(facts.model.is_none() && facts.model_problem.is_some()),

@@ -2,12 +2,14 @@
 //! and `/metrics`. No answer here ever contains a key.
 
 use crate::balancer::{FindEndpoint, StatusOfAll};
+use crate::edge::call::ClientCall;
 use crate::endpoint::health::State;
 use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
-use crate::gateway_error::{ApiShape, GatewayError};
+use crate::gateway_error::GatewayError;
 use crate::metrics::EndpointGauges;
 use crate::onboard::instance::{Instance, PROOF_HEADER};
 use crate::server::AppState;
+use crate::translate::Api;
 use crate::words::Words;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -113,8 +115,13 @@ pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayErro
 pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match status_report(&state).await {
         Ok(report) => HttpResponse::Ok().json(report),
-        Err(e) => e.response(ApiShape::of_request(&req)),
+        Err(e) => e.response(client_api(&req)),
     }
+}
+
+/// The API whose error shape a caller of an admin route reads.
+fn client_api(req: &HttpRequest) -> Api {
+    ClientCall::of(req.method(), req.match_info().as_str(), req.headers()).api
 }
 
 /// `POST /admin/endpoints/{id}/{enable|disable|reset}`: the endpoint's new status.
@@ -124,7 +131,7 @@ pub async fn endpoint_action(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (id, action) = path.into_inner();
-    let shape = ApiShape::of_request(&req);
+    let shape = client_api(&req);
     let peer = req
         .peer_addr()
         .map_or_else(|| "unknown peer".to_string(), |a| a.to_string());
@@ -151,7 +158,7 @@ crate::words! {
 }
 
 /// Carries out `action` on endpoint `id`.
-async fn apply_action(id: &str, action: &str, shape: ApiShape, state: &AppState) -> HttpResponse {
+async fn apply_action(id: &str, action: &str, shape: Api, state: &AppState) -> HttpResponse {
     let Some(action) = Action::from_word(action) else {
         return GatewayError::NotFound(format!(
             "unknown action `{}` (use {})",
@@ -191,7 +198,7 @@ async fn apply_action(id: &str, action: &str, shape: ApiShape, state: &AppState)
 /// Any other `/admin/…` path.
 pub async fn admin_not_found(req: HttpRequest) -> HttpResponse {
     GatewayError::NotFound(format!("no admin route {} {}", req.method(), req.path()))
-        .response(ApiShape::OpenAi)
+        .response(Api::OpenAi)
 }
 
 /// `GET /metrics`: Prometheus text format.

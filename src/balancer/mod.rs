@@ -94,7 +94,7 @@ pub struct SelectEndpoint {
     /// Endpoints this request already tried.
     pub exclude: Vec<Arc<str>>,
     /// The sticky-session key, when the request carries one.
-    pub session: Option<String>,
+    pub session: Option<sessions::SessionKey>,
     /// This retry follows a transient failure (5xx, timeout, connection error) and so spends the
     /// retry budget. Retries after an endpoint took itself out (401/403, 402, 429) do not: they
     /// cannot pile more load on the endpoint that failed.
@@ -176,8 +176,8 @@ impl Handler<SelectEndpoint> for Balancer {
         }
         let session = msg.session.filter(|_| self.sessions_enabled);
         let bound = session
-            .as_deref()
-            .and_then(|key| self.sessions.get(key, now));
+            .as_ref()
+            .and_then(|key| self.sessions.get(key.as_str(), now));
         let wanted = plan::Wanted {
             model: msg.model.as_deref(),
             api: msg.api,
@@ -213,7 +213,7 @@ impl Handler<SelectEndpoint> for Balancer {
                 .into_actor(self)
                 .map(move |(result, keep_binding), act, _ctx| {
                     if let Some(key) = &session {
-                        act.after_search(key, &result, keep_binding);
+                        act.after_search(key.as_str(), &result, keep_binding);
                     }
                     result
                 }),

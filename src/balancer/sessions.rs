@@ -5,6 +5,28 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// What makes two requests one conversation: a session the client names in a header, or the user
+/// its body names. Kinds are kept apart, so a header's `a` and a user `a` are two sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey(std::sync::Arc<str>);
+
+impl SessionKey {
+    /// The session a header (`x-claude-code-session-id`, `x-session-id`) names.
+    pub fn from_header(value: &str) -> SessionKey {
+        SessionKey(format!("session:{value}").into())
+    }
+
+    /// The user a request body's `metadata.user_id` names.
+    pub fn from_user(user: &str) -> SessionKey {
+        SessionKey(format!("user:{user}").into())
+    }
+
+    /// The key as the session table stores it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Session key → endpoint id, bounded in size and age.
 #[derive(Debug, Clone)]
 pub struct SessionTable {

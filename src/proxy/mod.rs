@@ -4,7 +4,9 @@
 //! functions in [`decide`]; what the client gets is built in `respond.rs`.
 
 mod body;
+pub mod context;
 pub mod decide;
+pub mod finish;
 mod meter;
 mod models;
 pub mod report;
@@ -21,17 +23,20 @@ pub use models::{configured_models, list_models};
 
 use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
 use crate::config::{Config, EndpointConfig, RateLimitScope};
-use crate::gateway_error::{ApiShape, GatewayError};
+use crate::edge::call::Call;
+use crate::gateway_error::GatewayError;
 use crate::server::AppState;
 use crate::translate::{Api, Refusal, Route};
 use crate::upstream::outcome::{classify_status, TransportError, UpstreamError, Verdict};
 use crate::upstream::{headers, ratelimit};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::HeaderName;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
+use context::RequestContext;
 use decide::Step;
-use report::{AccessLog, Attempt};
-use request::{ModelProblem, RequestFacts};
+use finish::Finish;
+use report::Attempt;
+use request::ModelProblem;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -50,29 +55,6 @@ pub fn attempts_value(attempts: usize) -> actix_web::http::header::HeaderValue {
         None => HeaderValue::from(attempts),
     }
 }
-/// `x-request-id`: the client's, or one the gateway made.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// The client's request id when it sent a usable one, else a new one (`sy-` and 16 hex digits).
-pub fn request_id(req: &HttpRequest) -> HeaderValue {
-    let sent = req.headers().get(&headers::names::X_REQUEST_ID);
-    if let Some(text) = sent.and_then(|v| v.to_str().ok()) {
-        let id = text.trim();
-        if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
-            if let Ok(value) = HeaderValue::from_str(id) {
-                return value;
-            }
-        }
-    }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let n = fastrand::u64(..);
-    let mut id = *b"sy-0000000000000000";
-    for (i, digit) in id[3..].iter_mut().enumerate() {
-        *digit = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
-    }
-    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("sy-0"))
-}
-
 /// Handles every request that is not the gateway's own.
 pub async fn forward(
     req: HttpRequest,
@@ -82,56 +64,45 @@ pub async fn forward(
 ) -> HttpResponse {
     let config = state.config();
     let client = client.get(&config.timeouts);
-    let shape = ApiShape::of_request(&req);
-    let request_id = request_id(&req);
-    let log = AccessLog {
-        enabled: config.proxy.access_log
-            && log::log_enabled!(target: "switchyard::access", log::Level::Info),
-        metrics: state.metrics.clone(),
-        failed_over: Vec::new(),
-        failures: Vec::new(),
-        endpoint: None,
-        request_id: request_id.clone(),
-        method: req.method().clone(),
-        target: req.uri().clone(),
-        model: None,
-        attempts: 0,
-        attempt_notes: Vec::new(),
-        status: 0,
-        started: Instant::now(),
-        first_byte: None,
-        bytes: 0,
-        rectified: false,
-        usage: None,
-    };
-    let call = translated::Call::of(req.method(), req.path());
+    let ctx = RequestContext::of(&req);
+    let request_id = ctx.id.clone();
+    let end = Finish::new(ctx, state.metrics.clone(), config.proxy.access_log);
     let mut response = Relay {
-        call,
         req: &req,
         state: &state,
         config: &config,
         client: &client,
-        shape,
-        log,
+        end,
     }
     .run(payload)
     .await;
-    response
-        .headers_mut()
-        .insert(HeaderName::from_static(REQUEST_ID_HEADER), request_id);
+    response.headers_mut().insert(
+        HeaderName::from_static(crate::edge::REQUEST_ID_HEADER),
+        request_id,
+    );
     response
 }
 
 struct Relay<'a> {
-    /// What the client calls, which decides the endpoints that may take it and their routes.
-    call: translated::Call,
     req: &'a HttpRequest,
     state: &'a AppState,
     config: &'a Config,
     /// The worker's client for this request's config.
     client: &'a awc::Client,
-    shape: ApiShape,
-    log: AccessLog,
+    /// The request's facts and its end, settled once.
+    end: Finish,
+}
+
+impl Relay<'_> {
+    /// The request's facts.
+    fn ctx(&self) -> &RequestContext {
+        self.end.ctx()
+    }
+
+    /// What the client calls.
+    fn call(&self) -> Call {
+        self.end.ctx().call
+    }
 }
 
 /// What a request carries from one attempt to the next.
@@ -222,36 +193,34 @@ impl Relay<'_> {
                 Ok(read) => read,
                 Err(e) => return self.refuse(e),
             };
-        let facts = request::request_facts(self.req.headers(), &body);
-        self.log.model = facts.model.clone();
-        if let Some(error) = self.model_refusal(&facts) {
+        self.end.ctx_mut().facts = request::request_facts(self.req.headers(), &body);
+        if let Some(error) = self.model_refusal() {
             return self.refuse(error);
         }
         let mut progress = Progress::new();
         loop {
-            let chosen = match self.select(&facts, &progress).await {
+            let chosen = match self.select(&progress).await {
                 Ok(chosen) => chosen,
                 Err(no) => return self.no_endpoint(progress, no),
             };
             if let (true, Some(previous)) = (progress.sent, progress.tried.last()) {
                 // The request moves on from the endpoint that failed it.
-                self.log.failed_over.push(previous.to_string());
+                self.end.note_failed_over(previous);
             }
             let endpoint = chosen.endpoint.clone();
             progress.tried.push(endpoint.wire.shared_id.clone());
-            let upstream_model = facts
-                .model
-                .as_ref()
+            // The name this endpoint receives, worked out once for the attempt.
+            let upstream_model = self
+                .ctx()
+                .model()
                 .map(|m| request::upstream_model(&endpoint, m));
-            let mut attempt = Attempt::new(chosen.addr.clone(), chosen.claim, upstream_model);
+            self.end.attempt_started(Attempt::new(
+                chosen.addr.clone(),
+                chosen.claim,
+                upstream_model.clone(),
+            ));
             let outcome = self
-                .attempt(
-                    &body,
-                    &facts,
-                    &chosen,
-                    &mut attempt,
-                    &mut progress.rectified,
-                )
+                .attempt(&body, &chosen, upstream_model, &mut progress.rectified)
                 .await;
             let answer = match outcome {
                 Outcome::Answered { answer, failed } => (Some(answer), failed),
@@ -263,7 +232,7 @@ impl Relay<'_> {
                 }
                 Outcome::PassedOver(refusal, client) => {
                     // No failure of the endpoint's, and its session binding stays.
-                    self.log.passed_over(&endpoint.id);
+                    self.end.note_passed_over(&endpoint.id);
                     progress.refused.get_or_insert((refusal, client));
                     progress.skipped += 1;
                     progress.sent = false;
@@ -280,10 +249,7 @@ impl Relay<'_> {
                 Outcome::Refused(error) => return self.refuse(error),
             };
             progress.sent = true;
-            self = match self
-                .decide(answer, attempt, &endpoint, &facts, &mut progress)
-                .await
-            {
+            self = match self.decide(answer, &endpoint, &mut progress).await {
                 Ok(response) => return response,
                 Err(relay) => relay,
             };
@@ -293,8 +259,8 @@ impl Relay<'_> {
     /// A model the gateway must not route: one with control characters always, one it cannot
     /// read with certainty while model rules (allowlists, renames, per-model accounting) depend
     /// on reading the same model the upstream will.
-    fn model_refusal(&self, facts: &RequestFacts) -> Option<GatewayError> {
-        let problem = facts.model_problem.as_ref()?;
+    fn model_refusal(&self) -> Option<GatewayError> {
+        let problem = self.ctx().facts.model_problem.as_ref()?;
         let refused = match problem {
             ModelProblem::ControlCharacters => true,
             ModelProblem::Uncertain(_) => request::model_rules_apply(&self.config.endpoints),
@@ -302,26 +268,26 @@ impl Relay<'_> {
         refused.then(|| GatewayError::UnreadableModel(problem.to_string()))
     }
 
-    /// One attempt on the chosen endpoint: the body in its API, sent, and the answer's start read
-    /// where it decides the verdict. Reports nothing to the endpoint (the caller does).
+    /// One attempt on the chosen endpoint: the body in its API (with `upstream_model`, the name
+    /// the endpoint receives), sent, and the answer's start read where it decides the verdict.
+    /// Reports nothing to the endpoint (the caller does).
     async fn attempt(
-        &self,
+        &mut self,
         body: &Bytes,
-        facts: &RequestFacts,
         chosen: &Selected,
-        attempt: &mut Attempt,
+        upstream_model: Option<Arc<str>>,
         rectified: &mut bool,
     ) -> Outcome<impl respond::UpstreamBody> {
         let endpoint = &chosen.endpoint;
-        if self.call.answered_here(endpoint.api) {
+        if self.call().answered_here(endpoint.api) {
             return Outcome::AnsweredHere;
         }
-        let route = self.call.route(endpoint.api);
+        let route = self.call().route(endpoint.api);
         let Prepared {
             mut outbound,
             exchange,
             hide_usage_chunk,
-        } = match self.prepare(body, facts, endpoint, route).await {
+        } = match self.prepare(body, endpoint, upstream_model, route).await {
             Ok(prepared) => prepared,
             Err((refusal @ Refusal::NotJson(_), client)) => {
                 return Outcome::Unreadable(refusal, client)
@@ -329,7 +295,7 @@ impl Relay<'_> {
             Err((refusal, client)) => return Outcome::PassedOver(refusal, client),
         };
         loop {
-            let upstream = match self.upstream_request(endpoint, facts, route) {
+            let upstream = match self.upstream_request(endpoint, route) {
                 Ok(upstream) => upstream,
                 Err(e) => return Outcome::Refused(e),
             };
@@ -346,7 +312,9 @@ impl Relay<'_> {
             };
             let status = response.status().as_u16();
             let latency = sent_at.elapsed();
-            attempt.answered(status, latency);
+            if let Some(attempt) = self.end.attempt_mut() {
+                attempt.answered(status, latency);
+            }
             let mut answer = Answer {
                 response,
                 addr: chosen.addr.clone(),
@@ -355,12 +323,17 @@ impl Relay<'_> {
                 error_body: None,
                 exchange: exchange.clone(),
                 hide_usage_chunk,
+                list_for: match self.call() {
+                    Call::ModelList(Some(caller)) if caller != endpoint.api => Some(caller),
+                    _ => None,
+                },
             };
             if !is_worth_reading(status) {
-                attempt.budget_used_up(ratelimit::exhausted_budget_wait(
-                    answer.response.headers(),
-                    SystemTime::now(),
-                ));
+                let wait =
+                    ratelimit::exhausted_budget_wait(answer.response.headers(), SystemTime::now());
+                if let Some(attempt) = self.end.attempt_mut() {
+                    attempt.budget_used_up(wait);
+                }
                 return Outcome::Answered {
                     answer,
                     failed: None,
@@ -390,14 +363,14 @@ impl Relay<'_> {
     async fn prepare(
         &self,
         body: &Bytes,
-        facts: &RequestFacts,
         endpoint: &EndpointConfig,
+        upstream_model: Option<Arc<str>>,
         route: Route,
     ) -> Result<Prepared, (Refusal, Api)> {
-        let mapped = facts
-            .model
+        // Only a name the endpoint renames is written into the body.
+        let mapped = upstream_model
             .as_deref()
-            .and_then(|m| request::mapped_model(endpoint, m));
+            .filter(|m| self.ctx().model().is_some_and(|asked| **asked != **m));
         let (outbound, exchange) = translated::outbound(route, body, mapped, endpoint, self.config)
             .await
             .map_err(|refusal| match route {
@@ -407,8 +380,8 @@ impl Relay<'_> {
         // Every streamed Chat answer reports its usage, so that it is charged; the usage chunk is
         // taken out again for a client that did not ask for it.
         let asking = (route == Route::Passthrough
-            && self.call == translated::Call::Generation(Api::OpenAi)
-            && facts.stream)
+            && self.call() == Call::Generation(Api::OpenAi)
+            && self.ctx().facts.stream)
             .then(|| usage_chunk::ask_for_usage(&outbound))
             .flatten();
         Ok(Prepared {
@@ -420,8 +393,9 @@ impl Relay<'_> {
 
     /// The thinking rectifier runs: once per request, on the same endpoint, because the
     /// conversation moved between upstreams and this one cannot verify earlier signatures.
-    fn note_rectified(&self, endpoint: &EndpointConfig) {
+    fn note_rectified(&mut self, endpoint: &EndpointConfig) {
         self.state.metrics.rectified();
+        self.end.note_rectified();
         log::info!(
             "endpoint {}: thinking signatures from another upstream refused; retrying once without the thinking blocks",
             endpoint.id
@@ -434,34 +408,30 @@ impl Relay<'_> {
     async fn decide<S: respond::UpstreamBody>(
         mut self,
         (answer, failed): (Option<Answer<S>>, Option<UpstreamError>),
-        attempt: Attempt,
         endpoint: &EndpointConfig,
-        facts: &RequestFacts,
         progress: &mut Progress<S>,
     ) -> Result<HttpResponse, Self> {
-        self.log.rectified |= progress.rectified;
         let status = answer.as_ref().map(|a| a.response.status().as_u16());
         // A 429 for this model says nothing about the endpoint's other models: the session stays
         // bound to it for them.
         progress.keep_session = status == Some(429)
-            && facts.model.is_some()
+            && self.ctx().model().is_some()
             && self.config.health.rate_limit_scope == RateLimitScope::Model;
-        self.log.attempt(&endpoint.id, status, failed.as_ref());
+        self.end.note_attempt(&endpoint.id, status, failed.as_ref());
         let attempts = progress.attempts();
         let max_attempts = self.config.balancer.max_attempts as usize;
         let step = decide::next_step(failed.as_ref(), attempts, max_attempts);
-        let attempt = match failed {
-            Some(error) => {
+        if let Some(error) = failed {
+            // The endpoint hears of its failure now, whatever the client gets.
+            if let Some(attempt) = self.end.take_attempt() {
                 attempt.failed(error);
-                None
             }
-            None => Some(attempt),
-        };
+        }
         match (step, answer) {
             (Step::Relay, Some(answer)) if translated::read_whole_first(&answer) => {
-                Ok(self.relay_whole(answer, attempt, attempts).await)
+                Ok(self.relay_whole(answer, attempts).await)
             }
-            (Step::Relay, Some(answer)) => Ok(self.relay(answer, attempt, attempts)),
+            (Step::Relay, Some(answer)) => Ok(self.relay(answer, attempts)),
             (Step::Retry { budgeted }, answer) => {
                 progress.budgeted = budgeted;
                 progress.last_answer = answer;
@@ -498,18 +468,15 @@ impl Relay<'_> {
     }
 
     /// Asks the Balancer for the next endpoint to try.
-    async fn select<S>(
-        &self,
-        facts: &RequestFacts,
-        progress: &Progress<S>,
-    ) -> Result<Selected, NoEndpoint> {
+    async fn select<S>(&self, progress: &Progress<S>) -> Result<Selected, NoEndpoint> {
+        let facts = &self.ctx().facts;
         let ask = SelectEndpoint {
             model: facts.model.clone(),
             exclude: progress.tried.clone(),
             session: facts.session.clone(),
             budgeted: progress.budgeted,
             keep_session: progress.keep_session,
-            api: self.call.endpoint_api(),
+            api: self.call().endpoint_api(),
         };
         match self.state.balancer.send(ask).await {
             Ok(result) => result,
@@ -520,7 +487,6 @@ impl Relay<'_> {
     fn upstream_request(
         &self,
         endpoint: &EndpointConfig,
-        facts: &RequestFacts,
         route: Route,
     ) -> Result<awc::ClientRequest, GatewayError> {
         let url = translated::upstream_target(endpoint, self.req.uri(), route)
@@ -531,7 +497,7 @@ impl Relay<'_> {
             .timeout(self.config.timeouts.first_byte);
         *upstream.headers_mut() = headers::upstream_headers(self.req.headers(), endpoint);
         translated::adjust_headers(upstream.headers_mut(), endpoint.api, route);
-        if facts.stream {
+        if self.ctx().facts.stream {
             // Ask intermediaries not to buffer the stream.
             upstream = upstream.insert_header(("cache-control", "no-cache"));
         }
@@ -561,6 +527,8 @@ struct Answer<S> {
     /// The gateway asked this upstream for a Chat stream's usage chunk that its client did not
     /// ask for: the chunk is read, then kept from the client.
     hide_usage_chunk: bool,
+    /// A model list that goes to a caller of this other API: read whole and put in its shape.
+    list_for: Option<Api>,
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! `GET /v1/models` answered from the config when it names every model.
 
+use super::context::RequestContext;
 use super::forward;
 use crate::config::{Config, EndpointConfig};
+use crate::edge::call::Call;
 use crate::server::AppState;
 use crate::translate::{models_list, Api};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -24,25 +26,21 @@ pub fn configured_models(config: &Config) -> Option<Vec<String>> {
     (!models.is_empty()).then_some(models)
 }
 
-/// `GET /v1/models`: answered from the config when it names every model, in the caller's shape
-/// (Anthropic when it sends `anthropic-version` or `x-api-key`, OpenAI when it sends only a bearer
-/// token, else one shape both SDKs read); otherwise forwarded like any request.
+/// `GET /v1/models`: answered from the config when it names every model, in the caller's API
+/// (see [`Call::ModelList`]; a caller of neither gets one shape both SDKs read); otherwise
+/// forwarded like any request, the list put in the caller's API when another API's endpoint
+/// answers.
 pub async fn list_models(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
     client: web::Data<crate::upstream::WorkerClient>,
 ) -> HttpResponse {
-    let caller = caller_api(req.headers());
     let Some(models) = configured_models(&state.config()) else {
-        let config = state.config();
-        let answer = forward(req, payload, state, client).await;
-        return match caller {
-            Some(caller) => in_callers_shape(answer, caller, &config).await,
-            None => answer,
-        };
+        return forward(req, payload, state, client).await;
     };
-    if let Some(caller) = caller {
+    let ctx = RequestContext::of(&req);
+    if let Call::ModelList(Some(caller)) = ctx.call {
         return HttpResponse::Ok().json(models_list(caller, &models));
     }
     // A caller of unknown API gets one shape that both SDKs read.
@@ -64,70 +62,14 @@ pub async fn list_models(
     }))
 }
 
-/// The API whose model list a caller reads: Anthropic's when it sends `anthropic-version` or
-/// `x-api-key`, OpenAI's when it sends only a bearer token; `None` when it sends neither.
-fn caller_api(headers: &actix_web::http::header::HeaderMap) -> Option<Api> {
-    if headers.contains_key("anthropic-version") || headers.contains_key("x-api-key") {
-        Some(Api::Anthropic)
-    } else if headers.contains_key("authorization") {
-        Some(Api::OpenAi)
-    } else {
-        None
-    }
-}
-
-/// Largest forwarded model list that is read to be put in the caller's shape.
-const MODELS_LIST_LIMIT: usize = 16 << 20;
-
-/// A forwarded model list, in the caller's shape when the endpoint that answered speaks the other
-/// API (the ids kept, in order); any other answer as it came.
-async fn in_callers_shape(answer: HttpResponse, caller: Api, config: &Config) -> HttpResponse {
-    use crate::gateway_error::GatewayError;
-    use crate::upstream::outcome::TransportError;
-    use actix_web::body::{BodySize, MessageBody};
-    let Some(endpoint) = answer
-        .headers()
-        .get(super::ENDPOINT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|id| config.endpoints.iter().find(|e| e.id == id))
-    else {
-        return answer;
-    };
-    let too_big =
-        matches!(answer.body().size(), BodySize::Sized(n) if n > MODELS_LIST_LIMIT as u64);
-    if answer.status() != actix_web::http::StatusCode::OK || endpoint.api == caller || too_big {
-        return answer;
-    }
-    let (head, body) = answer.into_parts();
-    let bytes = match actix_web::body::to_bytes_limited(body, MODELS_LIST_LIMIT).await {
-        Ok(Ok(bytes)) => bytes,
-        // Cut short (or past the limit while it streamed): nothing whole to pass on.
-        _ => {
-            let error = GatewayError::UpstreamUnreachable {
-                failures: vec![(endpoint.id.clone(), TransportError::StreamUnfinished)],
-                retry_after: None,
-            };
-            return error.response(caller.into());
-        }
-    };
-    let ids = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|list| {
-            list["data"].as_array().map(|data| {
-                data.iter()
-                    .filter_map(|m| m["id"].as_str().map(str::to_string))
-                    .collect::<Vec<String>>()
-            })
-        });
-    let reshaped = ids.and_then(|ids| serde_json::to_vec(&models_list(caller, &ids)).ok());
-    let Some(body) = reshaped else {
-        // Not a list the gateway knows: passed on as it came.
-        return head.set_body(bytes).map_into_boxed_body();
-    };
-    let mut response = head.set_body(body).map_into_boxed_body();
-    response.headers_mut().insert(
-        actix_web::http::header::CONTENT_TYPE,
-        actix_web::http::header::HeaderValue::from_static("application/json"),
-    );
-    response
+/// A model list another API's endpoint answered, in `caller`'s API (the ids kept, in order);
+/// `None` when it is not a list the gateway knows.
+pub(super) fn in_callers_shape(caller: Api, body: &[u8]) -> Option<Vec<u8>> {
+    let list = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let ids: Vec<String> = list["data"]
+        .as_array()?
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect();
+    serde_json::to_vec(&models_list(caller, &ids)).ok()
 }

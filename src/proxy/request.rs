@@ -2,6 +2,7 @@
 //! sticky-session key. Works on arbitrary bytes and never fails: what cannot be read is absent.
 
 use super::scan;
+use crate::balancer::sessions::SessionKey;
 use crate::config::glob_match;
 use crate::config::EndpointConfig;
 use actix_web::http::header::HeaderMap;
@@ -19,7 +20,7 @@ pub struct RequestFacts {
     /// read or is certainly absent.
     pub model_problem: Option<ModelProblem>,
     pub stream: bool,
-    pub session: Option<String>,
+    pub session: Option<SessionKey>,
 }
 
 /// What is wrong with a request's `model`.
@@ -106,7 +107,7 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
                 json_string(&metadata[user.value.clone()])
             })
             .filter(|u| !u.is_empty() && u.len() <= MAX_FIELD)
-            .map(|u| format!("user:{u}"));
+            .map(|u| SessionKey::from_user(&u));
     }
     facts
 }
@@ -132,7 +133,7 @@ fn json_string(value: &[u8]) -> Option<Cow<'_, str>> {
 }
 
 /// The session a header names: `x-claude-code-session-id`, else `x-session-id`.
-fn header_session(headers: &HeaderMap) -> Option<String> {
+fn header_session(headers: &HeaderMap) -> Option<SessionKey> {
     use crate::upstream::headers::names::{X_CLAUDE_CODE_SESSION_ID, X_SESSION_ID};
     [X_CLAUDE_CODE_SESSION_ID, X_SESSION_ID]
         .iter()
@@ -143,7 +144,7 @@ fn header_session(headers: &HeaderMap) -> Option<String> {
                 .map(str::trim)
                 .filter(|v| !v.is_empty() && v.len() <= MAX_FIELD)
         })
-        .map(|value| format!("session:{value}"))
+        .map(SessionKey::from_header)
 }
 
 /// Whether any endpoint limits its models or renames them: then a request's model must be read
@@ -203,7 +204,7 @@ mod tests {
         let f = request_facts(&h(&[]), body);
         assert_eq!(f.model.as_deref(), Some("claude-3-5-haiku-20241022"));
         assert!(f.stream);
-        assert_eq!(f.session.as_deref(), Some("user:u1"));
+        assert_eq!(f.session.as_ref().map(SessionKey::as_str), Some("user:u1"));
     }
 
     #[test]
@@ -213,9 +214,15 @@ mod tests {
             &h(&[("x-session-id", "s2"), ("x-claude-code-session-id", "s1")]),
             body,
         );
-        assert_eq!(f.session.as_deref(), Some("session:s1"));
+        assert_eq!(
+            f.session.as_ref().map(SessionKey::as_str),
+            Some("session:s1")
+        );
         let f = request_facts(&h(&[("x-session-id", "s2")]), body);
-        assert_eq!(f.session.as_deref(), Some("session:s2"));
+        assert_eq!(
+            f.session.as_ref().map(SessionKey::as_str),
+            Some("session:s2")
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! [`decide::last_resort`] carried out.
 
 use super::decide::{self, LastResort};
+use super::finish::End;
 use super::meter::{Answered, UsageTap};
 use super::report::Ending;
 use super::stage::BodyStage;
@@ -92,24 +93,23 @@ impl Relay<'_> {
         let (status, endpoint, latency) =
             (answer.response.status(), &answer.endpoint, answer.latency);
         let upstream_headers = answer.response.headers();
-        self.log.status = status.as_u16();
-        self.log.endpoint = Some(endpoint.clone());
-        self.log.first_byte = Some(self.log.started.elapsed().max(latency));
+        self.end.answer_started(endpoint, status.as_u16(), latency);
         let content_type = upstream_headers
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        self.log.usage = Some(UsageTap::new(
+        let usage = UsageTap::new(
             self.state,
             Answered {
                 content_type,
                 endpoint,
                 addr: answer.addr.clone(),
-                model: self.log.model.as_ref(),
+                model: self.end.ctx().model(),
                 status: status.as_u16(),
                 latency,
             },
-        ));
+        );
+        self.end.meter(usage);
         let mut builder = HttpResponse::build(status);
         for (name, value) in headers::downstream_headers(upstream_headers) {
             builder.append_header((name.clone(), value.clone()));
@@ -129,14 +129,10 @@ impl Relay<'_> {
     pub(super) fn relay<S: UpstreamBody>(
         mut self,
         answer: Answer<S>,
-        attempt: Option<super::report::Attempt>,
         attempts: usize,
     ) -> HttpResponse {
         if answer.error_body.is_some() {
             // A client error whose start was read (to classify it): the endpoint did its part.
-            if let Some(attempt) = attempt {
-                attempt.succeeded();
-            }
             return self.relay_buffered(answer, attempts);
         }
         let mut builder = self.response_head(&answer, attempts);
@@ -152,10 +148,7 @@ impl Relay<'_> {
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED;
         if no_body {
-            if let Some(attempt) = attempt {
-                attempt.succeeded();
-            }
-            self.log.finish(Ending::Ok, None);
+            self.end.finish(End::with(Ending::Ok));
             return builder.finish();
         }
         let content_length = response
@@ -168,24 +161,14 @@ impl Relay<'_> {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-        let kind = if is_sse && exchange.is_some() {
-            // The translator knows the upstream API's last event and reports a cut itself.
+        let kind = if is_sse {
             StreamKind::Sse {
-                shape: self.shape,
-                end_marker: None,
-            }
-        } else if is_sse {
-            let path = self.req.path();
-            let end_marker: Option<&'static [u8]> = if path.ends_with("/v1/messages") {
-                Some(b"message_stop")
-            } else if path.ends_with("/chat/completions") || path.ends_with("/v1/completions") {
-                Some(b"[DONE]")
-            } else {
-                None
-            };
-            StreamKind::Sse {
-                shape: self.shape,
-                end_marker,
+                client: self.ctx().client,
+                // A translator knows the upstream API's last event and reports a cut itself.
+                end_marker: match exchange {
+                    Some(_) => None,
+                    None => self.call().end_marker(),
+                },
             }
         } else {
             StreamKind::Plain {
@@ -207,7 +190,7 @@ impl Relay<'_> {
             stage = Some(Box::new(UsageChunkFilter::default()) as Box<dyn BodyStage>);
         }
         let sized = content_length.filter(|_| redactor.is_none() && stage.is_none());
-        let body = RelayBody::new(response, kind, self.config.timeouts.idle, attempt, self.log)
+        let body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
             .staged(stage)
             .redacting(redactor);
         // Not `streaming()`: it would add a content-type the upstream did not send.
@@ -246,8 +229,8 @@ impl Relay<'_> {
                 }
                 None => Redactor::redact_all(key, &read),
             };
-            self.log.relayed(&read);
-            self.log.finish(Ending::UpstreamError, None);
+            self.end.relayed(&read);
+            self.end.finish(End::with(Ending::UpstreamError));
             return builder.body(body);
         }
         // The rest of a long error body follows as it arrives.
@@ -256,8 +239,7 @@ impl Relay<'_> {
             rest,
             StreamKind::Plain { length: None },
             self.config.timeouts.idle,
-            None,
-            self.log,
+            self.end,
         )
         .staged(
             exchange
@@ -271,13 +253,9 @@ impl Relay<'_> {
 
     /// The gateway's own answer; the access log says whose fault it is.
     pub(super) fn refuse(self, error: GatewayError) -> HttpResponse {
-        let mut log = self.log;
-        log.status = error.status().as_u16();
-        log.finish(
-            Ending::Refused(error.kind()),
-            Some(&format!("{} fault", error.fault())),
-        );
-        error.response(self.shape)
+        let client = self.ctx().client;
+        self.end.refused(&error);
+        error.response(client)
     }
 }
 

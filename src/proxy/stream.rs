@@ -1,9 +1,10 @@
 //! The answer's body on its way back: forwarded chunk by chunk as it arrives, with an idle timeout
 //! between chunks and no total timeout. When it ends, the endpoint's actor learns how it went.
 
-use super::report::{AccessLog, Attempt, Ending};
+use super::finish::{End, Finish};
+use super::report::Ending;
 use super::stage::{BodyStage, Stages};
-use crate::gateway_error::ApiShape;
+use crate::translate::Api;
 use crate::upstream::outcome::{TransportError, UpstreamError};
 use crate::upstream::redact::Redactor;
 use bytes::Bytes;
@@ -24,7 +25,7 @@ pub enum StreamKind {
     /// SSE: on failure a final error event in the API's shape, then a clean end. `end_marker` is
     /// what the API's last event contains (`message_stop`, `[DONE]`), when the API is known.
     Sse {
-        shape: ApiShape,
+        client: Api,
         end_marker: Option<&'static [u8]>,
     },
 }
@@ -47,9 +48,8 @@ pub struct RelayBody<S> {
     idle: Duration,
     idle_timer: Pin<Box<Sleep>>,
     last_chunk: Instant,
-    /// Reported when the body ends; `None` once reported.
-    attempt: Option<Attempt>,
-    log: Option<AccessLog>,
+    /// The request's end, settled when the body ends (or, dropped, as the client's leaving).
+    end: Option<Finish>,
     /// The last bytes relayed (SSE only: a plain body is judged by its length).
     tail: Vec<u8>,
     relayed: u64,
@@ -66,13 +66,7 @@ pub struct RelayBody<S> {
 }
 
 impl<S> RelayBody<S> {
-    pub fn new(
-        upstream: S,
-        kind: StreamKind,
-        idle: Duration,
-        attempt: Option<Attempt>,
-        log: AccessLog,
-    ) -> Self {
+    pub fn new(upstream: S, kind: StreamKind, idle: Duration, end: Finish) -> Self {
         let now = Instant::now();
         RelayBody {
             upstream,
@@ -80,8 +74,7 @@ impl<S> RelayBody<S> {
             idle,
             idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
             last_chunk: now,
-            attempt,
-            log: Some(log),
+            end: Some(end),
             tail: match kind {
                 StreamKind::Sse { .. } => tail_start(),
                 StreamKind::Plain { .. } => Vec::new(),
@@ -120,12 +113,8 @@ impl<S> RelayBody<S> {
             // The stage already told the client; only the attempt and the log remain.
             let failure = UpstreamError::Transport(TransportError::TranslationCut(reason.clone()));
             self.done = true;
-            if let Some(mut log) = self.log.take() {
-                log.stream_failed(&failure);
-                log.finish(Ending::Broken, Some(&reason));
-            }
-            if let Some(attempt) = self.attempt.take() {
-                attempt.failed(failure);
+            if let Some(end) = self.end.take() {
+                end.finish(End::broken(failure, &reason));
             }
             return None;
         }
@@ -178,11 +167,8 @@ impl<S> RelayBody<S> {
 
     fn finish_ok(&mut self) {
         self.done = true;
-        if let Some(attempt) = self.attempt.take() {
-            attempt.succeeded();
-        }
-        if let Some(log) = self.log.take() {
-            log.finish(self.ok_outcome, None);
+        if let Some(end) = self.end.take() {
+            end.finish(End::with(self.ok_outcome));
         }
     }
 
@@ -194,16 +180,12 @@ impl<S> RelayBody<S> {
         self.done = true;
         let error = failure.to_string();
         let failure = UpstreamError::Transport(failure);
-        if let Some(mut log) = self.log.take() {
-            log.stream_failed(&failure);
-            log.finish(Ending::Broken, Some(&error));
-        }
-        if let Some(attempt) = self.attempt.take() {
-            attempt.failed(failure);
+        if let Some(end) = self.end.take() {
+            end.finish(End::broken(failure, &error));
         }
         match self.kind {
             StreamKind::Plain { .. } => Some(Err(actix_web::error::ErrorBadGateway(error))),
-            StreamKind::Sse { shape, .. } => {
+            StreamKind::Sse { client, .. } => {
                 // Close a half-sent event first so the error event stands on its own.
                 let separator = if self.tail.ends_with(b"\n\n") {
                     ""
@@ -215,7 +197,7 @@ impl<S> RelayBody<S> {
                 Some(Ok(Bytes::from(format!(
                     "{separator}{}",
                     sse_error_event(
-                        shape,
+                        client,
                         &format!("switchyard: upstream stream failed: {error}")
                     )
                 ))))
@@ -225,13 +207,13 @@ impl<S> RelayBody<S> {
 }
 
 /// An SSE error event in the API's shape (Anthropic `event: error`, OpenAI `data: {"error":…}`).
-pub fn sse_error_event(shape: ApiShape, message: &str) -> String {
-    match shape {
-        ApiShape::Anthropic => format!(
+pub fn sse_error_event(client: Api, message: &str) -> String {
+    match client {
+        Api::Anthropic => format!(
             "event: error\ndata: {}\n\n",
             serde_json::json!({"type": "error", "error": {"type": "api_error", "message": message}})
         ),
-        ApiShape::OpenAi => format!(
+        Api::OpenAi => format!(
             "data: {}\n\n",
             serde_json::json!({"error": {"message": message, "type": "server_error", "code": "upstream_stream_error"}})
         ),
@@ -260,8 +242,8 @@ where
             match Pin::new(&mut this.upstream).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     this.last_chunk = Instant::now();
-                    if let Some(log) = this.log.as_mut() {
-                        log.relayed(&chunk);
+                    if let Some(end) = this.end.as_mut() {
+                        end.relayed(&chunk);
                     }
                     this.relayed += chunk.len() as u64;
                     if let StreamKind::Sse { .. } = this.kind {
@@ -302,20 +284,6 @@ where
                     }
                 }
             }
-        }
-    }
-}
-
-impl<S> Drop for RelayBody<S> {
-    fn drop(&mut self) {
-        // Dropped before the end: the client went away. Dropping the upstream response closes
-        // its connection, which cancels the upstream request. The endpoint did its part so far
-        // (a good head and a flowing body), so it is not blamed and counts as working.
-        if let Some(attempt) = self.attempt.take() {
-            attempt.succeeded();
-        }
-        if let Some(log) = self.log.take() {
-            log.finish(Ending::ClientClosed, None);
         }
     }
 }

@@ -3,13 +3,14 @@
 //! endpoint's API, and the body stages that turn the answer back into the client's API as it
 //! arrives.
 
-use super::report::{Attempt, Ending};
+use super::finish::End;
+use super::report::Ending;
 use super::respond::UpstreamBody;
 use super::stage::{BodyStage, StageEnd};
 use super::stream::sse_error_event;
 use super::{body, request, Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
 use crate::config::{Config, EndpointConfig};
-use crate::gateway_error::{ApiShape, GatewayError};
+use crate::gateway_error::GatewayError;
 use crate::translate::{
     self, count_tokens_answer, is_foreign_header, translate_answer, translate_answer_as_stream,
     translate_error, upstream_path, Api, Exchange, Refusal, RequestOptions, Route,
@@ -19,69 +20,10 @@ use crate::upstream;
 use crate::upstream::outcome::UpstreamError;
 use crate::upstream::redact::Redactor;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::{Method, Uri};
+use actix_web::http::Uri;
 use actix_web::HttpResponse;
 use bytes::Bytes;
 use std::time::SystemTime;
-
-/// What a client's call is, judged by its method and path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Call {
-    /// `POST /v1/messages` or `POST /v1/chat/completions`: every endpoint can serve it, translated
-    /// when its API is not the client's.
-    Generation(Api),
-    /// `POST /v1/messages/count_tokens`: passed to an Anthropic endpoint, estimated by the gateway
-    /// for an OpenAI one.
-    CountTokens,
-    /// Anything else: forwarded unchanged, only to endpoints of the path's API when it has one.
-    Other(Option<Api>),
-}
-
-impl Call {
-    /// The call a request makes.
-    pub fn of(method: &Method, path: &str) -> Call {
-        let path = path.trim_end_matches('/');
-        match (method == Method::POST, path) {
-            (true, "/v1/messages") => Call::Generation(Api::Anthropic),
-            (true, "/v1/chat/completions") => Call::Generation(Api::OpenAi),
-            (true, "/v1/messages/count_tokens") => Call::CountTokens,
-            _ => Call::Other(path_api(path)),
-        }
-    }
-
-    /// The API every endpoint that takes this call must speak, if one is required.
-    pub fn endpoint_api(self) -> Option<Api> {
-        match self {
-            Call::Generation(_) | Call::CountTokens => None,
-            Call::Other(api) => api,
-        }
-    }
-
-    /// What an attempt at an endpoint speaking `endpoint` does with this call.
-    pub fn route(self, endpoint: Api) -> Route {
-        match self {
-            Call::Generation(client) => Route::of(client, endpoint),
-            Call::CountTokens | Call::Other(_) => Route::Passthrough,
-        }
-    }
-
-    /// The gateway answers this call itself for an endpoint speaking `endpoint`.
-    pub fn answered_here(self, endpoint: Api) -> bool {
-        self == Call::CountTokens && endpoint == Api::OpenAi
-    }
-}
-
-/// The API a path belongs to, when only one API has it.
-fn path_api(path: &str) -> Option<Api> {
-    let rest = path.strip_prefix("/v1/")?;
-    let first = rest.split('/').next().unwrap_or_default();
-    match first {
-        "messages" | "complete" => Some(Api::Anthropic),
-        "chat" | "completions" | "embeddings" | "responses" | "images" | "audio"
-        | "moderations" => Some(Api::OpenAi),
-        _ => None,
-    }
-}
 
 /// The upstream URL of one attempt. An Anthropic endpoint gets the client's path as before; an
 /// OpenAI endpoint's `base_url` ends in its version, so `/v1/<rest>` goes to `base_url + /<rest>`,
@@ -230,7 +172,7 @@ fn whole_answer_type(exchange: &Exchange) -> Option<&'static str> {
 }
 
 /// Whether an answer is read whole before its head goes out: a successful answer to a translated
-/// request that is not SSE. Its translation needs all of it, and reading it first lets one that
+/// request (or a model list put in the caller's API) that is not SSE. Its translation needs all of it, and reading it first lets one that
 /// is too large or breaks off get a 502 instead of a cut 200.
 pub(super) fn read_whole_first<S>(answer: &Answer<S>) -> bool {
     let response = &answer.response;
@@ -239,7 +181,7 @@ pub(super) fn read_whole_first<S>(answer: &Answer<S>) -> bool {
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-    answer.exchange.is_some()
+    (answer.exchange.is_some() || answer.list_for.is_some())
         && answer.error_body.is_none()
         && response.status().is_success()
         && response.status() != actix_web::http::StatusCode::NO_CONTENT
@@ -269,12 +211,11 @@ impl BodyStage for SseStage {
             },
             Err(cut) => {
                 // The same final event a passthrough stream cut midway ends with.
-                let shape = ApiShape::from(self.client);
                 let event = if cut.error_sent {
                     String::new()
                 } else {
                     sse_error_event(
-                        shape,
+                        self.client,
                         &format!("switchyard: upstream stream failed: {}", cut.reason),
                     )
                 };
@@ -341,6 +282,14 @@ impl<F: FnMut(&[u8]) -> Vec<u8>> BodyStage for Whole<F> {
     }
 }
 
+/// What a whole answer becomes for the client.
+enum Rewrite {
+    /// The answer in the client's API.
+    Translate(Exchange),
+    /// A model list in the caller's API (the ids kept, in order).
+    ModelList(Api),
+}
+
 impl Relay<'_> {
     /// A successful JSON answer to a translated request (see [`read_whole_first`]): read whole,
     /// at most [`MAX_WHOLE`] bytes, then translated and sent with its length. One that is larger
@@ -348,11 +297,12 @@ impl Relay<'_> {
     pub(super) async fn relay_whole<S: UpstreamBody>(
         mut self,
         mut answer: Answer<S>,
-        attempt: Option<Attempt>,
         attempts: usize,
     ) -> HttpResponse {
-        let Some(exchange) = answer.exchange.clone() else {
-            return self.relay(answer, attempt, attempts);
+        let rewrite = match (answer.exchange.clone(), answer.list_for) {
+            (Some(exchange), _) => Rewrite::Translate(exchange),
+            (None, Some(caller)) => Rewrite::ModelList(caller),
+            (None, None) => return self.relay(answer, attempts),
         };
         let idle = self.config.timeouts.idle;
         let body = match body::read_answer(&mut answer.response, MAX_WHOLE, idle).await {
@@ -360,12 +310,11 @@ impl Relay<'_> {
             Err(error) => {
                 let message = format!("{}: {error}", answer.endpoint.id);
                 let failure = UpstreamError::Transport(error);
-                self.log.endpoint = Some(answer.endpoint.clone());
-                self.log.stream_failed(&failure);
-                if let Some(attempt) = attempt {
-                    attempt.failed(failure);
-                }
-                let mut response = self.refuse(GatewayError::BadAnswer(message));
+                let error = GatewayError::BadAnswer(message);
+                let client = self.ctx().client;
+                self.end.answered_here(0, Some(&answer.endpoint));
+                self.end.refused_after(&error, Some(failure));
+                let mut response = error.response(client);
                 response.headers_mut().insert(
                     HeaderName::from_static(ATTEMPTS_HEADER),
                     super::attempts_value(attempts),
@@ -374,29 +323,37 @@ impl Relay<'_> {
             }
         };
         let mut builder = self.response_head(&answer, attempts);
-        self.log.relayed(&body);
-        let mut out = Bytes::from(whole_answer(&exchange, &body));
+        self.end.relayed(&body);
+        let (out, content_type) = match &rewrite {
+            Rewrite::Translate(exchange) => {
+                (whole_answer(exchange, &body), whole_answer_type(exchange))
+            }
+            Rewrite::ModelList(caller) => match super::models::in_callers_shape(*caller, &body) {
+                Some(list) => (list, Some("application/json")),
+                // Not a list the gateway knows: passed on as it came.
+                None => (body.to_vec(), None),
+            },
+        };
+        let mut out = Bytes::from(out);
         drop(body);
         let key = answer.endpoint.api_key.expose();
         if Redactor::for_key(key).is_some() && memchr::memmem::find(&out, key.as_bytes()).is_some()
         {
             out = Redactor::redact_all(key, &out);
         }
-        if let Some(content_type) = whole_answer_type(&exchange) {
+        if let Some(content_type) = content_type {
             builder.insert_header(("content-type", content_type));
         }
-        if let Some(attempt) = attempt {
-            attempt.succeeded();
-        }
-        self.log.finish(Ending::Ok, None);
+        self.end.finish(End::with(Ending::Ok));
         builder.body(out)
     }
 
     /// A request the endpoint's API cannot express: 400 in the client's shape, never sent.
     pub(super) fn refuse_translation(mut self, refusal: Refusal, client: Api) -> HttpResponse {
-        self.log.status = 400;
-        self.log
-            .finish(Ending::Untranslatable, Some(&refusal.to_string()));
+        self.end.answered_here(400, None);
+        let detail = refusal.to_string();
+        self.end
+            .finish(End::with(Ending::Untranslatable).detail(&detail));
         HttpResponse::BadRequest()
             .content_type("application/json")
             .body(refusal.body(client))
@@ -421,10 +378,9 @@ impl Relay<'_> {
             Ok(answer) => answer,
             Err(refusal) => return self.refuse_translation(refusal, Api::Anthropic),
         };
-        self.log.status = 200;
-        self.log.endpoint = Some(endpoint.clone());
-        self.log.add_bytes(answer.len());
-        self.log.finish(Ending::Estimated, None);
+        self.end.answered_here(200, Some(endpoint));
+        self.end.add_bytes(answer.len());
+        self.end.finish(End::with(Ending::Estimated));
         let mut response = HttpResponse::Ok();
         response.content_type("application/json");
         if let Ok(id) = HeaderValue::from_str(&endpoint.id) {
@@ -441,52 +397,7 @@ impl Relay<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn calls_are_told_by_method_and_path() {
-        let post = Method::POST;
-        assert_eq!(
-            Call::of(&post, "/v1/messages"),
-            Call::Generation(Api::Anthropic)
-        );
-        assert_eq!(
-            Call::of(&post, "/v1/chat/completions"),
-            Call::Generation(Api::OpenAi)
-        );
-        assert_eq!(
-            Call::of(&post, "/v1/messages/count_tokens"),
-            Call::CountTokens
-        );
-        assert_eq!(
-            Call::of(&post, "/v1/embeddings"),
-            Call::Other(Some(Api::OpenAi))
-        );
-        assert_eq!(
-            Call::of(&post, "/v1/messages/batches"),
-            Call::Other(Some(Api::Anthropic))
-        );
-        assert_eq!(Call::of(&Method::GET, "/v1/models"), Call::Other(None));
-        assert_eq!(
-            Call::of(&Method::GET, "/v1/messages"),
-            Call::Other(Some(Api::Anthropic))
-        );
-        assert_eq!(Call::of(&post, "/v2/whatever"), Call::Other(None));
-    }
-
-    #[test]
-    fn only_generation_calls_are_translated_and_only_across_apis() {
-        let messages = Call::Generation(Api::Anthropic);
-        assert_eq!(messages.route(Api::Anthropic), Route::Passthrough);
-        assert_ne!(messages.route(Api::OpenAi), Route::Passthrough);
-        assert_eq!(Call::CountTokens.route(Api::OpenAi), Route::Passthrough);
-        assert!(Call::CountTokens.answered_here(Api::OpenAi));
-        assert!(!Call::CountTokens.answered_here(Api::Anthropic));
-        assert_eq!(messages.endpoint_api(), None);
-        assert_eq!(
-            Call::Other(Some(Api::OpenAi)).endpoint_api(),
-            Some(Api::OpenAi)
-        );
-    }
+    use crate::edge::call::Call;
 
     fn endpoints() -> Vec<EndpointConfig> {
         crate::config::parse(

@@ -1,0 +1,220 @@
+//! What a client calls, and in which API: judged once, from the method, the path as the router
+//! matches it and (for a path no API owns) the headers. The gate's refusals, the request path and
+//! the admin routes all read the answer; nothing judges it again.
+
+use crate::translate::Api;
+use actix_web::http::header::HeaderMap;
+use actix_web::http::Method;
+
+/// What a client's call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `POST /v1/messages` or `POST /v1/chat/completions`: every endpoint can serve it, translated
+    /// when its API is not the client's.
+    Generation(Api),
+    /// `POST /v1/messages/count_tokens`: passed to an Anthropic endpoint, estimated by the gateway
+    /// for an OpenAI one.
+    CountTokens,
+    /// `POST /v1/completions`, OpenAI's legacy completions: forwarded unchanged to OpenAI
+    /// endpoints; a stream of it ends with `[DONE]`.
+    Completions,
+    /// `GET /v1/models`: the list in the caller's API (`None` when its headers name neither:
+    /// Anthropic's for `anthropic-version` or `x-api-key`, OpenAI's for a bearer token alone).
+    ModelList(Option<Api>),
+    /// Anything else: forwarded unchanged, only to endpoints of the path's API when it has one.
+    Other(Option<Api>),
+}
+
+impl Call {
+    /// The API every endpoint that takes this call must speak, if one is required.
+    pub fn endpoint_api(self) -> Option<Api> {
+        match self {
+            Call::Generation(_) | Call::CountTokens | Call::ModelList(_) => None,
+            Call::Completions => Some(Api::OpenAi),
+            Call::Other(api) => api,
+        }
+    }
+
+    /// What the last event of a complete stream of this call contains, when it is known.
+    pub fn end_marker(self) -> Option<&'static [u8]> {
+        match self {
+            Call::Generation(Api::Anthropic) => Some(b"message_stop"),
+            Call::Generation(Api::OpenAi) | Call::Completions => Some(b"[DONE]"),
+            Call::CountTokens | Call::ModelList(_) | Call::Other(_) => None,
+        }
+    }
+
+    /// What an attempt at an endpoint speaking `endpoint` does with this call.
+    pub fn route(self, endpoint: Api) -> crate::translate::Route {
+        match self {
+            Call::Generation(client) => crate::translate::Route::of(client, endpoint),
+            Call::CountTokens | Call::Completions | Call::ModelList(_) | Call::Other(_) => {
+                crate::translate::Route::Passthrough
+            }
+        }
+    }
+
+    /// The gateway answers this call itself for an endpoint speaking `endpoint`.
+    pub fn answered_here(self, endpoint: Api) -> bool {
+        self == Call::CountTokens && endpoint == Api::OpenAi
+    }
+}
+
+/// A client's call and the API the client speaks: the shape of every error it gets, the event a
+/// complete stream ends with, where its model is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientCall {
+    pub call: Call,
+    pub api: Api,
+}
+
+impl ClientCall {
+    /// The call a request makes. `path` is the path as the router matches it.
+    pub fn of(method: &Method, path: &str, headers: &HeaderMap) -> ClientCall {
+        let trimmed = path.trim_end_matches('/');
+        let call = match (method == Method::POST, trimmed) {
+            (true, "/v1/messages") => Call::Generation(Api::Anthropic),
+            (true, "/v1/chat/completions") => Call::Generation(Api::OpenAi),
+            (true, "/v1/messages/count_tokens") => Call::CountTokens,
+            (true, "/v1/completions") => Call::Completions,
+            (false, "/v1/models") if method == Method::GET => Call::ModelList(caller_api(headers)),
+            _ => Call::Other(path_api(trimmed)),
+        };
+        let api = match call {
+            Call::Generation(api) | Call::ModelList(Some(api)) | Call::Other(Some(api)) => api,
+            Call::CountTokens => Api::Anthropic,
+            Call::Completions => Api::OpenAi,
+            Call::ModelList(None) | Call::Other(None) => headers_api(headers),
+        };
+        ClientCall { call, api }
+    }
+}
+
+/// The API a path belongs to, when only one API has it (`/v1/` may be left out).
+fn path_api(path: &str) -> Option<Api> {
+    let path = path.trim_start_matches('/');
+    let rest = path.strip_prefix("v1/").unwrap_or(path);
+    let first = rest.split('/').next().unwrap_or_default();
+    match first {
+        "messages" | "complete" => Some(Api::Anthropic),
+        "chat" | "completions" | "embeddings" | "responses" | "images" | "audio"
+        | "moderations" => Some(Api::OpenAi),
+        _ => None,
+    }
+}
+
+/// The API a caller's headers name: Anthropic's for `anthropic-version` or `x-api-key`, OpenAI's
+/// for a bearer token alone.
+fn caller_api(headers: &HeaderMap) -> Option<Api> {
+    match headers_api(headers) {
+        Api::Anthropic => Some(Api::Anthropic),
+        _ if headers.contains_key(actix_web::http::header::AUTHORIZATION) => Some(Api::OpenAi),
+        _ => None,
+    }
+}
+
+/// The API of a client whose path says none: Anthropic when it sends `anthropic-version` or
+/// `x-api-key`, else OpenAI.
+fn headers_api(headers: &HeaderMap) -> Api {
+    use crate::upstream::headers::names::{ANTHROPIC_VERSION, X_API_KEY};
+    if headers.contains_key(&ANTHROPIC_VERSION) || headers.contains_key(&X_API_KEY) {
+        Api::Anthropic
+    } else {
+        Api::OpenAi
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn of(method: Method, path: &str, anthropic_headers: bool) -> ClientCall {
+        let mut headers = HeaderMap::new();
+        if anthropic_headers {
+            headers.insert(
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static("2023-06-01"),
+            );
+        }
+        ClientCall::of(&method, path, &headers)
+    }
+
+    #[test]
+    fn the_clients_api_follows_the_path_then_the_headers() {
+        let api = |path, anthropic| of(Method::GET, path, anthropic).api;
+        assert_eq!(api("/v1/messages", false), Api::Anthropic);
+        assert_eq!(api("/v1/messages/count_tokens", false), Api::Anthropic);
+        assert_eq!(api("/v1/messages/batches", false), Api::Anthropic);
+        assert_eq!(api("/v1/complete", false), Api::Anthropic);
+        assert_eq!(api("/v1/chat/completions", true), Api::OpenAi);
+        assert_eq!(api("/v1/completions", false), Api::OpenAi);
+        assert_eq!(api("/v1/embeddings", false), Api::OpenAi);
+        assert_eq!(api("/v1/responses", true), Api::OpenAi);
+        assert_eq!(api("/v1/models", true), Api::Anthropic);
+        assert_eq!(api("/v1/models", false), Api::OpenAi);
+        assert_eq!(api("/admin/status", false), Api::OpenAi);
+    }
+
+    #[test]
+    fn only_a_post_to_a_generation_path_is_a_generation() {
+        let call = |method, path| of(method, path, false).call;
+        assert_eq!(
+            call(Method::POST, "/v1/messages"),
+            Call::Generation(Api::Anthropic)
+        );
+        assert_eq!(
+            call(Method::POST, "/v1/chat/completions/"),
+            Call::Generation(Api::OpenAi)
+        );
+        assert_eq!(
+            call(Method::POST, "/v1/messages/count_tokens"),
+            Call::CountTokens
+        );
+        assert_eq!(
+            call(Method::GET, "/v1/messages"),
+            Call::Other(Some(Api::Anthropic))
+        );
+        assert_eq!(
+            call(Method::POST, "/v1/embeddings"),
+            Call::Other(Some(Api::OpenAi))
+        );
+        assert_eq!(
+            call(Method::POST, "/v1/messages/batches"),
+            Call::Other(Some(Api::Anthropic))
+        );
+        assert_eq!(call(Method::POST, "/v1/completions"), Call::Completions);
+        assert_eq!(call(Method::GET, "/v1/models"), Call::ModelList(None));
+        assert_eq!(
+            of(Method::GET, "/v1/models", true).call,
+            Call::ModelList(Some(Api::Anthropic))
+        );
+        assert_eq!(call(Method::POST, "/v1/models"), Call::Other(None));
+        assert_eq!(call(Method::POST, "/v2/whatever"), Call::Other(None));
+    }
+
+    #[test]
+    fn only_generation_calls_are_translated_and_only_across_apis() {
+        use crate::translate::Route;
+        let messages = Call::Generation(Api::Anthropic);
+        assert_eq!(messages.route(Api::Anthropic), Route::Passthrough);
+        assert_ne!(messages.route(Api::OpenAi), Route::Passthrough);
+        assert_eq!(Call::CountTokens.route(Api::OpenAi), Route::Passthrough);
+        assert_eq!(Call::Completions.route(Api::Anthropic), Route::Passthrough);
+        assert_eq!(messages.end_marker(), Some(&b"message_stop"[..]));
+        assert_eq!(Call::Completions.end_marker(), Some(&b"[DONE]"[..]));
+        assert_eq!(Call::Other(Some(Api::OpenAi)).end_marker(), None);
+    }
+
+    #[test]
+    fn count_tokens_is_answered_here_only_for_an_openai_endpoint() {
+        assert!(Call::CountTokens.answered_here(Api::OpenAi));
+        assert!(!Call::CountTokens.answered_here(Api::Anthropic));
+        assert!(!Call::Generation(Api::Anthropic).answered_here(Api::OpenAi));
+        assert_eq!(
+            Call::Other(Some(Api::OpenAi)).endpoint_api(),
+            Some(Api::OpenAi)
+        );
+        assert_eq!(Call::Generation(Api::OpenAi).endpoint_api(), None);
+    }
+}

@@ -1,0 +1,50 @@
+//! What the gateway knows of one request, found once: at its start (the id, what the client calls
+//! and in which API) and when its body has been read (the model, whether it streams, its session).
+//! Every later step reads it; none works a fact out again.
+
+use super::request::RequestFacts;
+use crate::edge::call::{Call, ClientCall};
+use crate::translate::Api;
+use actix_web::http::header::HeaderValue;
+use actix_web::http::{Method, Uri};
+use actix_web::HttpRequest;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// One request's facts.
+pub struct RequestContext {
+    /// `x-request-id`: the client's, or one the gateway made ([`crate::edge::request_id`]).
+    pub id: HeaderValue,
+    /// What the client calls.
+    pub call: Call,
+    /// The API the client speaks: the shape of its errors and of a cut stream's last event.
+    pub client: Api,
+    pub method: Method,
+    /// The request target (its path is logged; cloning one shares its bytes).
+    pub target: Uri,
+    pub started: Instant,
+    /// Read from the body once it has arrived (empty until then).
+    pub facts: RequestFacts,
+}
+
+impl RequestContext {
+    /// The facts a request's head gives.
+    pub fn of(req: &HttpRequest) -> RequestContext {
+        let ClientCall { call, api } =
+            ClientCall::of(req.method(), req.match_info().as_str(), req.headers());
+        RequestContext {
+            id: crate::edge::request_id(req.headers()),
+            call,
+            client: api,
+            method: req.method().clone(),
+            target: req.uri().clone(),
+            started: Instant::now(),
+            facts: RequestFacts::default(),
+        }
+    }
+
+    /// The model the client asked for, as read from its body.
+    pub fn model(&self) -> Option<&Arc<str>> {
+        self.facts.model.as_ref()
+    }
+}
