@@ -212,15 +212,13 @@ impl GatewayError {
     /// The JSON body in the client's API shape.
     pub fn body(&self, api: Api) -> serde_json::Value {
         let message = format!("switchyard: {self}");
-        match api {
-            Api::Anthropic => serde_json::json!({
-                "type": "error",
-                "error": {"type": self.anthropic_type(), "message": message},
-            }),
-            Api::OpenAi => serde_json::json!({
-                "error": {"message": message, "type": self.openai_type(), "code": self.kind()},
-            }),
-        }
+        let words = crate::wire::errors::ErrorWords {
+            anthropic_type: self.anthropic_type(),
+            openai_type: self.openai_type(),
+            code: self.kind(),
+            message: &message,
+        };
+        crate::wire::errors::error_value(api, &words)
     }
 
     /// The whole answer: status, `x-switchyard-error`, `Retry-After` where known, JSON body.

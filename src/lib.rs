@@ -37,6 +37,7 @@ pub mod text;
 pub mod translate;
 pub mod upstream;
 pub mod usage;
+pub mod wire;
 pub mod words;
 
 pub use secret::Secret;

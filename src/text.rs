@@ -64,6 +64,16 @@ impl<W: Write> Write for EscapingWriter<W> {
     }
 }
 
+/// A byte count for a message: whole MiB or KiB when it is one, else bytes.
+pub fn size_words(bytes: usize) -> String {
+    for (unit, factor) in [("MiB", 1usize << 20), ("KiB", 1 << 10)] {
+        if bytes >= factor && bytes % factor == 0 {
+            return format!("{} {unit}", bytes / factor);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

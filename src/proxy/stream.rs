@@ -194,30 +194,28 @@ impl<S> RelayBody<S> {
                 } else {
                     "\n\n"
                 };
-                Some(Ok(Bytes::from(format!(
-                    "{separator}{}",
-                    sse_error_event(
-                        client,
-                        &format!("switchyard: upstream stream failed: {error}")
-                    )
-                ))))
+                let event = sse_error_event(
+                    client,
+                    &format!("switchyard: upstream stream failed: {error}"),
+                );
+                let mut last = Vec::with_capacity(separator.len() + event.len());
+                last.extend_from_slice(separator.as_bytes());
+                last.extend_from_slice(&event);
+                Some(Ok(Bytes::from(last)))
             }
         }
     }
 }
 
-/// An SSE error event in the API's shape (Anthropic `event: error`, OpenAI `data: {"error":…}`).
-pub fn sse_error_event(client: Api, message: &str) -> String {
-    match client {
-        Api::Anthropic => format!(
-            "event: error\ndata: {}\n\n",
-            serde_json::json!({"type": "error", "error": {"type": "api_error", "message": message}})
-        ),
-        Api::OpenAi => format!(
-            "data: {}\n\n",
-            serde_json::json!({"error": {"message": message, "type": "server_error", "code": "upstream_stream_error"}})
-        ),
-    }
+/// The SSE event a relayed stream that failed midway ends with, in the client's API.
+pub fn sse_error_event(client: Api, message: &str) -> Vec<u8> {
+    let words = crate::wire::errors::ErrorWords {
+        anthropic_type: "api_error",
+        openai_type: "server_error",
+        code: "upstream_stream_error",
+        message,
+    };
+    crate::wire::errors::error_event_of(client, &words)
 }
 
 impl<S, E> Stream for RelayBody<S>

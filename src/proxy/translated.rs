@@ -212,7 +212,7 @@ impl BodyStage for SseStage {
             Err(cut) => {
                 // The same final event a passthrough stream cut midway ends with.
                 let event = if cut.error_sent {
-                    String::new()
+                    Vec::new()
                 } else {
                     sse_error_event(
                         self.client,

@@ -2,96 +2,8 @@
 //! the same thing, the upstream's message is kept.
 
 use super::lazy::{Json, Object};
-use super::sse::{data_event, named_event};
 use super::Api;
-use serde_json::json;
-
-/// What went wrong, in words both APIs have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    InvalidRequest,
-    Authentication,
-    Billing,
-    Permission,
-    NotFound,
-    RequestTooLarge,
-    RateLimit,
-    Api,
-    Overloaded,
-}
-
-impl ErrorKind {
-    /// The kind an HTTP status means in either API.
-    pub fn from_status(status: u16) -> ErrorKind {
-        match status {
-            401 => ErrorKind::Authentication,
-            402 => ErrorKind::Billing,
-            403 => ErrorKind::Permission,
-            404 => ErrorKind::NotFound,
-            413 => ErrorKind::RequestTooLarge,
-            429 => ErrorKind::RateLimit,
-            503 | 529 => ErrorKind::Overloaded,
-            400..=499 => ErrorKind::InvalidRequest,
-            _ => ErrorKind::Api,
-        }
-    }
-
-    /// Anthropic's `error.type`.
-    pub fn anthropic_type(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidRequest => "invalid_request_error",
-            ErrorKind::Authentication => "authentication_error",
-            ErrorKind::Billing => "billing_error",
-            ErrorKind::Permission => "permission_error",
-            ErrorKind::NotFound => "not_found_error",
-            ErrorKind::RequestTooLarge => "request_too_large",
-            ErrorKind::RateLimit => "rate_limit_error",
-            ErrorKind::Api => "api_error",
-            ErrorKind::Overloaded => "overloaded_error",
-        }
-    }
-
-    /// OpenAI's `error.type` and `error.code`.
-    pub fn openai_type_and_code(self) -> (&'static str, &'static str) {
-        match self {
-            ErrorKind::InvalidRequest => ("invalid_request_error", "invalid_request_error"),
-            ErrorKind::Authentication => ("authentication_error", "invalid_api_key"),
-            ErrorKind::Billing => ("insufficient_quota", "insufficient_quota"),
-            ErrorKind::Permission => ("permission_error", "permission_denied"),
-            ErrorKind::NotFound => ("invalid_request_error", "model_not_found"),
-            ErrorKind::RequestTooLarge => ("invalid_request_error", "request_too_large"),
-            ErrorKind::RateLimit => ("rate_limit_error", "rate_limit_exceeded"),
-            ErrorKind::Api => ("server_error", "server_error"),
-            ErrorKind::Overloaded => ("server_error", "overloaded"),
-        }
-    }
-
-    /// The kind an error object's `type` (and OpenAI `code`) names, when it names one.
-    fn from_words(kind: &str, code: &str) -> Option<ErrorKind> {
-        let word = |w: &str| kind.contains(w) || code.contains(w);
-        Some(if word("overloaded") {
-            ErrorKind::Overloaded
-        } else if word("rate_limit") {
-            ErrorKind::RateLimit
-        } else if word("insufficient_quota") || word("billing") {
-            ErrorKind::Billing
-        } else if word("authentication") || word("invalid_api_key") {
-            ErrorKind::Authentication
-        } else if word("permission") {
-            ErrorKind::Permission
-        } else if word("not_found") {
-            ErrorKind::NotFound
-        } else if word("too_large") {
-            ErrorKind::RequestTooLarge
-        } else if word("invalid_request") || word("context_length") {
-            ErrorKind::InvalidRequest
-        } else if word("server_error") || word("api_error") || word("internal") {
-            ErrorKind::Api
-        } else {
-            return None;
-        })
-    }
-}
+pub use crate::wire::errors::{error_body, error_event, ErrorKind};
 
 /// The message and kind inside an error body of either API (`None` when it is not one).
 pub(crate) fn read_error(body: &Object<'_>) -> Option<(Option<ErrorKind>, String)> {
@@ -107,20 +19,6 @@ pub(crate) fn read_error(body: &Object<'_>) -> Option<(Option<ErrorKind>, String
         None => error.compact().into_owned(),
     };
     Some((ErrorKind::from_words(&kind, &code), message))
-}
-
-/// An error body of `api`'s shape.
-pub(crate) fn error_body(api: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
-    let value = match api {
-        Api::Anthropic => {
-            json!({"type": "error", "error": {"type": kind.anthropic_type(), "message": message}})
-        }
-        Api::OpenAi => {
-            let (kind, code) = kind.openai_type_and_code();
-            json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
-        }
-    };
-    value.to_string().into_bytes()
 }
 
 /// An upstream's error answer (status and body, of either API) as the client API's error body.
@@ -147,22 +45,6 @@ pub fn translate_error(client: Api, status: u16, upstream_body: &[u8]) -> Vec<u8
         _ => by_status,
     };
     error_body(client, kind, &message)
-}
-
-/// The client API's SSE error event, which ends a stream that failed midway.
-pub fn error_event(client: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
-    match client {
-        Api::Anthropic => named_event(
-            "error",
-            &json!({"type": "error", "error": {"type": kind.anthropic_type(), "message": message}}),
-        ),
-        Api::OpenAi => {
-            let (kind, code) = kind.openai_type_and_code();
-            data_event(
-                &json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
-            )
-        }
-    }
 }
 
 #[cfg(test)]

@@ -374,16 +374,6 @@ impl StreamTranslator {
     }
 }
 
-/// A byte count for a message: whole MiB or KiB when it is one, else bytes.
-fn size_words(bytes: usize) -> String {
-    for (unit, factor) in [("MiB", 1usize << 20), ("KiB", 1 << 10)] {
-        if bytes >= factor && bytes % factor == 0 {
-            return format!("{} {unit}", bytes / factor);
-        }
-    }
-    format!("{bytes} bytes")
-}
-
 /// Token counts in Anthropic's terms (input excludes cache reads and writes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
