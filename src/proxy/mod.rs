@@ -350,11 +350,7 @@ impl Relay<'_> {
                     continue;
                 }
             }
-            let retry_after = headers::retry_hint(answer.response.headers(), SystemTime::now());
-            let quota = ratelimit::quota_exhausted(status, &read.0);
-            let failed = UpstreamError::from_status(status, retry_after, quota);
-            answer.error_body = Some(read);
-            return Outcome::Answered { answer, failed };
+            return judged(answer, read);
         }
     }
 
@@ -503,6 +499,16 @@ impl Relay<'_> {
         }
         Ok(upstream)
     }
+}
+
+/// An answer whose start was read, with the verdict its status, headers and body give.
+fn judged<S>(mut answer: Answer<S>, read: (Bytes, bool)) -> Outcome<S> {
+    let status = answer.response.status().as_u16();
+    let retry_after = headers::retry_hint(answer.response.headers(), SystemTime::now());
+    let quota = ratelimit::quota_exhausted(status, &read.0);
+    let failed = UpstreamError::from_status(status, retry_after, quota);
+    answer.error_body = Some(read);
+    Outcome::Answered { answer, failed }
 }
 
 /// Whether an answer's body is read before anything is decided: failures (to classify them) and
