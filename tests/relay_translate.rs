@@ -826,3 +826,67 @@ async fn an_openai_endpoint_is_probed_in_its_own_api() {
     );
     assert_eq!(body["max_tokens"], 1);
 }
+
+#[actix_rt::test]
+async fn count_tokens_goes_to_an_anthropic_endpoint_before_a_higher_priority_openai_one() {
+    let chat = openai_mock("deepseek");
+    let messages = anthropic_mock("claude");
+    let gw = Gateway::start(&config(
+        "sessions:\n  enabled: true\n",
+        &[
+            openai_endpoint("ds", &chat, 1),
+            anthropic_endpoint("an", &messages, 2),
+        ],
+    ));
+    // A session bound to the OpenAI endpoint by a generation request first.
+    let (status, headers, _) = send(
+        &gw,
+        "/v1/messages",
+        messages_request(false),
+        CLAUDE_CODE_HEADERS,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "x-switchyard-endpoint").as_deref(),
+        Some("ds")
+    );
+    // (The mock has no count_tokens of its own: what matters is where the request went.)
+    let (_, headers, _) = send(
+        &gw,
+        "/v1/messages/count_tokens",
+        messages_request(false),
+        CLAUDE_CODE_HEADERS,
+    )
+    .await;
+    assert_eq!(
+        header(&headers, "x-switchyard-endpoint").as_deref(),
+        Some("an"),
+        "the endpoint that counts exactly"
+    );
+    assert_eq!(messages.hits(), 1);
+    let seen = messages.requests();
+    assert_eq!(seen[0].path, "/v1/messages/count_tokens");
+    // With the Anthropic endpoint out, the gateway's estimate stands in.
+    messages.update(|b| b.status = Some(401));
+    let _ = send(
+        &gw,
+        "/v1/messages/count_tokens",
+        messages_request(false),
+        CLAUDE_CODE_HEADERS,
+    )
+    .await;
+    let (status, headers, _) = send(
+        &gw,
+        "/v1/messages/count_tokens",
+        messages_request(false),
+        CLAUDE_CODE_HEADERS,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "x-switchyard-endpoint").as_deref(),
+        Some("ds")
+    );
+    assert_eq!(chat.hits(), 1, "estimated, not sent to the OpenAI endpoint");
+}

@@ -102,6 +102,9 @@ pub struct SelectEndpoint {
     /// Only endpoints whose upstream speaks this API (a path only one API has, such as
     /// `/v1/embeddings`); `None`: any endpoint.
     pub api: Option<crate::translate::Api>,
+    /// Endpoints whose upstream speaks this API first (`count_tokens` is Anthropic's: an
+    /// endpoint that counts exactly before one the gateway can only estimate for).
+    pub prefer: Option<crate::translate::Api>,
     /// This retry follows a rate limit for the request's model only: the session stays bound
     /// to its endpoint for the session's other models.
     pub keep_session: bool,
@@ -181,6 +184,7 @@ impl Handler<SelectEndpoint> for Balancer {
         let wanted = plan::Wanted {
             model: msg.model.as_deref(),
             api: msg.api,
+            prefer: msg.prefer,
             exclude: &msg.exclude,
             bound,
         };

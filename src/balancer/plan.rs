@@ -15,6 +15,9 @@ pub struct Wanted<'a> {
     pub model: Option<&'a str>,
     /// Only endpoints whose upstream speaks this API.
     pub api: Option<Api>,
+    /// Endpoints whose upstream speaks this API first (the call is theirs; others can only
+    /// stand in for them), before the session's endpoint.
+    pub prefer: Option<Api>,
     /// Endpoints this request already tried.
     pub exclude: &'a [Arc<str>],
     /// The endpoint the request's session is bound to, if any.
@@ -79,10 +82,25 @@ pub fn plan<C: AsRef<EndpointConfig>>(
             shuffled
         }
     };
+    let speaks = |i: &usize, api: Api| members[*i].as_ref().api == api;
+    let preferred = wanted
+        .prefer
+        .filter(|&api| order.iter().any(|i| speaks(i, api)));
+    if let Some(api) = preferred {
+        // A stable partition: each side keeps the strategy's order.
+        let (mut first, rest): (Vec<usize>, Vec<usize>) =
+            order.into_iter().partition(|i| speaks(i, api));
+        first.extend(rest);
+        order = first;
+    }
     let sticky = wanted.bound.and_then(|bound| {
         let at = order
             .iter()
             .position(|&i| members[i].as_ref().id == bound)?;
+        // A session's endpoint of another API does not stand before one the call belongs to.
+        if preferred.is_some_and(|api| !speaks(&order[at], api)) {
+            return None;
+        }
         Some(order.remove(at))
     });
     Ok(Plan {
@@ -288,5 +306,46 @@ mod tests {
             })
             .collect();
         assert_eq!(firsts, [0, 1, 2]);
+    }
+
+    #[test]
+    fn a_call_of_one_api_asks_that_apis_endpoints_first_even_before_the_sessions() {
+        let members = members(
+            "  - {id: chat, base_url: 'https://a.example/v1', api_key: k, api: openai, priority: 1}\n  \
+             - {id: msgs, base_url: 'https://b.example', api_key: k, priority: 2}\n",
+        );
+        let wanted = Wanted {
+            prefer: Some(Api::Anthropic),
+            bound: Some("chat"),
+            ..Wanted::default()
+        };
+        let plan = plan(
+            &members,
+            wanted,
+            Strategy::Priority,
+            &mut fastrand::Rng::with_seed(1),
+            &mut SmoothRoundRobin::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.sticky, None);
+        assert_eq!(
+            plan.order,
+            vec![1, 0],
+            "the anthropic endpoint first, then the other"
+        );
+        // With no endpoint of the preferred API, the order is the strategy's.
+        let only_chat = &members[..1];
+        let plan = super::plan(
+            only_chat,
+            Wanted {
+                prefer: Some(Api::Anthropic),
+                ..Wanted::default()
+            },
+            Strategy::Priority,
+            &mut fastrand::Rng::with_seed(1),
+            &mut SmoothRoundRobin::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.order, vec![0]);
     }
 }

@@ -35,6 +35,15 @@ impl Call {
         }
     }
 
+    /// The API whose endpoints are asked first: a call that belongs to one API but that others
+    /// can stand in for.
+    pub fn preferred_api(self) -> Option<Api> {
+        match self {
+            Call::CountTokens => Some(Api::Anthropic),
+            _ => None,
+        }
+    }
+
     /// What the last event of a complete stream of this call contains, when it is known.
     pub fn end_marker(self) -> Option<&'static [u8]> {
         match self {

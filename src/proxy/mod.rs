@@ -473,6 +473,7 @@ impl Relay<'_> {
             budgeted: progress.budgeted,
             keep_session: progress.keep_session,
             api: self.call().endpoint_api(),
+            prefer: self.call().preferred_api(),
         };
         match self.state.balancer.send(ask).await {
             Ok(result) => result,
