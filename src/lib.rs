@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod mock;
 pub mod onboard;
 pub mod proxy;
+pub mod scan;
 mod secret;
 pub mod server;
 pub mod supervisor;

@@ -11,7 +11,7 @@ use proptest::test_runner::TestCaseError;
 use std::time::{Duration, UNIX_EPOCH};
 use switchyard::config;
 use switchyard::proxy::request::{mapped_model, request_facts, rewrite_model};
-use switchyard::proxy::scan::top_level_members;
+use switchyard::scan::top_level_members;
 use switchyard::upstream::headers::retry_hint;
 
 const SAMPLE: &str = include_str!("../config.sample.yaml");

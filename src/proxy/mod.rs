@@ -10,7 +10,6 @@ mod models;
 pub mod report;
 pub mod request;
 mod respond;
-pub mod scan;
 pub mod stage;
 pub mod stream;
 mod translated;

@@ -1,9 +1,9 @@
 //! What the gateway reads from a request before routing it: the model, whether it streams, and the
 //! sticky-session key. Works on arbitrary bytes and never fails: what cannot be read is absent.
 
-use super::scan;
 use crate::config::glob_match;
 use crate::config::EndpointConfig;
+use crate::scan;
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 use std::borrow::Cow;
