@@ -295,13 +295,16 @@ impl EndpointConfig {
                 .any(|pattern| super::glob_match(pattern, model))
     }
 
-    /// The name this endpoint receives for `model`: the first `model_map` pattern that matches
-    /// renames it, in the file's order.
-    pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+    /// The name this endpoint receives for the model a client `asked` for, when its `model_map`
+    /// renames it: the first pattern that matches, in the file's order. `None`: the endpoint
+    /// receives `asked` as it is. The one model map: the request path, the usage record, the
+    /// health actor's per-model cooldowns, the probe and `switchyard init`'s tests all ask it.
+    pub fn upstream_model(&self, asked: &str) -> Option<&str> {
         self.model_map
             .iter()
-            .find(|(pattern, _)| super::glob_match(pattern, model))
-            .map_or(model, |(_, to)| to.as_str())
+            .find(|(pattern, _)| super::glob_match(pattern, asked))
+            .map(|(_, to)| to.as_str())
+            .filter(|to| *to != asked)
     }
 }
 

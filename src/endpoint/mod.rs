@@ -395,7 +395,10 @@ impl Handler<IsHealthy> for Endpoint {
                 return MessageResult(out);
             }
             let Endpoint { config, health, .. } = act;
-            let model = msg.model.as_deref().map(|m| config.upstream_model(m));
+            let model = msg
+                .model
+                .as_deref()
+                .map(|m| config.upstream_model(m).unwrap_or(m));
             let claim = if msg.claim {
                 health.claim(model, now)
             } else {

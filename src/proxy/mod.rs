@@ -396,7 +396,7 @@ impl Relay<'_> {
         let mapped = facts
             .model
             .as_deref()
-            .and_then(|m| request::mapped_model(endpoint, m));
+            .and_then(|m| endpoint.upstream_model(m));
         let (outbound, exchange) = translated::outbound(route, body, mapped, endpoint, self.config)
             .await
             .map_err(|refusal| match route {
