@@ -26,6 +26,7 @@ pub mod edge;
 pub mod endpoint;
 pub mod files;
 pub mod gateway_error;
+pub mod history;
 pub mod metrics;
 pub mod mock;
 pub mod onboard;

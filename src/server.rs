@@ -10,10 +10,10 @@ use crate::config::Config;
 use crate::edge::browser::{self, BrowserHeaders, BrowserPolicy, OriginVerdict};
 use crate::edge::{self, Destination};
 use crate::gateway_error::{ApiShape, GatewayError};
+use crate::history::{EndpointSpend, StoreError, StoreSettings, UsageHistory, UsageMetrics};
 use crate::onboard::instance::Instance;
 use crate::proxy::{self, REQUEST_ID_HEADER};
 use crate::upstream::headers::names;
-use crate::usage::{EndpointSpend, StoreError, UsageHistory, UsageMetrics};
 use crate::{admin, supervisor};
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
@@ -88,11 +88,11 @@ pub async fn serve(
                 web::scope("/admin")
                     .route("/status", web::get().to(admin::status))
                     .route("/status", web::head().to(admin::status))
-                    .route("", web::get().to(crate::usage::http::status_page))
-                    .route("", web::head().to(crate::usage::http::status_page))
-                    .route("/", web::get().to(crate::usage::http::status_page))
-                    .route("/usage", web::get().to(crate::usage::http::usage_route))
-                    .route("/usage", web::head().to(crate::usage::http::usage_route))
+                    .route("", web::get().to(admin::usage::status_page))
+                    .route("", web::head().to(admin::usage::status_page))
+                    .route("/", web::get().to(admin::usage::status_page))
+                    .route("/usage", web::get().to(admin::usage::usage_route))
+                    .route("/usage", web::head().to(admin::usage::usage_route))
                     .route(
                         "/endpoints/{id}/{action}",
                         web::post().to(admin::endpoint_action),
@@ -156,7 +156,7 @@ pub async fn serve(
 /// history that cannot be read seeds nothing: the gateway starts anyway, and each budget says
 /// `spend_unknown` in `/admin/status` until a restart reads it.
 async fn start_usage(config: &Config) -> (UsageHistory, Arc<HashMap<String, EndpointSpend>>) {
-    let usage = UsageHistory::start(config.usage.store_settings());
+    let usage = UsageHistory::start(StoreSettings::of(&config.usage));
     let budgeted: Vec<&str> = config
         .endpoints
         .iter()

@@ -5,7 +5,7 @@
 use crate::balancer::{Balancer, Member, SetMembers};
 use crate::config::{self, Config, EndpointConfig, LiveConfig, ReloadError};
 use crate::endpoint::{DurableStateChanged, Endpoint, Reconfigure, SeedSpend};
-use crate::usage::{EndpointSpend, UsageHistory};
+use crate::history::{EndpointSpend, UsageHistory};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

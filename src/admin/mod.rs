@@ -1,6 +1,8 @@
 //! The gateway's own routes: `/healthz`, `/admin/status`, `/admin/endpoints/{id}/{enable|disable|reset}`
 //! and `/metrics`. No answer here ever contains a key.
 
+pub mod usage;
+
 use crate::balancer::{FindEndpoint, StatusOfAll};
 use crate::endpoint::health::State;
 use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
@@ -60,7 +62,7 @@ pub struct StatusReport {
     pub totals: Totals,
     pub endpoints: Vec<EndpointSnapshot>,
     /// How the usage history file is doing.
-    pub usage_store: crate::usage::StoreHealth,
+    pub usage_store: crate::history::StoreHealth,
 }
 
 /// Sums over all endpoints.

@@ -4,7 +4,7 @@
 use super::defaults;
 use super::units::{format_duration, format_size};
 use crate::translate::Api;
-use crate::usage::{Budget, Price, StoreSettings};
+use crate::usage::{Budget, Price};
 use crate::Secret;
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
@@ -266,16 +266,6 @@ pub struct UsageSettings {
     pub database: Option<PathBuf>,
     #[serde(serialize_with = "duration")]
     pub retention: Duration,
-}
-
-impl UsageSettings {
-    /// The usage store's settings for this config.
-    pub fn store_settings(&self) -> StoreSettings {
-        StoreSettings {
-            retention: self.retention,
-            ..StoreSettings::new(self.database.clone())
-        }
-    }
 }
 
 fn database<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {

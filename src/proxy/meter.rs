@@ -3,8 +3,9 @@
 //! history, counted in `/metrics`, charged to the endpoint's budget and shown in the access log.
 
 use crate::endpoint::EndpointAddr;
+use crate::history::{UsageHistory, UsageMetrics};
 use crate::server::AppState;
-use crate::usage::{AnswerMeter, Kind, Spent, UsageHistory, UsageMetrics, UsageRecord};
+use crate::usage::{AnswerMeter, Kind, Spent, UsageRecord};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

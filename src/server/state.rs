@@ -2,9 +2,9 @@
 
 use crate::balancer::Balancer;
 use crate::config::{Config, LiveConfig};
+use crate::history::{UsageHistory, UsageMetrics};
 use crate::metrics::Metrics;
 use crate::supervisor::Supervisor;
-use crate::usage::{UsageHistory, UsageMetrics};
 use actix::Addr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;

@@ -1,6 +1,8 @@
 //! The command line: `serve`, `check`, `status`, `demo`, and the getting-started commands
 //! `init`, `env`, `claude` and `completions` (see [`crate::onboard`]).
 
+pub mod usage;
+
 use crate::config::{self, Config, ConfigError};
 use crate::mock::{Behaviour, MockUpstream, OpenAiAnswer};
 use crate::onboard::{self, Shell};
@@ -128,7 +130,7 @@ pub fn run(cli: Cli) -> ExitCode {
             since,
             by,
             json,
-        } => crate::usage::cli::run(&crate::usage::cli::UsageCommand {
+        } => usage::run(&usage::UsageCommand {
             url,
             key,
             since,
@@ -218,7 +220,7 @@ fn check(path: Option<PathBuf>) -> ExitCode {
 
 fn status(url: &str, key: Option<&str>, json: bool) -> ExitCode {
     let url = format!("{}/admin/status", url.trim_end_matches('/'));
-    let fetched = actix_rt::System::new().block_on(crate::usage::cli::fetch(&url, key));
+    let fetched = actix_rt::System::new().block_on(usage::fetch(&url, key));
     let body = match fetched {
         Ok(body) => body,
         Err(e) => {
