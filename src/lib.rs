@@ -27,6 +27,7 @@ pub mod endpoint;
 pub mod files;
 pub mod gateway_error;
 pub mod history;
+pub mod instance;
 pub mod metrics;
 pub mod mock;
 pub mod onboard;

@@ -11,7 +11,7 @@ use crate::edge::browser::{self, BrowserHeaders, BrowserPolicy, OriginVerdict};
 use crate::edge::{self, Destination};
 use crate::gateway_error::{ApiShape, GatewayError};
 use crate::history::{EndpointSpend, StoreError, StoreSettings, UsageHistory, UsageMetrics};
-use crate::onboard::instance::Instance;
+use crate::instance::Instance;
 use crate::proxy::{self, REQUEST_ID_HEADER};
 use crate::upstream::headers::names;
 use crate::{admin, supervisor};

@@ -7,8 +7,8 @@ use crate::balancer::{FindEndpoint, StatusOfAll};
 use crate::endpoint::health::State;
 use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
 use crate::gateway_error::{ApiShape, GatewayError};
+use crate::instance::{Instance, PROOF_HEADER};
 use crate::metrics::EndpointGauges;
-use crate::onboard::instance::{Instance, PROOF_HEADER};
 use crate::server::AppState;
 use crate::words::Words;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -32,7 +32,7 @@ pub async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
 }
 
 /// Adds the instance proof for the `challenge` in a `/healthz` request's query, if it has one
-/// (see [`crate::onboard::instance`]). Also used on the 401 that a keyless `/healthz` gets under
+/// (see [`crate::instance`]). Also used on the 401 that a keyless `/healthz` gets under
 /// `auth_mode: strict`: the proof tells nothing but which config this gateway serves.
 pub fn prove_instance(req: &HttpRequest, headers: &mut HeaderMap) {
     let Some(instance) = req.app_data::<web::Data<Instance>>() else {
@@ -182,7 +182,7 @@ async fn apply_action(id: &str, action: &str, shape: ApiShape, state: &AppState)
         Ok(snapshot) => {
             // The change is in the state file before the operator hears back (a disk that hangs
             // delays the answer by 5 s at most; the write goes on).
-            let saved = state.supervisor.send(crate::supervisor::StateSaved);
+            let saved = state.supervisor.send(crate::endpoint::StateSaved);
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), saved).await;
             HttpResponse::Ok().json(snapshot)
         }

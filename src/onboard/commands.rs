@@ -6,9 +6,9 @@ use super::env::{
     ClientSettings, Shell, PLACEHOLDER_KEY,
 };
 use super::init::{self, ApiKeySupport};
-use super::instance;
 use crate::config::{self, Config, ConfigError, EXIT_CONFIG};
 use crate::files;
+use crate::instance;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
