@@ -2,9 +2,9 @@
 //! when the request ends (complete, cut or abandoned by the client), recorded in the usage
 //! history, counted in `/metrics`, charged to the endpoint's budget and shown in the access log.
 
+use super::Handles;
 use crate::endpoint::EndpointAddr;
 use crate::history::{UsageHistory, UsageMetrics};
-use crate::server::AppState;
 use crate::usage::{AnswerMeter, Kind, Spent, UsageRecord};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -31,7 +31,7 @@ pub struct Answered<'a> {
 
 impl UsageTap {
     /// Starts metering an answer as its head arrives.
-    pub fn new(state: &AppState, answered: Answered<'_>) -> Self {
+    pub(super) fn new(state: &Handles<'_>, answered: Answered<'_>) -> Self {
         let model = answered.model.cloned().unwrap_or_else(|| Arc::from("-"));
         let upstream_model = super::request::upstream_model(answered.endpoint, &model);
         UsageTap {

@@ -5,6 +5,7 @@
 
 mod body;
 pub mod decide;
+mod handles;
 mod meter;
 mod models;
 pub mod report;
@@ -18,10 +19,11 @@ mod usage_chunk;
 pub use body::BodyBudget;
 pub use models::{configured_models, list_models};
 
-use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
-use crate::config::{Config, EndpointConfig, RateLimitScope};
+use crate::balancer::{Balancer, NoEndpoint, SelectEndpoint, Selected};
+use crate::config::{Config, EndpointConfig, LiveConfig, RateLimitScope};
 use crate::gateway_error::{ApiShape, GatewayError};
-use crate::server::AppState;
+use crate::history::{UsageHistory, UsageMetrics};
+use crate::metrics::Metrics;
 use crate::translate::{Api, Refusal, Route};
 use crate::upstream::outcome::{classify_status, TransportError, UpstreamError, Verdict};
 use crate::upstream::{headers, ratelimit};
@@ -29,6 +31,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use decide::Step;
+use handles::Handles;
 use report::{AccessLog, Attempt};
 use request::{ModelProblem, RequestFacts};
 use std::sync::Arc;
@@ -73,13 +76,27 @@ pub fn request_id(req: &HttpRequest) -> HeaderValue {
 }
 
 /// Handles every request that is not the gateway's own.
+// An actix-web handler names each shared part it uses as an extractor of its own.
+#[allow(clippy::too_many_arguments)]
 pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    live: web::Data<LiveConfig>,
+    balancer: web::Data<actix::Addr<Balancer>>,
+    metrics: web::Data<Metrics>,
+    bodies: web::Data<BodyBudget>,
+    usage: web::Data<UsageHistory>,
+    usage_metrics: web::Data<UsageMetrics>,
     client: web::Data<crate::upstream::WorkerClient>,
 ) -> HttpResponse {
-    let config = state.config();
+    let config = live.get();
+    let state = Handles {
+        balancer: &balancer,
+        metrics: &metrics,
+        bodies: &bodies,
+        usage: &usage,
+        usage_metrics: &usage_metrics,
+    };
     let client = client.get(&config.timeouts);
     let shape = ApiShape::of_request(&req);
     let request_id = request_id(&req);
@@ -125,7 +142,7 @@ struct Relay<'a> {
     /// What the client calls, which decides the endpoints that may take it and their routes.
     call: translated::Call,
     req: &'a HttpRequest,
-    state: &'a AppState,
+    state: &'a Handles<'a>,
     config: &'a Config,
     /// The worker's client for this request's config.
     client: &'a awc::Client,
@@ -217,7 +234,7 @@ impl Relay<'_> {
         // `_held` counts the body in what all requests hold until this request is done here
         // (answered or dropped); the answer's body never needs the request's.
         let (body, _held) =
-            match body::read_body(payload, self.req, &self.state.bodies, limits).await {
+            match body::read_body(payload, self.req, self.state.bodies, limits).await {
                 Ok(read) => read,
                 Err(e) => return self.refuse(e),
             };

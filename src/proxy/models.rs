@@ -1,9 +1,13 @@
 //! `GET /v1/models` answered from the config when it names every model.
 
-use super::forward;
-use crate::config::{Config, EndpointConfig};
-use crate::server::AppState;
+use super::{forward, BodyBudget};
+use crate::balancer::Balancer;
+use crate::config::{Config, EndpointConfig, LiveConfig};
+use crate::history::{UsageHistory, UsageMetrics};
+use crate::metrics::Metrics;
 use crate::translate::{models_list, Api};
+use crate::upstream::WorkerClient;
+use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The model list the config names, when every enabled endpoint has a fixed `models` list:
@@ -27,16 +31,34 @@ pub fn configured_models(config: &Config) -> Option<Vec<String>> {
 /// `GET /v1/models`: answered from the config when it names every model, in the caller's shape
 /// (Anthropic when it sends `anthropic-version` or `x-api-key`, OpenAI when it sends only a bearer
 /// token, else one shape both SDKs read); otherwise forwarded like any request.
+// It takes what `forward` takes, to forward with.
+#[allow(clippy::too_many_arguments)]
 pub async fn list_models(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
-    client: web::Data<crate::upstream::WorkerClient>,
+    live: web::Data<LiveConfig>,
+    balancer: web::Data<Addr<Balancer>>,
+    metrics: web::Data<Metrics>,
+    bodies: web::Data<BodyBudget>,
+    usage: web::Data<UsageHistory>,
+    usage_metrics: web::Data<UsageMetrics>,
+    client: web::Data<WorkerClient>,
 ) -> HttpResponse {
     let caller = caller_api(req.headers());
-    let Some(models) = configured_models(&state.config()) else {
-        let config = state.config();
-        let answer = forward(req, payload, state, client).await;
+    let Some(models) = configured_models(&live.get()) else {
+        let config = live.get();
+        let answer = forward(
+            req,
+            payload,
+            live,
+            balancer,
+            metrics,
+            bodies,
+            usage,
+            usage_metrics,
+            client,
+        )
+        .await;
         return match caller {
             Some(caller) => in_callers_shape(answer, caller, &config).await,
             None => answer,
