@@ -1,16 +1,19 @@
-//! The command line: `serve`, `check`, `status`, `demo`, and the getting-started commands
-//! `init`, `env`, `claude` and `completions` (see [`crate::onboard`]).
+//! The command line: `serve`, `check`, `status`, `usage`, `demo`, and the getting-started
+//! commands `init`, `env`, `claude` (see [`crate::onboard`]) and `completions`. Every command
+//! gives a [`CommandError`] when it stops; [`run`] prints it and turns it into the exit status.
 
+pub mod onboard;
+pub mod status;
 pub mod usage;
 
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, Problem};
 use crate::mock::{Behaviour, MockUpstream, OpenAiAnswer};
-use crate::onboard::{self, Shell};
+use crate::onboard::claude::ClaudeError;
+use crate::onboard::Shell;
 use crate::server;
-use crate::text::escape_controls;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -117,12 +120,69 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
 }
 
+/// Why a command stopped. [`run`] prints it after `switchyard: ` and exits with its
+/// [`exit_code`](CommandError::exit_code).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The config cannot be found, read or used.
+    #[error("config error: {error}{}", init_hint(error))]
+    Config {
+        #[from]
+        error: ConfigError,
+    },
+    /// A config file that the command reads as text has a problem.
+    #[error("config error: {}: {problem}", file.display())]
+    ConfigText { file: PathBuf, problem: Problem },
+    /// Claude Code cannot be run, or the gateway it would use cannot be.
+    #[error(transparent)]
+    Claude(#[from] ClaudeError),
+    /// Anything else that stopped the command: what happened and, where there is one, the way out.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The way out when there is no config file yet.
+fn init_hint(e: &ConfigError) -> &'static str {
+    match e {
+        ConfigError::NotFound { .. } => "; `switchyard init` writes one",
+        ConfigError::Read { .. } | ConfigError::Invalid { .. } => "",
+    }
+}
+
+impl CommandError {
+    /// The process exit status: 2 for a config error, 127 when Claude Code is not installed (as a
+    /// shell says of a command it cannot find), 1 for anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Config { .. } | CommandError::ConfigText { .. } => EXIT_CONFIG,
+            CommandError::Claude(ClaudeError::NotInstalled) => 127,
+            CommandError::Claude(_) | CommandError::Failed(_) => 1,
+        }
+    }
+}
+
 /// Runs a parsed command line and gives the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
+    // The demo speaks as `switchyard demo`, every other command as `switchyard`.
+    let who = match cli.command {
+        Command::Demo { .. } => "switchyard demo",
+        _ => "switchyard",
+    };
+    match run_command(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{who}: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Runs one command; `Ok` carries the exit status (0, or Claude Code's own).
+fn run_command(command: Command) -> Result<u8, CommandError> {
+    match command {
         Command::Serve { config } => serve(config),
         Command::Check { config } => check(config),
-        Command::Status { url, key, json } => status(&url, key.as_deref(), json),
+        Command::Status { url, key, json } => status::run(&url, key.as_deref(), json),
         Command::Demo { port } => demo(port),
         Command::Usage {
             url,
@@ -137,9 +197,9 @@ pub fn run(cli: Cli) -> ExitCode {
             by,
             json,
         }),
-        Command::Init { config, force } => onboard::commands::init(config, force),
-        Command::Env { config, shell } => onboard::commands::env(config, shell),
-        Command::Claude { config, args } => onboard::commands::claude(config, args),
+        Command::Init { config, force } => onboard::init(config, force),
+        Command::Env { config, shell } => onboard::env(config, shell),
+        Command::Claude { config, args } => return onboard::claude(config, args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -147,9 +207,10 @@ pub fn run(cli: Cli) -> ExitCode {
                 "switchyard",
                 &mut std::io::stdout(),
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
     }
+    .map(|()| 0)
 }
 
 fn load(path: Option<PathBuf>) -> Result<Config, ConfigError> {
@@ -157,16 +218,41 @@ fn load(path: Option<PathBuf>) -> Result<Config, ConfigError> {
     config::load_file(&path)
 }
 
-fn config_failure(e: &ConfigError) -> ExitCode {
-    onboard::commands::config_error_failure(e)
+/// GETs one of the gateway's own routes, with the admin (or client) key when given; a non-2xx
+/// answer is an error that quotes it. Shared by `switchyard status` and `switchyard usage`.
+async fn fetch(url: &str, key: Option<&str>) -> Result<bytes::Bytes, String> {
+    let client = awc::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .finish();
+    let mut request = client.get(url);
+    if let Some(key) = key {
+        request = request
+            .insert_header(("authorization", format!("Bearer {key}")))
+            .insert_header(("x-api-key", key));
+    }
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {e}"))?;
+    let body = response
+        .body()
+        .limit(64 << 20)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "{url} answered {}: {}",
+            response.status(),
+            crate::text::escape_controls(&String::from_utf8_lossy(&body))
+        ));
+    }
+    Ok(body)
 }
 
-fn serve(path: Option<PathBuf>) -> ExitCode {
-    let config = match load(path) {
-        Ok(c) => c,
-        Err(e) => return config_failure(&e),
-    };
-    onboard::commands::warn_placeholder_keys(&config);
+/// `switchyard serve`: the gateway in the foreground until SIGINT/SIGTERM.
+fn serve(path: Option<PathBuf>) -> Result<(), CommandError> {
+    let config = load(path)?;
+    onboard::warn_placeholder_keys(&config);
     if !config.endpoints.iter().any(|e| e.enabled) {
         log::warn!("every endpoint is disabled: requests get 503 until one is enabled");
     }
@@ -186,208 +272,30 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         println!("switchyard listening on http://{first}");
         let _ = std::io::stdout().flush();
         // Set by `switchyard claude` for the gateway it starts: stop when it closes our stdin.
-        if std::env::var_os(onboard::claude::STOP_WHEN_STDIN_CLOSES).is_some() {
-            onboard::claude::stop_when_stdin_closes();
+        if std::env::var_os(crate::onboard::claude::STOP_WHEN_STDIN_CLOSES).is_some() {
+            crate::onboard::claude::stop_when_stdin_closes();
         }
     });
-    match result {
-        Ok(()) => {
-            log::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("switchyard: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    result.map_err(|e| CommandError::Failed(e.to_string()))?;
+    log::info!("stopped");
+    Ok(())
 }
 
-fn check(path: Option<PathBuf>) -> ExitCode {
-    match load(path) {
-        Ok(config) => {
-            if let Some(source) = &config.source {
-                println!("# {}: valid", source.display());
-            }
-            print!("{}", config.render_redacted());
-            for warning in crate::config::warnings(&config) {
-                eprintln!("warning: {warning}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => config_failure(&e),
+/// `switchyard check`: the config in effect, keys redacted, and its warnings.
+fn check(path: Option<PathBuf>) -> Result<(), CommandError> {
+    let config = load(path)?;
+    if let Some(source) = &config.source {
+        println!("# {}: valid", source.display());
     }
+    print!("{}", config.render_redacted());
+    for warning in crate::config::warnings(&config) {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
 }
 
-fn status(url: &str, key: Option<&str>, json: bool) -> ExitCode {
-    let url = format!("{}/admin/status", url.trim_end_matches('/'));
-    let fetched = actix_rt::System::new().block_on(usage::fetch(&url, key));
-    let body = match fetched {
-        Ok(body) => body,
-        Err(e) => {
-            eprintln!("switchyard: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if json {
-        println!("{}", String::from_utf8_lossy(&body));
-        return ExitCode::SUCCESS;
-    }
-    let report: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("switchyard: {url} did not answer JSON: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    print!("{}", render_status_table(&report, colour));
-    ExitCode::SUCCESS
-}
-
-/// The `switchyard status` table.
-pub fn render_status_table(report: &serde_json::Value, colour: bool) -> String {
-    // Every text below came from the gateway's answer, which quotes model names, upstream error
-    // text and other values from outside: shown with control characters escaped.
-    let text = |v: &serde_json::Value, missing: &str| {
-        escape_controls(v.as_str().unwrap_or(missing)).into_owned()
-    };
-    let mut out = String::new();
-    out.push_str(&format!(
-        "switchyard {}  up {}  auth {}  strategy {}  listening {}\n",
-        text(&report["version"], "?"),
-        human_duration(report["uptime_s"].as_u64().unwrap_or(0)),
-        text(&report["auth_mode"], "?"),
-        text(&report["strategy"], "?"),
-        report["listen"]
-            .as_array()
-            .map(|a| a
-                .iter()
-                .filter_map(|v| v.as_str())
-                .map(|v| escape_controls(v).into_owned())
-                .collect::<Vec<_>>()
-                .join(", "))
-            .unwrap_or_default(),
-    ));
-    if let Some(error) = report["config_error"].as_str() {
-        out.push_str(&format!(
-            "config reload failed (running the previous config): {}\n",
-            escape_controls(error)
-        ));
-    }
-    let header = [
-        "ID", "STATE", "REQS", "FAILS", "INFL", "LAST", "P50ms", "P95ms", "WHY", "BASE URL",
-    ];
-    let mut rows: Vec<[String; 10]> = Vec::new();
-    for e in report["endpoints"].as_array().into_iter().flatten() {
-        let state = text(&e["state"], "?");
-        let mut why = text(&e["last_error"], "");
-        if let Some(secs) = e["retry_in_s"].as_f64() {
-            why = format!("back in {secs:.0}s; {why}");
-        }
-        let cooling: Vec<String> = e["model_cooldowns"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                format!(
-                    "{} {:.0}s",
-                    text(&c["model"], "?"),
-                    c["retry_in_s"].as_f64().unwrap_or(0.0)
-                )
-            })
-            .collect();
-        if !cooling.is_empty() {
-            // Per-model rate limits: the endpoint serves other models meanwhile.
-            why = format!("limited: {}; {why}", cooling.join(", "));
-        }
-        if why.chars().count() > 60 {
-            why = why.chars().take(59).collect::<String>() + "…";
-        }
-        let ms =
-            |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or("-".into());
-        rows.push([
-            text(&e["id"], "?"),
-            state,
-            e["requests"].as_u64().unwrap_or(0).to_string(),
-            e["failures"].as_u64().unwrap_or(0).to_string(),
-            e["in_flight"].as_u64().unwrap_or(0).to_string(),
-            e["last_status"]
-                .as_u64()
-                .map(|s| s.to_string())
-                .unwrap_or("-".into()),
-            ms(&e["latency_p50_ms"]),
-            ms(&e["latency_p95_ms"]),
-            if why.is_empty() { "-".into() } else { why },
-            text(&e["base_url"], ""),
-        ]);
-    }
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>, out: &mut String| {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            let pad = widths[i].saturating_sub(visible_len(cell));
-            text.push_str(cell);
-            if i + 1 < cells.len() {
-                text.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        out.push_str(text.trim_end());
-        out.push('\n');
-    };
-    line(header.iter().map(|h| h.to_string()).collect(), &mut out);
-    for row in rows {
-        let mut cells: Vec<String> = row.to_vec();
-        if colour {
-            cells[1] = paint(&cells[1]);
-        }
-        line(cells, &mut out);
-    }
-    out
-}
-
-fn visible_len(text: &str) -> usize {
-    let mut n = 0;
-    let mut in_escape = false;
-    for c in text.chars() {
-        match (in_escape, c) {
-            (false, '\x1b') => in_escape = true,
-            (true, 'm') => in_escape = false,
-            (true, _) => {}
-            (false, _) => n += 1,
-        }
-    }
-    n
-}
-
-fn paint(state: &str) -> String {
-    let code = match state {
-        "healthy" => "32",
-        "unknown" => "37",
-        "cooling_down" => "33",
-        "ejected" => "35",
-        "auth_failed" => "31",
-        "disabled" => "90",
-        "over_budget" => "91",
-        _ => return state.to_string(),
-    };
-    format!("\x1b[{code}m{state}\x1b[0m")
-}
-
-fn human_duration(secs: u64) -> String {
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
-}
-
-fn demo(port: u16) -> ExitCode {
+/// `switchyard demo`: three mock upstreams and a gateway in front of them.
+fn demo(port: u16) -> Result<(), CommandError> {
     let start = |name: &str, key: &str| {
         MockUpstream::start(Behaviour {
             name: name.to_string(),
@@ -416,8 +324,9 @@ fn demo(port: u16) -> ExitCode {
     ) {
         (Ok(p), Ok(b), Ok(o)) => (p, b, o),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            eprintln!("switchyard demo: cannot start the mock upstreams: {e}");
-            return ExitCode::FAILURE;
+            return Err(CommandError::Failed(format!(
+                "cannot start the mock upstreams: {e}"
+            )));
         }
     };
     let text = format!(
@@ -431,13 +340,10 @@ fn demo(port: u16) -> ExitCode {
         backup.url(),
         openai.url()
     );
-    let config = match config::parse(&text, &|_| None) {
-        Ok(c) => c,
-        Err(p) => {
-            eprintln!("switchyard demo: {p}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
+    let config = config::parse(&text, &|_| None).map_err(|problem| ConfigError::Invalid {
+        file: String::new(),
+        problem,
+    })?;
     let (primary_url, backup_url, openai_url) = (primary.url(), backup.url(), openai.url());
     let result = server::run(config, move |addrs| {
         let base = format!(
@@ -465,71 +371,9 @@ fn demo(port: u16) -> ExitCode {
         let _ = std::io::stdout().flush();
     });
     drop((primary, backup, openai));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!(
-                "switchyard demo: cannot start the gateway on port {port}: {e} (try --port 0)"
-            );
-            ExitCode::FAILURE
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_from_upstreams_and_clients_reaches_the_terminal_escaped() {
-        let hostile = "\u{1b}]0;PWNED\u{7}\u{1b}[2J\r\nINJECTED";
-        let report = serde_json::json!({
-            "version": "0.1.0", "uptime_s": 1, "auth_mode": "off", "strategy": "priority", "listen": [],
-            "config_error": hostile,
-            "endpoints": [
-                {"id": "a", "state": "healthy", "requests": 1, "failures": 1, "last_status": 500,
-                 "last_error": hostile, "base_url": "https://a.example",
-                 "model_cooldowns": [{"model": hostile, "retry_in_s": 3.0}]}
-            ]
-        });
-        for colour in [false, true] {
-            let table = render_status_table(&report, colour);
-            let raw_escape = table.match_indices('\x1b').any(|(i, _)| {
-                !table[i..].starts_with("\x1b[3") && !table[i..].starts_with("\x1b[0m")
-            });
-            assert!(!raw_escape, "{table:?}");
-            assert!(
-                !table.contains('\r') && !table.contains('\u{7}'),
-                "{table:?}"
-            );
-            assert!(table.lines().all(|l| !l.starts_with("INJECTED")), "{table}");
-        }
-    }
-
-    #[test]
-    fn the_status_table_lines_up_and_colours_only_when_asked() {
-        let report = serde_json::json!({
-            "version": "0.1.0", "uptime_s": 30, "auth_mode": "off", "strategy": "priority", "listen": ["127.0.0.1:8045"],
-            "config_error": null,
-            "endpoints": [
-                {"id": "a", "state": "healthy", "requests": 10, "failures": 0, "in_flight": 1, "last_status": 200,
-                 "latency_p50_ms": 12.3, "latency_p95_ms": 40.0, "last_error": null, "base_url": "https://a.example"},
-                {"id": "bbbbbbbb", "state": "auth_failed", "requests": 1, "failures": 1, "in_flight": 0, "last_status": 401,
-                 "latency_p50_ms": null, "latency_p95_ms": null, "last_error": "HTTP 401", "base_url": "https://b.example"},
-                {"id": "c", "state": "healthy", "requests": 3, "failures": 1, "in_flight": 0, "last_status": 429,
-                 "latency_p50_ms": 5.0, "latency_p95_ms": 5.0, "last_error": "HTTP 429", "base_url": "https://c.example",
-                 "model_cooldowns": [{"model": "opus", "until": "2026-11-23T10:00:12Z", "retry_in_s": 12.0}]}
-            ]
-        });
-        let plain = render_status_table(&report, false);
-        assert!(!plain.contains('\x1b'));
-        let lines: Vec<&str> = plain.lines().collect();
-        assert!(lines[1].starts_with("ID"));
-        let col = lines[1].find("STATE").unwrap();
-        assert_eq!(&lines[2][col..col + 7], "healthy");
-        assert_eq!(&lines[3][col..col + 11], "auth_failed");
-        assert!(lines[4].contains("limited: opus 12s"), "{}", lines[4]);
-        let coloured = render_status_table(&report, true);
-        assert!(coloured.contains("\x1b[31mauth_failed\x1b[0m"));
-    }
+    result.map_err(|e| {
+        CommandError::Failed(format!(
+            "cannot start the gateway on port {port}: {e} (try --port 0)"
+        ))
+    })
 }

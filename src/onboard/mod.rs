@@ -4,7 +4,6 @@
 //! with unit tests; the commands in `cli` and the process handling in [`claude`] wrap them.
 
 pub mod claude;
-pub mod commands;
 pub mod env;
 pub mod init;
 
