@@ -173,7 +173,7 @@ async fn history_off_records_nothing_and_says_so() {
     assert!(!UsageHistory::off().is_enabled());
 }
 
-/// Run by hand: `cargo test --release --lib usage::store::tests::write_cost_per_request -- --ignored --nocapture`.
+/// Run by hand: `cargo test --release --lib history::store::tests::write_cost_per_request -- --ignored --nocapture`.
 /// Prints what recording costs the request path (`do_send`) and the store's thread (batched
 /// inserts into a WAL file).
 #[actix_rt::test]
