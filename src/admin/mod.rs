@@ -1,5 +1,7 @@
 //! The gateway's own routes: `/healthz`, `/admin/status`, `/admin/endpoints/{id}/{enable|disable|reset}`
-//! and `/metrics`. No answer here ever contains a key.
+//! and `/metrics`, and in [`usage`] `/admin/usage` and the status page `/admin`. Each handler takes
+//! the shared parts it uses as `web::Data`; the server registers them and gates the routes. No
+//! answer here ever contains a key.
 
 pub mod usage;
 
