@@ -1,4 +1,6 @@
-//! The HTTP side of the gateway: listening sockets, routes, the client-auth gate, signals.
+//! The composition root: it starts the actors, builds the app from the [`proxy`] and [`admin`]
+//! handlers, giving each the handles it names (one `web::Data` per part, see `parts.rs`), and owns
+//! the listening sockets, the client-auth gate and the signals. Nothing below it imports it.
 //!
 //! Placement: the gateway runs one HTTP worker, and the actors are started on that worker's own
 //! arbiter (inside the app factory). Every `IsHealthy` question and outcome message then stays on
@@ -6,16 +8,16 @@
 //! requests than any workstation's LLM traffic.
 
 use crate::auth;
-use crate::config::Config;
+use crate::config::{Config, LiveConfig};
 use crate::edge::browser::{self, BrowserHeaders, BrowserPolicy, OriginVerdict};
 use crate::edge::call::ClientCall;
 use crate::edge::REQUEST_ID_HEADER;
 use crate::edge::{self, Destination};
 use crate::gateway_error::GatewayError;
-use crate::onboard::instance::Instance;
+use crate::history::{EndpointSpend, StoreError, StoreSettings, UsageHistory};
+use crate::instance::Instance;
 use crate::proxy;
 use crate::upstream::headers::names;
-use crate::usage::{EndpointSpend, StoreError, UsageHistory, UsageMetrics};
 use crate::{admin, supervisor};
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
@@ -27,8 +29,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-mod state;
-pub use state::AppState;
+mod parts;
+use parts::Parts;
 
 /// Runs the gateway until SIGINT/SIGTERM; `on_listening` is called with the bound addresses.
 pub fn run(
@@ -43,34 +45,32 @@ pub async fn serve(
     config: Arc<Config>,
     on_listening: impl FnOnce(&[SocketAddr]) + Send + 'static,
 ) -> std::io::Result<()> {
-    let shared: Arc<OnceLock<web::Data<AppState>>> = Arc::new(OnceLock::new());
+    let shared: Arc<OnceLock<Parts>> = Arc::new(OnceLock::new());
     let (usage, spend) = start_usage(&config).await;
     let factory_usage = usage.clone();
     // Filled once the sockets are bound; read by /admin/status.
-    let listen: Arc<OnceLock<Vec<String>>> = Arc::new(OnceLock::new());
+    let listening = web::Data::new(admin::Listening::default());
     let tls = crate::upstream::tls_config();
     let factory_config = config.clone();
     let factory_shared = shared.clone();
-    let factory_listen = listen.clone();
+    let factory_listening = listening.clone();
     let instance = web::Data::new(Instance::new(config.source.as_deref()));
     let factory_instance = instance.clone();
     let mut server = HttpServer::new(move || {
         // Runs on the worker's thread: the actors start on its arbiter.
-        let state = factory_shared
-            .get_or_init(|| {
-                build_state(
-                    factory_config.clone(),
-                    factory_listen.clone(),
-                    factory_usage.clone(),
-                    spend.clone(),
-                )
-            })
-            .clone();
-        let client = crate::upstream::WorkerClient::new(&state.config().timeouts, tls.clone());
-        let usage = web::Data::new(state.usage.clone());
+        let parts = factory_shared
+            .get_or_init(|| Parts::build(factory_config.clone(), factory_usage.clone(), &spend));
+        let client = crate::upstream::WorkerClient::new(&parts.live.get().timeouts, tls.clone());
         App::new()
-            .app_data(state)
-            .app_data(usage)
+            .app_data(parts.live.clone())
+            .app_data(parts.balancer.clone())
+            .app_data(parts.state_saved.clone())
+            .app_data(parts.metrics.clone())
+            .app_data(parts.usage_metrics.clone())
+            .app_data(parts.bodies.clone())
+            .app_data(parts.started.clone())
+            .app_data(web::Data::new(factory_usage.clone()))
+            .app_data(factory_listening.clone())
             .app_data(factory_instance.clone())
             .app_data(web::Data::new(client))
             .wrap_fn(|req, srv| match gate(&req) {
@@ -87,11 +87,11 @@ pub async fn serve(
                 web::scope("/admin")
                     .route("/status", web::get().to(admin::status))
                     .route("/status", web::head().to(admin::status))
-                    .route("", web::get().to(crate::usage::http::status_page))
-                    .route("", web::head().to(crate::usage::http::status_page))
-                    .route("/", web::get().to(crate::usage::http::status_page))
-                    .route("/usage", web::get().to(crate::usage::http::usage_route))
-                    .route("/usage", web::head().to(crate::usage::http::usage_route))
+                    .route("", web::get().to(admin::usage::status_page))
+                    .route("", web::head().to(admin::usage::status_page))
+                    .route("/", web::get().to(admin::usage::status_page))
+                    .route("/usage", web::get().to(admin::usage::usage_route))
+                    .route("/usage", web::head().to(admin::usage::usage_route))
                     .route(
                         "/endpoints/{id}/{action}",
                         web::post().to(admin::endpoint_action),
@@ -126,7 +126,7 @@ pub async fn serve(
     let server = server.run();
     let handle = server.handle();
 
-    let _ = listen.set(addrs.iter().map(|a| a.to_string()).collect());
+    listening.set(addrs.iter().map(|a| a.to_string()).collect());
     // Published once the port is ours, so a second gateway that fails to bind leaves it alone.
     if let Err(e) = instance.publish() {
         log::warn!("{e}; `switchyard claude` will not recognise this gateway");
@@ -155,7 +155,7 @@ pub async fn serve(
 /// history that cannot be read seeds nothing: the gateway starts anyway, and each budget says
 /// `spend_unknown` in `/admin/status` until a restart reads it.
 async fn start_usage(config: &Config) -> (UsageHistory, Arc<HashMap<String, EndpointSpend>>) {
-    let usage = UsageHistory::start(config.usage.store_settings());
+    let usage = UsageHistory::start(StoreSettings::of(&config.usage));
     let budgeted: Vec<&str> = config
         .endpoints
         .iter()
@@ -190,32 +190,6 @@ async fn start_usage(config: &Config) -> (UsageHistory, Arc<HashMap<String, Endp
     (usage, Arc::new(spend))
 }
 
-/// Starts the actors (on the calling worker's arbiter) and builds the state its handlers share.
-fn build_state(
-    config: Arc<Config>,
-    listen: Arc<OnceLock<Vec<String>>>,
-    usage: UsageHistory,
-    spend: Arc<HashMap<String, EndpointSpend>>,
-) -> web::Data<AppState> {
-    let live = Arc::new(crate::config::LiveConfig::new(config));
-    let (supervisor, balancer) = supervisor::start(live.clone(), usage.clone(), &spend);
-    let metrics = crate::metrics::Metrics::default();
-    // Start-up only: the families are new to this fresh registry.
-    let usage_metrics =
-        UsageMetrics::register(metrics.registry()).expect("usage metrics register once");
-    web::Data::new(AppState {
-        balancer,
-        supervisor,
-        live,
-        started: std::time::Instant::now(),
-        metrics,
-        listen,
-        usage,
-        usage_metrics,
-        bodies: crate::proxy::BodyBudget::default(),
-    })
-}
-
 /// The IPv4 and IPv6 addresses to listen on: loopback, or every address with LAN access.
 pub fn listen_addresses(allow_lan_access: bool, port: u16) -> (SocketAddr, SocketAddr) {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -247,7 +221,7 @@ fn ipv6_only_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener
 /// replace the file on save. Changes are debounced; a burst of events gives one reload.
 fn watch_config_file(
     path: std::path::PathBuf,
-    shared: Arc<OnceLock<web::Data<AppState>>>,
+    shared: Arc<OnceLock<Parts>>,
 ) -> Option<notify::RecommendedWatcher> {
     use notify::{EventKind, RecursiveMode, Watcher};
     let name = path.file_name()?.to_os_string();
@@ -290,9 +264,9 @@ fn watch_config_file(
         while rx.recv().await.is_some() {
             actix_rt::time::sleep(std::time::Duration::from_millis(250)).await;
             while rx.try_recv().is_ok() {}
-            if let Some(state) = shared.get() {
+            if let Some(parts) = shared.get() {
                 log::info!("{} changed: reloading", path.display());
-                let _ = state.supervisor.send(supervisor::Reload).await;
+                let _ = parts.supervisor.send(supervisor::Reload).await;
             }
         }
     });
@@ -323,7 +297,7 @@ impl Signals {
 async fn watch_signals(
     mut signals: Signals,
     handle: actix_web::dev::ServerHandle,
-    shared: Arc<OnceLock<web::Data<AppState>>>,
+    shared: Arc<OnceLock<Parts>>,
 ) {
     let mut stopping = false;
     loop {
@@ -331,9 +305,9 @@ async fn watch_signals(
             _ = signals.term.recv() => {},
             _ = signals.int.recv() => {},
             _ = signals.hup.recv() => {
-                if let Some(state) = shared.get() {
+                if let Some(parts) = shared.get() {
                     log::info!("SIGHUP: reloading the config");
-                    let _ = state.supervisor.send(supervisor::Reload).await;
+                    let _ = parts.supervisor.send(supervisor::Reload).await;
                 }
                 continue;
             }
@@ -363,7 +337,7 @@ impl Signals {
 async fn watch_signals(
     _signals: Signals,
     handle: actix_web::dev::ServerHandle,
-    _shared: Arc<OnceLock<web::Data<AppState>>>,
+    _shared: Arc<OnceLock<Parts>>,
 ) {
     if tokio::signal::ctrl_c().await.is_ok() {
         handle.stop(true).await;
@@ -391,10 +365,10 @@ struct Cors(Option<HeaderValue>);
 /// The gate in front of every route: browser rules (`Host`, `Origin`), then the target, then
 /// client auth. `Ok` carries the CORS origin to echo, if any.
 fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
-    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+    let Some(live) = req.app_data::<web::Data<LiveConfig>>() else {
         return Ok(Cors(None));
     };
-    let config = state.config();
+    let config = live.get();
     let headers = req.headers();
     // Every rule below is judged on the path as the router will match it (percent-decoded), so a
     // spelling the router folds onto a route gets that route's rules.

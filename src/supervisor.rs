@@ -4,8 +4,8 @@
 
 use crate::balancer::{Balancer, Member, SetMembers};
 use crate::config::{self, Config, EndpointConfig, LiveConfig, ReloadError};
-use crate::endpoint::{DurableStateChanged, Endpoint, Reconfigure, SeedSpend};
-use crate::usage::{EndpointSpend, UsageHistory};
+use crate::endpoint::{DurableStateChanged, Endpoint, Reconfigure, SeedSpend, StateSaved};
+use crate::history::{EndpointSpend, UsageHistory};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -111,12 +111,6 @@ fn start_endpoint(
         addr: Arc::new(addr),
     }
 }
-
-/// Answered once every endpoint change reported so far is in the state file (at once without
-/// one). An operator's action waits for it, so that a stop right after cannot lose it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StateSaved;
 
 impl Handler<StateSaved> for Supervisor {
     type Result = ResponseFuture<()>;

@@ -1,6 +1,7 @@
 //! One source for the words of an enum: the config file, JSON answers, logs and docs use the same
 //! word, written once in a [`words!`] table. Adding a variant is one line.
 
+use serde::{Deserialize, Deserializer};
 use std::fmt::Write;
 
 /// An enum whose values are words (`healthy`, `round_robin`, `x-api-key`, …).
@@ -37,6 +38,34 @@ pub trait Words: Copy + PartialEq + 'static {
             let _ = write!(out, "{sep}{word}");
         }
         out
+    }
+}
+
+/// A word read from outside (another build's JSON, say): one of `T`'s, or a word this build does
+/// not know, kept as it came, so that a newer gateway's new word breaks nothing in an older CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Word<T> {
+    Known(T),
+    Unknown(String),
+}
+
+impl<T: Words> Word<T> {
+    /// The word as it was read.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Word::Known(value) => value.word(),
+            Word::Unknown(word) => word,
+        }
+    }
+}
+
+impl<'de, T: Words> Deserialize<'de> for Word<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let word = String::deserialize(d)?;
+        Ok(match T::from_word(&word) {
+            Some(value) => Word::Known(value),
+            None => Word::Unknown(word),
+        })
     }
 }
 
@@ -85,7 +114,7 @@ macro_rules! words {
 
 #[cfg(test)]
 mod tests {
-    use super::Words;
+    use super::{Word, Words};
 
     crate::words! {
         /// A test enum.
@@ -108,5 +137,15 @@ mod tests {
         assert_eq!(Colour::from_word("blue"), None);
         assert_eq!(Colour::choices(), "red, dark-blue or green");
         assert_eq!(Colour::DarkBlue.as_str(), "dark-blue");
+    }
+
+    #[test]
+    fn a_word_read_from_outside_is_known_or_kept_as_it_came() {
+        let read = |json: &str| serde_json::from_str::<Word<Colour>>(json).unwrap();
+        assert_eq!(read("\"dark-blue\""), Word::Known(Colour::DarkBlue));
+        assert_eq!(read("\"ultraviolet\""), Word::Unknown("ultraviolet".into()));
+        assert_eq!(read("\"ultraviolet\"").as_str(), "ultraviolet");
+        assert_eq!(read("\"red\"").as_str(), "red");
+        assert!(serde_json::from_str::<Word<Colour>>("5").is_err());
     }
 }

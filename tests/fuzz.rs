@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use std::time::{Duration, UNIX_EPOCH};
 use switchyard::config;
-use switchyard::proxy::request::{mapped_model, request_facts, rewrite_model};
-use switchyard::proxy::scan::top_level_members;
+use switchyard::proxy::request::{request_facts, rewrite_model};
+use switchyard::scan::top_level_members;
 use switchyard::upstream::headers::retry_hint;
 
 const SAMPLE: &str = include_str!("../config.sample.yaml");
@@ -226,7 +226,7 @@ proptest! {
         );
         if let Ok(c) = config::parse(&text, &env) {
             let expected = (config::glob_match(&pattern, &model) && model != "x").then_some("x");
-            prop_assert_eq!(mapped_model(&c.endpoints[0], &model), expected);
+            prop_assert_eq!(c.endpoints[0].upstream_model(&model), expected);
             // An empty pattern is dropped from `models`, and no list serves every model.
             let serves = pattern.is_empty() || config::glob_match(&pattern, &model);
             prop_assert_eq!(c.endpoints[0].serves(&model), serves);

@@ -1,6 +1,7 @@
 //! Values from outside never reach the operator's terminal raw: a model name with control
 //! characters is refused before it goes anywhere or into the log. (The tables of `switchyard
-//! status` and `switchyard usage` escape what they show: unit tests in `cli.rs`, `usage/cli.rs`.)
+//! status` and `switchyard usage` escape what they show: unit tests in `cli/status.rs` and
+//! `cli/usage.rs`.)
 
 mod common;
 

@@ -284,7 +284,7 @@ fn model_series(metrics: &str, name: &str) -> std::collections::BTreeMap<String,
 #[actix_rt::test]
 async fn distinct_model_names_past_the_bound_are_counted_as_other_and_answers_without_usage_add_nothing(
 ) {
-    use switchyard::usage::{MODELS_PER_ENDPOINT, OTHER_MODEL};
+    use switchyard::history::{MODELS_PER_ENDPOINT, OTHER_MODEL};
     let upstream = mock("a", "k");
     let gw = Gateway::start(&config("", &[endpoint("a", &upstream.url(), "k", 1)]));
     let extra = 12;

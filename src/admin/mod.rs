@@ -1,38 +1,65 @@
 //! The gateway's own routes: `/healthz`, `/admin/status`, `/admin/endpoints/{id}/{enable|disable|reset}`
-//! and `/metrics`. No answer here ever contains a key.
+//! and `/metrics`, and in [`usage`] `/admin/usage` and the status page `/admin`. Each handler takes
+//! the shared parts it uses as `web::Data`; the server registers them and gates the routes. No
+//! answer here ever contains a key.
 
-use crate::balancer::{FindEndpoint, StatusOfAll};
+pub mod usage;
+
+use crate::balancer::{Balancer, FindEndpoint, StatusOfAll};
+use crate::config::LiveConfig;
 use crate::edge::call::ClientCall;
 use crate::endpoint::health::State;
-use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset};
+use crate::endpoint::{Disable, Enable, EndpointSnapshot, Reset, StateSaved};
 use crate::gateway_error::GatewayError;
-use crate::metrics::EndpointGauges;
-use crate::onboard::instance::{Instance, PROOF_HEADER};
-use crate::server::AppState;
+use crate::history::{StoreHealth, UsageHistory, UsageMetrics};
+use crate::instance::{Instance, PROOF_HEADER};
+use crate::metrics::{EndpointGauges, Metrics};
 use crate::translate::Api;
 use crate::words::Words;
+use actix::{Addr, Recipient};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 /// The version reported by `/healthz` and `/admin/status`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// When the gateway started, for the uptime that `/healthz` and `/admin/status` report.
+pub struct Started(pub Instant);
+
+/// The addresses the gateway listens on, as `host:port`: empty until the sockets are bound.
+#[derive(Default)]
+pub struct Listening(OnceLock<Vec<String>>);
+
+impl Listening {
+    /// Records the bound addresses (once; a second call changes nothing).
+    pub fn set(&self, addresses: Vec<String>) {
+        let _ = self.0.set(addresses);
+    }
+
+    /// The bound addresses, empty before they are known.
+    pub fn addresses(&self) -> Vec<String> {
+        self.0.get().cloned().unwrap_or_default()
+    }
+}
+
 /// `GET /healthz`: the gateway is up. With `?challenge=C` it also proves which config it serves
 /// (see [`prove_instance`]).
-pub async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn healthz(req: HttpRequest, started: web::Data<Started>) -> HttpResponse {
     let mut response = HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "service": "switchyard",
         "version": VERSION,
-        "uptime_s": state.started.elapsed().as_secs(),
+        "uptime_s": started.0.elapsed().as_secs(),
     }));
     prove_instance(&req, response.headers_mut());
     response
 }
 
 /// Adds the instance proof for the `challenge` in a `/healthz` request's query, if it has one
-/// (see [`crate::onboard::instance`]). Also used on the 401 that a keyless `/healthz` gets under
+/// (see [`crate::instance`]). Also used on the 401 that a keyless `/healthz` gets under
 /// `auth_mode: strict`: the proof tells nothing but which config this gateway serves.
 pub fn prove_instance(req: &HttpRequest, headers: &mut HeaderMap) {
     let Some(instance) = req.app_data::<web::Data<Instance>>() else {
@@ -62,7 +89,7 @@ pub struct StatusReport {
     pub totals: Totals,
     pub endpoints: Vec<EndpointSnapshot>,
     /// How the usage history file is doing.
-    pub usage_store: crate::usage::StoreHealth,
+    pub usage_store: StoreHealth,
 }
 
 /// Sums over all endpoints.
@@ -88,32 +115,43 @@ impl Totals {
     }
 }
 
-/// Gathers the status report from the actors.
-pub async fn status_report(state: &AppState) -> Result<StatusReport, GatewayError> {
-    let endpoints = state
-        .balancer
+/// Gathers the status report from the actors, the config in force and the usage history.
+pub async fn status_report(
+    balancer: &Addr<Balancer>,
+    live: &LiveConfig,
+    started: &Started,
+    listening: &Listening,
+    usage: &UsageHistory,
+) -> Result<StatusReport, GatewayError> {
+    let endpoints = balancer
         .send(StatusOfAll)
         .await
         .map_err(|e| GatewayError::Internal(format!("the balancer did not answer: {e}")))?;
-    let config = state.config();
-    let listen = state.listen.get().cloned().unwrap_or_default();
+    let config = live.get();
     Ok(StatusReport {
         version: VERSION,
-        uptime_s: state.started.elapsed().as_secs(),
+        uptime_s: started.0.elapsed().as_secs(),
         auth_mode: config.proxy.effective_auth_mode().as_str(),
-        listen,
+        listen: listening.addresses(),
         strategy: config.balancer.strategy.as_str(),
         config_file: config.source.as_ref().map(|p| p.display().to_string()),
-        config_error: state.config_error(),
+        config_error: live.error().map(|e| e.to_string()),
         totals: Totals::of(&endpoints),
         endpoints,
-        usage_store: state.usage.health(),
+        usage_store: usage.health(),
     })
 }
 
 /// `GET /admin/status`.
-pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match status_report(&state).await {
+pub async fn status(
+    req: HttpRequest,
+    balancer: web::Data<Addr<Balancer>>,
+    live: web::Data<LiveConfig>,
+    started: web::Data<Started>,
+    listening: web::Data<Listening>,
+    usage: web::Data<UsageHistory>,
+) -> HttpResponse {
+    match status_report(&balancer, &live, &started, &listening, &usage).await {
         Ok(report) => HttpResponse::Ok().json(report),
         Err(e) => e.response(client_api(&req)),
     }
@@ -128,14 +166,15 @@ fn client_api(req: &HttpRequest) -> Api {
 pub async fn endpoint_action(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
+    balancer: web::Data<Addr<Balancer>>,
+    state_saved: web::Data<Recipient<StateSaved>>,
 ) -> HttpResponse {
     let (id, action) = path.into_inner();
     let shape = client_api(&req);
     let peer = req
         .peer_addr()
         .map_or_else(|| "unknown peer".to_string(), |a| a.to_string());
-    let answer = apply_action(&id, &action, shape, &state).await;
+    let answer = apply_action(&id, &action, shape, &balancer, &state_saved).await;
     // Every state change an operator asks for is on record: who asked, what, and how it ended.
     log::info!(
         target: "switchyard::admin",
@@ -157,8 +196,14 @@ crate::words! {
     }
 }
 
-/// Carries out `action` on endpoint `id`.
-async fn apply_action(id: &str, action: &str, shape: Api, state: &AppState) -> HttpResponse {
+/// Carries out `action` on endpoint `id`, then waits for the change to be in the state file.
+async fn apply_action(
+    id: &str,
+    action: &str,
+    shape: Api,
+    balancer: &Addr<Balancer>,
+    state_saved: &Recipient<StateSaved>,
+) -> HttpResponse {
     let Some(action) = Action::from_word(action) else {
         return GatewayError::NotFound(format!(
             "unknown action `{}` (use {})",
@@ -167,11 +212,7 @@ async fn apply_action(id: &str, action: &str, shape: Api, state: &AppState) -> H
         ))
         .response(shape);
     };
-    let addr = match state
-        .balancer
-        .send(FindEndpoint { id: id.to_string() })
-        .await
-    {
+    let addr = match balancer.send(FindEndpoint { id: id.to_string() }).await {
         Ok(Some(addr)) => addr,
         Ok(None) => {
             return GatewayError::NotFound(format!("no endpoint with id `{id}`")).response(shape)
@@ -187,7 +228,7 @@ async fn apply_action(id: &str, action: &str, shape: Api, state: &AppState) -> H
         Ok(snapshot) => {
             // The change is in the state file before the operator hears back (a disk that hangs
             // delays the answer by 5 s at most; the write goes on).
-            let saved = state.supervisor.send(crate::supervisor::StateSaved);
+            let saved = state_saved.send(StateSaved);
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), saved).await;
             HttpResponse::Ok().json(snapshot)
         }
@@ -202,8 +243,13 @@ pub async fn admin_not_found(req: HttpRequest) -> HttpResponse {
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let endpoints = state.balancer.send(StatusOfAll).await.unwrap_or_default();
+pub async fn metrics(
+    balancer: web::Data<Addr<Balancer>>,
+    metrics: web::Data<Metrics>,
+    usage: web::Data<UsageHistory>,
+    usage_metrics: web::Data<UsageMetrics>,
+) -> HttpResponse {
+    let endpoints = balancer.send(StatusOfAll).await.unwrap_or_default();
     let gauges: Vec<EndpointGauges<'_>> = endpoints
         .iter()
         .map(|e| EndpointGauges {
@@ -218,8 +264,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         })
         .collect();
     let states: Vec<&str> = State::ALL.iter().map(|(_, word)| *word).collect();
-    state.usage_metrics.set_store_health(&state.usage.health());
+    usage_metrics.set_store_health(&usage.health());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&gauges, &states))
+        .body(metrics.render(&gauges, &states))
 }

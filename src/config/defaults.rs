@@ -25,4 +25,4 @@ pub const SESSION_MAX_ENTRIES: usize = 10_000;
 pub const WEIGHT: f64 = 1.0;
 pub const PRIORITY: u32 = 1;
 /// `usage.retention`: how long the usage history keeps each request.
-pub const USAGE_RETENTION: Duration = crate::usage::store::defaults::RETENTION;
+pub const USAGE_RETENTION: Duration = Duration::from_secs(90 * 86_400);

@@ -42,12 +42,42 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let mut config = parse(&text, &|name| std::env::var(name).ok())
         .map_err(|problem| ConfigError::invalid(Some(path), problem))?;
     config.source = Some(path.to_path_buf());
-    config.usage.database =
-        crate::usage::db::resolve_database(&config.usage.database_setting, Some(path));
+    config.usage.database = resolve_database(&config.usage.database_setting, Some(path));
     if config.proxy.state_file.is_none() {
         config.proxy.state_file = Some(default_state_file(path));
     }
     Ok(config)
+}
+
+/// Where the history goes by default: `<config file>.usage.sqlite` beside the config.
+pub fn default_database_path(config_file: &Path) -> PathBuf {
+    let mut name = config_file.as_os_str().to_owned();
+    name.push(".usage.sqlite");
+    PathBuf::from(name)
+}
+
+/// The file `usage.database` names: `off` → none; empty → beside the config file, or in memory
+/// (`:memory:`, kept until exit) when there is no config file (the demo); a relative path is
+/// taken from the config file's folder.
+pub fn resolve_database(setting: &str, config_file: Option<&Path>) -> Option<PathBuf> {
+    let setting = setting.trim();
+    if setting.eq_ignore_ascii_case("off") {
+        return None;
+    }
+    if setting.is_empty() {
+        return Some(
+            config_file
+                .map(default_database_path)
+                .unwrap_or_else(|| PathBuf::from(":memory:")),
+        );
+    }
+    let path = PathBuf::from(setting);
+    if path.is_relative() && setting != ":memory:" {
+        if let Some(folder) = config_file.and_then(Path::parent) {
+            return Some(folder.join(path));
+        }
+    }
+    Some(path)
 }
 
 /// The state file kept beside a config file: `config.yaml` → `config.state.json`.

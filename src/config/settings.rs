@@ -4,7 +4,7 @@
 use super::defaults;
 use super::units::{format_duration, format_size};
 use crate::translate::Api;
-use crate::usage::{Budget, Price, StoreSettings};
+use crate::usage::{Budget, Price};
 use crate::Secret;
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
@@ -268,16 +268,6 @@ pub struct UsageSettings {
     pub retention: Duration,
 }
 
-impl UsageSettings {
-    /// The usage store's settings for this config.
-    pub fn store_settings(&self) -> StoreSettings {
-        StoreSettings {
-            retention: self.retention,
-            ..StoreSettings::new(self.database.clone())
-        }
-    }
-}
-
 fn database<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
     match path {
         Some(path) => s.serialize_str(&path.display().to_string()),
@@ -295,13 +285,16 @@ impl EndpointConfig {
                 .any(|pattern| super::glob_match(pattern, model))
     }
 
-    /// The name this endpoint receives for `model`: the first `model_map` pattern that matches
-    /// renames it, in the file's order.
-    pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+    /// The name this endpoint receives for the model a client `asked` for, when its `model_map`
+    /// renames it: the first pattern that matches, in the file's order. `None`: the endpoint
+    /// receives `asked` as it is. The one model map: the request path, the usage record, the
+    /// health actor's per-model cooldowns, the probe and `switchyard init`'s tests all ask it.
+    pub fn upstream_model(&self, asked: &str) -> Option<&str> {
         self.model_map
             .iter()
-            .find(|(pattern, _)| super::glob_match(pattern, model))
-            .map_or(model, |(_, to)| to.as_str())
+            .find(|(pattern, _)| super::glob_match(pattern, asked))
+            .map(|(_, to)| to.as_str())
+            .filter(|to| *to != asked)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn env(name: &str) -> Option<String> {
@@ -365,5 +366,35 @@ fn request_bodies_held_at_once_are_bounded_and_never_below_one_body() {
     assert!(
         p.message.contains("at least proxy.max_request_body (2MiB)"),
         "{p}"
+    );
+}
+
+#[test]
+fn default_path_sits_beside_the_config() {
+    assert_eq!(
+        super::load::default_database_path(Path::new("/home/u/.config/switchyard/config.yaml")),
+        PathBuf::from("/home/u/.config/switchyard/config.yaml.usage.sqlite")
+    );
+}
+
+#[test]
+fn the_database_setting_resolves_beside_the_config() {
+    let config = Path::new("/etc/switchyard/config.yaml");
+    assert_eq!(super::load::resolve_database("off", Some(config)), None);
+    assert_eq!(
+        super::load::resolve_database("", Some(config)),
+        Some(PathBuf::from("/etc/switchyard/config.yaml.usage.sqlite"))
+    );
+    assert_eq!(
+        super::load::resolve_database("data/usage.db", Some(config)),
+        Some(PathBuf::from("/etc/switchyard/data/usage.db"))
+    );
+    assert_eq!(
+        super::load::resolve_database("/var/lib/usage.db", Some(config)),
+        Some(PathBuf::from("/var/lib/usage.db"))
+    );
+    assert_eq!(
+        super::load::resolve_database("", None),
+        Some(PathBuf::from(":memory:"))
     );
 }

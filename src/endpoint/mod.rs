@@ -30,6 +30,13 @@ pub struct DurableStateChanged {
     pub operator_disabled: bool,
 }
 
+/// Answered once every [`DurableStateChanged`] reported so far is in the state file (at once
+/// without one). An operator's action waits for it, so that a stop right after cannot lose it.
+/// The supervisor answers it; the admin routes hold only a `Recipient<StateSaved>`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StateSaved;
+
 /// An endpoint actor's address as the request path passes it around. actix makes a new sender
 /// (two allocations) for every clone of an `Addr`, and one request hands the address on several
 /// times (the Balancer's answer, the attempt, the answer's meter): this handle clones by count.
@@ -395,7 +402,10 @@ impl Handler<IsHealthy> for Endpoint {
                 return MessageResult(out);
             }
             let Endpoint { config, health, .. } = act;
-            let model = msg.model.as_deref().map(|m| config.upstream_model(m));
+            let model = msg
+                .model
+                .as_deref()
+                .map(|m| config.upstream_model(m).unwrap_or(m));
             let claim = if msg.claim {
                 health.claim(model, now)
             } else {

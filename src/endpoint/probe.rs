@@ -77,8 +77,8 @@ fn probe_model(endpoint: &EndpointConfig) -> String {
         .find(|m| !m.contains('*'))
         .cloned()
         .unwrap_or_else(|| "claude-3-5-haiku-latest".to_string());
-    match crate::proxy::request::mapped_model(endpoint, &model) {
-        Some(mapped) => mapped.to_string(),
+    match endpoint.upstream_model(&model) {
+        Some(renamed) => renamed.to_string(),
         None => model,
     }
 }

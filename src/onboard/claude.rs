@@ -1,13 +1,13 @@
 //! `switchyard claude`: Claude Code through the gateway. A gateway on the configured port is used
-//! once it proves, asked without any key, that it serves this config (see [`super::instance`]);
+//! once it proves, asked without any key, that it serves this config (see [`crate::instance`]);
 //! anything else on the port is refused and sent no key. With nothing on the port this binary
 //! serves the config as a child process (in its own process group, so the terminal's Ctrl-C
 //! reaches Claude Code and not the gateway) for as long as Claude Code runs, and stops it when
 //! Claude Code exits.
 
 use super::env::{claude_vars, ClientSettings};
-use super::instance::{self, proofs_match, PROOF_HEADER};
 use crate::files;
+use crate::instance::{self, proofs_match, PROOF_HEADER};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -372,16 +372,9 @@ mod tests {
         ];
         for (id, asked, sent) in cases {
             let endpoint = by_id(id);
-            assert_eq!(
-                crate::proxy::request::mapped_model(&endpoint, asked),
-                sent,
-                "{id} {asked}"
-            );
+            assert_eq!(endpoint.upstream_model(asked), sent, "{id} {asked}");
         }
-        let serves = |id: &str, model: &str| {
-            let e = by_id(id);
-            e.models.is_empty() || e.models.iter().any(|p| crate::config::glob_match(p, model))
-        };
+        let serves = |id: &str, model: &str| by_id(id).serves(model);
         assert!(serves("openrouter", "openai/gpt-5") && !serves("openrouter", "gpt-5"));
         assert!(!serves("anthropic", "gpt-5") && serves("openai", "gpt-5"));
         assert!(serves("deepseek", "deepseek-reasoner") && !serves("deepseek", "gpt-5"));

@@ -4,10 +4,8 @@
 //! with unit tests; the commands in `cli` and the process handling in [`claude`] wrap them.
 
 pub mod claude;
-pub mod commands;
 pub mod env;
 pub mod init;
-pub mod instance;
 
 pub use env::{client_settings, client_vars, detect_shell, render_env, ClientSettings, Shell};
 pub use init::{default_config_path, starter_config, StarterConfig, PROVIDERS};

@@ -2,9 +2,10 @@
 //! when the request ends (complete, cut or abandoned by the client), recorded in the usage
 //! history, counted in `/metrics`, charged to the endpoint's budget and shown in the access log.
 
+use super::Handles;
 use crate::endpoint::EndpointAddr;
-use crate::server::AppState;
-use crate::usage::{AnswerMeter, Kind, Spent, UsageHistory, UsageMetrics, UsageRecord};
+use crate::history::{UsageHistory, UsageMetrics};
+use crate::usage::{AnswerMeter, Kind, Spent, UsageRecord};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +24,8 @@ pub struct Answered<'a> {
     pub addr: EndpointAddr,
     /// The client's model (`-` when the request named none).
     pub model: Option<&'a Arc<str>>,
+    /// The name the endpoint received for it (the attempt worked it out).
+    pub upstream_model: Option<&'a Arc<str>>,
     pub status: u16,
     /// Time to the answer's head.
     pub latency: Duration,
@@ -30,9 +33,12 @@ pub struct Answered<'a> {
 
 impl UsageTap {
     /// Starts metering an answer as its head arrives.
-    pub fn new(state: &AppState, answered: Answered<'_>) -> Self {
+    pub(super) fn new(state: &Handles<'_>, answered: Answered<'_>) -> Self {
         let model = answered.model.cloned().unwrap_or_else(|| Arc::from("-"));
-        let upstream_model = super::request::upstream_model(answered.endpoint, &model);
+        let upstream_model = answered
+            .upstream_model
+            .cloned()
+            .unwrap_or_else(|| model.clone());
         UsageTap {
             meter: AnswerMeter::new(
                 answered.content_type,

@@ -7,12 +7,12 @@ mod body;
 pub mod context;
 pub mod decide;
 pub mod finish;
+mod handles;
 mod meter;
 mod models;
 pub mod report;
 pub mod request;
 mod respond;
-pub mod scan;
 pub mod stage;
 pub mod stream;
 mod translated;
@@ -21,11 +21,12 @@ mod usage_chunk;
 pub use body::BodyBudget;
 pub use models::{configured_models, list_models};
 
-use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
-use crate::config::{Config, EndpointConfig, RateLimitScope};
+use crate::balancer::{Balancer, NoEndpoint, SelectEndpoint, Selected};
+use crate::config::{Config, EndpointConfig, LiveConfig, RateLimitScope};
 use crate::edge::call::Call;
 use crate::gateway_error::GatewayError;
-use crate::server::AppState;
+use crate::history::{UsageHistory, UsageMetrics};
+use crate::metrics::Metrics;
 use crate::translate::{Api, Refusal, Route};
 use crate::upstream::outcome::{classify_status, TransportError, UpstreamError, Verdict};
 use crate::upstream::{headers, ratelimit};
@@ -35,6 +36,7 @@ use bytes::Bytes;
 use context::RequestContext;
 use decide::Step;
 use finish::Finish;
+use handles::Handles;
 use report::Attempt;
 use request::ModelProblem;
 use std::sync::Arc;
@@ -56,13 +58,27 @@ pub fn attempts_value(attempts: usize) -> actix_web::http::header::HeaderValue {
     }
 }
 /// Handles every request that is not the gateway's own.
+// An actix-web handler names each shared part it uses as an extractor of its own.
+#[allow(clippy::too_many_arguments)]
 pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    live: web::Data<LiveConfig>,
+    balancer: web::Data<actix::Addr<Balancer>>,
+    metrics: web::Data<Metrics>,
+    bodies: web::Data<BodyBudget>,
+    usage: web::Data<UsageHistory>,
+    usage_metrics: web::Data<UsageMetrics>,
     client: web::Data<crate::upstream::WorkerClient>,
 ) -> HttpResponse {
-    let config = state.config();
+    let config = live.get();
+    let state = Handles {
+        balancer: &balancer,
+        metrics: &metrics,
+        bodies: &bodies,
+        usage: &usage,
+        usage_metrics: &usage_metrics,
+    };
     let client = client.get(&config.timeouts);
     let ctx = RequestContext::of(&req);
     let request_id = ctx.id.clone();
@@ -85,7 +101,7 @@ pub async fn forward(
 
 struct Relay<'a> {
     req: &'a HttpRequest,
-    state: &'a AppState,
+    state: &'a Handles<'a>,
     config: &'a Config,
     /// The worker's client for this request's config.
     client: &'a awc::Client,
@@ -189,7 +205,7 @@ impl Relay<'_> {
         // `_held` counts the body in what all requests hold until this request is done here
         // (answered or dropped); the answer's body never needs the request's.
         let (body, _held) =
-            match body::read_body(payload, self.req, &self.state.bodies, limits).await {
+            match body::read_body(payload, self.req, self.state.bodies, limits).await {
                 Ok(read) => read,
                 Err(e) => return self.refuse(e),
             };
@@ -287,7 +303,10 @@ impl Relay<'_> {
             mut outbound,
             exchange,
             hide_usage_chunk,
-        } = match self.prepare(body, endpoint, upstream_model, route).await {
+        } = match self
+            .prepare(body, endpoint, upstream_model.clone(), route)
+            .await
+        {
             Ok(prepared) => prepared,
             Err((refusal @ Refusal::NotJson(_), client)) => {
                 return Outcome::Unreadable(refusal, client)
@@ -323,6 +342,7 @@ impl Relay<'_> {
                 error_body: None,
                 exchange: exchange.clone(),
                 hide_usage_chunk,
+                upstream_model: upstream_model.clone(),
                 list_for: match self.call() {
                     Call::ModelList(Some(caller)) if caller != endpoint.api => Some(caller),
                     _ => None,
@@ -536,6 +556,8 @@ struct Answer<S> {
     hide_usage_chunk: bool,
     /// A model list that goes to a caller of this other API: read whole and put in its shape.
     list_for: Option<Api>,
+    /// The name the endpoint received for the client's model.
+    upstream_model: Option<Arc<str>>,
 }
 
 #[cfg(test)]

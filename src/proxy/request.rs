@@ -1,10 +1,9 @@
 //! What the gateway reads from a request before routing it: the model, whether it streams, and the
 //! sticky-session key. Works on arbitrary bytes and never fails: what cannot be read is absent.
 
-use super::scan;
 use crate::balancer::sessions::SessionKey;
-use crate::config::glob_match;
 use crate::config::EndpointConfig;
+use crate::scan;
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -112,15 +111,12 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
     facts
 }
 
-/// The name `endpoint` receives for `model` (after its `model_map`), sharing `model` itself when
-/// the endpoint does not rename it.
+/// The name `endpoint` receives for `model` ([`EndpointConfig::upstream_model`]), sharing
+/// `model` itself when the endpoint does not rename it.
 pub fn upstream_model(endpoint: &EndpointConfig, model: &Arc<str>) -> Arc<str> {
-    let upstream = endpoint.upstream_model(model);
-    if std::ptr::eq(upstream, &**model) {
-        model.clone()
-    } else {
-        Arc::from(upstream)
-    }
+    endpoint
+        .upstream_model(model)
+        .map_or_else(|| model.clone(), Arc::from)
 }
 
 /// A JSON string's text: borrowed from the body when it has no escapes; `None` for any other
@@ -153,16 +149,6 @@ pub fn model_rules_apply(endpoints: &[EndpointConfig]) -> bool {
     endpoints
         .iter()
         .any(|e| !e.models.is_empty() || !e.model_map.is_empty())
-}
-
-/// The model name this endpoint should receive for `model`, when its `model_map` renames it.
-pub fn mapped_model<'a>(endpoint: &'a EndpointConfig, model: &str) -> Option<&'a str> {
-    endpoint
-        .model_map
-        .iter()
-        .find(|(pattern, _)| glob_match(pattern, model))
-        .map(|(_, to)| to.as_str())
-        .filter(|to| *to != model)
 }
 
 /// The body with its one top-level `model` replaced, spliced into the bytes (nothing else is
@@ -287,10 +273,10 @@ mod tests {
         .unwrap();
         let e = &c.endpoints[0];
         assert_eq!(
-            mapped_model(e, "claude-3-5-haiku-20241022"),
+            e.upstream_model("claude-3-5-haiku-20241022"),
             Some("relay-haiku")
         );
-        assert_eq!(mapped_model(e, "claude-sonnet-4"), None);
+        assert_eq!(e.upstream_model("claude-sonnet-4"), None);
         let out = rewrite_model(
             br#"{"model":"claude-3-5-haiku-1","max_tokens":5}"#,
             "relay-haiku",

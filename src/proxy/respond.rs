@@ -105,6 +105,7 @@ impl Relay<'_> {
                 endpoint,
                 addr: answer.addr.clone(),
                 model: self.end.ctx().model(),
+                upstream_model: answer.upstream_model.as_ref(),
                 status: status.as_u16(),
                 latency,
             },

@@ -5,8 +5,8 @@
 //! rename) and, for a client that did not ask, takes that chunk out of the stream again
 //! ([`UsageChunkFilter`]) after the usage meter has read it.
 
-use super::scan::top_level_members;
 use super::stage::{BodyStage, StageEnd};
+use crate::scan::top_level_members;
 use bytes::Bytes;
 use memchr::memmem;
 

@@ -15,7 +15,7 @@
 //! An SSE line is only scanned when it carries a `"usage"` key, so text deltas cost one substring
 //! search each.
 
-use crate::proxy::scan::{top_level_members, Member};
+use crate::scan::{top_level_members, Member};
 use memchr::memmem;
 
 /// The largest count of one kind of token an answer may report; anything above (or not a whole

@@ -1,32 +1,23 @@
-//! What every endpoint uses and costs: token usage read from answers as they pass ([`extract`]),
-//! prices ([`price`]), budgets ([`budget`]), the history file and the actor that owns it
-//! ([`db`], [`store`]), the bound on the model names they count under ([`models`]), and the admin
-//! routes that show it ([`http`]: `/admin/usage`, `/admin`).
+//! What every endpoint uses and costs, as plain code: token usage read from answers as they pass
+//! ([`extract`]), prices ([`price`]), budgets and their UTC windows ([`budget`]), the calendar
+//! they count on ([`clock`]), and the [`UsageRecord`] of one answer. No actor, file or socket:
+//! the config and the endpoint actors build on this room; what is kept of it (the history file,
+//! its actor and its `/metrics` series) is the `history` room, above this one.
 //!
 //! The request path builds an [`AnswerMeter`] when an answer's head arrives, feeds it the body's
-//! chunks as they are relayed, and at the end sends the resulting [`UsageRecord`] to the
-//! [`UsageHistory`] (and the cost to the endpoint's actor, which owns its [`BudgetTracker`]).
+//! chunks as they are relayed, and at the end sends the resulting [`UsageRecord`] to the usage
+//! history (and the cost to the endpoint's actor, which owns its [`BudgetTracker`]).
 
 pub mod budget;
-pub mod cli;
 pub mod clock;
-pub mod db;
 pub mod extract;
-pub mod http;
-pub mod metrics;
-pub mod models;
 pub mod price;
-pub mod store;
+mod record;
 
 pub use budget::{Budget, BudgetSnapshot, BudgetTracker, OverBudget, Spent, Window};
-pub use db::{
-    default_database_path, Dimension, EndpointSpend, StoreError, UsageRecord, UsageTable,
-};
 pub use extract::{Kind, Tokens, Unknown, UsageReader, MAX_TOKENS};
-pub use metrics::UsageMetrics;
-pub use models::{ModelNames, MODELS_PER_ENDPOINT, OTHER_MODEL};
 pub use price::{builtin_price, cost_usd, price_for, Price};
-pub use store::{StoreHealth, StoreSettings, UsageHistory};
+pub use record::UsageRecord;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A stand-in for the gateway's admin routes, to look at the status page in a real browser.
 
-Serves src/usage/page.html at /admin and made-up /admin/status and /admin/usage answers for N
+Serves src/admin/page.html at /admin and made-up /admin/status and /admin/usage answers for N
 endpoints on 127.0.0.1. POST /admin/endpoints/{id}/{action} needs `Bearer test-admin-key`.
 With --unreachable, /admin is served but every JSON request has its connection closed unanswered.
 
@@ -15,7 +15,7 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PAGE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "usage", "page.html")
+PAGE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "admin", "page.html")
 STATES = ["healthy", "healthy", "healthy", "cooling_down", "ejected", "auth_failed",
           "disabled", "over_budget", "unknown"]
 ERRORS = {

@@ -2,9 +2,8 @@
 //! status page, one self-contained HTML file built into the binary). Both need the
 //! [`UsageHistory`] as app data (`web::Data<UsageHistory>`); gating is the server's.
 
-use super::clock;
-use super::db::{Dimension, StoreError, UsageTable};
-use super::store::{StoreHealth, UsageHistory};
+use crate::history::{Dimension, StoreError, StoreHealth, UsageHistory, UsageTable};
+use crate::usage::clock;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -210,10 +209,10 @@ mod tests {
     async fn usage_route_answers_exact_totals_in_the_contract_shape() {
         use actix_web::{test, App};
         let dir = tempfile::tempdir().expect("temp dir");
-        let history = UsageHistory::start(crate::usage::StoreSettings::new(Some(
+        let history = UsageHistory::start(crate::history::StoreSettings::new(Some(
             dir.path().join("usage.sqlite"),
         )));
-        for r in crate::usage::db::tests::sample() {
+        for r in crate::history::db::tests::sample() {
             history.record(r);
         }
         let app = test::init_service(

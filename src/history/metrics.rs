@@ -4,10 +4,9 @@
 //! Each endpoint has series for at most [`MODELS_PER_ENDPOINT`](super::MODELS_PER_ENDPOINT)
 //! models (the first it counted since start) and `model="other"` for the rest.
 
-use super::db::UsageRecord;
-use super::extract::Kind;
 use super::models::ModelNames;
 use super::store::StoreHealth;
+use crate::usage::{Kind, UsageRecord};
 use prometheus::{Counter, CounterVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -131,8 +130,8 @@ impl UsageMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::MODELS_PER_ENDPOINT;
     use crate::usage::extract::Tokens;
-    use crate::usage::MODELS_PER_ENDPOINT;
     use prometheus::{Encoder, TextEncoder};
     use std::time::{Duration, SystemTime};
 

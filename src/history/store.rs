@@ -7,11 +7,10 @@
 //! keeps the file's model names bounded per endpoint ([`ModelNames`]): a record of a model past the
 //! bound is written under `other`.
 
-use super::clock;
-use super::db::{
-    Dimension, EndpointSpend, StoreError, UsageDb, UsageRecord, UsageTable, SCHEMA_VERSION,
-};
+use super::db::{Dimension, EndpointSpend, StoreError, UsageDb, UsageTable, SCHEMA_VERSION};
 use super::models::ModelNames;
+use crate::config::UsageSettings;
+use crate::usage::{clock, UsageRecord};
 use actix::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -34,11 +33,9 @@ pub struct StoreSettings {
     pub max_pending: usize,
 }
 
-/// Defaults of the store's settings.
+/// Defaults of the store's settings (`usage.retention`'s is the config's).
 pub mod defaults {
     use std::time::Duration;
-    /// `usage.retention`.
-    pub const RETENTION: Duration = Duration::from_secs(90 * 86_400);
     pub const BATCH: usize = 1024;
     pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
     pub const MAX_PENDING: usize = 100_000;
@@ -49,10 +46,18 @@ impl StoreSettings {
     pub fn new(path: Option<PathBuf>) -> Self {
         StoreSettings {
             path,
-            retention: defaults::RETENTION,
+            retention: crate::config::defaults::USAGE_RETENTION,
             batch: defaults::BATCH,
             flush_every: defaults::FLUSH_EVERY,
             max_pending: defaults::MAX_PENDING,
+        }
+    }
+
+    /// The store's settings for a config's `usage:` section.
+    pub fn of(usage: &UsageSettings) -> Self {
+        StoreSettings {
+            retention: usage.retention,
+            ..StoreSettings::new(usage.database.clone())
         }
     }
 }

@@ -4,7 +4,7 @@
 //! is counted as [`OTHER_MODEL`]. Plain code: `/metrics` holds one (names since start) and the
 //! usage store another (names in its file).
 
-use super::db::UsageRecord;
+use crate::usage::UsageRecord;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -104,13 +104,13 @@ mod tests {
         let known = (0..MODELS_PER_ENDPOINT + 5).map(|i| ("a".to_string(), format!("m{i}")));
         let mut names = ModelNames::with_known(known);
         let mut record =
-            crate::usage::db::tests::record("2026-11-23T00:00:00Z", "a", "m3", None, None);
+            crate::history::db::tests::record("2026-11-23T00:00:00Z", "a", "m3", None, None);
         names.bound(&mut record);
         assert_eq!(
             (&*record.model, &*record.upstream_model),
             ("m3", "m3-upstream")
         );
-        let mut record = crate::usage::db::tests::record(
+        let mut record = crate::history::db::tests::record(
             "2026-11-23T00:00:00Z",
             "a",
             &format!("m{}", MODELS_PER_ENDPOINT + 1),

@@ -1,33 +1,21 @@
-//! The I/O around the getting-started decisions: files, the environment, processes, exit codes.
+//! The getting-started commands `init`, `env` and `claude`: the I/O (files, the environment,
+//! processes) around the decisions in [`crate::onboard`].
 
-use super::claude::{self, ClaudeError, OnPort, ServedGateway, INSTALL_HINT};
-use super::env::{
+use super::CommandError;
+use crate::config::{self, Config, ConfigError};
+use crate::files;
+use crate::instance;
+use crate::onboard::claude::{self, ClaudeError, OnPort, ServedGateway, INSTALL_HINT};
+use crate::onboard::env::{
     client_settings, client_vars, detect_shell, quote_sh, render_env, variables_kept_from_clients,
     ClientSettings, Shell, PLACEHOLDER_KEY,
 };
-use super::init::{self, ApiKeySupport};
-use super::instance;
-use crate::config::{self, Config, ConfigError, EXIT_CONFIG};
-use crate::files;
+use crate::onboard::init::{self, ApiKeySupport};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 fn real_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
-}
-
-pub(crate) fn config_failure(e: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("switchyard: config error: {e}");
-    ExitCode::from(EXIT_CONFIG)
-}
-
-/// A config error, with the way out when there is no config file yet.
-pub(crate) fn config_error_failure(e: &ConfigError) -> ExitCode {
-    if matches!(e, ConfigError::NotFound { .. }) {
-        return config_failure(&format!("{e}; `switchyard init` writes one"));
-    }
-    config_failure(e)
 }
 
 /// `--config FILE` as the next command needs it: empty when the lookup finds `path` anyway.
@@ -46,41 +34,34 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// `switchyard init`: writes the starter config, never over an existing file without `force`.
-pub fn init(path: Option<PathBuf>, force: bool) -> ExitCode {
+pub fn init(path: Option<PathBuf>, force: bool) -> Result<(), CommandError> {
     let explicit = path
         .as_ref()
         .map(|p| format!(" --config {}", quote_sh(&p.display().to_string())))
         .unwrap_or_default();
     let Some(path) = path.or_else(|| init::default_config_path(&real_env)) else {
-        eprintln!("switchyard: neither XDG_CONFIG_HOME nor HOME is set; pass --config FILE");
-        return ExitCode::FAILURE;
+        return Err(CommandError::Failed(
+            "neither XDG_CONFIG_HOME nor HOME is set; pass --config FILE".to_string(),
+        ));
     };
     if path.exists() && !force {
-        eprintln!(
-            "switchyard: {} already exists; it was left as it is. `switchyard init{explicit} --force` \
+        return Err(CommandError::Failed(format!(
+            "{} already exists; it was left as it is. `switchyard init{explicit} --force` \
              replaces it (the old file is kept as {}).",
             path.display(),
             backup_path(&path).display()
-        );
-        return ExitCode::FAILURE;
+        )));
     }
-    let starter = match init::starter_config(&real_env, init::api_key_support()) {
-        Ok(s) => s,
-        Err(problem) => {
-            eprintln!("switchyard: the starter config does not pass its own check ({problem}); please report this");
-            return ExitCode::FAILURE;
-        }
-    };
+    let starter = init::starter_config(&real_env, init::api_key_support()).map_err(|problem| {
+        CommandError::Failed(format!(
+            "the starter config does not pass its own check ({problem}); please report this"
+        ))
+    })?;
     for (var, reason) in &starter.ignored {
         eprintln!("switchyard: {var} {reason}; left out");
     }
-    let backup = match write_config(&path, &starter.text) {
-        Ok(backup) => backup,
-        Err(e) => {
-            eprintln!("switchyard: cannot write {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
-    };
+    let backup = write_config(&path, &starter.text)
+        .map_err(|e| CommandError::Failed(format!("cannot write {}: {e}", path.display())))?;
     let flag = config_flag(&path);
     if starter.found.is_empty() {
         println!(
@@ -123,7 +104,7 @@ pub fn init(path: Option<PathBuf>, force: bool) -> ExitCode {
     if let Some(backup) = backup {
         println!("The previous file is kept as {}.", backup.display());
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn backup_path(path: &Path) -> PathBuf {
@@ -164,13 +145,11 @@ fn read_config_text(path: Option<PathBuf>) -> Result<(PathBuf, String), ConfigEr
 /// `switchyard env`: the client lines for the configured gateway in the shell's syntax.
 /// With no config file anywhere (only `switchyard demo` runs, say) the defaults apply: port 8045
 /// and no client auth.
-pub fn env(path: Option<PathBuf>, shell: Option<Shell>) -> ExitCode {
+pub fn env(path: Option<PathBuf>, shell: Option<Shell>) -> Result<(), CommandError> {
     let explicit = path.is_some();
     let settings = match read_config_text(path) {
-        Ok((path, text)) => match client_settings(&text, &real_env) {
-            Ok(s) => s,
-            Err(problem) => return config_failure(&format!("{}: {problem}", path.display())),
-        },
+        Ok((file, text)) => client_settings(&text, &real_env)
+            .map_err(|problem| CommandError::ConfigText { file, problem })?,
         Err(ConfigError::NotFound { .. }) if !explicit => {
             eprintln!(
                 "switchyard: no config file found; these lines are for the defaults (port {}, no client auth). \
@@ -182,11 +161,11 @@ pub fn env(path: Option<PathBuf>, shell: Option<Shell>) -> ExitCode {
                 client_key: None,
             }
         }
-        Err(e) => return config_error_failure(&e),
+        Err(e) => return Err(e.into()),
     };
     let shell = shell.unwrap_or_else(|| detect_shell(std::env::var("SHELL").ok().as_deref()));
     print!("{}", render_env(shell, &client_vars(&settings)));
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// Endpoints whose key is the placeholder `switchyard env` hands to clients: the variable was
@@ -214,33 +193,28 @@ pub fn warn_placeholder_keys(config: &Config) {
 }
 
 /// `switchyard claude`: Claude Code through the configured gateway, serving it meanwhile if needed.
-pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
-    let (path, text) = match read_config_text(path) {
-        Ok(found) => found,
-        Err(e) => return config_error_failure(&e),
-    };
-    let mut settings = match client_settings(&text, &real_env) {
-        Ok(s) => s,
-        Err(problem) => return config_failure(&format!("{}: {problem}", path.display())),
-    };
+/// Gives Claude Code's own exit status, to be passed on.
+pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> Result<u8, CommandError> {
+    let (path, text) = read_config_text(path)?;
+    let mut settings =
+        client_settings(&text, &real_env).map_err(|problem| CommandError::ConfigText {
+            file: path.clone(),
+            problem,
+        })?;
     let Some(claude_path) = claude::find_on_path("claude", std::env::var_os("PATH").as_deref())
     else {
-        eprintln!("switchyard: {}", ClaudeError::NotInstalled);
-        return ExitCode::from(127);
+        return Err(ClaudeError::NotInstalled.into());
     };
     let hidden = variables_kept_from_clients(&text);
     let served = match claude::probe_gateway(settings.port, &instance::instance_file(&path)) {
         OnPort::Switchyard => {
             if let Err(why) = claude::check_client_key(&settings) {
-                eprintln!(
-                    "switchyard: {}",
-                    ClaudeError::KeyRefused {
-                        port: settings.port,
-                        why,
-                        config: path.display().to_string(),
-                    }
-                );
-                return ExitCode::FAILURE;
+                return Err(ClaudeError::KeyRefused {
+                    port: settings.port,
+                    why,
+                    config: path.display().to_string(),
+                }
+                .into());
             }
             eprintln!(
                 "switchyard: Claude Code uses the gateway already running at {}",
@@ -249,47 +223,33 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
             None
         }
         OnPort::SomethingElse(why) => {
-            eprintln!(
-                "switchyard: {}",
-                ClaudeError::PortTaken {
-                    port: settings.port,
-                    why,
-                    config: path.display().to_string(),
-                }
-            );
-            return ExitCode::FAILURE;
+            return Err(ClaudeError::PortTaken {
+                port: settings.port,
+                why,
+                config: path.display().to_string(),
+            }
+            .into());
         }
         OnPort::Nothing => {
-            let config = match config::load_file(&path) {
-                Ok(c) => c,
-                Err(e) => return config_failure(&e),
-            };
+            let config = config::load_file(&path)?;
             warn_placeholder_keys(&config);
             if !config.endpoints.iter().any(|e| e.enabled) {
-                eprintln!(
-                    "switchyard: every endpoint in {} is disabled, so Claude Code would get nothing but errors. \
+                return Err(CommandError::Failed(format!(
+                    "every endpoint in {} is disabled, so Claude Code would get nothing but errors. \
                      Export a provider key (e.g. ANTHROPIC_API_KEY) and run `switchyard init --force`, \
                      or try `switchyard demo`.",
                     path.display()
-                );
-                return ExitCode::FAILURE;
+                )));
             }
-            match ServedGateway::start(&path, config.proxy.shutdown_grace) {
-                Ok(gateway) => {
-                    settings.port = gateway.port;
-                    eprintln!(
-                        "switchyard: serving {} at {} while Claude Code runs (log: {})",
-                        path.display(),
-                        settings.base_url(),
-                        gateway.log.display()
-                    );
-                    Some(gateway)
-                }
-                Err(e) => {
-                    eprintln!("switchyard: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
+            let gateway = ServedGateway::start(&path, config.proxy.shutdown_grace)?;
+            settings.port = gateway.port;
+            eprintln!(
+                "switchyard: serving {} at {} while Claude Code runs (log: {})",
+                path.display(),
+                settings.base_url(),
+                gateway.log.display()
+            );
+            Some(gateway)
         }
     };
     let result = claude::run_claude(&claude_path, &settings, &hidden, &args);
@@ -297,11 +257,10 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> ExitCode {
         gateway.stop();
     }
     match result {
-        Ok(status) => ExitCode::from(claude::exit_code_of(status)),
-        Err(e) => {
-            eprintln!("switchyard: {e} (Claude Code installs with `{INSTALL_HINT}`)");
-            ExitCode::FAILURE
-        }
+        Ok(status) => Ok(claude::exit_code_of(status)),
+        Err(e) => Err(CommandError::Failed(format!(
+            "{e} (Claude Code installs with `{INSTALL_HINT}`)"
+        ))),
     }
 }
 

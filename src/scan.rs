@@ -3,6 +3,8 @@
 //! at memory speed. The top level is checked strictly (every key, `:` and `,`), strings and the
 //! nesting of brackets inside values too, so a top-level key is always the one any JSON parser
 //! finds; the tokens inside nested values (numbers, literals) are skipped, not checked.
+//!
+//! A leaf: the request path reads routing facts with it and the usage reader reads usage objects.
 
 use std::borrow::Cow;
 use std::ops::Range;

@@ -2,34 +2,14 @@
 //! inserts, retention, and the few queries the admin routes need. Plain code on a `Connection`;
 //! only the store actor's thread uses it.
 
-use super::clock::{self, DAY_MS, HOUR_MS};
-use super::extract::{Kind, Tokens, Unknown};
+use crate::usage::clock::{self, DAY_MS, HOUR_MS};
+use crate::usage::{Kind, Tokens, Unknown, UsageRecord};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
-
-/// One answered request, as the request path reports it when the answer has ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UsageRecord {
-    /// When the answer ended.
-    pub at: SystemTime,
-    pub endpoint: Arc<str>,
-    /// The model the client asked for.
-    pub model: Arc<str>,
-    /// The model sent upstream (after `model_map`).
-    pub upstream_model: Arc<str>,
-    /// `None` when the answer carried no usage.
-    pub tokens: Option<Tokens>,
-    pub status: u16,
-    /// Time until the response head arrived.
-    pub latency: Duration,
-    /// `None` when no price is known (or the tokens are not).
-    pub cost_usd: Option<f64>,
-}
 
 /// What went wrong with the history file; the request path never sees these.
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +153,7 @@ pub struct Sums {
 impl Sums {
     /// The summed cost in USD.
     pub fn cost_usd(&self) -> f64 {
-        super::price::nanos_to_usd(self.cost_nanousd)
+        crate::usage::price::nanos_to_usd(self.cost_nanousd)
     }
 
     fn add(&mut self, other: &Sums) {
@@ -554,7 +534,7 @@ fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
     let mut index: HashMap<Key<'_>, usize> = HashMap::new();
     for r in records {
         let at_ms = clock::unix_ms(r.at).div_euclid(1000) * 1000;
-        let cost = r.cost_usd.map(super::price::usd_to_nanos);
+        let cost = r.cost_usd.map(crate::usage::price::usd_to_nanos);
         let key = (
             at_ms,
             &*r.endpoint,
@@ -618,37 +598,6 @@ impl UsageDb {
             None => true,
         }
     }
-}
-
-/// Where the history goes by default: `<config file>.usage.sqlite` beside the config.
-pub fn default_database_path(config_file: &Path) -> PathBuf {
-    let mut name = config_file.as_os_str().to_owned();
-    name.push(".usage.sqlite");
-    PathBuf::from(name)
-}
-
-/// The file `usage.database` names: `off` → none; empty → beside the config file, or in memory
-/// (`:memory:`, kept until exit) when there is no config file (the demo); a relative path is
-/// taken from the config file's folder.
-pub fn resolve_database(setting: &str, config_file: Option<&Path>) -> Option<PathBuf> {
-    let setting = setting.trim();
-    if setting.eq_ignore_ascii_case("off") {
-        return None;
-    }
-    if setting.is_empty() {
-        return Some(
-            config_file
-                .map(default_database_path)
-                .unwrap_or_else(|| PathBuf::from(":memory:")),
-        );
-    }
-    let path = PathBuf::from(setting);
-    if path.is_relative() && setting != ":memory:" {
-        if let Some(folder) = config_file.and_then(Path::parent) {
-            return Some(folder.join(path));
-        }
-    }
-    Some(path)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use super::*;
 use crate::usage::clock::{parse_time, system_time};
+use std::path::PathBuf;
 
 fn at(text: &str) -> SystemTime {
     system_time(parse_time(text, 0).expect("valid time"))
@@ -321,33 +322,6 @@ fn spend_per_endpoint_covers_the_utc_day_and_month() {
 }
 
 #[test]
-fn default_path_sits_beside_the_config() {
-    assert_eq!(
-        default_database_path(Path::new("/home/u/.config/switchyard/config.yaml")),
-        PathBuf::from("/home/u/.config/switchyard/config.yaml.usage.sqlite")
-    );
-}
-
-#[test]
-fn the_database_setting_resolves_beside_the_config() {
-    let config = Path::new("/etc/switchyard/config.yaml");
-    assert_eq!(resolve_database("off", Some(config)), None);
-    assert_eq!(
-        resolve_database("", Some(config)),
-        Some(PathBuf::from("/etc/switchyard/config.yaml.usage.sqlite"))
-    );
-    assert_eq!(
-        resolve_database("data/usage.db", Some(config)),
-        Some(PathBuf::from("/etc/switchyard/data/usage.db"))
-    );
-    assert_eq!(
-        resolve_database("/var/lib/usage.db", Some(config)),
-        Some(PathBuf::from("/var/lib/usage.db"))
-    );
-    assert_eq!(resolve_database("", None), Some(PathBuf::from(":memory:")));
-}
-
-#[test]
 fn an_in_memory_history_works_for_the_demo() {
     let mut db = UsageDb::open(Path::new(":memory:")).expect("open");
     db.insert(&sample()).expect("insert");
@@ -513,7 +487,7 @@ fn grouped_rows_answer_every_query_as_single_requests_would() {
         };
         let cost: i64 = mine
             .iter()
-            .filter_map(|r| r.cost_usd.map(super::super::price::usd_to_nanos))
+            .filter_map(|r| r.cost_usd.map(crate::usage::price::usd_to_nanos))
             .sum();
         let s = row.sums;
         assert_eq!(s.requests, mine.len() as u64, "{}", row.key);
@@ -664,7 +638,7 @@ fn counts_out_of_range_in_an_older_file_become_unknown_with_their_cost() {
     }
     let db = UsageDb::open(&path).expect("open");
     assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
-    assert!(FIX_ABSURD_COUNTS.contains(&format!("requests * {}", super::super::MAX_TOKENS)));
+    assert!(FIX_ABSURD_COUNTS.contains(&format!("requests * {}", crate::usage::MAX_TOKENS)));
     type Counts = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
     let rows: Vec<Counts> = db
         .conn

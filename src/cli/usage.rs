@@ -1,6 +1,6 @@
 //! `switchyard usage`: tokens and cost from a running gateway's `/admin/usage`, as a table or JSON.
 
-use std::process::ExitCode;
+use super::CommandError;
 
 /// What `switchyard usage` asks.
 #[derive(Debug, Clone)]
@@ -15,30 +15,19 @@ pub struct UsageCommand {
 }
 
 /// Runs `switchyard usage`.
-pub fn run(command: &UsageCommand) -> ExitCode {
+pub fn run(command: &UsageCommand) -> Result<(), CommandError> {
     let url = usage_url(command);
-    let fetched = actix_rt::System::new().block_on(fetch(&url, command.key.as_deref()));
-    let body = match fetched {
-        Ok(body) => body,
-        Err(e) => {
-            eprintln!("switchyard: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let body = actix_rt::System::new()
+        .block_on(super::fetch(&url, command.key.as_deref()))
+        .map_err(CommandError::Failed)?;
     if command.json {
         println!("{}", String::from_utf8_lossy(&body));
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
-    match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(report) => {
-            print!("{}", render_usage_table(&report));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("switchyard: {url} did not answer JSON: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let report = serde_json::from_slice::<serde_json::Value>(&body)
+        .map_err(|e| CommandError::Failed(format!("{url} did not answer JSON: {e}")))?;
+    print!("{}", render_usage_table(&report));
+    Ok(())
 }
 
 /// The `/admin/usage` URL for a command (`since` and `by` percent-encoded where needed).
@@ -60,37 +49,6 @@ fn encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// GETs one of the gateway's own routes, with the admin (or client) key when given; a non-2xx
-/// answer is an error that quotes it. Shared by `switchyard status` and `switchyard usage`.
-pub async fn fetch(url: &str, key: Option<&str>) -> Result<bytes::Bytes, String> {
-    let client = awc::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .finish();
-    let mut request = client.get(url);
-    if let Some(key) = key {
-        request = request
-            .insert_header(("authorization", format!("Bearer {key}")))
-            .insert_header(("x-api-key", key));
-    }
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {url}: {e}"))?;
-    let body = response
-        .body()
-        .limit(64 << 20)
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!(
-            "{url} answered {}: {}",
-            response.status(),
-            crate::text::escape_controls(&String::from_utf8_lossy(&body))
-        ));
-    }
-    Ok(body)
 }
 
 /// The `switchyard usage` table: one line per key, then the totals.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::usage::db::tests::{record, sample};
+use crate::history::db::tests::{record, sample};
 
 fn settings(path: PathBuf) -> StoreSettings {
     StoreSettings {
@@ -78,7 +78,7 @@ async fn dropping_every_handle_writes_what_the_store_holds() {
     // The store's thread writes on its way out; wait for it without sleeping blindly.
     let mut count = 0;
     for _ in 0..500 {
-        if let Ok(db) = crate::usage::db::UsageDb::open(&path) {
+        if let Ok(db) = crate::history::db::UsageDb::open(&path) {
             count = db.count().expect("count");
             if count == 5 {
                 break;
@@ -173,7 +173,7 @@ async fn history_off_records_nothing_and_says_so() {
     assert!(!UsageHistory::off().is_enabled());
 }
 
-/// Run by hand: `cargo test --release --lib usage::store::tests::write_cost_per_request -- --ignored --nocapture`.
+/// Run by hand: `cargo test --release --lib history::store::tests::write_cost_per_request -- --ignored --nocapture`.
 /// Prints what recording costs the request path (`do_send`) and the store's thread (batched
 /// inserts into a WAL file).
 #[actix_rt::test]
@@ -201,7 +201,7 @@ async fn write_cost_per_request() {
 
 #[actix_rt::test]
 async fn the_file_keeps_a_bounded_number_of_model_names_per_endpoint_across_restarts() {
-    use crate::usage::{MODELS_PER_ENDPOINT, OTHER_MODEL};
+    use crate::history::{MODELS_PER_ENDPOINT, OTHER_MODEL};
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("usage.sqlite");
     let day = |model: String| {
@@ -239,7 +239,7 @@ async fn the_file_keeps_a_bounded_number_of_model_names_per_endpoint_across_rest
         )
         .await
         .expect("query");
-    let of = |endpoint: &str| -> Vec<&crate::usage::db::UsageRow> {
+    let of = |endpoint: &str| -> Vec<&crate::history::db::UsageRow> {
         table
             .rows
             .iter()
