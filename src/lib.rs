@@ -12,10 +12,12 @@
 //!   of a JSON body, without parsing it), [`files`] (files only their owner reads), [`metrics`],
 //!   [`instance`] (the proof of which config a gateway serves), [`mock`] (the mock upstream),
 //!   [`Secret`].
-//! - plain rooms, no actor: [`translate`] (the two APIs and the conversions between them),
+//! - plain rooms, no actor: [`wire`] (what each API's bytes look like: the [`wire::Api`] words,
+//!   error bodies and events, the SSE parser), [`translate`] (the conversions between the APIs),
 //!   [`usage`] (tokens read from answers, prices, budgets, the UTC clock), [`config`] (raw YAML →
 //!   validated settings, and the one model map), [`upstream`] (client, TLS, URLs, headers,
-//!   outcomes), [`auth`] (client keys), [`edge`] (path and browser rules), [`gateway_error`] (the
+//!   outcomes), [`auth`] (client keys), [`edge`] (path and browser rules, and what a client
+//!   calls in which API, judged once), [`gateway_error`] (the
 //!   gateway's own answers, whose fault they are).
 //! - actors: [`endpoint`] (health as plain code, the actor around it), [`balancer`] (strategies
 //!   as plain functions, the actor around them), [`supervisor`] (starts and reloads them),
@@ -28,25 +30,26 @@
 //!   calls it).
 //!
 //! The arrows (`crate::` imports of each room, tests included):
-//! - `cli` → server, onboard, mock, endpoint (the state words), config, instance, files, text,
-//!   words
-//! - `server` → proxy, admin, supervisor, balancer, endpoint, history, auth, edge, gateway_error,
-//!   upstream, config, metrics, instance
-//! - `proxy` → balancer, endpoint, history, gateway_error, upstream, translate, config, usage,
-//!   metrics, scan, text
-//! - `admin` → balancer, endpoint, history, gateway_error, config, usage, metrics, instance,
-//!   text, words
-//! - `onboard` → config, instance, files
-//! - `supervisor` → balancer, endpoint, history, config, files
-//! - `balancer` → endpoint, upstream, translate, config
-//! - `endpoint` → upstream, translate, config, usage, words
-//! - `history` → config, usage, files
-//! - `gateway_error` → upstream, edge, translate, config, words
-//! - `auth` → upstream, config, Secret
+//! - `cli` → config, endpoint, files, instance, mock, onboard, server, text, words
+//! - `server` → admin, auth, balancer, config, edge, endpoint, gateway_error, history, instance,
+//!   metrics, proxy, supervisor, translate, upstream
+//! - `proxy` → balancer, config, edge, endpoint, gateway_error, history, metrics, scan, text,
+//!   translate, upstream, usage, wire
+//! - `admin` → balancer, config, edge, endpoint, gateway_error, history, instance, metrics, text,
+//!   translate, usage, words
+//! - `onboard` → config, files, instance
+//! - `supervisor` → balancer, config, endpoint, files, history
+//! - `balancer` → config, endpoint, translate, upstream
+//! - `endpoint` → config, translate, upstream, usage, words
+//! - `history` → config, files, usage
+//! - `gateway_error` → config, edge, translate, upstream, wire, words
+//! - `auth` → Secret, config, upstream
 //! - `upstream` → config
-//! - `config` → translate, usage, words, Secret
-//! - `translate` → words; `usage` → scan; `edge` → text; `instance` → files; the other leaves
-//!   import nothing
+//! - `config` → Secret, translate, usage, words
+//! - `edge` → text, translate, upstream
+//! - `translate` → wire
+//! - `wire` → text, words
+//! - `usage` → scan; `instance` → files; the other leaves import nothing
 #![forbid(unsafe_code)]
 
 pub mod admin;

@@ -52,43 +52,7 @@ pub use replay::translate_answer_as_stream;
 pub use request::{chat_to_messages, messages_to_chat};
 pub use sse::{EventTooLarge, SseEvent, SseParser, MAX_EVENT};
 
-use serde::{Deserialize, Serialize};
-
-/// The API an endpoint's upstream speaks, or a client calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Api {
-    /// Anthropic Messages (`POST /v1/messages`).
-    #[default]
-    Anthropic,
-    /// OpenAI Chat Completions (`POST /chat/completions` under the SDK's base URL).
-    #[serde(rename = "openai")]
-    OpenAi,
-}
-
-impl Api {
-    /// The path appended to an endpoint's `base_url` for a generation request in this API.
-    pub fn generation_path(self) -> &'static str {
-        match self {
-            Api::Anthropic => "/v1/messages",
-            Api::OpenAi => "/chat/completions",
-        }
-    }
-}
-
-impl crate::words::Words for Api {
-    const ALL: &'static [(Self, &'static str)] =
-        &[(Api::Anthropic, "anthropic"), (Api::OpenAi, "openai")];
-}
-
-impl std::fmt::Display for Api {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Api::Anthropic => "anthropic",
-            Api::OpenAi => "openai",
-        })
-    }
-}
+pub use crate::wire::Api;
 
 /// What one attempt does with a generation request: pass it on, or translate both ways.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Errors in each API's shape: the one place an error body or an error event is written, for the
 //! gateway's own errors, translated upstream errors and streams that end in an error alike.
 
-use crate::translate::Api;
 use crate::wire::sse::{data_event, named_event};
+use crate::wire::Api;
 use serde_json::{json, Value};
 
 /// What went wrong, in words both APIs have.
