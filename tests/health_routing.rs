@@ -241,6 +241,7 @@ async fn auth_failed_survives_a_restart_until_the_key_changes() {
     let gw = Gateway::start(&yaml("wrong-key"));
     served_by(&gw, MESSAGES_BODY, &[]).await;
     assert_eq!(gw.state_of("rejecting").await, "auth_failed");
+    gw.state_saved("backup").await;
     let state_file = gw.dir.path().join("config.state.json");
     let saved = std::fs::read_to_string(&state_file).expect("state file written");
     assert!(

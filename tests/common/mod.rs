@@ -121,6 +121,18 @@ impl Gateway {
         r.json().limit(1 << 20).await.expect("status json")
     }
 
+    /// Waits until every state change the endpoints reported so far is in the state file: an
+    /// operator's action on `id` (enabling an enabled endpoint changes nothing) is answered only
+    /// once the file is written, and the supervisor handles the changes reported before it first.
+    pub async fn state_saved(&self, id: &str) {
+        let answer = client()
+            .post(format!("{}/admin/endpoints/{id}/enable", self.url))
+            .send()
+            .await
+            .expect("enable");
+        assert_eq!(answer.status(), 200);
+    }
+
     /// The `state` word of endpoint `id`.
     pub async fn state_of(&self, id: &str) -> String {
         let status = self.status().await;
