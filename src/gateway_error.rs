@@ -27,7 +27,7 @@ impl From<crate::translate::Api> for ApiShape {
     fn from(api: crate::translate::Api) -> ApiShape {
         match api {
             crate::translate::Api::Anthropic => ApiShape::Anthropic,
-            crate::translate::Api::OpenAi => ApiShape::OpenAi,
+            crate::translate::Api::OpenAi | crate::translate::Api::Responses => ApiShape::OpenAi,
         }
     }
 }

@@ -115,7 +115,7 @@ pub(crate) fn error_body(api: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
         Api::Anthropic => {
             json!({"type": "error", "error": {"type": kind.anthropic_type(), "message": message}})
         }
-        Api::OpenAi => {
+        Api::OpenAi | Api::Responses => {
             let (kind, code) = kind.openai_type_and_code();
             json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
         }
@@ -156,7 +156,7 @@ pub fn error_event(client: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
             "error",
             &json!({"type": "error", "error": {"type": kind.anthropic_type(), "message": message}}),
         ),
-        Api::OpenAi => {
+        Api::OpenAi | Api::Responses => {
             let (kind, code) = kind.openai_type_and_code();
             data_event(
                 &json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
