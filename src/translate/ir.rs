@@ -239,15 +239,6 @@ impl Effort {
             Effort::XHigh => Some(32768),
         }
     }
-
-    /// The effort a thinking budget comes closest to.
-    pub fn of_budget(budget: u64) -> Effort {
-        match budget {
-            0..=3072 => Effort::Low,
-            3073..=12288 => Effort::Medium,
-            _ => Effort::High,
-        }
-    }
 }
 
 /// The answer must be JSON.

@@ -1,6 +1,6 @@
 //! Whole Chat completions: read into the intermediate form, and written from it.
 
-use super::usage_json;
+use super::usage_with_reasoning;
 use super::{completion_id, finish_word, read_usage, reasoning_of, reasoning_tokens, stop_reason};
 use crate::translate::hub::Client;
 use crate::translate::ir::{restored, Answer, Input, Part, StopReason, ToolCall};
@@ -145,6 +145,7 @@ pub(crate) fn write_answer(
     out.member("finish_reason", &finish_word(answer.stop).into())?;
     out.close();
     out.close();
-    out.member("usage", &Out::Value(usage_json(answer.usage)))?;
+    let usage = usage_with_reasoning(answer.usage, answer.reasoning_tokens);
+    out.member("usage", &Out::Value(usage))?;
     Ok(out.finish())
 }

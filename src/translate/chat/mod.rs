@@ -78,6 +78,15 @@ pub(crate) fn usage_json(usage: Usage) -> Value {
     })
 }
 
+/// [`usage_json`] with the output tokens spent on reasoning, when there were any.
+pub(crate) fn usage_with_reasoning(usage: Usage, reasoning_tokens: u64) -> Value {
+    let mut value = usage_json(usage);
+    if reasoning_tokens > 0 {
+        value["completion_tokens_details"] = json!({"reasoning_tokens": reasoning_tokens});
+    }
+    value
+}
+
 /// A Chat id for another API's answer id.
 pub(crate) fn completion_id(id: Option<&str>) -> String {
     match id {

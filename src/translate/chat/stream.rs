@@ -5,7 +5,7 @@
 //! parallel calls) and holds arguments that come before the call's name. It says the answer ended
 //! once the upstream has said both how it finished and, if it will, its usage (or `[DONE]`).
 
-use super::usage_json;
+use super::usage_with_reasoning;
 use super::{completion_id, finish_word, read_usage, reasoning_of, reasoning_tokens, stop_reason};
 use crate::translate::errors::{error_event, read_error, ErrorKind};
 use crate::translate::hub::{ReadStream, WriteStream};
@@ -310,12 +310,16 @@ impl WriteStream for StreamWriter {
                 }
             }
             Event::Stop(stop) => self.finish_chunk(finish_word(stop), out),
-            Event::End { usage, .. } => {
+            Event::End {
+                usage,
+                reasoning_tokens,
+            } => {
                 self.finish_chunk("stop", out);
                 if self.include_usage {
                     out.extend(data_event(&json!({
                         "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                        "model": self.client_model, "choices": [], "usage": usage_json(usage),
+                        "model": self.client_model, "choices": [],
+                        "usage": usage_with_reasoning(usage, reasoning_tokens),
                     })));
                 }
                 out.extend_from_slice(b"data: [DONE]\n\n");

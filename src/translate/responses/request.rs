@@ -496,11 +496,9 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
         out.member("parallel_tool_calls", &Out::Bool(parallel))
             .map_err(unwritable)?;
     }
-    let effort = request
-        .reasoning
-        .effort
-        .or_else(|| request.reasoning.budget.map(Effort::of_budget));
-    if let Some(effort) = effort {
+    // Only a client's own effort: OpenAI refuses any for a model that does not reason, and a
+    // Messages client's thinking budget says nothing of the model behind this endpoint.
+    if let Some(effort) = request.reasoning.effort {
         out.member("reasoning", &out! {"effort" => effort.word()})
             .map_err(unwritable)?;
     }

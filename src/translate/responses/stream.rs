@@ -509,7 +509,6 @@ impl StreamWriter {
     }
 
     fn failed(&mut self, kind: ErrorKind, message: &str, out: &mut Vec<u8>) {
-        self.close(out);
         let error = Out::Value(error_json(kind, message));
         let response = self.response("failed", Out::Null, vec![("error", error)]);
         let mut bytes = Vec::new();
@@ -541,6 +540,7 @@ impl WriteStream for StreamWriter {
         match event {
             Event::Text(text) => {
                 if !matches!(self.open, Some(OpenItem::Message { .. })) {
+                    self.close(out);
                     let id = self.item_id("msg");
                     self.open_item(
                         OpenItem::Message {
@@ -565,6 +565,7 @@ impl WriteStream for StreamWriter {
             }
             Event::Thinking(text) => {
                 if !matches!(self.open, Some(OpenItem::Reasoning { .. })) {
+                    self.close(out);
                     let id = self.item_id("rs");
                     let item = OpenItem::Reasoning {
                         id,
@@ -673,6 +674,8 @@ impl WriteStream for StreamWriter {
                 );
             }
             Event::Error { kind, message } => {
+                // An item the error cut short is not done: a client would keep half of it.
+                self.open = None;
                 self.ended = true;
                 self.failed(kind, &message, out);
             }
