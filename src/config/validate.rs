@@ -444,7 +444,7 @@ impl Validator<'_> {
         // An OpenAI-compatible upstream takes its key as a bearer token only.
         let default_auth = match api {
             Api::Anthropic => UpstreamAuth::Both,
-            Api::OpenAi => UpstreamAuth::Bearer,
+            Api::OpenAi | Api::Responses => UpstreamAuth::Bearer,
         };
         let auth = self.word(&field("auth"), raw.auth.as_deref(), default_auth, "value")?;
         if raw.max_tokens == Some(0) {

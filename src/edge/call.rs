@@ -49,6 +49,9 @@ impl Call {
         match self {
             Call::Generation(Api::Anthropic) => Some(b"message_stop"),
             Call::Generation(Api::OpenAi) | Call::Completions => Some(b"[DONE]"),
+            // A Responses stream ends with `response.completed` holding the whole answer: its
+            // name is not among the last bytes, so a passthrough cut is not told from the end.
+            Call::Generation(Api::Responses) => None,
             Call::CountTokens | Call::ModelList(_) | Call::Other(_) => None,
         }
     }

@@ -52,6 +52,7 @@ pub fn not_an_answer(kind: ProbeKind, api: Api, body: &[u8], whole: bool) -> Opt
     }
     let real = match (kind, api) {
         (ProbeKind::Messages, Api::OpenAi) => answer.get("choices").is_some_and(|c| c.is_array()),
+        (ProbeKind::Messages, Api::Responses) => answer.get("output").is_some_and(|o| o.is_array()),
         (ProbeKind::Messages, Api::Anthropic) => {
             answer.get("type").and_then(|t| t.as_str()) == Some("message")
                 || answer.get("content").is_some_and(|c| c.is_array())

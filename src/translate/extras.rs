@@ -113,7 +113,7 @@ pub fn models_list(api: Api, models: &[String]) -> Value {
                 "last_id": models.last(),
             })
         }
-        Api::OpenAi => {
+        Api::OpenAi | Api::Responses => {
             let data: Vec<Value> = models
                 .iter()
                 .map(

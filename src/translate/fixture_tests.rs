@@ -264,3 +264,305 @@ fn documented_error_answers_translate_with_their_status_and_type() {
         assert_eq!(out, case["expected"], "{case}");
     }
 }
+
+/// A tool the client declared as a Responses custom tool.
+fn custom_tool(name: &str) -> Vec<ToolName> {
+    vec![ToolName {
+        upstream: name.into(),
+        client: name.into(),
+        custom: true,
+    }]
+}
+
+fn request_case(client: Api, upstream: Api, input: &str, expected: &str, model: &str) -> Exchange {
+    let t = translate_request(
+        client,
+        upstream,
+        &fixture(input),
+        &RequestOptions {
+            upstream_model: Some(model.into()),
+            now_unix: 1_700_000_000,
+            ..RequestOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{input}: {e}"));
+    let sent: Value = serde_json::from_slice(&t.body).unwrap();
+    assert_eq!(sent, json(expected), "{input} → {expected}");
+    t.exchange
+}
+
+#[test]
+fn codex_history_becomes_a_messages_request_with_its_thinking_restored() {
+    let ex = request_case(
+        Api::Responses,
+        Api::Anthropic,
+        "responses_request_codex.json",
+        "responses_request_codex.messages.json",
+        "claude-sonnet-4-5",
+    );
+    assert_eq!(ex.client_model, "gpt-5-codex");
+    assert!(ex.stream);
+    assert_eq!(ex.tool_names, custom_tool("apply_patch"));
+}
+
+#[test]
+fn codex_history_becomes_a_chat_request_with_its_custom_tool_as_a_function() {
+    let ex = request_case(
+        Api::Responses,
+        Api::OpenAi,
+        "responses_request_codex.json",
+        "responses_request_codex.chat.json",
+        "deepseek-chat",
+    );
+    assert_eq!(ex.tool_names, custom_tool("apply_patch"));
+}
+
+#[test]
+fn messages_and_chat_requests_become_responses_requests_never_stored() {
+    for (client, input, expected) in [
+        (
+            Api::Anthropic,
+            "messages_request_tools.json",
+            "messages_request_tools.responses.json",
+        ),
+        (
+            Api::OpenAi,
+            "chat_request_tools.json",
+            "chat_request_tools.responses.json",
+        ),
+    ] {
+        request_case(client, Api::Responses, input, expected, "gpt-5");
+    }
+}
+
+#[test]
+fn a_request_that_needs_a_stored_conversation_is_refused_with_a_responses_400_body() {
+    let e = translate_request(
+        Api::Responses,
+        Api::Anthropic,
+        &fixture("responses_request_refused.json"),
+        &RequestOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.field(), Some("previous_response_id"));
+    let body: Value = serde_json::from_slice(&e.body(Api::Responses)).unwrap();
+    assert_eq!(body, json("responses_request_refused.error.json"));
+}
+
+#[test]
+fn json_answers_translate_from_and_to_responses() {
+    for (input, expected, client, upstream, model, created, custom) in [
+        (
+            "responses_answer_tool_call.json",
+            "responses_answer_tool_call.messages.json",
+            Api::Anthropic,
+            Api::Responses,
+            "claude-sonnet-4-5",
+            0,
+            None,
+        ),
+        (
+            "responses_answer_tool_call.json",
+            "responses_answer_tool_call.chat.json",
+            Api::OpenAi,
+            Api::Responses,
+            "gpt-4o",
+            1_700_000_000,
+            None,
+        ),
+        (
+            "messages_answer_tool_use.json",
+            "messages_answer_tool_use.responses.json",
+            Api::Responses,
+            Api::Anthropic,
+            "gpt-5",
+            1_700_000_000,
+            None,
+        ),
+        (
+            "messages_answer_thinking_patch.json",
+            "messages_answer_thinking_patch.responses.json",
+            Api::Responses,
+            Api::Anthropic,
+            "gpt-5-codex",
+            1_700_000_000,
+            Some("apply_patch"),
+        ),
+        (
+            "chat_answer_tool_calls.json",
+            "chat_answer_tool_calls.responses.json",
+            Api::Responses,
+            Api::OpenAi,
+            "gpt-5",
+            1_700_000_000,
+            None,
+        ),
+        (
+            "chat_answer_reasoning.json",
+            "chat_answer_reasoning.responses.json",
+            Api::Responses,
+            Api::OpenAi,
+            "gpt-5",
+            1_700_000_000,
+            None,
+        ),
+    ] {
+        let mut ex = exchange(client, upstream, model, false, created);
+        ex.stream = false;
+        ex.tool_names = custom.map(custom_tool).unwrap_or_default();
+        let out = translate_answer(&ex, &fixture(input)).unwrap();
+        let out: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(out, json(expected), "{input} → {expected}");
+    }
+}
+
+#[test]
+fn a_responses_stream_becomes_messages_and_chat_streams_at_every_split() {
+    let ex = exchange(
+        Api::Anthropic,
+        Api::Responses,
+        "claude-sonnet-4-5",
+        false,
+        0,
+    );
+    stream_case(
+        "responses_stream_tool_call.sse",
+        "responses_stream_tool_call.messages.sse",
+        ex,
+    )
+    .unwrap();
+    let ex = exchange(Api::OpenAi, Api::Responses, "gpt-4o", true, 1_700_000_000);
+    stream_case(
+        "responses_stream_tool_call.sse",
+        "responses_stream_tool_call.chat.sse",
+        ex,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_failed_response_becomes_the_clients_error_event() {
+    for (client, model, created, expected) in [
+        (
+            Api::Anthropic,
+            "claude-sonnet-4-5",
+            0,
+            "responses_stream_failed.messages.sse",
+        ),
+        (
+            Api::OpenAi,
+            "gpt-4o",
+            1_700_000_000,
+            "responses_stream_failed.chat.sse",
+        ),
+    ] {
+        let ex = exchange(
+            client,
+            Api::Responses,
+            model,
+            client == Api::OpenAi,
+            created,
+        );
+        let end = stream_case("responses_stream_failed.sse", expected, ex);
+        assert!(end.unwrap_err().error_sent, "{expected}");
+    }
+}
+
+#[test]
+fn messages_and_chat_streams_become_responses_events_at_every_split() {
+    for (input, expected, upstream, custom, complete) in [
+        (
+            "messages_stream_thinking.sse",
+            "messages_stream_thinking.responses.sse",
+            Api::Anthropic,
+            None,
+            true,
+        ),
+        (
+            "messages_stream_tool_use.sse",
+            "messages_stream_tool_use.responses.sse",
+            Api::Anthropic,
+            None,
+            true,
+        ),
+        (
+            "messages_stream_patch.sse",
+            "messages_stream_patch.responses.sse",
+            Api::Anthropic,
+            Some("apply_patch"),
+            true,
+        ),
+        (
+            "messages_stream_error.sse",
+            "messages_stream_error.responses.sse",
+            Api::Anthropic,
+            None,
+            false,
+        ),
+        (
+            "chat_stream_tool_calls.sse",
+            "chat_stream_tool_calls.responses.sse",
+            Api::OpenAi,
+            None,
+            true,
+        ),
+        (
+            "chat_stream_reasoning.sse",
+            "chat_stream_reasoning.responses.sse",
+            Api::OpenAi,
+            None,
+            true,
+        ),
+        (
+            "chat_stream_error.sse",
+            "chat_stream_error.responses.sse",
+            Api::OpenAi,
+            None,
+            false,
+        ),
+    ] {
+        let mut ex = exchange(
+            Api::Responses,
+            upstream,
+            "gpt-5-codex",
+            false,
+            1_700_000_000,
+        );
+        ex.tool_names = custom.map(custom_tool).unwrap_or_default();
+        let end = stream_case(input, expected, ex);
+        assert_eq!(end.is_ok(), complete, "{input}");
+        let done = events(&fixture(expected));
+        let last = &done.last().unwrap().0;
+        let want = if complete {
+            "response.completed"
+        } else {
+            "response.failed"
+        };
+        assert_eq!(last, want, "{expected}");
+    }
+}
+
+#[test]
+fn every_responses_stream_cut_anywhere_before_its_end_reports_a_cut() {
+    for client in [Api::Anthropic, Api::OpenAi] {
+        let bytes = fixture("responses_stream_tool_call.sse");
+        let ex = exchange(client, Api::Responses, "m", true, 0);
+        // Cut before `response.completed`: the answer never said it was whole.
+        let end = bytes.len() - 1000;
+        for i in (0..end).step_by(13) {
+            let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+            t.feed(&bytes[..i]);
+            let cut = t.finish().unwrap_err();
+            assert!(!cut.error_sent, "cut at {i}");
+            assert!(!cut.error_event(client).is_empty());
+        }
+    }
+    let bytes = fixture("messages_stream_tool_use.sse");
+    let ex = exchange(Api::Responses, Api::Anthropic, "m", false, 0);
+    let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+    t.feed(&bytes[..bytes.len() / 2]);
+    let cut = t.finish().unwrap_err();
+    let failed = events(&cut.error_event(Api::Responses));
+    assert_eq!(failed[0].0, "response.failed");
+    assert_eq!(failed[0].1["response"]["status"], "failed");
+}

@@ -17,7 +17,7 @@ pub fn is_foreign_header(upstream: Api, name: &str) -> bool {
         return true;
     }
     match upstream {
-        Api::OpenAi => name.starts_with("anthropic-"),
+        Api::OpenAi | Api::Responses => name.starts_with("anthropic-"),
         Api::Anthropic => name.starts_with("openai-"),
     }
 }
@@ -31,7 +31,7 @@ pub fn upstream_path(endpoint: Api, client_path: &str, query: &str, translated: 
         return endpoint.generation_path().to_string();
     }
     let path = match endpoint {
-        Api::OpenAi => match client_path.strip_prefix("/v1") {
+        Api::OpenAi | Api::Responses => match client_path.strip_prefix("/v1") {
             Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
             _ => client_path,
         },

@@ -27,6 +27,9 @@ impl<'a> From<&'a RawValue> for Json<'a> {
 /// `null`, the value of every member an object does not have.
 pub const NULL: Json<'static> = Json("null");
 
+/// `{}`, the input of a tool call without arguments.
+pub const EMPTY_OBJECT: Json<'static> = Json("{}");
+
 impl<'a> Json<'a> {
     /// A whole document; an error when it is not one JSON value.
     pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
@@ -307,13 +310,6 @@ impl<'a> Object<'a> {
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
-
-    /// The members in the order written (a repeated key as often as it is written).
-    pub fn members(&self) -> impl Iterator<Item = (&str, Json<'a>)> + '_ {
-        self.members
-            .iter()
-            .map(|(key, value)| (key.as_ref(), *value))
-    }
 }
 
 /// A JSON value to write, borrowing from the request what it passes on.
@@ -330,6 +326,8 @@ pub enum Out<'a> {
     RawOwned(Box<RawValue>),
     /// A small value the translation made (a usage object).
     Value(serde_json::Value),
+    /// JSON text the translation wrote before (an output item it sends twice).
+    Written(&'a [u8]),
     Array(Vec<Out<'a>>),
     Object(Vec<(&'static str, Out<'a>)>),
 }
@@ -391,6 +389,7 @@ impl Out<'_> {
             Out::Raw(json) => buf.extend_from_slice(json.text().as_bytes()),
             Out::RawOwned(raw) => buf.extend_from_slice(raw.get().as_bytes()),
             Out::Value(value) => serde_json::to_writer(&mut *buf, value)?,
+            Out::Written(bytes) => buf.extend_from_slice(bytes),
             Out::Array(items) => {
                 buf.push(b'[');
                 for (i, item) in items.iter().enumerate() {

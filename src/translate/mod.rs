@@ -1,56 +1,75 @@
-//! Anthropic Messages ⇄ OpenAI Chat Completions, as pure functions and state machines over bytes.
+//! Translation between the LLM APIs the gateway speaks, as pure functions and state machines over
+//! bytes, through one hub: each API has a reader (request, JSON answer, SSE stream → the
+//! intermediate form of [`ir`]) and a writer (the other way), so N APIs are 2N pieces and a
+//! translation is always "the client's reader, then the upstream's writer" (or the reverse for
+//! answers), never a pair of APIs.
 //!
 //! The relay picks the work per attempt from (client API, endpoint API) with [`Route::of`]: the same
-//! API is a passthrough; otherwise [`translate_request`] rewrites the body, [`translate_answer`] a
-//! JSON answer, a [`StreamTranslator`] an SSE answer chunk by chunk, and [`translate_error`] an
-//! upstream error. Nothing here knows of sockets, actors or the config.
+//! API is a passthrough and never enters the hub; otherwise [`translate_request`] rewrites the body,
+//! [`translate_answer`] a JSON answer, a [`StreamTranslator`] an SSE answer chunk by chunk, and
+//! [`translate_error`] an upstream error. Nothing here knows of sockets, actors or the config.
 //!
-//! | Messages | Chat Completions |
-//! | --- | --- |
-//! | `system` (string or text blocks, joined by a blank line) | first `system` message (`system`/`developer` messages anywhere are hoisted back) |
-//! | `text` / `image` (base64 → data URL, url) blocks | `content` string (text only) or `text` / `image_url` parts |
-//! | `tool_use` blocks | assistant `tool_calls`, `input` as a JSON-string `arguments` |
-//! | `tool_result` blocks (`is_error` → `Error: ` prefix; images move to a user message after) | `tool` messages with `tool_call_id`, before the rest of the user turn |
-//! | `tools[]` `name`/`description`/`input_schema` | `tools[]` `function` `name`/`description`/`parameters` |
-//! | `tool_choice` auto / any / tool / none, `disable_parallel_tool_use` | `auto` / `required` / `{function}` / `none`, `parallel_tool_calls: false` |
-//! | `max_tokens` (a Chat client's, else [`RequestOptions::default_max_tokens`]) | `max_tokens` / `max_completion_tokens` |
-//! | `stop_sequences`, `temperature` (Chat's 0–2 capped at 1), `top_p`, `metadata.user_id` | `stop`, `temperature`, `top_p`, `user` |
-//! | `stream` | `stream` + `stream_options.include_usage` |
-//! | `thinking` blocks / `thinking_delta` | `reasoning_content` (or OpenRouter's `reasoning`) |
-//! | `stop_reason` end_turn / max_tokens / tool_use / refusal | `finish_reason` stop / length / tool_calls / content_filter |
-//! | `input_tokens` + `cache_read_input_tokens` (+ cache writes) | `prompt_tokens` (with `cached_tokens`) |
+//! | Messages | intermediate form | Chat Completions |
+//! | --- | --- | --- |
+//! | `system` (string or text blocks, joined by a blank line) | system text | first `system` message (`system`/`developer` messages anywhere are hoisted back) |
+//! | `text` / `image` (base64 → data URL, url) blocks | text, image parts | `content` string (text only) or `text` / `image_url` parts |
+//! | `tool_use` blocks | tool calls | assistant `tool_calls`, `input` as a JSON-string `arguments` |
+//! | `tool_result` blocks (`is_error` → `Error: ` prefix; images move to a user message after) | tool results | `tool` messages with `tool_call_id`, before the rest of the user turn |
+//! | `tools[]` `name`/`description`/`input_schema` | tools | `tools[]` `function` `name`/`description`/`parameters` |
+//! | `tool_choice` auto / any / tool / none, `disable_parallel_tool_use` | tool choice | `auto` / `required` / `{function}` / `none`, `parallel_tool_calls: false` |
+//! | `max_tokens` (a Chat client's, else [`RequestOptions::default_max_tokens`]) | max tokens | `max_tokens` / `max_completion_tokens` |
+//! | `stop_sequences`, `temperature` (Chat's 0–2 capped at 1), `top_p`, `metadata.user_id` | settings | `stop`, `temperature`, `top_p`, `user` |
+//! | `thinking.budget_tokens` | reasoning | `reasoning_effort` (only a client's own) |
+//! | `stream` | stream | `stream` + `stream_options.include_usage` |
+//! | `thinking` blocks / `thinking_delta` | thinking | `reasoning_content` (or OpenRouter's `reasoning`) |
+//! | `stop_reason` end_turn / max_tokens / tool_use / refusal | stop reason | `finish_reason` stop / length / tool_calls / content_filter |
+//! | `input_tokens` + `cache_read_input_tokens` (+ cache writes) | usage | `prompt_tokens` (with `cached_tokens`) |
 //!
-//! Dropped: prior `thinking` blocks, `top_k`, `thinking` settings, `cache_control`, `seed`,
-//! `reasoning_effort`, `service_tier`, `store`. Refused with a 400 naming the field: Chat `n > 1`,
-//! `logprobs`/`top_logprobs`, `logit_bias`, non-zero penalties, audio, JSON `response_format`, legacy
-//! `functions`; Messages server tools (no `input_schema`), `mcp_servers`, URL and file documents
-//! (text documents become text, base64 PDFs `file` parts).
+//! The Responses API's reader and writer are described in [`responses`].
+//!
+//! Dropped: prior `thinking` blocks for an OpenAI upstream, `top_k`, `cache_control`, `seed`,
+//! `service_tier`, `store`. Refused with a 400 naming the field: Chat `n > 1`,
+//! `logprobs`/`top_logprobs`, `logit_bias`, non-zero penalties, audio, JSON output formats for a
+//! Messages upstream, legacy `functions`; Messages server tools (no `input_schema`), `mcp_servers`,
+//! URL and file documents (text documents become text, base64 PDFs `file` parts).
 
-mod answer;
-mod chat_stream;
+mod anthropic;
+mod chat;
 mod errors;
 mod extras;
 mod headers;
+mod hub;
+pub(crate) mod ir;
 mod lazy;
-mod messages_stream;
 mod replay;
-mod request;
+mod responses;
 mod sse;
+mod values;
 
+#[cfg(test)]
+mod answer;
+#[cfg(test)]
+mod chat_stream;
 #[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]
+mod messages_stream;
+#[cfg(test)]
 mod property_tests;
+#[cfg(test)]
+mod request;
 
-pub use answer::{answer_usage, chat_answer_to_messages, messages_answer_to_chat};
-pub use chat_stream::ChatToMessages;
-pub use errors::{error_event, translate_error, ErrorKind};
+pub use errors::{translate_error, ErrorKind};
 pub use extras::{count_tokens_answer, estimate_input_tokens, models_list};
 pub use headers::{is_foreign_header, upstream_path, TRANSLATED_ACCEPT_ENCODING};
-pub use messages_stream::MessagesToChat;
+use hub::{AnyReader, AnyWriter, Pipe};
+pub use ir::ToolName;
 pub use replay::translate_answer_as_stream;
-pub use request::{chat_to_messages, messages_to_chat};
 pub use sse::{EventTooLarge, SseEvent, SseParser, MAX_EVENT};
+pub use values::{
+    answer_usage, chat_answer_to_messages, chat_to_messages, messages_answer_to_chat,
+    messages_to_chat,
+};
 
 pub use crate::wire::Api;
 
@@ -82,7 +101,7 @@ impl Route {
 pub struct RequestOptions {
     /// The model to send upstream (`model_map` already applied); `None` keeps the client's.
     pub upstream_model: Option<String>,
-    /// `max_tokens` for a Messages upstream when the Chat client gave none.
+    /// `max_tokens` for a Messages upstream when the client gave none.
     pub default_max_tokens: u64,
     /// Unix seconds, shown as `created` in Chat answers.
     pub now_unix: u64,
@@ -101,7 +120,7 @@ impl Default for RequestOptions {
     }
 }
 
-/// `max_tokens` sent to a Messages upstream when a Chat client sets no limit.
+/// `max_tokens` sent to a Messages upstream when a client sets no limit.
 pub const DEFAULT_MAX_TOKENS: u64 = 8192;
 
 /// What the answer's translation needs to know about the request it answers.
@@ -119,8 +138,9 @@ pub struct Exchange {
     pub include_usage: bool,
     /// Unix seconds for `created` in Chat answers.
     pub created: u64,
-    /// Tool names shortened for an OpenAI upstream, as (short, original): answers use the original.
-    pub tool_names: Vec<(String, String)>,
+    /// Tools the upstream knows by another name (shortened for OpenAI) or as a function (a
+    /// Responses custom tool): answers give them back as the client knows them.
+    pub tool_names: Vec<ToolName>,
 }
 
 /// A request body rewritten for the upstream's API, and what its answer's translation needs.
@@ -164,16 +184,17 @@ impl Refusal {
             &message,
         ))
         .unwrap_or_default();
-        if let (Api::OpenAi, Some(field)) = (client, self.field()) {
+        if let (Api::OpenAi | Api::Responses, Some(field)) = (client, self.field()) {
             body["error"]["param"] = field.into();
         }
         body.to_string().into_bytes()
     }
 }
 
-/// Rewrites a client's generation request for an upstream of another API. The request is read
-/// where it lies and the new body written as it is read: the translation holds about the body's
-/// size once more, whatever its shape.
+/// Rewrites a client's generation request for an upstream of another API: the client API's reader
+/// reads it, the upstream API's writer writes it. The request is read where it lies, turn by turn,
+/// and the new body written as it is read: the translation holds about the body's size once more,
+/// whatever its shape.
 pub fn translate_request(
     client: Api,
     upstream: Api,
@@ -190,33 +211,24 @@ pub fn translate_request(
         .clone()
         .unwrap_or_else(|| client_model.clone());
     let stream = request.field("stream").as_bool().unwrap_or(false);
-    let target = request::Target {
-        model: &upstream_model,
-        default_max_tokens: options.default_max_tokens,
-        max_tokens_cap: options.max_tokens_cap,
-    };
-    // The new body is about as long as the client's: room for it, and some to spare, at once.
-    let capacity = body.len() + body.len() / 8 + 1024;
-    let mut tool_names = Vec::new();
-    let (out, include_usage) = match (client, upstream) {
-        (Api::Anthropic, Api::OpenAi) => {
-            tool_names = request::shortened_tool_names(&request);
-            let out = request::write_messages_as_chat(&request, target, capacity)?;
-            (out, false)
-        }
-        (Api::OpenAi, Api::Anthropic) => (
-            request::write_chat_as_messages(&request, target, capacity)?,
-            request
-                .field("stream_options")
-                .get("include_usage")
-                .as_bool()
-                .unwrap_or(false),
-        ),
+    let (body, include_usage, tool_names) = if client == upstream {
         // One API on both sides is a passthrough, never translated.
-        _ => (body.to_vec(), false),
+        (body.to_vec(), false, Vec::new())
+    } else {
+        let read = hub::read_request(client, &request, upstream)?;
+        let include_usage = read.include_usage;
+        let target = hub::Target {
+            model: &upstream_model,
+            default_max_tokens: options.default_max_tokens,
+            max_tokens_cap: options.max_tokens_cap,
+            // The new body is about as long as the client's: room for it, and some to spare.
+            capacity: body.len() + body.len() / 8 + 1024,
+        };
+        let written = hub::write_request(upstream, read, &target)?;
+        (written.body, include_usage, written.tool_names)
     };
     Ok(TranslatedRequest {
-        body: out,
+        body,
         exchange: Exchange {
             client,
             upstream,
@@ -231,26 +243,26 @@ pub fn translate_request(
 }
 
 /// Rewrites an upstream's successful JSON answer for the client; `None` when it is not JSON. The
-/// answer is read where it lies and the new one written block by block.
+/// answer is read where it lies and the new one written part by part.
 pub fn translate_answer(exchange: &Exchange, body: &[u8]) -> Option<Vec<u8>> {
     let answer = lazy::Json::parse(body).ok()?.object().unwrap_or_default();
-    let capacity = body.len() + 1024;
-    match (exchange.upstream, exchange.client) {
-        (Api::OpenAi, Api::Anthropic) => answer::write_chat_answer_as_messages(
-            &answer,
-            &exchange.client_model,
-            &exchange.tool_names,
-            capacity,
-        )
-        .ok(),
-        (Api::Anthropic, Api::OpenAi) => answer::write_messages_answer_as_chat(
-            &answer,
-            &exchange.client_model,
-            exchange.created,
-            capacity,
-        )
-        .ok(),
-        _ => Some(body.to_vec()),
+    if exchange.client == exchange.upstream {
+        return Some(body.to_vec());
+    }
+    let read = hub::read_answer(exchange.upstream, &answer, &exchange.tool_names);
+    let client = hub::Client {
+        model: &exchange.client_model,
+        created: exchange.created,
+        tool_names: &exchange.tool_names,
+    };
+    hub::write_answer(exchange.client, read, &client, body.len() + 1024).ok()
+}
+
+/// The client API's SSE error event, which ends a stream that failed midway.
+pub fn error_event(client: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
+    match client {
+        Api::Responses => responses::failed_event(kind, message),
+        Api::Anthropic | Api::OpenAi => errors::error_event(client, kind, message),
     }
 }
 
@@ -278,63 +290,77 @@ impl Cut {
     }
 }
 
-/// Translates an upstream SSE answer for the client as its bytes arrive.
+/// Translates an upstream SSE answer for the client as its bytes arrive: the upstream API's stream
+/// reader joined to the client API's stream writer.
 #[derive(Debug)]
-pub enum StreamTranslator {
-    ChatToMessages(ChatToMessages),
-    MessagesToChat(MessagesToChat),
-}
+pub struct StreamTranslator(Pipe<AnyReader, AnyWriter>);
 
 impl StreamTranslator {
     /// The translator for this exchange; `None` when client and upstream speak the same API.
     pub fn for_exchange(exchange: &Exchange) -> Option<StreamTranslator> {
-        match (exchange.upstream, exchange.client) {
-            (Api::OpenAi, Api::Anthropic) => Some(StreamTranslator::ChatToMessages(
-                ChatToMessages::new(&exchange.client_model)
-                    .with_tool_names(exchange.tool_names.clone()),
-            )),
-            (Api::Anthropic, Api::OpenAi) => {
-                Some(StreamTranslator::MessagesToChat(MessagesToChat::new(
-                    &exchange.client_model,
-                    exchange.include_usage,
-                    exchange.created,
-                )))
-            }
-            _ => None,
+        if exchange.client == exchange.upstream {
+            return None;
         }
+        Some(StreamTranslator(Pipe::join(
+            AnyReader::of(exchange.upstream, exchange.tool_names.clone()),
+            AnyWriter::of(exchange),
+        )))
     }
 
     /// The client's bytes for these upstream bytes (possibly none yet).
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
-        match self {
-            StreamTranslator::ChatToMessages(t) => t.feed(bytes),
-            StreamTranslator::MessagesToChat(t) => t.feed(bytes),
-        }
+        self.0.feed(bytes)
     }
 
     /// The client's last bytes once the upstream stream ended, or why it was cut short.
     pub fn finish(&mut self) -> Result<Vec<u8>, Cut> {
-        match self {
-            StreamTranslator::ChatToMessages(t) => t.finish(),
-            StreamTranslator::MessagesToChat(t) => t.finish(),
-        }
+        self.0.finish()
     }
 
     /// The upstream sent an event too large to follow: the client already has its error event,
     /// and the rest of the upstream's stream need not be read.
     pub fn gave_up(&self) -> bool {
-        match self {
-            StreamTranslator::ChatToMessages(t) => t.gave_up(),
-            StreamTranslator::MessagesToChat(t) => t.gave_up(),
-        }
+        self.0.gave_up()
     }
 
     /// Tokens the upstream reported so far: (input, output, cache read, cache write).
     pub fn usage(&self) -> Usage {
-        match self {
-            StreamTranslator::ChatToMessages(t) => t.usage(),
-            StreamTranslator::MessagesToChat(t) => t.usage(),
-        }
+        self.0.usage()
+    }
+}
+
+/// Chat Completions chunks → Messages events: the Chat stream reader and the Messages stream writer.
+#[cfg(test)]
+pub(crate) type ChatToMessages = Pipe<chat::StreamReader, anthropic::StreamWriter>;
+
+#[cfg(test)]
+impl ChatToMessages {
+    /// A translator whose events name `client_model`.
+    pub fn new(client_model: &str) -> Self {
+        Pipe::join(
+            chat::StreamReader::new(Vec::new()),
+            anthropic::StreamWriter::new(client_model),
+        )
+    }
+
+    /// Tool names shortened for the upstream, as (short, original): blocks carry the original.
+    pub fn with_tool_names(self, names: Vec<(String, String)>) -> Self {
+        self.with_reader(chat::StreamReader::new(ToolName::renamed(&names)))
+    }
+}
+
+/// Messages events → Chat Completions chunks: the Messages stream reader and the Chat stream writer.
+#[cfg(test)]
+pub(crate) type MessagesToChat = Pipe<anthropic::StreamReader, chat::StreamWriter>;
+
+#[cfg(test)]
+impl MessagesToChat {
+    /// A translator whose chunks name `client_model`; `include_usage` adds the usage chunk.
+    pub fn new(client_model: &str, include_usage: bool, created: u64) -> Self {
+        Pipe::join(
+            anthropic::StreamReader::new(Vec::new()),
+            chat::StreamWriter::new(client_model, include_usage, created),
+        )
     }
 }
 

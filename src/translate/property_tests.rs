@@ -625,3 +625,590 @@ proptest! {
         }
     }
 }
+
+/// One output item of a Responses stream, as its deltas arrive.
+#[derive(Debug, Clone)]
+enum Item {
+    /// Summary parts, each in fragments.
+    Reasoning(Vec<Vec<String>>),
+    Text(Vec<String>),
+    /// A function call: name, argument fragments.
+    Call(String, Vec<String>),
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    prop_oneof![
+        prop::collection::vec(fragments(), 1..3).prop_map(Item::Reasoning),
+        fragments().prop_map(Item::Text),
+        ("[a-zA-Z_][a-zA-Z0-9_]{0,12}", fragments()).prop_map(|(n, f)| Item::Call(n, f)),
+    ]
+}
+
+/// What a client must read back from a Responses stream.
+struct ResponsesCase {
+    bytes: Vec<u8>,
+    reasoning: String,
+    text: String,
+    calls: Vec<(String, String, String)>,
+}
+
+/// A Responses stream as OpenAI sends it: every item added, its deltas and `.done` events, then
+/// `response.completed` (or `response.incomplete` for a cut-off answer) with usage.
+fn responses_transcript(items: &[Item], incomplete: bool, comments: bool) -> ResponsesCase {
+    let mut events: Vec<Value> = Vec::new();
+    let response = |status: &str, output: Vec<Value>, usage: Value| {
+        json!({"id": "resp_p", "object": "response", "created_at": 1, "status": status,
+            "model": "up", "output": output, "usage": usage})
+    };
+    events.push(json!({"type": "response.created", "response": response("in_progress", vec![], Value::Null)}));
+    events.push(json!({"type": "response.in_progress", "response": response("in_progress", vec![], Value::Null)}));
+    let (mut reasoning, mut text, mut calls, mut output) =
+        (String::new(), String::new(), Vec::new(), Vec::new());
+    for (i, item) in items.iter().enumerate() {
+        let id = format!("item_{i}");
+        let done = match item {
+            Item::Reasoning(parts) => {
+                events.push(
+                    json!({"type": "response.output_item.added", "output_index": i,
+                    "item": {"id": id, "type": "reasoning", "summary": []}}),
+                );
+                let mut summary = Vec::new();
+                for (p, fragments) in parts.iter().enumerate() {
+                    events.push(json!({"type": "response.reasoning_summary_part.added", "item_id": id,
+                        "output_index": i, "summary_index": p, "part": {"type": "summary_text", "text": ""}}));
+                    for f in fragments {
+                        events.push(
+                            json!({"type": "response.reasoning_summary_text.delta", "item_id": id,
+                            "output_index": i, "summary_index": p, "delta": f}),
+                        );
+                    }
+                    let whole = fragments.concat();
+                    events.push(
+                        json!({"type": "response.reasoning_summary_text.done", "item_id": id,
+                        "output_index": i, "summary_index": p, "text": whole}),
+                    );
+                    summary.push(json!({"type": "summary_text", "text": whole}));
+                }
+                let texts: Vec<String> = parts.iter().map(|p| p.concat()).collect();
+                reasoning.push_str(&texts.join("\n\n"));
+                json!({"id": id, "type": "reasoning", "summary": summary, "encrypted_content": "gAAAA"})
+            }
+            Item::Text(fragments) => {
+                events.push(json!({"type": "response.output_item.added", "output_index": i,
+                    "item": {"id": id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}));
+                events.push(
+                    json!({"type": "response.content_part.added", "item_id": id, "output_index": i,
+                    "content_index": 0, "part": {"type": "output_text", "text": ""}}),
+                );
+                for f in fragments {
+                    events.push(json!({"type": "response.output_text.delta", "item_id": id,
+                        "output_index": i, "content_index": 0, "delta": f}));
+                }
+                let whole = fragments.concat();
+                text.push_str(&whole);
+                json!({"id": id, "type": "message", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": whole, "annotations": []}]})
+            }
+            Item::Call(name, fragments) => {
+                let call_id = format!("call_{i}");
+                events.push(
+                    json!({"type": "response.output_item.added", "output_index": i,
+                    "item": {"id": id, "type": "function_call", "status": "in_progress",
+                        "call_id": call_id, "name": name, "arguments": ""}}),
+                );
+                for f in fragments {
+                    events.push(
+                        json!({"type": "response.function_call_arguments.delta", "item_id": id,
+                        "output_index": i, "delta": f}),
+                    );
+                }
+                let whole = fragments.concat();
+                calls.push((call_id.clone(), name.clone(), whole.clone()));
+                json!({"id": id, "type": "function_call", "status": "completed", "call_id": call_id,
+                    "name": name, "arguments": whole})
+            }
+        };
+        events.push(json!({"type": "response.output_item.done", "output_index": i, "item": done}));
+        output.push(done);
+    }
+    let usage = json!({"input_tokens": 11, "input_tokens_details": {"cached_tokens": 3},
+        "output_tokens": 7, "output_tokens_details": {"reasoning_tokens": 2}, "total_tokens": 18});
+    let mut last = response(
+        if incomplete {
+            "incomplete"
+        } else {
+            "completed"
+        },
+        output,
+        usage,
+    );
+    if incomplete {
+        last["incomplete_details"] = json!({"reason": "max_output_tokens"});
+    }
+    let kind = if incomplete {
+        "response.incomplete"
+    } else {
+        "response.completed"
+    };
+    events.push(json!({"type": kind, "response": last}));
+    let mut bytes = Vec::new();
+    for (n, mut e) in events.into_iter().enumerate() {
+        e["sequence_number"] = json!(n);
+        if comments && n % 3 == 1 {
+            bytes.extend_from_slice(b": keep-alive\n\n");
+        }
+        bytes.extend(format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()).into_bytes());
+    }
+    ResponsesCase {
+        bytes,
+        reasoning,
+        text,
+        calls,
+    }
+}
+
+/// What a Chat client read from its chunks.
+struct ChatRead {
+    text: String,
+    reasoning: String,
+    calls: Vec<(String, String, String)>,
+    finishes: Vec<String>,
+    usage: Option<Value>,
+}
+
+/// Checks the Chat chunk grammar (one `[DONE]` last, the finish chunk once, only usage after it,
+/// contiguous tool call indices) and returns what the client reads.
+fn read_chat_stream(bytes: &[u8], model: &str) -> ChatRead {
+    let events = parse_sse(bytes);
+    assert_eq!(events.iter().filter(|e| e.data == "[DONE]").count(), 1);
+    assert_eq!(&events.last().unwrap().data, "[DONE]");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let mut read = ChatRead {
+        text: String::new(),
+        reasoning: String::new(),
+        calls: Vec::new(),
+        finishes: Vec::new(),
+        usage: None,
+    };
+    for c in &chunks {
+        assert_eq!(c["model"], model);
+        assert_eq!(c["object"], "chat.completion.chunk");
+        if c["choices"].as_array().unwrap().is_empty() {
+            assert_eq!(read.finishes.len(), 1, "usage follows the finish chunk");
+            assert!(read.usage.is_none(), "one usage chunk");
+            read.usage = Some(c["usage"].clone());
+            continue;
+        }
+        assert!(
+            read.finishes.is_empty(),
+            "nothing follows the finish chunk but usage"
+        );
+        let choice = &c["choices"][0];
+        if let Some(f) = choice["finish_reason"].as_str() {
+            read.finishes.push(f.to_string());
+        }
+        let d = &choice["delta"];
+        read.text
+            .push_str(d["content"].as_str().unwrap_or_default());
+        read.reasoning
+            .push_str(d["reasoning_content"].as_str().unwrap_or_default());
+        for call in d["tool_calls"].as_array().into_iter().flatten() {
+            let index = call["index"].as_u64().unwrap() as usize;
+            if index == read.calls.len() {
+                read.calls.push((
+                    call["id"].as_str().unwrap().to_string(),
+                    call["function"]["name"].as_str().unwrap().to_string(),
+                    String::new(),
+                ));
+            }
+            assert!(index < read.calls.len(), "tool call indices are contiguous");
+            read.calls[index]
+                .2
+                .push_str(call["function"]["arguments"].as_str().unwrap_or_default());
+        }
+    }
+    assert_eq!(read.finishes.len(), 1, "exactly one finish chunk");
+    read
+}
+
+/// What a Responses client read from its events.
+#[derive(Debug, Default)]
+struct ResponsesRead {
+    reasoning: String,
+    text: String,
+    calls: Vec<(String, String, String)>,
+    /// Each reasoning item's `encrypted_content`, if any.
+    carried: Vec<Option<String>>,
+    status: String,
+    usage: Value,
+}
+
+/// Checks the Responses event grammar: `response.created` and `response.in_progress` first,
+/// sequence numbers counting up from 0, one item open at a time, every item `added` then `done`
+/// (with its whole content), every delta in the open item, and `response.completed` last, listing
+/// the done items, with usage. Returns what a client such as Codex builds from `output_item.done`.
+fn read_responses_stream(bytes: &[u8], model: &str) -> ResponsesRead {
+    let events = parse_sse(bytes);
+    let values: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let v: Value = serde_json::from_str(&e.data).unwrap();
+            assert_eq!(
+                v["type"].as_str(),
+                Some(e.name.as_str()),
+                "event name matches its type"
+            );
+            v
+        })
+        .collect();
+    assert_eq!(values[0]["type"], "response.created");
+    assert_eq!(values[1]["type"], "response.in_progress");
+    let mut read = ResponsesRead::default();
+    let mut open: Option<(u64, String, String)> = None;
+    let mut deltas = String::new();
+    let mut done_items: Vec<Value> = Vec::new();
+    for (n, v) in values.iter().enumerate() {
+        assert_eq!(
+            v["sequence_number"].as_u64(),
+            Some(n as u64),
+            "sequence numbers count up"
+        );
+        let kind = v["type"].as_str().unwrap();
+        let in_open = |v: &Value, open: &Option<(u64, String, String)>, want: &str| {
+            let (index, id, item_kind) = open.as_ref().expect("a delta belongs to an open item");
+            assert_eq!(v["output_index"].as_u64(), Some(*index));
+            assert_eq!(v["item_id"].as_str(), Some(id.as_str()));
+            assert_eq!(item_kind, want, "{}", v["type"]);
+        };
+        match kind {
+            "response.created" | "response.in_progress" => assert!(n < 2),
+            "response.output_item.added" => {
+                assert!(
+                    open.is_none(),
+                    "an item opens only after the previous one is done"
+                );
+                assert_eq!(v["output_index"].as_u64(), Some(done_items.len() as u64));
+                let item = &v["item"];
+                open = Some((
+                    done_items.len() as u64,
+                    item["id"].as_str().unwrap().to_string(),
+                    item["type"].as_str().unwrap().to_string(),
+                ));
+                deltas.clear();
+            }
+            "response.content_part.added"
+            | "response.content_part.done"
+            | "response.output_text.done" => in_open(v, &open, "message"),
+            "response.output_text.delta" => {
+                in_open(v, &open, "message");
+                deltas.push_str(v["delta"].as_str().unwrap());
+            }
+            "response.reasoning_summary_part.added"
+            | "response.reasoning_summary_part.done"
+            | "response.reasoning_summary_text.done" => in_open(v, &open, "reasoning"),
+            "response.reasoning_summary_text.delta" => {
+                in_open(v, &open, "reasoning");
+                deltas.push_str(v["delta"].as_str().unwrap());
+            }
+            "response.function_call_arguments.done" => in_open(v, &open, "function_call"),
+            "response.function_call_arguments.delta" => {
+                in_open(v, &open, "function_call");
+                deltas.push_str(v["delta"].as_str().unwrap());
+            }
+            "response.output_item.done" => {
+                let (index, id, item_kind) = open.take().expect("done closes an open item");
+                assert_eq!(v["output_index"].as_u64(), Some(index));
+                let item = &v["item"];
+                assert_eq!(item["id"].as_str(), Some(id.as_str()));
+                assert_eq!(item["type"].as_str(), Some(item_kind.as_str()));
+                match item_kind.as_str() {
+                    "message" => {
+                        assert_eq!(item["status"], "completed");
+                        let whole = item["content"][0]["text"].as_str().unwrap();
+                        assert_eq!(whole, deltas, "the done message holds its deltas");
+                        read.text.push_str(whole);
+                    }
+                    "reasoning" => {
+                        let summary = item["summary"].as_array().unwrap();
+                        let whole: String = summary
+                            .iter()
+                            .map(|s| s["text"].as_str().unwrap())
+                            .collect();
+                        assert_eq!(whole, deltas, "the done reasoning holds its deltas");
+                        read.reasoning.push_str(&whole);
+                        read.carried
+                            .push(item["encrypted_content"].as_str().map(str::to_string));
+                    }
+                    "function_call" => {
+                        assert_eq!(item["status"], "completed");
+                        let arguments = item["arguments"].as_str().unwrap();
+                        assert_eq!(arguments, deltas, "the done call holds its arguments");
+                        read.calls.push((
+                            item["call_id"].as_str().unwrap().to_string(),
+                            item["name"].as_str().unwrap().to_string(),
+                            arguments.to_string(),
+                        ));
+                    }
+                    other => panic!("unexpected item {other}"),
+                }
+                done_items.push(item.clone());
+            }
+            "response.completed" => {
+                assert_eq!(n, values.len() - 1, "response.completed comes last");
+                assert!(open.is_none(), "every item is done before the response");
+                let response = &v["response"];
+                assert_eq!(response["model"], model);
+                assert_eq!(response["output"], Value::Array(done_items.clone()));
+                let usage = &response["usage"];
+                assert!(usage["input_tokens_details"]["cached_tokens"].is_u64());
+                assert!(usage["output_tokens_details"]["reasoning_tokens"].is_u64());
+                read.status = response["status"].as_str().unwrap().to_string();
+                read.usage = usage.clone();
+            }
+            other => panic!("unexpected event {other}"),
+        }
+    }
+    assert_eq!(values.last().unwrap()["type"], "response.completed");
+    read
+}
+
+proptest! {
+    #[test]
+    fn any_responses_stream_becomes_valid_messages_and_chat_streams(
+        items in prop::collection::vec(item(), 0..6),
+        incomplete in any::<bool>(),
+        comments in any::<bool>(),
+        crlf in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let case = responses_transcript(&items, incomplete, comments);
+        let bytes = if crlf {
+            String::from_utf8(case.bytes.clone()).unwrap().replace('\n', "\r\n").into_bytes()
+        } else {
+            case.bytes.clone()
+        };
+        let to_messages = Exchange { client: Api::Anthropic, upstream: Api::Responses, client_model: "claude-client".into(),
+            upstream_model: "up".into(), stream: true, include_usage: false, created: 0, tool_names: Vec::new() };
+        let mut t = StreamTranslator::for_exchange(&to_messages).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let (thinking, text, tools, stop) = read_messages_stream(&out);
+        prop_assert_eq!(&thinking, &case.reasoning);
+        prop_assert_eq!(&text, &case.text);
+        prop_assert_eq!(&tools, &case.calls);
+        let want = match (incomplete, case.calls.is_empty()) {
+            (true, _) => "max_tokens",
+            (false, false) => "tool_use",
+            (false, true) => "end_turn",
+        };
+        prop_assert_eq!(stop, want);
+        prop_assert_eq!(t.usage(), Usage { input: 8, output: 7, cache_read: 3, cache_write: 0 });
+
+        let to_chat = Exchange { client: Api::OpenAi, client_model: "gpt-client".into(), include_usage: true, ..to_messages };
+        let mut t = StreamTranslator::for_exchange(&to_chat).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_chat_stream(&out, "gpt-client");
+        prop_assert_eq!(&read.reasoning, &case.reasoning);
+        prop_assert_eq!(&read.text, &case.text);
+        prop_assert_eq!(&read.calls, &case.calls);
+        let want = match (incomplete, case.calls.is_empty()) {
+            (true, _) => "length",
+            (false, false) => "tool_calls",
+            (false, true) => "stop",
+        };
+        prop_assert_eq!(read.finishes, vec![want.to_string()]);
+        let usage = read.usage.unwrap();
+        prop_assert_eq!(&usage["prompt_tokens"], 11);
+        prop_assert_eq!(&usage["completion_tokens_details"]["reasoning_tokens"], 2);
+    }
+
+    #[test]
+    fn any_chat_stream_becomes_a_valid_responses_stream(
+        segments in prop::collection::vec(segment(), 0..6),
+        finish in prop::sample::select(vec!["stop", "length", "tool_calls"]),
+        usage in 0u8..3,
+        done in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let case = chat_transcript(&segments, finish, usage, done);
+        let ex = Exchange { client: Api::Responses, upstream: Api::OpenAi, client_model: "codex-client".into(),
+            upstream_model: "up".into(), stream: true, include_usage: false, created: 0, tool_names: Vec::new() };
+        let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &case.bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_responses_stream(&out, "codex-client");
+        prop_assert_eq!(read.reasoning, case.reasoning);
+        prop_assert_eq!(read.text, case.text);
+        prop_assert_eq!(read.calls, case.tools);
+        prop_assert_eq!(read.status, if finish == "length" { "incomplete" } else { "completed" });
+        if usage > 0 {
+            prop_assert_eq!(&read.usage["input_tokens"], 11);
+            prop_assert_eq!(&read.usage["output_tokens"], 7);
+        }
+    }
+
+    #[test]
+    fn any_messages_stream_becomes_a_valid_responses_stream_that_carries_its_thinking(
+        blocks in prop::collection::vec(block(), 0..6),
+        stop in prop::sample::select(vec!["end_turn", "max_tokens", "tool_use"]),
+        ping in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let bytes = messages_transcript(&blocks, stop, ping);
+        let ex = Exchange { client: Api::Responses, upstream: Api::Anthropic, client_model: "codex-client".into(),
+            upstream_model: "claude-up".into(), stream: true, include_usage: false, created: 3, tool_names: Vec::new() };
+        let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_responses_stream(&out, "codex-client");
+        let (mut want_text, mut want_reasoning, mut want_calls, mut thinking) = (String::new(), String::new(), Vec::new(), Vec::new());
+        for (index, b) in blocks.iter().enumerate() {
+            match b {
+                Block::Thinking(p) => {
+                    want_reasoning.push_str(&p.concat());
+                    thinking.push(p.concat());
+                }
+                Block::Text(p) => want_text.push_str(&p.concat()),
+                Block::Tool(name, p) => want_calls.push((format!("toolu_{index}"), name.clone(), p.concat())),
+            }
+        }
+        prop_assert_eq!(read.text, want_text);
+        prop_assert_eq!(read.reasoning, want_reasoning);
+        prop_assert_eq!(read.calls, want_calls);
+        prop_assert_eq!(read.status, if stop == "max_tokens" { "incomplete" } else { "completed" });
+        // Each thinking block comes back whole from its reasoning item, signature and all.
+        prop_assert_eq!(read.carried.len(), thinking.len());
+        for (carried, text) in read.carried.iter().zip(&thinking) {
+            let restored = responses::carry::restore(carried.as_deref().unwrap()).unwrap();
+            let is_it = matches!(&restored[..], [ir::Part::Thinking { text: t, signature: Some(s) }] if t == text && s == "sig");
+            prop_assert!(is_it, "{:?}", restored);
+        }
+    }
+}
+
+/// Any JSON value, small, in the words of Responses events and requests.
+fn responses_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        "(?s).{0,6}".prop_map(Value::from),
+        prop::sample::select(vec![
+            "response.created",
+            "response.output_item.added",
+            "response.output_item.done",
+            "response.output_text.delta",
+            "response.reasoning_summary_text.delta",
+            "response.reasoning_summary_part.added",
+            "response.function_call_arguments.delta",
+            "response.completed",
+            "response.incomplete",
+            "response.failed",
+            "error",
+            "message",
+            "reasoning",
+            "function_call",
+            "custom_tool_call",
+            "function_call_output",
+            "custom_tool_call_output",
+            "input_text",
+            "input_image",
+            "input_file",
+            "item_reference",
+            "developer",
+            "assistant",
+            "user",
+            "function",
+            "custom",
+            "json_schema",
+            "switchyard.anthropic.v1:W10=",
+        ])
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 40, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "type",
+                        "role",
+                        "content",
+                        "input",
+                        "output",
+                        "item",
+                        "output_index",
+                        "summary_index",
+                        "delta",
+                        "response",
+                        "usage",
+                        "call_id",
+                        "name",
+                        "arguments",
+                        "summary",
+                        "text",
+                        "status",
+                        "error",
+                        "code",
+                        "message",
+                        "encrypted_content",
+                        "tools",
+                        "tool_choice",
+                        "reasoning",
+                        "effort",
+                        "format",
+                        "instructions",
+                        "image_url",
+                        "file_data",
+                        "parameters",
+                        "incomplete_details",
+                        "reason",
+                        "previous_response_id",
+                        "store",
+                        "max_output_tokens",
+                        "messages",
+                        "system",
+                        "stream"
+                    ]),
+                    inner
+                ),
+                0..5
+            )
+            .prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn no_input_makes_a_responses_translation_panic(
+        raw in prop::collection::vec(any::<u8>(), 0..200),
+        values in prop::collection::vec(responses_json(), 0..6),
+    ) {
+        for (client, upstream) in [
+            (Api::Anthropic, Api::Responses),
+            (Api::OpenAi, Api::Responses),
+            (Api::Responses, Api::Anthropic),
+            (Api::Responses, Api::OpenAi),
+        ] {
+            let ex = Exchange { client, upstream, client_model: "m".into(), upstream_model: "u".into(),
+                stream: true, include_usage: true, created: 0, tool_names: Vec::new() };
+            let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+            t.feed(&raw);
+            for v in &values {
+                t.feed(format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap_or("x")).as_bytes());
+                let _ = translate_request(client, upstream, v.to_string().as_bytes(), &RequestOptions::default());
+                let _ = translate_answer(&ex, v.to_string().as_bytes());
+                let _ = translate_answer_as_stream(&ex, v.to_string().as_bytes());
+            }
+            let _ = t.finish();
+        }
+    }
+}

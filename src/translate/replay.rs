@@ -1,195 +1,51 @@
-//! An upstream that answered `stream: true` with one JSON body: the body replayed as the SSE
-//! stream its API would have sent, then translated like any stream, so the client still gets SSE.
-//! The replay writes one event per part of the answer (text, each tool call, each block), so no
-//! event is much larger than the largest part.
+//! An upstream that answered `stream: true` with one JSON body: the body read into the
+//! intermediate form, replayed as the events a stream of it would have carried, and written by the
+//! client API's stream writer, so the client still gets SSE. Each part of the answer (a text, a
+//! tool call, a block) is one event, so no event is much larger than the largest part.
 
-use super::lazy::{Json, JsonWriter, Object, Out};
-use super::{Api, Exchange, StreamTranslator};
+use super::hub::{read_answer, AnyWriter, WriteStream};
+use super::ir::{Answer, Event, Part};
+use super::lazy::Json;
+use super::Exchange;
+use std::borrow::Cow;
 
-/// Appends one SSE event (`event:` only when `name` is given) whose data `write` writes.
-fn event(
-    sse: &mut Vec<u8>,
-    name: Option<&str>,
-    write: impl FnOnce(&mut JsonWriter) -> serde_json::Result<()>,
-) -> serde_json::Result<()> {
-    let mut data = JsonWriter::with_capacity(0);
-    write(&mut data)?;
-    if let Some(name) = name {
-        sse.extend_from_slice(b"event: ");
-        sse.extend_from_slice(name.as_bytes());
-        sse.push(b'\n');
-    }
-    sse.extend_from_slice(b"data: ");
-    sse.extend_from_slice(&data.finish());
-    sse.extend_from_slice(b"\n\n");
-    Ok(())
-}
+#[cfg(test)]
+use super::Api;
 
-/// A Chat completion as the chunks that would have streamed it.
-fn chat_answer_as_sse(answer: &Object<'_>) -> serde_json::Result<Vec<u8>> {
-    let (choice, message) = super::answer::first_choice(answer);
-    // Every chunk: the answer's id, created and model, and `choices` as `write_choices` writes it.
-    let chunk =
-        |sse: &mut Vec<u8>, write_choices: &dyn Fn(&mut JsonWriter) -> serde_json::Result<()>| {
-            event(sse, None, |w| {
-                w.open_object();
-                w.member("id", &answer.field("id").into())?;
-                w.member("object", &"chat.completion.chunk".into())?;
-                w.member("created", &answer.field("created").into())?;
-                w.member("model", &answer.field("model").into())?;
-                w.key("choices")?;
-                write_choices(w)
-            })
-        };
-    // One delta at index 0, unfinished.
-    let delta = |sse: &mut Vec<u8>, members: Vec<(&'static str, Out<'_>)>| {
-        chunk(sse, &|w: &mut JsonWriter| {
-            w.open_array();
-            w.open_object();
-            w.member("index", &Out::U64(0))?;
-            w.member("delta", &Out::Object(members.clone()))?;
-            w.member("finish_reason", &Out::Null)?;
-            w.close();
-            w.close();
-            Ok(())
-        })
-    };
-    let mut sse = Vec::new();
-    let mut first = vec![("role", Out::from("assistant"))];
-    for key in ["reasoning_content", "reasoning", "content", "refusal"] {
-        if let Some(text) = message.str(key) {
-            first.push((key, text.into()));
-        }
-    }
-    delta(&mut sse, first)?;
-    let calls = message.field("tool_calls").array().unwrap_or_default();
-    let calls = calls.into_iter().filter_map(Json::object);
-    for (i, call) in calls.enumerate() {
-        let mut members: Vec<(&'static str, Out)> = Vec::new();
-        for key in ["id", "type", "function"] {
-            if let Some(value) = call.get(key) {
-                members.push((key, value.into()));
+/// The events that would have streamed an answer.
+fn answer_events(answer: Answer<'_>, write: &mut dyn FnMut(Event<'_>)) {
+    write(Event::Start { id: answer.id });
+    for (index, part) in answer.parts.into_iter().enumerate() {
+        match part {
+            Part::Text(text) => write(Event::Text(text)),
+            Part::Thinking { text, signature } => {
+                write(Event::Thinking(text));
+                if let Some(signature) = signature.filter(|s| !s.is_empty()) {
+                    write(Event::Signature(signature));
+                }
             }
-        }
-        members.push(("index", Out::U64(i as u64)));
-        delta(
-            &mut sse,
-            vec![("tool_calls", Out::Array(vec![Out::Object(members)]))],
-        )?;
-    }
-    let finish = choice.str("finish_reason");
-    let finish = finish.as_deref().unwrap_or("stop");
-    chunk(&mut sse, &|w: &mut JsonWriter| {
-        w.open_array();
-        w.open_object();
-        w.member("index", &Out::U64(0))?;
-        w.member("delta", &Out::Object(Vec::new()))?;
-        w.member("finish_reason", &finish.into())?;
-        w.close();
-        w.close();
-        Ok(())
-    })?;
-    let usage = answer.field("usage");
-    if usage.object().is_some() {
-        chunk(&mut sse, &|w: &mut JsonWriter| {
-            w.open_array();
-            w.close();
-            w.member("usage", &usage.into())
-        })?;
-    }
-    sse.extend_from_slice(b"data: [DONE]\n\n");
-    Ok(sse)
-}
-
-/// A Message as the events that would have streamed it.
-fn messages_answer_as_sse(answer: &Object<'_>) -> serde_json::Result<Vec<u8>> {
-    let mut sse = Vec::new();
-    event(&mut sse, Some("message_start"), |w| {
-        w.open_object();
-        w.member("type", &"message_start".into())?;
-        w.key("message")?;
-        w.open_object();
-        for (key, value) in answer.members() {
-            if key != "content" && key != "stop_reason" {
-                w.member(key, &value.into())?;
+            Part::RedactedThinking(data) => write(Event::RedactedThinking(data)),
+            Part::ToolCall(call) => {
+                write(Event::ToolCall {
+                    index,
+                    id: call.id,
+                    name: call.name,
+                    arguments: Cow::Borrowed(""),
+                });
+                write(Event::ToolArguments {
+                    index,
+                    text: call.input.into_json(),
+                });
             }
+            Part::Image(_) | Part::Document(_) | Part::ToolResult(_) => continue,
         }
-        w.member("content", &Out::Array(Vec::new()))?;
-        w.member("stop_reason", &Out::Null)
-    })?;
-    let blocks = answer.field("content").array().unwrap_or_default();
-    for (index, block) in blocks.into_iter().enumerate() {
-        let fields = block.object().unwrap_or_default();
-        let index = Out::U64(index as u64);
-        let (empty, delta): (Out, Option<Out>) = match fields.str("type").as_deref() {
-            Some("text") => (
-                out_of(&[("type", "text".into()), ("text", "".into())]),
-                Some(out_of(&[
-                    ("type", "text_delta".into()),
-                    ("text", fields.field("text").into()),
-                ])),
-            ),
-            Some("thinking") => (
-                out_of(&[("type", "thinking".into()), ("thinking", "".into())]),
-                Some(out_of(&[
-                    ("type", "thinking_delta".into()),
-                    ("thinking", fields.field("thinking").into()),
-                ])),
-            ),
-            Some("tool_use") => (
-                out_of(&[
-                    ("type", "tool_use".into()),
-                    ("id", fields.field("id").into()),
-                    ("name", fields.field("name").into()),
-                    ("input", Out::Object(Vec::new())),
-                ]),
-                Some(out_of(&[
-                    ("type", "input_json_delta".into()),
-                    ("partial_json", fields.field("input").compact().into()),
-                ])),
-            ),
-            _ => (block.into(), None),
-        };
-        event(&mut sse, Some("content_block_start"), |w| {
-            w.open_object();
-            w.member("type", &"content_block_start".into())?;
-            w.member("index", &index)?;
-            w.member("content_block", &empty)
-        })?;
-        if let Some(delta) = delta {
-            event(&mut sse, Some("content_block_delta"), |w| {
-                w.open_object();
-                w.member("type", &"content_block_delta".into())?;
-                w.member("index", &index)?;
-                w.member("delta", &delta)
-            })?;
-        }
-        event(&mut sse, Some("content_block_stop"), |w| {
-            w.open_object();
-            w.member("type", &"content_block_stop".into())?;
-            w.member("index", &index)
-        })?;
+        write(Event::BlockStop);
     }
-    event(&mut sse, Some("message_delta"), |w| {
-        w.open_object();
-        w.member("type", &"message_delta".into())?;
-        w.key("delta")?;
-        w.open_object();
-        w.member("stop_reason", &answer.field("stop_reason").into())?;
-        w.member("stop_sequence", &answer.field("stop_sequence").into())?;
-        w.close();
-        w.member("usage", &answer.field("usage").into())
-    })?;
-    event(&mut sse, Some("message_stop"), |w| {
-        w.open_object();
-        w.member("type", &"message_stop".into())
-    })?;
-    Ok(sse)
-}
-
-/// An object of these members.
-fn out_of<'a>(members: &[(&'static str, Out<'a>)]) -> Out<'a> {
-    Out::Object(members.to_vec())
+    write(Event::Stop(answer.stop));
+    write(Event::End {
+        usage: answer.usage,
+        reasoning_tokens: answer.reasoning_tokens,
+    });
 }
 
 /// A JSON answer from an upstream that ignored `stream: true`, as the SSE stream the client asked
@@ -199,19 +55,11 @@ pub fn translate_answer_as_stream(exchange: &Exchange, body: &[u8]) -> Option<Ve
     if answer.get("error").is_some() {
         return None;
     }
-    let upstream_sse = match exchange.upstream {
-        Api::OpenAi => chat_answer_as_sse(&answer),
-        Api::Anthropic => messages_answer_as_sse(&answer),
-    }
-    .ok()?;
-    match StreamTranslator::for_exchange(exchange) {
-        None => Some(upstream_sse),
-        Some(mut translator) => {
-            let mut out = translator.feed(&upstream_sse);
-            out.extend(translator.finish().ok()?);
-            Some(out)
-        }
-    }
+    let answer = read_answer(exchange.upstream, &answer, &exchange.tool_names);
+    let mut writer = AnyWriter::of(exchange);
+    let mut out = Vec::new();
+    answer_events(answer, &mut |event| writer.write(event, &mut out));
+    Some(out)
 }
 
 #[cfg(test)]

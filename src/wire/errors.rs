@@ -125,7 +125,7 @@ pub fn error_value(api: Api, words: &ErrorWords<'_>) -> Value {
             "type": "error",
             "error": {"type": words.anthropic_type, "message": words.message},
         }),
-        Api::OpenAi => json!({
+        Api::OpenAi | Api::Responses => json!({
             "error": {
                 "message": words.message,
                 "type": words.openai_type,
@@ -149,7 +149,7 @@ pub fn error_event_of(api: Api, words: &ErrorWords<'_>) -> Vec<u8> {
     let value = error_value(api, words);
     match api {
         Api::Anthropic => named_event("error", &value),
-        Api::OpenAi => data_event(&value),
+        Api::OpenAi | Api::Responses => data_event(&value),
     }
 }
 

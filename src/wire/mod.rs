@@ -17,6 +17,8 @@ pub enum Api {
     /// OpenAI Chat Completions (`POST /chat/completions` under the SDK's base URL).
     #[serde(rename = "openai")]
     OpenAi,
+    /// OpenAI Responses (`POST /responses` under the SDK's base URL).
+    Responses,
 }
 
 impl Api {
@@ -25,10 +27,21 @@ impl Api {
         match self {
             Api::Anthropic => "/v1/messages",
             Api::OpenAi => "/chat/completions",
+            Api::Responses => "/responses",
+        }
+    }
+
+    /// The API's name in a sentence ("… cannot be sent to a Messages upstream").
+    pub fn title(self) -> &'static str {
+        match self {
+            Api::Anthropic => "Messages",
+            Api::OpenAi => "Chat Completions",
+            Api::Responses => "Responses",
         }
     }
 }
 
+// `responses` is not a config word yet: endpoints of that API wait for the request path to serve them.
 impl crate::words::Words for Api {
     const ALL: &'static [(Self, &'static str)] =
         &[(Api::Anthropic, "anthropic"), (Api::OpenAi, "openai")];
@@ -39,6 +52,7 @@ impl std::fmt::Display for Api {
         f.write_str(match self {
             Api::Anthropic => "anthropic",
             Api::OpenAi => "openai",
+            Api::Responses => "responses",
         })
     }
 }

@@ -1,0 +1,72 @@
+//! Anthropic Messages in the hub: a reader and a writer for requests, whole answers and streams,
+//! and the words of the API they share (stop reasons, usage, ids).
+
+mod answer;
+mod request;
+mod stream;
+
+pub(crate) use answer::{read_answer, write_answer};
+pub(crate) use request::{read_request, write_request};
+pub use stream::{StreamReader, StreamWriter};
+
+use super::ir::StopReason;
+use super::lazy::Json;
+use super::Usage;
+use serde_json::{json, Value};
+
+/// A Messages `stop_reason` in the intermediate form.
+pub(crate) fn stop_reason(word: Option<&str>) -> StopReason {
+    match word {
+        Some("max_tokens") => StopReason::MaxTokens,
+        Some("model_context_window_exceeded") => StopReason::ContextWindow,
+        Some("tool_use") => StopReason::ToolUse,
+        Some("stop_sequence") => StopReason::StopSequence,
+        Some("refusal") => StopReason::Refusal,
+        Some("pause_turn") => StopReason::PauseTurn,
+        _ => StopReason::EndTurn,
+    }
+}
+
+/// The Messages `stop_reason` for a way to stop.
+pub(crate) fn stop_word(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn => "end_turn",
+        StopReason::MaxTokens => "max_tokens",
+        StopReason::ContextWindow => "model_context_window_exceeded",
+        StopReason::ToolUse => "tool_use",
+        StopReason::StopSequence => "stop_sequence",
+        StopReason::Refusal => "refusal",
+        StopReason::PauseTurn => "pause_turn",
+    }
+}
+
+/// The Anthropic usage fields that are present, over `base`.
+pub(crate) fn read_usage(usage: Json<'_>, base: Usage) -> Usage {
+    let usage = usage.object().unwrap_or_default();
+    let read = |key: &str, old: u64| usage.field(key).as_u64().unwrap_or(old);
+    Usage {
+        input: read("input_tokens", base.input),
+        output: read("output_tokens", base.output),
+        cache_read: read("cache_read_input_tokens", base.cache_read),
+        cache_write: read("cache_creation_input_tokens", base.cache_write),
+    }
+}
+
+/// Anthropic's `usage` object.
+pub(crate) fn usage_json(usage: Usage) -> Value {
+    json!({
+        "input_tokens": usage.input,
+        "output_tokens": usage.output,
+        "cache_read_input_tokens": usage.cache_read,
+        "cache_creation_input_tokens": usage.cache_write,
+    })
+}
+
+/// A Messages id for another API's answer id.
+pub(crate) fn message_id(id: Option<&str>) -> String {
+    match id {
+        Some(id) if id.starts_with("msg_") => id.to_string(),
+        Some(id) if !id.is_empty() => format!("msg_{id}"),
+        _ => "msg_switchyard".to_string(),
+    }
+}

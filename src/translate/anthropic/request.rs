@@ -1,0 +1,677 @@
+//! Messages requests: read into the intermediate form (for an upstream of another API), and
+//! written from it (for an Anthropic upstream).
+
+use crate::translate::hub::{unwritable, Target, Written};
+use crate::translate::ir::{
+    joined, Document, Image, Input, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult,
+    Turn, Turns,
+};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::{Api, Refusal};
+use std::borrow::Cow;
+
+/// A Messages request in the intermediate form, for an upstream of `upstream`'s API. What no other
+/// API can express is refused here: server tools, MCP servers, URL and file documents.
+pub(crate) fn read_request<'a>(
+    request: &Object<'a>,
+    upstream: Api,
+) -> Result<Request<'a>, Refusal> {
+    let system = text_of(request.field("system"), "system")?;
+    let messages = request
+        .field("messages")
+        .array()
+        .ok_or_else(|| Refusal::unsupported("messages", "must be an array"))?;
+    let mut tools = Vec::new();
+    for (i, tool) in request
+        .field("tools")
+        .array()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        tools.push(read_tool(tool, &format!("tools[{i}]"))?);
+    }
+    let (tool_choice, parallel_tool_calls) =
+        read_tool_choice(request.get("tool_choice"), upstream)?;
+    if request
+        .field("mcp_servers")
+        .array()
+        .is_some_and(|servers| !servers.is_empty())
+    {
+        return Err(Refusal::unsupported(
+            "mcp_servers",
+            "an OpenAI-compatible upstream cannot call MCP servers",
+        ));
+    }
+    let stop = request
+        .get("stop_sequences")
+        .filter(|v| !v.is_null())
+        .map(|stop| match stop.as_str() {
+            Some(one) => vec![one],
+            None => stop
+                .array()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(Json::as_str)
+                .collect(),
+        });
+    let thinking = request.field("thinking").object().unwrap_or_default();
+    let budget = (thinking.str("type").as_deref() == Some("enabled"))
+        .then(|| thinking.field("budget_tokens").as_u64())
+        .flatten();
+    let turns = messages
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, turn)| read_turn(turn, i).transpose());
+    Ok(Request {
+        system: system.into_iter().collect(),
+        turns: Box::new(turns) as Turns<'a>,
+        tools,
+        tool_choice,
+        parallel_tool_calls,
+        max_tokens: request.get("max_tokens").filter(|v| !v.is_null()),
+        stop,
+        temperature: request.get("temperature").filter(|v| !v.is_null()),
+        top_p: request.get("top_p").filter(|v| !v.is_null()),
+        user: request.field("metadata").get("user_id").as_str(),
+        stream: request.field("stream").as_bool() == Some(true),
+        include_usage: false,
+        reasoning: Reasoning {
+            effort: None,
+            budget,
+        },
+        format: None,
+    })
+}
+
+fn read_tool<'a>(tool: Json<'a>, field: &str) -> Result<Tool<'a>, Refusal> {
+    let tool = tool.object().unwrap_or_default();
+    let kind = tool.str("type").unwrap_or(Cow::Borrowed("custom"));
+    if kind != "custom" || tool.get("input_schema").is_none() {
+        return Err(Refusal::unsupported(
+            field,
+            format!("the `{kind}` tool runs on Anthropic's side; an OpenAI-compatible upstream takes only tools with an input_schema"),
+        ));
+    }
+    Ok(Tool {
+        name: tool.str("name").unwrap_or_default(),
+        description: tool.str("description"),
+        schema: tool.get("input_schema"),
+        custom: None,
+    })
+}
+
+/// `tool_choice` and whether it forbids parallel calls.
+fn read_tool_choice(
+    choice: Option<Json<'_>>,
+    upstream: Api,
+) -> Result<(Option<ToolChoice<'_>>, Option<bool>), Refusal> {
+    let Some(choice) = choice.filter(|v| !v.is_null()) else {
+        return Ok((None, None));
+    };
+    let choice = choice.object().unwrap_or_default();
+    let kind = choice.str("type").unwrap_or_default();
+    let mapped = match kind.as_ref() {
+        "auto" => ToolChoice::Auto,
+        "any" => ToolChoice::Any,
+        "none" => ToolChoice::None,
+        "tool" => match choice.str("name") {
+            Some(name) => ToolChoice::Tool(name),
+            None => return Err(Refusal::unsupported("tool_choice.name", "missing")),
+        },
+        other => {
+            return Err(Refusal::unsupported(
+                "tool_choice.type",
+                format!("`{other}` has no {} equivalent", upstream.title()),
+            ))
+        }
+    };
+    let parallel =
+        (choice.field("disable_parallel_tool_use").as_bool() == Some(true)).then_some(false);
+    Ok((Some(mapped), parallel))
+}
+
+/// `system`-like content (a string or text blocks) as one string.
+fn text_of<'a>(value: Json<'a>, field: &str) -> Result<Option<Cow<'a, str>>, Refusal> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    if let Some(text) = value.as_str() {
+        return Ok(Some(text));
+    }
+    let Some(blocks) = value.array() else {
+        return Err(Refusal::unsupported(
+            field,
+            "must be a string or an array of blocks",
+        ));
+    };
+    let mut parts = Vec::new();
+    for (i, block) in blocks.into_iter().enumerate() {
+        match block.get("text").as_str() {
+            Some(t) => parts.push(t),
+            None => {
+                return Err(Refusal::unsupported(
+                    format!("{field}[{i}]"),
+                    "only text blocks can be sent here",
+                ))
+            }
+        }
+    }
+    Ok(Some(joined(parts)))
+}
+
+/// The turn `messages[i]`; `None` for a system turn without content.
+fn read_turn(turn: Json<'_>, i: usize) -> Result<Option<Turn<'_>>, Refusal> {
+    let field = format!("messages[{i}]");
+    let turn = turn.object().unwrap_or_default();
+    let content = turn.field("content");
+    let (role, parts) = match turn.str("role").as_deref() {
+        Some("user") => (Role::User, user_parts(content, &field)?),
+        Some("assistant") => (Role::Assistant, assistant_parts(content, &field)?),
+        // Claude Code sends system notes between turns.
+        Some("system") => match text_of(content, &format!("{field}.content"))? {
+            Some(text) => (Role::System, vec![Part::Text(text)]),
+            None => return Ok(None),
+        },
+        _ => {
+            return Err(Refusal::unsupported(
+                field,
+                "role must be user, assistant or system",
+            ))
+        }
+    };
+    Ok(Some(Turn { role, parts }))
+}
+
+/// A content that is a string or blocks, as its blocks' objects (a string as one text part).
+fn blocks_of<'a>(
+    content: Json<'a>,
+    field: &str,
+) -> Result<Result<Vec<Json<'a>>, Cow<'a, str>>, Refusal> {
+    if let Some(text) = content.as_str() {
+        return Ok(Err(text));
+    }
+    content.array().map(Ok).ok_or_else(|| {
+        Refusal::unsupported(format!("{field}.content"), "must be a string or an array")
+    })
+}
+
+fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Vec<Part<'a>>, Refusal> {
+    let blocks = match blocks_of(content, field)? {
+        Ok(blocks) => blocks,
+        Err(text) => return Ok(vec![Part::Text(text)]),
+    };
+    let mut parts = Vec::with_capacity(blocks.len());
+    for (i, block) in blocks.into_iter().enumerate() {
+        let field = format!("{field}.content[{i}]");
+        let block = block.object().unwrap_or_default();
+        match block.str("type").unwrap_or_default().as_ref() {
+            "text" => parts.push(Part::Text(block.str("text").unwrap_or_default())),
+            "image" => parts.push(Part::Image(read_image(&block, &field)?)),
+            "document" => parts.push(Part::Document(read_document(&block, &field)?)),
+            "tool_result" => parts.push(Part::ToolResult(read_tool_result(&block, &field)?)),
+            _ => {}
+        }
+    }
+    Ok(parts)
+}
+
+fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a>, Refusal> {
+    let mut content = Vec::new();
+    let result = block.field("content");
+    if let Some(text) = result.as_str() {
+        content.push(Part::Text(text));
+    } else if let Some(inner) = result.array() {
+        for (j, b) in inner.into_iter().enumerate() {
+            let b = b.object().unwrap_or_default();
+            let field = format!("{field}.content[{j}]");
+            match b.str("type").unwrap_or_default().as_ref() {
+                "text" => content.push(Part::Text(b.str("text").unwrap_or_default())),
+                "image" => content.push(Part::Image(read_image(&b, &field)?)),
+                "document" => content.push(Part::Document(read_document(&b, &field)?)),
+                _ => {}
+            }
+        }
+    }
+    Ok(ToolResult {
+        id: block.str("tool_use_id").unwrap_or_default(),
+        content,
+        is_error: block.field("is_error").as_bool() == Some(true),
+    })
+}
+
+fn read_image<'a>(block: &Object<'a>, field: &str) -> Result<Image<'a>, Refusal> {
+    let source = block.field("source").object().unwrap_or_default();
+    match source.str("type").as_deref() {
+        Some("base64") => Ok(Image::Base64 {
+            media_type: source
+                .str("media_type")
+                .unwrap_or(Cow::Borrowed("image/png")),
+            data: source.str("data").unwrap_or_default(),
+        }),
+        Some("url") => Ok(Image::Url(source.str("url").unwrap_or_default())),
+        _ => Err(Refusal::unsupported(
+            format!("{field}.source"),
+            "only base64 and url images can be sent to an OpenAI-compatible upstream",
+        )),
+    }
+}
+
+fn read_document<'a>(block: &Object<'a>, field: &str) -> Result<Document<'a>, Refusal> {
+    let source = block.field("source").object().unwrap_or_default();
+    match source.str("type").as_deref() {
+        Some("text") => Ok(Document::Text(source.str("data").unwrap_or_default())),
+        Some("base64") => Ok(Document::Base64 {
+            media_type: source
+                .str("media_type")
+                .unwrap_or(Cow::Borrowed("application/pdf")),
+            data: source.str("data").unwrap_or_default(),
+            title: block.str("title"),
+        }),
+        _ => Err(Refusal::unsupported(
+            format!("{field}.source"),
+            "only text and base64 documents can be sent to an OpenAI-compatible upstream",
+        )),
+    }
+}
+
+fn assistant_parts<'a>(content: Json<'a>, field: &str) -> Result<Vec<Part<'a>>, Refusal> {
+    let blocks = match blocks_of(content, field)? {
+        Ok(blocks) => blocks,
+        Err(text) => return Ok(vec![Part::Text(text)]),
+    };
+    let mut parts = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        let block = block.object().unwrap_or_default();
+        match block.str("type").unwrap_or_default().as_ref() {
+            "text" => parts.push(Part::Text(block.str("text").unwrap_or_default())),
+            "tool_use" => parts.push(Part::ToolCall(crate::translate::ir::ToolCall {
+                id: block.str("id").unwrap_or_default(),
+                name: block.str("name").unwrap_or_default(),
+                input: Input::Json(block.field("input")),
+            })),
+            "thinking" => parts.push(Part::Thinking {
+                text: block.str("thinking").unwrap_or_default(),
+                signature: block.str("signature"),
+            }),
+            "redacted_thinking" => parts.push(Part::RedactedThinking(
+                block.str("data").unwrap_or_default(),
+            )),
+            _ => {}
+        }
+    }
+    Ok(parts)
+}
+
+/// One Messages content block, and whether it is a tool result (those open the user turn that
+/// carries them).
+struct Block<'a> {
+    value: Out<'a>,
+    tool_result: bool,
+}
+
+/// Messages turns as they are written: consecutive turns of one role merge into one, held as
+/// written bytes (tool results apart, as they go first) until the role changes.
+#[derive(Default)]
+struct Merged {
+    role: Option<&'static str>,
+    results: Vec<u8>,
+    rest: Vec<u8>,
+    /// The assistant turn in progress calls a tool / starts with thinking.
+    calls_tool: bool,
+    starts_with_thinking: Option<bool>,
+    /// The last assistant turn calls a tool without its thinking before it: Anthropic then
+    /// refuses a request that enables thinking.
+    last_call_without_thinking: bool,
+}
+
+impl Merged {
+    fn push(
+        &mut self,
+        role: &'static str,
+        blocks: Vec<Block<'_>>,
+        out: &mut JsonWriter,
+    ) -> serde_json::Result<()> {
+        if self.role != Some(role) {
+            self.flush(out)?;
+            self.role = Some(role);
+        }
+        for block in blocks {
+            let to = if block.tool_result && role == "user" {
+                &mut self.results
+            } else {
+                &mut self.rest
+            };
+            if !to.is_empty() {
+                to.push(b',');
+            }
+            block.value.write_to(to)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the turn in progress, if there is one.
+    fn flush(&mut self, out: &mut JsonWriter) -> serde_json::Result<()> {
+        let Some(role) = self.role.take() else {
+            return Ok(());
+        };
+        if role == "assistant" {
+            self.last_call_without_thinking =
+                self.calls_tool && self.starts_with_thinking != Some(true);
+            self.calls_tool = false;
+            self.starts_with_thinking = None;
+        }
+        let (results, rest) = (
+            std::mem::take(&mut self.results),
+            std::mem::take(&mut self.rest),
+        );
+        out.value_with(|out| {
+            out.extend_from_slice(b"{\"role\":");
+            serde_json::to_writer(&mut *out, role)?;
+            out.extend_from_slice(b",\"content\":[");
+            out.extend_from_slice(&results);
+            if !results.is_empty() && !rest.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(&rest);
+            out.extend_from_slice(b"]}");
+            Ok(())
+        })
+    }
+}
+
+/// The intermediate form as a Messages request, written into a new body.
+///
+/// System turns are hoisted into `system`; consecutive turns of one role are merged (tool results
+/// first). Unsigned thinking is dropped. A reasoning effort becomes a thinking budget unless the
+/// last assistant turn called a tool without its thinking (Anthropic refuses that), or a tool is
+/// forced. What Messages cannot express is refused: a JSON output format.
+pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result<Written, Refusal> {
+    if let Some(format) = &request.format {
+        let kind = format.kind.word();
+        return Err(Refusal::unsupported(
+            format.field,
+            format!("`{kind}` has no Messages equivalent; describe the format in the prompt or use a tool"),
+        ));
+    }
+    let mut out = JsonWriter::with_capacity(target.capacity);
+    out.open_object();
+    out.member("model", &target.model.into())
+        .map_err(unwritable)?;
+    let mut system = request.system;
+    let mut turns = Merged::default();
+    out.key("messages").map_err(unwritable)?;
+    out.open_array();
+    for turn in request.turns {
+        let turn = turn?;
+        let (role, blocks) = match turn.role {
+            Role::System => {
+                let texts = turn.parts.into_iter().filter_map(|p| match p {
+                    Part::Text(text) => Some(text),
+                    _ => None,
+                });
+                system.push(joined(texts.collect()));
+                continue;
+            }
+            Role::User => ("user", user_blocks(turn.parts)),
+            Role::Assistant => {
+                let blocks = assistant_blocks(turn.parts, &mut turns);
+                ("assistant", blocks)
+            }
+        };
+        if blocks.is_empty() {
+            continue;
+        }
+        turns.push(role, blocks, &mut out).map_err(unwritable)?;
+    }
+    turns.flush(&mut out).map_err(unwritable)?;
+    out.close();
+    if !system.is_empty() {
+        out.member("system", &system.join("\n\n").into())
+            .map_err(unwritable)?;
+    }
+    let forced = matches!(
+        request.tool_choice,
+        Some(ToolChoice::Any | ToolChoice::Tool(_))
+    );
+    let wanted = request
+        .reasoning
+        .budget
+        .or_else(|| request.reasoning.effort.and_then(|e| e.budget()));
+    let wanted = match wanted {
+        Some(_) if forced || turns.last_call_without_thinking => {
+            log::debug!("not enabling thinking: the request forces a tool, or its last tool call has no thinking before it");
+            None
+        }
+        wanted => wanted,
+    };
+    let (max, thinking) = max_tokens_and_budget(request.max_tokens, wanted, target);
+    out.member("max_tokens", &max).map_err(unwritable)?;
+    if let Some(budget) = thinking {
+        out.member(
+            "thinking",
+            &out! {"type" => "enabled", "budget_tokens" => Out::U64(budget)},
+        )
+        .map_err(unwritable)?;
+    }
+    if let Some(stop) = request.stop {
+        let stop = stop.into_iter().map(Out::Str).collect();
+        out.member("stop_sequences", &Out::Array(stop))
+            .map_err(unwritable)?;
+    }
+    // Anthropic takes neither a temperature nor a narrow top_p with thinking on.
+    if thinking.is_none() {
+        if let Some(t) = request.temperature.and_then(Json::as_f64) {
+            // Messages takes 0..=1 where OpenAI takes 0..=2; Anthropic's own compatibility layer caps it too.
+            out.member("temperature", &Out::F64(t.clamp(0.0, 1.0)))
+                .map_err(unwritable)?;
+        }
+        if let Some(p) = request.top_p {
+            out.member("top_p", &p.into()).map_err(unwritable)?;
+        }
+    }
+    if let Some(user) = request.user {
+        out.member("metadata", &out! {"user_id" => user})
+            .map_err(unwritable)?;
+    }
+    if request.stream {
+        out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
+    }
+    let mut tool_names = Vec::new();
+    let has_tools = !request.tools.is_empty();
+    if has_tools {
+        let mut list = Vec::new();
+        for tool in request.tools {
+            let schema = match (&tool.custom, tool.schema) {
+                (Some(format), _) => {
+                    tool_names.push(crate::translate::ToolName {
+                        upstream: tool.name.to_string(),
+                        client: tool.name.to_string(),
+                        custom: true,
+                    });
+                    Out::Value(Tool::custom_schema(*format))
+                }
+                (None, Some(schema)) => schema.into(),
+                (None, None) => out! {"type" => "object", "properties" => Out::Object(Vec::new())},
+            };
+            let mut t = vec![("name", Out::from(tool.name))];
+            if let Some(d) = tool.description {
+                t.push(("description", d.into()));
+            }
+            t.push(("input_schema", schema));
+            list.push(Out::Object(t));
+        }
+        out.member("tools", &Out::Array(list)).map_err(unwritable)?;
+    }
+    let mut choice: Option<(&str, Option<Cow<str>>, bool)> = request.tool_choice.map(|c| match c {
+        ToolChoice::Auto => ("auto", None, false),
+        ToolChoice::Any => ("any", None, false),
+        ToolChoice::None => ("none", None, false),
+        ToolChoice::Tool(name) => ("tool", Some(name), false),
+    });
+    if request.parallel_tool_calls == Some(false) && has_tools {
+        let (kind, _, disable_parallel) = choice.get_or_insert(("auto", None, false));
+        if *kind != "none" {
+            *disable_parallel = true;
+        }
+    }
+    if let Some((kind, name, disable_parallel)) = choice {
+        if has_tools || kind == "none" {
+            let mut c = vec![("type", Out::from(Cow::Borrowed(kind)))];
+            if let Some(name) = name {
+                c.push(("name", name.into()));
+            }
+            if disable_parallel {
+                c.push(("disable_parallel_tool_use", true.into()));
+            }
+            out.member("tool_choice", &Out::Object(c))
+                .map_err(unwritable)?;
+        }
+    }
+    Ok(Written {
+        body: out.finish(),
+        tool_names,
+    })
+}
+
+/// `max_tokens` (the client's, lowered to the upstream's cap, else the default) and the thinking
+/// budget that fits under it. Thinking needs at least 1024 tokens and fewer than `max_tokens`: a
+/// client that set no limit gets room for both.
+fn max_tokens_and_budget<'a>(
+    max: Option<Json<'a>>,
+    wanted: Option<u64>,
+    target: &Target<'_>,
+) -> (Out<'a>, Option<u64>) {
+    const LEAST_BUDGET: u64 = 1024;
+    let capped = |n: u64| target.max_tokens_cap.map_or(n, |cap| n.min(cap));
+    let Some(wanted) = wanted.map(|w| w.max(LEAST_BUDGET)) else {
+        return match max {
+            Some(max) => (target.max_tokens(max), None),
+            None => (Out::U64(capped(target.default_max_tokens)), None),
+        };
+    };
+    let limit = match max {
+        Some(max) => match max.as_u64() {
+            Some(n) => capped(n),
+            // A limit that is no whole number passes as written, without thinking.
+            None => return (target.max_tokens(max), None),
+        },
+        None => capped(wanted.saturating_add(target.default_max_tokens)),
+    };
+    let budget = if wanted < limit { wanted } else { limit / 2 };
+    let budget = (budget >= LEAST_BUDGET).then_some(budget);
+    (Out::U64(limit), budget)
+}
+
+fn user_blocks(parts: Vec<Part<'_>>) -> Vec<Block<'_>> {
+    let mut blocks = Vec::with_capacity(parts.len());
+    for part in parts {
+        let (value, tool_result) = match part {
+            Part::ToolResult(result) => (tool_result_block(result), true),
+            Part::Text(text) => (out! {"type" => "text", "text" => text}, false),
+            Part::Image(image) => (image_block(image), false),
+            Part::Document(document) => (document_block(document), false),
+            Part::ToolCall(_) | Part::Thinking { .. } | Part::RedactedThinking(_) => continue,
+        };
+        blocks.push(Block { value, tool_result });
+    }
+    blocks
+}
+
+fn tool_result_block(result: ToolResult<'_>) -> Out<'_> {
+    let all_text = result.content.iter().all(|p| matches!(p, Part::Text(_)));
+    let content = if all_text {
+        let texts = result.content.into_iter().filter_map(|p| match p {
+            Part::Text(text) => Some(text),
+            _ => None,
+        });
+        Out::from(joined(texts.collect()))
+    } else {
+        Out::Array(
+            user_blocks(result.content)
+                .into_iter()
+                .map(|b| b.value)
+                .collect(),
+        )
+    };
+    let mut block = vec![
+        ("type", Out::from("tool_result")),
+        ("tool_use_id", result.id.into()),
+        ("content", content),
+    ];
+    if result.is_error {
+        block.push(("is_error", true.into()));
+    }
+    Out::Object(block)
+}
+
+fn image_block(image: Image<'_>) -> Out<'_> {
+    let source = match image {
+        Image::Base64 { media_type, data } => out! {
+            "type" => "base64",
+            "media_type" => media_type,
+            "data" => data,
+        },
+        Image::Url(url) => out! {"type" => "url", "url" => url},
+    };
+    out! {"type" => "image", "source" => source}
+}
+
+fn document_block(document: Document<'_>) -> Out<'_> {
+    match document {
+        Document::Text(text) => out! {"type" => "document", "source" => out! {
+            "type" => "text", "media_type" => "text/plain", "data" => text,
+        }},
+        Document::Base64 {
+            media_type,
+            data,
+            title,
+        } => {
+            let source = out! {"type" => "base64", "media_type" => media_type, "data" => data};
+            let mut block = vec![("type", Out::from("document")), ("source", source)];
+            if let Some(title) = title {
+                block.push(("title", title.into()));
+            }
+            Out::Object(block)
+        }
+    }
+}
+
+fn assistant_blocks<'a>(parts: Vec<Part<'a>>, turns: &mut Merged) -> Vec<Block<'a>> {
+    let mut blocks = Vec::with_capacity(parts.len());
+    for part in parts {
+        let (value, thinking) = match part {
+            Part::Text(text) => (out! {"type" => "text", "text" => text}, false),
+            Part::ToolCall(call) => {
+                turns.calls_tool = true;
+                let input = match call.input {
+                    Input::Json(json) => json.into(),
+                    Input::Checked(raw) => Out::RawOwned(raw),
+                    Input::Text(text) => out! {"input" => text},
+                };
+                let block = out! {"type" => "tool_use", "id" => call.id, "name" => call.name, "input" => input};
+                (block, false)
+            }
+            // Anthropic checks the signature: thinking without one (another API's reasoning)
+            // cannot go back.
+            Part::Thinking {
+                text,
+                signature: Some(signature),
+            } if !signature.is_empty() => {
+                let block =
+                    out! {"type" => "thinking", "thinking" => text, "signature" => signature};
+                (block, true)
+            }
+            Part::RedactedThinking(data) => {
+                (out! {"type" => "redacted_thinking", "data" => data}, true)
+            }
+            _ => continue,
+        };
+        turns.starts_with_thinking.get_or_insert(thinking);
+        blocks.push(Block {
+            value,
+            tool_result: false,
+        });
+    }
+    blocks
+}

@@ -1,0 +1,670 @@
+//! Chat Completions requests: read into the intermediate form (for an upstream of another API), and
+//! written from it (for an OpenAI-compatible upstream).
+
+use super::{openai_name, openai_name_of, Renamed};
+use crate::translate::hub::{unwritable, Target, Written};
+use crate::translate::ir::{
+    data_url_parts, joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part,
+    Reasoning, Request, Role, Tool, ToolCall, ToolChoice, ToolResult, Turn, Turns,
+};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::{Api, Refusal};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// A Chat request in the intermediate form, for an upstream of `upstream`'s API. What the other
+/// APIs cannot express is refused: `n > 1`, `logprobs`, `logit_bias`, penalties, audio, legacy
+/// `functions`.
+pub(crate) fn read_request<'a>(
+    request: &Object<'a>,
+    upstream: Api,
+) -> Result<Request<'a>, Refusal> {
+    refuse_what_others_cannot_express(request, upstream)?;
+    let format = read_format(request.field("response_format"), upstream)?;
+    let messages = request
+        .field("messages")
+        .array()
+        .ok_or_else(|| Refusal::unsupported("messages", "must be an array"))?;
+    let mut tools = Vec::new();
+    for (i, tool) in request
+        .field("tools")
+        .array()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let tool = tool.object().unwrap_or_default();
+        if tool.str("type").as_deref().unwrap_or("function") != "function" {
+            return Err(Refusal::unsupported(
+                format!("tools[{i}]"),
+                format!(
+                    "only function tools can be sent to a {} upstream",
+                    upstream.title()
+                ),
+            ));
+        }
+        let function = tool.field("function").object().unwrap_or_default();
+        tools.push(Tool {
+            name: function.str("name").unwrap_or_default(),
+            description: function.str("description"),
+            schema: function.get("parameters").filter(|p| !p.is_null()),
+            custom: None,
+        });
+    }
+    let tool_choice = match request.get("tool_choice").filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => Some(match v.as_str().as_deref() {
+            Some("auto") => ToolChoice::Auto,
+            Some("required") => ToolChoice::Any,
+            Some("none") => ToolChoice::None,
+            Some(other) => {
+                return Err(Refusal::unsupported(
+                    "tool_choice",
+                    format!("unknown value `{other}`"),
+                ))
+            }
+            None => match v.get("function").get("name").as_str() {
+                Some(name) => ToolChoice::Tool(name),
+                None => {
+                    return Err(Refusal::unsupported(
+                        "tool_choice",
+                        "expected a function name",
+                    ))
+                }
+            },
+        }),
+    };
+    let stop = request
+        .get("stop")
+        .filter(|v| !v.is_null())
+        .map(|stop| match stop.as_str() {
+            Some(one) => vec![one],
+            None => stop
+                .array()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(Json::as_str)
+                .collect(),
+        });
+    let max_tokens = request
+        .get("max_completion_tokens")
+        .filter(|v| !v.is_null())
+        .or_else(|| request.get("max_tokens").filter(|v| !v.is_null()));
+    let turns = messages
+        .into_iter()
+        .enumerate()
+        .map(move |(i, message)| read_turn(message, i, upstream));
+    Ok(Request {
+        system: Vec::new(),
+        turns: Box::new(turns) as Turns<'a>,
+        tools,
+        tool_choice,
+        parallel_tool_calls: request.field("parallel_tool_calls").as_bool(),
+        max_tokens,
+        stop,
+        temperature: request.get("temperature").filter(|v| !v.is_null()),
+        top_p: request.get("top_p").filter(|v| !v.is_null()),
+        user: request.str("user"),
+        stream: request.field("stream").as_bool() == Some(true),
+        include_usage: request
+            .field("stream_options")
+            .get("include_usage")
+            .as_bool()
+            .unwrap_or(false),
+        reasoning: Reasoning {
+            effort: request
+                .str("reasoning_effort")
+                .and_then(|e| Effort::from_word(&e)),
+            budget: None,
+        },
+        format,
+    })
+}
+
+fn refuse_what_others_cannot_express(request: &Object<'_>, upstream: Api) -> Result<(), Refusal> {
+    let api = upstream.title();
+    if request.field("n").as_u64().is_some_and(|n| n > 1) {
+        return Err(Refusal::unsupported(
+            "n",
+            format!("{api} returns one choice; n must be 1"),
+        ));
+    }
+    if request.field("logprobs").as_bool() == Some(true) || !request.field("top_logprobs").is_null()
+    {
+        return Err(Refusal::unsupported(
+            "logprobs",
+            format!("{api} does not return log probabilities"),
+        ));
+    }
+    if request
+        .field("logit_bias")
+        .object()
+        .is_some_and(|m| !m.is_empty())
+    {
+        return Err(Refusal::unsupported(
+            "logit_bias",
+            format!("{api} has no logit bias"),
+        ));
+    }
+    for key in ["presence_penalty", "frequency_penalty"] {
+        if request.field(key).as_f64().is_some_and(|v| v != 0.0) {
+            return Err(Refusal::unsupported(key, format!("{api} has no penalties")));
+        }
+    }
+    if !request.field("audio").is_null()
+        || request
+            .field("modalities")
+            .array()
+            .is_some_and(|m| m.iter().any(|x| x.as_str().as_deref() != Some("text")))
+    {
+        return Err(Refusal::unsupported(
+            "modalities",
+            format!("{api} answers with text only"),
+        ));
+    }
+    if !request.field("functions").is_null() || !request.field("function_call").is_null() {
+        return Err(Refusal::unsupported(
+            "functions",
+            "legacy functions are not translated; use tools",
+        ));
+    }
+    Ok(())
+}
+
+/// `response_format`: plain text is no format; JSON ones are the upstream writer's to express.
+fn read_format(format: Json<'_>, upstream: Api) -> Result<Option<OutputFormat<'_>>, Refusal> {
+    let format = format.object().unwrap_or_default();
+    let kind = match format.str("type").as_deref() {
+        None | Some("text") => return Ok(None),
+        Some("json_object") => FormatKind::JsonObject,
+        Some("json_schema") => {
+            let schema = format.field("json_schema").object().unwrap_or_default();
+            FormatKind::JsonSchema {
+                name: schema.str("name").unwrap_or(Cow::Borrowed("answer")),
+                schema: schema.field("schema"),
+                strict: schema.field("strict").as_bool(),
+                description: schema.str("description"),
+            }
+        }
+        Some(other) => {
+            return Err(Refusal::unsupported(
+                "response_format",
+                format!(
+                "`{other}` has no {} equivalent; describe the format in the prompt or use a tool",
+                upstream.title()
+            ),
+            ))
+        }
+    };
+    Ok(Some(OutputFormat {
+        field: "response_format",
+        kind,
+    }))
+}
+
+fn read_turn(message: Json<'_>, i: usize, upstream: Api) -> Result<Turn<'_>, Refusal> {
+    let field = format!("messages[{i}]");
+    let message = message.object().unwrap_or_default();
+    let role = message.str("role").unwrap_or_default();
+    let (role, parts) = match role.as_ref() {
+        "system" | "developer" => (
+            Role::System,
+            vec![Part::Text(chat_text(message.field("content"), &field)?)],
+        ),
+        "user" => (
+            Role::User,
+            chat_parts(message.field("content"), &field, upstream)?,
+        ),
+        "assistant" => (
+            Role::Assistant,
+            assistant_parts(&message, &field, upstream)?,
+        ),
+        "tool" => {
+            let content = chat_text(message.field("content"), &field)?;
+            let result = ToolResult {
+                id: message.str("tool_call_id").unwrap_or_default(),
+                content: vec![Part::Text(content)],
+                is_error: false,
+            };
+            (Role::User, vec![Part::ToolResult(result)])
+        }
+        other => {
+            return Err(Refusal::unsupported(
+                format!("{field}.role"),
+                format!(
+                    "`{other}` cannot be sent to a {} upstream",
+                    upstream.title()
+                ),
+            ))
+        }
+    };
+    Ok(Turn { role, parts })
+}
+
+/// Chat content that may only be text (system, developer, tool) as one string.
+fn chat_text<'a>(content: Json<'a>, field: &str) -> Result<Cow<'a, str>, Refusal> {
+    if content.is_null() {
+        return Ok(Cow::Borrowed(""));
+    }
+    if let Some(text) = content.as_str() {
+        return Ok(text);
+    }
+    let Some(parts) = content.array() else {
+        return Err(Refusal::unsupported(
+            format!("{field}.content"),
+            "must be a string or an array",
+        ));
+    };
+    let mut texts = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        match part.get("text").as_str() {
+            Some(t) => texts.push(t),
+            None => {
+                return Err(Refusal::unsupported(
+                    format!("{field}.content[{i}]"),
+                    "only text parts can be sent here",
+                ))
+            }
+        }
+    }
+    Ok(joined(texts))
+}
+
+fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Vec<Part<'a>>, Refusal> {
+    if content.is_null() {
+        return Ok(Vec::new());
+    }
+    if let Some(text) = content.as_str() {
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![Part::Text(text)]);
+    }
+    let Some(items) = content.array() else {
+        return Err(Refusal::unsupported(
+            format!("{field}.content"),
+            "must be a string or an array",
+        ));
+    };
+    let mut parts = Vec::with_capacity(items.len());
+    for (i, part) in items.into_iter().enumerate() {
+        let field = format!("{field}.content[{i}]");
+        let part = part.object().unwrap_or_default();
+        match part.str("type").unwrap_or_default().as_ref() {
+            "text" => parts.push(Part::Text(part.str("text").unwrap_or_default())),
+            "image_url" => {
+                let image_url = part.field("image_url");
+                let url = image_url
+                    .get("url")
+                    .as_str()
+                    .or_else(|| image_url.as_str())
+                    .unwrap_or_default();
+                parts.push(Part::Image(image_of_url(url, &field)?));
+            }
+            "file" => {
+                let file = part.field("file").object().unwrap_or_default();
+                let data = file.str("file_data").unwrap_or_default();
+                let Some((media_type, data)) = data_url_parts(&data) else {
+                    return Err(Refusal::unsupported(
+                        &field,
+                        format!(
+                            "only files given inline as base64 data URLs can be sent to a {} upstream",
+                            upstream.title()
+                        ),
+                    ));
+                };
+                parts.push(Part::Document(Document::Base64 {
+                    media_type,
+                    data,
+                    title: file.str("filename"),
+                }));
+            }
+            other => {
+                return Err(Refusal::unsupported(
+                    field,
+                    format!(
+                        "`{other}` parts cannot be sent to a {} upstream",
+                        upstream.title()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// An image URL (a `data:` URL or a web address) as an image.
+pub(crate) fn image_of_url<'a>(url: Cow<'a, str>, field: &str) -> Result<Image<'a>, Refusal> {
+    let Some(rest) = url.strip_prefix("data:") else {
+        return Ok(Image::Url(url));
+    };
+    let (meta, _) = rest
+        .split_once(',')
+        .ok_or_else(|| Refusal::unsupported(field, "malformed data URL"))?;
+    if !meta.ends_with(";base64") {
+        return Err(Refusal::unsupported(
+            field,
+            "only base64 data URLs are supported",
+        ));
+    }
+    let (media_type, data) =
+        data_url_parts(&url).ok_or_else(|| Refusal::unsupported(field, "malformed data URL"))?;
+    Ok(Image::Base64 { media_type, data })
+}
+
+fn assistant_parts<'a>(
+    message: &Object<'a>,
+    field: &str,
+    upstream: Api,
+) -> Result<Vec<Part<'a>>, Refusal> {
+    let content = message.field("content");
+    let mut parts = match content.array() {
+        Some(items) => {
+            let mut parts = Vec::new();
+            for item in items {
+                let item = item.object().unwrap_or_default();
+                let text = item.str("text").or_else(|| item.str("refusal"));
+                if let Some(t) = text.filter(|t| !t.is_empty()) {
+                    parts.push(Part::Text(t));
+                }
+            }
+            parts
+        }
+        None => chat_parts(content, field, upstream)?,
+    };
+    for (i, call) in message
+        .field("tool_calls")
+        .array()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let call = call.object().unwrap_or_default();
+        let function = call.field("function").object().unwrap_or_default();
+        let arguments = function.str("arguments").unwrap_or_default();
+        let input = checked_arguments(arguments).map_err(|e| {
+            Refusal::unsupported(
+                format!("{field}.tool_calls[{i}].function.arguments"),
+                format!("is not JSON ({e})"),
+            )
+        })?;
+        parts.push(Part::ToolCall(ToolCall {
+            id: call.str("id").unwrap_or_default(),
+            name: function.str("name").unwrap_or_default(),
+            input,
+        }));
+    }
+    Ok(parts)
+}
+
+/// A tool call's JSON-string arguments as its input (none at all is `{}`), checked to be JSON.
+pub(crate) fn checked_arguments(arguments: Cow<'_, str>) -> serde_json::Result<Input<'_>> {
+    if arguments.trim().is_empty() {
+        return Ok(Input::Json(crate::translate::lazy::EMPTY_OBJECT));
+    }
+    match arguments {
+        Cow::Borrowed(text) => {
+            serde_json::from_str::<&RawValue>(text).map(|raw| Input::Json(raw.into()))
+        }
+        Cow::Owned(text) => RawValue::from_string(text).map(Input::Checked),
+    }
+}
+
+/// A part of a user's Chat message: text (as the client wrote it) or anything else.
+enum ChatPart<'a> {
+    Text(Cow<'a, str>),
+    Other(Out<'a>),
+}
+
+/// Chat `content` for text and other parts: a plain string when it is text only.
+fn chat_content(parts: Vec<ChatPart<'_>>) -> Out<'_> {
+    if parts.iter().all(|p| matches!(p, ChatPart::Text(_))) {
+        let texts = parts
+            .into_iter()
+            .filter_map(|p| match p {
+                ChatPart::Text(text) => Some(text),
+                ChatPart::Other(_) => None,
+            })
+            .collect();
+        return joined(texts).into();
+    }
+    let parts = parts
+        .into_iter()
+        .map(|p| match p {
+            ChatPart::Text(text) => out! {"type" => "text", "text" => text},
+            ChatPart::Other(part) => part,
+        })
+        .collect();
+    Out::Array(parts)
+}
+
+fn image_part(image: Image<'_>) -> Out<'_> {
+    let url: Cow<str> = match image {
+        Image::Base64 { media_type, data } => {
+            Cow::Owned(format!("data:{media_type};base64,{data}"))
+        }
+        Image::Url(url) => url,
+    };
+    out! {"type" => "image_url", "image_url" => out! {"url" => url}}
+}
+
+fn file_part<'a>(
+    media_type: Cow<'a, str>,
+    data: Cow<'a, str>,
+    title: Option<Cow<'a, str>>,
+) -> Out<'a> {
+    out! {"type" => "file", "file" => out! {
+        "filename" => title.unwrap_or(Cow::Borrowed("document.pdf")),
+        "file_data" => format!("data:{media_type};base64,{data}"),
+    }}
+}
+
+/// The intermediate form as a Chat Completions request, written into a new body.
+///
+/// System text becomes the first message; tool calls become the assistant's `tool_calls` with
+/// JSON-string arguments; tool results become `tool` messages (an error is marked by an `Error: `
+/// prefix) placed before the rest of that user turn, and the images they carry follow in a user
+/// message; thinking is dropped.
+pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result<Written, Refusal> {
+    let mut out = JsonWriter::with_capacity(target.capacity);
+    let mut renamed = Renamed::default();
+    out.open_object();
+    out.member("model", &target.model.into())
+        .map_err(unwritable)?;
+    out.key("messages").map_err(unwritable)?;
+    out.open_array();
+    if !request.system.is_empty() {
+        out.value(&out! {"role" => "system", "content" => joined(request.system)})
+            .map_err(unwritable)?;
+    }
+    for turn in request.turns {
+        let turn = turn?;
+        match turn.role {
+            Role::System => {
+                let texts = turn.parts.into_iter().filter_map(|p| match p {
+                    Part::Text(text) => Some(text),
+                    _ => None,
+                });
+                out.value(&out! {"role" => "system", "content" => joined(texts.collect())})
+                    .map_err(unwritable)?
+            }
+            Role::User => user_turn(turn.parts, &mut out).map_err(unwritable)?,
+            Role::Assistant => out
+                .value(&assistant_message(turn.parts, &mut renamed))
+                .map_err(unwritable)?,
+        }
+    }
+    out.close();
+    if let Some(max) = request.max_tokens {
+        out.member("max_tokens", &target.max_tokens(max))
+            .map_err(unwritable)?;
+    }
+    if let Some(stop) = request.stop {
+        let stop = stop.into_iter().map(Out::Str).collect();
+        out.member("stop", &Out::Array(stop)).map_err(unwritable)?;
+    }
+    if let Some(t) = request.temperature {
+        out.member("temperature", &t.into()).map_err(unwritable)?;
+    }
+    if let Some(p) = request.top_p {
+        out.member("top_p", &p.into()).map_err(unwritable)?;
+    }
+    if let Some(user) = request.user {
+        // Claude Code's user ids run to ~150 characters; OpenAI takes 64, so long ones are hashed.
+        out.member("user", &Out::from(openai_name(&user).into_owned()))
+            .map_err(unwritable)?;
+    }
+    if request.stream {
+        out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
+        out.member("stream_options", &out! {"include_usage" => true})
+            .map_err(unwritable)?;
+    }
+    let has_tools = !request.tools.is_empty();
+    if has_tools {
+        let mut functions = Vec::new();
+        for tool in request.tools {
+            let custom = tool.custom.is_some();
+            let mut function = vec![("name", Out::from(renamed.name(tool.name, custom)))];
+            if let Some(d) = tool.description {
+                function.push(("description", d.into()));
+            }
+            match (tool.custom, tool.schema) {
+                (Some(format), _) => {
+                    function.push(("parameters", Out::Value(Tool::custom_schema(format))))
+                }
+                (None, Some(schema)) => function.push(("parameters", schema.into())),
+                (None, None) => {}
+            }
+            functions.push(out! {"type" => "function", "function" => Out::Object(function)});
+        }
+        out.member("tools", &Out::Array(functions))
+            .map_err(unwritable)?;
+    }
+    if let Some(choice) = request.tool_choice {
+        let none = matches!(choice, ToolChoice::None);
+        let mapped: Out = match choice {
+            ToolChoice::Auto => "auto".into(),
+            ToolChoice::Any => "required".into(),
+            ToolChoice::None => "none".into(),
+            ToolChoice::Tool(name) => {
+                out! {"type" => "function", "function" => out! {"name" => openai_name_of(name)}}
+            }
+        };
+        if has_tools || none {
+            out.member("tool_choice", &mapped).map_err(unwritable)?;
+        }
+    }
+    if request.parallel_tool_calls == Some(false) && has_tools {
+        out.member("parallel_tool_calls", &Out::Bool(false))
+            .map_err(unwritable)?;
+    }
+    if let Some(effort) = request.reasoning.effort {
+        // Only a client's own word: a thinking budget alone says nothing of a Chat model.
+        out.member("reasoning_effort", &effort.word().into())
+            .map_err(unwritable)?;
+    }
+    if let Some(format) = request.format {
+        let format = match format.kind {
+            FormatKind::JsonObject => out! {"type" => "json_object"},
+            FormatKind::JsonSchema {
+                name,
+                schema,
+                strict,
+                description,
+            } => {
+                let mut inner = vec![("name", Out::from(name)), ("schema", schema.into())];
+                if let Some(strict) = strict {
+                    inner.push(("strict", strict.into()));
+                }
+                if let Some(description) = description {
+                    inner.push(("description", description.into()));
+                }
+                out! {"type" => "json_schema", "json_schema" => Out::Object(inner)}
+            }
+        };
+        out.member("response_format", &format).map_err(unwritable)?;
+    }
+    Ok(Written {
+        body: out.finish(),
+        tool_names: renamed.0,
+    })
+}
+
+/// A user turn: its tool results as `tool` messages first, then the rest (and the images and
+/// files the results carried, which a `tool` message cannot) as one user message.
+fn user_turn(parts: Vec<Part<'_>>, out: &mut JsonWriter) -> serde_json::Result<()> {
+    let mut rest = Vec::new();
+    for part in parts {
+        match part {
+            Part::Text(text) => rest.push(ChatPart::Text(text)),
+            Part::Image(image) => rest.push(ChatPart::Other(image_part(image))),
+            Part::Document(document) => rest.push(ChatPart::Other(document_part(document))),
+            Part::ToolResult(result) => {
+                let mut texts = Vec::new();
+                for part in result.content {
+                    match part {
+                        Part::Text(text) | Part::Document(Document::Text(text)) => texts.push(text),
+                        Part::Image(image) => rest.push(ChatPart::Other(image_part(image))),
+                        Part::Document(document) => {
+                            rest.push(ChatPart::Other(document_part(document)))
+                        }
+                        _ => {}
+                    }
+                }
+                let mut text = joined(texts);
+                if result.is_error {
+                    text = Cow::Owned(format!("Error: {text}"));
+                }
+                out.value(
+                    &out! {"role" => "tool", "tool_call_id" => result.id, "content" => text},
+                )?;
+            }
+            Part::ToolCall(_) | Part::Thinking { .. } | Part::RedactedThinking(_) => {}
+        }
+    }
+    if !rest.is_empty() {
+        out.value(&out! {"role" => "user", "content" => chat_content(rest)})?;
+    }
+    Ok(())
+}
+
+fn document_part(document: Document<'_>) -> Out<'_> {
+    match document {
+        Document::Text(text) => out! {"type" => "text", "text" => text},
+        Document::Base64 {
+            media_type,
+            data,
+            title,
+        } => file_part(media_type, data, title),
+    }
+}
+
+fn assistant_message<'a>(parts: Vec<Part<'a>>, renamed: &mut Renamed) -> Out<'a> {
+    let mut texts = Vec::new();
+    let mut calls = Vec::new();
+    for part in parts {
+        match part {
+            Part::Text(text) => texts.push(text),
+            Part::ToolCall(call) => {
+                let arguments = call.input.into_json();
+                calls.push(out! {
+                    "id" => call.id,
+                    "type" => "function",
+                    "function" => out! {"name" => renamed.name(call.name, false), "arguments" => arguments},
+                });
+            }
+            _ => {}
+        }
+    }
+    let text = joined(texts);
+    let content = if text.is_empty() && !calls.is_empty() {
+        Out::Null
+    } else {
+        text.into()
+    };
+    let mut message = vec![("role", Out::from("assistant")), ("content", content)];
+    if !calls.is_empty() {
+        message.push(("tool_calls", Out::Array(calls)));
+    }
+    Out::Object(message)
+}

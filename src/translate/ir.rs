@@ -1,0 +1,411 @@
+//! The intermediate form of the translation hub: what every API's reader produces and every API's
+//! writer consumes. A request (system text, turns made of parts, tools, settings), a whole answer,
+//! and the events of a streamed one.
+//!
+//! Texts borrow from the body they were read from ([`Cow`]); JSON passed on unread (a tool's schema,
+//! a tool call's input) stays the client's text ([`Json`]). The turns of a request are read one at a
+//! time while the writer writes them, so a request never exists whole in this form: it costs about
+//! one turn besides the body and its translation.
+
+use super::errors::ErrorKind;
+use super::lazy::Json;
+use super::{Refusal, Usage};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// A generation request as a reader read it.
+pub(crate) struct Request<'a> {
+    /// System text given apart from the turns (Messages `system`, Responses `instructions`).
+    pub system: Vec<Cow<'a, str>>,
+    /// The conversation, read turn by turn as the writer asks for it.
+    pub turns: Turns<'a>,
+    pub tools: Vec<Tool<'a>>,
+    pub tool_choice: Option<ToolChoice<'a>>,
+    /// `Some(false)`: at most one tool call per answer.
+    pub parallel_tool_calls: Option<bool>,
+    /// The most tokens to generate, as the client wrote the number.
+    pub max_tokens: Option<Json<'a>>,
+    pub stop: Option<Vec<Cow<'a, str>>>,
+    /// Sampling settings, as the client wrote them.
+    pub temperature: Option<Json<'a>>,
+    pub top_p: Option<Json<'a>>,
+    /// Who the end user is (Messages `metadata.user_id`, OpenAI `user`).
+    pub user: Option<Cow<'a, str>>,
+    pub stream: bool,
+    /// A Chat client asked for the usage chunk at the end of a stream.
+    pub include_usage: bool,
+    pub reasoning: Reasoning,
+    /// The answer must be JSON (of a schema).
+    pub format: Option<OutputFormat<'a>>,
+}
+
+/// The turns of a request, read lazily: each item is the next turn or why it cannot be translated.
+pub(crate) type Turns<'a> = Box<dyn Iterator<Item = Result<Turn<'a>, Refusal>> + 'a>;
+
+/// Who says a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Instructions among the turns (a Chat `system` or `developer` message).
+    System,
+    User,
+    Assistant,
+}
+
+/// One turn of the conversation. Tool results are parts of a user turn.
+#[derive(Debug)]
+pub(crate) struct Turn<'a> {
+    pub role: Role,
+    pub parts: Vec<Part<'a>>,
+}
+
+/// A piece of a turn or of an answer.
+#[derive(Debug)]
+pub(crate) enum Part<'a> {
+    Text(Cow<'a, str>),
+    Image(Image<'a>),
+    Document(Document<'a>),
+    ToolCall(ToolCall<'a>),
+    ToolResult(ToolResult<'a>),
+    /// Reasoning the model showed, with the signature Anthropic needs to see it again.
+    Thinking {
+        text: Cow<'a, str>,
+        signature: Option<Cow<'a, str>>,
+    },
+    /// Anthropic's encrypted thinking: opaque, only Anthropic reads it.
+    RedactedThinking(Cow<'a, str>),
+}
+
+#[derive(Debug)]
+pub(crate) enum Image<'a> {
+    Base64 {
+        media_type: Cow<'a, str>,
+        data: Cow<'a, str>,
+    },
+    Url(Cow<'a, str>),
+}
+
+#[derive(Debug)]
+pub(crate) enum Document<'a> {
+    /// Plain text handed over as a document.
+    Text(Cow<'a, str>),
+    /// A file given inline (a PDF, usually).
+    Base64 {
+        media_type: Cow<'a, str>,
+        data: Cow<'a, str>,
+        title: Option<Cow<'a, str>>,
+    },
+}
+
+/// A call of one of the request's tools.
+#[derive(Debug)]
+pub(crate) struct ToolCall<'a> {
+    pub id: Cow<'a, str>,
+    pub name: Cow<'a, str>,
+    pub input: Input<'a>,
+}
+
+/// What a tool is called with.
+#[derive(Debug)]
+pub(crate) enum Input<'a> {
+    /// JSON as the client or upstream wrote it (`null` when there was none).
+    Json(Json<'a>),
+    /// JSON that came as a string (a Chat call's `arguments`), checked.
+    Checked(Box<RawValue>),
+    /// The free text a custom tool takes (Responses `custom_tool_call`); other APIs see it as the
+    /// object `{"input": text}`.
+    Text(Cow<'a, str>),
+}
+
+impl<'a> Input<'a> {
+    /// The input as compact JSON text (`{}` when there is none), as OpenAI's `arguments` hold it.
+    pub fn into_json(self) -> Cow<'a, str> {
+        match self {
+            Input::Json(json) if json.is_null() => Cow::Borrowed("{}"),
+            Input::Json(json) => json.compact(),
+            Input::Checked(raw) => Cow::Owned(Json::from(&*raw).compact().into_owned()),
+            Input::Text(text) => Cow::Owned(custom_input_json(&text)),
+        }
+    }
+}
+
+/// A custom tool's free text as the one-member object other APIs call it with.
+pub(crate) fn custom_input_json(text: &str) -> String {
+    serde_json::json!({ CUSTOM_INPUT: text }).to_string()
+}
+
+/// The one parameter of the function a custom tool becomes.
+pub(crate) const CUSTOM_INPUT: &str = "input";
+
+/// A tool's answer to a call, in a user turn.
+#[derive(Debug)]
+pub(crate) struct ToolResult<'a> {
+    pub id: Cow<'a, str>,
+    /// Text, images and documents.
+    pub content: Vec<Part<'a>>,
+    pub is_error: bool,
+}
+
+/// A tool the model may call.
+#[derive(Debug)]
+pub(crate) struct Tool<'a> {
+    pub name: Cow<'a, str>,
+    pub description: Option<Cow<'a, str>>,
+    /// The JSON schema of its input (`None`: any object).
+    pub schema: Option<Json<'a>>,
+    /// A custom tool (Responses `custom`): it takes free text, described by this format (a grammar).
+    pub custom: Option<Option<Json<'a>>>,
+}
+
+impl Tool<'_> {
+    /// The schema of the function a custom tool becomes: one string parameter, described by the
+    /// tool's format so the model still knows the grammar.
+    pub fn custom_schema(format: Option<Json<'_>>) -> serde_json::Value {
+        let mut description = "The tool's input, as free text.".to_string();
+        if let Some(format) = format.and_then(Json::object) {
+            if let Some(definition) = format.str("definition") {
+                let syntax = format.str("syntax").unwrap_or(Cow::Borrowed("the"));
+                description =
+                    format!("The tool's input, as free text in {syntax} grammar:\n{definition}");
+            }
+        }
+        serde_json::json!({
+            "type": "object",
+            "properties": {CUSTOM_INPUT: {"type": "string", "description": description}},
+            "required": [CUSTOM_INPUT],
+        })
+    }
+}
+
+/// Which tool the model must call, if any.
+#[derive(Debug)]
+pub(crate) enum ToolChoice<'a> {
+    Auto,
+    /// At least one tool.
+    Any,
+    None,
+    Tool(Cow<'a, str>),
+}
+
+/// How hard the model should think.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Reasoning {
+    /// OpenAI's word for it.
+    pub effort: Option<Effort>,
+    /// Anthropic's: tokens to think with.
+    pub budget: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effort {
+    None,
+    Minimal,
+    Low,
+    Medium,
+    High,
+    XHigh,
+}
+
+impl Effort {
+    const WORDS: [(Effort, &'static str); 6] = [
+        (Effort::None, "none"),
+        (Effort::Minimal, "minimal"),
+        (Effort::Low, "low"),
+        (Effort::Medium, "medium"),
+        (Effort::High, "high"),
+        (Effort::XHigh, "xhigh"),
+    ];
+
+    pub fn from_word(word: &str) -> Option<Effort> {
+        Self::WORDS
+            .iter()
+            .find(|(_, w)| *w == word)
+            .map(|(e, _)| *e)
+    }
+
+    pub fn word(self) -> &'static str {
+        Self::WORDS
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map_or("medium", |(_, w)| w)
+    }
+
+    /// Anthropic thinking tokens for this effort; `None` for no thinking.
+    pub fn budget(self) -> Option<u64> {
+        match self {
+            Effort::None | Effort::Minimal => None,
+            Effort::Low => Some(2048),
+            Effort::Medium => Some(8192),
+            Effort::High => Some(16384),
+            Effort::XHigh => Some(32768),
+        }
+    }
+}
+
+/// The answer must be JSON.
+#[derive(Debug)]
+pub(crate) struct OutputFormat<'a> {
+    /// The client's field that asked for it, for a refusal.
+    pub field: &'static str,
+    pub kind: FormatKind<'a>,
+}
+
+#[derive(Debug)]
+pub(crate) enum FormatKind<'a> {
+    /// Any JSON object.
+    JsonObject,
+    JsonSchema {
+        name: Cow<'a, str>,
+        schema: Json<'a>,
+        strict: Option<bool>,
+        description: Option<Cow<'a, str>>,
+    },
+}
+
+impl FormatKind<'_> {
+    /// The word both OpenAI APIs use for the format.
+    pub fn word(&self) -> &'static str {
+        match self {
+            FormatKind::JsonObject => "json_object",
+            FormatKind::JsonSchema { .. } => "json_schema",
+        }
+    }
+}
+
+/// A whole (non-streamed) answer.
+#[derive(Debug)]
+pub(crate) struct Answer<'a> {
+    pub id: Option<Cow<'a, str>>,
+    /// Text, thinking and tool calls, in order.
+    pub parts: Vec<Part<'a>>,
+    pub stop: StopReason,
+    pub usage: Usage,
+    /// Output tokens spent on reasoning, when the upstream says.
+    pub reasoning_tokens: u64,
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum StopReason {
+    #[default]
+    EndTurn,
+    MaxTokens,
+    /// The context window filled up.
+    ContextWindow,
+    ToolUse,
+    StopSequence,
+    Refusal,
+    /// Anthropic paused a long turn.
+    PauseTurn,
+}
+
+/// One step of a streamed answer. Blocks (a text, a thinking, a tool call) open with their first
+/// event and close at [`Event::BlockStop`] or when another block opens.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    /// The answer begins (the upstream's id for it, when it gave one).
+    Start {
+        id: Option<Cow<'a, str>>,
+    },
+    Text(Cow<'a, str>),
+    Thinking(Cow<'a, str>),
+    /// The signature of the thinking block in progress.
+    Signature(Cow<'a, str>),
+    RedactedThinking(Cow<'a, str>),
+    /// A tool call begins; `index` tells its argument fragments apart from other calls'.
+    ToolCall {
+        index: usize,
+        id: Cow<'a, str>,
+        name: Cow<'a, str>,
+        /// Arguments that came with the call's start.
+        arguments: Cow<'a, str>,
+    },
+    ToolArguments {
+        index: usize,
+        text: Cow<'a, str>,
+    },
+    BlockStop,
+    /// How the answer finished (more events may follow before the end: usage, say).
+    Stop(StopReason),
+    /// The answer is complete.
+    End {
+        usage: Usage,
+        reasoning_tokens: u64,
+    },
+    /// The upstream reported an error midway: the stream ends here.
+    Error {
+        kind: ErrorKind,
+        message: Cow<'a, str>,
+    },
+}
+
+/// Texts joined by a blank line; one text is not copied.
+pub(crate) fn joined<'a>(mut texts: Vec<Cow<'a, str>>) -> Cow<'a, str> {
+    if texts.len() == 1 {
+        return texts.pop().unwrap_or_default();
+    }
+    Cow::Owned(texts.join("\n\n"))
+}
+
+/// `part`, a slice of `whole`, borrowed for as long as `whole` is when `whole` is borrowed.
+pub(crate) fn part_of<'a>(whole: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
+    if let Cow::Borrowed(text) = whole {
+        let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize);
+        if let Some(same) = start.and_then(|start| text.get(start..start + part.len())) {
+            return Cow::Borrowed(same);
+        }
+    }
+    Cow::Owned(part.to_string())
+}
+
+/// A data URL (`data:<type>;base64,<data>`) as its media type and data, borrowed where the URL is.
+pub(crate) fn data_url_parts<'a>(url: &Cow<'a, str>) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+    let (media_type, data) = url.strip_prefix("data:")?.split_once(";base64,")?;
+    Some((part_of(url, media_type), part_of(url, data)))
+}
+
+/// A tool a translation renamed or turned into a function, and how the client knows it: answers
+/// name the client's tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolName {
+    /// The name the upstream knows.
+    pub upstream: String,
+    /// The name the client gave.
+    pub client: String,
+    /// A Responses custom tool sent as a function with one string parameter.
+    pub custom: bool,
+}
+
+impl ToolName {
+    /// Names shortened for the upstream, from (short, original) pairs.
+    pub fn renamed(pairs: &[(String, String)]) -> Vec<ToolName> {
+        pairs
+            .iter()
+            .map(|(short, original)| ToolName {
+                upstream: short.clone(),
+                client: original.clone(),
+                custom: false,
+            })
+            .collect()
+    }
+}
+
+/// The client's name for a tool the upstream called by `name`.
+pub(crate) fn client_tool_name<'n>(names: &'n [ToolName], name: &'n str) -> &'n str {
+    names
+        .iter()
+        .find(|t| t.upstream == name)
+        .map_or(name, |t| t.client.as_str())
+}
+
+/// [`client_tool_name`] for a borrowed name: borrowed still unless it was renamed.
+pub(crate) fn restored<'a>(names: &[ToolName], name: Cow<'a, str>) -> Cow<'a, str> {
+    match names.iter().find(|t| t.upstream == name) {
+        Some(t) if t.client != name => Cow::Owned(t.client.clone()),
+        _ => name,
+    }
+}
+
+/// Whether the client's tool `name` is a custom tool.
+pub(crate) fn is_custom_tool(names: &[ToolName], name: &str) -> bool {
+    names.iter().any(|t| t.custom && t.client == name)
+}

@@ -1,0 +1,646 @@
+//! Responses requests: read into the intermediate form (for an upstream of another API), and
+//! written from it (for a Responses upstream).
+
+use super::carry;
+use crate::translate::chat::{checked_arguments, image_of_url, openai_name, Renamed};
+use crate::translate::hub::{unwritable, Target, Written};
+use crate::translate::ir::{
+    data_url_parts, joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part,
+    Reasoning, Request, Role, Tool, ToolCall, ToolChoice, ToolResult, Turn,
+};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::{Api, Refusal};
+use std::borrow::Cow;
+
+/// A Responses request in the intermediate form, for an upstream of `upstream`'s API. Built-in
+/// tools the upstream cannot run are left out (and logged); what needs a stored conversation is
+/// refused.
+pub(crate) fn read_request<'a>(
+    request: &Object<'a>,
+    upstream: Api,
+) -> Result<Request<'a>, Refusal> {
+    const NO_CONVERSATIONS: &str = "switchyard keeps no conversations for a translated upstream; send the whole conversation in `input`";
+    if !request.field("previous_response_id").is_null() {
+        return Err(Refusal::unsupported(
+            "previous_response_id",
+            NO_CONVERSATIONS,
+        ));
+    }
+    if request.field("store").as_bool() == Some(true) {
+        return Err(Refusal::unsupported(
+            "store",
+            "switchyard keeps no conversations for a translated upstream; set store to false",
+        ));
+    }
+    let input = request.field("input");
+    let turns: Box<dyn Iterator<Item = Result<Turn<'a>, Refusal>> + 'a> = match input.as_str() {
+        Some(text) => Box::new(std::iter::once(Ok(Turn {
+            role: Role::User,
+            parts: vec![Part::Text(text)],
+        }))),
+        None => match input.array() {
+            Some(items) => Box::new(Items {
+                items,
+                at: 0,
+                upstream,
+            }),
+            None if input.is_null() => Box::new(std::iter::empty()),
+            None => {
+                return Err(Refusal::unsupported(
+                    "input",
+                    "must be a string or an array",
+                ))
+            }
+        },
+    };
+    let (tools, left_out) = read_tools(request.field("tools"));
+    if !left_out.is_empty() {
+        log::info!(
+            "leaving out tools a {} upstream cannot run: {}",
+            upstream.title(),
+            left_out.join(", ")
+        );
+    }
+    let reasoning = request.field("reasoning").object().unwrap_or_default();
+    Ok(Request {
+        system: request.str("instructions").into_iter().collect(),
+        turns,
+        tools,
+        tool_choice: read_tool_choice(request.get("tool_choice"))?,
+        parallel_tool_calls: request.field("parallel_tool_calls").as_bool(),
+        max_tokens: request.get("max_output_tokens").filter(|v| !v.is_null()),
+        stop: None,
+        temperature: request.get("temperature").filter(|v| !v.is_null()),
+        top_p: request.get("top_p").filter(|v| !v.is_null()),
+        user: request
+            .str("user")
+            .or_else(|| request.str("safety_identifier")),
+        stream: request.field("stream").as_bool() == Some(true),
+        include_usage: false,
+        reasoning: Reasoning {
+            effort: reasoning.str("effort").and_then(|e| Effort::from_word(&e)),
+            budget: None,
+        },
+        format: read_format(request.field("text").get("format"), upstream)?,
+    })
+}
+
+/// The function and custom tools, and the kinds of the others, which are left out.
+fn read_tools(tools: Json<'_>) -> (Vec<Tool<'_>>, Vec<String>) {
+    let mut list = Vec::new();
+    let mut left_out = Vec::new();
+    for tool in tools.array().unwrap_or_default() {
+        let tool = tool.object().unwrap_or_default();
+        let kind = tool.str("type").unwrap_or_default();
+        match kind.as_ref() {
+            "function" => list.push(Tool {
+                name: tool.str("name").unwrap_or_default(),
+                description: tool.str("description"),
+                schema: tool.get("parameters").filter(|p| !p.is_null()),
+                custom: None,
+            }),
+            "custom" => list.push(Tool {
+                name: tool.str("name").unwrap_or_default(),
+                description: tool.str("description"),
+                schema: None,
+                custom: Some(tool.get("format").filter(|f| !f.is_null())),
+            }),
+            other => {
+                let name = tool.str("name").map(|n| format!("{other} `{n}`"));
+                left_out.push(name.unwrap_or_else(|| other.to_string()));
+            }
+        }
+    }
+    (list, left_out)
+}
+
+fn read_tool_choice(choice: Option<Json<'_>>) -> Result<Option<ToolChoice<'_>>, Refusal> {
+    let Some(choice) = choice.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    if let Some(word) = choice.as_str() {
+        return match word.as_ref() {
+            "auto" => Ok(Some(ToolChoice::Auto)),
+            "required" => Ok(Some(ToolChoice::Any)),
+            "none" => Ok(Some(ToolChoice::None)),
+            other => Err(Refusal::unsupported(
+                "tool_choice",
+                format!("unknown value `{other}`"),
+            )),
+        };
+    }
+    let choice = choice.object().unwrap_or_default();
+    Ok(match choice.str("type").as_deref() {
+        Some("function" | "custom") => choice.str("name").map(ToolChoice::Tool),
+        Some("allowed_tools") if choice.str("mode").as_deref() == Some("required") => {
+            Some(ToolChoice::Any)
+        }
+        // A built-in tool that was left out, or a list of allowed tools: any tool may be called.
+        _ => Some(ToolChoice::Auto),
+    })
+}
+
+fn read_format(format: Json<'_>, upstream: Api) -> Result<Option<OutputFormat<'_>>, Refusal> {
+    let format = format.object().unwrap_or_default();
+    let kind = match format.str("type").as_deref() {
+        None | Some("text") => return Ok(None),
+        Some("json_object") => FormatKind::JsonObject,
+        Some("json_schema") => FormatKind::JsonSchema {
+            name: format.str("name").unwrap_or(Cow::Borrowed("answer")),
+            schema: format.field("schema"),
+            strict: format.field("strict").as_bool(),
+            description: format.str("description"),
+        },
+        Some(other) => {
+            return Err(Refusal::unsupported(
+                "text.format",
+                format!("`{other}` has no {} equivalent", upstream.title()),
+            ))
+        }
+    };
+    Ok(Some(OutputFormat {
+        field: "text.format",
+        kind,
+    }))
+}
+
+/// Which side of the conversation an input item belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    System,
+    User,
+    Assistant,
+    /// Nothing the upstream can use (a built-in tool's call, say).
+    Skip,
+}
+
+/// The `input` items as turns: consecutive items of one side are one turn, so an assistant's
+/// reasoning, text and calls stay together, as Anthropic and Chat want them.
+struct Items<'a> {
+    items: Vec<Json<'a>>,
+    at: usize,
+    upstream: Api,
+}
+
+impl<'a> Items<'a> {
+    fn side(item: &Object<'_>) -> Side {
+        let kind = item.str("type");
+        match kind.as_deref().unwrap_or("message") {
+            "message" => match item.str("role").as_deref() {
+                Some("assistant") => Side::Assistant,
+                Some("system" | "developer") => Side::System,
+                _ => Side::User,
+            },
+            "reasoning" | "function_call" | "custom_tool_call" => Side::Assistant,
+            "function_call_output" | "custom_tool_call_output" => Side::User,
+            _ => Side::Skip,
+        }
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Result<Turn<'a>, Refusal>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut turn: Option<(Side, Vec<Part<'a>>)> = None;
+        while let Some(item) = self.items.get(self.at).copied() {
+            let field = format!("input[{}]", self.at);
+            let item = item.object().unwrap_or_default();
+            let side = Items::side(&item);
+            if side == Side::Skip {
+                let kind = item.str("type").unwrap_or_default();
+                if kind == "item_reference" {
+                    return Some(Err(Refusal::unsupported(
+                        field,
+                        "switchyard keeps no conversations for a translated upstream; an item_reference cannot be resolved",
+                    )));
+                }
+                log::debug!(
+                    "leaving out a `{kind}` input item a {} upstream cannot use",
+                    self.upstream.title()
+                );
+                self.at += 1;
+                continue;
+            }
+            match &turn {
+                Some((current, _)) if *current != side || side == Side::System => break,
+                _ => {}
+            }
+            self.at += 1;
+            let parts = &mut turn.get_or_insert_with(|| (side, Vec::new())).1;
+            if let Err(refusal) = read_item(&item, &field, self.upstream, parts) {
+                return Some(Err(refusal));
+            }
+        }
+        let (side, parts) = turn?;
+        let role = match side {
+            Side::System => Role::System,
+            Side::Assistant => Role::Assistant,
+            Side::User | Side::Skip => Role::User,
+        };
+        Some(Ok(Turn { role, parts }))
+    }
+}
+
+/// Adds an input item's parts to its turn.
+fn read_item<'a>(
+    item: &Object<'a>,
+    field: &str,
+    upstream: Api,
+    parts: &mut Vec<Part<'a>>,
+) -> Result<(), Refusal> {
+    match item.str("type").as_deref().unwrap_or("message") {
+        "message" => content_parts(item.field("content"), field, upstream, parts)?,
+        "reasoning" => {
+            let encrypted = item.str("encrypted_content");
+            match encrypted.as_deref() {
+                Some(e) if carry::is_carried(e) => match carry::restore(e) {
+                    Some(blocks) => parts.extend(blocks),
+                    None => log::warn!("{field}: dropping reasoning the gateway cannot read back"),
+                },
+                _ => {
+                    // Another API's reasoning: its summary is all an upstream of this kind can
+                    // take, and without a signature it is dropped there.
+                    let summary = item.field("summary").array().unwrap_or_default();
+                    let texts: Vec<_> = summary
+                        .into_iter()
+                        .filter_map(|s| s.get("text").as_str())
+                        .collect();
+                    if !texts.is_empty() {
+                        parts.push(Part::Thinking {
+                            text: joined(texts),
+                            signature: None,
+                        });
+                    }
+                }
+            }
+        }
+        "function_call" => {
+            let arguments = item.str("arguments").unwrap_or_default();
+            let input = checked_arguments(arguments).map_err(|e| {
+                Refusal::unsupported(format!("{field}.arguments"), format!("is not JSON ({e})"))
+            })?;
+            parts.push(Part::ToolCall(ToolCall {
+                id: item.str("call_id").unwrap_or_default(),
+                name: item.str("name").unwrap_or_default(),
+                input,
+            }));
+        }
+        "custom_tool_call" => parts.push(Part::ToolCall(ToolCall {
+            id: item.str("call_id").unwrap_or_default(),
+            name: item.str("name").unwrap_or_default(),
+            input: Input::Text(item.str("input").unwrap_or_default()),
+        })),
+        "function_call_output" | "custom_tool_call_output" => {
+            let mut content = Vec::new();
+            let output = item.field("output");
+            match output.as_str() {
+                Some(text) => content.push(Part::Text(text)),
+                None => content_parts(output, &format!("{field}.output"), upstream, &mut content)?,
+            }
+            parts.push(Part::ToolResult(ToolResult {
+                id: item.str("call_id").unwrap_or_default(),
+                content,
+                is_error: false,
+            }));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A message's content (a string, or text, image and file parts) as parts.
+fn content_parts<'a>(
+    content: Json<'a>,
+    field: &str,
+    upstream: Api,
+    parts: &mut Vec<Part<'a>>,
+) -> Result<(), Refusal> {
+    if let Some(text) = content.as_str() {
+        parts.push(Part::Text(text));
+        return Ok(());
+    }
+    let Some(items) = content.array() else {
+        if content.is_null() {
+            return Ok(());
+        }
+        return Err(Refusal::unsupported(
+            format!("{field}.content"),
+            "must be a string or an array",
+        ));
+    };
+    for (i, part) in items.into_iter().enumerate() {
+        let field = format!("{field}.content[{i}]");
+        let part = part.object().unwrap_or_default();
+        let inline_only = || {
+            Refusal::unsupported(
+                &field,
+                format!(
+                    "only files given inline as base64 data URLs can be sent to a {} upstream",
+                    upstream.title()
+                ),
+            )
+        };
+        match part.str("type").unwrap_or_default().as_ref() {
+            "input_text" | "output_text" | "text" => {
+                parts.push(Part::Text(part.str("text").unwrap_or_default()))
+            }
+            "refusal" => parts.push(Part::Text(part.str("refusal").unwrap_or_default())),
+            "input_image" => match part.str("image_url") {
+                Some(url) => parts.push(Part::Image(image_of_url(url, &field)?)),
+                None => return Err(inline_only()),
+            },
+            "input_file" => {
+                let data = part.str("file_data").ok_or_else(inline_only)?;
+                let (media_type, data) = match data_url_parts(&data) {
+                    Some(parts) => parts,
+                    // Bare base64, as the API also takes it: a PDF, most likely.
+                    None => (Cow::Borrowed("application/pdf"), data),
+                };
+                parts.push(Part::Document(Document::Base64 {
+                    media_type,
+                    data,
+                    title: part.str("filename"),
+                }));
+            }
+            other => {
+                return Err(Refusal::unsupported(
+                    field,
+                    format!(
+                        "`{other}` parts cannot be sent to a {} upstream",
+                        upstream.title()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The least `max_output_tokens` the Responses API takes.
+const LEAST_OUTPUT_TOKENS: u64 = 16;
+
+/// The intermediate form as a Responses request, written into a new body.
+///
+/// System text becomes `instructions` (system turns `developer` messages); tool calls become
+/// `function_call` items and their results `function_call_output` items; thinking is dropped (an
+/// Anthropic signature means nothing to OpenAI). The request is never stored upstream. Stop
+/// sequences have no Responses equivalent and are left out.
+pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result<Written, Refusal> {
+    let mut out = JsonWriter::with_capacity(target.capacity);
+    let mut renamed = Renamed::default();
+    out.open_object();
+    out.member("model", &target.model.into())
+        .map_err(unwritable)?;
+    if !request.system.is_empty() {
+        out.member("instructions", &joined(request.system).into())
+            .map_err(unwritable)?;
+    }
+    out.key("input").map_err(unwritable)?;
+    out.open_array();
+    for turn in request.turns {
+        let turn = turn?;
+        match turn.role {
+            Role::System => {
+                let texts = turn.parts.into_iter().filter_map(|p| match p {
+                    Part::Text(text) => Some(text),
+                    _ => None,
+                });
+                let text = joined(texts.collect());
+                out.value(&out! {"type" => "message", "role" => "developer", "content" => text})
+                    .map_err(unwritable)?;
+            }
+            Role::User => user_items(turn.parts, &mut out).map_err(unwritable)?,
+            Role::Assistant => {
+                assistant_items(turn.parts, &mut renamed, &mut out).map_err(unwritable)?
+            }
+        }
+    }
+    out.close();
+    if let Some(max) = request.max_tokens {
+        let max = match target.max_tokens(max) {
+            Out::U64(n) => Out::U64(n.max(LEAST_OUTPUT_TOKENS)),
+            Out::Raw(json) => match json.as_u64() {
+                Some(n) => Out::U64(n.max(LEAST_OUTPUT_TOKENS)),
+                None => Out::Raw(json),
+            },
+            other => other,
+        };
+        out.member("max_output_tokens", &max).map_err(unwritable)?;
+    }
+    if request.stop.is_some() {
+        log::debug!("leaving out stop sequences: the Responses API has none");
+    }
+    if let Some(t) = request.temperature {
+        out.member("temperature", &t.into()).map_err(unwritable)?;
+    }
+    if let Some(p) = request.top_p {
+        out.member("top_p", &p.into()).map_err(unwritable)?;
+    }
+    if let Some(user) = request.user {
+        out.member("user", &Out::from(openai_name(&user).into_owned()))
+            .map_err(unwritable)?;
+    }
+    if request.stream {
+        out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
+    }
+    out.member("store", &Out::Bool(false)).map_err(unwritable)?;
+    let has_tools = !request.tools.is_empty();
+    if has_tools {
+        let mut list = Vec::new();
+        for tool in request.tools {
+            let name = Out::from(renamed.name(tool.name, false));
+            let mut t = match tool.custom {
+                Some(format) => {
+                    let mut t = vec![("type", Out::from("custom")), ("name", name)];
+                    if let Some(format) = format {
+                        t.push(("format", format.into()));
+                    }
+                    t
+                }
+                None => {
+                    let schema = match tool.schema {
+                        Some(schema) => schema.into(),
+                        None => out! {"type" => "object", "properties" => Out::Object(Vec::new())},
+                    };
+                    vec![
+                        ("type", Out::from("function")),
+                        ("name", name),
+                        ("parameters", schema),
+                        ("strict", false.into()),
+                    ]
+                }
+            };
+            if let Some(d) = tool.description {
+                t.push(("description", d.into()));
+            }
+            list.push(Out::Object(t));
+        }
+        out.member("tools", &Out::Array(list)).map_err(unwritable)?;
+    }
+    if let Some(choice) = request.tool_choice {
+        let none = matches!(choice, ToolChoice::None);
+        let mapped: Out = match choice {
+            ToolChoice::Auto => "auto".into(),
+            ToolChoice::Any => "required".into(),
+            ToolChoice::None => "none".into(),
+            ToolChoice::Tool(name) => {
+                out! {"type" => "function", "name" => renamed.name(name, false)}
+            }
+        };
+        if has_tools || none {
+            out.member("tool_choice", &mapped).map_err(unwritable)?;
+        }
+    }
+    if let (Some(parallel), true) = (request.parallel_tool_calls, has_tools) {
+        out.member("parallel_tool_calls", &Out::Bool(parallel))
+            .map_err(unwritable)?;
+    }
+    // Only a client's own effort: OpenAI refuses any for a model that does not reason, and a
+    // Messages client's thinking budget says nothing of the model behind this endpoint.
+    if let Some(effort) = request.reasoning.effort {
+        out.member("reasoning", &out! {"effort" => effort.word()})
+            .map_err(unwritable)?;
+    }
+    if let Some(format) = request.format {
+        let format = match format.kind {
+            FormatKind::JsonObject => out! {"type" => "json_object"},
+            FormatKind::JsonSchema {
+                name,
+                schema,
+                strict,
+                description,
+            } => {
+                let mut f = vec![
+                    ("type", Out::from("json_schema")),
+                    ("name", name.into()),
+                    ("schema", schema.into()),
+                ];
+                if let Some(strict) = strict {
+                    f.push(("strict", strict.into()));
+                }
+                if let Some(description) = description {
+                    f.push(("description", description.into()));
+                }
+                Out::Object(f)
+            }
+        };
+        out.member("text", &out! {"format" => format})
+            .map_err(unwritable)?;
+    }
+    Ok(Written {
+        body: out.finish(),
+        tool_names: renamed.0,
+    })
+}
+
+/// A user turn: its tool results as `function_call_output` items first, then the rest as one
+/// user message.
+fn user_items(parts: Vec<Part<'_>>, out: &mut JsonWriter) -> serde_json::Result<()> {
+    let mut rest = Vec::new();
+    let mut all_text = true;
+    for part in parts {
+        match part {
+            Part::ToolResult(result) => {
+                let text_only = result.content.iter().all(|p| matches!(p, Part::Text(_)));
+                let output = if text_only {
+                    let texts = result.content.into_iter().filter_map(|p| match p {
+                        Part::Text(text) => Some(text),
+                        _ => None,
+                    });
+                    let mut text = joined(texts.collect());
+                    if result.is_error {
+                        text = Cow::Owned(format!("Error: {text}"));
+                    }
+                    Out::from(text)
+                } else {
+                    let mut items: Vec<Out> =
+                        result.content.into_iter().filter_map(input_part).collect();
+                    if result.is_error {
+                        items.insert(0, out! {"type" => "input_text", "text" => "Error:"});
+                    }
+                    Out::Array(items)
+                };
+                out.value(&out! {
+                    "type" => "function_call_output",
+                    "call_id" => result.id,
+                    "output" => output,
+                })?;
+            }
+            part => {
+                all_text &= matches!(part, Part::Text(_));
+                rest.push(part);
+            }
+        }
+    }
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let content = if all_text {
+        let texts = rest.into_iter().filter_map(|p| match p {
+            Part::Text(text) => Some(text),
+            _ => None,
+        });
+        Out::from(joined(texts.collect()))
+    } else {
+        Out::Array(rest.into_iter().filter_map(input_part).collect())
+    };
+    out.value(&out! {"type" => "message", "role" => "user", "content" => content})
+}
+
+/// A user's part as a Responses input content part (`None` for parts a user message cannot hold).
+fn input_part(part: Part<'_>) -> Option<Out<'_>> {
+    Some(match part {
+        Part::Text(text) | Part::Document(Document::Text(text)) => {
+            out! {"type" => "input_text", "text" => text}
+        }
+        Part::Image(Image::Url(url)) => out! {"type" => "input_image", "image_url" => url},
+        Part::Image(Image::Base64 { media_type, data }) => out! {
+            "type" => "input_image",
+            "image_url" => format!("data:{media_type};base64,{data}"),
+        },
+        Part::Document(Document::Base64 {
+            media_type,
+            data,
+            title,
+        }) => out! {
+            "type" => "input_file",
+            "filename" => title.unwrap_or(Cow::Borrowed("document.pdf")),
+            "file_data" => format!("data:{media_type};base64,{data}"),
+        },
+        _ => return None,
+    })
+}
+
+/// An assistant turn as items in its order: texts as messages, tool calls as `function_call`
+/// items. Thinking is left out.
+fn assistant_items(
+    parts: Vec<Part<'_>>,
+    renamed: &mut Renamed,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    let mut texts: Vec<Out> = Vec::new();
+    let flush = |texts: &mut Vec<Out>, out: &mut JsonWriter| {
+        if texts.is_empty() {
+            return Ok(());
+        }
+        let content = Out::Array(std::mem::take(texts));
+        out.value(&out! {"type" => "message", "role" => "assistant", "content" => content})
+    };
+    for part in parts {
+        match part {
+            Part::Text(text) => texts.push(out! {"type" => "output_text", "text" => text}),
+            Part::ToolCall(call) => {
+                flush(&mut texts, out)?;
+                out.value(&out! {
+                    "type" => "function_call",
+                    "call_id" => call.id,
+                    "name" => renamed.name(call.name, false),
+                    "arguments" => call.input.into_json(),
+                })?;
+            }
+            _ => {}
+        }
+    }
+    flush(&mut texts, out)
+}
