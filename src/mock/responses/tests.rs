@@ -1,6 +1,7 @@
 //! The mock's Responses API rules, one test per rule: what it accepts (every request real Codex
 //! sent), what it refuses and with which error, and what it answers with.
 
+use super::check::Refusal;
 use super::*;
 use crate::mock::OpenAiAnswer;
 
@@ -535,7 +536,7 @@ fn the_stream_closes_every_item_and_ends_with_the_completed_response() {
     let request = json!({"model": "gpt-5.5", "input": "hi", "stream": true,
         "reasoning": {"summary": "auto"}, "include": ["reasoning.encrypted_content"]});
     let output = plan_output(&b, &request, 1);
-    let completed = response_object(&request, 1, Some((&output, usage(&b, &output))));
+    let completed = response_object(&request, 1, Some((&output, usage(&b))));
     let events = parsed(&stream_events(
         response_object(&request, 1, None),
         &output,
