@@ -135,20 +135,37 @@ fn plain_mock() -> MockUpstream {
     .expect("mock")
 }
 
-/// A mock that reasons, has Codex run `command` with its shell tool, and then quotes the output.
-fn shell_mock(command: &str) -> MockUpstream {
-    let arguments = serde_json::json!({ "cmd": command }).to_string();
+/// A mock that reasons, has Codex call tool `name` with `arguments`, and then quotes the output.
+fn tool_mock(name: &str, arguments: String) -> MockUpstream {
     MockUpstream::start(Behaviour {
         name: "codex-mock".into(),
         key: Some(API_KEY.into()),
         openai: Some(OpenAiAnswer {
             reasoning: Some(REASONING.into()),
-            tool_calls: vec![("exec_command".into(), arguments)],
+            tool_calls: vec![(name.into(), arguments)],
             argument_pieces: 3,
         }),
         ..Behaviour::default()
     })
     .expect("mock")
+}
+
+/// A mock that has Codex run `command` with its shell tool (`exec_command`).
+fn shell_mock(command: &str) -> MockUpstream {
+    tool_mock(
+        "exec_command",
+        serde_json::json!({ "cmd": command }).to_string(),
+    )
+}
+
+/// A mock that has a code-mode model run `command` the way those models do: a `custom` `exec`
+/// call whose JavaScript calls the shell tool.
+fn code_mode_mock(command: &str) -> MockUpstream {
+    let command = serde_json::to_string(command).expect("a JS string");
+    tool_mock(
+        "exec",
+        format!("const r = await tools.exec_command({{cmd: {command}}});\ntext(r);\n"),
+    )
 }
 
 /// One plain turn through `base_url`, with a model Codex does not know (so it sends its fallback
@@ -208,12 +225,12 @@ fn marker_command() -> (String, String) {
     )
 }
 
-/// A shell round trip through `base_url`, whose upstream has Codex run a [`marker_command`]:
-/// Codex runs it and its final answer quotes the `marker` it printed.
-fn shell_round_trip(base_url: &str, marker: &str) {
+/// A shell round trip through `base_url` with `model`, whose upstream has Codex run a
+/// [`marker_command`]: Codex runs it and its final answer quotes the `marker` it printed.
+fn shell_round_trip(base_url: &str, model: &str, marker: &str) {
     let work = temp_dir("codex-work-");
     let prompt = "Run the shell command the tool call names and tell me what it printed.";
-    let (code, stdout, stderr) = run_codex(base_url, "gpt-5.5", prompt, work.path());
+    let (code, stdout, stderr) = run_codex(base_url, model, prompt, work.path());
     assert_eq!(code, 0, "codex failed:\n{stderr}");
     assert!(
         stdout.contains(marker),
@@ -236,7 +253,7 @@ fn check_round_trip_requests(seen: &[SeenRequest], marker: &str) {
         "the history is replayed unchanged"
     );
     let [reasoning, call, output] = &after[before.len()..] else {
-        unreachable!()
+        panic!("not reasoning, call and output: {:#}", second["input"]);
     };
     assert_eq!(reasoning["type"], "reasoning");
     assert_eq!(reasoning["id"], "rs_mock_1");
@@ -262,6 +279,44 @@ fn check_round_trip_requests(seen: &[SeenRequest], marker: &str) {
     assert_eq!(without_input(first), without_input(second));
 }
 
+/// Codex's default model, one of those that reach the shell only through JavaScript run by a
+/// `custom` tool `exec`, offered in an `additional_tools` input item instead of `tools`.
+const CODE_MODE_MODEL: &str = "gpt-6.2-sol";
+
+/// What a Responses upstream received for a code-mode round trip: the tools in the first input
+/// item, then the `custom_tool_call` `exec` and its output (a list of text parts, the marker among
+/// them) appended to the history.
+fn check_code_mode_requests(seen: &[SeenRequest], marker: &str) {
+    assert_eq!(seen.len(), 2, "two requests, no retries");
+    let (first, second) = (body(&seen[0]), body(&seen[1]));
+    assert!(first.get("tools").is_none());
+    assert_eq!(first["input"][0]["type"], "additional_tools");
+    let before = first["input"].as_array().expect("input");
+    let after = second["input"].as_array().expect("input");
+    assert_eq!(&after[..before.len()], before.as_slice());
+    let [reasoning, call, output] = &after[before.len()..] else {
+        panic!("not reasoning, call and output: {:#}", second["input"]);
+    };
+    assert_eq!(
+        reasoning["encrypted_content"],
+        format!("{ENCRYPTED_PREFIX}rs_mock_1")
+    );
+    assert_eq!(call["type"], "custom_tool_call");
+    assert_eq!(call["name"], "exec");
+    assert_eq!(output["type"], "custom_tool_call_output");
+    assert_eq!(output["call_id"], call["call_id"]);
+    let text: String = output["output"]
+        .as_array()
+        .expect("the output as text parts")
+        .iter()
+        .filter_map(|part| part["text"].as_str())
+        .collect();
+    assert!(
+        text.contains(marker),
+        "no {marker} in the tool output: {text}"
+    );
+}
+
 #[test]
 fn codex_completes_a_plain_turn_against_the_responses_mock() {
     if !codex_is_installed("codex_completes_a_plain_turn_against_the_responses_mock") {
@@ -281,6 +336,17 @@ fn codex_shell_round_trip_quotes_the_echoed_marker_and_replays_the_reasoning() {
     }
     let (command, marker) = marker_command();
     let mock = shell_mock(&command);
-    shell_round_trip(&format!("{}/v1", mock.url()), &marker);
+    shell_round_trip(&format!("{}/v1", mock.url()), "gpt-5.5", &marker);
     check_round_trip_requests(&mock.requests(), &marker);
+}
+
+#[test]
+fn codex_default_model_runs_the_shell_through_its_code_mode_exec_tool() {
+    if !codex_is_installed("codex_default_model_runs_the_shell_through_its_code_mode_exec_tool") {
+        return;
+    }
+    let (command, marker) = marker_command();
+    let mock = code_mode_mock(&command);
+    shell_round_trip(&format!("{}/v1", mock.url()), CODE_MODE_MODEL, &marker);
+    check_code_mode_requests(&mock.requests(), &marker);
 }

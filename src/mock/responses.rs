@@ -333,12 +333,16 @@ enum OfferedTool {
     Function { namespace: Option<String> },
 }
 
+/// Looks in `tools` and in the `additional_tools` input items Codex sends to code-mode models.
 fn offered_tool(request: &Value, name: &str) -> OfferedTool {
-    let tools = request["tools"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    for tool in tools {
+    let listed = |v: &Value| v.as_array().map(Vec::as_slice).unwrap_or(&[]).to_vec();
+    let mut tools = listed(&request["tools"]);
+    for item in listed(&request["input"]) {
+        if item["type"] == "additional_tools" {
+            tools.extend(listed(&item["tools"]));
+        }
+    }
+    for tool in &tools {
         match tool["type"].as_str() {
             Some("custom") if tool["name"] == name => return OfferedTool::Custom,
             Some("namespace") => {

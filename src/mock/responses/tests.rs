@@ -592,3 +592,17 @@ fn the_stream_closes_every_item_and_ends_with_the_completed_response() {
             "output_tokens": 7, "output_tokens_details": {"reasoning_tokens": 4}, "total_tokens": 2407})
     );
 }
+
+#[test]
+fn a_tool_offered_in_codexs_additional_tools_item_is_called_that_way() {
+    let b = scripted(
+        None,
+        &[("exec", "await tools.exec_command({cmd: \"ls\"});")],
+    );
+    let request: Value = serde_json::from_str(fixture("codemode-turn2")).unwrap();
+    let first_turn =
+        json!({"model": request["model"], "input": [request["input"][0].clone(), user("ls")]});
+    let output = plan_output(&b, &first_turn, 1);
+    assert_eq!(output[0].item()["type"], "custom_tool_call");
+    assert_eq!(output[0].item()["name"], "exec");
+}
