@@ -1,9 +1,12 @@
 //! The mock upstream on its own: `cargo run --example mock -- [PORT] [--key KEY] [--status N]
 //! [--delay-ms N] [--deltas N] [--interval-ms N] [--openai] [--tool-call NAME JSON]`. Answers
-//! Anthropic `/v1/messages` and OpenAI `/v1/chat/completions`, plain and SSE, until Ctrl-C.
+//! Anthropic `/v1/messages`, OpenAI `/v1/chat/completions` and the OpenAI Responses API
+//! (`/v1/responses`, refusing what the real API refuses), plain and SSE, until Ctrl-C.
 //! `--openai` makes its Chat Completions answers reason first (as DeepSeek does) and send a usage
-//! chunk when asked; `--tool-call Bash '{"command":"ls"}'` adds a tool call to the answers of both
-//! APIs, made until the conversation ends in a tool result.
+//! chunk when asked, and its Responses answers start with a reasoning item; `--tool-call Bash
+//! '{"command":"ls"}'` adds a tool call to the answers of all three APIs, made until the
+//! conversation ends in a tool result. For Codex CLI: `--openai --tool-call exec_command
+//! '{"cmd":"echo MARKER-1"}'`, with the base URL `http://127.0.0.1:PORT/v1`.
 
 use std::time::Duration;
 use switchyard::mock::{Behaviour, MockUpstream, OpenAiAnswer};

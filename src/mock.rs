@@ -1,7 +1,10 @@
-//! A streaming mock upstream that speaks enough of Anthropic `/v1/messages` and OpenAI
-//! `/v1/chat/completions` (plain and SSE) for the demo, the tests and the benchmark. Each run can be
-//! told to answer a status, add `Retry-After`, delay, hang, or drop the connection after N events;
-//! it counts hits and keeps what it received.
+//! A streaming mock upstream that speaks enough of Anthropic `/v1/messages`, OpenAI
+//! `/v1/chat/completions` and the OpenAI Responses API (`/v1/responses`, see [`responses`]), plain
+//! and SSE, for the demo, the tests and the benchmark. Each run can be told to answer a status, add
+//! `Retry-After`, delay, hang, or drop the connection after N events; it counts hits and keeps what
+//! it received.
+
+pub mod responses;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -16,7 +19,8 @@ use std::time::{Duration, Instant};
 pub struct Behaviour {
     /// Shown in answers, so a client sees which mock replied.
     pub name: String,
-    /// The key it accepts in `x-api-key` or `Authorization: Bearer`; anything else gets 401.
+    /// The key it accepts in `x-api-key` or `Authorization: Bearer` (the Responses API: only
+    /// `Bearer`); anything else gets 401.
     pub key: Option<String>,
     /// Answer every request with this status and an error body in the API's shape.
     pub status: Option<u16>,
@@ -36,18 +40,21 @@ pub struct Behaviour {
     /// Cut the connection after this many SSE events.
     pub drop_after_events: Option<usize>,
     /// OpenAI answers that carry more than text (reasoning, tool calls, a usage chunk when the
-    /// request asks for one); its tool calls also go into Anthropic answers as `tool_use` blocks.
-    /// `None` keeps the plain text answers.
+    /// request asks for one); its tool calls also go into Anthropic answers as `tool_use` blocks,
+    /// and its reasoning and tool calls into Responses answers as items. `None` keeps the plain
+    /// text answers.
     pub openai: Option<OpenAiAnswer>,
 }
 
 /// What an OpenAI-format answer of the mock carries besides its text.
 #[derive(Debug, Clone)]
 pub struct OpenAiAnswer {
-    /// `reasoning_content` sent before the text, as DeepSeek does (streamed word by word).
+    /// `reasoning_content` sent before the text, as DeepSeek does (streamed word by word); in the
+    /// Responses API a `reasoning` item before the others.
     pub reasoning: Option<String>,
     /// Tool calls as (name, JSON arguments), made unless the request's last message is a `tool`
-    /// result, so a client's tool round trip ends with a text answer.
+    /// result, so a client's tool round trip ends with a text answer. A Responses answer calls a
+    /// tool the request offers as `custom` with a `custom_tool_call` whose input is the text.
     pub tool_calls: Vec<(String, String)>,
     /// How many pieces each tool call's arguments are streamed in.
     pub argument_pieces: usize,
@@ -114,6 +121,8 @@ struct Shared {
     event_times: Mutex<Vec<Instant>>,
     /// SSE streams dropped before their last event (the gateway cancelled them).
     streams_cancelled: AtomicUsize,
+    /// Responses answered so far: numbers their ids, so no two answers share a `call_id`.
+    responses: AtomicUsize,
 }
 
 /// Counts a stream as cancelled if it is dropped before it ends.
@@ -165,6 +174,7 @@ impl MockUpstream {
             seen: Mutex::new(Vec::new()),
             event_times: Mutex::new(Vec::new()),
             streams_cancelled: AtomicUsize::new(0),
+            responses: AtomicUsize::new(0),
         });
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
@@ -269,6 +279,7 @@ impl Drop for MockUpstream {
 enum Api {
     Anthropic,
     OpenAi,
+    Responses,
     Models,
     Other,
 }
@@ -308,6 +319,8 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
         Api::Anthropic
     } else if path.ends_with("/chat/completions") {
         Api::OpenAi
+    } else if path.ends_with("/responses") {
+        Api::Responses
     } else if path.ends_with("/v1/models") {
         Api::Models
     } else {
@@ -320,8 +333,14 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
+        let x_api_key = x_api_key.filter(|_| api != Api::Responses);
         if x_api_key != Some(expected.as_str()) && bearer != Some(expected.as_str()) {
-            return error(api, 401, "invalid x-api-key", None);
+            let message = if api == Api::Responses {
+                "Incorrect API key provided."
+            } else {
+                "invalid x-api-key"
+            };
+            return error(api, 401, message, None);
         }
     }
     if let Some(status) = b.status {
@@ -334,6 +353,10 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
             *answer.status_mut() = actix_web::http::StatusCode::OK;
         }
         return answer;
+    }
+    if api == Api::Responses {
+        let serial = shared.responses.fetch_add(1, Ordering::SeqCst) + 1;
+        return responses::answer(&b, &body, serial, shared.into_inner());
     }
     let request: serde_json::Value =
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
@@ -415,6 +438,7 @@ fn error(api: Api, status: u16, message: &str, retry_after: Option<&str>) -> Htt
     match api {
         Api::OpenAi => builder
             .json(serde_json::json!({"error": {"message": message, "type": kind, "code": status}})),
+        Api::Responses => builder.json(responses::error_value(status, message)),
         _ => builder.json(
             serde_json::json!({"type": "error", "error": {"type": kind, "message": message}}),
         ),
