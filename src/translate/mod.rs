@@ -1,6 +1,6 @@
 //! Translation between the LLM APIs the gateway speaks, as pure functions and state machines over
 //! bytes, through one hub: each API has a reader (request, JSON answer, SSE stream → the
-//! intermediate form of [`ir`]) and a writer (the other way), so N APIs are 2N pieces and a
+//! intermediate form in `ir`) and a writer (the other way), so N APIs are 2N pieces and a
 //! translation is always "the client's reader, then the upstream's writer" (or the reverse for
 //! answers), never a pair of APIs.
 //!
@@ -25,7 +25,7 @@
 //! | `stop_reason` end_turn / max_tokens / tool_use / refusal | stop reason | `finish_reason` stop / length / tool_calls / content_filter |
 //! | `input_tokens` + `cache_read_input_tokens` (+ cache writes) | usage | `prompt_tokens` (with `cached_tokens`) |
 //!
-//! The Responses API's reader and writer are described in [`responses`].
+//! The Responses API's reader and writer are described in the `responses` module.
 //!
 //! Dropped: prior `thinking` blocks for an OpenAI upstream, `top_k`, `cache_control`, `seed`,
 //! `service_tier`, `store`. Refused with a 400 naming the field: Chat `n > 1`,

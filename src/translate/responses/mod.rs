@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `instructions`, `developer`/`system` messages | system text, system turns |
 //! | `input` items: `message`, `function_call`, `custom_tool_call`, their `*_output`s, `reasoning` | turns (consecutive assistant-side items are one turn) |
-//! | `reasoning` with the gateway's `encrypted_content` ([`carry`]) | Anthropic thinking blocks, signatures intact |
+//! | `reasoning` with the gateway's `encrypted_content` (see `carry`) | Anthropic thinking blocks, signatures intact |
 //! | `function` tools; `custom` tools | tools; functions with one string parameter `input` |
 //! | `web_search`, `tool_search`, `namespace`, other built-in tools | left out (logged) |
 //! | `reasoning.effort` | effort (Anthropic: a thinking budget; Chat: `reasoning_effort`) |

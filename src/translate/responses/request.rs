@@ -644,3 +644,172 @@ fn assistant_items(
     }
     flush(&mut texts, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::translate::{translate_request, Api, RequestOptions};
+    use serde_json::{json, Value};
+
+    fn translate(upstream: Api, request: Value) -> Result<Value, String> {
+        let body = request.to_string();
+        translate_request(
+            Api::Responses,
+            upstream,
+            body.as_bytes(),
+            &RequestOptions::default(),
+        )
+        .map(|t| serde_json::from_slice(&t.body).unwrap())
+        .map_err(|e| e.field().unwrap_or_default().to_string())
+    }
+
+    fn codex(input: Value) -> Value {
+        json!({"model": "gpt-5-codex", "input": input, "stream": true, "store": false,
+            "reasoning": {"effort": "high", "summary": "auto"},
+            "tools": [{"type": "function", "name": "exec_command", "parameters": {"type": "object"}}]})
+    }
+
+    #[test]
+    fn what_needs_a_stored_conversation_is_refused_by_field() {
+        let mut stored = codex(json!("hi"));
+        stored["store"] = json!(true);
+        assert_eq!(translate(Api::Anthropic, stored).unwrap_err(), "store");
+        let mut previous = codex(json!("hi"));
+        previous["previous_response_id"] = json!("resp_1");
+        assert_eq!(
+            translate(Api::OpenAi, previous).unwrap_err(),
+            "previous_response_id"
+        );
+        let reference = codex(json!([{"type": "message", "role": "user", "content": "hi"},
+            {"type": "item_reference", "id": "msg_1"}]));
+        assert_eq!(
+            translate(Api::Anthropic, reference).unwrap_err(),
+            "input[1]"
+        );
+        let mut unset = codex(json!("hi"));
+        unset.as_object_mut().unwrap().remove("store");
+        assert!(
+            translate(Api::Anthropic, unset).is_ok(),
+            "no store is no stored conversation"
+        );
+    }
+
+    #[test]
+    fn plain_input_and_items_without_a_type_are_user_messages() {
+        let sent = translate(Api::OpenAi, codex(json!("hello"))).unwrap();
+        assert_eq!(
+            sent["messages"],
+            json!([{"role": "user", "content": "hello"}])
+        );
+        let sent = translate(Api::OpenAi, codex(json!([{"role": "user", "content": "hi"},
+            {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search"}},
+            {"role": "assistant", "content": [{"type": "output_text", "text": "yes"}]}]))).unwrap();
+        assert_eq!(
+            sent["messages"],
+            json!([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yes"}])
+        );
+    }
+
+    #[test]
+    fn effort_becomes_a_thinking_budget_unless_the_last_tool_call_has_no_thinking_to_replay() {
+        let sent = translate(Api::Anthropic, codex(json!("hi"))).unwrap();
+        assert_eq!(
+            sent["thinking"],
+            json!({"type": "enabled", "budget_tokens": 16384})
+        );
+        assert_eq!(
+            sent["max_tokens"],
+            16384 + crate::translate::DEFAULT_MAX_TOKENS
+        );
+        // OpenAI's own reasoning cannot go to Anthropic: the tool-use turn has none to replay.
+        let loop_without = codex(json!([
+            {"role": "user", "content": "ls"},
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "hm"}], "encrypted_content": "gAAAA"},
+            {"type": "function_call", "call_id": "c1", "name": "exec_command", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "a.txt"},
+        ]));
+        let sent = translate(Api::Anthropic, loop_without.clone()).unwrap();
+        assert!(sent.get("thinking").is_none(), "{sent}");
+        assert_eq!(sent["messages"][1]["content"][0]["type"], "tool_use");
+        let to_chat = translate(Api::OpenAi, loop_without).unwrap();
+        assert_eq!(to_chat["reasoning_effort"], "high");
+        let mut minimal = codex(json!("hi"));
+        minimal["reasoning"] = json!({"effort": "minimal"});
+        assert!(translate(Api::Anthropic, minimal)
+            .unwrap()
+            .get("thinking")
+            .is_none());
+    }
+
+    #[test]
+    fn a_json_schema_format_goes_to_chat_and_is_refused_by_messages() {
+        let mut structured = codex(json!("list three colours"));
+        structured["text"] = json!({"format": {"type": "json_schema", "name": "colours", "strict": true,
+            "schema": {"type": "object", "properties": {"colours": {"type": "array"}}}}});
+        let sent = translate(Api::OpenAi, structured.clone()).unwrap();
+        assert_eq!(
+            sent["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "colours", "strict": true,
+                "schema": {"type": "object", "properties": {"colours": {"type": "array"}}}}})
+        );
+        assert_eq!(
+            translate(Api::Anthropic, structured).unwrap_err(),
+            "text.format"
+        );
+        let chat = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}});
+        let t = translate_request(
+            Api::OpenAi,
+            Api::Responses,
+            chat.to_string().as_bytes(),
+            &RequestOptions::default(),
+        )
+        .unwrap();
+        let sent: Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(
+            sent["text"],
+            json!({"format": {"type": "json_schema", "name": "x", "schema": {"type": "object"}}})
+        );
+    }
+
+    #[test]
+    fn a_tool_output_with_an_image_keeps_it() {
+        let request = codex(json!([
+            {"role": "user", "content": "look"},
+            {"type": "function_call", "call_id": "c1", "name": "exec_command", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": [
+                {"type": "input_text", "text": "the screen:"},
+                {"type": "input_image", "image_url": "data:image/png;base64,iVBO"}]},
+        ]));
+        let anthropic = translate(Api::Anthropic, request.clone()).unwrap();
+        assert_eq!(
+            anthropic["messages"][2]["content"][0]["content"],
+            json!([{"type": "text", "text": "the screen:"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}}])
+        );
+        let chat = translate(Api::OpenAi, request).unwrap();
+        assert_eq!(
+            chat["messages"][2],
+            json!({"role": "tool", "tool_call_id": "c1", "content": "the screen:"})
+        );
+        assert_eq!(chat["messages"][3]["content"][0]["type"], "image_url");
+    }
+
+    #[test]
+    fn a_messages_client_gets_at_least_sixteen_output_tokens_and_never_a_stored_response() {
+        let request = json!({"model": "claude", "max_tokens": 1, "messages": [{"role": "user", "content": "quota"}]});
+        let t = translate_request(
+            Api::Anthropic,
+            Api::Responses,
+            request.to_string().as_bytes(),
+            &RequestOptions::default(),
+        )
+        .unwrap();
+        let sent: Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(sent["max_output_tokens"], 16);
+        assert_eq!(sent["store"], false);
+        assert_eq!(
+            sent["input"],
+            json!([{"type": "message", "role": "user", "content": "quota"}])
+        );
+    }
+}
