@@ -1,13 +1,12 @@
 //! The real Codex CLI (`codex exec`) end to end, when it is installed (`codex --version` works, or
 //! `SWITCHYARD_TEST_CODEX` names the binary); otherwise each test says why it is skipped and
 //! passes. Codex gets a custom provider on its command line (never `~/.codex/config.toml`), a
-//! fresh `CODEX_HOME` and no retries, the way the probes in `/work/research/codex/FINDINGS.md` ran
-//! it. Today it talks to the mock's Responses API directly; each scenario takes the base URL, so
-//! the same scenario runs through the gateway with `format!("{}/v1", gateway.url)`.
+//! fresh `CODEX_HOME` and no retries. Each scenario takes the base URL: it runs against the mock's
+//! Responses API directly, and through the gateway to an endpoint of each API.
 
 mod common;
 
-use common::{Behaviour, MockUpstream};
+use common::{Behaviour, Gateway, MockUpstream};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -349,4 +348,81 @@ fn codex_default_model_runs_the_shell_through_its_code_mode_exec_tool() {
     let mock = code_mode_mock(&command);
     shell_round_trip(&format!("{}/v1", mock.url()), CODE_MODE_MODEL, &marker);
     check_code_mode_requests(&mock.requests(), &marker);
+}
+
+/// A gateway whose one endpoint speaks `api` at `base_url`, with the key the mocks accept.
+fn gateway_to(api: &str, base_url: &str) -> Gateway {
+    Gateway::start(&common::config(
+        "",
+        &[format!(
+            "  - id: up\n    api: {api}\n    base_url: {base_url}\n    api_key: {API_KEY}\n"
+        )],
+    ))
+}
+
+#[test]
+fn codex_through_the_gateway_to_a_responses_endpoint_is_a_passthrough() {
+    if !codex_is_installed("codex_through_the_gateway_to_a_responses_endpoint_is_a_passthrough") {
+        return;
+    }
+    let (command, marker) = marker_command();
+    let mock = shell_mock(&command);
+    let gw = gateway_to("responses", &format!("{}/v1", mock.url()));
+    shell_round_trip(&format!("{}/v1", gw.url), "gpt-5.5", &marker);
+    check_round_trip_requests(&mock.requests(), &marker);
+}
+
+/// A shell round trip through the gateway to an endpoint of another API, whose mock calls
+/// `exec_command` and then answers the tool's output with its own text: Codex ran the command,
+/// and the upstream's second request carries the marker in the API's own tool-result form.
+fn translated_round_trip(api: &str, base_url: impl Fn(&MockUpstream) -> String) {
+    let (command, marker) = marker_command();
+    let mock = shell_mock(&command);
+    let gw = gateway_to(api, &base_url(&mock));
+    let work = temp_dir("codex-work-");
+    let prompt = "Run the shell command the tool call names and tell me what it printed.";
+    let (code, stdout, stderr) =
+        run_codex(&format!("{}/v1", gw.url), "gpt-5.5", prompt, work.path());
+    assert_eq!(code, 0, "codex failed:\n{stderr}");
+    assert!(
+        stdout.contains("Hello from codex-mock"),
+        "{stdout}\n{stderr}"
+    );
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 2, "two requests, no retries");
+    let second = body(&seen[1]);
+    let messages = second["messages"].as_array().expect("messages");
+    let result = match api {
+        "openai" => messages
+            .iter()
+            .find(|m| m["role"] == "tool")
+            .map(|m| m["content"].to_string()),
+        _ => messages
+            .iter()
+            .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+            .find(|b| b["type"] == "tool_result")
+            .map(|b| b["content"].to_string()),
+    };
+    let result = result.unwrap_or_else(|| panic!("no tool result in {second:#}"));
+    assert!(result.contains(&marker), "no {marker} in {result}");
+    // Tools the upstream cannot run are left out; Codex's shell tool is there.
+    let tools = second["tools"].to_string();
+    assert!(tools.contains("exec_command"), "{tools}");
+    assert!(!tools.contains("web_search"), "{tools}");
+}
+
+#[test]
+fn codex_through_the_gateway_to_a_chat_endpoint_runs_the_shell() {
+    if !codex_is_installed("codex_through_the_gateway_to_a_chat_endpoint_runs_the_shell") {
+        return;
+    }
+    translated_round_trip("openai", |mock| format!("{}/v1", mock.url()));
+}
+
+#[test]
+fn codex_through_the_gateway_to_an_anthropic_endpoint_runs_the_shell() {
+    if !codex_is_installed("codex_through_the_gateway_to_an_anthropic_endpoint_runs_the_shell") {
+        return;
+    }
+    translated_round_trip("anthropic", |mock| mock.url());
 }

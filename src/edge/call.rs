@@ -9,11 +9,11 @@ use actix_web::http::Method;
 /// What a client's call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {
-    /// `POST /v1/messages` or `POST /v1/chat/completions`: every endpoint can serve it, translated
-    /// when its API is not the client's.
+    /// `POST /v1/messages`, `/v1/chat/completions` or `/v1/responses`: every endpoint can serve
+    /// it, translated when its API is not the client's.
     Generation(Api),
     /// `POST /v1/messages/count_tokens`: passed to an Anthropic endpoint, estimated by the gateway
-    /// for an OpenAI one.
+    /// for one of another API.
     CountTokens,
     /// `POST /v1/completions`, OpenAI's legacy completions: forwarded unchanged to OpenAI
     /// endpoints; a stream of it ends with `[DONE]`.
@@ -68,7 +68,7 @@ impl Call {
 
     /// The gateway answers this call itself for an endpoint speaking `endpoint`.
     pub fn answered_here(self, endpoint: Api) -> bool {
-        self == Call::CountTokens && endpoint == Api::OpenAi
+        self == Call::CountTokens && endpoint != Api::Anthropic
     }
 }
 
@@ -87,6 +87,7 @@ impl ClientCall {
         let call = match (method == Method::POST, trimmed) {
             (true, "/v1/messages") => Call::Generation(Api::Anthropic),
             (true, "/v1/chat/completions") => Call::Generation(Api::OpenAi),
+            (true, "/v1/responses") => Call::Generation(Api::Responses),
             (true, "/v1/messages/count_tokens") => Call::CountTokens,
             (true, "/v1/completions") => Call::Completions,
             (false, "/v1/models") if method == Method::GET => Call::ModelList(caller_api(headers)),
@@ -109,8 +110,10 @@ fn path_api(path: &str) -> Option<Api> {
     let first = rest.split('/').next().unwrap_or_default();
     match first {
         "messages" | "complete" => Some(Api::Anthropic),
-        "chat" | "completions" | "embeddings" | "responses" | "images" | "audio"
-        | "moderations" => Some(Api::OpenAi),
+        "responses" => Some(Api::Responses),
+        "chat" | "completions" | "embeddings" | "images" | "audio" | "moderations" => {
+            Some(Api::OpenAi)
+        }
         _ => None,
     }
 }
@@ -162,7 +165,15 @@ mod tests {
         assert_eq!(api("/v1/chat/completions", true), Api::OpenAi);
         assert_eq!(api("/v1/completions", false), Api::OpenAi);
         assert_eq!(api("/v1/embeddings", false), Api::OpenAi);
-        assert_eq!(api("/v1/responses", true), Api::OpenAi);
+        assert_eq!(api("/v1/responses", true), Api::Responses);
+        assert_eq!(
+            of(Method::POST, "/v1/responses", false).call,
+            Call::Generation(Api::Responses)
+        );
+        assert_eq!(
+            of(Method::GET, "/v1/responses/resp_1", false).call,
+            Call::Other(Some(Api::Responses))
+        );
         assert_eq!(api("/v1/models", true), Api::Anthropic);
         assert_eq!(api("/v1/models", false), Api::OpenAi);
         assert_eq!(api("/admin/status", false), Api::OpenAi);

@@ -62,6 +62,7 @@ pub fn not_an_answer(kind: ProbeKind, api: Api, body: &[u8], whole: bool) -> Opt
     (!real).then(|| {
         let wanted = match (kind, api) {
             (ProbeKind::Messages, Api::OpenAi) => "a chat completion",
+            (ProbeKind::Messages, Api::Responses) => "a response",
             (ProbeKind::Messages, Api::Anthropic) => "a message",
             _ => "a model list",
         };
@@ -92,9 +93,20 @@ pub async fn send(
     timeouts: &Timeouts,
 ) -> Result<ProbeResult, TransportError> {
     let timeout = timeouts.first_byte;
-    let openai = endpoint.api == Api::OpenAi;
+    let openai = endpoint.api != Api::Anthropic;
     let (method, path, body) = match kind {
         // An OpenAI-format base URL already ends in its version: `/chat/completions`, `/models`.
+        ProbeKind::Messages if endpoint.api == Api::Responses => (
+            Method::POST,
+            "/responses",
+            serde_json::json!({
+                "model": probe_model(endpoint),
+                "max_output_tokens": 16,
+                "input": "ping",
+                "store": false,
+            })
+            .to_string(),
+        ),
         ProbeKind::Messages if openai => (
             Method::POST,
             "/chat/completions",

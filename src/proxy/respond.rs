@@ -123,6 +123,14 @@ impl Relay<'_> {
             HeaderName::from_static(ATTEMPTS_HEADER),
             super::attempts_value(attempts),
         ));
+        if status == StatusCode::TOO_MANY_REQUESTS && !upstream_headers.contains_key("retry-after")
+        {
+            // Some clients (Codex) retry a 429 only when told when: the wait the gateway itself
+            // gives a rate limit that names none.
+            let wait = self.config.health.cooldown_default;
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            builder.insert_header(("retry-after", secs.max(1)));
+        }
         builder
     }
 

@@ -54,7 +54,7 @@ pub(super) fn adjust_headers(headers: &mut HeaderMap, endpoint: Api, route: Rout
     let drop: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
-            (endpoint == Api::OpenAi && name.as_str().starts_with("anthropic-"))
+            (endpoint != Api::Anthropic && name.as_str().starts_with("anthropic-"))
                 || (translated && is_foreign_header(endpoint, name.as_str()))
         })
         .cloned()
@@ -85,12 +85,19 @@ pub(super) async fn outbound(
     config: &Config,
 ) -> Result<(Bytes, Option<Exchange>), Refusal> {
     match route {
-        Route::Passthrough => Ok((
-            upstream_model
+        Route::Passthrough => {
+            let body = upstream_model
                 .and_then(|model| request::rewrite_model(body, model))
-                .unwrap_or_else(|| body.clone()),
-            None,
-        )),
+                .unwrap_or_else(|| body.clone());
+            // Thinking carried from an Anthropic upstream means nothing to a Responses one.
+            let body = match endpoint.api {
+                Api::Responses => translate::without_carried_reasoning(&body)
+                    .map(Bytes::from)
+                    .unwrap_or(body),
+                _ => body,
+            };
+            Ok((body, None))
+        }
         Route::Translate { client, upstream } => {
             let options = RequestOptions {
                 upstream_model: upstream_model.map(str::to_string),

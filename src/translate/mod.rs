@@ -65,6 +65,7 @@ pub use headers::{is_foreign_header, upstream_path, TRANSLATED_ACCEPT_ENCODING};
 use hub::{AnyReader, AnyWriter, Pipe};
 pub use ir::ToolName;
 pub use replay::translate_answer_as_stream;
+pub use responses::carry::without_carried_reasoning;
 pub use sse::{EventTooLarge, SseEvent, SseParser, MAX_EVENT};
 pub use values::{
     answer_usage, chat_answer_to_messages, chat_to_messages, messages_answer_to_chat,

@@ -144,12 +144,18 @@ pub fn error_body(api: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
 }
 
 /// The SSE event that ends a stream of `api` that failed midway (Anthropic `event: error`,
-/// OpenAI a `data:` chunk holding the error).
+/// Chat Completions a `data:` chunk holding the error, Responses `response.failed`).
 pub fn error_event_of(api: Api, words: &ErrorWords<'_>) -> Vec<u8> {
-    let value = error_value(api, words);
     match api {
-        Api::Anthropic => named_event("error", &value),
-        Api::OpenAi | Api::Responses => data_event(&value),
+        Api::Anthropic => named_event("error", &error_value(api, words)),
+        Api::OpenAi => data_event(&error_value(api, words)),
+        Api::Responses => named_event(
+            "response.failed",
+            &json!({"type": "response.failed", "response": {
+                "id": "resp_failed", "object": "response", "status": "failed",
+                "error": {"code": words.code, "message": words.message}, "output": [],
+            }}),
+        ),
     }
 }
 

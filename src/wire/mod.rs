@@ -41,10 +41,12 @@ impl Api {
     }
 }
 
-// `responses` is not a config word yet: endpoints of that API wait for the request path to serve them.
 impl crate::words::Words for Api {
-    const ALL: &'static [(Self, &'static str)] =
-        &[(Api::Anthropic, "anthropic"), (Api::OpenAi, "openai")];
+    const ALL: &'static [(Self, &'static str)] = &[
+        (Api::Anthropic, "anthropic"),
+        (Api::OpenAi, "openai"),
+        (Api::Responses, "responses"),
+    ];
 }
 
 impl std::fmt::Display for Api {

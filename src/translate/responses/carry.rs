@@ -37,6 +37,22 @@ pub(crate) fn is_carried(encrypted: &str) -> bool {
     encrypted.starts_with(PREFIX)
 }
 
+/// A Responses request for a `responses` upstream without the reasoning items whose thinking the
+/// gateway carried from an Anthropic upstream (that upstream would refuse them); `None` when it
+/// holds none, which is told without parsing it.
+pub fn without_carried_reasoning(body: &[u8]) -> Option<Vec<u8>> {
+    memchr::memmem::find(body, PREFIX.as_bytes())?;
+    let mut request: Value = serde_json::from_slice(body).ok()?;
+    let input = request.get_mut("input")?.as_array_mut()?;
+    let before = input.len();
+    input.retain(|item| {
+        let carried = item["type"] == "reasoning"
+            && item["encrypted_content"].as_str().is_some_and(is_carried);
+        !carried
+    });
+    (input.len() != before).then(|| request.to_string().into_bytes())
+}
+
 /// The thinking blocks an `encrypted_content` the gateway made carries; `None` when it is not one
 /// (or was changed on the way).
 pub(crate) fn restore(encrypted: &str) -> Option<Vec<Part<'static>>> {
@@ -95,6 +111,29 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn carried_reasoning_is_left_out_for_a_responses_upstream_and_the_rest_kept() {
+        let carried = carry(&[thinking_block("thought", "sig")]);
+        let body = json!({"model": "m", "input": [
+            {"type": "message", "role": "user", "content": "hi"},
+            {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": carried},
+            {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "gAAA-openai"},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+        ]})
+        .to_string();
+        let out: Value =
+            serde_json::from_slice(&without_carried_reasoning(body.as_bytes()).unwrap()).unwrap();
+        let ids: Vec<&str> = out["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap_or(i["type"].as_str().unwrap()))
+            .collect();
+        assert_eq!(ids, ["message", "rs_2", "function_call"]);
+        let plain = json!({"model": "m", "input": "hi"}).to_string();
+        assert_eq!(without_carried_reasoning(plain.as_bytes()), None);
+    }
 
     #[test]
     fn base64_round_trips_every_length() {
