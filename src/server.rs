@@ -362,6 +362,50 @@ fn browser_headers(req: &ServiceRequest) -> BrowserHeaders<'_> {
 #[derive(Clone)]
 struct Cors(Option<HeaderValue>);
 
+/// The answer to a browser's preflight, which carries no credentials: the CORS headers for an
+/// allowed origin, none for any other.
+fn preflight(
+    headers: &actix_web::http::header::HeaderMap,
+    allowed_origin: Option<&HeaderValue>,
+) -> Box<HttpResponse> {
+    let mut response = HttpResponse::NoContent();
+    if let Some(origin) = allowed_origin {
+        response.insert_header(("access-control-allow-origin", origin.clone()));
+        response.insert_header(("access-control-allow-methods", "GET, POST, OPTIONS"));
+        if let Some(requested) = headers.get("access-control-request-headers") {
+            response.insert_header(("access-control-allow-headers", requested.clone()));
+        }
+        response.insert_header(("access-control-max-age", "600"));
+    }
+    response.insert_header(("vary", "Origin"));
+    Box::new(response.finish())
+}
+
+/// A refusal at the gate, in the client's API when the request was bound for the proxy (the
+/// gateway's own routes answer OpenAI's shape), logged and marked with the request id.
+fn refusal(req: &ServiceRequest, forwarded: bool, error: &GatewayError) -> Box<HttpResponse> {
+    let headers = req.headers();
+    let api = match forwarded {
+        true => ClientCall::of(req.method(), req.match_info().as_str(), headers).api,
+        false => crate::translate::Api::OpenAi,
+    };
+    let mut response = error.response(api);
+    let id = edge::request_id(headers);
+    log::info!(
+        target: "switchyard::access",
+        "{} {} {} status={} outcome={}",
+        id.to_str().unwrap_or("-"),
+        req.method(),
+        req.path(),
+        response.status().as_u16(),
+        error.kind()
+    );
+    response
+        .headers_mut()
+        .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
+    Box::new(response)
+}
+
 /// The gate in front of every route: browser rules (`Host`, `Origin`), then the target, then
 /// client auth. `Ok` carries the CORS origin to echo, if any.
 fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
@@ -375,28 +419,7 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     let path = req.match_info().as_str();
     let destination = edge::destination(path);
     let forwarded = matches!(destination, Ok(Destination::Forward));
-    let refuse = |error: GatewayError| {
-        // The client's API decides the error's shape; the gateway's own routes answer OpenAI's.
-        let api = match forwarded {
-            true => ClientCall::of(req.method(), path, headers).api,
-            false => crate::translate::Api::OpenAi,
-        };
-        let mut response = error.response(api);
-        let id = edge::request_id(headers);
-        log::info!(
-            target: "switchyard::access",
-            "{} {} {} status={} outcome={}",
-            id.to_str().unwrap_or("-"),
-            req.method(),
-            req.path(),
-            response.status().as_u16(),
-            error.kind()
-        );
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
-        Box::new(response)
-    };
+    let refuse = |error: GatewayError| refusal(req, forwarded, &error);
     let policy = BrowserPolicy {
         any_host: config.proxy.allow_lan_access,
         allowed_hosts: &config.proxy.allowed_hosts,
@@ -409,18 +432,7 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
         OriginVerdict::Own | OriginVerdict::None => None,
     };
     if req.method() == Method::OPTIONS && headers.contains_key("access-control-request-method") {
-        // A browser's preflight carries no credentials: answer it here, without a key.
-        let mut response = HttpResponse::NoContent();
-        if let Some(origin) = &allowed_origin {
-            response.insert_header(("access-control-allow-origin", origin.clone()));
-            response.insert_header(("access-control-allow-methods", "GET, POST, OPTIONS"));
-            if let Some(requested) = headers.get("access-control-request-headers") {
-                response.insert_header(("access-control-allow-headers", requested.clone()));
-            }
-            response.insert_header(("access-control-max-age", "600"));
-        }
-        response.insert_header(("vary", "Origin"));
-        return Err(Box::new(response.finish()));
+        return Err(preflight(headers, allowed_origin.as_ref()));
     }
     // On admin routes the admin key, when set, stands in for the client key: it is the
     // stronger credential, and `switchyard status --key` can send only one.

@@ -229,7 +229,11 @@ fn an_endpoint_speaks_an_api_and_openai_ones_take_a_bearer_key() {
     );
     assert_eq!(p.field, "endpoints[0].api");
     assert_eq!(p.line, Some(4));
-    assert!(p.message.contains("anthropic or openai"), "{}", p.message);
+    assert!(
+        p.message.contains("anthropic, openai or responses"),
+        "{}",
+        p.message
+    );
 
     let p = parse_err(&format!("translate:\n  default_max_tokens: 0\n{MINIMAL}"));
     assert_eq!(p.field, "translate.default_max_tokens");
