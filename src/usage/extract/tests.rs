@@ -251,6 +251,52 @@ fn responses_stream_without_usage_is_unknown_at_every_split() {
 }
 
 #[test]
+fn a_responses_event_far_longer_than_a_chunk_is_read_without_being_kept() {
+    // Codex and Claude Code send long instructions and tools, which `response.completed`
+    // repeats with the whole answer before its usage: this event is over 2 MiB on one line.
+    let long = "x".repeat(1 << 20);
+    let body = responses_sse(1920, 42)
+        .replace(r#"Say \"usage\"."#, &long)
+        .replace("The \\\"usage\\\"", &format!("{long} \\\"usage\\\""));
+    let longest = body.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest > 2 << 20, "{longest}");
+    let expected = Some(Tokens::new(480, 42, 1920, 0));
+    for size in [1, 7, 4093, 16 << 10, body.len()] {
+        let mut reader = UsageReader::new(true);
+        for chunk in body.as_bytes().chunks(size) {
+            reader.feed(chunk);
+        }
+        assert_eq!(reader.finish(), expected, "chunks of {size}");
+    }
+}
+
+#[test]
+fn a_responses_usage_is_told_from_anthropics_by_its_fields_or_its_event_not_its_counts() {
+    // The same counts; a relay added Anthropic's cache field to a Responses usage. A Responses
+    // usage's input_tokens already hold every input token: nothing is added to them.
+    let counts = r#""input_tokens":100,"cache_read_input_tokens":60,"output_tokens":5"#;
+    let anthropic = Some(Tokens::new(100, 5, 60, 0));
+    let responses = Some(Tokens::new(100, 5, 0, 0));
+    let json = |extra: &str| format!(r#"{{"usage":{{{counts}{extra}}}}}"#);
+    assert_split_everywhere(false, &json(""), anthropic);
+    assert_split_everywhere(
+        false,
+        &json(r#","output_tokens_details":{"reasoning_tokens":2}"#),
+        responses,
+    );
+    assert_split_everywhere(
+        false,
+        &json(r#","input_tokens_details":{"cached_tokens":0}"#),
+        responses,
+    );
+    let event = |holder: &str| {
+        format!("data: {{\"type\":\"x\",\"{holder}\":{{\"id\":\"r\",\"usage\":{{{counts}}}}}}}\n\n")
+    };
+    assert_split_everywhere(true, &event("message"), anthropic);
+    assert_split_everywhere(true, &event("response"), responses);
+}
+
+#[test]
 fn an_absurd_count_in_a_responses_usage_is_unknown_and_the_others_still_count() {
     let body = responses_sse(1920, 42).replace(r#""output_tokens":42"#, r#""output_tokens":-42"#);
     assert_split_everywhere(
