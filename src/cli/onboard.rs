@@ -92,9 +92,13 @@ pub fn init(path: Option<PathBuf>, force: bool) -> Result<(), CommandError> {
         {
             println!("This build cannot translate to OpenAI's API yet: the OpenAI-style endpoints are written disabled, with `# api: openai` ready to uncomment.");
         }
+        for id in &starter.offered {
+            println!("The file also offers the endpoint `{id}`, commented out; its comment says when to uncomment it.");
+        }
         println!("Keys stay in the environment: the file names the variables, so export them where the gateway runs.");
         println!("Next:");
         println!("  switchyard claude{flag}                # Claude Code through the gateway");
+        println!("  switchyard codex{flag}                 # or Codex CLI");
         println!(
             "  switchyard serve{flag}                 # or run the gateway, and in another shell:"
         );
