@@ -229,8 +229,9 @@ balancer:
 endpoints:
 ";
 
-const NO_KEY: &str = "\
-  # No provider key was found in the environment (ANTHROPIC_API_KEY, OPENAI_API_KEY,
+// Begun on the first line: a line continuation (`\` at a line's end) would eat the indent.
+const NO_KEY: &str =
+    "  # No provider key was found in the environment (ANTHROPIC_API_KEY, OPENAI_API_KEY,
   # DEEPSEEK_API_KEY or OPENROUTER_API_KEY), so the one endpoint below is switched off.
   # To add yours: export one of those variables and run `switchyard init --force`, which writes
   # one endpoint per key found. Or edit this endpoint: `api_key: ${ANTHROPIC_API_KEY}` and
@@ -512,6 +513,12 @@ mod tests {
         assert_eq!(config.endpoints.len(), 1);
         assert!(!config.endpoints[0].enabled);
         assert!(starter.text.contains("switchyard init --force"));
+        assert!(
+            starter
+                .text
+                .contains("endpoints:\n  # No provider key was found"),
+            "indented as the endpoint below it"
+        );
         assert!(starter.text.contains("switchyard demo"));
     }
 
