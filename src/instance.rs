@@ -1,5 +1,5 @@
-//! How `switchyard claude` knows that what answers on the configured port is the gateway serving
-//! that same config file, before it sends that gateway any key.
+//! How `switchyard claude` (and `codex`) knows that what answers on the configured port is the
+//! gateway serving that same config file, before it sends that gateway any key.
 //!
 //! At start-up a gateway with a config file makes a random secret and writes it beside the file,
 //! readable by its user alone (`config.yaml` → `config.yaml.instance`, 0600; a new one on each

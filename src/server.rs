@@ -129,7 +129,7 @@ pub async fn serve(
     listening.set(addrs.iter().map(|a| a.to_string()).collect());
     // Published once the port is ours, so a second gateway that fails to bind leaves it alone.
     if let Err(e) = instance.publish() {
-        log::warn!("{e}; `switchyard claude` will not recognise this gateway");
+        log::warn!("{e}; `switchyard claude` and `codex` will not recognise this gateway");
     }
     // Kept alive as long as the server runs.
     let _watcher = config

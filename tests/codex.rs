@@ -1,8 +1,9 @@
 //! The real Codex CLI (`codex exec`) end to end, when it is installed (`codex --version` works, or
 //! `SWITCHYARD_TEST_CODEX` names the binary); otherwise each test says why it is skipped and
 //! passes. Codex gets a custom provider on its command line (never `~/.codex/config.toml`), a
-//! fresh `CODEX_HOME` and no retries. Each scenario takes the base URL: it runs against the mock's
-//! Responses API directly, and through the gateway to an endpoint of each API.
+//! fresh `CODEX_HOME` and no retries. Each scenario takes the way Codex is started: it runs against
+//! the mock's Responses API directly, through the gateway to an endpoint of each API, and as
+//! `switchyard codex` does it.
 
 mod common;
 
@@ -49,27 +50,67 @@ fn temp_dir(prefix: &str) -> tempfile::TempDir {
         .expect("a temporary directory")
 }
 
-/// Runs `codex exec PROMPT` in `dir` against the Responses API at `base_url` (Codex adds
-/// `/responses`) with `model`, and answers its exit code (-1 when it was killed or timed out), its
-/// stdout (the final answer) and its stderr (the transcript).
-fn run_codex(base_url: &str, model: &str, prompt: &str, dir: &Path) -> (i32, String, String) {
+/// How a test starts Codex.
+#[derive(Clone, Copy)]
+enum Launch<'a> {
+    /// `codex` itself, given a provider at this Responses API base URL (Codex adds `/responses`)
+    /// whose key is [`API_KEY`].
+    Direct(&'a str),
+    /// `switchyard codex --config CONFIG --`, with `bin` (holding `codex`) first on its PATH: the
+    /// provider, its URL and its key are switchyard's to give.
+    Switchyard { config: &'a Path, bin: &'a Path },
+}
+
+impl Launch<'_> {
+    /// The command up to Codex's own arguments, the provider given.
+    fn command(self) -> Command {
+        match self {
+            Launch::Direct(base_url) => {
+                let provider = format!(
+                    "model_providers.switchyard={{name=\"switchyard\", base_url=\"{base_url}\", \
+                     env_key=\"SWITCHYARD_API_KEY\", wire_api=\"responses\", stream_max_retries=0, \
+                     request_max_retries=0}}"
+                );
+                let mut command = Command::new(codex_program());
+                command
+                    .args(["-c", "model_provider=switchyard", "-c", &provider])
+                    .env("SWITCHYARD_API_KEY", API_KEY);
+                command
+            }
+            Launch::Switchyard { config, bin } => {
+                let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
+                    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+                ))
+                .expect("a PATH");
+                let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+                command
+                    .args(["codex", "--config"])
+                    .arg(config)
+                    .args([
+                        "--",
+                        "-c",
+                        "model_providers.switchyard.stream_max_retries=0",
+                        "-c",
+                        "model_providers.switchyard.request_max_retries=0",
+                    ])
+                    .env("PATH", path)
+                    .env_remove("SWITCHYARD_CONFIG");
+                command
+            }
+        }
+    }
+}
+
+/// Runs `codex exec PROMPT` in `dir`, started as `launch` says, with `model`, and answers its exit
+/// code (-1 when it was killed or timed out), its stdout (the final answer) and its stderr (the
+/// transcript).
+fn run_codex(launch: Launch, model: &str, prompt: &str, dir: &Path) -> (i32, String, String) {
     let home = temp_dir("codex-home-");
-    let provider = format!(
-        "model_providers.switchyard={{name=\"switchyard\", base_url=\"{base_url}\", \
-         env_key=\"SWITCHYARD_API_KEY\", wire_api=\"responses\", stream_max_retries=0, \
-         request_max_retries=0}}"
-    );
     let stdout_path = home.path().join("stdout");
     let stderr_path = home.path().join("stderr");
-    let mut child = Command::new(codex_program())
-        .args([
-            "-c",
-            "model_provider=switchyard",
-            "-c",
-            &provider,
-            "-m",
-            model,
-        ])
+    let mut command = launch.command();
+    command
+        .args(["-m", model])
         .args([
             "exec",
             "--skip-git-repo-check",
@@ -79,20 +120,29 @@ fn run_codex(base_url: &str, model: &str, prompt: &str, dir: &Path) -> (i32, Str
         .arg(dir)
         .arg(prompt)
         .env("CODEX_HOME", home.path())
-        .env("SWITCHYARD_API_KEY", API_KEY)
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
-        .spawn()
-        .expect("spawn codex");
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"));
+    #[cfg(unix)]
+    {
+        // A group of its own, so that a timeout ends Codex even when switchyard started it.
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    let mut child = command.spawn().expect("spawn codex");
     let deadline = Instant::now() + TIMEOUT;
     let code = loop {
         match child.try_wait().expect("wait for codex") {
             Some(status) => break status.code().unwrap_or(-1),
             None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             None => {
+                #[cfg(unix)]
+                let _ = rustix::process::kill_process_group(
+                    rustix::process::Pid::from_child(&child),
+                    rustix::process::Signal::KILL,
+                );
                 let _ = child.kill();
                 let _ = child.wait();
                 break -1;
@@ -171,8 +221,12 @@ fn code_mode_mock(command: &str) -> MockUpstream {
 /// request: namespace tools, `reasoning.summary: "auto"`). Checks what Codex printed.
 fn plain_turn(base_url: &str) {
     let work = temp_dir("codex-work-");
-    let (code, stdout, stderr) =
-        run_codex(base_url, "claude-sonnet-4-5", "Say hello.", work.path());
+    let (code, stdout, stderr) = run_codex(
+        Launch::Direct(base_url),
+        "claude-sonnet-4-5",
+        "Say hello.",
+        work.path(),
+    );
     assert_eq!(code, 0, "codex failed:\n{stderr}");
     assert_eq!(
         stdout.trim(),
@@ -224,12 +278,12 @@ fn marker_command() -> (String, String) {
     )
 }
 
-/// A shell round trip through `base_url` with `model`, whose upstream has Codex run a
+/// A shell round trip started as `launch` says, with `model`, whose upstream has Codex run a
 /// [`marker_command`]: Codex runs it and its final answer quotes the `marker` it printed.
-fn shell_round_trip(base_url: &str, model: &str, marker: &str) {
+fn shell_round_trip(launch: Launch, model: &str, marker: &str) {
     let work = temp_dir("codex-work-");
     let prompt = "Run the shell command the tool call names and tell me what it printed.";
-    let (code, stdout, stderr) = run_codex(base_url, model, prompt, work.path());
+    let (code, stdout, stderr) = run_codex(launch, model, prompt, work.path());
     assert_eq!(code, 0, "codex failed:\n{stderr}");
     assert!(
         stdout.contains(marker),
@@ -335,7 +389,11 @@ fn codex_shell_round_trip_quotes_the_echoed_marker_and_replays_the_reasoning() {
     }
     let (command, marker) = marker_command();
     let mock = shell_mock(&command);
-    shell_round_trip(&format!("{}/v1", mock.url()), "gpt-5.5", &marker);
+    shell_round_trip(
+        Launch::Direct(&format!("{}/v1", mock.url())),
+        "gpt-5.5",
+        &marker,
+    );
     check_round_trip_requests(&mock.requests(), &marker);
 }
 
@@ -346,7 +404,11 @@ fn codex_default_model_runs_the_shell_through_its_code_mode_exec_tool() {
     }
     let (command, marker) = marker_command();
     let mock = code_mode_mock(&command);
-    shell_round_trip(&format!("{}/v1", mock.url()), CODE_MODE_MODEL, &marker);
+    shell_round_trip(
+        Launch::Direct(&format!("{}/v1", mock.url())),
+        CODE_MODE_MODEL,
+        &marker,
+    );
     check_code_mode_requests(&mock.requests(), &marker);
 }
 
@@ -368,7 +430,11 @@ fn codex_through_the_gateway_to_a_responses_endpoint_is_a_passthrough() {
     let (command, marker) = marker_command();
     let mock = shell_mock(&command);
     let gw = gateway_to("responses", &format!("{}/v1", mock.url()));
-    shell_round_trip(&format!("{}/v1", gw.url), "gpt-5.5", &marker);
+    shell_round_trip(
+        Launch::Direct(&format!("{}/v1", gw.url)),
+        "gpt-5.5",
+        &marker,
+    );
     check_round_trip_requests(&mock.requests(), &marker);
 }
 
@@ -381,8 +447,12 @@ fn translated_round_trip(api: &str, base_url: impl Fn(&MockUpstream) -> String) 
     let gw = gateway_to(api, &base_url(&mock));
     let work = temp_dir("codex-work-");
     let prompt = "Run the shell command the tool call names and tell me what it printed.";
-    let (code, stdout, stderr) =
-        run_codex(&format!("{}/v1", gw.url), "gpt-5.5", prompt, work.path());
+    let (code, stdout, stderr) = run_codex(
+        Launch::Direct(&format!("{}/v1", gw.url)),
+        "gpt-5.5",
+        prompt,
+        work.path(),
+    );
     assert_eq!(code, 0, "codex failed:\n{stderr}");
     assert!(
         stdout.contains("Hello from codex-mock"),
@@ -442,8 +512,12 @@ fn codex_through_the_gateway_to_an_anthropic_endpoint_with_thinking_replays_the_
     let work = temp_dir("codex-work-");
     let prompt = "Run the shell command the tool call names and tell me what it printed.";
     // gpt-5.5 asks for reasoning effort, which the gateway turns into Anthropic thinking.
-    let (code, stdout, stderr) =
-        run_codex(&format!("{}/v1", gw.url), "gpt-5.5", prompt, work.path());
+    let (code, stdout, stderr) = run_codex(
+        Launch::Direct(&format!("{}/v1", gw.url)),
+        "gpt-5.5",
+        prompt,
+        work.path(),
+    );
     assert_eq!(code, 0, "codex failed:\n{stdout}\n{stderr}");
     let seen = mock.requests();
     assert_eq!(seen.len(), 2, "two requests, no retries");
@@ -461,4 +535,61 @@ fn codex_through_the_gateway_to_an_anthropic_endpoint_with_thinking_replays_the_
         switchyard::mock::mock_signature(REASONING)
     );
     assert!(second.to_string().contains(&marker));
+}
+
+/// A directory holding `codex`: a link to the Codex this test run uses, for `switchyard codex` to
+/// find on its PATH whatever `SWITCHYARD_TEST_CODEX` names.
+#[cfg(unix)]
+fn codex_on_a_path_of_its_own() -> tempfile::TempDir {
+    let program = codex_program();
+    let target = if program.contains('/') {
+        std::path::PathBuf::from(program)
+    } else {
+        switchyard::onboard::launch::find_on_path(&program, std::env::var_os("PATH").as_deref())
+            .expect("codex runs, so it is on PATH")
+    };
+    let bin = temp_dir("codex-bin-");
+    std::os::unix::fs::symlink(target, bin.path().join("codex")).expect("a link to codex");
+    bin
+}
+
+/// `switchyard codex` serves a config (client auth on, a port of the gateway's choosing) whose
+/// endpoint is the mock's Responses API, and gives Codex the provider and key to reach it: Codex
+/// runs the mock's shell call, and the upstream sees the whole round trip passed through.
+#[cfg(unix)]
+#[test]
+fn switchyard_codex_serves_the_config_and_codex_completes_a_shell_round_trip() {
+    if !codex_is_installed(
+        "switchyard_codex_serves_the_config_and_codex_completes_a_shell_round_trip",
+    ) {
+        return;
+    }
+    let (command, marker) = marker_command();
+    let mock = shell_mock(&command);
+    let dir = temp_dir("codex-config-");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "proxy:\n  port: 0\n  auth_mode: strict\n  api_key: codex-client-key\n  shutdown_grace: 2s\n\
+             endpoints:\n  - id: up\n    api: responses\n    base_url: {}/v1\n    api_key: {API_KEY}\n",
+            mock.url()
+        ),
+    )
+    .expect("the config");
+    let bin = codex_on_a_path_of_its_own();
+    let launch = Launch::Switchyard {
+        config: &config,
+        bin: bin.path(),
+    };
+    shell_round_trip(launch, "gpt-5.5", &marker);
+    let seen = mock.requests();
+    check_round_trip_requests(&seen, &marker);
+    let bearer = format!("Bearer {API_KEY}");
+    assert_eq!(seen[0].header("authorization"), Some(bearer.as_str()));
+    let log = std::fs::read_to_string(dir.path().join("config.codex.log")).unwrap_or_default();
+    assert!(
+        log.contains("POST /v1/responses"),
+        "the gateway served it:\n{log}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Getting started: `init` writes a config `check` accepts with one endpoint per key and no key
 //! value; `env` speaks each shell; `completions` and `--version`; `claude` runs Claude Code (a
-//! fake `claude` script here) through a running gateway or one it serves for the duration.
+//! fake `claude` script here) through a running gateway or one it serves for the duration, and
+//! `codex` does the same for Codex CLI (a fake `codex`), giving it the gateway as a provider.
 #![cfg(unix)]
 
 mod common;
@@ -309,6 +310,7 @@ fn completions_name_every_subcommand_in_each_shell() {
             "init",
             "env",
             "claude",
+            "codex",
             "completions",
         ] {
             assert!(script.contains(name), "{shell} completions lack {name}");
@@ -332,7 +334,7 @@ fn version_names_the_version_and_the_commit() {
 /// A fake `claude`: records its environment (all of it in `.env`) and arguments, sends one
 /// Messages request through `$ANTHROPIC_BASE_URL` with `$ANTHROPIC_AUTH_TOKEN`, and exits 7.
 const FAKE_CLAUDE: &str = r#"#!/bin/sh
-out="$FAKE_CLAUDE_OUT"
+out="$FAKE_AGENT_OUT"
 env > "$out.env"
 printf 'base=%s\ntoken=%s\napi_key=%s\nopenai=%s\nargs=%s\n' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" "${ANTHROPIC_API_KEY-unset}" "$OPENAI_BASE_URL" "$*" > "$out"
 curl -sS -o "$out.body" -w '%{http_code}' "$ANTHROPIC_BASE_URL/v1/messages" \
@@ -343,10 +345,15 @@ exit 7
 
 /// A directory holding an executable `claude` with `script`.
 fn fake_claude(dir: &Path, script: &str) -> PathBuf {
+    fake_agent(dir, "claude", script)
+}
+
+/// A directory holding an executable `program` with `script`.
+fn fake_agent(dir: &Path, program: &str, script: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let path = bin.join("claude");
+    let path = bin.join(program);
     std::fs::write(&path, script).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     bin
@@ -363,11 +370,16 @@ fn path_with(bin: &Path) -> String {
 /// A config on a free fixed port (claude finds the gateway by the configured port) with one
 /// endpoint: `mock`, whose key comes from `$MOCK_KEY`.
 fn claude_config(dir: &Path, mock: &MockUpstream) -> (PathBuf, u16) {
-    let port = common::free_port();
-    (claude_config_on(dir, mock, port, ""), port)
+    config_on_a_free_port(dir, mock, "")
 }
 
 /// The same with `proxy_extra` lines in the `proxy` section.
+fn config_on_a_free_port(dir: &Path, mock: &MockUpstream, proxy_extra: &str) -> (PathBuf, u16) {
+    let port = common::free_port();
+    (claude_config_on(dir, mock, port, proxy_extra), port)
+}
+
+/// The same on `port`, with `proxy_extra` lines in the `proxy` section.
 fn claude_config_on(dir: &Path, mock: &MockUpstream, port: u16, proxy_extra: &str) -> PathBuf {
     let path = dir.join("config.yaml");
     std::fs::write(
@@ -391,31 +403,44 @@ fn run_claude(dir: &Path, bin: &Path, config: &Path) -> Output {
 
 /// `run_claude` with the extra variables `env` in switchyard's environment.
 fn run_claude_with(dir: &Path, bin: &Path, config: &Path, env: &[(&str, &str)]) -> Output {
-    let out_file = dir.join("claude.out");
+    run_agent("claude", &["-p", "say hi"], dir, bin, config, env)
+}
+
+/// `switchyard <program> --config CONFIG -- ARGS` with `bin` first on PATH, the fake agent's
+/// records going to `<dir>/<program>.out…`, a user's Anthropic key and a stale token in its
+/// environment, and the extra variables `env`.
+fn run_agent(
+    program: &str,
+    args: &[&str],
+    dir: &Path,
+    bin: &Path,
+    config: &Path,
+    env: &[(&str, &str)],
+) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     command
-        .args([
-            "claude",
-            "--config",
-            config.to_str().unwrap(),
-            "--",
-            "-p",
-            "say hi",
-        ])
+        .args([program, "--config", config.to_str().unwrap(), "--"])
+        .args(args)
         .env("PATH", path_with(bin))
-        .env("FAKE_CLAUDE_OUT", &out_file)
+        .env("FAKE_AGENT_OUT", dir.join(format!("{program}.out")))
         .env("MOCK_KEY", "mock-upstream-key")
         .env("ANTHROPIC_AUTH_TOKEN", "stale-token")
         .env("ANTHROPIC_API_KEY", "sk-ant-the-users-provider-key")
+        .env_remove("SWITCHYARD_API_KEY")
         .env_remove("SWITCHYARD_CONFIG");
     for (name, value) in env {
         command.env(name, value);
     }
-    command.output().expect("run switchyard claude")
+    command.output().expect("run switchyard")
 }
 
 fn recorded(dir: &Path, suffix: &str) -> String {
-    std::fs::read_to_string(dir.join(format!("claude.out{suffix}"))).unwrap_or_default()
+    recorded_by("claude", dir, suffix)
+}
+
+/// What the fake `program` recorded in `<dir>/<program>.out<suffix>`.
+fn recorded_by(program: &str, dir: &Path, suffix: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{program}.out{suffix}"))).unwrap_or_default()
 }
 
 fn mock_upstream() -> MockUpstream {
@@ -427,16 +452,22 @@ fn mock_upstream() -> MockUpstream {
     .unwrap()
 }
 
-#[test]
-fn claude_uses_a_gateway_that_already_runs_and_exits_with_claudes_status() {
-    let dir = tempfile::tempdir().unwrap();
+/// The mock, a config for it on a free port in `dir`, and a gateway already serving that config.
+fn gateway_already_running(dir: &Path) -> (MockUpstream, PathBuf, u16, Gateway) {
     let mock = mock_upstream();
-    let (config, port) = claude_config(dir.path(), &mock);
+    let (config, port) = claude_config(dir, &mock);
     let gateway = Gateway::start_in(
         tempfile::tempdir().unwrap(),
         config.clone(),
         &[("MOCK_KEY", "mock-upstream-key")],
     );
+    (mock, config, port, gateway)
+}
+
+#[test]
+fn claude_uses_a_gateway_that_already_runs_and_exits_with_claudes_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mock, config, port, gateway) = gateway_already_running(dir.path());
     let bin = fake_claude(dir.path(), FAKE_CLAUDE);
     let out = run_claude(dir.path(), &bin, &config);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
@@ -476,12 +507,10 @@ fn claude_uses_a_gateway_that_already_runs_and_exits_with_claudes_status() {
 fn claude_serves_the_config_while_claude_runs_and_stops_it_after() {
     let dir = tempfile::tempdir().unwrap();
     let mock = mock_upstream();
-    let port = common::free_port();
     // Client auth on: Claude Code is given the gateway's key, and nothing gets in without it.
-    let config = claude_config_on(
+    let (config, port) = config_on_a_free_port(
         dir.path(),
         &mock,
-        port,
         "  auth_mode: strict\n  api_key: client-key-for-claude\n",
     );
     let bin = fake_claude(dir.path(), FAKE_CLAUDE);
@@ -527,7 +556,7 @@ fn claude_on_the_keyless_starter_config_says_what_to_do_instead_of_serving_error
     let out = switchyard(
         home.path(),
         &["claude"],
-        &[("PATH", &path_with(&bin)), ("FAKE_CLAUDE_OUT", &out_file)],
+        &[("PATH", &path_with(&bin)), ("FAKE_AGENT_OUT", &out_file)],
     );
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -542,28 +571,33 @@ fn claude_on_the_keyless_starter_config_says_what_to_do_instead_of_serving_error
 }
 
 #[test]
-fn claude_missing_from_path_says_how_to_install_it() {
+fn an_agent_missing_from_path_exits_127_saying_how_to_install_it() {
     let dir = tempfile::tempdir().unwrap();
     let mock = mock_upstream();
     let (config, port) = claude_config(dir.path(), &mock);
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["claude", "--config", config.to_str().unwrap()])
-        .env("PATH", &empty)
-        .env("MOCK_KEY", "k")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(127));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("npm install -g @anthropic-ai/claude-code"),
-        "{stderr}"
-    );
-    assert!(
-        nothing_listens_on(port),
-        "no gateway was started for nothing"
-    );
+    for (program, install) in [
+        ("claude", "npm install -g @anthropic-ai/claude-code"),
+        ("codex", "npm install -g @openai/codex"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args([program, "--config", config.to_str().unwrap()])
+            .env("PATH", &empty)
+            .env("MOCK_KEY", "k")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(127), "{program}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("`{program}`")) && stderr.contains(install),
+            "{stderr}"
+        );
+        assert!(
+            nothing_listens_on(port),
+            "no gateway was started for nothing"
+        );
+    }
 }
 
 /// Starts `switchyard claude` (in a process group of its own, as a shell's job) with a fake
@@ -579,7 +613,7 @@ fn claude_waiting_for(dir: &Path, config: &Path, signal: &str) -> std::process::
         .success());
     let script = format!(
         r#"#!/bin/sh
-trap 'curl -s -o /dev/null -w "%{{http_code}}" "$ANTHROPIC_BASE_URL/healthz" > "$FAKE_CLAUDE_OUT.after"; exit 42' {signal}
+trap 'curl -s -o /dev/null -w "%{{http_code}}" "$ANTHROPIC_BASE_URL/healthz" > "$FAKE_AGENT_OUT.after"; exit 42' {signal}
 echo ready > "$FAKE_CLAUDE_READY"
 while :; do sleep 1; done
 "#
@@ -588,7 +622,7 @@ while :; do sleep 1; done
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["claude", "--config", config.to_str().unwrap()])
         .env("PATH", path_with(&bin))
-        .env("FAKE_CLAUDE_OUT", dir.join("claude.out"))
+        .env("FAKE_AGENT_OUT", dir.join("claude.out"))
         .env("FAKE_CLAUDE_READY", &fifo)
         .env("MOCK_KEY", "k")
         .stderr(std::process::Stdio::null())
@@ -660,6 +694,20 @@ const PROVIDER_KEYS: [(&str, &str); 6] = [
     ("GOOGLE_API_KEY", "google-users-0006"),
     ("RELAY_KEY", "relay-users-0007"),
 ];
+
+/// Checks that the environment an agent recorded holds none of the values of `keys`, of the
+/// mock's key, nor of the user's Anthropic key that `run_agent` sets.
+fn assert_got_no_provider_key(agent: &str, agent_env: &str, keys: &[(&str, &str)]) {
+    for (name, value) in keys.iter().chain(&[
+        ("MOCK_KEY", "mock-upstream-key"),
+        ("ANTHROPIC_API_KEY", "sk-ant-the-users-provider-key"),
+    ]) {
+        assert!(
+            !agent_env.contains(value),
+            "{agent} got {name}: {agent_env}"
+        );
+    }
+}
 
 /// A program squatting on a port: it answers every request like a switchyard `/healthz` (with a
 /// made-up instance proof) and records every byte it is sent. At most 8 connections.
@@ -809,15 +857,7 @@ fn claude_recognises_its_gateway_under_strict_auth_and_gives_claude_no_provider_
         claude_env.contains("OPENAI_API_KEY=client-key-for-claude\n"),
         "{claude_env}"
     );
-    for (name, value) in PROVIDER_KEYS.iter().chain(&[
-        ("MOCK_KEY", "mock-upstream-key"),
-        ("ANTHROPIC_API_KEY", "sk-ant-the-users-provider-key"),
-    ]) {
-        assert!(
-            !claude_env.contains(value),
-            "Claude Code got {name}: {claude_env}"
-        );
-    }
+    assert_got_no_provider_key("Claude Code", &claude_env, &PROVIDER_KEYS);
     for name in [
         "CLIENT_KEY=",
         "MOCK_KEY=",
@@ -854,4 +894,120 @@ fn the_gateway_claude_serves_logs_privately_never_through_a_link_and_withdraws_i
         !dir.path().join("config.yaml.instance").exists(),
         "the gateway removed its instance file when it stopped"
     );
+}
+
+/// A fake `codex`: records its arguments (one a line, in `.args`) and environment (`.env`), prints
+/// its arguments, sends one Responses request to the provider's `base_url` with the key from
+/// `$SWITCHYARD_API_KEY` when it is set, and exits with `$FAKE_CODEX_EXIT`.
+const FAKE_CODEX: &str = r#"#!/bin/sh
+out="$FAKE_AGENT_OUT"
+env > "$out.env"
+printf '%s\n' "$@" > "$out.args"
+cat "$out.args"
+base=$(sed -n 's/.*base_url="\([^"]*\)".*/\1/p' "$out.args")
+if [ -n "${SWITCHYARD_API_KEY+set}" ]; then
+  set -- -H "authorization: Bearer $SWITCHYARD_API_KEY"
+else
+  set --
+fi
+curl -sS -o "$out.body" -w '%{http_code}' "$base/responses" -H 'content-type: application/json' "$@" \
+  -d '{"model":"claude-sonnet-4-5","input":"say hi"}' > "$out.status" || exit 99
+exit "$FAKE_CODEX_EXIT"
+"#;
+
+/// The arguments the fake `codex` printed, checked to be the provider flags for `port` (naming
+/// the key's variable when `keyed`) followed by [`CODEX_ARGS`].
+fn codex_args_printed(out: &Output, port: u16, keyed: bool) -> Vec<String> {
+    let mut expected = codex_provider_flags(port, keyed);
+    expected.extend(CODEX_ARGS.map(String::from));
+    let args: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(args, expected, "provider flags, then the user's arguments");
+    args
+}
+
+/// The arguments `switchyard codex` gives Codex before the user's: the gateway on `port` as a
+/// Responses provider, naming the key's variable when `keyed`.
+fn codex_provider_flags(port: u16, keyed: bool) -> Vec<String> {
+    let key = if keyed {
+        ", env_key=\"SWITCHYARD_API_KEY\""
+    } else {
+        ""
+    };
+    vec![
+        "-c".into(),
+        "model_provider=switchyard".into(),
+        "-c".into(),
+        format!(
+            "model_providers.switchyard={{name=\"switchyard\", base_url=\"http://127.0.0.1:{port}/v1\"{key}, wire_api=\"responses\"}}"
+        ),
+    ]
+}
+
+/// The user's arguments in the codex tests: flags and a prompt with a space, after `--`.
+const CODEX_ARGS: [&str; 5] = ["-m", "gpt-5.5", "exec", "--json", "say hi"];
+
+#[test]
+fn codex_gets_the_served_gateway_as_its_provider_and_the_key_only_in_its_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let (config, port) = config_on_a_free_port(
+        dir.path(),
+        &mock,
+        "  auth_mode: strict\n  api_key: client-key-for-codex\n",
+    );
+    let bin = fake_agent(dir.path(), "codex", FAKE_CODEX);
+    let mut env = vec![
+        ("FAKE_CODEX_EXIT", "9"),
+        ("SWITCHYARD_API_KEY", "the-users-own-stale-value"),
+    ];
+    // The well-known provider variables (this config names no `${RELAY_KEY}`).
+    let provider_keys = &PROVIDER_KEYS[..5];
+    env.extend(provider_keys);
+    let out = run_agent("codex", &CODEX_ARGS, dir.path(), &bin, &config, &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(9), "Codex's own status: {stderr}");
+    assert!(stderr.contains("while Codex CLI runs"), "{stderr}");
+    let args = codex_args_printed(&out, port, true);
+    assert_eq!(recorded_by("codex", dir.path(), ".args"), text(&out.stdout));
+    assert!(!args.iter().any(|a| a.contains("client-key-for-codex")));
+    let codex_env = recorded_by("codex", dir.path(), ".env");
+    assert!(
+        codex_env.contains("\nSWITCHYARD_API_KEY=client-key-for-codex\n"),
+        "{codex_env}"
+    );
+    assert_got_no_provider_key("Codex", &codex_env, provider_keys);
+    // The key and base URL work: the gateway translated the Responses call for the mock.
+    assert_eq!(recorded_by("codex", dir.path(), ".status"), "200");
+    assert!(recorded_by("codex", dir.path(), ".body").contains("Hello from mock"));
+    assert_eq!(mock.hits(), 1);
+    assert!(dir.path().join("config.codex.log").is_file());
+    assert!(nothing_listens_on(port), "the gateway it started is gone");
+}
+
+#[test]
+fn codex_on_a_running_gateway_without_client_auth_is_given_no_key_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mock, config, port, gateway) = gateway_already_running(dir.path());
+    let bin = fake_agent(dir.path(), "codex", FAKE_CODEX);
+    let out = run_agent(
+        "codex",
+        &CODEX_ARGS,
+        dir.path(),
+        &bin,
+        &config,
+        &[("FAKE_CODEX_EXIT", "0")],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("already running"), "{stderr}");
+    codex_args_printed(&out, port, false);
+    let codex_env = recorded_by("codex", dir.path(), ".env");
+    assert!(!codex_env.contains("SWITCHYARD_API_KEY="), "{codex_env}");
+    assert_eq!(recorded_by("codex", dir.path(), ".status"), "200");
+    assert_eq!(mock.hits(), 1);
+    assert!(
+        !nothing_listens_on(port),
+        "the running gateway keeps running"
+    );
+    drop(gateway);
 }

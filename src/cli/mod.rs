@@ -1,6 +1,7 @@
 //! The command line: `serve`, `check`, `status`, `usage`, `demo`, and the getting-started
-//! commands `init`, `env`, `claude` (see [`crate::onboard`]) and `completions`. Every command
-//! gives a [`CommandError`] when it stops; [`run`] prints it and turns it into the exit status.
+//! commands `init`, `env`, `claude`, `codex` (see [`crate::onboard`]) and `completions`. Every
+//! command gives a [`CommandError`] when it stops; [`run`] prints it and turns it into the exit
+//! status.
 
 pub mod onboard;
 pub mod status;
@@ -8,8 +9,8 @@ pub mod usage;
 
 use crate::config::{self, Config, ConfigError, Problem};
 use crate::mock::{Behaviour, MockUpstream, OpenAiAnswer};
-use crate::onboard::claude::ClaudeError;
-use crate::onboard::Shell;
+use crate::onboard::launch::LaunchError;
+use crate::onboard::{Agent, Shell};
 use crate::server;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::ffi::OsString;
@@ -105,19 +106,25 @@ pub enum Command {
         shell: Option<Shell>,
     },
     /// Run Claude Code (`claude` on PATH) through the gateway, serving the config meanwhile if none runs.
-    Claude {
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Arguments for Claude Code, after `--`.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "CLAUDE_ARGS"
-        )]
-        args: Vec<OsString>,
-    },
+    Claude(AgentArgs),
+    /// Run Codex CLI (`codex` on PATH) through the gateway, serving the config meanwhile if none runs.
+    Codex(AgentArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions { shell: clap_complete::Shell },
+}
+
+/// The options of `switchyard claude` and `switchyard codex`.
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Arguments for the agent, after `--`.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<OsString>,
 }
 
 /// Why a command stopped. [`run`] prints it after `switchyard: ` and exits with its
@@ -133,9 +140,9 @@ pub enum CommandError {
     /// A config file that the command reads as text has a problem.
     #[error("config error: {}: {problem}", file.display())]
     ConfigText { file: PathBuf, problem: Problem },
-    /// Claude Code cannot be run, or the gateway it would use cannot be.
+    /// A coding agent cannot be run, or the gateway it would use cannot be.
     #[error(transparent)]
-    Claude(#[from] ClaudeError),
+    Launch(#[from] LaunchError),
     /// Anything else that stopped the command: what happened and, where there is one, the way out.
     #[error("{0}")]
     Failed(String),
@@ -150,13 +157,14 @@ fn init_hint(e: &ConfigError) -> &'static str {
 }
 
 impl CommandError {
-    /// The process exit status: 2 for a config error, 127 when Claude Code is not installed (as a
-    /// shell says of a command it cannot find), 1 for anything else.
+    /// The process exit status: 2 for a config error, 127 when the agent `switchyard claude` or
+    /// `codex` runs is not installed (as a shell says of a command it cannot find), 1 for anything
+    /// else.
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Config { .. } | CommandError::ConfigText { .. } => EXIT_CONFIG,
-            CommandError::Claude(ClaudeError::NotInstalled) => 127,
-            CommandError::Claude(_) | CommandError::Failed(_) => 1,
+            CommandError::Launch(LaunchError::NotInstalled(_)) => 127,
+            CommandError::Launch(_) | CommandError::Failed(_) => 1,
         }
     }
 }
@@ -177,7 +185,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Runs one command; `Ok` carries the exit status (0, or Claude Code's own).
+/// Runs one command; `Ok` carries the exit status (0, or the agent's own).
 fn run_command(command: Command) -> Result<u8, CommandError> {
     match command {
         Command::Serve { config } => serve(config),
@@ -199,7 +207,8 @@ fn run_command(command: Command) -> Result<u8, CommandError> {
         }),
         Command::Init { config, force } => onboard::init(config, force),
         Command::Env { config, shell } => onboard::env(config, shell),
-        Command::Claude { config, args } => return onboard::claude(config, args),
+        Command::Claude(a) => return onboard::launch(Agent::Claude, a.config, a.args),
+        Command::Codex(a) => return onboard::launch(Agent::Codex, a.config, a.args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -271,9 +280,10 @@ fn serve(path: Option<PathBuf>) -> Result<(), CommandError> {
         log::info!("config {source}: {endpoints} endpoint(s), client auth {mode}");
         println!("switchyard listening on http://{first}");
         let _ = std::io::stdout().flush();
-        // Set by `switchyard claude` for the gateway it starts: stop when it closes our stdin.
-        if std::env::var_os(crate::onboard::claude::STOP_WHEN_STDIN_CLOSES).is_some() {
-            crate::onboard::claude::stop_when_stdin_closes();
+        // Set by `switchyard claude` and `codex` for the gateway they start: stop when it
+        // closes our stdin.
+        if std::env::var_os(crate::onboard::launch::STOP_WHEN_STDIN_CLOSES).is_some() {
+            crate::onboard::launch::stop_when_stdin_closes();
         }
     });
     result.map_err(|e| CommandError::Failed(e.to_string()))?;

@@ -1,16 +1,17 @@
-//! The getting-started commands `init`, `env` and `claude`: the I/O (files, the environment,
-//! processes) around the decisions in [`crate::onboard`].
+//! The getting-started commands `init`, `env`, `claude` and `codex`: the I/O (files, the
+//! environment, processes) around the decisions in [`crate::onboard`].
 
 use super::CommandError;
 use crate::config::{self, Config, ConfigError};
 use crate::files;
 use crate::instance;
-use crate::onboard::claude::{self, ClaudeError, OnPort, ServedGateway, INSTALL_HINT};
 use crate::onboard::env::{
     client_settings, client_vars, detect_shell, quote_sh, render_env, variables_kept_from_clients,
     ClientSettings, Shell, PLACEHOLDER_KEY,
 };
 use crate::onboard::init::{self, ApiKeySupport};
+use crate::onboard::launch::{self, LaunchError, OnPort, ServedGateway};
+use crate::onboard::Agent;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -91,9 +92,13 @@ pub fn init(path: Option<PathBuf>, force: bool) -> Result<(), CommandError> {
         {
             println!("This build cannot translate to OpenAI's API yet: the OpenAI-style endpoints are written disabled, with `# api: openai` ready to uncomment.");
         }
+        for id in &starter.offered {
+            println!("The file also offers the endpoint `{id}`, commented out; its comment says when to uncomment it.");
+        }
         println!("Keys stay in the environment: the file names the variables, so export them where the gateway runs.");
         println!("Next:");
         println!("  switchyard claude{flag}                # Claude Code through the gateway");
+        println!("  switchyard codex{flag}                 # or Codex CLI");
         println!(
             "  switchyard serve{flag}                 # or run the gateway, and in another shell:"
         );
@@ -192,24 +197,53 @@ pub fn warn_placeholder_keys(config: &Config) {
     }
 }
 
-/// `switchyard claude`: Claude Code through the configured gateway, serving it meanwhile if needed.
-/// Gives Claude Code's own exit status, to be passed on.
-pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> Result<u8, CommandError> {
+/// `switchyard claude` and `switchyard codex`: the agent through the configured gateway, serving
+/// it meanwhile if needed. Gives the agent's own exit status, to be passed on.
+pub fn launch(
+    agent: Agent,
+    path: Option<PathBuf>,
+    args: Vec<OsString>,
+) -> Result<u8, CommandError> {
     let (path, text) = read_config_text(path)?;
     let mut settings =
         client_settings(&text, &real_env).map_err(|problem| CommandError::ConfigText {
             file: path.clone(),
             problem,
         })?;
-    let Some(claude_path) = claude::find_on_path("claude", std::env::var_os("PATH").as_deref())
+    let Some(program) = launch::find_on_path(agent.program(), std::env::var_os("PATH").as_deref())
     else {
-        return Err(ClaudeError::NotInstalled.into());
+        return Err(LaunchError::NotInstalled(agent).into());
     };
     let hidden = variables_kept_from_clients(&text);
-    let served = match claude::probe_gateway(settings.port, &instance::instance_file(&path)) {
+    let served = find_or_serve(agent, &path, &mut settings)?;
+    let invocation = agent.invocation(&settings, &args);
+    let result = launch::run_agent(&program, agent, &invocation, &hidden);
+    if let Some(gateway) = served {
+        gateway.stop();
+    }
+    match result {
+        Ok(status) => Ok(launch::exit_code_of(status)),
+        Err(e) => Err(CommandError::Failed(format!(
+            "{e} ({} installs with `{}`)",
+            agent.name(),
+            agent.install_hint()
+        ))),
+    }
+}
+
+/// The gateway `agent` is to use: the one on `settings.port` once it proves it serves the config
+/// at `path` and takes this shell's client key (`None`: nothing to stop afterwards), else one
+/// started here, whose port `settings` then holds.
+fn find_or_serve(
+    agent: Agent,
+    path: &Path,
+    settings: &mut ClientSettings,
+) -> Result<Option<ServedGateway>, CommandError> {
+    let name = agent.name();
+    match launch::probe_gateway(settings.port, &instance::instance_file(path)) {
         OnPort::Switchyard => {
-            if let Err(why) = claude::check_client_key(&settings) {
-                return Err(ClaudeError::KeyRefused {
+            if let Err(why) = launch::check_client_key(settings) {
+                return Err(LaunchError::KeyRefused {
                     port: settings.port,
                     why,
                     config: path.display().to_string(),
@@ -217,50 +251,38 @@ pub fn claude(path: Option<PathBuf>, args: Vec<OsString>) -> Result<u8, CommandE
                 .into());
             }
             eprintln!(
-                "switchyard: Claude Code uses the gateway already running at {}",
+                "switchyard: {name} uses the gateway already running at {}",
                 settings.base_url()
             );
-            None
+            Ok(None)
         }
-        OnPort::SomethingElse(why) => {
-            return Err(ClaudeError::PortTaken {
-                port: settings.port,
-                why,
-                config: path.display().to_string(),
-            }
-            .into());
+        OnPort::SomethingElse(why) => Err(LaunchError::PortTaken {
+            port: settings.port,
+            why,
+            config: path.display().to_string(),
         }
+        .into()),
         OnPort::Nothing => {
-            let config = config::load_file(&path)?;
+            let config = config::load_file(path)?;
             warn_placeholder_keys(&config);
             if !config.endpoints.iter().any(|e| e.enabled) {
                 return Err(CommandError::Failed(format!(
-                    "every endpoint in {} is disabled, so Claude Code would get nothing but errors. \
+                    "every endpoint in {} is disabled, so {name} would get nothing but errors. \
                      Export a provider key (e.g. ANTHROPIC_API_KEY) and run `switchyard init --force`, \
                      or try `switchyard demo`.",
                     path.display()
                 )));
             }
-            let gateway = ServedGateway::start(&path, config.proxy.shutdown_grace)?;
+            let gateway = ServedGateway::start(path, agent, config.proxy.shutdown_grace)?;
             settings.port = gateway.port;
             eprintln!(
-                "switchyard: serving {} at {} while Claude Code runs (log: {})",
+                "switchyard: serving {} at {} while {name} runs (log: {})",
                 path.display(),
                 settings.base_url(),
                 gateway.log.display()
             );
-            Some(gateway)
+            Ok(Some(gateway))
         }
-    };
-    let result = claude::run_claude(&claude_path, &settings, &hidden, &args);
-    if let Some(gateway) = served {
-        gateway.stop();
-    }
-    match result {
-        Ok(status) => Ok(claude::exit_code_of(status)),
-        Err(e) => Err(CommandError::Failed(format!(
-            "{e} (Claude Code installs with `{INSTALL_HINT}`)"
-        ))),
     }
 }
 

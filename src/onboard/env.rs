@@ -118,8 +118,8 @@ pub fn claude_vars(settings: &ClientSettings) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// Provider key variables that clients started by `switchyard claude` never get, whether the
-/// config names them or not.
+/// Provider key variables that agents started by `switchyard claude` or `codex` never get,
+/// whether the config names them or not.
 pub const PROVIDER_VARIABLES: [&str; 6] = [
     "ANTHROPIC_API_KEY",
     "OPENAI_API_KEY",

@@ -28,6 +28,18 @@ pub struct Provider {
     model_map: &'static [(&'static str, &'static str)],
     /// The comment line above the endpoint.
     about: &'static str,
+    /// Commented-out lines written after the endpoint: another endpoint for the same key, offered
+    /// for the user to take up (the file keeps one endpoint per key found).
+    offer: Option<Offer>,
+}
+
+/// An endpoint `init` writes commented out after a provider's own, for the user to take up.
+#[derive(Debug)]
+pub struct Offer {
+    /// The id it would have.
+    pub id: &'static str,
+    /// Its commented lines, with the comment that says what it is for.
+    text: &'static str,
 }
 
 /// The providers `init` looks for, in the order they are written (by priority): Anthropic first
@@ -43,6 +55,7 @@ pub const PROVIDERS: [Provider; 4] = [
         models: &["claude-*"],
         model_map: &[],
         about: "Anthropic: Claude models, for Claude Code and for OpenAI clients that ask for one.",
+        offer: None,
     },
     Provider {
         id: "openrouter",
@@ -57,6 +70,7 @@ pub const PROVIDERS: [Provider; 4] = [
             ("claude-*sonnet*", "anthropic/claude-sonnet-4.5"),
         ],
         about: "OpenRouter: Claude models under OpenRouter's names, and any vendor/model id.",
+        offer: None,
     },
     Provider {
         id: "deepseek",
@@ -67,6 +81,7 @@ pub const PROVIDERS: [Provider; 4] = [
         models: &["claude-*", "deepseek-*"],
         model_map: &[("claude-*", "deepseek-chat")],
         about: "DeepSeek: answers Claude Code's requests with DeepSeek's own model.",
+        offer: None,
     },
     Provider {
         id: "openai",
@@ -81,8 +96,26 @@ pub const PROVIDERS: [Provider; 4] = [
             ("claude-*sonnet*", "gpt-5"),
         ],
         about: "OpenAI: every model the endpoints above do not take, and Claude requests last.",
+        offer: Some(RESPONSES_OFFER),
     },
 ];
+
+/// Offered to an `OPENAI_API_KEY` user: OpenAI's Responses API for the models that only it serves
+/// (OpenAI's Chat Completions, which the `openai` endpoint speaks, refuses them), tried first for
+/// those models.
+pub const RESPONSES_OFFER: Offer = Offer {
+    id: "openai-responses",
+    text: r#"  # Models only OpenAI's Responses API serves (the -pro and -codex models, deep
+  # research): uncomment to send them there, untranslated. Codex CLI speaks this API too:
+  # `switchyard codex` runs it through the gateway.
+  # - id: openai-responses
+  #   base_url: https://api.openai.com/v1
+  #   api_key: ${OPENAI_API_KEY}
+  #   api: responses                   # OpenAI's Responses API, at base_url + /responses
+  #   priority: 0                      # before the other endpoints, for the models it takes
+  #   models: ["gpt-*-pro*", "o1-pro*", "o3-pro*", "*codex*", "*deep-research*"]
+"#,
+};
 
 /// Whether this build's config accepts the endpoint key `api` (set once translation exists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +131,8 @@ pub struct StarterConfig {
     pub text: String,
     /// The providers whose key was found, in the order written.
     pub found: Vec<&'static Provider>,
+    /// The ids of the endpoints written commented out, offered to be taken up.
+    pub offered: Vec<&'static str>,
     /// Variables that are set but unusable as a key, with the reason.
     pub ignored: Vec<(&'static str, &'static str)>,
     pub api_support: ApiKeySupport,
@@ -152,12 +187,27 @@ pub fn starter_config(
     }
     let text = render_starter_config(&found, api_support);
     config::parse(&text, env)?;
+    let offered = found
+        .iter()
+        .filter_map(|p| offered(p, api_support))
+        .map(|offer| offer.id)
+        .collect();
     Ok(StarterConfig {
         text,
         found,
+        offered,
         ignored,
         api_support,
     })
+}
+
+/// What is offered beside `provider`'s endpoint. An offer names an API too: a build that cannot
+/// translate could not take it up.
+fn offered(provider: &Provider, api_support: ApiKeySupport) -> Option<&Offer> {
+    provider
+        .offer
+        .as_ref()
+        .filter(|_| api_support == ApiKeySupport::Accepted)
 }
 
 const HEADER: &str = "\
@@ -179,8 +229,9 @@ balancer:
 endpoints:
 ";
 
-const NO_KEY: &str = "\
-  # No provider key was found in the environment (ANTHROPIC_API_KEY, OPENAI_API_KEY,
+// Begun on the first line: a line continuation (`\` at a line's end) would eat the indent.
+const NO_KEY: &str =
+    "  # No provider key was found in the environment (ANTHROPIC_API_KEY, OPENAI_API_KEY,
   # DEEPSEEK_API_KEY or OPENROUTER_API_KEY), so the one endpoint below is switched off.
   # To add yours: export one of those variables and run `switchyard init --force`, which writes
   # one endpoint per key found. Or edit this endpoint: `api_key: ${ANTHROPIC_API_KEY}` and
@@ -266,6 +317,10 @@ pub fn render_starter_config(found: &[&Provider], api_support: ApiKeySupport) ->
                 "    enabled: false",
                 "drop this line when api is uncommented",
             );
+        }
+        if let Some(offer) = offered(p, api_support) {
+            out.push('\n');
+            out.push_str(offer.text);
         }
     }
     out.push_str(MORE);
@@ -380,6 +435,75 @@ mod tests {
         assert!(serves("deepseek", "deepseek-reasoner") && !serves("deepseek", "gpt-5"));
     }
 
+    /// `text` with the commented lines of the offered endpoint `id` uncommented.
+    fn take_up_offer(text: &str, id: &str) -> String {
+        let first = format!("  # - id: {id}");
+        let mut inside = false;
+        let mut out = String::new();
+        for line in text.lines() {
+            inside = line == first || (inside && line.starts_with("  #   "));
+            if inside {
+                out.push_str("  ");
+                out.push_str(&line[4..]);
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn an_openai_key_is_offered_a_responses_endpoint_for_the_models_only_that_api_serves() {
+        let env = env_of(ALL);
+        let starter = starter_config(&env, ApiKeySupport::Accepted).unwrap();
+        assert_eq!(starter.offered, [RESPONSES_OFFER.id]);
+        // Offered, not written: one endpoint per key found.
+        let as_written = config::parse(&starter.text, &env).unwrap();
+        assert!(as_written
+            .endpoints
+            .iter()
+            .all(|e| e.id != RESPONSES_OFFER.id));
+        let taken_up = take_up_offer(&starter.text, RESPONSES_OFFER.id);
+        let config = config::parse(&taken_up, &env).unwrap();
+        assert!(config::warnings(&config).is_empty());
+        let offer = config
+            .endpoints
+            .iter()
+            .find(|e| e.id == RESPONSES_OFFER.id)
+            .expect("the offered endpoint, once uncommented");
+        assert_eq!(offer.api, crate::wire::Api::Responses);
+        assert_eq!(offer.base_url, "https://api.openai.com/v1");
+        assert_eq!(offer.api_key.expose(), "sk-openai-secret-0002");
+        assert!(offer.enabled);
+        for model in [
+            "gpt-5-pro",
+            "gpt-5.1-codex-max",
+            "o3-pro-2025-06-10",
+            "o3-deep-research",
+        ] {
+            assert!(offer.serves(model), "{model}");
+            let first = config
+                .endpoints
+                .iter()
+                .filter(|e| e.serves(model))
+                .min_by_key(|e| e.priority)
+                .unwrap();
+            assert_eq!(first.id, RESPONSES_OFFER.id, "{model} goes there first");
+        }
+        for model in ["gpt-5", "claude-sonnet-4-5", "deepseek-chat"] {
+            assert!(!offer.serves(model), "{model}");
+        }
+        // Without an OpenAI key, or where the build cannot translate, nothing is offered.
+        let others = env_of(&[("ANTHROPIC_API_KEY", "sk-a"), ("DEEPSEEK_API_KEY", "sk-d")]);
+        let starter = starter_config(&others, ApiKeySupport::Accepted).unwrap();
+        assert!(starter.offered.is_empty());
+        assert!(!starter.text.contains(RESPONSES_OFFER.id));
+        let text =
+            render_starter_config(&PROVIDERS.iter().collect::<Vec<_>>(), ApiKeySupport::NotYet);
+        assert!(!text.contains(RESPONSES_OFFER.id));
+    }
+
     #[test]
     fn with_no_key_the_config_still_checks_and_says_what_to_add() {
         let env = env_of(&[]);
@@ -389,6 +513,12 @@ mod tests {
         assert_eq!(config.endpoints.len(), 1);
         assert!(!config.endpoints[0].enabled);
         assert!(starter.text.contains("switchyard init --force"));
+        assert!(
+            starter
+                .text
+                .contains("endpoints:\n  # No provider key was found"),
+            "indented as the endpoint below it"
+        );
         assert!(starter.text.contains("switchyard demo"));
     }
 

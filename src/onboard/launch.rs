@@ -1,14 +1,14 @@
-//! `switchyard claude`: Claude Code through the gateway. A gateway on the configured port is used
-//! once it proves, asked without any key, that it serves this config (see [`crate::instance`]);
-//! anything else on the port is refused and sent no key. With nothing on the port this binary
-//! serves the config as a child process (in its own process group, so the terminal's Ctrl-C
-//! reaches Claude Code and not the gateway) for as long as Claude Code runs, and stops it when
-//! Claude Code exits.
+//! `switchyard claude` and `switchyard codex`: a coding agent (see [`super::agent`]) through the
+//! gateway. A gateway on the configured port is used once it proves, asked without any key, that it
+//! serves this config (see [`crate::instance`]); anything else on the port is refused and sent no
+//! key. With nothing on the port this binary serves the config as a child process (in its own
+//! process group, so the terminal's Ctrl-C reaches the agent and not the gateway) for as long as
+//! the agent runs, and stops it when the agent exits.
 
-use super::env::{claude_vars, ClientSettings};
+use super::agent::{Agent, Invocation};
+use super::env::ClientSettings;
 use crate::files;
 use crate::instance::{self, proofs_match, PROOF_HEADER};
-use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,12 +16,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// How Claude Code is installed, for the error that says it is missing.
-pub const INSTALL_HINT: &str = "npm install -g @anthropic-ai/claude-code";
-
-/// Set in the environment of the gateway `switchyard claude` starts: `serve` then stops (as on
-/// SIGTERM) when its stdin closes, which happens when the process that started it ends, however
-/// it ends.
+/// Set in the environment of the gateway `switchyard claude` (or `codex`) starts: `serve` then
+/// stops (as on SIGTERM) when its stdin closes, which happens when the process that started it
+/// ends, however it ends.
 pub const STOP_WHEN_STDIN_CLOSES: &str = "SWITCHYARD_STOP_WHEN_STDIN_CLOSES";
 
 /// What listens on the gateway's port.
@@ -194,11 +191,11 @@ pub fn exit_code_of(status: ExitStatus) -> u8 {
     1
 }
 
-/// Why `switchyard claude` could not run Claude Code.
+/// Why `switchyard claude` (or `codex`) could not run its agent.
 #[derive(Debug, thiserror::Error)]
-pub enum ClaudeError {
-    #[error("`claude` (Claude Code) is not on PATH; install it with `{INSTALL_HINT}`")]
-    NotInstalled,
+pub enum LaunchError {
+    #[error("`{}` ({}) is not on PATH; install it with `{}`", .0.program(), .0.name(), .0.install_hint())]
+    NotInstalled(Agent),
     #[error("port {port} is answered by something that does not prove it is the gateway serving {config} ({why}); it was sent no key. Stop it, or set proxy.port in {config} to a free port")]
     PortTaken {
         port: u16,
@@ -229,14 +226,15 @@ pub struct ServedGateway {
     grace: Duration,
 }
 
-/// Where the served gateway logs: beside the config file, like its state file (a folder of the
-/// user's own, unlike a fixed name in a shared temporary folder). `config.yaml` → `config.claude.log`.
-pub fn log_path(config: &Path) -> PathBuf {
+/// Where the gateway served for `agent` logs: beside the config file, like its state file (a
+/// folder of the user's own, unlike a fixed name in a shared temporary folder). `config.yaml` →
+/// `config.claude.log` for Claude Code, `config.codex.log` for Codex.
+pub fn log_path(config: &Path, agent: Agent) -> PathBuf {
     let stem = config
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "switchyard".to_string());
-    config.with_file_name(format!("{stem}.claude.log"))
+    config.with_file_name(format!("{stem}.{}.log", agent.program()))
 }
 
 /// The port in the line `serve` prints once it listens: `switchyard listening on http://HOST:PORT`.
@@ -246,16 +244,16 @@ pub fn listening_port(line: &str) -> Option<u16> {
 }
 
 impl ServedGateway {
-    /// Starts `switchyard serve --config <config>` and waits until it listens.
-    pub fn start(config: &Path, grace: Duration) -> Result<Self, ClaudeError> {
-        let exe = std::env::current_exe().map_err(|source| ClaudeError::Spawn {
+    /// Starts `switchyard serve --config <config>` for `agent` and waits until it listens.
+    pub fn start(config: &Path, agent: Agent, grace: Duration) -> Result<Self, LaunchError> {
+        let exe = std::env::current_exe().map_err(|source| LaunchError::Spawn {
             what: "the gateway",
             source,
         })?;
-        let log = log_path(config);
+        let log = log_path(config, agent);
         let log_file =
             files::create_replacing(&log, files::Permissions::KeepExisting).map_err(|source| {
-                ClaudeError::Spawn {
+                LaunchError::Spawn {
                     what: "the gateway's log file",
                     source,
                 }
@@ -271,11 +269,11 @@ impl ServedGateway {
             .stderr(Stdio::from(log_file));
         #[cfg(unix)]
         {
-            // Its own process group: the terminal's Ctrl-C goes to Claude Code, not to the gateway.
+            // Its own process group: the terminal's Ctrl-C goes to the agent, not to the gateway.
             use std::os::unix::process::CommandExt;
             command.process_group(0);
         }
-        let mut child = command.spawn().map_err(|source| ClaudeError::Spawn {
+        let mut child = command.spawn().map_err(|source| LaunchError::Spawn {
             what: "the gateway",
             source,
         })?;
@@ -304,7 +302,7 @@ impl ServedGateway {
         };
         let _ = child.kill();
         let _ = child.wait();
-        Err(ClaudeError::GatewayDidNotStart {
+        Err(LaunchError::GatewayDidNotStart {
             why: why.to_string(),
             log: log.display().to_string(),
         })
@@ -330,38 +328,37 @@ impl ServedGateway {
     }
 }
 
-/// Runs `claude` with the client variables for `settings` (see `claude_vars`) and `args`, and
-/// without the variables in `hidden` (the provider keys); gives its exit status.
-/// The terminal's Ctrl-C reaches Claude Code (this process ignores it meanwhile); SIGTERM and
-/// SIGHUP sent to this process are passed on to Claude Code.
-pub fn run_claude(
-    claude: &Path,
-    settings: &ClientSettings,
+/// Runs the agent at `program` with the arguments and variables of `invocation`, and without the
+/// variables in `hidden` (the provider keys); gives its exit status.
+/// The terminal's Ctrl-C reaches the agent (this process ignores it meanwhile); SIGTERM and
+/// SIGHUP sent to this process are passed on to the agent.
+pub fn run_agent(
+    program: &Path,
+    agent: Agent,
+    invocation: &Invocation,
     hidden: &[String],
-    args: &[OsString],
-) -> Result<ExitStatus, ClaudeError> {
-    let mut command = Command::new(claude);
-    command.args(args);
-    // Provider keys stay with the gateway: Claude Code gets the gateway's key alone, as a token
-    // (see `claude_vars`), set after the removals.
+) -> Result<ExitStatus, LaunchError> {
+    let mut command = Command::new(program);
+    command.args(&invocation.args);
+    // Provider keys stay with the gateway: the agent gets the gateway's key alone, set after the
+    // removals (a config may read its client key from a variable the agent is given).
     for name in hidden {
         command.env_remove(name);
     }
-    for (name, value) in claude_vars(settings) {
+    for (name, value) in &invocation.env {
         command.env(name, value);
     }
-    // Every signal handler is in place before Claude Code starts: a SIGTERM that arrives while it
+    // Every signal handler is in place before the agent starts: a SIGTERM that arrives while it
     // starts is passed on once it runs, never taken as this process's own death.
     let mut guard = signals::Guard::install();
-    let mut child = command.spawn().map_err(|source| ClaudeError::Spawn {
-        what: "claude",
-        source,
-    })?;
+    let what = agent.program();
+    let mut child = command
+        .spawn()
+        .map_err(|source| LaunchError::Spawn { what, source })?;
     let _forwarding = guard.forward_to(&child);
-    child.wait().map_err(|source| ClaudeError::Spawn {
-        what: "claude",
-        source,
-    })
+    child
+        .wait()
+        .map_err(|source| LaunchError::Spawn { what, source })
 }
 
 #[cfg(unix)]
@@ -371,7 +368,7 @@ mod signals {
     use std::sync::Arc;
 
     /// While alive, SIGINT and SIGQUIT are caught (ignored) by this process. A handler rather
-    /// than SIG_IGN, so that Claude Code starts with the default disposition.
+    /// than SIG_IGN, so that the agent starts with the default disposition.
     pub struct Guard {
         ids: Vec<signal_hook::SigId>,
         /// SIGTERM and SIGHUP, caught from the start and held until there is a child to pass
@@ -511,10 +508,15 @@ mod tests {
     }
 
     #[test]
-    fn the_served_gateway_logs_beside_its_config() {
+    fn the_served_gateway_logs_beside_its_config_under_the_agents_name() {
+        let config = Path::new("/home/me/.config/switchyard/config.yaml");
         assert_eq!(
-            log_path(Path::new("/home/me/.config/switchyard/config.yaml")),
+            log_path(config, Agent::Claude),
             PathBuf::from("/home/me/.config/switchyard/config.claude.log")
+        );
+        assert_eq!(
+            log_path(config, Agent::Codex),
+            PathBuf::from("/home/me/.config/switchyard/config.codex.log")
         );
     }
 
@@ -553,7 +555,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn claude_is_found_only_as_an_executable_file_on_path() {
+    fn an_agent_is_found_only_as_an_executable_file_on_path() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
