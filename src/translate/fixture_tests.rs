@@ -271,6 +271,7 @@ fn custom_tool(name: &str) -> Vec<ToolName> {
         upstream: name.into(),
         client: name.into(),
         custom: true,
+        answer: false,
     }]
 }
 
