@@ -54,7 +54,9 @@ pub struct OpenAiAnswer {
     pub reasoning: Option<String>,
     /// Tool calls as (name, JSON arguments), made unless the request's last message is a `tool`
     /// result, so a client's tool round trip ends with a text answer. A Responses answer calls a
-    /// tool the request offers as `custom` with a `custom_tool_call` whose input is the text.
+    /// tool the request offers as `custom` with a `custom_tool_call` whose input is the text. An
+    /// Anthropic request that forces one of these tools (`tool_choice` `tool`) gets that call
+    /// alone, without text, as Anthropic answers it.
     pub tool_calls: Vec<(String, String)>,
     /// How many pieces each tool call's arguments are streamed in.
     pub argument_pieces: usize,
@@ -610,7 +612,8 @@ fn openai_rich_answer(
 }
 
 /// An Anthropic answer with text and then `tool_use` blocks (arguments streamed in pieces), unless
-/// the conversation's last turn carries a tool result.
+/// the conversation's last turn carries a tool result; a forced tool's call alone when the request
+/// forces one of the scripted tools.
 fn anthropic_tool_answer(
     b: &Behaviour,
     request: &serde_json::Value,
@@ -625,6 +628,17 @@ fn anthropic_tool_answer(
         .and_then(|m| m["content"].as_array())
         .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"));
     let calls: &[(String, String)] = if answered { &[] } else { &extra.tool_calls };
+    // A request that forces a tool the script calls gets that call alone, as Anthropic answers a
+    // forced tool: no text before it.
+    let forced = (request["tool_choice"]["type"] == "tool")
+        .then(|| request["tool_choice"]["name"].as_str())
+        .flatten()
+        .and_then(|name| calls.iter().position(|(n, _)| n == name));
+    let calls = match forced {
+        Some(i) => &calls[i..=i],
+        None => calls,
+    };
+    let text = forced.is_none();
     let stop = if calls.is_empty() {
         "end_turn"
     } else {
@@ -632,7 +646,10 @@ fn anthropic_tool_answer(
     };
     let input = |args: &str| serde_json::from_str::<serde_json::Value>(args).unwrap_or_default();
     if !stream {
-        let mut content = vec![serde_json::json!({"type": "text", "text": reply_text(b)})];
+        let mut content = Vec::new();
+        if text {
+            content.push(serde_json::json!({"type": "text", "text": reply_text(b)}));
+        }
         for (i, (name, args)) in calls.iter().enumerate() {
             content.push(
                 serde_json::json!({"type": "tool_use", "id": format!("toolu_mock_{i}"),
@@ -646,10 +663,12 @@ fn anthropic_tool_answer(
         }));
     }
     let mut events = anthropic_events(b, model);
-    // Keep message_start and the text block; the tool blocks and the end follow.
-    events.truncate(events.len() - 2);
+    // Keep message_start and the text block (or message_start alone); the tool blocks and the end
+    // follow.
+    let first_tool = usize::from(text);
+    events.truncate(if text { events.len() - 2 } else { 1 });
     for (i, (name, args)) in calls.iter().enumerate() {
-        let index = i + 1;
+        let index = i + first_tool;
         events.push(sse(
             "content_block_start",
             serde_json::json!({"type": "content_block_start",
