@@ -622,6 +622,14 @@ fn anthropic_tool_answer(
     shared: Arc<Shared>,
 ) -> HttpResponse {
     let extra = b.openai.clone().unwrap_or_default();
+    let thinking_on = request["thinking"]["type"] == "enabled";
+    if thinking_on {
+        if let Err(message) = check_thinking(request) {
+            return error(Api::Anthropic, 400, &message, None);
+        }
+    }
+    // With thinking on, the answer starts with a signed thinking block (the reasoning given).
+    let thinking = extra.reasoning.as_deref().filter(|_| thinking_on);
     let answered = request["messages"]
         .as_array()
         .and_then(|m| m.last())
@@ -638,7 +646,7 @@ fn anthropic_tool_answer(
         Some(i) => &calls[i..=i],
         None => calls,
     };
-    let text = forced.is_none();
+    let with_text = forced.is_none();
     let stop = if calls.is_empty() {
         "end_turn"
     } else {
@@ -646,8 +654,14 @@ fn anthropic_tool_answer(
     };
     let input = |args: &str| serde_json::from_str::<serde_json::Value>(args).unwrap_or_default();
     if !stream {
-        let mut content = Vec::new();
-        if text {
+        let mut content: Vec<serde_json::Value> = thinking
+            .map(|text| {
+                serde_json::json!({"type": "thinking", "thinking": text,
+                    "signature": mock_signature(text)})
+            })
+            .into_iter()
+            .collect();
+        if with_text {
             content.push(serde_json::json!({"type": "text", "text": reply_text(b)}));
         }
         for (i, (name, args)) in calls.iter().enumerate() {
@@ -663,10 +677,23 @@ fn anthropic_tool_answer(
         }));
     }
     let mut events = anthropic_events(b, model);
-    // Keep message_start and the text block (or message_start alone); the tool blocks and the end
-    // follow.
-    let first_tool = usize::from(text);
-    events.truncate(if text { events.len() - 2 } else { 1 });
+    // Keep message_start and the text block (message_start alone for a forced tool); the tool
+    // blocks and the end follow.
+    events.truncate(if with_text { events.len() - 2 } else { 1 });
+    let text_blocks = usize::from(with_text);
+    let first_tool = match thinking {
+        Some(text) => {
+            // The thinking block comes first: the text block moves to index 1.
+            let text_events: Vec<String> = events
+                .drain(1..)
+                .map(|e| e.replace("\"index\":0", "\"index\":1"))
+                .collect();
+            events.extend(thinking_events(text));
+            events.extend(text_events);
+            1 + text_blocks
+        }
+        None => text_blocks,
+    };
     for (i, (name, args)) in calls.iter().enumerate() {
         let index = i + first_tool;
         events.push(sse(
@@ -702,6 +729,84 @@ fn anthropic_tool_answer(
             b.drop_after_events,
             shared,
         ))
+}
+
+/// The signature the mock gives a thinking block: it accepts back only its own, unchanged.
+pub fn mock_signature(thinking: &str) -> String {
+    // FNV-1a: stable across runs and platforms.
+    let hash = thinking.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("mocksig-{hash:016x}")
+}
+
+/// The events of a signed thinking block at index 0.
+fn thinking_events(text: &str) -> Vec<String> {
+    vec![
+        sse(
+            "content_block_start",
+            serde_json::json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ),
+        sse(
+            "content_block_delta",
+            serde_json::json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": text}}),
+        ),
+        sse(
+            "content_block_delta",
+            serde_json::json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "signature_delta", "signature": mock_signature(text)}}),
+        ),
+        sse(
+            "content_block_stop",
+            serde_json::json!({"type": "content_block_stop", "index": 0}),
+        ),
+    ]
+}
+
+/// What Anthropic requires of a request with thinking on: the last assistant turn that uses a tool
+/// starts with a thinking block, and every thinking block carries the signature it was given.
+fn check_thinking(request: &serde_json::Value) -> Result<(), String> {
+    let messages = request["messages"].as_array().cloned().unwrap_or_default();
+    for (i, message) in messages.iter().enumerate() {
+        let Some(blocks) = message["content"].as_array() else {
+            continue;
+        };
+        for (j, block) in blocks.iter().enumerate() {
+            if block["type"] == "thinking" {
+                let text = block["thinking"].as_str().unwrap_or_default();
+                if block["signature"].as_str() != Some(mock_signature(text).as_str()) {
+                    return Err(format!(
+                        "messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+                    ));
+                }
+            }
+        }
+        let uses_tool = blocks.iter().any(|b| b["type"] == "tool_use");
+        let first = blocks
+            .first()
+            .map(|b| b["type"].clone())
+            .unwrap_or_default();
+        let last_tool_turn = messages[i + 1..].iter().all(|later| {
+            later["role"] != "assistant"
+                || !later["content"]
+                    .as_array()
+                    .is_some_and(|b| b.iter().any(|b| b["type"] == "tool_use"))
+        });
+        if message["role"] == "assistant"
+            && uses_tool
+            && last_tool_turn
+            && first != "thinking"
+            && first != "redacted_thinking"
+        {
+            return Err(format!(
+                "messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks).",
+                first.as_str().unwrap_or("none")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn sse(event: &str, data: serde_json::Value) -> String {

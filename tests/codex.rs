@@ -426,3 +426,39 @@ fn codex_through_the_gateway_to_an_anthropic_endpoint_runs_the_shell() {
     }
     translated_round_trip("anthropic", |mock| mock.url());
 }
+
+#[test]
+fn codex_through_the_gateway_to_an_anthropic_endpoint_with_thinking_replays_the_signed_thinking() {
+    if !codex_is_installed(
+        "codex_through_the_gateway_to_an_anthropic_endpoint_with_thinking_replays_the_signed_thinking",
+    ) {
+        return;
+    }
+    // The mock thinks (signed) before its tool call when the request turns thinking on, and
+    // refuses a tool-use turn replayed without its thinking or with another signature.
+    let (command, marker) = marker_command();
+    let mock = shell_mock(&command);
+    let gw = gateway_to("anthropic", &mock.url());
+    let work = temp_dir("codex-work-");
+    let prompt = "Run the shell command the tool call names and tell me what it printed.";
+    // gpt-5.5 asks for reasoning effort, which the gateway turns into Anthropic thinking.
+    let (code, stdout, stderr) =
+        run_codex(&format!("{}/v1", gw.url), "gpt-5.5", prompt, work.path());
+    assert_eq!(code, 0, "codex failed:\n{stdout}\n{stderr}");
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 2, "two requests, no retries");
+    let (first, second) = (body(&seen[0]), body(&seen[1]));
+    assert_eq!(first["thinking"]["type"], "enabled", "{first:#}");
+    let turn = second["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "assistant"))
+        .cloned()
+        .expect("the tool-use turn replayed");
+    assert_eq!(turn["content"][0]["type"], "thinking", "{turn:#}");
+    assert_eq!(turn["content"][0]["thinking"], REASONING);
+    assert_eq!(
+        turn["content"][0]["signature"],
+        switchyard::mock::mock_signature(REASONING)
+    );
+    assert!(second.to_string().contains(&marker));
+}

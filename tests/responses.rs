@@ -88,3 +88,43 @@ async fn a_rate_limit_without_retry_after_reaches_a_responses_client_with_one() 
     assert_eq!(error["error"]["type"], "rate_limit_error", "{error}");
     assert!(error["error"]["message"].is_string());
 }
+
+#[actix_rt::test]
+async fn a_responses_stream_cut_before_its_end_ends_with_response_failed_and_a_whole_one_does_not()
+{
+    let mock = MockUpstream::start(Behaviour {
+        key: Some("rk".into()),
+        openai: Some(switchyard::mock::OpenAiAnswer::default()),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config(
+        "",
+        &[format!(
+            "  - id: resp\n    api: responses\n    base_url: {}/v1\n    api_key: rk\n",
+            mock.url()
+        )],
+    ));
+    let events = |body: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(body)
+            .lines()
+            .filter_map(|l| l.strip_prefix("event: ").map(str::to_string))
+            .collect()
+    };
+    let (status, _, body) = ask(&gw, true).await;
+    assert_eq!(status, 200);
+    let whole = events(&body);
+    assert_eq!(whole.last().map(String::as_str), Some("response.completed"));
+    assert!(!whole.iter().any(|e| e == "response.failed"));
+
+    mock.update(|b| b.drop_after_events = Some(4));
+    let (status, _, body) = ask(&gw, true).await;
+    assert_eq!(status, 200);
+    let cut = events(&body);
+    assert_eq!(cut.len(), 5, "{cut:?}");
+    assert_eq!(
+        cut.last().map(String::as_str),
+        Some("response.failed"),
+        "{cut:?}"
+    );
+}

@@ -263,3 +263,63 @@ async fn the_openai_mode_sends_a_usage_chunk_only_when_asked() {
         assert_eq!(args, r#"{"command":"ls -la","description":"List files"}"#);
     }
 }
+
+#[actix_rt::test]
+async fn the_anthropic_mock_signs_its_thinking_and_refuses_a_tool_turn_without_it() {
+    let mock = openai_mock();
+    let post = |body: Value| {
+        let url = format!("{}/v1/messages", mock.url());
+        async move {
+            let mut answer = client().post(url).send_json(&body).await.unwrap();
+            let status = answer.status().as_u16();
+            (status, answer.json::<Value>().await.unwrap())
+        }
+    };
+    let thinking = json!({"type": "enabled", "budget_tokens": 2048});
+    let ask = json!({"role": "user", "content": "list files"});
+    let (status, answer) = post(
+        json!({"model": "m", "max_tokens": 4096, "thinking": thinking,
+        "messages": [ask]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let first = answer["content"][0].clone();
+    assert_eq!(first["type"], "thinking", "{answer}");
+    let tool_use = answer["content"][2].clone();
+    assert_eq!(tool_use["type"], "tool_use", "{answer}");
+    let result = json!({"role": "user", "content": [{"type": "tool_result",
+        "tool_use_id": tool_use["id"], "content": "a b"}]});
+    // Replayed as it came: accepted.
+    let turn = json!({"role": "assistant", "content": [first.clone(), tool_use.clone()]});
+    let (status, _) = post(
+        json!({"model": "m", "max_tokens": 4096, "thinking": thinking,
+        "messages": [ask, turn, result]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Without the thinking block, or with another signature: refused as Anthropic does.
+    let bare = json!({"role": "assistant", "content": [tool_use.clone()]});
+    let (status, error) = post(
+        json!({"model": "m", "max_tokens": 4096, "thinking": thinking,
+        "messages": [ask, bare, result]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("must start with a thinking block"));
+    let mut forged = first;
+    forged["signature"] = json!("another-upstreams-signature");
+    let turn = json!({"role": "assistant", "content": [forged, tool_use]});
+    let (status, error) = post(
+        json!({"model": "m", "max_tokens": 4096, "thinking": thinking,
+        "messages": [ask, turn, result]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Invalid `signature`"));
+}

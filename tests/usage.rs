@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
+use switchyard::mock::responses::{CACHED_TOKENS, INPUT_TOKENS};
 
 const CHAT_STREAM_BODY: &str = r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#;
 
@@ -428,4 +429,137 @@ async fn streaming_lateness_with_and_without_the_meter() {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// Instructions as long as a coding agent's: with its tools, Codex's and Claude Code's come near
+/// 64 KiB, and `response.completed` repeats them (and the whole answer) before its usage.
+fn agent_sized_instructions() -> String {
+    "Follow the repository's conventions. ".repeat(3000)
+}
+
+/// A mock in Responses mode that reasons first (three words: three reasoning tokens, inside
+/// `output_tokens`), and a gateway with one priced `api: responses` endpoint in front of it.
+fn responses_gateway() -> (Gateway, MockUpstream) {
+    let upstream = MockUpstream::start(Behaviour {
+        key: Some("k".into()),
+        openai: Some(switchyard::mock::OpenAiAnswer {
+            reasoning: Some("Think it over.".into()),
+            ..switchyard::mock::OpenAiAnswer::default()
+        }),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config(
+        "",
+        &[format!(
+            "  - id: r\n    api: responses\n    base_url: {}/v1\n    api_key: k\n    \
+             price: {{input: 1.25, output: 10.0, cache_read: 0.125}}\n",
+            upstream.url()
+        )],
+    ));
+    (gw, upstream)
+}
+
+/// What each answer of [`responses_gateway`]'s mock used: its input less the cached part, the
+/// output (3 text pieces and 3 reasoning words), the cached part.
+const RESPONSES_ANSWER: (u64, u64, u64) = (
+    (INPUT_TOKENS - CACHED_TOKENS) as u64,
+    6,
+    CACHED_TOKENS as u64,
+);
+
+/// The usage totals of `requests` answers of [`responses_gateway`]'s mock, and their cost at its
+/// price: per answer 480 × $1.25/M + 6 × $10/M + 1920 × $0.125/M = $0.0009.
+async fn assert_responses_totals(gw: &Gateway, requests: u64) {
+    let usage = wait_json(
+        &format!("{}/admin/usage?since=1h", gw.url),
+        "every answer recorded",
+        |r| r["totals"]["requests"] == requests,
+    )
+    .await;
+    let totals = &usage["totals"];
+    let (input, output, cache_read) = RESPONSES_ANSWER;
+    assert_eq!(
+        [
+            &totals["input_tokens"],
+            &totals["output_tokens"],
+            &totals["cache_read_tokens"],
+            &totals["cache_write_tokens"],
+        ],
+        [
+            &serde_json::json!(requests * input),
+            &serde_json::json!(requests * output),
+            &serde_json::json!(requests * cache_read),
+            &serde_json::json!(0),
+        ],
+        "{usage}"
+    );
+    let cost = totals["cost_usd"].as_f64().expect("a known cost");
+    assert!(
+        (cost - requests as f64 * 0.0009).abs() < 1e-12,
+        "{cost} for {requests} answers"
+    );
+    assert_eq!(totals["unpriced_requests"], 0, "{usage}");
+}
+
+#[actix_rt::test]
+async fn responses_answers_plain_and_streamed_count_cached_input_apart_and_reasoning_once() {
+    let (gw, upstream) = responses_gateway();
+    let ask = |stream: bool, instructions: &str| {
+        serde_json::json!({"model": "gpt-5.5", "input": "Say hello.", "stream": stream,
+            "store": false, "instructions": instructions})
+        .to_string()
+    };
+    let long = agent_sized_instructions();
+    for body in [
+        ask(false, "Be brief."),
+        ask(true, "Be brief."),
+        ask(true, &long),
+    ] {
+        let (status, headers, answer) = post_owned(&gw.url, "/v1/responses", body).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        assert_eq!(
+            header(&headers, "x-switchyard-endpoint").as_deref(),
+            Some("r")
+        );
+        assert!(
+            String::from_utf8_lossy(&answer).contains(&format!("\"input_tokens\":{INPUT_TOKENS}")),
+            "the client gets the upstream's usage as it was"
+        );
+    }
+    assert!(upstream
+        .requests()
+        .iter()
+        .all(|r| r.path == "/v1/responses"));
+    assert_responses_totals(&gw, 3).await;
+    let (input, output, cache_read) = RESPONSES_ANSWER;
+    let line = format!("tokens={input}/{output}/{cache_read}/0 cost_usd=0.000900");
+    assert_eq!(gw.logs().matches(&line).count(), 3, "{}", gw.logs());
+}
+
+#[actix_rt::test]
+async fn a_messages_client_of_a_responses_endpoint_is_metered_from_the_upstreams_answer() {
+    // Claude Code's shape: a long system prompt, translated into the Responses request's
+    // instructions, which the upstream's `response.completed` repeats before its usage.
+    let (gw, upstream) = responses_gateway();
+    let ask = |stream: bool| {
+        serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": stream,
+            "system": [{"type": "text", "text": agent_sized_instructions()}],
+            "messages": [{"role": "user", "content": "hi"}]})
+        .to_string()
+    };
+    for stream in [true, false] {
+        let (status, _, answer) = post_owned(&gw.url, "/v1/messages", ask(stream)).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(status, 200, "{text}");
+        // The client got an Anthropic answer; the upstream was asked in the Responses API.
+        assert!(text.contains("\"input_tokens\""), "{text}");
+        if stream {
+            assert!(text.contains("event: message_delta"), "{text}");
+        }
+    }
+    let seen = upstream.requests();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|r| r.path == "/v1/responses"));
+    assert_responses_totals(&gw, 2).await;
 }

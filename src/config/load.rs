@@ -112,9 +112,16 @@ fn problem_from_yaml(error: &serde_yaml::Error) -> Problem {
         }
         _ => (String::new(), message),
     };
+    // An error serde_yaml cannot place (a stream it reads as several documents) is about the
+    // file as a whole: it is reported at its first line, so it still says where to look.
+    let line = match (error.location(), field.is_empty()) {
+        (Some(at), _) => Some(at.line()),
+        (None, true) => Some(1),
+        (None, false) => None,
+    };
     Problem {
         field,
-        line: error.location().map(|l| l.line()),
+        line,
         message,
     }
 }

@@ -402,3 +402,10 @@ fn the_database_setting_resolves_beside_the_config() {
         Some(PathBuf::from(":memory:"))
     );
 }
+
+#[test]
+fn text_yaml_cannot_place_is_reported_at_the_first_line() {
+    let p = parse_err("&0}");
+    assert_eq!(p.line, Some(1), "{p}");
+    assert!(!p.message.is_empty());
+}

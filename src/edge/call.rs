@@ -44,14 +44,17 @@ impl Call {
         }
     }
 
-    /// What the last event of a complete stream of this call contains, when it is known.
-    pub fn end_marker(self) -> Option<&'static [u8]> {
+    /// How a complete stream of this call ends, when it is known.
+    pub fn stream_end(self) -> Option<StreamEnd> {
         match self {
-            Call::Generation(Api::Anthropic) => Some(b"message_stop"),
-            Call::Generation(Api::OpenAi) | Call::Completions => Some(b"[DONE]"),
-            // A Responses stream ends with `response.completed` holding the whole answer: its
-            // name is not among the last bytes, so a passthrough cut is not told from the end.
-            Call::Generation(Api::Responses) => None,
+            Call::Generation(Api::Anthropic) => Some(StreamEnd::Last(b"message_stop")),
+            Call::Generation(Api::OpenAi) | Call::Completions => Some(StreamEnd::Last(b"[DONE]")),
+            // The last event holds the whole answer: its name is far from the last bytes.
+            Call::Generation(Api::Responses) => Some(StreamEnd::Named(&[
+                b"response.completed",
+                b"response.incomplete",
+                b"response.failed",
+            ])),
             Call::CountTokens | Call::ModelList(_) | Call::Other(_) => None,
         }
     }
@@ -70,6 +73,15 @@ impl Call {
     pub fn answered_here(self, endpoint: Api) -> bool {
         self == Call::CountTokens && endpoint != Api::Anthropic
     }
+}
+
+/// How a complete event stream of an API ends, which tells it from one cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The last event contains these bytes (`message_stop`, `[DONE]`).
+    Last(&'static [u8]),
+    /// An event named one of these came, and the stream ended after a whole event.
+    Named(&'static [&'static [u8]]),
 }
 
 /// A client's call and the API the client speaks: the shape of every error it gets, the event a
@@ -224,9 +236,19 @@ mod tests {
         assert_ne!(messages.route(Api::OpenAi), Route::Passthrough);
         assert_eq!(Call::CountTokens.route(Api::OpenAi), Route::Passthrough);
         assert_eq!(Call::Completions.route(Api::Anthropic), Route::Passthrough);
-        assert_eq!(messages.end_marker(), Some(&b"message_stop"[..]));
-        assert_eq!(Call::Completions.end_marker(), Some(&b"[DONE]"[..]));
-        assert_eq!(Call::Other(Some(Api::OpenAi)).end_marker(), None);
+        assert_eq!(
+            messages.stream_end(),
+            Some(StreamEnd::Last(b"message_stop"))
+        );
+        assert_eq!(
+            Call::Completions.stream_end(),
+            Some(StreamEnd::Last(b"[DONE]"))
+        );
+        assert!(matches!(
+            Call::Generation(Api::Responses).stream_end(),
+            Some(StreamEnd::Named(_))
+        ));
+        assert_eq!(Call::Other(Some(Api::OpenAi)).stream_end(), None);
     }
 
     #[test]

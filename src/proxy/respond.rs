@@ -174,9 +174,9 @@ impl Relay<'_> {
             StreamKind::Sse {
                 client: self.ctx().client,
                 // A translator knows the upstream API's last event and reports a cut itself.
-                end_marker: match exchange {
+                end: match exchange {
                     Some(_) => None,
-                    None => self.call().end_marker(),
+                    None => self.call().stream_end(),
                 },
             }
         } else {

@@ -4,6 +4,7 @@
 use super::finish::{End, Finish};
 use super::report::Ending;
 use super::stage::{BodyStage, Stages};
+use crate::edge::call::StreamEnd;
 use crate::translate::Api;
 use crate::upstream::outcome::{TransportError, UpstreamError};
 use crate::upstream::redact::Redactor;
@@ -22,12 +23,9 @@ use tokio::time::{Instant, Sleep};
 pub enum StreamKind {
     /// Not SSE: on failure the connection is cut, so the client sees a truncated body.
     Plain { length: Option<u64> },
-    /// SSE: on failure a final error event in the API's shape, then a clean end. `end_marker` is
-    /// what the API's last event contains (`message_stop`, `[DONE]`), when the API is known.
-    Sse {
-        client: Api,
-        end_marker: Option<&'static [u8]>,
-    },
+    /// SSE: on failure a final error event in the API's shape, then a clean end. `end` says how
+    /// a complete stream of the API ends, when the API is known.
+    Sse { client: Api, end: Option<StreamEnd> },
 }
 
 /// How many trailing bytes are kept to look for the final event.
@@ -41,6 +39,29 @@ fn tail_start() -> Vec<u8> {
     tail
 }
 
+/// Whether `chunk`, or the join of the bytes before it (`tail`) and its start, holds one of
+/// `names`.
+fn names_one(names: &[&[u8]], tail: &[u8], chunk: &[u8]) -> bool {
+    names.iter().any(|name| {
+        if memchr::memmem::find(chunk, name).is_some() {
+            return true;
+        }
+        // A name cut in two by the chunk boundary (names are short: the join sits on the stack).
+        let reach = (name.len() - 1).min(TAIL);
+        let before = &tail[tail.len().saturating_sub(reach)..];
+        let after = &chunk[..chunk.len().min(reach)];
+        let mut join = [0u8; 2 * TAIL];
+        join[..before.len()].copy_from_slice(before);
+        join[before.len()..before.len() + after.len()].copy_from_slice(after);
+        memchr::memmem::find(&join[..before.len() + after.len()], name).is_some()
+    })
+}
+
+/// Whether the bytes so far end after a whole event (a blank line).
+fn ends_an_event(tail: &[u8]) -> bool {
+    tail.ends_with(b"\n\n") || tail.ends_with(b"\r\n\r\n") || tail.ends_with(b"\r\r")
+}
+
 /// The upstream's body, relayed.
 pub struct RelayBody<S> {
     upstream: S,
@@ -52,6 +73,8 @@ pub struct RelayBody<S> {
     end: Option<Finish>,
     /// The last bytes relayed (SSE only: a plain body is judged by its length).
     tail: Vec<u8>,
+    /// An event that ends the stream was seen ([`StreamEnd::Named`]).
+    saw_end_event: bool,
     relayed: u64,
     pending: Option<Bytes>,
     done: bool,
@@ -75,6 +98,7 @@ impl<S> RelayBody<S> {
             idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
             last_chunk: now,
             end: Some(end),
+            saw_end_event: false,
             tail: match kind {
                 StreamKind::Sse { .. } => tail_start(),
                 StreamKind::Plain { .. } => Vec::new(),
@@ -156,9 +180,15 @@ impl<S> RelayBody<S> {
                 length,
             }),
             StreamKind::Sse {
-                end_marker: Some(marker),
+                end: Some(StreamEnd::Last(marker)),
                 ..
             } if !self.tail.windows(marker.len()).any(|w| w == marker) => {
+                Some(TransportError::StreamUnfinished)
+            }
+            StreamKind::Sse {
+                end: Some(StreamEnd::Named(_)),
+                ..
+            } if !(self.saw_end_event && ends_an_event(&self.tail)) => {
                 Some(TransportError::StreamUnfinished)
             }
             _ => None,
@@ -244,7 +274,10 @@ where
                         end.relayed(&chunk);
                     }
                     this.relayed += chunk.len() as u64;
-                    if let StreamKind::Sse { .. } = this.kind {
+                    if let StreamKind::Sse { end, .. } = this.kind {
+                        if let (Some(StreamEnd::Named(names)), false) = (end, this.saw_end_event) {
+                            this.saw_end_event = names_one(names, &this.tail, &chunk);
+                        }
                         let keep = chunk.len().min(TAIL);
                         this.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
                         if this.tail.len() > TAIL {
@@ -283,5 +316,35 @@ where
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: &[&[u8]] = &[b"response.completed", b"response.failed"];
+
+    #[test]
+    fn an_end_event_is_seen_in_a_chunk_or_across_any_chunk_boundary() {
+        let stream = b"event: response.output_text.delta\ndata: {}\n\nevent: response.completed\ndata: {\"type\":\"response.completed\"}\n\n";
+        for split in 0..stream.len() {
+            let (before, after) = stream.split_at(split);
+            let tail = &before[before.len().saturating_sub(TAIL)..];
+            let seen = names_one(NAMES, b"\n\n", before) || names_one(NAMES, tail, after);
+            assert!(seen, "split at {split}");
+        }
+        assert!(!names_one(
+            NAMES,
+            b"\n\n",
+            b"event: response.in_progress\n\n"
+        ));
+    }
+
+    #[test]
+    fn a_stream_ends_well_only_after_a_whole_event() {
+        assert!(ends_an_event(b"data: {}\n\n"));
+        assert!(ends_an_event(b"data: {}\r\n\r\n"));
+        assert!(!ends_an_event(b"data: {\"type\":\"response.comp"));
     }
 }

@@ -3,17 +3,24 @@
 //!
 //! Usage is read only where the answer itself puts it, never from content a model wrote: a JSON
 //! answer's top-level `usage`; in an SSE stream, a `data:` line's top-level `usage`, or the one of
-//! its top-level `message` (Anthropic's `message_start`) or `response` (the Responses API). Both
-//! APIs are read by the names of their usage fields: Anthropic's `input_tokens`, `output_tokens`,
-//! `cache_read_input_tokens`, `cache_creation_input_tokens`; OpenAI's `prompt_tokens`,
-//! `completion_tokens`, `prompt_tokens_details.cached_tokens`; the Responses API's
-//! `input_tokens_details.cached_tokens` and DeepSeek's `prompt_cache_hit_tokens`.
+//! its top-level `message` (Anthropic's `message_start`) or `response` (the Responses API's
+//! `response.completed`, `.incomplete` and `.failed`). The APIs are read by the names of their
+//! usage fields: Anthropic's `input_tokens`, `output_tokens`, `cache_read_input_tokens`,
+//! `cache_creation_input_tokens`; Chat Completions' `prompt_tokens`, `completion_tokens`,
+//! `prompt_tokens_details.cached_tokens` and DeepSeek's `prompt_cache_hit_tokens`; the Responses
+//! API's `input_tokens`, `input_tokens_details.cached_tokens` and `output_tokens`. A Responses
+//! usage is told from Anthropic's by its `input_tokens_details` or `output_tokens_details`, or by
+//! being a `response`'s: its `input_tokens` include the cached ones, Anthropic's do not. Reasoning
+//! tokens are inside `output_tokens` and are not added again.
 //!
 //! Each field is read on its own: a count that is not a whole number in `0..=MAX_TOKENS` (or a
-//! field named twice) makes that kind unknown, and the others still count. A JSON body is never
-//! held: a small machine follows its top level as the bytes pass and keeps only the `usage` value.
-//! An SSE line is only scanned when it carries a `"usage"` key, so text deltas cost one substring
-//! search each.
+//! field named twice) makes that kind unknown, and the others still count. Nothing of the body is
+//! held: a small machine follows the top level of the JSON body, or of each SSE event's JSON, as
+//! the bytes pass (strings with a byte search, nested values by counting brackets), keeps only a
+//! `usage` value cut by a chunk's end, and reads each `usage` value as it closes. So a
+//! `response.completed` event that repeats a long answer is read without being kept. An SSE line
+//! that is whole in one chunk is only followed when it holds a `"usage"` key, so text deltas cost
+//! one substring search each.
 
 use crate::scan::{top_level_members, Member};
 use memchr::memmem;
@@ -151,8 +158,6 @@ pub struct Reading {
     pub rejected: Vec<Rejected>,
 }
 
-/// An SSE line longer than this cannot be a usage event; it is skipped without being kept.
-const LINE_KEEP: usize = 64 << 10;
 /// A top-level `usage` value longer than this is not one; it is not kept.
 const VALUE_KEEP: usize = 16 << 10;
 /// At most this many rejected fields are kept for the warning.
@@ -170,13 +175,30 @@ pub struct UsageReader {
 #[derive(Debug)]
 enum Mode {
     Sse {
-        /// The current line so far (from its start, or empty while skipping an over-long line).
-        line: Vec<u8>,
-        skipping: bool,
+        /// What the current line is, as far as its first bytes tell.
+        line: Line,
+        /// Follows the current `data:` line's JSON.
+        event: UsageFollower,
     },
-    Json(TopLevel),
+    Json(UsageFollower),
     /// Neither JSON nor SSE (a file, audio): nothing to read, nothing kept.
     Ignore,
+}
+
+/// The SSE field that carries an event's JSON.
+const DATA_FIELD: &[u8] = b"data:";
+/// An event whose line does not hold this carries no usage.
+const USAGE_KEY: &[u8] = b"\"usage\"";
+
+/// What the current SSE line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// Its first bytes so far match the first this many of `data:`.
+    Field(usize),
+    /// A `data:` line: the rest is the event's JSON.
+    Data,
+    /// Another field (`event:`, `id:`, a comment): passed over.
+    Other,
 }
 
 impl UsageReader {
@@ -184,11 +206,11 @@ impl UsageReader {
     pub fn new(sse: bool) -> Self {
         let mode = if sse {
             Mode::Sse {
-                line: Vec::new(),
-                skipping: false,
+                line: Line::Field(0),
+                event: UsageFollower::new(true),
             }
         } else {
-            Mode::Json(TopLevel::default())
+            Mode::Json(UsageFollower::new(false))
         };
         Self::with_mode(mode)
     }
@@ -225,38 +247,34 @@ impl UsageReader {
 
     /// Takes the next chunk of the body.
     pub fn feed(&mut self, chunk: &[u8]) {
+        let mut found = Found {
+            seen: &mut self.seen,
+            found: &mut self.found,
+            rejected: &mut self.rejected,
+        };
         match &mut self.mode {
-            Mode::Sse { line, skipping } => {
+            Mode::Sse { line, event } => {
                 let mut rest = chunk;
-                while let Some(end) = memchr::memchr(b'\n', rest) {
-                    let piece = &rest[..end];
-                    if !*skipping {
-                        let mut found = Found {
-                            seen: &mut self.seen,
-                            found: &mut self.found,
-                            rejected: &mut self.rejected,
-                        };
-                        if line.is_empty() {
-                            found.scan_sse_line(piece);
-                        } else if line.len() + piece.len() <= LINE_KEEP {
-                            line.extend_from_slice(piece);
-                            found.scan_sse_line(line);
-                        }
+                loop {
+                    let end = memchr::memchr(b'\n', rest);
+                    let piece = &rest[..end.unwrap_or(rest.len())];
+                    // Most events (text deltas) are whole in one chunk and name no usage: a byte
+                    // search passes them over. A line cut by a chunk's end is followed.
+                    let passed_over = end.is_some()
+                        && *line == Line::Field(0)
+                        && memmem::find(piece, USAGE_KEY).is_none();
+                    if let Some(json) = line.data(piece).filter(|_| !passed_over) {
+                        event.feed(json, &mut found);
                     }
-                    line.clear();
-                    *skipping = false;
+                    let Some(end) = end else {
+                        break;
+                    };
+                    *line = Line::Field(0);
+                    event.restart();
                     rest = &rest[end + 1..];
                 }
-                if !*skipping && !rest.is_empty() {
-                    if line.len() + rest.len() > LINE_KEEP {
-                        line.clear();
-                        *skipping = true;
-                    } else {
-                        line.extend_from_slice(rest);
-                    }
-                }
             }
-            Mode::Json(top) => top.feed(chunk),
+            Mode::Json(body) => body.feed(chunk, &mut found),
             Mode::Ignore => {}
         }
     }
@@ -267,31 +285,33 @@ impl UsageReader {
         self.finish_reading().tokens
     }
 
-    /// [`finish`](Self::finish), with the fields that could not be used.
-    pub fn finish_reading(mut self) -> Reading {
-        let mut found = Found {
-            seen: &mut self.seen,
-            found: &mut self.found,
-            rejected: &mut self.rejected,
-        };
-        match std::mem::replace(&mut self.mode, Mode::Ignore) {
-            Mode::Sse { line, skipping } => {
-                // A last line without its newline (a stream cut mid-line) still counts if whole.
-                if !skipping && !line.is_empty() {
-                    found.scan_sse_line(&line);
-                }
-            }
-            Mode::Json(top) => {
-                for value in top.finish() {
-                    found.usage_value(&value);
-                }
-            }
-            Mode::Ignore => {}
-        }
+    /// [`finish`](Self::finish), with the fields that could not be used. Every usage value was
+    /// read as it closed: one cut off by the body's end is not one.
+    pub fn finish_reading(self) -> Reading {
         Reading {
             tokens: if self.found { self.seen.tokens() } else { None },
             rejected: self.rejected,
         }
+    }
+}
+
+impl Line {
+    /// The part of `piece` (the next bytes of this line) that is an event's JSON, if any.
+    fn data<'a>(&mut self, piece: &'a [u8]) -> Option<&'a [u8]> {
+        if let Line::Field(matched) = *self {
+            let want = &DATA_FIELD[matched..];
+            let n = piece.len().min(want.len());
+            if piece[..n] != want[..n] {
+                *self = Line::Other;
+            } else if n < want.len() {
+                *self = Line::Field(matched + n);
+            } else {
+                *self = Line::Data;
+                return Some(&piece[n..]);
+            }
+            return None;
+        }
+        (*self == Line::Data).then_some(piece)
     }
 }
 
@@ -302,42 +322,12 @@ struct Found<'a> {
     rejected: &'a mut Vec<Rejected>,
 }
 
-const USAGE_KEY: &[u8] = b"\"usage\"";
-
 impl Found<'_> {
-    /// Reads one SSE line: a `data:` line with a `"usage"` key, at the top level of its JSON or
-    /// of its top-level `message` or `response`. Inside a JSON string a quote is escaped, so text
-    /// that merely mentions usage costs nothing more than the search.
-    fn scan_sse_line(&mut self, line: &[u8]) {
-        if memmem::find(line, USAGE_KEY).is_none() {
-            return;
-        }
-        let Some(json) = line.strip_prefix(b"data:") else {
-            return;
-        };
-        let json = json.strip_suffix(b"\r").unwrap_or(json);
-        let Ok(members) = top_level_members(json) else {
-            return;
-        };
-        for member in &members {
-            match &*member.key {
-                "usage" => self.usage_value(&json[member.value.clone()]),
-                "message" | "response" => {
-                    let inner = &json[member.value.clone()];
-                    if let Ok(inner_members) = top_level_members(inner) {
-                        for m in inner_members.iter().filter(|m| m.key == "usage") {
-                            self.usage_value(&inner[m.value.clone()]);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
     /// Folds in one `usage` value (an object; `null` and anything else say nothing).
-    fn usage_value(&mut self, value: &[u8]) {
-        if let Some(usage) = RawUsage::read(value, self.rejected) {
+    /// `of_response` when it is the usage of a Responses API `response` object.
+    fn usage_value(&mut self, value: &[u8], of_response: bool) {
+        if let Some(mut usage) = RawUsage::read(value, self.rejected) {
+            usage.responses_shape |= of_response;
             self.seen.merge(&usage);
             *self.found = true;
         }
@@ -382,7 +372,9 @@ struct RawUsage {
     prompt_cached_tokens: Count,
     /// `input_tokens_details.cached_tokens` (Responses API).
     input_cached_tokens: Count,
-    /// The answer has `input_tokens_details`: its `input_tokens` include the cached ones.
+    /// A Responses API usage (it has `input_tokens_details` or `output_tokens_details`, or it is
+    /// the usage of a streamed `response` object): its `input_tokens` include the cached ones.
+    /// Its `output_tokens` include `output_tokens_details.reasoning_tokens`, which is not read.
     responses_shape: bool,
 }
 
@@ -424,10 +416,12 @@ impl RawUsage {
             } else if let Ok(inner_members) = top_level_members(inner) {
                 *slot = read_count(inner, &inner_members, "cached_tokens", shown, rejected);
             }
-            if details == "input_tokens_details" {
-                usage.responses_shape = true;
-            }
         }
+        // Only the Responses API names these, and its `input_tokens` include the cached ones
+        // (Anthropic's do not): the fields tell the two apart, whatever the counts are.
+        usage.responses_shape = members
+            .iter()
+            .any(|m| m.key == "input_tokens_details" || m.key == "output_tokens_details");
         Some(usage)
     }
 
@@ -568,25 +562,41 @@ fn reject(rejected: &mut Vec<Rejected>, field: &'static str, value: Option<Strin
     }
 }
 
-/// Follows the top level of a JSON object as its bytes pass and keeps the value of each top-level
-/// `usage` member (nothing else). Strings and brackets are tracked, not checked: a model's text
-/// sits inside strings and its tool input inside nested values, so neither is ever mistaken for
-/// the answer's own `usage`.
-#[derive(Debug, Default)]
-struct TopLevel {
+/// Follows the top level of a JSON object as its bytes pass and reads the value of each top-level
+/// `usage` member as it closes (nothing else is kept). For an SSE event it also follows the top
+/// level of a top-level `message` object (Anthropic's `message_start`) or `response` object (the
+/// Responses API's `response.completed`, `.incomplete` and `.failed`, which repeat the whole
+/// answer, its instructions and its tools before their usage). Strings and brackets are tracked,
+/// not checked: a model's text sits inside strings and its tool input inside nested values, so
+/// neither is ever mistaken for the answer's own `usage`.
+#[derive(Debug)]
+struct UsageFollower {
     at: Place,
-    /// Brackets open inside the current top-level value.
+    /// Follow a top-level `message` or `response` object too (SSE events).
+    nested: bool,
+    /// The top-level member whose object is being followed, when it is one.
+    inside: Option<Holder>,
+    /// Brackets open inside the current value.
     depth: u32,
     in_string: bool,
     /// The previous byte inside a string was a backslash.
     escaped: bool,
-    /// The current top-level key's raw bytes (longer keys than `KEY_KEEP` are not `usage`).
+    /// The current key's first bytes (longer keys than `KEY_KEEP` are none of ours).
     key: KeyStart,
-    /// The current value, while it is a `usage` value no longer than `VALUE_KEEP`.
-    value: Option<Vec<u8>>,
-    /// The first whole `usage` value (an answer has one), and any after it, in order.
-    found: Option<Vec<u8>>,
-    more: Vec<Vec<u8>>,
+    /// The current value is a `usage` value, no longer than `VALUE_KEEP` so far.
+    reading: bool,
+    /// The `usage` value's bytes from earlier chunks (one read within a chunk is not copied);
+    /// the buffer is kept for the next one.
+    value: Vec<u8>,
+}
+
+/// The top-level member of an SSE event whose object holds the event's usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    /// Anthropic's `message_start`.
+    Message,
+    /// The Responses API's events: its usage is the Responses API's.
+    Response,
 }
 
 const KEY_KEEP: usize = 32;
@@ -612,13 +622,23 @@ impl KeyStart {
         self.len = self.len.saturating_add(piece.len());
     }
 
-    /// The key, when it is no longer than `KEY_KEEP`.
-    fn whole(&self) -> Option<&[u8]> {
-        self.bytes.get(..self.len)
+    /// The key is `name` (escapes decoded; a key longer than `KEY_KEEP` is no name of ours).
+    fn is(&self, name: &str) -> bool {
+        let Some(key) = self.bytes.get(..self.len) else {
+            return false;
+        };
+        if !key.contains(&b'\\') {
+            return key == name.as_bytes();
+        }
+        let mut quoted = Vec::with_capacity(key.len() + 2);
+        quoted.push(b'"');
+        quoted.extend_from_slice(key);
+        quoted.push(b'"');
+        serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == name)
     }
 }
 
-/// Where in the top-level object the next byte is.
+/// Where in the followed object the next byte is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Place {
     #[default]
@@ -629,7 +649,7 @@ enum Place {
     BeforeValue,
     InValue,
     AfterValue,
-    /// The object ended, or the body is not one: the rest is not read.
+    /// The top-level object ended, or the body is not one: the rest is not read.
     Done,
 }
 
@@ -637,8 +657,31 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-impl TopLevel {
-    fn feed(&mut self, chunk: &[u8]) {
+impl UsageFollower {
+    /// A follower of a JSON body's top level or, when `nested`, of an SSE event's.
+    fn new(nested: bool) -> Self {
+        UsageFollower {
+            at: Place::BeforeObject,
+            nested,
+            inside: None,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            key: KeyStart::default(),
+            reading: false,
+            value: Vec::new(),
+        }
+    }
+
+    /// Ready for the next SSE event's JSON (the value buffer is kept).
+    fn restart(&mut self) {
+        self.at = Place::BeforeObject;
+        self.inside = None;
+        self.reading = false;
+        self.value.clear();
+    }
+
+    fn feed(&mut self, chunk: &[u8], found: &mut Found<'_>) {
         let mut i = 0;
         while i < chunk.len() {
             let b = chunk[i];
@@ -664,6 +707,7 @@ impl TopLevel {
                             self.escaped = false;
                             Place::InKey
                         }
+                        b'}' => self.closed(),
                         _ => Place::Done,
                     };
                     i += 1;
@@ -689,18 +733,26 @@ impl TopLevel {
                     i += 1;
                 }
                 Place::BeforeValue if is_space(b) => i += 1,
-                Place::BeforeValue => {
-                    self.value = self.key_is_usage().then(Vec::new);
-                    self.depth = 0;
-                    self.in_string = false;
-                    self.at = Place::InValue;
-                }
-                Place::InValue => i = self.value_bytes(chunk, i),
+                Place::BeforeValue => match self.holder(b) {
+                    Some(holder) => {
+                        self.inside = Some(holder);
+                        self.at = Place::BeforeKey;
+                        i += 1;
+                    }
+                    None => {
+                        self.reading = self.key.is("usage");
+                        self.value.clear();
+                        self.depth = 0;
+                        self.in_string = false;
+                        self.at = Place::InValue;
+                    }
+                },
+                Place::InValue => i = self.value_bytes(chunk, i, found),
                 Place::AfterValue => {
-                    self.at = if b == b',' {
-                        Place::BeforeKey
-                    } else {
-                        Place::Done
+                    self.at = match b {
+                        b',' => Place::BeforeKey,
+                        b'}' => self.closed(),
+                        _ => Place::Done,
                     };
                     i += 1;
                 }
@@ -708,20 +760,44 @@ impl TopLevel {
         }
     }
 
-    /// Reads the current value from `chunk[i..]`; returns where reading stopped.
-    fn value_bytes(&mut self, chunk: &[u8], start: usize) -> usize {
+    /// The member whose value starts with `b` is a top-level `message` or `response` object
+    /// whose own top level is followed.
+    fn holder(&self, b: u8) -> Option<Holder> {
+        if !self.nested || self.inside.is_some() || b != b'{' {
+            return None;
+        }
+        if self.key.is("response") {
+            Some(Holder::Response)
+        } else if self.key.is("message") {
+            Some(Holder::Message)
+        } else {
+            None
+        }
+    }
+
+    /// Where the object that just closed leaves the follower.
+    fn closed(&mut self) -> Place {
+        match self.inside.take() {
+            Some(_) => Place::AfterValue,
+            None => Place::Done,
+        }
+    }
+
+    /// Reads the current value from `chunk[start..]`; returns where reading stopped.
+    fn value_bytes(&mut self, chunk: &[u8], start: usize, found: &mut Found<'_>) -> usize {
         let mut i = start;
-        let end_value = |this: &mut Self, to: usize, next: Place| {
-            if let Some(mut value) = this.value.take() {
-                if value.len() + (to - start) <= VALUE_KEEP {
-                    value.extend_from_slice(&chunk[start..to]);
-                    match this.found {
-                        None => this.found = Some(value),
-                        Some(_) => this.more.push(value),
-                    }
+        let end_value = |this: &mut Self, to: usize, found: &mut Found<'_>| {
+            if this.reading && this.value.len() + (to - start) <= VALUE_KEEP {
+                let of_response = this.inside == Some(Holder::Response);
+                if this.value.is_empty() {
+                    found.usage_value(&chunk[start..to], of_response);
+                } else {
+                    this.value.extend_from_slice(&chunk[start..to]);
+                    found.usage_value(&this.value, of_response);
                 }
             }
-            this.at = next;
+            this.reading = false;
+            this.at = Place::AfterValue;
         };
         while i < chunk.len() {
             if self.in_string {
@@ -730,7 +806,7 @@ impl TopLevel {
                         self.in_string = false;
                         i = end + 1;
                         if self.depth == 0 {
-                            end_value(self, i, Place::AfterValue);
+                            end_value(self, i, found);
                             return i;
                         }
                     }
@@ -753,28 +829,29 @@ impl TopLevel {
                     self.depth -= 1;
                     i += 1;
                     if self.depth == 0 {
-                        end_value(self, i, Place::AfterValue);
+                        end_value(self, i, found);
                         return i;
                     }
                 }
                 // A number or literal ends at the first byte that cannot continue it.
                 b',' | b'}' | b']' if self.depth == 0 => {
-                    end_value(self, i, Place::AfterValue);
+                    end_value(self, i, found);
                     return i;
                 }
                 _ if self.depth == 0 && is_space(b) => {
-                    end_value(self, i, Place::AfterValue);
+                    end_value(self, i, found);
                     return i;
                 }
                 _ => i += 1,
             }
         }
         // The value goes on in the next chunk: keep what it has so far.
-        if let Some(value) = self.value.as_mut() {
-            if value.len() + (i - start) <= VALUE_KEEP {
-                value.extend_from_slice(&chunk[start..i]);
+        if self.reading {
+            if self.value.len() + (i - start) <= VALUE_KEEP {
+                self.value.extend_from_slice(&chunk[start..i]);
             } else {
-                self.value = None;
+                self.reading = false;
+                self.value.clear();
             }
         }
         i
@@ -797,25 +874,6 @@ impl TopLevel {
             self.escaped = true;
             i = at + 1;
         }
-    }
-
-    fn key_is_usage(&self) -> bool {
-        let Some(key) = self.key.whole() else {
-            return false;
-        };
-        if !key.contains(&b'\\') {
-            return key == b"usage";
-        }
-        let mut quoted = Vec::with_capacity(key.len() + 2);
-        quoted.push(b'"');
-        quoted.extend_from_slice(key);
-        quoted.push(b'"');
-        serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == "usage")
-    }
-
-    /// The whole `usage` values seen (a value cut off by the body's end is not one).
-    fn finish(self) -> impl Iterator<Item = Vec<u8>> {
-        self.found.into_iter().chain(self.more)
     }
 }
 

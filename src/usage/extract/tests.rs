@@ -141,8 +141,64 @@ fn openai_stream_with_crlf_lines_and_usage_on_the_last_content_chunk() {
     assert_split_everywhere(true, body, Some(Tokens::new(4, 3, 16, 0)));
 }
 
+/// A Responses API stream as OpenAI sends it: the response object in `response.created` and
+/// `response.in_progress` has `usage: null`; only `response.completed` carries the usage, after
+/// repeating the instructions, the whole output and the tools. Text that mentions usage sits in
+/// strings and a tool's arguments; an item's own object is never read.
+fn responses_sse(cached: u64, output: u64) -> String {
+    let text = r#"The \"usage\": {\"input_tokens\": 999} key"#;
+    let item = format!(
+        r#"{{"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[{{"type":"output_text","text":"{text}","annotations":[]}}]}}"#
+    );
+    let call = r#"{"id":"fc_1","type":"function_call","status":"completed","call_id":"call_1","name":"f","arguments":"{\"usage\":{\"output_tokens\":777}}"}"#;
+    let started = r#"{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","instructions":"Say \"usage\".","model":"gpt-5","output":[],"tools":[],"usage":null}"#;
+    let completed = format!(
+        r#"{{"id":"resp_1","object":"response","created_at":1,"status":"completed","error":null,"incomplete_details":null,"instructions":"Say \"usage\".","model":"gpt-5","output":[{item},{call}],"tools":[{{"type":"function","name":"f","parameters":{{"type":"object","properties":{{"usage":{{"type":"object"}}}}}}}}],"usage":{{"input_tokens":2400,"input_tokens_details":{{"cached_tokens":{cached}}},"output_tokens":{output},"output_tokens_details":{{"reasoning_tokens":24}},"total_tokens":{total}}},"user":null,"metadata":{{}}}}"#,
+        total = 2400 + output
+    );
+    [
+        format!("event: response.created\ndata: {{\"type\":\"response.created\",\"sequence_number\":0,\"response\":{started}}}\n\n"),
+        format!("event: response.in_progress\ndata: {{\"type\":\"response.in_progress\",\"sequence_number\":1,\"response\":{started}}}\n\n"),
+        "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":2,\"output_index\":0,\"item\":{\"id\":\"msg_1\",\"type\":\"message\",\"status\":\"in_progress\",\"role\":\"assistant\",\"content\":[]}}\n\n".to_string(),
+        format!("event: response.output_text.delta\ndata: {{\"type\":\"response.output_text.delta\",\"sequence_number\":3,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"{text}\"}}\n\n"),
+        format!("event: response.output_item.done\ndata: {{\"type\":\"response.output_item.done\",\"sequence_number\":4,\"output_index\":0,\"item\":{item}}}\n\n"),
+        format!("event: response.output_item.done\ndata: {{\"type\":\"response.output_item.done\",\"sequence_number\":5,\"output_index\":1,\"item\":{call}}}\n\n"),
+        format!("event: response.completed\ndata: {{\"type\":\"response.completed\",\"sequence_number\":6,\"response\":{completed}}}\n\n"),
+    ]
+    .concat()
+}
+
+/// A Responses API JSON answer: the response object, its usage at the top level.
+const RESPONSES_JSON: &str = r#"{"id":"resp_1","object":"response","created_at":1,"status":"completed","error":null,"incomplete_details":null,"instructions":"Say \"usage\": {\"input_tokens\": 9}","model":"gpt-5","output":[{"type":"reasoning","id":"rs_1","summary":[]},{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"The \"usage\" key","annotations":[]}]},{"type":"function_call","id":"fc_1","call_id":"c1","name":"f","arguments":"{\"usage\":{\"output_tokens\":999}}"}],"tools":[{"type":"function","name":"f","parameters":{"type":"object","properties":{"usage":{"type":"object"}}}}],"usage":{"input_tokens":2400,"input_tokens_details":{"cached_tokens":1920},"output_tokens":150,"output_tokens_details":{"reasoning_tokens":128},"total_tokens":2550},"user":null,"metadata":{}}"#;
+
 #[test]
-fn responses_api_completed_event_subtracts_cached_input() {
+fn responses_json_counts_cached_tokens_as_cache_reads_and_reasoning_once_at_every_split() {
+    // input_tokens (2400) include the 1920 cached; output_tokens (150) include the 128 reasoning.
+    assert_split_everywhere(false, RESPONSES_JSON, Some(Tokens::new(480, 150, 1920, 0)));
+    let uncached = RESPONSES_JSON.replace(r#""cached_tokens":1920"#, r#""cached_tokens":0"#);
+    assert_split_everywhere(false, &uncached, Some(Tokens::new(2400, 150, 0, 0)));
+}
+
+#[test]
+fn responses_stream_reads_only_the_completed_events_usage_at_every_split() {
+    assert_split_everywhere(
+        true,
+        &responses_sse(0, 42),
+        Some(Tokens::new(2400, 42, 0, 0)),
+    );
+}
+
+#[test]
+fn responses_stream_with_cached_tokens_counts_them_as_cache_reads_at_every_split() {
+    assert_split_everywhere(
+        true,
+        &responses_sse(1920, 42),
+        Some(Tokens::new(480, 42, 1920, 0)),
+    );
+}
+
+#[test]
+fn responses_completed_event_subtracts_cached_input() {
     let body = concat!(
         "event: response.created\n",
         "data: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"usage\":null}}\n\n",
@@ -152,6 +208,110 @@ fn responses_api_completed_event_subtracts_cached_input() {
     assert_eq!(
         read_whole(true, body.as_bytes()),
         Some(Tokens::new(40, 9, 60, 0))
+    );
+}
+
+#[test]
+fn responses_incomplete_and_failed_events_count_what_was_used_at_every_split() {
+    for (kind, status) in [
+        ("response.incomplete", "incomplete"),
+        ("response.failed", "failed"),
+    ] {
+        let body = format!(
+            concat!(
+                "event: response.created\n",
+                "data: {{\"type\":\"response.created\",\"response\":{{\"id\":\"r\",\"status\":\"in_progress\",\"usage\":null}}}}\n\n",
+                "event: response.output_text.delta\n",
+                "data: {{\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"partial\"}}\n\n",
+                "event: {kind}\n",
+                "data: {{\"type\":\"{kind}\",\"response\":{{\"id\":\"r\",\"status\":\"{status}\",\"incomplete_details\":{{\"reason\":\"max_output_tokens\"}},\"output\":[],\"usage\":{{\"input_tokens\":300,\"input_tokens_details\":{{\"cached_tokens\":256}},\"output_tokens\":16,\"output_tokens_details\":{{\"reasoning_tokens\":16}},\"total_tokens\":316}}}}}}\n\n",
+            ),
+            kind = kind,
+            status = status
+        );
+        assert_split_everywhere(true, &body, Some(Tokens::new(44, 16, 256, 0)));
+    }
+}
+
+#[test]
+fn responses_stream_without_usage_is_unknown_at_every_split() {
+    // Cut before `response.completed`, or failed before anything was used (`usage: null`).
+    let whole = responses_sse(1920, 42);
+    let cut = whole.find("event: response.completed").expect("fixture");
+    assert_split_everywhere(true, &whole[..cut], None);
+    let failed = concat!(
+        "event: response.created\n",
+        "data: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"status\":\"in_progress\",\"usage\":null}}\n\n",
+        "event: response.failed\n",
+        "data: {\"type\":\"response.failed\",\"response\":{\"id\":\"r\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"The usage was not computed\"},\"usage\":null}}\n\n",
+        "event: error\n",
+        "data: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"usage\",\"param\":null}\n\n",
+    );
+    assert_split_everywhere(true, failed, None);
+}
+
+#[test]
+fn a_responses_event_far_longer_than_a_chunk_is_read_without_being_kept() {
+    // Codex and Claude Code send long instructions and tools, which `response.completed`
+    // repeats with the whole answer before its usage: this event is over 2 MiB on one line.
+    let long = "x".repeat(1 << 20);
+    let body = responses_sse(1920, 42)
+        .replace(r#"Say \"usage\"."#, &long)
+        .replace("The \\\"usage\\\"", &format!("{long} \\\"usage\\\""));
+    let longest = body.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest > 2 << 20, "{longest}");
+    let expected = Some(Tokens::new(480, 42, 1920, 0));
+    for size in [1, 7, 4093, 16 << 10, body.len()] {
+        let mut reader = UsageReader::new(true);
+        for chunk in body.as_bytes().chunks(size) {
+            reader.feed(chunk);
+        }
+        assert_eq!(reader.finish(), expected, "chunks of {size}");
+    }
+}
+
+#[test]
+fn a_responses_usage_is_told_from_anthropics_by_its_fields_or_its_event_not_its_counts() {
+    // The same counts; a relay added Anthropic's cache field to a Responses usage. A Responses
+    // usage's input_tokens already hold every input token: nothing is added to them.
+    let counts = r#""input_tokens":100,"cache_read_input_tokens":60,"output_tokens":5"#;
+    let anthropic = Some(Tokens::new(100, 5, 60, 0));
+    let responses = Some(Tokens::new(100, 5, 0, 0));
+    let json = |extra: &str| format!(r#"{{"usage":{{{counts}{extra}}}}}"#);
+    assert_split_everywhere(false, &json(""), anthropic);
+    assert_split_everywhere(
+        false,
+        &json(r#","output_tokens_details":{"reasoning_tokens":2}"#),
+        responses,
+    );
+    assert_split_everywhere(
+        false,
+        &json(r#","input_tokens_details":{"cached_tokens":0}"#),
+        responses,
+    );
+    let event = |holder: &str| {
+        format!("data: {{\"type\":\"x\",\"{holder}\":{{\"id\":\"r\",\"usage\":{{{counts}}}}}}}\n\n")
+    };
+    assert_split_everywhere(true, &event("message"), anthropic);
+    assert_split_everywhere(true, &event("response"), responses);
+}
+
+#[test]
+fn an_absurd_count_in_a_responses_usage_is_unknown_and_the_others_still_count() {
+    let body = responses_sse(1920, 42).replace(r#""output_tokens":42"#, r#""output_tokens":-42"#);
+    assert_split_everywhere(
+        true,
+        &body,
+        Some(known(Some(480), None, Some(1920), Some(0))),
+    );
+    let body = responses_sse(1920, 42).replace(
+        r#""cached_tokens":1920"#,
+        r#""cached_tokens":18446744073709551616"#,
+    );
+    assert_split_everywhere(
+        true,
+        &body,
+        Some(known(Some(2400), Some(42), None, Some(0))),
     );
 }
 
