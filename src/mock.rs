@@ -54,7 +54,9 @@ pub struct OpenAiAnswer {
     pub reasoning: Option<String>,
     /// Tool calls as (name, JSON arguments), made unless the request's last message is a `tool`
     /// result, so a client's tool round trip ends with a text answer. A Responses answer calls a
-    /// tool the request offers as `custom` with a `custom_tool_call` whose input is the text.
+    /// tool the request offers as `custom` with a `custom_tool_call` whose input is the text. An
+    /// Anthropic request that forces one of these tools (`tool_choice` `tool`) gets that call
+    /// alone, without text, as Anthropic answers it.
     pub tool_calls: Vec<(String, String)>,
     /// How many pieces each tool call's arguments are streamed in.
     pub argument_pieces: usize,
@@ -610,7 +612,8 @@ fn openai_rich_answer(
 }
 
 /// An Anthropic answer with text and then `tool_use` blocks (arguments streamed in pieces), unless
-/// the conversation's last turn carries a tool result.
+/// the conversation's last turn carries a tool result; a forced tool's call alone when the request
+/// forces one of the scripted tools.
 fn anthropic_tool_answer(
     b: &Behaviour,
     request: &serde_json::Value,
@@ -633,6 +636,17 @@ fn anthropic_tool_answer(
         .and_then(|m| m["content"].as_array())
         .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"));
     let calls: &[(String, String)] = if answered { &[] } else { &extra.tool_calls };
+    // A request that forces a tool the script calls gets that call alone, as Anthropic answers a
+    // forced tool: no text before it.
+    let forced = (request["tool_choice"]["type"] == "tool")
+        .then(|| request["tool_choice"]["name"].as_str())
+        .flatten()
+        .and_then(|name| calls.iter().position(|(n, _)| n == name));
+    let calls = match forced {
+        Some(i) => &calls[i..=i],
+        None => calls,
+    };
+    let with_text = forced.is_none();
     let stop = if calls.is_empty() {
         "end_turn"
     } else {
@@ -647,7 +661,9 @@ fn anthropic_tool_answer(
             })
             .into_iter()
             .collect();
-        content.push(serde_json::json!({"type": "text", "text": reply_text(b)}));
+        if with_text {
+            content.push(serde_json::json!({"type": "text", "text": reply_text(b)}));
+        }
         for (i, (name, args)) in calls.iter().enumerate() {
             content.push(
                 serde_json::json!({"type": "tool_use", "id": format!("toolu_mock_{i}"),
@@ -661,8 +677,10 @@ fn anthropic_tool_answer(
         }));
     }
     let mut events = anthropic_events(b, model);
-    // Keep message_start and the text block; the tool blocks and the end follow.
-    events.truncate(events.len() - 2);
+    // Keep message_start and the text block (message_start alone for a forced tool); the tool
+    // blocks and the end follow.
+    events.truncate(if with_text { events.len() - 2 } else { 1 });
+    let text_blocks = usize::from(with_text);
     let first_tool = match thinking {
         Some(text) => {
             // The thinking block comes first: the text block moves to index 1.
@@ -672,9 +690,9 @@ fn anthropic_tool_answer(
                 .collect();
             events.extend(thinking_events(text));
             events.extend(text_events);
-            2
+            1 + text_blocks
         }
-        None => 1,
+        None => text_blocks,
     };
     for (i, (name, args)) in calls.iter().enumerate() {
         let index = i + first_tool;

@@ -360,6 +360,81 @@ async fn an_openai_client_gets_tool_calls_from_an_anthropic_endpoint_plain_and_s
 }
 
 #[actix_rt::test]
+async fn an_openai_clients_json_schema_comes_back_from_an_anthropic_endpoint_as_the_message_text() {
+    const COLOURS: &str = r#"{"colours":["red","green","blue"]}"#;
+    let upstream = MockUpstream::start(Behaviour {
+        name: "claude".into(),
+        key: Some("ak".into()),
+        openai: Some(OpenAiAnswer {
+            tool_calls: vec![("colours".into(), COLOURS.into())],
+            argument_pieces: 4,
+            ..OpenAiAnswer::default()
+        }),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config("", &[anthropic_endpoint("claude", &upstream, 1)]));
+    let schema = json!({"type": "object", "properties": {"colours": {"type": "array",
+        "items": {"type": "string"}}}, "required": ["colours"], "additionalProperties": false});
+    let request = |stream: bool| {
+        json!({"model": "gpt-4o", "stream": stream, "reasoning_effort": "high",
+            "messages": [{"role": "user", "content": "Three colours, please."}],
+            "response_format": {"type": "json_schema",
+                "json_schema": {"name": "colours", "strict": true, "schema": schema}}})
+        .to_string()
+    };
+
+    let (status, _, body) = send(&gw, "/v1/chat/completions", request(false), &[]).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    let choice = &answer["choices"][0];
+    assert_eq!(choice["message"]["content"], COLOURS);
+    assert!(choice["message"].get("tool_calls").is_none(), "{answer}");
+    assert_eq!(choice["finish_reason"], "stop");
+
+    let sent: Value = serde_json::from_slice(&upstream.requests()[0].body).unwrap();
+    let tools = sent["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 1, "{sent}");
+    assert_eq!(tools[0]["name"], "colours");
+    assert_eq!(
+        tools[0]["input_schema"], schema,
+        "the client's schema as it came"
+    );
+    assert_eq!(
+        sent["tool_choice"],
+        json!({"type": "tool", "name": "colours"})
+    );
+    assert!(
+        sent.get("thinking").is_none(),
+        "Anthropic refuses thinking beside a forced tool: {sent}"
+    );
+
+    let (status, _, body) = send(&gw, "/v1/chat/completions", request(true), &[]).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let chunks = sse_data(&body);
+    assert_eq!(chunks.last(), Some(&Value::String("[DONE]".into())));
+    let deltas: Vec<&str> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .filter(|d| !d.is_empty())
+        .collect();
+    assert_eq!(
+        deltas.len(),
+        4,
+        "each input_json_delta is a text delta: {deltas:?}"
+    );
+    assert_eq!(deltas.concat(), COLOURS);
+    assert!(chunks
+        .iter()
+        .all(|c| c["choices"][0]["delta"].get("tool_calls").is_none()));
+    let finish: Vec<&str> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
+        .collect();
+    assert_eq!(finish, ["stop"]);
+}
+
+#[actix_rt::test]
 async fn a_request_fails_over_between_endpoints_of_either_kind() {
     // An Anthropic endpoint answers 503: the OpenAI-format one serves the Anthropic client.
     let down = MockUpstream::start(Behaviour {

@@ -271,6 +271,7 @@ fn custom_tool(name: &str) -> Vec<ToolName> {
         upstream: name.into(),
         client: name.into(),
         custom: true,
+        answer: false,
     }]
 }
 
@@ -565,4 +566,124 @@ fn every_responses_stream_cut_anywhere_before_its_end_reports_a_cut() {
     let failed = events(&cut.error_event(Api::Responses));
     assert_eq!(failed[0].0, "response.failed");
     assert_eq!(failed[0].1["response"]["status"], "failed");
+}
+
+/// The tool a Messages request was given to carry a structured output named `name`.
+fn answer_tool(name: &str) -> Vec<ToolName> {
+    vec![ToolName {
+        upstream: name.into(),
+        client: name.into(),
+        custom: false,
+        answer: true,
+    }]
+}
+
+#[test]
+fn a_json_schema_format_becomes_a_forced_tool_for_messages_and_the_other_apis_format() {
+    let ex = request_case(
+        Api::OpenAi,
+        Api::Anthropic,
+        "chat_request_json_schema.json",
+        "chat_request_json_schema.messages.json",
+        "claude-sonnet-4-5",
+    );
+    assert_eq!(ex.tool_names, answer_tool("math_reasoning"));
+    let ex = request_case(
+        Api::Responses,
+        Api::Anthropic,
+        "responses_request_json_schema.json",
+        "responses_request_json_schema.messages.json",
+        "claude-sonnet-4-5",
+    );
+    assert_eq!(ex.tool_names, answer_tool("calendar_event"));
+    let ex = request_case(
+        Api::OpenAi,
+        Api::Responses,
+        "chat_request_json_schema.json",
+        "chat_request_json_schema.responses.json",
+        "gpt-5",
+    );
+    assert!(ex.tool_names.is_empty());
+    let ex = request_case(
+        Api::Responses,
+        Api::OpenAi,
+        "responses_request_json_schema.json",
+        "responses_request_json_schema.chat.json",
+        "deepseek-chat",
+    );
+    assert!(ex.tool_names.is_empty());
+}
+
+#[test]
+fn the_forced_tools_input_comes_back_as_the_answers_text() {
+    for (client, model, expected) in [
+        (
+            Api::OpenAi,
+            "gpt-4o",
+            "messages_answer_json_schema.chat.json",
+        ),
+        (
+            Api::Responses,
+            "gpt-5-codex",
+            "messages_answer_json_schema.responses.json",
+        ),
+    ] {
+        let mut ex = exchange(client, Api::Anthropic, model, false, 1_700_000_000);
+        ex.stream = false;
+        ex.tool_names = answer_tool("calendar_event");
+        let out = translate_answer(&ex, &fixture("messages_answer_json_schema.json")).unwrap();
+        let out: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(out, json(expected), "{expected}");
+    }
+}
+
+#[test]
+fn the_forced_tools_input_fragments_stream_as_text_at_every_split() {
+    for (client, model, include_usage, expected) in [
+        (
+            Api::OpenAi,
+            "gpt-4o",
+            true,
+            "messages_stream_json_schema.chat.sse",
+        ),
+        (
+            Api::Responses,
+            "gpt-5-codex",
+            false,
+            "messages_stream_json_schema.responses.sse",
+        ),
+    ] {
+        let mut ex = exchange(client, Api::Anthropic, model, include_usage, 1_700_000_000);
+        ex.tool_names = answer_tool("calendar_event");
+        stream_case("messages_stream_json_schema.sse", expected, ex.clone()).unwrap();
+        // Cut before message_stop: the client hears of the cut, not of a finished answer.
+        let bytes = fixture("messages_stream_json_schema.sse");
+        for i in (0..bytes.len() - 40).step_by(11) {
+            let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+            t.feed(&bytes[..i]);
+            assert!(t.finish().is_err(), "{expected} cut at {i}");
+        }
+    }
+}
+
+#[test]
+fn a_json_answer_replayed_as_a_stream_gives_the_forced_tools_input_as_text() {
+    let mut ex = exchange(Api::OpenAi, Api::Anthropic, "gpt-4o", false, 1_700_000_000);
+    ex.tool_names = answer_tool("calendar_event");
+    let out =
+        translate_answer_as_stream(&ex, &fixture("messages_answer_json_schema.json")).unwrap();
+    let chunks = events(&out);
+    let text: String = chunks
+        .iter()
+        .filter_map(|(_, c)| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(
+        text,
+        r#"{"name":"Science Fair","date":"Friday","participants":["Alice","Bob"]}"#
+    );
+    let finish: Vec<&str> = chunks
+        .iter()
+        .filter_map(|(_, c)| c["choices"][0]["finish_reason"].as_str())
+        .collect();
+    assert_eq!(finish, ["stop"]);
 }

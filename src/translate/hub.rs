@@ -5,6 +5,7 @@
 use super::ir::{Answer, Event, Request};
 use super::lazy::{Json, Object, Out};
 use super::sse::SseParser;
+use super::structured::{self, AnswerText};
 use super::{anthropic, chat, responses};
 use super::{Api, Cut, ErrorKind, Exchange, Refusal, ToolName, Usage};
 
@@ -77,17 +78,19 @@ pub(crate) fn write_request(
     }
 }
 
-/// An upstream's JSON answer in the intermediate form.
+/// An upstream's JSON answer in the intermediate form; the call of a tool the request writer
+/// forced for a structured output is the answer's text.
 pub(crate) fn read_answer<'a>(
     upstream: Api,
     answer: &Object<'a>,
     tool_names: &[ToolName],
 ) -> Answer<'a> {
-    match upstream {
+    let answer = match upstream {
         Api::Anthropic => anthropic::read_answer(answer, tool_names),
         Api::OpenAi => chat::read_answer(answer, tool_names),
         Api::Responses => responses::read_answer(answer, tool_names),
-    }
+    };
+    structured::answer_as_text(answer, tool_names)
 }
 
 /// The intermediate form as the client's JSON answer.
@@ -119,9 +122,16 @@ pub(crate) trait WriteStream {
     fn write(&mut self, event: Event<'_>, out: &mut Vec<u8>);
 }
 
-/// The stream reader of an upstream's API.
+/// The stream reader of an upstream's API, with the call of a tool the request writer forced for
+/// a structured output read as text.
 #[derive(Debug)]
-pub(crate) enum AnyReader {
+pub(crate) struct AnyReader {
+    api: ApiReader,
+    answer: AnswerText,
+}
+
+#[derive(Debug)]
+enum ApiReader {
     Anthropic(anthropic::StreamReader),
     Chat(chat::StreamReader),
     Responses(responses::StreamReader),
@@ -130,36 +140,41 @@ pub(crate) enum AnyReader {
 impl AnyReader {
     /// The reader for an upstream of `api`; renamed tools get their client's names back.
     pub fn of(api: Api, tool_names: Vec<ToolName>) -> AnyReader {
-        match api {
-            Api::Anthropic => AnyReader::Anthropic(anthropic::StreamReader::new(tool_names)),
-            Api::OpenAi => AnyReader::Chat(chat::StreamReader::new(tool_names)),
-            Api::Responses => AnyReader::Responses(responses::StreamReader::new(tool_names)),
-        }
+        let answer = AnswerText::new(&tool_names);
+        let api = match api {
+            Api::Anthropic => ApiReader::Anthropic(anthropic::StreamReader::new(tool_names)),
+            Api::OpenAi => ApiReader::Chat(chat::StreamReader::new(tool_names)),
+            Api::Responses => ApiReader::Responses(responses::StreamReader::new(tool_names)),
+        };
+        AnyReader { api, answer }
     }
 
-    fn inner(&mut self) -> &mut dyn ReadStream {
-        match self {
-            AnyReader::Anthropic(r) => r,
-            AnyReader::Chat(r) => r,
-            AnyReader::Responses(r) => r,
-        }
+    fn inner(&mut self) -> (&mut dyn ReadStream, &mut AnswerText) {
+        let reader: &mut dyn ReadStream = match &mut self.api {
+            ApiReader::Anthropic(r) => r,
+            ApiReader::Chat(r) => r,
+            ApiReader::Responses(r) => r,
+        };
+        (reader, &mut self.answer)
     }
 }
 
 impl ReadStream for AnyReader {
     fn read(&mut self, data: &str, emit: &mut dyn FnMut(Event<'_>)) {
-        self.inner().read(data, emit)
+        let (reader, answer) = self.inner();
+        reader.read(data, &mut |event| answer.pass(event, emit))
     }
 
     fn finish(&mut self, emit: &mut dyn FnMut(Event<'_>)) -> Result<(), String> {
-        self.inner().finish(emit)
+        let (reader, answer) = self.inner();
+        reader.finish(&mut |event| answer.pass(event, emit))
     }
 
     fn usage(&self) -> Usage {
-        match self {
-            AnyReader::Anthropic(r) => r.usage(),
-            AnyReader::Chat(r) => r.usage(),
-            AnyReader::Responses(r) => r.usage(),
+        match &self.api {
+            ApiReader::Anthropic(r) => r.usage(),
+            ApiReader::Chat(r) => r.usage(),
+            ApiReader::Responses(r) => r.usage(),
         }
     }
 }

@@ -253,22 +253,16 @@ pub(crate) struct OutputFormat<'a> {
 pub(crate) enum FormatKind<'a> {
     /// Any JSON object.
     JsonObject,
+    /// JSON that follows a schema (a structured output).
     JsonSchema {
+        /// The format's name (`answer` when the client gave none).
         name: Cow<'a, str>,
+        /// The schema as the client wrote it: passed on, never read.
         schema: Json<'a>,
+        /// The client asked the model to follow the schema exactly.
         strict: Option<bool>,
         description: Option<Cow<'a, str>>,
     },
-}
-
-impl FormatKind<'_> {
-    /// The word both OpenAI APIs use for the format.
-    pub fn word(&self) -> &'static str {
-        match self {
-            FormatKind::JsonObject => "json_object",
-            FormatKind::JsonSchema { .. } => "json_schema",
-        }
-    }
 }
 
 /// A whole (non-streamed) answer.
@@ -363,8 +357,8 @@ pub(crate) fn data_url_parts<'a>(url: &Cow<'a, str>) -> Option<(Cow<'a, str>, Co
     Some((part_of(url, media_type), part_of(url, data)))
 }
 
-/// A tool a translation renamed or turned into a function, and how the client knows it: answers
-/// name the client's tool.
+/// A tool a translation renamed, turned into a function or added, and how the client knows it:
+/// answers name the client's tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolName {
     /// The name the upstream knows.
@@ -373,6 +367,9 @@ pub struct ToolName {
     pub client: String,
     /// A Responses custom tool sent as a function with one string parameter.
     pub custom: bool,
+    /// No tool of the client's: the one the translation forced to carry a structured output (see
+    /// `structured`), whose call's input is the answer's text.
+    pub answer: bool,
 }
 
 impl ToolName {
@@ -384,6 +381,7 @@ impl ToolName {
                 upstream: short.clone(),
                 client: original.clone(),
                 custom: false,
+                answer: false,
             })
             .collect()
     }
@@ -408,4 +406,9 @@ pub(crate) fn restored<'a>(names: &[ToolName], name: Cow<'a, str>) -> Cow<'a, st
 /// Whether the client's tool `name` is a custom tool.
 pub(crate) fn is_custom_tool(names: &[ToolName], name: &str) -> bool {
     names.iter().any(|t| t.custom && t.client == name)
+}
+
+/// The tool the translation forced to carry a structured output, if it added one.
+pub(crate) fn answer_tool(names: &[ToolName]) -> Option<&str> {
+    names.iter().find(|t| t.answer).map(|t| t.upstream.as_str())
 }

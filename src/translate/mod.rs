@@ -24,14 +24,16 @@
 //! | `thinking` blocks / `thinking_delta` | thinking | `reasoning_content` (or OpenRouter's `reasoning`) |
 //! | `stop_reason` end_turn / max_tokens / tool_use / refusal | stop reason | `finish_reason` stop / length / tool_calls / content_filter |
 //! | `input_tokens` + `cache_read_input_tokens` (+ cache writes) | usage | `prompt_tokens` (with `cached_tokens`) |
+//! | one more tool (the format's name, its schema as `input_schema`) the model must call; its input comes back as the text, `stop_reason` end_turn | output format: JSON schema | `response_format` `json_schema` (Responses: `text.format`) |
 //!
 //! The Responses API's reader and writer are described in the `responses` module.
 //!
 //! Dropped: prior `thinking` blocks for an OpenAI upstream, `top_k`, `cache_control`, `seed`,
-//! `service_tier`, `store`. Refused with a 400 naming the field: Chat `n > 1`,
-//! `logprobs`/`top_logprobs`, `logit_bias`, non-zero penalties, audio, JSON output formats for a
-//! Messages upstream, legacy `functions`; Messages server tools (no `input_schema`), `mcp_servers`,
-//! URL and file documents (text documents become text, base64 PDFs `file` parts).
+//! `service_tier`, `store`, a format's `strict` for a Messages upstream. Refused with a 400 naming
+//! the field: Chat `n > 1`, `logprobs`/`top_logprobs`, `logit_bias`, non-zero penalties, audio,
+//! for a Messages upstream `json_object` output (JSON without a schema) and a schema whose root is
+//! no object, legacy `functions`; Messages server tools (no `input_schema`), `mcp_servers`, URL and
+//! file documents (text documents become text, base64 PDFs `file` parts).
 
 mod anthropic;
 mod chat;
@@ -44,6 +46,7 @@ mod lazy;
 mod replay;
 mod responses;
 mod sse;
+mod structured;
 mod values;
 
 #[cfg(test)]

@@ -1212,3 +1212,100 @@ proptest! {
         }
     }
 }
+
+/// The tool a Messages request was given to carry a structured output; generated tool names are
+/// shorter, so no other tool has its name.
+const ANSWER_TOOL: &str = "structured_answer";
+
+/// A block of a Messages stream, or a call of the forced answer tool.
+fn block_or_answer() -> impl Strategy<Value = Block> {
+    prop_oneof![
+        block(),
+        fragments().prop_map(|f| Block::Tool(ANSWER_TOOL.into(), f)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn the_forced_tools_fragments_reach_chat_and_responses_clients_as_text(
+        blocks in prop::collection::vec(block_or_answer(), 0..6),
+        stop in prop::sample::select(vec!["end_turn", "max_tokens", "tool_use"]),
+        ping in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let bytes = messages_transcript(&blocks, stop, ping);
+        let (mut want_text, mut want_calls, mut answered) = (String::new(), Vec::new(), false);
+        for (index, b) in blocks.iter().enumerate() {
+            match b {
+                Block::Text(p) => want_text.push_str(&p.concat()),
+                Block::Tool(name, p) if name == ANSWER_TOOL => {
+                    answered = true;
+                    let input = p.concat();
+                    // A call that streamed no input gives the empty input.
+                    want_text.push_str(if input.is_empty() { "{}" } else { &input });
+                }
+                Block::Tool(name, p) => want_calls.push((format!("toolu_{index}"), name.clone(), p.concat())),
+                Block::Thinking(_) => {}
+            }
+        }
+        let finished_turn = stop == "end_turn" || (stop == "tool_use" && answered && want_calls.is_empty());
+        let tool_names = vec![ToolName { upstream: ANSWER_TOOL.into(), client: ANSWER_TOOL.into(), custom: false, answer: true }];
+        let to_chat = Exchange { client: Api::OpenAi, upstream: Api::Anthropic, client_model: "gpt-client".into(),
+            upstream_model: "claude-up".into(), stream: true, include_usage: true, created: 3, tool_names };
+        let mut t = StreamTranslator::for_exchange(&to_chat).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_chat_stream(&out, "gpt-client");
+        prop_assert_eq!(&read.text, &want_text);
+        prop_assert_eq!(&read.calls, &want_calls);
+        let want_finish = match stop {
+            "max_tokens" => "length",
+            _ if finished_turn => "stop",
+            _ => "tool_calls",
+        };
+        prop_assert_eq!(read.finishes, vec![want_finish.to_string()]);
+
+        let to_responses = Exchange { client: Api::Responses, client_model: "codex-client".into(), include_usage: false, ..to_chat };
+        let mut t = StreamTranslator::for_exchange(&to_responses).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_responses_stream(&out, "codex-client");
+        prop_assert_eq!(read.text, want_text);
+        prop_assert_eq!(read.calls, want_calls);
+        prop_assert_eq!(read.status, if stop == "max_tokens" { "incomplete" } else { "completed" });
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_json_schema_for_messages_is_one_validly_named_tool_unlike_the_clients(
+        format_name in "(?s).{0,80}",
+        tool_names in prop::collection::vec("[a-zA-Z_][a-zA-Z0-9_]{0,12}|(?s).{0,70}", 0..4),
+        responses in any::<bool>(),
+    ) {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let request = if responses {
+            let tools: Vec<Value> = tool_names.iter().map(|n| json!({"type": "function", "name": n})).collect();
+            json!({"model": "m", "input": "hi", "tools": tools,
+                "text": {"format": {"type": "json_schema", "name": format_name, "schema": schema}}})
+        } else {
+            let tools: Vec<Value> = tool_names.iter().map(|n| json!({"type": "function", "function": {"name": n}})).collect();
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": tools,
+                "response_format": {"type": "json_schema", "json_schema": {"name": format_name, "schema": schema}}})
+        };
+        let client = if responses { Api::Responses } else { Api::OpenAi };
+        let t = translate_request(client, Api::Anthropic, request.to_string().as_bytes(), &RequestOptions::default()).unwrap();
+        let sent: Value = serde_json::from_slice(&t.body).unwrap();
+        let tools = sent["tools"].as_array().unwrap();
+        prop_assert_eq!(tools.len(), tool_names.len() + 1);
+        let answer = tools.last().unwrap();
+        let name = answer["name"].as_str().unwrap();
+        prop_assert!((1..=64).contains(&name.len()), "{}", name);
+        prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'), "{}", name);
+        prop_assert!(tool_names.iter().all(|n| n != name), "{} is a client's tool", name);
+        prop_assert_eq!(&answer["input_schema"], &schema);
+        prop_assert_eq!(t.exchange.tool_names.iter().filter(|t| t.answer).count(), 1);
+        let want_choice = if tool_names.is_empty() { json!({"type": "tool", "name": name}) } else { json!({"type": "any"}) };
+        prop_assert_eq!(&sent["tool_choice"], &want_choice);
+    }
+}

@@ -7,6 +7,7 @@ use crate::translate::ir::{
     Turn, Turns,
 };
 use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::structured::AnswerTool;
 use crate::translate::{Api, Refusal};
 use std::borrow::Cow;
 
@@ -385,15 +386,14 @@ impl Merged {
 /// System turns are hoisted into `system`; consecutive turns of one role are merged (tool results
 /// first). Unsigned thinking is dropped. A reasoning effort becomes a thinking budget unless the
 /// last assistant turn called a tool without its thinking (Anthropic refuses that), or a tool is
-/// forced. What Messages cannot express is refused: a JSON output format.
+/// forced. A JSON schema output format becomes one more tool the model must call (see
+/// `structured`); any JSON without a schema is refused.
 pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result<Written, Refusal> {
-    if let Some(format) = &request.format {
-        let kind = format.kind.word();
-        return Err(Refusal::unsupported(
-            format.field,
-            format!("`{kind}` has no Messages equivalent; describe the format in the prompt or use a tool"),
-        ));
-    }
+    let answer = match request.format {
+        Some(format) => Some(AnswerTool::of(format, &request.tools, Api::Anthropic)?),
+        None => None,
+    };
+    let choice = tool_choice(request.tool_choice, answer.as_ref(), &request.tools);
     let mut out = JsonWriter::with_capacity(target.capacity);
     out.open_object();
     out.member("model", &target.model.into())
@@ -430,10 +430,7 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
         out.member("system", &system.join("\n\n").into())
             .map_err(unwritable)?;
     }
-    let forced = matches!(
-        request.tool_choice,
-        Some(ToolChoice::Any | ToolChoice::Tool(_))
-    );
+    let forced = matches!(choice, Some(("any" | "tool", _)));
     let wanted = request
         .reasoning
         .budget
@@ -478,7 +475,7 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
         out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
     }
     let mut tool_names = Vec::new();
-    let has_tools = !request.tools.is_empty();
+    let has_tools = !request.tools.is_empty() || answer.is_some();
     if has_tools {
         let mut list = Vec::new();
         for tool in request.tools {
@@ -488,6 +485,7 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
                         upstream: tool.name.to_string(),
                         client: tool.name.to_string(),
                         custom: true,
+                        answer: false,
                     });
                     Out::Value(Tool::custom_schema(*format))
                 }
@@ -501,14 +499,17 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
             t.push(("input_schema", schema));
             list.push(Out::Object(t));
         }
+        if let Some(answer) = answer {
+            tool_names.push(answer.tool_name());
+            list.push(out! {
+                "name" => answer.name,
+                "description" => answer.description,
+                "input_schema" => answer.schema,
+            });
+        }
         out.member("tools", &Out::Array(list)).map_err(unwritable)?;
     }
-    let mut choice: Option<(&str, Option<Cow<str>>, bool)> = request.tool_choice.map(|c| match c {
-        ToolChoice::Auto => ("auto", None, false),
-        ToolChoice::Any => ("any", None, false),
-        ToolChoice::None => ("none", None, false),
-        ToolChoice::Tool(name) => ("tool", Some(name), false),
-    });
+    let mut choice = choice.map(|(kind, name)| (kind, name, false));
     if request.parallel_tool_calls == Some(false) && has_tools {
         let (kind, _, disable_parallel) = choice.get_or_insert(("auto", None, false));
         if *kind != "none" {
@@ -532,6 +533,30 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
         body: out.finish(),
         tool_names,
     })
+}
+
+/// The Messages `tool_choice` type (and tool name) for the client's choice. With a tool that
+/// carries a structured output, the model must call a tool: that one, or with tools of the
+/// client's to choose from, any (so an agent can still work before it answers), unless the client
+/// forced one of its own.
+fn tool_choice<'a>(
+    choice: Option<ToolChoice<'a>>,
+    answer: Option<&AnswerTool<'_>>,
+    tools: &[Tool<'_>],
+) -> Option<(&'static str, Option<Cow<'a, str>>)> {
+    let Some(answer) = answer else {
+        return choice.map(|c| match c {
+            ToolChoice::Auto => ("auto", None),
+            ToolChoice::Any => ("any", None),
+            ToolChoice::None => ("none", None),
+            ToolChoice::Tool(name) => ("tool", Some(name)),
+        });
+    };
+    match choice {
+        Some(ToolChoice::Tool(name)) => Some(("tool", Some(name))),
+        Some(ToolChoice::Auto | ToolChoice::Any) | None if !tools.is_empty() => Some(("any", None)),
+        _ => Some(("tool", Some(Cow::Owned(answer.name.clone())))),
+    }
 }
 
 /// `max_tokens` (the client's, lowered to the upstream's cap, else the default) and the thinking

@@ -141,6 +141,7 @@ impl Renamed {
                 upstream: short.to_string(),
                 client: name.to_string(),
                 custom,
+                answer: false,
             }),
             None => {}
         }

@@ -9,7 +9,7 @@
 //! | `function` tools; `custom` tools | tools; functions with one string parameter `input` |
 //! | `web_search`, `tool_search`, `namespace`, other built-in tools | left out (logged) |
 //! | `reasoning.effort` | effort (Anthropic: a thinking budget; Chat: `reasoning_effort`) |
-//! | `text.format` | output format (Chat `response_format`) |
+//! | `text.format` (`json_schema`, `json_object`) | output format (Chat `response_format`; Messages: a tool the model must call, see `structured`) |
 //! | `max_output_tokens`, `temperature`, `top_p`, `user`, `parallel_tool_calls`, `tool_choice` | the same settings |
 //! | `status` / `incomplete_details`, `usage` with `cached_tokens` and `reasoning_tokens` | stop reason, usage |
 //!

@@ -741,7 +741,7 @@ mod tests {
     }
 
     #[test]
-    fn a_json_schema_format_goes_to_chat_and_is_refused_by_messages() {
+    fn a_json_schema_format_goes_to_chat_and_to_messages_as_a_tool_the_model_must_call() {
         let mut structured = codex(json!("list three colours"));
         structured["text"] = json!({"format": {"type": "json_schema", "name": "colours", "strict": true,
             "schema": {"type": "object", "properties": {"colours": {"type": "array"}}}}});
@@ -751,6 +751,23 @@ mod tests {
             json!({"type": "json_schema", "json_schema": {"name": "colours", "strict": true,
                 "schema": {"type": "object", "properties": {"colours": {"type": "array"}}}}})
         );
+        // Codex's tools stay callable: the model must call one of them or the answer's tool, and
+        // thinking, which Anthropic refuses beside a forced tool, is left out.
+        let sent = translate(Api::Anthropic, structured.clone()).unwrap();
+        assert_eq!(sent["tools"][1]["name"], "colours");
+        assert_eq!(
+            sent["tools"][1]["input_schema"],
+            json!({"type": "object", "properties": {"colours": {"type": "array"}}})
+        );
+        assert_eq!(sent["tool_choice"], json!({"type": "any"}));
+        assert!(sent.get("thinking").is_none(), "{sent}");
+        structured.as_object_mut().unwrap().remove("tools");
+        let sent = translate(Api::Anthropic, structured.clone()).unwrap();
+        assert_eq!(
+            sent["tool_choice"],
+            json!({"type": "tool", "name": "colours"})
+        );
+        structured["text"]["format"] = json!({"type": "json_object"});
         assert_eq!(
             translate(Api::Anthropic, structured).unwrap_err(),
             "text.format"
