@@ -4,11 +4,18 @@
 #   --rounds N  runs per target and case, each in new proxy processes; figures: medians (default 3)
 #   --syscalls  also count syscalls per request with strace -c (slow; installs strace if missing)
 #   --allocs    also count allocations per request (examples/counted.rs, a counting allocator)
+# BENCH_BEFORE=PATH (an earlier build's target/release/switchyard) adds "switchyard (before)" and
+# "translated (before)": that binary with the same configs, measured in the same run.
 # Installs wrk, nginx (nginx-light) and util-linux from Debian's packages when they are missing,
 # builds in release mode, and runs examples/bench.rs with this process, wrk and the upstreams on the
 # load core (BENCH_LOAD_CORE, default 1) and each proxy under test alone on BENCH_GATEWAY_CORE
 # (default 0).
 set -euo pipefail
+# Resolved before the cd below, so a path relative to where the script was called works.
+if [ -n "${BENCH_BEFORE:-}" ]; then
+  BENCH_BEFORE="$(realpath -e -- "$BENCH_BEFORE")" || { echo "bench: BENCH_BEFORE: no such file"; exit 1; }
+  export BENCH_BEFORE
+fi
 cd "$(dirname "$0")/.."
 
 install() {

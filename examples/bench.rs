@@ -4,10 +4,15 @@
 //!
 //! Targets: `direct` (wrk straight to the upstream), nginx `proxy_pass`, the floor
 //! (`examples/floor.rs`: actix-web + awc forwarding bytes, nothing else), `floor+actors` (the floor
-//! plus the messages switchyard's actor design sends per request) and switchyard. The upstream
-//! is a second nginx answering `return 200` with a fixed Messages JSON; the in-process mock serves
-//! SSE and the failover figure. Prints figures only; nothing here asserts.
+//! plus the messages switchyard's actor design sends per request), switchyard and `translated`
+//! (switchyard with one `api: openai` endpoint, so each Messages request goes upstream as Chat
+//! Completions and each answer comes back as Messages). With `BENCH_BEFORE=PATH` (an earlier build
+//! of switchyard), "switchyard (before)" and "translated (before)" run that binary with the same
+//! configs. The upstream is a second nginx answering `return 200` with a fixed Messages JSON (a
+//! fixed Chat Completions JSON on `/v1/chat/completions`); the in-process mock serves SSE and the
+//! failover figure. Prints figures only; nothing here asserts.
 
+use bytes::Bytes;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,7 +26,29 @@ const BODY: &str = r#"{"model":"claude-3-5-haiku-20241022","max_tokens":16,"mess
 const STREAM: &str = r#"{"model":"claude-3-5-haiku-20241022","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
 /// What the upstream nginx answers to everything: a plain Anthropic Messages reply.
 const ANSWER: &str = r#"{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-20250514","content":[{"type":"text","text":"Hello! How can I help you today?"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":10}}"#;
+/// What the upstream nginx answers on `/v1/chat/completions`, for the translated targets: a plain
+/// Chat Completions reply, shaped as DeepSeek's.
+const CHAT_ANSWER: &str = r#"{"id":"chatcmpl-5c2d9e4f-8a1b-4c3d-9e7f-0a1b2c3d4e5f","object":"chat.completion","created":1733450000,"model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":10,"total_tokens":22,"prompt_tokens_details":{"cached_tokens":0},"prompt_cache_hit_tokens":0,"prompt_cache_miss_tokens":12},"system_fingerprint":"fp_bench"}"#;
+/// The upstream model the translated targets' `model_map` sends every Claude model to.
+const CHAT_MODEL: &str = "deepseek-chat";
 const BIG_BODY_BYTES: usize = 128 << 10;
+/// The headers Claude Code sends with a request, `anthropic-version` first (the only one the small
+/// bodies carry).
+const CLAUDE_CODE_HEADERS: &[(&str, &str)] = &[
+    ("anthropic-version", "2023-06-01"),
+    (
+        "anthropic-beta",
+        "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14",
+    ),
+    ("user-agent", "claude-cli/1.0.83 (external, cli)"),
+    ("x-app", "cli"),
+    (
+        "x-claude-code-session-id",
+        "7e3b2a1c-9d8f-4a6b-8c5e-1f2d3c4b5a69",
+    ),
+    ("x-stainless-lang", "js"),
+    ("x-stainless-runtime", "node"),
+];
 
 struct Options {
     quick: bool,
@@ -32,13 +59,15 @@ struct Options {
     allocs: bool,
     /// Runs per target and case; each figure is the median of them.
     rounds: usize,
+    /// `BENCH_BEFORE`: an earlier build of switchyard, run beside this one with the same configs.
+    before: Option<PathBuf>,
 }
 
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
     if has("--help") || has("-h") {
-        println!("bench [--quick] [--rounds N] [--syscalls] [--allocs] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0)");
+        println!("bench [--quick] [--rounds N] [--syscalls] [--allocs] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0; BENCH_BEFORE=PATH of an earlier switchyard)");
         std::process::exit(0);
     }
     if let Some(i) = args.iter().position(|a| a == "--write-body") {
@@ -63,8 +92,21 @@ fn options() -> Options {
             }
         },
     };
+    let before = std::env::var_os("BENCH_BEFORE")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    if let Some(path) = &before {
+        if !path.is_file() {
+            eprintln!(
+                "bench: BENCH_BEFORE={}: no such file (give the earlier build's target/release/switchyard)",
+                path.display()
+            );
+            std::process::exit(2)
+        }
+    }
     Options {
         rounds,
+        before,
         quick,
         seconds: if quick { 3 } else { 10 },
         soak_requests: if quick { 100_000 } else { 1_000_000 },
@@ -141,25 +183,18 @@ fn main() {
         &sse_mock.url(),
         0,
     );
-    let sse_gateway = Server::gateway(
-        &opts,
-        dir.path(),
-        "sse",
-        &[("up", &sse_mock.url())],
-        "",
-        false,
-    );
+    let sse_gateways = switchyards(&opts, dir.path(), "sse", &sse_mock.url());
     let sse_floor = Server::floor(&opts, &sse_mock.url(), false, false);
     let failover = Server::gateway(
         &opts,
         dir.path(),
         "failover",
         &[
-            ("dead", &format!("http://127.0.0.1:{}", free_port())),
-            ("up", &mock.url()),
+            Endpoint::Anthropic("dead", &format!("http://127.0.0.1:{}", free_port())),
+            Endpoint::Anthropic("up", &mock.url()),
         ],
         "health:\n  failure_threshold: 1000000\n",
-        false,
+        &release_binary("switchyard"),
     );
 
     println!(
@@ -173,8 +208,15 @@ fn main() {
         loadavg()
     );
     match &upstream {
-        Some(_) => println!("# upstream: nginx `return 200` (fixed Messages JSON, {} bytes); the mock serves SSE and the failover row", ANSWER.len()),
+        Some(_) => println!("# upstream: nginx `return 200` (fixed Messages JSON, {} bytes; fixed Chat Completions JSON, {} bytes, on /v1/chat/completions); the mock serves SSE and the failover row", ANSWER.len(), CHAT_ANSWER.len()),
         None => println!("# upstream: the mock (nginx not installed: no nginx-return upstream and no nginx column)"),
+    }
+    println!("# translated: switchyard with one `api: openai` endpoint (model_map {{\"claude-*\": {CHAT_MODEL}}}): Messages → Chat Completions → Messages on every request");
+    if let Some(before) = &opts.before {
+        println!(
+            "# before: {} (BENCH_BEFORE), run with the same configs as \"switchyard (before)\" and \"translated (before)\"",
+            before.display()
+        );
     }
     println!(
         "# 128 KiB body: {} bytes, Claude Code-shaped",
@@ -183,6 +225,8 @@ fn main() {
 
     let targets = proxies.targets(&upstream_url);
     let idle_rss: Vec<u64> = targets.iter().map(|t| t.pid.map_or(0, rss_kib)).collect();
+
+    let nw = name_width(&targets);
 
     upstream_check(&opts, &upstream, &small);
 
@@ -195,7 +239,7 @@ fn main() {
         opts.rounds
     );
     println!(
-        "{:<34} {:<12} {:>9} {:>8} {:>8} {:>12} {:>11} {:>10} {:>9} {:>7}",
+        "{:<34} {:<nw$} {:>9} {:>8} {:>8} {:>12} {:>11} {:>10} {:>9} {:>7}",
         "case",
         "target",
         "req/s",
@@ -266,7 +310,7 @@ fn main() {
         for (name, run) in &runs {
             match run {
                 Some(r) => println!(
-                    "{label:<34} {name:<12} {:>9.0} {:>8.3} {:>8.3} {:>12} {:>11} {:>10} {:>9} {:>7}",
+                    "{label:<34} {name:<nw$} {:>9.0} {:>8.3} {:>8.3} {:>12} {:>11} {:>10} {:>9} {:>7}",
                     r.rps,
                     r.p50_ms,
                     r.p99_ms,
@@ -277,23 +321,31 @@ fn main() {
                     nginx_run.map_or("-".into(), |n| format!("{:.2}", r.rps / n.rps)),
                     r.errors
                 ),
-                None => println!("{label:<34} {name:<12} (wrk failed)"),
+                None => println!("{label:<34} {name:<nw$} (wrk failed)"),
             }
         }
         if case.conns == 32 && case.script == small {
             switchyard_rps = find("switchyard").map_or(0.0, |r| r.rps);
         }
-        verdicts.push(verdict(
+        verdicts.push(Some(verdict(
             &label,
             find("direct"),
             nginx_run,
             find("floor"),
             find("floor+actors"),
             find("switchyard"),
+        )));
+        verdicts.push(translation_and_before(
+            &label,
+            nginx_run,
+            find("switchyard"),
+            find("translated"),
+            find("switchyard (before)"),
+            find("translated (before)"),
         ));
     }
     println!();
-    for v in verdicts {
+    for v in verdicts.into_iter().flatten() {
         println!("{v}");
     }
 
@@ -309,6 +361,8 @@ fn main() {
             url.to_string(),
             1000,
             Duration::from_secs(fixed_secs),
+            Bytes::from_static(BODY.as_bytes()),
+            &[],
         ))
     };
     let direct = fixed(&upstream_url);
@@ -341,31 +395,84 @@ fn main() {
     );
     println!("(switchyard+failover: its first endpoint refuses every connection and is never ejected, so every request fails over once to the mock; added = against direct to the mock)");
 
+    // What one Claude Code request pays when it is not queued behind others; a lower rate than the
+    // small body's, so that the translated targets stay well below their ceiling.
+    let big_rate = 200;
+    println!(
+        "\n## Latency at a fixed {big_rate} req/s (open loop, {fixed_secs} s, 128 KiB Claude Code body)"
+    );
+    println!(
+        "{:<22} {:>10} {:>10} {:>12} {:>12}",
+        "target", "p50 ms", "p99 ms", "added p50", "added p99"
+    );
+    let big_bytes = Bytes::from(big_body.clone());
+    let fixed_big = |url: &str| {
+        rt.block_on(fixed_rate(
+            url.to_string(),
+            big_rate,
+            Duration::from_secs(fixed_secs),
+            big_bytes.clone(),
+            CLAUDE_CODE_HEADERS,
+        ))
+    };
+    let direct_big = fixed_big(&upstream_url);
+    println!(
+        "{:<22} {:>10.3} {:>10.3} {:>12} {:>12}",
+        "direct", direct_big.p50_ms, direct_big.p99_ms, "", ""
+    );
+    for t in targets.iter().skip(1) {
+        let r = fixed_big(&t.url);
+        println!(
+            "{:<22} {:>10.3} {:>10.3} {:>12.3} {:>12.3}",
+            t.name,
+            r.p50_ms,
+            r.p99_ms,
+            r.p50_ms - direct_big.p50_ms,
+            r.p99_ms - direct_big.p99_ms
+        );
+    }
+
     let streams = if opts.quick { 5 } else { 20 };
     println!(
         "\n## SSE through the mock: 50 events 10 ms apart, {streams} streams one after another"
     );
-    println!(
-        "{:<14} {:>20} {:>18} {:>14} {:>14}",
-        "target", "first event p50 ms", "lateness p50 ms", "p90 ms", "p99 ms"
-    );
-    let sse = |url: &str| rt.block_on(sse_lateness(url.to_string(), &sse_mock, streams));
+    let sse = |url: &str, one_for_one: bool| {
+        rt.block_on(sse_lateness(
+            url.to_string(),
+            &sse_mock,
+            streams,
+            one_for_one,
+        ))
+    };
     let mut sse_targets = vec![("direct", sse_mock.url())];
     if let Some(n) = &proxies.nginx {
         sse_targets.push(("nginx", n.sse_url.clone()));
     }
     sse_targets.push(("floor", sse_floor.url.clone()));
-    sse_targets.push(("switchyard", sse_gateway.url.clone()));
+    for (name, server) in &sse_gateways {
+        sse_targets.push((name, server.url.clone()));
+    }
+    let sw = sse_targets
+        .iter()
+        .map(|(name, _)| name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    println!(
+        "{:<sw$} {:>20} {:>18} {:>14} {:>14}",
+        "target", "first event p50 ms", "lateness p50 ms", "p90 ms", "p99 ms"
+    );
     for (name, url) in &sse_targets {
-        let r = sse(url);
+        let r = sse(url, !name.starts_with("translated"));
         println!(
-            "{name:<14} {:>20.3} {:>18.3} {:>14.3} {:>14.3}",
+            "{name:<sw$} {:>20.3} {:>18.3} {:>14.3} {:>14.3}",
             r.first_p50_ms, r.late_p50_ms, r.late_p90_ms, r.late_p99_ms
         );
     }
+    println!("(translated: the mock streams Chat Completions chunks and the client gets Messages events, not one for one; each chunk's lateness is taken to the first event the client got after the mock sent it)");
 
     println!("\n## Memory (resident set of each proxy process, KiB; peak = highest sample, every 100 ms, during the case's wrk run)");
-    print!("{:<12} {:>10}", "target", "idle");
+    print!("{:<nw$} {:>10}", "target", "idle");
     for case in &cases {
         print!(
             " {:>34}",
@@ -374,13 +481,13 @@ fn main() {
     }
     println!();
     for (i, t) in targets.iter().enumerate().skip(1) {
-        print!("{:<12} {:>10}", t.name, idle_rss[i]);
+        print!("{:<nw$} {:>10}", t.name, idle_rss[i]);
         for peak in &peak_rss[i] {
             print!(" {peak:>34}");
         }
         println!();
     }
-    let gateway = &proxies.gateway;
+    let gateway = proxies.gateway();
     let before = rss_kib(gateway.pid());
     let served = soak(&gateway.url, &small, opts.soak_requests, switchyard_rps);
     let after = rss_kib(gateway.pid());
@@ -397,7 +504,7 @@ fn main() {
         allocs_section(&opts, dir.path(), &upstream_url, &cases);
     }
     println!("\n# total time {:.0} s", started.elapsed().as_secs_f64());
-    drop((proxies, sse_gateway, sse_floor, failover, upstream));
+    drop((proxies, sse_gateways, sse_floor, failover, upstream));
     let _ = std::io::stdout().flush();
 }
 
@@ -449,6 +556,56 @@ fn verdict(
         }
     }
     text
+}
+
+/// What translation costs over passthrough on one case (req/s and CPU per request, translated ÷
+/// switchyard) and, with `BENCH_BEFORE`, each of the two against the earlier build (this build ÷
+/// the earlier one); `None` without a translated figure.
+fn translation_and_before(
+    label: &str,
+    nginx: Option<&Run>,
+    ours: Option<&Run>,
+    translated: Option<&Run>,
+    ours_before: Option<&Run>,
+    translated_before: Option<&Run>,
+) -> Option<String> {
+    let t = translated?;
+    let mut text = format!("{label}, translated: {:.0} req/s", t.rps);
+    if let Some(s) = ours {
+        text.push_str(&format!(" = {:.2}× switchyard", t.rps / s.rps));
+    }
+    if let Some(n) = nginx {
+        text.push_str(&format!(", {:.2}× nginx", t.rps / n.rps));
+    }
+    if let (Some(tu), Some(su)) = (t.proxy_us, ours.and_then(|s| s.proxy_us)) {
+        text.push_str(&format!(
+            "; CPU/req {tu:.1} µs against switchyard's {su:.1} µs (the translation: {:+.1} µs, {:.2}× switchyard)",
+            tu - su,
+            tu / su
+        ));
+    }
+    text.push('.');
+    let mut before = Vec::new();
+    for (name, now, then) in [
+        ("switchyard", ours, ours_before),
+        ("translated", translated, translated_before),
+    ] {
+        let (Some(now), Some(then)) = (now, then) else {
+            continue;
+        };
+        let mut part = format!("{name} req/s {:.2}×", now.rps / then.rps);
+        if let (Some(a), Some(b)) = (now.proxy_us, then.proxy_us) {
+            part.push_str(&format!(", CPU/req {b:.1} → {a:.1} µs ({:.2}×)", a / b));
+        }
+        before.push(part);
+    }
+    if !before.is_empty() {
+        text.push_str(&format!(
+            " This build ÷ the earlier one: {}.",
+            before.join("; ")
+        ));
+    }
+    Some(text)
 }
 
 /// Is the upstream cheaper than any proxy? The nginx `return` upstream against the mock, each
@@ -517,6 +674,7 @@ fn syscalls_section(opts: &Options, targets: &[Target], cases: &[Case]) {
         println!("(strace not installed: skipped)");
         return;
     }
+    let nw = name_width(targets);
     for case in cases.iter().filter(|c| c.conns != 128) {
         for t in targets.iter().filter(|t| t.pid.is_some()) {
             let Some(pid) = t.pid else { continue };
@@ -565,7 +723,7 @@ fn syscalls_section(opts: &Options, targets: &[Target], cases: &[Case]) {
                 .map(|(name, calls)| format!("{name} {:.2}", *calls as f64 / requests))
                 .collect();
             println!(
-                "{:<34} {:<12} {:>7.2} syscalls/req   {}",
+                "{:<34} {:<nw$} {:>7.2} syscalls/req   {}",
                 format!("{}, {} conns", case.label, case.conns),
                 t.name,
                 total as f64 / requests,
@@ -598,15 +756,36 @@ fn parse_strace(summary: &str) -> (u64, Vec<(String, u64)>) {
     (total, rows)
 }
 
-/// `--allocs`: switchyard and the floor rebuilt with a counting allocator (examples/counted.rs);
+/// `--allocs`: switchyard (passthrough and translated) and the floor rebuilt with a counting
+/// allocator (examples/counted.rs);
 /// allocations and bytes per request around a wrk run.
 fn allocs_section(opts: &Options, dir: &Path, upstream_url: &str, cases: &[Case]) {
     let seconds = if opts.quick { 2 } else { 5 };
     println!("\n## Allocations per request (examples/counted.rs: the same code under a counting global allocator, {seconds} s wrk run)");
-    let gateway = Server::gateway(opts, dir, "counted", &[("up", upstream_url)], "", true);
+    let counted = sibling_example("counted");
+    let gateway = Server::gateway(
+        opts,
+        dir,
+        "counted",
+        &[Endpoint::Anthropic("up", upstream_url)],
+        "",
+        &counted,
+    );
+    let translated = Server::gateway(
+        opts,
+        dir,
+        "counted-translated",
+        &[Endpoint::OpenAi("up", upstream_url)],
+        "",
+        &counted,
+    );
     let floor = Server::floor(opts, upstream_url, true, false);
     for case in cases.iter().filter(|c| c.conns != 128) {
-        for (name, server) in [("floor", &floor), ("switchyard", &gateway)] {
+        for (name, server) in [
+            ("floor", &floor),
+            ("switchyard", &gateway),
+            ("translated", &translated),
+        ] {
             let Some(stats) = server.alloc_stats else {
                 continue;
             };
@@ -641,6 +820,71 @@ fn read_alloc_stats(addr: std::net::SocketAddr) -> Option<[u64; 3]> {
     Some([*numbers.first()?, *numbers.get(1)?, *numbers.get(2)?])
 }
 
+/// One endpoint of a benchmark gateway's config.
+enum Endpoint<'a> {
+    /// `(id, base_url)`: an Anthropic endpoint, to which requests pass as they came.
+    Anthropic(&'a str, &'a str),
+    /// `(id, upstream)`: an `api: openai` endpoint at `upstream/v1` whose `model_map` sends every
+    /// Claude model to `CHAT_MODEL`, so that each request is translated Messages → Chat
+    /// Completions and each answer back.
+    OpenAi(&'a str, &'a str),
+}
+
+impl Endpoint<'_> {
+    /// Its entry under `endpoints:`.
+    fn yaml(&self) -> String {
+        match self {
+            Endpoint::Anthropic(id, url) => {
+                format!("  - id: {id}\n    base_url: {url}\n    api_key: bench-key\n")
+            }
+            Endpoint::OpenAi(id, url) => format!(
+                "  - id: {id}\n    api: openai\n    base_url: {url}/v1\n    api_key: bench-key\n    \
+                 model_map: {{\"claude-*\": {CHAT_MODEL}}}\n"
+            ),
+        }
+    }
+}
+
+/// switchyard's targets, all forwarding to `upstream`: `switchyard` (passthrough) and `translated`
+/// and, with `BENCH_BEFORE`, each again as the earlier build runs it, beside this build's; `name`
+/// keeps each set's configs (and usage histories) apart.
+fn switchyards(
+    opts: &Options,
+    dir: &Path,
+    name: &str,
+    upstream: &str,
+) -> Vec<(&'static str, Server)> {
+    let now = release_binary("switchyard");
+    let mut builds = vec![(now.as_path(), "", ["switchyard", "translated"])];
+    if let Some(before) = &opts.before {
+        builds.push((
+            before.as_path(),
+            "-before",
+            ["switchyard (before)", "translated (before)"],
+        ));
+    }
+    let mut servers = Vec::new();
+    for (shape, endpoint) in [
+        ("plain", Endpoint::Anthropic("up", upstream)),
+        ("translated", Endpoint::OpenAi("up", upstream)),
+    ] {
+        for (binary, suffix, names) in &builds {
+            let target = if shape == "plain" { names[0] } else { names[1] };
+            let config = format!("{shape}-{name}{suffix}");
+            let server = Server::gateway(
+                opts,
+                dir,
+                &config,
+                std::slice::from_ref(&endpoint),
+                "",
+                binary,
+            );
+            servers.push((target, server));
+        }
+    }
+    servers
+}
+
 struct Server {
     child: Child,
     url: String,
@@ -649,28 +893,23 @@ struct Server {
 }
 
 impl Server {
-    /// switchyard (or, when `counted`, the same gateway under the counting allocator).
+    /// switchyard as `binary` runs it (this build, `BENCH_BEFORE`'s, or examples/counted.rs for the
+    /// same gateway under the counting allocator), with `endpoints` in a config of its own named
+    /// `name` (its usage history goes beside it).
     fn gateway(
         opts: &Options,
         dir: &Path,
         name: &str,
-        endpoints: &[(&str, &str)],
+        endpoints: &[Endpoint],
         extra: &str,
-        counted: bool,
+        binary: &Path,
     ) -> Server {
         let mut yaml = format!("proxy:\n  port: 0\n  access_log: false\n{extra}endpoints:\n");
-        for (id, url) in endpoints {
-            yaml.push_str(&format!(
-                "  - id: {id}\n    base_url: {url}\n    api_key: bench-key\n"
-            ));
+        for endpoint in endpoints {
+            yaml.push_str(&endpoint.yaml());
         }
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, yaml).expect("config");
-        let binary = if counted {
-            sibling_example("counted")
-        } else {
-            release_binary("switchyard")
-        };
         let mut command = Command::new("taskset");
         command
             .args(["-c", &opts.gateway_core])
@@ -678,8 +917,13 @@ impl Server {
             .args(["serve", "--config"])
             .arg(&path)
             .env("RUST_LOG", "warn");
-        Server::spawn(command, "switchyard listening on ")
-            .expect("start the gateway (is taskset installed?)")
+        Server::spawn(command, "switchyard listening on ").unwrap_or_else(|| {
+            panic!(
+                "{} did not start with {} (is taskset installed? its own error is above)",
+                binary.display(),
+                path.display()
+            )
+        })
     }
 
     /// The floor, forwarding everything to `upstream`; with `actors`, each request also sends the
@@ -740,12 +984,14 @@ impl Server {
         None
     }
 
-    /// The upstream: nginx answering every request with `ANSWER` (bodies read and discarded).
+    /// The upstream: nginx answering `/v1/chat/completions` with `CHAT_ANSWER` and every other
+    /// request with `ANSWER` (bodies read and discarded).
     fn nginx_upstream(nginx: &str, dir: &Path) -> Option<Server> {
         let port = free_port();
         let server = format!(
             "server {{ listen 127.0.0.1:{port}; client_max_body_size 0; default_type application/json;\n\
-               location / {{ return 200 '{ANSWER}'; }} }}\n"
+               location / {{ return 200 '{ANSWER}'; }}\n\
+               location = /v1/chat/completions {{ return 200 '{CHAT_ANSWER}'; }} }}\n"
         );
         Server::nginx(
             nginx,
@@ -935,13 +1181,14 @@ struct Proxies {
     nginx: Option<Server>,
     floor: Server,
     actors_floor: Server,
-    gateway: Server,
+    /// switchyard's targets by name, `switchyard` first (see [`switchyards`]).
+    gateways: Vec<(&'static str, Server)>,
 }
 
 impl Proxies {
     /// Starts nginx `proxy_pass` (when nginx is installed), the floor, the floor with the actor
-    /// design's messages and switchyard, all forwarding to `upstream`; `round` keeps each set's
-    /// files apart.
+    /// design's messages and switchyard's targets, all forwarding to `upstream`; `round` keeps each
+    /// set's files apart.
     fn start(
         opts: &Options,
         dir: &Path,
@@ -962,15 +1209,13 @@ impl Proxies {
             }),
             floor: Server::floor(opts, upstream, false, false),
             actors_floor: Server::floor(opts, upstream, false, true),
-            gateway: Server::gateway(
-                opts,
-                dir,
-                &format!("plain-{round}"),
-                &[("up", upstream)],
-                "",
-                false,
-            ),
+            gateways: switchyards(opts, dir, &round.to_string(), upstream),
         }
+    }
+
+    /// This build of switchyard, passing requests through.
+    fn gateway(&self) -> &Server {
+        &self.gateways[0].1
     }
 
     /// `direct` (to `upstream`), then each proxy.
@@ -987,11 +1232,9 @@ impl Proxies {
                 pid: Some(n.pid()),
             });
         }
-        for (name, server) in [
-            ("floor", &self.floor),
-            ("floor+actors", &self.actors_floor),
-            ("switchyard", &self.gateway),
-        ] {
+        let floors = [("floor", &self.floor), ("floor+actors", &self.actors_floor)];
+        let gateways = self.gateways.iter().map(|(name, server)| (*name, server));
+        for (name, server) in floors.into_iter().chain(gateways) {
             targets.push(Target {
                 name,
                 url: server.url.clone(),
@@ -1007,6 +1250,16 @@ fn warm(targets: &[Target], script: &Path) {
     for t in targets {
         let _ = wrk(&t.url, script, 32, 1);
     }
+}
+
+/// The width of the target column: 12, or the longest name when wider (`BENCH_BEFORE`'s).
+fn name_width(targets: &[Target]) -> usize {
+    targets
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(12)
 }
 
 fn fmt_us(us: Option<f64>) -> String {
@@ -1099,22 +1352,22 @@ fn measure(target: &Target, upstream_pid: Option<u32>, case: &Case, seconds: u64
 }
 
 /// A wrk script: POST with `body`, from a file (`wrk.body = io.open(path):read("*a")`) so that any
-/// size works. `claude_code` adds the headers Claude Code sends.
+/// size works. `claude_code` adds the headers Claude Code sends besides `anthropic-version`.
 fn write_script(dir: &Path, name: &str, body: &[u8], claude_code: bool) -> PathBuf {
     let body_path = dir.join(format!("{name}.json"));
     std::fs::write(&body_path, body).expect("body file");
     let mut script = format!(
         "wrk.method = \"POST\"\nlocal f = io.open(\"{}\", \"rb\")\nwrk.body = f:read(\"*a\")\nf:close()\n\
-         wrk.headers[\"content-type\"] = \"application/json\"\nwrk.headers[\"anthropic-version\"] = \"2023-06-01\"\n",
+         wrk.headers[\"content-type\"] = \"application/json\"\n",
         body_path.display()
     );
-    if claude_code {
-        script.push_str(
-            "wrk.headers[\"anthropic-beta\"] = \"claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14\"\n\
-             wrk.headers[\"user-agent\"] = \"claude-cli/1.0.83 (external, cli)\"\nwrk.headers[\"x-app\"] = \"cli\"\n\
-             wrk.headers[\"x-claude-code-session-id\"] = \"7e3b2a1c-9d8f-4a6b-8c5e-1f2d3c4b5a69\"\n\
-             wrk.headers[\"x-stainless-lang\"] = \"js\"\nwrk.headers[\"x-stainless-runtime\"] = \"node\"\n",
-        );
+    let headers = if claude_code {
+        CLAUDE_CODE_HEADERS
+    } else {
+        &CLAUDE_CODE_HEADERS[..1]
+    };
+    for (name, value) in headers {
+        script.push_str(&format!("wrk.headers[\"{name}\"] = \"{value}\"\n"));
     }
     let path = dir.join(format!("{name}.lua"));
     std::fs::write(&path, script).expect("wrk script");
@@ -1201,8 +1454,15 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// An open-loop load at `rate` requests/s: each request starts on schedule, whatever the others do.
-async fn fixed_rate(url: String, rate: u64, duration: Duration) -> Percentiles {
+/// An open-loop load at `rate` requests/s of `body` with `headers`: each request starts on
+/// schedule, whatever the others do.
+async fn fixed_rate(
+    url: String,
+    rate: u64,
+    duration: Duration,
+    body: Bytes,
+    headers: &'static [(&'static str, &'static str)],
+) -> Percentiles {
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(10))
         .connector(awc::Connector::new().limit(0))
@@ -1215,14 +1475,16 @@ async fn fixed_rate(url: String, rate: u64, duration: Duration) -> Percentiles {
         tokio::time::sleep_until(started + interval * i as u32).await;
         let client = client.clone();
         let url = format!("{url}/v1/messages");
+        let body = body.clone();
         tasks.push(actix_rt::spawn(async move {
             let t = Instant::now();
-            let mut r = client
+            let mut request = client
                 .post(url)
-                .insert_header(("content-type", "application/json"))
-                .send_body(BODY)
-                .await
-                .ok()?;
+                .insert_header(("content-type", "application/json"));
+            for header in headers {
+                request = request.insert_header(*header);
+            }
+            let mut r = request.send_body(body).await.ok()?;
             r.body().await.ok()?;
             Some(t.elapsed().as_secs_f64() * 1000.0)
         }));
@@ -1248,7 +1510,15 @@ struct SseFigures {
 }
 
 /// Streams one after another; lateness = arrival at the client − the mock's send time (same clock).
-async fn sse_lateness(url: String, mock: &MockUpstream, streams: usize) -> SseFigures {
+/// `one_for_one`: the client gets the mock's events as they were sent, the nth for the nth; else
+/// (a translated stream, whose events are not the mock's) each event the mock sent is paired with
+/// the first event the client got after it.
+async fn sse_lateness(
+    url: String,
+    mock: &MockUpstream,
+    streams: usize,
+    one_for_one: bool,
+) -> SseFigures {
     use futures_util::StreamExt;
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -1279,8 +1549,17 @@ async fn sse_lateness(url: String, mock: &MockUpstream, streams: usize) -> SseFi
         if let Some(first) = arrivals.first() {
             firsts.push((*first - sent).as_secs_f64() * 1000.0);
         }
-        for (arrived, sent) in arrivals.iter().zip(times.iter()) {
-            lateness.push(arrived.saturating_duration_since(*sent).as_secs_f64() * 1000.0);
+        if one_for_one {
+            for (arrived, sent) in arrivals.iter().zip(times.iter()) {
+                lateness.push(arrived.saturating_duration_since(*sent).as_secs_f64() * 1000.0);
+            }
+        } else {
+            for sent in &times {
+                let next = arrivals.partition_point(|arrived| arrived < sent);
+                if let Some(arrived) = arrivals.get(next) {
+                    lateness.push((*arrived - *sent).as_secs_f64() * 1000.0);
+                }
+            }
         }
     }
     firsts.sort_by(f64::total_cmp);
