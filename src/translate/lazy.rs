@@ -101,6 +101,20 @@ impl<'a> Json<'a> {
         Some(Object { members })
     }
 
+    /// A string, or an array's strings (anything else in it left out): the lists APIs let a
+    /// client write as one value or many (`stop`, `stop_sequences`).
+    pub fn strings(self) -> Vec<Cow<'a, str>> {
+        match self.as_str() {
+            Some(one) => vec![one],
+            None => self
+                .array()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(Json::as_str)
+                .collect(),
+        }
+    }
+
     /// An array's items, in order; `None` for any other value.
     pub fn array(self) -> Option<Vec<Json<'a>>> {
         if self.first() != b'[' {

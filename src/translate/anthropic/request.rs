@@ -47,15 +47,7 @@ pub(crate) fn read_request<'a>(
     let stop = request
         .get("stop_sequences")
         .filter(|v| !v.is_null())
-        .map(|stop| match stop.as_str() {
-            Some(one) => vec![one],
-            None => stop
-                .array()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(Json::as_str)
-                .collect(),
-        });
+        .map(Json::strings);
     let thinking = request.field("thinking").object().unwrap_or_default();
     let budget = (thinking.str("type").as_deref() == Some("enabled"))
         .then(|| thinking.field("budget_tokens").as_u64())

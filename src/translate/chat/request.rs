@@ -77,15 +77,7 @@ pub(crate) fn read_request<'a>(
     let stop = request
         .get("stop")
         .filter(|v| !v.is_null())
-        .map(|stop| match stop.as_str() {
-            Some(one) => vec![one],
-            None => stop
-                .array()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(Json::as_str)
-                .collect(),
-        });
+        .map(Json::strings);
     let max_tokens = request
         .get("max_completion_tokens")
         .filter(|v| !v.is_null())
