@@ -44,8 +44,8 @@ pub struct Behaviour {
     pub drop_after_events: Option<usize>,
     /// OpenAI answers that carry more than text (reasoning, tool calls, a usage chunk when the
     /// request asks for one); its tool calls also go into Anthropic answers as `tool_use` blocks,
-    /// and its reasoning and tool calls into Responses answers as items. `None` keeps the plain
-    /// text answers.
+    /// its reasoning and tool calls into Responses answers as items, and into Gemini answers as a
+    /// thought and `functionCall` parts. `None` keeps the plain text answers.
     pub openai: Option<OpenAiAnswer>,
 }
 
@@ -59,9 +59,10 @@ pub struct OpenAiAnswer {
     /// result, so a client's tool round trip ends with a text answer. A Responses answer calls a
     /// tool the request offers as `custom` with a `custom_tool_call` whose input is the text. An
     /// Anthropic request that forces one of these tools (`tool_choice` `tool`) gets that call
-    /// alone, without text, as Anthropic answers it.
+    /// alone, without text, as Anthropic answers it. A Gemini answer makes them once the last
+    /// content is no `functionResponse`, signing the first.
     pub tool_calls: Vec<(String, String)>,
-    /// How many pieces each tool call's arguments are streamed in.
+    /// How many pieces each tool call's arguments are streamed in (Gemini sends each call whole).
     pub argument_pieces: usize,
 }
 
@@ -116,6 +117,11 @@ impl SeenRequest {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.header_values(name).into_iter().next()
+    }
+
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
 }
 

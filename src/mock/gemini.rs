@@ -5,13 +5,13 @@
 //! ([`SeenRequest::gemini_key`] says which a request used).
 //!
 //! It checks a request the way the real API does and refuses what the real API refuses, with
-//! Gemini's `{"error": {code, message, status}}` (see [`check`]). A request it accepts is answered
-//! like a Gemini 3 model: with thoughts asked for (`thinkingConfig.includeThoughts`) and a
-//! reasoning configured, a `thought: true` part first; then the scripted function calls (the first
-//! one signed with a `thoughtSignature`, as Gemini signs parallel calls), or once the last content
-//! answers a call, a text quoting the `functionResponse`'s output; without a script, the plain
-//! text. A structured-output request (`responseMimeType: application/json` with a schema, as Gemini
-//! CLI's model router sends) gets JSON text valid for its schema. Every answer ends with
+//! Gemini's `{"error": {code, message, status}}` (`check.rs` lists the rules). A request it accepts
+//! is answered like a Gemini 3 model: with thoughts asked for (`thinkingConfig.includeThoughts`)
+//! and a reasoning configured, a `thought: true` part first; then the scripted function calls (the
+//! first one signed with a `thoughtSignature`, as Gemini signs parallel calls), or once the last
+//! content answers a call, a text quoting the `functionResponse`'s output; without a script, the
+//! plain text. A structured-output request (`responseMimeType: application/json` with a schema, as
+//! Gemini CLI's model router sends) gets JSON text valid for its schema. Every answer ends with
 //! `finishReason: STOP` and `usageMetadata`.
 
 mod check;
@@ -83,11 +83,6 @@ impl SeenRequest {
     /// The Gemini key this request carried and where, as the mock read it.
     pub fn gemini_key(&self) -> Option<GeminiKey> {
         key_of(self.header("x-goog-api-key"), &self.query)
-    }
-
-    /// The body as JSON (`Null` when it is not JSON).
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 }
 
