@@ -1,12 +1,16 @@
 //! The mock upstream on its own: `cargo run --example mock -- [PORT] [--key KEY] [--status N]
 //! [--delay-ms N] [--deltas N] [--interval-ms N] [--openai] [--tool-call NAME JSON]`. Answers
-//! Anthropic `/v1/messages`, OpenAI `/v1/chat/completions` and the OpenAI Responses API
-//! (`/v1/responses`, refusing what the real API refuses), plain and SSE, until Ctrl-C.
+//! Anthropic `/v1/messages`, OpenAI `/v1/chat/completions`, the OpenAI Responses API
+//! (`/v1/responses`) and the Gemini API (`/v1beta/models/…`), the last two refusing what the real
+//! APIs refuse, plain and streamed, until Ctrl-C.
 //! `--openai` makes its Chat Completions answers reason first (as DeepSeek does) and send a usage
-//! chunk when asked, and its Responses answers start with a reasoning item; `--tool-call Bash
-//! '{"command":"ls"}'` adds a tool call to the answers of all three APIs, made until the
-//! conversation ends in a tool result. For Codex CLI: `--openai --tool-call exec_command
-//! '{"cmd":"echo MARKER-1"}'`, with the base URL `http://127.0.0.1:PORT/v1`.
+//! chunk when asked, its Responses answers start with a reasoning item and its Gemini answers with
+//! a thought (when the request asks for thoughts); `--tool-call Bash '{"command":"ls"}'` adds a
+//! tool call to the answers of all four APIs, made until the conversation ends in a tool result.
+//! For Codex CLI: `--openai --tool-call exec_command '{"cmd":"echo MARKER-1"}'`, with the base URL
+//! `http://127.0.0.1:PORT/v1`. For Gemini CLI: `--openai --tool-call run_shell_command
+//! '{"command":"echo MARKER-1"}'`, with `GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT` (and the
+//! settings of tests/gemini.rs); `--key` is then checked against `x-goog-api-key` or `?key=`.
 
 use std::time::Duration;
 use switchyard::mock::{Behaviour, MockUpstream, OpenAiAnswer};

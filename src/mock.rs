@@ -1,9 +1,11 @@
 //! A streaming mock upstream that speaks enough of Anthropic `/v1/messages`, OpenAI
-//! `/v1/chat/completions` and the OpenAI Responses API (`/v1/responses`, see [`responses`]), plain
-//! and SSE, for the demo, the tests and the benchmark. Each run can be told to answer a status, add
+//! `/v1/chat/completions`, the OpenAI Responses API (`/v1/responses`, see [`responses`]) and the
+//! Gemini API (`/v1beta/models/…`, see [`gemini`]), plain and streamed, for the demo, the tests and
+//! the benchmark. Each run can be told to answer a status, add
 //! `Retry-After`, delay, hang, or drop the connection after N events; it counts hits and keeps what
 //! it received.
 
+pub mod gemini;
 pub mod responses;
 
 use actix_web::dev::ServerHandle;
@@ -20,7 +22,8 @@ pub struct Behaviour {
     /// Shown in answers, so a client sees which mock replied.
     pub name: String,
     /// The key it accepts in `x-api-key` or `Authorization: Bearer` (the Responses API: only
-    /// `Bearer`); anything else gets 401.
+    /// `Bearer`); anything else gets 401. The Gemini API takes it in `x-goog-api-key` or `?key=`
+    /// and answers as Google does: 403 without a key, 400 `API_KEY_INVALID` for another.
     pub key: Option<String>,
     /// Answer every request with this status and an error body in the API's shape.
     pub status: Option<u16>,
@@ -41,8 +44,8 @@ pub struct Behaviour {
     pub drop_after_events: Option<usize>,
     /// OpenAI answers that carry more than text (reasoning, tool calls, a usage chunk when the
     /// request asks for one); its tool calls also go into Anthropic answers as `tool_use` blocks,
-    /// and its reasoning and tool calls into Responses answers as items. `None` keeps the plain
-    /// text answers.
+    /// its reasoning and tool calls into Responses answers as items, and into Gemini answers as a
+    /// thought and `functionCall` parts. `None` keeps the plain text answers.
     pub openai: Option<OpenAiAnswer>,
 }
 
@@ -56,9 +59,10 @@ pub struct OpenAiAnswer {
     /// result, so a client's tool round trip ends with a text answer. A Responses answer calls a
     /// tool the request offers as `custom` with a `custom_tool_call` whose input is the text. An
     /// Anthropic request that forces one of these tools (`tool_choice` `tool`) gets that call
-    /// alone, without text, as Anthropic answers it.
+    /// alone, without text, as Anthropic answers it. A Gemini answer makes them once the last
+    /// content is no `functionResponse`, signing the first.
     pub tool_calls: Vec<(String, String)>,
-    /// How many pieces each tool call's arguments are streamed in.
+    /// How many pieces each tool call's arguments are streamed in (Gemini sends each call whole).
     pub argument_pieces: usize,
 }
 
@@ -114,6 +118,11 @@ impl SeenRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.header_values(name).into_iter().next()
     }
+
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 struct Shared {
@@ -125,6 +134,8 @@ struct Shared {
     streams_cancelled: AtomicUsize,
     /// Responses answered so far: numbers their ids, so no two answers share a `call_id`.
     responses: AtomicUsize,
+    /// Gemini requests answered so far: numbers their `responseId`s and call ids.
+    gemini: AtomicUsize,
 }
 
 /// Counts a stream as cancelled if it is dropped before it ends.
@@ -177,6 +188,7 @@ impl MockUpstream {
             event_times: Mutex::new(Vec::new()),
             streams_cancelled: AtomicUsize::new(0),
             responses: AtomicUsize::new(0),
+            gemini: AtomicUsize::new(0),
         });
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
@@ -282,6 +294,7 @@ enum Api {
     Anthropic,
     OpenAi,
     Responses,
+    Gemini,
     Models,
     Other,
 }
@@ -317,7 +330,9 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
         actix_rt::time::sleep(b.head_delay).await;
     }
     let path = req.path();
-    let api = if path.ends_with("/v1/messages") {
+    let api = if gemini::is_gemini_path(path) {
+        Api::Gemini
+    } else if path.ends_with("/v1/messages") {
         Api::Anthropic
     } else if path.ends_with("/chat/completions") {
         Api::OpenAi
@@ -328,6 +343,10 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
     } else {
         Api::Other
     };
+    if api == Api::Gemini {
+        let serial = shared.gemini.fetch_add(1, Ordering::SeqCst) + 1;
+        return gemini::answer(&req, &b, &body, serial, shared.into_inner());
+    }
     if let Some(expected) = &b.key {
         let headers = req.headers();
         let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
@@ -733,11 +752,15 @@ fn anthropic_tool_answer(
 
 /// The signature the mock gives a thinking block: it accepts back only its own, unchanged.
 pub fn mock_signature(thinking: &str) -> String {
-    // FNV-1a: stable across runs and platforms.
-    let hash = thinking.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+    format!("mocksig-{}", fnv(thinking))
+}
+
+/// FNV-1a of `s` in 16 hex digits: stable across runs and platforms.
+fn fnv(s: &str) -> String {
+    let hash = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    format!("mocksig-{hash:016x}")
+    format!("{hash:016x}")
 }
 
 /// The events of a signed thinking block at index 0.
