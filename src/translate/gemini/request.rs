@@ -562,6 +562,7 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
     let mut renamed = Renamed::default();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut system = request.system;
+    let mut contents = Merged::default();
     out.open_object();
     out.key("contents").map_err(unwritable)?;
     out.open_array();
@@ -577,14 +578,17 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
                 continue;
             }
             Role::User => ("user", user_parts(turn.parts, &names)),
-            Role::Assistant => ("model", model_parts(turn.parts, &mut renamed, &mut names)),
+            Role::Assistant => (
+                "model",
+                (
+                    Vec::new(),
+                    model_parts(turn.parts, &mut renamed, &mut names),
+                ),
+            ),
         };
-        if parts.is_empty() {
-            continue;
-        }
-        out.value(&out! {"role" => role, "parts" => Out::Array(parts)})
-            .map_err(unwritable)?;
+        contents.push(role, parts, &mut out).map_err(unwritable)?;
     }
+    contents.flush(&mut out).map_err(unwritable)?;
     out.close();
     if !system.is_empty() {
         let text = Out::from(joined(system));
@@ -683,7 +687,7 @@ fn thinking_config(reasoning: Reasoning, model: &str) -> Option<Out<'static>> {
         .budget
         .or_else(|| reasoning.effort.and_then(Effort::budget))?;
     let setting = if level_model {
-        let level = if budget <= 4096 { "low" } else { "high" };
+        let level = if budget <= 4096 { "LOW" } else { "HIGH" };
         ("thinkingLevel", Out::from(level))
     } else {
         ("thinkingBudget", Out::U64(budget))
@@ -691,15 +695,57 @@ fn thinking_config(reasoning: Reasoning, model: &str) -> Option<Out<'static>> {
     Some(Out::Object(vec![("includeThoughts", true.into()), setting]))
 }
 
-/// An assistant turn's parts: texts, then calls with their signatures. The signature a client gave
-/// back goes on the part after it; the first call of a turn without one gets the placeholder.
+/// Gemini contents as they are written: consecutive turns of one role are one content (Gemini
+/// wants every result of a turn's calls in the one content after it), tool results first.
+#[derive(Default)]
+struct Merged<'a> {
+    role: Option<&'static str>,
+    results: Vec<Out<'a>>,
+    rest: Vec<Out<'a>>,
+}
+
+impl<'a> Merged<'a> {
+    fn push(
+        &mut self,
+        role: &'static str,
+        (results, rest): (Vec<Out<'a>>, Vec<Out<'a>>),
+        out: &mut JsonWriter,
+    ) -> serde_json::Result<()> {
+        if results.is_empty() && rest.is_empty() {
+            return Ok(());
+        }
+        if self.role != Some(role) {
+            self.flush(out)?;
+            self.role = Some(role);
+        }
+        self.results.extend(results);
+        self.rest.extend(rest);
+        Ok(())
+    }
+
+    /// Writes the content in progress, if there is one.
+    fn flush(&mut self, out: &mut JsonWriter) -> serde_json::Result<()> {
+        let Some(role) = self.role.take() else {
+            return Ok(());
+        };
+        let mut parts = std::mem::take(&mut self.results);
+        parts.append(&mut self.rest);
+        out.value(&out! {"role" => role, "parts" => Out::Array(parts)})
+    }
+}
+
+/// An assistant turn's parts: texts and calls. A Gemini signature the client gave back (in a
+/// thinking block) goes on the next call, or on the next text when no call follows it; the first
+/// call of a turn without one gets the placeholder.
 fn model_parts<'a>(
     parts: Vec<Part<'a>>,
     renamed: &mut Renamed,
     names: &mut HashMap<String, String>,
 ) -> Vec<Out<'a>> {
-    let mut list = Vec::with_capacity(parts.len());
+    let mut list: Vec<Vec<(&'static str, Out<'a>)>> = Vec::with_capacity(parts.len());
     let mut signature: Option<String> = None;
+    // The text after the signature, which takes it if no call does.
+    let mut text_after: Option<usize> = None;
     let mut first_call = true;
     for part in parts {
         match part {
@@ -708,14 +754,14 @@ fn model_parts<'a>(
             } => {
                 if let Some(s) = gemini_signature(&s) {
                     signature = Some(s.to_string());
+                    text_after = None;
                 }
             }
             Part::Text(text) if !text.is_empty() => {
-                let mut p = vec![("text", Out::from(text))];
-                if let Some(s) = signature.take() {
-                    p.push(("thoughtSignature", s.into()));
+                if signature.is_some() && text_after.is_none() {
+                    text_after = Some(list.len());
                 }
-                list.push(Out::Object(p));
+                list.push(vec![("text", Out::from(text))]);
             }
             Part::ToolCall(call) => {
                 let name = renamed.name(call.name, false);
@@ -728,18 +774,25 @@ fn model_parts<'a>(
                     None if first_call => p.push(("thoughtSignature", SKIP_SIGNATURE.into())),
                     None => {}
                 }
+                text_after = None;
                 first_call = false;
-                list.push(Out::Object(p));
+                list.push(p);
             }
             _ => {}
         }
     }
-    list
+    if let (Some(s), Some(at)) = (signature, text_after) {
+        list[at].push(("thoughtSignature", s.into()));
+    }
+    list.into_iter().map(Out::Object).collect()
 }
 
-/// A user turn's parts: tool results as `functionResponse` parts first (their images after
-/// them), then the rest.
-fn user_parts<'a>(parts: Vec<Part<'a>>, names: &HashMap<String, String>) -> Vec<Out<'a>> {
+/// A user turn's parts: tool results as `functionResponse` parts, and the rest (the results'
+/// images among them).
+fn user_parts<'a>(
+    parts: Vec<Part<'a>>,
+    names: &HashMap<String, String>,
+) -> (Vec<Out<'a>>, Vec<Out<'a>>) {
     let mut results = Vec::new();
     let mut rest = Vec::new();
     for part in parts {
@@ -777,8 +830,7 @@ fn user_parts<'a>(parts: Vec<Part<'a>>, names: &HashMap<String, String>) -> Vec<
             other => rest.extend(content_part(other)),
         }
     }
-    results.extend(rest);
-    results
+    (results, rest)
 }
 
 /// A user's text, image or document as a Gemini part.
