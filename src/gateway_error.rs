@@ -217,6 +217,7 @@ impl GatewayError {
             openai_type: self.openai_type(),
             code: self.kind(),
             message: &message,
+            status: self.status().as_u16(),
         };
         crate::wire::errors::error_value(api, &words)
     }

@@ -55,6 +55,8 @@ impl Call {
                 b"response.incomplete",
                 b"response.failed",
             ])),
+            // No end marker: the chunk that says how the answer finished is its last.
+            Call::Generation(Api::Gemini) => Some(StreamEnd::Named(&[b"\"finishReason\""])),
             Call::CountTokens | Call::ModelList(_) | Call::Other(_) => None,
         }
     }

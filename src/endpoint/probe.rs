@@ -53,6 +53,9 @@ pub fn not_an_answer(kind: ProbeKind, api: Api, body: &[u8], whole: bool) -> Opt
     let real = match (kind, api) {
         (ProbeKind::Messages, Api::OpenAi) => answer.get("choices").is_some_and(|c| c.is_array()),
         (ProbeKind::Messages, Api::Responses) => answer.get("output").is_some_and(|o| o.is_array()),
+        (ProbeKind::Messages, Api::Gemini) => {
+            answer.get("candidates").is_some_and(|c| c.is_array())
+        }
         (ProbeKind::Messages, Api::Anthropic) => {
             answer.get("type").and_then(|t| t.as_str()) == Some("message")
                 || answer.get("content").is_some_and(|c| c.is_array())
@@ -63,6 +66,7 @@ pub fn not_an_answer(kind: ProbeKind, api: Api, body: &[u8], whole: bool) -> Opt
         let wanted = match (kind, api) {
             (ProbeKind::Messages, Api::OpenAi) => "a chat completion",
             (ProbeKind::Messages, Api::Responses) => "a response",
+            (ProbeKind::Messages, Api::Gemini) => "a Gemini answer",
             (ProbeKind::Messages, Api::Anthropic) => "a message",
             _ => "a model list",
         };

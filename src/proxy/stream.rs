@@ -244,6 +244,7 @@ pub fn sse_error_event(client: Api, message: &str) -> Vec<u8> {
         openai_type: "server_error",
         code: "upstream_stream_error",
         message,
+        status: 500,
     };
     crate::wire::errors::error_event_of(client, &words)
 }

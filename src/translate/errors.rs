@@ -3,9 +3,10 @@
 
 use super::lazy::{Json, Object};
 use super::Api;
-pub use crate::wire::errors::{error_body, error_event, ErrorKind};
+pub use crate::wire::errors::{error_body, error_event, error_value, ErrorKind};
 
-/// The message and kind inside an error body of either API (`None` when it is not one).
+/// The message and kind inside an error body of any API (`None` when it is not one): Anthropic's
+/// and OpenAI's `type` and `code` words, Gemini's google.rpc `status`.
 pub(crate) fn read_error(body: &Object<'_>) -> Option<(Option<ErrorKind>, String)> {
     let error = body.get("error")?;
     if let Some(text) = error.as_str() {
@@ -18,7 +19,11 @@ pub(crate) fn read_error(body: &Object<'_>) -> Option<(Option<ErrorKind>, String
         Some(message) => message.into_owned(),
         None => error.compact().into_owned(),
     };
-    Some((ErrorKind::from_words(&kind, &code), message))
+    let named = ErrorKind::from_words(&kind, &code).or_else(|| {
+        let status = fields.str("status")?;
+        ErrorKind::from_gemini_status(&status)
+    });
+    Some((named, message))
 }
 
 /// An upstream's error answer (status and body, of either API) as the client API's error body.
@@ -44,7 +49,10 @@ pub fn translate_error(client: Api, status: u16, upstream_body: &[u8]) -> Vec<u8
         (ErrorKind::Overloaded, Some(ErrorKind::RateLimit)) => ErrorKind::RateLimit,
         _ => by_status,
     };
-    error_body(client, kind, &message)
+    // A Gemini client reads the status again in the body's `code`.
+    let mut words = kind.words(&message);
+    words.status = status;
+    error_value(client, &words).to_string().into_bytes()
 }
 
 #[cfg(test)]

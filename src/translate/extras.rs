@@ -98,7 +98,8 @@ impl Meter {
     }
 }
 
-/// `GET /v1/models` in the caller's shape, listing `models` in order.
+/// `GET /v1/models` (Gemini: `GET /v1beta/models`) in the caller's shape, listing `models` in
+/// order.
 pub fn models_list(api: Api, models: &[String]) -> Value {
     match api {
         Api::Anthropic => {
@@ -121,6 +122,16 @@ pub fn models_list(api: Api, models: &[String]) -> Value {
                 )
                 .collect();
             json!({"object": "list", "data": data})
+        }
+        Api::Gemini => {
+            let data: Vec<Value> = models
+                .iter()
+                .map(|m| {
+                    json!({"name": format!("models/{m}"), "displayName": m,
+                    "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"]})
+                })
+                .collect();
+            json!({"models": data})
         }
     }
 }

@@ -6,7 +6,7 @@ use super::ir::{Answer, Event, Request};
 use super::lazy::{Json, Object, Out};
 use super::sse::SseParser;
 use super::structured::{self, AnswerText};
-use super::{anthropic, chat, responses};
+use super::{anthropic, chat, gemini, responses};
 use super::{Api, Cut, ErrorKind, Exchange, Refusal, ToolName, Usage};
 
 /// What a request writer needs to know besides the request.
@@ -52,16 +52,19 @@ pub(crate) fn unwritable(e: serde_json::Error) -> Refusal {
     Refusal::NotJson(format!("the translated request could not be written: {e}"))
 }
 
-/// A client's request in the intermediate form, read by the reader of the client's API.
+/// A client's request in the intermediate form, read by the reader of the client's API (a Gemini
+/// client's with what its path said and its schemas made JSON Schema: `gemini`).
 pub(crate) fn read_request<'a>(
     client: Api,
     request: &Object<'a>,
     upstream: Api,
+    gemini: &'a gemini::Prepared,
 ) -> Result<Request<'a>, Refusal> {
     match client {
         Api::Anthropic => anthropic::read_request(request, upstream),
         Api::OpenAi => chat::read_request(request, upstream),
         Api::Responses => responses::read_request(request, upstream),
+        Api::Gemini => gemini::read_request(request, upstream, gemini),
     }
 }
 
@@ -75,6 +78,7 @@ pub(crate) fn write_request(
         Api::Anthropic => anthropic::write_request(request, target),
         Api::OpenAi => chat::write_request(request, target),
         Api::Responses => responses::write_request(request, target),
+        Api::Gemini => gemini::write_request(request, target),
     }
 }
 
@@ -89,6 +93,7 @@ pub(crate) fn read_answer<'a>(
         Api::Anthropic => anthropic::read_answer(answer, tool_names),
         Api::OpenAi => chat::read_answer(answer, tool_names),
         Api::Responses => responses::read_answer(answer, tool_names),
+        Api::Gemini => gemini::read_answer(answer, tool_names),
     };
     structured::answer_as_text(answer, tool_names)
 }
@@ -104,6 +109,7 @@ pub(crate) fn write_answer(
         Api::Anthropic => anthropic::write_answer(answer, view, capacity),
         Api::OpenAi => chat::write_answer(answer, view, capacity),
         Api::Responses => responses::write_answer(answer, view, capacity),
+        Api::Gemini => gemini::write_answer(answer, view, capacity),
     }
 }
 
@@ -135,6 +141,7 @@ enum ApiReader {
     Anthropic(anthropic::StreamReader),
     Chat(chat::StreamReader),
     Responses(responses::StreamReader),
+    Gemini(gemini::StreamReader),
 }
 
 impl AnyReader {
@@ -145,6 +152,7 @@ impl AnyReader {
             Api::Anthropic => ApiReader::Anthropic(anthropic::StreamReader::new(tool_names)),
             Api::OpenAi => ApiReader::Chat(chat::StreamReader::new(tool_names)),
             Api::Responses => ApiReader::Responses(responses::StreamReader::new(tool_names)),
+            Api::Gemini => ApiReader::Gemini(gemini::StreamReader::new(tool_names)),
         };
         AnyReader { api, answer }
     }
@@ -154,6 +162,7 @@ impl AnyReader {
             ApiReader::Anthropic(r) => r,
             ApiReader::Chat(r) => r,
             ApiReader::Responses(r) => r,
+            ApiReader::Gemini(r) => r,
         };
         (reader, &mut self.answer)
     }
@@ -175,6 +184,7 @@ impl ReadStream for AnyReader {
             ApiReader::Anthropic(r) => r.usage(),
             ApiReader::Chat(r) => r.usage(),
             ApiReader::Responses(r) => r.usage(),
+            ApiReader::Gemini(r) => r.usage(),
         }
     }
 }
@@ -185,6 +195,7 @@ pub(crate) enum AnyWriter {
     Anthropic(anthropic::StreamWriter),
     Chat(chat::StreamWriter),
     Responses(responses::StreamWriter),
+    Gemini(gemini::StreamWriter),
 }
 
 impl AnyWriter {
@@ -203,6 +214,7 @@ impl AnyWriter {
                 exchange.created,
                 exchange.tool_names.clone(),
             )),
+            Api::Gemini => AnyWriter::Gemini(gemini::StreamWriter::new(model)),
         }
     }
 }
@@ -213,6 +225,7 @@ impl WriteStream for AnyWriter {
             AnyWriter::Anthropic(w) => w.write(event, out),
             AnyWriter::Chat(w) => w.write(event, out),
             AnyWriter::Responses(w) => w.write(event, out),
+            AnyWriter::Gemini(w) => w.write(event, out),
         }
     }
 }

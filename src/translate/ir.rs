@@ -29,6 +29,8 @@ pub(crate) struct Request<'a> {
     /// Sampling settings, as the client wrote them.
     pub temperature: Option<Json<'a>>,
     pub top_p: Option<Json<'a>>,
+    /// Messages and Gemini `top_k`: OpenAI has none.
+    pub top_k: Option<Json<'a>>,
     /// Who the end user is (Messages `metadata.user_id`, OpenAI `user`).
     pub user: Option<Cow<'a, str>>,
     pub stream: bool,

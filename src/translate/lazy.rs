@@ -324,6 +324,11 @@ impl<'a> Object<'a> {
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
+
+    /// The members' keys, in the order written.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.members.iter().map(|(k, _)| k.as_ref())
+    }
 }
 
 /// A JSON value to write, borrowing from the request what it passes on.

@@ -26,7 +26,10 @@
 //! | `input_tokens` + `cache_read_input_tokens` (+ cache writes) | usage | `prompt_tokens` (with `cached_tokens`) |
 //! | one more tool (the format's name, its schema as `input_schema`) the model must call; its input comes back as the text, `stop_reason` end_turn | output format: JSON schema | `response_format` `json_schema` (Responses: `text.format`) |
 //!
-//! The Responses API's reader and writer are described in the `responses` module.
+//! The Responses API's reader and writer are described in the `responses` module, Gemini's in
+//! the `gemini` module. A Gemini request names its model and whether it streams in its path
+//! ([`GeminiCall::of_path`]), so a Gemini client's request is translated with
+//! [`translate_gemini_request`], and a request for a Gemini upstream goes to [`gemini_path`].
 //!
 //! Dropped: prior `thinking` blocks for an OpenAI upstream, `top_k`, `cache_control`, `seed`,
 //! `service_tier`, `store`, a format's `strict` for a Messages upstream. Refused with a 400 naming
@@ -39,6 +42,7 @@ mod anthropic;
 mod chat;
 mod errors;
 mod extras;
+mod gemini;
 mod headers;
 mod hub;
 pub(crate) mod ir;
@@ -64,6 +68,7 @@ mod request;
 
 pub use errors::{translate_error, ErrorKind};
 pub use extras::{count_tokens_answer, estimate_input_tokens, models_list};
+pub use gemini::{gemini_path, GeminiCall, GeminiMethod};
 pub use headers::{is_foreign_header, upstream_path, TRANSLATED_ACCEPT_ENCODING};
 use hub::{AnyReader, AnyWriter, Pipe};
 pub use ir::ToolName;
@@ -205,21 +210,55 @@ pub fn translate_request(
     body: &[u8],
     options: &RequestOptions,
 ) -> Result<TranslatedRequest, Refusal> {
+    translate(client, upstream, body, None, options)
+}
+
+/// [`translate_request`] for a Gemini client, whose request names its model and whether it
+/// streams in its path, not its body: `model` and `stream` are what the path said (see
+/// [`GeminiCall::of_path`]). The exchange remembers them as the client's model and wish.
+pub fn translate_gemini_request(
+    upstream: Api,
+    body: &[u8],
+    model: &str,
+    stream: bool,
+    options: &RequestOptions,
+) -> Result<TranslatedRequest, Refusal> {
+    translate(Api::Gemini, upstream, body, Some((model, stream)), options)
+}
+
+/// A client's request translated; `path` is the model and stream wish a Gemini client's path
+/// names (other APIs name them in the body).
+fn translate(
+    client: Api,
+    upstream: Api,
+    body: &[u8],
+    path: Option<(&str, bool)>,
+    options: &RequestOptions,
+) -> Result<TranslatedRequest, Refusal> {
     let request = lazy::Json::parse(body)
         .map_err(|e| Refusal::NotJson(e.to_string()))?
         .object()
         .ok_or_else(|| Refusal::NotJson("expected an object".into()))?;
-    let client_model = request.str("model").unwrap_or_default().into_owned();
+    let (client_model, stream) = match path {
+        Some((model, stream)) => (model.to_string(), stream),
+        None => (
+            request.str("model").unwrap_or_default().into_owned(),
+            request.field("stream").as_bool().unwrap_or(false),
+        ),
+    };
     let upstream_model = options
         .upstream_model
         .clone()
         .unwrap_or_else(|| client_model.clone());
-    let stream = request.field("stream").as_bool().unwrap_or(false);
     let (body, include_usage, tool_names) = if client == upstream {
         // One API on both sides is a passthrough, never translated.
         (body.to_vec(), false, Vec::new())
     } else {
-        let read = hub::read_request(client, &request, upstream)?;
+        let gemini = match client {
+            Api::Gemini => gemini::Prepared::of(&request, stream),
+            _ => gemini::Prepared::default(),
+        };
+        let read = hub::read_request(client, &request, upstream, &gemini)?;
         let include_usage = read.include_usage;
         let target = hub::Target {
             model: &upstream_model,
@@ -266,7 +305,7 @@ pub fn translate_answer(exchange: &Exchange, body: &[u8]) -> Option<Vec<u8>> {
 pub fn error_event(client: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
     match client {
         Api::Responses => responses::failed_event(kind, message),
-        Api::Anthropic | Api::OpenAi => errors::error_event(client, kind, message),
+        Api::Anthropic | Api::OpenAi | Api::Gemini => errors::error_event(client, kind, message),
     }
 }
 

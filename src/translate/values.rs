@@ -3,8 +3,8 @@
 
 use super::lazy::{Json, NULL};
 use super::{
-    anthropic, chat, responses, translate_answer, translate_request, Api, Exchange, Refusal,
-    RequestOptions, ToolName, Usage,
+    anthropic, chat, gemini, responses, translate_answer, translate_request, Api, Exchange,
+    Refusal, RequestOptions, ToolName, Usage,
 };
 use serde_json::Value;
 
@@ -95,10 +95,15 @@ fn answer_through(exchange: &Exchange, answer: &Value) -> Value {
 /// The token counts a JSON answer of `api` reports, in Anthropic's terms.
 pub fn answer_usage(api: Api, answer: &Value) -> Usage {
     let text = serde_json::to_vec(answer).unwrap_or_default();
-    let usage = Json::parse(&text).map_or(NULL, |answer| answer.get("usage"));
+    let key = match api {
+        Api::Gemini => "usageMetadata",
+        _ => "usage",
+    };
+    let usage = Json::parse(&text).map_or(NULL, |answer| answer.get(key));
     match api {
         Api::OpenAi => chat::read_usage(usage),
         Api::Anthropic => anthropic::read_usage(usage, Usage::default()),
         Api::Responses => responses::read_usage(usage).0,
+        Api::Gemini => gemini::read_usage(usage).0,
     }
 }

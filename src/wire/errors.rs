@@ -65,6 +65,40 @@ impl ErrorKind {
         }
     }
 
+    /// The HTTP status a gateway error of this kind is answered with where the kind alone decides
+    /// (a Gemini error body repeats it as `error.code`).
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::InvalidRequest => 400,
+            ErrorKind::Authentication => 401,
+            ErrorKind::Billing => 402,
+            ErrorKind::Permission => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::RequestTooLarge => 413,
+            ErrorKind::RateLimit => 429,
+            ErrorKind::Api => 500,
+            ErrorKind::Overloaded => 503,
+        }
+    }
+
+    /// The kind a Gemini (google.rpc) `error.status` names, when it names one.
+    pub fn from_gemini_status(status: &str) -> Option<ErrorKind> {
+        Some(match status {
+            "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" => {
+                ErrorKind::InvalidRequest
+            }
+            "UNAUTHENTICATED" => ErrorKind::Authentication,
+            "PERMISSION_DENIED" => ErrorKind::Permission,
+            "NOT_FOUND" => ErrorKind::NotFound,
+            "RESOURCE_EXHAUSTED" => ErrorKind::RateLimit,
+            "UNAVAILABLE" => ErrorKind::Overloaded,
+            "INTERNAL" | "UNKNOWN" | "DATA_LOSS" | "DEADLINE_EXCEEDED" | "UNIMPLEMENTED" => {
+                ErrorKind::Api
+            }
+            _ => return None,
+        })
+    }
+
     /// The kind an error object's `type` (and OpenAI `code`) names, when it names one.
     pub fn from_words(kind: &str, code: &str) -> Option<ErrorKind> {
         let word = |w: &str| kind.contains(w) || code.contains(w);
@@ -101,6 +135,7 @@ impl ErrorKind {
             openai_type,
             code,
             message,
+            status: self.http_status(),
         }
     }
 }
@@ -115,10 +150,30 @@ pub struct ErrorWords<'a> {
     /// OpenAI's `error.code`.
     pub code: &'a str,
     pub message: &'a str,
+    /// The HTTP status the error is (or would be) answered with: Gemini's `error.code`.
+    pub status: u16,
+}
+
+/// The google.rpc status word Gemini gives with an HTTP status (`RESOURCE_EXHAUSTED` for 429).
+pub fn gemini_status(http_status: u16) -> &'static str {
+    match http_status {
+        400 | 413 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        501 => "UNIMPLEMENTED",
+        503 | 529 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        400..=499 => "FAILED_PRECONDITION",
+        _ => "INTERNAL",
+    }
 }
 
 /// The error object of `api`: Anthropic `{"type":"error","error":{type, message}}`, OpenAI
-/// `{"error":{message, type, param, code}}`.
+/// `{"error":{message, type, param, code}}`, Gemini `{"error":{code, message, status}}`.
 pub fn error_value(api: Api, words: &ErrorWords<'_>) -> Value {
     match api {
         Api::Anthropic => json!({
@@ -133,6 +188,13 @@ pub fn error_value(api: Api, words: &ErrorWords<'_>) -> Value {
                 "code": words.code,
             },
         }),
+        Api::Gemini => json!({
+            "error": {
+                "code": words.status,
+                "message": words.message,
+                "status": gemini_status(words.status),
+            },
+        }),
     }
 }
 
@@ -144,11 +206,11 @@ pub fn error_body(api: Api, kind: ErrorKind, message: &str) -> Vec<u8> {
 }
 
 /// The SSE event that ends a stream of `api` that failed midway (Anthropic `event: error`,
-/// Chat Completions a `data:` chunk holding the error, Responses `response.failed`).
+/// Chat Completions and Gemini a `data:` chunk holding the error, Responses `response.failed`).
 pub fn error_event_of(api: Api, words: &ErrorWords<'_>) -> Vec<u8> {
     match api {
         Api::Anthropic => named_event("error", &error_value(api, words)),
-        Api::OpenAi => data_event(&error_value(api, words)),
+        Api::OpenAi | Api::Gemini => data_event(&error_value(api, words)),
         Api::Responses => named_event(
             "response.failed",
             &json!({"type": "response.failed", "response": {

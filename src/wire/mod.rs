@@ -19,6 +19,9 @@ pub enum Api {
     OpenAi,
     /// OpenAI Responses (`POST /responses` under the SDK's base URL).
     Responses,
+    /// Google Gemini (`POST /v1beta/models/{model}:generateContent`, or
+    /// `:streamGenerateContent?alt=sse`): the model and streaming live in the path, not the body.
+    Gemini,
 }
 
 impl Api {
@@ -28,6 +31,9 @@ impl Api {
             Api::Anthropic => "/v1/messages",
             Api::OpenAi => "/chat/completions",
             Api::Responses => "/responses",
+            // A placeholder: a Gemini path names the model and whether it streams
+            // (`translate::gemini_path`).
+            Api::Gemini => "/v1beta/models",
         }
     }
 
@@ -37,6 +43,7 @@ impl Api {
             Api::Anthropic => "Messages",
             Api::OpenAi => "Chat Completions",
             Api::Responses => "Responses",
+            Api::Gemini => "Gemini",
         }
     }
 }
@@ -46,6 +53,7 @@ impl crate::words::Words for Api {
         (Api::Anthropic, "anthropic"),
         (Api::OpenAi, "openai"),
         (Api::Responses, "responses"),
+        (Api::Gemini, "gemini"),
     ];
 }
 
@@ -55,6 +63,7 @@ impl std::fmt::Display for Api {
             Api::Anthropic => "anthropic",
             Api::OpenAi => "openai",
             Api::Responses => "responses",
+            Api::Gemini => "gemini",
         })
     }
 }

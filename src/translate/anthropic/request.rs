@@ -1,6 +1,7 @@
 //! Messages requests: read into the intermediate form (for an upstream of another API), and
 //! written from it (for an Anthropic upstream).
 
+use crate::translate::gemini::gemini_signature;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     joined, Document, Image, Input, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult,
@@ -66,6 +67,7 @@ pub(crate) fn read_request<'a>(
         stop,
         temperature: request.get("temperature").filter(|v| !v.is_null()),
         top_p: request.get("top_p").filter(|v| !v.is_null()),
+        top_k: request.get("top_k").filter(|v| !v.is_null()),
         user: request.field("metadata").get("user_id").as_str(),
         stream: request.field("stream").as_bool() == Some(true),
         include_usage: false,
@@ -458,6 +460,9 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
         if let Some(p) = request.top_p {
             out.member("top_p", &p.into()).map_err(unwritable)?;
         }
+        if let Some(k) = request.top_k {
+            out.member("top_k", &k.into()).map_err(unwritable)?;
+        }
     }
     if let Some(user) = request.user {
         out.member("metadata", &out! {"user_id" => user})
@@ -669,12 +674,12 @@ fn assistant_blocks<'a>(parts: Vec<Part<'a>>, turns: &mut Merged) -> Vec<Block<'
                 let block = out! {"type" => "tool_use", "id" => call.id, "name" => call.name, "input" => input};
                 (block, false)
             }
-            // Anthropic checks the signature: thinking without one (another API's reasoning)
-            // cannot go back.
+            // Anthropic checks the signature: thinking without one (another API's reasoning),
+            // or with a Gemini signature the gateway carried, cannot go back.
             Part::Thinking {
                 text,
                 signature: Some(signature),
-            } if !signature.is_empty() => {
+            } if !signature.is_empty() && gemini_signature(&signature).is_none() => {
                 let block =
                     out! {"type" => "thinking", "thinking" => text, "signature" => signature};
                 (block, true)

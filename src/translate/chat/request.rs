@@ -96,6 +96,7 @@ pub(crate) fn read_request<'a>(
         stop,
         temperature: request.get("temperature").filter(|v| !v.is_null()),
         top_p: request.get("top_p").filter(|v| !v.is_null()),
+        top_k: None,
         user: request.str("user"),
         stream: request.field("stream").as_bool() == Some(true),
         include_usage: request

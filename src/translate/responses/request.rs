@@ -72,6 +72,7 @@ pub(crate) fn read_request<'a>(
         stop: None,
         temperature: request.get("temperature").filter(|v| !v.is_null()),
         top_p: request.get("top_p").filter(|v| !v.is_null()),
+        top_k: None,
         user: request
             .str("user")
             .or_else(|| request.str("safety_identifier")),
