@@ -10,6 +10,35 @@ use subtle::ConstantTimeEq;
 /// The headers a client key may come in, in the order they are reported.
 pub const KEY_HEADERS: [&str; 3] = ["authorization", "x-api-key", "x-goog-api-key"];
 
+/// The query parameter a Gemini client may send its key in (`?key=KEY`). It is never forwarded.
+pub const KEY_PARAMETER: &str = "key";
+
+/// The values of the `key` query parameter, decoded (none when the query cannot be read).
+pub fn query_keys(query: &str) -> Vec<String> {
+    if !query.split('&').any(|pair| pair.starts_with("key=")) {
+        return Vec::new();
+    }
+    actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
+        .map(|pairs| {
+            pairs
+                .into_inner()
+                .into_iter()
+                .filter(|(name, value)| name == KEY_PARAMETER && !value.is_empty())
+                .map(|(_, value)| value)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `query` without its `key` parameters, as it goes upstream; `None` when it has none.
+pub fn without_query_key(query: &str) -> Option<String> {
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| pair.split('=').next() != Some(KEY_PARAMETER))
+        .collect();
+    (kept.len() != query.split('&').count()).then(|| kept.join("&"))
+}
+
 /// Whether a request to this route must present the client key under `mode` (already effective).
 pub fn key_required(mode: AuthMode, is_health_route: bool) -> bool {
     match mode {
@@ -63,8 +92,10 @@ pub fn key_matches(expected: &Secret, presented: &str) -> bool {
 
 /// Admits the request if any presented credential matches `expected` (so a stale `Authorization`
 /// cannot shadow a correct `x-api-key`). On refusal, says which headers were seen (names only).
-pub fn check_key(expected: &Secret, headers: &HeaderMap) -> Result<(), String> {
-    let presented = presented_credentials(headers);
+pub fn check_key(expected: &Secret, headers: &HeaderMap, query: &str) -> Result<(), String> {
+    let mut presented = presented_credentials(headers);
+    let from_query = query_keys(query);
+    presented.extend(from_query.iter().map(|key| ("?key=", key.as_str())));
     // Compare every candidate, not stopping at the first match, so timing does not tell which matched.
     let mut admitted = false;
     for (_, key) in &presented {
@@ -75,7 +106,7 @@ pub fn check_key(expected: &Secret, headers: &HeaderMap) -> Result<(), String> {
     }
     if presented.is_empty() {
         return Err(
-            "no key presented; send it as `Authorization: Bearer KEY`, `x-api-key: KEY` or `x-goog-api-key: KEY` \
+            "no key presented; send it as `Authorization: Bearer KEY`, `x-api-key: KEY`, `x-goog-api-key: KEY` or `?key=KEY` \
              (this is the gateway's own check, proxy.api_key, not an upstream's answer)"
                 .to_string(),
         );
@@ -117,7 +148,7 @@ mod tests {
             h(&[("x-api-key", "right-key")]),
             h(&[("x-goog-api-key", "right-key")]),
         ] {
-            assert!(check_key(&key(), &headers).is_ok(), "{headers:?}");
+            assert!(check_key(&key(), &headers, "").is_ok(), "{headers:?}");
         }
     }
 
@@ -127,24 +158,39 @@ mod tests {
             ("authorization", "Bearer stale"),
             ("x-api-key", "right-key"),
         ]);
-        assert!(check_key(&key(), &headers).is_ok());
+        assert!(check_key(&key(), &headers, "").is_ok());
         let headers = h(&[("x-api-key", "stale"), ("x-api-key", "right-key")]);
-        assert!(check_key(&key(), &headers).is_ok());
+        assert!(check_key(&key(), &headers, "").is_ok());
     }
 
     #[test]
     fn wrong_or_missing_keys_are_refused_naming_only_the_headers() {
-        let err = check_key(&key(), &h(&[("authorization", "Bearer wrong-key")])).unwrap_err();
+        let err = check_key(&key(), &h(&[("authorization", "Bearer wrong-key")]), "").unwrap_err();
         assert!(
             err.contains("authorization") && !err.contains("wrong-key"),
             "{err}"
         );
-        let err = check_key(&key(), &h(&[])).unwrap_err();
+        let err = check_key(&key(), &h(&[]), "").unwrap_err();
         assert!(err.contains("no key presented"));
         // "Bearer<key>" without a space is the whole value, which does not match.
-        assert!(check_key(&key(), &h(&[("authorization", "Bearerright-key")])).is_err());
+        assert!(check_key(&key(), &h(&[("authorization", "Bearerright-key")]), "").is_err());
         // An empty expected key never matches anything.
         assert!(!key_matches(&Secret::default(), ""));
+    }
+
+    #[test]
+    fn a_gemini_client_may_send_its_key_as_a_query_parameter_which_never_goes_on() {
+        assert!(check_key(&key(), &h(&[]), "alt=sse&key=right-key").is_ok());
+        assert!(check_key(&key(), &h(&[]), "key=right%2Dkey").is_ok());
+        let err = check_key(&key(), &h(&[]), "key=wrong").unwrap_err();
+        assert!(err.contains("?key=") && !err.contains("wrong"), "{err}");
+        assert!(check_key(&key(), &h(&[]), "monkey=right-key").is_err());
+        assert_eq!(
+            without_query_key("alt=sse&key=right-key").as_deref(),
+            Some("alt=sse")
+        );
+        assert_eq!(without_query_key("key=a&key=b").as_deref(), Some(""));
+        assert_eq!(without_query_key("alt=sse"), None);
     }
 
     #[test]

@@ -460,10 +460,12 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     }
     let admin_key = &config.proxy.admin_key;
     let is_admin = destination == Destination::Admin;
-    let admin_ok = is_admin && !admin_key.is_empty() && auth::check_key(admin_key, headers).is_ok();
+    let admin_ok = is_admin
+        && !admin_key.is_empty()
+        && auth::check_key(admin_key, headers, req.query_string()).is_ok();
     let mode = config.proxy.effective_auth_mode();
     if auth::key_required(mode, destination == Destination::Health) && !admin_ok {
-        auth::check_key(&config.proxy.api_key, headers).map_err(|m| {
+        auth::check_key(&config.proxy.api_key, headers, req.query_string()).map_err(|m| {
             let mut refused = refuse(GatewayError::Unauthorized(m));
             if destination == Destination::Health {
                 admin::prove_instance(req.request(), refused.headers_mut());
@@ -474,7 +476,7 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     let read_only = req.method() == Method::GET || req.method() == Method::HEAD;
     let admin_needed = !read_only || config.proxy.allow_lan_access;
     if is_admin && !admin_key.is_empty() && admin_needed && !admin_ok {
-        let why = auth::check_key(admin_key, headers)
+        let why = auth::check_key(admin_key, headers, req.query_string())
             .err()
             .unwrap_or_default();
         return Err(refuse(GatewayError::AdminUnauthorized(

@@ -276,7 +276,7 @@ proptest! {
             }
         }
         let key = switchyard::Secret::new("the-right-key".into());
-        let admitted = switchyard::auth::check_key(&key, &headers).is_ok();
+        let admitted = switchyard::auth::check_key(&key, &headers, "").is_ok();
         let any_right = switchyard::auth::presented_credentials(&headers).iter().any(|(_, k)| *k == "the-right-key");
         prop_assert_eq!(admitted, any_right);
     }

@@ -487,3 +487,63 @@ fn gemini_cli_stops_at_a_400_and_keeps_its_error_report_in_its_own_tmpdir() {
     assert_eq!(run.error_reports.len(), 1, "{}", run.transcript());
     assert_eq!(mock.requests().len(), 1, "a 400 is not retried");
 }
+
+/// A gateway whose one endpoint speaks `api` at `base_url`, with the key the mocks accept.
+fn gateway_to(api: &str, base_url: &str) -> common::Gateway {
+    common::Gateway::start(&common::config(
+        "",
+        &[format!(
+            "  - id: up\n    api: {api}\n    base_url: {base_url}\n    api_key: {API_KEY}\n"
+        )],
+    ))
+}
+
+#[test]
+fn gemini_cli_through_the_gateway_to_a_gemini_endpoint_is_a_passthrough() {
+    if !gemini_is_installed("gemini_cli_through_the_gateway_to_a_gemini_endpoint_is_a_passthrough")
+    {
+        return;
+    }
+    let (command, marker) = marker_command();
+    let mock = gemini_mock(Some(&command));
+    let gw = gateway_to("gemini", &mock.url());
+    shell_round_trip(&gw.url, Some("gemini-2.5-pro"), &marker);
+    check_round_trip_requests(&mock.requests(), Some("gemini-2.5-pro"), &marker);
+}
+
+/// A shell round trip through the gateway to an endpoint of another API whose mock calls the
+/// shell tool and then answers the tool's output with its own text: the CLI ran the command, and
+/// the upstream's second request carries the marker as that API's tool result.
+fn translated_round_trip(api: &str, base_url: impl Fn(&MockUpstream) -> String) {
+    let (command, marker) = marker_command();
+    let mock = gemini_mock(Some(&command));
+    let gw = gateway_to(api, &base_url(&mock));
+    shell_round_trip(&gw.url, Some("gemini-2.5-pro"), MOCK_NAME);
+    let seen = mock.requests();
+    let calls: Vec<Value> = seen.iter().map(body).collect();
+    let last = calls.last().expect("requests");
+    assert!(
+        last.to_string().contains(&marker),
+        "no {marker} in the last request: {last:#}"
+    );
+    let tools = calls[0]["tools"].to_string();
+    assert!(tools.contains(SHELL_TOOL), "{tools}");
+}
+
+#[test]
+fn gemini_cli_through_the_gateway_to_an_anthropic_endpoint_runs_the_shell() {
+    if !gemini_is_installed(
+        "gemini_cli_through_the_gateway_to_an_anthropic_endpoint_runs_the_shell",
+    ) {
+        return;
+    }
+    translated_round_trip("anthropic", |mock| mock.url());
+}
+
+#[test]
+fn gemini_cli_through_the_gateway_to_a_chat_endpoint_runs_the_shell() {
+    if !gemini_is_installed("gemini_cli_through_the_gateway_to_a_chat_endpoint_runs_the_shell") {
+        return;
+    }
+    translated_round_trip("openai", |mock| format!("{}/v1", mock.url()));
+}

@@ -191,6 +191,8 @@ crate::words! {
         Both = "both",
         XApiKey = "x-api-key",
         Bearer = "bearer",
+        /// Google's `x-goog-api-key` (the default of `api: gemini`).
+        GoogApiKey = "x-goog-api-key",
     }
 }
 

@@ -230,7 +230,7 @@ fn an_endpoint_speaks_an_api_and_openai_ones_take_a_bearer_key() {
     assert_eq!(p.field, "endpoints[0].api");
     assert_eq!(p.line, Some(4));
     assert!(
-        p.message.contains("anthropic, openai or responses"),
+        p.message.contains("anthropic, openai, responses or gemini"),
         "{}",
         p.message
     );

@@ -445,9 +445,7 @@ impl Validator<'_> {
         let default_auth = match api {
             Api::Anthropic => UpstreamAuth::Both,
             Api::OpenAi | Api::Responses => UpstreamAuth::Bearer,
-            // Gemini takes `x-goog-api-key`, which no `auth` word sends yet: the request path's
-            // Gemini support decides it.
-            Api::Gemini => UpstreamAuth::Bearer,
+            Api::Gemini => UpstreamAuth::GoogApiKey,
         };
         let auth = self.word(&field("auth"), raw.auth.as_deref(), default_auth, "value")?;
         if raw.max_tokens == Some(0) {

@@ -17,6 +17,8 @@ pub struct Wire {
     pub x_api_key: Option<HeaderValue>,
     /// `authorization: Bearer KEY`, when the endpoint's `auth` sends it (marked sensitive).
     pub authorization: Option<HeaderValue>,
+    /// `x-goog-api-key: KEY`, when the endpoint's `auth` sends it (marked sensitive).
+    pub x_goog_api_key: Option<HeaderValue>,
     /// The endpoint's id as the value of `x-switchyard-endpoint`.
     pub id: HeaderValue,
     /// The endpoint's id, shared without a copy by the usage records of its answers and by the
@@ -97,11 +99,15 @@ impl Wire {
         };
         let x_api_key = match auth {
             UpstreamAuth::Both | UpstreamAuth::XApiKey => Some(secret(key)?),
-            UpstreamAuth::Bearer => None,
+            UpstreamAuth::Bearer | UpstreamAuth::GoogApiKey => None,
         };
         let authorization = match auth {
             UpstreamAuth::Both | UpstreamAuth::Bearer => Some(secret(&format!("Bearer {key}"))?),
-            UpstreamAuth::XApiKey => None,
+            UpstreamAuth::XApiKey | UpstreamAuth::GoogApiKey => None,
+        };
+        let x_goog_api_key = match auth {
+            UpstreamAuth::GoogApiKey => Some(secret(key)?),
+            _ => None,
         };
         let shared_id = Arc::from(id);
         let id = HeaderValue::from_str(id).map_err(|_| ("id", NOT_A_HEADER))?;
@@ -111,6 +117,7 @@ impl Wire {
             host,
             x_api_key,
             authorization,
+            x_goog_api_key,
             id,
             shared_id,
             key_finder: KeyFinder::new(key),

@@ -105,6 +105,10 @@ impl ClientCall {
             (true, "/v1/messages/count_tokens") => Call::CountTokens,
             (true, "/v1/completions") => Call::Completions,
             (false, "/v1/models") if method == Method::GET => Call::ModelList(caller_api(headers)),
+            (false, "/v1beta/models") if method == Method::GET => {
+                Call::ModelList(Some(Api::Gemini))
+            }
+            (true, _) if trimmed.starts_with("/v1beta/models/") => gemini_call(trimmed),
             _ => Call::Other(path_api(trimmed)),
         };
         let api = match call {
@@ -117,12 +121,25 @@ impl ClientCall {
     }
 }
 
+/// A Gemini client's `POST /v1beta/models/{model}:{method}`: a generation, or (`:countTokens`
+/// and anything else) a call only Gemini endpoints take.
+fn gemini_call(path: &str) -> Call {
+    use crate::translate::{GeminiCall, GeminiMethod};
+    match GeminiCall::of_path(path).map(|c| c.method) {
+        Some(GeminiMethod::Generate | GeminiMethod::StreamGenerate) => {
+            Call::Generation(Api::Gemini)
+        }
+        _ => Call::Other(Some(Api::Gemini)),
+    }
+}
+
 /// The API a path belongs to, when only one API has it (`/v1/` may be left out).
 fn path_api(path: &str) -> Option<Api> {
     let path = path.trim_start_matches('/');
     let rest = path.strip_prefix("v1/").unwrap_or(path);
     let first = rest.split('/').next().unwrap_or_default();
     match first {
+        "v1beta" => Some(Api::Gemini),
         "messages" | "complete" => Some(Api::Anthropic),
         "responses" => Some(Api::Responses),
         "chat" | "completions" | "embeddings" | "images" | "audio" | "moderations" => {
@@ -228,6 +245,22 @@ mod tests {
         );
         assert_eq!(call(Method::POST, "/v1/models"), Call::Other(None));
         assert_eq!(call(Method::POST, "/v2/whatever"), Call::Other(None));
+        assert_eq!(
+            call(
+                Method::POST,
+                "/v1beta/models/gemini-2.5-pro:streamGenerateContent"
+            ),
+            Call::Generation(Api::Gemini)
+        );
+        assert_eq!(
+            call(Method::POST, "/v1beta/models/gemini-2.5-pro:countTokens"),
+            Call::Other(Some(Api::Gemini))
+        );
+        assert_eq!(
+            call(Method::GET, "/v1beta/models"),
+            Call::ModelList(Some(Api::Gemini))
+        );
+        assert_eq!(of(Method::GET, "/v1beta/models/x", false).api, Api::Gemini);
     }
 
     #[test]

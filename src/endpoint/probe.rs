@@ -89,6 +89,11 @@ fn probe_model(endpoint: &EndpointConfig) -> String {
     }
 }
 
+/// The path a Gemini endpoint's `messages` probe asks: its model's `generateContent`.
+fn gemini_probe_path(endpoint: &EndpointConfig) -> String {
+    crate::translate::gemini_path(&probe_model(endpoint), false)
+}
+
 /// Sends one probe and reads (and drops) its answer.
 pub async fn send(
     client: &awc::Client,
@@ -100,6 +105,18 @@ pub async fn send(
     let openai = endpoint.api != Api::Anthropic;
     let (method, path, body) = match kind {
         // An OpenAI-format base URL already ends in its version: `/chat/completions`, `/models`.
+        ProbeKind::Messages if endpoint.api == Api::Gemini => (
+            Method::POST,
+            &*gemini_probe_path(endpoint),
+            serde_json::json!({
+                "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
+                "generationConfig": {"maxOutputTokens": 1},
+            })
+            .to_string(),
+        ),
+        ProbeKind::Models | ProbeKind::Off if endpoint.api == Api::Gemini => {
+            (Method::GET, "/v1beta/models", String::new())
+        }
         ProbeKind::Messages if endpoint.api == Api::Responses => (
             Method::POST,
             "/responses",

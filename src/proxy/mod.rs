@@ -209,7 +209,11 @@ impl Relay<'_> {
                 Ok(read) => read,
                 Err(e) => return self.refuse(e),
             };
-        self.end.ctx_mut().facts = request::request_facts(self.req.headers(), &body);
+        let mut facts = request::request_facts(self.req.headers(), &body);
+        if self.ctx().client == Api::Gemini {
+            request::gemini_facts(self.req.match_info().as_str(), &mut facts);
+        }
+        self.end.ctx_mut().facts = facts;
         if let Some(error) = self.model_refusal() {
             return self.refuse(error);
         }
@@ -314,7 +318,7 @@ impl Relay<'_> {
             Err((refusal, client)) => return Outcome::PassedOver(refusal, client),
         };
         loop {
-            let upstream = match self.upstream_request(endpoint, route) {
+            let upstream = match self.upstream_request(endpoint, route, upstream_model.as_deref()) {
                 Ok(upstream) => upstream,
                 Err(e) => return Outcome::Refused(e),
             };
@@ -387,12 +391,17 @@ impl Relay<'_> {
         let mapped = upstream_model
             .as_deref()
             .filter(|m| self.ctx().model().is_some_and(|asked| **asked != **m));
-        let (outbound, exchange) = translated::outbound(route, body, mapped, endpoint, self.config)
-            .await
-            .map_err(|refusal| match route {
-                Route::Translate { client, .. } => (refusal, client),
-                Route::Passthrough => (refusal, endpoint.api),
-            })?;
+        let facts = &self.ctx().facts;
+        let gemini_client = (self.ctx().client == Api::Gemini)
+            .then(|| facts.model.as_deref().map(|m| (m, facts.stream)))
+            .flatten();
+        let (outbound, exchange) =
+            translated::outbound(route, body, mapped, endpoint, self.config, gemini_client)
+                .await
+                .map_err(|refusal| match route {
+                    Route::Translate { client, .. } => (refusal, client),
+                    Route::Passthrough => (refusal, endpoint.api),
+                })?;
         // Every streamed Chat answer reports its usage, so that it is charged; the usage chunk is
         // taken out again for a client that did not ask for it.
         let asking = (route == Route::Passthrough
@@ -505,9 +514,12 @@ impl Relay<'_> {
         &self,
         endpoint: &EndpointConfig,
         route: Route,
+        upstream_model: Option<&str>,
     ) -> Result<awc::ClientRequest, GatewayError> {
-        let url = translated::upstream_target(endpoint, self.req.uri(), route)
-            .map_err(GatewayError::BadPath)?;
+        let stream = self.ctx().facts.stream;
+        let url =
+            translated::upstream_target(endpoint, self.req.uri(), route, upstream_model, stream)
+                .map_err(GatewayError::BadPath)?;
         let mut upstream = self
             .client
             .request(self.req.method().clone(), url)

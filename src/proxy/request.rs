@@ -111,6 +111,28 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
     facts
 }
 
+/// A Gemini client names its model and whether it streams in the path
+/// (`/v1beta/models/{model}:streamGenerateContent`), not the body: they replace what the body said.
+pub fn gemini_facts(path: &str, facts: &mut RequestFacts) {
+    use crate::translate::{GeminiCall, GeminiMethod};
+    let Some(call) = GeminiCall::of_path(path) else {
+        return;
+    };
+    facts.stream = call.method == GeminiMethod::StreamGenerate;
+    facts.model_problem = None;
+    facts.model = None;
+    let model = call.model;
+    if crate::text::has_controls(&model) {
+        facts.model_problem = Some(ModelProblem::ControlCharacters);
+    } else if model.is_empty() || model.len() > MAX_FIELD {
+        facts.model_problem = Some(ModelProblem::Uncertain(format!(
+            "the model in the path is empty or longer than {MAX_FIELD} bytes"
+        )));
+    } else {
+        facts.model = Some(Arc::from(model));
+    }
+}
+
 /// The name `endpoint` receives for `model` ([`EndpointConfig::upstream_model`]), sharing
 /// `model` itself when the endpoint does not rename it.
 pub fn upstream_model(endpoint: &EndpointConfig, model: &Arc<str>) -> Arc<str> {

@@ -27,23 +27,60 @@ use std::time::SystemTime;
 
 /// The upstream URL of one attempt. An Anthropic endpoint gets the client's path as before; an
 /// OpenAI endpoint's `base_url` ends in its version, so `/v1/<rest>` goes to `base_url + /<rest>`,
-/// and a translated request to the endpoint API's generation path without the client's query.
+/// and a translated request to the endpoint API's generation path without the client's query. A
+/// Gemini endpoint's path names the model (`upstream_model`) and whether it streams. A client's
+/// `?key=` never goes on.
 pub(super) fn upstream_target(
     endpoint: &EndpointConfig,
     target: &Uri,
     route: Route,
+    upstream_model: Option<&str>,
+    stream: bool,
 ) -> Result<Uri, String> {
     let translated = route != Route::Passthrough;
-    if endpoint.api == Api::Anthropic && !translated {
-        return upstream::upstream_uri(endpoint, target);
+    let stripped = target.query().and_then(crate::auth::without_query_key);
+    let query = stripped.as_deref().or(target.query()).unwrap_or_default();
+    if endpoint.api == Api::Gemini {
+        let path = match (translated, upstream_model) {
+            (true, Some(model)) => translate::gemini_path(model, stream),
+            (true, None) => return Err("a Gemini endpoint is asked for a model by name".into()),
+            (false, model) => gemini_passthrough_path(target.path(), query, model),
+        };
+        return upstream::endpoint_uri(endpoint, &path);
     }
-    let path = upstream_path(
-        endpoint.api,
-        target.path(),
-        target.query().unwrap_or_default(),
-        translated,
-    );
+    if endpoint.api == Api::Anthropic && !translated {
+        return match stripped {
+            None => upstream::upstream_uri(endpoint, target),
+            Some(query) => upstream::endpoint_uri(endpoint, &with_query(target.path(), &query)),
+        };
+    }
+    let path = upstream_path(endpoint.api, target.path(), query, translated);
     upstream::endpoint_uri(endpoint, &path)
+}
+
+/// A Gemini client's path and query for a Gemini endpoint: the model in it renamed to `model`
+/// when the endpoint's `model_map` renames it.
+fn gemini_passthrough_path(path: &str, query: &str, model: Option<&str>) -> String {
+    let renamed = model.and_then(|model| {
+        let call = translate::GeminiCall::of_path(path)?;
+        let at = path.find(&format!("/models/{}:", call.model))?;
+        let start = at + "/models/".len();
+        Some(format!(
+            "{}{model}{}",
+            &path[..start],
+            &path[start + call.model.len()..]
+        ))
+    });
+    with_query(renamed.as_deref().unwrap_or(path), query)
+}
+
+/// `path` and, when there is one, `?query`.
+fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    }
 }
 
 /// Takes out of the upstream headers what the endpoint's API does not know: `anthropic-*` for an
@@ -83,6 +120,7 @@ pub(super) async fn outbound(
     upstream_model: Option<&str>,
     endpoint: &EndpointConfig,
     config: &Config,
+    gemini_client: Option<(&str, bool)>,
 ) -> Result<(Bytes, Option<Exchange>), Refusal> {
     match route {
         Route::Passthrough => {
@@ -108,13 +146,21 @@ pub(super) async fn outbound(
                     .unwrap_or_default(),
                 max_tokens_cap: endpoint.max_tokens,
             };
+            // A Gemini client names its model and whether it streams in the path.
+            let gemini = gemini_client.map(|(model, stream)| (model.to_string(), stream));
+            let run = move |body: &[u8]| match &gemini {
+                Some((model, stream)) => {
+                    translate::translate_gemini_request(upstream, body, model, *stream, &options)
+                }
+                None => translate::translate_request(client, upstream, body, &options),
+            };
             let translated = if body.len() < OFF_THE_WORKER {
-                translate::translate_request(client, upstream, body, &options)?
+                run(body)?
             } else {
                 // Tens of milliseconds of work: on a thread of its own, the worker keeps
                 // answering every other request (and `/healthz`) meanwhile.
                 let body = body.clone();
-                let work = move || translate::translate_request(client, upstream, &body, &options);
+                let work = move || run(&body);
                 actix_web::rt::task::spawn_blocking(work)
                     .await
                     .map_err(|e| {
@@ -424,27 +470,27 @@ mod tests {
         let target: Uri = "/v1/messages?beta=true".parse().unwrap();
         let to_openai = Call::Generation(Api::Anthropic).route(Api::OpenAi);
         assert_eq!(
-            upstream_target(openai, &target, to_openai).unwrap(),
+            upstream_target(openai, &target, to_openai, None, false).unwrap(),
             "https://api.deepseek.com/v1/chat/completions"
         );
         assert_eq!(
-            upstream_target(anthropic, &target, Route::Passthrough).unwrap(),
+            upstream_target(anthropic, &target, Route::Passthrough, None, false).unwrap(),
             "https://relay.example/api/v1/messages?beta=true"
         );
         let chat: Uri = "/v1/chat/completions".parse().unwrap();
         let to_anthropic = Call::Generation(Api::OpenAi).route(Api::Anthropic);
         assert_eq!(
-            upstream_target(anthropic, &chat, to_anthropic).unwrap(),
+            upstream_target(anthropic, &chat, to_anthropic, None, false).unwrap(),
             "https://relay.example/api/v1/messages"
         );
         let embeddings: Uri = "/v1/embeddings?x=1".parse().unwrap();
         assert_eq!(
-            upstream_target(openai, &embeddings, Route::Passthrough).unwrap(),
+            upstream_target(openai, &embeddings, Route::Passthrough, None, false).unwrap(),
             "https://api.deepseek.com/v1/embeddings?x=1"
         );
         // A path that tries to leave the endpoint stays a path on it.
         let sneaky: Uri = "/v1//evil.example/x".parse().unwrap();
-        let uri = upstream_target(openai, &sneaky, Route::Passthrough).unwrap();
+        let uri = upstream_target(openai, &sneaky, Route::Passthrough, None, false).unwrap();
         assert_eq!(uri.host(), Some("api.deepseek.com"));
     }
 

@@ -119,6 +119,9 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
     if let Some(value) = &endpoint.wire.authorization {
         out.insert(actix_web::http::header::AUTHORIZATION, value.clone());
     }
+    if let Some(value) = &endpoint.wire.x_goog_api_key {
+        out.insert(names::X_GOOG_API_KEY, value.clone());
+    }
     if !out.contains_key(&names::ANTHROPIC_VERSION) {
         out.insert(
             HeaderName::from_static("anthropic-version"),
