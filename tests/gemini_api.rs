@@ -1,0 +1,92 @@
+//! The Gemini API as a client API over raw HTTP: the model comes from the path, the client's key
+//! may come as `?key=` and never goes upstream, and errors come in Gemini's shape.
+
+mod common;
+
+use common::{client, config, Behaviour, Gateway, MockUpstream};
+use serde_json::{json, Value};
+use switchyard::mock::gemini::GeminiKey;
+use switchyard::mock::OpenAiAnswer;
+
+const UPSTREAM_KEY: &str = "upstream-gemini-key";
+const CLIENT_KEY: &str = "client-key-of-the-gateway";
+
+fn gemini_gateway() -> (Gateway, MockUpstream) {
+    let mock = MockUpstream::start(Behaviour {
+        name: "gemini-mock".into(),
+        key: Some(UPSTREAM_KEY.into()),
+        openai: Some(OpenAiAnswer::default()),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config(
+        &format!("  auth_mode: strict\n  api_key: {CLIENT_KEY}\n"),
+        &[format!(
+            "  - id: gm\n    api: gemini\n    base_url: {}\n    api_key: {UPSTREAM_KEY}\n    model_map: {{\"gemini-pro-latest\": gemini-2.5-pro}}\n",
+            mock.url()
+        )],
+    ));
+    (gw, mock)
+}
+
+fn ask() -> Value {
+    json!({"contents": [{"role": "user", "parts": [{"text": "Say hello."}]}]})
+}
+
+#[actix_rt::test]
+async fn a_key_in_the_query_is_the_clients_and_never_reaches_the_upstream() {
+    let (gw, mock) = gemini_gateway();
+    let url = format!(
+        "{}/v1beta/models/gemini-pro-latest:generateContent?key={CLIENT_KEY}",
+        gw.url
+    );
+    let mut answer = client().post(url).send_json(&ask()).await.unwrap();
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(answer.status(), 200, "{body}");
+    assert!(
+        body["candidates"][0]["content"]["parts"][0]["text"].is_string(),
+        "{body}"
+    );
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 1);
+    // The model renamed in the path; the key the endpoint's, in the header only.
+    assert_eq!(
+        seen[0].path,
+        "/v1beta/models/gemini-2.5-pro:generateContent"
+    );
+    assert!(!seen[0].query.contains(CLIENT_KEY), "{}", seen[0].query);
+    assert_eq!(
+        seen[0].gemini_key(),
+        Some(GeminiKey::Header(UPSTREAM_KEY.into()))
+    );
+    let everything = format!("{:?}", seen[0].headers);
+    assert!(!everything.contains(CLIENT_KEY), "{everything}");
+
+    // A streamed call keeps `alt=sse` and loses only the key.
+    let url = format!(
+        "{}/v1beta/models/gemini-pro-latest:streamGenerateContent?alt=sse&key={CLIENT_KEY}",
+        gw.url
+    );
+    let mut answer = client().post(url).send_json(&ask()).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let text = String::from_utf8(answer.body().await.unwrap().to_vec()).unwrap();
+    assert!(text.starts_with("data: "), "{text}");
+    let seen = mock.requests();
+    assert_eq!(seen[1].query, "alt=sse");
+}
+
+#[actix_rt::test]
+async fn a_wrong_key_is_refused_in_geminis_error_shape() {
+    let (gw, mock) = gemini_gateway();
+    let url = format!(
+        "{}/v1beta/models/gemini-2.5-pro:generateContent?key=wrong",
+        gw.url
+    );
+    let mut answer = client().post(url).send_json(&ask()).await.unwrap();
+    assert_eq!(answer.status(), 401);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 401, "{body}");
+    assert!(body["error"]["status"].is_string(), "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert_eq!(mock.hits(), 0);
+}
