@@ -593,3 +593,37 @@ fn switchyard_codex_serves_the_config_and_codex_completes_a_shell_round_trip() {
         "the gateway served it:\n{log}"
     );
 }
+
+#[test]
+fn codex_through_the_gateway_to_a_gemini_endpoint_completes_a_plain_turn() {
+    if !codex_is_installed("codex_through_the_gateway_to_a_gemini_endpoint_completes_a_plain_turn")
+    {
+        return;
+    }
+    let mock = plain_mock();
+    let gw = gateway_to("gemini", &mock.url());
+    let work = temp_dir("codex-work-");
+    let (code, stdout, stderr) = run_codex(
+        Launch::Direct(&format!("{}/v1", gw.url)),
+        "gemini-2.5-pro",
+        "Say hello.",
+        work.path(),
+    );
+    assert_eq!(code, 0, "codex failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Hello from codex-mock"),
+        "{stdout}\n{stderr}"
+    );
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 1, "one request, no retries");
+    assert_eq!(
+        seen[0].path,
+        "/v1beta/models/gemini-2.5-pro:streamGenerateContent"
+    );
+    let sent = body(&seen[0]);
+    assert!(sent["contents"].is_array(), "{sent:#}");
+    assert!(
+        sent.get("model").is_none(),
+        "the model is in the path: {sent:#}"
+    );
+}
