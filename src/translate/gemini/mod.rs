@@ -30,6 +30,8 @@ mod answer;
 mod request;
 mod schema;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use answer::{read_answer, write_answer};
 pub(crate) use request::{read_request, write_request, Prepared};
@@ -232,7 +234,7 @@ pub(crate) fn made_up_call_id(
 }
 
 #[cfg(test)]
-mod tests {
+mod words {
     use super::*;
 
     #[test]
