@@ -27,6 +27,7 @@
 //! images.
 
 mod answer;
+mod passthrough;
 mod request;
 mod schema;
 mod stream;
@@ -34,6 +35,9 @@ mod stream;
 mod tests;
 
 pub(crate) use answer::{read_answer, write_answer};
+pub use passthrough::{
+    gemini_retry_delay, gemini_without_carried_thinking, messages_without_gemini_thinking,
+};
 pub(crate) use request::{read_request, write_request, Prepared};
 pub use stream::{StreamReader, StreamWriter};
 
