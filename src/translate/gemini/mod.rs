@@ -15,7 +15,7 @@
 //! | `tools[].functionDeclarations[]` `parametersJsonSchema` / `parameters` (OpenAPI, upper-case types) | tools (JSON Schema, types lower-cased) |
 //! | `googleSearch`, `codeExecution`, `urlContext`, other built-in tools | left out (logged) |
 //! | `toolConfig.functionCallingConfig` `AUTO` / `ANY` / `NONE`, `allowedFunctionNames` | tool choice |
-//! | `generationConfig` `temperature`, `topP`, `topK`, `maxOutputTokens`, `stopSequences` | the same settings |
+//! | `generationConfig` `temperature`, `topP`, `topK`, `maxOutputTokens`, `stopSequences` | the same settings (for Messages, `topP` only without a temperature: Claude 4.5 models refuse both) |
 //! | `generationConfig.thinkingConfig` `thinkingBudget` / `thinkingLevel` | thinking budget / effort |
 //! | `responseMimeType: application/json` with `responseJsonSchema` / `responseSchema` | output format: JSON (schema) |
 //! | `finishReason` `STOP` / `MAX_TOKENS` / `SAFETY`…, `usageMetadata` | stop reason, usage (prompt tokens include cached ones; thoughts are output) |
