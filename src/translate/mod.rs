@@ -31,7 +31,8 @@
 //! ([`GeminiCall::of_path`]), so a Gemini client's request is translated with
 //! [`translate_gemini_request`], and a request for a Gemini upstream goes to [`gemini_path`].
 //!
-//! Dropped: prior `thinking` blocks for an OpenAI upstream, `top_k`, `cache_control`, `seed`,
+//! Dropped: prior `thinking` blocks for an OpenAI upstream, `top_k` (kept for Messages and
+//! Gemini), `cache_control`, `seed`,
 //! `service_tier`, `store`, a format's `strict` for a Messages upstream. Refused with a 400 naming
 //! the field: Chat `n > 1`, `logprobs`/`top_logprobs`, `logit_bias`, non-zero penalties, audio,
 //! for a Messages upstream `json_object` output (JSON without a schema) and a schema whose root is
@@ -68,7 +69,10 @@ mod request;
 
 pub use errors::{translate_error, ErrorKind};
 pub use extras::{count_tokens_answer, estimate_input_tokens, models_list};
-pub use gemini::{gemini_path, GeminiCall, GeminiMethod};
+pub use gemini::{
+    gemini_path, gemini_retry_delay, gemini_without_carried_thinking,
+    messages_without_gemini_thinking, GeminiCall, GeminiMethod,
+};
 pub use headers::{is_foreign_header, upstream_path, TRANSLATED_ACCEPT_ENCODING};
 use hub::{AnyReader, AnyWriter, Pipe};
 pub use ir::ToolName;

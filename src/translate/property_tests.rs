@@ -178,6 +178,7 @@ fn read_messages_stream(bytes: &[u8]) -> (String, String, Vec<(String, String, S
                         thinking.push_str(d["thinking"].as_str().unwrap())
                     }
                     ("text", "text_delta") => text.push_str(d["text"].as_str().unwrap()),
+                    ("thinking", "signature_delta") => {}
                     ("tool_use", "input_json_delta") => tools
                         .last_mut()
                         .unwrap()
@@ -1307,5 +1308,544 @@ proptest! {
         prop_assert_eq!(t.exchange.tool_names.iter().filter(|t| t.answer).count(), 1);
         let want_choice = if tool_names.is_empty() { json!({"type": "tool", "name": name}) } else { json!({"type": "any"}) };
         prop_assert_eq!(&sent["tool_choice"], &want_choice);
+    }
+}
+
+// Gemini.
+
+/// One part of a Gemini stream as it arrives.
+#[derive(Debug, Clone)]
+enum GeminiPart {
+    /// Thought text in fragments (one part per chunk), maybe signed on its last part.
+    Thought(Vec<String>, bool),
+    Text(Vec<String>),
+    /// A call: name, arguments, whether it has an id and a signature.
+    Call(String, Value, bool, bool),
+}
+
+/// A small JSON object of tool arguments.
+fn arguments() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map(
+        "[a-z]{1,6}",
+        prop_oneof![
+            "(?s).{0,8}".prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            prop::collection::vec("(?s).{0,4}", 0..3).prop_map(|v| json!(v)),
+        ],
+        0..4,
+    )
+    .prop_map(|m| Value::Object(m.into_iter().collect()))
+}
+
+fn gemini_part() -> impl Strategy<Value = GeminiPart> {
+    prop_oneof![
+        (fragments(), any::<bool>()).prop_map(|(f, s)| GeminiPart::Thought(f, s)),
+        fragments().prop_map(GeminiPart::Text),
+        (
+            "[a-zA-Z_][a-zA-Z0-9_]{0,12}",
+            arguments(),
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(|(n, a, id, s)| GeminiPart::Call(n, a, id, s)),
+    ]
+}
+
+/// What a client must read back from a Gemini stream.
+struct GeminiCase {
+    bytes: Vec<u8>,
+    thinking: String,
+    text: String,
+    /// (id, name, arguments as compact JSON).
+    calls: Vec<(String, String, String)>,
+    signatures: Vec<String>,
+}
+
+/// A Gemini stream as Gemini sends it: a chunk per part (usage in each, the last one whole), the
+/// `finishReason` on the last part's chunk or in a chunk of its own.
+fn gemini_transcript(parts: &[GeminiPart], finish: &str, finish_apart: bool) -> GeminiCase {
+    let usage_now = json!({"promptTokenCount": 11, "totalTokenCount": 11});
+    let usage_last = json!({"promptTokenCount": 11, "cachedContentTokenCount": 3,
+        "candidatesTokenCount": 5, "thoughtsTokenCount": 2, "totalTokenCount": 18});
+    let chunk = |part: Option<Value>| {
+        let parts: Vec<Value> = part.into_iter().collect();
+        json!({"candidates": [{"content": {"parts": parts, "role": "model"}, "index": 0}],
+            "usageMetadata": usage_now, "modelVersion": "gemini-up", "responseId": "resp-p"})
+    };
+    let mut chunks = Vec::new();
+    let mut case = GeminiCase {
+        bytes: Vec::new(),
+        thinking: String::new(),
+        text: String::new(),
+        calls: Vec::new(),
+        signatures: Vec::new(),
+    };
+    for (i, part) in parts.iter().enumerate() {
+        match part {
+            GeminiPart::Thought(fragments, signed) => {
+                for (f, fragment) in fragments.iter().enumerate() {
+                    let mut p = json!({"text": fragment, "thought": true});
+                    if *signed && f == fragments.len() - 1 {
+                        let signature = format!("SIG{i}");
+                        p["thoughtSignature"] = json!(signature);
+                        case.signatures.push(signature);
+                    }
+                    chunks.push(chunk(Some(p)));
+                }
+                case.thinking.push_str(&fragments.concat());
+            }
+            GeminiPart::Text(fragments) => {
+                for fragment in fragments {
+                    chunks.push(chunk(Some(json!({"text": fragment}))));
+                }
+                case.text.push_str(&fragments.concat());
+            }
+            GeminiPart::Call(name, args, with_id, signed) => {
+                let index = case.calls.len();
+                let mut call = json!({"name": name, "args": args});
+                let id = if *with_id {
+                    call["id"] = json!(format!("fc_{i}"));
+                    format!("fc_{i}")
+                } else {
+                    format!("call_resp-p_{index}")
+                };
+                let mut p = json!({"functionCall": call});
+                if *signed {
+                    let signature = format!("SIG{i}");
+                    p["thoughtSignature"] = json!(signature);
+                    case.signatures.push(signature);
+                }
+                chunks.push(chunk(Some(p)));
+                case.calls.push((id, name.clone(), args.to_string()));
+            }
+        }
+    }
+    if finish_apart || chunks.is_empty() {
+        chunks.push(chunk(Some(json!({"text": ""}))));
+    }
+    let last = chunks.last_mut().unwrap();
+    last["candidates"][0]["finishReason"] = json!(finish);
+    last["usageMetadata"] = usage_last;
+    case.bytes = chunks
+        .iter()
+        .flat_map(|c| format!("data: {c}\n\n").into_bytes())
+        .collect();
+    case
+}
+
+/// What a Gemini client read from its chunks.
+#[derive(Debug, Default)]
+struct GeminiRead {
+    thought: String,
+    text: String,
+    /// (id, name, args).
+    calls: Vec<(String, String, Value)>,
+    /// Each call's `thoughtSignature`, if it has one.
+    signatures: Vec<Option<String>>,
+    finish: String,
+    usage: Value,
+}
+
+/// Checks the Gemini chunk grammar: `data:` lines without event names, each a candidate of role
+/// `model` naming the client's model, every call whole with object `args`, `finishReason` and
+/// `usageMetadata` only on the last chunk. Returns what Gemini CLI reads.
+fn read_gemini_stream(bytes: &[u8], model: &str) -> GeminiRead {
+    let events = parse_sse(bytes);
+    assert!(!events.is_empty());
+    let mut read = GeminiRead::default();
+    for (n, e) in events.iter().enumerate() {
+        assert_eq!(e.name, "", "Gemini chunks have no event names");
+        let chunk: Value = serde_json::from_str(&e.data).unwrap();
+        assert_eq!(chunk["modelVersion"], model);
+        assert!(chunk["responseId"].is_string());
+        let candidates = chunk["candidates"].as_array().unwrap();
+        assert_eq!(candidates.len(), 1);
+        let candidate = &candidates[0];
+        assert_eq!(candidate["content"]["role"], "model");
+        let last = n == events.len() - 1;
+        assert_eq!(
+            candidate["finishReason"].is_string(),
+            last,
+            "finishReason on the last chunk only"
+        );
+        assert_eq!(
+            chunk["usageMetadata"].is_object(),
+            last,
+            "usage on the last chunk only"
+        );
+        if last {
+            read.finish = candidate["finishReason"].as_str().unwrap().to_string();
+            read.usage = chunk["usageMetadata"].clone();
+        }
+        for part in candidate["content"]["parts"].as_array().unwrap() {
+            if let Some(call) = part.get("functionCall") {
+                assert!(call["args"].is_object(), "args are an object");
+                read.calls.push((
+                    call["id"].as_str().unwrap().to_string(),
+                    call["name"].as_str().unwrap().to_string(),
+                    call["args"].clone(),
+                ));
+                read.signatures
+                    .push(part["thoughtSignature"].as_str().map(str::to_string));
+            } else if part["thought"] == true {
+                read.thought.push_str(part["text"].as_str().unwrap());
+            } else {
+                read.text.push_str(part["text"].as_str().unwrap());
+            }
+        }
+    }
+    read
+}
+
+/// JSON-object arguments cut into fragments anywhere (at character boundaries).
+fn argument_fragments() -> impl Strategy<Value = (Value, Vec<String>)> {
+    (arguments(), prop::collection::vec(any::<usize>(), 0..4)).prop_map(|(args, cuts)| {
+        let text = args.to_string();
+        let chars: Vec<char> = text.chars().collect();
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (chars.len() + 1)).collect();
+        points.sort_unstable();
+        let mut fragments = Vec::new();
+        let mut from = 0;
+        for p in points.into_iter().chain([chars.len()]) {
+            fragments.push(chars[from..p].iter().collect());
+            from = p;
+        }
+        (args, fragments)
+    })
+}
+
+/// A Messages block whose tool arguments are a JSON object in fragments.
+fn block_with_arguments() -> impl Strategy<Value = Block> {
+    prop_oneof![
+        fragments().prop_map(Block::Thinking),
+        fragments().prop_map(Block::Text),
+        ("[a-zA-Z_][a-zA-Z0-9_]{0,12}", argument_fragments())
+            .prop_map(|(n, (_, f))| Block::Tool(n, f)),
+    ]
+}
+
+/// The arguments a Gemini client reads for fragments: the object they make.
+fn args_of(fragments: &[String]) -> Value {
+    serde_json::from_str(&fragments.concat()).unwrap()
+}
+
+proptest! {
+    #[test]
+    fn any_gemini_stream_becomes_valid_messages_chat_and_responses_streams(
+        parts in prop::collection::vec(gemini_part(), 0..6),
+        finish in prop::sample::select(vec!["STOP", "MAX_TOKENS", "SAFETY"]),
+        finish_apart in any::<bool>(),
+        crlf in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let case = gemini_transcript(&parts, finish, finish_apart);
+        let bytes = if crlf {
+            String::from_utf8(case.bytes.clone()).unwrap().replace('\n', "\r\n").into_bytes()
+        } else {
+            case.bytes.clone()
+        };
+        let to_messages = Exchange { client: Api::Anthropic, upstream: Api::Gemini, client_model: "claude-client".into(),
+            upstream_model: "gemini-up".into(), stream: true, include_usage: false, created: 0, tool_names: Vec::new() };
+        let mut t = StreamTranslator::for_exchange(&to_messages).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let (thinking, text, tools, stop) = read_messages_stream(&out);
+        prop_assert_eq!(&thinking, &case.thinking);
+        prop_assert_eq!(&text, &case.text);
+        prop_assert_eq!(&tools, &case.calls);
+        let want = match finish {
+            "MAX_TOKENS" => "max_tokens",
+            "SAFETY" => "refusal",
+            _ if !case.calls.is_empty() => "tool_use",
+            _ => "end_turn",
+        };
+        prop_assert_eq!(stop, want);
+        prop_assert_eq!(t.usage(), Usage { input: 8, output: 7, cache_read: 3, cache_write: 0 });
+        // Every signature reaches Claude Code in a thinking block's signature, to come back.
+        let written = String::from_utf8(out).unwrap();
+        for signature in &case.signatures {
+            let carried = format!("\"signature\":\"switchyard.gemini.v1:{signature}\"");
+            prop_assert!(written.contains(&carried), "{} missing", signature);
+        }
+
+        let to_chat = Exchange { client: Api::OpenAi, client_model: "gpt-client".into(), include_usage: true, ..to_messages.clone() };
+        let mut t = StreamTranslator::for_exchange(&to_chat).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_chat_stream(&out, "gpt-client");
+        prop_assert_eq!(&read.reasoning, &case.thinking);
+        prop_assert_eq!(&read.text, &case.text);
+        prop_assert_eq!(&read.calls, &case.calls);
+        let usage = read.usage.unwrap();
+        prop_assert_eq!(&usage["prompt_tokens"], 11);
+        prop_assert_eq!(&usage["completion_tokens_details"]["reasoning_tokens"], 2);
+
+        let to_responses = Exchange { client: Api::Responses, client_model: "codex-client".into(), include_usage: false, ..to_messages };
+        let mut t = StreamTranslator::for_exchange(&to_responses).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_responses_stream(&out, "codex-client");
+        prop_assert_eq!(&read.reasoning, &case.thinking);
+        prop_assert_eq!(&read.text, &case.text);
+        prop_assert_eq!(&read.calls, &case.calls);
+        // Each signature rides in a reasoning item the gateway can read back.
+        let mut carried = Vec::new();
+        for item in read.carried.iter().flatten() {
+            for part in responses::carry::restore(item).unwrap() {
+                if let ir::Part::Thinking { signature: Some(s), .. } = part {
+                    carried.push(s.to_string());
+                }
+            }
+        }
+        let want: Vec<String> = case.signatures.iter().map(|s| format!("switchyard.gemini.v1:{s}")).collect();
+        prop_assert_eq!(carried, want);
+    }
+
+    #[test]
+    fn any_messages_stream_becomes_a_valid_gemini_stream_that_carries_its_thinking(
+        blocks in prop::collection::vec(block_with_arguments(), 0..6),
+        stop in prop::sample::select(vec!["end_turn", "max_tokens", "tool_use", "refusal"]),
+        ping in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let bytes = messages_transcript(&blocks, stop, ping);
+        let ex = Exchange { client: Api::Gemini, upstream: Api::Anthropic, client_model: "gemini-client".into(),
+            upstream_model: "claude-up".into(), stream: true, include_usage: false, created: 3, tool_names: Vec::new() };
+        let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_gemini_stream(&out, "gemini-client");
+        let (mut thought, mut text, mut calls, mut signatures, mut pending) =
+            (String::new(), String::new(), Vec::new(), Vec::new(), Vec::new());
+        for (index, b) in blocks.iter().enumerate() {
+            match b {
+                Block::Thinking(p) => {
+                    thought.push_str(&p.concat());
+                    pending.push(p.concat());
+                }
+                Block::Text(p) => text.push_str(&p.concat()),
+                Block::Tool(name, p) => {
+                    calls.push((format!("toolu_{index}"), name.clone(), args_of(p)));
+                    signatures.push(std::mem::take(&mut pending));
+                }
+            }
+        }
+        prop_assert_eq!(read.thought, thought);
+        prop_assert_eq!(read.text, text);
+        prop_assert_eq!(read.calls, calls);
+        let want = match stop {
+            "max_tokens" => "MAX_TOKENS",
+            "refusal" => "SAFETY",
+            _ => "STOP",
+        };
+        prop_assert_eq!(read.finish, want);
+        prop_assert_eq!(&read.usage["candidatesTokenCount"], 9);
+        // A call's signature carries the signed thinking since the call before it.
+        for (signature, thinking) in read.signatures.iter().zip(&signatures) {
+            let restored = signature.as_deref().map(|s| responses::carry::restore(s).unwrap()).unwrap_or_default();
+            let texts: Vec<String> = restored.iter().map(|p| match p {
+                ir::Part::Thinking { text, signature: Some(s) } if s == "sig" => text.to_string(),
+                other => panic!("{other:?}"),
+            }).collect();
+            prop_assert_eq!(&texts, thinking);
+        }
+    }
+
+    #[test]
+    fn any_chat_or_responses_stream_becomes_a_valid_gemini_stream(
+        segments in prop::collection::vec(prop_oneof![
+            fragments().prop_map(Segment::Reasoning),
+            fragments().prop_map(Segment::Text),
+            prop::collection::vec(("[a-zA-Z_][a-zA-Z0-9_]{0,12}", argument_fragments()), 1..4)
+                .prop_map(|calls| Segment::Tools(calls.into_iter().map(|(n, (_, f))| (n, f)).collect())),
+        ], 0..6),
+        items in prop::collection::vec(prop_oneof![
+            prop::collection::vec(fragments(), 1..3).prop_map(Item::Reasoning),
+            fragments().prop_map(Item::Text),
+            ("[a-zA-Z_][a-zA-Z0-9_]{0,12}", argument_fragments()).prop_map(|(n, (_, f))| Item::Call(n, f)),
+        ], 0..6),
+        finish in prop::sample::select(vec!["stop", "length", "tool_calls"]),
+        incomplete in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let chat = chat_transcript(&segments, finish, 1, true);
+        let ex = Exchange { client: Api::Gemini, upstream: Api::OpenAi, client_model: "gemini-client".into(),
+            upstream_model: "up".into(), stream: true, include_usage: false, created: 0, tool_names: Vec::new() };
+        let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &chat.bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_gemini_stream(&out, "gemini-client");
+        prop_assert_eq!(&read.thought, &chat.reasoning);
+        prop_assert_eq!(&read.text, &chat.text);
+        let want: Vec<(String, String, Value)> = chat.tools.iter()
+            .map(|(id, name, args)| (id.clone(), name.clone(), serde_json::from_str(args).unwrap())).collect();
+        prop_assert_eq!(&read.calls, &want);
+        prop_assert_eq!(read.finish, if finish == "length" { "MAX_TOKENS" } else { "STOP" });
+        prop_assert_eq!(&read.usage["promptTokenCount"], 11);
+
+        let responses = responses_transcript(&items, incomplete, false);
+        let ex = Exchange { upstream: Api::Responses, ..ex };
+        let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+        let (out, end) = feed_in_pieces(&mut t, &responses.bytes, &cuts);
+        prop_assert!(end.is_ok());
+        let read = read_gemini_stream(&out, "gemini-client");
+        prop_assert_eq!(&read.thought, &responses.reasoning);
+        prop_assert_eq!(&read.text, &responses.text);
+        let want: Vec<(String, String, Value)> = responses.calls.iter()
+            .map(|(id, name, args)| (id.clone(), name.clone(), serde_json::from_str(args).unwrap())).collect();
+        prop_assert_eq!(&read.calls, &want);
+        prop_assert_eq!(read.finish, if incomplete { "MAX_TOKENS" } else { "STOP" });
+        prop_assert_eq!(&read.usage["thoughtsTokenCount"], 2);
+    }
+
+    #[test]
+    fn a_conversation_survives_messages_to_gemini_and_back(turns in conversation()) {
+        let original = messages_request(&turns);
+        let to_gemini = translate_request(Api::Anthropic, Api::Gemini, original.to_string().as_bytes(),
+            &RequestOptions { upstream_model: Some("gemini-2.5-pro".into()), ..RequestOptions::default() }).unwrap();
+        let sent: Value = serde_json::from_slice(&to_gemini.body).unwrap();
+        prop_assert_eq!(&sent["systemInstruction"]["parts"][0]["text"], "sys");
+        let back = translate_gemini_request(Api::Anthropic, &to_gemini.body, "gemini-2.5-pro", false,
+            &RequestOptions { upstream_model: Some("claude".into()), default_max_tokens: 100, ..RequestOptions::default() }).unwrap();
+        let back: Value = serde_json::from_slice(&back.body).unwrap();
+        prop_assert_eq!(&back["system"], "sys");
+        prop_assert_eq!(essence(&back), essence(&original));
+    }
+}
+
+/// Any JSON value, small, in the words of Gemini requests, answers and chunks.
+fn gemini_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        "(?s).{0,6}".prop_map(Value::from),
+        prop::sample::select(vec![
+            "user",
+            "model",
+            "function",
+            "STOP",
+            "MAX_TOKENS",
+            "SAFETY",
+            "AUTO",
+            "ANY",
+            "NONE",
+            "OBJECT",
+            "STRING",
+            "HIGH",
+            "application/json",
+            "image/png",
+            "application/pdf",
+            "audio/wav",
+            "https://example.com/a.png",
+            "RESOURCE_EXHAUSTED",
+            "skip_thought_signature_validator",
+            "switchyard.anthropic.v1:W10=",
+            "switchyard.anthropic.v1:bm90IGpzb24=",
+            "switchyard.gemini.v1:x",
+        ])
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 40, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "candidates",
+                        "content",
+                        "parts",
+                        "text",
+                        "thought",
+                        "thoughtSignature",
+                        "functionCall",
+                        "functionResponse",
+                        "response",
+                        "output",
+                        "args",
+                        "name",
+                        "id",
+                        "finishReason",
+                        "usageMetadata",
+                        "promptTokenCount",
+                        "cachedContentTokenCount",
+                        "thoughtsTokenCount",
+                        "promptFeedback",
+                        "blockReason",
+                        "responseId",
+                        "contents",
+                        "role",
+                        "systemInstruction",
+                        "tools",
+                        "functionDeclarations",
+                        "parameters",
+                        "parametersJsonSchema",
+                        "googleSearch",
+                        "toolConfig",
+                        "functionCallingConfig",
+                        "mode",
+                        "allowedFunctionNames",
+                        "generationConfig",
+                        "thinkingConfig",
+                        "thinkingBudget",
+                        "thinkingLevel",
+                        "candidateCount",
+                        "responseMimeType",
+                        "responseJsonSchema",
+                        "responseSchema",
+                        "type",
+                        "properties",
+                        "nullable",
+                        "inlineData",
+                        "fileData",
+                        "mimeType",
+                        "data",
+                        "fileUri",
+                        "error",
+                        "code",
+                        "status",
+                        "message"
+                    ]),
+                    inner
+                ),
+                0..5
+            )
+            .prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn no_input_makes_a_gemini_translation_panic(
+        raw in prop::collection::vec(any::<u8>(), 0..200),
+        values in prop::collection::vec(gemini_json(), 0..6),
+    ) {
+        for (client, upstream) in [
+            (Api::Gemini, Api::Anthropic),
+            (Api::Gemini, Api::OpenAi),
+            (Api::Gemini, Api::Responses),
+            (Api::Anthropic, Api::Gemini),
+            (Api::OpenAi, Api::Gemini),
+            (Api::Responses, Api::Gemini),
+        ] {
+            let ex = Exchange { client, upstream, client_model: "m".into(), upstream_model: "u".into(),
+                stream: true, include_usage: true, created: 0, tool_names: Vec::new() };
+            let mut t = StreamTranslator::for_exchange(&ex).unwrap();
+            t.feed(&raw);
+            for v in &values {
+                t.feed(format!("data: {v}\n\n").as_bytes());
+                let body = v.to_string();
+                let _ = translate_gemini_request(upstream, body.as_bytes(), "m", true, &RequestOptions::default());
+                let _ = translate_request(client, upstream, body.as_bytes(), &RequestOptions::default());
+                let _ = translate_answer(&ex, body.as_bytes());
+                let _ = translate_answer_as_stream(&ex, body.as_bytes());
+                let _ = translate_error(client, 429, body.as_bytes());
+            }
+            let _ = t.finish();
+        }
     }
 }

@@ -15,7 +15,7 @@
 //! | `tools[].functionDeclarations[]` `parametersJsonSchema` / `parameters` (OpenAPI, upper-case types) | tools (JSON Schema, types lower-cased) |
 //! | `googleSearch`, `codeExecution`, `urlContext`, other built-in tools | left out (logged) |
 //! | `toolConfig.functionCallingConfig` `AUTO` / `ANY` / `NONE`, `allowedFunctionNames` | tool choice |
-//! | `generationConfig` `temperature`, `topP`, `topK`, `maxOutputTokens`, `stopSequences` | the same settings |
+//! | `generationConfig` `temperature`, `topP`, `topK`, `maxOutputTokens`, `stopSequences` | the same settings (for Messages, `topP` only without a temperature: Claude 4.5 models refuse both) |
 //! | `generationConfig.thinkingConfig` `thinkingBudget` / `thinkingLevel` | thinking budget / effort |
 //! | `responseMimeType: application/json` with `responseJsonSchema` / `responseSchema` | output format: JSON (schema) |
 //! | `finishReason` `STOP` / `MAX_TOKENS` / `SAFETY`…, `usageMetadata` | stop reason, usage (prompt tokens include cached ones; thoughts are output) |
@@ -27,11 +27,17 @@
 //! images.
 
 mod answer;
+mod passthrough;
 mod request;
 mod schema;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use answer::{read_answer, write_answer};
+pub use passthrough::{
+    gemini_retry_delay, gemini_without_carried_thinking, messages_without_gemini_thinking,
+};
 pub(crate) use request::{read_request, write_request, Prepared};
 pub use stream::{StreamReader, StreamWriter};
 
@@ -232,7 +238,7 @@ pub(crate) fn made_up_call_id(
 }
 
 #[cfg(test)]
-mod tests {
+mod words {
     use super::*;
 
     #[test]

@@ -153,6 +153,13 @@ pub(crate) fn read_request<'a>(
             .collect()
     });
     let setting = |key: &str| config.get(key).filter(|v| !v.is_null());
+    let temperature = setting("temperature");
+    // Gemini CLI sends Gemini's own sampling (temperature 1, topP 0.95) on every call, and
+    // Claude models since Sonnet 4.5 refuse a temperature and a top_p together.
+    let top_p = match (upstream, temperature) {
+        (Api::Anthropic, Some(_)) => None,
+        _ => setting("topP"),
+    };
     Ok(Request {
         system: if system.is_empty() {
             Vec::new()
@@ -170,8 +177,8 @@ pub(crate) fn read_request<'a>(
         parallel_tool_calls: None,
         max_tokens: setting("maxOutputTokens"),
         stop,
-        temperature: setting("temperature"),
-        top_p: setting("topP"),
+        temperature,
+        top_p,
         top_k: setting("topK"),
         user: None,
         stream: prepared.stream,

@@ -24,8 +24,10 @@ pub struct StreamReader {
     /// The answer's `responseId`, for the ids of calls that come without one.
     id: Option<String>,
     calls: usize,
-    /// The last event opened a thinking block, which a call's signature can join.
+    /// The last event opened a thinking block, which a call's signature can join (once: a block
+    /// has one signature).
     thinking_open: bool,
+    thinking_signed: bool,
     usage: Usage,
     reasoning_tokens: u64,
     tool_names: Vec<ToolName>,
@@ -41,13 +43,18 @@ impl StreamReader {
     }
 
     /// A Gemini signature as the signature of the thinking block in progress (one opened for it
-    /// when none is).
+    /// when none is, or when that one is signed already).
     fn signature(&mut self, signature: &str, emit: &mut dyn FnMut(Event<'_>)) {
+        if self.thinking_open && self.thinking_signed {
+            emit(Event::BlockStop);
+            self.thinking_open = false;
+        }
         if !self.thinking_open {
             emit(Event::Thinking(Cow::Borrowed("")));
         }
         emit(Event::Signature(Cow::Owned(carried_signature(signature))));
         self.thinking_open = true;
+        self.thinking_signed = true;
     }
 
     fn on_part(&mut self, part: &Object<'_>, emit: &mut dyn FnMut(Event<'_>)) {
@@ -56,6 +63,14 @@ impl StreamReader {
             .filter(|s| !s.is_empty() && s != SKIP_SIGNATURE);
         if part.field("thought").as_bool() == Some(true) {
             if let Some(text) = part.str("text").filter(|t| !t.is_empty()) {
+                if self.thinking_open && self.thinking_signed {
+                    // Thought after a signature is new thinking: a block of its own.
+                    emit(Event::BlockStop);
+                    self.thinking_open = false;
+                }
+                if !self.thinking_open {
+                    self.thinking_signed = false;
+                }
                 emit(Event::Thinking(text));
                 self.thinking_open = true;
             }
