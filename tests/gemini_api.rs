@@ -90,3 +90,70 @@ async fn a_wrong_key_is_refused_in_geminis_error_shape() {
     assert!(body["error"]["message"].is_string(), "{body}");
     assert_eq!(mock.hits(), 0);
 }
+
+/// A Messages client (Claude Code's shape) on a Gemini 3 model, whose mock refuses a function call
+/// replayed without the `thoughtSignature` it gave, as Gemini 3 does: the signature survives the
+/// client's round trip, and the tool result reaches the upstream.
+#[actix_rt::test]
+async fn a_messages_clients_tool_round_trip_on_gemini_3_gives_back_the_thought_signature() {
+    let mock = MockUpstream::start(Behaviour {
+        name: "gemini-mock".into(),
+        key: Some(UPSTREAM_KEY.into()),
+        openai: Some(OpenAiAnswer {
+            reasoning: Some("Checking the files.".into()),
+            tool_calls: vec![("Bash".into(), r#"{"command":"echo MARKER-9191"}"#.into())],
+            argument_pieces: 1,
+        }),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config(
+        "",
+        &[format!(
+            "  - id: gm\n    api: gemini\n    base_url: {}\n    api_key: {UPSTREAM_KEY}\n    model_map: {{\"claude-*\": gemini-3-pro-preview}}\n",
+            mock.url()
+        )],
+    ));
+    let tools = json!([{"name": "Bash", "description": "Run a command",
+        "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]);
+    let ask = json!({"role": "user", "content": "Run it."});
+    let first = json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "tools": tools,
+        "messages": [ask]});
+    let url = format!("{}/v1/messages", gw.url);
+    let mut answer = client()
+        .post(&url)
+        .insert_header(("anthropic-version", "2023-06-01"))
+        .send_json(&first)
+        .await
+        .unwrap();
+    let turn: Value = answer.json().await.unwrap();
+    assert_eq!(answer.status(), 200, "{turn}");
+    let content = turn["content"].as_array().expect("content").clone();
+    let call = content
+        .iter()
+        .find(|b| b["type"] == "tool_use")
+        .unwrap_or_else(|| panic!("no tool_use in {turn}"))
+        .clone();
+    // Claude Code sends the assistant turn back as it came, then the tool's result.
+    let result = json!({"role": "user", "content": [{"type": "tool_result",
+        "tool_use_id": call["id"], "content": "MARKER-9191"}]});
+    let second = json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "tools": tools,
+        "messages": [ask, {"role": "assistant", "content": content}, result]});
+    let mut answer = client()
+        .post(&url)
+        .insert_header(("anthropic-version", "2023-06-01"))
+        .send_json(&second)
+        .await
+        .unwrap();
+    let last: Value = answer.json().await.unwrap();
+    assert_eq!(answer.status(), 200, "{last}");
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 2);
+    let sent = seen[1].json();
+    let text = sent.to_string();
+    assert!(text.contains("MARKER-9191"), "{sent:#}");
+    assert!(
+        text.contains(&switchyard::mock::gemini::call_signature("Bash")),
+        "the signature the mock gave is back: {sent:#}"
+    );
+}
