@@ -93,8 +93,9 @@ fn response_schema<'a>(config: &Object<'a>) -> Option<(&'static str, Json<'a>)> 
         })
 }
 
-/// A Gemini request in the intermediate form, for an upstream of `upstream`'s API. Built-in tools are left out (logged); what needs Google's side
-/// (`cachedContent`) or several answers (`candidateCount`) is refused.
+/// A Gemini request in the intermediate form, for an upstream of `upstream`'s API. Built-in tools
+/// are left out (logged); what needs Google's side (`cachedContent`) or several answers
+/// (`candidateCount`) is refused.
 pub(crate) fn read_request<'a>(
     request: &Object<'a>,
     upstream: Api,
