@@ -240,7 +240,16 @@ impl GatewayError {
             // The rest of the request (a stalled body, a tunnel) is never read: close after.
             builder.force_close();
         }
-        builder.json(self.body(api))
+        let mut body = self.body(api);
+        if let (Api::Gemini, Some(wait)) = (api, self.retry_after()) {
+            // Gemini clients read the wait from google.rpc.RetryInfo, not from Retry-After.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            body["error"]["details"] = serde_json::json!([{
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": format!("{}s", secs.max(1)),
+            }]);
+        }
+        builder.json(body)
     }
 }
 

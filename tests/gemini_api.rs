@@ -157,3 +157,29 @@ async fn a_messages_clients_tool_round_trip_on_gemini_3_gives_back_the_thought_s
         "the signature the mock gave is back: {sent:#}"
     );
 }
+
+#[actix_rt::test]
+async fn a_rate_limited_gemini_endpoint_cools_down_and_the_gateways_429_carries_retry_info() {
+    let (gw, mock) = gemini_gateway();
+    mock.update(|b| {
+        b.status = Some(429);
+        b.retry_after = Some("30".into());
+    });
+    let url = format!(
+        "{}/v1beta/models/gemini-2.5-pro:generateContent?key={CLIENT_KEY}",
+        gw.url
+    );
+    let answer = client().post(&url).send_json(&ask()).await.unwrap();
+    assert_eq!(answer.status(), 429);
+    // The endpoint rests: the gateway answers itself, in Gemini's shape, saying when.
+    let mut answer = client().post(&url).send_json(&ask()).await.unwrap();
+    assert_eq!(answer.status(), 429);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(mock.hits(), 1, "{body}");
+    assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED", "{body}");
+    let detail = &body["error"]["details"][0];
+    assert_eq!(detail["@type"], "type.googleapis.com/google.rpc.RetryInfo");
+    let delay = detail["retryDelay"].as_str().unwrap_or_default();
+    let secs: u64 = delay.trim_end_matches('s').parse().unwrap_or(0);
+    assert!((1..=30).contains(&secs), "{body}");
+}

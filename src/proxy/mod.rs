@@ -537,7 +537,11 @@ impl Relay<'_> {
 /// An answer whose start was read, with the verdict its status, headers and body give.
 fn judged<S>(mut answer: Answer<S>, read: (Bytes, bool)) -> Outcome<S> {
     let status = answer.response.status().as_u16();
-    let retry_after = headers::retry_hint(answer.response.headers(), SystemTime::now());
+    let mut retry_after = headers::retry_hint(answer.response.headers(), SystemTime::now());
+    if answer.endpoint.api == Api::Gemini && retry_after.is_none() {
+        // Gemini says how long to wait in the body (google.rpc.RetryInfo), not in a header.
+        retry_after = crate::translate::gemini_retry_delay(&read.0);
+    }
     let quota = ratelimit::quota_exhausted(status, &read.0);
     let failed = UpstreamError::from_status(status, retry_after, quota);
     answer.error_body = Some(read);

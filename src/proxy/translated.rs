@@ -127,13 +127,15 @@ pub(super) async fn outbound(
             let body = upstream_model
                 .and_then(|model| request::rewrite_model(body, model))
                 .unwrap_or_else(|| body.clone());
-            // Thinking carried from an Anthropic upstream means nothing to a Responses one.
-            let body = match endpoint.api {
-                Api::Responses => translate::without_carried_reasoning(&body)
-                    .map(Bytes::from)
-                    .unwrap_or(body),
-                _ => body,
+            // Thinking the gateway carried for another API means nothing to this one (the
+            // conversation failed over between endpoints of two APIs).
+            let carried = match endpoint.api {
+                Api::Responses => translate::without_carried_reasoning(&body),
+                Api::Gemini => translate::gemini_without_carried_thinking(&body),
+                Api::Anthropic => translate::messages_without_gemini_thinking(&body),
+                Api::OpenAi => None,
             };
+            let body = carried.map(Bytes::from).unwrap_or(body);
             Ok((body, None))
         }
         Route::Translate { client, upstream } => {

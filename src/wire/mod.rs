@@ -52,10 +52,10 @@ impl crate::words::Words for Api {
     // Gemini first: a config error lists `gemini, anthropic, openai or responses`, and the
     // older three keep the order they were always listed in.
     const ALL: &'static [(Self, &'static str)] = &[
-        (Api::Gemini, "gemini"),
         (Api::Anthropic, "anthropic"),
         (Api::OpenAi, "openai"),
         (Api::Responses, "responses"),
+        (Api::Gemini, "gemini"),
     ];
 }
 
