@@ -33,6 +33,8 @@ pub enum GatewayError {
     BodyTimeout { idle: Duration },
     #[error("{0} is not supported by this gateway")]
     Unsupported(String),
+    #[error("the Responses API is served over HTTP here, not over a WebSocket; send the request as a POST")]
+    UpgradeRequired,
     #[error("no upstream endpoint can take this request: {message}")]
     NoEndpoint {
         message: String,
@@ -101,6 +103,7 @@ impl GatewayError {
             GatewayError::UnreadableModel(_) => "unreadable_model",
             GatewayError::BodyTimeout { .. } => "request_timeout",
             GatewayError::Unsupported(_) => "unsupported",
+            GatewayError::UpgradeRequired => "upgrade_required",
             GatewayError::NoEndpoint { .. } => "no_endpoint",
             GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::UnknownModel(_) => "unknown_model",
@@ -123,6 +126,8 @@ impl GatewayError {
             | GatewayError::UnreadableModel(_) => StatusCode::BAD_REQUEST,
             GatewayError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            // Codex falls back from its WebSocket to HTTP at once on a 426.
+            GatewayError::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable { .. }
@@ -145,7 +150,8 @@ impl GatewayError {
             | GatewayError::BadPath(_)
             | GatewayError::UnreadableModel(_)
             | GatewayError::BodyTimeout { .. }
-            | GatewayError::Unsupported(_) => "invalid_request_error",
+            | GatewayError::Unsupported(_)
+            | GatewayError::UpgradeRequired => "invalid_request_error",
             GatewayError::RateLimited { .. } => "rate_limit_error",
             GatewayError::NoEndpoint { .. }
             | GatewayError::UpstreamUnreachable { .. }
@@ -182,6 +188,7 @@ impl GatewayError {
             | GatewayError::UnreadableModel(_)
             | GatewayError::BodyTimeout { .. }
             | GatewayError::Unsupported(_)
+            | GatewayError::UpgradeRequired
             | GatewayError::UnknownModel(_)
             | GatewayError::Unauthorized(_)
             | GatewayError::AdminUnauthorized(_)
@@ -235,7 +242,9 @@ impl GatewayError {
         }
         if matches!(
             self,
-            GatewayError::BodyTimeout { .. } | GatewayError::Unsupported(_)
+            GatewayError::BodyTimeout { .. }
+                | GatewayError::Unsupported(_)
+                | GatewayError::UpgradeRequired
         ) {
             // The rest of the request (a stalled body, a tunnel) is never read: close after.
             builder.force_close();

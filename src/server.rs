@@ -440,6 +440,12 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
         .get("upgrade")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    if is_websocket
+        && forwarded
+        && ClientCall::of(req.method(), path, headers).api == crate::wire::Api::Responses
+    {
+        return Err(refuse(GatewayError::UpgradeRequired));
+    }
     if req.method() == Method::CONNECT || is_websocket {
         let what = if is_websocket {
             "a WebSocket upgrade"

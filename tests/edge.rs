@@ -324,6 +324,17 @@ async fn websocket_upgrades_and_connect_are_refused_at_once() {
 }
 
 #[actix_rt::test]
+async fn a_websocket_upgrade_of_the_responses_api_gets_426_so_codex_falls_back_to_http() {
+    let upstream = mock("a", "k");
+    let gw = Gateway::start(&config("", &[endpoint("a", &upstream.url(), "k", 1)]));
+    let head = "GET /v1/responses HTTP/1.1\nhost: 127.0.0.1\nconnection: Upgrade\nupgrade: websocket\nsec-websocket-version: 13\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==";
+    let answer = raw(&gw.url, head, b"", Duration::from_secs(10));
+    assert_eq!(raw_status(&answer), 426, "{answer}");
+    assert!(answer.contains("upgrade_required"), "{answer}");
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[actix_rt::test]
 async fn an_upstream_that_echoes_its_key_has_it_redacted_for_client_and_log() {
     let echo = |status: u16, filler: usize| {
         MockUpstream::start(Behaviour {

@@ -238,6 +238,8 @@ fn env_prints_both_base_urls_and_the_key_in_each_shells_syntax() {
             ("ANTHROPIC_API_KEY", "switchyard-local"),
             ("OPENAI_BASE_URL", "http://127.0.0.1:9123/v1"),
             ("OPENAI_API_KEY", "switchyard-local"),
+            ("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:9123"),
+            ("GEMINI_API_KEY", "switchyard-local"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -258,6 +260,7 @@ fn env_prints_both_base_urls_and_the_key_in_each_shells_syntax() {
         let vars = parse_env_lines(shell, &text(&out.stdout));
         assert_eq!(vars["ANTHROPIC_API_KEY"], client_key, "{shell}");
         assert_eq!(vars["OPENAI_API_KEY"], client_key, "{shell}");
+        assert_eq!(vars["GEMINI_API_KEY"], client_key, "{shell}");
         assert_eq!(vars["OPENAI_BASE_URL"], "http://127.0.0.1:9124/v1");
     }
     // The sh lines survive a real shell's eval, quotes and dollars included.

@@ -89,7 +89,7 @@ pub fn client_settings(
     }
 }
 
-/// The four variables, in the order they are printed.
+/// The variables, in the order they are printed.
 pub fn client_vars(settings: &ClientSettings) -> Vec<(&'static str, String)> {
     let base = settings.base_url();
     let key = settings
@@ -100,7 +100,10 @@ pub fn client_vars(settings: &ClientSettings) -> Vec<(&'static str, String)> {
         ("ANTHROPIC_BASE_URL", base.clone()),
         ("ANTHROPIC_API_KEY", key.clone()),
         ("OPENAI_BASE_URL", format!("{base}/v1")),
-        ("OPENAI_API_KEY", key),
+        ("OPENAI_API_KEY", key.clone()),
+        // Gemini CLI and Google's SDKs append `/v1beta/…` themselves.
+        ("GOOGLE_GEMINI_BASE_URL", base),
+        ("GEMINI_API_KEY", key),
     ]
 }
 
@@ -111,6 +114,7 @@ pub fn client_vars(settings: &ClientSettings) -> Vec<(&'static str, String)> {
 pub fn claude_vars(settings: &ClientSettings) -> Vec<(&'static str, String)> {
     client_vars(settings)
         .into_iter()
+        .filter(|(name, _)| !matches!(*name, "GOOGLE_GEMINI_BASE_URL" | "GEMINI_API_KEY"))
         .map(|(name, value)| match name {
             "ANTHROPIC_API_KEY" => ("ANTHROPIC_AUTH_TOKEN", value),
             _ => (name, value),
@@ -269,7 +273,9 @@ mod tests {
             "export ANTHROPIC_BASE_URL=http://127.0.0.1:9100\n\
              export ANTHROPIC_API_KEY=switchyard-local\n\
              export OPENAI_BASE_URL=http://127.0.0.1:9100/v1\n\
-             export OPENAI_API_KEY=switchyard-local\n"
+             export OPENAI_API_KEY=switchyard-local\n\
+             export GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:9100\n\
+             export GEMINI_API_KEY=switchyard-local\n"
         );
     }
 
