@@ -9,7 +9,8 @@
 //! The scenarios ([`plain_turn`], [`shell_round_trip`]) take the base URL Gemini CLI is given and
 //! check only what the CLI did; the `check_*` functions check what a Gemini upstream received. To
 //! run a scenario through the gateway, start a `Gateway` whose endpoint is a mock of any API and
-//! pass `gw.url`, then check that mock's requests in its own API's terms.
+//! pass `gw.url`, then check that mock's requests in its own API's terms. The last test runs the
+//! CLI as `switchyard gemini` does, from a home whose settings select another auth type.
 
 mod common;
 
@@ -87,7 +88,12 @@ impl Home {
     /// `gemini ARGS` with this home for everything the CLI writes, and nothing of the caller's
     /// Gemini or Google environment.
     fn command(&self) -> Command {
-        let mut command = Command::new(gemini_program());
+        self.command_of(&gemini_program())
+    }
+
+    /// The same for `program` (`switchyard gemini` runs Gemini CLI in its environment).
+    fn command_of(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
         command
             .current_dir(self.work())
             .env("HOME", self.path())
@@ -174,15 +180,21 @@ impl Run {
 /// home of its own, killed after [`TIMEOUT`].
 fn run_gemini(base_url: &str, model: Option<&str>, prompt: &str) -> Run {
     let home = Home::new();
-    let stdout_path = home.path().join("stdout");
-    let stderr_path = home.path().join("stderr");
     let mut command = home.command();
     command
         .args(["-p", prompt, "--yolo", "-o", "text"])
         .args(model.map(|m| ["-m", m]).into_iter().flatten())
         .env("GOOGLE_GEMINI_BASE_URL", base_url)
         .env("GEMINI_API_KEY", API_KEY)
-        .env("GEMINI_CLI_TRUST_WORKSPACE", "true")
+        .env("GEMINI_CLI_TRUST_WORKSPACE", "true");
+    run_in(&home, command)
+}
+
+/// Runs `command` (built by `home`) with its output in `home`, killed after [`TIMEOUT`].
+fn run_in(home: &Home, mut command: Command) -> Run {
+    let stdout_path = home.path().join("stdout");
+    let stderr_path = home.path().join("stderr");
+    command
         .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
         .stderr(std::fs::File::create(&stderr_path).expect("stderr file"));
     #[cfg(unix)]
@@ -546,4 +558,90 @@ fn gemini_cli_through_the_gateway_to_a_chat_endpoint_runs_the_shell() {
         return;
     }
     translated_round_trip("openai", |mock| format!("{}/v1", mock.url()));
+}
+
+/// The user's own settings in the `switchyard gemini` test: the Google login selected (with which
+/// a run against a base URL stops, exit 41), and a setting of their own.
+const USER_SETTINGS: &str = r#"{
+  // signed in with Google
+  "security": {"auth": {"selectedType": "oauth-personal"}},
+  "general": {"vimMode": true}
+}
+"#;
+
+#[test]
+fn switchyard_gemini_runs_gemini_cli_through_the_gateway_it_serves_without_touching_its_settings() {
+    if !gemini_is_installed(
+        "switchyard_gemini_runs_gemini_cli_through_the_gateway_it_serves_without_touching_its_settings",
+    ) {
+        return;
+    }
+    let (command, marker) = marker_command();
+    let mock = gemini_mock(Some(&command));
+    let home = Home::new();
+    let settings_path = home.path().join(".gemini/settings.json");
+    std::fs::write(&settings_path, USER_SETTINGS).expect("the user's settings");
+    // The gateway is served on a port of its own choosing and asks clients for no key:
+    // Gemini CLI gets a placeholder, and the mock gets its own key from the endpoint.
+    let config = home.path().join("switchyard.yaml");
+    std::fs::write(
+        &config,
+        common::config(
+            "  shutdown_grace: 2s\n",
+            &[format!(
+                "  - id: up\n    api: gemini\n    base_url: {}\n    api_key: {API_KEY}\n",
+                mock.url()
+            )],
+        ),
+    )
+    .expect("config");
+    let mut switchyard = home.command_of(env!("CARGO_BIN_EXE_switchyard"));
+    switchyard
+        .args(["gemini", "--config"])
+        .arg(&config)
+        .args([
+            "--",
+            "-p",
+            "Run the shell command the tool call names and tell me what it printed.",
+            "--yolo",
+            "-o",
+            "text",
+            "-m",
+            "gemini-2.5-pro",
+        ])
+        .env_remove("SWITCHYARD_CONFIG")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_GEMINI_BASE_URL")
+        .env_remove("GEMINI_CLI_TRUST_WORKSPACE");
+    let run = run_in(&home, switchyard);
+    assert_eq!(
+        run.code,
+        0,
+        "switchyard gemini failed:\n{}",
+        run.transcript()
+    );
+    assert!(run.error_reports.is_empty(), "{}", run.transcript());
+    assert!(
+        run.stdout.contains(&marker),
+        "no `{marker}` in the answer:\n{}",
+        run.transcript()
+    );
+    assert!(
+        run.stderr.contains("while Gemini CLI runs"),
+        "{}",
+        run.transcript()
+    );
+    check_round_trip_requests(&mock.requests(), Some("gemini-2.5-pro"), &marker);
+    assert_eq!(
+        std::fs::read_to_string(&settings_path).expect("the user's settings"),
+        USER_SETTINGS,
+        "the user's settings are not edited"
+    );
+    let left: Vec<String> = std::fs::read_dir(home.tmp())
+        .expect("TMPDIR")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("switchyard-gemini-"))
+        .collect();
+    assert!(left.is_empty(), "the private home is removed: {left:?}");
 }

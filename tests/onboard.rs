@@ -1,7 +1,8 @@
 //! Getting started: `init` writes a config `check` accepts with one endpoint per key and no key
 //! value; `env` speaks each shell; `completions` and `--version`; `claude` runs Claude Code (a
 //! fake `claude` script here) through a running gateway or one it serves for the duration, and
-//! `codex` does the same for Codex CLI (a fake `codex`), giving it the gateway as a provider.
+//! `codex` does the same for Codex CLI (a fake `codex`), giving it the gateway as a provider, and
+//! `gemini` for Gemini CLI (a fake `gemini`), in a private home made from the user's settings.
 #![cfg(unix)]
 
 mod common;
@@ -314,6 +315,7 @@ fn completions_name_every_subcommand_in_each_shell() {
             "env",
             "claude",
             "codex",
+            "gemini",
             "completions",
         ] {
             assert!(script.contains(name), "{shell} completions lack {name}");
@@ -583,6 +585,7 @@ fn an_agent_missing_from_path_exits_127_saying_how_to_install_it() {
     for (program, install) in [
         ("claude", "npm install -g @anthropic-ai/claude-code"),
         ("codex", "npm install -g @openai/codex"),
+        ("gemini", "npm install -g @google/gemini-cli"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args([program, "--config", config.to_str().unwrap()])
@@ -1008,6 +1011,187 @@ fn codex_on_a_running_gateway_without_client_auth_is_given_no_key_variable() {
     assert!(!codex_env.contains("SWITCHYARD_API_KEY="), "{codex_env}");
     assert_eq!(recorded_by("codex", dir.path(), ".status"), "200");
     assert_eq!(mock.hits(), 1);
+    assert!(
+        !nothing_listens_on(port),
+        "the running gateway keeps running"
+    );
+    drop(gateway);
+}
+
+/// A fake `gemini`: records its arguments (`.args`), environment (`.env`), the settings file and
+/// the memory (`GEMINI.md`) its home gives it (`.settings`, `.memory`) and that home's modes
+/// (`.modes`), writes a file into the home as Gemini CLI does, sends one Gemini request to
+/// `$GOOGLE_GEMINI_BASE_URL` with `$GEMINI_API_KEY`, and exits with `$FAKE_GEMINI_EXIT`.
+const FAKE_GEMINI: &str = r#"#!/bin/sh
+out="$FAKE_AGENT_OUT"
+env > "$out.env"
+printf '%s\n' "$@" > "$out.args"
+cat "$GEMINI_CLI_HOME/.gemini/settings.json" > "$out.settings"
+cat "$GEMINI_CLI_HOME/.gemini/GEMINI.md" > "$out.memory" 2>/dev/null
+ls -ld "$GEMINI_CLI_HOME" "$GEMINI_CLI_HOME/.gemini" "$GEMINI_CLI_HOME/.gemini/settings.json" > "$out.modes"
+echo '{}' > "$GEMINI_CLI_HOME/.gemini/projects.json"
+curl -sS -o "$out.body" -w '%{http_code}' \
+  "$GOOGLE_GEMINI_BASE_URL/v1beta/models/gemini-2.5-pro:generateContent" \
+  -H 'content-type: application/json' -H "x-goog-api-key: $GEMINI_API_KEY" \
+  -d '{"contents":[{"role":"user","parts":[{"text":"say hi"}]}]}' > "$out.status" || exit 99
+exit "$FAKE_GEMINI_EXIT"
+"#;
+
+/// The user's arguments in the gemini tests, after `--`.
+const GEMINI_ARGS: [&str; 6] = ["-p", "say hi", "--yolo", "-o", "text", "--debug"];
+
+/// The user's own settings: a comment, an MCP server, and the Google login selected.
+const USER_GEMINI_SETTINGS: &str = r#"{
+  // my MCP servers
+  "mcpServers": {"docs": {"command": "docs-mcp"}},
+  "security": {"auth": {"selectedType": "oauth-personal"}}
+}
+"#;
+
+/// A home for the user of the gemini tests (`<dir>/home`) with [`USER_GEMINI_SETTINGS`] and a
+/// `GEMINI.md` in its `.gemini`, and an empty `TMPDIR` (`<dir>/tmp`).
+fn gemini_user(dir: &Path) -> (PathBuf, PathBuf) {
+    let home = dir.join("home");
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(home.join(".gemini")).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(home.join(".gemini/settings.json"), USER_GEMINI_SETTINGS).unwrap();
+    std::fs::write(home.join(".gemini/GEMINI.md"), "Always answer in haiku.").unwrap();
+    (home, tmp)
+}
+
+/// The entries of `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn gemini_runs_in_a_private_home_with_the_users_settings_and_api_key_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream();
+    let (config, port) = config_on_a_free_port(
+        dir.path(),
+        &mock,
+        "  auth_mode: strict\n  api_key: client-key-for-gemini\n",
+    );
+    let bin = fake_agent(dir.path(), "gemini", FAKE_GEMINI);
+    let (home, tmp) = gemini_user(dir.path());
+    let mut env = vec![
+        ("FAKE_GEMINI_EXIT", "5"),
+        ("HOME", home.to_str().unwrap()),
+        ("TMPDIR", tmp.to_str().unwrap()),
+        ("GEMINI_CLI_HOME", ""),
+    ];
+    // The well-known provider variables (this config names no `${RELAY_KEY}`).
+    let provider_keys = &PROVIDER_KEYS[..5];
+    env.extend(provider_keys);
+    let out = run_agent("gemini", &GEMINI_ARGS, dir.path(), &bin, &config, &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "Gemini CLI's own status: {stderr}"
+    );
+    assert!(stderr.contains("while Gemini CLI runs"), "{stderr}");
+    assert_eq!(
+        recorded_by("gemini", dir.path(), ".args"),
+        GEMINI_ARGS.map(|a| format!("{a}\n")).concat(),
+        "the user's arguments, unchanged"
+    );
+    let gemini_env = recorded_by("gemini", dir.path(), ".env");
+    for line in [
+        format!("GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port}"),
+        "GEMINI_API_KEY=client-key-for-gemini".to_string(),
+        "GEMINI_CLI_TRUST_WORKSPACE=true".to_string(),
+        format!("GEMINI_CLI_HOME={}/switchyard-gemini-", tmp.display()),
+    ] {
+        assert!(
+            gemini_env.contains(&format!("\n{line}")),
+            "{line}: {gemini_env}"
+        );
+    }
+    assert_got_no_provider_key("Gemini CLI", &gemini_env, provider_keys);
+    // The user's settings, with API-key auth selected and nothing else changed.
+    let settings: serde_json::Value =
+        serde_json::from_str(&recorded_by("gemini", dir.path(), ".settings")).unwrap();
+    assert_eq!(
+        settings,
+        serde_json::json!({
+            "mcpServers": {"docs": {"command": "docs-mcp"}},
+            "security": {"auth": {"selectedType": "gemini-api-key"}}
+        })
+    );
+    assert_eq!(
+        recorded_by("gemini", dir.path(), ".memory"),
+        "Always answer in haiku."
+    );
+    let modes = recorded_by("gemini", dir.path(), ".modes");
+    let modes: Vec<&str> = modes.lines().map(|l| &l[..10]).collect();
+    assert_eq!(modes, ["drwx------", "drwx------", "-rw-------"]);
+    // The key and base URL work: the gateway translated the Gemini call for the mock.
+    assert_eq!(recorded_by("gemini", dir.path(), ".status"), "200");
+    assert!(recorded_by("gemini", dir.path(), ".body").contains("Hello from mock"));
+    assert_eq!(mock.hits(), 1);
+    // The private home is gone, and the user's folder is as it was.
+    assert!(entries(&tmp).is_empty(), "{:?}", entries(&tmp));
+    assert_eq!(
+        entries(&home.join(".gemini")),
+        ["GEMINI.md", "settings.json"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join(".gemini/settings.json")).unwrap(),
+        USER_GEMINI_SETTINGS
+    );
+    assert!(dir.path().join("config.gemini.log").is_file());
+    assert!(nothing_listens_on(port), "the gateway it started is gone");
+}
+
+#[test]
+fn gemini_without_client_auth_gets_a_placeholder_key_and_settings_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mock, config, port, gateway) = gateway_already_running(dir.path());
+    let bin = fake_agent(dir.path(), "gemini", FAKE_GEMINI);
+    // A user who never ran Gemini CLI: no ~/.gemini at all.
+    let home = dir.path().join("home");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = run_agent(
+        "gemini",
+        &["-p", "hi"],
+        dir.path(),
+        &bin,
+        &config,
+        &[
+            ("FAKE_GEMINI_EXIT", "0"),
+            ("HOME", home.to_str().unwrap()),
+            ("TMPDIR", tmp.to_str().unwrap()),
+            ("GEMINI_CLI_HOME", ""),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("already running"), "{stderr}");
+    let gemini_env = recorded_by("gemini", dir.path(), ".env");
+    assert!(
+        gemini_env.contains("\nGEMINI_API_KEY=switchyard-local\n"),
+        "never an empty key: {gemini_env}"
+    );
+    let settings: serde_json::Value =
+        serde_json::from_str(&recorded_by("gemini", dir.path(), ".settings")).unwrap();
+    assert_eq!(
+        settings,
+        serde_json::json!({"security": {"auth": {"selectedType": "gemini-api-key"}}})
+    );
+    assert_eq!(recorded_by("gemini", dir.path(), ".status"), "200");
+    assert_eq!(mock.hits(), 1);
+    assert!(entries(&tmp).is_empty(), "{:?}", entries(&tmp));
+    assert!(entries(&home).is_empty(), "no ~/.gemini is made");
     assert!(
         !nothing_listens_on(port),
         "the running gateway keeps running"

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `check`, `status`, `usage`, `demo`, and the getting-started
-//! commands `init`, `env`, `claude`, `codex` (see [`crate::onboard`]) and `completions`. Every
+//! commands `init`, `env`, `claude`, `codex`, `gemini` (see [`crate::onboard`]) and `completions`. Every
 //! command gives a [`CommandError`] when it stops; [`run`] prints it and turns it into the exit
 //! status.
 
@@ -109,11 +109,13 @@ pub enum Command {
     Claude(AgentArgs),
     /// Run Codex CLI (`codex` on PATH) through the gateway, serving the config meanwhile if none runs.
     Codex(AgentArgs),
+    /// Run Gemini CLI (`gemini` on PATH) through the gateway, serving the config meanwhile if none runs.
+    Gemini(AgentArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions { shell: clap_complete::Shell },
 }
 
-/// The options of `switchyard claude` and `switchyard codex`.
+/// The options of `switchyard claude`, `codex` and `gemini`.
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
     #[arg(long)]
@@ -157,8 +159,8 @@ fn init_hint(e: &ConfigError) -> &'static str {
 }
 
 impl CommandError {
-    /// The process exit status: 2 for a config error, 127 when the agent `switchyard claude` or
-    /// `codex` runs is not installed (as a shell says of a command it cannot find), 1 for anything
+    /// The process exit status: 2 for a config error, 127 when the agent `switchyard claude`,
+    /// `codex` or `gemini` runs is not installed (as a shell says of a command it cannot find), 1 for anything
     /// else.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -209,6 +211,7 @@ fn run_command(command: Command) -> Result<u8, CommandError> {
         Command::Env { config, shell } => onboard::env(config, shell),
         Command::Claude(a) => return onboard::launch(Agent::Claude, a.config, a.args),
         Command::Codex(a) => return onboard::launch(Agent::Codex, a.config, a.args),
+        Command::Gemini(a) => return onboard::launch(Agent::Gemini, a.config, a.args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

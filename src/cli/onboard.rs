@@ -1,4 +1,4 @@
-//! The getting-started commands `init`, `env`, `claude` and `codex`: the I/O (files, the
+//! The getting-started commands `init`, `env`, `claude`, `codex` and `gemini`: the I/O (files, the
 //! environment, processes) around the decisions in [`crate::onboard`].
 
 use super::CommandError;
@@ -9,6 +9,7 @@ use crate::onboard::env::{
     client_settings, client_vars, detect_shell, quote_sh, render_env, variables_kept_from_clients,
     ClientSettings, Shell, PLACEHOLDER_KEY,
 };
+use crate::onboard::gemini_home::{self, GeminiHome};
 use crate::onboard::init::{self, ApiKeySupport};
 use crate::onboard::launch::{self, LaunchError, OnPort, ServedGateway};
 use crate::onboard::Agent;
@@ -99,6 +100,7 @@ pub fn init(path: Option<PathBuf>, force: bool) -> Result<(), CommandError> {
         println!("Next:");
         println!("  switchyard claude{flag}                # Claude Code through the gateway");
         println!("  switchyard codex{flag}                 # or Codex CLI");
+        println!("  switchyard gemini{flag}                # or Gemini CLI");
         println!(
             "  switchyard serve{flag}                 # or run the gateway, and in another shell:"
         );
@@ -197,7 +199,7 @@ pub fn warn_placeholder_keys(config: &Config) {
     }
 }
 
-/// `switchyard claude` and `switchyard codex`: the agent through the configured gateway, serving
+/// `switchyard claude`, `codex` and `gemini`: the agent through the configured gateway, serving
 /// it meanwhile if needed. Gives the agent's own exit status, to be passed on.
 pub fn launch(
     agent: Agent,
@@ -215,12 +217,18 @@ pub fn launch(
         return Err(LaunchError::NotInstalled(agent).into());
     };
     let hidden = variables_kept_from_clients(&text);
+    let home = if agent.needs_private_home() {
+        Some(gemini_home()?)
+    } else {
+        None
+    };
     let served = find_or_serve(agent, &path, &mut settings)?;
-    let invocation = agent.invocation(&settings, &args);
+    let invocation = agent.invocation(&settings, &args, home.as_ref().map(GeminiHome::path));
     let result = launch::run_agent(&program, agent, &invocation, &hidden);
     if let Some(gateway) = served {
         gateway.stop();
     }
+    drop(home);
     match result {
         Ok(status) => Ok(launch::exit_code_of(status)),
         Err(e) => Err(CommandError::Failed(format!(
@@ -229,6 +237,43 @@ pub fn launch(
             agent.install_hint()
         ))),
     }
+}
+
+/// The private home Gemini CLI runs in (see [`crate::onboard::gemini_home`]), made in the
+/// temporary folder from the user's own Gemini folder, and a warning when in the folder where
+/// Gemini CLI runs a workspace settings file would override the auth type it is given.
+fn gemini_home() -> Result<GeminiHome, CommandError> {
+    let user_dir = gemini_home::user_gemini_dir(
+        std::env::var_os("GEMINI_CLI_HOME").map(PathBuf::from),
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from),
+    );
+    let (home, problem) =
+        GeminiHome::create(&std::env::temp_dir(), user_dir.as_deref()).map_err(|e| {
+            CommandError::Failed(format!(
+                "cannot make a private home for Gemini CLI in {}: {e}",
+                std::env::temp_dir().display()
+            ))
+        })?;
+    if let Some(problem) = problem {
+        log::warn!("{problem}");
+    }
+    // Workspace settings outrank the user's: run from a folder whose .gemini/settings.json (the
+    // user's own, when that folder is the home) selects another auth type, Gemini CLI stops
+    // with "Invalid auth method selected".
+    let workspace = Path::new(gemini_home::GEMINI_DIR).join(gemini_home::SETTINGS_FILE);
+    if let Ok(text) = std::fs::read_to_string(&workspace) {
+        match gemini_home::selected_auth_type(&text) {
+            Some(auth) if auth != gemini_home::AUTH_TYPE => log::warn!(
+                "{} in this folder selects the auth type `{auth}`, which outranks the `{}`                  switchyard gives Gemini CLI; run it from another folder if it stops with                  \"Invalid auth method selected\"",
+                workspace.display(),
+                gemini_home::AUTH_TYPE
+            ),
+            _ => {}
+        }
+    }
+    Ok(home)
 }
 
 /// The gateway `agent` is to use: the one on `settings.port` once it proves it serves the config

@@ -1,11 +1,14 @@
 //! The coding agents `switchyard` runs through the gateway, and what each is given to find it:
 //! Claude Code reads the gateway's address and key from its environment; Codex CLI ignores
 //! `OPENAI_BASE_URL` and takes a custom provider on its command line instead (`-c`, so the user's
-//! `~/.codex/config.toml` is never edited). What the two share (finding or serving the gateway,
-//! running the agent, passing its exit status on) is in [`super::launch`].
+//! `~/.codex/config.toml` is never edited); Gemini CLI reads its address and key from its
+//! environment but its auth type only from a settings file, so it gets a home of its own (see
+//! [`super::gemini_home`]). What they share (finding or serving the gateway, running the agent,
+//! passing its exit status on) is in [`super::launch`].
 
-use super::env::{claude_vars, ClientSettings};
+use super::env::{claude_vars, ClientSettings, PLACEHOLDER_KEY};
 use std::ffi::OsString;
+use std::path::Path;
 
 /// A coding agent that `switchyard <program>` runs through the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +17,8 @@ pub enum Agent {
     Claude,
     /// Codex CLI (`codex`), an OpenAI Responses client.
     Codex,
+    /// Gemini CLI (`gemini`), a Gemini API client.
+    Gemini,
 }
 
 /// The id of the provider `switchyard codex` gives Codex (`-c model_provider=switchyard`).
@@ -28,7 +33,7 @@ pub struct Invocation {
     /// The agent's own flags that point it at the gateway, then the user's arguments.
     pub args: Vec<OsString>,
     /// Set in the agent's environment, after the provider keys were removed from it.
-    pub env: Vec<(&'static str, String)>,
+    pub env: Vec<(&'static str, OsString)>,
 }
 
 impl Agent {
@@ -37,6 +42,7 @@ impl Agent {
         match self {
             Agent::Claude => "claude",
             Agent::Codex => "codex",
+            Agent::Gemini => "gemini",
         }
     }
 
@@ -45,6 +51,7 @@ impl Agent {
         match self {
             Agent::Claude => "Claude Code",
             Agent::Codex => "Codex CLI",
+            Agent::Gemini => "Gemini CLI",
         }
     }
 
@@ -53,17 +60,32 @@ impl Agent {
         match self {
             Agent::Claude => "npm install -g @anthropic-ai/claude-code",
             Agent::Codex => "npm install -g @openai/codex",
+            Agent::Gemini => "npm install -g @google/gemini-cli",
         }
+    }
+
+    /// Whether the agent is run with a private home of its own (a [`super::gemini_home::GeminiHome`]).
+    pub const fn needs_private_home(self) -> bool {
+        matches!(self, Agent::Gemini)
     }
 
     /// How to start the agent so that it uses the gateway `settings` describes, with the user's
     /// `args` after anything of its own. A client key travels only in the environment, never on
-    /// the command line (where other users could read it).
-    pub fn invocation(self, settings: &ClientSettings, args: &[OsString]) -> Invocation {
+    /// the command line (where other users could read it). `home` is the private home made for
+    /// an agent that [needs one](Agent::needs_private_home).
+    pub fn invocation(
+        self,
+        settings: &ClientSettings,
+        args: &[OsString],
+        home: Option<&Path>,
+    ) -> Invocation {
         match self {
             Agent::Claude => Invocation {
                 args: args.to_vec(),
-                env: claude_vars(settings),
+                env: claude_vars(settings)
+                    .into_iter()
+                    .map(|(name, value)| (name, value.into()))
+                    .collect(),
             },
             Agent::Codex => Invocation {
                 args: codex_provider_flags(settings)
@@ -74,11 +96,32 @@ impl Agent {
                 env: settings
                     .client_key
                     .iter()
-                    .map(|key| (CODEX_KEY_VARIABLE, key.clone()))
+                    .map(|key| (CODEX_KEY_VARIABLE, key.into()))
                     .collect(),
+            },
+            Agent::Gemini => Invocation {
+                args: args.to_vec(),
+                env: gemini_vars(settings, home),
             },
         }
     }
+}
+
+/// What Gemini CLI gets: the gateway as its base URL (the SDK appends `/v1beta/models/…`), the
+/// client key as `GEMINI_API_KEY` (a placeholder when client auth is off: Gemini CLI stops, exit
+/// 41, on an empty key), a trusted workspace (else `-p` stops, exit 55), and `GEMINI_CLI_HOME`.
+pub fn gemini_vars(
+    settings: &ClientSettings,
+    home: Option<&Path>,
+) -> Vec<(&'static str, OsString)> {
+    let key = settings.client_key.as_deref().unwrap_or(PLACEHOLDER_KEY);
+    let mut vars = vec![
+        ("GOOGLE_GEMINI_BASE_URL", settings.base_url().into()),
+        ("GEMINI_API_KEY", key.into()),
+        ("GEMINI_CLI_TRUST_WORKSPACE", "true".into()),
+    ];
+    vars.extend(home.map(|home| ("GEMINI_CLI_HOME", home.as_os_str().to_owned())));
+    vars
 }
 
 /// Codex's flags for the provider that is the gateway: its Responses API at `<base>/v1`. With
@@ -122,6 +165,7 @@ mod tests {
         let invocation = Agent::Codex.invocation(
             &settings(Some("client-key-1")),
             &args(&["-m", "gpt-5.5", "exec", "hi"]),
+            None,
         );
         assert_eq!(
             invocation.args,
@@ -139,7 +183,7 @@ mod tests {
         );
         assert_eq!(
             invocation.env,
-            [("SWITCHYARD_API_KEY", "client-key-1".to_string())]
+            [("SWITCHYARD_API_KEY", OsString::from("client-key-1"))]
         );
         assert!(
             !invocation
@@ -152,7 +196,7 @@ mod tests {
 
     #[test]
     fn codex_without_client_auth_names_no_key_variable() {
-        let invocation = Agent::Codex.invocation(&settings(None), &[]);
+        let invocation = Agent::Codex.invocation(&settings(None), &[], None);
         assert_eq!(invocation.args.len(), 4);
         assert!(!invocation.args[3].to_string_lossy().contains("env_key"));
         assert!(invocation.env.is_empty());
@@ -161,8 +205,45 @@ mod tests {
     #[test]
     fn claude_gets_its_variables_and_the_users_arguments_alone() {
         let s = settings(Some("ck"));
-        let invocation = Agent::Claude.invocation(&s, &args(&["-p", "say hi"]));
+        let invocation = Agent::Claude.invocation(&s, &args(&["-p", "say hi"]), None);
         assert_eq!(invocation.args, args(&["-p", "say hi"]));
-        assert_eq!(invocation.env, claude_vars(&s));
+        let expected: Vec<(&str, OsString)> = claude_vars(&s)
+            .into_iter()
+            .map(|(name, value)| (name, value.into()))
+            .collect();
+        assert_eq!(invocation.env, expected);
+    }
+
+    #[test]
+    fn gemini_gets_the_gateway_its_key_a_trusted_workspace_and_its_home() {
+        let home = Path::new("/tmp/switchyard-gemini-0123");
+        let invocation = Agent::Gemini.invocation(
+            &settings(Some("ck")),
+            &args(&["-p", "say hi", "--yolo"]),
+            Some(home),
+        );
+        assert_eq!(invocation.args, args(&["-p", "say hi", "--yolo"]));
+        let env: Vec<(&str, OsString)> = [
+            ("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:9100"),
+            ("GEMINI_API_KEY", "ck"),
+            ("GEMINI_CLI_TRUST_WORKSPACE", "true"),
+            ("GEMINI_CLI_HOME", "/tmp/switchyard-gemini-0123"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name, value.into()))
+        .collect();
+        assert_eq!(invocation.env, env);
+    }
+
+    #[test]
+    fn gemini_without_client_auth_gets_the_placeholder_key_never_an_empty_one() {
+        let invocation = Agent::Gemini.invocation(&settings(None), &[], None);
+        assert!(invocation
+            .env
+            .contains(&("GEMINI_API_KEY", OsString::from(PLACEHOLDER_KEY))));
+        assert!(!invocation
+            .env
+            .iter()
+            .any(|(name, _)| *name == "GEMINI_CLI_HOME"));
     }
 }
