@@ -563,3 +563,147 @@ async fn a_messages_client_of_a_responses_endpoint_is_metered_from_the_upstreams
     assert!(seen.iter().all(|r| r.path == "/v1/responses"));
     assert_responses_totals(&gw, 2).await;
 }
+
+/// A mock in Gemini mode (it answers `/v1beta/models/…`) that thinks three words when asked to,
+/// and a gateway with one priced `api: gemini` endpoint in front of it, which Claude's models
+/// are mapped to.
+fn gemini_gateway() -> (Gateway, MockUpstream) {
+    let upstream = MockUpstream::start(Behaviour {
+        key: Some("gk".into()),
+        openai: Some(switchyard::mock::OpenAiAnswer {
+            reasoning: Some("Think it over.".into()),
+            ..switchyard::mock::OpenAiAnswer::default()
+        }),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config(
+        "",
+        &[format!(
+            "  - id: g\n    api: gemini\n    base_url: {}\n    api_key: gk\n    \
+             model_map: {{\"claude-*\": gemini-2.5-pro}}\n    \
+             price: {{input: 1.25, output: 10.0, cache_read: 0.125}}\n",
+            upstream.url()
+        )],
+    ));
+    (gw, upstream)
+}
+
+/// What each answer of [`gemini_gateway`]'s mock used: its prompt less the cached part, the
+/// output (3 text pieces and 3 words of thinking, billed as output), the cached part.
+const GEMINI_ANSWER: (u64, u64, u64) = (
+    (switchyard::mock::gemini::PROMPT_TOKENS - switchyard::mock::gemini::CACHED_TOKENS) as u64,
+    6,
+    switchyard::mock::gemini::CACHED_TOKENS as u64,
+);
+
+/// The usage totals of `requests` answers of [`gemini_gateway`]'s mock, and their cost at its
+/// price: per answer 480 × $1.25/M + 6 × $10/M + 1920 × $0.125/M = $0.0009.
+async fn assert_gemini_totals(gw: &Gateway, requests: u64) {
+    let usage = wait_json(
+        &format!("{}/admin/usage?since=1h", gw.url),
+        "every answer recorded",
+        |r| r["totals"]["requests"] == requests,
+    )
+    .await;
+    let totals = &usage["totals"];
+    let (input, output, cache_read) = GEMINI_ANSWER;
+    assert_eq!(
+        [
+            &totals["input_tokens"],
+            &totals["output_tokens"],
+            &totals["cache_read_tokens"],
+            &totals["cache_write_tokens"],
+        ],
+        [
+            &serde_json::json!(requests * input),
+            &serde_json::json!(requests * output),
+            &serde_json::json!(requests * cache_read),
+            &serde_json::json!(0),
+        ],
+        "{usage}"
+    );
+    let cost = totals["cost_usd"].as_f64().expect("a known cost");
+    assert!(
+        (cost - requests as f64 * 0.0009).abs() < 1e-12,
+        "{cost} for {requests} answers"
+    );
+    assert_eq!(totals["unpriced_requests"], 0, "{usage}");
+    assert_eq!(row(&usage, "g")["requests"], requests, "{usage}");
+}
+
+#[actix_rt::test]
+async fn gemini_answers_plain_and_streamed_count_cached_prompt_apart_and_thoughts_as_output() {
+    let (gw, upstream) = gemini_gateway();
+    let body = serde_json::json!({
+        "contents": [{"role": "user", "parts": [{"text": "Say hello."}]}],
+        "generationConfig": {"thinkingConfig": {"includeThoughts": true}},
+    })
+    .to_string();
+    for path in [
+        "/v1beta/models/gemini-2.5-pro:generateContent",
+        "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+    ] {
+        let (status, headers, answer) = post_owned(&gw.url, path, body.clone()).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(
+            header(&headers, "x-switchyard-endpoint").as_deref(),
+            Some("g")
+        );
+        assert!(
+            text.contains("\"cachedContentTokenCount\":1920"),
+            "the client gets the upstream's usageMetadata as it was: {text}"
+        );
+    }
+    let seen = upstream.requests();
+    assert_eq!(
+        seen.iter()
+            .map(|r| (r.path.as_str(), r.query.contains("alt=sse")))
+            .collect::<Vec<_>>(),
+        [
+            ("/v1beta/models/gemini-2.5-pro:generateContent", false),
+            ("/v1beta/models/gemini-2.5-pro:streamGenerateContent", true),
+        ]
+    );
+    assert_gemini_totals(&gw, 2).await;
+    let (input, output, cache_read) = GEMINI_ANSWER;
+    let line = format!("tokens={input}/{output}/{cache_read}/0 cost_usd=0.000900");
+    assert_eq!(gw.logs().matches(&line).count(), 2, "{}", gw.logs());
+}
+
+#[actix_rt::test]
+async fn a_messages_client_of_a_gemini_endpoint_is_metered_from_the_upstreams_answer() {
+    let (gw, upstream) = gemini_gateway();
+    let ask = |stream: bool| {
+        serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 4096, "stream": stream,
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "messages": [{"role": "user", "content": "hi"}]})
+        .to_string()
+    };
+    for stream in [true, false] {
+        let (status, _, answer) = post_owned(&gw.url, "/v1/messages", ask(stream)).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(status, 200, "{text}");
+        // The client got an Anthropic answer; the upstream was asked in the Gemini API.
+        assert!(text.contains("\"input_tokens\""), "{text}");
+        if stream {
+            assert!(text.contains("event: message_delta"), "{text}");
+        }
+    }
+    // The streamed answer was metered from the upstream's Gemini stream, the other from its JSON.
+    let seen = upstream.requests();
+    assert_eq!(
+        seen.iter()
+            .map(|r| (r.path.as_str(), r.query.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+                "alt=sse"
+            ),
+            ("/v1beta/models/gemini-2.5-pro:generateContent", ""),
+        ]
+    );
+    assert_gemini_totals(&gw, 2).await;
+}

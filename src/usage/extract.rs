@@ -13,14 +13,20 @@
 //! being a `response`'s: its `input_tokens` include the cached ones, Anthropic's do not. Reasoning
 //! tokens are inside `output_tokens` and are not added again.
 //!
+//! The Gemini API puts its usage in `usageMetadata` (top level of a JSON answer and of each stream
+//! chunk; read one level into `response` too, as some relays wrap it): `promptTokenCount` includes
+//! `cachedContentTokenCount`, and `thoughtsTokenCount` is billed as output beside
+//! `candidatesTokenCount`. Each chunk may carry a running `usageMetadata`: the last one that gives a
+//! count is the answer's, whole (its fields are not merged with earlier chunks').
+//!
 //! Each field is read on its own: a count that is not a whole number in `0..=MAX_TOKENS` (or a
 //! field named twice) makes that kind unknown, and the others still count. Nothing of the body is
 //! held: a small machine follows the top level of the JSON body, or of each SSE event's JSON, as
 //! the bytes pass (strings with a byte search, nested values by counting brackets), keeps only a
-//! `usage` value cut by a chunk's end, and reads each `usage` value as it closes. So a
-//! `response.completed` event that repeats a long answer is read without being kept. An SSE line
-//! that is whole in one chunk is only followed when it holds a `"usage"` key, so text deltas cost
-//! one substring search each.
+//! `usage` (or `usageMetadata`) value cut by a chunk's end, and reads each such value as it closes.
+//! So a `response.completed` event that repeats a long answer is read without being kept. An SSE
+//! line that is whole in one chunk is only followed when it holds a key starting `"usage`, so
+//! text deltas cost one substring search each.
 
 use crate::scan::{top_level_members, Member};
 use memchr::memmem;
@@ -169,6 +175,10 @@ pub struct UsageReader {
     mode: Mode,
     seen: RawUsage,
     found: bool,
+    /// The last Gemini `usageMetadata` that gave a count.
+    gemini: Option<GeminiUsage>,
+    /// Where the rejections of that `usageMetadata` sit in `rejected`: a later one replaces them.
+    gemini_rejected: (usize, usize),
     rejected: Vec<Rejected>,
 }
 
@@ -187,8 +197,9 @@ enum Mode {
 
 /// The SSE field that carries an event's JSON.
 const DATA_FIELD: &[u8] = b"data:";
-/// An event whose line does not hold this carries no usage.
-const USAGE_KEY: &[u8] = b"\"usage\"";
+/// An event whose line does not hold this carries no usage: it starts both `"usage"` and
+/// Gemini's `"usageMetadata"`, so one search serves every API.
+const USAGE_KEY: &[u8] = b"\"usage";
 
 /// What the current SSE line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +231,8 @@ impl UsageReader {
             mode,
             seen: RawUsage::default(),
             found: false,
+            gemini: None,
+            gemini_rejected: (0, 0),
             rejected: Vec::new(),
         }
     }
@@ -250,6 +263,8 @@ impl UsageReader {
         let mut found = Found {
             seen: &mut self.seen,
             found: &mut self.found,
+            gemini: &mut self.gemini,
+            gemini_rejected: &mut self.gemini_rejected,
             rejected: &mut self.rejected,
         };
         match &mut self.mode {
@@ -280,7 +295,8 @@ impl UsageReader {
     }
 
     /// What the answer said it used, or `None` when it said nothing (an error, an OpenAI stream
-    /// whose client did not ask for usage, a body cut before its usage).
+    /// whose client did not ask for usage, a body cut before its usage). A Gemini `usageMetadata`
+    /// is the answer's usage when there is one.
     pub fn finish(self) -> Option<Tokens> {
         self.finish_reading().tokens
     }
@@ -288,8 +304,13 @@ impl UsageReader {
     /// [`finish`](Self::finish), with the fields that could not be used. Every usage value was
     /// read as it closed: one cut off by the body's end is not one.
     pub fn finish_reading(self) -> Reading {
+        let usage = || if self.found { self.seen.tokens() } else { None };
         Reading {
-            tokens: if self.found { self.seen.tokens() } else { None },
+            tokens: self
+                .gemini
+                .as_ref()
+                .and_then(GeminiUsage::tokens)
+                .or_else(usage),
             rejected: self.rejected,
         }
     }
@@ -319,6 +340,8 @@ impl Line {
 struct Found<'a> {
     seen: &'a mut RawUsage,
     found: &'a mut bool,
+    gemini: &'a mut Option<GeminiUsage>,
+    gemini_rejected: &'a mut (usize, usize),
     rejected: &'a mut Vec<Rejected>,
 }
 
@@ -331,6 +354,26 @@ impl Found<'_> {
             self.seen.merge(&usage);
             *self.found = true;
         }
+    }
+
+    /// Takes one Gemini `usageMetadata` value: when it gives a count it replaces the one before,
+    /// and its rejections replace that one's (a stream repeats its running usage in every chunk).
+    fn usage_metadata_value(&mut self, value: &[u8]) {
+        let before = self.rejected.len();
+        // A value that gives no count was rejected nothing: the earlier reading stands.
+        let Some(usage) =
+            GeminiUsage::read(value, self.rejected).filter(GeminiUsage::gives_a_count)
+        else {
+            return;
+        };
+        let (mut start, end) = *self.gemini_rejected;
+        if self.gemini.is_some() && end == before {
+            self.rejected.drain(start..end);
+        } else {
+            start = before;
+        }
+        *self.gemini = Some(usage);
+        *self.gemini_rejected = (start, self.rejected.len());
     }
 }
 
@@ -484,6 +527,69 @@ impl RawUsage {
     }
 }
 
+/// A Gemini `usageMetadata` as an answer gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct GeminiUsage {
+    /// `promptTokenCount`: it includes the cached tokens.
+    prompt: Count,
+    /// `cachedContentTokenCount`.
+    cached: Count,
+    /// `candidatesTokenCount`.
+    candidates: Count,
+    /// `thoughtsTokenCount`: billed as output.
+    thoughts: Count,
+}
+
+impl GeminiUsage {
+    /// Reads a `usageMetadata` value field by field; `None` when it is not an object.
+    fn read(value: &[u8], rejected: &mut Vec<Rejected>) -> Option<GeminiUsage> {
+        let members = top_level_members(value).ok()?;
+        let mut field = |name: &'static str| read_count(value, &members, name, name, rejected);
+        Some(GeminiUsage {
+            prompt: field("promptTokenCount"),
+            cached: field("cachedContentTokenCount"),
+            candidates: field("candidatesTokenCount"),
+            thoughts: field("thoughtsTokenCount"),
+        })
+    }
+
+    fn gives_a_count(&self) -> bool {
+        [self.prompt, self.cached, self.candidates, self.thoughts]
+            .iter()
+            .any(|c| *c != Count::Absent)
+    }
+
+    /// The four kinds (Gemini writes no cache), or `None` when no count at all was given.
+    fn tokens(&self) -> Option<Tokens> {
+        if !self.gives_a_count() {
+            return None;
+        }
+        let (input, cache_read) = match self.prompt {
+            Count::Absent => (Count::Absent, self.cached),
+            prompt => split_cached(prompt, self.cached),
+        };
+        let output = match (self.candidates, self.thoughts) {
+            (Count::Given(a), Count::Given(b)) => Count::Given(a.saturating_add(b)),
+            (Count::Unusable, _) | (_, Count::Unusable) => Count::Unusable,
+            (Count::Given(n), Count::Absent) | (Count::Absent, Count::Given(n)) => Count::Given(n),
+            (Count::Absent, Count::Absent) => Count::Absent,
+        };
+        let mut tokens = Tokens::default();
+        for (kind, count) in [
+            (Kind::Input, input),
+            (Kind::Output, output),
+            (Kind::CacheRead, cache_read),
+        ] {
+            match count {
+                Count::Given(n) => tokens.set(kind, n),
+                Count::Unusable => tokens.unknown.insert(kind),
+                Count::Absent => {}
+            }
+        }
+        Some(tokens)
+    }
+}
+
 /// (uncached input, cache reads) from a total that includes the cached tokens. When the cached
 /// count is unusable the whole total counts as uncached input (the dearer reading).
 fn split_cached(total: Count, cached: Count) -> (Count, Count) {
@@ -563,7 +669,7 @@ fn reject(rejected: &mut Vec<Rejected>, field: &'static str, value: Option<Strin
 }
 
 /// Follows the top level of a JSON object as its bytes pass and reads the value of each top-level
-/// `usage` member as it closes (nothing else is kept). For an SSE event it also follows the top
+/// `usage` or `usageMetadata` member as it closes (nothing else is kept). For an SSE event it also follows the top
 /// level of a top-level `message` object (Anthropic's `message_start`) or `response` object (the
 /// Responses API's `response.completed`, `.incomplete` and `.failed`, which repeat the whole
 /// answer, its instructions and its tools before their usage). Strings and brackets are tracked,
@@ -583,8 +689,8 @@ struct UsageFollower {
     escaped: bool,
     /// The current key's first bytes (longer keys than `KEY_KEEP` are none of ours).
     key: KeyStart,
-    /// The current value is a `usage` value, no longer than `VALUE_KEEP` so far.
-    reading: bool,
+    /// The current value is a usage value (of this key), no longer than `VALUE_KEEP` so far.
+    reading: Option<UsageKey>,
     /// The `usage` value's bytes from earlier chunks (one read within a chunk is not copied);
     /// the buffer is kept for the next one.
     value: Vec<u8>,
@@ -597,6 +703,15 @@ enum Holder {
     Message,
     /// The Responses API's events: its usage is the Responses API's.
     Response,
+}
+
+/// The keys whose value is an answer's usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UsageKey {
+    /// `usage`: Anthropic's, Chat Completions' and the Responses API's.
+    Usage,
+    /// `usageMetadata`: the Gemini API's.
+    UsageMetadata,
 }
 
 const KEY_KEEP: usize = 32;
@@ -668,7 +783,7 @@ impl UsageFollower {
             in_string: false,
             escaped: false,
             key: KeyStart::default(),
-            reading: false,
+            reading: None,
             value: Vec::new(),
         }
     }
@@ -677,7 +792,7 @@ impl UsageFollower {
     fn restart(&mut self) {
         self.at = Place::BeforeObject;
         self.inside = None;
-        self.reading = false;
+        self.reading = None;
         self.value.clear();
     }
 
@@ -740,7 +855,7 @@ impl UsageFollower {
                         i += 1;
                     }
                     None => {
-                        self.reading = self.key.is("usage");
+                        self.reading = self.usage_key();
                         self.value.clear();
                         self.depth = 0;
                         self.in_string = false;
@@ -775,6 +890,17 @@ impl UsageFollower {
         }
     }
 
+    /// Which usage the current key names, if any.
+    fn usage_key(&self) -> Option<UsageKey> {
+        if self.key.is("usage") {
+            Some(UsageKey::Usage)
+        } else if self.key.is("usageMetadata") {
+            Some(UsageKey::UsageMetadata)
+        } else {
+            None
+        }
+    }
+
     /// Where the object that just closed leaves the follower.
     fn closed(&mut self) -> Place {
         match self.inside.take() {
@@ -787,16 +913,23 @@ impl UsageFollower {
     fn value_bytes(&mut self, chunk: &[u8], start: usize, found: &mut Found<'_>) -> usize {
         let mut i = start;
         let end_value = |this: &mut Self, to: usize, found: &mut Found<'_>| {
-            if this.reading && this.value.len() + (to - start) <= VALUE_KEEP {
-                let of_response = this.inside == Some(Holder::Response);
-                if this.value.is_empty() {
-                    found.usage_value(&chunk[start..to], of_response);
-                } else {
-                    this.value.extend_from_slice(&chunk[start..to]);
-                    found.usage_value(&this.value, of_response);
+            if let Some(key) = this.reading {
+                if this.value.len() + (to - start) <= VALUE_KEEP {
+                    let value = if this.value.is_empty() {
+                        &chunk[start..to]
+                    } else {
+                        this.value.extend_from_slice(&chunk[start..to]);
+                        &this.value
+                    };
+                    match key {
+                        UsageKey::Usage => {
+                            found.usage_value(value, this.inside == Some(Holder::Response))
+                        }
+                        UsageKey::UsageMetadata => found.usage_metadata_value(value),
+                    }
                 }
             }
-            this.reading = false;
+            this.reading = None;
             this.at = Place::AfterValue;
         };
         while i < chunk.len() {
@@ -846,11 +979,11 @@ impl UsageFollower {
             }
         }
         // The value goes on in the next chunk: keep what it has so far.
-        if self.reading {
+        if self.reading.is_some() {
             if self.value.len() + (i - start) <= VALUE_KEEP {
                 self.value.extend_from_slice(&chunk[start..i]);
             } else {
-                self.reading = false;
+                self.reading = None;
                 self.value.clear();
             }
         }

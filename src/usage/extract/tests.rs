@@ -628,3 +628,128 @@ fn json_bodies_that_are_not_one_object_say_nothing() {
     let body = br#"{"us\u0061ge":{"input_tokens":1},"usage_total":{"input_tokens":9}}"#;
     assert_eq!(read_whole(false, body), Some(Tokens::new(1, 0, 0, 0)));
 }
+
+/// A Gemini `generateContent` answer: thoughts, text that mentions usage, a function call whose
+/// arguments hold a `usageMetadata`, and the answer's own `usageMetadata` at the top level.
+const GEMINI_JSON: &str = r#"{"candidates":[{"content":{"parts":[{"text":"Checking.","thought":true},{"text":"The \"usageMetadata\": {\"promptTokenCount\": 9} key","thoughtSignature":"c2ln"},{"functionCall":{"name":"f","args":{"usageMetadata":{"candidatesTokenCount":777}}}}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":2400,"cachedContentTokenCount":1920,"candidatesTokenCount":150,"thoughtsTokenCount":128,"totalTokenCount":2678,"promptTokensDetails":[{"modality":"TEXT","tokenCount":2400}],"cacheTokensDetails":[{"modality":"TEXT","tokenCount":1920}]},"modelVersion":"gemini-2.5-pro","responseId":"r1"}"#;
+
+/// A Gemini stream (`:streamGenerateContent?alt=sse`, CRLF lines as Google sends them): every
+/// chunk carries the running `usageMetadata`, the first ones only the prompt's count.
+fn gemini_sse(last_usage: &str) -> String {
+    let early = r#""usageMetadata":{"promptTokenCount":2400,"totalTokenCount":2400,"promptTokensDetails":[{"modality":"TEXT","tokenCount":2400}]}"#;
+    [
+        format!("data: {{\"candidates\":[{{\"content\":{{\"parts\":[{{\"text\":\"Checking.\",\"thought\":true}}],\"role\":\"model\"}},\"index\":0}}],{early},\"modelVersion\":\"gemini-2.5-pro\",\"responseId\":\"r1\"}}\r\n\r\n"),
+        format!("data: {{\"candidates\":[{{\"content\":{{\"parts\":[{{\"text\":\"Say \\\"usageMetadata\\\": {{\\\"candidatesTokenCount\\\": 999}}\"}}],\"role\":\"model\"}},\"index\":0}}],{early},\"modelVersion\":\"gemini-2.5-pro\",\"responseId\":\"r1\"}}\r\n\r\n"),
+        format!("data: {{\"candidates\":[{{\"content\":{{\"parts\":[{{\"text\":\"!\"}}],\"role\":\"model\"}},\"finishReason\":\"STOP\",\"index\":0}}],\"usageMetadata\":{last_usage},\"modelVersion\":\"gemini-2.5-pro\",\"responseId\":\"r1\"}}\r\n\r\n"),
+    ]
+    .concat()
+}
+
+#[test]
+fn gemini_json_counts_cached_prompt_tokens_as_cache_reads_and_thoughts_as_output_at_every_split() {
+    // promptTokenCount (2400) includes the 1920 cached; output is 150 candidates + 128 thoughts.
+    assert_split_everywhere(false, GEMINI_JSON, Some(Tokens::new(480, 278, 1920, 0)));
+}
+
+#[test]
+fn gemini_json_without_cache_or_thoughts_counts_the_prompt_and_candidates_at_every_split() {
+    let body = r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":3,"totalTokenCount":15},"modelVersion":"gemini-2.5-flash"}"#;
+    assert_split_everywhere(false, body, Some(Tokens::new(12, 3, 0, 0)));
+}
+
+#[test]
+fn gemini_stream_takes_the_last_running_usage_at_every_split() {
+    let last = r#"{"promptTokenCount":2400,"cachedContentTokenCount":1920,"candidatesTokenCount":3,"thoughtsTokenCount":2,"totalTokenCount":2405}"#;
+    assert_split_everywhere(true, &gemini_sse(last), Some(Tokens::new(480, 5, 1920, 0)));
+}
+
+#[test]
+fn gemini_stream_cut_before_its_last_chunk_counts_the_prompt_of_the_running_usage() {
+    let body = gemini_sse("{}");
+    let cut = body.rfind("data:").expect("a last chunk");
+    assert_split_everywhere(true, &body[..cut], Some(Tokens::new(2400, 0, 0, 0)));
+}
+
+#[test]
+fn gemini_stream_without_usage_is_unknown_at_every_split() {
+    let body = concat!(
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"The usageMetadata key\"}],\"role\":\"model\"},\"index\":0}]}\r\n\r\n",
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"f\",\"args\":{\"usageMetadata\":{\"promptTokenCount\":5}}}}],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}]}\r\n\r\n",
+    );
+    assert_split_everywhere(true, body, None);
+}
+
+#[test]
+fn a_later_usage_metadata_that_gives_no_count_leaves_the_last_one_standing() {
+    let last = r#"{"promptTokenCount":100,"candidatesTokenCount":7}"#;
+    let body = format!(
+        "{}data: {{\"usageMetadata\":{{}}}}\n\ndata: {{\"usageMetadata\":null}}\n\n",
+        gemini_sse(last)
+    );
+    assert_split_everywhere(true, &body, Some(Tokens::new(100, 7, 0, 0)));
+}
+
+#[test]
+fn a_gemini_usage_wrapped_in_a_response_object_is_read() {
+    // Code Assist (Gemini CLI's Google login) wraps each chunk in `response`.
+    let body = "data: {\"response\":{\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":40,\"candidatesTokenCount\":2,\"thoughtsTokenCount\":1}},\"traceId\":\"t\"}\n\n";
+    assert_split_everywhere(true, body, Some(Tokens::new(40, 3, 0, 0)));
+}
+
+#[test]
+fn an_absurd_gemini_count_is_unknown_and_the_others_still_count() {
+    let read = |usage: &str| {
+        let body = format!(r#"{{"candidates":[],"usageMetadata":{usage}}}"#);
+        let mut reader = UsageReader::new(false);
+        reader.feed(body.as_bytes());
+        reader.finish_reading()
+    };
+    let reading = read(
+        r#"{"promptTokenCount":2400,"cachedContentTokenCount":1920,"candidatesTokenCount":-1,"thoughtsTokenCount":9}"#,
+    );
+    assert_eq!(
+        reading.tokens,
+        Some(known(Some(480), None, Some(1920), Some(0)))
+    );
+    assert_eq!(
+        reading.rejected,
+        [Rejected {
+            field: "candidatesTokenCount",
+            value: Some("-1".into())
+        }]
+    );
+    // An unusable cached count leaves the whole prompt as uncached input (the dearer reading).
+    let reading = read(
+        r#"{"promptTokenCount":2400,"cachedContentTokenCount":"1920","candidatesTokenCount":5}"#,
+    );
+    assert_eq!(
+        reading.tokens,
+        Some(known(Some(2400), Some(5), None, Some(0)))
+    );
+    let reading = read(
+        r#"{"promptTokenCount":1000000000001,"candidatesTokenCount":5,"thoughtsTokenCount":2}"#,
+    );
+    assert_eq!(reading.tokens, Some(known(None, Some(7), Some(0), Some(0))));
+}
+
+#[test]
+fn a_streams_rejected_gemini_counts_are_those_of_its_last_usage() {
+    // Every chunk repeats a broken count: the warning names it once; a later good one clears it.
+    let bad = "data: {\"usageMetadata\":{\"promptTokenCount\":1.5,\"candidatesTokenCount\":1}}\n\n";
+    let mut reader = UsageReader::new(true);
+    for _ in 0..20 {
+        reader.feed(bad.as_bytes());
+    }
+    let reading = reader.finish_reading();
+    assert_eq!(reading.tokens, Some(known(None, Some(1), Some(0), Some(0))));
+    assert_eq!(reading.rejected.len(), 1, "{:?}", reading.rejected);
+
+    let mut reader = UsageReader::new(true);
+    reader.feed(bad.as_bytes());
+    reader.feed(
+        b"data: {\"usageMetadata\":{\"promptTokenCount\":10,\"candidatesTokenCount\":4}}\n\n",
+    );
+    let reading = reader.finish_reading();
+    assert_eq!(reading.tokens, Some(Tokens::new(10, 4, 0, 0)));
+    assert!(reading.rejected.is_empty(), "{:?}", reading.rejected);
+}
