@@ -407,6 +407,20 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
         Api::Anthropic if b.openai.as_ref().is_some_and(|x| !x.tool_calls.is_empty()) => {
             anthropic_tool_answer(&b, &request, &model, stream, shared.into_inner())
         }
+        // A forced tool the script does not call (a structured-output request made a tool): its
+        // call, with an input its schema accepts, as a model would answer.
+        Api::Anthropic if request["tool_choice"]["type"] == "tool" => {
+            let name = request["tool_choice"]["name"].as_str().unwrap_or_default();
+            let schema = request["tools"]
+                .as_array()
+                .and_then(|tools| tools.iter().find(|t| t["name"] == name))
+                .map(|tool| tool["input_schema"].clone())
+                .unwrap_or_default();
+            let mut scripted = b.clone();
+            let extra = scripted.openai.get_or_insert_with(OpenAiAnswer::default);
+            extra.tool_calls = vec![(name.to_string(), example_of(&schema).to_string())];
+            anthropic_tool_answer(&scripted, &request, &model, stream, shared.into_inner())
+        }
         Api::Anthropic if !stream => HttpResponse::Ok().json(serde_json::json!({
             "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": reply_text(&b)}],
@@ -754,6 +768,42 @@ fn anthropic_tool_answer(
             b.drop_after_events,
             shared,
         ))
+}
+
+/// A value a JSON schema accepts: every property of an object, the first `enum` value of a
+/// string, a number at its `minimum` (at least 1, at most its `maximum`).
+fn example_of(schema: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Value};
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    let bounded = || {
+        let low = schema["minimum"].as_f64().unwrap_or(1.0).max(1.0);
+        schema["maximum"].as_f64().map_or(low, |high| low.min(high))
+    };
+    match schema["type"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("object") => Value::Object(
+            schema["properties"]
+                .as_object()
+                .map(|properties| {
+                    properties
+                        .iter()
+                        .map(|(name, property)| (name.clone(), example_of(property)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        Some("integer") => json!(bounded() as i64),
+        Some("number") => json!(bounded()),
+        Some("boolean") => json!(true),
+        Some("array") => json!([]),
+        Some("string") => json!("mock"),
+        _ => Value::Null,
+    }
 }
 
 /// The signature the mock gives a thinking block: it accepts back only its own, unchanged.

@@ -645,3 +645,26 @@ fn switchyard_gemini_runs_gemini_cli_through_the_gateway_it_serves_without_touch
         .collect();
     assert!(left.is_empty(), "the private home is removed: {left:?}");
 }
+
+#[test]
+fn gemini_cli_through_the_gateway_to_an_anthropic_endpoint_with_its_router_call() {
+    if !gemini_is_installed(
+        "gemini_cli_through_the_gateway_to_an_anthropic_endpoint_with_its_router_call",
+    ) {
+        return;
+    }
+    // No `-m`: the CLI first asks its router model, a structured-output call the gateway sends
+    // to the Anthropic endpoint as one forced tool, whose input comes back as the JSON text.
+    let mock = gemini_mock(None);
+    let gw = gateway_to("anthropic", &mock.url());
+    plain_turn(&gw.url, None, MOCK_NAME);
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 2, "the router call once, then the model call");
+    let router = body(&seen[0]);
+    assert_eq!(router["tool_choice"]["type"], "tool", "{router:#}");
+    let schema = &router["tools"][0]["input_schema"];
+    assert_eq!(
+        schema["properties"]["complexity_score"]["type"], "integer",
+        "{router:#}"
+    );
+}
