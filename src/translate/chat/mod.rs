@@ -6,7 +6,9 @@ mod request;
 mod stream;
 
 pub(crate) use answer::{lenient_input, read_answer, write_answer};
-pub(crate) use request::{checked_arguments, image_of_url, read_request, write_request};
+pub(crate) use request::{
+    checked_arguments, image_of_url, read_request, write_request, write_sampling,
+};
 pub use stream::{StreamReader, StreamWriter};
 
 use super::ir::StopReason;

@@ -496,17 +496,7 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
         let stop = stop.into_iter().map(Out::Str).collect();
         out.member("stop", &Out::Array(stop)).map_err(unwritable)?;
     }
-    if let Some(t) = request.temperature {
-        out.member("temperature", &t.into()).map_err(unwritable)?;
-    }
-    if let Some(p) = request.top_p {
-        out.member("top_p", &p.into()).map_err(unwritable)?;
-    }
-    if let Some(user) = request.user {
-        // Claude Code's user ids run to ~150 characters; OpenAI takes 64, so long ones are hashed.
-        out.member("user", &Out::from(openai_name(&user).into_owned()))
-            .map_err(unwritable)?;
-    }
+    write_sampling(&mut out, request.temperature, request.top_p, request.user)?;
     if request.stream {
         out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
         out.member("stream_options", &out! {"include_usage" => true})
@@ -660,4 +650,25 @@ fn assistant_message<'a>(parts: Vec<Part<'a>>, renamed: &mut Renamed) -> Out<'a>
         message.push(("tool_calls", Out::Array(calls)));
     }
     Out::Object(message)
+}
+
+/// `temperature`, `top_p` and `user` as both OpenAI APIs (Chat Completions, Responses) take them.
+pub(crate) fn write_sampling(
+    out: &mut JsonWriter,
+    temperature: Option<Json<'_>>,
+    top_p: Option<Json<'_>>,
+    user: Option<Cow<'_, str>>,
+) -> Result<(), Refusal> {
+    if let Some(t) = temperature {
+        out.member("temperature", &t.into()).map_err(unwritable)?;
+    }
+    if let Some(p) = top_p {
+        out.member("top_p", &p.into()).map_err(unwritable)?;
+    }
+    if let Some(user) = user {
+        // Claude Code's user ids run to ~150 characters; OpenAI takes 64, so long ones are hashed.
+        out.member("user", &Out::from(openai_name(&user).into_owned()))
+            .map_err(unwritable)?;
+    }
+    Ok(())
 }

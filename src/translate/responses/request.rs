@@ -2,7 +2,7 @@
 //! written from it (for a Responses upstream).
 
 use super::carry;
-use crate::translate::chat::{checked_arguments, image_of_url, openai_name, Renamed};
+use crate::translate::chat::{checked_arguments, image_of_url, write_sampling, Renamed};
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     data_url_parts, joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part,
@@ -432,16 +432,7 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
     if request.stop.is_some() {
         log::debug!("leaving out stop sequences: the Responses API has none");
     }
-    if let Some(t) = request.temperature {
-        out.member("temperature", &t.into()).map_err(unwritable)?;
-    }
-    if let Some(p) = request.top_p {
-        out.member("top_p", &p.into()).map_err(unwritable)?;
-    }
-    if let Some(user) = request.user {
-        out.member("user", &Out::from(openai_name(&user).into_owned()))
-            .map_err(unwritable)?;
-    }
+    write_sampling(&mut out, request.temperature, request.top_p, request.user)?;
     if request.stream {
         out.member("stream", &Out::Bool(true)).map_err(unwritable)?;
     }
