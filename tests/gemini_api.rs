@@ -183,3 +183,69 @@ async fn a_rate_limited_gemini_endpoint_cools_down_and_the_gateways_429_carries_
     let secs: u64 = delay.trim_end_matches('s').parse().unwrap_or(0);
     assert!((1..=30).contains(&secs), "{body}");
 }
+
+#[actix_rt::test]
+async fn a_token_count_goes_to_a_gemini_endpoint_first_and_is_estimated_without_one() {
+    let (gemini_mock, anthropic_mock) = (
+        MockUpstream::start(Behaviour {
+            key: Some(UPSTREAM_KEY.into()),
+            openai: Some(OpenAiAnswer::default()),
+            ..Behaviour::default()
+        })
+        .expect("mock"),
+        common::mock("claude", "anthropic-key"),
+    );
+    let gw = Gateway::start(&config(
+        &format!("  auth_mode: strict\n  api_key: {CLIENT_KEY}\n"),
+        &[
+            format!(
+                "  - id: an\n    base_url: {}\n    api_key: anthropic-key\n    priority: 1\n",
+                anthropic_mock.url()
+            ),
+            format!(
+                "  - id: gm\n    api: gemini\n    base_url: {}\n    api_key: {UPSTREAM_KEY}\n    priority: 2\n",
+                gemini_mock.url()
+            ),
+        ],
+    ));
+    let count = || async {
+        let url = format!("{}/v1beta/models/gemini-2.5-pro:countTokens", gw.url);
+        let mut answer = client()
+            .post(url)
+            .insert_header(("x-goog-api-key", CLIENT_KEY))
+            .send_json(&json!({"contents": [{"role": "user", "parts": [{"text": "你好世界"}]}]}))
+            .await
+            .unwrap();
+        let endpoint = answer
+            .headers()
+            .get("x-switchyard-endpoint")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body: Value = answer.json().await.unwrap();
+        (answer.status().as_u16(), endpoint, body)
+    };
+    // The Gemini endpoint counts exactly, though the Anthropic one is preferred for generation.
+    let (status, endpoint, body) = count().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(endpoint.as_deref(), Some("gm"));
+    assert!(body["totalTokens"].is_u64(), "{body}");
+    let seen = gemini_mock.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/v1beta/models/gemini-2.5-pro:countTokens");
+
+    // With the Gemini endpoint out of service, the gateway's estimate answers in Gemini's shape
+    // and nothing is sent to the Anthropic endpoint.
+    let admin = format!("{}/admin/endpoints/gm/disable", gw.url);
+    let disabled = client()
+        .post(admin)
+        .insert_header(("x-api-key", CLIENT_KEY))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200);
+    let (status, endpoint, body) = count().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(endpoint.as_deref(), Some("an"));
+    assert_eq!(body, json!({"totalTokens": 4 + 4}));
+    assert_eq!(anthropic_mock.hits(), 0);
+    assert_eq!(gemini_mock.hits(), 1);
+}

@@ -12,9 +12,10 @@ pub enum Call {
     /// `POST /v1/messages`, `/v1/chat/completions` or `/v1/responses`: every endpoint can serve
     /// it, translated when its API is not the client's.
     Generation(Api),
-    /// `POST /v1/messages/count_tokens`: passed to an Anthropic endpoint, estimated by the gateway
-    /// for one of another API.
-    CountTokens,
+    /// `POST /v1/messages/count_tokens` (Anthropic) or `POST /v1beta/models/{model}:countTokens`
+    /// (Gemini): passed to an endpoint of the client's API, estimated by the gateway for one of
+    /// another API.
+    CountTokens(Api),
     /// `POST /v1/completions`, OpenAI's legacy completions: forwarded unchanged to OpenAI
     /// endpoints; a stream of it ends with `[DONE]`.
     Completions,
@@ -29,7 +30,7 @@ impl Call {
     /// The API every endpoint that takes this call must speak, if one is required.
     pub fn endpoint_api(self) -> Option<Api> {
         match self {
-            Call::Generation(_) | Call::CountTokens | Call::ModelList(_) => None,
+            Call::Generation(_) | Call::CountTokens(_) | Call::ModelList(_) => None,
             Call::Completions => Some(Api::OpenAi),
             Call::Other(api) => api,
         }
@@ -39,7 +40,7 @@ impl Call {
     /// can stand in for.
     pub fn preferred_api(self) -> Option<Api> {
         match self {
-            Call::CountTokens => Some(Api::Anthropic),
+            Call::CountTokens(api) => Some(api),
             _ => None,
         }
     }
@@ -57,7 +58,7 @@ impl Call {
             ])),
             // No end marker: the chunk that says how the answer finished is its last.
             Call::Generation(Api::Gemini) => Some(StreamEnd::Named(&[b"\"finishReason\""])),
-            Call::CountTokens | Call::ModelList(_) | Call::Other(_) => None,
+            Call::CountTokens(_) | Call::ModelList(_) | Call::Other(_) => None,
         }
     }
 
@@ -65,7 +66,7 @@ impl Call {
     pub fn route(self, endpoint: Api) -> crate::translate::Route {
         match self {
             Call::Generation(client) => crate::translate::Route::of(client, endpoint),
-            Call::CountTokens | Call::Completions | Call::ModelList(_) | Call::Other(_) => {
+            Call::CountTokens(_) | Call::Completions | Call::ModelList(_) | Call::Other(_) => {
                 crate::translate::Route::Passthrough
             }
         }
@@ -73,7 +74,7 @@ impl Call {
 
     /// The gateway answers this call itself for an endpoint speaking `endpoint`.
     pub fn answered_here(self, endpoint: Api) -> bool {
-        self == Call::CountTokens && endpoint != Api::Anthropic
+        matches!(self, Call::CountTokens(api) if api != endpoint)
     }
 }
 
@@ -102,7 +103,7 @@ impl ClientCall {
             (true, "/v1/messages") => Call::Generation(Api::Anthropic),
             (true, "/v1/chat/completions") => Call::Generation(Api::OpenAi),
             (true, "/v1/responses") => Call::Generation(Api::Responses),
-            (true, "/v1/messages/count_tokens") => Call::CountTokens,
+            (true, "/v1/messages/count_tokens") => Call::CountTokens(Api::Anthropic),
             (true, "/v1/completions") => Call::Completions,
             (false, "/v1/models") if method == Method::GET => Call::ModelList(caller_api(headers)),
             (false, "/v1beta/models") if method == Method::GET => {
@@ -112,8 +113,10 @@ impl ClientCall {
             _ => Call::Other(path_api(trimmed)),
         };
         let api = match call {
-            Call::Generation(api) | Call::ModelList(Some(api)) | Call::Other(Some(api)) => api,
-            Call::CountTokens => Api::Anthropic,
+            Call::Generation(api)
+            | Call::CountTokens(api)
+            | Call::ModelList(Some(api))
+            | Call::Other(Some(api)) => api,
             Call::Completions => Api::OpenAi,
             Call::ModelList(None) | Call::Other(None) => headers_api(headers),
         };
@@ -121,14 +124,15 @@ impl ClientCall {
     }
 }
 
-/// A Gemini client's `POST /v1beta/models/{model}:{method}`: a generation, or (`:countTokens`
-/// and anything else) a call only Gemini endpoints take.
+/// A Gemini client's `POST /v1beta/models/{model}:{method}`: a generation, a token count, or
+/// anything else, a call only Gemini endpoints take.
 fn gemini_call(path: &str) -> Call {
     use crate::translate::{GeminiCall, GeminiMethod};
     match GeminiCall::of_path(path).map(|c| c.method) {
         Some(GeminiMethod::Generate | GeminiMethod::StreamGenerate) => {
             Call::Generation(Api::Gemini)
         }
+        Some(GeminiMethod::CountTokens) => Call::CountTokens(Api::Gemini),
         _ => Call::Other(Some(Api::Gemini)),
     }
 }
@@ -223,7 +227,11 @@ mod tests {
         );
         assert_eq!(
             call(Method::POST, "/v1/messages/count_tokens"),
-            Call::CountTokens
+            Call::CountTokens(Api::Anthropic)
+        );
+        assert_eq!(
+            call(Method::POST, "/v1beta/models/gemini-3-pro:countTokens"),
+            Call::CountTokens(Api::Gemini)
         );
         assert_eq!(
             call(Method::GET, "/v1/messages"),
@@ -253,7 +261,7 @@ mod tests {
             Call::Generation(Api::Gemini)
         );
         assert_eq!(
-            call(Method::POST, "/v1beta/models/gemini-2.5-pro:countTokens"),
+            call(Method::POST, "/v1beta/models/gemini-2.5-pro:embedContent"),
             Call::Other(Some(Api::Gemini))
         );
         assert_eq!(
@@ -269,7 +277,10 @@ mod tests {
         let messages = Call::Generation(Api::Anthropic);
         assert_eq!(messages.route(Api::Anthropic), Route::Passthrough);
         assert_ne!(messages.route(Api::OpenAi), Route::Passthrough);
-        assert_eq!(Call::CountTokens.route(Api::OpenAi), Route::Passthrough);
+        assert_eq!(
+            Call::CountTokens(Api::Anthropic).route(Api::OpenAi),
+            Route::Passthrough
+        );
         assert_eq!(Call::Completions.route(Api::Anthropic), Route::Passthrough);
         assert_eq!(
             messages.stream_end(),
@@ -287,9 +298,15 @@ mod tests {
     }
 
     #[test]
-    fn count_tokens_is_answered_here_only_for_an_openai_endpoint() {
-        assert!(Call::CountTokens.answered_here(Api::OpenAi));
-        assert!(!Call::CountTokens.answered_here(Api::Anthropic));
+    fn a_token_count_is_answered_here_only_by_an_endpoint_of_another_api() {
+        let anthropic = Call::CountTokens(Api::Anthropic);
+        assert!(anthropic.answered_here(Api::OpenAi));
+        assert!(anthropic.answered_here(Api::Gemini));
+        assert!(!anthropic.answered_here(Api::Anthropic));
+        let gemini = Call::CountTokens(Api::Gemini);
+        assert!(gemini.answered_here(Api::Anthropic));
+        assert!(!gemini.answered_here(Api::Gemini));
+        assert_eq!(gemini.preferred_api(), Some(Api::Gemini));
         assert!(!Call::Generation(Api::Anthropic).answered_here(Api::OpenAi));
         assert_eq!(
             Call::Other(Some(Api::OpenAi)).endpoint_api(),

@@ -414,24 +414,31 @@ impl Relay<'_> {
             .body(refusal.body(client))
     }
 
-    /// `count_tokens` for an OpenAI endpoint, which has no such call: the gateway's estimate.
+    /// A token count for an endpoint of another API, which has no such call: the gateway's
+    /// estimate, in the client's API.
     pub(super) async fn count_tokens_here(
         mut self,
         body: &Bytes,
         endpoint: &std::sync::Arc<EndpointConfig>,
         attempts: usize,
     ) -> HttpResponse {
+        let client = self.ctx().client;
+        let model = self
+            .ctx()
+            .model()
+            .map(|m| m.to_string())
+            .unwrap_or_default();
         let answer = if body.len() < OFF_THE_WORKER {
-            count_tokens_answer(body)
+            count_tokens_answer(client, body, &model)
         } else {
             let body = body.clone();
-            actix_web::rt::task::spawn_blocking(move || count_tokens_answer(&body))
+            actix_web::rt::task::spawn_blocking(move || count_tokens_answer(client, &body, &model))
                 .await
                 .unwrap_or_else(|e| Err(Refusal::NotJson(format!("the count did not finish: {e}"))))
         };
         let answer = match answer {
             Ok(answer) => answer,
-            Err(refusal) => return self.refuse_translation(refusal, Api::Anthropic),
+            Err(refusal) => return self.refuse_translation(refusal, client),
         };
         self.end.answered_here(200, Some(endpoint));
         self.end.add_bytes(answer.len());

@@ -20,13 +20,28 @@ pub fn estimate_input_tokens(request: &Value) -> u64 {
     Json::parse(&text).map_or(0, tokens_of)
 }
 
-/// The `count_tokens` answer body, `{"input_tokens": n}`, for a request body (read where it lies,
-/// whatever its size); refused when the body is not JSON.
-pub fn count_tokens_answer(body: &[u8]) -> Result<Vec<u8>, Refusal> {
+/// The answer to a client's token count, estimated by the gateway: Anthropic's
+/// `{"input_tokens": n}` for a `count_tokens` body, Gemini's `{"totalTokens": n}` for a
+/// `:countTokens` body (its `contents`, or the whole `generateContentRequest`), read through the
+/// hub as a Messages request so both APIs are measured alike. `model` is the one a Gemini client's
+/// path names. Refused when the body is not JSON or its content cannot be read.
+pub fn count_tokens_answer(client: Api, body: &[u8], model: &str) -> Result<Vec<u8>, Refusal> {
     let request = Json::parse(body).map_err(|e| Refusal::NotJson(e.to_string()))?;
-    Ok(json!({"input_tokens": tokens_of(request)})
-        .to_string()
-        .into_bytes())
+    if client != Api::Gemini {
+        let answer = json!({"input_tokens": tokens_of(request)});
+        return Ok(answer.to_string().into_bytes());
+    }
+    let inner = request
+        .object()
+        .map(|o| o.field("generateContentRequest"))
+        .filter(|inner| !inner.is_null())
+        .map(Json::compact);
+    let gemini = inner.as_deref().map_or(body, str::as_bytes);
+    let messages =
+        super::translate_gemini_request(Api::Anthropic, gemini, model, false, &Default::default())?;
+    let request = Json::parse(&messages.body).map_err(|e| Refusal::NotJson(e.to_string()))?;
+    let answer = json!({"totalTokens": tokens_of(request)});
+    Ok(answer.to_string().into_bytes())
 }
 
 /// [`estimate_input_tokens`] of a request.
@@ -179,10 +194,35 @@ mod tests {
     #[test]
     fn the_answer_is_read_from_the_body_and_a_body_that_is_not_json_is_refused() {
         let body = request("你好世界").to_string();
+        let count = |api, body: &[u8]| count_tokens_answer(api, body, "m");
         let answer: Value =
-            serde_json::from_slice(&count_tokens_answer(body.as_bytes()).unwrap()).unwrap();
+            serde_json::from_slice(&count(Api::Anthropic, body.as_bytes()).unwrap()).unwrap();
         assert_eq!(answer, json!({"input_tokens": 8}));
-        assert!(count_tokens_answer(b"{\"messages\":").is_err());
+        assert!(count(Api::Anthropic, b"{\"messages\":").is_err());
+        assert!(count(Api::Gemini, b"{\"contents\":").is_err());
+    }
+
+    #[test]
+    fn a_gemini_count_measures_the_same_content_as_a_messages_count() {
+        let count = |api, body: Value| -> Value {
+            let answer = count_tokens_answer(api, body.to_string().as_bytes(), "m").unwrap();
+            serde_json::from_slice(&answer).unwrap()
+        };
+        let contents = json!([{"role": "user", "parts": [{"text": "你好世界"}]}]);
+        let direct = count(Api::Gemini, json!({"contents": contents}));
+        assert_eq!(direct, json!({"totalTokens": 8}));
+        let wrapped =
+            json!({"generateContentRequest": {"model": "models/m", "contents": contents}});
+        assert_eq!(count(Api::Gemini, wrapped), direct);
+        // A system instruction and a tool are counted too.
+        let fuller = json!({
+            "contents": contents,
+            "systemInstruction": {"parts": [{"text": "Be brief."}]},
+            "tools": [{"functionDeclarations": [{"name": "run", "description": "Runs a command",
+                "parametersJsonSchema": {"type": "object"}}]}],
+        });
+        let fuller = count(Api::Gemini, fuller)["totalTokens"].as_u64().unwrap();
+        assert!(fuller > 8 + 6, "{fuller}");
     }
 
     #[test]
