@@ -13,11 +13,12 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const KEYS: [(&str, &str); 4] = [
+const KEYS: [(&str, &str); 5] = [
     ("ANTHROPIC_API_KEY", "sk-ant-test-value-0001"),
     ("OPENAI_API_KEY", "sk-openai-test-value-0002"),
     ("DEEPSEEK_API_KEY", "sk-deepseek-test-value-0003"),
     ("OPENROUTER_API_KEY", "sk-or-test-value-0004"),
+    ("GEMINI_API_KEY", "AIza-gemini-test-value-0005"),
 ];
 
 /// The switchyard binary with a clean environment: PATH, HOME and the pairs given, run in `dir`.
@@ -67,10 +68,14 @@ fn checked_endpoints(stdout: &str) -> Vec<(String, bool)> {
 #[test]
 fn init_writes_one_endpoint_per_key_found_and_check_accepts_it() {
     type Env<'a> = &'a [(&'a str, &'a str)];
-    let cases: [(Env, &[&str]); 3] = [
+    let cases: [(Env, &[&str]); 4] = [
         (&[], &["anthropic"]),
         (&KEYS[1..2], &["openai"]),
-        (&KEYS, &["anthropic", "openrouter", "deepseek", "openai"]),
+        (&KEYS[4..], &["gemini"]),
+        (
+            &KEYS,
+            &["anthropic", "openrouter", "deepseek", "gemini", "openai"],
+        ),
     ];
     for (env, ids) in cases {
         let home = tempfile::tempdir().unwrap();
@@ -102,8 +107,8 @@ fn init_writes_one_endpoint_per_key_found_and_check_accepts_it() {
             assert!(stdout.contains("switchyard init --force"), "{stdout}");
             assert!(written.contains("No provider key was found"), "{written}");
         } else {
-            // OpenAI-style endpoints are on once this build accepts `api: openai`.
-            let translates = written.contains("\n    api: openai");
+            // Endpoints of other APIs are on once this build accepts their `api` line.
+            let translates = written.contains("\n    api: ");
             for (id, enabled) in &endpoints {
                 assert_eq!(*enabled, id == "anthropic" || translates, "{id}");
             }

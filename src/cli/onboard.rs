@@ -68,7 +68,7 @@ pub fn init(path: Option<PathBuf>, force: bool) -> Result<(), CommandError> {
     if starter.found.is_empty() {
         println!(
             "Wrote {} with no usable endpoint: none of ANTHROPIC_API_KEY, OPENAI_API_KEY, \
-             DEEPSEEK_API_KEY, OPENROUTER_API_KEY is set.",
+             DEEPSEEK_API_KEY, OPENROUTER_API_KEY, GEMINI_API_KEY, GOOGLE_API_KEY is set.",
             path.display()
         );
         println!("Its comments say what to add. Next:");
@@ -79,7 +79,7 @@ pub fn init(path: Option<PathBuf>, force: bool) -> Result<(), CommandError> {
         let names: Vec<String> = starter
             .found
             .iter()
-            .map(|p| format!("{} (${{{}}})", p.id, p.env_var))
+            .map(|f| format!("{} (${{{}}})", f.provider.id, f.env_var))
             .collect();
         println!(
             "Wrote {} with {} endpoint{}: {}.",
@@ -89,9 +89,12 @@ pub fn init(path: Option<PathBuf>, force: bool) -> Result<(), CommandError> {
             names.join(", ")
         );
         if starter.api_support == ApiKeySupport::NotYet
-            && starter.found.iter().any(|p| p.api == init::Api::OpenAi)
+            && starter
+                .found
+                .iter()
+                .any(|f| f.provider.api != init::Api::Anthropic)
         {
-            println!("This build cannot translate to OpenAI's API yet: the OpenAI-style endpoints are written disabled, with `# api: openai` ready to uncomment.");
+            println!("This build cannot translate yet: the endpoints of other APIs are written disabled, with their `# api:` line ready to uncomment.");
         }
         for id in &starter.offered {
             println!("The file also offers the endpoint `{id}`, commented out; its comment says when to uncomment it.");
@@ -105,7 +108,7 @@ pub fn init(path: Option<PathBuf>, force: bool) -> Result<(), CommandError> {
             "  switchyard serve{flag}                 # or run the gateway, and in another shell:"
         );
         println!(
-            "  eval \"$(switchyard env{flag})\"         # point Anthropic and OpenAI clients at it"
+            "  eval \"$(switchyard env{flag})\"         # point Anthropic, OpenAI and Gemini clients at it"
         );
     }
     if let Some(backup) = backup {

@@ -9,6 +9,24 @@ use std::path::PathBuf;
 pub enum Api {
     Anthropic,
     OpenAi,
+    Gemini,
+}
+
+impl Api {
+    /// The endpoint's `api:` line and its comment; `None` for the default, Anthropic.
+    fn line(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Api::Anthropic => None,
+            Api::OpenAi => Some((
+                "openai",
+                "speaks OpenAI's API: Anthropic requests are translated",
+            )),
+            Api::Gemini => Some((
+                "gemini",
+                "speaks the Gemini API: other clients' requests are translated",
+            )),
+        }
+    }
 }
 
 /// A provider `init` knows: the variable holding its key and the endpoint written for it.
@@ -16,8 +34,8 @@ pub enum Api {
 pub struct Provider {
     /// The endpoint id written to the config.
     pub id: &'static str,
-    /// The environment variable that holds the key.
-    pub env_var: &'static str,
+    /// The environment variables that may hold the key, the first set one taken.
+    pub env_vars: &'static [&'static str],
     pub base_url: &'static str,
     pub api: Api,
     /// Lower is tried first.
@@ -43,12 +61,12 @@ pub struct Offer {
 }
 
 /// The providers `init` looks for, in the order they are written (by priority): Anthropic first
-/// (Claude Code's own API), then OpenRouter (the same Claude models), DeepSeek, and OpenAI, which
-/// also takes every model the others do not claim.
-pub const PROVIDERS: [Provider; 4] = [
+/// (Claude Code's own API), then OpenRouter (the same Claude models), DeepSeek, Gemini, and OpenAI,
+/// which also takes every model the others do not claim.
+pub const PROVIDERS: [Provider; 5] = [
     Provider {
         id: "anthropic",
-        env_var: "ANTHROPIC_API_KEY",
+        env_vars: &["ANTHROPIC_API_KEY"],
         base_url: "https://api.anthropic.com",
         api: Api::Anthropic,
         priority: 1,
@@ -59,7 +77,7 @@ pub const PROVIDERS: [Provider; 4] = [
     },
     Provider {
         id: "openrouter",
-        env_var: "OPENROUTER_API_KEY",
+        env_vars: &["OPENROUTER_API_KEY"],
         base_url: "https://openrouter.ai/api/v1",
         api: Api::OpenAi,
         priority: 2,
@@ -74,7 +92,7 @@ pub const PROVIDERS: [Provider; 4] = [
     },
     Provider {
         id: "deepseek",
-        env_var: "DEEPSEEK_API_KEY",
+        env_vars: &["DEEPSEEK_API_KEY"],
         base_url: "https://api.deepseek.com/v1",
         api: Api::OpenAi,
         priority: 3,
@@ -84,11 +102,27 @@ pub const PROVIDERS: [Provider; 4] = [
         offer: None,
     },
     Provider {
+        id: "gemini",
+        // Gemini CLI reads GEMINI_API_KEY; Google's SDKs also read GOOGLE_API_KEY.
+        env_vars: &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+        base_url: "https://generativelanguage.googleapis.com",
+        api: Api::Gemini,
+        priority: 4,
+        models: &["gemini-*", "claude-*"],
+        model_map: &[
+            ("claude-*haiku*", "gemini-3.8-flash"),
+            ("claude-*opus*", "gemini-3.1-pro-preview"),
+            ("claude-*sonnet*", "gemini-3.1-pro-preview"),
+        ],
+        about: "Gemini (AI Studio key): Gemini models for Gemini CLI and every other client, and Claude requests under Gemini's names.",
+        offer: None,
+    },
+    Provider {
         id: "openai",
-        env_var: "OPENAI_API_KEY",
+        env_vars: &["OPENAI_API_KEY"],
         base_url: "https://api.openai.com/v1",
         api: Api::OpenAi,
-        priority: 4,
+        priority: 5,
         models: &[],
         model_map: &[
             ("claude-*haiku*", "gpt-5-mini"),
@@ -125,12 +159,29 @@ pub enum ApiKeySupport {
     NotYet,
 }
 
+/// A provider whose key the environment holds, and the variable that holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Found {
+    pub provider: &'static Provider,
+    pub env_var: &'static str,
+}
+
+impl Found {
+    /// `provider` with its key taken from its first variable (for rendering every provider).
+    pub fn first(provider: &'static Provider) -> Found {
+        Found {
+            provider,
+            env_var: provider.env_vars[0],
+        }
+    }
+}
+
 /// What `init` found and the config it renders.
 #[derive(Debug)]
 pub struct StarterConfig {
     pub text: String,
     /// The providers whose key was found, in the order written.
-    pub found: Vec<&'static Provider>,
+    pub found: Vec<Found>,
     /// The ids of the endpoints written commented out, offered to be taken up.
     pub offered: Vec<&'static str>,
     /// Variables that are set but unusable as a key, with the reason.
@@ -177,19 +228,23 @@ pub fn starter_config(
     let mut found = Vec::new();
     let mut ignored = Vec::new();
     for provider in &PROVIDERS {
-        match env(provider.env_var) {
-            None => {}
-            Some(value) => match unusable_key(&value) {
-                None => found.push(provider),
-                Some(reason) => ignored.push((provider.env_var, reason)),
-            },
+        for &env_var in provider.env_vars {
+            match env(env_var).map(|value| unusable_key(&value)) {
+                None => continue,
+                Some(None) => found.push(Found { provider, env_var }),
+                Some(Some(reason)) => {
+                    ignored.push((env_var, reason));
+                    continue;
+                }
+            }
+            break;
         }
     }
     let text = render_starter_config(&found, api_support);
     config::parse(&text, env)?;
     let offered = found
         .iter()
-        .filter_map(|p| offered(p, api_support))
+        .filter_map(|f| offered(f.provider, api_support))
         .map(|offer| offer.id)
         .collect();
     Ok(StarterConfig {
@@ -232,7 +287,8 @@ endpoints:
 // Begun on the first line: a line continuation (`\` at a line's end) would eat the indent.
 const NO_KEY: &str =
     "  # No provider key was found in the environment (ANTHROPIC_API_KEY, OPENAI_API_KEY,
-  # DEEPSEEK_API_KEY or OPENROUTER_API_KEY), so the one endpoint below is switched off.
+  # DEEPSEEK_API_KEY, OPENROUTER_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY), so the one
+  # endpoint below is switched off.
   # To add yours: export one of those variables and run `switchyard init --force`, which writes
   # one endpoint per key found. Or edit this endpoint: `api_key: ${ANTHROPIC_API_KEY}` and
   # `enabled: true`. No key at all? `switchyard demo` runs the gateway against local mocks.
@@ -258,35 +314,37 @@ fn commented(out: &mut String, line: &str, comment: &str) {
 }
 
 /// The config text for the providers found (pure; `starter_config` checks it).
-pub fn render_starter_config(found: &[&Provider], api_support: ApiKeySupport) -> String {
+pub fn render_starter_config(found: &[Found], api_support: ApiKeySupport) -> String {
     let mut out = String::from(HEADER);
     if found.is_empty() {
         out.push_str(NO_KEY);
         return out;
     }
-    for (n, p) in found.iter().enumerate() {
+    for (
+        n,
+        &Found {
+            provider: p,
+            env_var,
+        },
+    ) in found.iter().enumerate()
+    {
         if n > 0 {
             out.push('\n');
         }
         out.push_str(&format!("  # {}\n", p.about));
         out.push_str(&format!("  - id: {}\n", p.id));
         out.push_str(&format!("    base_url: {}\n", p.base_url));
-        out.push_str(&format!("    api_key: ${{{}}}\n", p.env_var));
-        let disabled = p.api == Api::OpenAi && api_support == ApiKeySupport::NotYet;
-        if p.api == Api::OpenAi {
-            if disabled {
-                commented(
-                    &mut out,
-                    "    # api: openai",
-                    "uncomment once `switchyard check` accepts `api` (translation)",
-                );
-            } else {
-                commented(
-                    &mut out,
-                    "    api: openai",
-                    "speaks OpenAI's API: Anthropic requests are translated",
-                );
-            }
+        out.push_str(&format!("    api_key: ${{{env_var}}}\n"));
+        let line = p.api.line();
+        let disabled = line.is_some() && api_support == ApiKeySupport::NotYet;
+        match line {
+            None => {}
+            Some((api, _)) if disabled => commented(
+                &mut out,
+                &format!("    # api: {api}"),
+                "uncomment once `switchyard check` accepts `api` (translation)",
+            ),
+            Some((api, about)) => commented(&mut out, &format!("    api: {api}"), about),
         }
         commented(
             &mut out,
@@ -331,6 +389,10 @@ pub fn render_starter_config(found: &[&Provider], api_support: ApiKeySupport) ->
 mod tests {
     use super::*;
 
+    fn every_provider() -> Vec<Found> {
+        PROVIDERS.iter().map(Found::first).collect()
+    }
+
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |name| {
             pairs
@@ -345,6 +407,7 @@ mod tests {
         ("OPENAI_API_KEY", "sk-openai-secret-0002"),
         ("DEEPSEEK_API_KEY", "sk-deepseek-secret-0003"),
         ("OPENROUTER_API_KEY", "sk-or-secret-0004"),
+        ("GEMINI_API_KEY", "AIza-gemini-secret-0005"),
     ];
 
     #[test]
@@ -359,16 +422,19 @@ mod tests {
             };
             let config = config::parse(&starter.text, &env).unwrap();
             let ids: Vec<&str> = config.endpoints.iter().map(|e| e.id.as_str()).collect();
-            assert_eq!(ids, ["anthropic", "openrouter", "deepseek", "openai"]);
+            assert_eq!(
+                ids,
+                ["anthropic", "openrouter", "deepseek", "gemini", "openai"]
+            );
             let priorities: Vec<u32> = config.endpoints.iter().map(|e| e.priority).collect();
-            assert_eq!(priorities, [1, 2, 3, 4]);
+            assert_eq!(priorities, [1, 2, 3, 4, 5]);
             assert_eq!(
                 config.endpoints[0].api_key.expose(),
                 "sk-ant-secret-0001",
                 "the key comes from the environment"
             );
             assert_eq!(config.endpoints[0].models, ["claude-*"]);
-            assert!(config.endpoints[3].models.is_empty());
+            assert!(config.endpoints[4].models.is_empty());
             for (_, value) in ALL {
                 assert!(!starter.text.contains(value), "a key value was written");
             }
@@ -385,7 +451,7 @@ mod tests {
         let env = env_of(&[("DEEPSEEK_API_KEY", "sk-d")]);
         let starter = starter_config(&env, api_key_support()).unwrap();
         assert_eq!(starter.found.len(), 1);
-        assert_eq!(starter.found[0].id, "deepseek");
+        assert_eq!(starter.found[0].provider.id, "deepseek");
         assert!(starter.text.contains("api_key: ${DEEPSEEK_API_KEY}\n"));
         assert!(!starter.text.contains("ANTHROPIC_API_KEY}"));
         assert!(starter.text.contains("\"claude-*\": deepseek-chat"));
@@ -395,7 +461,7 @@ mod tests {
     fn model_maps_send_claude_code_models_to_each_providers_own() {
         let env = env_of(ALL);
         let config = config::parse(
-            &render_starter_config(&PROVIDERS.iter().collect::<Vec<_>>(), api_key_support()),
+            &render_starter_config(&every_provider(), api_key_support()),
             &env,
         )
         .unwrap();
@@ -423,6 +489,9 @@ mod tests {
                 Some("anthropic/claude-sonnet-4.5"),
             ),
             ("deepseek", "claude-sonnet-4-5", Some("deepseek-chat")),
+            ("gemini", "claude-haiku-4-5", Some("gemini-3.8-flash")),
+            ("gemini", "claude-opus-4-5", Some("gemini-3.1-pro-preview")),
+            ("gemini", "gemini-2.5-pro", None),
             ("anthropic", "claude-sonnet-4-5", None),
         ];
         for (id, asked, sent) in cases {
@@ -433,6 +502,23 @@ mod tests {
         assert!(serves("openrouter", "openai/gpt-5") && !serves("openrouter", "gpt-5"));
         assert!(!serves("anthropic", "gpt-5") && serves("openai", "gpt-5"));
         assert!(serves("deepseek", "deepseek-reasoner") && !serves("deepseek", "gpt-5"));
+        assert!(serves("gemini", "gemini-3.5-flash-lite") && !serves("gemini", "gpt-5"));
+        // A Gemini model goes to the Gemini endpoint before OpenAI's, which takes every model.
+        let first_for = |model: &str| {
+            let first = config.endpoints.iter().filter(|e| e.serves(model));
+            first.min_by_key(|e| e.priority).map(|e| e.id.clone())
+        };
+        assert_eq!(first_for("gemini-3.8-flash").as_deref(), Some("gemini"));
+        assert_eq!(first_for("gpt-5").as_deref(), Some("openai"));
+        assert_eq!(
+            config
+                .endpoints
+                .iter()
+                .find(|e| e.id == "gemini")
+                .unwrap()
+                .api,
+            crate::wire::Api::Gemini
+        );
     }
 
     /// `text` with the commented lines of the offered endpoint `id` uncommented.
@@ -499,8 +585,7 @@ mod tests {
         let starter = starter_config(&others, ApiKeySupport::Accepted).unwrap();
         assert!(starter.offered.is_empty());
         assert!(!starter.text.contains(RESPONSES_OFFER.id));
-        let text =
-            render_starter_config(&PROVIDERS.iter().collect::<Vec<_>>(), ApiKeySupport::NotYet);
+        let text = render_starter_config(&every_provider(), ApiKeySupport::NotYet);
         assert!(!text.contains(RESPONSES_OFFER.id));
     }
 
@@ -520,6 +605,37 @@ mod tests {
             "indented as the endpoint below it"
         );
         assert!(starter.text.contains("switchyard demo"));
+    }
+
+    #[test]
+    fn a_gemini_key_is_read_from_gemini_api_key_else_google_api_key() {
+        let key_line = |pairs: &'static [(&'static str, &'static str)]| {
+            let starter = starter_config(&env_of(pairs), ApiKeySupport::Accepted).unwrap();
+            let ids: Vec<&str> = starter.found.iter().map(|f| f.provider.id).collect();
+            assert_eq!(ids, ["gemini"], "one endpoint per provider");
+            let line = starter
+                .text
+                .lines()
+                .find(|l| l.starts_with("    api_key: ${"));
+            (line.unwrap().trim().to_string(), starter.ignored)
+        };
+        let (line, _) = key_line(&[("GOOGLE_API_KEY", "AIza-g")]);
+        assert_eq!(line, "api_key: ${GOOGLE_API_KEY}");
+        let (line, _) = key_line(&[("GOOGLE_API_KEY", "AIza-g"), ("GEMINI_API_KEY", "AIza-m")]);
+        assert_eq!(line, "api_key: ${GEMINI_API_KEY}");
+        let (line, ignored) = key_line(&[("GEMINI_API_KEY", ""), ("GOOGLE_API_KEY", "AIza-g")]);
+        assert_eq!(line, "api_key: ${GOOGLE_API_KEY}");
+        assert_eq!(ignored, [("GEMINI_API_KEY", "is empty")]);
+        let starter = starter_config(
+            &env_of(&[("GEMINI_API_KEY", "AIza-m")]),
+            ApiKeySupport::Accepted,
+        );
+        let text = starter.unwrap().text;
+        assert!(text.contains("\n    api: gemini "), "{text}");
+        assert!(
+            text.contains("\"claude-*sonnet*\": gemini-3.1-pro-preview"),
+            "{text}"
+        );
     }
 
     #[test]
