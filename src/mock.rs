@@ -392,6 +392,11 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
         .unwrap_or("mock-model")
         .to_string();
     let stream = request["stream"].as_bool().unwrap_or(false);
+    // Claude models since Sonnet 4.5 refuse the two together.
+    if api == Api::Anthropic && !request["temperature"].is_null() && !request["top_p"].is_null() {
+        let message = "`temperature` and `top_p` cannot both be specified for this model. Please use only one.";
+        return error(api, 400, message, None);
+    }
     match api {
         // Each API's own list shape: OpenAI's for an OpenAI-format mock, else Anthropic's.
         Api::Models if b.openai.is_some() => HttpResponse::Ok().json(serde_json::json!({

@@ -191,6 +191,18 @@ mod tests {
     }
 
     #[test]
+    fn a_messages_upstream_gets_the_temperature_or_the_top_p_never_both() {
+        let r = json!({"model": "g", "temperature": 0.4, "top_p": 0.9,
+            "messages": [{"role": "user", "content": "hi"}]});
+        let both = chat_to_messages(&r, "c", 321).unwrap();
+        assert_eq!(both["temperature"], 0.4);
+        assert!(both.get("top_p").is_none(), "{both}");
+        let mut r2 = r.clone();
+        r2.as_object_mut().unwrap().remove("temperature");
+        assert_eq!(chat_to_messages(&r2, "c", 321).unwrap()["top_p"], 0.9);
+    }
+
+    #[test]
     fn consecutive_tool_messages_join_one_user_turn() {
         let r = json!({"model": "g", "messages": [
             {"role": "system", "content": "s1"},

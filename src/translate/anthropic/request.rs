@@ -452,12 +452,15 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
     }
     // Anthropic takes neither a temperature nor a narrow top_p with thinking on.
     if thinking.is_none() {
-        if let Some(t) = request.temperature.and_then(Json::as_f64) {
+        let temperature = request.temperature.and_then(Json::as_f64);
+        if let Some(t) = temperature {
             // Messages takes 0..=1 where OpenAI takes 0..=2; Anthropic's own compatibility layer caps it too.
             out.member("temperature", &Out::F64(t.clamp(0.0, 1.0)))
                 .map_err(unwritable)?;
         }
-        if let Some(p) = request.top_p {
+        // Claude models since Sonnet 4.5 refuse a temperature and a top_p together, which
+        // other APIs' clients send (Gemini CLI on every call): the temperature is kept.
+        if let (Some(p), None) = (request.top_p, temperature) {
             out.member("top_p", &p.into()).map_err(unwritable)?;
         }
         if let Some(k) = request.top_k {

@@ -154,13 +154,6 @@ pub(crate) fn read_request<'a>(
             .collect()
     });
     let setting = |key: &str| config.get(key).filter(|v| !v.is_null());
-    let temperature = setting("temperature");
-    // Gemini CLI sends Gemini's own sampling (temperature 1, topP 0.95) on every call, and
-    // Claude models since Sonnet 4.5 refuse a temperature and a top_p together.
-    let top_p = match (upstream, temperature) {
-        (Api::Anthropic, Some(_)) => None,
-        _ => setting("topP"),
-    };
     Ok(Request {
         system: if system.is_empty() {
             Vec::new()
@@ -178,8 +171,8 @@ pub(crate) fn read_request<'a>(
         parallel_tool_calls: None,
         max_tokens: setting("maxOutputTokens"),
         stop,
-        temperature,
-        top_p,
+        temperature: setting("temperature"),
+        top_p: setting("topP"),
         top_k: setting("topK"),
         user: None,
         stream: prepared.stream,
