@@ -15,38 +15,48 @@ use std::io::Write;
 /// A JSON value not read yet: its text, borrowed. The whole document was checked once when it was
 /// parsed, so looking inside a value only finds where its parts begin and end.
 #[derive(Clone, Copy, Debug)]
-pub struct Json<'a>(&'a str);
+pub struct Json<'a> {
+    text: &'a str,
+    /// Where the document's objects and arrays end, when it was read as a [`Document`]: a value
+    /// inside then skips a nested object in one look-up instead of reading through it.
+    ends: Option<&'a Ends>,
+}
 
 impl<'a> From<&'a RawValue> for Json<'a> {
     /// A value serde_json checked.
     fn from(raw: &'a RawValue) -> Json<'a> {
-        Json(raw.get())
+        Json::checked(raw.get())
     }
 }
 
 /// `null`, the value of every member an object does not have.
-pub const NULL: Json<'static> = Json("null");
+pub const NULL: Json<'static> = Json::checked("null");
 
 /// `{}`, the input of a tool call without arguments.
-pub const EMPTY_OBJECT: Json<'static> = Json("{}");
+pub const EMPTY_OBJECT: Json<'static> = Json::checked("{}");
 
 impl<'a> Json<'a> {
     /// A whole document; an error when it is not one JSON value.
     pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
-        serde_json::from_slice::<&RawValue>(bytes).map(|raw| Json(raw.get()))
+        serde_json::from_slice::<&RawValue>(bytes).map(|raw| Json::checked(raw.get()))
+    }
+
+    /// JSON text that was checked.
+    const fn checked(text: &'a str) -> Json<'a> {
+        Json { text, ends: None }
     }
 
     /// The value's text, as the client wrote it.
     pub fn text(self) -> &'a str {
-        self.0
+        self.text
     }
 
     fn first(self) -> u8 {
-        self.0.as_bytes().first().copied().unwrap_or(b'n')
+        self.text.as_bytes().first().copied().unwrap_or(b'n')
     }
 
     pub fn is_null(self) -> bool {
-        self.0 == "null"
+        self.text == "null"
     }
 
     pub fn is_object(self) -> bool {
@@ -58,11 +68,11 @@ impl<'a> Json<'a> {
         if self.first() != b'"' {
             return None;
         }
-        string_text(self.0)
+        string_text(self.text)
     }
 
     pub fn as_bool(self) -> Option<bool> {
-        match self.0 {
+        match self.text {
             "true" => Some(true),
             "false" => Some(false),
             _ => None,
@@ -72,13 +82,13 @@ impl<'a> Json<'a> {
     /// A non-negative integer (not one written with a fraction or exponent).
     pub fn as_u64(self) -> Option<u64> {
         self.is_number()
-            .then(|| serde_json::from_str::<u64>(self.0).ok())
+            .then(|| serde_json::from_str::<u64>(self.text).ok())
             .flatten()
     }
 
     pub fn as_f64(self) -> Option<f64> {
         self.is_number()
-            .then(|| serde_json::from_str::<f64>(self.0).ok())
+            .then(|| serde_json::from_str::<f64>(self.text).ok())
             .flatten()
     }
 
@@ -92,11 +102,11 @@ impl<'a> Json<'a> {
             return None;
         }
         let mut members = Vec::new();
-        let mut parts = Parts::new(self.0, b'}')?;
+        let mut parts = Parts::new(self, b'}')?;
         while let Some(key) = parts.next()? {
             let key = string_text(key)?;
             parts.expect(b':')?;
-            members.push((key, Json(parts.value()?)));
+            members.push((key, self.part(parts.value()?)));
         }
         Some(Object { members })
     }
@@ -121,9 +131,9 @@ impl<'a> Json<'a> {
             return None;
         }
         let mut items = Vec::new();
-        let mut parts = Parts::new(self.0, b']')?;
+        let mut parts = Parts::new(self, b']')?;
         while let Some(item) = parts.next()? {
-            items.push(Json(item));
+            items.push(self.part(item));
         }
         Some(items)
     }
@@ -134,10 +144,18 @@ impl<'a> Json<'a> {
         if self.first() != b'[' {
             return NULL;
         }
-        Parts::new(self.0, b']')
+        Parts::new(self, b']')
             .and_then(|mut parts| parts.next())
             .flatten()
-            .map_or(NULL, Json)
+            .map_or(NULL, |item| self.part(item))
+    }
+
+    /// A value inside this one, of the same document.
+    fn part(self, text: &'a str) -> Json<'a> {
+        Json {
+            text,
+            ends: self.ends,
+        }
     }
 
     /// The member `key` of an object (`null` when absent, or when this is no object). Each call
@@ -148,7 +166,7 @@ impl<'a> Json<'a> {
 
     /// The value as compact JSON text: the client's, without the spaces between tokens.
     pub fn compact(self) -> Cow<'a, str> {
-        let text = self.0;
+        let text = self.text;
         let mut in_string = false;
         let mut escaped = false;
         let mut out: Option<String> = None;
@@ -188,19 +206,108 @@ fn string_text(text: &str) -> Option<Cow<'_, str>> {
     serde_json::from_str::<String>(text).ok().map(Cow::Owned)
 }
 
+/// A whole document read once more after it was checked, to find where each of its objects and
+/// arrays ends: values read from it ([`Document::root`]) skip a nested object or array in one
+/// look-up, so each byte of a deeply nested request is read about twice in all instead of once per
+/// level of nesting.
+#[derive(Debug)]
+pub struct Document<'a> {
+    text: &'a str,
+    ends: Ends,
+}
+
+impl<'a> Document<'a> {
+    /// A whole document; an error when it is not one JSON value.
+    pub fn parse(bytes: &'a [u8]) -> Result<Document<'a>, serde_json::Error> {
+        let text = Json::parse(bytes)?.text;
+        let ends = Ends::of(text);
+        Ok(Document { text, ends })
+    }
+
+    /// The document's value.
+    pub fn root(&self) -> Json<'_> {
+        Json {
+            text: self.text,
+            ends: Some(&self.ends),
+        }
+    }
+}
+
+/// Where each object and array of one document ends: `(start, end)` offsets from the document's
+/// first byte, in the order they start.
+#[derive(Debug, Default)]
+pub struct Ends {
+    /// The address of the document's first byte: a value's offset is its address less this.
+    base: usize,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Ends {
+    /// The objects and arrays of checked JSON text (none for a text of 4 GiB or more).
+    fn of(text: &str) -> Ends {
+        let bytes = text.as_bytes();
+        let mut ends = Ends {
+            base: bytes.as_ptr() as usize,
+            spans: Vec::new(),
+        };
+        if u32::try_from(bytes.len()).is_err() {
+            return ends;
+        }
+        let mut open = Vec::new();
+        let mut at = 0;
+        while let Some(&byte) = bytes.get(at) {
+            match byte {
+                b'"' => match string_end(bytes, at) {
+                    Some(end) => at = end,
+                    None => return Ends::default(),
+                },
+                b'{' | b'[' => {
+                    open.push(ends.spans.len());
+                    ends.spans.push((at as u32, 0));
+                    at += 1;
+                }
+                b'}' | b']' => {
+                    if let Some(span) = open.pop().and_then(|i| ends.spans.get_mut(i)) {
+                        span.1 = (at + 1) as u32;
+                    }
+                    at += 1;
+                }
+                _ => at += 1,
+            }
+        }
+        ends
+    }
+
+    /// Where the object or array that starts at `start` of `text` (a part of this document)
+    /// ends, as an offset in `text`.
+    fn end_in(&self, text: &str, start: usize) -> Option<usize> {
+        let offset = (text.as_ptr() as usize).checked_sub(self.base)?;
+        let absolute = u32::try_from(offset + start).ok()?;
+        let i = self
+            .spans
+            .binary_search_by_key(&absolute, |&(start, _)| start)
+            .ok()?;
+        let end = self.spans[i].1 as usize;
+        (end > 0).then(|| end - offset)
+    }
+}
+
 /// The values of one object or array, found one after the other in its checked text (a member's
 /// key first, then, after `:`, its value).
 struct Parts<'a> {
     text: &'a str,
+    ends: Option<&'a Ends>,
     at: usize,
     first: bool,
 }
 
 impl<'a> Parts<'a> {
-    /// The parts of `text`, an object or array that ends with `close`.
-    fn new(text: &'a str, close: u8) -> Option<Parts<'a>> {
+    /// The parts of `value`, an object or array that ends with `close`.
+    fn new(value: Json<'a>, close: u8) -> Option<Parts<'a>> {
+        let text = value.text;
         (text.len() >= 2 && text.as_bytes().last() == Some(&close)).then_some(Parts {
             text,
+            ends: value.ends,
             at: 1,
             first: true,
         })
@@ -236,7 +343,15 @@ impl<'a> Parts<'a> {
     fn value(&mut self) -> Option<&'a str> {
         self.skip_space();
         let start = self.at;
-        self.at = value_end(self.text.as_bytes(), start)?;
+        let bytes = self.text.as_bytes();
+        let known = match (bytes.get(start), self.ends) {
+            (Some(b'{' | b'['), Some(ends)) => ends.end_in(self.text, start),
+            _ => None,
+        };
+        self.at = match known {
+            Some(end) => end,
+            None => value_end(bytes, start)?,
+        };
         self.text.get(start..self.at)
     }
 }
@@ -403,7 +518,7 @@ impl Out<'_> {
             Out::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
             Out::U64(n) => write!(buf, "{n}").map_err(serde_json::Error::io)?,
             Out::F64(n) => serde_json::to_writer(&mut *buf, n)?,
-            Out::Str(s) => serde_json::to_writer(&mut *buf, s)?,
+            Out::Str(s) => write_str(buf, s)?,
             // Checked when the request was parsed.
             Out::Raw(json) => buf.extend_from_slice(json.text().as_bytes()),
             Out::RawOwned(raw) => buf.extend_from_slice(raw.get().as_bytes()),
@@ -425,7 +540,7 @@ impl Out<'_> {
                     if i > 0 {
                         buf.push(b',');
                     }
-                    serde_json::to_writer(&mut *buf, key)?;
+                    write_str(buf, key)?;
                     buf.push(b':');
                     value.write_to(buf)?;
                 }
@@ -434,6 +549,97 @@ impl Out<'_> {
         }
         Ok(())
     }
+}
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it. Sixteen bytes are checked
+/// at once and the text copied in runs between the bytes that need an escape: most of a request's
+/// text needs none, and a file's lines one per line.
+fn write_str(buf: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
+    let bytes = text.as_bytes();
+    buf.reserve(bytes.len() + 2);
+    buf.push(b'"');
+    let mut copied = 0;
+    let mut write_escape = |buf: &mut Vec<u8>, at: usize| {
+        buf.extend_from_slice(&bytes[copied..at]);
+        escape(buf, bytes[at]);
+        copied = at + 1;
+    };
+    let blocks = bytes.chunks_exact(ESCAPE_BLOCK);
+    let tail = blocks.remainder();
+    for (n, block) in blocks.enumerate() {
+        let mut mask = escape_mask(block);
+        while mask != 0 {
+            write_escape(buf, n * ESCAPE_BLOCK + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+    }
+    let tail_start = bytes.len() - tail.len();
+    for (i, &b) in tail.iter().enumerate() {
+        if needs_escape(b) {
+            write_escape(buf, tail_start + i);
+        }
+    }
+    buf.extend_from_slice(&bytes[copied..]);
+    buf.push(b'"');
+    Ok(())
+}
+
+/// The bytes [`escape_mask`] looks at together.
+const ESCAPE_BLOCK: usize = 16;
+
+/// A byte a JSON string holds only escaped.
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Bit `i` is set when byte `i` of the block needs an escape (SSE2 is part of every x86-64
+/// processor).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn escape_mask(block: &[u8]) -> u32 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let mut bytes = [0u8; ESCAPE_BLOCK];
+    bytes.copy_from_slice(block);
+    let v = load_unaligned_m128i(&bytes);
+    let splat = |c: u8| set_splat_i8_m128i(c as i8);
+    // A control byte is one no greater than 0x1f: the smaller of it and 0x1f is itself.
+    let control = cmp_eq_mask_i8_m128i(min_u8_m128i(v, splat(0x1f)), v);
+    let quote = cmp_eq_mask_i8_m128i(v, splat(b'"'));
+    let backslash = cmp_eq_mask_i8_m128i(v, splat(b'\\'));
+    move_mask_i8_m128i(bitor_m128i(control, bitor_m128i(quote, backslash))) as u32 & 0xffff
+}
+
+/// A byte at a time where SSE2 is not there.
+#[cfg(not(target_arch = "x86_64"))]
+fn escape_mask(block: &[u8]) -> u32 {
+    block
+        .iter()
+        .enumerate()
+        .fold(0, |mask, (i, &b)| mask | (u32::from(needs_escape(b)) << i))
+}
+
+/// The escape of one byte that a JSON string cannot hold as it is.
+fn escape(buf: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short: &[u8] = match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0c => b"\\f",
+        _ => {
+            let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]];
+            buf.extend_from_slice(b"\\u00");
+            buf.extend_from_slice(&hex);
+            return;
+        }
+    };
+    buf.extend_from_slice(short);
 }
 
 /// Writes JSON into a byte buffer value by value: objects and arrays are opened, filled and
@@ -473,7 +679,7 @@ impl JsonWriter {
     /// Starts the member `key` of the open object; its value follows.
     pub fn key(&mut self, key: &str) -> serde_json::Result<()> {
         self.separate();
-        serde_json::to_writer(&mut self.buf, key)?;
+        write_str(&mut self.buf, key)?;
         self.buf.push(b':');
         self.after_key = true;
         Ok(())
@@ -615,8 +821,35 @@ mod tests {
                 prop_assert_eq!(&through_lazy(json), &whole);
                 let compact: Value = serde_json::from_str(&json.compact()).unwrap();
                 prop_assert_eq!(&compact, &whole);
+                // Read as a document, nested values are skipped by look-up: the same values.
+                let document = Document::parse(text.as_bytes()).unwrap();
+                prop_assert_eq!(&through_lazy(document.root()), &whole);
             }
         }
+
+        #[test]
+        fn strings_are_written_as_serde_json_writes_them(
+            text in prop_oneof!["(?s).{0,200}", "(?s)[a-z \"\\\\\u{0}-\u{1f}\u{7f}é😀]{0,100}"]
+        ) {
+            let mut buf = Vec::new();
+            write_str(&mut buf, &text).unwrap();
+            prop_assert_eq!(buf, serde_json::to_vec(&text).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_documents_values_find_their_ends_by_look_up() {
+        let text = br#" {"a": [ {"b": "}]\"{["}, [[]] ], "c": {"d": {}} } "#;
+        let document = Document::parse(text).unwrap();
+        let root = document.root();
+        assert!(root.ends.is_some_and(|ends| ends.spans.len() == 7));
+        let a = root.get("a").array().unwrap();
+        assert_eq!(a[0].get("b").as_str().as_deref(), Some("}]\"{["));
+        assert_eq!(a[1].compact(), "[[]]");
+        assert_eq!(root.get("c").get("d").text(), "{}");
+        // A value from elsewhere (a literal) is read by scanning, as before.
+        let elsewhere = Json::parse(br#"{"x": [1]}"#).unwrap();
+        assert_eq!(elsewhere.get("x").compact(), "[1]");
     }
 
     #[test]

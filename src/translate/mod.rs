@@ -239,8 +239,9 @@ fn translate(
     path: Option<(&str, bool)>,
     options: &RequestOptions,
 ) -> Result<TranslatedRequest, Refusal> {
-    let request = lazy::Json::parse(body)
-        .map_err(|e| Refusal::NotJson(e.to_string()))?
+    let document = lazy::Document::parse(body).map_err(|e| Refusal::NotJson(e.to_string()))?;
+    let request = document
+        .root()
         .object()
         .ok_or_else(|| Refusal::NotJson("expected an object".into()))?;
     let (client_model, stream) = match path {
@@ -292,7 +293,8 @@ fn translate(
 /// Rewrites an upstream's successful JSON answer for the client; `None` when it is not JSON. The
 /// answer is read where it lies and the new one written part by part.
 pub fn translate_answer(exchange: &Exchange, body: &[u8]) -> Option<Vec<u8>> {
-    let answer = lazy::Json::parse(body).ok()?.object().unwrap_or_default();
+    let document = lazy::Document::parse(body).ok()?;
+    let answer = document.root().object().unwrap_or_default();
     if exchange.client == exchange.upstream {
         return Some(body.to_vec());
     }
