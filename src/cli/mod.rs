@@ -75,7 +75,7 @@ pub enum Command {
         /// Start of the window: `24h`, `7d` or an RFC 3339 date/time.
         #[arg(long, default_value = "24h")]
         since: String,
-        /// One line per `endpoint`, `model` or `day`.
+        /// One line per `endpoint`, `model`, `client` (the agent that asked) or `day`.
         #[arg(long, default_value = "endpoint")]
         by: String,
         /// Print the raw JSON instead of a table.

@@ -112,6 +112,7 @@ pub struct RawTranslate {
 pub struct RawUsage {
     pub database: Option<String>,
     pub retention: Option<String>,
+    pub prices: Option<String>,
 }
 
 /// A byte size: a plain number of bytes, or a string such as `32MiB`, `512KiB`, `1GiB`.

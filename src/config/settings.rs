@@ -4,7 +4,7 @@
 use super::defaults;
 use super::units::{format_duration, format_size};
 use crate::translate::Api;
-use crate::usage::{Budget, Price};
+use crate::usage::{Budget, Price, PriceTable};
 use crate::Secret;
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
@@ -268,6 +268,25 @@ pub struct UsageSettings {
     pub database: Option<PathBuf>,
     #[serde(serialize_with = "duration")]
     pub retention: Duration,
+    /// `usage.prices` as written (`""`: no price file).
+    #[serde(skip)]
+    pub prices_setting: String,
+    /// The price file's rows in force (read when the config file is loaded), over the built-in
+    /// table; shown as the file's path.
+    #[serde(
+        rename = "prices",
+        serialize_with = "price_file",
+        skip_serializing_if = "no_price_file"
+    )]
+    pub prices: std::sync::Arc<PriceTable>,
+}
+
+fn price_file<S: Serializer>(table: &std::sync::Arc<PriceTable>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(table.file().unwrap_or_default())
+}
+
+fn no_price_file(table: &std::sync::Arc<PriceTable>) -> bool {
+    table.file().is_none()
 }
 
 fn database<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {

@@ -381,9 +381,15 @@ impl Validator<'_> {
             None => String::new(),
             Some(text) => self.expand("usage.database", text.trim())?,
         };
+        let prices_setting = match u.prices.as_deref() {
+            None => String::new(),
+            Some(text) => self.expand("usage.prices", text.trim())?,
+        };
         Ok(UsageSettings {
             database: resolve_database(&setting, None),
             database_setting: setting,
+            prices_setting,
+            prices: Default::default(),
             retention: self.positive_duration(
                 "usage.retention",
                 u.retention.as_ref(),

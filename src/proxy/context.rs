@@ -19,6 +19,9 @@ pub struct RequestContext {
     pub call: Call,
     /// The API the client speaks: the shape of its errors and of a cut stream's last event.
     pub client: Api,
+    /// Who asks, for usage by client: the agent its `User-Agent` names
+    /// ([`crate::usage::agent_of`]).
+    pub agent: Arc<str>,
     pub method: Method,
     /// The request target (its path is logged; cloning one shares its bytes).
     pub target: Uri,
@@ -36,6 +39,11 @@ impl RequestContext {
             id: crate::edge::request_id(req.headers()),
             call,
             client: api,
+            agent: Arc::from(crate::usage::agent_of(
+                req.headers()
+                    .get(actix_web::http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok()),
+            )),
             method: req.method().clone(),
             target: req.uri().clone(),
             started: Instant::now(),
