@@ -554,3 +554,86 @@ async fn a_history_file_of_the_previous_schema_keeps_its_rows() {
     assert_eq!(row(&report, "claude-code")["cache_write_1h_tokens"], 1000);
     assert_eq!(report["store"]["schema_version"], 5, "{report}");
 }
+
+#[actix_rt::test]
+async fn with_client_keys_a_requests_client_is_its_keys_name_and_the_key_goes_nowhere() {
+    let upstream = caching_mock();
+    let gw = Gateway::start(&config(
+        "  auth_mode: strict\n  api_key: shared-key\n  client_keys:\n    laptop: laptop-key-0001\n    ci: ci-key-0002\n",
+        &[endpoint("a", &upstream.url(), "k", 1)],
+    ));
+    let send = |key: &'static str| {
+        let url = gw.url.clone();
+        async move {
+            let mut r = client()
+                .post(format!("{url}/v1/messages"))
+                .insert_header(("content-type", "application/json"))
+                .insert_header(("user-agent", "claude-cli/2.1.3 (external, cli)"))
+                .insert_header(("x-api-key", key))
+                .send_body(messages(false))
+                .await
+                .expect("request");
+            let body = r.body().await.expect("body");
+            (
+                r.status().as_u16(),
+                String::from_utf8_lossy(&body).into_owned(),
+            )
+        }
+    };
+    for key in [
+        "laptop-key-0001",
+        "laptop-key-0001",
+        "ci-key-0002",
+        "shared-key",
+    ] {
+        let (status, body) = send(key).await;
+        assert_eq!(status, 200, "{key}: {body}");
+    }
+    let (status, body) = send("nobodys-key").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body.contains("proxy.api_key or proxy.client_keys"),
+        "{body}"
+    );
+    // The admin routes take the client key here (no admin key is set).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let mut r = client()
+            .get(format!("{}/admin/usage?since=1h&by=client", gw.url))
+            .insert_header(("authorization", "Bearer shared-key"))
+            .send()
+            .await
+            .expect("usage");
+        let report: serde_json::Value = r.json().await.expect("json");
+        if report["totals"]["requests"] == 4 {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "four requests: {report}");
+        actix_rt::time::sleep(Duration::from_millis(25)).await;
+    };
+    let keys: Vec<(&str, u64)> = report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap_or("?"),
+                r["requests"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [("ci", 1), ("claude-code", 1), ("laptop", 2)],
+        "{report}"
+    );
+    for seen in upstream.requests() {
+        for (name, value) in &seen.headers {
+            assert!(
+                !value.contains("laptop-key") && !value.contains("ci-key"),
+                "a client key went upstream in {name}"
+            );
+        }
+    }
+    assert!(!gw.logs().contains("laptop-key-0001"), "{}", gw.logs());
+}

@@ -46,6 +46,10 @@ pub struct ProxySettings {
     pub allow_lan_without_auth: bool,
     pub auth_mode: AuthMode,
     pub api_key: Secret,
+    /// More client keys, each with the name its client's usage is recorded under
+    /// (`proxy.client_keys`); a request presenting one is admitted as with `api_key`.
+    #[serde(serialize_with = "named_keys", skip_serializing_if = "Vec::is_empty")]
+    pub client_keys: Vec<(String, Secret)>,
     pub admin_key: Secret,
     #[serde(serialize_with = "size")]
     pub max_request_body: u64,
@@ -329,6 +333,10 @@ fn optional_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok,
 
 fn size<S: Serializer>(bytes: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_size(*bytes))
+}
+
+fn named_keys<S: Serializer>(keys: &[(String, Secret)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(keys.iter().map(|(name, key)| (name, key)))
 }
 
 fn pairs<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {

@@ -287,6 +287,39 @@ fn usage_defaults_to_a_file_beside_the_config_kept_90_days() {
 }
 
 #[test]
+fn client_keys_name_their_clients_are_shown_redacted_and_a_bad_one_names_its_field() {
+    let c = parse_ok(&format!(
+        "proxy:\n  api_key: shared-key\n  client_keys:\n    laptop: laptop-secret-key-1\n    ci-runner: ${{RELAY_KEY}}\n{MINIMAL}"
+    ));
+    let names: Vec<&str> = c
+        .proxy
+        .client_keys
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(names, ["laptop", "ci-runner"]);
+    assert_eq!(c.proxy.client_keys[0].1.expose(), "laptop-secret-key-1");
+    let shown = c.render_redacted();
+    assert!(
+        shown.contains("client_keys:") && !shown.contains("laptop-secret-key-1"),
+        "{shown}"
+    );
+    for (yaml, field, line) in [
+        ("    bad name: k\n", "proxy.client_keys.bad name", 3),
+        ("    a: \"\"\n", "proxy.client_keys.a", 3),
+        ("    a: k1\n    b: k1\n", "proxy.client_keys.b", 4),
+        ("    a: [k]\n", "proxy.client_keys.a", 3),
+    ] {
+        let p = parse_err(&format!("proxy:\n  client_keys:\n{yaml}{MINIMAL}"));
+        assert_eq!(
+            (p.field.as_str(), p.line),
+            (field, Some(line)),
+            "{yaml}: {p}"
+        );
+    }
+}
+
+#[test]
 fn a_price_file_overrides_the_built_in_table_and_check_says_where_each_price_comes_from() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sy.yaml");
