@@ -326,7 +326,7 @@ impl<R: ReadStream, W: WriteStream> Pipe<R, W> {
         self.parser.too_large().is_some()
     }
 
-    /// Tokens the upstream reported so far, in Anthropic's terms.
+    /// Tokens the upstream reported so far.
     pub fn usage(&self) -> Tokens {
         self.reader.usage()
     }

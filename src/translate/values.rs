@@ -92,7 +92,7 @@ fn answer_through(exchange: &Exchange, answer: &Value) -> Value {
         .unwrap_or_default()
 }
 
-/// The token counts a JSON answer of `api` reports, in Anthropic's terms.
+/// The tokens a JSON answer of `api` reports.
 pub fn answer_usage(api: Api, answer: &Value) -> Tokens {
     let text = serde_json::to_vec(answer).unwrap_or_default();
     let key = match api {
