@@ -119,6 +119,32 @@ pub fn check_key(expected: &Secret, headers: &HeaderMap, query: &str) -> Result<
     ))
 }
 
+/// The name of the client key (`proxy.client_keys`) the request presents, if any. Every presented
+/// credential is compared with every key, so the time taken does not tell which one matched.
+pub fn client_key_name<'a>(
+    keys: &'a [(String, Secret)],
+    headers: &HeaderMap,
+    query: &str,
+) -> Option<&'a str> {
+    if keys.is_empty() {
+        return None;
+    }
+    let mut presented = presented_credentials(headers);
+    let from_query = query_keys(query);
+    presented.extend(from_query.iter().map(|key| ("?key=", key.as_str())));
+    let mut found = None;
+    for (name, key) in keys {
+        let mut matched = false;
+        for (_, candidate) in &presented {
+            matched |= key_matches(key, candidate);
+        }
+        if matched && found.is_none() {
+            found = Some(name.as_str());
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +163,33 @@ mod tests {
 
     fn key() -> Secret {
         Secret::new("right-key".into())
+    }
+
+    #[test]
+    fn a_client_key_names_its_client_in_any_header_or_the_query() {
+        let keys = vec![
+            ("laptop".to_string(), Secret::new("laptop-key".into())),
+            ("ci".to_string(), Secret::new("ci-key".into())),
+        ];
+        let name = |headers: HeaderMap, query: &str| client_key_name(&keys, &headers, query);
+        assert_eq!(name(h(&[("x-api-key", "ci-key")]), ""), Some("ci"));
+        assert_eq!(
+            name(
+                h(&[
+                    ("authorization", "Bearer stale"),
+                    ("x-goog-api-key", "laptop-key")
+                ]),
+                ""
+            ),
+            Some("laptop")
+        );
+        assert_eq!(name(h(&[]), "alt=sse&key=ci-key"), Some("ci"));
+        assert_eq!(name(h(&[("x-api-key", "right-key")]), ""), None);
+        assert_eq!(name(h(&[]), ""), None);
+        assert_eq!(
+            client_key_name(&[], &h(&[("x-api-key", "ci-key")]), ""),
+            None
+        );
     }
 
     #[test]

@@ -23,6 +23,11 @@ pub enum Destination {
 pub mod browser;
 pub mod call;
 
+/// Who the gate found a request to come from: the name of the client key it presented
+/// (`proxy.client_keys`). The gate puts it in the request's extensions; usage by client reads it.
+#[derive(Debug, Clone)]
+pub struct ClientName(pub std::sync::Arc<str>);
+
 /// `x-request-id`: the client's, or one the gateway made.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 

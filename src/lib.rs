@@ -13,7 +13,8 @@
 //!   [`instance`] (the proof of which config a gateway serves), [`mock`] (the mock upstream),
 //!   [`Secret`].
 //! - plain rooms, no actor: [`wire`] (what each API's bytes look like: the [`wire::Api`] words,
-//!   error bodies and events, the SSE parser), [`translate`] (the conversions between the APIs),
+//!   error bodies and events, the SSE parser, the usage fields read into one model of tokens),
+//!   [`translate`] (the conversions between the APIs),
 //!   [`usage`] (tokens read from answers, prices, budgets, the UTC clock), [`config`] (raw YAML →
 //!   validated settings, and the one model map), [`upstream`] (client, TLS, URLs, headers,
 //!   outcomes), [`auth`] (client keys), [`edge`] (path and browser rules, and what a client
@@ -48,8 +49,8 @@
 //! - `config` → Secret, translate, usage, words
 //! - `edge` → text, translate, upstream
 //! - `translate` → wire
-//! - `wire` → text, words
-//! - `usage` → scan; `instance` → files; the other leaves import nothing
+//! - `wire` → scan, text, words
+//! - `usage` → scan, text, wire; `instance` → files; the other leaves import nothing
 #![forbid(unsafe_code)]
 
 pub mod admin;

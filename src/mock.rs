@@ -47,6 +47,45 @@ pub struct Behaviour {
     /// its reasoning and tool calls into Responses answers as items, and into Gemini answers as a
     /// thought and `functionCall` parts. `None` keeps the plain text answers.
     pub openai: Option<OpenAiAnswer>,
+    /// Prompt-cache use its Anthropic and Chat Completions answers report, in each API's own
+    /// fields; `None` reports none.
+    pub cache: Option<PromptCache>,
+}
+
+/// Prompt-cache use the mock's answers report besides their 10 uncached input tokens: Anthropic
+/// answers give reads and writes of both lifetimes (`cache_creation` split by TTL), Chat
+/// Completions answers the reads as `prompt_tokens_details.cached_tokens` inside `prompt_tokens`
+/// (OpenAI reports no writes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PromptCache {
+    pub read: u64,
+    pub write_5m: u64,
+    pub write_1h: u64,
+}
+
+/// The uncached input tokens of every Anthropic and Chat Completions answer of the mock.
+pub const INPUT_TOKENS: u64 = 10;
+
+/// An Anthropic `usage` object with `output` tokens and the cache use `b` reports.
+fn anthropic_usage(b: &Behaviour, output: usize) -> serde_json::Value {
+    let mut usage = serde_json::json!({"input_tokens": INPUT_TOKENS, "output_tokens": output});
+    if let Some(cache) = b.cache {
+        usage["cache_read_input_tokens"] = cache.read.into();
+        usage["cache_creation_input_tokens"] = (cache.write_5m + cache.write_1h).into();
+        usage["cache_creation"] = serde_json::json!({
+            "ephemeral_5m_input_tokens": cache.write_5m,
+            "ephemeral_1h_input_tokens": cache.write_1h,
+        });
+    }
+    usage
+}
+
+/// A Chat Completions `usage` object with `completion` tokens and the cache reads `b` reports.
+fn chat_usage(b: &Behaviour, completion: usize) -> serde_json::Value {
+    let read = b.cache.map_or(0, |c| c.read);
+    let prompt = INPUT_TOKENS + read;
+    serde_json::json!({"prompt_tokens": prompt, "completion_tokens": completion,
+        "total_tokens": prompt + completion as u64, "prompt_tokens_details": {"cached_tokens": read}})
 }
 
 /// What an OpenAI-format answer of the mock carries besides its text.
@@ -91,6 +130,7 @@ impl Default for Behaviour {
             event_interval: Duration::ZERO,
             drop_after_events: None,
             openai: None,
+            cache: None,
         }
     }
 }
@@ -430,13 +470,13 @@ async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> Htt
             "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": reply_text(&b)}],
             "stop_reason": "end_turn", "stop_sequence": null,
-            "usage": {"input_tokens": 10, "output_tokens": b.deltas},
+            "usage": anthropic_usage(&b, b.deltas),
         })),
         Api::OpenAi if b.openai.is_some() => openai_rich_answer(&b, &request, &model, stream, shared.into_inner()),
         Api::OpenAi if !stream => HttpResponse::Ok().json(serde_json::json!({
             "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": reply_text(&b)}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": b.deltas, "total_tokens": 10 + b.deltas},
+            "usage": chat_usage(&b, b.deltas),
         })),
         _ => {
             let events = if api == Api::Anthropic { anthropic_events(&b, &model) } else { openai_events(&b, &model) };
@@ -497,7 +537,7 @@ fn anthropic_events(b: &Behaviour, model: &str) -> Vec<String> {
             "message_start",
             serde_json::json!({"type": "message_start", "message": {
             "id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+            "stop_reason": null, "stop_sequence": null, "usage": anthropic_usage(b, 1)}}),
         ),
         sse(
             "content_block_start",
@@ -586,8 +626,7 @@ fn openai_rich_answer(
     } else {
         "tool_calls"
     };
-    let usage = serde_json::json!({"prompt_tokens": 10, "completion_tokens": b.deltas,
-        "total_tokens": 10 + b.deltas, "prompt_tokens_details": {"cached_tokens": 0}});
+    let usage = chat_usage(b, b.deltas);
     if !stream {
         let mut message = serde_json::json!({"role": "assistant", "content": reply_text(b)});
         if let Some(r) = &extra.reasoning {
@@ -717,7 +756,7 @@ fn anthropic_tool_answer(
         return HttpResponse::Ok().json(serde_json::json!({
             "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": stop, "stop_sequence": null,
-            "usage": {"input_tokens": 10, "output_tokens": b.deltas},
+            "usage": anthropic_usage(b, b.deltas),
         }));
     }
     let mut events = anthropic_events(b, model);

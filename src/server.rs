@@ -470,8 +470,16 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
         && !admin_key.is_empty()
         && auth::check_key(admin_key, headers, req.query_string()).is_ok();
     let mode = config.proxy.effective_auth_mode();
-    if auth::key_required(mode, destination == Destination::Health) && !admin_ok {
+    let client_keys = &config.proxy.client_keys;
+    let client = auth::client_key_name(client_keys, headers, req.query_string());
+    if auth::key_required(mode, destination == Destination::Health) && !admin_ok && client.is_none()
+    {
         auth::check_key(&config.proxy.api_key, headers, req.query_string()).map_err(|m| {
+            let m = if client_keys.is_empty() {
+                m
+            } else {
+                m.replace("proxy.api_key", "proxy.api_key or proxy.client_keys")
+            };
             let mut refused = refuse(GatewayError::Unauthorized(m));
             if destination == Destination::Health {
                 admin::prove_instance(req.request(), refused.headers_mut());
@@ -488,6 +496,11 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
         return Err(refuse(GatewayError::AdminUnauthorized(
             why.replace("proxy.api_key", "proxy.admin_key"),
         )));
+    }
+    if let Some(name) = client {
+        use actix_web::HttpMessage;
+        req.extensions_mut()
+            .insert(edge::ClientName(std::sync::Arc::from(name)));
     }
     Ok(Cors(allowed_origin))
 }

@@ -60,7 +60,8 @@ fn chromium(browser: &Path, profile: &Path, action: &str, url: &str) -> String {
 }
 
 #[actix_rt::test]
-async fn the_status_page_shows_an_auth_failed_endpoint_and_the_days_usage_in_a_real_browser() {
+async fn the_status_page_shows_an_auth_failed_endpoint_the_days_usage_and_cache_hits_in_a_real_browser(
+) {
     let Some(browser) = find_chromium() else {
         eprintln!(
             "SKIPPED: no chromium found (install the Debian package `chromium`, or set CHROMIUM)"
@@ -68,17 +69,28 @@ async fn the_status_page_shows_an_auth_failed_endpoint_and_the_days_usage_in_a_r
         return;
     };
     let rejecting = mock("relay-rejects", "another-key");
-    let healthy = mock("main", "k");
+    // Each answer reads 1000 tokens from the prompt cache beside its 10 uncached ones.
+    let healthy = MockUpstream::start(Behaviour {
+        name: "main".into(),
+        key: Some("k".into()),
+        cache: Some(switchyard::mock::PromptCache {
+            read: 1000,
+            ..Default::default()
+        }),
+        ..Behaviour::default()
+    })
+    .expect("mock");
     let gw = Gateway::start(&config(
         "",
         &[
             endpoint("relay-rejects", &rejecting.url(), "k", 1)
                 + "    budget: {daily_usd: 5}\n",
             endpoint("anthropic-main", &healthy.url(), "k", 2)
-                + "    price: {input: 3.0, output: 15.0}\n    budget: {daily_usd: 1, monthly_usd: 20}\n",
+                + "    price: {input: 3.0, output: 15.0, cache_read: 0.3}\n    budget: {daily_usd: 1, monthly_usd: 20}\n",
         ],
     ));
-    // The first request meets the 401 and fails over; 4 answers of 13 tokens each in all.
+    // The first request meets the 401 and fails over; 4 answers of 1013 tokens each in all, 99 %
+    // of their input read from the cache, which saved 4 × 1000 × ($3 - $0.30) per million.
     for body in [MESSAGES_BODY, STREAM_BODY, MESSAGES_BODY, STREAM_BODY] {
         let (status, _, _) = post(&gw.url, "/v1/messages", body).await;
         assert_eq!(status, 200);
@@ -106,7 +118,13 @@ async fn the_status_page_shows_an_auth_failed_endpoint_and_the_days_usage_in_a_r
         "anthropic-main",
         ">auth failed<",
         "s-auth_failed",
-        "52 tok",
+        "4052 tok",
+        ">Cache hit<",
+        ">99%<",
+        "$0.01 saved",
+        "Today by agent",
+        ">other<",
+        "cache saved today",
         "live · updated",
     ] {
         assert!(

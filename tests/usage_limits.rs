@@ -168,6 +168,55 @@ async fn an_absurd_token_count_is_unknown_and_every_usage_query_keeps_answering(
 }
 
 #[actix_rt::test]
+async fn an_absurd_part_of_a_cache_write_split_is_unknown_alone_and_never_poisons_the_budget() {
+    // The 5-minute part is negative: unknown; the total and the hour's part still tell the
+    // writes, which are priced at their own rates.
+    let upstream = Scripted::start(|model| {
+        let body = serde_json::json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100,
+                "cache_creation_input_tokens": 1500,
+                "cache_creation": {"ephemeral_5m_input_tokens": -1, "ephemeral_1h_input_tokens": 1000}}
+        });
+        (200, body.to_string())
+    });
+    let gw = Gateway::start(&config(
+        "",
+        &[endpoint("a", &upstream.url, "k", 1)
+            + "    price: {input: 1.0, output: 2.0, cache_read: 0.1, cache_write: 1.25, cache_write_1h: 2.0}\n    budget: {daily_usd: 1}\n"],
+    ));
+    let (status, answer) = post_body(&gw.url, "/v1/messages", messages_body("m")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let usage = wait_json(
+        &format!("{}/admin/usage?since=1h", gw.url),
+        "the answer",
+        |u| u["totals"]["requests"] == 1,
+    )
+    .await;
+    let t = &usage["totals"];
+    assert_eq!(
+        [
+            &t["cache_read_tokens"],
+            &t["cache_write_5m_tokens"],
+            &t["cache_write_1h_tokens"]
+        ],
+        [100, 500, 1000].map(serde_json::Value::from).each_ref(),
+        "{usage}"
+    );
+    // 10 × $1 + 5 × $2 + 100 × $0.10 + 500 × $1.25 + 1000 × $2 per million.
+    assert_eq!(t["cost_usd"], 0.002655, "{usage}");
+    let a = endpoint_status(&gw.status().await, "a");
+    assert_eq!(a["state"], "healthy", "{a}");
+    assert_eq!(a["budget"]["spent_today_usd"], 0.002655, "{a}");
+    let logs = gw.logs();
+    assert!(
+        logs.contains("cache_creation.ephemeral_5m_input_tokens = -1"),
+        "the warning names the field: {logs}"
+    );
+}
+
+#[actix_rt::test]
 async fn a_budget_whose_spend_cannot_be_read_at_start_says_so() {
     let upstream = mock("a", "k");
     let dir = tempfile::tempdir().expect("temp dir");

@@ -19,7 +19,7 @@ pub struct UsageParams {
     pub since: Option<String>,
     /// Same forms; default now.
     pub until: Option<String>,
-    /// `endpoint` (default), `model`, `day`, `hour`, or two of them joined by a comma.
+    /// `endpoint` (default), `model`, `client`, `day`, `hour`, or two of them joined by a comma.
     pub by: Option<String>,
 }
 
@@ -48,8 +48,9 @@ impl UsageParams {
         let by_text = self.by.as_deref().unwrap_or("endpoint");
         let mut by = Vec::new();
         for name in by_text.split(',') {
-            let dim = Dimension::parse(name)
-                .ok_or_else(|| format!("by: `{name}` is not one of endpoint, model, day, hour"))?;
+            let dim = Dimension::parse(name).ok_or_else(|| {
+                format!("by: `{name}` is not one of endpoint, model, client, day, hour")
+            })?;
             if by.contains(&dim) {
                 return Err(format!("by: `{name}` given twice"));
             }
@@ -190,6 +191,10 @@ mod tests {
             .question(now)
             .expect("valid");
         assert_eq!(q.by, [Dimension::Endpoint, Dimension::Hour]);
+        let q = params(None, None, Some("client"))
+            .question(now)
+            .expect("valid");
+        assert_eq!(q.by, [Dimension::Client]);
     }
 
     #[actix_rt::test]

@@ -8,7 +8,7 @@ pub mod status;
 pub mod usage;
 
 use crate::config::{self, Config, ConfigError, Problem};
-use crate::mock::{Behaviour, MockUpstream, OpenAiAnswer};
+use crate::mock::{Behaviour, MockUpstream, OpenAiAnswer, PromptCache};
 use crate::onboard::launch::LaunchError;
 use crate::onboard::{Agent, Shell};
 use crate::server;
@@ -75,7 +75,7 @@ pub enum Command {
         /// Start of the window: `24h`, `7d` or an RFC 3339 date/time.
         #[arg(long, default_value = "24h")]
         since: String,
-        /// One line per `endpoint`, `model` or `day`.
+        /// One line per `endpoint`, `model`, `client` (the agent that asked) or `day`.
         #[arg(long, default_value = "endpoint")]
         by: String,
         /// Print the raw JSON instead of a table.
@@ -315,6 +315,12 @@ fn demo(port: u16) -> Result<(), CommandError> {
             key: Some(key.to_string()),
             deltas: 8,
             event_interval: std::time::Duration::from_millis(60),
+            // As a coding agent's turns do: most of the prompt is read from the cache.
+            cache: Some(PromptCache {
+                read: 12_000,
+                write_5m: 600,
+                write_1h: 200,
+            }),
             ..Behaviour::default()
         })
     };
@@ -327,6 +333,10 @@ fn demo(port: u16) -> Result<(), CommandError> {
         openai: Some(OpenAiAnswer {
             reasoning: Some("The user greets me; a short greeting back will do.".to_string()),
             ..OpenAiAnswer::default()
+        }),
+        cache: Some(PromptCache {
+            read: 1024,
+            ..PromptCache::default()
         }),
         ..Behaviour::default()
     });

@@ -9,7 +9,7 @@ pub struct UsageCommand {
     pub key: Option<String>,
     /// `24h`, `7d` or an RFC 3339 date/time (the gateway parses it).
     pub since: String,
-    /// `endpoint`, `model` or `day`.
+    /// `endpoint`, `model`, `client` or `day`.
     pub by: String,
     pub json: bool,
 }
@@ -51,7 +51,8 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-/// The `switchyard usage` table: one line per key, then the totals.
+/// The `switchyard usage` table: one line per key, then the totals. `CACHE_HIT` is the share of
+/// the input read from the cache; `SAVED_USD` what those reads saved against the input price.
 pub fn render_usage_table(report: &serde_json::Value) -> String {
     let text = |v: &serde_json::Value| {
         crate::text::escape_controls(v.as_str().unwrap_or("?")).into_owned()
@@ -72,10 +73,15 @@ pub fn render_usage_table(report: &serde_json::Value) -> String {
         "OUTPUT".into(),
         "CACHE_READ".into(),
         "CACHE_WRITE".into(),
+        "CACHE_HIT".into(),
+        "SAVED_USD".into(),
         "COST_USD".into(),
     ];
-    let row = |key: String, r: &serde_json::Value| -> [String; 7] {
+    let row = |key: String, r: &serde_json::Value| -> [String; 9] {
         let n = |field: &str| r[field].as_u64().unwrap_or(0).to_string();
+        let hit = r["cache_hit_rate"]
+            .as_f64()
+            .map_or_else(|| "-".to_string(), |rate| format!("{:.1}%", rate * 100.0));
         let mut cost = format!("{:.4}", r["cost_usd"].as_f64().unwrap_or(0.0));
         if let Some(unpriced) = r["unpriced_requests"].as_u64().filter(|n| *n > 0) {
             cost.push_str(&format!(" (+{unpriced} unpriced)"));
@@ -87,15 +93,17 @@ pub fn render_usage_table(report: &serde_json::Value) -> String {
             n("output_tokens"),
             n("cache_read_tokens"),
             n("cache_write_tokens"),
+            hit,
+            format!("{:.4}", r["cache_saved_usd"].as_f64().unwrap_or(0.0)),
             cost,
         ]
     };
-    let mut rows: Vec<[String; 7]> = report["rows"]
+    let mut rows: Vec<[String; 9]> = report["rows"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|r| {
-            // A key is a model name, an endpoint id or a day: a client's model name may hold
+            // A key is a model name, an endpoint id, a client or a day: a model name may hold
             // terminal escapes or line breaks, shown escaped.
             let key = r["key"]
                 .as_str()
@@ -145,12 +153,18 @@ mod tests {
             "since": "2026-11-22T12:00:00Z", "until": "2026-11-23T12:00:00Z", "by": "endpoint",
             "rows": [
                 {"key": "relay-a", "requests": 3, "input_tokens": 3000, "output_tokens": 600,
-                 "cache_read_tokens": 0, "cache_write_tokens": 0, "cost_usd": 0.018, "unpriced_requests": 0},
+                 "cache_read_tokens": 0, "cache_write_tokens": 0, "cache_hit_rate": 0.0,
+                 "cost_usd": 0.018, "cache_saved_usd": 0.0, "unpriced_requests": 0},
                 {"key": "b", "requests": 1, "input_tokens": 10, "output_tokens": 5,
-                 "cache_read_tokens": 2, "cache_write_tokens": 1, "cost_usd": 0.0, "unpriced_requests": 1}
+                 "cache_read_tokens": 2, "cache_write_tokens": 1, "cache_hit_rate": 0.1538,
+                 "cost_usd": 0.0, "cache_saved_usd": 0.00002, "unpriced_requests": 1},
+                {"key": "c", "requests": 1, "input_tokens": 0, "output_tokens": 0,
+                 "cache_read_tokens": 0, "cache_write_tokens": 0, "cache_hit_rate": null,
+                 "cost_usd": 0.0, "cache_saved_usd": 0.0, "unpriced_requests": 1}
             ],
-            "totals": {"requests": 4, "input_tokens": 3010, "output_tokens": 605,
-                 "cache_read_tokens": 2, "cache_write_tokens": 1, "cost_usd": 0.018, "unpriced_requests": 1},
+            "totals": {"requests": 5, "input_tokens": 3010, "output_tokens": 605,
+                 "cache_read_tokens": 2, "cache_write_tokens": 1, "cache_hit_rate": 0.0007,
+                 "cost_usd": 0.018, "cache_saved_usd": 0.00002, "unpriced_requests": 2},
             "store": {"enabled": true}
         });
         let table = render_usage_table(&report);
@@ -159,9 +173,18 @@ mod tests {
         assert!(lines[1].starts_with("ENDPOINT"));
         assert!(lines[2].starts_with("relay-a") && lines[2].ends_with("0.0180"));
         assert!(lines[3].ends_with("0.0000 (+1 unpriced)"));
-        assert!(lines[4].starts_with("TOTAL") && lines[4].contains("3010"));
+        let cells = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(cells(lines[3])[6..8], ["15.4%", "0.0000"], "{}", lines[3]);
+        assert_eq!(
+            cells(lines[4])[6],
+            "-",
+            "no input, no hit rate: {}",
+            lines[4]
+        );
+        assert!(lines[5].starts_with("TOTAL") && lines[5].contains("3010"));
         let end = |l: &str, word: &str| l.find(word).map(|i| i + word.len());
         assert_eq!(end(lines[1], "INPUT"), end(lines[2], "3000"));
+        assert_eq!(end(lines[1], "CACHE_HIT"), end(lines[3], "15.4%"));
     }
 
     #[test]

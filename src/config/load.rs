@@ -4,6 +4,7 @@ use super::error::{ConfigError, Problem};
 use super::raw::RawConfig;
 use super::settings::Config;
 use super::validate::Validator;
+use crate::usage::PriceTable;
 use std::path::{Path, PathBuf};
 
 /// Finds the config file: `--config`, then `$SWITCHYARD_CONFIG`, `./switchyard.yaml`,
@@ -43,6 +44,17 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         .map_err(|problem| ConfigError::invalid(Some(path), problem))?;
     config.source = Some(path.to_path_buf());
     config.usage.database = resolve_database(&config.usage.database_setting, Some(path));
+    if !config.usage.prices_setting.is_empty() {
+        let table = read_price_file(&config.usage.prices_setting, path).map_err(|message| {
+            let problem = Problem {
+                field: "usage.prices".into(),
+                line: super::locate::line_of(&text, "usage.prices"),
+                message,
+            };
+            ConfigError::invalid(Some(path), problem)
+        })?;
+        config.usage.prices = std::sync::Arc::new(table);
+    }
     if config.proxy.state_file.is_none() {
         config.proxy.state_file = Some(default_state_file(path));
     }
@@ -78,6 +90,22 @@ pub fn resolve_database(setting: &str, config_file: Option<&Path>) -> Option<Pat
         }
     }
     Some(path)
+}
+
+/// Reads the price file `usage.prices` names (a relative path is taken from the config file's
+/// folder). The message of a refusal names the file, and the row and field where it can.
+fn read_price_file(setting: &str, config_file: &Path) -> Result<PriceTable, String> {
+    let mut path = PathBuf::from(setting);
+    if path.is_relative() {
+        if let Some(folder) = config_file.parent() {
+            path = folder.join(path);
+        }
+    }
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the price file {shown}: {e}"))?;
+    let rows = PriceTable::parse_rows(&text).map_err(|e| format!("{shown}: {e}"))?;
+    Ok(PriceTable::new(shown, rows))
 }
 
 /// The state file kept beside a config file: `config.yaml` → `config.state.json`.

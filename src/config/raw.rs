@@ -24,6 +24,8 @@ pub struct RawProxy {
     pub allow_lan_without_auth: Option<bool>,
     pub auth_mode: Option<String>,
     pub api_key: Option<String>,
+    /// Kept in the file's order.
+    pub client_keys: Option<serde_yaml::Mapping>,
     pub admin_key: Option<String>,
     pub max_request_body: Option<RawSize>,
     pub max_request_bodies_total: Option<RawSize>,
@@ -112,6 +114,7 @@ pub struct RawTranslate {
 pub struct RawUsage {
     pub database: Option<String>,
     pub retention: Option<String>,
+    pub prices: Option<String>,
 }
 
 /// A byte size: a plain number of bytes, or a string such as `32MiB`, `512KiB`, `1GiB`.

@@ -4,7 +4,7 @@
 use super::defaults;
 use super::units::{format_duration, format_size};
 use crate::translate::Api;
-use crate::usage::{Budget, Price};
+use crate::usage::{Budget, Price, PriceTable};
 use crate::Secret;
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
@@ -46,6 +46,10 @@ pub struct ProxySettings {
     pub allow_lan_without_auth: bool,
     pub auth_mode: AuthMode,
     pub api_key: Secret,
+    /// More client keys, each with the name its client's usage is recorded under
+    /// (`proxy.client_keys`); a request presenting one is admitted as with `api_key`.
+    #[serde(serialize_with = "named_keys", skip_serializing_if = "Vec::is_empty")]
+    pub client_keys: Vec<(String, Secret)>,
     pub admin_key: Secret,
     #[serde(serialize_with = "size")]
     pub max_request_body: u64,
@@ -268,6 +272,25 @@ pub struct UsageSettings {
     pub database: Option<PathBuf>,
     #[serde(serialize_with = "duration")]
     pub retention: Duration,
+    /// `usage.prices` as written (`""`: no price file).
+    #[serde(skip)]
+    pub prices_setting: String,
+    /// The price file's rows in force (read when the config file is loaded), over the built-in
+    /// table; shown as the file's path.
+    #[serde(
+        rename = "prices",
+        serialize_with = "price_file",
+        skip_serializing_if = "no_price_file"
+    )]
+    pub prices: std::sync::Arc<PriceTable>,
+}
+
+fn price_file<S: Serializer>(table: &std::sync::Arc<PriceTable>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(table.file().unwrap_or_default())
+}
+
+fn no_price_file(table: &std::sync::Arc<PriceTable>) -> bool {
+    table.file().is_none()
 }
 
 fn database<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
@@ -310,6 +333,10 @@ fn optional_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok,
 
 fn size<S: Serializer>(bytes: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_size(*bytes))
+}
+
+fn named_keys<S: Serializer>(keys: &[(String, Secret)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(keys.iter().map(|(name, key)| (name, key)))
 }
 
 fn pairs<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {

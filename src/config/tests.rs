@@ -287,6 +287,112 @@ fn usage_defaults_to_a_file_beside_the_config_kept_90_days() {
 }
 
 #[test]
+fn client_keys_name_their_clients_are_shown_redacted_and_a_bad_one_names_its_field() {
+    let c = parse_ok(&format!(
+        "proxy:\n  api_key: shared-key\n  client_keys:\n    laptop: laptop-secret-key-1\n    ci-runner: ${{RELAY_KEY}}\n{MINIMAL}"
+    ));
+    let names: Vec<&str> = c
+        .proxy
+        .client_keys
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(names, ["laptop", "ci-runner"]);
+    assert_eq!(c.proxy.client_keys[0].1.expose(), "laptop-secret-key-1");
+    let shown = c.render_redacted();
+    assert!(
+        shown.contains("client_keys:") && !shown.contains("laptop-secret-key-1"),
+        "{shown}"
+    );
+    for (yaml, field, line) in [
+        ("    bad name: k\n", "proxy.client_keys.bad name", 3),
+        ("    a: \"\"\n", "proxy.client_keys.a", 3),
+        ("    a: k1\n    b: k1\n", "proxy.client_keys.b", 4),
+        ("    a: [k]\n", "proxy.client_keys.a", 3),
+    ] {
+        let p = parse_err(&format!("proxy:\n  client_keys:\n{yaml}{MINIMAL}"));
+        assert_eq!(
+            (p.field.as_str(), p.line),
+            (field, Some(line)),
+            "{yaml}: {p}"
+        );
+    }
+}
+
+#[test]
+fn a_price_file_overrides_the_built_in_table_and_check_says_where_each_price_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sy.yaml");
+    std::fs::write(
+        dir.path().join("prices.yaml"),
+        "- {model: relay-sonnet, input: 2.4, output: 12}\n- {model: claude-opus-4, input: 1, output: 2}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &path,
+        "usage:\n  prices: prices.yaml\nendpoints:\n  \
+         - id: relay\n    base_url: https://r.example\n    api_key: k\n    \
+           models: [claude-sonnet-4-5, claude-opus-4-1, \"gpt-*\", llama-3]\n    \
+           model_map: {claude-sonnet-4-5: relay-sonnet}\n  \
+         - id: own\n    base_url: https://o.example\n    api_key: k\n    \
+           price: {input: 3, output: 15}\n",
+    )
+    .unwrap();
+    let c = load_file(&path).unwrap();
+    let shown_file = dir.path().join("prices.yaml").display().to_string();
+    assert_eq!(c.usage.prices.file(), Some(shown_file.as_str()));
+    assert_eq!(c.usage.prices.rows().len(), 2);
+    let shown = c.render_redacted();
+    for line in [
+        format!("#   relay: relay-sonnet: price file row 1 (relay-sonnet) of {shown_file}: 2.4 / 12 / 2.4 / 2.4 / 2.4"),
+        format!("#   relay: claude-opus-4-1: price file row 2 (claude-opus-4) of {shown_file}: 1 / 2 / 1 / 1.25 / 2"),
+        "#   relay: llama-3: no price known: unpriced".to_string(),
+        format!("#   relay: any other model: the price file {shown_file}, then the built-in table, else unpriced"),
+        "#   own: any other model: its own price".to_string(),
+    ] {
+        assert!(shown.contains(&line), "{line}\nnot in:\n{shown}");
+    }
+    assert!(shown.contains(&format!("prices: {shown_file}")), "{shown}");
+    assert!(serde_yaml::from_str::<serde_yaml::Value>(&shown).is_ok());
+    let plain = parse_ok(MINIMAL).render_redacted();
+    assert!(
+        plain.contains("any other model: the built-in table, else unpriced"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn a_bad_price_file_is_refused_whole_naming_the_file_row_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sy.yaml");
+    let prices = dir.path().join("my prices.json");
+    std::fs::write(
+        &prices,
+        r#"[{"model": "a", "input": 1, "output": 2}, {"model": "b", "input": 1, "output": 2, "cache_write_1h": -1}]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        &path,
+        format!("{MINIMAL}usage:\n  prices: \"{}\"\n", prices.display()),
+    )
+    .unwrap();
+    let error = load_file(&path).unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "line 5: usage.prices: {}: row 2 (b): cache_write_1h: must be a number",
+            prices.display()
+        )),
+        "{error}"
+    );
+    std::fs::remove_file(&prices).unwrap();
+    let error = load_file(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("usage.prices: cannot read the price file"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_bad_price_budget_or_retention_names_its_field_and_line() {
     let p = parse_err(
         "endpoints:\n  - base_url: https://a.example\n    api_key: k\n    price: {input: -1, output: 2}\n",

@@ -269,6 +269,7 @@ impl Validator<'_> {
             Secret::new(self.expand("proxy.api_key", p.api_key.as_deref().unwrap_or(""))?);
         let admin_key =
             Secret::new(self.expand("proxy.admin_key", p.admin_key.as_deref().unwrap_or(""))?);
+        let client_keys = self.client_keys(p.client_keys)?;
         let max_request_body = match &p.max_request_body {
             None => defaults::MAX_REQUEST_BODY,
             Some(RawSize::Bytes(n)) => *n,
@@ -301,6 +302,7 @@ impl Validator<'_> {
             allow_lan_without_auth: p.allow_lan_without_auth.unwrap_or(false),
             auth_mode,
             api_key,
+            client_keys,
             admin_key,
             max_request_body,
             max_request_bodies_total,
@@ -381,9 +383,15 @@ impl Validator<'_> {
             None => String::new(),
             Some(text) => self.expand("usage.database", text.trim())?,
         };
+        let prices_setting = match u.prices.as_deref() {
+            None => String::new(),
+            Some(text) => self.expand("usage.prices", text.trim())?,
+        };
         Ok(UsageSettings {
             database: resolve_database(&setting, None),
             database_setting: setting,
+            prices_setting,
+            prices: Default::default(),
             retention: self.positive_duration(
                 "usage.retention",
                 u.retention.as_ref(),
@@ -500,6 +508,48 @@ impl Validator<'_> {
 
 impl Validator<'_> {
     /// `model_map` in the file's order, every pattern and name a string.
+    /// `proxy.client_keys`: a name (which the client's usage is recorded under) for each key.
+    fn client_keys(
+        &self,
+        raw: Option<serde_yaml::Mapping>,
+    ) -> Result<Vec<(String, Secret)>, Problem> {
+        let mut out: Vec<(String, Secret)> = Vec::new();
+        for (name, key) in raw.unwrap_or_default() {
+            let Some(name) = name.as_str().map(str::trim) else {
+                return Err(self.problem(
+                    "proxy.client_keys",
+                    "each entry maps a client's name to its key, e.g. `laptop: ${LAPTOP_KEY}`",
+                ));
+            };
+            let field = format!("proxy.client_keys.{name}");
+            let word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+            if name.is_empty() || name.len() > 64 || !name.chars().all(word) {
+                return Err(self.problem(
+                    &field,
+                    "a client's name is 1 to 64 letters, digits, `.`, `_` or `-` (usage by client shows it)",
+                ));
+            }
+            let Some(key) = key.as_str() else {
+                return Err(self.problem(&field, "must be the client's key, a string"));
+            };
+            let key = self.expand(&field, key.trim())?;
+            if key.is_empty() {
+                return Err(self.problem(&field, "is empty"));
+            }
+            if key.chars().any(|c| c.is_control() || c == ' ') {
+                return Err(self.problem(&field, "contains spaces or control characters"));
+            }
+            if let Some((other, _)) = out.iter().find(|(n, k)| n == name || k.expose() == key) {
+                return Err(self.problem(
+                    &field,
+                    format!("the same name or key as proxy.client_keys.{other}: each client has its own"),
+                ));
+            }
+            out.push((name.to_string(), Secret::new(key)));
+        }
+        Ok(out)
+    }
+
     fn model_map(
         &self,
         field: &str,

@@ -70,6 +70,15 @@ const MIGRATIONS: &[&str] = &[
     // checked) are unknown, and so is the cost computed from them: such a row made every sum
     // overflow and priced its month at billions of dollars.
     FIX_ABSURD_COUNTS,
+    // 5: cache writes by lifetime (a 1-hour write is billed at twice the input price, a 5-minute
+    // one at 1.25 times; the rows before had no split and are 5-minute writes), reasoning tokens
+    // (part of the output), what the cache saved, and who asked (`unknown` for older rows).
+    "ALTER TABLE requests RENAME COLUMN cache_write_tokens TO cache_write_5m_tokens;
+    ALTER TABLE requests ADD COLUMN cache_write_1h_tokens INTEGER;
+    UPDATE requests SET cache_write_1h_tokens = 0 WHERE cache_write_5m_tokens IS NOT NULL;
+    ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER;
+    ALTER TABLE requests ADD COLUMN cache_saved_nanousd INTEGER;
+    ALTER TABLE requests ADD COLUMN client TEXT NOT NULL DEFAULT 'unknown';",
 ];
 
 /// Migration 4, one statement per column (the cost first, while the counts still show which
@@ -103,6 +112,8 @@ pub enum Dimension {
     Day,
     /// The UTC hour, `2026-11-23T05:00:00Z`.
     Hour,
+    /// Who asked: the agent or client key ([`crate::usage::agent_of`]).
+    Client,
 }
 
 impl Dimension {
@@ -113,6 +124,7 @@ impl Dimension {
             "model" => Some(Dimension::Model),
             "day" => Some(Dimension::Day),
             "hour" => Some(Dimension::Hour),
+            "client" => Some(Dimension::Client),
             _ => None,
         }
     }
@@ -124,6 +136,7 @@ impl Dimension {
             Dimension::Model => "model",
             Dimension::Day => "day",
             Dimension::Hour => "hour",
+            Dimension::Client => "client",
         }
     }
 
@@ -131,6 +144,7 @@ impl Dimension {
         match self {
             Dimension::Endpoint => "endpoint".into(),
             Dimension::Model => "model".into(),
+            Dimension::Client => "client".into(),
             Dimension::Day => format!("at_ms / {DAY_MS}"),
             Dimension::Hour => format!("at_ms / {HOUR_MS}"),
         }
@@ -145,8 +159,13 @@ pub struct Sums {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
-    pub cache_write_tokens: u64,
+    pub cache_write_5m_tokens: u64,
+    pub cache_write_1h_tokens: u64,
+    /// Part of `output_tokens`.
+    pub reasoning_tokens: u64,
     pub cost_nanousd: i64,
+    /// What the cache reads saved against the input price (priced requests only).
+    pub cache_saved_nanousd: i64,
     pub unpriced_requests: u64,
 }
 
@@ -156,29 +175,54 @@ impl Sums {
         crate::usage::price::nanos_to_usd(self.cost_nanousd)
     }
 
-    fn add(&mut self, other: &Sums) {
-        self.requests = self.requests.saturating_add(other.requests);
-        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.cache_read_tokens = self
+    /// Cache writes of either lifetime.
+    pub fn cache_write_tokens(&self) -> u64 {
+        self.cache_write_5m_tokens
+            .saturating_add(self.cache_write_1h_tokens)
+    }
+
+    /// The share of the input read from the cache: `cache_read / (cache_read + cache_write +
+    /// input)`, to 4 decimals; `None` without input.
+    pub fn cache_hit_rate(&self) -> Option<f64> {
+        let all = self
             .cache_read_tokens
-            .saturating_add(other.cache_read_tokens);
-        self.cache_write_tokens = self
-            .cache_write_tokens
-            .saturating_add(other.cache_write_tokens);
+            .saturating_add(self.cache_write_tokens())
+            .saturating_add(self.input_tokens);
+        (all > 0).then(|| (self.cache_read_tokens as f64 / all as f64 * 1e4).round() / 1e4)
+    }
+
+    fn add(&mut self, other: &Sums) {
+        for (mine, theirs) in [
+            (&mut self.requests, other.requests),
+            (&mut self.input_tokens, other.input_tokens),
+            (&mut self.output_tokens, other.output_tokens),
+            (&mut self.cache_read_tokens, other.cache_read_tokens),
+            (&mut self.cache_write_5m_tokens, other.cache_write_5m_tokens),
+            (&mut self.cache_write_1h_tokens, other.cache_write_1h_tokens),
+            (&mut self.reasoning_tokens, other.reasoning_tokens),
+            (&mut self.unpriced_requests, other.unpriced_requests),
+        ] {
+            *mine = mine.saturating_add(theirs);
+        }
         self.cost_nanousd = self.cost_nanousd.saturating_add(other.cost_nanousd);
-        self.unpriced_requests = self
-            .unpriced_requests
-            .saturating_add(other.unpriced_requests);
+        self.cache_saved_nanousd = self
+            .cache_saved_nanousd
+            .saturating_add(other.cache_saved_nanousd);
     }
 
     fn write_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        let usd = crate::usage::price::nanos_to_usd;
         map.serialize_entry("requests", &self.requests)?;
         map.serialize_entry("input_tokens", &self.input_tokens)?;
         map.serialize_entry("output_tokens", &self.output_tokens)?;
         map.serialize_entry("cache_read_tokens", &self.cache_read_tokens)?;
-        map.serialize_entry("cache_write_tokens", &self.cache_write_tokens)?;
+        map.serialize_entry("cache_write_tokens", &self.cache_write_tokens())?;
+        map.serialize_entry("cache_write_5m_tokens", &self.cache_write_5m_tokens)?;
+        map.serialize_entry("cache_write_1h_tokens", &self.cache_write_1h_tokens)?;
+        map.serialize_entry("reasoning_tokens", &self.reasoning_tokens)?;
+        map.serialize_entry("cache_hit_rate", &self.cache_hit_rate())?;
         map.serialize_entry("cost_usd", &self.cost_usd())?;
+        map.serialize_entry("cache_saved_usd", &usd(self.cache_saved_nanousd))?;
         map.serialize_entry("unpriced_requests", &self.unpriced_requests)
     }
 }
@@ -334,29 +378,35 @@ impl UsageDb {
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO requests (at_ms, endpoint, model, upstream_model, status,
-                        requests, latency_ms_sum, input_tokens, output_tokens, cache_read_tokens,
-                        cache_write_tokens, cost_nanousd)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    "INSERT INTO requests (at_ms, endpoint, model, upstream_model, client,
+                        status, requests, latency_ms_sum, input_tokens, output_tokens,
+                        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+                        reasoning_tokens, cost_nanousd, cache_saved_nanousd)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                        ?16)",
                 )
                 .map_err(err)?;
             for r in &rows {
-                let t = r.tokens.as_ref();
                 let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                let count = |kind| r.tokens.as_ref().and_then(|t| t.get(kind)).map(n);
                 insert
                     .execute(params![
                         r.at_ms,
                         r.endpoint,
                         r.model,
                         r.upstream_model,
+                        r.client,
                         r.status,
                         n(r.requests),
                         n(r.latency_ms_sum),
-                        t.and_then(|t| t.get(Kind::Input)).map(n),
-                        t.and_then(|t| t.get(Kind::Output)).map(n),
-                        t.and_then(|t| t.get(Kind::CacheRead)).map(n),
-                        t.and_then(|t| t.get(Kind::CacheWrite)).map(n),
+                        count(Kind::Input),
+                        count(Kind::Output),
+                        count(Kind::CacheRead),
+                        count(Kind::CacheWrite5m),
+                        count(Kind::CacheWrite1h),
+                        count(Kind::Reasoning),
                         r.cost_nanousd,
+                        r.cache_saved_nanousd,
                     ])
                     .map_err(err)?;
             }
@@ -398,8 +448,9 @@ impl UsageDb {
         // TOTAL adds exactly up to 2^53 and past that approximately, never failing.
         let sql = format!(
             "SELECT {select} TOTAL(requests), TOTAL(input_tokens), TOTAL(output_tokens),
-                TOTAL(cache_read_tokens), TOTAL(cache_write_tokens), TOTAL(cost_nanousd),
-                TOTAL(CASE WHEN cost_nanousd IS NULL THEN requests END)
+                TOTAL(cache_read_tokens), TOTAL(cache_write_5m_tokens),
+                TOTAL(cache_write_1h_tokens), TOTAL(reasoning_tokens), TOTAL(cost_nanousd),
+                TOTAL(cache_saved_nanousd), TOTAL(CASE WHEN cost_nanousd IS NULL THEN requests END)
              FROM requests WHERE at_ms >= ?1 AND at_ms < ?2 {group}"
         );
         let mut statement = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
@@ -410,7 +461,9 @@ impl UsageDb {
                 let mut key = Vec::with_capacity(k);
                 for (i, dim) in by.iter().enumerate() {
                     let value = match dim {
-                        Dimension::Endpoint | Dimension::Model => row.get::<_, String>(i)?,
+                        Dimension::Endpoint | Dimension::Model | Dimension::Client => {
+                            row.get::<_, String>(i)?
+                        }
                         Dimension::Day => clock::format_day(row.get::<_, i64>(i)? * DAY_MS),
                         Dimension::Hour => clock::format_rfc3339(row.get::<_, i64>(i)? * HOUR_MS),
                     };
@@ -427,9 +480,12 @@ impl UsageDb {
                         input_tokens: u(1)?,
                         output_tokens: u(2)?,
                         cache_read_tokens: u(3)?,
-                        cache_write_tokens: u(4)?,
-                        cost_nanousd: row.get::<_, f64>(k + 5)? as i64,
-                        unpriced_requests: u(6)?,
+                        cache_write_5m_tokens: u(4)?,
+                        cache_write_1h_tokens: u(5)?,
+                        reasoning_tokens: u(6)?,
+                        cost_nanousd: row.get::<_, f64>(k + 7)? as i64,
+                        cache_saved_nanousd: row.get::<_, f64>(k + 8)? as i64,
+                        unpriced_requests: u(9)?,
                     },
                 })
             })
@@ -516,6 +572,7 @@ struct Row<'a> {
     endpoint: &'a str,
     model: &'a str,
     upstream_model: &'a str,
+    client: &'a str,
     status: u16,
     requests: u64,
     latency_ms_sum: u64,
@@ -523,23 +580,40 @@ struct Row<'a> {
     tokens: Option<Tokens>,
     /// Summed in whole nano-dollars (exact); `None` when no price was known.
     cost_nanousd: Option<i64>,
+    /// Summed like the cost (known exactly when the cost is).
+    cache_saved_nanousd: Option<i64>,
 }
 
 /// The rows a batch of records becomes: one per second, endpoint, client model, upstream model,
-/// status, and which token kinds and whether the cost are known, in the order of each key's first
-/// record. Every query sums, so the history answers the same as with one row per request.
+/// client, status, and which token kinds and whether the cost are known, in the order of each
+/// key's first record. Every query sums, so the history answers the same as with one row per
+/// request.
 fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
-    type Key<'a> = (i64, &'a str, &'a str, &'a str, u16, Option<Unknown>, bool);
+    type Key<'a> = (
+        i64,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        u16,
+        Option<Unknown>,
+        bool,
+    );
     let mut rows: Vec<Row<'_>> = Vec::new();
     let mut index: HashMap<Key<'_>, usize> = HashMap::new();
     for r in records {
         let at_ms = clock::unix_ms(r.at).div_euclid(1000) * 1000;
         let cost = r.cost_usd.map(crate::usage::price::usd_to_nanos);
+        let saved = cost.map(|_| {
+            r.cache_saved_usd
+                .map_or(0, crate::usage::price::usd_to_nanos)
+        });
         let key = (
             at_ms,
             &*r.endpoint,
             &*r.model,
             &*r.upstream_model,
+            &*r.client,
             r.status,
             r.tokens.map(|t| t.unknown),
             cost.is_some(),
@@ -551,6 +625,7 @@ fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
                 endpoint: &r.endpoint,
                 model: &r.model,
                 upstream_model: &r.upstream_model,
+                client: &r.client,
                 status: r.status,
                 requests: 0,
                 latency_ms_sum: 0,
@@ -559,6 +634,7 @@ fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
                     ..Tokens::default()
                 }),
                 cost_nanousd: cost.map(|_| 0),
+                cache_saved_nanousd: cost.map(|_| 0),
             });
             rows.len() - 1
         });
@@ -570,6 +646,9 @@ fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
         }
         if let (Some(sum), Some(c)) = (row.cost_nanousd.as_mut(), cost) {
             *sum = sum.saturating_add(c);
+        }
+        if let (Some(sum), Some(s)) = (row.cache_saved_nanousd.as_mut(), saved) {
+            *sum = sum.saturating_add(s);
         }
     }
     rows

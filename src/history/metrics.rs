@@ -1,21 +1,36 @@
-//! The usage series of `/metrics`: `switchyard_tokens_total{endpoint,model,kind}`,
-//! `switchyard_cost_usd_total{endpoint,model}` and the history file's health. Counted in memory
+//! The usage series of `/metrics`: `switchyard_tokens_total{endpoint,model,kind}` (the kinds of
+//! [`TOKEN_KINDS`]), `switchyard_cost_usd_total{endpoint,model}` and the history file's health. Counted in memory
 //! when a request ends (never read back from the file), registered into the gateway's registry.
 //! Each endpoint has series for at most [`MODELS_PER_ENDPOINT`](super::MODELS_PER_ENDPOINT)
 //! models (the first it counted since start) and `model="other"` for the rest.
 
 use super::models::ModelNames;
 use super::store::StoreHealth;
-use crate::usage::{Kind, UsageRecord};
+use crate::usage::{Kind, Tokens, UsageRecord};
 use prometheus::{Counter, CounterVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// The `kind` label's words and the count each reads: `cache_write` is both lifetimes
+/// (`cache_write_5m` + `cache_write_1h`), and `reasoning` is a part of `output`.
+pub const TOKEN_KINDS: [(&str, CountOf); 7] = [
+    ("input", |t| t.count(Kind::Input)),
+    ("output", |t| t.count(Kind::Output)),
+    ("cache_read", |t| t.count(Kind::CacheRead)),
+    ("cache_write", Tokens::cache_write),
+    ("cache_write_5m", |t| t.count(Kind::CacheWrite5m)),
+    ("cache_write_1h", |t| t.count(Kind::CacheWrite1h)),
+    ("reasoning", |t| t.count(Kind::Reasoning)),
+];
+
+/// How a `kind` label's count is read from an answer's tokens.
+pub type CountOf = fn(&Tokens) -> u64;
 
 /// One (endpoint, model) pair's counters, each made when first needed (an unpriced model has no
 /// cost series).
 #[derive(Default)]
 struct Counters {
-    tokens: Option<[IntCounter; 4]>,
+    tokens: Option<[IntCounter; TOKEN_KINDS.len()]>,
     cost: Option<Counter>,
 }
 
@@ -44,7 +59,7 @@ impl UsageMetrics {
         let tokens = IntCounterVec::new(
             Opts::new(
                 "switchyard_tokens_total",
-                "Tokens read from answers, by endpoint, client model and kind (input, output, cache_read, cache_write)",
+                "Tokens read from answers, by endpoint, client model and kind (input, output, cache_read, cache_write = cache_write_5m + cache_write_1h, reasoning: part of output)",
             ),
             &["endpoint", "model", "kind"],
         )?;
@@ -100,15 +115,12 @@ impl UsageMetrics {
             .or_default();
         if let Some(t) = &record.tokens {
             let tokens = counters.tokens.get_or_insert_with(|| {
-                Kind::ALL.map(|kind| {
-                    self.tokens
-                        .with_label_values(&[endpoint, &model, kind.as_str()])
-                })
+                TOKEN_KINDS
+                    .map(|(kind, _)| self.tokens.with_label_values(&[endpoint, &model, kind]))
             });
-            for (counter, kind) in tokens.iter().zip(Kind::ALL) {
+            for (counter, (_, count)) in tokens.iter().zip(TOKEN_KINDS) {
                 // A counter stops at its largest value rather than wrap to a small one.
-                let n = t.count(kind);
-                counter.inc_by(n.min(u64::MAX - counter.get()));
+                counter.inc_by(count(t).min(u64::MAX - counter.get()));
             }
         }
         if let Some(usd) = cost {
@@ -144,16 +156,19 @@ mod tests {
             endpoint: "relay-a".into(),
             model: "claude-sonnet-4-5".into(),
             upstream_model: "x".into(),
+            client: "codex".into(),
             tokens: Some(Tokens::new(10, 5, 100, 0)),
             status: 200,
             latency: Duration::ZERO,
             cost_usd: Some(0.25),
+            cache_saved_usd: None,
         };
         metrics.observe(&record);
         metrics.observe(&record);
         metrics.observe(&UsageRecord {
             tokens: None,
             cost_usd: None,
+            cache_saved_usd: None,
             ..record.clone()
         });
         let mut out = Vec::new();
@@ -182,10 +197,12 @@ mod tests {
             endpoint: endpoint.into(),
             model: model.into(),
             upstream_model: "x".into(),
+            client: "codex".into(),
             tokens: Some(Tokens::new(1, 2, 0, 0)),
             status: 200,
             latency: Duration::ZERO,
             cost_usd,
+            cache_saved_usd: None,
         };
         let extra = 50;
         let models = MODELS_PER_ENDPOINT + extra;
@@ -246,10 +263,12 @@ mod tests {
             endpoint: "e".into(),
             model: "m".into(),
             upstream_model: "m".into(),
+            client: "codex".into(),
             tokens: Some(Tokens::new(u64::MAX - 1, 0, 0, 0)),
             status: 200,
             latency: Duration::ZERO,
             cost_usd: None,
+            cache_saved_usd: None,
         };
         metrics.observe(&record);
         metrics.observe(&record);

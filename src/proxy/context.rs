@@ -19,6 +19,9 @@ pub struct RequestContext {
     pub call: Call,
     /// The API the client speaks: the shape of its errors and of a cut stream's last event.
     pub client: Api,
+    /// Who asks, for usage by client: the name of the client key it presented
+    /// (`proxy.client_keys`), else the agent its `User-Agent` names ([`crate::usage::agent_of`]).
+    pub agent: Arc<str>,
     pub method: Method,
     /// The request target (its path is logged; cloning one shares its bytes).
     pub target: Uri,
@@ -36,6 +39,7 @@ impl RequestContext {
             id: crate::edge::request_id(req.headers()),
             call,
             client: api,
+            agent: who_asks(req),
             method: req.method().clone(),
             target: req.uri().clone(),
             started: Instant::now(),
@@ -47,4 +51,17 @@ impl RequestContext {
     pub fn model(&self) -> Option<&Arc<str>> {
         self.facts.model.as_ref()
     }
+}
+
+/// The name of the client key the gate found, else the agent the `User-Agent` names.
+fn who_asks(req: &HttpRequest) -> Arc<str> {
+    use actix_web::HttpMessage;
+    if let Some(name) = req.extensions().get::<crate::edge::ClientName>() {
+        return name.0.clone();
+    }
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    Arc::from(crate::usage::agent_of(user_agent))
 }

@@ -5,7 +5,7 @@
 use super::Handles;
 use crate::endpoint::EndpointAddr;
 use crate::history::{UsageHistory, UsageMetrics};
-use crate::usage::{AnswerMeter, Kind, Spent, UsageRecord};
+use crate::usage::{AnswerHead, AnswerMeter, Kind, PriceTable, Spent, UsageRecord};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -26,6 +26,10 @@ pub struct Answered<'a> {
     pub model: Option<&'a Arc<str>>,
     /// The name the endpoint received for it (the attempt worked it out).
     pub upstream_model: Option<&'a Arc<str>>,
+    /// Who asked ([`crate::usage::agent_of`]).
+    pub client: &'a Arc<str>,
+    /// The price file's rows, over the built-in table.
+    pub prices: &'a PriceTable,
     pub status: u16,
     /// Time to the answer's head.
     pub latency: Duration,
@@ -39,15 +43,21 @@ impl UsageTap {
             .upstream_model
             .cloned()
             .unwrap_or_else(|| model.clone());
+        let rates = answered
+            .prices
+            .rates_for(answered.endpoint.price.as_ref(), &upstream_model);
         UsageTap {
             meter: AnswerMeter::new(
                 answered.content_type,
-                answered.endpoint.wire.shared_id.clone(),
-                model,
-                upstream_model,
-                answered.status,
-                answered.latency,
-                answered.endpoint.price.as_ref(),
+                AnswerHead {
+                    endpoint: answered.endpoint.wire.shared_id.clone(),
+                    model,
+                    upstream_model,
+                    client: answered.client.clone(),
+                    status: answered.status,
+                    latency: answered.latency,
+                },
+                rates,
             ),
             history: state.usage.clone(),
             metrics: state.usage_metrics.clone(),
@@ -78,25 +88,42 @@ impl UsageTap {
     }
 }
 
-/// The access log's words for a record: `tokens=in/out/cache_read/cache_write cost_usd=…` (`-`
-/// for what is unknown).
+/// The access log's words for a record: `client=… tokens=in/out/cache_read/cache_write
+/// cost_usd=…` (cache writes of both lifetimes; `-` for what is unknown), and
+/// `cache_write_1h=…` when the answer wrote for an hour.
 pub fn log_words(record: Option<&UsageRecord>) -> String {
     let Some(record) = record else {
         return String::new();
     };
+    let shown = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
+    let mut hour = String::new();
     let tokens = match &record.tokens {
-        Some(t) => Kind::ALL
-            .map(|kind| {
-                t.get(kind)
-                    .map_or_else(|| "-".to_string(), |n| n.to_string())
-            })
-            .join("/"),
+        Some(t) => {
+            let write = match (t.get(Kind::CacheWrite5m), t.get(Kind::CacheWrite1h)) {
+                (Some(five), Some(h)) => Some(five.saturating_add(h)),
+                _ => None,
+            };
+            if t.cache_write_1h > 0 {
+                hour = format!(" cache_write_1h={}", t.cache_write_1h);
+            }
+            [
+                t.get(Kind::Input),
+                t.get(Kind::Output),
+                t.get(Kind::CacheRead),
+                write,
+            ]
+            .map(shown)
+            .join("/")
+        }
         None => "-".to_string(),
     };
     let cost = record
         .cost_usd
         .map_or_else(|| "-".to_string(), |c| format!("{c:.6}"));
-    format!(" tokens={tokens} cost_usd={cost}")
+    format!(
+        " client={} tokens={tokens}{hour} cost_usd={cost}",
+        record.client
+    )
 }
 
 #[cfg(test)]
@@ -105,31 +132,37 @@ mod tests {
     use crate::usage::Tokens;
 
     #[test]
-    fn the_log_shows_tokens_by_kind_and_the_cost_or_a_dash() {
+    fn the_log_shows_the_client_tokens_by_kind_and_the_cost_or_a_dash() {
         let mut record = UsageRecord {
             at: SystemTime::UNIX_EPOCH,
             endpoint: "a".into(),
             model: "m".into(),
             upstream_model: "m".into(),
+            client: "codex".into(),
             tokens: Some(Tokens::new(10, 5, 2, 1)),
             status: 200,
             latency: Duration::ZERO,
             cost_usd: Some(0.0015),
+            cache_saved_usd: Some(0.0),
         };
         assert_eq!(
             log_words(Some(&record)),
-            " tokens=10/5/2/1 cost_usd=0.001500"
+            " client=codex tokens=10/5/2/1 cost_usd=0.001500"
         );
         if let Some(t) = record.tokens.as_mut() {
             t.unknown.insert(Kind::Input);
+            t.cache_write_1h = 4;
         }
         assert_eq!(
             log_words(Some(&record)),
-            " tokens=-/5/2/1 cost_usd=0.001500"
+            " client=codex tokens=-/5/2/5 cache_write_1h=4 cost_usd=0.001500"
         );
         record.tokens = None;
         record.cost_usd = None;
-        assert_eq!(log_words(Some(&record)), " tokens=- cost_usd=-");
+        assert_eq!(
+            log_words(Some(&record)),
+            " client=codex tokens=- cost_usd=-"
+        );
         assert_eq!(log_words(None), "");
     }
 }

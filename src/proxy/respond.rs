@@ -106,6 +106,8 @@ impl Relay<'_> {
                 addr: answer.addr.clone(),
                 model: self.end.ctx().model(),
                 upstream_model: answer.upstream_model.as_ref(),
+                client: &self.end.ctx().agent,
+                prices: &self.config.usage.prices,
                 status: status.as_u16(),
                 latency,
             },

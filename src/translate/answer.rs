@@ -3,7 +3,7 @@
 
 use super::lazy::Json;
 use super::{answer_usage, chat_answer_to_messages, messages_answer_to_chat};
-use super::{anthropic, chat, Usage};
+use super::{anthropic, chat, Tokens};
 use serde_json::{json, Value};
 
 /// The Messages `stop_reason` for a Chat `finish_reason`.
@@ -16,11 +16,11 @@ fn finish_reason(stop_reason: Option<&str>) -> &'static str {
     chat::finish_word(anthropic::stop_reason(stop_reason))
 }
 
-fn usage_from_chat(usage: Json<'_>) -> Usage {
+fn usage_from_chat(usage: Json<'_>) -> Tokens {
     chat::read_usage(usage)
 }
 
-impl Usage {
+impl Tokens {
     /// OpenAI's `usage` object.
     fn to_chat_json(self) -> Value {
         chat::usage_json(self)
@@ -57,15 +57,7 @@ mod tests {
         let u = usage(
             json!({"prompt_tokens": 100, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 60}}),
         );
-        assert_eq!(
-            u,
-            Usage {
-                input: 40,
-                output: 7,
-                cache_read: 60,
-                cache_write: 0
-            }
-        );
+        assert_eq!(u, Tokens::new(40, 7, 60, 0));
         assert_eq!(u.to_chat_json()["prompt_tokens"], 100);
         let d = usage(
             json!({"prompt_tokens": 10, "completion_tokens": 1, "prompt_cache_hit_tokens": 4}),
@@ -79,22 +71,12 @@ mod tests {
         let chat = json!({"usage": {"prompt_tokens": 30, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 10}}});
         assert_eq!(
             answer_usage(super::super::Api::OpenAi, &chat),
-            Usage {
-                input: 20,
-                output: 5,
-                cache_read: 10,
-                cache_write: 0
-            }
+            Tokens::new(20, 5, 10, 0)
         );
         let msg = json!({"usage": {"input_tokens": 3, "output_tokens": 4, "cache_creation_input_tokens": 7}});
         assert_eq!(
             answer_usage(super::super::Api::Anthropic, &msg),
-            Usage {
-                input: 3,
-                output: 4,
-                cache_read: 0,
-                cache_write: 7
-            }
+            Tokens::new(3, 4, 0, 7)
         );
     }
 

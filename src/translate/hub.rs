@@ -7,7 +7,7 @@ use super::lazy::{Json, Object, Out};
 use super::sse::SseParser;
 use super::structured::{self, AnswerText};
 use super::{anthropic, chat, gemini, responses};
-use super::{Api, Cut, ErrorKind, Exchange, Refusal, ToolName, Usage};
+use super::{Api, Cut, ErrorKind, Exchange, Refusal, Tokens, ToolName};
 
 /// What a request writer needs to know besides the request.
 #[derive(Debug, Clone, Copy)]
@@ -120,7 +120,7 @@ pub(crate) trait ReadStream {
     /// The events owed when the stream ends without its final event, or why it was cut short.
     fn finish(&mut self, emit: &mut dyn FnMut(Event<'_>)) -> Result<(), String>;
     /// Tokens the upstream reported so far.
-    fn usage(&self) -> Usage;
+    fn usage(&self) -> Tokens;
 }
 
 /// Writes one API's stream from intermediate events.
@@ -179,7 +179,7 @@ impl ReadStream for AnyReader {
         reader.finish(&mut |event| answer.pass(event, emit))
     }
 
-    fn usage(&self) -> Usage {
+    fn usage(&self) -> Tokens {
         match &self.api {
             ApiReader::Anthropic(r) => r.usage(),
             ApiReader::Chat(r) => r.usage(),
@@ -326,8 +326,8 @@ impl<R: ReadStream, W: WriteStream> Pipe<R, W> {
         self.parser.too_large().is_some()
     }
 
-    /// Tokens the upstream reported so far, in Anthropic's terms.
-    pub fn usage(&self) -> Usage {
+    /// Tokens the upstream reported so far.
+    pub fn usage(&self) -> Tokens {
         self.reader.usage()
     }
 

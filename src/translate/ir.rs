@@ -9,7 +9,7 @@
 
 use super::errors::ErrorKind;
 use super::lazy::Json;
-use super::{Refusal, Usage};
+use super::{Refusal, Tokens};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
@@ -274,9 +274,8 @@ pub(crate) struct Answer<'a> {
     /// Text, thinking and tool calls, in order.
     pub parts: Vec<Part<'a>>,
     pub stop: StopReason,
-    pub usage: Usage,
-    /// Output tokens spent on reasoning, when the upstream says.
-    pub reasoning_tokens: u64,
+    /// What the upstream used, reasoning included.
+    pub usage: Tokens,
 }
 
 /// Why the model stopped.
@@ -324,8 +323,7 @@ pub(crate) enum Event<'a> {
     Stop(StopReason),
     /// The answer is complete.
     End {
-        usage: Usage,
-        reasoning_tokens: u64,
+        usage: Tokens,
     },
     /// The upstream reported an error midway: the stream ends here.
     Error {

@@ -372,8 +372,8 @@ impl StreamTranslator {
         self.0.gave_up()
     }
 
-    /// Tokens the upstream reported so far: (input, output, cache read, cache write).
-    pub fn usage(&self) -> Usage {
+    /// Tokens the upstream reported so far.
+    pub fn usage(&self) -> Tokens {
         self.0.usage()
     }
 }
@@ -413,14 +413,9 @@ impl MessagesToChat {
     }
 }
 
-/// Token counts in Anthropic's terms (input excludes cache reads and writes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub input: u64,
-    pub output: u64,
-    pub cache_read: u64,
-    pub cache_write: u64,
-}
+/// The one model of tokens, shared with the usage meter: translators read an upstream's usage
+/// into it and write the client's from it.
+pub use crate::wire::usage::Tokens;
 
 #[cfg(test)]
 mod tests {

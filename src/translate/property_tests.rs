@@ -1007,7 +1007,7 @@ proptest! {
             (false, true) => "end_turn",
         };
         prop_assert_eq!(stop, want);
-        prop_assert_eq!(t.usage(), Usage { input: 8, output: 7, cache_read: 3, cache_write: 0 });
+        prop_assert_eq!(t.usage(), Tokens::new(8, 7, 3, 0).with_reasoning(2));
 
         let to_chat = Exchange { client: Api::OpenAi, client_model: "gpt-client".into(), include_usage: true, ..to_messages };
         let mut t = StreamTranslator::for_exchange(&to_chat).unwrap();
@@ -1561,7 +1561,7 @@ proptest! {
             _ => "end_turn",
         };
         prop_assert_eq!(stop, want);
-        prop_assert_eq!(t.usage(), Usage { input: 8, output: 7, cache_read: 3, cache_write: 0 });
+        prop_assert_eq!(t.usage(), Tokens::new(8, 7, 3, 0).with_reasoning(2));
         // Every signature reaches Claude Code in a thinking block's signature, to come back.
         let written = String::from_utf8(out).unwrap();
         for signature in &case.signatures {

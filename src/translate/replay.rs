@@ -44,7 +44,6 @@ fn answer_events(answer: Answer<'_>, write: &mut dyn FnMut(Event<'_>)) {
     write(Event::Stop(answer.stop));
     write(Event::End {
         usage: answer.usage,
-        reasoning_tokens: answer.reasoning_tokens,
     });
 }
 

@@ -228,7 +228,7 @@ impl AnswerText {
 mod tests {
     use super::*;
     use crate::translate::ir::{Input, ToolCall};
-    use crate::translate::Usage;
+    use crate::translate::Tokens;
 
     fn names() -> Vec<ToolName> {
         vec![ToolName {
@@ -356,8 +356,7 @@ mod tests {
                 input: Input::Json(input),
             })],
             stop: StopReason::ToolUse,
-            usage: Usage::default(),
-            reasoning_tokens: 0,
+            usage: Tokens::default(),
         };
         let answer = answer_as_text(answer, &names());
         assert!(

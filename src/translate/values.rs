@@ -4,7 +4,7 @@
 use super::lazy::{Json, NULL};
 use super::{
     anthropic, chat, gemini, responses, translate_answer, translate_request, Api, Exchange,
-    Refusal, RequestOptions, ToolName, Usage,
+    Refusal, RequestOptions, Tokens, ToolName,
 };
 use serde_json::Value;
 
@@ -92,8 +92,8 @@ fn answer_through(exchange: &Exchange, answer: &Value) -> Value {
         .unwrap_or_default()
 }
 
-/// The token counts a JSON answer of `api` reports, in Anthropic's terms.
-pub fn answer_usage(api: Api, answer: &Value) -> Usage {
+/// The tokens a JSON answer of `api` reports.
+pub fn answer_usage(api: Api, answer: &Value) -> Tokens {
     let text = serde_json::to_vec(answer).unwrap_or_default();
     let key = match api {
         Api::Gemini => "usageMetadata",
@@ -102,8 +102,8 @@ pub fn answer_usage(api: Api, answer: &Value) -> Usage {
     let usage = Json::parse(&text).map_or(NULL, |answer| answer.get(key));
     match api {
         Api::OpenAi => chat::read_usage(usage),
-        Api::Anthropic => anthropic::read_usage(usage, Usage::default()),
-        Api::Responses => responses::read_usage(usage).0,
-        Api::Gemini => gemini::read_usage(usage).0,
+        Api::Anthropic => anthropic::read_usage(usage),
+        Api::Responses => responses::read_usage(usage),
+        Api::Gemini => gemini::read_usage(usage),
     }
 }

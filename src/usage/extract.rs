@@ -4,20 +4,15 @@
 //! Usage is read only where the answer itself puts it, never from content a model wrote: a JSON
 //! answer's top-level `usage`; in an SSE stream, a `data:` line's top-level `usage`, or the one of
 //! its top-level `message` (Anthropic's `message_start`) or `response` (the Responses API's
-//! `response.completed`, `.incomplete` and `.failed`). The APIs are read by the names of their
-//! usage fields: Anthropic's `input_tokens`, `output_tokens`, `cache_read_input_tokens`,
-//! `cache_creation_input_tokens`; Chat Completions' `prompt_tokens`, `completion_tokens`,
-//! `prompt_tokens_details.cached_tokens` and DeepSeek's `prompt_cache_hit_tokens`; the Responses
-//! API's `input_tokens`, `input_tokens_details.cached_tokens` and `output_tokens`. A Responses
-//! usage is told from Anthropic's by its `input_tokens_details` or `output_tokens_details`, or by
-//! being a `response`'s: its `input_tokens` include the cached ones, Anthropic's do not. Reasoning
-//! tokens are inside `output_tokens` and are not added again.
+//! `response.completed`, `.incomplete` and `.failed`). The fields of each API, and how they become
+//! one model of tokens, are [`crate::wire::usage`]'s: the translators read them the same way. A
+//! usage that belongs to a `response` is a Responses API usage whatever its fields say.
 //!
 //! The Gemini API puts its usage in `usageMetadata` (top level of a JSON answer and of each stream
-//! chunk; read one level into `response` too, as some relays wrap it): `promptTokenCount` includes
-//! `cachedContentTokenCount`, and `thoughtsTokenCount` is billed as output beside
-//! `candidatesTokenCount`. Each chunk may carry a running `usageMetadata`: the last one that gives a
-//! count is the answer's, whole (its fields are not merged with earlier chunks').
+//! chunk; read one level into `response` too, as some relays wrap it). Each chunk may carry a
+//! running `usageMetadata`: the last one that gives a count is the answer's, whole (its fields are
+//! not merged with earlier chunks'). A `:streamGenerateContent` without `alt=sse` answers one JSON
+//! array of those chunks: each element is followed as a JSON answer's top level is.
 //!
 //! Each field is read on its own: a count that is not a whole number in `0..=MAX_TOKENS` (or a
 //! field named twice) makes that kind unknown, and the others still count. Nothing of the body is
@@ -28,132 +23,9 @@
 //! line that is whole in one chunk is only followed when it holds a key starting `"usage`, so
 //! text deltas cost one substring search each.
 
-use crate::scan::{top_level_members, Member};
+use crate::wire::usage::{GeminiUsage, UsageFields};
+pub use crate::wire::usage::{Kind, Rejected, Tokens, Unknown, MAX_TOKENS};
 use memchr::memmem;
-
-/// The largest count of one kind of token an answer may report; anything above (or not a whole
-/// number) is recorded as unknown.
-pub const MAX_TOKENS: u64 = 1_000_000_000_000;
-
-/// A kind of token, in the order of the history's columns and the access log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Input,
-    Output,
-    CacheRead,
-    CacheWrite,
-}
-
-impl Kind {
-    /// Every kind, in order.
-    pub const ALL: [Kind; 4] = [Kind::Input, Kind::Output, Kind::CacheRead, Kind::CacheWrite];
-
-    /// The word in metric labels: `input`, `output`, `cache_read`, `cache_write`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Input => "input",
-            Kind::Output => "output",
-            Kind::CacheRead => "cache_read",
-            Kind::CacheWrite => "cache_write",
-        }
-    }
-
-    fn bit(self) -> u8 {
-        1 << self as u8
-    }
-}
-
-/// The kinds whose count an answer gave in a form that cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Unknown(u8);
-
-impl Unknown {
-    pub fn contains(self, kind: Kind) -> bool {
-        self.0 & kind.bit() != 0
-    }
-
-    pub fn insert(&mut self, kind: Kind) {
-        self.0 |= kind.bit();
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// Every kind is unknown: nothing of the answer's usage can be priced.
-    pub fn is_all(self) -> bool {
-        Kind::ALL.iter().all(|k| self.contains(*k))
-    }
-}
-
-/// Tokens of one answer. `input` counts input tokens not read from the cache (for OpenAI:
-/// `prompt_tokens` minus `cached_tokens`), so the four kinds add up to what was billed. A kind in
-/// `unknown` holds 0 and is stored as unknown (`NULL`); sums and costs count the other kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Tokens {
-    pub input: u64,
-    pub output: u64,
-    pub cache_read: u64,
-    pub cache_write: u64,
-    pub unknown: Unknown,
-}
-
-impl Tokens {
-    /// Four known counts.
-    pub const fn new(input: u64, output: u64, cache_read: u64, cache_write: u64) -> Self {
-        Tokens {
-            input,
-            output,
-            cache_read,
-            cache_write,
-            unknown: Unknown(0),
-        }
-    }
-
-    /// The count of `kind` as summed (0 when unknown).
-    pub fn count(&self, kind: Kind) -> u64 {
-        match kind {
-            Kind::Input => self.input,
-            Kind::Output => self.output,
-            Kind::CacheRead => self.cache_read,
-            Kind::CacheWrite => self.cache_write,
-        }
-    }
-
-    /// The count of `kind`, or `None` when the answer's count could not be used.
-    pub fn get(&self, kind: Kind) -> Option<u64> {
-        (!self.unknown.contains(kind)).then(|| self.count(kind))
-    }
-
-    fn set(&mut self, kind: Kind, n: u64) {
-        match kind {
-            Kind::Input => self.input = n,
-            Kind::Output => self.output = n,
-            Kind::CacheRead => self.cache_read = n,
-            Kind::CacheWrite => self.cache_write = n,
-        }
-    }
-
-    /// Adds `other` kind by kind (saturating); a kind stays unknown only while every part of
-    /// the sum had it unknown.
-    pub fn add(&mut self, other: &Tokens) {
-        let both_unknown = Unknown(self.unknown.0 & other.unknown.0);
-        for kind in Kind::ALL {
-            self.set(kind, self.count(kind).saturating_add(other.count(kind)));
-        }
-        self.unknown = both_unknown;
-    }
-}
-
-/// A usage field whose value could not be used, for the warning the caller logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    /// The field's name, e.g. `input_tokens` or `prompt_tokens_details.cached_tokens`.
-    pub field: &'static str,
-    /// `None` when the field was named twice; else the number as written, or the kind of value
-    /// it was (`a string`, `an object`, …).
-    pub value: Option<String>,
-}
 
 /// What a finished reader saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -166,14 +38,12 @@ pub struct Reading {
 
 /// A top-level `usage` value longer than this is not one; it is not kept.
 const VALUE_KEEP: usize = 16 << 10;
-/// At most this many rejected fields are kept for the warning.
-const REJECTED_KEEP: usize = 8;
 
 /// Reads usage from one answer body. Feed it every chunk in order, then `finish`.
 #[derive(Debug)]
 pub struct UsageReader {
     mode: Mode,
-    seen: RawUsage,
+    seen: UsageFields,
     found: bool,
     /// The last Gemini `usageMetadata` that gave a count.
     gemini: Option<GeminiUsage>,
@@ -229,7 +99,7 @@ impl UsageReader {
     fn with_mode(mode: Mode) -> Self {
         UsageReader {
             mode,
-            seen: RawUsage::default(),
+            seen: UsageFields::default(),
             found: false,
             gemini: None,
             gemini_rejected: (0, 0),
@@ -338,7 +208,7 @@ impl Line {
 
 /// Where the usage objects of an answer are folded in.
 struct Found<'a> {
-    seen: &'a mut RawUsage,
+    seen: &'a mut UsageFields,
     found: &'a mut bool,
     gemini: &'a mut Option<GeminiUsage>,
     gemini_rejected: &'a mut (usize, usize),
@@ -349,8 +219,12 @@ impl Found<'_> {
     /// Folds in one `usage` value (an object; `null` and anything else say nothing).
     /// `of_response` when it is the usage of a Responses API `response` object.
     fn usage_value(&mut self, value: &[u8], of_response: bool) {
-        if let Some(mut usage) = RawUsage::read(value, self.rejected) {
-            usage.responses_shape |= of_response;
+        if let Some(usage) = UsageFields::read(value, self.rejected) {
+            let usage = if of_response {
+                usage.of_responses()
+            } else {
+                usage
+            };
             self.seen.merge(&usage);
             *self.found = true;
         }
@@ -377,297 +251,6 @@ impl Found<'_> {
     }
 }
 
-/// One usage field as an answer gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Count {
-    #[default]
-    Absent,
-    /// There, but not a whole number in `0..=MAX_TOKENS` (or named twice).
-    Unusable,
-    Given(u64),
-}
-
-impl Count {
-    /// The later of two readings of a field. Counts in a stream are running totals (Anthropic's
-    /// `message_delta` repeats and raises what `message_start` said), so the larger value wins; a
-    /// relay that sends a later 0 cannot erase an earlier count, nor an unusable one a usable one.
-    fn merge(self, other: Count) -> Count {
-        match (self, other) {
-            (Count::Given(a), Count::Given(b)) => Count::Given(a.max(b)),
-            (Count::Given(n), _) | (_, Count::Given(n)) => Count::Given(n),
-            (Count::Unusable, _) | (_, Count::Unusable) => Count::Unusable,
-            (Count::Absent, Count::Absent) => Count::Absent,
-        }
-    }
-}
-
-/// Every usage field either API (or a well-known relay) names.
-#[derive(Debug, Default, Clone)]
-struct RawUsage {
-    input_tokens: Count,
-    output_tokens: Count,
-    cache_read_input_tokens: Count,
-    cache_creation_input_tokens: Count,
-    prompt_tokens: Count,
-    completion_tokens: Count,
-    prompt_cache_hit_tokens: Count,
-    /// `prompt_tokens_details.cached_tokens` (Chat Completions).
-    prompt_cached_tokens: Count,
-    /// `input_tokens_details.cached_tokens` (Responses API).
-    input_cached_tokens: Count,
-    /// A Responses API usage (it has `input_tokens_details` or `output_tokens_details`, or it is
-    /// the usage of a streamed `response` object): its `input_tokens` include the cached ones.
-    /// Its `output_tokens` include `output_tokens_details.reasoning_tokens`, which is not read.
-    responses_shape: bool,
-}
-
-impl RawUsage {
-    /// Reads a `usage` value field by field; `None` when it is not an object.
-    fn read(value: &[u8], rejected: &mut Vec<Rejected>) -> Option<RawUsage> {
-        let members = top_level_members(value).ok()?;
-        let mut field = |name: &'static str| read_count(value, &members, name, name, rejected);
-        let mut usage = RawUsage {
-            input_tokens: field("input_tokens"),
-            output_tokens: field("output_tokens"),
-            cache_read_input_tokens: field("cache_read_input_tokens"),
-            cache_creation_input_tokens: field("cache_creation_input_tokens"),
-            prompt_tokens: field("prompt_tokens"),
-            completion_tokens: field("completion_tokens"),
-            prompt_cache_hit_tokens: field("prompt_cache_hit_tokens"),
-            ..RawUsage::default()
-        };
-        for (details, shown, slot) in [
-            (
-                "prompt_tokens_details",
-                "prompt_tokens_details.cached_tokens",
-                &mut usage.prompt_cached_tokens,
-            ),
-            (
-                "input_tokens_details",
-                "input_tokens_details.cached_tokens",
-                &mut usage.input_cached_tokens,
-            ),
-        ] {
-            let mut named = members.iter().filter(|m| m.key == details);
-            let (Some(member), more) = (named.next(), named.next()) else {
-                continue;
-            };
-            let inner = &value[member.value.clone()];
-            if more.is_some() {
-                reject(rejected, shown, None);
-                *slot = Count::Unusable;
-            } else if let Ok(inner_members) = top_level_members(inner) {
-                *slot = read_count(inner, &inner_members, "cached_tokens", shown, rejected);
-            }
-        }
-        // Only the Responses API names these, and its `input_tokens` include the cached ones
-        // (Anthropic's do not): the fields tell the two apart, whatever the counts are.
-        usage.responses_shape = members
-            .iter()
-            .any(|m| m.key == "input_tokens_details" || m.key == "output_tokens_details");
-        Some(usage)
-    }
-
-    /// Folds a later usage object in, field by field.
-    fn merge(&mut self, other: &RawUsage) {
-        for (mine, theirs) in [
-            (&mut self.input_tokens, other.input_tokens),
-            (&mut self.output_tokens, other.output_tokens),
-            (
-                &mut self.cache_read_input_tokens,
-                other.cache_read_input_tokens,
-            ),
-            (
-                &mut self.cache_creation_input_tokens,
-                other.cache_creation_input_tokens,
-            ),
-            (&mut self.prompt_tokens, other.prompt_tokens),
-            (&mut self.completion_tokens, other.completion_tokens),
-            (
-                &mut self.prompt_cache_hit_tokens,
-                other.prompt_cache_hit_tokens,
-            ),
-            (&mut self.prompt_cached_tokens, other.prompt_cached_tokens),
-            (&mut self.input_cached_tokens, other.input_cached_tokens),
-        ] {
-            *mine = mine.merge(theirs);
-        }
-        self.responses_shape |= other.responses_shape;
-    }
-
-    /// The four kinds, or `None` when no count at all was given.
-    fn tokens(&self) -> Option<Tokens> {
-        let cached = self
-            .prompt_cached_tokens
-            .merge(self.input_cached_tokens)
-            .merge(self.prompt_cache_hit_tokens);
-        let (input, cache_read) = if self.prompt_tokens != Count::Absent {
-            // OpenAI: prompt_tokens includes the cached ones.
-            split_cached(self.prompt_tokens, cached)
-        } else if self.responses_shape {
-            // Responses API: input_tokens includes the cached ones too.
-            split_cached(self.input_tokens, cached)
-        } else {
-            (self.input_tokens, self.cache_read_input_tokens)
-        };
-        let output = self.output_tokens.merge(self.completion_tokens);
-        let counts = [input, output, cache_read, self.cache_creation_input_tokens];
-        if counts.iter().all(|c| *c == Count::Absent) {
-            return None;
-        }
-        let mut tokens = Tokens::default();
-        for (kind, count) in Kind::ALL.into_iter().zip(counts) {
-            match count {
-                Count::Given(n) => tokens.set(kind, n),
-                Count::Unusable => tokens.unknown.insert(kind),
-                Count::Absent => {}
-            }
-        }
-        Some(tokens)
-    }
-}
-
-/// A Gemini `usageMetadata` as an answer gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct GeminiUsage {
-    /// `promptTokenCount`: it includes the cached tokens.
-    prompt: Count,
-    /// `cachedContentTokenCount`.
-    cached: Count,
-    /// `candidatesTokenCount`.
-    candidates: Count,
-    /// `thoughtsTokenCount`: billed as output.
-    thoughts: Count,
-}
-
-impl GeminiUsage {
-    /// Reads a `usageMetadata` value field by field; `None` when it is not an object.
-    fn read(value: &[u8], rejected: &mut Vec<Rejected>) -> Option<GeminiUsage> {
-        let members = top_level_members(value).ok()?;
-        let mut field = |name: &'static str| read_count(value, &members, name, name, rejected);
-        Some(GeminiUsage {
-            prompt: field("promptTokenCount"),
-            cached: field("cachedContentTokenCount"),
-            candidates: field("candidatesTokenCount"),
-            thoughts: field("thoughtsTokenCount"),
-        })
-    }
-
-    fn gives_a_count(&self) -> bool {
-        [self.prompt, self.cached, self.candidates, self.thoughts]
-            .iter()
-            .any(|c| *c != Count::Absent)
-    }
-
-    /// The four kinds (Gemini writes no cache), or `None` when no count at all was given.
-    fn tokens(&self) -> Option<Tokens> {
-        if !self.gives_a_count() {
-            return None;
-        }
-        let (input, cache_read) = match self.prompt {
-            Count::Absent => (Count::Absent, self.cached),
-            prompt => split_cached(prompt, self.cached),
-        };
-        let output = match (self.candidates, self.thoughts) {
-            (Count::Given(a), Count::Given(b)) => Count::Given(a.saturating_add(b)),
-            (Count::Unusable, _) | (_, Count::Unusable) => Count::Unusable,
-            (Count::Given(n), Count::Absent) | (Count::Absent, Count::Given(n)) => Count::Given(n),
-            (Count::Absent, Count::Absent) => Count::Absent,
-        };
-        let mut tokens = Tokens::default();
-        for (kind, count) in [
-            (Kind::Input, input),
-            (Kind::Output, output),
-            (Kind::CacheRead, cache_read),
-        ] {
-            match count {
-                Count::Given(n) => tokens.set(kind, n),
-                Count::Unusable => tokens.unknown.insert(kind),
-                Count::Absent => {}
-            }
-        }
-        Some(tokens)
-    }
-}
-
-/// (uncached input, cache reads) from a total that includes the cached tokens. When the cached
-/// count is unusable the whole total counts as uncached input (the dearer reading).
-fn split_cached(total: Count, cached: Count) -> (Count, Count) {
-    let cached = match cached {
-        Count::Absent => Count::Given(0),
-        other => other,
-    };
-    match (total, cached) {
-        (Count::Given(all), Count::Given(c)) => {
-            let c = c.min(all);
-            (Count::Given(all - c), Count::Given(c))
-        }
-        (total, cached) => (total, cached),
-    }
-}
-
-/// The count of field `name` among `members` of `object`; `shown` names it in a warning.
-fn read_count(
-    object: &[u8],
-    members: &[Member<'_>],
-    name: &str,
-    shown: &'static str,
-    rejected: &mut Vec<Rejected>,
-) -> Count {
-    let mut named = members.iter().filter(|m| m.key == name);
-    let Some(member) = named.next() else {
-        return Count::Absent;
-    };
-    if named.next().is_some() {
-        reject(rejected, shown, None);
-        return Count::Unusable;
-    }
-    let text = &object[member.value.clone()];
-    if text == b"null" {
-        return Count::Absent;
-    }
-    match parse_count(text) {
-        Some(n) => Count::Given(n),
-        None => {
-            reject(rejected, shown, Some(describe_value(text)));
-            Count::Unusable
-        }
-    }
-}
-
-/// What a warning shows of an unusable value: a number as written (up to 40 characters), else
-/// only its kind. Upstream text is never quoted: it could echo anything, the endpoint's key too.
-fn describe_value(text: &[u8]) -> String {
-    let number = text
-        .iter()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
-    match text.first() {
-        _ if number && !text.is_empty() => {
-            String::from_utf8_lossy(&text[..text.len().min(40)]).into_owned()
-        }
-        Some(b'"') => "a string".into(),
-        Some(b'{') => "an object".into(),
-        Some(b'[') => "an array".into(),
-        _ => "not a number".into(),
-    }
-}
-
-/// A JSON number that is a whole number in `0..=MAX_TOKENS`, written as one (`12`, not `12.0`,
-/// `1.2e1` or `"12"`).
-fn parse_count(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 13 || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = std::str::from_utf8(text).ok()?.parse::<u64>().ok()?;
-    (n <= MAX_TOKENS).then_some(n)
-}
-
-fn reject(rejected: &mut Vec<Rejected>, field: &'static str, value: Option<String>) {
-    if rejected.len() < REJECTED_KEEP {
-        rejected.push(Rejected { field, value });
-    }
-}
-
 /// Follows the top level of a JSON object as its bytes pass and reads the value of each top-level
 /// `usage` or `usageMetadata` member as it closes (nothing else is kept). For an SSE event it also follows the top
 /// level of a top-level `message` object (Anthropic's `message_start`) or `response` object (the
@@ -682,6 +265,9 @@ struct UsageFollower {
     nested: bool,
     /// The top-level member whose object is being followed, when it is one.
     inside: Option<Holder>,
+    /// A JSON body that is an array: each element object is followed as a top level (a Gemini
+    /// `:streamGenerateContent` answered without `alt=sse`).
+    in_array: bool,
     /// Brackets open inside the current value.
     depth: u32,
     in_string: bool,
@@ -764,6 +350,8 @@ enum Place {
     BeforeValue,
     InValue,
     AfterValue,
+    /// After an element object of a top-level array.
+    AfterElement,
     /// The top-level object ended, or the body is not one: the rest is not read.
     Done,
 }
@@ -779,6 +367,7 @@ impl UsageFollower {
             at: Place::BeforeObject,
             nested,
             inside: None,
+            in_array: false,
             depth: 0,
             in_string: false,
             escaped: false,
@@ -802,16 +391,31 @@ impl UsageFollower {
             let b = chunk[i];
             match self.at {
                 Place::Done => return,
-                Place::BeforeObject | Place::BeforeKey | Place::BeforeColon | Place::AfterValue
+                Place::BeforeObject
+                | Place::BeforeKey
+                | Place::BeforeColon
+                | Place::AfterValue
+                | Place::AfterElement
                     if is_space(b) =>
                 {
                     i += 1;
                 }
                 Place::BeforeObject => {
-                    self.at = if b == b'{' {
-                        Place::BeforeKey
-                    } else {
-                        Place::Done
+                    self.at = match b {
+                        b'{' => Place::BeforeKey,
+                        // Only a JSON body's own top level may be an array of objects.
+                        b'[' if !self.nested && !self.in_array => {
+                            self.in_array = true;
+                            Place::BeforeObject
+                        }
+                        _ => Place::Done,
+                    };
+                    i += 1;
+                }
+                Place::AfterElement => {
+                    self.at = match b {
+                        b',' => Place::BeforeObject,
+                        _ => Place::Done,
                     };
                     i += 1;
                 }
@@ -905,6 +509,7 @@ impl UsageFollower {
     fn closed(&mut self) -> Place {
         match self.inside.take() {
             Some(_) => Place::AfterValue,
+            None if self.in_array => Place::AfterElement,
             None => Place::Done,
         }
     }

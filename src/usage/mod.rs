@@ -16,44 +16,42 @@ mod record;
 
 pub use budget::{Budget, BudgetSnapshot, BudgetTracker, OverBudget, Spent, Window};
 pub use extract::{Kind, Tokens, Unknown, UsageReader, MAX_TOKENS};
-pub use price::{builtin_price, cost_usd, price_for, Price};
-pub use record::UsageRecord;
+pub use price::{builtin_price, Price, PriceSource, PriceTable, Rates};
+pub use record::{agent_of, UsageRecord};
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+/// What is known of an answer when its head arrives: who answered whom, with which model, and how.
+#[derive(Debug, Clone)]
+pub struct AnswerHead {
+    pub endpoint: Arc<str>,
+    /// The model the client asked for.
+    pub model: Arc<str>,
+    /// The model sent upstream.
+    pub upstream_model: Arc<str>,
+    /// Who asked: the client key's name or the agent ([`agent_of`]).
+    pub client: Arc<str>,
+    pub status: u16,
+    /// Time to the answer's head.
+    pub latency: Duration,
+}
 
 /// Follows one answer from its head to its end: reads its usage and, at the end, prices it.
 #[derive(Debug)]
 pub struct AnswerMeter {
     reader: UsageReader,
-    endpoint: Arc<str>,
-    model: Arc<str>,
-    upstream_model: Arc<str>,
-    status: u16,
-    latency: Duration,
-    price: Option<Price>,
+    head: AnswerHead,
+    rates: Option<Rates>,
 }
 
 impl AnswerMeter {
-    /// Starts metering an answer. `endpoint_price` is the endpoint's `price`, if it has one;
-    /// otherwise the built-in list price of `upstream_model` is used, if there is one.
-    pub fn new(
-        content_type: &str,
-        endpoint: Arc<str>,
-        model: Arc<str>,
-        upstream_model: Arc<str>,
-        status: u16,
-        latency: Duration,
-        endpoint_price: Option<&Price>,
-    ) -> Self {
+    /// Starts metering an answer of `content_type`, priced at `rates` (`None`: no price is known).
+    pub fn new(content_type: &str, head: AnswerHead, rates: Option<Rates>) -> Self {
         AnswerMeter {
             reader: UsageReader::for_content_type(content_type),
-            price: price_for(endpoint_price, &upstream_model),
-            endpoint,
-            model,
-            upstream_model,
-            status,
-            latency,
+            head,
+            rates,
         }
     }
 
@@ -66,29 +64,33 @@ impl AnswerMeter {
     /// fields that could not be used are logged; the cost counts the kinds that are known.
     pub fn finish(self, at: SystemTime) -> UsageRecord {
         let reading = self.reader.finish_reading();
+        let head = self.head;
         if !reading.rejected.is_empty() {
             log::warn!(
                 "endpoint {}: the usage of an answer for model {} has {}; recorded as unknown (a token count must be a whole number from 0 to {}), the other counts still count",
-                self.endpoint,
-                self.model.escape_debug(),
+                head.endpoint,
+                head.model.escape_debug(),
                 describe_rejected(&reading.rejected),
                 extract::MAX_TOKENS
             );
         }
         let tokens = reading.tokens;
-        let cost_usd = match (&tokens, &self.price) {
-            (Some(tokens), Some(price)) if !tokens.unknown.is_all() => Some(price.cost_usd(tokens)),
+        let priced = match (&tokens, &self.rates) {
+            (Some(tokens), Some(rates)) if !tokens.unknown.is_all() => Some((rates, tokens)),
             _ => None,
         };
         UsageRecord {
             at,
-            endpoint: self.endpoint,
-            model: self.model,
-            upstream_model: self.upstream_model,
+            endpoint: head.endpoint,
+            model: head.model,
+            upstream_model: head.upstream_model,
+            client: head.client,
             tokens,
-            status: self.status,
-            latency: self.latency,
-            cost_usd,
+            status: head.status,
+            latency: head.latency,
+            cost_usd: priced.map(|(rates, tokens)| rates.cost_usd(tokens)),
+            cache_saved_usd: priced
+                .map(|(rates, tokens)| price::nanos_to_usd(rates.saved_nanos(tokens))),
         }
     }
 }
@@ -106,19 +108,36 @@ fn describe_rejected(rejected: &[extract::Rejected]) -> String {
 }
 
 #[cfg(test)]
+pub(crate) fn head(endpoint: &str, model: &str, upstream_model: &str, status: u16) -> AnswerHead {
+    AnswerHead {
+        endpoint: endpoint.into(),
+        model: model.into(),
+        upstream_model: upstream_model.into(),
+        client: "other".into(),
+        status,
+        latency: Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The rates of the built-in table for `model` (no endpoint price, no price file).
+    fn built_in(model: &str) -> Option<Rates> {
+        PriceTable::default().rates_for(None, model)
+    }
+
     #[test]
     fn a_metered_stream_becomes_a_priced_record() {
+        let model = "claude-sonnet-4-5-20250929";
         let mut meter = AnswerMeter::new(
             "text/event-stream",
-            "relay-a".into(),
-            "claude-sonnet-4-5".into(),
-            "claude-sonnet-4-5-20250929".into(),
-            200,
-            Duration::from_millis(300),
-            None,
+            AnswerHead {
+                latency: Duration::from_millis(300),
+                ..head("relay-a", "claude-sonnet-4-5", model, 200)
+            },
+            built_in(model),
         );
         let body = concat!(
             "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":1000,\"output_tokens\":1}}}\n\n",
@@ -135,34 +154,50 @@ mod tests {
         );
         // 1000 × $3/M + 200 × $15/M = $0.006
         assert_eq!(record.cost_usd.map(price::usd_to_nanos), Some(6_000_000));
+        assert_eq!(record.cache_saved_usd, Some(0.0));
         assert_eq!(record.at, at);
         assert_eq!(&*record.upstream_model, "claude-sonnet-4-5-20250929");
+    }
+
+    #[test]
+    fn a_one_hour_cache_write_is_priced_at_its_own_rate_and_cache_reads_save_the_input_price() {
+        let model = "claude-sonnet-4-5";
+        let mut meter = AnswerMeter::new(
+            "application/json",
+            head("a", model, model, 200),
+            built_in(model),
+        );
+        meter.feed(
+            br#"{"usage":{"input_tokens":1000,"cache_read_input_tokens":10000,"cache_creation_input_tokens":3000,
+                "cache_creation":{"ephemeral_5m_input_tokens":1000,"ephemeral_1h_input_tokens":2000},"output_tokens":100}}"#,
+        );
+        let record = meter.finish(SystemTime::now());
+        // 1000 × $3 + 10000 × $0.30 + 1000 × $3.75 + 2000 × $6 (2 × input) + 100 × $15, per
+        // million: $0.02325. Priced at the 5-minute rate, the hour's writes would be $0.0075 less.
+        assert_eq!(record.cost_usd.map(price::usd_to_nanos), Some(23_250_000));
+        // 10000 cached tokens would have cost $3/M as input and cost $0.30/M: $0.027 saved.
+        assert_eq!(
+            record.cache_saved_usd.map(price::usd_to_nanos),
+            Some(27_000_000)
+        );
     }
 
     #[test]
     fn an_unpriced_model_or_an_answer_without_usage_has_no_cost() {
         let mut meter = AnswerMeter::new(
             "application/json",
-            "local".into(),
-            "llama".into(),
-            "llama".into(),
-            200,
-            Duration::ZERO,
-            None,
+            head("local", "llama", "llama", 200),
+            built_in("llama"),
         );
         meter.feed(br#"{"usage":{"prompt_tokens":5,"completion_tokens":5}}"#);
         let record = meter.finish(SystemTime::now());
         assert!(record.tokens.is_some());
-        assert_eq!(record.cost_usd, None);
+        assert_eq!((record.cost_usd, record.cache_saved_usd), (None, None));
         let own = Price::new(1.0, 1.0, 1.0, 1.0);
         let meter = AnswerMeter::new(
             "application/json",
-            "local".into(),
-            "llama".into(),
-            "llama".into(),
-            500,
-            Duration::ZERO,
-            Some(&own),
+            head("local", "llama", "llama", 500),
+            Some(own.rates("llama")),
         );
         let record = meter.finish(SystemTime::now());
         assert_eq!((record.tokens, record.cost_usd), (None, None));
@@ -177,12 +212,8 @@ mod unknown_count_tests {
         let price = Price::new(1.0, 2.0, 0.1, 1.25);
         let mut meter = AnswerMeter::new(
             "application/json",
-            "e".into(),
-            "m".into(),
-            "m".into(),
-            200,
-            Duration::ZERO,
-            Some(&price),
+            head("e", "m", "m", 200),
+            Some(price.rates("m")),
         );
         meter.feed(body.as_bytes());
         meter.finish(SystemTime::now())
@@ -226,12 +257,8 @@ fn meter_cost_per_chunk() {
     for _ in 0..rounds {
         let mut meter = AnswerMeter::new(
             "text/event-stream",
-            "e".into(),
-            "claude-sonnet-4-5".into(),
-            "claude-sonnet-4-5".into(),
-            200,
-            Duration::ZERO,
-            None,
+            head("e", "claude-sonnet-4-5", "claude-sonnet-4-5", 200),
+            PriceTable::default().rates_for(None, "claude-sonnet-4-5"),
         );
         for event in &events {
             meter.feed(event.as_bytes());

@@ -1,9 +1,12 @@
-//! What each API's bytes look like, written down once: the SSE framing ([`sse`]) and every error
-//! body and error event ([`errors`]). The gateway's own errors, translation and the relay all use
-//! these; nothing else writes an API's error envelope or parses an event stream.
+//! What each API's bytes look like, written down once: the SSE framing ([`sse`]), every error
+//! body and error event ([`errors`]), and the usage fields of the four APIs read into one model of
+//! tokens ([`usage`]). The gateway's own errors, translation, the relay and the usage meter all
+//! use these; nothing else writes an API's error envelope, parses an event stream or reads a
+//! usage field.
 
 pub mod errors;
 pub mod sse;
+pub mod usage;
 
 use serde::{Deserialize, Serialize};
 

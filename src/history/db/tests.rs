@@ -22,18 +22,21 @@ pub(crate) fn record(
         endpoint: endpoint.into(),
         model: model.into(),
         upstream_model: format!("{model}-upstream").into(),
+        client: "claude-code".into(),
         tokens: tokens.map(|(input, output, cache_read, cache_write)| {
             Tokens::new(input, output, cache_read, cache_write)
         }),
         status: 200,
         latency: Duration::from_millis(120),
         cost_usd,
+        cache_saved_usd: cost_usd.map(|_| 0.0),
     }
 }
 
-/// Three endpoints, two models, two days; one answer without usage, one without a price.
+/// Three endpoints, two models, two days, two clients; one answer without usage, one without a
+/// price; cache reads that saved $0.0027, and a cache write of both lifetimes.
 pub(crate) fn sample() -> Vec<UsageRecord> {
-    vec![
+    let mut records = vec![
         record(
             "2026-11-22T23:59:59Z",
             "relay-a",
@@ -63,7 +66,15 @@ pub(crate) fn sample() -> Vec<UsageRecord> {
             Some((50, 5, 0, 0)),
             None,
         ),
-    ]
+    ];
+    records[0].cache_saved_usd = Some(0.0027);
+    if let Some(t) = records[1].tokens.as_mut() {
+        (t.cache_write_5m, t.cache_write_1h, t.reasoning) = (100, 300, 12);
+    }
+    for r in &mut records[3..] {
+        r.client = "codex".into();
+    }
+    records
 }
 
 fn temp_db() -> (tempfile::TempDir, PathBuf) {
@@ -89,7 +100,7 @@ fn totals_by_endpoint_are_exact() {
             a.input_tokens,
             a.output_tokens,
             a.cache_read_tokens,
-            a.cache_write_tokens
+            a.cache_write_tokens()
         ),
         (2, 300, 30, 1000, 400)
     );
@@ -107,7 +118,7 @@ fn totals_by_endpoint_are_exact() {
             t.input_tokens,
             t.output_tokens,
             t.cache_read_tokens,
-            t.cache_write_tokens
+            t.cache_write_tokens()
         ),
         (5, 650, 65, 1000, 400)
     );
@@ -209,12 +220,133 @@ fn json_shape_of_a_row_and_totals() {
         json["rows"][1],
         serde_json::json!({
             "key": "relay-a", "requests": 2, "input_tokens": 300, "output_tokens": 30,
-            "cache_read_tokens": 1000, "cache_write_tokens": 400, "cost_usd": 0.00315,
+            "cache_read_tokens": 1000, "cache_write_tokens": 400, "cache_write_5m_tokens": 100,
+            "cache_write_1h_tokens": 300, "reasoning_tokens": 12,
+            // 1000 / (1000 + 400 + 300)
+            "cache_hit_rate": 0.5882, "cost_usd": 0.00315, "cache_saved_usd": 0.0027,
             "unpriced_requests": 0
         })
     );
+    assert_eq!(
+        json["rows"][0]["cache_hit_rate"], 0.0,
+        "local read nothing from a cache"
+    );
     assert_eq!(json["totals"]["requests"], 5);
     assert_eq!(json["totals"]["cost_usd"], 0.0045);
+    assert_eq!(json["totals"]["cache_saved_usd"], 0.0027);
+    let none = serde_json::to_value(Sums::default()).expect("json");
+    assert_eq!(
+        none["cache_hit_rate"],
+        serde_json::Value::Null,
+        "no input, no rate"
+    );
+}
+
+#[test]
+fn usage_by_client_sums_each_agents_requests_and_cost() {
+    let (_dir, path) = temp_db();
+    let mut db = UsageDb::open(&path).expect("open");
+    db.insert(&sample()).expect("insert");
+    let t = db
+        .query(ms("2026-11-22"), ms("2026-11-24"), &[Dimension::Client])
+        .expect("query");
+    let rows: Vec<(&str, u64, u64, i64)> = t
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.sums.requests,
+                r.sums.input_tokens,
+                r.sums.cost_nanousd,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [("claude-code", 3, 600, 4_500_000), ("codex", 2, 50, 0)]
+    );
+    let by_two = db
+        .query(
+            ms("2026-11-22"),
+            ms("2026-11-24"),
+            &[Dimension::Client, Dimension::Endpoint],
+        )
+        .expect("query");
+    assert_eq!(by_two.rows.len(), 4);
+    assert_eq!(by_two.rows[0].parts["client"], "claude-code");
+}
+
+#[test]
+fn a_file_of_the_version_4_schema_keeps_its_rows_and_its_writes_are_5_minute_ones() {
+    // The schema the previous switchyard wrote, by its own migrations, with rows as it wrote them.
+    let (_dir, path) = temp_db();
+    {
+        let conn = Connection::open(&path).expect("open");
+        for step in &MIGRATIONS[..4] {
+            conn.execute_batch(step).expect("migration");
+        }
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (4);
+             INSERT INTO requests (at_ms, endpoint, model, upstream_model, status, requests,
+                latency_ms_sum, input_tokens, output_tokens, cache_read_tokens,
+                cache_write_tokens, cost_nanousd)
+             VALUES (1795392000000, 'a', 'm', 'm', 200, 3, 80, 30, 15, 3000, 600, 9000),
+                    (1795392001000, 'a', 'm', 'm', 200, 1, 80, NULL, 5, 0, NULL, NULL);",
+        )
+        .expect("v4 rows");
+    }
+    let mut db = UsageDb::open(&path).expect("open");
+    assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(db.count().expect("count"), 4);
+    type Kept = (Option<i64>, Option<i64>, Option<i64>, String);
+    let rows: Vec<Kept> = db
+        .conn
+        .prepare(
+            "SELECT cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, client
+             FROM requests ORDER BY id",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect()
+        })
+        .expect("rows");
+    assert_eq!(
+        rows,
+        [
+            (Some(600), Some(0), None, "unknown".to_string()),
+            (None, None, None, "unknown".to_string()),
+        ]
+    );
+    db.insert(&[record(
+        "2026-11-23T00:00:02Z",
+        "a",
+        "m",
+        Some((1, 1, 0, 0)),
+        Some(0.000001),
+    )])
+    .expect("a new row beside the old ones");
+    let t = db
+        .query(1795392000000, 1795392000000 + DAY_MS, &[Dimension::Client])
+        .expect("query");
+    let keys: Vec<(&str, u64)> = t
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.sums.requests))
+        .collect();
+    assert_eq!(keys, [("claude-code", 1), ("unknown", 4)]);
+    let totals = t.totals;
+    assert_eq!(
+        (
+            totals.input_tokens,
+            totals.cache_read_tokens,
+            totals.cache_write_tokens(),
+            totals.cache_write_1h_tokens,
+            totals.cost_nanousd
+        ),
+        (31, 3000, 600, 0, 10_000)
+    );
 }
 
 #[test]
@@ -495,8 +627,8 @@ fn grouped_rows_answer_every_query_as_single_requests_would() {
         assert_eq!(s.output_tokens, tokens(|t| t.output), "{}", row.key);
         assert_eq!(s.cache_read_tokens, tokens(|t| t.cache_read), "{}", row.key);
         assert_eq!(
-            s.cache_write_tokens,
-            tokens(|t| t.cache_write),
+            s.cache_write_tokens(),
+            tokens(|t| t.cache_write()),
             "{}",
             row.key
         );
@@ -592,7 +724,7 @@ fn sums_past_the_integer_range_never_fail_a_query_or_the_spend() {
             .execute(
                 "INSERT INTO requests (at_ms, endpoint, model, upstream_model, status, requests,
                     latency_ms_sum, input_tokens, output_tokens, cache_read_tokens,
-                    cache_write_tokens, cost_nanousd)
+                    cache_write_5m_tokens, cost_nanousd)
                  VALUES (?1, 'a', 'm', 'm', 200, 1, 5, ?2, 1, 0, 0, ?2)",
                 params![ms("2026-11-23T10:00:00Z"), i64::MAX],
             )

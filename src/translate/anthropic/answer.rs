@@ -4,7 +4,7 @@ use super::{message_id, read_usage, stop_reason, stop_word, usage_json};
 use crate::translate::hub::Client;
 use crate::translate::ir::{restored, Answer, Input, Part, ToolCall};
 use crate::translate::lazy::{out, JsonWriter, Object, Out};
-use crate::translate::{ToolName, Usage};
+use crate::translate::ToolName;
 
 /// A Message in the intermediate form; tools renamed for the upstream get the client's names.
 pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> Answer<'a> {
@@ -32,8 +32,7 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
         id: answer.str("id"),
         parts,
         stop: stop_reason(answer.str("stop_reason").as_deref()),
-        usage: read_usage(answer.field("usage"), Usage::default()),
-        reasoning_tokens: 0,
+        usage: read_usage(answer.field("usage")),
     }
 }
 

@@ -11,7 +11,8 @@ pub use stream::{StreamReader, StreamWriter};
 
 use super::ir::StopReason;
 use super::lazy::Json;
-use super::Usage;
+use super::Tokens;
+use crate::wire::usage::UsageFields;
 use serde_json::{json, Value};
 
 /// A Messages `stop_reason` in the intermediate form.
@@ -40,26 +41,31 @@ pub(crate) fn stop_word(stop: StopReason) -> &'static str {
     }
 }
 
-/// The Anthropic usage fields that are present, over `base`.
-pub(crate) fn read_usage(usage: Json<'_>, base: Usage) -> Usage {
-    let usage = usage.object().unwrap_or_default();
-    let read = |key: &str, old: u64| usage.field(key).as_u64().unwrap_or(old);
-    Usage {
-        input: read("input_tokens", base.input),
-        output: read("output_tokens", base.output),
-        cache_read: read("cache_read_input_tokens", base.cache_read),
-        cache_write: read("cache_creation_input_tokens", base.cache_write),
-    }
+/// An Anthropic `usage` object's fields, to be folded into those of the stream so far.
+pub(crate) fn usage_fields(usage: Json<'_>) -> UsageFields {
+    UsageFields::read(usage.text().as_bytes(), &mut Vec::new()).unwrap_or_default()
 }
 
-/// Anthropic's `usage` object.
-pub(crate) fn usage_json(usage: Usage) -> Value {
-    json!({
+/// The tokens of an Anthropic `usage` object.
+pub(crate) fn read_usage(usage: Json<'_>) -> Tokens {
+    usage_fields(usage).tokens().unwrap_or_default()
+}
+
+/// Anthropic's `usage` object: cache writes split by lifetime when there are any.
+pub(crate) fn usage_json(usage: Tokens) -> Value {
+    let mut value = json!({
         "input_tokens": usage.input,
         "output_tokens": usage.output,
         "cache_read_input_tokens": usage.cache_read,
-        "cache_creation_input_tokens": usage.cache_write,
-    })
+        "cache_creation_input_tokens": usage.cache_write(),
+    });
+    if usage.cache_write() > 0 {
+        value["cache_creation"] = json!({
+            "ephemeral_5m_input_tokens": usage.cache_write_5m,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h,
+        });
+    }
+    value
 }
 
 /// A Messages id for another API's answer id.

@@ -4,13 +4,14 @@
 //! a block is closed before the next opens, and `message_delta` (stop reason, usage) and
 //! `message_stop` come once, at the end.
 
-use super::{message_id, read_usage, stop_reason, stop_word, usage_json};
+use super::{message_id, stop_reason, stop_word, usage_fields, usage_json};
 use crate::translate::errors::{error_event, read_error, ErrorKind};
 use crate::translate::hub::{ReadStream, WriteStream};
 use crate::translate::ir::{restored, Event, StopReason};
 use crate::translate::lazy::{Json, Object};
 use crate::translate::sse::named_event;
-use crate::translate::{Api, ToolName, Usage};
+use crate::translate::{Api, Tokens, ToolName};
+use crate::wire::usage::UsageFields;
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -21,7 +22,8 @@ pub struct StreamReader {
     /// Messages block index → the tool call it is.
     tool_of_block: HashMap<u64, usize>,
     next_tool: usize,
-    usage: Usage,
+    /// The usage fields of `message_start` and `message_delta` so far (running totals).
+    usage: UsageFields,
     tool_names: Vec<ToolName>,
 }
 
@@ -45,7 +47,7 @@ impl ReadStream for StreamReader {
         match event.str("type").unwrap_or_default().as_ref() {
             "message_start" => {
                 let message = event.field("message").object().unwrap_or_default();
-                self.usage = read_usage(message.field("usage"), self.usage);
+                self.usage.merge(&usage_fields(message.field("usage")));
                 emit(Event::Start {
                     id: message.str("id"),
                 });
@@ -76,13 +78,12 @@ impl ReadStream for StreamReader {
             }
             "content_block_stop" => emit(Event::BlockStop),
             "message_delta" => {
-                self.usage = read_usage(event.field("usage"), self.usage);
+                self.usage.merge(&usage_fields(event.field("usage")));
                 let stop = event.field("delta").get("stop_reason").as_str();
                 emit(Event::Stop(stop_reason(stop.as_deref())));
             }
             "message_stop" => emit(Event::End {
-                usage: self.usage,
-                reasoning_tokens: 0,
+                usage: self.usage(),
             }),
             "error" => {
                 let (kind, message) =
@@ -100,8 +101,8 @@ impl ReadStream for StreamReader {
         Err("upstream closed the stream before message_stop".into())
     }
 
-    fn usage(&self) -> Usage {
-        self.usage
+    fn usage(&self) -> Tokens {
+        self.usage.tokens().unwrap_or_default()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Whole Chat completions: read into the intermediate form, and written from it.
 
-use super::usage_with_reasoning;
-use super::{completion_id, finish_word, read_usage, reasoning_of, reasoning_tokens, stop_reason};
+use super::usage_json;
+use super::{completion_id, finish_word, read_usage, reasoning_of, stop_reason};
 use crate::translate::hub::Client;
 use crate::translate::ir::{restored, Answer, Input, Part, StopReason, ToolCall};
 use crate::translate::lazy::{out, JsonWriter, Object, Out, EMPTY_OBJECT};
@@ -56,13 +56,11 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
     } else {
         stop_reason(choice.str("finish_reason").as_deref(), had_tools)
     };
-    let usage = answer.field("usage");
     Answer {
         id: answer.str("id"),
         parts,
         stop,
-        usage: read_usage(usage),
-        reasoning_tokens: reasoning_tokens(usage),
+        usage: read_usage(answer.field("usage")),
     }
 }
 
@@ -145,7 +143,6 @@ pub(crate) fn write_answer(
     out.member("finish_reason", &finish_word(answer.stop).into())?;
     out.close();
     out.close();
-    let usage = usage_with_reasoning(answer.usage, answer.reasoning_tokens);
-    out.member("usage", &Out::Value(usage))?;
+    out.member("usage", &Out::Value(usage_json(answer.usage)))?;
     Ok(out.finish())
 }

@@ -13,7 +13,8 @@ pub use stream::{StreamReader, StreamWriter};
 
 use super::ir::StopReason;
 use super::lazy::{Json, Object};
-use super::{ToolName, Usage};
+use super::{Tokens, ToolName};
+use crate::wire::usage::tokens_of_usage;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -39,52 +40,24 @@ pub(crate) fn finish_word(stop: StopReason) -> &'static str {
     }
 }
 
-/// Chat usage (prompt tokens include cached ones) in Anthropic's terms (input excludes them).
-pub(crate) fn read_usage(usage: Json<'_>) -> Usage {
-    let usage = usage.object().unwrap_or_default();
-    let cached = usage
-        .field("prompt_tokens_details")
-        .get("cached_tokens")
-        .as_u64()
-        .or_else(|| usage.field("prompt_cache_hit_tokens").as_u64())
-        .unwrap_or(0);
-    let prompt = usage.field("prompt_tokens").as_u64().unwrap_or(0);
-    Usage {
-        input: prompt.saturating_sub(cached),
-        output: usage.field("completion_tokens").as_u64().unwrap_or(0),
-        cache_read: cached,
-        cache_write: 0,
-    }
+/// The tokens of a Chat usage object (its prompt tokens include the cached ones, its completion
+/// tokens the reasoning ones).
+pub(crate) fn read_usage(usage: Json<'_>) -> Tokens {
+    tokens_of_usage(usage.text().as_bytes(), false)
 }
 
-/// The output tokens a Chat usage object says went to reasoning.
-pub(crate) fn reasoning_tokens(usage: Json<'_>) -> u64 {
-    usage
-        .get("completion_tokens_details")
-        .get("reasoning_tokens")
-        .as_u64()
-        .unwrap_or(0)
-}
-
-/// OpenAI's `usage` object (prompt tokens count cache reads and writes).
-pub(crate) fn usage_json(usage: Usage) -> Value {
-    let prompt = usage
-        .input
-        .saturating_add(usage.cache_read)
-        .saturating_add(usage.cache_write);
-    json!({
+/// OpenAI's `usage` object: the prompt tokens count cache reads and writes, the completion tokens
+/// the reasoning ones, which are said apart when there were any.
+pub(crate) fn usage_json(usage: Tokens) -> Value {
+    let prompt = usage.prompt();
+    let mut value = json!({
         "prompt_tokens": prompt,
         "completion_tokens": usage.output,
         "total_tokens": prompt.saturating_add(usage.output),
         "prompt_tokens_details": {"cached_tokens": usage.cache_read},
-    })
-}
-
-/// [`usage_json`] with the output tokens spent on reasoning, when there were any.
-pub(crate) fn usage_with_reasoning(usage: Usage, reasoning_tokens: u64) -> Value {
-    let mut value = usage_json(usage);
-    if reasoning_tokens > 0 {
-        value["completion_tokens_details"] = json!({"reasoning_tokens": reasoning_tokens});
+    });
+    if usage.reasoning > 0 {
+        value["completion_tokens_details"] = json!({"reasoning_tokens": usage.reasoning});
     }
     value
 }

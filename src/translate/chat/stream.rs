@@ -5,14 +5,14 @@
 //! parallel calls) and holds arguments that come before the call's name. It says the answer ended
 //! once the upstream has said both how it finished and, if it will, its usage (or `[DONE]`).
 
-use super::usage_with_reasoning;
-use super::{completion_id, finish_word, read_usage, reasoning_of, reasoning_tokens, stop_reason};
+use super::usage_json;
+use super::{completion_id, finish_word, read_usage, reasoning_of, stop_reason};
 use crate::translate::errors::{error_event, read_error, ErrorKind};
 use crate::translate::hub::{ReadStream, WriteStream};
 use crate::translate::ir::{client_tool_name, Event};
 use crate::translate::lazy::{Json, Object};
 use crate::translate::sse::data_event;
-use crate::translate::{Api, ToolName, Usage};
+use crate::translate::{Api, Tokens, ToolName};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -38,8 +38,7 @@ pub struct StreamReader {
     pub(crate) slot_of_id: HashMap<(u64, String), usize>,
     began_tool: bool,
     finish_reason: Option<String>,
-    usage: Option<Usage>,
-    reasoning_tokens: u64,
+    usage: Option<Tokens>,
     ended: bool,
     tool_names: Vec<ToolName>,
 }
@@ -72,7 +71,6 @@ impl StreamReader {
         )));
         emit(Event::End {
             usage: self.usage.unwrap_or_default(),
-            reasoning_tokens: self.reasoning_tokens,
         });
     }
 
@@ -182,7 +180,6 @@ impl ReadStream for StreamReader {
         self.start(chunk.str("id"), emit);
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
             self.usage = Some(read_usage(usage));
-            self.reasoning_tokens = reasoning_tokens(usage);
         }
         for choice in chunk.field("choices").array().unwrap_or_default() {
             let choice = choice.object().unwrap_or_default();
@@ -208,7 +205,7 @@ impl ReadStream for StreamReader {
         Err("upstream closed the stream before its finish_reason".into())
     }
 
-    fn usage(&self) -> Usage {
+    fn usage(&self) -> Tokens {
         self.usage.unwrap_or_default()
     }
 }
@@ -310,16 +307,13 @@ impl WriteStream for StreamWriter {
                 }
             }
             Event::Stop(stop) => self.finish_chunk(finish_word(stop), out),
-            Event::End {
-                usage,
-                reasoning_tokens,
-            } => {
+            Event::End { usage } => {
                 self.finish_chunk("stop", out);
                 if self.include_usage {
                     out.extend(data_event(&json!({
                         "id": self.id, "object": "chat.completion.chunk", "created": self.created,
                         "model": self.client_model, "choices": [],
-                        "usage": usage_with_reasoning(usage, reasoning_tokens),
+                        "usage": usage_json(usage),
                     })));
                 }
                 out.extend_from_slice(b"data: [DONE]\n\n");

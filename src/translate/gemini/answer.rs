@@ -67,13 +67,12 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
             }));
         }
     }
-    let (usage, reasoning_tokens) = read_usage(answer.field("usageMetadata"));
+    let usage = read_usage(answer.field("usageMetadata"));
     Answer {
         id,
         parts,
         stop: answer_stop(answer, &candidate, calls > 0),
         usage,
-        reasoning_tokens,
     }
 }
 
@@ -190,10 +189,7 @@ pub(crate) fn write_answer(
         "candidates",
         &Out::Array(vec![candidate(parts, Some(finish_word(answer.stop)))]),
     )?;
-    out.member(
-        "usageMetadata",
-        &Out::Value(usage_json(answer.usage, answer.reasoning_tokens)),
-    )?;
+    out.member("usageMetadata", &Out::Value(usage_json(answer.usage)))?;
     out.member("modelVersion", &client.model.into())?;
     out.member("responseId", &response_id(answer.id.as_deref()).into())?;
     Ok(out.finish())

@@ -43,7 +43,8 @@ pub use stream::{StreamReader, StreamWriter};
 
 use super::ir::StopReason;
 use super::lazy::Json;
-use super::Usage;
+use super::Tokens;
+use crate::wire::usage::tokens_of_usage_metadata;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -149,31 +150,17 @@ pub(crate) fn finish_word(stop: StopReason) -> &'static str {
     }
 }
 
-/// Gemini `usageMetadata` in Anthropic's terms: prompt tokens include cached ones (and the
-/// tool-use prompt is input too); thoughts are billed as output. Also the thought tokens.
-pub(crate) fn read_usage(usage: Json<'_>) -> (Usage, u64) {
-    let usage = usage.object().unwrap_or_default();
-    let count = |key: &str| usage.field(key).as_u64().unwrap_or(0);
-    let cached = count("cachedContentTokenCount");
-    let prompt = count("promptTokenCount").saturating_add(count("toolUsePromptTokenCount"));
-    let thoughts = count("thoughtsTokenCount");
-    let usage = Usage {
-        input: prompt.saturating_sub(cached),
-        output: count("candidatesTokenCount").saturating_add(thoughts),
-        cache_read: cached,
-        cache_write: 0,
-    };
-    (usage, thoughts)
+/// The tokens of a Gemini `usageMetadata`: prompt tokens include cached ones (and the tool-use
+/// prompt is input too); thoughts are reasoning, billed as output.
+pub(crate) fn read_usage(usage: Json<'_>) -> Tokens {
+    tokens_of_usage_metadata(usage.text().as_bytes())
 }
 
 /// Gemini's `usageMetadata`: the prompt counts cache reads and writes, the candidates leave out
 /// the thoughts (output tokens spent reasoning), and the total is their sum.
-pub(crate) fn usage_json(usage: Usage, reasoning_tokens: u64) -> Value {
-    let prompt = usage
-        .input
-        .saturating_add(usage.cache_read)
-        .saturating_add(usage.cache_write);
-    let thoughts = reasoning_tokens.min(usage.output);
+pub(crate) fn usage_json(usage: Tokens) -> Value {
+    let prompt = usage.prompt();
+    let thoughts = usage.reasoning.min(usage.output);
     let mut value = Map::new();
     value.insert("promptTokenCount".into(), json!(prompt));
     if usage.cache_read > 0 {
@@ -279,28 +266,11 @@ mod words {
     #[test]
     fn usage_counts_cached_tokens_in_the_prompt_and_thoughts_as_output() {
         let text = br#"{"promptTokenCount":2400,"cachedContentTokenCount":1920,"candidatesTokenCount":64,"thoughtsTokenCount":16,"totalTokenCount":2480}"#;
-        let (usage, thoughts) = read_usage(Json::parse(text).unwrap());
-        assert_eq!(
-            usage,
-            Usage {
-                input: 480,
-                output: 80,
-                cache_read: 1920,
-                cache_write: 0
-            }
-        );
-        assert_eq!(thoughts, 16);
-        let back = usage_json(usage, thoughts);
+        let usage = read_usage(Json::parse(text).unwrap());
+        assert_eq!(usage, Tokens::new(480, 80, 1920, 0).with_reasoning(16));
+        let back = usage_json(usage);
         assert_eq!(back, serde_json::from_slice::<Value>(text).unwrap());
-        let plain = usage_json(
-            Usage {
-                input: 5,
-                output: 3,
-                cache_read: 0,
-                cache_write: 2,
-            },
-            0,
-        );
+        let plain = usage_json(Tokens::new(5, 3, 0, 2));
         assert_eq!(
             plain,
             json!({"promptTokenCount": 7, "candidatesTokenCount": 3, "totalTokenCount": 10})

@@ -13,7 +13,7 @@ use crate::translate::hub::{ReadStream, WriteStream};
 use crate::translate::ir::{restored, Event, StopReason};
 use crate::translate::lazy::{out, Json, Object, Out};
 use crate::translate::responses::carry;
-use crate::translate::{Api, ToolName, Usage};
+use crate::translate::{Api, Tokens, ToolName};
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -28,8 +28,7 @@ pub struct StreamReader {
     /// has one signature).
     thinking_open: bool,
     thinking_signed: bool,
-    usage: Usage,
-    reasoning_tokens: u64,
+    usage: Tokens,
     tool_names: Vec<ToolName>,
 }
 
@@ -130,7 +129,7 @@ impl ReadStream for StreamReader {
             });
         }
         if let Some(usage) = chunk.get("usageMetadata").filter(|u| u.is_object()) {
-            (self.usage, self.reasoning_tokens) = read_usage(usage);
+            self.usage = read_usage(usage);
         }
         let candidate = chunk
             .field("candidates")
@@ -149,10 +148,7 @@ impl ReadStream for StreamReader {
         let blocked = answer_stop(&chunk, &candidate, false) == StopReason::Refusal;
         if finished || blocked {
             emit(Event::Stop(answer_stop(&chunk, &candidate, self.calls > 0)));
-            emit(Event::End {
-                usage: self.usage,
-                reasoning_tokens: self.reasoning_tokens,
-            });
+            emit(Event::End { usage: self.usage });
         }
     }
 
@@ -160,7 +156,7 @@ impl ReadStream for StreamReader {
         Err("upstream closed the stream before a chunk with finishReason".into())
     }
 
-    fn usage(&self) -> Usage {
+    fn usage(&self) -> Tokens {
         self.usage
     }
 }
@@ -314,16 +310,13 @@ impl WriteStream for StreamWriter {
                 self.close(out);
                 self.stop = stop;
             }
-            Event::End {
-                usage,
-                reasoning_tokens,
-            } => {
+            Event::End { usage } => {
                 self.close(out);
                 self.ended = true;
                 // Gemini CLI takes a last chunk whose only part is empty text; it needs the
                 // finishReason to know the answer is whole.
                 let parts = vec![out! {"text" => ""}];
-                let usage = usage_json(usage, reasoning_tokens);
+                let usage = usage_json(usage);
                 self.chunk(parts, Some(finish_word(self.stop)), Some(usage), out);
             }
             Event::Error { kind, message } => {

@@ -61,7 +61,7 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
             _ => {}
         }
     }
-    let (usage, reasoning_tokens) = read_usage(answer.field("usage"));
+    let usage = read_usage(answer.field("usage"));
     let stop = match stop_reason(answer, had_calls) {
         StopReason::EndTurn if refused => StopReason::Refusal,
         stop => stop,
@@ -71,7 +71,6 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
         parts,
         stop,
         usage,
-        reasoning_tokens,
     }
 }
 
@@ -265,9 +264,6 @@ pub(crate) fn write_answer(
     out.member("parallel_tool_calls", &Out::Bool(true))?;
     out.member("tool_choice", &"auto".into())?;
     out.member("tools", &Out::Array(Vec::new()))?;
-    out.member(
-        "usage",
-        &Out::Value(usage_json(answer.usage, answer.reasoning_tokens)),
-    )?;
+    out.member("usage", &Out::Value(usage_json(answer.usage)))?;
     Ok(out.finish())
 }

@@ -29,7 +29,8 @@ use super::errors::ErrorKind;
 use super::ir::StopReason;
 use super::lazy::{Json, Object};
 use super::sse::named_event;
-use super::Usage;
+use super::Tokens;
+use crate::wire::usage::tokens_of_usage;
 use serde_json::{json, Value};
 
 /// How a response stopped, from its `status` and `incomplete_details`.
@@ -43,41 +44,20 @@ pub(crate) fn stop_reason(response: &Object<'_>, had_calls: bool) -> StopReason 
     }
 }
 
-/// Responses usage (input tokens include cached ones) in Anthropic's terms, and the output tokens
-/// spent on reasoning.
-pub(crate) fn read_usage(usage: Json<'_>) -> (Usage, u64) {
-    let usage = usage.object().unwrap_or_default();
-    let cached = usage
-        .field("input_tokens_details")
-        .get("cached_tokens")
-        .as_u64()
-        .unwrap_or(0);
-    let input = usage.field("input_tokens").as_u64().unwrap_or(0);
-    let reasoning = usage
-        .field("output_tokens_details")
-        .get("reasoning_tokens")
-        .as_u64()
-        .unwrap_or(0);
-    let usage = Usage {
-        input: input.saturating_sub(cached),
-        output: usage.field("output_tokens").as_u64().unwrap_or(0),
-        cache_read: cached,
-        cache_write: 0,
-    };
-    (usage, reasoning)
+/// The tokens of a Responses usage object (its input tokens include the cached ones, its output
+/// tokens the reasoning ones).
+pub(crate) fn read_usage(usage: Json<'_>) -> Tokens {
+    tokens_of_usage(usage.text().as_bytes(), true)
 }
 
 /// The Responses `usage` object (input tokens count cache reads and writes).
-pub(crate) fn usage_json(usage: Usage, reasoning_tokens: u64) -> Value {
-    let input = usage
-        .input
-        .saturating_add(usage.cache_read)
-        .saturating_add(usage.cache_write);
+pub(crate) fn usage_json(usage: Tokens) -> Value {
+    let input = usage.prompt();
     json!({
         "input_tokens": input,
         "input_tokens_details": {"cached_tokens": usage.cache_read},
         "output_tokens": usage.output,
-        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning},
         "total_tokens": input.saturating_add(usage.output),
     })
 }

@@ -15,14 +15,13 @@ use crate::translate::errors::ErrorKind;
 use crate::translate::hub::{ReadStream, WriteStream};
 use crate::translate::ir::{custom_input_json, restored, Event, StopReason};
 use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
-use crate::translate::{ToolName, Usage};
+use crate::translate::{Tokens, ToolName};
 use std::borrow::Cow;
 
 /// Reads a Responses upstream's events.
 #[derive(Debug, Default)]
 pub struct StreamReader {
-    usage: Usage,
-    reasoning_tokens: u64,
+    usage: Tokens,
     had_calls: bool,
     /// The output index of the item in progress, and whether deltas carried its content.
     current: Option<(u64, bool)>,
@@ -153,12 +152,9 @@ impl ReadStream for StreamReader {
             ),
             "response.completed" | "response.incomplete" => {
                 let response = event.field("response").object().unwrap_or_default();
-                (self.usage, self.reasoning_tokens) = read_usage(response.field("usage"));
+                self.usage = read_usage(response.field("usage"));
                 emit(Event::Stop(stop_reason(&response, self.had_calls)));
-                emit(Event::End {
-                    usage: self.usage,
-                    reasoning_tokens: self.reasoning_tokens,
-                });
+                emit(Event::End { usage: self.usage });
             }
             "response.failed" => {
                 let response = event.field("response").object().unwrap_or_default();
@@ -174,7 +170,7 @@ impl ReadStream for StreamReader {
         Err("upstream closed the stream before response.completed".into())
     }
 
-    fn usage(&self) -> Usage {
+    fn usage(&self) -> Tokens {
         self.usage
     }
 }
@@ -652,14 +648,11 @@ impl WriteStream for StreamWriter {
                 self.close(out);
                 self.stop = stop;
             }
-            Event::End {
-                usage,
-                reasoning_tokens,
-            } => {
+            Event::End { usage } => {
                 self.close(out);
                 self.ended = true;
                 let (status, incomplete) = status_of(self.stop);
-                let usage = Out::Value(usage_json(usage, reasoning_tokens));
+                let usage = Out::Value(usage_json(usage));
                 let extra = vec![
                     ("error", Out::Null),
                     ("incomplete_details", Out::Value(incomplete)),

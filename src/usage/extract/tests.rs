@@ -174,9 +174,14 @@ const RESPONSES_JSON: &str = r#"{"id":"resp_1","object":"response","created_at":
 #[test]
 fn responses_json_counts_cached_tokens_as_cache_reads_and_reasoning_once_at_every_split() {
     // input_tokens (2400) include the 1920 cached; output_tokens (150) include the 128 reasoning.
-    assert_split_everywhere(false, RESPONSES_JSON, Some(Tokens::new(480, 150, 1920, 0)));
+    let expected = Tokens::new(480, 150, 1920, 0).with_reasoning(128);
+    assert_split_everywhere(false, RESPONSES_JSON, Some(expected));
     let uncached = RESPONSES_JSON.replace(r#""cached_tokens":1920"#, r#""cached_tokens":0"#);
-    assert_split_everywhere(false, &uncached, Some(Tokens::new(2400, 150, 0, 0)));
+    assert_split_everywhere(
+        false,
+        &uncached,
+        Some(Tokens::new(2400, 150, 0, 0).with_reasoning(128)),
+    );
 }
 
 #[test]
@@ -184,7 +189,7 @@ fn responses_stream_reads_only_the_completed_events_usage_at_every_split() {
     assert_split_everywhere(
         true,
         &responses_sse(0, 42),
-        Some(Tokens::new(2400, 42, 0, 0)),
+        Some(Tokens::new(2400, 42, 0, 0).with_reasoning(24)),
     );
 }
 
@@ -193,7 +198,7 @@ fn responses_stream_with_cached_tokens_counts_them_as_cache_reads_at_every_split
     assert_split_everywhere(
         true,
         &responses_sse(1920, 42),
-        Some(Tokens::new(480, 42, 1920, 0)),
+        Some(Tokens::new(480, 42, 1920, 0).with_reasoning(24)),
     );
 }
 
@@ -229,7 +234,11 @@ fn responses_incomplete_and_failed_events_count_what_was_used_at_every_split() {
             kind = kind,
             status = status
         );
-        assert_split_everywhere(true, &body, Some(Tokens::new(44, 16, 256, 0)));
+        assert_split_everywhere(
+            true,
+            &body,
+            Some(Tokens::new(44, 16, 256, 0).with_reasoning(16)),
+        );
     }
 }
 
@@ -260,7 +269,7 @@ fn a_responses_event_far_longer_than_a_chunk_is_read_without_being_kept() {
         .replace("The \\\"usage\\\"", &format!("{long} \\\"usage\\\""));
     let longest = body.lines().map(str::len).max().unwrap_or(0);
     assert!(longest > 2 << 20, "{longest}");
-    let expected = Some(Tokens::new(480, 42, 1920, 0));
+    let expected = Some(Tokens::new(480, 42, 1920, 0).with_reasoning(24));
     for size in [1, 7, 4093, 16 << 10, body.len()] {
         let mut reader = UsageReader::new(true);
         for chunk in body.as_bytes().chunks(size) {
@@ -282,7 +291,7 @@ fn a_responses_usage_is_told_from_anthropics_by_its_fields_or_its_event_not_its_
     assert_split_everywhere(
         false,
         &json(r#","output_tokens_details":{"reasoning_tokens":2}"#),
-        responses,
+        responses.map(|t| t.with_reasoning(2)),
     );
     assert_split_everywhere(
         false,
@@ -302,7 +311,7 @@ fn an_absurd_count_in_a_responses_usage_is_unknown_and_the_others_still_count() 
     assert_split_everywhere(
         true,
         &body,
-        Some(known(Some(480), None, Some(1920), Some(0))),
+        Some(known(Some(480), None, Some(1920), Some(0)).with_reasoning(24)),
     );
     let body = responses_sse(1920, 42).replace(
         r#""cached_tokens":1920"#,
@@ -311,7 +320,7 @@ fn an_absurd_count_in_a_responses_usage_is_unknown_and_the_others_still_count() 
     assert_split_everywhere(
         true,
         &body,
-        Some(known(Some(2400), Some(42), None, Some(0))),
+        Some(known(Some(2400), Some(42), None, Some(0)).with_reasoning(24)),
     );
 }
 
@@ -449,6 +458,8 @@ fn cost_per_request() {
     );
 }
 
+/// Tokens with these counts known and the others unknown; an unknown cache write (with no
+/// split by lifetime) leaves both lifetimes unknown.
 fn known(
     input: Option<u64>,
     output: Option<u64>,
@@ -456,24 +467,17 @@ fn known(
     cache_write: Option<u64>,
 ) -> Tokens {
     let mut tokens = Tokens::default();
-    for (kind, count) in Kind::ALL
-        .into_iter()
-        .zip([input, output, cache_read, cache_write])
-    {
+    for (kind, count) in [
+        (Kind::Input, input),
+        (Kind::Output, output),
+        (Kind::CacheRead, cache_read),
+        (Kind::CacheWrite5m, cache_write),
+        (Kind::CacheWrite1h, cache_write.map(|_| 0)),
+    ] {
         match count {
-            Some(n) => tokens = with(tokens, kind, n),
+            Some(n) => tokens.set(kind, n),
             None => tokens.unknown.insert(kind),
         }
-    }
-    tokens
-}
-
-fn with(mut tokens: Tokens, kind: Kind, n: u64) -> Tokens {
-    match kind {
-        Kind::Input => tokens.input = n,
-        Kind::Output => tokens.output = n,
-        Kind::CacheRead => tokens.cache_read = n,
-        Kind::CacheWrite => tokens.cache_write = n,
     }
     tokens
 }
@@ -610,7 +614,8 @@ fn a_stream_event_whose_content_holds_a_usage_object_is_not_read_for_usage() {
 #[test]
 fn json_bodies_that_are_not_one_object_say_nothing() {
     for body in [
-        &b"[{\"usage\":{\"input_tokens\":1}}]"[..],
+        &b"[[{\"usage\":{\"input_tokens\":1}}]]"[..],
+        b"[1, {\"usage\":{\"input_tokens\":1}}]",
         b"\"usage\"",
         b"",
         b"   ",
@@ -648,7 +653,11 @@ fn gemini_sse(last_usage: &str) -> String {
 #[test]
 fn gemini_json_counts_cached_prompt_tokens_as_cache_reads_and_thoughts_as_output_at_every_split() {
     // promptTokenCount (2400) includes the 1920 cached; output is 150 candidates + 128 thoughts.
-    assert_split_everywhere(false, GEMINI_JSON, Some(Tokens::new(480, 278, 1920, 0)));
+    assert_split_everywhere(
+        false,
+        GEMINI_JSON,
+        Some(Tokens::new(480, 278, 1920, 0).with_reasoning(128)),
+    );
 }
 
 #[test]
@@ -660,7 +669,29 @@ fn gemini_json_without_cache_or_thoughts_counts_the_prompt_and_candidates_at_eve
 #[test]
 fn gemini_stream_takes_the_last_running_usage_at_every_split() {
     let last = r#"{"promptTokenCount":2400,"cachedContentTokenCount":1920,"candidatesTokenCount":3,"thoughtsTokenCount":2,"totalTokenCount":2405}"#;
-    assert_split_everywhere(true, &gemini_sse(last), Some(Tokens::new(480, 5, 1920, 0)));
+    assert_split_everywhere(
+        true,
+        &gemini_sse(last),
+        Some(Tokens::new(480, 5, 1920, 0).with_reasoning(2)),
+    );
+}
+
+#[test]
+fn a_gemini_stream_without_alt_sse_is_one_json_array_whose_last_usage_counts_at_every_split() {
+    // `:streamGenerateContent` without `alt=sse`: the same chunks as one JSON array.
+    let early = r#"{"promptTokenCount":2400,"totalTokenCount":2400}"#;
+    let last = r#"{"promptTokenCount":2400,"cachedContentTokenCount":1920,"toolUsePromptTokenCount":7,"candidatesTokenCount":3,"thoughtsTokenCount":2,"totalTokenCount":2412}"#;
+    let body = format!(
+        "[{{\"candidates\":[{{\"content\":{{\"parts\":[{{\"text\":\"The \\\"usageMetadata\\\" key\"}}],\"role\":\"model\"}},\"index\":0}}],\"usageMetadata\":{early}}}\r\n,\r\n{{\"candidates\":[{{\"content\":{{\"parts\":[{{\"functionCall\":{{\"name\":\"f\",\"args\":{{\"usageMetadata\":{{\"candidatesTokenCount\":777}}}}}}}}],\"role\":\"model\"}},\"finishReason\":\"STOP\",\"index\":0}}],\"usageMetadata\":{last}}}]"
+    );
+    assert_split_everywhere(
+        false,
+        &body,
+        Some(Tokens::new(487, 5, 1920, 0).with_reasoning(2)),
+    );
+    let cut = body.rfind(",\r\n").expect("two chunks");
+    assert_split_everywhere(false, &body[..cut], Some(Tokens::new(2400, 0, 0, 0)));
+    assert_split_everywhere(false, "[]", None);
 }
 
 #[test]
@@ -693,7 +724,7 @@ fn a_later_usage_metadata_that_gives_no_count_leaves_the_last_one_standing() {
 fn a_gemini_usage_wrapped_in_a_response_object_is_read() {
     // Code Assist (Gemini CLI's Google login) wraps each chunk in `response`.
     let body = "data: {\"response\":{\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":40,\"candidatesTokenCount\":2,\"thoughtsTokenCount\":1}},\"traceId\":\"t\"}\n\n";
-    assert_split_everywhere(true, body, Some(Tokens::new(40, 3, 0, 0)));
+    assert_split_everywhere(true, body, Some(Tokens::new(40, 3, 0, 0).with_reasoning(1)));
 }
 
 #[test]
@@ -709,7 +740,7 @@ fn an_absurd_gemini_count_is_unknown_and_the_others_still_count() {
     );
     assert_eq!(
         reading.tokens,
-        Some(known(Some(480), None, Some(1920), Some(0)))
+        Some(known(Some(480), None, Some(1920), Some(0)).with_reasoning(9))
     );
     assert_eq!(
         reading.rejected,
@@ -729,7 +760,10 @@ fn an_absurd_gemini_count_is_unknown_and_the_others_still_count() {
     let reading = read(
         r#"{"promptTokenCount":1000000000001,"candidatesTokenCount":5,"thoughtsTokenCount":2}"#,
     );
-    assert_eq!(reading.tokens, Some(known(None, Some(7), Some(0), Some(0))));
+    assert_eq!(
+        reading.tokens,
+        Some(known(None, Some(7), Some(0), Some(0)).with_reasoning(2))
+    );
 }
 
 #[test]

@@ -1,0 +1,646 @@
+//! Token usage, one model for the four APIs: what an answer's own usage object says, read field by
+//! field into [`Tokens`]. The usage meter reads every relayed answer with it, and translation
+//! reads an upstream's usage with it before writing the client's, so the numbers a client sees in
+//! its own API's fields are the numbers switchyard records and prices.
+//!
+//! Where each API puts them:
+//! - Anthropic: `input_tokens` (uncached), `cache_read_input_tokens`, `cache_creation_input_tokens`
+//!   and its split `cache_creation.ephemeral_5m_input_tokens` / `ephemeral_1h_input_tokens` (an
+//!   answer without the split wrote for 5 minutes), `output_tokens`; a stream says them in
+//!   `message_start` and raises them in `message_delta`.
+//! - Chat Completions: `prompt_tokens` includes `prompt_tokens_details.cached_tokens` (DeepSeek:
+//!   `prompt_cache_hit_tokens`); `completion_tokens` includes
+//!   `completion_tokens_details.reasoning_tokens`.
+//! - Responses: `input_tokens` includes `input_tokens_details.cached_tokens`; `output_tokens`
+//!   includes `output_tokens_details.reasoning_tokens`.
+//! - Gemini (`usageMetadata`): `promptTokenCount` includes `cachedContentTokenCount`;
+//!   `toolUsePromptTokenCount` is input beside it; `candidatesTokenCount` and `thoughtsTokenCount`
+//!   are both billed as output, the thoughts being its reasoning.
+//!
+//! Each field is read on its own: a count that is not a whole number in `0..=MAX_TOKENS` (or a
+//! field named twice) makes that kind unknown, and the others still count.
+
+use crate::scan::{top_level_members, Member};
+
+/// The largest count of one kind of token an answer may report; anything above (or not a whole
+/// number) is recorded as unknown.
+pub const MAX_TOKENS: u64 = 1_000_000_000_000;
+
+/// A kind of token, in the order of the history's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Input read neither from nor into the cache.
+    Input,
+    /// Output, reasoning included.
+    Output,
+    CacheRead,
+    /// Input written to the cache for 5 minutes (Anthropic's default, and every other write).
+    CacheWrite5m,
+    /// Input written to the cache for an hour (Anthropic's `ttl: "1h"`), billed at a higher rate.
+    CacheWrite1h,
+    /// The part of the output spent reasoning (not billed apart from the output).
+    Reasoning,
+}
+
+impl Kind {
+    /// Every kind, in order.
+    pub const ALL: [Kind; 6] = [
+        Kind::Input,
+        Kind::Output,
+        Kind::CacheRead,
+        Kind::CacheWrite5m,
+        Kind::CacheWrite1h,
+        Kind::Reasoning,
+    ];
+
+    /// The kinds that are billed: together they are everything an answer used.
+    pub const BILLED: [Kind; 5] = [
+        Kind::Input,
+        Kind::Output,
+        Kind::CacheRead,
+        Kind::CacheWrite5m,
+        Kind::CacheWrite1h,
+    ];
+
+    /// The word in metric labels and warnings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Input => "input",
+            Kind::Output => "output",
+            Kind::CacheRead => "cache_read",
+            Kind::CacheWrite5m => "cache_write_5m",
+            Kind::CacheWrite1h => "cache_write_1h",
+            Kind::Reasoning => "reasoning",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// The kinds whose count an answer gave in a form that cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Unknown(u8);
+
+impl Unknown {
+    pub fn contains(self, kind: Kind) -> bool {
+        self.0 & kind.bit() != 0
+    }
+
+    pub fn insert(&mut self, kind: Kind) {
+        self.0 |= kind.bit();
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Every billed kind is unknown: nothing of the answer's usage can be priced.
+    pub fn is_all(self) -> bool {
+        Kind::BILLED.iter().all(|k| self.contains(*k))
+    }
+}
+
+/// The tokens of one answer, in one model for every API. `input` counts input neither read from
+/// nor written to the cache (for OpenAI: `prompt_tokens` minus `cached_tokens`), so the billed
+/// kinds add up to what the answer used; `reasoning` is a part of `output`. A kind in `unknown`
+/// holds 0 and is stored as unknown (`NULL`); sums and costs count the other kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write_5m: u64,
+    pub cache_write_1h: u64,
+    pub reasoning: u64,
+    pub unknown: Unknown,
+}
+
+impl Tokens {
+    /// Known counts of input, output, cache reads and (5-minute) cache writes.
+    pub const fn new(input: u64, output: u64, cache_read: u64, cache_write_5m: u64) -> Self {
+        Tokens {
+            input,
+            output,
+            cache_read,
+            cache_write_5m,
+            cache_write_1h: 0,
+            reasoning: 0,
+            unknown: Unknown(0),
+        }
+    }
+
+    /// The same, with `n` tokens written to the cache for an hour.
+    pub const fn with_cache_write_1h(mut self, n: u64) -> Self {
+        self.cache_write_1h = n;
+        self
+    }
+
+    /// The same, with `n` of the output tokens spent reasoning.
+    pub const fn with_reasoning(mut self, n: u64) -> Self {
+        self.reasoning = n;
+        self
+    }
+
+    /// Cache writes of either lifetime (Anthropic's `cache_creation_input_tokens`).
+    pub fn cache_write(&self) -> u64 {
+        self.cache_write_5m.saturating_add(self.cache_write_1h)
+    }
+
+    /// Every input token, cached or not: what OpenAI and Gemini call the prompt.
+    pub fn prompt(&self) -> u64 {
+        self.input
+            .saturating_add(self.cache_read)
+            .saturating_add(self.cache_write())
+    }
+
+    /// The count of `kind` as summed (0 when unknown).
+    pub fn count(&self, kind: Kind) -> u64 {
+        match kind {
+            Kind::Input => self.input,
+            Kind::Output => self.output,
+            Kind::CacheRead => self.cache_read,
+            Kind::CacheWrite5m => self.cache_write_5m,
+            Kind::CacheWrite1h => self.cache_write_1h,
+            Kind::Reasoning => self.reasoning,
+        }
+    }
+
+    /// The count of `kind`, or `None` when the answer's count could not be used.
+    pub fn get(&self, kind: Kind) -> Option<u64> {
+        (!self.unknown.contains(kind)).then(|| self.count(kind))
+    }
+
+    /// Sets the count of `kind` (it stays unknown if it was).
+    pub fn set(&mut self, kind: Kind, n: u64) {
+        match kind {
+            Kind::Input => self.input = n,
+            Kind::Output => self.output = n,
+            Kind::CacheRead => self.cache_read = n,
+            Kind::CacheWrite5m => self.cache_write_5m = n,
+            Kind::CacheWrite1h => self.cache_write_1h = n,
+            Kind::Reasoning => self.reasoning = n,
+        }
+    }
+
+    /// Adds `other` kind by kind (saturating); a kind stays unknown only while every part of
+    /// the sum had it unknown.
+    pub fn add(&mut self, other: &Tokens) {
+        let both_unknown = Unknown(self.unknown.0 & other.unknown.0);
+        for kind in Kind::ALL {
+            self.set(kind, self.count(kind).saturating_add(other.count(kind)));
+        }
+        self.unknown = both_unknown;
+    }
+
+    fn from_counts(counts: [(Kind, Count); 6]) -> Option<Tokens> {
+        if counts.iter().all(|(_, c)| *c == Count::Absent) {
+            return None;
+        }
+        let mut tokens = Tokens::default();
+        for (kind, count) in counts {
+            match count {
+                Count::Given(n) => tokens.set(kind, n),
+                Count::Unusable => tokens.unknown.insert(kind),
+                Count::Absent => {}
+            }
+        }
+        Some(tokens)
+    }
+}
+
+/// A usage field whose value could not be used, for the warning the caller logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The field's name, e.g. `input_tokens` or `prompt_tokens_details.cached_tokens`.
+    pub field: &'static str,
+    /// `None` when the field was named twice; else the number as written, or the kind of value
+    /// it was (`a string`, `an object`, …).
+    pub value: Option<String>,
+}
+
+/// At most this many rejected fields are kept for a warning.
+pub const REJECTED_KEEP: usize = 8;
+
+/// One usage field as an answer gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Count {
+    #[default]
+    Absent,
+    /// There, but not a whole number in `0..=MAX_TOKENS` (or named twice).
+    Unusable,
+    Given(u64),
+}
+
+impl Count {
+    /// The later of two readings of a field. Counts in a stream are running totals (Anthropic's
+    /// `message_delta` repeats and raises what `message_start` said), so the larger value wins; a
+    /// relay that sends a later 0 cannot erase an earlier count, nor an unusable one a usable one.
+    fn merge(self, other: Count) -> Count {
+        match (self, other) {
+            (Count::Given(a), Count::Given(b)) => Count::Given(a.max(b)),
+            (Count::Given(n), _) | (_, Count::Given(n)) => Count::Given(n),
+            (Count::Unusable, _) | (_, Count::Unusable) => Count::Unusable,
+            (Count::Absent, Count::Absent) => Count::Absent,
+        }
+    }
+
+    /// Two parts of one kind added (an absent part adds nothing).
+    fn plus(self, other: Count) -> Count {
+        match (self, other) {
+            (Count::Given(a), Count::Given(b)) => Count::Given(a.saturating_add(b)),
+            (Count::Unusable, _) | (_, Count::Unusable) => Count::Unusable,
+            (Count::Given(n), Count::Absent) | (Count::Absent, Count::Given(n)) => Count::Given(n),
+            (Count::Absent, Count::Absent) => Count::Absent,
+        }
+    }
+}
+
+/// Every usage field the Anthropic, Chat Completions and Responses APIs (and well-known relays)
+/// name, as one answer gave them so far. The API is told by the fields themselves: Chat's by
+/// `prompt_tokens`, a Responses usage by its `input_tokens_details` or `output_tokens_details`
+/// (or by the caller, for the usage of a streamed `response` object): its `input_tokens` include
+/// the cached ones, Anthropic's do not.
+#[derive(Debug, Default, Clone)]
+pub struct UsageFields {
+    input_tokens: Count,
+    output_tokens: Count,
+    cache_read_input_tokens: Count,
+    cache_creation_input_tokens: Count,
+    /// `cache_creation.ephemeral_5m_input_tokens`.
+    cache_creation_5m: Count,
+    /// `cache_creation.ephemeral_1h_input_tokens`.
+    cache_creation_1h: Count,
+    prompt_tokens: Count,
+    completion_tokens: Count,
+    prompt_cache_hit_tokens: Count,
+    /// `prompt_tokens_details.cached_tokens` (Chat Completions).
+    prompt_cached_tokens: Count,
+    /// `input_tokens_details.cached_tokens` (Responses API).
+    input_cached_tokens: Count,
+    /// `completion_tokens_details.reasoning_tokens` (Chat Completions).
+    completion_reasoning_tokens: Count,
+    /// `output_tokens_details.reasoning_tokens` (Responses API).
+    output_reasoning_tokens: Count,
+    responses_shape: bool,
+}
+
+impl UsageFields {
+    /// Reads a `usage` value field by field; `None` when it is not an object. Fields that cannot
+    /// be used are added to `rejected` (up to [`REJECTED_KEEP`]).
+    pub fn read(value: &[u8], rejected: &mut Vec<Rejected>) -> Option<UsageFields> {
+        let members = top_level_members(value).ok()?;
+        let mut field = |name: &'static str| read_count(value, &members, name, name, rejected);
+        let mut usage = UsageFields {
+            input_tokens: field("input_tokens"),
+            output_tokens: field("output_tokens"),
+            cache_read_input_tokens: field("cache_read_input_tokens"),
+            cache_creation_input_tokens: field("cache_creation_input_tokens"),
+            prompt_tokens: field("prompt_tokens"),
+            completion_tokens: field("completion_tokens"),
+            prompt_cache_hit_tokens: field("prompt_cache_hit_tokens"),
+            ..UsageFields::default()
+        };
+        for (object, inner, shown, slot) in [
+            (
+                "prompt_tokens_details",
+                "cached_tokens",
+                "prompt_tokens_details.cached_tokens",
+                &mut usage.prompt_cached_tokens,
+            ),
+            (
+                "input_tokens_details",
+                "cached_tokens",
+                "input_tokens_details.cached_tokens",
+                &mut usage.input_cached_tokens,
+            ),
+            (
+                "completion_tokens_details",
+                "reasoning_tokens",
+                "completion_tokens_details.reasoning_tokens",
+                &mut usage.completion_reasoning_tokens,
+            ),
+            (
+                "output_tokens_details",
+                "reasoning_tokens",
+                "output_tokens_details.reasoning_tokens",
+                &mut usage.output_reasoning_tokens,
+            ),
+            (
+                "cache_creation",
+                "ephemeral_5m_input_tokens",
+                "cache_creation.ephemeral_5m_input_tokens",
+                &mut usage.cache_creation_5m,
+            ),
+            (
+                "cache_creation",
+                "ephemeral_1h_input_tokens",
+                "cache_creation.ephemeral_1h_input_tokens",
+                &mut usage.cache_creation_1h,
+            ),
+        ] {
+            *slot = read_nested_count(value, &members, object, inner, shown, rejected);
+        }
+        // Only the Responses API names these, and its `input_tokens` include the cached ones
+        // (Anthropic's do not): the fields tell the two apart, whatever the counts are.
+        usage.responses_shape = members
+            .iter()
+            .any(|m| m.key == "input_tokens_details" || m.key == "output_tokens_details");
+        Some(usage)
+    }
+
+    /// Says that this is a Responses API usage (the usage of a `response` object), whose
+    /// `input_tokens` include the cached ones, whatever its fields are.
+    pub fn of_responses(mut self) -> Self {
+        self.responses_shape = true;
+        self
+    }
+
+    /// Folds a later usage object in, field by field.
+    pub fn merge(&mut self, other: &UsageFields) {
+        for (mine, theirs) in [
+            (&mut self.input_tokens, other.input_tokens),
+            (&mut self.output_tokens, other.output_tokens),
+            (
+                &mut self.cache_read_input_tokens,
+                other.cache_read_input_tokens,
+            ),
+            (
+                &mut self.cache_creation_input_tokens,
+                other.cache_creation_input_tokens,
+            ),
+            (&mut self.cache_creation_5m, other.cache_creation_5m),
+            (&mut self.cache_creation_1h, other.cache_creation_1h),
+            (&mut self.prompt_tokens, other.prompt_tokens),
+            (&mut self.completion_tokens, other.completion_tokens),
+            (
+                &mut self.prompt_cache_hit_tokens,
+                other.prompt_cache_hit_tokens,
+            ),
+            (&mut self.prompt_cached_tokens, other.prompt_cached_tokens),
+            (&mut self.input_cached_tokens, other.input_cached_tokens),
+            (
+                &mut self.completion_reasoning_tokens,
+                other.completion_reasoning_tokens,
+            ),
+            (
+                &mut self.output_reasoning_tokens,
+                other.output_reasoning_tokens,
+            ),
+        ] {
+            *mine = mine.merge(theirs);
+        }
+        self.responses_shape |= other.responses_shape;
+    }
+
+    /// The tokens, or `None` when no count at all was given.
+    pub fn tokens(&self) -> Option<Tokens> {
+        let cached = self
+            .prompt_cached_tokens
+            .merge(self.input_cached_tokens)
+            .merge(self.prompt_cache_hit_tokens);
+        let (input, cache_read) = if self.prompt_tokens != Count::Absent {
+            // Chat Completions: prompt_tokens includes the cached ones.
+            split_cached(self.prompt_tokens, cached)
+        } else if self.responses_shape {
+            // Responses API: input_tokens includes the cached ones too.
+            split_cached(self.input_tokens, cached)
+        } else {
+            (self.input_tokens, self.cache_read_input_tokens)
+        };
+        let (write_5m, write_1h) = cache_writes(
+            self.cache_creation_input_tokens,
+            self.cache_creation_5m,
+            self.cache_creation_1h,
+        );
+        Tokens::from_counts([
+            (Kind::Input, input),
+            (
+                Kind::Output,
+                self.output_tokens.merge(self.completion_tokens),
+            ),
+            (Kind::CacheRead, cache_read),
+            (Kind::CacheWrite5m, write_5m),
+            (Kind::CacheWrite1h, write_1h),
+            (
+                Kind::Reasoning,
+                self.completion_reasoning_tokens
+                    .merge(self.output_reasoning_tokens),
+            ),
+        ])
+    }
+}
+
+/// (5-minute, 1-hour) cache writes from Anthropic's total and its split. Without the split the
+/// whole total wrote for 5 minutes; what the total has beyond the split did too.
+fn cache_writes(total: Count, five: Count, hour: Count) -> (Count, Count) {
+    if five == Count::Absent && hour == Count::Absent {
+        let hour = match total {
+            Count::Given(_) => Count::Given(0),
+            other => other,
+        };
+        return (total, hour);
+    }
+    // The split is there: a lifetime it leaves out wrote nothing.
+    let given_or_zero = |count| match count {
+        Count::Absent => Count::Given(0),
+        other => other,
+    };
+    let (five, hour) = (given_or_zero(five), given_or_zero(hour));
+    let five = match (total, five, hour) {
+        (Count::Given(t), Count::Given(f), Count::Given(h)) => {
+            Count::Given(f.max(t.saturating_sub(h)))
+        }
+        (Count::Given(t), Count::Unusable, Count::Given(h)) => Count::Given(t.saturating_sub(h)),
+        (_, five, _) => five,
+    };
+    (five, hour)
+}
+
+/// A Gemini `usageMetadata` as an answer gave it. A stream repeats its running usage in each
+/// chunk: the last one that gives a count is the answer's, whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GeminiUsage {
+    /// `promptTokenCount`: it includes the cached tokens.
+    prompt: Count,
+    /// `cachedContentTokenCount`.
+    cached: Count,
+    /// `toolUsePromptTokenCount`: input beside the prompt.
+    tool_use_prompt: Count,
+    /// `candidatesTokenCount`.
+    candidates: Count,
+    /// `thoughtsTokenCount`: billed as output.
+    thoughts: Count,
+}
+
+impl GeminiUsage {
+    /// Reads a `usageMetadata` value field by field; `None` when it is not an object.
+    pub fn read(value: &[u8], rejected: &mut Vec<Rejected>) -> Option<GeminiUsage> {
+        let members = top_level_members(value).ok()?;
+        let mut field = |name: &'static str| read_count(value, &members, name, name, rejected);
+        Some(GeminiUsage {
+            prompt: field("promptTokenCount"),
+            cached: field("cachedContentTokenCount"),
+            tool_use_prompt: field("toolUsePromptTokenCount"),
+            candidates: field("candidatesTokenCount"),
+            thoughts: field("thoughtsTokenCount"),
+        })
+    }
+
+    /// It names at least one count (usable or not).
+    pub fn gives_a_count(&self) -> bool {
+        [
+            self.prompt,
+            self.cached,
+            self.tool_use_prompt,
+            self.candidates,
+            self.thoughts,
+        ]
+        .iter()
+        .any(|c| *c != Count::Absent)
+    }
+
+    /// The tokens (Gemini writes no cache), or `None` when no count at all was given.
+    pub fn tokens(&self) -> Option<Tokens> {
+        if !self.gives_a_count() {
+            return None;
+        }
+        let (input, cache_read) = match self.prompt {
+            Count::Absent => (Count::Absent, self.cached),
+            prompt => split_cached(prompt, self.cached),
+        };
+        Tokens::from_counts([
+            (Kind::Input, input.plus(self.tool_use_prompt)),
+            (Kind::Output, self.candidates.plus(self.thoughts)),
+            (Kind::CacheRead, cache_read),
+            (Kind::CacheWrite5m, Count::Absent),
+            (Kind::CacheWrite1h, Count::Absent),
+            (Kind::Reasoning, self.thoughts),
+        ])
+    }
+}
+
+/// The tokens of an Anthropic, Chat Completions or Responses `usage` value, for a translation
+/// (unusable counts read as 0); `responses` when it is a Responses API usage.
+pub fn tokens_of_usage(value: &[u8], responses: bool) -> Tokens {
+    let fields = UsageFields::read(value, &mut Vec::new()).unwrap_or_default();
+    let fields = if responses {
+        fields.of_responses()
+    } else {
+        fields
+    };
+    fields.tokens().unwrap_or_default()
+}
+
+/// The tokens of a Gemini `usageMetadata` value, for a translation (unusable counts read as 0).
+pub fn tokens_of_usage_metadata(value: &[u8]) -> Tokens {
+    GeminiUsage::read(value, &mut Vec::new())
+        .and_then(|u| u.tokens())
+        .unwrap_or_default()
+}
+
+/// (uncached input, cache reads) from a total that includes the cached tokens. When the cached
+/// count is unusable the whole total counts as uncached input (the dearer reading).
+fn split_cached(total: Count, cached: Count) -> (Count, Count) {
+    let cached = match cached {
+        Count::Absent => Count::Given(0),
+        other => other,
+    };
+    match (total, cached) {
+        (Count::Given(all), Count::Given(c)) => {
+            let c = c.min(all);
+            (Count::Given(all - c), Count::Given(c))
+        }
+        (total, cached) => (total, cached),
+    }
+}
+
+/// The count of field `inner` of the object in field `object`; `shown` names it in a warning.
+fn read_nested_count(
+    value: &[u8],
+    members: &[Member<'_>],
+    object: &str,
+    inner: &str,
+    shown: &'static str,
+    rejected: &mut Vec<Rejected>,
+) -> Count {
+    let mut named = members.iter().filter(|m| m.key == object);
+    let (Some(member), more) = (named.next(), named.next()) else {
+        return Count::Absent;
+    };
+    let nested = &value[member.value.clone()];
+    if more.is_some() {
+        reject(rejected, shown, None);
+        return Count::Unusable;
+    }
+    match top_level_members(nested) {
+        Ok(nested_members) => read_count(nested, &nested_members, inner, shown, rejected),
+        Err(_) => Count::Absent,
+    }
+}
+
+/// The count of field `name` among `members` of `object`; `shown` names it in a warning.
+fn read_count(
+    object: &[u8],
+    members: &[Member<'_>],
+    name: &str,
+    shown: &'static str,
+    rejected: &mut Vec<Rejected>,
+) -> Count {
+    let mut named = members.iter().filter(|m| m.key == name);
+    let Some(member) = named.next() else {
+        return Count::Absent;
+    };
+    if named.next().is_some() {
+        reject(rejected, shown, None);
+        return Count::Unusable;
+    }
+    let text = &object[member.value.clone()];
+    if text == b"null" {
+        return Count::Absent;
+    }
+    match parse_count(text) {
+        Some(n) => Count::Given(n),
+        None => {
+            reject(rejected, shown, Some(describe_value(text)));
+            Count::Unusable
+        }
+    }
+}
+
+/// What a warning shows of an unusable value: a number as written (up to 40 characters), else
+/// only its kind. Upstream text is never quoted: it could echo anything, the endpoint's key too.
+fn describe_value(text: &[u8]) -> String {
+    let number = text
+        .iter()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+    match text.first() {
+        _ if number && !text.is_empty() => {
+            String::from_utf8_lossy(&text[..text.len().min(40)]).into_owned()
+        }
+        Some(b'"') => "a string".into(),
+        Some(b'{') => "an object".into(),
+        Some(b'[') => "an array".into(),
+        _ => "not a number".into(),
+    }
+}
+
+/// A JSON number that is a whole number in `0..=MAX_TOKENS`, written as one (`12`, not `12.0`,
+/// `1.2e1` or `"12"`).
+fn parse_count(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 13 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = std::str::from_utf8(text).ok()?.parse::<u64>().ok()?;
+    (n <= MAX_TOKENS).then_some(n)
+}
+
+fn reject(rejected: &mut Vec<Rejected>, field: &'static str, value: Option<String>) {
+    if rejected.len() < REJECTED_KEEP {
+        rejected.push(Rejected { field, value });
+    }
+}
+
+#[cfg(test)]
+mod tests;
