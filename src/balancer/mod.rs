@@ -115,6 +115,9 @@ pub struct Selected {
     pub endpoint: Arc<EndpointConfig>,
     pub addr: EndpointAddr,
     pub claim: Claim,
+    /// The request's session was bound to this other endpoint, and moved (that one was out or
+    /// failed the request).
+    pub session_moved_from: Option<String>,
 }
 
 /// Why no endpoint could be chosen for an attempt: a sentence a user can act on.
@@ -188,6 +191,7 @@ impl Handler<SelectEndpoint> for Balancer {
             exclude: &msg.exclude,
             bound,
         };
+        let bound_id = bound.map(str::to_string);
         let strategy = self.settings.strategy;
         let plan = match plan::plan(
             &self.members,
@@ -199,6 +203,11 @@ impl Handler<SelectEndpoint> for Balancer {
             Ok(plan) => plan,
             Err(no) => return Box::pin(fut::ready(Err(no))),
         };
+        // The session's endpoint takes no part in this request (it does not serve the model, or
+        // the path's API comes first): the binding stays for the session's other requests.
+        let bound_stands_aside = bound_id
+            .as_deref()
+            .is_some_and(|b| plan.sticky.is_none() && !msg.exclude.iter().any(|id| **id == *b));
         let search = Search {
             sticky: plan.sticky.map(|i| self.members[i].clone()),
             asks: plan
@@ -209,15 +218,18 @@ impl Handler<SelectEndpoint> for Balancer {
             by_load: plan.by_load.then_some(strategy),
             model: msg.model,
             allow_panic: !retry,
-            keep_session: msg.keep_session,
+            keep_session: msg.keep_session || bound_stands_aside,
         };
         Box::pin(
             search
                 .run()
                 .into_actor(self)
-                .map(move |(result, keep_binding), act, _ctx| {
+                .map(move |(mut result, keep_binding), act, _ctx| {
                     if let Some(key) = &session {
-                        act.after_search(key.as_str(), &result, keep_binding);
+                        let moved = act.after_search(key.as_str(), &result, keep_binding);
+                        if let Ok(chosen) = &mut result {
+                            chosen.session_moved_from = moved;
+                        }
                     }
                     result
                 }),
@@ -227,16 +239,23 @@ impl Handler<SelectEndpoint> for Balancer {
 
 impl Balancer {
     /// Binds the session to the endpoint chosen, or unbinds it from one that is out; a binding
-    /// that must stay (the endpoint only cools for this model) is left as it is.
-    fn after_search(&mut self, key: &str, result: &Result<Selected, NoEndpoint>, keep: bool) {
+    /// that must stay (the endpoint only cools for this model, or takes no part in this request)
+    /// is left as it is. Answers the endpoint the session moved off, if it moved.
+    fn after_search(
+        &mut self,
+        key: &str,
+        result: &Result<Selected, NoEndpoint>,
+        keep: bool,
+    ) -> Option<String> {
         let now = Instant::now();
         match result {
-            _ if keep => {}
+            _ if keep => None,
             Ok(chosen) => self.sessions.bind(key, &chosen.endpoint.id, now),
             Err(_) => {
                 if let Some(bound) = self.sessions.get(key, now).map(str::to_string) {
                     self.sessions.unbind_endpoint(&bound);
                 }
+                None
             }
         }
     }
@@ -396,6 +415,7 @@ fn selected(member: &Member, claim: Claim) -> Selected {
         endpoint: member.config.clone(),
         addr: member.addr.clone(),
         claim,
+        session_moved_from: None,
     }
 }
 
@@ -439,6 +459,19 @@ impl Handler<StatusOfAll> for Balancer {
             }
             out
         })
+    }
+}
+
+/// Reads the sticky sessions' figures.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "sessions::SessionStats")]
+pub struct SessionsOfAll;
+
+impl Handler<SessionsOfAll> for Balancer {
+    type Result = MessageResult<SessionsOfAll>;
+
+    fn handle(&mut self, _msg: SessionsOfAll, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.sessions.stats(self.sessions_enabled, Instant::now()))
     }
 }
 

@@ -211,7 +211,7 @@ impl Relay<'_> {
             };
         let mut facts = request::request_facts(self.req.headers(), &body);
         if self.ctx().client == Api::Gemini {
-            request::gemini_facts(self.req.match_info().as_str(), &mut facts);
+            request::gemini_facts(self.req.match_info().as_str(), &body, &mut facts);
         }
         self.end.ctx_mut().facts = facts;
         if let Some(error) = self.model_refusal() {
@@ -226,6 +226,10 @@ impl Relay<'_> {
             if let (true, Some(previous)) = (progress.sent, progress.tried.last()) {
                 // The request moves on from the endpoint that failed it.
                 self.end.note_failed_over(previous);
+            }
+            if let Some(from) = &chosen.session_moved_from {
+                self.state.metrics.session_moved();
+                self.end.note_session_moved(from);
             }
             let endpoint = chosen.endpoint.clone();
             progress.tried.push(endpoint.wire.shared_id.clone());
