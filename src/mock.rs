@@ -47,6 +47,9 @@ pub struct Behaviour {
     /// its reasoning and tool calls into Responses answers as items, and into Gemini answers as a
     /// thought and `functionCall` parts. `None` keeps the plain text answers.
     pub openai: Option<OpenAiAnswer>,
+    /// Headers every successful answer carries, as a real upstream's rate-limit headers
+    /// (`anthropic-ratelimit-*`, `x-ratelimit-*`) come with its answers.
+    pub headers: Vec<(String, String)>,
 }
 
 /// What an OpenAI-format answer of the mock carries besides its text.
@@ -91,6 +94,7 @@ impl Default for Behaviour {
             event_interval: Duration::ZERO,
             drop_after_events: None,
             openai: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -300,6 +304,22 @@ enum Api {
 }
 
 async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    let extra = lock(&shared.behaviour).headers.clone();
+    let mut response = answer_of(req, body, shared).await;
+    if response.status().is_success() {
+        for (name, value) in extra {
+            if let (Ok(name), Ok(value)) = (
+                actix_web::http::header::HeaderName::try_from(name),
+                actix_web::http::header::HeaderValue::try_from(value),
+            ) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    response
+}
+
+async fn answer_of(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> HttpResponse {
     shared.hits.fetch_add(1, Ordering::SeqCst);
     {
         let mut seen = lock(&shared.seen);

@@ -68,11 +68,32 @@ async fn the_status_page_shows_an_auth_failed_endpoint_and_the_days_usage_in_a_r
         return;
     };
     let rejecting = mock("relay-rejects", "another-key");
-    let healthy = mock("main", "k");
+    // The main upstream's answers announce its rate limits, as Anthropic's do.
+    let resets = std::time::SystemTime::now() + Duration::from_secs(600);
+    let resets = switchyard::endpoint::model_cooldowns::format_rfc3339(resets);
+    let limit =
+        |name: &str, value: &str| (format!("anthropic-ratelimit-{name}"), value.to_string());
+    let healthy = MockUpstream::start(Behaviour {
+        name: "main".into(),
+        key: Some("k".into()),
+        headers: vec![
+            limit("requests-limit", "1000"),
+            limit("requests-remaining", "812"),
+            limit("requests-reset", &resets),
+            limit("tokens-limit", "400000"),
+            limit("tokens-remaining", "164000"),
+            limit("tokens-reset", &resets),
+        ],
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    // A key whose last characters once showed on the page as if they read `[redacted]`.
+    let key = "demo-key-rejected";
+    let fingerprint = switchyard::Secret::new(key.into()).fingerprint();
     let gw = Gateway::start(&config(
         "",
         &[
-            endpoint("relay-rejects", &rejecting.url(), "k", 1)
+            endpoint("relay-rejects", &rejecting.url(), key, 1)
                 + "    budget: {daily_usd: 5}\n",
             endpoint("anthropic-main", &healthy.url(), "k", 2)
                 + "    price: {input: 3.0, output: 15.0}\n    budget: {daily_usd: 1, monthly_usd: 20}\n",
@@ -108,6 +129,8 @@ async fn the_status_page_shows_an_auth_failed_endpoint_and_the_days_usage_in_a_r
         "s-auth_failed",
         "52 tok",
         "live · updated",
+        &format!("key {fingerprint}"),
+        "requests 812 of 1000, tokens 41% left, <span data-reset",
     ] {
         assert!(
             dom.contains(expected),
@@ -117,6 +140,10 @@ async fn the_status_page_shows_an_auth_failed_endpoint_and_the_days_usage_in_a_r
     assert!(
         dom.contains(r#"id="down" hidden"#),
         "the page says the gateway cannot be reached"
+    );
+    assert!(
+        !dom.contains("…cted") && !dom.contains(key),
+        "a part of the key is on the page (saved in target/browser/admin.html)"
     );
 
     let shot = out.join("admin.png");

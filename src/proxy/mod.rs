@@ -357,10 +357,10 @@ impl Relay<'_> {
                 },
             };
             if !is_worth_reading(status) {
-                let wait =
-                    ratelimit::exhausted_budget_wait(answer.response.headers(), SystemTime::now());
+                let now = SystemTime::now();
+                let limits = ratelimit::rate_limits(answer.response.headers(), now);
                 if let Some(attempt) = self.end.attempt_mut() {
-                    attempt.budget_used_up(wait);
+                    attempt.limits_seen(limits, now);
                 }
                 return Outcome::Answered {
                     answer,

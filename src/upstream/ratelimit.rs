@@ -8,69 +8,142 @@ use actix_web::http::header::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use std::time::{Duration, SystemTime};
 
-/// Anthropic's budgets: `-remaining` and its `-reset` (RFC 3339).
-const ANTHROPIC_BUDGETS: [(HeaderName, HeaderName); 4] = [
-    (
-        HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
-        HeaderName::from_static("anthropic-ratelimit-requests-reset"),
-    ),
-    (
-        HeaderName::from_static("anthropic-ratelimit-tokens-remaining"),
-        HeaderName::from_static("anthropic-ratelimit-tokens-reset"),
-    ),
-    (
-        HeaderName::from_static("anthropic-ratelimit-input-tokens-remaining"),
-        HeaderName::from_static("anthropic-ratelimit-input-tokens-reset"),
-    ),
-    (
-        HeaderName::from_static("anthropic-ratelimit-output-tokens-remaining"),
-        HeaderName::from_static("anthropic-ratelimit-output-tokens-reset"),
-    ),
+/// One budget's headers: `-limit`, `-remaining` and `-reset`.
+struct BudgetHeaders {
+    limit: HeaderName,
+    remaining: HeaderName,
+    reset: HeaderName,
+}
+
+/// Anthropic's budgets (`anthropic-ratelimit-{kind}-{limit,remaining,reset}`, the reset in RFC
+/// 3339), in [`Kind`] order.
+const ANTHROPIC_BUDGETS: [BudgetHeaders; 4] = [
+    BudgetHeaders {
+        limit: HeaderName::from_static("anthropic-ratelimit-requests-limit"),
+        remaining: HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
+        reset: HeaderName::from_static("anthropic-ratelimit-requests-reset"),
+    },
+    BudgetHeaders {
+        limit: HeaderName::from_static("anthropic-ratelimit-tokens-limit"),
+        remaining: HeaderName::from_static("anthropic-ratelimit-tokens-remaining"),
+        reset: HeaderName::from_static("anthropic-ratelimit-tokens-reset"),
+    },
+    BudgetHeaders {
+        limit: HeaderName::from_static("anthropic-ratelimit-input-tokens-limit"),
+        remaining: HeaderName::from_static("anthropic-ratelimit-input-tokens-remaining"),
+        reset: HeaderName::from_static("anthropic-ratelimit-input-tokens-reset"),
+    },
+    BudgetHeaders {
+        limit: HeaderName::from_static("anthropic-ratelimit-output-tokens-limit"),
+        remaining: HeaderName::from_static("anthropic-ratelimit-output-tokens-remaining"),
+        reset: HeaderName::from_static("anthropic-ratelimit-output-tokens-reset"),
+    },
 ];
-/// OpenAI's budgets: `x-ratelimit-remaining-*` and its `x-ratelimit-reset-*` (`6m0s`).
-const OPENAI_BUDGETS: [(HeaderName, HeaderName); 2] = [
-    (
-        HeaderName::from_static("x-ratelimit-remaining-requests"),
-        HeaderName::from_static("x-ratelimit-reset-requests"),
-    ),
-    (
-        HeaderName::from_static("x-ratelimit-remaining-tokens"),
-        HeaderName::from_static("x-ratelimit-reset-tokens"),
-    ),
+/// OpenAI's budgets (`x-ratelimit-{limit,remaining,reset}-{kind}`, the reset a Go duration such
+/// as `6m0s`): requests and tokens.
+const OPENAI_BUDGETS: [BudgetHeaders; 2] = [
+    BudgetHeaders {
+        limit: HeaderName::from_static("x-ratelimit-limit-requests"),
+        remaining: HeaderName::from_static("x-ratelimit-remaining-requests"),
+        reset: HeaderName::from_static("x-ratelimit-reset-requests"),
+    },
+    BudgetHeaders {
+        limit: HeaderName::from_static("x-ratelimit-limit-tokens"),
+        remaining: HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        reset: HeaderName::from_static("x-ratelimit-reset-tokens"),
+    },
 ];
 
-/// How long until the budgets that a successful answer's headers say are used up (remaining 0)
-/// come back: the latest of their resets. `None` when nothing is used up, or no reset is given.
-/// Called on every answer: the header names are made once, nothing is formatted or allocated.
-pub fn exhausted_budget_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// What one budget of an upstream's rate limits stood at when an answer came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Budget {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    /// When the budget is whole again.
+    pub reset: Option<SystemTime>,
+}
+
+/// What an answer's rate-limit headers say: Anthropic's four budgets, or OpenAI's requests and
+/// tokens. Made on every answer that carries them: no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateLimits {
+    pub requests: Option<Budget>,
+    pub tokens: Option<Budget>,
+    pub input_tokens: Option<Budget>,
+    pub output_tokens: Option<Budget>,
+}
+
+impl RateLimits {
+    /// The budgets with their names, in a fixed order.
+    pub fn budgets(&self) -> [(&'static str, Option<Budget>); 4] {
+        [
+            ("requests", self.requests),
+            ("tokens", self.tokens),
+            ("input_tokens", self.input_tokens),
+            ("output_tokens", self.output_tokens),
+        ]
+    }
+
+    /// How long until the budgets that are used up (remaining 0) are whole again: the latest of
+    /// their resets. `None` when nothing is used up, or no reset is given.
+    pub fn used_up_wait(&self, now: SystemTime) -> Option<Duration> {
+        self.budgets()
+            .into_iter()
+            .filter_map(|(_, budget)| budget)
+            .filter(|b| b.remaining == Some(0))
+            .filter_map(|b| b.reset?.duration_since(now).ok())
+            .filter(|wait| !wait.is_zero())
+            .max()
+    }
+}
+
+/// The rate limits an answer's headers announce, Anthropic's or OpenAI's; `None` when it names
+/// none. A budget is read when its `-remaining` header is there; a value that is no number (or a
+/// negative one) is left unknown. Header names are made once: an answer without rate-limit
+/// headers costs six failed look-ups.
+pub fn rate_limits(headers: &HeaderMap, now: SystemTime) -> Option<RateLimits> {
     let text = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    let used_up = |name: &HeaderName| text(name).and_then(|v| v.parse::<f64>().ok()) == Some(0.0);
-    let mut wait: Option<Duration> = None;
-    let mut consider = |w: Option<Duration>| {
-        if let Some(w) = w.filter(|w| !w.is_zero()) {
-            wait = Some(wait.map_or(w, |old| old.max(w)));
-        }
+    // Counts come as integers; a relay may write `0.0`.
+    let count = |name: &HeaderName| {
+        text(name)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .map(|n| n.min(u64::MAX as f64) as u64)
     };
-    for (remaining, reset) in &ANTHROPIC_BUDGETS {
-        if used_up(remaining) {
-            consider(
-                text(reset)
-                    .and_then(parse_rfc3339)
-                    .map(|at| at.duration_since(now).unwrap_or(Duration::ZERO)),
-            );
-        }
+    let budget = |h: &BudgetHeaders, reset: &dyn Fn(&str) -> Option<SystemTime>| {
+        text(&h.remaining)?;
+        Some(Budget {
+            limit: count(&h.limit),
+            remaining: count(&h.remaining),
+            reset: text(&h.reset).and_then(reset),
+        })
+    };
+    let anthropic_reset = |v: &str| parse_rfc3339(v);
+    let openai_reset = |v: &str| parse_go_duration(v).map(|d| now + d);
+    let [requests, tokens, input, output] = &ANTHROPIC_BUDGETS;
+    let mut limits = RateLimits {
+        requests: budget(requests, &anthropic_reset),
+        tokens: budget(tokens, &anthropic_reset),
+        input_tokens: budget(input, &anthropic_reset),
+        output_tokens: budget(output, &anthropic_reset),
+    };
+    if limits == RateLimits::default() {
+        let [requests, tokens] = &OPENAI_BUDGETS;
+        limits.requests = budget(requests, &openai_reset);
+        limits.tokens = budget(tokens, &openai_reset);
     }
-    for (remaining, reset) in &OPENAI_BUDGETS {
-        if used_up(remaining) {
-            consider(text(reset).and_then(parse_go_duration));
-        }
-    }
-    wait
+    (limits != RateLimits::default()).then_some(limits)
+}
+
+/// How long until the budgets that a successful answer's headers say are used up (remaining 0)
+/// come back: the latest of their resets. `None` when nothing is used up, or no reset is given.
+pub fn exhausted_budget_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    rate_limits(headers, now)?.used_up_wait(now)
 }
 
 /// Error `type` / `code` values that mean the account's balance, credit or quota is used up.
@@ -256,6 +329,60 @@ mod tests {
         assert_eq!(
             exhausted_budget_wait(&h, now),
             Some(Duration::from_secs(360))
+        );
+    }
+
+    #[test]
+    fn every_budget_an_answer_names_is_read_with_its_limit_and_reset() {
+        let now = at("2026-11-23T10:00:00Z");
+        let h = headers(&[
+            ("anthropic-ratelimit-requests-limit", "1000"),
+            ("anthropic-ratelimit-requests-remaining", "812"),
+            ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:34Z"),
+            ("anthropic-ratelimit-input-tokens-limit", "400000"),
+            ("anthropic-ratelimit-input-tokens-remaining", "164000"),
+            (
+                "anthropic-ratelimit-input-tokens-reset",
+                "2026-11-23T10:00:05Z",
+            ),
+            ("anthropic-ratelimit-output-tokens-remaining", "junk"),
+        ]);
+        let limits = rate_limits(&h, now).expect("limits");
+        assert_eq!(
+            limits.requests,
+            Some(Budget {
+                limit: Some(1000),
+                remaining: Some(812),
+                reset: Some(at("2026-11-23T10:00:34Z")),
+            })
+        );
+        assert_eq!(limits.input_tokens.and_then(|b| b.remaining), Some(164_000));
+        assert_eq!(limits.tokens, None, "no header, no budget");
+        let output = limits.output_tokens.expect("named, though unreadable");
+        assert_eq!(
+            (output.limit, output.remaining, output.reset),
+            (None, None, None)
+        );
+        assert_eq!(limits.used_up_wait(now), None);
+
+        let openai = headers(&[
+            ("x-ratelimit-limit-requests", "500"),
+            ("x-ratelimit-remaining-requests", "499"),
+            ("x-ratelimit-reset-requests", "120ms"),
+            ("x-ratelimit-limit-tokens", "30000"),
+            ("x-ratelimit-remaining-tokens", "-3"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+        ]);
+        let limits = rate_limits(&openai, now).expect("limits");
+        let requests = limits.requests.expect("requests");
+        assert_eq!((requests.limit, requests.remaining), (Some(500), Some(499)));
+        assert_eq!(requests.reset, Some(now + Duration::from_millis(120)));
+        let tokens = limits.tokens.expect("tokens");
+        assert_eq!(tokens.remaining, None, "a negative count is unknown");
+        assert_eq!(tokens.reset, Some(now + Duration::from_secs(360)));
+        assert_eq!(
+            rate_limits(&headers(&[("x-ratelimit-limit-tokens", "9")]), now),
+            None
         );
     }
 
