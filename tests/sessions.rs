@@ -255,3 +255,40 @@ async fn a_session_keeps_its_endpoint_across_requests_for_a_model_only_another_s
     let status = gw.status().await;
     assert_eq!(status["sessions"]["moves"], 0, "{status}");
 }
+
+#[actix_rt::test]
+async fn a_session_whose_only_endpoint_is_rate_limited_gets_the_rate_limit_and_its_time() {
+    let up = MockUpstream::start(Behaviour {
+        key: Some("k".into()),
+        status: Some(429),
+        retry_after: Some("30".into()),
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config("", &[endpoint("up", &up.url(), "k", 1)]));
+    let session = [("x-claude-code-session-id", "conv-4")];
+    assert_eq!(
+        send(&gw, "/v1/messages", &session, MESSAGES_BODY).await.0,
+        429
+    );
+    // The session's endpoint is the one that says when: nothing goes upstream, and the client
+    // hears the rate limit with its time rather than that no endpoint is left.
+    let mut r = client()
+        .post(format!("{}/v1/messages", gw.url))
+        .insert_header(("content-type", "application/json"))
+        .insert_header(session[0])
+        .send_body(MESSAGES_BODY)
+        .await
+        .expect("request");
+    let _ = r.body().await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        header(r.headers(), "x-switchyard-error").as_deref(),
+        Some("rate_limited")
+    );
+    let wait: u64 = header(r.headers(), "retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("retry-after");
+    assert!((1..=30).contains(&wait), "{wait}");
+    assert_eq!(up.hits(), 1);
+}

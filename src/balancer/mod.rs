@@ -279,6 +279,9 @@ impl Search {
         // A session moves off its endpoint only when the endpoint itself is out; when just this
         // request's model cools there, the binding stays for the session's other models.
         let mut keep_binding = self.keep_session;
+        // The session's endpoint, when it turned the request down: it has its say in why nothing
+        // could serve (a rate limit of its own is one).
+        let mut refused_sticky: Option<(Member, HealthAnswer)> = None;
         if let Some(member) = self.sticky.take() {
             let answer = ask(&member, true, self.model.clone()).await;
             if let Some(claim) = answer.as_ref().and_then(|a| a.claim) {
@@ -287,18 +290,22 @@ impl Search {
             keep_binding = answer.is_some_and(|a| {
                 a.rate_limited_until.is_some() && matches!(a.state, State::Healthy | State::Unknown)
             });
+            refused_sticky = answer.map(|a| (member, a));
         }
         if let Some(strategy) = self.by_load {
             self.weigh_first_pair(strategy).await;
         }
         // Filled only when an endpoint turns the request down (the usual first one takes it).
-        let mut answers: Vec<(usize, HealthAnswer)> = Vec::new();
-        for (i, member) in self.asks.iter().enumerate() {
+        let mut answers: Vec<(&Member, HealthAnswer)> = Vec::new();
+        if let Some((member, answer)) = &refused_sticky {
+            answers.push((member, *answer));
+        }
+        for member in &self.asks {
             if let Some(answer) = ask(member, true, self.model.clone()).await {
                 if let Some(claim) = answer.claim {
                     return (Ok(selected(member, claim)), keep_binding);
                 }
-                answers.push((i, answer));
+                answers.push((member, answer));
             }
         }
         (self.nothing_claimed(&answers).await, keep_binding)
@@ -349,7 +356,7 @@ impl Search {
     /// soonest-back ejected one (first attempts only), or the states that kept them out.
     async fn nothing_claimed(
         &self,
-        answers: &[(usize, HealthAnswer)],
+        answers: &[(&Member, HealthAnswer)],
     ) -> Result<Selected, NoEndpoint> {
         let now = Instant::now();
         let only: Vec<HealthAnswer> = answers.iter().map(|(_, a)| *a).collect();
@@ -363,10 +370,9 @@ impl Search {
         let soonest_ejected = answers
             .iter()
             .filter(|(_, a)| a.state == State::Ejected)
-            .filter_map(|(i, a)| a.available_at.map(|t| (t, *i)))
-            .min();
-        if let (true, Some((_, i))) = (self.allow_panic, soonest_ejected) {
-            let member = &self.asks[i];
+            .filter_map(|(member, a)| a.available_at.map(|t| (t, *member)))
+            .min_by_key(|(t, _)| *t);
+        if let (true, Some((_, member))) = (self.allow_panic, soonest_ejected) {
             if let Ok(answer) = member.addr.send(ClaimInPanic).await {
                 if let Some(claim) = answer.claim {
                     return Ok(selected(member, claim));
