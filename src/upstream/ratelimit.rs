@@ -6,6 +6,8 @@
 use super::headers::{parse_go_duration, parse_rfc3339};
 use actix_web::http::header::{HeaderMap, HeaderName};
 use bytes::Bytes;
+use serde_json::value::RawValue;
+use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
 /// One budget's headers: `-limit`, `-remaining` and `-reset`.
@@ -231,52 +233,136 @@ pub fn is_invalid_thinking_signature(status: u16, body: &[u8]) -> bool {
 /// turns extended thinking on and an assistant turn that used a tool lost its thinking block (the
 /// API refuses such a turn while thinking is on), thinking is turned off for this request.
 /// `None` when there is nothing to remove or the body is not a Messages request.
+///
+/// Only those blocks (and `thinking`) are cut out of the client's bytes: everything else, the
+/// other blocks included, goes as the client wrote it, so the same conversation is rewritten the
+/// same way on each of its requests and a longer one keeps the shorter one's bytes before it.
 pub fn without_thinking_blocks(body: &[u8]) -> Option<Bytes> {
-    let mut request: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let messages = request.get_mut("messages")?.as_array_mut()?;
-    let mut removed = false;
+    let members = crate::scan::top_level_members(body).ok()?;
+    let messages = &members.iter().rev().find(|m| m.key == "messages")?.value;
+    let list: Vec<&RawValue> = serde_json::from_slice(&body[messages.clone()]).ok()?;
+    let at = |raw: &RawValue| {
+        let start = raw.get().as_ptr() as usize - body.as_ptr() as usize;
+        start..start + raw.get().len()
+    };
+    let mut edits: Vec<(Range<usize>, Vec<u8>)> = Vec::new();
     let mut tool_turn_lost_thinking = false;
-    for message in messages.iter_mut() {
-        if message.get("role").and_then(|r| r.as_str()) != Some("assistant") {
-            continue;
-        }
-        let Some(content) = message.get_mut("content").and_then(|c| c.as_array_mut()) else {
+    for message in list {
+        let Ok(message) = serde_json::from_str::<Message<'_>>(message.get()) else {
             continue;
         };
-        let before = content.len();
-        content.retain(|block| {
-            !matches!(
-                block.get("type").and_then(|t| t.as_str()),
-                Some("thinking" | "redacted_thinking")
-            )
-        });
-        if content.len() == before {
+        let Some(content) = message
+            .content
+            .filter(|_| message.role.as_deref() == Some("assistant"))
+        else {
+            continue;
+        };
+        let Ok(blocks) = serde_json::from_str::<Vec<&RawValue>>(content.get()) else {
+            continue;
+        };
+        let mut kept: Vec<&str> = Vec::with_capacity(blocks.len());
+        let mut uses_tool = false;
+        for block in &blocks {
+            let kind = serde_json::from_str::<Block<'_>>(block.get())
+                .ok()
+                .and_then(|b| b.kind);
+            match kind.as_deref() {
+                Some("thinking" | "redacted_thinking") => continue,
+                Some("tool_use") => uses_tool = true,
+                _ => {}
+            }
+            kept.push(block.get());
+        }
+        if kept.len() == blocks.len() {
             continue;
         }
-        removed = true;
-        let uses_tool = content
-            .iter()
-            .any(|b| b.get("type").and_then(|t| t.as_str()) == Some("tool_use"));
         tool_turn_lost_thinking |= uses_tool;
-        if content.is_empty() {
+        let text = if kept.is_empty() {
             // A turn that was only thinking: the API refuses an empty assistant turn.
-            content.push(serde_json::json!({"type": "text", "text": "(thinking omitted)"}));
-        }
+            r#"[{"type":"text","text":"(thinking omitted)"}]"#.to_string()
+        } else {
+            format!("[{}]", kept.join(","))
+        };
+        edits.push((at(content), text.into_bytes()));
     }
-    if !removed {
+    if edits.is_empty() {
         return None;
     }
-    let thinking_on = request
-        .get("thinking")
-        .and_then(|t| t.get("type"))
-        .and_then(|t| t.as_str())
-        .is_some_and(|t| t != "disabled");
-    if thinking_on && tool_turn_lost_thinking {
-        if let Some(object) = request.as_object_mut() {
-            object.remove("thinking");
+    let thinking_on = |m: &crate::scan::Member<'_>| {
+        serde_json::from_slice::<Block<'_>>(&body[m.value.clone()])
+            .ok()
+            .and_then(|b| b.kind)
+            .is_some_and(|kind| kind != "disabled")
+    };
+    let thinking = members.iter().rev().find(|m| m.key == "thinking");
+    if tool_turn_lost_thinking && thinking.is_some_and(thinking_on) {
+        for (i, member) in members.iter().enumerate() {
+            if member.key == "thinking" {
+                edits.push((member_span(body, &members, i)?, Vec::new()));
+            }
         }
     }
-    serde_json::to_vec(&request).ok().map(Bytes::from)
+    edits.sort_by_key(|(range, _)| range.start);
+    let mut out = Vec::with_capacity(body.len());
+    let mut from = 0;
+    for (range, with) in edits {
+        out.extend_from_slice(&body[from..range.start]);
+        out.extend_from_slice(&with);
+        from = range.end;
+    }
+    out.extend_from_slice(&body[from..]);
+    Some(Bytes::from(out))
+}
+
+/// What the rectifier reads of a message.
+#[derive(serde::Deserialize)]
+struct Message<'a> {
+    #[serde(default, borrow)]
+    role: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Option<&'a RawValue>,
+}
+
+/// What the rectifier reads of a content block, or of `thinking`: its type.
+#[derive(serde::Deserialize)]
+struct Block<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The bytes top-level member `i` takes in `body` with the comma that joins it to a neighbour,
+/// so that cutting them out leaves the other members as they were.
+fn member_span(body: &[u8], members: &[crate::scan::Member<'_>], i: usize) -> Option<Range<usize>> {
+    let this = &members[i];
+    match (i.checked_sub(1), members.get(i + 1)) {
+        (Some(before), _) => Some(members[before].value.end..this.value.end),
+        (None, Some(next)) => {
+            Some(key_start(body, this.value.start)?..key_start(body, next.value.start)?)
+        }
+        (None, None) => Some(key_start(body, this.value.start)?..this.value.end),
+    }
+}
+
+/// Where the key of the member whose value starts at `value` begins (its opening quote).
+fn key_start(body: &[u8], value: usize) -> Option<usize> {
+    let before = &body[..value];
+    let colon = before.iter().rposition(|b| !b.is_ascii_whitespace())?;
+    let close = before[..colon]
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())?;
+    (body[colon] == b':' && body[close] == b'"').then_some(())?;
+    let mut i = close;
+    loop {
+        i = before[..i].iter().rposition(|b| *b == b'"')?;
+        let backslashes = before[..i]
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return Some(i);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -513,6 +599,29 @@ mod tests {
     }
 
     #[test]
+    fn only_the_thinking_is_cut_out_and_every_other_byte_stays_the_clients() {
+        let body = "{\"thinking\" : {\"type\":\"enabled\",\"budget_tokens\":1024},\n \"model\":\"m\",\"messages\":[\n  {\"role\":\"user\",\"content\":\"caf\\u00e9\"},\n  {\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\",\"signature\":\"s\"}, {\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{\"n\":123456789012345678901234567890,\"x\":1.50}}]},\n  {\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":\"ok\"}]}]}";
+        let out = without_thinking_blocks(body.as_bytes()).expect("rectified");
+        let out = std::str::from_utf8(&out).unwrap();
+        assert_eq!(
+            out,
+            "{\"model\":\"m\",\"messages\":[\n  {\"role\":\"user\",\"content\":\"caf\\u00e9\"},\n  {\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{\"n\":123456789012345678901234567890,\"x\":1.50}}]},\n  {\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":\"ok\"}]}]}"
+        );
+        // `thinking` named twice, the second last: both go.
+        let twice = r#"{"model":"m","thinking":{"type":"disabled"},"messages":[{"role":"assistant","content":[{"type":"redacted_thinking","data":"x"},{"type":"tool_use","id":"t","name":"f","input":{}}]}],"thinking":{"type":"enabled","budget_tokens":1024}}"#;
+        let out = without_thinking_blocks(twice.as_bytes()).expect("rectified");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"model":"m","messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{}}]}]}"#
+        );
+        assert_eq!(
+            key_start(br#"{"a":1, "th\"x" : 2}"#, 18),
+            Some(8),
+            "an escaped quote in a key"
+        );
+    }
+
+    #[test]
     fn thinking_stays_on_when_no_tool_turn_lost_its_block() {
         let body = br#"{"model":"m","thinking":{"type":"enabled","budget_tokens":1024},
             "messages":[{"role":"user","content":"hi"},
@@ -523,6 +632,7 @@ mod tests {
         assert_eq!(out["thinking"]["type"], "enabled");
         assert_eq!(out["messages"][1]["content"][0]["text"], "hello");
         let nothing = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        assert!(without_thinking_blocks(nothing).is_none());
         assert!(without_thinking_blocks(nothing).is_none());
         assert!(without_thinking_blocks(b"not json").is_none());
     }

@@ -167,6 +167,7 @@ pub(crate) fn read_request<'a>(
         } else {
             vec![joined(system)]
         },
+        system_cache: Default::default(),
         turns: Box::new(Contents {
             items: contents,
             at: 0,
@@ -220,6 +221,7 @@ fn read_tools<'a>(tools: Json<'a>, schemas: &'a Prepared) -> (Vec<Tool<'a>>, Vec
                 description: declaration.str("description"),
                 schema: rewritten.or_else(|| parameters(&declaration)),
                 custom: None,
+                cache: None,
             });
         }
     }
@@ -395,10 +397,7 @@ impl<'a> Contents<'a> {
             }
         }
         restored.extend(parts);
-        Turn {
-            role: Role::Assistant,
-            parts: restored,
-        }
+        Turn::new(Role::Assistant, restored)
     }
 
     fn user_turn(&mut self, content: &Object<'a>, at: usize) -> Result<Turn<'a>, Refusal> {
@@ -437,10 +436,7 @@ impl<'a> Contents<'a> {
                 );
             }
         }
-        Ok(Turn {
-            role: Role::User,
-            parts,
-        })
+        Ok(Turn::new(Role::User, parts))
     }
 
     /// The call a result answers: its own id, else the first unanswered call of its name (`None`
@@ -508,6 +504,7 @@ impl<'a> Contents<'a> {
             id,
             content,
             is_error,
+            cache: None,
         })
     }
 
