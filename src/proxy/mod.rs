@@ -4,6 +4,8 @@
 //! functions in [`decide`]; what the client gets is built in `respond.rs`.
 
 mod body;
+#[cfg(test)]
+mod cache_tests;
 pub mod context;
 pub mod decide;
 pub mod finish;

@@ -61,8 +61,6 @@ mod values;
 #[cfg(test)]
 mod answer;
 #[cfg(test)]
-mod cache_tests;
-#[cfg(test)]
 mod chat_stream;
 #[cfg(test)]
 mod fixture_tests;

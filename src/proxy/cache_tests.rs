@@ -4,7 +4,7 @@
 //! shorter one's conversation, byte for byte; and the client's cache breakpoints (`cache_control`)
 //! reach the upstreams that read them.
 
-use super::*;
+use crate::translate::{translate_gemini_request, translate_request, Api, RequestOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
