@@ -219,7 +219,7 @@ async fn a_session_moves_when_its_endpoint_fails_and_the_move_is_logged_and_coun
 #[actix_rt::test]
 async fn a_session_keeps_its_endpoint_across_requests_for_a_model_only_another_serves() {
     // `a` and `c` serve the big model, only `b` the small one (Claude Code asks a small model
-    // for titles and summaries in the same session).
+    // for titles and summaries in the same session): the session keeps an endpoint for each.
     let (a, b, c) = (mock("a", "k"), mock("b", "k"), mock("c", "k"));
     let endpoint = |id: &str, m: &MockUpstream, models: &str| {
         format!(
@@ -240,6 +240,11 @@ async fn a_session_keeps_its_endpoint_across_requests_for_a_model_only_another_s
             .to_string()
     };
     let session = [("x-claude-code-session-id", "conv-3")];
+    // The session's first request is for the small model, as Claude Code's often is.
+    assert_eq!(
+        send(&gw, "/v1/messages", &session, &body("m-small")).await,
+        (200, "b".to_string())
+    );
     let (_, first) = send(&gw, "/v1/messages", &session, &body("m-big")).await;
     for _ in 0..4 {
         assert_eq!(

@@ -183,7 +183,8 @@ impl Handler<SelectEndpoint> for Balancer {
         let session = msg.session.filter(|_| self.sessions_enabled);
         let bound = session
             .as_ref()
-            .and_then(|key| self.sessions.get(key.as_str(), now));
+            .and_then(|key| self.sessions.get(key.as_str(), now))
+            .unwrap_or_default();
         let wanted = plan::Wanted {
             model: msg.model.as_deref(),
             api: msg.api,
@@ -191,7 +192,6 @@ impl Handler<SelectEndpoint> for Balancer {
             exclude: &msg.exclude,
             bound,
         };
-        let bound_id = bound.map(str::to_string);
         let strategy = self.settings.strategy;
         let plan = match plan::plan(
             &self.members,
@@ -203,11 +203,9 @@ impl Handler<SelectEndpoint> for Balancer {
             Ok(plan) => plan,
             Err(no) => return Box::pin(fut::ready(Err(no))),
         };
-        // The session's endpoint takes no part in this request (it does not serve the model, or
-        // the path's API comes first): the binding stays for the session's other requests.
-        let bound_stands_aside = bound_id
-            .as_deref()
-            .is_some_and(|b| plan.sticky.is_none() && !msg.exclude.iter().any(|id| **id == *b));
+        let session_endpoint = plan
+            .session_endpoint
+            .map(|i| self.members[i].config.id.clone());
         let search = Search {
             sticky: plan.sticky.map(|i| self.members[i].clone()),
             asks: plan
@@ -218,7 +216,7 @@ impl Handler<SelectEndpoint> for Balancer {
             by_load: plan.by_load.then_some(strategy),
             model: msg.model,
             allow_panic: !retry,
-            keep_session: msg.keep_session || bound_stands_aside,
+            keep_session: msg.keep_session,
         };
         Box::pin(
             search
@@ -226,7 +224,12 @@ impl Handler<SelectEndpoint> for Balancer {
                 .into_actor(self)
                 .map(move |(mut result, keep_binding), act, _ctx| {
                     if let Some(key) = &session {
-                        let moved = act.after_search(key.as_str(), &result, keep_binding);
+                        let moved = act.after_search(
+                            key.as_str(),
+                            &result,
+                            keep_binding,
+                            session_endpoint.as_deref(),
+                        );
                         if let Ok(chosen) = &mut result {
                             chosen.session_moved_from = moved;
                         }
@@ -238,25 +241,26 @@ impl Handler<SelectEndpoint> for Balancer {
 }
 
 impl Balancer {
-    /// Binds the session to the endpoint chosen, or unbinds it from one that is out; a binding
-    /// that must stay (the endpoint only cools for this model, or takes no part in this request)
-    /// is left as it is. Answers the endpoint the session moved off, if it moved.
+    /// Binds the session to the endpoint chosen in place of `own` (the session's endpoint for
+    /// this request, if it has one), or unbinds that one when nothing could serve; a binding that
+    /// must stay (the endpoint only cools for this model) is left as it is. Answers the endpoint
+    /// the session moved off, if it moved.
     fn after_search(
         &mut self,
         key: &str,
         result: &Result<Selected, NoEndpoint>,
         keep: bool,
+        own: Option<&str>,
     ) -> Option<String> {
         let now = Instant::now();
-        match result {
+        match (result, own) {
             _ if keep => None,
-            Ok(chosen) => self.sessions.bind(key, &chosen.endpoint.id, now),
-            Err(_) => {
-                if let Some(bound) = self.sessions.get(key, now).map(str::to_string) {
-                    self.sessions.unbind_endpoint(&bound);
-                }
+            (Ok(chosen), _) => self.sessions.bind(key, &chosen.endpoint.id, own, now),
+            (Err(_), Some(own)) => {
+                self.sessions.unbind(key, own);
                 None
             }
+            (Err(_), None) => None,
         }
     }
 }

@@ -43,15 +43,20 @@ impl SessionKey {
     }
 }
 
-/// Session key → endpoint id, bounded in size and age; and how often a session moved.
+/// Session key → the endpoints that served it, bounded in size and age; and how often a session
+/// moved. A session holds one endpoint per kind of request it makes (Claude Code asks a small
+/// model beside its main one, which other endpoints may serve), most recent first.
 #[derive(Debug, Clone)]
 pub struct SessionTable {
     ttl: Duration,
     max_entries: usize,
-    bindings: HashMap<String, (String, Instant)>,
+    bindings: HashMap<String, (Vec<String>, Instant)>,
     /// Sessions moved off each endpoint (it was out, or failed the request), since the start.
     moves: BTreeMap<String, u64>,
 }
+
+/// At most this many endpoints are kept per session.
+const ENDPOINTS_PER_SESSION: usize = 4;
 
 /// What `/admin/status` shows of the sticky sessions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -80,27 +85,41 @@ impl SessionTable {
         self.max_entries = max_entries;
     }
 
-    /// The endpoint id bound to `key`, if the binding is still fresh.
-    pub fn get(&self, key: &str, now: Instant) -> Option<&str> {
+    /// The endpoints bound to `key`, most recent first, if the binding is still fresh.
+    pub fn get(&self, key: &str, now: Instant) -> Option<&[String]> {
         self.bindings
             .get(key)
             .filter(|(_, at)| now.duration_since(*at) < self.ttl)
-            .map(|(id, _)| id.as_str())
+            .map(|(ids, _)| ids.as_slice())
     }
 
-    /// Binds `key` to `endpoint` (refreshing its age). Answers the endpoint the session moved
-    /// off, when it was bound to another one.
-    pub fn bind(&mut self, key: &str, endpoint: &str, now: Instant) -> Option<String> {
+    /// Binds `key` to `endpoint` (refreshing its age). `replacing` is the session's endpoint for
+    /// this request, whose place `endpoint` takes: the session moved off it, and that endpoint is
+    /// answered. Without one, `endpoint` joins the session's endpoints.
+    pub fn bind(
+        &mut self,
+        key: &str,
+        endpoint: &str,
+        replacing: Option<&str>,
+        now: Instant,
+    ) -> Option<String> {
         if self.max_entries == 0 {
             return None;
         }
-        let moved = self
+        let mut ids = self
             .get(key, now)
-            .filter(|bound| *bound != endpoint)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
+        let moved = replacing
+            .filter(|from| *from != endpoint && ids.iter().any(|id| id == from))
             .map(str::to_string);
         if let Some(from) = &moved {
+            ids.retain(|id| id != from);
             *self.moves.entry(from.clone()).or_default() += 1;
         }
+        ids.retain(|id| id != endpoint);
+        ids.insert(0, endpoint.to_string());
+        ids.truncate(ENDPOINTS_PER_SESSION);
         if !self.bindings.contains_key(key) && self.bindings.len() >= self.max_entries {
             self.bindings
                 .retain(|_, (_, at)| now.duration_since(*at) < self.ttl);
@@ -116,13 +135,7 @@ impl SessionTable {
                 }
             }
         }
-        match self.bindings.get_mut(key) {
-            Some(entry) if entry.0 == endpoint => entry.1 = now,
-            _ => {
-                self.bindings
-                    .insert(key.to_string(), (endpoint.to_string(), now));
-            }
-        }
+        self.bindings.insert(key.to_string(), (ids, now));
         moved
     }
 
@@ -140,9 +153,22 @@ impl SessionTable {
         }
     }
 
-    /// Drops every binding to `endpoint` (it left `healthy`).
+    /// Drops `endpoint` from the session `key` (it could not serve the session's request).
+    pub fn unbind(&mut self, key: &str, endpoint: &str) {
+        if let Some((ids, _)) = self.bindings.get_mut(key) {
+            ids.retain(|id| id != endpoint);
+            if ids.is_empty() {
+                self.bindings.remove(key);
+            }
+        }
+    }
+
+    /// Drops every binding to `endpoint` (it left the config).
     pub fn unbind_endpoint(&mut self, endpoint: &str) {
-        self.bindings.retain(|_, (id, _)| id != endpoint);
+        self.bindings.retain(|_, (ids, _)| {
+            ids.retain(|id| id != endpoint);
+            !ids.is_empty()
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -162,8 +188,11 @@ mod tests {
     fn a_binding_holds_until_its_ttl() {
         let now = Instant::now();
         let mut t = SessionTable::new(Duration::from_secs(60), 10);
-        t.bind("s1", "a", now);
-        assert_eq!(t.get("s1", now + Duration::from_secs(59)), Some("a"));
+        t.bind("s1", "a", None, now);
+        assert_eq!(
+            t.get("s1", now + Duration::from_secs(59)),
+            Some(&["a".to_string()][..])
+        );
         assert_eq!(t.get("s1", now + Duration::from_secs(60)), None);
         assert_eq!(t.get("s2", now), None);
     }
@@ -173,26 +202,46 @@ mod tests {
         let now = Instant::now();
         let mut t = SessionTable::new(Duration::from_secs(60), 3);
         for i in 0..10u64 {
-            t.bind(&format!("s{i}"), "a", now + Duration::from_millis(i));
+            t.bind(&format!("s{i}"), "a", None, now + Duration::from_millis(i));
         }
         assert_eq!(t.len(), 3);
-        assert_eq!(t.get("s9", now), Some("a"));
+        assert!(t.get("s9", now).is_some());
         assert_eq!(t.get("s0", now), None);
+        for e in ["a", "b", "c", "d", "e", "f"] {
+            t.bind("s9", e, None, now);
+        }
+        assert_eq!(
+            t.get("s9", now).map(<[String]>::len),
+            Some(ENDPOINTS_PER_SESSION)
+        );
     }
 
     #[test]
-    fn a_session_bound_elsewhere_counts_a_move_off_its_endpoint() {
+    fn a_session_keeps_an_endpoint_per_kind_of_request_and_a_replaced_one_is_a_move() {
         let now = Instant::now();
         let mut t = SessionTable::new(Duration::from_secs(60), 10);
-        assert_eq!(t.bind("s1", "a", now), None, "a first binding is no move");
-        assert_eq!(t.bind("s1", "a", now), None);
-        assert_eq!(t.bind("s1", "b", now).as_deref(), Some("a"));
-        assert_eq!(t.bind("s2", "b", now), None);
+        assert_eq!(
+            t.bind("s1", "big", None, now),
+            None,
+            "a first binding is no move"
+        );
+        // A request the session's endpoints do not serve: its endpoint joins them.
+        assert_eq!(t.bind("s1", "small", None, now), None);
+        assert_eq!(t.bind("s1", "small", Some("small"), now), None);
+        let ids = |t: &SessionTable| t.get("s1", now).map(<[String]>::to_vec);
+        assert_eq!(ids(&t), Some(vec!["small".into(), "big".into()]));
+        // `big` is out: `other` takes its place.
+        assert_eq!(
+            t.bind("s1", "other", Some("big"), now).as_deref(),
+            Some("big")
+        );
+        assert_eq!(ids(&t), Some(vec!["other".into(), "small".into()]));
         // An expired binding is gone: binding the session again is no move.
-        assert_eq!(t.bind("s1", "a", now + Duration::from_secs(61)), None);
-        let stats = t.stats(true, now + Duration::from_secs(61));
+        let later = now + Duration::from_secs(61);
+        assert_eq!(t.bind("s1", "big", Some("other"), later), None);
+        let stats = t.stats(true, later);
         assert_eq!((stats.bound, stats.moves), (1, 1));
-        assert_eq!(stats.moved_from.get("a"), Some(&1));
+        assert_eq!(stats.moved_from.get("big"), Some(&1));
     }
 
     #[test]
@@ -216,10 +265,13 @@ mod tests {
     fn bindings_to_an_endpoint_that_left_are_dropped() {
         let now = Instant::now();
         let mut t = SessionTable::new(Duration::from_secs(60), 10);
-        t.bind("s1", "a", now);
-        t.bind("s2", "b", now);
+        t.bind("s1", "a", None, now);
+        t.bind("s2", "b", None, now);
+        t.bind("s2", "a", None, now);
         t.unbind_endpoint("a");
         assert_eq!(t.get("s1", now), None);
-        assert_eq!(t.get("s2", now), Some("b"));
+        assert_eq!(t.get("s2", now), Some(&["b".to_string()][..]));
+        t.unbind("s2", "b");
+        assert!(t.is_empty());
     }
 }
