@@ -1,5 +1,6 @@
 //! The mock upstream on its own: `cargo run --example mock -- [PORT] [--key KEY] [--status N]
-//! [--delay-ms N] [--deltas N] [--interval-ms N] [--openai] [--tool-call NAME JSON]`. Answers
+//! [--delay-ms N] [--deltas N] [--interval-ms N] [--openai] [--tool-call NAME JSON]
+//! [--header NAME VALUE]`. Answers
 //! Anthropic `/v1/messages`, OpenAI `/v1/chat/completions`, the OpenAI Responses API
 //! (`/v1/responses`) and the Gemini API (`/v1beta/models/…`), the last two refusing what the real
 //! APIs refuse, plain and streamed, until Ctrl-C.
@@ -11,6 +12,7 @@
 //! `http://127.0.0.1:PORT/v1`. For Gemini CLI: `--openai --tool-call run_shell_command
 //! '{"command":"echo MARKER-1"}'`, with `GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT` (and the
 //! settings of tests/gemini.rs); `--key` is then checked against `x-goog-api-key` or `?key=`.
+//! `--header NAME VALUE` adds a header to every successful answer (rate-limit headers, say).
 
 use std::time::Duration;
 use switchyard::mock::{Behaviour, MockUpstream, OpenAiAnswer};
@@ -34,6 +36,11 @@ fn main() {
                 b.openai.get_or_insert_with(OpenAiAnswer::default).reasoning =
                     Some("Thinking it over.".into())
             }
+            "--header" => {
+                let name = value();
+                let header_value = value();
+                b.headers.push((name, header_value));
+            }
             "--tool-call" => {
                 let name = value();
                 let arguments = value();
@@ -43,7 +50,7 @@ fn main() {
                     .push((name, arguments));
             }
             other => port = other.parse().unwrap_or_else(|_| {
-                eprintln!("usage: mock [PORT] [--key KEY] [--status N] [--delay-ms N] [--deltas N] [--interval-ms N] [--openai] [--tool-call NAME JSON]");
+                eprintln!("usage: mock [PORT] [--key KEY] [--status N] [--delay-ms N] [--deltas N] [--interval-ms N] [--openai] [--tool-call NAME JSON] [--header NAME VALUE]");
                 std::process::exit(2)
             }),
         }

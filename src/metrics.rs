@@ -29,6 +29,7 @@ struct Families {
     state: IntGaugeVec,
     model_cooldown: prometheus::GaugeVec,
     rectified: prometheus::IntCounter,
+    session_moves: prometheus::IntCounter,
     /// Each endpoint's series, looked up by label once instead of on every request.
     kept: Mutex<HashMap<String, EndpointSeries>>,
 }
@@ -143,6 +144,11 @@ impl Default for Metrics {
             "Requests retried once without thinking blocks whose signatures another upstream made",
         )
         .expect("valid metric");
+        let session_moves = prometheus::IntCounter::new(
+            "switchyard_session_moves_total",
+            "Requests whose sticky session moved to another endpoint because its own was out or failed",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(attempts.clone()),
@@ -155,6 +161,7 @@ impl Default for Metrics {
             Box::new(state.clone()),
             Box::new(model_cooldown.clone()),
             Box::new(rectified.clone()),
+            Box::new(session_moves.clone()),
         ] {
             registry
                 .register(collector)
@@ -174,6 +181,7 @@ impl Default for Metrics {
                 state,
                 model_cooldown,
                 rectified,
+                session_moves,
                 kept: Mutex::default(),
             }),
         }
@@ -215,6 +223,11 @@ impl Metrics {
     /// Counts a request retried without the thinking blocks another upstream signed.
     pub fn rectified(&self) {
         self.inner.rectified.inc();
+    }
+
+    /// Counts a request whose sticky session moved to another endpoint.
+    pub fn session_moved(&self) {
+        self.inner.session_moves.inc();
     }
 
     /// Counts a finished request.

@@ -50,6 +50,9 @@ pub struct Behaviour {
     /// Prompt-cache use its Anthropic and Chat Completions answers report, in each API's own
     /// fields; `None` reports none.
     pub cache: Option<PromptCache>,
+    /// Headers every successful answer carries, as a real upstream's rate-limit headers
+    /// (`anthropic-ratelimit-*`, `x-ratelimit-*`) come with its answers.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Prompt-cache use the mock's answers report besides their 10 uncached input tokens: Anthropic
@@ -131,6 +134,7 @@ impl Default for Behaviour {
             drop_after_events: None,
             openai: None,
             cache: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -340,6 +344,22 @@ enum Api {
 }
 
 async fn answer(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    let extra = lock(&shared.behaviour).headers.clone();
+    let mut response = answer_of(req, body, shared).await;
+    if response.status().is_success() {
+        for (name, value) in extra {
+            if let (Ok(name), Ok(value)) = (
+                actix_web::http::header::HeaderName::try_from(name),
+                actix_web::http::header::HeaderValue::try_from(value),
+            ) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    response
+}
+
+async fn answer_of(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> HttpResponse {
     shared.hits.fetch_add(1, Ordering::SeqCst);
     {
         let mut seen = lock(&shared.seen);

@@ -33,6 +33,25 @@ pub fn top_level_members(body: &[u8]) -> Result<Vec<Member<'_>>, ScanError> {
     members(body, cfg!(target_arch = "x86_64"))
 }
 
+/// The byte range of the first element of the JSON array `array` (a value as
+/// [`top_level_members`] found it); `None` for an empty array or anything else. Only that element
+/// is scanned, whatever follows it.
+pub fn first_element(array: &[u8]) -> Option<Range<usize>> {
+    let mut s = Scanner {
+        b: array,
+        i: 0,
+        blocks: cfg!(target_arch = "x86_64"),
+    };
+    s.ws();
+    s.expect(b'[', "expected `[`").ok()?;
+    s.ws();
+    let start = s.i;
+    s.skip_value().ok()?;
+    let end = s.i;
+    s.ws();
+    matches!(s.peek(), Some(b',' | b']')).then_some(start..end)
+}
+
 /// [`top_level_members`], with nested values skipped in blocks or a byte at a time.
 fn members(body: &[u8], blocks: bool) -> Result<Vec<Member<'_>>, ScanError> {
     let mut s = Scanner {
@@ -637,6 +656,25 @@ mod tests {
             for blocks in WAYS {
                 assert!(members(body.as_bytes(), blocks).is_err(), "{body:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_first_element_of_an_array_is_found_without_the_rest() {
+        let array = r#" [ {"role":"user","parts":[{"text":"a]"}]} , {"role":"model"}, broken"#;
+        let at = first_element(array.as_bytes()).expect("an element");
+        assert_eq!(&array[at], r#"{"role":"user","parts":[{"text":"a]"}]}"#);
+        assert_eq!(first_element(b"[\"x\"]").map(|r| r.len()), Some(3));
+        for not_one in [
+            &b"[]"[..],
+            b"[ ]",
+            b"{}",
+            b"\"a\"",
+            b"[{\"a\":1}",
+            b"[1 2]",
+            b"",
+        ] {
+            assert_eq!(first_element(not_one), None, "{not_one:?}");
         }
     }
 }

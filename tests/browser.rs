@@ -69,7 +69,12 @@ async fn the_status_page_shows_an_auth_failed_endpoint_the_days_usage_and_cache_
         return;
     };
     let rejecting = mock("relay-rejects", "another-key");
-    // Each answer reads 1000 tokens from the prompt cache beside its 10 uncached ones.
+    // The main upstream's answers announce its rate limits, as Anthropic's do, and each reads
+    // 1000 tokens from the prompt cache beside its 10 uncached ones.
+    let resets = std::time::SystemTime::now() + Duration::from_secs(600);
+    let resets = switchyard::endpoint::model_cooldowns::format_rfc3339(resets);
+    let limit =
+        |name: &str, value: &str| (format!("anthropic-ratelimit-{name}"), value.to_string());
     let healthy = MockUpstream::start(Behaviour {
         name: "main".into(),
         key: Some("k".into()),
@@ -77,13 +82,24 @@ async fn the_status_page_shows_an_auth_failed_endpoint_the_days_usage_and_cache_
             read: 1000,
             ..Default::default()
         }),
+        headers: vec![
+            limit("requests-limit", "1000"),
+            limit("requests-remaining", "812"),
+            limit("requests-reset", &resets),
+            limit("tokens-limit", "400000"),
+            limit("tokens-remaining", "164000"),
+            limit("tokens-reset", &resets),
+        ],
         ..Behaviour::default()
     })
     .expect("mock");
+    // A key whose last characters once showed on the page as if they read `[redacted]`.
+    let key = "demo-key-rejected";
+    let fingerprint = switchyard::Secret::new(key.into()).fingerprint();
     let gw = Gateway::start(&config(
         "",
         &[
-            endpoint("relay-rejects", &rejecting.url(), "k", 1)
+            endpoint("relay-rejects", &rejecting.url(), key, 1)
                 + "    budget: {daily_usd: 5}\n",
             endpoint("anthropic-main", &healthy.url(), "k", 2)
                 + "    price: {input: 3.0, output: 15.0, cache_read: 0.3}\n    budget: {daily_usd: 1, monthly_usd: 20}\n",
@@ -126,6 +142,8 @@ async fn the_status_page_shows_an_auth_failed_endpoint_the_days_usage_and_cache_
         ">other<",
         "cache saved today",
         "live · updated",
+        &format!("key {fingerprint}"),
+        "requests 812 of 1000, tokens 41% left, <span data-reset",
     ] {
         assert!(
             dom.contains(expected),
@@ -135,6 +153,10 @@ async fn the_status_page_shows_an_auth_failed_endpoint_the_days_usage_and_cache_
     assert!(
         dom.contains(r#"id="down" hidden"#),
         "the page says the gateway cannot be reached"
+    );
+    assert!(
+        !dom.contains("…cted") && !dom.contains(key),
+        "a part of the key is on the page (saved in target/browser/admin.html)"
     );
 
     let shot = out.join("admin.png");

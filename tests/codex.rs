@@ -627,3 +627,45 @@ fn codex_through_the_gateway_to_a_gemini_endpoint_completes_a_plain_turn() {
         "the model is in the path: {sent:#}"
     );
 }
+
+/// Codex names its session in three headers and in the body's `prompt_cache_key`, the same id in
+/// all four and in both requests of a turn: the gateway keeps the turn on one of two endpoints
+/// that otherwise take turns, so the second request finds the first one's prompt cache.
+#[test]
+fn codex_keeps_a_conversation_on_the_endpoint_that_served_its_first_request() {
+    if !codex_is_installed(
+        "codex_keeps_a_conversation_on_the_endpoint_that_served_its_first_request",
+    ) {
+        return;
+    }
+    let (command, marker) = marker_command();
+    let (one, two) = (shell_mock(&command), shell_mock(&command));
+    let endpoint = |id: &str, mock: &MockUpstream| {
+        format!(
+            "  - id: {id}\n    api: responses\n    base_url: {}/v1\n    api_key: {API_KEY}\n",
+            mock.url()
+        )
+    };
+    let gw = Gateway::start(&common::config(
+        "balancer:\n  strategy: round_robin\n",
+        &[endpoint("one", &one), endpoint("two", &two)],
+    ));
+    shell_round_trip(
+        Launch::Direct(&format!("{}/v1", gw.url)),
+        "gpt-5.5",
+        &marker,
+    );
+    let (seen, idle) = match (one.requests(), two.requests()) {
+        (seen, idle) if idle.is_empty() => (seen, idle),
+        (idle, seen) => (seen, idle),
+    };
+    assert!(idle.is_empty(), "both endpoints served the turn");
+    check_round_trip_requests(&seen, &marker);
+    let session = seen[0].header("session-id").expect("a session-id header");
+    for request in &seen {
+        for name in ["session-id", "thread-id", "x-client-request-id"] {
+            assert_eq!(request.header(name), Some(session), "{name}");
+        }
+        assert_eq!(body(request)["prompt_cache_key"].as_str(), Some(session));
+    }
+}

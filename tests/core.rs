@@ -505,7 +505,16 @@ async fn the_admin_status_never_shows_a_key() {
     post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
     let status = gw.status().await.to_string();
     assert!(!status.contains("abcdefghijklmnop"), "{status}");
-    assert!(status.contains("wxyz"), "a four-character hint at most");
+    assert!(
+        !status.contains("wxyz"),
+        "not even its last characters: {status}"
+    );
+    let fingerprint =
+        switchyard::Secret::new("sk-live-abcdefghijklmnopqrstuvwxyz".into()).fingerprint();
+    assert!(
+        status.contains(&format!(r#""key_fingerprint":"{fingerprint}""#)),
+        "{status}"
+    );
     let health: serde_json::Value = get_json(&format!("{}/healthz", gw.url)).await;
     assert_eq!(health["status"], "ok");
     assert!(!gw.logs().contains("abcdefghijklmnop"));

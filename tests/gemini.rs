@@ -668,3 +668,34 @@ fn gemini_cli_through_the_gateway_to_an_anthropic_endpoint_with_its_router_call(
         "{router:#}"
     );
 }
+
+/// Gemini CLI names no session, but every request of a conversation begins with the same first
+/// content: the gateway keeps the round trip on one of two endpoints that otherwise take turns,
+/// so the second request finds the first one's prompt cache.
+#[test]
+fn gemini_cli_keeps_a_conversation_on_the_endpoint_that_served_its_first_request() {
+    if !gemini_is_installed(
+        "gemini_cli_keeps_a_conversation_on_the_endpoint_that_served_its_first_request",
+    ) {
+        return;
+    }
+    let (command, marker) = marker_command();
+    let (one, two) = (gemini_mock(Some(&command)), gemini_mock(Some(&command)));
+    let endpoint = |id: &str, mock: &MockUpstream| {
+        format!(
+            "  - id: {id}\n    api: gemini\n    base_url: {}\n    api_key: {API_KEY}\n",
+            mock.url()
+        )
+    };
+    let gw = common::Gateway::start(&common::config(
+        "balancer:\n  strategy: round_robin\n",
+        &[endpoint("one", &one), endpoint("two", &two)],
+    ));
+    shell_round_trip(&gw.url, Some("gemini-2.5-pro"), &marker);
+    let (seen, idle) = match (one.requests(), two.requests()) {
+        (seen, idle) if idle.is_empty() => (seen, idle),
+        (idle, seen) => (seen, idle),
+    };
+    assert!(idle.is_empty(), "both endpoints served the conversation");
+    check_round_trip_requests(&seen, Some("gemini-2.5-pro"), &marker);
+}

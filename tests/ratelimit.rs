@@ -468,3 +468,52 @@ async fn a_session_moves_off_its_endpoint_only_for_the_model_that_cools() {
         assert_eq!(send("opus").await.1, other);
     }
 }
+
+#[actix_rt::test]
+async fn the_limits_successful_answers_announce_are_shown_per_model_in_status() {
+    let a = Scripted::start(|req| match model_of(req).as_str() {
+        "haiku" => Reply::ok("haiku")
+            .header("x-ratelimit-limit-requests", "1000")
+            .header("x-ratelimit-remaining-requests", "812")
+            .header("x-ratelimit-reset-requests", "34s")
+            .header("x-ratelimit-limit-tokens", "100000")
+            .header("x-ratelimit-remaining-tokens", "41000")
+            .header("x-ratelimit-reset-tokens", "20s"),
+        _ => Reply::ok("opus")
+            .header("anthropic-ratelimit-requests-limit", "50")
+            .header("anthropic-ratelimit-requests-remaining", "49")
+            .header("anthropic-ratelimit-requests-reset", "2099-01-01T00:00:00Z"),
+    });
+    let gw = Gateway::start(&config("", &[endpoint("a", &a.url, "k", 1)]));
+    for model in ["haiku", "opus"] {
+        assert_eq!(post(&gw.url, "/v1/messages", body_for(model)).await.0, 200);
+    }
+    let status = gw.status().await;
+    let limits = &status["endpoints"][0]["rate_limits"];
+    assert_eq!(limits[0]["model"], "opus", "newest first: {limits}");
+    assert_eq!(limits[0]["requests"]["remaining"], 49);
+    assert_eq!(limits[0]["requests"]["resets_at"], "2099-01-01T00:00:00Z");
+    assert_eq!(limits[1]["model"], "haiku");
+    assert_eq!(limits[1]["requests"]["limit"], 1000);
+    assert_eq!(limits[1]["requests"]["remaining"], 812);
+    assert_eq!(limits[1]["tokens"]["remaining"], 41000);
+    let reset = limits[1]["tokens"]["reset_in_s"].as_f64().expect("a reset");
+    assert!((15.0..=20.0).contains(&reset), "{limits}");
+    assert!(limits[1]["input_tokens"].is_null());
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["status", "--url", &gw.url])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("switchyard status");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}");
+    assert!(
+        table.contains("a (haiku)  requests 812 of 1000, tokens 41% left, resets in "),
+        "{table}"
+    );
+    assert!(
+        table.contains("a (opus)   requests 49 of 50, resets in "),
+        "{table}"
+    );
+}

@@ -5,7 +5,8 @@
 
 pub mod usage;
 
-use crate::balancer::{Balancer, FindEndpoint, StatusOfAll};
+use crate::balancer::sessions::SessionStats;
+use crate::balancer::{Balancer, FindEndpoint, SessionsOfAll, StatusOfAll};
 use crate::config::LiveConfig;
 use crate::edge::call::ClientCall;
 use crate::endpoint::health::State;
@@ -88,6 +89,8 @@ pub struct StatusReport {
     pub config_error: Option<String>,
     pub totals: Totals,
     pub endpoints: Vec<EndpointSnapshot>,
+    /// Sticky sessions: how many are bound, and how often one moved off its endpoint.
+    pub sessions: SessionStats,
     /// How the usage history file is doing.
     pub usage_store: StoreHealth,
 }
@@ -127,6 +130,10 @@ pub async fn status_report(
         .send(StatusOfAll)
         .await
         .map_err(|e| GatewayError::Internal(format!("the balancer did not answer: {e}")))?;
+    let sessions = balancer
+        .send(SessionsOfAll)
+        .await
+        .map_err(|e| GatewayError::Internal(format!("the balancer did not answer: {e}")))?;
     let config = live.get();
     Ok(StatusReport {
         version: VERSION,
@@ -138,6 +145,7 @@ pub async fn status_report(
         config_error: live.error().map(|e| e.to_string()),
         totals: Totals::of(&endpoints),
         endpoints,
+        sessions,
         usage_store: usage.health(),
     })
 }

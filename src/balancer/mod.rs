@@ -115,6 +115,9 @@ pub struct Selected {
     pub endpoint: Arc<EndpointConfig>,
     pub addr: EndpointAddr,
     pub claim: Claim,
+    /// The request's session was bound to this other endpoint, and moved (that one was out or
+    /// failed the request).
+    pub session_moved_from: Option<String>,
 }
 
 /// Why no endpoint could be chosen for an attempt: a sentence a user can act on.
@@ -180,7 +183,8 @@ impl Handler<SelectEndpoint> for Balancer {
         let session = msg.session.filter(|_| self.sessions_enabled);
         let bound = session
             .as_ref()
-            .and_then(|key| self.sessions.get(key.as_str(), now));
+            .and_then(|key| self.sessions.get(key.as_str(), now))
+            .unwrap_or_default();
         let wanted = plan::Wanted {
             model: msg.model.as_deref(),
             api: msg.api,
@@ -199,6 +203,9 @@ impl Handler<SelectEndpoint> for Balancer {
             Ok(plan) => plan,
             Err(no) => return Box::pin(fut::ready(Err(no))),
         };
+        let session_endpoint = plan
+            .session_endpoint
+            .map(|i| self.members[i].config.id.clone());
         let search = Search {
             sticky: plan.sticky.map(|i| self.members[i].clone()),
             asks: plan
@@ -215,9 +222,17 @@ impl Handler<SelectEndpoint> for Balancer {
             search
                 .run()
                 .into_actor(self)
-                .map(move |(result, keep_binding), act, _ctx| {
+                .map(move |(mut result, keep_binding), act, _ctx| {
                     if let Some(key) = &session {
-                        act.after_search(key.as_str(), &result, keep_binding);
+                        let moved = act.after_search(
+                            key.as_str(),
+                            &result,
+                            keep_binding,
+                            session_endpoint.as_deref(),
+                        );
+                        if let Ok(chosen) = &mut result {
+                            chosen.session_moved_from = moved;
+                        }
                     }
                     result
                 }),
@@ -226,18 +241,26 @@ impl Handler<SelectEndpoint> for Balancer {
 }
 
 impl Balancer {
-    /// Binds the session to the endpoint chosen, or unbinds it from one that is out; a binding
-    /// that must stay (the endpoint only cools for this model) is left as it is.
-    fn after_search(&mut self, key: &str, result: &Result<Selected, NoEndpoint>, keep: bool) {
+    /// Binds the session to the endpoint chosen in place of `own` (the session's endpoint for
+    /// this request, if it has one), or unbinds that one when nothing could serve; a binding that
+    /// must stay (the endpoint only cools for this model) is left as it is. Answers the endpoint
+    /// the session moved off, if it moved.
+    fn after_search(
+        &mut self,
+        key: &str,
+        result: &Result<Selected, NoEndpoint>,
+        keep: bool,
+        own: Option<&str>,
+    ) -> Option<String> {
         let now = Instant::now();
-        match result {
-            _ if keep => {}
-            Ok(chosen) => self.sessions.bind(key, &chosen.endpoint.id, now),
-            Err(_) => {
-                if let Some(bound) = self.sessions.get(key, now).map(str::to_string) {
-                    self.sessions.unbind_endpoint(&bound);
-                }
+        match (result, own) {
+            _ if keep => None,
+            (Ok(chosen), _) => self.sessions.bind(key, &chosen.endpoint.id, own, now),
+            (Err(_), Some(own)) => {
+                self.sessions.unbind(key, own);
+                None
             }
+            (Err(_), None) => None,
         }
     }
 }
@@ -260,6 +283,9 @@ impl Search {
         // A session moves off its endpoint only when the endpoint itself is out; when just this
         // request's model cools there, the binding stays for the session's other models.
         let mut keep_binding = self.keep_session;
+        // The session's endpoint, when it turned the request down: it has its say in why nothing
+        // could serve (a rate limit of its own is one).
+        let mut refused_sticky: Option<(Member, HealthAnswer)> = None;
         if let Some(member) = self.sticky.take() {
             let answer = ask(&member, true, self.model.clone()).await;
             if let Some(claim) = answer.as_ref().and_then(|a| a.claim) {
@@ -268,18 +294,22 @@ impl Search {
             keep_binding = answer.is_some_and(|a| {
                 a.rate_limited_until.is_some() && matches!(a.state, State::Healthy | State::Unknown)
             });
+            refused_sticky = answer.map(|a| (member, a));
         }
         if let Some(strategy) = self.by_load {
             self.weigh_first_pair(strategy).await;
         }
         // Filled only when an endpoint turns the request down (the usual first one takes it).
-        let mut answers: Vec<(usize, HealthAnswer)> = Vec::new();
-        for (i, member) in self.asks.iter().enumerate() {
+        let mut answers: Vec<(&Member, HealthAnswer)> = Vec::new();
+        if let Some((member, answer)) = &refused_sticky {
+            answers.push((member, *answer));
+        }
+        for member in &self.asks {
             if let Some(answer) = ask(member, true, self.model.clone()).await {
                 if let Some(claim) = answer.claim {
                     return (Ok(selected(member, claim)), keep_binding);
                 }
-                answers.push((i, answer));
+                answers.push((member, answer));
             }
         }
         (self.nothing_claimed(&answers).await, keep_binding)
@@ -330,7 +360,7 @@ impl Search {
     /// soonest-back ejected one (first attempts only), or the states that kept them out.
     async fn nothing_claimed(
         &self,
-        answers: &[(usize, HealthAnswer)],
+        answers: &[(&Member, HealthAnswer)],
     ) -> Result<Selected, NoEndpoint> {
         let now = Instant::now();
         let only: Vec<HealthAnswer> = answers.iter().map(|(_, a)| *a).collect();
@@ -344,10 +374,9 @@ impl Search {
         let soonest_ejected = answers
             .iter()
             .filter(|(_, a)| a.state == State::Ejected)
-            .filter_map(|(i, a)| a.available_at.map(|t| (t, *i)))
-            .min();
-        if let (true, Some((_, i))) = (self.allow_panic, soonest_ejected) {
-            let member = &self.asks[i];
+            .filter_map(|(member, a)| a.available_at.map(|t| (t, *member)))
+            .min_by_key(|(t, _)| *t);
+        if let (true, Some((_, member))) = (self.allow_panic, soonest_ejected) {
             if let Ok(answer) = member.addr.send(ClaimInPanic).await {
                 if let Some(claim) = answer.claim {
                     return Ok(selected(member, claim));
@@ -396,6 +425,7 @@ fn selected(member: &Member, claim: Claim) -> Selected {
         endpoint: member.config.clone(),
         addr: member.addr.clone(),
         claim,
+        session_moved_from: None,
     }
 }
 
@@ -439,6 +469,19 @@ impl Handler<StatusOfAll> for Balancer {
             }
             out
         })
+    }
+}
+
+/// Reads the sticky sessions' figures.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "sessions::SessionStats")]
+pub struct SessionsOfAll;
+
+impl Handler<SessionsOfAll> for Balancer {
+    type Result = MessageResult<SessionsOfAll>;
+
+    fn handle(&mut self, _msg: SessionsOfAll, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.sessions.stats(self.sessions_enabled, Instant::now()))
     }
 }
 

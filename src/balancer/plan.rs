@@ -20,13 +20,16 @@ pub struct Wanted<'a> {
     pub prefer: Option<Api>,
     /// Endpoints this request already tried.
     pub exclude: &'a [Arc<str>],
-    /// The endpoint the request's session is bound to, if any.
-    pub bound: Option<&'a str>,
+    /// The endpoints the request's session is bound to, most recent first (none without one).
+    pub bound: &'a [String],
 }
 
 /// Whom to ask, in which order (indices into the member list).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// The session's endpoint for this request: the first of its endpoints that serves the
+    /// model and speaks the path's API, whether or not this request tried it already.
+    pub session_endpoint: Option<usize>,
     /// The session's endpoint, asked first (when it can serve and was not tried).
     pub sticky: Option<usize>,
     /// The others, in the strategy's order.
@@ -93,17 +96,21 @@ pub fn plan<C: AsRef<EndpointConfig>>(
         first.extend(rest);
         order = first;
     }
-    let sticky = wanted.bound.and_then(|bound| {
-        let at = order
-            .iter()
-            .position(|&i| members[i].as_ref().id == bound)?;
-        // A session's endpoint of another API does not stand before one the call belongs to.
-        if preferred.is_some_and(|api| !speaks(&order[at], api)) {
-            return None;
-        }
+    // A session's endpoint of another API does not stand before one the call belongs to.
+    let session_endpoint = wanted.bound.iter().find_map(|id| {
+        let i = members.iter().position(|m| m.as_ref().id == *id)?;
+        let m = members[i].as_ref();
+        let serves = wanted.model.map_or(true, |model| m.serves(model))
+            && wanted.api.map_or(true, |api| m.api == api)
+            && preferred.map_or(true, |api| m.api == api);
+        serves.then_some(i)
+    });
+    let sticky = session_endpoint.and_then(|i| {
+        let at = order.iter().position(|&j| j == i)?;
         Some(order.remove(at))
     });
     Ok(Plan {
+        session_endpoint,
         sticky,
         order,
         by_load,
@@ -236,32 +243,44 @@ mod tests {
     #[test]
     fn the_sessions_endpoint_is_asked_first_unless_it_was_tried() {
         let m = three();
+        let (bound_c, bound_a) = (["c".to_string()], ["a".to_string()]);
         let wanted = Wanted {
-            bound: Some("c"),
+            bound: &bound_c,
             ..Wanted::default()
         };
         let p = planned(&m, wanted, Strategy::Priority).unwrap();
         assert_eq!((p.sticky, p.order), (Some(2), vec![0, 1]));
+        assert_eq!(p.session_endpoint, Some(2));
         let tried = [Arc::from("c")];
         let wanted = Wanted {
-            bound: Some("c"),
+            bound: &bound_c,
             exclude: &tried,
             ..Wanted::default()
         };
+        let p = planned(&m, wanted, Strategy::Priority).unwrap();
+        assert_eq!(p.sticky, None);
         assert_eq!(
-            planned(&m, wanted, Strategy::Priority).unwrap().sticky,
-            None
+            p.session_endpoint,
+            Some(2),
+            "still the session's, though tried"
         );
         // A session bound to an endpoint that cannot serve the model is not asked.
         let wanted = Wanted {
-            bound: Some("a"),
+            bound: &bound_a,
             model: Some("gpt-4o"),
             ..Wanted::default()
         };
-        assert_eq!(
-            planned(&m, wanted, Strategy::Priority).unwrap().sticky,
-            None
-        );
+        let p = planned(&m, wanted, Strategy::Priority).unwrap();
+        assert_eq!((p.sticky, p.session_endpoint), (None, None));
+        // The first of the session's endpoints that serves the model is asked.
+        let bound = ["a".to_string(), "c".to_string()];
+        let wanted = Wanted {
+            bound: &bound,
+            model: Some("gpt-4o"),
+            ..Wanted::default()
+        };
+        let p = planned(&m, wanted, Strategy::Priority).unwrap();
+        assert_eq!((p.sticky, p.order), (Some(2), vec![1]));
     }
 
     #[test]
@@ -310,13 +329,14 @@ mod tests {
 
     #[test]
     fn a_call_of_one_api_asks_that_apis_endpoints_first_even_before_the_sessions() {
+        let bound_chat = ["chat".to_string()];
         let members = members(
             "  - {id: chat, base_url: 'https://a.example/v1', api_key: k, api: openai, priority: 1}\n  \
              - {id: msgs, base_url: 'https://b.example', api_key: k, priority: 2}\n",
         );
         let wanted = Wanted {
             prefer: Some(Api::Anthropic),
-            bound: Some("chat"),
+            bound: &bound_chat,
             ..Wanted::default()
         };
         let plan = plan(

@@ -43,6 +43,81 @@ pub struct EndpointView {
     pub base_url: Option<String>,
     /// Models rate-limited on this endpoint while it serves the others.
     pub model_cooldowns: Vec<CooldownView>,
+    /// The rate limits the upstream last announced, per model or for the endpoint.
+    pub rate_limits: Vec<LimitsView>,
+}
+
+/// The rate limits one model (or, without a model, the endpoint) was last announced.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LimitsView {
+    pub model: Option<String>,
+    pub requests: Option<BudgetView>,
+    pub tokens: Option<BudgetView>,
+    pub input_tokens: Option<BudgetView>,
+    pub output_tokens: Option<BudgetView>,
+}
+
+/// One budget of an upstream's rate limits.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(default)]
+pub struct BudgetView {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    pub reset_in_s: Option<f64>,
+}
+
+/// "requests 812 of 1000, tokens 41% left, resets in 34 s": what is left of each budget (requests
+/// counted, tokens as a share of the limit), and when the budget with the least left is whole
+/// again. Empty when nothing is known.
+pub fn describe_limits(limits: &LimitsView) -> String {
+    let budgets = [
+        ("requests", limits.requests),
+        ("tokens", limits.tokens),
+        ("input tokens", limits.input_tokens),
+        ("output tokens", limits.output_tokens),
+    ];
+    let mut parts = Vec::new();
+    // The budget with the smallest share left decides when things get better.
+    let mut tightest: Option<(f64, Option<f64>)> = None;
+    for (name, budget) in budgets {
+        let Some(BudgetView {
+            limit,
+            remaining: Some(remaining),
+            reset_in_s,
+        }) = budget
+        else {
+            continue;
+        };
+        let share = limit
+            .filter(|l| *l > 0)
+            .map(|l| remaining as f64 / l as f64);
+        parts.push(match (name, limit, share) {
+            ("requests", Some(limit), _) => format!("requests {remaining} of {limit}"),
+            (_, _, Some(share)) => format!("{name} {:.0}% left", (share * 100.0).floor()),
+            _ => format!("{name} {remaining} left"),
+        });
+        let share = share.unwrap_or(1.0);
+        if tightest.map_or(true, |(least, _)| share < least) {
+            tightest = Some((share, reset_in_s));
+        }
+    }
+    match tightest.and_then(|(_, reset)| reset) {
+        Some(secs) if secs > 0.0 => parts.push(format!("resets in {}", reset_words(secs))),
+        Some(_) => parts.push("reset since".to_string()),
+        None => {}
+    }
+    parts.join(", ")
+}
+
+/// `34 s`, `5 min`, `2 h`: a reset's distance, as precise as it is useful.
+fn reset_words(secs: f64) -> String {
+    let secs = secs.ceil() as u64;
+    match secs {
+        s if s < 90 => format!("{s} s"),
+        s if s < 90 * 60 => format!("{} min", s.div_ceil(60)),
+        s => format!("{} h", s.div_ceil(3600)),
+    }
 }
 
 /// One model's cooldown on an endpoint.
@@ -159,6 +234,32 @@ pub fn render_status_table(report: &StatusView, colour: bool) -> String {
         }
         line(cells, &mut out);
     }
+    let limits: Vec<(String, String)> = report
+        .endpoints
+        .iter()
+        .flat_map(|e| {
+            e.rate_limits.iter().filter_map(move |l| {
+                let what = describe_limits(l);
+                let who = match &l.model {
+                    Some(model) => format!("{} ({model})", text(e.id.as_deref(), "?")),
+                    None => text(e.id.as_deref(), "?"),
+                };
+                (!what.is_empty()).then(|| (escape_controls(&who).into_owned(), what))
+            })
+        })
+        .collect();
+    if !limits.is_empty() {
+        out.push_str("\nrate limits the upstreams announced:\n");
+        let width = limits
+            .iter()
+            .map(|(who, _)| who.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (who, what) in limits {
+            let pad = width - who.chars().count();
+            out.push_str(&format!("  {who}{}  {what}\n", " ".repeat(pad)));
+        }
+    }
     out
 }
 
@@ -258,6 +359,41 @@ mod tests {
         assert!(lines[4].contains("limited: opus 12s"), "{}", lines[4]);
         let coloured = render_status_table(&view(report), true);
         assert!(coloured.contains("\x1b[31mauth_failed\x1b[0m"));
+    }
+
+    #[test]
+    fn rate_limits_are_told_in_words_with_the_tightest_budgets_reset() {
+        let limits: LimitsView = serde_json::from_value(serde_json::json!({
+            "model": null,
+            "requests": {"limit": 1000, "remaining": 812, "reset_in_s": 2.0},
+            "tokens": {"limit": 100000, "remaining": 41500, "reset_in_s": 33.2},
+            "output_tokens": {"limit": null, "remaining": 900, "reset_in_s": null}
+        }))
+        .unwrap();
+        assert_eq!(
+            describe_limits(&limits),
+            "requests 812 of 1000, tokens 41% left, output tokens 900 left, resets in 34 s"
+        );
+        let passed: LimitsView = serde_json::from_value(serde_json::json!({
+            "requests": {"limit": 50, "remaining": 0, "reset_in_s": 0.0}
+        }))
+        .unwrap();
+        assert_eq!(describe_limits(&passed), "requests 0 of 50, reset since");
+        assert_eq!(describe_limits(&LimitsView::default()), "");
+        assert_eq!(reset_words(600.0), "10 min");
+        assert_eq!(reset_words(7200.0), "2 h");
+        let report = serde_json::json!({
+            "endpoints": [
+                {"id": "a", "state": "healthy", "rate_limits": [
+                    {"model": "opus", "requests": {"limit": 1000, "remaining": 812, "reset_in_s": 34.0}}]},
+                {"id": "b", "state": "healthy", "rate_limits": []}
+            ]
+        });
+        let table = render_status_table(&view(report), false);
+        assert!(
+            table.ends_with("rate limits the upstreams announced:\n  a (opus)  requests 812 of 1000, resets in 34 s\n"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -184,6 +184,7 @@ mod tests {
             latency: Duration::from_millis(5),
             model: None,
             budget_used_up: None,
+            limits: None,
         })
         .await
         .unwrap();

@@ -4,6 +4,7 @@
 
 mod budget;
 pub mod health;
+pub mod limits_seen;
 pub mod model_cooldowns;
 pub mod probe;
 pub mod rtt;
@@ -12,11 +13,12 @@ mod snapshot;
 pub use budget::SeedSpend;
 pub use snapshot::EndpointSnapshot;
 
-use crate::config::{EndpointConfig, HealthPolicy, ProbeKind, Timeouts};
+use crate::config::{EndpointConfig, HealthPolicy, ProbeKind, RateLimitScope, Timeouts};
 use crate::upstream::outcome::{TransportError, UpstreamError};
 use crate::usage::BudgetTracker;
 use actix::prelude::*;
 use health::{Claim, EndpointHealth, State, Transition};
+use limits_seen::LimitsSeen;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -58,6 +60,10 @@ pub struct Endpoint {
     restarts: u32,
     /// Spend in the current UTC day and month against `config.budget` (see `budget.rs`).
     budget: BudgetTracker,
+    /// The rate limits the upstream's latest answers announced.
+    limits_seen: LimitsSeen,
+    /// Whether rate limits are kept per model.
+    rate_limit_scope: RateLimitScope,
 }
 
 impl Endpoint {
@@ -77,6 +83,8 @@ impl Endpoint {
                 config.budget.unwrap_or_default(),
                 std::time::SystemTime::now(),
             ),
+            limits_seen: LimitsSeen::default(),
+            rate_limit_scope: policy.rate_limit_scope,
             config,
         }
     }
@@ -126,6 +134,7 @@ impl Endpoint {
     fn snapshot(&self) -> EndpointSnapshot {
         let mut snapshot = EndpointSnapshot::of(&self.config, &self.health, Instant::now());
         snapshot.actor_restarts = self.restarts;
+        snapshot.rate_limits = self.limits_seen.snapshot(std::time::SystemTime::now());
         self.add_budget(&mut snapshot);
         snapshot
     }
@@ -344,6 +353,8 @@ pub struct RequestSucceeded {
     pub model: Option<Arc<str>>,
     /// The answer's rate-limit headers said a budget is used up for this long.
     pub budget_used_up: Option<Duration>,
+    /// What the answer's rate-limit headers said, if it had any.
+    pub limits: Option<crate::upstream::ratelimit::RateLimits>,
 }
 
 /// The attempt failed, for the reason the request path found (classified there, not here).
@@ -464,6 +475,15 @@ impl Handler<RequestSucceeded> for Endpoint {
     fn handle(&mut self, msg: RequestSucceeded, ctx: &mut Self::Context) {
         let work = self.guarded(ctx, "RequestSucceeded", move |act, ctx| {
             act.record_success(msg.claim, msg.status, msg.latency);
+            if let Some(limits) = msg.limits {
+                let by_model = act.rate_limit_scope == RateLimitScope::Model;
+                act.limits_seen.record(
+                    msg.model.as_deref(),
+                    by_model,
+                    limits,
+                    std::time::SystemTime::now(),
+                );
+            }
             if let Some(wait) = msg.budget_used_up {
                 log::warn!(
                     "endpoint {}: the upstream says its budget{} is used up; resting it for {:.1}s before a 429",
@@ -553,6 +573,7 @@ impl Handler<Reset> for Endpoint {
         let work = self.guarded(ctx, "Reset", move |act, ctx| {
             let durable = act.durable();
             act.health.reset(Instant::now());
+            act.limits_seen.clear();
             log::info!("endpoint {}: reset by operator", act.config.id);
             act.report_durable(durable);
             act.schedule_probe(ctx);
@@ -574,6 +595,11 @@ impl Handler<Reconfigure> for Endpoint {
                 } else {
                     act.health.disable(now);
                 }
+            }
+            if msg.policy.rate_limit_scope != act.rate_limit_scope {
+                // Limits kept per model no longer answer for the endpoint, nor the other way.
+                act.limits_seen.clear();
+                act.rate_limit_scope = msg.policy.rate_limit_scope;
             }
             act.health.set_policy(msg.policy);
             act.health

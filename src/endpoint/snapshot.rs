@@ -7,12 +7,13 @@ use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
-/// What `/admin/status` shows of one endpoint. Never the key: at most its last four characters.
+/// What `/admin/status` shows of one endpoint. Never the key, nor any part of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointSnapshot {
     pub id: String,
     pub base_url: String,
-    pub key_hint: String,
+    /// The first 8 hex digits of the key's SHA-256 (empty for a short key): which key is in use.
+    pub key_fingerprint: String,
     pub state: State,
     /// Whether the endpoint would take a request now (the health machine's own answer: an
     /// ended cooldown is selectable before its state word changes).
@@ -44,6 +45,9 @@ pub struct EndpointSnapshot {
     pub budget: Option<crate::usage::BudgetSnapshot>,
     /// Models rate-limited here (with `rate_limit_scope: model`), soonest end first.
     pub model_cooldowns: Vec<super::model_cooldowns::ModelCooldown>,
+    /// The rate limits the upstream's latest successful answers announced (per model with
+    /// `rate_limit_scope: model`), newest first.
+    pub rate_limits: Vec<super::limits_seen::LimitsSnapshot>,
 }
 
 impl EndpointSnapshot {
@@ -64,7 +68,7 @@ impl EndpointSnapshot {
         EndpointSnapshot {
             id: config.id.clone(),
             base_url: config.base_url.clone(),
-            key_hint: config.api_key.hint(),
+            key_fingerprint: config.api_key.fingerprint(),
             state: health.state(),
             selectable: health.is_selectable(now),
             enabled: health.is_enabled(),
@@ -89,6 +93,7 @@ impl EndpointSnapshot {
             actor_restarts: 0,
             budget: None,
             model_cooldowns: health.model_cooldowns(now),
+            rate_limits: Vec::new(),
         }
     }
 }

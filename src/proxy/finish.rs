@@ -70,6 +70,8 @@ pub struct Finish {
     bytes: u64,
     /// Retried once without the thinking blocks another upstream signed.
     rectified: bool,
+    /// The request's session moved off this endpoint (it was out, or failed the request).
+    session_moved_from: Option<String>,
     /// The attempt in flight or being relayed: reported when the request ends.
     attempt: Option<Attempt>,
     /// The relayed answer's usage meter.
@@ -93,6 +95,7 @@ impl Finish {
             first_byte: None,
             bytes: 0,
             rectified: false,
+            session_moved_from: None,
             attempt: None,
             usage: None,
             done: false,
@@ -169,6 +172,12 @@ impl Finish {
     /// The thinking rectifier ran for this request.
     pub fn note_rectified(&mut self) {
         self.rectified = true;
+    }
+
+    /// The request's session moved off `endpoint` (the first such endpoint is told in the log).
+    pub fn note_session_moved(&mut self, endpoint: &str) {
+        self.session_moved_from
+            .get_or_insert_with(|| endpoint.to_string());
     }
 
     /// The head of the answer the client gets: who answered, its status, when its head came.
@@ -275,7 +284,7 @@ impl Finish {
         let ctx = &self.ctx;
         log::info!(
             target: "switchyard::access",
-            "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}",
+            "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}{}",
             ctx.id.to_str().unwrap_or("-"),
             ctx.method,
             ctx.target.path(),
@@ -289,6 +298,10 @@ impl Finish {
             super::meter::log_words(usage.as_ref()),
             outcome,
             if self.rectified { " rectified" } else { "" },
+            self.session_moved_from
+                .as_deref()
+                .map(|from| format!(" session moved from {from}"))
+                .unwrap_or_default(),
             end.detail.map(|d| format!(" ({d})")).unwrap_or_default()
         );
     }

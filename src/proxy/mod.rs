@@ -4,6 +4,8 @@
 //! functions in [`decide`]; what the client gets is built in `respond.rs`.
 
 mod body;
+#[cfg(test)]
+mod cache_tests;
 pub mod context;
 pub mod decide;
 pub mod finish;
@@ -211,7 +213,7 @@ impl Relay<'_> {
             };
         let mut facts = request::request_facts(self.req.headers(), &body);
         if self.ctx().client == Api::Gemini {
-            request::gemini_facts(self.req.match_info().as_str(), &mut facts);
+            request::gemini_facts(self.req.match_info().as_str(), &body, &mut facts);
         }
         self.end.ctx_mut().facts = facts;
         if let Some(error) = self.model_refusal() {
@@ -226,6 +228,10 @@ impl Relay<'_> {
             if let (true, Some(previous)) = (progress.sent, progress.tried.last()) {
                 // The request moves on from the endpoint that failed it.
                 self.end.note_failed_over(previous);
+            }
+            if let Some(from) = &chosen.session_moved_from {
+                self.state.metrics.session_moved();
+                self.end.note_session_moved(from);
             }
             let endpoint = chosen.endpoint.clone();
             progress.tried.push(endpoint.wire.shared_id.clone());
@@ -353,10 +359,10 @@ impl Relay<'_> {
                 },
             };
             if !is_worth_reading(status) {
-                let wait =
-                    ratelimit::exhausted_budget_wait(answer.response.headers(), SystemTime::now());
+                let now = SystemTime::now();
+                let limits = ratelimit::rate_limits(answer.response.headers(), now);
                 if let Some(attempt) = self.end.attempt_mut() {
-                    attempt.budget_used_up(wait);
+                    attempt.limits_seen(limits, now);
                 }
                 return Outcome::Answered {
                     answer,

@@ -5,8 +5,9 @@
 use crate::endpoint::health::Claim;
 use crate::endpoint::{EndpointAddr, RequestAbandoned, RequestFailed, RequestSucceeded};
 use crate::upstream::outcome::UpstreamError;
+use crate::upstream::ratelimit::RateLimits;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// One attempt at one endpoint. Each of its reports consumes it, so exactly one outcome reaches
 /// the endpoint's actor; the request's [`super::finish::Finish`] holds it until one does.
@@ -19,6 +20,8 @@ pub struct Attempt {
     model: Option<Arc<str>>,
     /// The answer's rate-limit headers said a budget is used up for this long.
     budget_used_up: Option<Duration>,
+    /// What the answer's rate-limit headers said.
+    limits: Option<RateLimits>,
 }
 
 impl Attempt {
@@ -31,12 +34,15 @@ impl Attempt {
             latency: Duration::ZERO,
             model,
             budget_used_up: None,
+            limits: None,
         }
     }
 
-    /// The answer said a budget is used up for `wait`: the endpoint rests that model meanwhile.
-    pub fn budget_used_up(&mut self, wait: Option<Duration>) {
-        self.budget_used_up = wait;
+    /// What the answer's rate-limit headers said: the endpoint keeps it, and rests the model
+    /// while a budget is used up.
+    pub fn limits_seen(&mut self, limits: Option<RateLimits>, now: SystemTime) {
+        self.budget_used_up = limits.and_then(|l| l.used_up_wait(now));
+        self.limits = limits;
     }
 
     /// Records the response head: its status and the time it took to arrive.
@@ -58,6 +64,7 @@ impl Attempt {
             latency: self.latency,
             model: self.model,
             budget_used_up: self.budget_used_up,
+            limits: self.limits,
         });
     }
 

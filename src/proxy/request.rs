@@ -49,7 +49,7 @@ const MAX_FIELD: usize = 256;
 
 /// Reads the model, `stream` and session key from a request's headers and JSON body. Only the
 /// top level of the body is scanned, and only the values routing needs are parsed: `model`,
-/// `stream`, and `metadata` when no header names the session.
+/// `stream`, and `prompt_cache_key` or `metadata` when no header names the session.
 pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
     let mut facts = RequestFacts {
         session: header_session(headers),
@@ -99,25 +99,40 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
     }
     facts.stream = value("stream").is_some_and(|s| s == b"true");
     if facts.session.is_none() {
-        facts.session = value("metadata")
-            .and_then(|metadata| {
-                let members = scan::top_level_members(metadata).ok()?;
-                let user = members.iter().rev().find(|m| m.key == "user_id")?;
-                json_string(&metadata[user.value.clone()])
-            })
-            .filter(|u| !u.is_empty() && u.len() <= MAX_FIELD)
-            .map(|u| SessionKey::from_user(&u));
+        // OpenAI's cache key (Chat and Responses; Codex CLI sends its session id in it), then the
+        // user an Anthropic request names (Claude Code's carries its session).
+        let usable = |text: &Cow<'_, str>| !text.is_empty() && text.len() <= MAX_FIELD;
+        facts.session = value("prompt_cache_key")
+            .and_then(json_string)
+            .filter(usable)
+            .map(|key| SessionKey::from_cache_key(&key))
+            .or_else(|| {
+                value("metadata")
+                    .and_then(|metadata| {
+                        let members = scan::top_level_members(metadata).ok()?;
+                        let user = members.iter().rev().find(|m| m.key == "user_id")?;
+                        json_string(&metadata[user.value.clone()])
+                    })
+                    .filter(usable)
+                    .map(|u| SessionKey::from_user(&u))
+            });
     }
     facts
 }
 
 /// A Gemini client names its model and whether it streams in the path
 /// (`/v1beta/models/{model}:streamGenerateContent`), not the body: they replace what the body said.
-pub fn gemini_facts(path: &str, facts: &mut RequestFacts) {
+/// Gemini CLI names no session either (no header, nothing in the body), but every request of a
+/// conversation begins with the same first content (its `<session_context>` and the first
+/// prompt, resent unchanged): that content is the session, unless a header named one.
+pub fn gemini_facts(path: &str, body: &[u8], facts: &mut RequestFacts) {
     use crate::translate::{GeminiCall, GeminiMethod};
     let Some(call) = GeminiCall::of_path(path) else {
         return;
     };
+    if facts.session.is_none() && call.method != GeminiMethod::CountTokens {
+        facts.session = first_content(body).map(SessionKey::from_first_content);
+    }
     facts.stream = call.method == GeminiMethod::StreamGenerate;
     facts.model_problem = None;
     facts.model = None;
@@ -131,6 +146,18 @@ pub fn gemini_facts(path: &str, facts: &mut RequestFacts) {
     } else {
         facts.model = Some(Arc::from(model));
     }
+}
+
+/// The bytes of a Gemini request's first content (`contents[0]`), as the client wrote them.
+fn first_content(body: &[u8]) -> Option<&[u8]> {
+    let members = scan::top_level_members(body).ok()?;
+    let contents = &body[members
+        .iter()
+        .rev()
+        .find(|m| m.key == "contents")?
+        .value
+        .clone()];
+    scan::first_element(contents).map(|at| &contents[at])
 }
 
 /// The name `endpoint` receives for `model` ([`EndpointConfig::upstream_model`]), sharing
@@ -150,10 +177,12 @@ fn json_string(value: &[u8]) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The session a header names: `x-claude-code-session-id`, else `x-session-id`.
+/// The session a header names: `x-claude-code-session-id` (Claude Code), `x-session-id`, or
+/// `session-id` (Codex CLI, which sends its session id as `thread-id` and `x-client-request-id`
+/// too), in that order.
 fn header_session(headers: &HeaderMap) -> Option<SessionKey> {
-    use crate::upstream::headers::names::{X_CLAUDE_CODE_SESSION_ID, X_SESSION_ID};
-    [X_CLAUDE_CODE_SESSION_ID, X_SESSION_ID]
+    use crate::upstream::headers::names::{SESSION_ID, X_CLAUDE_CODE_SESSION_ID, X_SESSION_ID};
+    [X_CLAUDE_CODE_SESSION_ID, X_SESSION_ID, SESSION_ID]
         .iter()
         .find_map(|name| {
             headers
@@ -230,6 +259,72 @@ mod tests {
         assert_eq!(
             f.session.as_ref().map(SessionKey::as_str),
             Some("session:s2")
+        );
+    }
+
+    #[test]
+    fn codex_and_openai_clients_are_kept_apart_by_their_session_header_or_cache_key() {
+        let session = |headers: &[(&str, &str)], body: &str| {
+            request_facts(&h(headers), body.as_bytes())
+                .session
+                .map(|s| s.as_str().to_string())
+        };
+        // Codex CLI: `session-id` (and the same id as `prompt_cache_key` in its body).
+        let codex = r#"{"model":"gpt-5.5","prompt_cache_key":"01a2","input":[]}"#;
+        assert_eq!(
+            session(&[("session-id", "01a2"), ("thread-id", "01a2")], codex).as_deref(),
+            Some("session:01a2")
+        );
+        // Any Chat or Responses client's cache key, before an Anthropic user.
+        assert_eq!(session(&[], codex).as_deref(), Some("cache:01a2"));
+        assert_eq!(
+            session(
+                &[],
+                r#"{"prompt_cache_key":"k","metadata":{"user_id":"u"}}"#
+            )
+            .as_deref(),
+            Some("cache:k")
+        );
+        for unusable in [r#"{"prompt_cache_key":""}"#, r#"{"prompt_cache_key":7}"#] {
+            assert_eq!(session(&[], unusable), None, "{unusable}");
+        }
+        let long = format!(r#"{{"prompt_cache_key":"{}"}}"#, "k".repeat(300));
+        assert_eq!(session(&[], &long), None);
+    }
+
+    #[test]
+    fn a_gemini_conversation_is_known_by_its_first_content() {
+        let first = r#"{"role":"user","parts":[{"text":"<session_context>\nThis is the Gemini CLI."},{"text":"list files"}]}"#;
+        let turn = |rest: &str| {
+            format!(r#"{{"contents":[{first}{rest}],"systemInstruction":{{"parts":[]}}}}"#)
+        };
+        let facts = |path: &str, body: &str| {
+            let mut f = request_facts(&h(&[]), body.as_bytes());
+            gemini_facts(path, body.as_bytes(), &mut f);
+            f.session.map(|s| s.as_str().to_string())
+        };
+        let stream = "/v1beta/models/gemini-2.5-pro:streamGenerateContent";
+        let one = facts(stream, &turn("")).expect("a session");
+        let later = turn(
+            r#",{"role":"model","parts":[{"text":"a b"}]},{"role":"user","parts":[{"text":"more"}]}"#,
+        );
+        assert_eq!(facts(stream, &later).as_deref(), Some(one.as_str()));
+        let other = r#"{"contents":[{"role":"user","parts":[{"text":"another conversation"}]}]}"#;
+        assert_ne!(facts(stream, other).as_deref(), Some(one.as_str()));
+        assert!(one.starts_with("contents:") && !one.contains("session_context"));
+        // A counted request is no conversation; nothing to read is no session.
+        assert_eq!(
+            facts("/v1beta/models/gemini-2.5-pro:countTokens", &turn("")),
+            None
+        );
+        assert_eq!(facts(stream, r#"{"contents":[]}"#), None);
+        assert_eq!(facts(stream, "not json"), None);
+        // A header still names the session first.
+        let mut f = request_facts(&h(&[("x-session-id", "s")]), turn("").as_bytes());
+        gemini_facts(stream, turn("").as_bytes(), &mut f);
+        assert_eq!(
+            f.session.map(|s| s.as_str().to_string()).as_deref(),
+            Some("session:s")
         );
     }
 

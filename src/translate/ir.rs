@@ -8,7 +8,7 @@
 //! one turn besides the body and its translation.
 
 use super::errors::ErrorKind;
-use super::lazy::Json;
+use super::lazy::{Json, Out};
 use super::{Refusal, Tokens};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -17,6 +17,8 @@ use std::borrow::Cow;
 pub(crate) struct Request<'a> {
     /// System text given apart from the turns (Messages `system`, Responses `instructions`).
     pub system: Vec<Cow<'a, str>>,
+    /// Prompt-cache breakpoints on texts of `system`.
+    pub system_cache: CacheMarks<'a>,
     /// The conversation, read turn by turn as the writer asks for it.
     pub turns: Turns<'a>,
     pub tools: Vec<Tool<'a>>,
@@ -58,6 +60,90 @@ pub(crate) enum Role {
 pub(crate) struct Turn<'a> {
     pub role: Role,
     pub parts: Vec<Part<'a>>,
+    /// Prompt-cache breakpoints on some of `parts`.
+    pub cache: CacheMarks<'a>,
+}
+
+impl<'a> Turn<'a> {
+    /// A turn without cache breakpoints.
+    pub fn new(role: Role, parts: Vec<Part<'a>>) -> Turn<'a> {
+        Turn {
+            role,
+            parts,
+            cache: CacheMarks::default(),
+        }
+    }
+}
+
+/// Prompt-cache breakpoints on some items of a list (the parts of a turn, the texts of the
+/// system): each item's index and its `cache_control` as the client wrote it. Anthropic reads
+/// them, and so do the Anthropic-shaped Chat Completions relays (OpenRouter and others) on content
+/// parts; the other APIs cache on their own and have no such field.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CacheMarks<'a>(Vec<(usize, Json<'a>)>);
+
+impl<'a> CacheMarks<'a> {
+    /// Marks item `at` with `control` (an object: `{"type":"ephemeral"}`, with a `ttl` maybe).
+    pub fn mark(&mut self, at: usize, control: Option<Json<'a>>) {
+        if let Some(control) = control.filter(|c| c.is_object()) {
+            self.0.push((at, control));
+        }
+    }
+
+    /// The breakpoint on item `at`, if it has one.
+    pub fn at(&self, at: usize) -> Option<Json<'a>> {
+        self.0.iter().find(|(i, _)| *i == at).map(|(_, c)| *c)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The marks of a list that is appended to one of `offset` items.
+    pub fn shifted(self, offset: usize) -> impl Iterator<Item = (usize, Json<'a>)> {
+        self.0.into_iter().map(move |(i, c)| (i + offset, c))
+    }
+
+    /// Takes over marks already placed in a longer list.
+    pub fn extend(&mut self, marks: impl IntoIterator<Item = (usize, Json<'a>)>) {
+        self.0.extend(marks);
+    }
+}
+
+/// Texts and the cache breakpoints on them (a system, or a text-only content).
+pub(crate) type MarkedTexts<'a> = (Vec<Cow<'a, str>>, CacheMarks<'a>);
+
+/// `block` with the `cache_control` of its breakpoint, if it has one.
+pub(crate) fn with_cache_control<'a>(block: Out<'a>, cache: Option<Json<'a>>) -> Out<'a> {
+    match (block, cache) {
+        (Out::Object(mut members), Some(cache)) => {
+            members.push(("cache_control", cache.into()));
+            Out::Object(members)
+        }
+        (block, _) => block,
+    }
+}
+
+/// Texts as text blocks or parts (`{"type":"text","text":…}`, the form of Messages and of Chat
+/// content alike), each with its breakpoint.
+pub(crate) fn marked_texts<'a>(texts: Vec<Cow<'a, str>>, marks: &CacheMarks<'a>) -> Out<'a> {
+    Out::Array(
+        texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| {
+                with_cache_control(
+                    Out::Object(vec![("type", Out::from("text")), ("text", Out::from(text))]),
+                    marks.at(i),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The `cache_control` an object of the client's carries (`None` unless it is an object).
+pub(crate) fn cache_control<'a>(object: &super::lazy::Object<'a>) -> Option<Json<'a>> {
+    object.get("cache_control").filter(|c| c.is_object())
 }
 
 /// A piece of a turn or of an answer.
@@ -145,6 +231,8 @@ pub(crate) struct ToolResult<'a> {
     /// Text, images and documents.
     pub content: Vec<Part<'a>>,
     pub is_error: bool,
+    /// A prompt-cache breakpoint on the result (see [`CacheMarks`]).
+    pub cache: Option<Json<'a>>,
 }
 
 /// A tool the model may call.
@@ -156,6 +244,8 @@ pub(crate) struct Tool<'a> {
     pub schema: Option<Json<'a>>,
     /// A custom tool (Responses `custom`): it takes free text, described by this format (a grammar).
     pub custom: Option<Option<Json<'a>>>,
+    /// A prompt-cache breakpoint on the tools up to this one (see [`CacheMarks`]).
+    pub cache: Option<Json<'a>>,
 }
 
 impl Tool<'_> {

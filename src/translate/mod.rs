@@ -31,8 +31,12 @@
 //! ([`GeminiCall::of_path`]), so a Gemini client's request is translated with
 //! [`translate_gemini_request`], and a request for a Gemini upstream goes to [`gemini_path`].
 //!
+//! `cache_control` (on system blocks, content blocks, tool results and tools) is carried as
+//! [`ir::CacheMarks`] to the writers that have a place for it: Messages, and Chat Completions for a
+//! Claude model (the Anthropic-shaped relays read it on content parts).
+//!
 //! Dropped: prior `thinking` blocks for an OpenAI upstream, `top_k` (kept for Messages and
-//! Gemini), `cache_control`, `seed`,
+//! Gemini), `seed`,
 //! `service_tier`, `store`, a format's `strict` for a Messages upstream. Refused with a 400 naming
 //! the field: Chat `n > 1`, `logprobs`/`top_logprobs`, `logit_bias`, non-zero penalties, audio,
 //! for a Messages upstream `json_object` output (JSON without a schema) and a schema whose root is

@@ -245,6 +245,7 @@ mod tests {
             description: None,
             schema: None,
             custom: None,
+            cache: None,
         }
     }
 

@@ -60,6 +60,7 @@ pub mod names {
     pub const X_CLAUDE_CODE_SESSION_ID: HeaderName =
         HeaderName::from_static("x-claude-code-session-id");
     pub const X_SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
+    pub const SESSION_ID: HeaderName = HeaderName::from_static("session-id");
 }
 
 /// The values of a message's `Connection` headers, whose tokens name more hop-by-hop headers.

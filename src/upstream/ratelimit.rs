@@ -6,71 +6,146 @@
 use super::headers::{parse_go_duration, parse_rfc3339};
 use actix_web::http::header::{HeaderMap, HeaderName};
 use bytes::Bytes;
+use serde_json::value::RawValue;
+use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
-/// Anthropic's budgets: `-remaining` and its `-reset` (RFC 3339).
-const ANTHROPIC_BUDGETS: [(HeaderName, HeaderName); 4] = [
-    (
-        HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
-        HeaderName::from_static("anthropic-ratelimit-requests-reset"),
-    ),
-    (
-        HeaderName::from_static("anthropic-ratelimit-tokens-remaining"),
-        HeaderName::from_static("anthropic-ratelimit-tokens-reset"),
-    ),
-    (
-        HeaderName::from_static("anthropic-ratelimit-input-tokens-remaining"),
-        HeaderName::from_static("anthropic-ratelimit-input-tokens-reset"),
-    ),
-    (
-        HeaderName::from_static("anthropic-ratelimit-output-tokens-remaining"),
-        HeaderName::from_static("anthropic-ratelimit-output-tokens-reset"),
-    ),
+/// One budget's headers: `-limit`, `-remaining` and `-reset`.
+struct BudgetHeaders {
+    limit: HeaderName,
+    remaining: HeaderName,
+    reset: HeaderName,
+}
+
+/// Anthropic's budgets (`anthropic-ratelimit-{kind}-{limit,remaining,reset}`, the reset in RFC
+/// 3339), in [`Kind`] order.
+const ANTHROPIC_BUDGETS: [BudgetHeaders; 4] = [
+    BudgetHeaders {
+        limit: HeaderName::from_static("anthropic-ratelimit-requests-limit"),
+        remaining: HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
+        reset: HeaderName::from_static("anthropic-ratelimit-requests-reset"),
+    },
+    BudgetHeaders {
+        limit: HeaderName::from_static("anthropic-ratelimit-tokens-limit"),
+        remaining: HeaderName::from_static("anthropic-ratelimit-tokens-remaining"),
+        reset: HeaderName::from_static("anthropic-ratelimit-tokens-reset"),
+    },
+    BudgetHeaders {
+        limit: HeaderName::from_static("anthropic-ratelimit-input-tokens-limit"),
+        remaining: HeaderName::from_static("anthropic-ratelimit-input-tokens-remaining"),
+        reset: HeaderName::from_static("anthropic-ratelimit-input-tokens-reset"),
+    },
+    BudgetHeaders {
+        limit: HeaderName::from_static("anthropic-ratelimit-output-tokens-limit"),
+        remaining: HeaderName::from_static("anthropic-ratelimit-output-tokens-remaining"),
+        reset: HeaderName::from_static("anthropic-ratelimit-output-tokens-reset"),
+    },
 ];
-/// OpenAI's budgets: `x-ratelimit-remaining-*` and its `x-ratelimit-reset-*` (`6m0s`).
-const OPENAI_BUDGETS: [(HeaderName, HeaderName); 2] = [
-    (
-        HeaderName::from_static("x-ratelimit-remaining-requests"),
-        HeaderName::from_static("x-ratelimit-reset-requests"),
-    ),
-    (
-        HeaderName::from_static("x-ratelimit-remaining-tokens"),
-        HeaderName::from_static("x-ratelimit-reset-tokens"),
-    ),
+/// OpenAI's budgets (`x-ratelimit-{limit,remaining,reset}-{kind}`, the reset a Go duration such
+/// as `6m0s`): requests and tokens.
+const OPENAI_BUDGETS: [BudgetHeaders; 2] = [
+    BudgetHeaders {
+        limit: HeaderName::from_static("x-ratelimit-limit-requests"),
+        remaining: HeaderName::from_static("x-ratelimit-remaining-requests"),
+        reset: HeaderName::from_static("x-ratelimit-reset-requests"),
+    },
+    BudgetHeaders {
+        limit: HeaderName::from_static("x-ratelimit-limit-tokens"),
+        remaining: HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        reset: HeaderName::from_static("x-ratelimit-reset-tokens"),
+    },
 ];
 
-/// How long until the budgets that a successful answer's headers say are used up (remaining 0)
-/// come back: the latest of their resets. `None` when nothing is used up, or no reset is given.
-/// Called on every answer: the header names are made once, nothing is formatted or allocated.
-pub fn exhausted_budget_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// What one budget of an upstream's rate limits stood at when an answer came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Budget {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    /// When the budget is whole again.
+    pub reset: Option<SystemTime>,
+}
+
+/// What an answer's rate-limit headers say: Anthropic's four budgets, or OpenAI's requests and
+/// tokens. Made on every answer that carries them: no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateLimits {
+    pub requests: Option<Budget>,
+    pub tokens: Option<Budget>,
+    pub input_tokens: Option<Budget>,
+    pub output_tokens: Option<Budget>,
+}
+
+impl RateLimits {
+    /// The budgets with their names, in a fixed order.
+    pub fn budgets(&self) -> [(&'static str, Option<Budget>); 4] {
+        [
+            ("requests", self.requests),
+            ("tokens", self.tokens),
+            ("input_tokens", self.input_tokens),
+            ("output_tokens", self.output_tokens),
+        ]
+    }
+
+    /// How long until the budgets that are used up (remaining 0) are whole again: the latest of
+    /// their resets. `None` when nothing is used up, or no reset is given.
+    pub fn used_up_wait(&self, now: SystemTime) -> Option<Duration> {
+        self.budgets()
+            .into_iter()
+            .filter_map(|(_, budget)| budget)
+            .filter(|b| b.remaining == Some(0))
+            .filter_map(|b| b.reset?.duration_since(now).ok())
+            .filter(|wait| !wait.is_zero())
+            .max()
+    }
+}
+
+/// The rate limits an answer's headers announce, Anthropic's or OpenAI's; `None` when it names
+/// none. A budget is read when its `-remaining` header is there; a value that is no number (or a
+/// negative one) is left unknown. Header names are made once: an answer without rate-limit
+/// headers costs six failed look-ups.
+pub fn rate_limits(headers: &HeaderMap, now: SystemTime) -> Option<RateLimits> {
     let text = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    let used_up = |name: &HeaderName| text(name).and_then(|v| v.parse::<f64>().ok()) == Some(0.0);
-    let mut wait: Option<Duration> = None;
-    let mut consider = |w: Option<Duration>| {
-        if let Some(w) = w.filter(|w| !w.is_zero()) {
-            wait = Some(wait.map_or(w, |old| old.max(w)));
-        }
+    // Counts come as integers; a relay may write `0.0`.
+    let count = |name: &HeaderName| {
+        text(name)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .map(|n| n.min(u64::MAX as f64) as u64)
     };
-    for (remaining, reset) in &ANTHROPIC_BUDGETS {
-        if used_up(remaining) {
-            consider(
-                text(reset)
-                    .and_then(parse_rfc3339)
-                    .map(|at| at.duration_since(now).unwrap_or(Duration::ZERO)),
-            );
-        }
+    let budget = |h: &BudgetHeaders, reset: &dyn Fn(&str) -> Option<SystemTime>| {
+        text(&h.remaining)?;
+        Some(Budget {
+            limit: count(&h.limit),
+            remaining: count(&h.remaining),
+            reset: text(&h.reset).and_then(reset),
+        })
+    };
+    let anthropic_reset = |v: &str| parse_rfc3339(v);
+    let openai_reset = |v: &str| parse_go_duration(v).map(|d| now + d);
+    let [requests, tokens, input, output] = &ANTHROPIC_BUDGETS;
+    let mut limits = RateLimits {
+        requests: budget(requests, &anthropic_reset),
+        tokens: budget(tokens, &anthropic_reset),
+        input_tokens: budget(input, &anthropic_reset),
+        output_tokens: budget(output, &anthropic_reset),
+    };
+    if limits == RateLimits::default() {
+        let [requests, tokens] = &OPENAI_BUDGETS;
+        limits.requests = budget(requests, &openai_reset);
+        limits.tokens = budget(tokens, &openai_reset);
     }
-    for (remaining, reset) in &OPENAI_BUDGETS {
-        if used_up(remaining) {
-            consider(text(reset).and_then(parse_go_duration));
-        }
-    }
-    wait
+    (limits != RateLimits::default()).then_some(limits)
+}
+
+/// How long until the budgets that a successful answer's headers say are used up (remaining 0)
+/// come back: the latest of their resets. `None` when nothing is used up, or no reset is given.
+pub fn exhausted_budget_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    rate_limits(headers, now)?.used_up_wait(now)
 }
 
 /// Error `type` / `code` values that mean the account's balance, credit or quota is used up.
@@ -158,52 +233,136 @@ pub fn is_invalid_thinking_signature(status: u16, body: &[u8]) -> bool {
 /// turns extended thinking on and an assistant turn that used a tool lost its thinking block (the
 /// API refuses such a turn while thinking is on), thinking is turned off for this request.
 /// `None` when there is nothing to remove or the body is not a Messages request.
+///
+/// Only those blocks (and `thinking`) are cut out of the client's bytes: everything else, the
+/// other blocks included, goes as the client wrote it, so the same conversation is rewritten the
+/// same way on each of its requests and a longer one keeps the shorter one's bytes before it.
 pub fn without_thinking_blocks(body: &[u8]) -> Option<Bytes> {
-    let mut request: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let messages = request.get_mut("messages")?.as_array_mut()?;
-    let mut removed = false;
+    let members = crate::scan::top_level_members(body).ok()?;
+    let messages = &members.iter().rev().find(|m| m.key == "messages")?.value;
+    let list: Vec<&RawValue> = serde_json::from_slice(&body[messages.clone()]).ok()?;
+    let at = |raw: &RawValue| {
+        let start = raw.get().as_ptr() as usize - body.as_ptr() as usize;
+        start..start + raw.get().len()
+    };
+    let mut edits: Vec<(Range<usize>, Vec<u8>)> = Vec::new();
     let mut tool_turn_lost_thinking = false;
-    for message in messages.iter_mut() {
-        if message.get("role").and_then(|r| r.as_str()) != Some("assistant") {
-            continue;
-        }
-        let Some(content) = message.get_mut("content").and_then(|c| c.as_array_mut()) else {
+    for message in list {
+        let Ok(message) = serde_json::from_str::<Message<'_>>(message.get()) else {
             continue;
         };
-        let before = content.len();
-        content.retain(|block| {
-            !matches!(
-                block.get("type").and_then(|t| t.as_str()),
-                Some("thinking" | "redacted_thinking")
-            )
-        });
-        if content.len() == before {
+        let Some(content) = message
+            .content
+            .filter(|_| message.role.as_deref() == Some("assistant"))
+        else {
+            continue;
+        };
+        let Ok(blocks) = serde_json::from_str::<Vec<&RawValue>>(content.get()) else {
+            continue;
+        };
+        let mut kept: Vec<&str> = Vec::with_capacity(blocks.len());
+        let mut uses_tool = false;
+        for block in &blocks {
+            let kind = serde_json::from_str::<Block<'_>>(block.get())
+                .ok()
+                .and_then(|b| b.kind);
+            match kind.as_deref() {
+                Some("thinking" | "redacted_thinking") => continue,
+                Some("tool_use") => uses_tool = true,
+                _ => {}
+            }
+            kept.push(block.get());
+        }
+        if kept.len() == blocks.len() {
             continue;
         }
-        removed = true;
-        let uses_tool = content
-            .iter()
-            .any(|b| b.get("type").and_then(|t| t.as_str()) == Some("tool_use"));
         tool_turn_lost_thinking |= uses_tool;
-        if content.is_empty() {
+        let text = if kept.is_empty() {
             // A turn that was only thinking: the API refuses an empty assistant turn.
-            content.push(serde_json::json!({"type": "text", "text": "(thinking omitted)"}));
-        }
+            r#"[{"type":"text","text":"(thinking omitted)"}]"#.to_string()
+        } else {
+            format!("[{}]", kept.join(","))
+        };
+        edits.push((at(content), text.into_bytes()));
     }
-    if !removed {
+    if edits.is_empty() {
         return None;
     }
-    let thinking_on = request
-        .get("thinking")
-        .and_then(|t| t.get("type"))
-        .and_then(|t| t.as_str())
-        .is_some_and(|t| t != "disabled");
-    if thinking_on && tool_turn_lost_thinking {
-        if let Some(object) = request.as_object_mut() {
-            object.remove("thinking");
+    let thinking_on = |m: &crate::scan::Member<'_>| {
+        serde_json::from_slice::<Block<'_>>(&body[m.value.clone()])
+            .ok()
+            .and_then(|b| b.kind)
+            .is_some_and(|kind| kind != "disabled")
+    };
+    let thinking = members.iter().rev().find(|m| m.key == "thinking");
+    if tool_turn_lost_thinking && thinking.is_some_and(thinking_on) {
+        for (i, member) in members.iter().enumerate() {
+            if member.key == "thinking" {
+                edits.push((member_span(body, &members, i)?, Vec::new()));
+            }
         }
     }
-    serde_json::to_vec(&request).ok().map(Bytes::from)
+    edits.sort_by_key(|(range, _)| range.start);
+    let mut out = Vec::with_capacity(body.len());
+    let mut from = 0;
+    for (range, with) in edits {
+        out.extend_from_slice(&body[from..range.start]);
+        out.extend_from_slice(&with);
+        from = range.end;
+    }
+    out.extend_from_slice(&body[from..]);
+    Some(Bytes::from(out))
+}
+
+/// What the rectifier reads of a message.
+#[derive(serde::Deserialize)]
+struct Message<'a> {
+    #[serde(default, borrow)]
+    role: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Option<&'a RawValue>,
+}
+
+/// What the rectifier reads of a content block, or of `thinking`: its type.
+#[derive(serde::Deserialize)]
+struct Block<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The bytes top-level member `i` takes in `body` with the comma that joins it to a neighbour,
+/// so that cutting them out leaves the other members as they were.
+fn member_span(body: &[u8], members: &[crate::scan::Member<'_>], i: usize) -> Option<Range<usize>> {
+    let this = &members[i];
+    match (i.checked_sub(1), members.get(i + 1)) {
+        (Some(before), _) => Some(members[before].value.end..this.value.end),
+        (None, Some(next)) => {
+            Some(key_start(body, this.value.start)?..key_start(body, next.value.start)?)
+        }
+        (None, None) => Some(key_start(body, this.value.start)?..this.value.end),
+    }
+}
+
+/// Where the key of the member whose value starts at `value` begins (its opening quote).
+fn key_start(body: &[u8], value: usize) -> Option<usize> {
+    let before = &body[..value];
+    let colon = before.iter().rposition(|b| !b.is_ascii_whitespace())?;
+    let close = before[..colon]
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())?;
+    (body[colon] == b':' && body[close] == b'"').then_some(())?;
+    let mut i = close;
+    loop {
+        i = before[..i].iter().rposition(|b| *b == b'"')?;
+        let backslashes = before[..i]
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return Some(i);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +415,60 @@ mod tests {
         assert_eq!(
             exhausted_budget_wait(&h, now),
             Some(Duration::from_secs(360))
+        );
+    }
+
+    #[test]
+    fn every_budget_an_answer_names_is_read_with_its_limit_and_reset() {
+        let now = at("2026-11-23T10:00:00Z");
+        let h = headers(&[
+            ("anthropic-ratelimit-requests-limit", "1000"),
+            ("anthropic-ratelimit-requests-remaining", "812"),
+            ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:34Z"),
+            ("anthropic-ratelimit-input-tokens-limit", "400000"),
+            ("anthropic-ratelimit-input-tokens-remaining", "164000"),
+            (
+                "anthropic-ratelimit-input-tokens-reset",
+                "2026-11-23T10:00:05Z",
+            ),
+            ("anthropic-ratelimit-output-tokens-remaining", "junk"),
+        ]);
+        let limits = rate_limits(&h, now).expect("limits");
+        assert_eq!(
+            limits.requests,
+            Some(Budget {
+                limit: Some(1000),
+                remaining: Some(812),
+                reset: Some(at("2026-11-23T10:00:34Z")),
+            })
+        );
+        assert_eq!(limits.input_tokens.and_then(|b| b.remaining), Some(164_000));
+        assert_eq!(limits.tokens, None, "no header, no budget");
+        let output = limits.output_tokens.expect("named, though unreadable");
+        assert_eq!(
+            (output.limit, output.remaining, output.reset),
+            (None, None, None)
+        );
+        assert_eq!(limits.used_up_wait(now), None);
+
+        let openai = headers(&[
+            ("x-ratelimit-limit-requests", "500"),
+            ("x-ratelimit-remaining-requests", "499"),
+            ("x-ratelimit-reset-requests", "120ms"),
+            ("x-ratelimit-limit-tokens", "30000"),
+            ("x-ratelimit-remaining-tokens", "-3"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+        ]);
+        let limits = rate_limits(&openai, now).expect("limits");
+        let requests = limits.requests.expect("requests");
+        assert_eq!((requests.limit, requests.remaining), (Some(500), Some(499)));
+        assert_eq!(requests.reset, Some(now + Duration::from_millis(120)));
+        let tokens = limits.tokens.expect("tokens");
+        assert_eq!(tokens.remaining, None, "a negative count is unknown");
+        assert_eq!(tokens.reset, Some(now + Duration::from_secs(360)));
+        assert_eq!(
+            rate_limits(&headers(&[("x-ratelimit-limit-tokens", "9")]), now),
+            None
         );
     }
 
@@ -386,6 +599,29 @@ mod tests {
     }
 
     #[test]
+    fn only_the_thinking_is_cut_out_and_every_other_byte_stays_the_clients() {
+        let body = "{\"thinking\" : {\"type\":\"enabled\",\"budget_tokens\":1024},\n \"model\":\"m\",\"messages\":[\n  {\"role\":\"user\",\"content\":\"caf\\u00e9\"},\n  {\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\",\"signature\":\"s\"}, {\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{\"n\":123456789012345678901234567890,\"x\":1.50}}]},\n  {\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":\"ok\"}]}]}";
+        let out = without_thinking_blocks(body.as_bytes()).expect("rectified");
+        let out = std::str::from_utf8(&out).unwrap();
+        assert_eq!(
+            out,
+            "{\"model\":\"m\",\"messages\":[\n  {\"role\":\"user\",\"content\":\"caf\\u00e9\"},\n  {\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{\"n\":123456789012345678901234567890,\"x\":1.50}}]},\n  {\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":\"ok\"}]}]}"
+        );
+        // `thinking` named twice, the second last: both go.
+        let twice = r#"{"model":"m","thinking":{"type":"disabled"},"messages":[{"role":"assistant","content":[{"type":"redacted_thinking","data":"x"},{"type":"tool_use","id":"t","name":"f","input":{}}]}],"thinking":{"type":"enabled","budget_tokens":1024}}"#;
+        let out = without_thinking_blocks(twice.as_bytes()).expect("rectified");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"model":"m","messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{}}]}]}"#
+        );
+        assert_eq!(
+            key_start(br#"{"a":1, "th\"x" : 2}"#, 18),
+            Some(8),
+            "an escaped quote in a key"
+        );
+    }
+
+    #[test]
     fn thinking_stays_on_when_no_tool_turn_lost_its_block() {
         let body = br#"{"model":"m","thinking":{"type":"enabled","budget_tokens":1024},
             "messages":[{"role":"user","content":"hi"},
@@ -396,6 +632,7 @@ mod tests {
         assert_eq!(out["thinking"]["type"], "enabled");
         assert_eq!(out["messages"][1]["content"][0]["text"], "hello");
         let nothing = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        assert!(without_thinking_blocks(nothing).is_none());
         assert!(without_thinking_blocks(nothing).is_none());
         assert!(without_thinking_blocks(b"not json").is_none());
     }

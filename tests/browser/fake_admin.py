@@ -45,7 +45,7 @@ def endpoints(n, now):
         e = {
             "id": ident,
             "base_url": "https://api.anthropic.com" if i == 0 else f"https://relay{i}.example.com/v1",
-            "key_hint": "…k9Qz",
+            "key_fingerprint": "3f9a0c41",
             "state": state,
             "enabled": state != "disabled",
             "consecutive_failures": 3 if state == "ejected" else 0,
@@ -68,6 +68,11 @@ def endpoints(n, now):
         }
         if i % 3 == 1:
             e["model_cooldowns"] = [{"model": "claude-sonnet-4-5", "until": now + 25, "retry_in_s": 25}]
+        if state == "healthy":
+            e["rate_limits"] = [{"model": "claude-sonnet-4-5" if i % 2 == 0 else None, "age_s": 3.0,
+                                 "requests": {"limit": 1000, "remaining": 812, "resets_at": iso(now + 34), "reset_in_s": 34.0},
+                                 "tokens": {"limit": 400000, "remaining": 164000 - 40000 * (i % 4), "resets_at": iso(now + 34), "reset_in_s": 34.0},
+                                 "input_tokens": None, "output_tokens": None}]
         if i % 4 == 0:
             spent = 5.0 if state == "over_budget" else 1.37
             e["budget"] = {"daily_usd": 5.0, "monthly_usd": 100.0, "spent_today_usd": spent,
@@ -147,7 +152,9 @@ class Handler(BaseHTTPRequestHandler):
                 "totals": {"endpoints": len(eps), "selectable": sum(e["state"] in ("healthy", "unknown") for e in eps),
                            "requests": sum(e["requests"] for e in eps), "failures": sum(e["failures"] for e in eps),
                            "in_flight": sum(e["in_flight"] for e in eps)},
-                "endpoints": eps})
+                "endpoints": eps,
+                "sessions": {"enabled": True, "bound": 7, "moves": 2,
+                             "moved_from": {eps[-1]["id"]: 2} if eps else {}}})
         elif path == "/admin/usage":
             by = "endpoint,hour" if "by=endpoint%2Chour" in query or "by=endpoint,hour" in query else "endpoint"
             self.send_json(200, usage_rows(eps, by, now))

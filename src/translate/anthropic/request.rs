@@ -4,8 +4,8 @@
 use crate::translate::gemini::gemini_signature;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
-    joined, Document, Image, Input, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult,
-    Turn, Turns,
+    cache_control, joined, marked_texts, with_cache_control, CacheMarks, Document, Image, Input,
+    MarkedTexts, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult, Turn, Turns,
 };
 use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
 use crate::translate::structured::AnswerTool;
@@ -18,7 +18,11 @@ pub(crate) fn read_request<'a>(
     request: &Object<'a>,
     upstream: Api,
 ) -> Result<Request<'a>, Refusal> {
-    let system = text_of(request.field("system"), "system")?;
+    let (system, system_cache) = match texts_of(request.field("system"), "system")? {
+        Some((texts, marks)) if !marks.is_empty() => (texts, marks),
+        Some((texts, _)) => (vec![joined(texts)], CacheMarks::default()),
+        None => (Vec::new(), CacheMarks::default()),
+    };
     let messages = request
         .field("messages")
         .array()
@@ -58,7 +62,8 @@ pub(crate) fn read_request<'a>(
         .enumerate()
         .filter_map(|(i, turn)| read_turn(turn, i).transpose());
     Ok(Request {
-        system: system.into_iter().collect(),
+        system,
+        system_cache,
         turns: Box::new(turns) as Turns<'a>,
         tools,
         tool_choice,
@@ -93,6 +98,7 @@ fn read_tool<'a>(tool: Json<'a>, field: &str) -> Result<Tool<'a>, Refusal> {
         description: tool.str("description"),
         schema: tool.get("input_schema"),
         custom: None,
+        cache: cache_control(&tool),
     })
 }
 
@@ -126,13 +132,14 @@ fn read_tool_choice(
     Ok((Some(mapped), parallel))
 }
 
-/// `system`-like content (a string or text blocks) as one string.
-fn text_of<'a>(value: Json<'a>, field: &str) -> Result<Option<Cow<'a, str>>, Refusal> {
+/// `system`-like content (a string or text blocks) as its texts, with the cache breakpoints the
+/// blocks carry.
+fn texts_of<'a>(value: Json<'a>, field: &str) -> Result<Option<MarkedTexts<'a>>, Refusal> {
     if value.is_null() {
         return Ok(None);
     }
     if let Some(text) = value.as_str() {
-        return Ok(Some(text));
+        return Ok(Some((vec![text], CacheMarks::default())));
     }
     let Some(blocks) = value.array() else {
         return Err(Refusal::unsupported(
@@ -140,10 +147,15 @@ fn text_of<'a>(value: Json<'a>, field: &str) -> Result<Option<Cow<'a, str>>, Ref
             "must be a string or an array of blocks",
         ));
     };
-    let mut parts = Vec::new();
+    let mut texts = Vec::with_capacity(blocks.len());
+    let mut marks = CacheMarks::default();
     for (i, block) in blocks.into_iter().enumerate() {
-        match block.get("text").as_str() {
-            Some(t) => parts.push(t),
+        let block = block.object().unwrap_or_default();
+        match block.str("text") {
+            Some(t) => {
+                marks.mark(texts.len(), cache_control(&block));
+                texts.push(t);
+            }
             None => {
                 return Err(Refusal::unsupported(
                     format!("{field}[{i}]"),
@@ -152,7 +164,7 @@ fn text_of<'a>(value: Json<'a>, field: &str) -> Result<Option<Cow<'a, str>>, Ref
             }
         }
     }
-    Ok(Some(joined(parts)))
+    Ok(Some((texts, marks)))
 }
 
 /// The turn `messages[i]`; `None` for a system turn without content.
@@ -160,12 +172,19 @@ fn read_turn(turn: Json<'_>, i: usize) -> Result<Option<Turn<'_>>, Refusal> {
     let field = format!("messages[{i}]");
     let turn = turn.object().unwrap_or_default();
     let content = turn.field("content");
-    let (role, parts) = match turn.str("role").as_deref() {
+    let (role, (parts, cache)) = match turn.str("role").as_deref() {
         Some("user") => (Role::User, user_parts(content, &field)?),
         Some("assistant") => (Role::Assistant, assistant_parts(content, &field)?),
         // Claude Code sends system notes between turns.
-        Some("system") => match text_of(content, &format!("{field}.content"))? {
-            Some(text) => (Role::System, vec![Part::Text(text)]),
+        Some("system") => match texts_of(content, &format!("{field}.content"))? {
+            Some((texts, marks)) if !marks.is_empty() => (
+                Role::System,
+                (texts.into_iter().map(Part::Text).collect(), marks),
+            ),
+            Some((texts, _)) => (
+                Role::System,
+                (vec![Part::Text(joined(texts))], CacheMarks::default()),
+            ),
             None => return Ok(None),
         },
         _ => {
@@ -175,7 +194,7 @@ fn read_turn(turn: Json<'_>, i: usize) -> Result<Option<Turn<'_>>, Refusal> {
             ))
         }
     };
-    Ok(Some(Turn { role, parts }))
+    Ok(Some(Turn { role, parts, cache }))
 }
 
 /// A content that is a string or blocks, as its blocks' objects (a string as one text part).
@@ -191,34 +210,46 @@ fn blocks_of<'a>(
     })
 }
 
-fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Vec<Part<'a>>, Refusal> {
+/// A turn's parts and the cache breakpoints on them.
+type Parts<'a> = (Vec<Part<'a>>, CacheMarks<'a>);
+
+fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> {
     let blocks = match blocks_of(content, field)? {
         Ok(blocks) => blocks,
-        Err(text) => return Ok(vec![Part::Text(text)]),
+        Err(text) => return Ok((vec![Part::Text(text)], CacheMarks::default())),
     };
     let mut parts = Vec::with_capacity(blocks.len());
+    let mut marks = CacheMarks::default();
     for (i, block) in blocks.into_iter().enumerate() {
         let field = format!("{field}.content[{i}]");
         let block = block.object().unwrap_or_default();
-        match block.str("type").unwrap_or_default().as_ref() {
-            "text" => parts.push(Part::Text(block.str("text").unwrap_or_default())),
-            "image" => parts.push(Part::Image(read_image(&block, &field)?)),
-            "document" => parts.push(Part::Document(read_document(&block, &field)?)),
-            "tool_result" => parts.push(Part::ToolResult(read_tool_result(&block, &field)?)),
-            _ => {}
+        let part = match block.str("type").unwrap_or_default().as_ref() {
+            "text" => Part::Text(block.str("text").unwrap_or_default()),
+            "image" => Part::Image(read_image(&block, &field)?),
+            "document" => Part::Document(read_document(&block, &field)?),
+            // Its breakpoint goes with the result itself.
+            "tool_result" => Part::ToolResult(read_tool_result(&block, &field)?),
+            _ => continue,
+        };
+        if !matches!(part, Part::ToolResult(_)) {
+            marks.mark(parts.len(), cache_control(&block));
         }
+        parts.push(part);
     }
-    Ok(parts)
+    Ok((parts, marks))
 }
 
 fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a>, Refusal> {
     let mut content = Vec::new();
+    let mut cache = cache_control(block);
     let result = block.field("content");
     if let Some(text) = result.as_str() {
         content.push(Part::Text(text));
     } else if let Some(inner) = result.array() {
         for (j, b) in inner.into_iter().enumerate() {
             let b = b.object().unwrap_or_default();
+            // A breakpoint inside the result marks the result (where APIs take it).
+            cache = cache.or_else(|| cache_control(&b));
             let field = format!("{field}.content[{j}]");
             match b.str("type").unwrap_or_default().as_ref() {
                 "text" => content.push(Part::Text(b.str("text").unwrap_or_default())),
@@ -232,6 +263,7 @@ fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a
         id: block.str("tool_use_id").unwrap_or_default(),
         content,
         is_error: block.field("is_error").as_bool() == Some(true),
+        cache,
     })
 }
 
@@ -270,32 +302,33 @@ fn read_document<'a>(block: &Object<'a>, field: &str) -> Result<Document<'a>, Re
     }
 }
 
-fn assistant_parts<'a>(content: Json<'a>, field: &str) -> Result<Vec<Part<'a>>, Refusal> {
+fn assistant_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> {
     let blocks = match blocks_of(content, field)? {
         Ok(blocks) => blocks,
-        Err(text) => return Ok(vec![Part::Text(text)]),
+        Err(text) => return Ok((vec![Part::Text(text)], CacheMarks::default())),
     };
     let mut parts = Vec::with_capacity(blocks.len());
+    let mut marks = CacheMarks::default();
     for block in blocks {
         let block = block.object().unwrap_or_default();
-        match block.str("type").unwrap_or_default().as_ref() {
-            "text" => parts.push(Part::Text(block.str("text").unwrap_or_default())),
-            "tool_use" => parts.push(Part::ToolCall(crate::translate::ir::ToolCall {
+        let part = match block.str("type").unwrap_or_default().as_ref() {
+            "text" => Part::Text(block.str("text").unwrap_or_default()),
+            "tool_use" => Part::ToolCall(crate::translate::ir::ToolCall {
                 id: block.str("id").unwrap_or_default(),
                 name: block.str("name").unwrap_or_default(),
                 input: Input::Json(block.field("input")),
-            })),
-            "thinking" => parts.push(Part::Thinking {
+            }),
+            "thinking" => Part::Thinking {
                 text: block.str("thinking").unwrap_or_default(),
                 signature: block.str("signature"),
-            }),
-            "redacted_thinking" => parts.push(Part::RedactedThinking(
-                block.str("data").unwrap_or_default(),
-            )),
-            _ => {}
-        }
+            },
+            "redacted_thinking" => Part::RedactedThinking(block.str("data").unwrap_or_default()),
+            _ => continue,
+        };
+        marks.mark(parts.len(), cache_control(&block));
+        parts.push(part);
     }
-    Ok(parts)
+    Ok((parts, marks))
 }
 
 /// One Messages content block, and whether it is a tool result (those open the user turn that
@@ -393,23 +426,33 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
     out.member("model", &target.model.into())
         .map_err(unwritable)?;
     let mut system = request.system;
+    let mut system_cache = request.system_cache;
     let mut turns = Merged::default();
     out.key("messages").map_err(unwritable)?;
     out.open_array();
     for turn in request.turns {
-        let turn = turn?;
-        let (role, blocks) = match turn.role {
+        let Turn { role, parts, cache } = turn?;
+        let (role, blocks) = match role {
             Role::System => {
-                let texts = turn.parts.into_iter().filter_map(|p| match p {
-                    Part::Text(text) => Some(text),
-                    _ => None,
-                });
-                system.push(joined(texts.collect()));
+                let texts: Vec<_> = parts
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        Part::Text(text) => Some(text),
+                        _ => None,
+                    })
+                    .collect();
+                if cache.is_empty() {
+                    system.push(joined(texts));
+                } else {
+                    // Each text keeps its breakpoint.
+                    system_cache.extend(cache.shifted(system.len()));
+                    system.extend(texts);
+                }
                 continue;
             }
-            Role::User => ("user", user_blocks(turn.parts)),
+            Role::User => ("user", user_blocks(parts, &cache)),
             Role::Assistant => {
-                let blocks = assistant_blocks(turn.parts, &mut turns);
+                let blocks = assistant_blocks(parts, &cache, &mut turns);
                 ("assistant", blocks)
             }
         };
@@ -421,8 +464,12 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
     turns.flush(&mut out).map_err(unwritable)?;
     out.close();
     if !system.is_empty() {
-        out.member("system", &system.join("\n\n").into())
-            .map_err(unwritable)?;
+        let system = if system_cache.is_empty() {
+            system.join("\n\n").into()
+        } else {
+            marked_texts(system, &system_cache)
+        };
+        out.member("system", &system).map_err(unwritable)?;
     }
     let forced = matches!(choice, Some(("any" | "tool", _)));
     let wanted = request
@@ -497,7 +544,7 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
                 t.push(("description", d.into()));
             }
             t.push(("input_schema", schema));
-            list.push(Out::Object(t));
+            list.push(with_cache_control(Out::Object(t), tool.cache));
         }
         if let Some(answer) = answer {
             tool_names.push(answer.tool_name());
@@ -588,9 +635,9 @@ fn max_tokens_and_budget<'a>(
     (Out::U64(limit), budget)
 }
 
-fn user_blocks(parts: Vec<Part<'_>>) -> Vec<Block<'_>> {
+fn user_blocks<'a>(parts: Vec<Part<'a>>, cache: &CacheMarks<'a>) -> Vec<Block<'a>> {
     let mut blocks = Vec::with_capacity(parts.len());
-    for part in parts {
+    for (i, part) in parts.into_iter().enumerate() {
         let (value, tool_result) = match part {
             Part::ToolResult(result) => (tool_result_block(result), true),
             Part::Text(text) => (out! {"type" => "text", "text" => text}, false),
@@ -598,6 +645,7 @@ fn user_blocks(parts: Vec<Part<'_>>) -> Vec<Block<'_>> {
             Part::Document(document) => (document_block(document), false),
             Part::ToolCall(_) | Part::Thinking { .. } | Part::RedactedThinking(_) => continue,
         };
+        let value = with_cache_control(value, cache.at(i));
         blocks.push(Block { value, tool_result });
     }
     blocks
@@ -613,7 +661,7 @@ fn tool_result_block(result: ToolResult<'_>) -> Out<'_> {
         Out::from(joined(texts.collect()))
     } else {
         Out::Array(
-            user_blocks(result.content)
+            user_blocks(result.content, &CacheMarks::default())
                 .into_iter()
                 .map(|b| b.value)
                 .collect(),
@@ -627,7 +675,7 @@ fn tool_result_block(result: ToolResult<'_>) -> Out<'_> {
     if result.is_error {
         block.push(("is_error", true.into()));
     }
-    Out::Object(block)
+    with_cache_control(Out::Object(block), result.cache)
 }
 
 fn image_block(image: Image<'_>) -> Out<'_> {
@@ -662,11 +710,18 @@ fn document_block(document: Document<'_>) -> Out<'_> {
     }
 }
 
-fn assistant_blocks<'a>(parts: Vec<Part<'a>>, turns: &mut Merged) -> Vec<Block<'a>> {
+fn assistant_blocks<'a>(
+    parts: Vec<Part<'a>>,
+    cache: &CacheMarks<'a>,
+    turns: &mut Merged,
+) -> Vec<Block<'a>> {
     let mut blocks = Vec::with_capacity(parts.len());
-    for part in parts {
+    for (i, part) in parts.into_iter().enumerate() {
         let (value, thinking) = match part {
-            Part::Text(text) => (out! {"type" => "text", "text" => text}, false),
+            Part::Text(text) => (
+                with_cache_control(out! {"type" => "text", "text" => text}, cache.at(i)),
+                false,
+            ),
             Part::ToolCall(call) => {
                 turns.calls_tool = true;
                 let input = match call.input {
@@ -675,7 +730,7 @@ fn assistant_blocks<'a>(parts: Vec<Part<'a>>, turns: &mut Merged) -> Vec<Block<'
                     Input::Text(text) => out! {"input" => text},
                 };
                 let block = out! {"type" => "tool_use", "id" => call.id, "name" => call.name, "input" => input};
-                (block, false)
+                (with_cache_control(block, cache.at(i)), false)
             }
             // Anthropic checks the signature: thinking without one (another API's reasoning),
             // or with a Gemini signature the gateway carried, cannot go back.

@@ -4,8 +4,9 @@
 use super::{openai_name, openai_name_of, Renamed};
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
-    data_url_parts, joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part,
-    Reasoning, Request, Role, Tool, ToolCall, ToolChoice, ToolResult, Turn, Turns,
+    cache_control, data_url_parts, joined, marked_texts, with_cache_control, CacheMarks, Document,
+    Effort, FormatKind, Image, Input, MarkedTexts, OutputFormat, Part, Reasoning, Request, Role,
+    Tool, ToolCall, ToolChoice, ToolResult, Turn, Turns,
 };
 use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
 use crate::translate::{Api, Refusal};
@@ -49,6 +50,8 @@ pub(crate) fn read_request<'a>(
             description: function.str("description"),
             schema: function.get("parameters").filter(|p| !p.is_null()),
             custom: None,
+            // Where LiteLLM and the relays that follow it take a tool's breakpoint.
+            cache: cache_control(&tool),
         });
     }
     let tool_choice = match request.get("tool_choice").filter(|v| !v.is_null()) {
@@ -88,6 +91,7 @@ pub(crate) fn read_request<'a>(
         .map(move |(i, message)| read_turn(message, i, upstream));
     Ok(Request {
         system: Vec::new(),
+        system_cache: CacheMarks::default(),
         turns: Box::new(turns) as Turns<'a>,
         tools,
         tool_choice,
@@ -199,11 +203,16 @@ fn read_turn(message: Json<'_>, i: usize, upstream: Api) -> Result<Turn<'_>, Ref
     let field = format!("messages[{i}]");
     let message = message.object().unwrap_or_default();
     let role = message.str("role").unwrap_or_default();
-    let (role, parts) = match role.as_ref() {
-        "system" | "developer" => (
-            Role::System,
-            vec![Part::Text(chat_text(message.field("content"), &field)?)],
-        ),
+    let (role, (parts, cache)) = match role.as_ref() {
+        "system" | "developer" => {
+            let (texts, marks) = chat_texts(message.field("content"), &field)?;
+            let parts = if marks.is_empty() {
+                vec![Part::Text(joined(texts))]
+            } else {
+                texts.into_iter().map(Part::Text).collect()
+            };
+            (Role::System, (parts, marks))
+        }
         "user" => (
             Role::User,
             chat_parts(message.field("content"), &field, upstream)?,
@@ -213,13 +222,18 @@ fn read_turn(message: Json<'_>, i: usize, upstream: Api) -> Result<Turn<'_>, Ref
             assistant_parts(&message, &field, upstream)?,
         ),
         "tool" => {
-            let content = chat_text(message.field("content"), &field)?;
+            let (texts, marks) = chat_texts(message.field("content"), &field)?;
+            let cache = (0..texts.len()).find_map(|i| marks.at(i));
             let result = ToolResult {
                 id: message.str("tool_call_id").unwrap_or_default(),
-                content: vec![Part::Text(content)],
+                content: vec![Part::Text(joined(texts))],
                 is_error: false,
+                cache,
             };
-            (Role::User, vec![Part::ToolResult(result)])
+            (
+                Role::User,
+                (vec![Part::ToolResult(result)], CacheMarks::default()),
+            )
         }
         other => {
             return Err(Refusal::unsupported(
@@ -231,16 +245,17 @@ fn read_turn(message: Json<'_>, i: usize, upstream: Api) -> Result<Turn<'_>, Ref
             ))
         }
     };
-    Ok(Turn { role, parts })
+    Ok(Turn { role, parts, cache })
 }
 
-/// Chat content that may only be text (system, developer, tool) as one string.
-fn chat_text<'a>(content: Json<'a>, field: &str) -> Result<Cow<'a, str>, Refusal> {
+/// Chat content that may only be text (system, developer, tool) as its texts, with the cache
+/// breakpoints its parts carry.
+fn chat_texts<'a>(content: Json<'a>, field: &str) -> Result<MarkedTexts<'a>, Refusal> {
     if content.is_null() {
-        return Ok(Cow::Borrowed(""));
+        return Ok((vec![Cow::Borrowed("")], CacheMarks::default()));
     }
     if let Some(text) = content.as_str() {
-        return Ok(text);
+        return Ok((vec![text], CacheMarks::default()));
     }
     let Some(parts) = content.array() else {
         return Err(Refusal::unsupported(
@@ -249,9 +264,14 @@ fn chat_text<'a>(content: Json<'a>, field: &str) -> Result<Cow<'a, str>, Refusal
         ));
     };
     let mut texts = Vec::new();
+    let mut marks = CacheMarks::default();
     for (i, part) in parts.into_iter().enumerate() {
-        match part.get("text").as_str() {
-            Some(t) => texts.push(t),
+        let part = part.object().unwrap_or_default();
+        match part.str("text") {
+            Some(t) => {
+                marks.mark(texts.len(), cache_control(&part));
+                texts.push(t);
+            }
             None => {
                 return Err(Refusal::unsupported(
                     format!("{field}.content[{i}]"),
@@ -260,18 +280,21 @@ fn chat_text<'a>(content: Json<'a>, field: &str) -> Result<Cow<'a, str>, Refusal
             }
         }
     }
-    Ok(joined(texts))
+    Ok((texts, marks))
 }
 
-fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Vec<Part<'a>>, Refusal> {
+/// A turn's parts and the cache breakpoints on them.
+type Parts<'a> = (Vec<Part<'a>>, CacheMarks<'a>);
+
+fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts<'a>, Refusal> {
     if content.is_null() {
-        return Ok(Vec::new());
+        return Ok(Default::default());
     }
     if let Some(text) = content.as_str() {
         if text.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         }
-        return Ok(vec![Part::Text(text)]);
+        return Ok((vec![Part::Text(text)], CacheMarks::default()));
     }
     let Some(items) = content.array() else {
         return Err(Refusal::unsupported(
@@ -280,9 +303,11 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Vec<P
         ));
     };
     let mut parts = Vec::with_capacity(items.len());
+    let mut marks = CacheMarks::default();
     for (i, part) in items.into_iter().enumerate() {
         let field = format!("{field}.content[{i}]");
         let part = part.object().unwrap_or_default();
+        marks.mark(parts.len(), cache_control(&part));
         match part.str("type").unwrap_or_default().as_ref() {
             "text" => parts.push(Part::Text(part.str("text").unwrap_or_default())),
             "image_url" => {
@@ -323,7 +348,7 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Vec<P
             }
         }
     }
-    Ok(parts)
+    Ok((parts, marks))
 }
 
 /// An image URL (a `data:` URL or a web address) as an image.
@@ -349,19 +374,21 @@ fn assistant_parts<'a>(
     message: &Object<'a>,
     field: &str,
     upstream: Api,
-) -> Result<Vec<Part<'a>>, Refusal> {
+) -> Result<Parts<'a>, Refusal> {
     let content = message.field("content");
-    let mut parts = match content.array() {
+    let (mut parts, marks) = match content.array() {
         Some(items) => {
             let mut parts = Vec::new();
+            let mut marks = CacheMarks::default();
             for item in items {
                 let item = item.object().unwrap_or_default();
                 let text = item.str("text").or_else(|| item.str("refusal"));
                 if let Some(t) = text.filter(|t| !t.is_empty()) {
+                    marks.mark(parts.len(), cache_control(&item));
                     parts.push(Part::Text(t));
                 }
             }
-            parts
+            (parts, marks)
         }
         None => chat_parts(content, field, upstream)?,
     };
@@ -387,7 +414,7 @@ fn assistant_parts<'a>(
             input,
         }));
     }
-    Ok(parts)
+    Ok((parts, marks))
 }
 
 /// A tool call's JSON-string arguments as its input (none at all is `{}`), checked to be JSON.
@@ -403,19 +430,21 @@ pub(crate) fn checked_arguments(arguments: Cow<'_, str>) -> serde_json::Result<I
     }
 }
 
-/// A part of a user's Chat message: text (as the client wrote it) or anything else.
+/// A part of a user's Chat message: text (as the client wrote it, with its cache breakpoint) or
+/// anything else.
 enum ChatPart<'a> {
-    Text(Cow<'a, str>),
+    Text(Cow<'a, str>, Option<Json<'a>>),
     Other(Out<'a>),
 }
 
-/// Chat `content` for text and other parts: a plain string when it is text only.
+/// Chat `content` for text and other parts: a plain string when it is text only, without cache
+/// breakpoints.
 fn chat_content(parts: Vec<ChatPart<'_>>) -> Out<'_> {
-    if parts.iter().all(|p| matches!(p, ChatPart::Text(_))) {
+    if parts.iter().all(|p| matches!(p, ChatPart::Text(_, None))) {
         let texts = parts
             .into_iter()
             .filter_map(|p| match p {
-                ChatPart::Text(text) => Some(text),
+                ChatPart::Text(text, _) => Some(text),
                 ChatPart::Other(_) => None,
             })
             .collect();
@@ -424,11 +453,29 @@ fn chat_content(parts: Vec<ChatPart<'_>>) -> Out<'_> {
     let parts = parts
         .into_iter()
         .map(|p| match p {
-            ChatPart::Text(text) => out! {"type" => "text", "text" => text},
+            ChatPart::Text(text, cache) => {
+                with_cache_control(out! {"type" => "text", "text" => text}, cache)
+            }
             ChatPart::Other(part) => part,
         })
         .collect();
     Out::Array(parts)
+}
+
+/// Whether a Chat upstream is sent the client's prompt-cache breakpoints (`cache_control` on
+/// content parts): for Claude models, which Anthropic-shaped relays (OpenRouter, LiteLLM, one-api
+/// and others) serve and pass them to; other models' servers have no such field, and strict ones
+/// refuse a request that carries it.
+pub(crate) fn keeps_cache_marks(model: &str) -> bool {
+    model.to_ascii_lowercase().contains("claude")
+}
+
+/// Texts as Chat `content`: one string, or text parts with their breakpoints when there are some.
+fn text_content<'a>(texts: Vec<Cow<'a, str>>, marks: Option<&CacheMarks<'a>>) -> Out<'a> {
+    match marks.filter(|m| !m.is_empty()) {
+        Some(marks) => marked_texts(texts, marks),
+        None => joined(texts).into(),
+    }
 }
 
 fn image_part(image: Image<'_>) -> Out<'_> {
@@ -461,29 +508,37 @@ fn file_part<'a>(
 pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result<Written, Refusal> {
     let mut out = JsonWriter::with_capacity(target.capacity);
     let mut renamed = Renamed::default();
+    let keep_marks = keeps_cache_marks(target.model);
     out.open_object();
     out.member("model", &target.model.into())
         .map_err(unwritable)?;
     out.key("messages").map_err(unwritable)?;
     out.open_array();
     if !request.system.is_empty() {
-        out.value(&out! {"role" => "system", "content" => joined(request.system)})
+        let marks = Some(&request.system_cache).filter(|_| keep_marks);
+        let content = text_content(request.system, marks);
+        out.value(&out! {"role" => "system", "content" => content})
             .map_err(unwritable)?;
     }
     for turn in request.turns {
-        let turn = turn?;
-        match turn.role {
+        let Turn { role, parts, cache } = turn?;
+        let marks = Some(&cache).filter(|_| keep_marks);
+        match role {
             Role::System => {
-                let texts = turn.parts.into_iter().filter_map(|p| match p {
-                    Part::Text(text) => Some(text),
-                    _ => None,
-                });
-                out.value(&out! {"role" => "system", "content" => joined(texts.collect())})
+                let texts = parts
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        Part::Text(text) => Some(text),
+                        _ => None,
+                    })
+                    .collect();
+                let content = text_content(texts, marks);
+                out.value(&out! {"role" => "system", "content" => content})
                     .map_err(unwritable)?
             }
-            Role::User => user_turn(turn.parts, &mut out).map_err(unwritable)?,
+            Role::User => user_turn(parts, marks, &mut out).map_err(unwritable)?,
             Role::Assistant => out
-                .value(&assistant_message(turn.parts, &mut renamed))
+                .value(&assistant_message(parts, marks, &mut renamed))
                 .map_err(unwritable)?,
         }
     }
@@ -574,14 +629,27 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
 }
 
 /// A user turn: its tool results as `tool` messages first, then the rest (and the images and
-/// files the results carried, which a `tool` message cannot) as one user message.
-fn user_turn(parts: Vec<Part<'_>>, out: &mut JsonWriter) -> serde_json::Result<()> {
+/// files the results carried, which a `tool` message cannot) as one user message. Cache
+/// breakpoints (`marks`, when the upstream takes them) stay on their parts; a result's goes on
+/// the text part its `tool` message then holds.
+fn user_turn<'a>(
+    parts: Vec<Part<'a>>,
+    marks: Option<&CacheMarks<'a>>,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
     let mut rest = Vec::new();
-    for part in parts {
+    for (i, part) in parts.into_iter().enumerate() {
+        let cache = marks.and_then(|m| m.at(i));
         match part {
-            Part::Text(text) => rest.push(ChatPart::Text(text)),
-            Part::Image(image) => rest.push(ChatPart::Other(image_part(image))),
-            Part::Document(document) => rest.push(ChatPart::Other(document_part(document))),
+            Part::Text(text) => rest.push(ChatPart::Text(text, cache)),
+            Part::Image(image) => rest.push(ChatPart::Other(with_cache_control(
+                image_part(image),
+                cache,
+            ))),
+            Part::Document(document) => rest.push(ChatPart::Other(with_cache_control(
+                document_part(document),
+                cache,
+            ))),
             Part::ToolResult(result) => {
                 let mut texts = Vec::new();
                 for part in result.content {
@@ -598,8 +666,15 @@ fn user_turn(parts: Vec<Part<'_>>, out: &mut JsonWriter) -> serde_json::Result<(
                 if result.is_error {
                     text = Cow::Owned(format!("Error: {text}"));
                 }
+                let content = match result.cache.filter(|_| marks.is_some()) {
+                    Some(cache) => Out::Array(vec![with_cache_control(
+                        out! {"type" => "text", "text" => text},
+                        Some(cache),
+                    )]),
+                    None => text.into(),
+                };
                 out.value(
-                    &out! {"role" => "tool", "tool_call_id" => result.id, "content" => text},
+                    &out! {"role" => "tool", "tool_call_id" => result.id, "content" => content},
                 )?;
             }
             Part::ToolCall(_) | Part::Thinking { .. } | Part::RedactedThinking(_) => {}
@@ -622,12 +697,20 @@ fn document_part(document: Document<'_>) -> Out<'_> {
     }
 }
 
-fn assistant_message<'a>(parts: Vec<Part<'a>>, renamed: &mut Renamed) -> Out<'a> {
+fn assistant_message<'a>(
+    parts: Vec<Part<'a>>,
+    marks: Option<&CacheMarks<'a>>,
+    renamed: &mut Renamed,
+) -> Out<'a> {
     let mut texts = Vec::new();
+    let mut text_marks = CacheMarks::default();
     let mut calls = Vec::new();
-    for part in parts {
+    for (i, part) in parts.into_iter().enumerate() {
         match part {
-            Part::Text(text) => texts.push(text),
+            Part::Text(text) => {
+                text_marks.mark(texts.len(), marks.and_then(|m| m.at(i)));
+                texts.push(text);
+            }
             Part::ToolCall(call) => {
                 let arguments = call.input.into_json();
                 calls.push(out! {
@@ -639,11 +722,15 @@ fn assistant_message<'a>(parts: Vec<Part<'a>>, renamed: &mut Renamed) -> Out<'a>
             _ => {}
         }
     }
-    let text = joined(texts);
-    let content = if text.is_empty() && !calls.is_empty() {
-        Out::Null
+    let content = if !text_marks.is_empty() {
+        marked_texts(texts, &text_marks)
     } else {
-        text.into()
+        let text = joined(texts);
+        if text.is_empty() && !calls.is_empty() {
+            Out::Null
+        } else {
+            text.into()
+        }
     };
     let mut message = vec![("role", Out::from("assistant")), ("content", content)];
     if !calls.is_empty() {

@@ -160,6 +160,7 @@ pub(crate) fn read_request<'a>(
         } else {
             vec![joined(system)]
         },
+        system_cache: Default::default(),
         turns: Box::new(Contents {
             items: contents,
             at: 0,
@@ -213,6 +214,7 @@ fn read_tools<'a>(tools: Json<'a>, schemas: &'a Prepared) -> (Vec<Tool<'a>>, Vec
                 description: declaration.str("description"),
                 schema: rewritten.or_else(|| parameters(&declaration)),
                 custom: None,
+                cache: None,
             });
         }
     }
@@ -388,10 +390,7 @@ impl<'a> Contents<'a> {
             }
         }
         restored.extend(parts);
-        Turn {
-            role: Role::Assistant,
-            parts: restored,
-        }
+        Turn::new(Role::Assistant, restored)
     }
 
     fn user_turn(&mut self, content: &Object<'a>, at: usize) -> Result<Turn<'a>, Refusal> {
@@ -430,10 +429,7 @@ impl<'a> Contents<'a> {
                 );
             }
         }
-        Ok(Turn {
-            role: Role::User,
-            parts,
-        })
+        Ok(Turn::new(Role::User, parts))
     }
 
     /// The call a result answers: its own id, else the first unanswered call of its name (`None`
@@ -501,6 +497,7 @@ impl<'a> Contents<'a> {
             id,
             content,
             is_error,
+            cache: None,
         })
     }
 

@@ -34,10 +34,10 @@ pub(crate) fn read_request<'a>(
     }
     let input = request.field("input");
     let turns: Box<dyn Iterator<Item = Result<Turn<'a>, Refusal>> + 'a> = match input.as_str() {
-        Some(text) => Box::new(std::iter::once(Ok(Turn {
-            role: Role::User,
-            parts: vec![Part::Text(text)],
-        }))),
+        Some(text) => Box::new(std::iter::once(Ok(Turn::new(
+            Role::User,
+            vec![Part::Text(text)],
+        )))),
         None => match input.array() {
             Some(items) => Box::new(Items {
                 items,
@@ -64,6 +64,7 @@ pub(crate) fn read_request<'a>(
     let reasoning = request.field("reasoning").object().unwrap_or_default();
     Ok(Request {
         system: request.str("instructions").into_iter().collect(),
+        system_cache: Default::default(),
         turns,
         tools,
         tool_choice: read_tool_choice(request.get("tool_choice"))?,
@@ -99,12 +100,14 @@ fn read_tools(tools: Json<'_>) -> (Vec<Tool<'_>>, Vec<String>) {
                 description: tool.str("description"),
                 schema: tool.get("parameters").filter(|p| !p.is_null()),
                 custom: None,
+                cache: None,
             }),
             "custom" => list.push(Tool {
                 name: tool.str("name").unwrap_or_default(),
                 description: tool.str("description"),
                 schema: None,
                 custom: Some(tool.get("format").filter(|f| !f.is_null())),
+                cache: None,
             }),
             other => {
                 let name = tool.str("name").map(|n| format!("{other} `{n}`"));
@@ -239,7 +242,7 @@ impl<'a> Iterator for Items<'a> {
             Side::Assistant => Role::Assistant,
             Side::User | Side::Skip => Role::User,
         };
-        Some(Ok(Turn { role, parts }))
+        Some(Ok(Turn::new(role, parts)))
     }
 }
 
@@ -303,6 +306,7 @@ fn read_item<'a>(
                 id: item.str("call_id").unwrap_or_default(),
                 content,
                 is_error: false,
+                cache: None,
             }));
         }
         _ => {}
