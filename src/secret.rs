@@ -3,7 +3,8 @@
 use serde::{Serialize, Serializer};
 use std::fmt;
 
-/// A key (upstream or client). Printing it never shows it: `Debug` and `redacted` give at most a hint.
+/// A key (upstream or client). Printing it never shows it, nor any part of it: `Debug` and
+/// `redacted` give at most a fingerprint.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
@@ -21,17 +22,6 @@ impl Secret {
         self.0.is_empty()
     }
 
-    /// At most the last four characters, and only of a key long enough that they give nothing away.
-    pub fn hint(&self) -> String {
-        let n = self.0.chars().count();
-        if n >= 16 {
-            let tail: String = self.0.chars().skip(n - 4).collect();
-            format!("…{tail}")
-        } else {
-            String::new()
-        }
-    }
-
     /// The first 8 hex digits of the key's SHA-256, which tell two keys apart without showing any
     /// part of either (as an endpoint's default id does); empty for a key short enough to be
     /// guessed from it.
@@ -46,12 +36,13 @@ impl Secret {
             .collect()
     }
 
-    /// How `check` and logs show a key: `(empty)` or `(set, …abcd)`.
+    /// How `check` and logs show a key: `(empty)`, `(set)`, or `(set, sha256 1a2b3c4d)` with its
+    /// [`fingerprint`](Secret::fingerprint) for a key long enough to have one.
     pub fn redacted(&self) -> String {
-        match (self.0.is_empty(), self.hint()) {
+        match (self.0.is_empty(), self.fingerprint()) {
             (true, _) => "(empty)".to_string(),
-            (false, hint) if hint.is_empty() => "(set)".to_string(),
-            (false, hint) => format!("(set, {hint})"),
+            (false, print) if print.is_empty() => "(set)".to_string(),
+            (false, print) => format!("(set, sha256 {print})"),
         }
     }
 }
@@ -76,9 +67,10 @@ mod tests {
     #[test]
     fn secrets_never_print_themselves() {
         let s = Secret::new("sk-ant-api03-abcdefghijklmnop".into());
-        assert_eq!(s.hint(), "…mnop");
-        assert!(!format!("{s:?}").contains("abcdefgh"));
-        assert_eq!(Secret::new("short".into()).hint(), "");
+        let shown = format!("{s:?}");
+        assert_eq!(shown, format!("Secret(set, sha256 {})", s.fingerprint()));
+        assert!(!shown.contains("mnop"), "{shown}");
+        assert_eq!(Secret::new("short".into()).fingerprint(), "");
         assert_eq!(Secret::new("short".into()).redacted(), "(set)");
         assert_eq!(Secret::default().redacted(), "(empty)");
     }
