@@ -141,7 +141,9 @@ impl Finish {
             return;
         }
         let note = match (status, error) {
-            (Some(status), _) | (None, Some(&UpstreamError::Status { status, .. })) => {
+            (Some(status), _)
+            | (None, Some(&UpstreamError::Status { status, .. }))
+            | (None, Some(&UpstreamError::InStream { status, .. })) => {
                 format!("{endpoint}:{status}")
             }
             (None, Some(UpstreamError::Transport(e))) => format!("{endpoint}:{}", e.label()),
