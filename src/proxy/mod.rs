@@ -8,12 +8,14 @@ pub mod context;
 pub mod decide;
 pub mod finish;
 mod handles;
+mod in_stream;
 mod meter;
 mod models;
 pub mod report;
 pub mod request;
 mod respond;
 pub mod stage;
+mod start;
 pub mod stream;
 mod translated;
 mod usage_chunk;
@@ -39,6 +41,7 @@ use finish::Finish;
 use handles::Handles;
 use report::Attempt;
 use request::ModelProblem;
+use start::Start;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -344,6 +347,8 @@ impl Relay<'_> {
                 endpoint: endpoint.clone(),
                 latency,
                 error_body: None,
+                held: Bytes::new(),
+                stream_error: None,
                 exchange: exchange.clone(),
                 hide_usage_chunk,
                 upstream_model: upstream_model.clone(),
@@ -358,9 +363,14 @@ impl Relay<'_> {
                 if let Some(attempt) = self.end.attempt_mut() {
                     attempt.budget_used_up(wait);
                 }
-                return Outcome::Answered {
-                    answer,
-                    failed: None,
+                return match self.call().stream_events(endpoint.api) {
+                    Some(api) if opens_a_stream(&answer.response) => {
+                        self.held_start(answer, api).await
+                    }
+                    _ => Outcome::Answered {
+                        answer,
+                        failed: None,
+                    },
                 };
             }
             // Error bodies are small: read the start of one to tell an exhausted quota from a
@@ -375,6 +385,52 @@ impl Relay<'_> {
                 }
             }
             return judged(answer, read);
+        }
+    }
+
+    /// Holds a streamed answer's start until its content begins (see [`start`]): the attempt's
+    /// verdict is what its opening events say, judged as a head with the status an error among
+    /// them stands for would be.
+    async fn held_start<S: respond::UpstreamBody>(
+        &self,
+        mut answer: Answer<S>,
+        api: Api,
+    ) -> Outcome<S> {
+        let limits = start::StartLimits {
+            within: self.config.timeouts.stream_start,
+            idle: self.config.timeouts.idle,
+            size: start::START_LIMIT,
+        };
+        match start::hold(&mut answer.response, api, limits).await {
+            Start::Began(held) => answer.held = held,
+            Start::TooLong(held) => {
+                log::info!(
+                    "endpoint {}: its stream sent more than {} of opening events before any content; passed on as it came (this stream cannot fail over)",
+                    answer.endpoint.id,
+                    crate::text::size_words(start::START_LIMIT)
+                );
+                answer.held = held;
+            }
+            Start::Failed { error, data, held } => {
+                match verdict(error.status, &answer, data.as_bytes()) {
+                    Some(failed) => {
+                        answer.stream_error = Some(error.status);
+                        let body = error.body(answer.endpoint.api);
+                        answer.error_body = Some((Bytes::from(body), true));
+                        return Outcome::Answered {
+                            answer,
+                            failed: Some(failed.in_stream(&error.word)),
+                        };
+                    }
+                    // The request's own error (an invalid request): passed on as it came.
+                    None => answer.held = held,
+                }
+            }
+            Start::Broken(error) => return Outcome::Unreachable(error),
+        }
+        Outcome::Answered {
+            answer,
+            failed: None,
         }
     }
 
@@ -436,7 +492,7 @@ impl Relay<'_> {
         endpoint: &EndpointConfig,
         progress: &mut Progress<S>,
     ) -> Result<HttpResponse, Self> {
-        let status = answer.as_ref().map(|a| a.response.status().as_u16());
+        let status = answer.as_ref().map(|a| a.status().as_u16());
         // A 429 for this model says nothing about the endpoint's other models: the session stays
         // bound to it for them.
         progress.keep_session = status == Some(429)
@@ -537,15 +593,38 @@ impl Relay<'_> {
 /// An answer whose start was read, with the verdict its status, headers and body give.
 fn judged<S>(mut answer: Answer<S>, read: (Bytes, bool)) -> Outcome<S> {
     let status = answer.response.status().as_u16();
+    let failed = verdict(status, &answer, &read.0);
+    answer.error_body = Some(read);
+    Outcome::Answered { answer, failed }
+}
+
+/// The one place an answer's failure is classified: `status` is its head's, or the one an error
+/// inside its stream stands for, and `error` the start of that error (a body, or the event's
+/// data), whose words tell an exhausted quota from a rate limit.
+fn verdict<S>(status: u16, answer: &Answer<S>, error: &[u8]) -> Option<UpstreamError> {
     let mut retry_after = headers::retry_hint(answer.response.headers(), SystemTime::now());
     if answer.endpoint.api == Api::Gemini && retry_after.is_none() {
         // Gemini says how long to wait in the body (google.rpc.RetryInfo), not in a header.
-        retry_after = crate::translate::gemini_retry_delay(&read.0);
+        retry_after = crate::translate::gemini_retry_delay(error);
     }
-    let quota = ratelimit::quota_exhausted(status, &read.0);
-    let failed = UpstreamError::from_status(status, retry_after, quota);
-    answer.error_body = Some(read);
-    Outcome::Answered { answer, failed }
+    let quota = ratelimit::quota_exhausted(status, error);
+    UpstreamError::from_status(status, retry_after, quota)
+}
+
+/// Whether an answer opens an event stream: a successful head of `text/event-stream`.
+fn opens_a_stream<S>(response: &awc::ClientResponse<S>) -> bool {
+    let status = response.status();
+    status.is_success()
+        && status != actix_web::http::StatusCode::NO_CONTENT
+        && is_event_stream(response.headers())
+}
+
+/// Whether an answer's content type is `text/event-stream`.
+pub(super) fn is_event_stream(headers: &actix_web::http::header::HeaderMap) -> bool {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
 }
 
 /// Whether an answer's body is read before anything is decided: failures (to classify them) and
@@ -563,8 +642,14 @@ struct Answer<S> {
     endpoint: Arc<EndpointConfig>,
     /// Time to the response head.
     latency: Duration,
-    /// For a failure status: the start of its body (and whether that was all of it).
+    /// For a failure status: the start of its body (and whether that was all of it). For an
+    /// error inside a stream: that error as a body of the endpoint's API.
     error_body: Option<(Bytes, bool)>,
+    /// A stream's start, read while it was held: the first bytes the client gets.
+    held: Bytes,
+    /// The status an error inside the stream stands for, when one came before any content: the
+    /// client is told that status, not the head's 200.
+    stream_error: Option<u16>,
     /// For a translated request: what the answer's translation needs.
     exchange: Option<crate::translate::Exchange>,
     /// The gateway asked this upstream for a Chat stream's usage chunk that its client did not
@@ -574,6 +659,16 @@ struct Answer<S> {
     list_for: Option<Api>,
     /// The name the endpoint received for the client's model.
     upstream_model: Option<Arc<str>>,
+}
+
+impl<S> Answer<S> {
+    /// The status the client is told: the head's, or the one an error inside the stream stands
+    /// for.
+    fn status(&self) -> actix_web::http::StatusCode {
+        self.stream_error
+            .and_then(|status| actix_web::http::StatusCode::from_u16(status).ok())
+            .unwrap_or_else(|| self.response.status())
+    }
 }
 
 #[cfg(test)]

@@ -90,8 +90,7 @@ impl Relay<'_> {
         answer: &Answer<S>,
         attempts: usize,
     ) -> actix_web::HttpResponseBuilder {
-        let (status, endpoint, latency) =
-            (answer.response.status(), &answer.endpoint, answer.latency);
+        let (status, endpoint, latency) = (answer.status(), &answer.endpoint, answer.latency);
         let upstream_headers = answer.response.headers();
         self.end.answer_started(endpoint, status.as_u16(), latency);
         let content_type = upstream_headers
@@ -150,6 +149,7 @@ impl Relay<'_> {
             endpoint,
             exchange,
             hide_usage_chunk,
+            held,
             ..
         } = answer;
         let status = response.status();
@@ -165,11 +165,12 @@ impl Relay<'_> {
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let is_sse = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        let is_sse = super::is_event_stream(response.headers());
+        // The upstream's own events, read for an error it reports after content began.
+        let watched = self
+            .call()
+            .stream_events(endpoint.api)
+            .filter(|_| is_sse && status.is_success());
         let kind = if is_sse {
             StreamKind::Sse {
                 client: self.ctx().client,
@@ -200,6 +201,8 @@ impl Relay<'_> {
         }
         let sized = content_length.filter(|_| redactor.is_none() && stage.is_none());
         let body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
+            .starting_with(held)
+            .watching(watched)
             .staged(stage)
             .redacting(redactor);
         // Not `streaming()`: it would add a content-type the upstream did not send.
@@ -217,17 +220,19 @@ impl Relay<'_> {
         attempts: usize,
     ) -> HttpResponse {
         let mut builder = self.response_head(&answer, attempts);
+        let status = answer.status().as_u16();
         let Answer {
             response,
             endpoint,
             error_body,
             exchange,
+            stream_error,
             ..
         } = answer;
         let (read, complete) = error_body.unwrap_or((Bytes::new(), true));
         let key = endpoint.api_key.expose();
-        let status = response.status().as_u16();
-        if exchange.is_some() {
+        // An error inside a stream goes out as an error answer, not as a stream.
+        if exchange.is_some() || stream_error.is_some() {
             builder.insert_header(("content-type", "application/json"));
         }
         if complete {
