@@ -29,6 +29,7 @@ struct Families {
     state: IntGaugeVec,
     model_cooldown: prometheus::GaugeVec,
     rectified: prometheus::IntCounter,
+    fallbacks: IntCounterVec,
     /// Each endpoint's series, looked up by label once instead of on every request.
     kept: Mutex<HashMap<String, EndpointSeries>>,
 }
@@ -143,6 +144,14 @@ impl Default for Metrics {
             "Requests retried once without thinking blocks whose signatures another upstream made",
         )
         .expect("valid metric");
+        let fallbacks = IntCounterVec::new(
+            Opts::new(
+                "switchyard_fallbacks_total",
+                "Requests moved on to a fallback model, by rule (its pattern) and the model tried",
+            ),
+            &["rule", "model"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(attempts.clone()),
@@ -155,6 +164,7 @@ impl Default for Metrics {
             Box::new(state.clone()),
             Box::new(model_cooldown.clone()),
             Box::new(rectified.clone()),
+            Box::new(fallbacks.clone()),
         ] {
             registry
                 .register(collector)
@@ -174,6 +184,7 @@ impl Default for Metrics {
                 state,
                 model_cooldown,
                 rectified,
+                fallbacks,
                 kept: Mutex::default(),
             }),
         }
@@ -215,6 +226,30 @@ impl Metrics {
     /// Counts a request retried without the thinking blocks another upstream signed.
     pub fn rectified(&self) {
         self.inner.rectified.inc();
+    }
+
+    /// Counts a request moved on to the fallback `model` by the rule whose pattern is `rule`
+    /// (both from the config, so the series stay few).
+    pub fn fallback(&self, rule: &str, model: &str) {
+        self.inner.fallbacks.with_label_values(&[rule, model]).inc();
+    }
+
+    /// Requests moved on to a fallback model by the rule whose pattern is `rule`, since start.
+    pub fn fallbacks_by(&self, rule: &str) -> u64 {
+        use prometheus::core::Collector;
+        self.inner
+            .fallbacks
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .filter(|metric| {
+                metric
+                    .get_label()
+                    .iter()
+                    .any(|label| label.name() == "rule" && label.value() == rule)
+            })
+            .map(|metric| metric.get_counter().get_value() as u64)
+            .sum()
     }
 
     /// Counts a finished request.

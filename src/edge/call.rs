@@ -72,6 +72,12 @@ impl Call {
         }
     }
 
+    /// Whether the call asks a model for an answer (a generation or a legacy completion), so
+    /// that another model may stand in for it (`fallbacks:`).
+    pub fn names_a_model(self) -> bool {
+        matches!(self, Call::Generation(_) | Call::Completions)
+    }
+
     /// What an attempt at an endpoint speaking `endpoint` does with this call.
     pub fn route(self, endpoint: Api) -> crate::translate::Route {
         match self {

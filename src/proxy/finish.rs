@@ -70,6 +70,8 @@ pub struct Finish {
     bytes: u64,
     /// Retried once without the thinking blocks another upstream signed.
     rectified: bool,
+    /// The fallback model that served the answer, when one did.
+    served: Option<Arc<str>>,
     /// The attempt in flight or being relayed: reported when the request ends.
     attempt: Option<Attempt>,
     /// The relayed answer's usage meter.
@@ -93,6 +95,7 @@ impl Finish {
             first_byte: None,
             bytes: 0,
             rectified: false,
+            served: None,
             attempt: None,
             usage: None,
             done: false,
@@ -166,6 +169,18 @@ impl Finish {
     /// The request moves on from `endpoint`, which failed it.
     pub fn note_failed_over(&mut self, endpoint: &str) {
         self.failed_over.push(endpoint.to_string());
+    }
+
+    /// The request moved on to the fallback model `model`.
+    pub fn note_fallback(&mut self, model: &str) {
+        if self.log_line {
+            self.attempt_notes.push(format!("fallback:{model}"));
+        }
+    }
+
+    /// The answer the client gets serves `model`, a fallback of the model it asked for.
+    pub fn served_by(&mut self, model: Arc<str>) {
+        self.served = Some(model);
     }
 
     /// The thinking rectifier ran for this request.
@@ -277,11 +292,15 @@ impl Finish {
         let ctx = &self.ctx;
         log::info!(
             target: "switchyard::access",
-            "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}",
+            "{} {} {} model={}{} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}",
             ctx.id.to_str().unwrap_or("-"),
             ctx.method,
             ctx.target.path(),
             ctx.model().map_or("-", |m| &**m),
+            self.served
+                .as_ref()
+                .map(|m| format!(" served={m}"))
+                .unwrap_or_default(),
             self.status,
             self.endpoint_id().unwrap_or("-"),
             self.attempt_notes.join(" "),

@@ -6,6 +6,7 @@
 mod body;
 pub mod context;
 pub mod decide;
+mod fallback;
 pub mod finish;
 mod handles;
 mod in_stream;
@@ -50,6 +51,8 @@ use tokio::time::Instant;
 pub const ENDPOINT_HEADER: &str = "x-switchyard-endpoint";
 /// `x-switchyard-attempts`: endpoints tried for this request.
 pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+/// `x-switchyard-model`: the model that served an answer, when it is a fallback (`fallbacks:`).
+pub const MODEL_HEADER: &str = "x-switchyard-model";
 
 /// The value of `x-switchyard-attempts`: a static one for the usual counts (no formatting).
 pub fn attempts_value(attempts: usize) -> actix_web::http::header::HeaderValue {
@@ -126,8 +129,23 @@ impl Relay<'_> {
 
 /// What a request carries from one attempt to the next.
 struct Progress<S> {
-    /// The ids of the endpoints tried, shared with their configs (passed-over ones included).
+    /// The model the request is on: the client's, or a fallback of it.
+    model: Option<Arc<str>>,
+    /// The ids of the endpoints tried for this model, shared with their configs (passed-over
+    /// ones included).
     tried: Vec<Arc<str>>,
+    /// Endpoints an earlier model's attempts took out of this request (all but those that
+    /// turned that model away with a rate limit for it alone).
+    excluded: Vec<Arc<str>>,
+    /// Endpoints that answered a rate limit for this model alone: a fallback may use them.
+    limited: Vec<Arc<str>>,
+    /// Attempts made for earlier models.
+    earlier_attempts: usize,
+    /// The fallback models not yet tried, once the request needed one.
+    fallbacks: Option<fallback::FallbackChain>,
+    /// Why the client's own model could not be served, once the request moved to a fallback:
+    /// what the client is told when no fallback serves either.
+    first_refusal: Option<NoEndpoint>,
     /// Endpoints that gave no answer, with why.
     unreachable: Vec<(String, TransportError)>,
     /// The last attempt's upstream answer, while it may still be the one passed on.
@@ -148,9 +166,15 @@ struct Progress<S> {
 }
 
 impl<S> Progress<S> {
-    fn new() -> Self {
+    fn new(model: Option<Arc<str>>) -> Self {
         Progress {
+            model,
             tried: Vec::new(),
+            excluded: Vec::new(),
+            limited: Vec::new(),
+            earlier_attempts: 0,
+            fallbacks: None,
+            first_refusal: None,
             unreachable: Vec::new(),
             last_answer: None,
             budgeted: false,
@@ -162,9 +186,39 @@ impl<S> Progress<S> {
         }
     }
 
-    /// Endpoints the request was sent to (`x-switchyard-attempts`).
+    /// Endpoints the request was sent to, for every model (`x-switchyard-attempts`).
     fn attempts(&self) -> usize {
+        self.earlier_attempts + self.model_attempts()
+    }
+
+    /// Endpoints the request was sent to for the model it is on (`balancer.max_attempts` bounds
+    /// these).
+    fn model_attempts(&self) -> usize {
         self.tried.len() - self.skipped
+    }
+
+    /// The endpoints the Balancer is not to choose.
+    fn exclude(&self) -> Vec<Arc<str>> {
+        if self.excluded.is_empty() {
+            return self.tried.clone();
+        }
+        let mut all = self.excluded.clone();
+        all.extend(self.tried.iter().cloned());
+        all
+    }
+
+    /// Moves the request on to `model`, a fallback: its own attempts over the same selection,
+    /// without the endpoints that failed the earlier model for any reason but its rate limit.
+    fn move_to(&mut self, model: Arc<str>) {
+        self.earlier_attempts = self.attempts();
+        let limited = std::mem::take(&mut self.limited);
+        let tried = std::mem::take(&mut self.tried);
+        self.excluded
+            .extend(tried.into_iter().filter(|id| !limited.contains(id)));
+        self.skipped = 0;
+        self.model = Some(model);
+        self.sent = false;
+        (self.budgeted, self.keep_session) = (false, false);
     }
 }
 
@@ -220,11 +274,14 @@ impl Relay<'_> {
         if let Some(error) = self.model_refusal() {
             return self.refuse(error);
         }
-        let mut progress = Progress::new();
+        let mut progress = Progress::new(self.ctx().model().cloned());
         loop {
             let chosen = match self.select(&progress).await {
                 Ok(chosen) => chosen,
-                Err(no) => return self.no_endpoint(progress, no),
+                Err(no) => match self.fall_back(&mut progress, no) {
+                    Ok(()) => continue,
+                    Err(no) => return self.no_endpoint(progress, no),
+                },
             };
             if let (true, Some(previous)) = (progress.sent, progress.tried.last()) {
                 // The request moves on from the endpoint that failed it.
@@ -233,17 +290,23 @@ impl Relay<'_> {
             let endpoint = chosen.endpoint.clone();
             progress.tried.push(endpoint.wire.shared_id.clone());
             // The name this endpoint receives, worked out once for the attempt.
-            let upstream_model = self
-                .ctx()
-                .model()
+            let upstream_model = progress
+                .model
+                .as_ref()
                 .map(|m| request::upstream_model(&endpoint, m));
             self.end.attempt_started(Attempt::new(
                 chosen.addr.clone(),
                 chosen.claim,
                 upstream_model.clone(),
             ));
+            let served = progress.model.clone();
             let outcome = self
-                .attempt(&body, &chosen, upstream_model, &mut progress.rectified)
+                .attempt(
+                    &body,
+                    &chosen,
+                    (served, upstream_model),
+                    &mut progress.rectified,
+                )
                 .await;
             let answer = match outcome {
                 Outcome::Answered { answer, failed } => (Some(answer), failed),
@@ -291,14 +354,15 @@ impl Relay<'_> {
         refused.then(|| GatewayError::UnreadableModel(problem.to_string()))
     }
 
-    /// One attempt on the chosen endpoint: the body in its API (with `upstream_model`, the name
-    /// the endpoint receives), sent, and the answer's start read where it decides the verdict.
-    /// Reports nothing to the endpoint (the caller does).
+    /// One attempt on the chosen endpoint: the body in its API (for `model`, the model the
+    /// request is on, and `upstream_model`, the name the endpoint receives for it), sent, and
+    /// the answer's start read where it decides the verdict. Reports nothing to the endpoint
+    /// (the caller does).
     async fn attempt(
         &mut self,
         body: &Bytes,
         chosen: &Selected,
-        upstream_model: Option<Arc<str>>,
+        (model, upstream_model): (Option<Arc<str>>, Option<Arc<str>>),
         rectified: &mut bool,
     ) -> Outcome<impl respond::UpstreamBody> {
         let endpoint = &chosen.endpoint;
@@ -351,6 +415,7 @@ impl Relay<'_> {
                 stream_error: None,
                 exchange: exchange.clone(),
                 hide_usage_chunk,
+                model: model.clone(),
                 upstream_model: upstream_model.clone(),
                 list_for: match self.call() {
                     Call::ModelList(Some(caller)) if caller != endpoint.api => Some(caller),
@@ -496,12 +561,15 @@ impl Relay<'_> {
         // A 429 for this model says nothing about the endpoint's other models: the session stays
         // bound to it for them.
         progress.keep_session = status == Some(429)
-            && self.ctx().model().is_some()
+            && progress.model.is_some()
             && self.config.health.rate_limit_scope == RateLimitScope::Model;
+        if progress.keep_session {
+            progress.limited.push(endpoint.wire.shared_id.clone());
+        }
         self.end.note_attempt(&endpoint.id, status, failed.as_ref());
         let attempts = progress.attempts();
         let max_attempts = self.config.balancer.max_attempts as usize;
-        let step = decide::next_step(failed.as_ref(), attempts, max_attempts);
+        let step = decide::next_step(failed.as_ref(), progress.model_attempts(), max_attempts);
         if let Some(error) = failed {
             // The endpoint hears of its failure now, whatever the client gets.
             if let Some(attempt) = self.end.take_attempt() {
@@ -552,8 +620,8 @@ impl Relay<'_> {
     async fn select<S>(&self, progress: &Progress<S>) -> Result<Selected, NoEndpoint> {
         let facts = &self.ctx().facts;
         let ask = SelectEndpoint {
-            model: facts.model.clone(),
-            exclude: progress.tried.clone(),
+            model: progress.model.clone(),
+            exclude: progress.exclude(),
             session: facts.session.clone(),
             budgeted: progress.budgeted,
             keep_session: progress.keep_session,
@@ -657,7 +725,9 @@ struct Answer<S> {
     hide_usage_chunk: bool,
     /// A model list that goes to a caller of this other API: read whole and put in its shape.
     list_for: Option<Api>,
-    /// The name the endpoint received for the client's model.
+    /// The model this answer serves: the client's, or a fallback of it.
+    model: Option<Arc<str>>,
+    /// The name the endpoint received for that model.
     upstream_model: Option<Arc<str>>,
 }
 

@@ -10,7 +10,7 @@ use super::stage::BodyStage;
 use super::stream::{RelayBody, StreamKind};
 use super::translated;
 use super::usage_chunk::UsageChunkFilter;
-use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
+use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER, MODEL_HEADER};
 use crate::balancer::{describe_states, NoEndpoint};
 use crate::gateway_error::GatewayError;
 use crate::translate::translate_error;
@@ -122,6 +122,16 @@ impl Relay<'_> {
             HeaderName::from_static(ATTEMPTS_HEADER),
             super::attempts_value(attempts),
         ));
+        let fallback = answer
+            .model
+            .as_ref()
+            .filter(|served| self.end.ctx().model() != Some(*served));
+        if let Some(served) = fallback {
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(served) {
+                builder.insert_header((HeaderName::from_static(MODEL_HEADER), value));
+            }
+            self.end.served_by(served.clone());
+        }
         if status == StatusCode::TOO_MANY_REQUESTS && !upstream_headers.contains_key("retry-after")
         {
             // Some clients (Codex) retry a 429 only when told when: the wait the gateway itself
