@@ -1,4 +1,4 @@
-//! The benchmark. Run it with `bench/run.sh [--quick] [--syscalls] [--allocs]`, which pins this
+//! The benchmark. Run it with `bench/run.sh [--quick] [--syscalls] [--allocs] [--sse-only]`, which pins this
 //! process, wrk and the upstreams to the load core and every proxy under test to
 //! `BENCH_GATEWAY_CORE` (default 0), so that the proxy, not the load, sets the pace.
 //!
@@ -56,6 +56,8 @@ struct Options {
     soak_requests: u64,
     gateway_core: String,
     syscalls: bool,
+    /// `--sse-only`: only the SSE lateness section.
+    sse_only: bool,
     allocs: bool,
     /// Runs per target and case; each figure is the median of them.
     rounds: usize,
@@ -67,7 +69,7 @@ fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
     if has("--help") || has("-h") {
-        println!("bench [--quick] [--rounds N] [--syscalls] [--allocs] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0; BENCH_BEFORE=PATH of an earlier switchyard)");
+        println!("bench [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0; BENCH_BEFORE=PATH of an earlier switchyard)\n  --sse-only  only the SSE lateness figures (direct, nginx, floor, switchyard and its translated and before rows)");
         std::process::exit(0);
     }
     if let Some(i) = args.iter().position(|a| a == "--write-body") {
@@ -113,6 +115,7 @@ fn options() -> Options {
         gateway_core: std::env::var("BENCH_GATEWAY_CORE").unwrap_or_else(|_| "0".into()),
         syscalls: has("--syscalls"),
         allocs: has("--allocs"),
+        sse_only: has("--sse-only"),
     }
 }
 
@@ -222,6 +225,15 @@ fn main() {
         "# 128 KiB body: {} bytes, Claude Code-shaped",
         big_body.len()
     );
+
+    if opts.sse_only {
+        let rt = actix_rt::System::new();
+        sse_section(&opts, &rt, &sse_mock, &proxies, &sse_floor, &sse_gateways);
+        println!("\n# total time {:.0} s", started.elapsed().as_secs_f64());
+        drop((proxies, sse_gateways, sse_floor, failover, upstream));
+        let _ = std::io::stdout().flush();
+        return;
+    }
 
     let targets = proxies.targets(&upstream_url);
     let idle_rss: Vec<u64> = targets.iter().map(|t| t.pid.map_or(0, rss_kib)).collect();
@@ -432,44 +444,7 @@ fn main() {
         );
     }
 
-    let streams = if opts.quick { 5 } else { 20 };
-    println!(
-        "\n## SSE through the mock: 50 events 10 ms apart, {streams} streams one after another"
-    );
-    let sse = |url: &str, one_for_one: bool| {
-        rt.block_on(sse_lateness(
-            url.to_string(),
-            &sse_mock,
-            streams,
-            one_for_one,
-        ))
-    };
-    let mut sse_targets = vec![("direct", sse_mock.url())];
-    if let Some(n) = &proxies.nginx {
-        sse_targets.push(("nginx", n.sse_url.clone()));
-    }
-    sse_targets.push(("floor", sse_floor.url.clone()));
-    for (name, server) in &sse_gateways {
-        sse_targets.push((name, server.url.clone()));
-    }
-    let sw = sse_targets
-        .iter()
-        .map(|(name, _)| name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(14);
-    println!(
-        "{:<sw$} {:>20} {:>18} {:>14} {:>14}",
-        "target", "first event p50 ms", "lateness p50 ms", "p90 ms", "p99 ms"
-    );
-    for (name, url) in &sse_targets {
-        let r = sse(url, !name.starts_with("translated"));
-        println!(
-            "{name:<sw$} {:>20.3} {:>18.3} {:>14.3} {:>14.3}",
-            r.first_p50_ms, r.late_p50_ms, r.late_p90_ms, r.late_p99_ms
-        );
-    }
-    println!("(translated: the mock streams Chat Completions chunks and the client gets Messages events, not one for one; each chunk's lateness is taken to the first event the client got after the mock sent it)");
+    sse_section(&opts, &rt, &sse_mock, &proxies, &sse_floor, &sse_gateways);
 
     println!("\n## Memory (resident set of each proxy process, KiB; peak = highest sample, every 100 ms, during the case's wrk run)");
     print!("{:<nw$} {:>10}", "target", "idle");
@@ -506,6 +481,56 @@ fn main() {
     println!("\n# total time {:.0} s", started.elapsed().as_secs_f64());
     drop((proxies, sse_gateways, sse_floor, failover, upstream));
     let _ = std::io::stdout().flush();
+}
+
+/// The SSE section: each target's time to the first content event and how late events reach the
+/// client against when the mock sent them.
+fn sse_section(
+    opts: &Options,
+    rt: &actix_rt::SystemRunner,
+    sse_mock: &MockUpstream,
+    proxies: &Proxies,
+    sse_floor: &Server,
+    sse_gateways: &[(&'static str, Server)],
+) {
+    let streams = if opts.quick { 5 } else { 20 };
+    println!(
+        "\n## SSE through the mock: 50 events 10 ms apart, {streams} streams one after another"
+    );
+    let sse = |url: &str, one_for_one: bool| {
+        rt.block_on(sse_lateness(
+            url.to_string(),
+            sse_mock,
+            streams,
+            one_for_one,
+        ))
+    };
+    let mut sse_targets = vec![("direct", sse_mock.url())];
+    if let Some(n) = &proxies.nginx {
+        sse_targets.push(("nginx", n.sse_url.clone()));
+    }
+    sse_targets.push(("floor", sse_floor.url.clone()));
+    for (name, server) in sse_gateways {
+        sse_targets.push((name, server.url.clone()));
+    }
+    let sw = sse_targets
+        .iter()
+        .map(|(name, _)| name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    println!(
+        "{:<sw$} {:>20} {:>18} {:>14} {:>14}",
+        "target", "first content p50 ms", "lateness p50 ms", "p90 ms", "p99 ms"
+    );
+    for (name, url) in &sse_targets {
+        let r = sse(url, !name.starts_with("translated"));
+        println!(
+            "{name:<sw$} {:>20.3} {:>18.3} {:>14.3} {:>14.3}",
+            r.first_p50_ms, r.late_p50_ms, r.late_p90_ms, r.late_p99_ms
+        );
+    }
+    println!("(lateness: arrival − when the event was due; the opening events are due with the first content, which switchyard holds them for. translated: the mock streams Chat Completions chunks and the client gets Messages events, not one for one; each chunk's lateness is taken to the first event the client got after it was due)");
 }
 
 /// Whether the run can show the proxy's cost: direct must beat nginx's proxy by ≥ 15 %, or the
@@ -1509,10 +1534,14 @@ struct SseFigures {
     late_p99_ms: f64,
 }
 
-/// Streams one after another; lateness = arrival at the client − the mock's send time (same clock).
+/// Streams one after another; lateness = arrival at the client − when the event was due (same
+/// clock). An event is due when the mock sent it; an opening event (sent before the stream's first
+/// content: `message_start`, `content_block_start`, Chat's role chunk) is due when that content was
+/// sent, since a gateway holds a stream's opening until its content begins (so that it can still
+/// fail over) and sends them together. `first` is the time to the first content event.
 /// `one_for_one`: the client gets the mock's events as they were sent, the nth for the nth; else
 /// (a translated stream, whose events are not the mock's) each event the mock sent is paired with
-/// the first event the client got after it.
+/// the first event the client got after it was due.
 async fn sse_lateness(
     url: String,
     mock: &MockUpstream,
@@ -1535,29 +1564,46 @@ async fn sse_lateness(
         else {
             continue;
         };
-        let mut arrivals = Vec::new();
+        // Each whole event the client got: when it arrived, and whether it opens the stream.
+        let mut arrivals: Vec<(Instant, bool)> = Vec::new();
         let mut buffer = Vec::new();
+        let mut read = 0;
         while let Some(Ok(chunk)) = r.next().await {
             let now = Instant::now();
             buffer.extend_from_slice(&chunk);
-            let complete = buffer.windows(2).filter(|w| w == b"\n\n").count();
-            while arrivals.len() < complete {
-                arrivals.push(now);
+            while let Some(end) = buffer[read..].windows(2).position(|w| w == b"\n\n") {
+                let event = &buffer[read..read + end];
+                let opening = [
+                    &b"event: message_start"[..],
+                    b"event: content_block_start",
+                    b"event: ping",
+                ]
+                .iter()
+                .any(|name| event.starts_with(name));
+                arrivals.push((now, opening));
+                read += end + 2;
             }
         }
         let times = mock.event_times();
-        if let Some(first) = arrivals.first() {
+        // The mock's streams open with message_start and content_block_start (Messages), or with
+        // the role chunk (Chat Completions, for the translated targets).
+        let opening_sent = if one_for_one { 2 } else { 1 };
+        let due = |i: usize| times.get(i.max(opening_sent)).copied();
+        if let Some((first, _)) = arrivals.iter().find(|(_, opening)| !opening) {
             firsts.push((*first - sent).as_secs_f64() * 1000.0);
         }
         if one_for_one {
-            for (arrived, sent) in arrivals.iter().zip(times.iter()) {
-                lateness.push(arrived.saturating_duration_since(*sent).as_secs_f64() * 1000.0);
+            for (i, (arrived, _)) in arrivals.iter().enumerate() {
+                if let Some(due) = due(i) {
+                    lateness.push(arrived.saturating_duration_since(due).as_secs_f64() * 1000.0);
+                }
             }
         } else {
-            for sent in &times {
-                let next = arrivals.partition_point(|arrived| arrived < sent);
-                if let Some(arrived) = arrivals.get(next) {
-                    lateness.push((*arrived - *sent).as_secs_f64() * 1000.0);
+            for i in 0..times.len() {
+                let Some(due) = due(i) else { continue };
+                let next = arrivals.partition_point(|(arrived, _)| *arrived < due);
+                if let Some((arrived, _)) = arrivals.get(next) {
+                    lateness.push((*arrived - due).as_secs_f64() * 1000.0);
                 }
             }
         }

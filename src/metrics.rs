@@ -30,6 +30,7 @@ struct Families {
     model_cooldown: prometheus::GaugeVec,
     rectified: prometheus::IntCounter,
     session_moves: prometheus::IntCounter,
+    fallbacks: IntCounterVec,
     /// Each endpoint's series, looked up by label once instead of on every request.
     kept: Mutex<HashMap<String, EndpointSeries>>,
 }
@@ -149,6 +150,14 @@ impl Default for Metrics {
             "Requests whose sticky session moved to another endpoint because its own was out or failed",
         )
         .expect("valid metric");
+        let fallbacks = IntCounterVec::new(
+            Opts::new(
+                "switchyard_fallbacks_total",
+                "Requests moved on to a fallback model, by rule (its pattern) and the model tried",
+            ),
+            &["rule", "model"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(attempts.clone()),
@@ -162,6 +171,7 @@ impl Default for Metrics {
             Box::new(model_cooldown.clone()),
             Box::new(rectified.clone()),
             Box::new(session_moves.clone()),
+            Box::new(fallbacks.clone()),
         ] {
             registry
                 .register(collector)
@@ -182,6 +192,7 @@ impl Default for Metrics {
                 model_cooldown,
                 rectified,
                 session_moves,
+                fallbacks,
                 kept: Mutex::default(),
             }),
         }
@@ -228,6 +239,30 @@ impl Metrics {
     /// Counts a request whose sticky session moved to another endpoint.
     pub fn session_moved(&self) {
         self.inner.session_moves.inc();
+    }
+
+    /// Counts a request moved on to the fallback `model` by the rule whose pattern is `rule`
+    /// (both from the config, so the series stay few).
+    pub fn fallback(&self, rule: &str, model: &str) {
+        self.inner.fallbacks.with_label_values(&[rule, model]).inc();
+    }
+
+    /// Requests moved on to a fallback model by the rule whose pattern is `rule`, since start.
+    pub fn fallbacks_by(&self, rule: &str) -> u64 {
+        use prometheus::core::Collector;
+        self.inner
+            .fallbacks
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .filter(|metric| {
+                metric
+                    .get_label()
+                    .iter()
+                    .any(|label| label.name() == "rule" && label.value() == rule)
+            })
+            .map(|metric| metric.get_counter().get_value() as u64)
+            .sum()
     }
 
     /// Counts a finished request.

@@ -2,8 +2,8 @@
 //! `/v1/chat/completions`, the OpenAI Responses API (`/v1/responses`, see [`responses`]) and the
 //! Gemini API (`/v1beta/models/…`, see [`gemini`]), plain and streamed, for the demo, the tests and
 //! the benchmark. Each run can be told to answer a status, add
-//! `Retry-After`, delay, hang, or drop the connection after N events; it counts hits and keeps what
-//! it received.
+//! `Retry-After`, delay, hang, drop the connection after N events, or fail inside a `200` stream
+//! ([`StreamFault`]); it counts hits and keeps what it received.
 
 pub mod gemini;
 pub mod responses;
@@ -42,6 +42,9 @@ pub struct Behaviour {
     pub event_interval: Duration,
     /// Cut the connection after this many SSE events.
     pub drop_after_events: Option<usize>,
+    /// A fault worked into every streamed answer (of any API; a Gemini stream only with
+    /// `alt=sse`), whose head is `200` all the same.
+    pub stream_fault: Option<StreamFault>,
     /// OpenAI answers that carry more than text (reasoning, tool calls, a usage chunk when the
     /// request asks for one); its tool calls also go into Anthropic answers as `tool_use` blocks,
     /// its reasoning and tool calls into Responses answers as items, and into Gemini answers as a
@@ -91,6 +94,48 @@ fn chat_usage(b: &Behaviour, completion: usize) -> serde_json::Value {
         "total_tokens": prompt + completion as u64, "prompt_tokens_details": {"cached_tokens": read}})
 }
 
+/// A failure inside a streamed answer, as upstreams and relays fail after a `200` head. A
+/// stream's opening events are Anthropic's `message_start` and `content_block_start`, Chat's role
+/// chunk, Responses' `response.created` to the first `content_part.added`, and (added for a
+/// fault) a Gemini chunk without parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFault {
+    /// The opening events, then the API's error event for this status (`overloaded_error` for
+    /// 529, `rate_limit_error` for 429, `api_error` for 500), then the end.
+    ErrorBeforeContent(u16),
+    /// The head, then the connection closes.
+    CloseAfterHead,
+    /// The opening events and the first content event, then the error event, then the end.
+    ErrorAfterContent(u16),
+    /// The opening events, then keep-alives (one per `event_interval`, at most 10,000) and
+    /// nothing else.
+    KeepAlivesOnly,
+    /// The opening events, keep-alives of about `bytes` bytes, then the error event.
+    ErrorAfterKeepAlives { bytes: usize, status: u16 },
+    /// The opening events and the first content event, then nothing: the connection stays open.
+    StallAfterContent,
+}
+
+impl StreamFault {
+    /// The fault a word names (`error-before-content:529`, `close-after-head`,
+    /// `error-after-content:500`, `keep-alives`, `stall-after-content`); the status defaults to
+    /// 529.
+    pub fn from_word(word: &str) -> Option<StreamFault> {
+        let (name, status) = match word.split_once(':') {
+            Some((name, status)) => (name, status.parse().ok()?),
+            None => (word, 529),
+        };
+        Some(match name {
+            "error-before-content" => StreamFault::ErrorBeforeContent(status),
+            "close-after-head" => StreamFault::CloseAfterHead,
+            "error-after-content" => StreamFault::ErrorAfterContent(status),
+            "keep-alives" => StreamFault::KeepAlivesOnly,
+            "stall-after-content" => StreamFault::StallAfterContent,
+            _ => return None,
+        })
+    }
+}
+
 /// What an OpenAI-format answer of the mock carries besides its text.
 #[derive(Debug, Clone)]
 pub struct OpenAiAnswer {
@@ -132,6 +177,7 @@ impl Default for Behaviour {
             deltas: 3,
             event_interval: Duration::ZERO,
             drop_after_events: None,
+            stream_fault: None,
             openai: None,
             cache: None,
             headers: Vec::new(),
@@ -503,7 +549,7 @@ async fn answer_of(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> 
             HttpResponse::Ok()
                 .content_type("text/event-stream")
                 .insert_header(("cache-control", "no-cache"))
-                .streaming(sse_stream(events, b.event_interval, b.drop_after_events, shared.into_inner()))
+                .streaming(sse_stream(&b, Some(api), events, shared.into_inner()))
         }
     }
 }
@@ -532,15 +578,7 @@ fn error(api: Api, status: u16, message: &str, retry_after: Option<&str>) -> Htt
     if let Some(r) = retry_after {
         builder.insert_header(("retry-after", r));
     }
-    let kind = match status {
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        429 => "rate_limit_error",
-        529 => "overloaded_error",
-        400..=499 => "invalid_request_error",
-        _ => "api_error",
-    };
+    let kind = error_type(status);
     match api {
         Api::OpenAi => builder
             .json(serde_json::json!({"error": {"message": message, "type": kind, "code": status}})),
@@ -548,6 +586,19 @@ fn error(api: Api, status: u16, message: &str, retry_after: Option<&str>) -> Htt
         _ => builder.json(
             serde_json::json!({"type": "error", "error": {"type": kind, "message": message}}),
         ),
+    }
+}
+
+/// Anthropic's `error.type` for a status (the mock's OpenAI errors use the same words).
+fn error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        529 => "overloaded_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
     }
 }
 
@@ -706,12 +757,7 @@ fn openai_rich_answer(
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
-        .streaming(sse_stream(
-            events,
-            b.event_interval,
-            b.drop_after_events,
-            shared,
-        ))
+        .streaming(sse_stream(b, Some(Api::OpenAi), events, shared))
 }
 
 /// An Anthropic answer with text and then `tool_use` blocks (arguments streamed in pieces), unless
@@ -826,12 +872,7 @@ fn anthropic_tool_answer(
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
-        .streaming(sse_stream(
-            events,
-            b.event_interval,
-            b.drop_after_events,
-            shared,
-        ))
+        .streaming(sse_stream(b, Some(Api::Anthropic), events, shared))
 }
 
 /// A value a JSON schema accepts: every property of an object, the first `enum` value of a
@@ -956,12 +997,29 @@ fn sse(event: &str, data: serde_json::Value) -> String {
     format!("event: {event}\ndata: {data}\n\n")
 }
 
+/// A streamed answer's events as the behaviour sends them: `events` of `api` (`None`: a stream
+/// that is not SSE, which no [`StreamFault`] touches), paced by `event_interval`, cut after
+/// `drop_after_events`, with the scripted fault worked in.
 fn sse_stream(
+    b: &Behaviour,
+    api: Option<Api>,
     events: Vec<String>,
-    interval: Duration,
-    drop_after: Option<usize>,
     shared: Arc<Shared>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    let script = match (b.stream_fault, api) {
+        (Some(fault), Some(api)) => faulted(fault, api, events, b),
+        _ => Script {
+            events,
+            drop_after: b.drop_after_events,
+            stall: false,
+        },
+    };
+    let Script {
+        events,
+        drop_after,
+        stall,
+    } = script;
+    let interval = b.event_interval;
     let guard = StreamGuard {
         shared,
         ended: false,
@@ -980,6 +1038,10 @@ fn sse_stream(
                 return Some((Err(cut), (usize::MAX, events, guard)));
             }
             if i >= events.len() {
+                if stall {
+                    // Until the other side goes away (the guard then counts a cancelled stream).
+                    std::future::pending::<()>().await;
+                }
                 guard.end();
                 return None;
             }
@@ -991,4 +1053,123 @@ fn sse_stream(
             Some((Ok(event), (i + 1, events, guard)))
         },
     )
+}
+
+/// What a stream sends: its events, where it is cut, whether it stalls after its last event.
+struct Script {
+    events: Vec<String>,
+    drop_after: Option<usize>,
+    stall: bool,
+}
+
+/// `events` of `api` with `fault` worked in.
+fn faulted(fault: StreamFault, api: Api, mut events: Vec<String>, b: &Behaviour) -> Script {
+    if fault == StreamFault::CloseAfterHead {
+        return Script {
+            events: Vec::new(),
+            drop_after: Some(0),
+            stall: false,
+        };
+    }
+    if api == Api::Gemini {
+        // Gemini's chunks all carry parts: a stream that fails before content opens with one
+        // that carries none.
+        let opening =
+            serde_json::json!({"candidates": [{"content": {"role": "model"}, "index": 0}]});
+        events.insert(0, format!("data: {opening}\r\n\r\n"));
+    }
+    let first = events
+        .iter()
+        .position(|event| !opens(api, event))
+        .unwrap_or(events.len());
+    let message = b
+        .error_message
+        .clone()
+        .unwrap_or_else(|| format!("mock {} fails inside its stream", b.name));
+    let keep_alive = match api {
+        Api::Anthropic => sse("ping", serde_json::json!({"type": "ping"})),
+        _ => ": keep-alive\n\n".to_string(),
+    };
+    let mut stall = false;
+    match fault {
+        StreamFault::ErrorBeforeContent(status) => {
+            events.truncate(first);
+            events.push(stream_error_event(api, status, &message));
+        }
+        StreamFault::ErrorAfterContent(status) => {
+            events.truncate(first + 1);
+            events.push(stream_error_event(api, status, &message));
+        }
+        StreamFault::KeepAlivesOnly => {
+            events.truncate(first);
+            events.extend(std::iter::repeat(keep_alive).take(10_000));
+        }
+        StreamFault::ErrorAfterKeepAlives { bytes, status } => {
+            events.truncate(first);
+            let count = bytes.div_ceil(keep_alive.len());
+            events.extend(std::iter::repeat(keep_alive).take(count));
+            events.push(stream_error_event(api, status, &message));
+        }
+        StreamFault::StallAfterContent => {
+            events.truncate(first + 1);
+            stall = true;
+        }
+        StreamFault::CloseAfterHead => {}
+    }
+    Script {
+        events,
+        drop_after: b.drop_after_events,
+        stall,
+    }
+}
+
+/// Whether `event` is one a stream of `api` opens with, before any content.
+fn opens(api: Api, event: &str) -> bool {
+    match api {
+        Api::Anthropic => ["message_start", "content_block_start", "ping"]
+            .iter()
+            .any(|name| event.starts_with(&format!("event: {name}\n"))),
+        Api::OpenAi => event.contains("\"role\":\"assistant\""),
+        Api::Responses => [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added",
+        ]
+        .iter()
+        .any(|name| event.starts_with(&format!("event: {name}\n"))),
+        Api::Gemini => !event.contains("\"parts\""),
+        Api::Models | Api::Other => false,
+    }
+}
+
+/// The event with which a stream of `api` reports an error of `status`.
+fn stream_error_event(api: Api, status: u16, message: &str) -> String {
+    match api {
+        Api::OpenAi => format!(
+            "data: {}\n\n",
+            serde_json::json!({"error": {"message": message, "type": error_type(status), "code": status}})
+        ),
+        Api::Responses => {
+            let code = match status {
+                429 => "rate_limit_exceeded",
+                503 | 529 => "server_is_overloaded",
+                _ => "server_error",
+            };
+            sse(
+                "response.failed",
+                serde_json::json!({"type": "response.failed", "response": {
+                    "id": "resp_mock_failed", "object": "response", "status": "failed",
+                    "error": {"code": code, "message": message}, "output": []}}),
+            )
+        }
+        Api::Gemini => format!(
+            "data: {}\r\n\r\n",
+            gemini::error_value(status, message, None)
+        ),
+        Api::Anthropic | Api::Models | Api::Other => sse(
+            "error",
+            serde_json::json!({"type": "error", "error": {"type": error_type(status), "message": message}}),
+        ),
+    }
 }

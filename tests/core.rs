@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
+use switchyard::mock::StreamFault;
 
 #[actix_rt::test]
 async fn endpoints_that_answer_401_get_no_more_requests_once_they_have() {
@@ -133,7 +134,7 @@ async fn a_base_url_path_prefix_joins_without_double_slashes() {
 }
 
 #[actix_rt::test]
-async fn sse_events_reach_the_client_one_by_one_and_byte_for_byte() {
+async fn sse_events_reach_the_client_one_by_one_from_their_content_on_and_byte_for_byte() {
     // 3 text deltas plus 5 framing events: 8 events, 100 ms apart.
     let up = streaming_mock(3, Duration::from_millis(100));
     let gw = Gateway::start(&config("", &[endpoint("up", &up.url(), "k", 1)]));
@@ -162,11 +163,19 @@ async fn sse_events_reach_the_client_one_by_one_and_byte_for_byte() {
     let sent = up.event_times();
     assert_eq!(sent.len(), 8);
     assert_eq!(arrivals.len(), 8);
+    // message_start and content_block_start wait for the first text delta (event 2): the stream
+    // is the client's only once its content begins.
+    for (i, arrived) in arrivals.iter().enumerate().take(2) {
+        assert!(
+            *arrived >= sent[2],
+            "opening event {i} went out before the content"
+        );
+    }
     for i in 0..7 {
         assert!(
-            arrivals[i] < sent[i + 1],
+            arrivals[i] < sent[i.max(2) + 1],
             "event {i} arrived after event {} was sent: it was held back",
-            i + 1
+            i.max(2) + 1
         );
     }
     // The same stream fetched directly from the mock is byte-identical.
@@ -291,7 +300,12 @@ async fn no_failover_once_the_first_byte_reached_the_client() {
 
 #[actix_rt::test]
 async fn a_stalled_stream_ends_with_an_error_event_after_the_idle_timeout() {
-    let slow = streaming_mock(3, Duration::from_secs(3));
+    let slow = MockUpstream::start(Behaviour {
+        key: Some("k".into()),
+        stream_fault: Some(StreamFault::StallAfterContent),
+        ..Behaviour::default()
+    })
+    .unwrap();
     let gw = Gateway::start(&config(
         "timeouts:\n  idle: 300ms\n",
         &[endpoint("slow", &slow.url(), "k", 1)],
@@ -307,6 +321,29 @@ async fn a_stalled_stream_ends_with_an_error_event_after_the_idle_timeout() {
     assert!(text.starts_with("event: message_start"));
     assert!(text.contains("event: error"), "{text}");
     assert!(text.contains("timeouts.idle"), "{text}");
+}
+
+#[actix_rt::test]
+async fn a_stream_that_stalls_before_its_content_is_no_answer_and_gets_the_503() {
+    let slow = streaming_mock(3, Duration::from_secs(3));
+    let gw = Gateway::start(&config(
+        "timeouts:\n  idle: 300ms\n",
+        &[endpoint("slow", &slow.url(), "k", 1)],
+    ));
+    let started = Instant::now();
+    let (status, headers, body) = post(&gw.url, "/v1/messages", STREAM_BODY).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the idle timeout cut the stream's start"
+    );
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        header(&headers, "x-switchyard-error").as_deref(),
+        Some("upstream_unreachable")
+    );
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("timeouts.idle"), "{message}");
 }
 
 #[actix_rt::test]
@@ -573,8 +610,9 @@ async fn openai_streams_pass_whole_and_a_cut_one_ends_with_an_error_chunk() {
     assert!(!text.contains("\"error\""));
     assert_eq!(gw.status().await["endpoints"][0]["failures"], 0);
 
+    // message_start, content_block_start and the first delta: the cut comes after content.
     let cut = MockUpstream::start(Behaviour {
-        drop_after_events: Some(2),
+        drop_after_events: Some(3),
         ..Behaviour::default()
     })
     .unwrap();

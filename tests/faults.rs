@@ -65,23 +65,50 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
     }
 }
 
-#[actix_rt::test]
-async fn an_upstream_that_resets_mid_stream_ends_the_clients_stream_with_an_error_event() {
-    let port = raw_upstream(|mut socket| async move {
+const MESSAGE_START: &str = "event: message_start\ndata: {\"type\":\"message_start\"}\n\n";
+const TEXT_DELTA: &str = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n";
+
+/// An upstream that answers a `200` stream of `events`, then resets the connection (RST).
+fn resetting_upstream(events: &'static str) -> u16 {
+    raw_upstream(move |mut socket| async move {
         if !read_request(&mut socket).await {
             return;
         }
-        let event = "event: message_start\ndata: {\"type\":\"message_start\"}\n\n";
         let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
-            event.len()
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{events}\r\n",
+            events.len()
         );
         let _ = socket.write_all(head.as_bytes()).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         // RST instead of FIN.
         let _ = socket.set_zero_linger();
         drop(socket);
-    });
+    })
+}
+
+#[actix_rt::test]
+async fn an_upstream_that_resets_before_any_content_fails_over_unseen() {
+    let port = resetting_upstream(MESSAGE_START);
+    let (gw, backup) = with_backup("", "resets", &format!("http://127.0.0.1:{port}"));
+    let (status, headers, body) = post(&gw.url, "/v1/messages", STREAM_BODY).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "x-switchyard-endpoint").as_deref(),
+        Some("backup")
+    );
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(text.matches("event: message_start").count(), 1, "{text}");
+    assert!(!text.contains("event: error"), "{text}");
+    assert_eq!(backup.hits(), 1);
+    assert_eq!(gw.status().await["endpoints"][0]["failures"], 1);
+}
+
+#[actix_rt::test]
+async fn an_upstream_that_resets_mid_stream_ends_the_clients_stream_with_an_error_event() {
+    let port = resetting_upstream(concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\"}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n"
+    ));
     let (gw, backup) = with_backup("", "resets", &format!("http://127.0.0.1:{port}"));
     let (status, headers, body) = post(&gw.url, "/v1/messages", STREAM_BODY).await;
     assert_eq!(status, 200);
@@ -90,7 +117,8 @@ async fn an_upstream_that_resets_mid_stream_ends_the_clients_stream_with_an_erro
         Some("resets")
     );
     let text = String::from_utf8_lossy(&body);
-    assert!(text.starts_with("event: message_start"), "{text}");
+    assert!(text.starts_with(MESSAGE_START), "{text}");
+    assert!(text.contains(TEXT_DELTA), "{text}");
     assert!(text.contains("event: error"), "{text}");
     assert_eq!(backup.hits(), 0);
     assert_eq!(gw.status().await["endpoints"][0]["failures"], 1);

@@ -117,11 +117,13 @@ async fn a_responses_stream_cut_before_its_end_ends_with_response_failed_and_a_w
     assert_eq!(whole.last().map(String::as_str), Some("response.completed"));
     assert!(!whole.iter().any(|e| e == "response.failed"));
 
-    mock.update(|b| b.drop_after_events = Some(4));
+    // Cut after the first text delta: created, in_progress, the item and its part, the delta.
+    mock.update(|b| b.drop_after_events = Some(5));
     let (status, _, body) = ask(&gw, true).await;
     assert_eq!(status, 200);
     let cut = events(&body);
-    assert_eq!(cut.len(), 5, "{cut:?}");
+    assert_eq!(cut.len(), 6, "{cut:?}");
+    assert_eq!(cut[4], "response.output_text.delta", "{cut:?}");
     assert_eq!(
         cut.last().map(String::as_str),
         Some("response.failed"),

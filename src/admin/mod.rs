@@ -93,6 +93,19 @@ pub struct StatusReport {
     pub sessions: SessionStats,
     /// How the usage history file is doing.
     pub usage_store: StoreHealth,
+    /// Each `fallbacks:` rule in force, with the requests it moved on since start.
+    pub fallbacks: Vec<FallbackCount>,
+}
+
+/// One `fallbacks:` rule and how often it was used.
+#[derive(Debug, Serialize)]
+pub struct FallbackCount {
+    /// The rule's model pattern.
+    pub rule: String,
+    /// The models it names, in order.
+    pub models: Vec<String>,
+    /// Requests it moved on to one of its models since the gateway started.
+    pub count: u64,
 }
 
 /// Sums over all endpoints.
@@ -125,6 +138,7 @@ pub async fn status_report(
     started: &Started,
     listening: &Listening,
     usage: &UsageHistory,
+    metrics: &Metrics,
 ) -> Result<StatusReport, GatewayError> {
     let endpoints = balancer
         .send(StatusOfAll)
@@ -147,6 +161,15 @@ pub async fn status_report(
         endpoints,
         sessions,
         usage_store: usage.health(),
+        fallbacks: config
+            .fallbacks
+            .iter()
+            .map(|rule| FallbackCount {
+                rule: rule.pattern.clone(),
+                models: rule.models.clone(),
+                count: metrics.fallbacks_by(&rule.pattern),
+            })
+            .collect(),
     })
 }
 
@@ -158,8 +181,9 @@ pub async fn status(
     started: web::Data<Started>,
     listening: web::Data<Listening>,
     usage: web::Data<UsageHistory>,
+    metrics: web::Data<Metrics>,
 ) -> HttpResponse {
-    match status_report(&balancer, &live, &started, &listening, &usage).await {
+    match status_report(&balancer, &live, &started, &listening, &usage, &metrics).await {
         Ok(report) => HttpResponse::Ok().json(report),
         Err(e) => e.response(client_api(&req)),
     }

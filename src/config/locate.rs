@@ -105,9 +105,33 @@ pub fn line_of(text: &str, path: &str) -> Option<usize> {
     found
 }
 
+/// The 1-based line of `key` inside the top-level mapping `section` (a key a field path cannot
+/// name: a model pattern may hold `.` or `*`), or of `section` when the key is not on a line of
+/// its own (flow style, `section: {…}`).
+pub fn line_of_key(text: &str, section: &str, key: &str) -> Option<usize> {
+    let start = line_of(text, section)?;
+    let spellings = [key.to_string(), format!("\"{key}\""), format!("'{key}'")];
+    let found = text
+        .lines()
+        .enumerate()
+        .skip(start)
+        .filter(|(_, raw)| !raw.trim().is_empty() && !raw.trim_start().starts_with('#'))
+        // The section ends at the next line that is not indented.
+        .take_while(|(_, raw)| raw.starts_with([' ', '\t']))
+        .find(|(_, raw)| {
+            let content = raw.trim();
+            spellings.iter().any(|spelled| {
+                content
+                    .strip_prefix(spelled.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
+            })
+        });
+    Some(found.map_or(start, |(i, _)| i + 1))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::line_of;
+    use super::{line_of, line_of_key};
 
     const TEXT: &str = "\
 # comment
@@ -132,6 +156,17 @@ endpoints:
         assert_eq!(line_of(TEXT, "endpoints[0].base_url"), Some(7));
         assert_eq!(line_of(TEXT, "endpoints[1].base_url"), Some(8));
         assert_eq!(line_of(TEXT, "endpoints[1].api_key"), Some(10));
+    }
+
+    #[test]
+    fn a_key_under_a_section_is_found_however_it_is_quoted() {
+        let text = "proxy:\n  port: 1\nfallbacks:\n  \"claude-opus-4*\": [a]\n  gpt-4.1*: [b]\n  'x': c\nendpoints: []\n";
+        assert_eq!(line_of_key(text, "fallbacks", "claude-opus-4*"), Some(4));
+        assert_eq!(line_of_key(text, "fallbacks", "gpt-4.1*"), Some(5));
+        assert_eq!(line_of_key(text, "fallbacks", "x"), Some(6));
+        assert_eq!(line_of_key(text, "fallbacks", "endpoints"), Some(3));
+        let flow = "fallbacks: {\"a*\": [b]}\n";
+        assert_eq!(line_of_key(flow, "fallbacks", "a*"), Some(1));
     }
 
     #[test]

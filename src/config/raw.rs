@@ -14,6 +14,8 @@ pub struct RawConfig {
     pub endpoints: Option<Vec<RawEndpoint>>,
     pub translate: Option<RawTranslate>,
     pub usage: Option<RawUsage>,
+    /// Kept in the file's order: the first pattern that matches wins.
+    pub fallbacks: Option<serde_yaml::Mapping>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +60,7 @@ pub struct RawTimeouts {
     pub connect: Option<String>,
     pub first_byte: Option<String>,
     pub idle: Option<String>,
+    pub stream_start: Option<String>,
     pub request_header: Option<String>,
 }
 

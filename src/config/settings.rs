@@ -21,6 +21,12 @@ pub struct Config {
     pub endpoints: Vec<EndpointConfig>,
     pub translate: TranslateSettings,
     pub usage: UsageSettings,
+    /// `fallbacks:` in the file's order: the first rule whose pattern matches a model applies.
+    #[serde(
+        serialize_with = "fallback_rules",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub fallbacks: Vec<FallbackRule>,
     /// The file this came from, when it came from one.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -116,6 +122,10 @@ pub struct Timeouts {
     pub first_byte: Duration,
     #[serde(serialize_with = "duration")]
     pub idle: Duration,
+    /// How long a streamed answer may take from its head to its first content (the head and
+    /// the opening events are held until then); default: `first_byte`.
+    #[serde(serialize_with = "duration")]
+    pub stream_start: Duration,
     #[serde(serialize_with = "duration")]
     pub request_header: Duration,
 }
@@ -126,6 +136,7 @@ impl Default for Timeouts {
             connect: defaults::CONNECT,
             first_byte: defaults::FIRST_BYTE,
             idle: defaults::IDLE,
+            stream_start: defaults::FIRST_BYTE,
             request_header: defaults::REQUEST_HEADER,
         }
     }
@@ -261,6 +272,23 @@ pub struct EndpointConfig {
     pub budget: Option<Budget>,
 }
 
+/// One rule of `fallbacks:`: a request for a model that matches `pattern`, which no endpoint can
+/// serve now, is served by the first of `models` that one can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FallbackRule {
+    pub pattern: String,
+    pub models: Vec<String>,
+}
+
+impl Config {
+    /// The fallback rule for `model`: the first whose pattern matches it, in the file's order.
+    pub fn fallback_rule(&self, model: &str) -> Option<&FallbackRule> {
+        self.fallbacks
+            .iter()
+            .find(|rule| super::glob_match(&rule.pattern, model))
+    }
+}
+
 /// `usage:` — where the usage history is kept and for how long.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageSettings {
@@ -337,6 +365,10 @@ fn size<S: Serializer>(bytes: &u64, s: S) -> Result<S::Ok, S::Error> {
 
 fn named_keys<S: Serializer>(keys: &[(String, Secret)], s: S) -> Result<S::Ok, S::Error> {
     s.collect_map(keys.iter().map(|(name, key)| (name, key)))
+}
+
+fn fallback_rules<S: Serializer>(rules: &[FallbackRule], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(rules.iter().map(|rule| (&rule.pattern, &rule.models)))
 }
 
 fn pairs<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {

@@ -515,3 +515,83 @@ fn text_yaml_cannot_place_is_reported_at_the_first_line() {
     assert_eq!(p.line, Some(1), "{p}");
     assert!(!p.message.is_empty());
 }
+
+#[test]
+fn the_stream_start_is_bounded_like_the_head_unless_set() {
+    let c = parse_ok(&format!("timeouts:\n  first_byte: 40s\n{MINIMAL}"));
+    assert_eq!(c.timeouts.stream_start, Duration::from_secs(40));
+    assert_eq!(
+        parse_ok(MINIMAL).timeouts.stream_start,
+        Duration::from_secs(300)
+    );
+    let c = parse_ok(&format!("timeouts:\n  stream_start: 15s\n{MINIMAL}"));
+    assert_eq!(c.timeouts.stream_start, Duration::from_secs(15));
+    let p = parse_err(&format!("timeouts:\n  stream_start: 0s\n{MINIMAL}"));
+    assert_eq!(
+        (p.field.as_str(), p.line),
+        ("timeouts.stream_start", Some(2))
+    );
+}
+
+const SERVING: &str = "endpoints:\n  - base_url: https://a.example\n    api_key: k\n    models: [claude-opus-4*, claude-sonnet-4-5]\n  - base_url: https://b.example\n    api_key: k\n    api: openai\n    models: [deepseek-chat]\n";
+
+#[test]
+fn fallbacks_keep_their_order_and_the_first_matching_rule_applies() {
+    let c = parse_ok(&format!(
+        "fallbacks:\n  \"claude-opus-4-5*\": [deepseek-chat]\n  claude-opus-4*: [claude-sonnet-4-5, deepseek-chat]\n  gpt-5*: deepseek-chat\n{SERVING}"
+    ));
+    let rule = |model| c.fallback_rule(model).map(|r| r.models.clone());
+    assert_eq!(
+        rule("claude-opus-4-5-20251101"),
+        Some(vec!["deepseek-chat".to_string()])
+    );
+    assert_eq!(
+        rule("claude-opus-4-1"),
+        Some(vec!["claude-sonnet-4-5".into(), "deepseek-chat".into()])
+    );
+    assert_eq!(
+        rule("gpt-5-mini"),
+        Some(vec!["deepseek-chat".into()]),
+        "one model or a list"
+    );
+    assert_eq!(rule("claude-sonnet-4-5"), None);
+    assert!(
+        parse_ok(SERVING).fallbacks.is_empty(),
+        "off unless configured"
+    );
+}
+
+#[test]
+fn a_fallback_to_a_model_no_endpoint_serves_is_refused_with_its_field_and_line() {
+    let p = parse_err(&format!(
+        "proxy:\n  port: 1\nfallbacks:\n  claude-opus-4*: [claude-sonnet-4-5]\n  gpt-5*: [gpt-4.1]\n{SERVING}"
+    ));
+    assert_eq!(
+        (p.field.as_str(), p.line),
+        ("fallbacks.gpt-5*", Some(5)),
+        "{p}"
+    );
+    assert!(p.message.contains("no endpoint serves `gpt-4.1`"), "{p}");
+    let p = parse_err(&format!(
+        "fallbacks:\n  claude-opus-4*: [claude-*]\n{SERVING}"
+    ));
+    assert!(p.message.contains("is a pattern"), "{p}");
+    let p = parse_err(&format!("fallbacks:\n  claude-opus-4*: []\n{SERVING}"));
+    assert!(p.message.contains("names no model"), "{p}");
+    let p = parse_err(&format!("fallbacks: [a, b]\n{SERVING}"));
+    assert_eq!(p.line, Some(1), "{p}");
+}
+
+#[test]
+fn a_fallback_rule_behind_a_broader_one_is_warned_about() {
+    let c = parse_ok(&format!(
+        "fallbacks:\n  claude-*: [deepseek-chat]\n  claude-opus-4*: [claude-sonnet-4-5]\n{SERVING}"
+    ));
+    let warnings = warnings(&c);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("`claude-opus-4*` never applies")),
+        "{warnings:?}"
+    );
+}

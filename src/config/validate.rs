@@ -114,11 +114,21 @@ impl Validator<'_> {
                 defaults::FIRST_BYTE,
             )?,
             idle: self.positive_duration("timeouts.idle", t.idle.as_ref(), defaults::IDLE)?,
+            stream_start: Duration::ZERO,
             request_header: self.positive_duration(
                 "timeouts.request_header",
                 t.request_header.as_ref(),
                 defaults::REQUEST_HEADER,
             )?,
+        };
+        // The stream's start is bounded like the head it follows, unless told otherwise.
+        let timeouts = Timeouts {
+            stream_start: self.positive_duration(
+                "timeouts.stream_start",
+                t.stream_start.as_ref(),
+                timeouts.first_byte,
+            )?,
+            ..timeouts
         };
         let h = raw.health.unwrap_or_default();
         let health = HealthPolicy {
@@ -198,6 +208,7 @@ impl Validator<'_> {
             },
         };
         let usage = self.usage(raw.usage.unwrap_or_default())?;
+        let fallbacks = self.fallbacks(raw.fallbacks, &endpoints)?;
         Ok(Config {
             proxy,
             balancer,
@@ -207,6 +218,7 @@ impl Validator<'_> {
             endpoints,
             translate,
             usage,
+            fallbacks,
             source: None,
         })
     }
@@ -573,6 +585,62 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    /// `fallbacks:` in the file's order: each pattern maps to the models tried in its place, one
+    /// model or a list, each a model some endpoint serves.
+    fn fallbacks(
+        &self,
+        raw: Option<serde_yaml::Mapping>,
+        endpoints: &[EndpointConfig],
+    ) -> Result<Vec<FallbackRule>, Problem> {
+        let mut rules = Vec::new();
+        for (pattern, models) in raw.unwrap_or_default() {
+            let Some(pattern) = pattern.as_str().map(str::trim).filter(|p| !p.is_empty()) else {
+                return Err(self.problem(
+                    "fallbacks",
+                    "each entry maps a model pattern (a non-empty string) to the models tried in its place",
+                ));
+            };
+            let problem = |message: String| Problem {
+                field: format!("fallbacks.{pattern}"),
+                line: locate::line_of_key(self.text, "fallbacks", pattern),
+                message,
+            };
+            let names: Vec<&serde_yaml::Value> = match &models {
+                serde_yaml::Value::Sequence(list) => list.iter().collect(),
+                one => vec![one],
+            };
+            let mut models = Vec::with_capacity(names.len());
+            for name in names {
+                let Some(model) = name.as_str().map(str::trim).filter(|m| !m.is_empty()) else {
+                    return Err(problem(
+                        "write the models tried in its place as a list of model names, e.g. [claude-sonnet-4-5]".into(),
+                    ));
+                };
+                if model.contains('*') {
+                    return Err(problem(format!(
+                        "`{model}` is a pattern: a fallback names the one model to ask for"
+                    )));
+                }
+                if !endpoints.iter().any(|e| e.serves(model)) {
+                    return Err(problem(format!(
+                        "no endpoint serves `{model}`: add it to an endpoint's `models`, or take it out of the list"
+                    )));
+                }
+                models.push(model.to_string());
+            }
+            if models.is_empty() {
+                return Err(problem("names no model to try in its place".into()));
+            }
+            rules.push(FallbackRule {
+                pattern: pattern.to_string(),
+                models,
+            });
+        }
+        Ok(rules)
+    }
+}
+
 /// What `check` and `serve` warn about in a config that loads: `model_map` patterns that an
 /// earlier pattern of the same map already matches (the first match wins, so they never apply).
 pub fn warnings(config: &Config) -> Vec<String> {
@@ -587,6 +655,17 @@ pub fn warnings(config: &Config) -> Vec<String> {
                     "endpoints[{index}].model_map: `{later}` never applies: the earlier `{earlier}` matches first (the first matching pattern wins; put the narrower one first)"
                 ));
             }
+        }
+    }
+    for (j, later) in config.fallbacks.iter().enumerate() {
+        if let Some(earlier) = config.fallbacks[..j]
+            .iter()
+            .find(|earlier| glob_match(&earlier.pattern, &later.pattern))
+        {
+            out.push(format!(
+                "fallbacks: `{}` never applies: the earlier `{}` matches first (the first matching pattern wins; put the narrower one first)",
+                later.pattern, earlier.pattern
+            ));
         }
     }
     out

@@ -62,6 +62,23 @@ impl Call {
         }
     }
 
+    /// The API of the events in a streamed answer to this call from an endpoint speaking
+    /// `endpoint`, when the gateway reads them (to hold the stream's start until content, and to
+    /// see an error the upstream reports inside it): generations and legacy completions.
+    pub fn stream_events(self, endpoint: Api) -> Option<Api> {
+        match self {
+            Call::Generation(_) => Some(endpoint),
+            Call::Completions => Some(Api::OpenAi),
+            Call::CountTokens(_) | Call::ModelList(_) | Call::Other(_) => None,
+        }
+    }
+
+    /// Whether the call asks a model for an answer (a generation or a legacy completion), so
+    /// that another model may stand in for it (`fallbacks:`).
+    pub fn names_a_model(self) -> bool {
+        matches!(self, Call::Generation(_) | Call::Completions)
+    }
+
     /// What an attempt at an endpoint speaking `endpoint` does with this call.
     pub fn route(self, endpoint: Api) -> crate::translate::Route {
         match self {
@@ -295,6 +312,27 @@ mod tests {
             Some(StreamEnd::Named(_))
         ));
         assert_eq!(Call::Other(Some(Api::OpenAi)).stream_end(), None);
+    }
+
+    #[test]
+    fn a_generation_streams_the_endpoints_events_and_other_calls_are_not_read() {
+        assert_eq!(
+            Call::Generation(Api::Anthropic).stream_events(Api::Gemini),
+            Some(Api::Gemini),
+            "a translated stream is read in the upstream's API"
+        );
+        assert_eq!(
+            Call::Completions.stream_events(Api::OpenAi),
+            Some(Api::OpenAi)
+        );
+        assert_eq!(
+            Call::CountTokens(Api::Anthropic).stream_events(Api::Anthropic),
+            None
+        );
+        assert_eq!(
+            Call::Other(Some(Api::OpenAi)).stream_events(Api::OpenAi),
+            None
+        );
     }
 
     #[test]

@@ -288,9 +288,9 @@ pub(super) fn answer(
                 .content_type(content_type)
                 .insert_header(("cache-control", "no-cache"))
                 .streaming(sse_stream(
+                    b,
+                    sse.then_some(super::Api::Gemini),
                     events,
-                    b.event_interval,
-                    b.drop_after_events,
                     shared,
                 ))
         }

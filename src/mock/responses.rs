@@ -444,9 +444,9 @@ pub(super) fn answer(
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
         .streaming(sse_stream(
+            b,
+            Some(super::Api::Responses),
             stream_events(started, &output, completed),
-            b.event_interval,
-            b.drop_after_events,
             shared,
         ))
 }

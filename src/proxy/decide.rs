@@ -35,6 +35,19 @@ pub fn next_step(failed: Option<&UpstreamError>, attempts: usize, max_attempts: 
     }
 }
 
+/// Whether a request moves on to a fallback model when the Balancer has no endpoint for the
+/// model it is on: when every endpoint that could serve that model is out for it (rate-limited,
+/// over budget, cooling down, ejected or already tried) or none serves it at all; not when retries
+/// are over budget, the path's API is missing, or the Balancer did not answer.
+pub fn falls_back(no: &NoEndpoint) -> bool {
+    match no {
+        NoEndpoint::NothingSelectable { .. }
+        | NoEndpoint::RateLimited { .. }
+        | NoEndpoint::UnknownModel { .. } => true,
+        NoEndpoint::WrongApi(_) | NoEndpoint::RetryBudget | NoEndpoint::BalancerGone(_) => false,
+    }
+}
+
 /// What the client gets when nothing is left to try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LastResort {
@@ -124,6 +137,28 @@ mod tests {
                 "{failed:?} after {attempts} of {max}"
             );
         }
+    }
+
+    #[test]
+    fn a_model_no_endpoint_can_serve_now_falls_back_and_a_busy_gateway_does_not() {
+        let out = |states| NoEndpoint::NothingSelectable {
+            states,
+            retry_after: None,
+        };
+        assert!(falls_back(&out(vec![State::OverBudget, State::Ejected])));
+        assert!(falls_back(&out(vec![])), "every endpoint already tried");
+        assert!(falls_back(&NoEndpoint::RateLimited {
+            retry_after: Duration::from_secs(2400)
+        }));
+        assert!(falls_back(&NoEndpoint::UnknownModel {
+            model: "claude-opus-4-5".into(),
+            served: vec![]
+        }));
+        assert!(!falls_back(&NoEndpoint::RetryBudget));
+        assert!(!falls_back(&NoEndpoint::BalancerGone("stopped".into())));
+        assert!(!falls_back(&NoEndpoint::WrongApi(
+            crate::translate::Api::OpenAi
+        )));
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub struct Finish {
     rectified: bool,
     /// The request's session moved off this endpoint (it was out, or failed the request).
     session_moved_from: Option<String>,
+    /// The fallback model that served the answer, when one did.
+    served: Option<Arc<str>>,
     /// The attempt in flight or being relayed: reported when the request ends.
     attempt: Option<Attempt>,
     /// The relayed answer's usage meter.
@@ -96,6 +98,7 @@ impl Finish {
             bytes: 0,
             rectified: false,
             session_moved_from: None,
+            served: None,
             attempt: None,
             usage: None,
             done: false,
@@ -144,7 +147,9 @@ impl Finish {
             return;
         }
         let note = match (status, error) {
-            (Some(status), _) | (None, Some(&UpstreamError::Status { status, .. })) => {
+            (Some(status), _)
+            | (None, Some(&UpstreamError::Status { status, .. }))
+            | (None, Some(&UpstreamError::InStream { status, .. })) => {
                 format!("{endpoint}:{status}")
             }
             (None, Some(UpstreamError::Transport(e))) => format!("{endpoint}:{}", e.label()),
@@ -167,6 +172,18 @@ impl Finish {
     /// The request moves on from `endpoint`, which failed it.
     pub fn note_failed_over(&mut self, endpoint: &str) {
         self.failed_over.push(endpoint.to_string());
+    }
+
+    /// The request moved on to the fallback model `model`.
+    pub fn note_fallback(&mut self, model: &str) {
+        if self.log_line {
+            self.attempt_notes.push(format!("fallback:{model}"));
+        }
+    }
+
+    /// The answer the client gets serves `model`, a fallback of the model it asked for.
+    pub fn served_by(&mut self, model: Arc<str>) {
+        self.served = Some(model);
     }
 
     /// The thinking rectifier ran for this request.
@@ -284,11 +301,15 @@ impl Finish {
         let ctx = &self.ctx;
         log::info!(
             target: "switchyard::access",
-            "{} {} {} model={} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}{}",
+            "{} {} {} model={}{} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}{}",
             ctx.id.to_str().unwrap_or("-"),
             ctx.method,
             ctx.target.path(),
             ctx.model().map_or("-", |m| &**m),
+            self.served
+                .as_ref()
+                .map(|m| format!(" served={m}"))
+                .unwrap_or_default(),
             self.status,
             self.endpoint_id().unwrap_or("-"),
             self.attempt_notes.join(" "),

@@ -8,14 +8,17 @@ mod body;
 mod cache_tests;
 pub mod context;
 pub mod decide;
+mod fallback;
 pub mod finish;
 mod handles;
+mod in_stream;
 mod meter;
 mod models;
 pub mod report;
 pub mod request;
 mod respond;
 pub mod stage;
+mod start;
 pub mod stream;
 mod translated;
 mod usage_chunk;
@@ -41,6 +44,7 @@ use finish::Finish;
 use handles::Handles;
 use report::Attempt;
 use request::ModelProblem;
+use start::Start;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -49,6 +53,8 @@ use tokio::time::Instant;
 pub const ENDPOINT_HEADER: &str = "x-switchyard-endpoint";
 /// `x-switchyard-attempts`: endpoints tried for this request.
 pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+/// `x-switchyard-model`: the model that served an answer, when it is a fallback (`fallbacks:`).
+pub const MODEL_HEADER: &str = "x-switchyard-model";
 
 /// The value of `x-switchyard-attempts`: a static one for the usual counts (no formatting).
 pub fn attempts_value(attempts: usize) -> actix_web::http::header::HeaderValue {
@@ -125,8 +131,23 @@ impl Relay<'_> {
 
 /// What a request carries from one attempt to the next.
 struct Progress<S> {
-    /// The ids of the endpoints tried, shared with their configs (passed-over ones included).
+    /// The model the request is on: the client's, or a fallback of it.
+    model: Option<Arc<str>>,
+    /// The ids of the endpoints tried for this model, shared with their configs (passed-over
+    /// ones included).
     tried: Vec<Arc<str>>,
+    /// Endpoints an earlier model's attempts took out of this request (all but those that
+    /// turned that model away with a rate limit for it alone).
+    excluded: Vec<Arc<str>>,
+    /// Endpoints that answered a rate limit for this model alone: a fallback may use them.
+    limited: Vec<Arc<str>>,
+    /// Attempts made for earlier models.
+    earlier_attempts: usize,
+    /// The fallback models not yet tried, once the request needed one.
+    fallbacks: Option<fallback::FallbackChain>,
+    /// Why the client's own model could not be served, once the request moved to a fallback:
+    /// what the client is told when no fallback serves either.
+    first_refusal: Option<NoEndpoint>,
     /// Endpoints that gave no answer, with why.
     unreachable: Vec<(String, TransportError)>,
     /// The last attempt's upstream answer, while it may still be the one passed on.
@@ -147,9 +168,15 @@ struct Progress<S> {
 }
 
 impl<S> Progress<S> {
-    fn new() -> Self {
+    fn new(model: Option<Arc<str>>) -> Self {
         Progress {
+            model,
             tried: Vec::new(),
+            excluded: Vec::new(),
+            limited: Vec::new(),
+            earlier_attempts: 0,
+            fallbacks: None,
+            first_refusal: None,
             unreachable: Vec::new(),
             last_answer: None,
             budgeted: false,
@@ -161,9 +188,39 @@ impl<S> Progress<S> {
         }
     }
 
-    /// Endpoints the request was sent to (`x-switchyard-attempts`).
+    /// Endpoints the request was sent to, for every model (`x-switchyard-attempts`).
     fn attempts(&self) -> usize {
+        self.earlier_attempts + self.model_attempts()
+    }
+
+    /// Endpoints the request was sent to for the model it is on (`balancer.max_attempts` bounds
+    /// these).
+    fn model_attempts(&self) -> usize {
         self.tried.len() - self.skipped
+    }
+
+    /// The endpoints the Balancer is not to choose.
+    fn exclude(&self) -> Vec<Arc<str>> {
+        if self.excluded.is_empty() {
+            return self.tried.clone();
+        }
+        let mut all = self.excluded.clone();
+        all.extend(self.tried.iter().cloned());
+        all
+    }
+
+    /// Moves the request on to `model`, a fallback: its own attempts over the same selection,
+    /// without the endpoints that failed the earlier model for any reason but its rate limit.
+    fn move_to(&mut self, model: Arc<str>) {
+        self.earlier_attempts = self.attempts();
+        let limited = std::mem::take(&mut self.limited);
+        let tried = std::mem::take(&mut self.tried);
+        self.excluded
+            .extend(tried.into_iter().filter(|id| !limited.contains(id)));
+        self.skipped = 0;
+        self.model = Some(model);
+        self.sent = false;
+        (self.budgeted, self.keep_session) = (false, false);
     }
 }
 
@@ -219,11 +276,14 @@ impl Relay<'_> {
         if let Some(error) = self.model_refusal() {
             return self.refuse(error);
         }
-        let mut progress = Progress::new();
+        let mut progress = Progress::new(self.ctx().model().cloned());
         loop {
             let chosen = match self.select(&progress).await {
                 Ok(chosen) => chosen,
-                Err(no) => return self.no_endpoint(progress, no),
+                Err(no) => match self.fall_back(&mut progress, no) {
+                    Ok(()) => continue,
+                    Err(no) => return self.no_endpoint(progress, no),
+                },
             };
             if let (true, Some(previous)) = (progress.sent, progress.tried.last()) {
                 // The request moves on from the endpoint that failed it.
@@ -236,17 +296,23 @@ impl Relay<'_> {
             let endpoint = chosen.endpoint.clone();
             progress.tried.push(endpoint.wire.shared_id.clone());
             // The name this endpoint receives, worked out once for the attempt.
-            let upstream_model = self
-                .ctx()
-                .model()
+            let upstream_model = progress
+                .model
+                .as_ref()
                 .map(|m| request::upstream_model(&endpoint, m));
             self.end.attempt_started(Attempt::new(
                 chosen.addr.clone(),
                 chosen.claim,
                 upstream_model.clone(),
             ));
+            let served = progress.model.clone();
             let outcome = self
-                .attempt(&body, &chosen, upstream_model, &mut progress.rectified)
+                .attempt(
+                    &body,
+                    &chosen,
+                    (served, upstream_model),
+                    &mut progress.rectified,
+                )
                 .await;
             let answer = match outcome {
                 Outcome::Answered { answer, failed } => (Some(answer), failed),
@@ -294,14 +360,15 @@ impl Relay<'_> {
         refused.then(|| GatewayError::UnreadableModel(problem.to_string()))
     }
 
-    /// One attempt on the chosen endpoint: the body in its API (with `upstream_model`, the name
-    /// the endpoint receives), sent, and the answer's start read where it decides the verdict.
-    /// Reports nothing to the endpoint (the caller does).
+    /// One attempt on the chosen endpoint: the body in its API (for `model`, the model the
+    /// request is on, and `upstream_model`, the name the endpoint receives for it), sent, and
+    /// the answer's start read where it decides the verdict. Reports nothing to the endpoint
+    /// (the caller does).
     async fn attempt(
         &mut self,
         body: &Bytes,
         chosen: &Selected,
-        upstream_model: Option<Arc<str>>,
+        (model, upstream_model): (Option<Arc<str>>, Option<Arc<str>>),
         rectified: &mut bool,
     ) -> Outcome<impl respond::UpstreamBody> {
         let endpoint = &chosen.endpoint;
@@ -350,8 +417,11 @@ impl Relay<'_> {
                 endpoint: endpoint.clone(),
                 latency,
                 error_body: None,
+                held: Bytes::new(),
+                stream_error: None,
                 exchange: exchange.clone(),
                 hide_usage_chunk,
+                model: model.clone(),
                 upstream_model: upstream_model.clone(),
                 list_for: match self.call() {
                     Call::ModelList(Some(caller)) if caller != endpoint.api => Some(caller),
@@ -364,9 +434,14 @@ impl Relay<'_> {
                 if let Some(attempt) = self.end.attempt_mut() {
                     attempt.limits_seen(limits, now);
                 }
-                return Outcome::Answered {
-                    answer,
-                    failed: None,
+                return match self.call().stream_events(endpoint.api) {
+                    Some(api) if opens_a_stream(&answer.response) => {
+                        self.held_start(answer, api).await
+                    }
+                    _ => Outcome::Answered {
+                        answer,
+                        failed: None,
+                    },
                 };
             }
             // Error bodies are small: read the start of one to tell an exhausted quota from a
@@ -381,6 +456,52 @@ impl Relay<'_> {
                 }
             }
             return judged(answer, read);
+        }
+    }
+
+    /// Holds a streamed answer's start until its content begins (see [`start`]): the attempt's
+    /// verdict is what its opening events say, judged as a head with the status an error among
+    /// them stands for would be.
+    async fn held_start<S: respond::UpstreamBody>(
+        &self,
+        mut answer: Answer<S>,
+        api: Api,
+    ) -> Outcome<S> {
+        let limits = start::StartLimits {
+            within: self.config.timeouts.stream_start,
+            idle: self.config.timeouts.idle,
+            size: start::START_LIMIT,
+        };
+        match start::hold(&mut answer.response, api, limits).await {
+            Start::Began(held) => answer.held = held,
+            Start::TooLong(held) => {
+                log::info!(
+                    "endpoint {}: its stream sent more than {} of opening events before any content; passed on as it came (this stream cannot fail over)",
+                    answer.endpoint.id,
+                    crate::text::size_words(start::START_LIMIT)
+                );
+                answer.held = held;
+            }
+            Start::Failed { error, data, held } => {
+                match verdict(error.status, &answer, data.as_bytes()) {
+                    Some(failed) => {
+                        answer.stream_error = Some(error.status);
+                        let body = error.body(answer.endpoint.api);
+                        answer.error_body = Some((Bytes::from(body), true));
+                        return Outcome::Answered {
+                            answer,
+                            failed: Some(failed.in_stream(&error.word)),
+                        };
+                    }
+                    // The request's own error (an invalid request): passed on as it came.
+                    None => answer.held = held,
+                }
+            }
+            Start::Broken(error) => return Outcome::Unreachable(error),
+        }
+        Outcome::Answered {
+            answer,
+            failed: None,
         }
     }
 
@@ -442,16 +563,19 @@ impl Relay<'_> {
         endpoint: &EndpointConfig,
         progress: &mut Progress<S>,
     ) -> Result<HttpResponse, Self> {
-        let status = answer.as_ref().map(|a| a.response.status().as_u16());
+        let status = answer.as_ref().map(|a| a.status().as_u16());
         // A 429 for this model says nothing about the endpoint's other models: the session stays
         // bound to it for them.
         progress.keep_session = status == Some(429)
-            && self.ctx().model().is_some()
+            && progress.model.is_some()
             && self.config.health.rate_limit_scope == RateLimitScope::Model;
+        if progress.keep_session {
+            progress.limited.push(endpoint.wire.shared_id.clone());
+        }
         self.end.note_attempt(&endpoint.id, status, failed.as_ref());
         let attempts = progress.attempts();
         let max_attempts = self.config.balancer.max_attempts as usize;
-        let step = decide::next_step(failed.as_ref(), attempts, max_attempts);
+        let step = decide::next_step(failed.as_ref(), progress.model_attempts(), max_attempts);
         if let Some(error) = failed {
             // The endpoint hears of its failure now, whatever the client gets.
             if let Some(attempt) = self.end.take_attempt() {
@@ -502,8 +626,8 @@ impl Relay<'_> {
     async fn select<S>(&self, progress: &Progress<S>) -> Result<Selected, NoEndpoint> {
         let facts = &self.ctx().facts;
         let ask = SelectEndpoint {
-            model: facts.model.clone(),
-            exclude: progress.tried.clone(),
+            model: progress.model.clone(),
+            exclude: progress.exclude(),
             session: facts.session.clone(),
             budgeted: progress.budgeted,
             keep_session: progress.keep_session,
@@ -543,15 +667,38 @@ impl Relay<'_> {
 /// An answer whose start was read, with the verdict its status, headers and body give.
 fn judged<S>(mut answer: Answer<S>, read: (Bytes, bool)) -> Outcome<S> {
     let status = answer.response.status().as_u16();
+    let failed = verdict(status, &answer, &read.0);
+    answer.error_body = Some(read);
+    Outcome::Answered { answer, failed }
+}
+
+/// The one place an answer's failure is classified: `status` is its head's, or the one an error
+/// inside its stream stands for, and `error` the start of that error (a body, or the event's
+/// data), whose words tell an exhausted quota from a rate limit.
+fn verdict<S>(status: u16, answer: &Answer<S>, error: &[u8]) -> Option<UpstreamError> {
     let mut retry_after = headers::retry_hint(answer.response.headers(), SystemTime::now());
     if answer.endpoint.api == Api::Gemini && retry_after.is_none() {
         // Gemini says how long to wait in the body (google.rpc.RetryInfo), not in a header.
-        retry_after = crate::translate::gemini_retry_delay(&read.0);
+        retry_after = crate::translate::gemini_retry_delay(error);
     }
-    let quota = ratelimit::quota_exhausted(status, &read.0);
-    let failed = UpstreamError::from_status(status, retry_after, quota);
-    answer.error_body = Some(read);
-    Outcome::Answered { answer, failed }
+    let quota = ratelimit::quota_exhausted(status, error);
+    UpstreamError::from_status(status, retry_after, quota)
+}
+
+/// Whether an answer opens an event stream: a successful head of `text/event-stream`.
+fn opens_a_stream<S>(response: &awc::ClientResponse<S>) -> bool {
+    let status = response.status();
+    status.is_success()
+        && status != actix_web::http::StatusCode::NO_CONTENT
+        && is_event_stream(response.headers())
+}
+
+/// Whether an answer's content type is `text/event-stream`.
+pub(super) fn is_event_stream(headers: &actix_web::http::header::HeaderMap) -> bool {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
 }
 
 /// Whether an answer's body is read before anything is decided: failures (to classify them) and
@@ -569,8 +716,14 @@ struct Answer<S> {
     endpoint: Arc<EndpointConfig>,
     /// Time to the response head.
     latency: Duration,
-    /// For a failure status: the start of its body (and whether that was all of it).
+    /// For a failure status: the start of its body (and whether that was all of it). For an
+    /// error inside a stream: that error as a body of the endpoint's API.
     error_body: Option<(Bytes, bool)>,
+    /// A stream's start, read while it was held: the first bytes the client gets.
+    held: Bytes,
+    /// The status an error inside the stream stands for, when one came before any content: the
+    /// client is told that status, not the head's 200.
+    stream_error: Option<u16>,
     /// For a translated request: what the answer's translation needs.
     exchange: Option<crate::translate::Exchange>,
     /// The gateway asked this upstream for a Chat stream's usage chunk that its client did not
@@ -578,8 +731,20 @@ struct Answer<S> {
     hide_usage_chunk: bool,
     /// A model list that goes to a caller of this other API: read whole and put in its shape.
     list_for: Option<Api>,
-    /// The name the endpoint received for the client's model.
+    /// The model this answer serves: the client's, or a fallback of it.
+    model: Option<Arc<str>>,
+    /// The name the endpoint received for that model.
     upstream_model: Option<Arc<str>>,
+}
+
+impl<S> Answer<S> {
+    /// The status the client is told: the head's, or the one an error inside the stream stands
+    /// for.
+    fn status(&self) -> actix_web::http::StatusCode {
+        self.stream_error
+            .and_then(|status| actix_web::http::StatusCode::from_u16(status).ok())
+            .unwrap_or_else(|| self.response.status())
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::stage::BodyStage;
 use super::stream::{RelayBody, StreamKind};
 use super::translated;
 use super::usage_chunk::UsageChunkFilter;
-use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER};
+use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER, MODEL_HEADER};
 use crate::balancer::{describe_states, NoEndpoint};
 use crate::gateway_error::GatewayError;
 use crate::translate::translate_error;
@@ -90,8 +90,7 @@ impl Relay<'_> {
         answer: &Answer<S>,
         attempts: usize,
     ) -> actix_web::HttpResponseBuilder {
-        let (status, endpoint, latency) =
-            (answer.response.status(), &answer.endpoint, answer.latency);
+        let (status, endpoint, latency) = (answer.status(), &answer.endpoint, answer.latency);
         let upstream_headers = answer.response.headers();
         self.end.answer_started(endpoint, status.as_u16(), latency);
         let content_type = upstream_headers
@@ -125,6 +124,16 @@ impl Relay<'_> {
             HeaderName::from_static(ATTEMPTS_HEADER),
             super::attempts_value(attempts),
         ));
+        let fallback = answer
+            .model
+            .as_ref()
+            .filter(|served| self.end.ctx().model() != Some(*served));
+        if let Some(served) = fallback {
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(served) {
+                builder.insert_header((HeaderName::from_static(MODEL_HEADER), value));
+            }
+            self.end.served_by(served.clone());
+        }
         if status == StatusCode::TOO_MANY_REQUESTS && !upstream_headers.contains_key("retry-after")
         {
             // Some clients (Codex) retry a 429 only when told when: the wait the gateway itself
@@ -152,6 +161,7 @@ impl Relay<'_> {
             endpoint,
             exchange,
             hide_usage_chunk,
+            held,
             ..
         } = answer;
         let status = response.status();
@@ -167,11 +177,12 @@ impl Relay<'_> {
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let is_sse = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        let is_sse = super::is_event_stream(response.headers());
+        // The upstream's own events, read for an error it reports after content began.
+        let watched = self
+            .call()
+            .stream_events(endpoint.api)
+            .filter(|_| is_sse && status.is_success());
         let kind = if is_sse {
             StreamKind::Sse {
                 client: self.ctx().client,
@@ -202,6 +213,8 @@ impl Relay<'_> {
         }
         let sized = content_length.filter(|_| redactor.is_none() && stage.is_none());
         let body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
+            .starting_with(held)
+            .watching(watched)
             .staged(stage)
             .redacting(redactor);
         // Not `streaming()`: it would add a content-type the upstream did not send.
@@ -219,17 +232,19 @@ impl Relay<'_> {
         attempts: usize,
     ) -> HttpResponse {
         let mut builder = self.response_head(&answer, attempts);
+        let status = answer.status().as_u16();
         let Answer {
             response,
             endpoint,
             error_body,
             exchange,
+            stream_error,
             ..
         } = answer;
         let (read, complete) = error_body.unwrap_or((Bytes::new(), true));
         let key = endpoint.api_key.expose();
-        let status = response.status().as_u16();
-        if exchange.is_some() {
+        // An error inside a stream goes out as an error answer, not as a stream.
+        if exchange.is_some() || stream_error.is_some() {
             builder.insert_header(("content-type", "application/json"));
         }
         if complete {

@@ -2,6 +2,7 @@
 //! between chunks and no total timeout. When it ends, the endpoint's actor learns how it went.
 
 use super::finish::{End, Finish};
+use super::in_stream::ErrorWatch;
 use super::report::Ending;
 use super::stage::{BodyStage, Stages};
 use crate::edge::call::StreamEnd;
@@ -77,6 +78,10 @@ pub struct RelayBody<S> {
     saw_end_event: bool,
     relayed: u64,
     pending: Option<Bytes>,
+    /// Bytes read before the relay began (a held stream start): relayed first, as a chunk.
+    first: Option<Bytes>,
+    /// Reads the upstream's bytes for an error it reports inside the stream.
+    watch: Option<ErrorWatch>,
     done: bool,
     /// The upstream body has ended and only the stages' held-back bytes were still to go.
     upstream_ended: bool,
@@ -105,12 +110,28 @@ impl<S> RelayBody<S> {
             },
             relayed: 0,
             pending: None,
+            first: None,
+            watch: None,
             done: false,
             upstream_ended: false,
             stages: Stages::default(),
             stage_cut: None,
             ok_outcome: Ending::Ok,
         }
+    }
+
+    /// Relays `held` (the upstream bytes read while the stream's start was held) before the rest
+    /// of the body, in the first write after the head.
+    pub fn starting_with(mut self, held: Bytes) -> Self {
+        self.first = Some(held).filter(|held| !held.is_empty());
+        self
+    }
+
+    /// Reads the upstream's bytes, events of `api`, for an error it reports inside the stream: the
+    /// endpoint is then charged with that error, and the client's stream ends with it alone.
+    pub fn watching(mut self, api: Option<Api>) -> Self {
+        self.watch = api.map(ErrorWatch::new);
+        self
     }
 
     /// Passes every chunk, last, through `redactor` (any answer may echo the endpoint's key).
@@ -133,6 +154,9 @@ impl<S> RelayBody<S> {
 
     /// The end of the upstream body: a clean end, or a failure if it was cut short.
     fn end(&mut self) -> Option<Result<Bytes, actix_web::Error>> {
+        if self.finish_reported() {
+            return None;
+        }
         if let Some(reason) = self.stage_cut.take() {
             // The stage already told the client; only the attempt and the log remain.
             let failure = UpstreamError::Transport(TransportError::TranslationCut(reason.clone()));
@@ -195,6 +219,35 @@ impl<S> RelayBody<S> {
         }
     }
 
+    /// Ends the relay as the error the upstream reported inside the stream says, when it
+    /// reported one: the client already has it (as it came, or translated). `false` when it
+    /// reported none.
+    fn finish_reported(&mut self) -> bool {
+        let Some(watch) = &self.watch else {
+            return false;
+        };
+        let Some(error) = watch.error() else {
+            return false;
+        };
+        let word = error.word.clone();
+        let failure = watch.failure();
+        self.done = true;
+        self.stage_cut = None;
+        if let Some(end) = self.end.take() {
+            match failure {
+                Some(failure) => {
+                    let detail = failure.to_string();
+                    end.finish(End::broken(failure, &detail));
+                }
+                // The request's own error (an invalid request): the endpoint did its part.
+                None => end.finish(
+                    End::with(Ending::UpstreamError).detail(&format!("{word} event in the stream")),
+                ),
+            }
+        }
+        true
+    }
+
     fn finish_ok(&mut self) {
         self.done = true;
         if let Some(end) = self.end.take() {
@@ -207,6 +260,10 @@ impl<S> RelayBody<S> {
         &mut self,
         failure: TransportError,
     ) -> Option<Result<Bytes, actix_web::Error>> {
+        if self.finish_reported() {
+            // The upstream's error event was the client's last.
+            return None;
+        }
         self.done = true;
         let error = failure.to_string();
         let failure = UpstreamError::Transport(failure);
@@ -268,9 +325,16 @@ where
             return Poll::Ready(this.end());
         }
         loop {
-            match Pin::new(&mut this.upstream).poll_next(cx) {
+            let polled = match this.first.take() {
+                Some(held) => Poll::Ready(Some(Ok(held))),
+                None => Pin::new(&mut this.upstream).poll_next(cx),
+            };
+            match polled {
                 Poll::Ready(Some(Ok(chunk))) => {
                     this.last_chunk = Instant::now();
+                    if let Some(watch) = this.watch.as_mut() {
+                        watch.feed(&chunk);
+                    }
                     if let Some(end) = this.end.as_mut() {
                         end.relayed(&chunk);
                     }

@@ -69,6 +69,11 @@ pub enum TransportError {
     CutShort { received: u64, length: u64 },
     #[error("upstream closed the stream before its final event")]
     StreamUnfinished,
+    /// A streamed answer ended before its first content: nothing useful reached the gateway.
+    #[error("upstream closed the stream before any content")]
+    NoContent,
+    #[error("no content within {0:?} of the stream's start (timeouts.stream_start)")]
+    StreamStartTimeout(Duration),
     #[error("the answer broke off: {0}")]
     Reset(String),
     /// The answer could not be turned into the client's API part way through (an event too
@@ -114,8 +119,10 @@ impl TransportError {
             TransportError::Send(_) => "broken",
             TransportError::BadResponseHead(_) => "bad-response",
             TransportError::IdleTimeout(_) => "idle-timeout",
+            TransportError::StreamStartTimeout(_) => "start-timeout",
             TransportError::CutShort { .. }
             | TransportError::StreamUnfinished
+            | TransportError::NoContent
             | TransportError::Reset(_)
             | TransportError::TranslationCut(_) => "cut",
             TransportError::Other(_) => "error",
@@ -133,6 +140,17 @@ pub enum UpstreamError {
     /// exhausted quota found in the body, a rate limit with its hint).
     #[error("HTTP {status}{}", quota_note(failure))]
     Status { status: u16, failure: Failure },
+    /// A `200` stream whose upstream reported an error inside it: classified as the status the
+    /// error stands for (`word` is the upstream's own word for it, safe for a log line).
+    #[error(
+        "{word} event in the stream (counted as HTTP {status}{})",
+        quota_note(failure)
+    )]
+    InStream {
+        status: u16,
+        failure: Failure,
+        word: String,
+    },
 }
 
 fn quota_note(failure: &Failure) -> &'static str {
@@ -169,19 +187,35 @@ impl UpstreamError {
         Some(UpstreamError::Status { status, failure })
     }
 
+    /// The same failure, told by an error event inside a stream rather than by the status.
+    pub fn in_stream(self, word: &str) -> UpstreamError {
+        match self {
+            UpstreamError::Status { status, failure } => UpstreamError::InStream {
+                status,
+                failure,
+                word: word.to_string(),
+            },
+            other => other,
+        }
+    }
+
     /// What the health machine is told: a transport error is transient.
     pub fn failure(&self) -> Failure {
         match self {
             UpstreamError::Transport(_) => Failure::Transient,
-            UpstreamError::Status { failure, .. } => *failure,
+            UpstreamError::Status { failure, .. } | UpstreamError::InStream { failure, .. } => {
+                *failure
+            }
         }
     }
 
-    /// The upstream's status, when it answered.
+    /// The upstream's status (or the one its in-stream error stands for), when it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             UpstreamError::Transport(_) => None,
-            UpstreamError::Status { status, .. } => Some(*status),
+            UpstreamError::Status { status, .. } | UpstreamError::InStream { status, .. } => {
+                Some(*status)
+            }
         }
     }
 
@@ -189,12 +223,14 @@ impl UpstreamError {
     pub fn kind(&self) -> &'static str {
         match self {
             UpstreamError::Transport(e) => e.label(),
-            UpstreamError::Status { failure, .. } => match failure {
-                Failure::Auth => "auth",
-                Failure::RateLimited { .. } => "rate_limited",
-                Failure::Quota => "quota",
-                Failure::Transient => "server_error",
-            },
+            UpstreamError::Status { failure, .. } | UpstreamError::InStream { failure, .. } => {
+                match failure {
+                    Failure::Auth => "auth",
+                    Failure::RateLimited { .. } => "rate_limited",
+                    Failure::Quota => "quota",
+                    Failure::Transient => "server_error",
+                }
+            }
         }
     }
 }
@@ -236,6 +272,25 @@ mod tests {
             (down.failure(), down.status()),
             (Failure::Transient, Some(503))
         );
+    }
+
+    #[test]
+    fn an_error_inside_a_stream_counts_as_the_status_it_stands_for() {
+        let overloaded = UpstreamError::from_status(529, None, false)
+            .unwrap()
+            .in_stream("overloaded_error");
+        assert_eq!(overloaded.status(), Some(529));
+        assert_eq!(
+            overloaded.failure(),
+            Failure::RateLimited { retry_after: None }
+        );
+        assert_eq!(overloaded.kind(), "rate_limited");
+        assert_eq!(
+            overloaded.to_string(),
+            "overloaded_error event in the stream (counted as HTTP 529)"
+        );
+        let cut = UpstreamError::from(TransportError::NoContent).in_stream("x");
+        assert_eq!((cut.kind(), cut.status()), ("cut", None));
     }
 
     #[test]

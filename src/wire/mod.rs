@@ -1,10 +1,11 @@
 //! What each API's bytes look like, written down once: the SSE framing ([`sse`]), every error
-//! body and error event ([`errors`]), and the usage fields of the four APIs read into one model of
-//! tokens ([`usage`]). The gateway's own errors, translation, the relay and the usage meter all
-//! use these; nothing else writes an API's error envelope, parses an event stream or reads a
-//! usage field.
+//! body and error event ([`errors`]), what a stream's events mean to the relay ([`events`]), and
+//! the usage fields of the four APIs read into one model of tokens ([`usage`]). The gateway's own
+//! errors, translation, the relay and the usage meter all use these; nothing else writes an API's
+//! error envelope, parses an event stream or reads a usage field.
 
 pub mod errors;
+pub mod events;
 pub mod sse;
 pub mod usage;
 
