@@ -588,6 +588,7 @@ mod tests {
                     claim: chosen.claim,
                     error,
                     model: None,
+                    spent: None,
                 })
                 .await
                 .expect("sent");

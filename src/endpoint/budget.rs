@@ -96,16 +96,23 @@ fn instant_of(at: SystemTime, now: Instant) -> Instant {
     now + at.duration_since(SystemTime::now()).unwrap_or_default()
 }
 
-impl Handler<Spent> for Endpoint {
-    type Result = ();
-
-    fn handle(&mut self, msg: Spent, _ctx: &mut Self::Context) {
+impl Endpoint {
+    /// Adds an answer's cost to the budget (it comes with the attempt's outcome, or alone).
+    pub(super) fn charge(&mut self, spent: Spent) {
         let blocked = matches!(self.health.state(), State::Disabled | State::AuthFailed);
-        if let Some(over) = self.budget.add(msg.usd, msg.at) {
+        if let Some(over) = self.budget.add(spent.usd, spent.at) {
             if !blocked {
                 self.log_over_budget(&over);
             }
         }
+    }
+}
+
+impl Handler<Spent> for Endpoint {
+    type Result = ();
+
+    fn handle(&mut self, msg: Spent, _ctx: &mut Self::Context) {
+        self.charge(msg);
     }
 }
 
@@ -138,6 +145,60 @@ mod tests {
 
     fn timeouts() -> Timeouts {
         Timeouts::default()
+    }
+
+    #[actix_rt::test]
+    async fn an_answers_cost_comes_with_its_outcome_and_is_charged_once() {
+        let addr = Endpoint::new(
+            config("{daily_usd: 1.0}"),
+            HealthPolicy::default(),
+            timeouts(),
+        )
+        .start();
+        let ask = IsHealthy {
+            claim: true,
+            model: None,
+        };
+        let charge = |usd: f64| {
+            let claim = addr.send(ask.clone());
+            async move { (claim.await.unwrap().claim, usd) }
+        };
+        let (claim, usd) = charge(0.6).await;
+        let spent = Some(Spent {
+            usd,
+            at: SystemTime::now(),
+        });
+        addr.send(RequestSucceeded {
+            claim: claim.expect("under budget"),
+            status: 200,
+            latency: Duration::from_millis(5),
+            model: None,
+            budget_used_up: None,
+            limits: None,
+            spent,
+        })
+        .await
+        .unwrap();
+        let snapshot = addr.send(Snapshot).await.unwrap();
+        assert_eq!(snapshot.state, State::Healthy);
+        let budget = snapshot.budget.expect("a budget is shown");
+        assert!((budget.spent_today_usd - 0.6).abs() < 1e-9, "{budget:?}");
+        // A stream cut after content still cost what it used: its failure carries it.
+        let (claim, usd) = charge(0.5).await;
+        addr.send(crate::endpoint::RequestFailed {
+            claim: claim.expect("under budget"),
+            error: crate::upstream::outcome::UpstreamError::from_status(500, None, false)
+                .expect("a 500 is the endpoint's failure"),
+            model: None,
+            spent: Some(Spent {
+                usd,
+                at: SystemTime::now(),
+            }),
+        })
+        .await
+        .unwrap();
+        let snapshot = addr.send(Snapshot).await.unwrap();
+        assert_eq!(snapshot.state, State::OverBudget);
     }
 
     #[actix_rt::test]
@@ -185,6 +246,7 @@ mod tests {
             model: None,
             budget_used_up: None,
             limits: None,
+            spent: None,
         })
         .await
         .unwrap();

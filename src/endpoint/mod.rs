@@ -355,6 +355,8 @@ pub struct RequestSucceeded {
     pub budget_used_up: Option<Duration>,
     /// What the answer's rate-limit headers said, if it had any.
     pub limits: Option<crate::upstream::ratelimit::RateLimits>,
+    /// What the answer cost, for the endpoint's budget.
+    pub spent: Option<crate::usage::Spent>,
 }
 
 /// The attempt failed, for the reason the request path found (classified there, not here).
@@ -365,6 +367,8 @@ pub struct RequestFailed {
     pub error: UpstreamError,
     /// The model sent upstream: with `rate_limit_scope: model`, a 429 cools this model only.
     pub model: Option<Arc<str>>,
+    /// What the answer cost before it failed (a stream cut after content), for the budget.
+    pub spent: Option<crate::usage::Spent>,
 }
 
 /// The request ended with no verdict on the endpoint (the client went away).
@@ -475,6 +479,9 @@ impl Handler<RequestSucceeded> for Endpoint {
     fn handle(&mut self, msg: RequestSucceeded, ctx: &mut Self::Context) {
         let work = self.guarded(ctx, "RequestSucceeded", move |act, ctx| {
             act.record_success(msg.claim, msg.status, msg.latency);
+            if let Some(spent) = msg.spent {
+                act.charge(spent);
+            }
             if let Some(limits) = msg.limits {
                 let by_model = act.rate_limit_scope == RateLimitScope::Model;
                 act.limits_seen.record(
@@ -506,6 +513,9 @@ impl Handler<RequestFailed> for Endpoint {
     fn handle(&mut self, msg: RequestFailed, ctx: &mut Self::Context) {
         let work = self.guarded(ctx, "RequestFailed", move |act, ctx| {
             act.record_failure(msg.claim, &msg.error, msg.model.as_deref(), "");
+            if let Some(spent) = msg.spent {
+                act.charge(spent);
+            }
             act.schedule_probe(ctx);
         });
         let _ = work;
@@ -667,6 +677,7 @@ mod tests {
             claim,
             error: UpstreamError::from_status(401, None, false).unwrap(),
             model: None,
+            spent: None,
         })
         .await
         .unwrap();
@@ -716,6 +727,7 @@ mod tests {
             claim,
             error: UpstreamError::from_status(401, None, false).unwrap(),
             model: None,
+            spent: None,
         })
         .await
         .unwrap();

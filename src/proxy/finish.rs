@@ -265,6 +265,11 @@ impl Finish {
             let endpoint = self.endpoint_id().unwrap_or_default().to_string();
             self.failures.push((endpoint, failure.kind()));
         }
+        // The usage first: its cost goes to the endpoint with the attempt's outcome.
+        let usage = match self.usage.take() {
+            Some(tap) => Some(tap.finish(self.attempt.as_mut())),
+            None => None,
+        };
         if let Some(attempt) = self.attempt.take() {
             match end.failure {
                 Some(failure) => attempt.failed(failure),
@@ -274,7 +279,6 @@ impl Finish {
                 None => attempt.abandoned(),
             }
         }
-        let usage = self.usage.take().map(UsageTap::finish);
         let outcome = end.ending.word();
         let duration = self.ctx.started.elapsed();
         let failed_over: Vec<&str> = self.failed_over.iter().map(String::as_str).collect();

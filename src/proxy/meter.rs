@@ -2,6 +2,7 @@
 //! when the request ends (complete, cut or abandoned by the client), recorded in the usage
 //! history, counted in `/metrics`, charged to the endpoint's budget and shown in the access log.
 
+use super::report::Attempt;
 use super::Handles;
 use crate::endpoint::EndpointAddr;
 use crate::history::{UsageHistory, UsageMetrics};
@@ -71,9 +72,10 @@ impl UsageTap {
     }
 
     /// Ends the answer: counts and sends its record (the disk is never waited for) and charges
-    /// its cost to the endpoint's budget. An answer that carried no usage (an error, an unknown
+    /// its cost to the endpoint's budget, with the outcome of `attempt` (the one that answered)
+    /// when it is still to be reported. An answer that carried no usage (an error, an unknown
     /// model's 404) costs nothing and leaves no record. Returns the record for the access log.
-    pub fn finish(self) -> UsageRecord {
+    pub fn finish(self, attempt: Option<&mut Attempt>) -> UsageRecord {
         let at = SystemTime::now();
         let record = self.meter.finish(at);
         if record.tokens.is_none() {
@@ -81,7 +83,10 @@ impl UsageTap {
         }
         self.metrics.observe(&record);
         if let Some(usd) = record.cost_usd.filter(|c| *c > 0.0) {
-            self.endpoint.do_send(Spent { usd, at });
+            match attempt {
+                Some(attempt) => attempt.charge(Spent { usd, at }),
+                None => self.endpoint.do_send(Spent { usd, at }),
+            }
         }
         self.history.record(record.clone());
         record

@@ -6,6 +6,7 @@ use crate::endpoint::health::Claim;
 use crate::endpoint::{EndpointAddr, RequestAbandoned, RequestFailed, RequestSucceeded};
 use crate::upstream::outcome::UpstreamError;
 use crate::upstream::ratelimit::RateLimits;
+use crate::usage::Spent;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +23,9 @@ pub struct Attempt {
     budget_used_up: Option<Duration>,
     /// What the answer's rate-limit headers said.
     limits: Option<RateLimits>,
+    /// What the answer cost, charged to the endpoint's budget with the attempt's outcome (one
+    /// message per request, not two).
+    spent: Option<Spent>,
 }
 
 impl Attempt {
@@ -35,7 +39,13 @@ impl Attempt {
             model,
             budget_used_up: None,
             limits: None,
+            spent: None,
         }
+    }
+
+    /// The answer cost this: its outcome's report charges it.
+    pub fn charge(&mut self, spent: Spent) {
+        self.spent = Some(spent);
     }
 
     /// What the answer's rate-limit headers said: the endpoint keeps it, and rests the model
@@ -65,6 +75,7 @@ impl Attempt {
             model: self.model,
             budget_used_up: self.budget_used_up,
             limits: self.limits,
+            spent: self.spent,
         });
     }
 
@@ -74,6 +85,7 @@ impl Attempt {
             claim: self.claim,
             error,
             model: self.model,
+            spent: self.spent,
         });
     }
 
@@ -81,6 +93,9 @@ impl Attempt {
     /// sent): the claim is given back, and nothing is said of the endpoint.
     pub fn abandoned(self) {
         self.addr.do_send(RequestAbandoned { claim: self.claim });
+        if let Some(spent) = self.spent {
+            self.addr.do_send(spent);
+        }
     }
 }
 
