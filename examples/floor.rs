@@ -41,7 +41,8 @@ struct Upstream {
 /// The messages switchyard's actor design sends for every request, and nothing else: the request
 /// asks a picker actor (switchyard's `Balancer`), which asks the endpoint actor to admit it
 /// (`IsHealthy { claim: true }`) and answers with that actor's address; once the answer's head is
-/// in, the endpoint actor is told the outcome (`RequestSucceeded`) and what it cost (`Spent`).
+/// in, the endpoint actor is told the outcome with what it cost (`RequestSucceeded`), in one
+/// message.
 pub mod design {
     use actix::prelude::*;
 
@@ -60,13 +61,10 @@ pub mod design {
     #[rtype(result = "bool")]
     pub struct Claim;
 
+    /// The outcome, and what the answer cost.
     #[derive(Message)]
     #[rtype(result = "()")]
-    pub struct Succeeded;
-
-    #[derive(Message)]
-    #[rtype(result = "()")]
-    pub struct Spent(pub f64);
+    pub struct Succeeded(pub f64);
 
     impl Handler<Claim> for EndpointActor {
         type Result = bool;
@@ -78,14 +76,8 @@ pub mod design {
 
     impl Handler<Succeeded> for EndpointActor {
         type Result = ();
-        fn handle(&mut self, _: Succeeded, _: &mut Self::Context) {
+        fn handle(&mut self, msg: Succeeded, _: &mut Self::Context) {
             self.in_flight = self.in_flight.saturating_sub(1);
-        }
-    }
-
-    impl Handler<Spent> for EndpointActor {
-        type Result = ();
-        fn handle(&mut self, msg: Spent, _: &mut Self::Context) {
             self.spent += msg.0;
         }
     }
@@ -173,8 +165,7 @@ async fn forward(req: HttpRequest, body: web::Payload, up: web::Data<Upstream>) 
         Err(e) => return HttpResponse::BadGateway().body(format!("floor: {e}")),
     };
     if let Some(endpoint) = endpoint {
-        endpoint.do_send(design::Succeeded);
-        endpoint.do_send(design::Spent(0.0));
+        endpoint.do_send(design::Succeeded(0.0));
     }
     let mut response = HttpResponse::build(answer.status());
     for (name, value) in forwarded(answer.headers()) {
