@@ -9,26 +9,6 @@ use switchyard::mock::responses::{CACHED_TOKENS, INPUT_TOKENS};
 
 const CHAT_STREAM_BODY: &str = r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#;
 
-/// Polls `url` (JSON) until `check` holds (bounded: 10 s).
-async fn wait_json(
-    url: &str,
-    what: &str,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let value = get_json(url).await;
-        if check(&value) {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {value}"
-        );
-        actix_rt::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 async fn metrics(gw: &Gateway) -> String {
     let mut r = client()
         .get(format!("{}/metrics", gw.url))

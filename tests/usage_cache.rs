@@ -9,26 +9,6 @@ use common::*;
 use std::time::{Duration, Instant};
 use switchyard::mock::{OpenAiAnswer, PromptCache};
 
-/// Polls `url` (JSON) until `check` holds (bounded: 10 s).
-async fn wait_json(
-    url: &str,
-    what: &str,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let value = get_json(url).await;
-        if check(&value) {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {value}"
-        );
-        actix_rt::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// `/admin/usage` once it counts `requests` requests.
 async fn usage(gw: &Gateway, query: &str, requests: u64) -> serde_json::Value {
     wait_json(

@@ -273,6 +273,26 @@ pub async fn get_json(url: &str) -> serde_json::Value {
     r.json().limit(1 << 20).await.expect("json")
 }
 
+/// Polls `url` (JSON) until `check` holds (bounded: 10 s).
+pub async fn wait_json(
+    url: &str,
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = get_json(url).await;
+        if check(&value) {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {value}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// A gateway with endpoint `id` at `url` (priority 1) and a healthy mock `backup` (priority 2).
 pub fn with_backup(extra: &str, id: &str, url: &str) -> (Gateway, MockUpstream) {
     let backup = mock("backup", "k");
