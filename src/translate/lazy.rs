@@ -200,10 +200,64 @@ impl<'a> Json<'a> {
 /// when it has no escapes, else unescaped.
 fn string_text(text: &str) -> Option<Cow<'_, str>> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
-    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
-        return Some(Cow::Borrowed(inner));
+    match memchr::memchr(b'\\', inner.as_bytes()) {
+        None => Some(Cow::Borrowed(inner)),
+        Some(first) => unescaped(inner, first).map(Cow::Owned),
     }
-    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+}
+
+/// The text between a checked JSON string's quotes with its escapes decoded, the first at
+/// `first`: written into one allocation of the escaped length (never shorter than the result),
+/// the runs between escapes copied whole. `None` for an escape JSON does not have, or a UTF-16
+/// surrogate without its pair (as serde_json refuses it).
+fn unescaped(inner: &str, first: usize) -> Option<String> {
+    let bytes = inner.as_bytes();
+    let mut out = String::with_capacity(inner.len());
+    let mut copied = 0;
+    let mut at = first;
+    loop {
+        out.push_str(inner.get(copied..at)?);
+        let (c, len) = match *bytes.get(at + 1)? {
+            b'"' => ('"', 2),
+            b'\\' => ('\\', 2),
+            b'/' => ('/', 2),
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'n' => ('\n', 2),
+            b'r' => ('\r', 2),
+            b't' => ('\t', 2),
+            b'u' => {
+                let unit = |from: usize| -> Option<u32> {
+                    u32::from_str_radix(inner.get(from..from + 4)?, 16).ok()
+                };
+                let high = unit(at + 2)?;
+                match high {
+                    0xD800..=0xDBFF => {
+                        if bytes.get(at + 6..at + 8)? != b"\\u" {
+                            return None;
+                        }
+                        let low = unit(at + 8)?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return None;
+                        }
+                        let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                        (char::from_u32(code)?, 12)
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    _ => (char::from_u32(high)?, 6),
+                }
+            }
+            _ => return None,
+        };
+        out.push(c);
+        copied = at + len;
+        match memchr::memchr(b'\\', bytes.get(copied..)?) {
+            Some(next) => at = copied + next,
+            None => break,
+        }
+    }
+    out.push_str(inner.get(copied..)?);
+    Some(out)
 }
 
 /// A whole document read once more after it was checked, to find where each of its objects and
@@ -828,12 +882,48 @@ mod tests {
         }
 
         #[test]
+        fn strings_are_read_back_as_they_were_written(
+            text in prop_oneof!["(?s).{0,200}", "(?s)[a-z \"\\\\\u{0}-\u{1f}\u{7f}é😀]{0,100}"]
+        ) {
+            let json = serde_json::to_string(&text).unwrap();
+            let read = string_text(&json);
+            prop_assert_eq!(read.as_deref(), Some(text.as_str()));
+        }
+
+        #[test]
         fn strings_are_written_as_serde_json_writes_them(
             text in prop_oneof!["(?s).{0,200}", "(?s)[a-z \"\\\\\u{0}-\u{1f}\u{7f}é😀]{0,100}"]
         ) {
             let mut buf = Vec::new();
             write_str(&mut buf, &text).unwrap();
             prop_assert_eq!(buf, serde_json::to_vec(&text).unwrap());
+        }
+    }
+
+    #[test]
+    fn escapes_are_decoded_as_serde_json_decodes_them() {
+        for text in [
+            r#""a\"b\\c\/d\b\f\n\r\t""#,
+            r#""\u00e9 \u2603 \ud83d\ude00 end""#,
+            r#""\u0000""#,
+            r#""tail\n""#,
+        ] {
+            let expected: String = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                string_text(text).as_deref(),
+                Some(expected.as_str()),
+                "{text}"
+            );
+        }
+        // A surrogate without its pair: serde_json refuses it, and so does the reader.
+        for lone in [
+            r#""\ud800""#,
+            r#""\ud800x""#,
+            r#""\udc00""#,
+            r#""\ud800\u0041""#,
+        ] {
+            assert!(serde_json::from_str::<String>(lone).is_err(), "{lone}");
+            assert_eq!(string_text(lone), None, "{lone}");
         }
     }
 
