@@ -32,6 +32,11 @@ const CHAT_ANSWER: &str = r#"{"id":"chatcmpl-5c2d9e4f-8a1b-4c3d-9e7f-0a1b2c3d4e5
 /// The upstream model the translated targets' `model_map` sends every Claude model to.
 const CHAT_MODEL: &str = "deepseek-chat";
 const BIG_BODY_BYTES: usize = 128 << 10;
+/// Where Anthropic clients post, the path of every case but the other client APIs'.
+const MESSAGES_PATH: &str = "/v1/messages";
+/// The model the other client APIs' bodies name, and the Gemini client's path.
+const CLIENT_MODEL: &str = "claude-sonnet-4-5";
+const GEMINI_PATH: &str = "/v1beta/models/claude-sonnet-4-5:generateContent";
 /// The headers Claude Code sends with a request, `anthropic-version` first (the only one the small
 /// bodies carry).
 const CLAUDE_CODE_HEADERS: &[(&str, &str)] = &[
@@ -119,11 +124,12 @@ fn options() -> Options {
     }
 }
 
-/// One load shape: a wrk script and a connection count.
+/// One load shape: a wrk script, the path it posts to and a connection count.
 struct Case {
     label: &'static str,
     script: PathBuf,
     conns: u32,
+    path: &'static str,
 }
 
 /// One thing to point wrk at; `pid` is the proxy's process (none for `direct`).
@@ -146,16 +152,19 @@ fn main() {
             label: "small JSON",
             script: small.clone(),
             conns: 32,
+            path: MESSAGES_PATH,
         },
         Case {
             label: "small JSON",
             script: small.clone(),
             conns: 128,
+            path: MESSAGES_PATH,
         },
         Case {
             label: "128 KiB Claude Code body",
             script: big.clone(),
             conns: 16,
+            path: MESSAGES_PATH,
         },
     ];
 
@@ -360,6 +369,8 @@ fn main() {
     for v in verdicts.into_iter().flatten() {
         println!("{v}");
     }
+
+    client_api_section(&opts, dir.path(), &proxies, &big_body, &cases[2]);
 
     let rt = actix_rt::System::new();
     let fixed_secs = if opts.quick { 2 } else { 5 };
@@ -633,6 +644,87 @@ fn translation_and_before(
     Some(text)
 }
 
+/// What each client API's translation into the hub costs: the 128 KiB Claude Code body written
+/// in each other client API (by the translator itself), posted to switchyard's passthrough target
+/// (an Anthropic endpoint, whose nginx answers a Messages reply that goes back translated), beside
+/// the same body as Messages passed through; the targets taking turns, medians of the rounds.
+fn client_api_section(opts: &Options, dir: &Path, proxies: &Proxies, big_body: &str, big: &Case) {
+    use switchyard::translate::{translate_request, Api, RequestOptions};
+    let gateway = proxies.gateway();
+    let target = Target {
+        name: "switchyard",
+        url: gateway.url.clone(),
+        pid: Some(gateway.pid()),
+    };
+    let options = RequestOptions {
+        upstream_model: Some(CLIENT_MODEL.to_string()),
+        ..RequestOptions::default()
+    };
+    let mut cases = vec![("Messages (passthrough)", None, big.script.clone(), big.path)];
+    for (label, api, path) in [
+        ("Chat Completions", Api::OpenAi, "/v1/chat/completions"),
+        ("Responses", Api::Responses, "/v1/responses"),
+        ("Gemini", Api::Gemini, GEMINI_PATH),
+    ] {
+        match translate_request(Api::Anthropic, api, big_body.as_bytes(), &options) {
+            Ok(written) => {
+                let name = format!("client-{}", label.to_lowercase().replace(' ', "-"));
+                let script = write_script(dir, &name, &written.body, false);
+                cases.push((label, Some(written.body.len()), script, path));
+            }
+            Err(e) => println!("# {label}: the body could not be written ({e})"),
+        }
+    }
+    println!(
+        "\n## Translation by client API (wrk -t1, 16 conns, {} s; switchyard with one anthropic endpoint)",
+        opts.seconds
+    );
+    println!("each client API's 128 KiB body (the Claude Code body as that API writes it), translated to Messages and the answer back; median of {} runs", opts.rounds);
+    println!(
+        "{:<24} {:>9} {:>9} {:>8} {:>8} {:>12} {:>14} {:>7}",
+        "client API",
+        "bytes",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "proxy µs/req",
+        "÷ passthrough",
+        "errors"
+    );
+    let mut runs: Vec<Vec<Run>> = cases.iter().map(|_| Vec::new()).collect();
+    for _ in 0..opts.rounds {
+        for (i, (label, _, script, path)) in cases.iter().enumerate() {
+            let case = Case {
+                label,
+                script: script.clone(),
+                conns: big.conns,
+                path,
+            };
+            runs[i].extend(measure(&target, None, &case, opts.seconds));
+        }
+    }
+    let medians: Vec<Option<Run>> = runs.into_iter().map(Run::median).collect();
+    let passthrough = medians[0].as_ref().and_then(|r| r.proxy_us);
+    for ((label, bytes, _, _), run) in cases.iter().zip(&medians) {
+        let bytes = bytes.unwrap_or(big_body.len());
+        match run {
+            Some(r) => println!(
+                "{label:<24} {bytes:>9} {:>9.0} {:>8.3} {:>8.3} {:>12} {:>14} {:>7}",
+                r.rps,
+                r.p50_ms,
+                r.p99_ms,
+                fmt_us(r.proxy_us),
+                match (r.proxy_us, passthrough) {
+                    (Some(us), Some(base)) => format!("{:.2}×", us / base),
+                    _ => "-".to_string(),
+                },
+                r.errors
+            ),
+            None => println!("{label:<24} (wrk failed)"),
+        }
+    }
+}
+
 /// Is the upstream cheaper than any proxy? The nginx `return` upstream against the mock, each
 /// straight from wrk, with the upstream's own CPU per request.
 fn upstream_check(opts: &Options, upstream: &Option<Server>, small: &Path) {
@@ -646,6 +738,7 @@ fn upstream_check(opts: &Options, upstream: &Option<Server>, small: &Path) {
         label: "",
         script: small.to_path_buf(),
         conns: 32,
+        path: MESSAGES_PATH,
     };
     let mock = Server::mock_process();
     let mut candidates = Vec::new();
@@ -680,7 +773,7 @@ fn soak(url: &str, script: &Path, requests: u64, rps_hint: f64) -> u64 {
     let mut served = 0;
     while served < requests {
         let seconds = (((requests - served) as f64 / rate).ceil() as u64).clamp(1, 300);
-        match wrk(url, script, 64, seconds) {
+        match wrk(&format!("{url}{MESSAGES_PATH}"), script, 64, seconds) {
             Some(r) if r.requests > 0 => {
                 served += r.requests;
                 rate = r.rps.max(100.0);
@@ -723,7 +816,12 @@ fn syscalls_section(opts: &Options, targets: &[Target], cases: &[Case]) {
             if let Some(err) = strace.stderr.take() {
                 let _ = std::io::BufReader::new(err).read_line(&mut attached);
             }
-            let run = wrk(&t.url, &case.script, case.conns, seconds);
+            let run = wrk(
+                &format!("{}{}", t.url, case.path),
+                &case.script,
+                case.conns,
+                seconds,
+            );
             let _ = Command::new("kill")
                 .args(["-INT", &strace.id().to_string()])
                 .status();
@@ -814,9 +912,10 @@ fn allocs_section(opts: &Options, dir: &Path, upstream_url: &str, cases: &[Case]
             let Some(stats) = server.alloc_stats else {
                 continue;
             };
-            let _ = wrk(&server.url, &case.script, case.conns, 1);
+            let url = format!("{}{}", server.url, case.path);
+            let _ = wrk(&url, &case.script, case.conns, 1);
             let before = read_alloc_stats(stats);
-            let run = wrk(&server.url, &case.script, case.conns, seconds);
+            let run = wrk(&url, &case.script, case.conns, seconds);
             let after = read_alloc_stats(stats);
             let requests = run.map_or(0, |r| r.requests).max(1) as f64;
             match (before, after) {
@@ -1273,7 +1372,7 @@ impl Proxies {
 /// One short run against every target (connection pools, lazy initialisation) before measuring.
 fn warm(targets: &[Target], script: &Path) {
     for t in targets {
-        let _ = wrk(&t.url, script, 32, 1);
+        let _ = wrk(&format!("{}{MESSAGES_PATH}", t.url), script, 32, 1);
     }
 }
 
@@ -1361,7 +1460,12 @@ fn measure(target: &Target, upstream_pid: Option<u32>, case: &Case, seconds: u64
             peak
         })
     });
-    let result = wrk(&target.url, &case.script, case.conns, seconds);
+    let result = wrk(
+        &format!("{}{}", target.url, case.path),
+        &case.script,
+        case.conns,
+        seconds,
+    );
     let (proxy_after, upstream_after) = (ticks(target.pid), ticks(upstream_pid));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let peak = sampler.and_then(|s| s.join().ok()).unwrap_or(0);
@@ -1399,6 +1503,7 @@ fn write_script(dir: &Path, name: &str, body: &[u8], claude_code: bool) -> PathB
     path
 }
 
+/// wrk against `url` (the whole URL, path included).
 fn wrk(url: &str, script: &Path, conns: u32, seconds: u64) -> Option<Run> {
     let out = Command::new("wrk")
         .args([
@@ -1409,7 +1514,7 @@ fn wrk(url: &str, script: &Path, conns: u32, seconds: u64) -> Option<Run> {
             "-s",
         ])
         .arg(script)
-        .arg(format!("{url}/v1/messages"))
+        .arg(url)
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
