@@ -535,14 +535,30 @@ proptest! {
     }
 }
 
-/// Any JSON value, small.
-fn any_json() -> impl Strategy<Value = Value> {
+/// Random JSON of `words` (and other leaves), whose objects have keys from `keys`: the shapes
+/// each API's translators read, for the tests that no input makes them panic.
+fn json_of(words: Vec<&'static str>, keys: Vec<&'static str>) -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         "(?s).{0,6}".prop_map(Value::from),
-        prop::sample::select(vec![
+        prop::sample::select(words).prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 40, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(keys.clone()), inner), 0..5).prop_map(
+                |kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            ),
+        ]
+    })
+}
+
+/// Any JSON value, small.
+fn any_json() -> impl Strategy<Value = Value> {
+    json_of(
+        vec![
             "text",
             "tool_use",
             "tool_result",
@@ -556,51 +572,36 @@ fn any_json() -> impl Strategy<Value = Value> {
             "content_block_delta",
             "message_delta",
             "message_stop",
-            "error"
-        ])
-        .prop_map(Value::from),
-    ];
-    leaf.prop_recursive(4, 40, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec(
-                (
-                    prop::sample::select(vec![
-                        "type",
-                        "role",
-                        "content",
-                        "messages",
-                        "tools",
-                        "tool_calls",
-                        "index",
-                        "id",
-                        "name",
-                        "input",
-                        "delta",
-                        "choices",
-                        "function",
-                        "arguments",
-                        "text",
-                        "usage",
-                        "source",
-                        "system",
-                        "tool_choice",
-                        "message",
-                        "error",
-                        "finish_reason",
-                        "content_block",
-                        "partial_json",
-                        "stop"
-                    ]),
-                    inner
-                ),
-                0..5
-            )
-            .prop_map(|kv| Value::Object(
-                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-            )),
-        ]
-    })
+            "error",
+        ],
+        vec![
+            "type",
+            "role",
+            "content",
+            "messages",
+            "tools",
+            "tool_calls",
+            "index",
+            "id",
+            "name",
+            "input",
+            "delta",
+            "choices",
+            "function",
+            "arguments",
+            "text",
+            "usage",
+            "source",
+            "system",
+            "tool_choice",
+            "message",
+            "error",
+            "finish_reason",
+            "content_block",
+            "partial_json",
+            "stop",
+        ],
+    )
 }
 
 proptest! {
@@ -1094,12 +1095,8 @@ proptest! {
 
 /// Any JSON value, small, in the words of Responses events and requests.
 fn responses_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        "(?s).{0,6}".prop_map(Value::from),
-        prop::sample::select(vec![
+    json_of(
+        vec![
             "response.created",
             "response.output_item.added",
             "response.output_item.done",
@@ -1128,63 +1125,48 @@ fn responses_json() -> impl Strategy<Value = Value> {
             "custom",
             "json_schema",
             "switchyard.anthropic.v1:W10=",
-        ])
-        .prop_map(Value::from),
-    ];
-    leaf.prop_recursive(4, 40, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec(
-                (
-                    prop::sample::select(vec![
-                        "type",
-                        "role",
-                        "content",
-                        "input",
-                        "output",
-                        "item",
-                        "output_index",
-                        "summary_index",
-                        "delta",
-                        "response",
-                        "usage",
-                        "call_id",
-                        "name",
-                        "arguments",
-                        "summary",
-                        "text",
-                        "status",
-                        "error",
-                        "code",
-                        "message",
-                        "encrypted_content",
-                        "tools",
-                        "tool_choice",
-                        "reasoning",
-                        "effort",
-                        "format",
-                        "instructions",
-                        "image_url",
-                        "file_data",
-                        "parameters",
-                        "incomplete_details",
-                        "reason",
-                        "previous_response_id",
-                        "store",
-                        "max_output_tokens",
-                        "messages",
-                        "system",
-                        "stream"
-                    ]),
-                    inner
-                ),
-                0..5
-            )
-            .prop_map(|kv| Value::Object(
-                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-            )),
-        ]
-    })
+        ],
+        vec![
+            "type",
+            "role",
+            "content",
+            "input",
+            "output",
+            "item",
+            "output_index",
+            "summary_index",
+            "delta",
+            "response",
+            "usage",
+            "call_id",
+            "name",
+            "arguments",
+            "summary",
+            "text",
+            "status",
+            "error",
+            "code",
+            "message",
+            "encrypted_content",
+            "tools",
+            "tool_choice",
+            "reasoning",
+            "effort",
+            "format",
+            "instructions",
+            "image_url",
+            "file_data",
+            "parameters",
+            "incomplete_details",
+            "reason",
+            "previous_response_id",
+            "store",
+            "max_output_tokens",
+            "messages",
+            "system",
+            "stream",
+        ],
+    )
 }
 
 proptest! {
@@ -1716,12 +1698,8 @@ proptest! {
 
 /// Any JSON value, small, in the words of Gemini requests, answers and chunks.
 fn gemini_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        "(?s).{0,6}".prop_map(Value::from),
-        prop::sample::select(vec![
+    json_of(
+        vec![
             "user",
             "model",
             "function",
@@ -1744,78 +1722,63 @@ fn gemini_json() -> impl Strategy<Value = Value> {
             "switchyard.anthropic.v1:W10=",
             "switchyard.anthropic.v1:bm90IGpzb24=",
             "switchyard.gemini.v1:x",
-        ])
-        .prop_map(Value::from),
-    ];
-    leaf.prop_recursive(4, 40, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec(
-                (
-                    prop::sample::select(vec![
-                        "candidates",
-                        "content",
-                        "parts",
-                        "text",
-                        "thought",
-                        "thoughtSignature",
-                        "functionCall",
-                        "functionResponse",
-                        "response",
-                        "output",
-                        "args",
-                        "name",
-                        "id",
-                        "finishReason",
-                        "usageMetadata",
-                        "promptTokenCount",
-                        "cachedContentTokenCount",
-                        "thoughtsTokenCount",
-                        "promptFeedback",
-                        "blockReason",
-                        "responseId",
-                        "contents",
-                        "role",
-                        "systemInstruction",
-                        "tools",
-                        "functionDeclarations",
-                        "parameters",
-                        "parametersJsonSchema",
-                        "googleSearch",
-                        "toolConfig",
-                        "functionCallingConfig",
-                        "mode",
-                        "allowedFunctionNames",
-                        "generationConfig",
-                        "thinkingConfig",
-                        "thinkingBudget",
-                        "thinkingLevel",
-                        "candidateCount",
-                        "responseMimeType",
-                        "responseJsonSchema",
-                        "responseSchema",
-                        "type",
-                        "properties",
-                        "nullable",
-                        "inlineData",
-                        "fileData",
-                        "mimeType",
-                        "data",
-                        "fileUri",
-                        "error",
-                        "code",
-                        "status",
-                        "message"
-                    ]),
-                    inner
-                ),
-                0..5
-            )
-            .prop_map(|kv| Value::Object(
-                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-            )),
-        ]
-    })
+        ],
+        vec![
+            "candidates",
+            "content",
+            "parts",
+            "text",
+            "thought",
+            "thoughtSignature",
+            "functionCall",
+            "functionResponse",
+            "response",
+            "output",
+            "args",
+            "name",
+            "id",
+            "finishReason",
+            "usageMetadata",
+            "promptTokenCount",
+            "cachedContentTokenCount",
+            "thoughtsTokenCount",
+            "promptFeedback",
+            "blockReason",
+            "responseId",
+            "contents",
+            "role",
+            "systemInstruction",
+            "tools",
+            "functionDeclarations",
+            "parameters",
+            "parametersJsonSchema",
+            "googleSearch",
+            "toolConfig",
+            "functionCallingConfig",
+            "mode",
+            "allowedFunctionNames",
+            "generationConfig",
+            "thinkingConfig",
+            "thinkingBudget",
+            "thinkingLevel",
+            "candidateCount",
+            "responseMimeType",
+            "responseJsonSchema",
+            "responseSchema",
+            "type",
+            "properties",
+            "nullable",
+            "inlineData",
+            "fileData",
+            "mimeType",
+            "data",
+            "fileUri",
+            "error",
+            "code",
+            "status",
+            "message",
+        ],
+    )
 }
 
 proptest! {
