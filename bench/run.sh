@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The benchmark, in one command: bench/run.sh [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only]
+# The benchmark, in one command: bench/run.sh [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only] [--latency-only]
 #   --quick     3 s per wrk run and a shorter soak: about 3 minutes (the full run: about 10)
 #   --rounds N  runs per target and case, each in new proxy processes; figures: medians (default 3)
 #   --syscalls  also count syscalls per request with strace -c (slow; installs strace if missing)
 #   --allocs    also count allocations per request (examples/counted.rs, a counting allocator)
 #   --sse-only  only the SSE lateness figures (a minute or two)
+#   --latency-only  only the added latency at concurrency 1 and the time to a translated 128 KiB
+#               stream's first event (a minute or two)
 # BENCH_BEFORE=PATH (an earlier build's target/release/switchyard) adds "switchyard (before)" and
 # "translated (before)": that binary with the same configs, measured in the same run.
 # Installs wrk, nginx (nginx-light) and util-linux from Debian's packages when they are missing,

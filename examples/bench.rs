@@ -1,4 +1,4 @@
-//! The benchmark. Run it with `bench/run.sh [--quick] [--syscalls] [--allocs] [--sse-only]`, which pins this
+//! The benchmark. Run it with `bench/run.sh [--quick] [--syscalls] [--allocs] [--sse-only] [--latency-only]`, which pins this
 //! process, wrk and the upstreams to the load core and every proxy under test to
 //! `BENCH_GATEWAY_CORE` (default 0), so that the proxy, not the load, sets the pace.
 //!
@@ -24,6 +24,10 @@ mod claude_code_body;
 
 const BODY: &str = r#"{"model":"claude-3-5-haiku-20241022","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
 const STREAM: &str = r#"{"model":"claude-3-5-haiku-20241022","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+/// The small Chat Completions request of the concurrency-1 figures (the public gateway
+/// benchmark's shape).
+const CHAT_BODY: &str =
+    r#"{"model":"deepseek-chat","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
 /// What the upstream nginx answers to everything: a plain Anthropic Messages reply.
 const ANSWER: &str = r#"{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-20250514","content":[{"type":"text","text":"Hello! How can I help you today?"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":10}}"#;
 /// What the upstream nginx answers on `/v1/chat/completions`, for the translated targets: a plain
@@ -63,6 +67,8 @@ struct Options {
     syscalls: bool,
     /// `--sse-only`: only the SSE lateness section.
     sse_only: bool,
+    /// `--latency-only`: only the concurrency-1 and first-event sections.
+    latency_only: bool,
     allocs: bool,
     /// Runs per target and case; each figure is the median of them.
     rounds: usize,
@@ -74,7 +80,7 @@ fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
     if has("--help") || has("-h") {
-        println!("bench [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0; BENCH_BEFORE=PATH of an earlier switchyard)\n  --sse-only  only the SSE lateness figures (direct, nginx, floor, switchyard and its translated and before rows)");
+        println!("bench [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only] [--latency-only] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0; BENCH_BEFORE=PATH of an earlier switchyard)\n  --sse-only  only the SSE lateness figures (direct, nginx, floor, switchyard and its translated and before rows)\n  --latency-only  only the added latency at concurrency 1 and the time to a 128 KiB stream's first event");
         std::process::exit(0);
     }
     if let Some(i) = args.iter().position(|a| a == "--write-body") {
@@ -121,6 +127,7 @@ fn options() -> Options {
         syscalls: has("--syscalls"),
         allocs: has("--allocs"),
         sse_only: has("--sse-only"),
+        latency_only: has("--latency-only"),
     }
 }
 
@@ -238,6 +245,16 @@ fn main() {
     if opts.sse_only {
         let rt = actix_rt::System::new();
         sse_section(&opts, &rt, &sse_mock, &proxies, &sse_floor, &sse_gateways);
+        println!("\n# total time {:.0} s", started.elapsed().as_secs_f64());
+        drop((proxies, sse_gateways, sse_floor, failover, upstream));
+        let _ = std::io::stdout().flush();
+        return;
+    }
+
+    if opts.latency_only {
+        concurrency_one_section(&opts, dir.path(), &proxies, &upstream_url);
+        let rt = actix_rt::System::new();
+        first_event_section(&opts, &rt, dir.path(), &mock, &big_body);
         println!("\n# total time {:.0} s", started.elapsed().as_secs_f64());
         drop((proxies, sse_gateways, sse_floor, failover, upstream));
         let _ = std::io::stdout().flush();
@@ -371,6 +388,7 @@ fn main() {
     }
 
     client_api_section(&opts, dir.path(), &proxies, &big_body, &cases[2]);
+    concurrency_one_section(&opts, dir.path(), &proxies, &upstream_url);
 
     let rt = actix_rt::System::new();
     let fixed_secs = if opts.quick { 2 } else { 5 };
@@ -456,6 +474,7 @@ fn main() {
     }
 
     sse_section(&opts, &rt, &sse_mock, &proxies, &sse_floor, &sse_gateways);
+    first_event_section(&opts, &rt, dir.path(), &mock, &big_body);
 
     println!("\n## Memory (resident set of each proxy process, KiB; peak = highest sample, every 100 ms, during the case's wrk run)");
     print!("{:<nw$} {:>10}", "target", "idle");
@@ -723,6 +742,197 @@ fn client_api_section(opts: &Options, dir: &Path, proxies: &Proxies, big_body: &
             None => println!("{label:<24} (wrk failed)"),
         }
     }
+}
+
+/// Added latency at concurrency 1: one keep-alive connection sending one small Chat Completions
+/// request after the other (`wrk -c1`), p50 and p99 against direct to the upstream. switchyard in
+/// front of an `openai` endpoint passes the request through; in front of an `anthropic` endpoint it
+/// translates it to Messages and the answer back. Five runs per target, the targets taking turns;
+/// each figure is their median.
+fn concurrency_one_section(opts: &Options, dir: &Path, proxies: &Proxies, upstream_url: &str) {
+    const RUNS: usize = 5;
+    let seconds = if opts.quick { 1 } else { 3 };
+    let script = write_script(dir, "chat-small", CHAT_BODY.as_bytes(), false);
+    let gateway = |name: &str| {
+        proxies
+            .gateways
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s.url.clone())
+    };
+    let mut targets: Vec<(&str, String)> = vec![("direct", upstream_url.to_string())];
+    if let Some(n) = &proxies.nginx {
+        targets.push(("nginx", n.url.clone()));
+    }
+    targets.push(("floor", proxies.floor.url.clone()));
+    for (label, name) in [
+        ("switchyard passthrough", "translated"),
+        ("switchyard translated", "switchyard"),
+        ("passthrough (before)", "translated (before)"),
+        ("translated (before)", "switchyard (before)"),
+    ] {
+        if let Some(url) = gateway(name) {
+            targets.push((label, url));
+        }
+    }
+    println!("\n## Added latency at concurrency 1 (wrk -t1 -c1, one keep-alive connection, {seconds} s per run, small Chat Completions body on /v1/chat/completions)");
+    println!("switchyard passthrough: an `openai` endpoint; switchyard translated: an `anthropic` endpoint (Chat → Messages and the answer back); median of {RUNS} runs, the targets taking turns");
+    println!(
+        "{:<26} {:>9} {:>9} {:>10} {:>10} {:>7}",
+        "target", "p50 µs", "p99 µs", "added p50", "added p99", "errors"
+    );
+    let mut runs: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
+    for _ in 0..RUNS {
+        for (i, (_, url)) in targets.iter().enumerate() {
+            runs[i].extend(wrk(
+                &format!("{url}/v1/chat/completions"),
+                &script,
+                1,
+                seconds,
+            ));
+        }
+    }
+    let medians: Vec<Option<Run>> = runs.into_iter().map(Run::median).collect();
+    let Some(direct) = medians[0].as_ref().map(|r| (r.p50_ms, r.p99_ms)) else {
+        println!("(wrk failed against the upstream)");
+        return;
+    };
+    let mut added_p99 = Vec::new();
+    for ((name, _), run) in targets.iter().zip(&medians) {
+        let Some(r) = run else {
+            println!("{name:<26} (wrk failed)");
+            continue;
+        };
+        let (p50, p99) = (r.p50_ms * 1000.0, r.p99_ms * 1000.0);
+        let (d50, d99) = (direct.0 * 1000.0, direct.1 * 1000.0);
+        if *name == "direct" {
+            println!(
+                "{name:<26} {p50:>9.1} {p99:>9.1} {:>10} {:>10} {:>7}",
+                "", "", r.errors
+            );
+        } else {
+            println!(
+                "{name:<26} {p50:>9.1} {p99:>9.1} {:>10.1} {:>10.1} {:>7}",
+                p50 - d50,
+                p99 - d99,
+                r.errors
+            );
+            added_p99.push((*name, p99 - d99));
+        }
+    }
+    let added = |name: &str| added_p99.iter().find(|(n, _)| *n == name).map(|(_, a)| *a);
+    if let Some(n) = added("nginx") {
+        for name in ["switchyard passthrough", "switchyard translated"] {
+            if let Some(s) = added(name) {
+                println!(
+                    "{name}: adds {s:.1} µs at p99, nginx {n:.1} µs: {:+.1} µs against nginx",
+                    s - n
+                );
+            }
+        }
+    }
+}
+
+/// Time to the first content event of a streamed 128 KiB Claude Code request: straight to the
+/// mock (which streams at once), and through switchyard passing it through and translating it (the
+/// mock then reads a Chat Completions body and streams Chat chunks, which reach the client as
+/// Messages events). Streams one after another, the targets taking turns.
+fn first_event_section(
+    opts: &Options,
+    rt: &actix_rt::SystemRunner,
+    dir: &Path,
+    mock: &MockUpstream,
+    big_body: &str,
+) {
+    let streams = if opts.quick { 20 } else { 60 };
+    let body = Bytes::from(big_body.replacen('{', "{\"stream\":true,", 1));
+    let gateways = switchyards(opts, dir, "first-event", &mock.url());
+    let mut targets = vec![("direct", mock.url())];
+    targets.extend(gateways.iter().map(|(name, s)| (*name, s.url.clone())));
+    println!("\n## Time to the first event of a streamed 128 KiB Claude Code request ({streams} streams per target, one after another, the targets taking turns; the mock streams at once)");
+    println!("first content event (content_block_delta) after the request was sent; translated: the mock reads Chat Completions and streams Chat chunks");
+    println!(
+        "{:<22} {:>9} {:>9} {:>13} {:>7}",
+        "target", "p50 ms", "p90 ms", "p50 − direct", "failed"
+    );
+    let mut times: Vec<Vec<f64>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut failed = vec![0usize; targets.len()];
+    rt.block_on(async {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish();
+        for _ in 0..streams {
+            for (i, (_, url)) in targets.iter().enumerate() {
+                mock.clear();
+                match first_content(&client, url, body.clone()).await {
+                    Some(ms) => times[i].push(ms),
+                    None => failed[i] += 1,
+                }
+            }
+        }
+    });
+    let mut direct_p50 = None;
+    for (((name, _), mut t), failed) in targets.iter().zip(times).zip(failed) {
+        t.sort_by(f64::total_cmp);
+        if t.is_empty() {
+            println!("{name:<22} (every stream failed: {failed})");
+            continue;
+        }
+        let (p50, p90) = (percentile(&t, 0.5), percentile(&t, 0.9));
+        let over = match direct_p50 {
+            None => {
+                direct_p50 = Some(p50);
+                String::new()
+            }
+            Some(d) => format!("{:+.3}", p50 - d),
+        };
+        println!("{name:<22} {p50:>9.3} {p90:>9.3} {over:>13} {failed:>7}");
+    }
+    drop(gateways);
+}
+
+/// Milliseconds from sending `body` to `url`'s `/v1/messages` until the first event that is not
+/// an opening one (`message_start`, `content_block_start`, `ping`) arrived; the rest of the stream
+/// is read to its end. `None` when the request failed or the stream had no content.
+async fn first_content(client: &awc::Client, url: &str, body: Bytes) -> Option<f64> {
+    use futures_util::StreamExt;
+    let sent = Instant::now();
+    let mut request = client
+        .post(format!("{url}/v1/messages"))
+        .insert_header(("content-type", "application/json"));
+    for header in CLAUDE_CODE_HEADERS {
+        request = request.insert_header(*header);
+    }
+    let mut response = request.send_body(body).await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let mut first = None;
+    let mut buffer = Vec::new();
+    let mut read = 0;
+    while let Some(chunk) = response.next().await {
+        let chunk = chunk.ok()?;
+        if first.is_some() {
+            continue;
+        }
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer[read..].windows(2).position(|w| w == b"\n\n") {
+            let event = &buffer[read..read + end];
+            read += end + 2;
+            let opening = [
+                &b"event: message_start"[..],
+                b"event: content_block_start",
+                b"event: ping",
+            ]
+            .iter()
+            .any(|name| event.starts_with(name));
+            if !opening {
+                first = Some(sent.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+        }
+    }
+    first
 }
 
 /// Is the upstream cheaper than any proxy? The nginx `return` upstream against the mock, each
