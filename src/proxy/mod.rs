@@ -89,7 +89,7 @@ pub async fn forward(
     };
     let client = client.get(&config.timeouts);
     let ctx = RequestContext::of(&req);
-    let request_id = ctx.id.clone();
+    let request_id = ctx.id.header_value();
     let end = Finish::new(ctx, state.metrics.clone(), config.proxy.access_log);
     let mut response = Relay {
         req: &req,
@@ -654,7 +654,7 @@ impl Relay<'_> {
             .client
             .request(self.req.method().clone(), url)
             .timeout(self.config.timeouts.first_byte);
-        *upstream.headers_mut() = headers::upstream_headers(self.req.headers(), endpoint);
+        headers::write_upstream_headers(self.req.headers(), endpoint, upstream.headers_mut());
         translated::adjust_headers(upstream.headers_mut(), endpoint.api, route);
         if self.ctx().facts.stream {
             // Ask intermediaries not to buffer the stream.
