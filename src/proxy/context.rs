@@ -62,5 +62,5 @@ fn who_asks(req: &HttpRequest) -> Arc<str> {
         .headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    Arc::from(crate::usage::agent_of(user_agent))
+    crate::usage::shared_agent_of(user_agent)
 }
