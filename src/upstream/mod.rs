@@ -61,8 +61,9 @@ fn join(endpoint: &EndpointConfig, path: &str, query: Option<&str>) -> Result<Ur
 }
 
 /// Builds an upstream client, the one way every client is built (a worker's forwarding client, an
-/// endpoint actor's probe client): no redirects followed, no decompression, bounded waits, the
-/// same pool and TLS settings.
+/// endpoint actor's probe client): no redirects followed, no decompression, bounded connects, the
+/// same pool and TLS settings. The wait for an answer's head is each request's own to bound (awc's
+/// client-wide timeout would box a timer for every request).
 pub fn build_client(timeouts: &Timeouts, tls: Arc<rustls::ClientConfig>) -> awc::Client {
     use actix_service::ServiceExt as _;
     type Tcp = actix_tls::connect::Connection<Uri, actix_rt::net::TcpStream>;
@@ -87,7 +88,7 @@ pub fn build_client(timeouts: &Timeouts, tls: Arc<rustls::ClientConfig>) -> awc:
         .connector(connector)
         .disable_redirects()
         .no_default_headers()
-        .timeout(timeouts.first_byte)
+        .disable_timeout()
         .finish()
 }
 
