@@ -34,16 +34,18 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// A request's id: the client's `x-request-id` when it sent a usable one (1–128 visible ASCII
 /// characters, spaces around it trimmed), else a new one (`sy-` and 16 hex digits). Every answer
 /// carries it and the access log names it.
-pub fn request_id(
-    headers: &actix_web::http::header::HeaderMap,
-) -> actix_web::http::header::HeaderValue {
+pub fn request_id(headers: &actix_web::http::header::HeaderMap) -> RequestId {
     use actix_web::http::header::HeaderValue;
     let sent = headers.get(&crate::upstream::headers::names::X_REQUEST_ID);
-    if let Some(text) = sent.and_then(|v| v.to_str().ok()) {
+    if let Some((value, text)) = sent.and_then(|v| Some((v, v.to_str().ok()?))) {
         let id = text.trim();
         if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
+            if id.len() == text.len() {
+                // The client's own value: its bytes are shared, not copied.
+                return RequestId::Sent(value.clone());
+            }
             if let Ok(value) = HeaderValue::from_str(id) {
-                return value;
+                return RequestId::Sent(value);
             }
         }
     }
@@ -53,7 +55,39 @@ pub fn request_id(
     for (i, digit) in id[3..].iter_mut().enumerate() {
         *digit = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
     }
-    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("sy-0"))
+    RequestId::Made(id)
+}
+
+/// A request's id ([`request_id`]): the client's header value, or the gateway's own kept inline,
+/// so that the answer's header is the only copy made of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestId {
+    /// The client's `x-request-id`, trimmed.
+    Sent(actix_web::http::header::HeaderValue),
+    /// One the gateway made: `sy-` and 16 hex digits.
+    Made([u8; 19]),
+}
+
+impl RequestId {
+    /// The id as the access log writes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Only visible ASCII is taken from a client.
+            RequestId::Sent(value) => value.to_str().unwrap_or("-"),
+            RequestId::Made(id) => std::str::from_utf8(id).unwrap_or("-"),
+        }
+    }
+
+    /// The id as the answer's `x-request-id` header.
+    pub fn header_value(&self) -> actix_web::http::header::HeaderValue {
+        use actix_web::http::header::HeaderValue;
+        match self {
+            RequestId::Sent(value) => value.clone(),
+            RequestId::Made(id) => {
+                HeaderValue::from_bytes(id).unwrap_or(HeaderValue::from_static("sy-0"))
+            }
+        }
+    }
 }
 
 /// Why a target is refused before routing.
@@ -263,5 +297,35 @@ mod tests {
             let path = pieces.concat();
             proptest::prop_assert_eq!(is_under_admin(&path), under_admin_by_copy(&path), "{}", path);
         }
+    }
+
+    #[test]
+    fn a_request_id_is_the_clients_trimmed_or_a_new_one() {
+        use actix_web::http::header::{HeaderMap, HeaderValue};
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                crate::upstream::headers::names::X_REQUEST_ID,
+                HeaderValue::from_static(value),
+            );
+            request_id(&headers)
+        };
+        assert_eq!(with("abc-1").as_str(), "abc-1");
+        assert_eq!(with("abc-1").header_value(), "abc-1");
+        assert_eq!(with("  abc-2 ").as_str(), "abc-2");
+        for unusable in ["", "a b", &"x".repeat(129)] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                crate::upstream::headers::names::X_REQUEST_ID,
+                HeaderValue::from_str(unusable).unwrap(),
+            );
+            let made = request_id(&headers);
+            assert!(matches!(made, RequestId::Made(_)), "{unusable:?}");
+        }
+        let made = request_id(&HeaderMap::new());
+        let text = made.as_str();
+        assert!(text.starts_with("sy-") && text.len() == 19, "{text}");
+        assert!(text[3..].bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
+        assert_eq!(made.header_value(), text);
     }
 }

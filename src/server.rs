@@ -347,14 +347,15 @@ async fn watch_signals(
 /// The headers the browser rules read. A `Host` that is not text counts as a malformed one.
 fn browser_headers(req: &ServiceRequest) -> BrowserHeaders<'_> {
     let headers = req.headers();
-    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    let text = |name: &HeaderName| headers.get(name).map(|v| v.to_str().unwrap_or(""));
     let hosts = headers.get_all(actix_web::http::header::HOST);
     BrowserHeaders {
         host_count: hosts.clone().count(),
-        host: text("host"),
+        host: text(&actix_web::http::header::HOST),
         authority: req.uri().authority().map(|a| a.as_str()),
-        origin: text("origin"),
-        sec_fetch_site: text("sec-fetch-site"),
+        origin: text(&actix_web::http::header::ORIGIN),
+        // A name made once: looking one up by a `&str` that is not a standard name allocates.
+        sec_fetch_site: text(&names::SEC_FETCH_SITE),
     }
 }
 
@@ -394,15 +395,16 @@ fn refusal(req: &ServiceRequest, forwarded: bool, error: &GatewayError) -> Box<H
     log::info!(
         target: "switchyard::access",
         "{} {} {} status={} outcome={}",
-        id.to_str().unwrap_or("-"),
+        id.as_str(),
         req.method(),
         req.path(),
         response.status().as_u16(),
         error.kind()
     );
-    response
-        .headers_mut()
-        .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
+    response.headers_mut().insert(
+        HeaderName::from_static(REQUEST_ID_HEADER),
+        id.header_value(),
+    );
     Box::new(response)
 }
 
@@ -509,7 +511,7 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
 /// origin for an allowed browser origin.
 fn finish_answer(mut response: ServiceResponse<BoxBody>, cors: Cors) -> ServiceResponse<BoxBody> {
     if !response.headers().contains_key(&names::X_REQUEST_ID) {
-        let id = edge::request_id(response.request().headers());
+        let id = edge::request_id(response.request().headers()).header_value();
         response
             .headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), id);

@@ -43,7 +43,8 @@ impl Member {
 
 /// The Balancer actor.
 pub struct Balancer {
-    members: Vec<Member>,
+    /// Shared with the searches under way, which ask them in their plan's order.
+    members: Arc<[Member]>,
     settings: BalancerSettings,
     round_robin: SmoothRoundRobin,
     budget: RetryBudget,
@@ -60,7 +61,7 @@ impl Balancer {
         sessions: SessionSettings,
     ) -> Self {
         Balancer {
-            members,
+            members: members.into(),
             budget: RetryBudget::new(settings.retry_budget),
             settings,
             round_robin: SmoothRoundRobin::default(),
@@ -168,14 +169,14 @@ fn served_list(served: &[String]) -> String {
 }
 
 impl Handler<SelectEndpoint> for Balancer {
-    type Result = ResponseActFuture<Self, Result<Selected, NoEndpoint>>;
+    type Result = Selection;
 
     fn handle(&mut self, msg: SelectEndpoint, _ctx: &mut Self::Context) -> Self::Result {
         let now = Instant::now();
         let retry = !msg.exclude.is_empty();
         if retry {
             if msg.budgeted && !self.budget.try_retry(now) {
-                return Box::pin(fut::ready(Err(NoEndpoint::RetryBudget)));
+                return Selection::Decided(Err(NoEndpoint::RetryBudget));
             }
         } else {
             self.budget.record_request(now);
@@ -201,42 +202,77 @@ impl Handler<SelectEndpoint> for Balancer {
             &mut self.round_robin,
         ) {
             Ok(plan) => plan,
-            Err(no) => return Box::pin(fut::ready(Err(no))),
+            Err(no) => return Selection::Decided(Err(no)),
         };
         let session_endpoint = plan
             .session_endpoint
             .map(|i| self.members[i].config.id.clone());
         let search = Search {
-            sticky: plan.sticky.map(|i| self.members[i].clone()),
-            asks: plan
-                .order
-                .iter()
-                .map(|&i| self.members[i].clone())
-                .collect(),
+            members: self.members.clone(),
+            sticky: plan.sticky,
+            asks: plan.order,
             by_load: plan.by_load.then_some(strategy),
             model: msg.model,
             allow_panic: !retry,
             keep_session: msg.keep_session,
         };
-        Box::pin(
-            search
-                .run()
-                .into_actor(self)
-                .map(move |(mut result, keep_binding), act, _ctx| {
-                    if let Some(key) = &session {
-                        let moved = act.after_search(
-                            key.as_str(),
-                            &result,
-                            keep_binding,
-                            session_endpoint.as_deref(),
-                        );
-                        if let Ok(chosen) = &mut result {
-                            chosen.session_moved_from = moved;
+        Selection::Searching {
+            search,
+            session,
+            session_endpoint,
+        }
+    }
+}
+
+/// The Balancer's answer to [`SelectEndpoint`]: decided at once, or a search of the planned
+/// endpoints, after which the session's binding is brought up to date. A search runs on the
+/// Balancer's context as the one future it spawns (`ResponseActFuture` would box it twice).
+pub enum Selection {
+    Decided(Result<Selected, NoEndpoint>),
+    Searching {
+        search: Search,
+        session: Option<sessions::SessionKey>,
+        session_endpoint: Option<String>,
+    },
+}
+
+impl actix::dev::MessageResponse<Balancer, SelectEndpoint> for Selection {
+    fn handle(
+        self,
+        ctx: &mut Context<Balancer>,
+        tx: Option<actix::dev::OneshotSender<Result<Selected, NoEndpoint>>>,
+    ) {
+        let send = move |result| {
+            if let Some(tx) = tx {
+                // The asking request is gone: nothing to tell.
+                let _ = tx.send(result);
+            }
+        };
+        match self {
+            Selection::Decided(result) => send(result),
+            Selection::Searching {
+                search,
+                session,
+                session_endpoint,
+            } => {
+                ctx.spawn(fut::wrap_future::<_, Balancer>(search.run()).map(
+                    move |(mut result, keep_binding), act: &mut Balancer, _ctx| {
+                        if let Some(key) = &session {
+                            let moved = act.after_search(
+                                key.as_str(),
+                                &result,
+                                keep_binding,
+                                session_endpoint.as_deref(),
+                            );
+                            if let Ok(chosen) = &mut result {
+                                chosen.session_moved_from = moved;
+                            }
                         }
-                    }
-                    result
-                }),
-        )
+                        send(result)
+                    },
+                ));
+            }
+        }
     }
 }
 
@@ -266,9 +302,12 @@ impl Balancer {
 }
 
 /// One attempt's search: the planned endpoints, asked in order until one takes the request.
-struct Search {
-    sticky: Option<Member>,
-    asks: Vec<Member>,
+pub struct Search {
+    members: Arc<[Member]>,
+    /// The session's endpoint, asked first (an index into `members`).
+    sticky: Option<usize>,
+    /// The others, in the plan's order (indices into `members`).
+    asks: Vec<usize>,
     /// Power of two choices by this strategy's cost, over the first two that can serve.
     by_load: Option<Strategy>,
     model: Option<Arc<str>>,
@@ -285,26 +324,27 @@ impl Search {
         let mut keep_binding = self.keep_session;
         // The session's endpoint, when it turned the request down: it has its say in why nothing
         // could serve (a rate limit of its own is one).
-        let mut refused_sticky: Option<(Member, HealthAnswer)> = None;
-        if let Some(member) = self.sticky.take() {
-            let answer = ask(&member, true, self.model.clone()).await;
+        let mut refused_sticky: Option<(usize, HealthAnswer)> = None;
+        if let Some(sticky) = self.sticky.take() {
+            let member = &self.members[sticky];
+            let answer = ask(member, true, self.model.clone()).await;
             if let Some(claim) = answer.as_ref().and_then(|a| a.claim) {
-                return (Ok(selected(&member, claim)), false);
+                return (Ok(selected(member, claim)), false);
             }
             keep_binding = answer.is_some_and(|a| {
                 a.rate_limited_until.is_some() && matches!(a.state, State::Healthy | State::Unknown)
             });
-            refused_sticky = answer.map(|a| (member, a));
+            refused_sticky = answer.map(|a| (sticky, a));
         }
         if let Some(strategy) = self.by_load {
             self.weigh_first_pair(strategy).await;
         }
         // Filled only when an endpoint turns the request down (the usual first one takes it).
         let mut answers: Vec<(&Member, HealthAnswer)> = Vec::new();
-        if let Some((member, answer)) = &refused_sticky {
-            answers.push((member, *answer));
+        if let Some((sticky, answer)) = refused_sticky {
+            answers.push((&self.members[sticky], answer));
         }
-        for member in &self.asks {
+        for member in self.asks.iter().map(|&i| &self.members[i]) {
             if let Some(answer) = ask(member, true, self.model.clone()).await {
                 if let Some(claim) = answer.claim {
                     return (Ok(selected(member, claim)), keep_binding);
@@ -320,7 +360,7 @@ impl Search {
     /// that are out are passed over (and stay behind), so they never make up half a pair.
     async fn weigh_first_pair(&mut self, strategy: Strategy) {
         let mut pair: Vec<(usize, HealthAnswer)> = Vec::with_capacity(2);
-        for (i, member) in self.asks.iter().enumerate() {
+        for (i, member) in self.asks.iter().map(|&m| &self.members[m]).enumerate() {
             if let Some(answer) = ask(member, false, self.model.clone()).await {
                 if answer.selectable {
                     pair.push((i, answer));
@@ -349,8 +389,8 @@ impl Search {
                 }
             };
             let costs = (
-                cost(a, la, self.asks[0].config.weight),
-                cost(b, lb, self.asks[1].config.weight),
+                cost(a, la, self.members[self.asks[0]].config.weight),
+                cost(b, lb, self.members[self.asks[1]].config.weight),
             );
             strategy::cheaper_of_pair_first(&mut self.asks, costs);
         }
@@ -525,7 +565,7 @@ impl Handler<SetMembers> for Balancer {
         {
             self.round_robin = SmoothRoundRobin::default();
         }
-        self.members = msg.members;
+        self.members = msg.members.into();
         self.budget.set_settings(msg.settings.retry_budget);
         self.settings = msg.settings;
         self.sessions

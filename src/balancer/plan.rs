@@ -48,39 +48,39 @@ pub fn plan<C: AsRef<EndpointConfig>>(
     rng: &mut fastrand::Rng,
     round_robin: &mut SmoothRoundRobin,
 ) -> Result<Plan, NoEndpoint> {
-    let (mut serves_model, mut speaks_api) = (false, false);
-    let candidates: Vec<Candidate> = members
-        .iter()
-        .map(AsRef::as_ref)
-        .enumerate()
-        .filter(|(_, m)| wanted.model.map_or(true, |model| m.serves(model)))
-        .inspect(|_| serves_model = true)
-        .filter(|(_, m)| wanted.api.map_or(true, |api| m.api == api))
-        .inspect(|_| speaks_api = true)
-        .filter(|(_, m)| !wanted.exclude.iter().any(|id| **id == *m.id))
-        .map(|(index, m)| Candidate {
-            index,
-            priority: m.priority,
-            weight: m.weight,
-        })
-        .collect();
-    if !serves_model {
+    let serving = |m: &EndpointConfig| wanted.model.map_or(true, |model| m.serves(model));
+    let speaking = |m: &EndpointConfig| wanted.api.map_or(true, |api| m.api == api);
+    let configs = members.iter().map(AsRef::as_ref);
+    if !configs.clone().any(serving) {
         return Err(NoEndpoint::UnknownModel {
             model: wanted.model.unwrap_or_default().to_string(),
             served: served_models(members),
         });
     }
-    if let (Some(api), false) = (wanted.api, speaks_api) {
+    if let (Some(api), false) = (
+        wanted.api,
+        configs.clone().any(|m| serving(m) && speaking(m)),
+    ) {
         return Err(NoEndpoint::WrongApi(api));
     }
+    // Walked again by the strategy rather than collected: the order is the plan's one allocation.
+    let candidates = configs
+        .enumerate()
+        .filter(|(_, m)| serving(m) && speaking(m))
+        .filter(|(_, m)| !wanted.exclude.iter().any(|id| **id == *m.id))
+        .map(|(index, m)| Candidate {
+            index,
+            priority: m.priority,
+            weight: m.weight,
+        });
     let mut random = || rng.f64();
     let by_load = matches!(strategy, Strategy::LeastInflight | Strategy::Latency);
     let mut order = match strategy {
-        Strategy::Priority => strategy::priority_order(&candidates, &mut random),
-        Strategy::Weighted => strategy::weighted_order(&candidates, &mut random),
-        Strategy::RoundRobin => round_robin.order(&candidates),
+        Strategy::Priority => strategy::priority_order(candidates, &mut random),
+        Strategy::Weighted => strategy::weighted_order(candidates, &mut random),
+        Strategy::RoundRobin => round_robin.order(&candidates.collect::<Vec<_>>()),
         Strategy::LeastInflight | Strategy::Latency => {
-            let mut shuffled: Vec<usize> = candidates.iter().map(|c| c.index).collect();
+            let mut shuffled: Vec<usize> = candidates.map(|c| c.index).collect();
             strategy::shuffle(&mut shuffled, &mut random);
             shuffled
         }

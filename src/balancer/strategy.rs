@@ -22,34 +22,52 @@ pub struct Load {
 }
 
 /// Weighted random order without replacement (Efraimidis–Spirakis keys: u^(1/w), largest first).
-pub fn weighted_order(candidates: &[Candidate], random: &mut dyn FnMut() -> f64) -> Vec<usize> {
+pub fn weighted_order(
+    candidates: impl Iterator<Item = Candidate>,
+    random: &mut dyn FnMut() -> f64,
+) -> Vec<usize> {
+    let mut order = Vec::new();
+    extend_weighted(&mut order, candidates, random);
+    order
+}
+
+/// [`weighted_order`], appended to `order`; the keys are kept beside it only while sorting.
+fn extend_weighted(
+    order: &mut Vec<usize>,
+    candidates: impl Iterator<Item = Candidate>,
+    random: &mut dyn FnMut() -> f64,
+) {
     let mut keyed: Vec<(f64, usize)> = candidates
-        .iter()
         .map(|c| {
             let u = random().clamp(f64::MIN_POSITIVE, 1.0);
             (u.powf(1.0 / c.weight), c.index)
         })
         .collect();
     keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
-    keyed.into_iter().map(|(_, i)| i).collect()
+    order.extend(keyed.into_iter().map(|(_, i)| i));
 }
 
-/// Tiers by priority number (lower first); inside a tier, weighted random order.
-pub fn priority_order(candidates: &[Candidate], random: &mut dyn FnMut() -> f64) -> Vec<usize> {
-    let mut tiers: Vec<u32> = candidates.iter().map(|c| c.priority).collect();
-    tiers.sort_unstable();
-    tiers.dedup();
-    let mut order = Vec::with_capacity(candidates.len());
-    for tier in tiers {
-        let members: Vec<Candidate> = candidates
-            .iter()
-            .copied()
-            .filter(|c| c.priority == tier)
-            .collect();
-        if members.len() == 1 {
-            order.push(members[0].index);
-        } else {
-            order.extend(weighted_order(&members, random));
+/// Tiers by priority number (lower first); inside a tier, weighted random order. The order is the
+/// one allocation when each tier has one endpoint.
+pub fn priority_order(
+    candidates: impl Iterator<Item = Candidate> + Clone,
+    random: &mut dyn FnMut() -> f64,
+) -> Vec<usize> {
+    let mut order = Vec::with_capacity(candidates.clone().count());
+    let mut above: Option<u32> = None;
+    // Each pass takes the lowest tier above the last one taken.
+    while let Some(tier) = candidates
+        .clone()
+        .map(|c| c.priority)
+        .filter(|p| above.map_or(true, |above| *p > above))
+        .min()
+    {
+        above = Some(tier);
+        let members = candidates.clone().filter(|c| c.priority == tier);
+        let mut two = members.clone().take(2);
+        match (two.next(), two.next()) {
+            (Some(one), None) => order.push(one.index),
+            _ => extend_weighted(&mut order, members, random),
         }
     }
     order
@@ -155,7 +173,7 @@ mod tests {
         let c = cands(&[(2, 1.0), (1, 1.0), (3, 1.0), (1, 1.0)]);
         let mut random = rng(1);
         for _ in 0..50 {
-            let order = priority_order(&c, &mut random);
+            let order = priority_order(c.iter().copied(), &mut random);
             assert_eq!(order.len(), 4);
             assert!(order[..2].contains(&1) && order[..2].contains(&3));
             assert_eq!(order[2..], [0, 2]);
@@ -168,7 +186,7 @@ mod tests {
         let mut random = rng(7);
         let n = 20_000;
         let firsts = (0..n)
-            .filter(|_| priority_order(&c, &mut random)[0] == 0)
+            .filter(|_| priority_order(c.iter().copied(), &mut random)[0] == 0)
             .count();
         let share = firsts as f64 / n as f64;
         assert!((share - 0.75).abs() < 0.02, "{share}");
@@ -181,7 +199,7 @@ mod tests {
         let mut counts = [0usize; 3];
         let n = 30_000;
         for _ in 0..n {
-            counts[weighted_order(&c, &mut random)[0]] += 1;
+            counts[weighted_order(c.iter().copied(), &mut random)[0]] += 1;
         }
         for (i, expected) in [0.1, 0.2, 0.7].iter().enumerate() {
             let share = counts[i] as f64 / n as f64;

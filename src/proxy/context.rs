@@ -5,7 +5,6 @@
 use super::request::RequestFacts;
 use crate::edge::call::{Call, ClientCall};
 use crate::translate::Api;
-use actix_web::http::header::HeaderValue;
 use actix_web::http::{Method, Uri};
 use actix_web::HttpRequest;
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use tokio::time::Instant;
 /// One request's facts.
 pub struct RequestContext {
     /// `x-request-id`: the client's, or one the gateway made ([`crate::edge::request_id`]).
-    pub id: HeaderValue,
+    pub id: crate::edge::RequestId,
     /// What the client calls.
     pub call: Call,
     /// The API the client speaks: the shape of its errors and of a cut stream's last event.
@@ -63,5 +62,5 @@ fn who_asks(req: &HttpRequest) -> Arc<str> {
         .headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    Arc::from(crate::usage::agent_of(user_agent))
+    crate::usage::shared_agent_of(user_agent)
 }

@@ -66,7 +66,7 @@ impl Relay<'_> {
         };
         log::info!(
             "{}: no endpoint can serve {} now ({no}); trying the fallback {model} (fallbacks: {rule})",
-            self.ctx().id.to_str().unwrap_or("-"),
+            self.ctx().id.as_str(),
             progress.model.as_deref().unwrap_or(&asked)
         );
         progress.first_refusal.get_or_insert(no);

@@ -306,7 +306,7 @@ impl Finish {
         log::info!(
             target: "switchyard::access",
             "{} {} {} model={}{} status={} endpoint={} attempts=[{}] ttfb_ms={} total_ms={} bytes={}{} outcome={}{}{}{}",
-            ctx.id.to_str().unwrap_or("-"),
+            ctx.id.as_str(),
             ctx.method,
             ctx.target.path(),
             ctx.model().map_or("-", |m| &**m),

@@ -89,7 +89,7 @@ pub async fn forward(
     };
     let client = client.get(&config.timeouts);
     let ctx = RequestContext::of(&req);
-    let request_id = ctx.id.clone();
+    let request_id = ctx.id.header_value();
     let end = Finish::new(ctx, state.metrics.clone(), config.proxy.access_log);
     let mut response = Relay {
         req: &req,
@@ -397,14 +397,19 @@ impl Relay<'_> {
             };
             let sent_at = Instant::now();
             let sent = body::send(upstream, outbound.clone());
-            let response = match sent.await {
-                Err(e) => {
+            // Bounded here rather than by awc, whose timeout boxes a timer per request.
+            let first_byte = self.config.timeouts.first_byte;
+            let response = match tokio::time::timeout(first_byte, sent).await {
+                Err(_) => {
+                    return Outcome::Unreachable(TransportError::FirstByteTimeout(first_byte))
+                }
+                Ok(Err(e)) => {
                     return Outcome::Unreachable(TransportError::from_send(
                         &e,
                         &self.config.timeouts,
                     ))
                 }
-                Ok(response) => response,
+                Ok(Ok(response)) => response,
             };
             let status = response.status().as_u16();
             let latency = sent_at.elapsed();
@@ -650,11 +655,8 @@ impl Relay<'_> {
         let url =
             translated::upstream_target(endpoint, self.req.uri(), route, upstream_model, stream)
                 .map_err(GatewayError::BadPath)?;
-        let mut upstream = self
-            .client
-            .request(self.req.method().clone(), url)
-            .timeout(self.config.timeouts.first_byte);
-        *upstream.headers_mut() = headers::upstream_headers(self.req.headers(), endpoint);
+        let mut upstream = self.client.request(self.req.method().clone(), url);
+        headers::write_upstream_headers(self.req.headers(), endpoint, upstream.headers_mut());
         translated::adjust_headers(upstream.headers_mut(), endpoint.api, route);
         if self.ctx().facts.stream {
             // Ask intermediaries not to buffer the stream.

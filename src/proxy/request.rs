@@ -79,7 +79,9 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
             Some(m) if crate::text::has_controls(&m) => {
                 facts.model_problem = Some(ModelProblem::ControlCharacters);
             }
-            Some(m) if !m.is_empty() && m.len() <= MAX_FIELD => facts.model = Some(Arc::from(m)),
+            Some(m) if !m.is_empty() && m.len() <= MAX_FIELD => {
+                facts.model = Some(shared_model(&m))
+            }
             Some(_) => {
                 facts.model_problem = Some(ModelProblem::Uncertain(format!(
                     "`model` is empty or longer than {MAX_FIELD} bytes"
@@ -144,7 +146,7 @@ pub fn gemini_facts(path: &str, body: &[u8], facts: &mut RequestFacts) {
             "the model in the path is empty or longer than {MAX_FIELD} bytes"
         )));
     } else {
-        facts.model = Some(Arc::from(model));
+        facts.model = Some(shared_model(&model));
     }
 }
 
@@ -165,7 +167,50 @@ fn first_content(body: &[u8]) -> Option<&[u8]> {
 pub fn upstream_model(endpoint: &EndpointConfig, model: &Arc<str>) -> Arc<str> {
     endpoint
         .upstream_model(model)
-        .map_or_else(|| model.clone(), Arc::from)
+        .map_or_else(|| model.clone(), shared_model)
+}
+
+/// Model names read from requests, shared: clients name the same few models request after
+/// request, and a request's facts, attempts and usage record all hold its name. Bounded, so that
+/// a client naming ever new models cannot grow it; the oldest name makes room.
+#[derive(Debug, Default)]
+pub struct ModelNames {
+    names: Vec<Arc<str>>,
+    /// Where the next new name goes once the list is full.
+    next: usize,
+}
+
+impl ModelNames {
+    /// Names kept.
+    pub const LIMIT: usize = 32;
+
+    /// `name`, shared with the earlier requests that named it.
+    pub fn shared(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.names.iter().find(|known| ***known == *name) {
+            return known.clone();
+        }
+        let made: Arc<str> = Arc::from(name);
+        if self.names.len() < Self::LIMIT {
+            self.names.push(made.clone());
+        } else {
+            self.names[self.next] = made.clone();
+            self.next = (self.next + 1) % Self::LIMIT;
+        }
+        made
+    }
+}
+
+thread_local! {
+    /// This worker's model names (a worker's requests run on its thread).
+    static MODEL_NAMES: std::cell::RefCell<ModelNames> = std::cell::RefCell::default();
+}
+
+/// A model name shared through this worker's [`ModelNames`].
+fn shared_model(name: &str) -> Arc<str> {
+    MODEL_NAMES.with(|names| match names.try_borrow_mut() {
+        Ok(mut names) => names.shared(name),
+        Err(_) => Arc::from(name),
+    })
 }
 
 /// A JSON string's text: borrowed from the body when it has no escapes; `None` for any other
@@ -223,6 +268,21 @@ pub fn rewrite_model(body: &[u8], model: &str) -> Option<Bytes> {
 mod tests {
     use super::*;
     use actix_web::http::header::{HeaderName, HeaderValue};
+
+    #[test]
+    fn a_model_named_again_shares_its_name_and_new_names_take_the_oldest_place() {
+        let mut names = ModelNames::default();
+        let first = names.shared("claude-sonnet-4-5");
+        assert!(Arc::ptr_eq(&first, &names.shared("claude-sonnet-4-5")));
+        assert_eq!(&*names.shared("gpt-5"), "gpt-5");
+        for n in 0..ModelNames::LIMIT {
+            names.shared(&format!("model-{n}"));
+        }
+        assert_eq!(names.names.len(), ModelNames::LIMIT);
+        let again = names.shared("claude-sonnet-4-5");
+        assert_eq!(&*again, "claude-sonnet-4-5");
+        assert!(!Arc::ptr_eq(&first, &again), "pushed out, made anew");
+    }
 
     fn h(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut m = HeaderMap::new();

@@ -61,6 +61,7 @@ pub mod names {
         HeaderName::from_static("x-claude-code-session-id");
     pub const X_SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
     pub const SESSION_ID: HeaderName = HeaderName::from_static("session-id");
+    pub const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 }
 
 /// The values of a message's `Connection` headers, whose tokens name more hop-by-hop headers.
@@ -97,11 +98,19 @@ fn is_dropped(name: &HeaderName, connection: Connection<'_>) -> bool {
 }
 
 /// The headers an upstream receives: the client's minus hop-by-hop, framing, credential and
-/// browser-context headers, plus the endpoint's own credentials and `anthropic-version` when the client sent none.
-/// Repeated headers keep all their values.
+/// browser-context headers, plus the endpoint's own credentials and `anthropic-version` when the
+/// client sent none. Repeated headers keep all their values.
 pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(client.len() + 4);
+    write_upstream_headers(client, endpoint, &mut out);
+    out
+}
+
+/// [`upstream_headers`], written into `out` (the upstream request's own, empty map, so that no
+/// second map is made per request).
+pub fn write_upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig, out: &mut HeaderMap) {
     let named = connection(client);
-    let mut out = HeaderMap::with_capacity(client.len() + 3);
+    out.reserve(client.len() + 4);
     for (name, value) in client.iter() {
         if is_dropped(name, named.clone())
             || is_client_credential(name.as_str())
@@ -109,7 +118,7 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
         {
             continue;
         }
-        out.append(name.clone(), value.clone());
+        out.append(forwarded_name(name), value.clone());
     }
     // Made when the config was read (`config::Wire`): the key and host are not formatted per
     // request.
@@ -125,12 +134,55 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
     }
     if !out.contains_key(&names::ANTHROPIC_VERSION) {
         out.insert(
-            HeaderName::from_static("anthropic-version"),
+            names::ANTHROPIC_VERSION,
             HeaderValue::from_static("2023-06-01"),
         );
     }
-    out
+    // awc adds this to a request that has none, parsing the value anew each time: the same
+    // header, made once.
+    if !out.contains_key(actix_web::http::header::ACCEPT_ENCODING) {
+        out.insert(
+            actix_web::http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
 }
+
+/// The name a client's header goes upstream under: the same name, shared from [`SENT_BY_CLIENTS`]
+/// when it is one of those. A name read from the client's request is its own copy, and the first
+/// clone of one allocates; a constant's clone does not.
+fn forwarded_name(name: &HeaderName) -> HeaderName {
+    SENT_BY_CLIENTS
+        .iter()
+        .find(|known| known.as_str() == name.as_str())
+        .unwrap_or(name)
+        .clone()
+}
+
+/// Headers LLM clients send on every request (Claude Code, the Anthropic and OpenAI SDKs, Codex
+/// CLI, Gemini CLI) that are not among HTTP's standard names.
+static SENT_BY_CLIENTS: [HeaderName; 20] = [
+    names::ANTHROPIC_VERSION,
+    HeaderName::from_static("anthropic-beta"),
+    HeaderName::from_static("anthropic-dangerous-direct-browser-access"),
+    HeaderName::from_static("x-app"),
+    names::X_CLAUDE_CODE_SESSION_ID,
+    HeaderName::from_static("x-stainless-arch"),
+    HeaderName::from_static("x-stainless-lang"),
+    HeaderName::from_static("x-stainless-os"),
+    HeaderName::from_static("x-stainless-package-version"),
+    HeaderName::from_static("x-stainless-retry-count"),
+    HeaderName::from_static("x-stainless-runtime"),
+    HeaderName::from_static("x-stainless-runtime-version"),
+    HeaderName::from_static("x-stainless-timeout"),
+    HeaderName::from_static("x-stainless-helper-method"),
+    HeaderName::from_static("openai-beta"),
+    HeaderName::from_static("openai-organization"),
+    HeaderName::from_static("openai-project"),
+    HeaderName::from_static("originator"),
+    HeaderName::from_static("session_id"),
+    HeaderName::from_static("x-goog-api-client"),
+];
 
 /// The upstream answer's headers that reach the client: all but hop-by-hop and framing.
 pub fn downstream_headers(
@@ -271,6 +323,38 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn every_header_a_client_sends_goes_upstream_under_its_own_name() {
+        let client = headers(&[
+            ("anthropic-version", "2023-06-01"),
+            ("anthropic-beta", "claude-code-20250219"),
+            ("x-app", "cli"),
+            ("x-stainless-lang", "js"),
+            ("session_id", "s-1"),
+            ("x-custom-thing", "kept"),
+            ("content-type", "application/json"),
+        ]);
+        let out = upstream_headers(&client, &endpoint("both"));
+        for (name, value) in client.iter() {
+            assert_eq!(out.get(name), Some(value), "{name}");
+        }
+        assert_eq!(forwarded_name(&HeaderName::from_static("x-app")), "x-app");
+        assert_eq!(
+            forwarded_name(&HeaderName::from_static("x-unknown")),
+            "x-unknown"
+        );
+    }
+
+    #[test]
+    fn an_upstream_is_asked_for_identity_unless_the_client_named_an_encoding() {
+        let out = upstream_headers(&HeaderMap::new(), &endpoint("both"));
+        assert_eq!(out.get("accept-encoding").unwrap(), "identity");
+        let client = headers(&[("accept-encoding", "gzip")]);
+        let out = upstream_headers(&client, &endpoint("both"));
+        assert_eq!(out.get("accept-encoding").unwrap(), "gzip");
+        assert_eq!(out.get_all("accept-encoding").count(), 1);
     }
 
     #[test]

@@ -15,7 +15,23 @@ use std::time::Duration;
 /// Only the path of the request target is used, so an absolute-form target or a `//host/…` path can
 /// never send the request anywhere but the chosen endpoint.
 pub fn upstream_uri(endpoint: &EndpointConfig, target: &Uri) -> Result<Uri, String> {
-    join(endpoint, target.path(), target.query())
+    match target.path_and_query() {
+        // Without a path prefix the joined path is the target's own, when it starts with one
+        // slash: its bytes are shared, not built again per request.
+        Some(own)
+            if endpoint.path_prefix.is_empty()
+                && own.as_str().starts_with('/')
+                && !own.as_str().starts_with("//") =>
+        {
+            Uri::builder()
+                .scheme(endpoint.wire.scheme.clone())
+                .authority(endpoint.wire.authority.clone())
+                .path_and_query(own.clone())
+                .build()
+                .map_err(|e| e.to_string())
+        }
+        _ => join(endpoint, target.path(), target.query()),
+    }
 }
 
 /// The endpoint's scheme, host and path prefix joined with `path_and_query` (one slash between).
@@ -45,8 +61,9 @@ fn join(endpoint: &EndpointConfig, path: &str, query: Option<&str>) -> Result<Ur
 }
 
 /// Builds an upstream client, the one way every client is built (a worker's forwarding client, an
-/// endpoint actor's probe client): no redirects followed, no decompression, bounded waits, the
-/// same pool and TLS settings.
+/// endpoint actor's probe client): no redirects followed, no decompression, bounded connects, the
+/// same pool and TLS settings. The wait for an answer's head is each request's own to bound (awc's
+/// client-wide timeout would box a timer for every request).
 pub fn build_client(timeouts: &Timeouts, tls: Arc<rustls::ClientConfig>) -> awc::Client {
     use actix_service::ServiceExt as _;
     type Tcp = actix_tls::connect::Connection<Uri, actix_rt::net::TcpStream>;
@@ -71,7 +88,7 @@ pub fn build_client(timeouts: &Timeouts, tls: Arc<rustls::ClientConfig>) -> awc:
         .connector(connector)
         .disable_redirects()
         .no_default_headers()
-        .timeout(timeouts.first_byte)
+        .disable_timeout()
         .finish()
 }
 
@@ -183,6 +200,24 @@ mod tests {
                 "{target}"
             );
             assert_eq!(u.scheme_str(), Some("https"));
+        }
+    }
+
+    #[test]
+    fn a_target_without_a_path_prefix_goes_up_as_the_joined_path_would() {
+        let e = endpoint("http://127.0.0.1:9000");
+        for target in [
+            "/v1/messages",
+            "/v1/messages?beta=true",
+            "/v1/messages?",
+            "//evil.example/v1/messages",
+            "http://evil.example/v1/messages?a=b",
+            "/v1beta/models/gemini-2.5-pro:generateContent?alt=sse",
+            "/v1/messages#fragment",
+        ] {
+            let target: Uri = target.parse().unwrap();
+            let joined = join(&e, target.path(), target.query()).unwrap();
+            assert_eq!(upstream_uri(&e, &target).unwrap(), joined, "{target}");
         }
     }
 }

@@ -17,7 +17,7 @@ mod record;
 pub use budget::{Budget, BudgetSnapshot, BudgetTracker, OverBudget, Spent, Window};
 pub use extract::{Kind, Tokens, Unknown, UsageReader, MAX_TOKENS};
 pub use price::{builtin_price, Price, PriceSource, PriceTable, Rates};
-pub use record::{agent_of, UsageRecord};
+pub use record::{agent_of, shared_agent_of, UsageRecord};
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -80,6 +80,31 @@ pub fn agent_of(user_agent: Option<&str>) -> &'static str {
     OTHER_CLIENT
 }
 
+/// Every word [`agent_of`] answers.
+const AGENTS: [&str; 9] = [
+    "claude-code",
+    "codex",
+    "gemini-cli",
+    "anthropic-python",
+    "anthropic-node",
+    "openai-python",
+    "openai-node",
+    "google-genai",
+    OTHER_CLIENT,
+];
+
+/// [`agent_of`] as a name shared by every request that gives it: made once, not per request.
+pub fn shared_agent_of(user_agent: Option<&str>) -> Arc<str> {
+    static SHARED: std::sync::OnceLock<[Arc<str>; AGENTS.len()]> = std::sync::OnceLock::new();
+    let word = agent_of(user_agent);
+    SHARED
+        .get_or_init(|| AGENTS.map(Arc::from))
+        .iter()
+        .find(|shared| ***shared == *word)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(word))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +131,11 @@ mod tests {
             ("", "other"),
         ] {
             assert_eq!(agent_of(Some(user_agent)), agent, "{user_agent}");
+            assert!(AGENTS.contains(&agent), "{agent} is missing from AGENTS");
+            let shared = shared_agent_of(Some(user_agent));
+            assert_eq!(&*shared, agent);
+            // The same allocation each time.
+            assert!(Arc::ptr_eq(&shared, &shared_agent_of(Some(user_agent))));
         }
         assert_eq!(agent_of(None), "other");
     }
