@@ -7,7 +7,7 @@ use crate::translate::ir::{
     cache_control, joined, marked_texts, with_cache_control, CacheMarks, Document, Image, Input,
     MarkedTexts, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult, Turn, Turns,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
 use crate::translate::structured::AnswerTool;
 use crate::translate::{Api, Refusal};
 use std::borrow::Cow;
@@ -95,7 +95,7 @@ fn read_tool<'a>(tool: Json<'a>, field: &str) -> Result<Tool<'a>, Refusal> {
     }
     Ok(Tool {
         name: tool.str("name").unwrap_or_default(),
-        description: tool.str("description"),
+        description: tool.text("description"),
         schema: tool.get("input_schema"),
         custom: None,
         cache: cache_control(&tool),
@@ -138,7 +138,7 @@ fn texts_of<'a>(value: Json<'a>, field: &str) -> Result<Option<MarkedTexts<'a>>,
     if value.is_null() {
         return Ok(None);
     }
-    if let Some(text) = value.as_str() {
+    if let Some(text) = value.as_text() {
         return Ok(Some((vec![text], CacheMarks::default())));
     }
     let Some(blocks) = value.array() else {
@@ -151,7 +151,7 @@ fn texts_of<'a>(value: Json<'a>, field: &str) -> Result<Option<MarkedTexts<'a>>,
     let mut marks = CacheMarks::default();
     for (i, block) in blocks.into_iter().enumerate() {
         let block = block.object().unwrap_or_default();
-        match block.str("text") {
+        match block.text("text") {
             Some(t) => {
                 marks.mark(texts.len(), cache_control(&block));
                 texts.push(t);
@@ -201,8 +201,8 @@ fn read_turn(turn: Json<'_>, i: usize) -> Result<Option<Turn<'_>>, Refusal> {
 fn blocks_of<'a>(
     content: Json<'a>,
     field: &str,
-) -> Result<Result<Vec<Json<'a>>, Cow<'a, str>>, Refusal> {
-    if let Some(text) = content.as_str() {
+) -> Result<Result<Vec<Json<'a>>, Text<'a>>, Refusal> {
+    if let Some(text) = content.as_text() {
         return Ok(Err(text));
     }
     content.array().map(Ok).ok_or_else(|| {
@@ -224,7 +224,7 @@ fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> 
         let field = format!("{field}.content[{i}]");
         let block = block.object().unwrap_or_default();
         let part = match block.str("type").unwrap_or_default().as_ref() {
-            "text" => Part::Text(block.str("text").unwrap_or_default()),
+            "text" => Part::Text(block.text("text").unwrap_or_default()),
             "image" => Part::Image(read_image(&block, &field)?),
             "document" => Part::Document(read_document(&block, &field)?),
             // Its breakpoint goes with the result itself.
@@ -243,7 +243,7 @@ fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a
     let mut content = Vec::new();
     let mut cache = cache_control(block);
     let result = block.field("content");
-    if let Some(text) = result.as_str() {
+    if let Some(text) = result.as_text() {
         content.push(Part::Text(text));
     } else if let Some(inner) = result.array() {
         for (j, b) in inner.into_iter().enumerate() {
@@ -252,7 +252,7 @@ fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a
             cache = cache.or_else(|| cache_control(&b));
             let field = format!("{field}.content[{j}]");
             match b.str("type").unwrap_or_default().as_ref() {
-                "text" => content.push(Part::Text(b.str("text").unwrap_or_default())),
+                "text" => content.push(Part::Text(b.text("text").unwrap_or_default())),
                 "image" => content.push(Part::Image(read_image(&b, &field)?)),
                 "document" => content.push(Part::Document(read_document(&b, &field)?)),
                 _ => {}
@@ -287,7 +287,7 @@ fn read_image<'a>(block: &Object<'a>, field: &str) -> Result<Image<'a>, Refusal>
 fn read_document<'a>(block: &Object<'a>, field: &str) -> Result<Document<'a>, Refusal> {
     let source = block.field("source").object().unwrap_or_default();
     match source.str("type").as_deref() {
-        Some("text") => Ok(Document::Text(source.str("data").unwrap_or_default())),
+        Some("text") => Ok(Document::Text(source.text("data").unwrap_or_default())),
         Some("base64") => Ok(Document::Base64 {
             media_type: source
                 .str("media_type")
@@ -312,14 +312,14 @@ fn assistant_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refu
     for block in blocks {
         let block = block.object().unwrap_or_default();
         let part = match block.str("type").unwrap_or_default().as_ref() {
-            "text" => Part::Text(block.str("text").unwrap_or_default()),
+            "text" => Part::Text(block.text("text").unwrap_or_default()),
             "tool_use" => Part::ToolCall(crate::translate::ir::ToolCall {
                 id: block.str("id").unwrap_or_default(),
                 name: block.str("name").unwrap_or_default(),
                 input: Input::Json(block.field("input")),
             }),
             "thinking" => Part::Thinking {
-                text: block.str("thinking").unwrap_or_default(),
+                text: block.text("thinking").unwrap_or_default(),
                 signature: block.str("signature"),
             },
             "redacted_thinking" => Part::RedactedThinking(block.str("data").unwrap_or_default()),
@@ -465,7 +465,7 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
     out.close();
     if !system.is_empty() {
         let system = if system_cache.is_empty() {
-            system.join("\n\n").into()
+            joined(system).into()
         } else {
             marked_texts(system, &system_cache)
         };

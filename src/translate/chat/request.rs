@@ -8,7 +8,7 @@ use crate::translate::ir::{
     Effort, FormatKind, Image, Input, MarkedTexts, OutputFormat, Part, Reasoning, Request, Role,
     Tool, ToolCall, ToolChoice, ToolResult, Turn, Turns,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
 use crate::translate::{Api, Refusal};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -47,7 +47,7 @@ pub(crate) fn read_request<'a>(
         let function = tool.field("function").object().unwrap_or_default();
         tools.push(Tool {
             name: function.str("name").unwrap_or_default(),
-            description: function.str("description"),
+            description: function.text("description"),
             schema: function.get("parameters").filter(|p| !p.is_null()),
             custom: None,
             // Where LiteLLM and the relays that follow it take a tool's breakpoint.
@@ -252,9 +252,9 @@ fn read_turn(message: Json<'_>, i: usize, upstream: Api) -> Result<Turn<'_>, Ref
 /// breakpoints its parts carry.
 fn chat_texts<'a>(content: Json<'a>, field: &str) -> Result<MarkedTexts<'a>, Refusal> {
     if content.is_null() {
-        return Ok((vec![Cow::Borrowed("")], CacheMarks::default()));
+        return Ok((vec![Text::default()], CacheMarks::default()));
     }
-    if let Some(text) = content.as_str() {
+    if let Some(text) = content.as_text() {
         return Ok((vec![text], CacheMarks::default()));
     }
     let Some(parts) = content.array() else {
@@ -267,7 +267,7 @@ fn chat_texts<'a>(content: Json<'a>, field: &str) -> Result<MarkedTexts<'a>, Ref
     let mut marks = CacheMarks::default();
     for (i, part) in parts.into_iter().enumerate() {
         let part = part.object().unwrap_or_default();
-        match part.str("text") {
+        match part.text("text") {
             Some(t) => {
                 marks.mark(texts.len(), cache_control(&part));
                 texts.push(t);
@@ -290,7 +290,7 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts
     if content.is_null() {
         return Ok(Default::default());
     }
-    if let Some(text) = content.as_str() {
+    if let Some(text) = content.as_text() {
         if text.is_empty() {
             return Ok(Default::default());
         }
@@ -309,7 +309,7 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts
         let part = part.object().unwrap_or_default();
         marks.mark(parts.len(), cache_control(&part));
         match part.str("type").unwrap_or_default().as_ref() {
-            "text" => parts.push(Part::Text(part.str("text").unwrap_or_default())),
+            "text" => parts.push(Part::Text(part.text("text").unwrap_or_default())),
             "image_url" => {
                 let image_url = part.field("image_url");
                 let url = image_url
@@ -382,7 +382,7 @@ fn assistant_parts<'a>(
             let mut marks = CacheMarks::default();
             for item in items {
                 let item = item.object().unwrap_or_default();
-                let text = item.str("text").or_else(|| item.str("refusal"));
+                let text = item.text("text").or_else(|| item.text("refusal"));
                 if let Some(t) = text.filter(|t| !t.is_empty()) {
                     marks.mark(parts.len(), cache_control(&item));
                     parts.push(Part::Text(t));
@@ -433,7 +433,7 @@ pub(crate) fn checked_arguments(arguments: Cow<'_, str>) -> serde_json::Result<I
 /// A part of a user's Chat message: text (as the client wrote it, with its cache breakpoint) or
 /// anything else.
 enum ChatPart<'a> {
-    Text(Cow<'a, str>, Option<Json<'a>>),
+    Text(Text<'a>, Option<Json<'a>>),
     Other(Out<'a>),
 }
 
@@ -471,7 +471,7 @@ pub(crate) fn keeps_cache_marks(model: &str) -> bool {
 }
 
 /// Texts as Chat `content`: one string, or text parts with their breakpoints when there are some.
-fn text_content<'a>(texts: Vec<Cow<'a, str>>, marks: Option<&CacheMarks<'a>>) -> Out<'a> {
+fn text_content<'a>(texts: Vec<Text<'a>>, marks: Option<&CacheMarks<'a>>) -> Out<'a> {
     match marks.filter(|m| !m.is_empty()) {
         Some(marks) => marked_texts(texts, marks),
         None => joined(texts).into(),
@@ -664,7 +664,7 @@ fn user_turn<'a>(
                 }
                 let mut text = joined(texts);
                 if result.is_error {
-                    text = Cow::Owned(format!("Error: {text}"));
+                    text = Text::from(format!("Error: {text}"));
                 }
                 let content = match result.cache.filter(|_| marks.is_some()) {
                     Some(cache) => Out::Array(vec![with_cache_control(

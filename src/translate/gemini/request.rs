@@ -10,7 +10,7 @@ use crate::translate::ir::{
     joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part, Reasoning, Request,
     Role, Tool, ToolCall, ToolChoice, ToolResult, Turn,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, EMPTY_OBJECT};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text, EMPTY_OBJECT};
 use crate::translate::responses::carry;
 use crate::translate::{Api, Refusal};
 use std::borrow::Cow;
@@ -136,7 +136,7 @@ pub(crate) fn read_request<'a>(
         .array()
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|part| part.get("text").as_str())
+        .filter_map(|part| part.get("text").as_text())
         .collect::<Vec<_>>();
     let (tools, left_out) = read_tools(request.field("tools"), prepared);
     if !left_out.is_empty() {
@@ -211,7 +211,7 @@ fn read_tools<'a>(tools: Json<'a>, schemas: &'a Prepared) -> (Vec<Tool<'a>>, Vec
             declared += 1;
             list.push(Tool {
                 name: declaration.str("name").unwrap_or_default(),
-                description: declaration.str("description"),
+                description: declaration.text("description"),
                 schema: rewritten.or_else(|| parameters(&declaration)),
                 custom: None,
                 cache: None,
@@ -365,7 +365,7 @@ impl<'a> Contents<'a> {
             if part.field("thought").as_bool() == Some(true) {
                 continue;
             }
-            if let Some(text) = part.str("text") {
+            if let Some(text) = part.text("text") {
                 if !text.is_empty() {
                     parts.push(Part::Text(text));
                 }
@@ -405,7 +405,7 @@ impl<'a> Contents<'a> {
         {
             let field = format!("contents[{at}].parts[{p}]");
             let part = part.object().unwrap_or_default();
-            if let Some(text) = part.str("text") {
+            if let Some(text) = part.text("text") {
                 if part.field("thought").as_bool() != Some(true) && !text.is_empty() {
                     parts.push(Part::Text(text));
                 }
@@ -470,14 +470,14 @@ impl<'a> Contents<'a> {
         let only = |key: &str| {
             let mut keys = members.keys();
             (keys.next() == Some(key) && keys.next().is_none())
-                .then(|| members.str(key))
+                .then(|| members.text(key))
                 .flatten()
         };
         let (text, is_error) = match (only("output"), only("error")) {
             (Some(output), _) => (output, false),
             (_, Some(error)) => (error, true),
-            _ if body.is_null() => (Cow::Borrowed(""), false),
-            _ => (body.compact(), false),
+            _ if body.is_null() => (Text::default(), false),
+            _ => (Text::from(body.compact()), false),
         };
         let mut content = vec![Part::Text(text)];
         for (i, part) in response
