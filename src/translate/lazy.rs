@@ -77,7 +77,7 @@ impl<'a> Json<'a> {
     pub fn as_text(self) -> Option<Text<'a>> {
         let inner = self.text.strip_prefix('"')?.strip_suffix('"')?;
         // Only a `\u` escape can fail to decode; checking one costs no copy.
-        if memchr::memmem::find(inner.as_bytes(), b"\\u").is_some() && !escapes_decode(inner) {
+        if UNICODE_ESCAPE.find(inner.as_bytes()).is_some() && !escapes_decode(inner) {
             return None;
         }
         Some(Text(Carried::Json(Cow::Borrowed(self.text))))
@@ -271,6 +271,11 @@ fn unescaped(inner: &str, first: usize) -> Option<String> {
     out.push_str(inner.get(copied..)?);
     Some(out)
 }
+
+/// Finds a `\u` in a string's text (built once: a finder costs more to build than most strings
+/// take to search).
+static UNICODE_ESCAPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
 
 /// Whether each escape of a checked JSON string's inner text decodes: every `\u` escape of a
 /// UTF-16 surrogate is one of a pair (serde_json checks the rest when it checks the document).

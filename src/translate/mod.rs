@@ -47,6 +47,7 @@ mod anthropic;
 mod chat;
 mod errors;
 mod extras;
+mod field;
 mod gemini;
 mod headers;
 mod hub;

@@ -1,6 +1,7 @@
 //! Messages requests: read into the intermediate form (for an upstream of another API), and
 //! written from it (for an Anthropic upstream).
 
+use crate::translate::field::Field;
 use crate::translate::gemini::gemini_signature;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
@@ -35,7 +36,7 @@ pub(crate) fn read_request<'a>(
         .into_iter()
         .enumerate()
     {
-        tools.push(read_tool(tool, &format!("tools[{i}]"))?);
+        tools.push(read_tool(tool, &Field::top("tools", i))?);
     }
     let (tool_choice, parallel_tool_calls) =
         read_tool_choice(request.get("tool_choice"), upstream)?;
@@ -84,7 +85,7 @@ pub(crate) fn read_request<'a>(
     })
 }
 
-fn read_tool<'a>(tool: Json<'a>, field: &str) -> Result<Tool<'a>, Refusal> {
+fn read_tool<'a>(tool: Json<'a>, field: &Field<'_>) -> Result<Tool<'a>, Refusal> {
     let tool = tool.object().unwrap_or_default();
     let kind = tool.str("type").unwrap_or(Cow::Borrowed("custom"));
     if kind != "custom" || tool.get("input_schema").is_none() {
@@ -134,7 +135,10 @@ fn read_tool_choice(
 
 /// `system`-like content (a string or text blocks) as its texts, with the cache breakpoints the
 /// blocks carry.
-fn texts_of<'a>(value: Json<'a>, field: &str) -> Result<Option<MarkedTexts<'a>>, Refusal> {
+fn texts_of<'a>(
+    value: Json<'a>,
+    field: &(impl std::fmt::Display + ?Sized),
+) -> Result<Option<MarkedTexts<'a>>, Refusal> {
     if value.is_null() {
         return Ok(None);
     }
@@ -143,7 +147,7 @@ fn texts_of<'a>(value: Json<'a>, field: &str) -> Result<Option<MarkedTexts<'a>>,
     }
     let Some(blocks) = value.array() else {
         return Err(Refusal::unsupported(
-            field,
+            field.to_string(),
             "must be a string or an array of blocks",
         ));
     };
@@ -169,14 +173,14 @@ fn texts_of<'a>(value: Json<'a>, field: &str) -> Result<Option<MarkedTexts<'a>>,
 
 /// The turn `messages[i]`; `None` for a system turn without content.
 fn read_turn(turn: Json<'_>, i: usize) -> Result<Option<Turn<'_>>, Refusal> {
-    let field = format!("messages[{i}]");
+    let field = Field::top("messages", i);
     let turn = turn.object().unwrap_or_default();
     let content = turn.field("content");
     let (role, (parts, cache)) = match turn.str("role").as_deref() {
         Some("user") => (Role::User, user_parts(content, &field)?),
         Some("assistant") => (Role::Assistant, assistant_parts(content, &field)?),
         // Claude Code sends system notes between turns.
-        Some("system") => match texts_of(content, &format!("{field}.content"))? {
+        Some("system") => match texts_of(content, &format_args!("{field}.content"))? {
             Some((texts, marks)) if !marks.is_empty() => (
                 Role::System,
                 (texts.into_iter().map(Part::Text).collect(), marks),
@@ -200,7 +204,7 @@ fn read_turn(turn: Json<'_>, i: usize) -> Result<Option<Turn<'_>>, Refusal> {
 /// A content that is a string or blocks, as its blocks' objects (a string as one text part).
 fn blocks_of<'a>(
     content: Json<'a>,
-    field: &str,
+    field: &Field<'_>,
 ) -> Result<Result<Vec<Json<'a>>, Text<'a>>, Refusal> {
     if let Some(text) = content.as_text() {
         return Ok(Err(text));
@@ -213,7 +217,7 @@ fn blocks_of<'a>(
 /// A turn's parts and the cache breakpoints on them.
 type Parts<'a> = (Vec<Part<'a>>, CacheMarks<'a>);
 
-fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> {
+fn user_parts<'a>(content: Json<'a>, field: &Field<'_>) -> Result<Parts<'a>, Refusal> {
     let blocks = match blocks_of(content, field)? {
         Ok(blocks) => blocks,
         Err(text) => return Ok((vec![Part::Text(text)], CacheMarks::default())),
@@ -221,7 +225,7 @@ fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> 
     let mut parts = Vec::with_capacity(blocks.len());
     let mut marks = CacheMarks::default();
     for (i, block) in blocks.into_iter().enumerate() {
-        let field = format!("{field}.content[{i}]");
+        let field = field.item("content", i);
         let block = block.object().unwrap_or_default();
         let part = match block.str("type").unwrap_or_default().as_ref() {
             "text" => Part::Text(block.text("text").unwrap_or_default()),
@@ -239,7 +243,7 @@ fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> 
     Ok((parts, marks))
 }
 
-fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a>, Refusal> {
+fn read_tool_result<'a>(block: &Object<'a>, field: &Field<'_>) -> Result<ToolResult<'a>, Refusal> {
     let mut content = Vec::new();
     let mut cache = cache_control(block);
     let result = block.field("content");
@@ -250,7 +254,7 @@ fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a
             let b = b.object().unwrap_or_default();
             // A breakpoint inside the result marks the result (where APIs take it).
             cache = cache.or_else(|| cache_control(&b));
-            let field = format!("{field}.content[{j}]");
+            let field = field.item("content", j);
             match b.str("type").unwrap_or_default().as_ref() {
                 "text" => content.push(Part::Text(b.text("text").unwrap_or_default())),
                 "image" => content.push(Part::Image(read_image(&b, &field)?)),
@@ -267,7 +271,7 @@ fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a
     })
 }
 
-fn read_image<'a>(block: &Object<'a>, field: &str) -> Result<Image<'a>, Refusal> {
+fn read_image<'a>(block: &Object<'a>, field: &Field<'_>) -> Result<Image<'a>, Refusal> {
     let source = block.field("source").object().unwrap_or_default();
     match source.str("type").as_deref() {
         Some("base64") => Ok(Image::Base64 {
@@ -284,7 +288,7 @@ fn read_image<'a>(block: &Object<'a>, field: &str) -> Result<Image<'a>, Refusal>
     }
 }
 
-fn read_document<'a>(block: &Object<'a>, field: &str) -> Result<Document<'a>, Refusal> {
+fn read_document<'a>(block: &Object<'a>, field: &Field<'_>) -> Result<Document<'a>, Refusal> {
     let source = block.field("source").object().unwrap_or_default();
     match source.str("type").as_deref() {
         Some("text") => Ok(Document::Text(source.text("data").unwrap_or_default())),
@@ -302,7 +306,7 @@ fn read_document<'a>(block: &Object<'a>, field: &str) -> Result<Document<'a>, Re
     }
 }
 
-fn assistant_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> {
+fn assistant_parts<'a>(content: Json<'a>, field: &Field<'_>) -> Result<Parts<'a>, Refusal> {
     let blocks = match blocks_of(content, field)? {
         Ok(blocks) => blocks,
         Err(text) => return Ok((vec![Part::Text(text)], CacheMarks::default())),

@@ -2,6 +2,7 @@
 //! written from it (for an OpenAI-compatible upstream).
 
 use super::{openai_name, openai_name_of, Renamed};
+use crate::translate::field::Field;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     cache_control, data_url_parts, joined, marked_texts, with_cache_control, CacheMarks, Document,
@@ -200,7 +201,7 @@ fn read_format(format: Json<'_>, upstream: Api) -> Result<Option<OutputFormat<'_
 }
 
 fn read_turn(message: Json<'_>, i: usize, upstream: Api) -> Result<Turn<'_>, Refusal> {
-    let field = format!("messages[{i}]");
+    let field = Field::top("messages", i);
     let message = message.object().unwrap_or_default();
     let role = message.str("role").unwrap_or_default();
     let (role, (parts, cache)) = match role.as_ref() {
@@ -250,7 +251,7 @@ fn read_turn(message: Json<'_>, i: usize, upstream: Api) -> Result<Turn<'_>, Ref
 
 /// Chat content that may only be text (system, developer, tool) as its texts, with the cache
 /// breakpoints its parts carry.
-fn chat_texts<'a>(content: Json<'a>, field: &str) -> Result<MarkedTexts<'a>, Refusal> {
+fn chat_texts<'a>(content: Json<'a>, field: &Field<'_>) -> Result<MarkedTexts<'a>, Refusal> {
     if content.is_null() {
         return Ok((vec![Text::default()], CacheMarks::default()));
     }
@@ -286,7 +287,11 @@ fn chat_texts<'a>(content: Json<'a>, field: &str) -> Result<MarkedTexts<'a>, Ref
 /// A turn's parts and the cache breakpoints on them.
 type Parts<'a> = (Vec<Part<'a>>, CacheMarks<'a>);
 
-fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts<'a>, Refusal> {
+fn chat_parts<'a>(
+    content: Json<'a>,
+    field: &Field<'_>,
+    upstream: Api,
+) -> Result<Parts<'a>, Refusal> {
     if content.is_null() {
         return Ok(Default::default());
     }
@@ -305,7 +310,7 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts
     let mut parts = Vec::with_capacity(items.len());
     let mut marks = CacheMarks::default();
     for (i, part) in items.into_iter().enumerate() {
-        let field = format!("{field}.content[{i}]");
+        let field = field.item("content", i);
         let part = part.object().unwrap_or_default();
         marks.mark(parts.len(), cache_control(&part));
         match part.str("type").unwrap_or_default().as_ref() {
@@ -324,7 +329,7 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts
                 let data = file.str("file_data").unwrap_or_default();
                 let Some((media_type, data)) = data_url_parts(&data) else {
                     return Err(Refusal::unsupported(
-                        &field,
+                        field,
                         format!(
                             "only files given inline as base64 data URLs can be sent to a {} upstream",
                             upstream.title()
@@ -352,7 +357,7 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts
 }
 
 /// An image URL (a `data:` URL or a web address) as an image.
-pub(crate) fn image_of_url<'a>(url: Cow<'a, str>, field: &str) -> Result<Image<'a>, Refusal> {
+pub(crate) fn image_of_url<'a>(url: Cow<'a, str>, field: &Field<'_>) -> Result<Image<'a>, Refusal> {
     let Some(rest) = url.strip_prefix("data:") else {
         return Ok(Image::Url(url));
     };
@@ -372,7 +377,7 @@ pub(crate) fn image_of_url<'a>(url: Cow<'a, str>, field: &str) -> Result<Image<'
 
 fn assistant_parts<'a>(
     message: &Object<'a>,
-    field: &str,
+    field: &Field<'_>,
     upstream: Api,
 ) -> Result<Parts<'a>, Refusal> {
     let content = message.field("content");

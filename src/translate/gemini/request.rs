@@ -5,6 +5,7 @@ use super::answer::args_out;
 use super::schema::json_schema;
 use super::{gemini_signature, tool_id, SKIP_SIGNATURE};
 use crate::translate::chat::Renamed;
+use crate::translate::field::Field;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part, Reasoning, Request,
@@ -403,7 +404,8 @@ impl<'a> Contents<'a> {
             .into_iter()
             .enumerate()
         {
-            let field = format!("contents[{at}].parts[{p}]");
+            let content = Field::top("contents", at);
+            let field = content.item("parts", p);
             let part = part.object().unwrap_or_default();
             if let Some(text) = part.text("text") {
                 if part.field("thought").as_bool() != Some(true) && !text.is_empty() {
@@ -463,7 +465,7 @@ impl<'a> Contents<'a> {
         &self,
         id: Cow<'a, str>,
         response: &Object<'a>,
-        field: &str,
+        field: &Field<'_>,
     ) -> Result<ToolResult<'a>, Refusal> {
         let body = response.field("response");
         let members = body.object().unwrap_or_default();
@@ -488,9 +490,7 @@ impl<'a> Contents<'a> {
             .enumerate()
         {
             if let Some(data) = part.get("inlineData").object() {
-                content.push(
-                    self.inline_part(&data, &format!("{field}.functionResponse.parts[{i}]"))?,
-                );
+                content.push(self.inline_part(&data, &field.item("functionResponse.parts", i))?);
             }
         }
         Ok(ToolResult {
@@ -502,7 +502,7 @@ impl<'a> Contents<'a> {
     }
 
     /// `inlineData`: an image, or a PDF as a document; audio and video are refused.
-    fn inline_part(&self, data: &Object<'a>, field: &str) -> Result<Part<'a>, Refusal> {
+    fn inline_part(&self, data: &Object<'a>, field: &Field<'_>) -> Result<Part<'a>, Refusal> {
         let media_type = data.str("mimeType").unwrap_or(Cow::Borrowed("image/png"));
         let bytes = data.str("data").unwrap_or_default();
         if media_type.starts_with("image/") {
@@ -528,7 +528,7 @@ impl<'a> Contents<'a> {
     }
 
     /// `fileData`: an image by URL; other files by URI live on Google's side.
-    fn file_part(&self, file: &Object<'a>, field: &str) -> Result<Part<'a>, Refusal> {
+    fn file_part(&self, file: &Object<'a>, field: &Field<'_>) -> Result<Part<'a>, Refusal> {
         let uri = file.str("fileUri").unwrap_or_default();
         let image = file
             .str("mimeType")

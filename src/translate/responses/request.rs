@@ -3,6 +3,7 @@
 
 use super::carry;
 use crate::translate::chat::{checked_arguments, image_of_url, write_sampling, Renamed};
+use crate::translate::field::Field;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     data_url_parts, joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part,
@@ -208,7 +209,7 @@ impl<'a> Iterator for Items<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let mut turn: Option<(Side, Vec<Part<'a>>)> = None;
         while let Some(item) = self.items.get(self.at).copied() {
-            let field = format!("input[{}]", self.at);
+            let field = Field::top("input", self.at);
             let item = item.object().unwrap_or_default();
             let side = Items::side(&item);
             if side == Side::Skip {
@@ -249,7 +250,7 @@ impl<'a> Iterator for Items<'a> {
 /// Adds an input item's parts to its turn.
 fn read_item<'a>(
     item: &Object<'a>,
-    field: &str,
+    field: &Field<'_>,
     upstream: Api,
     parts: &mut Vec<Part<'a>>,
 ) -> Result<(), Refusal> {
@@ -300,7 +301,7 @@ fn read_item<'a>(
             let output = item.field("output");
             match output.as_text() {
                 Some(text) => content.push(Part::Text(text)),
-                None => content_parts(output, &format!("{field}.output"), upstream, &mut content)?,
+                None => content_parts(output, &field.member("output"), upstream, &mut content)?,
             }
             parts.push(Part::ToolResult(ToolResult {
                 id: item.str("call_id").unwrap_or_default(),
@@ -317,7 +318,7 @@ fn read_item<'a>(
 /// A message's content (a string, or text, image and file parts) as parts.
 fn content_parts<'a>(
     content: Json<'a>,
-    field: &str,
+    field: &Field<'_>,
     upstream: Api,
     parts: &mut Vec<Part<'a>>,
 ) -> Result<(), Refusal> {
@@ -335,11 +336,11 @@ fn content_parts<'a>(
         ));
     };
     for (i, part) in items.into_iter().enumerate() {
-        let field = format!("{field}.content[{i}]");
+        let field = field.item("content", i);
         let part = part.object().unwrap_or_default();
         let inline_only = || {
             Refusal::unsupported(
-                &field,
+                field,
                 format!(
                     "only files given inline as base64 data URLs can be sent to a {} upstream",
                     upstream.title()
