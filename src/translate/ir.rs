@@ -216,6 +216,17 @@ impl<'a> Input<'a> {
     }
 }
 
+impl<'a> Input<'a> {
+    /// The input as OpenAI's `arguments`: its compact JSON text (`{}` when there is none), as a
+    /// string.
+    pub fn into_arguments(self) -> Out<'a> {
+        match self {
+            Input::Json(json) if !json.is_null() => Out::JsonString(json),
+            input => Out::Str(input.into_json()),
+        }
+    }
+}
+
 /// A custom tool's free text as the one-member object other APIs call it with.
 pub(crate) fn custom_input_json(text: &str) -> String {
     serde_json::json!({ CUSTOM_INPUT: text }).to_string()

@@ -117,7 +117,7 @@ pub(crate) fn write_answer(
                     "type" => "function",
                     "function" => out! {
                         "name" => call.name,
-                        "arguments" => call.input.into_json(),
+                        "arguments" => call.input.into_arguments(),
                     },
                 })?;
             }

@@ -717,7 +717,7 @@ fn assistant_message<'a>(
                 texts.push(text);
             }
             Part::ToolCall(call) => {
-                let arguments = call.input.into_json();
+                let arguments = call.input.into_arguments();
                 calls.push(out! {
                     "id" => call.id,
                     "type" => "function",

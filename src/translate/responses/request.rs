@@ -633,7 +633,7 @@ fn assistant_items(
                     "type" => "function_call",
                     "call_id" => call.id,
                     "name" => renamed.name(call.name, false),
-                    "arguments" => call.input.into_json(),
+                    "arguments" => call.input.into_arguments(),
                 })?;
             }
             _ => {}
