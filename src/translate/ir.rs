@@ -8,7 +8,7 @@
 //! one turn besides the body and its translation.
 
 use super::errors::ErrorKind;
-use super::lazy::{Json, Out};
+use super::lazy::{Json, Out, Text};
 use super::{Refusal, Tokens};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -16,7 +16,7 @@ use std::borrow::Cow;
 /// A generation request as a reader read it.
 pub(crate) struct Request<'a> {
     /// System text given apart from the turns (Messages `system`, Responses `instructions`).
-    pub system: Vec<Cow<'a, str>>,
+    pub system: Vec<Text<'a>>,
     /// Prompt-cache breakpoints on texts of `system`.
     pub system_cache: CacheMarks<'a>,
     /// The conversation, read turn by turn as the writer asks for it.
@@ -111,7 +111,7 @@ impl<'a> CacheMarks<'a> {
 }
 
 /// Texts and the cache breakpoints on them (a system, or a text-only content).
-pub(crate) type MarkedTexts<'a> = (Vec<Cow<'a, str>>, CacheMarks<'a>);
+pub(crate) type MarkedTexts<'a> = (Vec<Text<'a>>, CacheMarks<'a>);
 
 /// `block` with the `cache_control` of its breakpoint, if it has one.
 pub(crate) fn with_cache_control<'a>(block: Out<'a>, cache: Option<Json<'a>>) -> Out<'a> {
@@ -126,7 +126,7 @@ pub(crate) fn with_cache_control<'a>(block: Out<'a>, cache: Option<Json<'a>>) ->
 
 /// Texts as text blocks or parts (`{"type":"text","text":…}`, the form of Messages and of Chat
 /// content alike), each with its breakpoint.
-pub(crate) fn marked_texts<'a>(texts: Vec<Cow<'a, str>>, marks: &CacheMarks<'a>) -> Out<'a> {
+pub(crate) fn marked_texts<'a>(texts: Vec<Text<'a>>, marks: &CacheMarks<'a>) -> Out<'a> {
     Out::Array(
         texts
             .into_iter()
@@ -149,14 +149,14 @@ pub(crate) fn cache_control<'a>(object: &super::lazy::Object<'a>) -> Option<Json
 /// A piece of a turn or of an answer.
 #[derive(Debug)]
 pub(crate) enum Part<'a> {
-    Text(Cow<'a, str>),
+    Text(Text<'a>),
     Image(Image<'a>),
     Document(Document<'a>),
     ToolCall(ToolCall<'a>),
     ToolResult(ToolResult<'a>),
     /// Reasoning the model showed, with the signature Anthropic needs to see it again.
     Thinking {
-        text: Cow<'a, str>,
+        text: Text<'a>,
         signature: Option<Cow<'a, str>>,
     },
     /// Anthropic's encrypted thinking: opaque, only Anthropic reads it.
@@ -175,7 +175,7 @@ pub(crate) enum Image<'a> {
 #[derive(Debug)]
 pub(crate) enum Document<'a> {
     /// Plain text handed over as a document.
-    Text(Cow<'a, str>),
+    Text(Text<'a>),
     /// A file given inline (a PDF, usually).
     Base64 {
         media_type: Cow<'a, str>,
@@ -216,6 +216,17 @@ impl<'a> Input<'a> {
     }
 }
 
+impl<'a> Input<'a> {
+    /// The input as OpenAI's `arguments`: its compact JSON text (`{}` when there is none), as a
+    /// string.
+    pub fn into_arguments(self) -> Out<'a> {
+        match self {
+            Input::Json(json) if !json.is_null() => Out::JsonString(json),
+            input => Out::Str(input.into_json()),
+        }
+    }
+}
+
 /// A custom tool's free text as the one-member object other APIs call it with.
 pub(crate) fn custom_input_json(text: &str) -> String {
     serde_json::json!({ CUSTOM_INPUT: text }).to_string()
@@ -239,7 +250,7 @@ pub(crate) struct ToolResult<'a> {
 #[derive(Debug)]
 pub(crate) struct Tool<'a> {
     pub name: Cow<'a, str>,
-    pub description: Option<Cow<'a, str>>,
+    pub description: Option<Text<'a>>,
     /// The JSON schema of its input (`None`: any object).
     pub schema: Option<Json<'a>>,
     /// A custom tool (Responses `custom`): it takes free text, described by this format (a grammar).
@@ -422,12 +433,9 @@ pub(crate) enum Event<'a> {
     },
 }
 
-/// Texts joined by a blank line; one text is not copied.
-pub(crate) fn joined<'a>(mut texts: Vec<Cow<'a, str>>) -> Cow<'a, str> {
-    if texts.len() == 1 {
-        return texts.pop().unwrap_or_default();
-    }
-    Cow::Owned(texts.join("\n\n"))
+/// Texts joined by a blank line; one text is not copied (see [`Text::joined`]).
+pub(crate) fn joined(texts: Vec<Text<'_>>) -> Text<'_> {
+    Text::joined(texts)
 }
 
 /// `part`, a slice of `whole`, borrowed for as long as `whole` is when `whole` is borrowed.

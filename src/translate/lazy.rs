@@ -71,6 +71,18 @@ impl<'a> Json<'a> {
         string_text(self.text)
     }
 
+    /// The string as a [`Text`] that keeps its JSON text, to be written out as the client wrote
+    /// it; `None` for any other value, or for a string whose escapes do not decode (a UTF-16
+    /// surrogate without its pair), as [`Json::as_str`] refuses it.
+    pub fn as_text(self) -> Option<Text<'a>> {
+        let inner = self.text.strip_prefix('"')?.strip_suffix('"')?;
+        // Only a `\u` escape can fail to decode; checking one costs no copy.
+        if UNICODE_ESCAPE.find(inner.as_bytes()).is_some() && !escapes_decode(inner) {
+            return None;
+        }
+        Some(Text(Carried::Json(Cow::Borrowed(self.text))))
+    }
+
     pub fn as_bool(self) -> Option<bool> {
         match self.text {
             "true" => Some(true),
@@ -258,6 +270,37 @@ fn unescaped(inner: &str, first: usize) -> Option<String> {
     }
     out.push_str(inner.get(copied..)?);
     Some(out)
+}
+
+/// Finds a `\u` in a string's text (built once: a finder costs more to build than most strings
+/// take to search).
+static UNICODE_ESCAPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
+
+/// Whether each escape of a checked JSON string's inner text decodes: every `\u` escape of a
+/// UTF-16 surrogate is one of a pair (serde_json checks the rest when it checks the document).
+fn escapes_decode(inner: &str) -> bool {
+    let bytes = inner.as_bytes();
+    let unit = |at: usize| -> Option<u32> {
+        u32::from_str_radix(inner.get(at + 2..at + 6)?, 16)
+            .ok()
+            .filter(|_| bytes.get(at..at + 2) == Some(b"\\u"))
+    };
+    let mut at = 0;
+    while let Some(found) = bytes.get(at..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        let escape = at + found;
+        at = escape + 2;
+        match unit(escape) {
+            Some(0xD800..=0xDBFF) => match unit(escape + 6) {
+                Some(0xDC00..=0xDFFF) => at = escape + 12,
+                _ => return false,
+            },
+            Some(0xDC00..=0xDFFF) => return false,
+            Some(_) => at = escape + 6,
+            None => {}
+        }
+    }
+    true
 }
 
 /// A whole document read once more after it was checked, to find where each of its objects and
@@ -490,6 +533,11 @@ impl<'a> Object<'a> {
         self.field(key).as_str()
     }
 
+    /// The member `key` when it is a string, as a [`Text`] to carry.
+    pub fn text(&self, key: &str) -> Option<Text<'a>> {
+        self.field(key).as_text()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
@@ -508,6 +556,10 @@ pub enum Out<'a> {
     U64(u64),
     F64(f64),
     Str(Cow<'a, str>),
+    /// A string carried from the client's body (see [`Text`]).
+    Text(Text<'a>),
+    /// A value written as the JSON string of its compact text (OpenAI's `arguments`).
+    JsonString(Json<'a>),
     /// A value passed on as the client wrote it.
     Raw(Json<'a>),
     /// A value the translation checked is JSON (a tool call's arguments).
@@ -556,6 +608,153 @@ impl<'a> From<Vec<Out<'a>>> for Out<'a> {
     }
 }
 
+impl<'a> From<Text<'a>> for Out<'a> {
+    fn from(text: Text<'a>) -> Out<'a> {
+        Out::Text(text)
+    }
+}
+
+/// A text a translation carries from one API's body to another's: the JSON string the client
+/// wrote (quotes and escapes included), written out again in one copy without being decoded or
+/// escaped, or text the translation made. What needs its characters decodes it on demand.
+#[derive(Debug, Clone)]
+pub struct Text<'a>(Carried<'a>);
+
+#[derive(Debug, Clone)]
+enum Carried<'a> {
+    /// Checked JSON string text whose escapes decode (or several joined into one).
+    Json(Cow<'a, str>),
+    /// The characters themselves.
+    Plain(Cow<'a, str>),
+}
+
+impl Default for Text<'_> {
+    fn default() -> Self {
+        Text(Carried::Plain(Cow::Borrowed("")))
+    }
+}
+
+impl<'a> From<Cow<'a, str>> for Text<'a> {
+    fn from(text: Cow<'a, str>) -> Text<'a> {
+        Text(Carried::Plain(text))
+    }
+}
+
+impl<'a> From<&'a str> for Text<'a> {
+    fn from(text: &'a str) -> Text<'a> {
+        Text(Carried::Plain(Cow::Borrowed(text)))
+    }
+}
+
+impl From<String> for Text<'_> {
+    fn from(text: String) -> Self {
+        Text(Carried::Plain(Cow::Owned(text)))
+    }
+}
+
+impl<'a> Text<'a> {
+    /// The characters, borrowed unless they had escapes.
+    pub fn decoded(&self) -> Cow<'_, str> {
+        match &self.0 {
+            Carried::Json(json) => string_text(json).unwrap_or_default(),
+            Carried::Plain(text) => Cow::Borrowed(text),
+        }
+    }
+
+    /// The characters, borrowed from the body when they had no escapes.
+    pub fn into_decoded(self) -> Cow<'a, str> {
+        match self.0 {
+            Carried::Json(Cow::Borrowed(json)) => string_text(json).unwrap_or_default(),
+            Carried::Json(Cow::Owned(json)) => {
+                Cow::Owned(string_text(&json).unwrap_or_default().into_owned())
+            }
+            Carried::Plain(text) => text,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match &self.0 {
+            Carried::Json(json) => json.len() <= 2,
+            Carried::Plain(text) => text.is_empty(),
+        }
+    }
+
+    /// Texts joined by a blank line; one text is not copied. JSON texts join as JSON text,
+    /// still not decoded.
+    pub fn joined(texts: Vec<Text<'a>>) -> Text<'a> {
+        Text::join(texts, "\n\n")
+    }
+
+    /// Texts one after the other, as [`Text::joined`] joins them.
+    pub fn concat(texts: Vec<Text<'a>>) -> Text<'a> {
+        Text::join(texts, "")
+    }
+
+    fn join(mut texts: Vec<Text<'a>>, separator: &str) -> Text<'a> {
+        if texts.len() <= 1 {
+            return texts.pop().unwrap_or_default();
+        }
+        if !texts.iter().all(|t| matches!(t.0, Carried::Json(_))) {
+            let texts: Vec<_> = texts.iter().map(Text::decoded).collect();
+            return Text::from(texts.join(separator));
+        }
+        let mut quoted = Vec::with_capacity(separator.len() + 2);
+        // Writing into a vector cannot fail.
+        let _ = write_str(&mut quoted, separator);
+        let quoted = std::str::from_utf8(&quoted).unwrap_or("\"\"");
+        let escaped = quoted.get(1..quoted.len() - 1).unwrap_or_default();
+        let len = texts.iter().map(Text::json_len).sum::<usize>() + escaped.len() * texts.len();
+        let mut joined = String::with_capacity(len);
+        joined.push('"');
+        for (i, text) in texts.iter().enumerate() {
+            if let Carried::Json(json) = &text.0 {
+                if i > 0 {
+                    joined.push_str(escaped);
+                }
+                joined.push_str(json.get(1..json.len() - 1).unwrap_or_default());
+            }
+        }
+        joined.push('"');
+        Text(Carried::Json(Cow::Owned(joined)))
+    }
+
+    fn json_len(&self) -> usize {
+        match &self.0 {
+            Carried::Json(json) => json.len(),
+            Carried::Plain(text) => text.len(),
+        }
+    }
+
+    /// Appends the text as a JSON string: JSON text as it is, other text escaped.
+    pub fn write_to(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        match &self.0 {
+            Carried::Json(json) => {
+                buf.extend_from_slice(json.as_bytes());
+                Ok(())
+            }
+            Carried::Plain(text) => write_str(buf, text),
+        }
+    }
+}
+
+impl PartialEq<str> for Text<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.decoded() == other
+    }
+}
+
+impl PartialEq<&str> for Text<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.decoded() == *other
+    }
+}
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.decoded())
+    }
+}
+
 /// An [`Out::Object`] from `key => value` pairs, in the order written.
 macro_rules! out {
     ($($key:literal => $value:expr),* $(,)?) => {
@@ -573,6 +772,8 @@ impl Out<'_> {
             Out::U64(n) => write!(buf, "{n}").map_err(serde_json::Error::io)?,
             Out::F64(n) => serde_json::to_writer(&mut *buf, n)?,
             Out::Str(s) => write_str(buf, s)?,
+            Out::Text(text) => text.write_to(buf)?,
+            Out::JsonString(json) => write_json_string(buf, json.text()),
             // Checked when the request was parsed.
             Out::Raw(json) => buf.extend_from_slice(json.text().as_bytes()),
             Out::RawOwned(raw) => buf.extend_from_slice(raw.get().as_bytes()),
@@ -594,7 +795,7 @@ impl Out<'_> {
                     if i > 0 {
                         buf.push(b',');
                     }
-                    write_str(buf, key)?;
+                    write_key(buf, key);
                     buf.push(b':');
                     value.write_to(buf)?;
                 }
@@ -636,6 +837,67 @@ fn write_str(buf: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
     buf.extend_from_slice(&bytes[copied..]);
     buf.push(b'"');
     Ok(())
+}
+
+/// Appends a member's key: a field name of one of the APIs, written in the code (so `'static`),
+/// which needs no escape and is written without looking for one.
+fn write_key(buf: &mut Vec<u8>, key: &'static str) {
+    debug_assert!(!key.bytes().any(needs_escape), "{key}");
+    buf.reserve(key.len() + 2);
+    buf.push(b'"');
+    buf.extend_from_slice(key.as_bytes());
+    buf.push(b'"');
+}
+
+/// Appends checked JSON text, without the spaces between its tokens, as a JSON string: what
+/// [`write_str`] writes of [`Json::compact`]'s text, in one pass. Checked JSON holds no control
+/// character inside its strings, so only a quote or a backslash needs an escape.
+fn write_json_string(buf: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    buf.reserve(bytes.len() + bytes.len() / 8 + 2);
+    buf.push(b'"');
+    let mut at = 0;
+    let mut in_string = false;
+    while at < bytes.len() {
+        let rest = bytes.get(at..).unwrap_or_default();
+        if in_string {
+            let Some(found) = memchr::memchr2(b'"', b'\\', rest) else {
+                buf.extend_from_slice(rest);
+                break;
+            };
+            buf.extend_from_slice(&rest[..found]);
+            at += found + 1;
+            if rest[found] == b'"' {
+                buf.extend_from_slice(b"\\\"");
+                in_string = false;
+            } else {
+                // An escape: its backslash escaped, then what it escapes (itself escaped when it
+                // is a quote or a backslash).
+                buf.extend_from_slice(b"\\\\");
+                if let Some(&escaped) = bytes.get(at) {
+                    if matches!(escaped, b'"' | b'\\') {
+                        buf.push(b'\\');
+                    }
+                    buf.push(escaped);
+                    at += 1;
+                }
+            }
+        } else {
+            let end = memchr::memchr(b'"', rest).unwrap_or(rest.len());
+            let tokens = &rest[..end];
+            if tokens.iter().any(u8::is_ascii_whitespace) {
+                buf.extend(tokens.iter().filter(|b| !b.is_ascii_whitespace()));
+            } else {
+                buf.extend_from_slice(tokens);
+            }
+            if end < rest.len() {
+                buf.extend_from_slice(b"\\\"");
+                in_string = true;
+            }
+            at += end + 1;
+        }
+    }
+    buf.push(b'"');
 }
 
 /// The bytes [`escape_mask`] looks at together.
@@ -731,9 +993,9 @@ impl JsonWriter {
     }
 
     /// Starts the member `key` of the open object; its value follows.
-    pub fn key(&mut self, key: &str) -> serde_json::Result<()> {
+    pub fn key(&mut self, key: &'static str) -> serde_json::Result<()> {
         self.separate();
-        write_str(&mut self.buf, key)?;
+        write_key(&mut self.buf, key);
         self.buf.push(b':');
         self.after_key = true;
         Ok(())
@@ -755,7 +1017,7 @@ impl JsonWriter {
     }
 
     /// Writes the member `key` and its value.
-    pub fn member(&mut self, key: &str, value: &Out<'_>) -> serde_json::Result<()> {
+    pub fn member(&mut self, key: &'static str, value: &Out<'_>) -> serde_json::Result<()> {
         self.key(key)?;
         self.value(value)
     }
@@ -891,12 +1153,89 @@ mod tests {
         }
 
         #[test]
+        fn a_value_as_a_json_string_is_its_compact_text_written_as_a_string(value in any_json()) {
+            for text in [value.to_string(), serde_json::to_string_pretty(&value).unwrap()] {
+                let json = Json::parse(text.as_bytes()).unwrap();
+                let mut written = Vec::new();
+                Out::JsonString(json).write_to(&mut written).unwrap();
+                prop_assert_eq!(&written, &serde_json::to_vec(&json.compact()).unwrap());
+            }
+        }
+
+        #[test]
         fn strings_are_written_as_serde_json_writes_them(
             text in prop_oneof!["(?s).{0,200}", "(?s)[a-z \"\\\\\u{0}-\u{1f}\u{7f}é😀]{0,100}"]
         ) {
             let mut buf = Vec::new();
             write_str(&mut buf, &text).unwrap();
             prop_assert_eq!(buf, serde_json::to_vec(&text).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_carried_text_is_written_as_the_client_wrote_it() {
+        let text = br#"{"t": "a\/b \u00e9\n\"q\" \ud83d\ude00", "plain": "x y"}"#;
+        let o = Json::parse(text).unwrap().object().unwrap();
+        let t = o.text("t").unwrap();
+        let mut written = Vec::new();
+        Out::from(t.clone()).write_to(&mut written).unwrap();
+        assert_eq!(written, br#""a\/b \u00e9\n\"q\" \ud83d\ude00""#);
+        assert_eq!(t.decoded(), "a/b \u{e9}\n\"q\" \u{1f600}");
+        assert!(!t.is_empty() && o.text("plain").unwrap() == "x y");
+        assert!(matches!(
+            o.text("plain").unwrap().into_decoded(),
+            Cow::Borrowed("x y")
+        ));
+        assert!(o.text("absent").is_none() && NULL.as_text().is_none());
+        assert!(Json::parse(br#""""#).unwrap().as_text().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_string_whose_escapes_do_not_decode_is_no_text() {
+        for lone in [
+            r#""\ud800""#,
+            r#""x\udc00""#,
+            r#""\ud800\u0041""#,
+            r#""\ud800\n""#,
+        ] {
+            let json = Json::parse(lone.as_bytes()).unwrap();
+            assert!(
+                json.as_text().is_none() && json.as_str().is_none(),
+                "{lone}"
+            );
+        }
+        for fine in [r#""\\ud800""#, r#""\u0041\ud83d\ude00\\u""#, r#""\\""#] {
+            let json = Json::parse(fine.as_bytes()).unwrap();
+            let expected: String = serde_json::from_str(fine).unwrap();
+            assert_eq!(json.as_text().unwrap().decoded(), expected, "{fine}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn texts_join_as_their_characters_join(
+            texts in prop::collection::vec(
+                ("(?s)[a-z \"\\\\\n\u{1}é😀/]{0,12}", any::<bool>()), 0..5)
+        ) {
+            let json: Vec<String> = texts.iter().map(|(t, _)| serde_json::to_string(t).unwrap()).collect();
+            let read = || -> Vec<Text<'_>> {
+                texts.iter().zip(&json).map(|((t, carried), json)| if *carried {
+                    Json::checked(json).as_text().unwrap()
+                } else {
+                    Text::from(t.as_str())
+                }).collect()
+            };
+            let plain: Vec<&str> = texts.iter().map(|(t, _)| t.as_str()).collect();
+            for (text, want) in [
+                (Text::joined(read()), plain.join("\n\n")),
+                (Text::concat(read()), plain.concat()),
+            ] {
+                prop_assert_eq!(text.decoded(), want.as_str());
+                let mut written = Vec::new();
+                text.write_to(&mut written).unwrap();
+                let back: String = serde_json::from_slice(&written).unwrap();
+                prop_assert_eq!(back, want);
+            }
         }
     }
 

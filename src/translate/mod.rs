@@ -47,6 +47,7 @@ mod anthropic;
 mod chat;
 mod errors;
 mod extras;
+mod field;
 mod gemini;
 mod headers;
 mod hub;
@@ -437,6 +438,61 @@ mod tests {
         );
         assert!(serde_json::from_str::<Api>("\"OpenAI\"").is_err());
         assert_eq!(Api::OpenAi.to_string(), "openai");
+    }
+
+    #[test]
+    fn carried_texts_reach_every_upstream_as_the_client_escaped_them() {
+        // Escapes a writer would have written otherwise (`\/`, `\u00e9`): kept as the client's.
+        let escaped = r#"see a\/b \u00e9\n"#;
+        let text: String = serde_json::from_str(&format!("\"{escaped}\"")).unwrap();
+        let request = format!(
+            r#"{{"model": "m", "max_tokens": 10, "system": "{escaped}", "messages": [
+                {{"role": "user", "content": [{{"type": "text", "text": "{escaped}"}}]}},
+                {{"role": "assistant", "content": [{{"type": "tool_use", "id": "t1", "name": "f", "input": {{}}}}]}},
+                {{"role": "user", "content": [{{"type": "tool_result", "tool_use_id": "t1", "content": "{escaped}"}}]}}]}}"#
+        );
+        for upstream in [Api::OpenAi, Api::Responses, Api::Gemini] {
+            let written = translate_request(
+                Api::Anthropic,
+                upstream,
+                request.as_bytes(),
+                &RequestOptions::default(),
+            )
+            .unwrap();
+            let body = String::from_utf8(written.body).unwrap();
+            assert_eq!(body.matches(escaped).count(), 3, "{upstream:?}: {body}");
+            let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let strings = strings_of(&value);
+            assert_eq!(
+                strings.iter().filter(|s| **s == text).count(),
+                3,
+                "{upstream:?}"
+            );
+            // And back: that API's reader carries them to a Messages upstream as well.
+            let options = RequestOptions::default();
+            let back = match upstream {
+                Api::Gemini => {
+                    translate_gemini_request(Api::Anthropic, body.as_bytes(), "m", false, &options)
+                }
+                client => translate_request(client, Api::Anthropic, body.as_bytes(), &options),
+            };
+            let back = String::from_utf8(back.unwrap().body).unwrap();
+            assert_eq!(
+                back.matches(escaped).count(),
+                3,
+                "{upstream:?} back: {back}"
+            );
+        }
+    }
+
+    /// Every string in a JSON value.
+    fn strings_of(value: &serde_json::Value) -> Vec<&str> {
+        match value {
+            serde_json::Value::String(s) => vec![s.as_str()],
+            serde_json::Value::Array(items) => items.iter().flat_map(strings_of).collect(),
+            serde_json::Value::Object(members) => members.values().flat_map(strings_of).collect(),
+            _ => Vec::new(),
+        }
     }
 
     #[test]

@@ -1087,7 +1087,7 @@ proptest! {
         prop_assert_eq!(read.carried.len(), thinking.len());
         for (carried, text) in read.carried.iter().zip(&thinking) {
             let restored = responses::carry::restore(carried.as_deref().unwrap()).unwrap();
-            let is_it = matches!(&restored[..], [ir::Part::Thinking { text: t, signature: Some(s) }] if t == text && s == "sig");
+            let is_it = matches!(&restored[..], [ir::Part::Thinking { text: t, signature: Some(s) }] if t == text.as_str() && s == "sig");
             prop_assert!(is_it, "{:?}", restored);
         }
     }

@@ -17,9 +17,9 @@ fn answer_events(answer: Answer<'_>, write: &mut dyn FnMut(Event<'_>)) {
     write(Event::Start { id: answer.id });
     for (index, part) in answer.parts.into_iter().enumerate() {
         match part {
-            Part::Text(text) => write(Event::Text(text)),
+            Part::Text(text) => write(Event::Text(text.into_decoded())),
             Part::Thinking { text, signature } => {
-                write(Event::Thinking(text));
+                write(Event::Thinking(text.into_decoded()));
                 if let Some(signature) = signature.filter(|s| !s.is_empty()) {
                     write(Event::Signature(signature));
                 }

@@ -132,7 +132,7 @@ pub(crate) fn answer_as_text<'a>(answer: Answer<'a>, tool_names: &[ToolName]) ->
         .map(|part| match part {
             Part::ToolCall(call) if call.name == tool => {
                 answered = true;
-                Part::Text(call.input.into_json())
+                Part::Text(call.input.into_json().into())
             }
             part => part,
         })

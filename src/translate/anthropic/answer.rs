@@ -12,9 +12,9 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
     for block in answer.field("content").array().unwrap_or_default() {
         let block = block.object().unwrap_or_default();
         match block.str("type").unwrap_or_default().as_ref() {
-            "text" => parts.push(Part::Text(block.str("text").unwrap_or_default())),
+            "text" => parts.push(Part::Text(block.text("text").unwrap_or_default())),
             "thinking" => parts.push(Part::Thinking {
-                text: block.str("thinking").unwrap_or_default(),
+                text: block.text("thinking").unwrap_or_default(),
                 signature: block.str("signature"),
             }),
             "redacted_thinking" => parts.push(Part::RedactedThinking(

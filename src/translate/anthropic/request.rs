@@ -1,13 +1,14 @@
 //! Messages requests: read into the intermediate form (for an upstream of another API), and
 //! written from it (for an Anthropic upstream).
 
+use crate::translate::field::Field;
 use crate::translate::gemini::gemini_signature;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     cache_control, joined, marked_texts, with_cache_control, CacheMarks, Document, Image, Input,
     MarkedTexts, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult, Turn, Turns,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
 use crate::translate::structured::AnswerTool;
 use crate::translate::{Api, Refusal};
 use std::borrow::Cow;
@@ -35,7 +36,7 @@ pub(crate) fn read_request<'a>(
         .into_iter()
         .enumerate()
     {
-        tools.push(read_tool(tool, &format!("tools[{i}]"))?);
+        tools.push(read_tool(tool, &Field::top("tools", i))?);
     }
     let (tool_choice, parallel_tool_calls) =
         read_tool_choice(request.get("tool_choice"), upstream)?;
@@ -84,7 +85,7 @@ pub(crate) fn read_request<'a>(
     })
 }
 
-fn read_tool<'a>(tool: Json<'a>, field: &str) -> Result<Tool<'a>, Refusal> {
+fn read_tool<'a>(tool: Json<'a>, field: &Field<'_>) -> Result<Tool<'a>, Refusal> {
     let tool = tool.object().unwrap_or_default();
     let kind = tool.str("type").unwrap_or(Cow::Borrowed("custom"));
     if kind != "custom" || tool.get("input_schema").is_none() {
@@ -95,7 +96,7 @@ fn read_tool<'a>(tool: Json<'a>, field: &str) -> Result<Tool<'a>, Refusal> {
     }
     Ok(Tool {
         name: tool.str("name").unwrap_or_default(),
-        description: tool.str("description"),
+        description: tool.text("description"),
         schema: tool.get("input_schema"),
         custom: None,
         cache: cache_control(&tool),
@@ -134,16 +135,19 @@ fn read_tool_choice(
 
 /// `system`-like content (a string or text blocks) as its texts, with the cache breakpoints the
 /// blocks carry.
-fn texts_of<'a>(value: Json<'a>, field: &str) -> Result<Option<MarkedTexts<'a>>, Refusal> {
+fn texts_of<'a>(
+    value: Json<'a>,
+    field: &(impl std::fmt::Display + ?Sized),
+) -> Result<Option<MarkedTexts<'a>>, Refusal> {
     if value.is_null() {
         return Ok(None);
     }
-    if let Some(text) = value.as_str() {
+    if let Some(text) = value.as_text() {
         return Ok(Some((vec![text], CacheMarks::default())));
     }
     let Some(blocks) = value.array() else {
         return Err(Refusal::unsupported(
-            field,
+            field.to_string(),
             "must be a string or an array of blocks",
         ));
     };
@@ -151,7 +155,7 @@ fn texts_of<'a>(value: Json<'a>, field: &str) -> Result<Option<MarkedTexts<'a>>,
     let mut marks = CacheMarks::default();
     for (i, block) in blocks.into_iter().enumerate() {
         let block = block.object().unwrap_or_default();
-        match block.str("text") {
+        match block.text("text") {
             Some(t) => {
                 marks.mark(texts.len(), cache_control(&block));
                 texts.push(t);
@@ -169,14 +173,14 @@ fn texts_of<'a>(value: Json<'a>, field: &str) -> Result<Option<MarkedTexts<'a>>,
 
 /// The turn `messages[i]`; `None` for a system turn without content.
 fn read_turn(turn: Json<'_>, i: usize) -> Result<Option<Turn<'_>>, Refusal> {
-    let field = format!("messages[{i}]");
+    let field = Field::top("messages", i);
     let turn = turn.object().unwrap_or_default();
     let content = turn.field("content");
     let (role, (parts, cache)) = match turn.str("role").as_deref() {
         Some("user") => (Role::User, user_parts(content, &field)?),
         Some("assistant") => (Role::Assistant, assistant_parts(content, &field)?),
         // Claude Code sends system notes between turns.
-        Some("system") => match texts_of(content, &format!("{field}.content"))? {
+        Some("system") => match texts_of(content, &format_args!("{field}.content"))? {
             Some((texts, marks)) if !marks.is_empty() => (
                 Role::System,
                 (texts.into_iter().map(Part::Text).collect(), marks),
@@ -200,9 +204,9 @@ fn read_turn(turn: Json<'_>, i: usize) -> Result<Option<Turn<'_>>, Refusal> {
 /// A content that is a string or blocks, as its blocks' objects (a string as one text part).
 fn blocks_of<'a>(
     content: Json<'a>,
-    field: &str,
-) -> Result<Result<Vec<Json<'a>>, Cow<'a, str>>, Refusal> {
-    if let Some(text) = content.as_str() {
+    field: &Field<'_>,
+) -> Result<Result<Vec<Json<'a>>, Text<'a>>, Refusal> {
+    if let Some(text) = content.as_text() {
         return Ok(Err(text));
     }
     content.array().map(Ok).ok_or_else(|| {
@@ -213,7 +217,7 @@ fn blocks_of<'a>(
 /// A turn's parts and the cache breakpoints on them.
 type Parts<'a> = (Vec<Part<'a>>, CacheMarks<'a>);
 
-fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> {
+fn user_parts<'a>(content: Json<'a>, field: &Field<'_>) -> Result<Parts<'a>, Refusal> {
     let blocks = match blocks_of(content, field)? {
         Ok(blocks) => blocks,
         Err(text) => return Ok((vec![Part::Text(text)], CacheMarks::default())),
@@ -221,10 +225,10 @@ fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> 
     let mut parts = Vec::with_capacity(blocks.len());
     let mut marks = CacheMarks::default();
     for (i, block) in blocks.into_iter().enumerate() {
-        let field = format!("{field}.content[{i}]");
+        let field = field.item("content", i);
         let block = block.object().unwrap_or_default();
         let part = match block.str("type").unwrap_or_default().as_ref() {
-            "text" => Part::Text(block.str("text").unwrap_or_default()),
+            "text" => Part::Text(block.text("text").unwrap_or_default()),
             "image" => Part::Image(read_image(&block, &field)?),
             "document" => Part::Document(read_document(&block, &field)?),
             // Its breakpoint goes with the result itself.
@@ -239,20 +243,20 @@ fn user_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> 
     Ok((parts, marks))
 }
 
-fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a>, Refusal> {
+fn read_tool_result<'a>(block: &Object<'a>, field: &Field<'_>) -> Result<ToolResult<'a>, Refusal> {
     let mut content = Vec::new();
     let mut cache = cache_control(block);
     let result = block.field("content");
-    if let Some(text) = result.as_str() {
+    if let Some(text) = result.as_text() {
         content.push(Part::Text(text));
     } else if let Some(inner) = result.array() {
         for (j, b) in inner.into_iter().enumerate() {
             let b = b.object().unwrap_or_default();
             // A breakpoint inside the result marks the result (where APIs take it).
             cache = cache.or_else(|| cache_control(&b));
-            let field = format!("{field}.content[{j}]");
+            let field = field.item("content", j);
             match b.str("type").unwrap_or_default().as_ref() {
-                "text" => content.push(Part::Text(b.str("text").unwrap_or_default())),
+                "text" => content.push(Part::Text(b.text("text").unwrap_or_default())),
                 "image" => content.push(Part::Image(read_image(&b, &field)?)),
                 "document" => content.push(Part::Document(read_document(&b, &field)?)),
                 _ => {}
@@ -267,7 +271,7 @@ fn read_tool_result<'a>(block: &Object<'a>, field: &str) -> Result<ToolResult<'a
     })
 }
 
-fn read_image<'a>(block: &Object<'a>, field: &str) -> Result<Image<'a>, Refusal> {
+fn read_image<'a>(block: &Object<'a>, field: &Field<'_>) -> Result<Image<'a>, Refusal> {
     let source = block.field("source").object().unwrap_or_default();
     match source.str("type").as_deref() {
         Some("base64") => Ok(Image::Base64 {
@@ -284,10 +288,10 @@ fn read_image<'a>(block: &Object<'a>, field: &str) -> Result<Image<'a>, Refusal>
     }
 }
 
-fn read_document<'a>(block: &Object<'a>, field: &str) -> Result<Document<'a>, Refusal> {
+fn read_document<'a>(block: &Object<'a>, field: &Field<'_>) -> Result<Document<'a>, Refusal> {
     let source = block.field("source").object().unwrap_or_default();
     match source.str("type").as_deref() {
-        Some("text") => Ok(Document::Text(source.str("data").unwrap_or_default())),
+        Some("text") => Ok(Document::Text(source.text("data").unwrap_or_default())),
         Some("base64") => Ok(Document::Base64 {
             media_type: source
                 .str("media_type")
@@ -302,7 +306,7 @@ fn read_document<'a>(block: &Object<'a>, field: &str) -> Result<Document<'a>, Re
     }
 }
 
-fn assistant_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refusal> {
+fn assistant_parts<'a>(content: Json<'a>, field: &Field<'_>) -> Result<Parts<'a>, Refusal> {
     let blocks = match blocks_of(content, field)? {
         Ok(blocks) => blocks,
         Err(text) => return Ok((vec![Part::Text(text)], CacheMarks::default())),
@@ -312,14 +316,14 @@ fn assistant_parts<'a>(content: Json<'a>, field: &str) -> Result<Parts<'a>, Refu
     for block in blocks {
         let block = block.object().unwrap_or_default();
         let part = match block.str("type").unwrap_or_default().as_ref() {
-            "text" => Part::Text(block.str("text").unwrap_or_default()),
+            "text" => Part::Text(block.text("text").unwrap_or_default()),
             "tool_use" => Part::ToolCall(crate::translate::ir::ToolCall {
                 id: block.str("id").unwrap_or_default(),
                 name: block.str("name").unwrap_or_default(),
                 input: Input::Json(block.field("input")),
             }),
             "thinking" => Part::Thinking {
-                text: block.str("thinking").unwrap_or_default(),
+                text: block.text("thinking").unwrap_or_default(),
                 signature: block.str("signature"),
             },
             "redacted_thinking" => Part::RedactedThinking(block.str("data").unwrap_or_default()),
@@ -465,7 +469,7 @@ pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result
     out.close();
     if !system.is_empty() {
         let system = if system_cache.is_empty() {
-            system.join("\n\n").into()
+            joined(system).into()
         } else {
             marked_texts(system, &system_cache)
         };

@@ -4,7 +4,7 @@ use super::usage_json;
 use super::{completion_id, finish_word, read_usage, reasoning_of, stop_reason};
 use crate::translate::hub::Client;
 use crate::translate::ir::{restored, Answer, Input, Part, StopReason, ToolCall};
-use crate::translate::lazy::{out, JsonWriter, Object, Out, EMPTY_OBJECT};
+use crate::translate::lazy::{out, JsonWriter, Object, Out, Text, EMPTY_OBJECT};
 use crate::translate::ToolName;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -27,12 +27,12 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
     let mut parts = Vec::new();
     if let Some(thinking) = reasoning_of(&message) {
         parts.push(Part::Thinking {
-            text: thinking,
+            text: thinking.into(),
             signature: None,
         });
     }
     for key in ["content", "refusal"] {
-        if let Some(text) = message.str(key).filter(|t| !t.is_empty()) {
+        if let Some(text) = message.text(key).filter(|t| !t.is_empty()) {
             parts.push(Part::Text(text));
         }
     }
@@ -117,7 +117,7 @@ pub(crate) fn write_answer(
                     "type" => "function",
                     "function" => out! {
                         "name" => call.name,
-                        "arguments" => call.input.into_json(),
+                        "arguments" => call.input.into_arguments(),
                     },
                 })?;
             }
@@ -127,7 +127,7 @@ pub(crate) fn write_answer(
     if calls > 0 {
         out.close();
     }
-    let text = texts.concat();
+    let text = Text::concat(texts);
     let content = if text.is_empty() && calls > 0 {
         Out::Null
     } else {
@@ -135,7 +135,7 @@ pub(crate) fn write_answer(
     };
     out.member("content", &content)?;
     if !thinking.is_empty() {
-        out.member("reasoning_content", &thinking.concat().into())?;
+        out.member("reasoning_content", &Text::concat(thinking).into())?;
     }
     out.member("refusal", &Out::Null)?;
     out.close();

@@ -2,13 +2,14 @@
 //! written from it (for an OpenAI-compatible upstream).
 
 use super::{openai_name, openai_name_of, Renamed};
+use crate::translate::field::Field;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     cache_control, data_url_parts, joined, marked_texts, with_cache_control, CacheMarks, Document,
     Effort, FormatKind, Image, Input, MarkedTexts, OutputFormat, Part, Reasoning, Request, Role,
     Tool, ToolCall, ToolChoice, ToolResult, Turn, Turns,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
 use crate::translate::{Api, Refusal};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -47,7 +48,7 @@ pub(crate) fn read_request<'a>(
         let function = tool.field("function").object().unwrap_or_default();
         tools.push(Tool {
             name: function.str("name").unwrap_or_default(),
-            description: function.str("description"),
+            description: function.text("description"),
             schema: function.get("parameters").filter(|p| !p.is_null()),
             custom: None,
             // Where LiteLLM and the relays that follow it take a tool's breakpoint.
@@ -200,7 +201,7 @@ fn read_format(format: Json<'_>, upstream: Api) -> Result<Option<OutputFormat<'_
 }
 
 fn read_turn(message: Json<'_>, i: usize, upstream: Api) -> Result<Turn<'_>, Refusal> {
-    let field = format!("messages[{i}]");
+    let field = Field::top("messages", i);
     let message = message.object().unwrap_or_default();
     let role = message.str("role").unwrap_or_default();
     let (role, (parts, cache)) = match role.as_ref() {
@@ -250,11 +251,11 @@ fn read_turn(message: Json<'_>, i: usize, upstream: Api) -> Result<Turn<'_>, Ref
 
 /// Chat content that may only be text (system, developer, tool) as its texts, with the cache
 /// breakpoints its parts carry.
-fn chat_texts<'a>(content: Json<'a>, field: &str) -> Result<MarkedTexts<'a>, Refusal> {
+fn chat_texts<'a>(content: Json<'a>, field: &Field<'_>) -> Result<MarkedTexts<'a>, Refusal> {
     if content.is_null() {
-        return Ok((vec![Cow::Borrowed("")], CacheMarks::default()));
+        return Ok((vec![Text::default()], CacheMarks::default()));
     }
-    if let Some(text) = content.as_str() {
+    if let Some(text) = content.as_text() {
         return Ok((vec![text], CacheMarks::default()));
     }
     let Some(parts) = content.array() else {
@@ -267,7 +268,7 @@ fn chat_texts<'a>(content: Json<'a>, field: &str) -> Result<MarkedTexts<'a>, Ref
     let mut marks = CacheMarks::default();
     for (i, part) in parts.into_iter().enumerate() {
         let part = part.object().unwrap_or_default();
-        match part.str("text") {
+        match part.text("text") {
             Some(t) => {
                 marks.mark(texts.len(), cache_control(&part));
                 texts.push(t);
@@ -286,11 +287,15 @@ fn chat_texts<'a>(content: Json<'a>, field: &str) -> Result<MarkedTexts<'a>, Ref
 /// A turn's parts and the cache breakpoints on them.
 type Parts<'a> = (Vec<Part<'a>>, CacheMarks<'a>);
 
-fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts<'a>, Refusal> {
+fn chat_parts<'a>(
+    content: Json<'a>,
+    field: &Field<'_>,
+    upstream: Api,
+) -> Result<Parts<'a>, Refusal> {
     if content.is_null() {
         return Ok(Default::default());
     }
-    if let Some(text) = content.as_str() {
+    if let Some(text) = content.as_text() {
         if text.is_empty() {
             return Ok(Default::default());
         }
@@ -305,11 +310,11 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts
     let mut parts = Vec::with_capacity(items.len());
     let mut marks = CacheMarks::default();
     for (i, part) in items.into_iter().enumerate() {
-        let field = format!("{field}.content[{i}]");
+        let field = field.item("content", i);
         let part = part.object().unwrap_or_default();
         marks.mark(parts.len(), cache_control(&part));
         match part.str("type").unwrap_or_default().as_ref() {
-            "text" => parts.push(Part::Text(part.str("text").unwrap_or_default())),
+            "text" => parts.push(Part::Text(part.text("text").unwrap_or_default())),
             "image_url" => {
                 let image_url = part.field("image_url");
                 let url = image_url
@@ -324,7 +329,7 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts
                 let data = file.str("file_data").unwrap_or_default();
                 let Some((media_type, data)) = data_url_parts(&data) else {
                     return Err(Refusal::unsupported(
-                        &field,
+                        field,
                         format!(
                             "only files given inline as base64 data URLs can be sent to a {} upstream",
                             upstream.title()
@@ -352,7 +357,7 @@ fn chat_parts<'a>(content: Json<'a>, field: &str, upstream: Api) -> Result<Parts
 }
 
 /// An image URL (a `data:` URL or a web address) as an image.
-pub(crate) fn image_of_url<'a>(url: Cow<'a, str>, field: &str) -> Result<Image<'a>, Refusal> {
+pub(crate) fn image_of_url<'a>(url: Cow<'a, str>, field: &Field<'_>) -> Result<Image<'a>, Refusal> {
     let Some(rest) = url.strip_prefix("data:") else {
         return Ok(Image::Url(url));
     };
@@ -372,7 +377,7 @@ pub(crate) fn image_of_url<'a>(url: Cow<'a, str>, field: &str) -> Result<Image<'
 
 fn assistant_parts<'a>(
     message: &Object<'a>,
-    field: &str,
+    field: &Field<'_>,
     upstream: Api,
 ) -> Result<Parts<'a>, Refusal> {
     let content = message.field("content");
@@ -382,7 +387,7 @@ fn assistant_parts<'a>(
             let mut marks = CacheMarks::default();
             for item in items {
                 let item = item.object().unwrap_or_default();
-                let text = item.str("text").or_else(|| item.str("refusal"));
+                let text = item.text("text").or_else(|| item.text("refusal"));
                 if let Some(t) = text.filter(|t| !t.is_empty()) {
                     marks.mark(parts.len(), cache_control(&item));
                     parts.push(Part::Text(t));
@@ -433,7 +438,7 @@ pub(crate) fn checked_arguments(arguments: Cow<'_, str>) -> serde_json::Result<I
 /// A part of a user's Chat message: text (as the client wrote it, with its cache breakpoint) or
 /// anything else.
 enum ChatPart<'a> {
-    Text(Cow<'a, str>, Option<Json<'a>>),
+    Text(Text<'a>, Option<Json<'a>>),
     Other(Out<'a>),
 }
 
@@ -471,7 +476,7 @@ pub(crate) fn keeps_cache_marks(model: &str) -> bool {
 }
 
 /// Texts as Chat `content`: one string, or text parts with their breakpoints when there are some.
-fn text_content<'a>(texts: Vec<Cow<'a, str>>, marks: Option<&CacheMarks<'a>>) -> Out<'a> {
+fn text_content<'a>(texts: Vec<Text<'a>>, marks: Option<&CacheMarks<'a>>) -> Out<'a> {
     match marks.filter(|m| !m.is_empty()) {
         Some(marks) => marked_texts(texts, marks),
         None => joined(texts).into(),
@@ -664,7 +669,7 @@ fn user_turn<'a>(
                 }
                 let mut text = joined(texts);
                 if result.is_error {
-                    text = Cow::Owned(format!("Error: {text}"));
+                    text = Text::from(format!("Error: {text}"));
                 }
                 let content = match result.cache.filter(|_| marks.is_some()) {
                     Some(cache) => Out::Array(vec![with_cache_control(
@@ -712,7 +717,7 @@ fn assistant_message<'a>(
                 texts.push(text);
             }
             Part::ToolCall(call) => {
-                let arguments = call.input.into_json();
+                let arguments = call.input.into_arguments();
                 calls.push(out! {
                     "id" => call.id,
                     "type" => "function",

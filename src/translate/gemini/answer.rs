@@ -8,7 +8,7 @@ use super::{
 use crate::translate::chat::lenient_input;
 use crate::translate::hub::Client;
 use crate::translate::ir::{restored, Answer, Input, Part, StopReason, ToolCall, CUSTOM_INPUT};
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, EMPTY_OBJECT};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text, EMPTY_OBJECT};
 use crate::translate::responses::carry;
 use crate::translate::ToolName;
 use serde_json::Value;
@@ -39,10 +39,10 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
             .map(|s| Cow::Owned(carried_signature(&s)));
         if part.field("thought").as_bool() == Some(true) {
             parts.push(Part::Thinking {
-                text: part.str("text").unwrap_or_default(),
+                text: part.text("text").unwrap_or_default(),
                 signature,
             });
-        } else if let Some(text) = part.str("text") {
+        } else if let Some(text) = part.text("text") {
             if !text.is_empty() {
                 parts.push(Part::Text(text));
             }
@@ -53,7 +53,7 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
                         *s = Some(signature)
                     }
                     _ => parts.push(Part::Thinking {
-                        text: Cow::Borrowed(""),
+                        text: Text::default(),
                         signature: Some(signature),
                     }),
                 }
@@ -165,7 +165,7 @@ pub(crate) fn write_answer(
             Part::Text(text) => parts.push(out! {"text" => text}),
             Part::Thinking { text, signature } => {
                 if let Some(signature) = signature.filter(|s| !s.is_empty()) {
-                    carried.push(carry::thinking_block(&text, &signature));
+                    carried.push(carry::thinking_block(&text.decoded(), &signature));
                 }
                 if !text.is_empty() {
                     parts.push(out! {"text" => text, "thought" => true});

@@ -5,12 +5,13 @@ use super::answer::args_out;
 use super::schema::json_schema;
 use super::{gemini_signature, tool_id, SKIP_SIGNATURE};
 use crate::translate::chat::Renamed;
+use crate::translate::field::Field;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part, Reasoning, Request,
     Role, Tool, ToolCall, ToolChoice, ToolResult, Turn,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, EMPTY_OBJECT};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text, EMPTY_OBJECT};
 use crate::translate::responses::carry;
 use crate::translate::{Api, Refusal};
 use std::borrow::Cow;
@@ -136,7 +137,7 @@ pub(crate) fn read_request<'a>(
         .array()
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|part| part.get("text").as_str())
+        .filter_map(|part| part.get("text").as_text())
         .collect::<Vec<_>>();
     let (tools, left_out) = read_tools(request.field("tools"), prepared);
     if !left_out.is_empty() {
@@ -211,7 +212,7 @@ fn read_tools<'a>(tools: Json<'a>, schemas: &'a Prepared) -> (Vec<Tool<'a>>, Vec
             declared += 1;
             list.push(Tool {
                 name: declaration.str("name").unwrap_or_default(),
-                description: declaration.str("description"),
+                description: declaration.text("description"),
                 schema: rewritten.or_else(|| parameters(&declaration)),
                 custom: None,
                 cache: None,
@@ -365,7 +366,7 @@ impl<'a> Contents<'a> {
             if part.field("thought").as_bool() == Some(true) {
                 continue;
             }
-            if let Some(text) = part.str("text") {
+            if let Some(text) = part.text("text") {
                 if !text.is_empty() {
                     parts.push(Part::Text(text));
                 }
@@ -403,9 +404,10 @@ impl<'a> Contents<'a> {
             .into_iter()
             .enumerate()
         {
-            let field = format!("contents[{at}].parts[{p}]");
+            let content = Field::top("contents", at);
+            let field = content.item("parts", p);
             let part = part.object().unwrap_or_default();
-            if let Some(text) = part.str("text") {
+            if let Some(text) = part.text("text") {
                 if part.field("thought").as_bool() != Some(true) && !text.is_empty() {
                     parts.push(Part::Text(text));
                 }
@@ -463,21 +465,21 @@ impl<'a> Contents<'a> {
         &self,
         id: Cow<'a, str>,
         response: &Object<'a>,
-        field: &str,
+        field: &Field<'_>,
     ) -> Result<ToolResult<'a>, Refusal> {
         let body = response.field("response");
         let members = body.object().unwrap_or_default();
         let only = |key: &str| {
             let mut keys = members.keys();
             (keys.next() == Some(key) && keys.next().is_none())
-                .then(|| members.str(key))
+                .then(|| members.text(key))
                 .flatten()
         };
         let (text, is_error) = match (only("output"), only("error")) {
             (Some(output), _) => (output, false),
             (_, Some(error)) => (error, true),
-            _ if body.is_null() => (Cow::Borrowed(""), false),
-            _ => (body.compact(), false),
+            _ if body.is_null() => (Text::default(), false),
+            _ => (Text::from(body.compact()), false),
         };
         let mut content = vec![Part::Text(text)];
         for (i, part) in response
@@ -488,9 +490,7 @@ impl<'a> Contents<'a> {
             .enumerate()
         {
             if let Some(data) = part.get("inlineData").object() {
-                content.push(
-                    self.inline_part(&data, &format!("{field}.functionResponse.parts[{i}]"))?,
-                );
+                content.push(self.inline_part(&data, &field.item("functionResponse.parts", i))?);
             }
         }
         Ok(ToolResult {
@@ -502,7 +502,7 @@ impl<'a> Contents<'a> {
     }
 
     /// `inlineData`: an image, or a PDF as a document; audio and video are refused.
-    fn inline_part(&self, data: &Object<'a>, field: &str) -> Result<Part<'a>, Refusal> {
+    fn inline_part(&self, data: &Object<'a>, field: &Field<'_>) -> Result<Part<'a>, Refusal> {
         let media_type = data.str("mimeType").unwrap_or(Cow::Borrowed("image/png"));
         let bytes = data.str("data").unwrap_or_default();
         if media_type.starts_with("image/") {
@@ -528,7 +528,7 @@ impl<'a> Contents<'a> {
     }
 
     /// `fileData`: an image by URL; other files by URI live on Google's side.
-    fn file_part(&self, file: &Object<'a>, field: &str) -> Result<Part<'a>, Refusal> {
+    fn file_part(&self, file: &Object<'a>, field: &Field<'_>) -> Result<Part<'a>, Refusal> {
         let uri = file.str("fileUri").unwrap_or_default();
         let image = file
             .str("mimeType")

@@ -7,7 +7,7 @@ use crate::translate::hub::Client;
 use crate::translate::ir::{
     is_custom_tool, joined, restored, Answer, Input, Part, StopReason, ToolCall, CUSTOM_INPUT,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
 use crate::translate::ToolName;
 use std::borrow::Cow;
 
@@ -24,11 +24,11 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
                     let part = part.object().unwrap_or_default();
                     match part.str("type").unwrap_or_default().as_ref() {
                         "output_text" => {
-                            parts.push(Part::Text(part.str("text").unwrap_or_default()))
+                            parts.push(Part::Text(part.text("text").unwrap_or_default()))
                         }
                         "refusal" => {
                             refused = true;
-                            parts.push(Part::Text(part.str("refusal").unwrap_or_default()));
+                            parts.push(Part::Text(part.text("refusal").unwrap_or_default()));
                         }
                         _ => {}
                     }
@@ -75,11 +75,11 @@ pub(crate) fn read_answer<'a>(answer: &Object<'a>, tool_names: &[ToolName]) -> A
 }
 
 /// The text of a reasoning item: its summary's paragraphs, else its reasoning text.
-pub(super) fn reasoning_text<'a>(item: &Object<'a>) -> Option<Cow<'a, str>> {
-    let texts = |key: &str| -> Vec<Cow<'a, str>> {
+pub(super) fn reasoning_text<'a>(item: &Object<'a>) -> Option<Text<'a>> {
+    let texts = |key: &str| -> Vec<Text<'a>> {
         let list = item.field(key).array().unwrap_or_default();
         list.into_iter()
-            .filter_map(|p| p.get("text").as_str())
+            .filter_map(|p| p.get("text").as_text())
             .collect()
     };
     let mut found = texts("summary");
@@ -113,11 +113,7 @@ impl ItemIds {
 }
 
 /// An assistant message item of these texts.
-pub(super) fn message_item<'a>(
-    id: String,
-    status: &'static str,
-    texts: Vec<Cow<'a, str>>,
-) -> Out<'a> {
+pub(super) fn message_item<'a>(id: String, status: &'static str, texts: Vec<Text<'a>>) -> Out<'a> {
     let content = texts
         .into_iter()
         .map(|text| out! {"type" => "output_text", "text" => text, "annotations" => Out::Array(Vec::new())})
@@ -134,7 +130,7 @@ pub(super) fn message_item<'a>(
 /// A reasoning item: its text as the summary, and Anthropic blocks carried for replay.
 pub(super) fn reasoning_item<'a>(
     id: String,
-    text: Option<Cow<'a, str>>,
+    text: Option<Text<'a>>,
     carried: Option<String>,
 ) -> Out<'a> {
     let summary = text
@@ -233,7 +229,7 @@ pub(crate) fn write_answer(
             Part::Thinking { text, signature } => {
                 let carried = signature
                     .filter(|s| !s.is_empty())
-                    .map(|s| carry::carry(&[carry::thinking_block(&text, &s)]));
+                    .map(|s| carry::carry(&[carry::thinking_block(&text.decoded(), &s)]));
                 reasoning_item(ids.of("rs", index), Some(text), carried)
             }
             Part::RedactedThinking(data) => reasoning_item(

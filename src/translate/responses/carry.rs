@@ -7,6 +7,7 @@
 //! sent in that form, and an upstream of another API never sees it.
 
 use crate::translate::ir::Part;
+use crate::translate::lazy::Text;
 use serde_json::{json, Value};
 use std::borrow::Cow;
 
@@ -59,11 +60,16 @@ pub(crate) fn restore(encrypted: &str) -> Option<Vec<Part<'static>>> {
     let bytes = decode_base64(encrypted.strip_prefix(PREFIX)?)?;
     let blocks: Vec<Value> = serde_json::from_slice(&bytes).ok()?;
     let text = |block: &Value, key: &str| block[key].as_str().map(|s| Cow::Owned(s.to_string()));
+    let thinking = |block: &Value| {
+        block["thinking"]
+            .as_str()
+            .map(|s| Text::from(s.to_string()))
+    };
     blocks
         .iter()
         .map(|block| match block["type"].as_str()? {
             "thinking" => Some(Part::Thinking {
-                text: text(block, "thinking")?,
+                text: thinking(block)?,
                 signature: Some(text(block, "signature")?),
             }),
             "redacted_thinking" => Some(Part::RedactedThinking(text(block, "data")?)),

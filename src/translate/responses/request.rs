@@ -3,12 +3,13 @@
 
 use super::carry;
 use crate::translate::chat::{checked_arguments, image_of_url, write_sampling, Renamed};
+use crate::translate::field::Field;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     data_url_parts, joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part,
     Reasoning, Request, Role, Tool, ToolCall, ToolChoice, ToolResult, Turn,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
 use crate::translate::{Api, Refusal};
 use std::borrow::Cow;
 
@@ -33,7 +34,7 @@ pub(crate) fn read_request<'a>(
         ));
     }
     let input = request.field("input");
-    let turns: Box<dyn Iterator<Item = Result<Turn<'a>, Refusal>> + 'a> = match input.as_str() {
+    let turns: Box<dyn Iterator<Item = Result<Turn<'a>, Refusal>> + 'a> = match input.as_text() {
         Some(text) => Box::new(std::iter::once(Ok(Turn::new(
             Role::User,
             vec![Part::Text(text)],
@@ -63,7 +64,7 @@ pub(crate) fn read_request<'a>(
     }
     let reasoning = request.field("reasoning").object().unwrap_or_default();
     Ok(Request {
-        system: request.str("instructions").into_iter().collect(),
+        system: request.text("instructions").into_iter().collect(),
         system_cache: Default::default(),
         turns,
         tools,
@@ -97,14 +98,14 @@ fn read_tools(tools: Json<'_>) -> (Vec<Tool<'_>>, Vec<String>) {
         match kind.as_ref() {
             "function" => list.push(Tool {
                 name: tool.str("name").unwrap_or_default(),
-                description: tool.str("description"),
+                description: tool.text("description"),
                 schema: tool.get("parameters").filter(|p| !p.is_null()),
                 custom: None,
                 cache: None,
             }),
             "custom" => list.push(Tool {
                 name: tool.str("name").unwrap_or_default(),
-                description: tool.str("description"),
+                description: tool.text("description"),
                 schema: None,
                 custom: Some(tool.get("format").filter(|f| !f.is_null())),
                 cache: None,
@@ -208,7 +209,7 @@ impl<'a> Iterator for Items<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let mut turn: Option<(Side, Vec<Part<'a>>)> = None;
         while let Some(item) = self.items.get(self.at).copied() {
-            let field = format!("input[{}]", self.at);
+            let field = Field::top("input", self.at);
             let item = item.object().unwrap_or_default();
             let side = Items::side(&item);
             if side == Side::Skip {
@@ -249,7 +250,7 @@ impl<'a> Iterator for Items<'a> {
 /// Adds an input item's parts to its turn.
 fn read_item<'a>(
     item: &Object<'a>,
-    field: &str,
+    field: &Field<'_>,
     upstream: Api,
     parts: &mut Vec<Part<'a>>,
 ) -> Result<(), Refusal> {
@@ -268,7 +269,7 @@ fn read_item<'a>(
                     let summary = item.field("summary").array().unwrap_or_default();
                     let texts: Vec<_> = summary
                         .into_iter()
-                        .filter_map(|s| s.get("text").as_str())
+                        .filter_map(|s| s.get("text").as_text())
                         .collect();
                     if !texts.is_empty() {
                         parts.push(Part::Thinking {
@@ -298,9 +299,9 @@ fn read_item<'a>(
         "function_call_output" | "custom_tool_call_output" => {
             let mut content = Vec::new();
             let output = item.field("output");
-            match output.as_str() {
+            match output.as_text() {
                 Some(text) => content.push(Part::Text(text)),
-                None => content_parts(output, &format!("{field}.output"), upstream, &mut content)?,
+                None => content_parts(output, &field.member("output"), upstream, &mut content)?,
             }
             parts.push(Part::ToolResult(ToolResult {
                 id: item.str("call_id").unwrap_or_default(),
@@ -317,11 +318,11 @@ fn read_item<'a>(
 /// A message's content (a string, or text, image and file parts) as parts.
 fn content_parts<'a>(
     content: Json<'a>,
-    field: &str,
+    field: &Field<'_>,
     upstream: Api,
     parts: &mut Vec<Part<'a>>,
 ) -> Result<(), Refusal> {
-    if let Some(text) = content.as_str() {
+    if let Some(text) = content.as_text() {
         parts.push(Part::Text(text));
         return Ok(());
     }
@@ -335,11 +336,11 @@ fn content_parts<'a>(
         ));
     };
     for (i, part) in items.into_iter().enumerate() {
-        let field = format!("{field}.content[{i}]");
+        let field = field.item("content", i);
         let part = part.object().unwrap_or_default();
         let inline_only = || {
             Refusal::unsupported(
-                &field,
+                field,
                 format!(
                     "only files given inline as base64 data URLs can be sent to a {} upstream",
                     upstream.title()
@@ -348,9 +349,9 @@ fn content_parts<'a>(
         };
         match part.str("type").unwrap_or_default().as_ref() {
             "input_text" | "output_text" | "text" => {
-                parts.push(Part::Text(part.str("text").unwrap_or_default()))
+                parts.push(Part::Text(part.text("text").unwrap_or_default()))
             }
-            "refusal" => parts.push(Part::Text(part.str("refusal").unwrap_or_default())),
+            "refusal" => parts.push(Part::Text(part.text("refusal").unwrap_or_default())),
             "input_image" => match part.str("image_url") {
                 Some(url) => parts.push(Part::Image(image_of_url(url, &field)?)),
                 None => return Err(inline_only()),
@@ -546,7 +547,7 @@ fn user_items(parts: Vec<Part<'_>>, out: &mut JsonWriter) -> serde_json::Result<
                     });
                     let mut text = joined(texts.collect());
                     if result.is_error {
-                        text = Cow::Owned(format!("Error: {text}"));
+                        text = Text::from(format!("Error: {text}"));
                     }
                     Out::from(text)
                 } else {
@@ -632,7 +633,7 @@ fn assistant_items(
                     "type" => "function_call",
                     "call_id" => call.id,
                     "name" => renamed.name(call.name, false),
-                    "arguments" => call.input.into_json(),
+                    "arguments" => call.input.into_arguments(),
                 })?;
             }
             _ => {}

@@ -14,7 +14,7 @@ use super::{
 use crate::translate::errors::ErrorKind;
 use crate::translate::hub::{ReadStream, WriteStream};
 use crate::translate::ir::{custom_input_json, restored, Event, StopReason};
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out};
+use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
 use crate::translate::{Tokens, ToolName};
 use std::borrow::Cow;
 
@@ -73,7 +73,7 @@ impl StreamReader {
             }
             "reasoning" if !saw_delta => {
                 if let Some(text) = reasoning_text(item) {
-                    emit(Event::Thinking(text));
+                    emit(Event::Thinking(text.into_decoded()));
                 }
             }
             "function_call" if !added => {
@@ -402,7 +402,7 @@ impl StreamWriter {
                     ("part", part),
                 ];
                 self.event("response.content_part.done", members, out);
-                written(message_item(id, "completed", vec![Cow::Owned(text)]))
+                written(message_item(id, "completed", vec![Text::from(text)]))
             }
             OpenItem::Reasoning {
                 id,
@@ -428,7 +428,7 @@ impl StreamWriter {
                 self.event("response.reasoning_summary_part.done", members, out);
                 let carried = (!signature.is_empty())
                     .then(|| carry::carry(&[carry::thinking_block(&text, &signature)]));
-                written(reasoning_item(id, Some(Cow::Owned(text)), carried))
+                written(reasoning_item(id, Some(Text::from(text)), carried))
             }
             OpenItem::Call {
                 call_id,
