@@ -48,7 +48,7 @@
 //! - `upstream` → config
 //! - `config` → Secret, translate, usage, words
 //! - `edge` → text, translate, upstream
-//! - `translate` → wire
+//! - `translate` → json_check, wire
 //! - `wire` → scan, text, words
 //! - `usage` → scan, text, wire; `instance` → files; the other leaves import nothing
 #![forbid(unsafe_code)]
@@ -64,6 +64,7 @@ pub mod files;
 pub mod gateway_error;
 pub mod history;
 pub mod instance;
+pub mod json_check;
 pub mod metrics;
 pub mod mock;
 pub mod onboard;

@@ -609,6 +609,58 @@ async fn a_request_translation_cannot_carry_goes_to_an_endpoint_of_the_clients_a
     );
 }
 
+/// A Messages request whose tool schema makes the body nest `depth` levels in all (at least 5):
+/// the body, `tools`, the tool, then the schema's objects.
+fn messages_request_nested(depth: usize) -> String {
+    let wrappers = (depth - 4) / 2;
+    // Each wrapper is two levels (the schema and its `properties`); an `enum` makes up an odd one.
+    let mut schema = if (depth - 4) % 2 == 0 {
+        json!({"type": "string"})
+    } else {
+        json!({"type": "string", "enum": ["a"]})
+    };
+    for _ in 0..wrappers {
+        schema = json!({"type": "object", "properties": {"x": schema}});
+    }
+    let mut request: Value = serde_json::from_str(&messages_request(false)).unwrap();
+    request["tools"][0]["input_schema"] = schema;
+    request.to_string()
+}
+
+#[actix_rt::test]
+async fn a_body_the_translation_cannot_read_gets_400_with_what_and_where_and_is_never_sent() {
+    let openai = openai_mock("deepseek");
+    let gw = Gateway::start(&config("", &[openai_endpoint("ds", &openai, 1)]));
+    // 127 levels pass...
+    let (status, _, body) = claude_code(&gw, messages_request_nested(127)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let hits = openai.hits();
+    // ...and a 128th is refused, as serde_json refuses it, though routing's scan of the top level
+    // took the body.
+    let deep = messages_request_nested(128);
+    let malformed = messages_request(false).replace("\"max_tokens\":500", "\"max_tokens\":0500");
+    let zero = malformed.find("0500").expect("the number") + 1;
+    for (body, expected) in [
+        (
+            deep,
+            "recursion limit exceeded at line 1 column".to_string(),
+        ),
+        (
+            malformed,
+            format!("invalid number at line 1 column {}", zero + 1),
+        ),
+    ] {
+        let (status, _, answer) = claude_code(&gw, body).await;
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&answer));
+        let error: Value = serde_json::from_slice(&answer).expect("json");
+        assert_eq!(error["type"], "error");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&expected), "{message}");
+    }
+    assert_eq!(openai.hits(), hits, "nothing unreadable went upstream");
+}
+
 #[actix_rt::test]
 async fn upstream_errors_reach_the_client_in_its_own_shape_with_the_same_status() {
     let limited = MockUpstream::start(Behaviour {

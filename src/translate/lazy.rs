@@ -8,6 +8,7 @@
 //! costs little more than its own bytes and the translated body, whatever its shape: a tree of
 //! `serde_json::Value`s costs from a few times to forty times the text it was read from.
 
+use crate::json_check::{self, JsonError};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::io::Write;
@@ -303,10 +304,10 @@ fn escapes_decode(inner: &str) -> bool {
     true
 }
 
-/// A whole document read once more after it was checked, to find where each of its objects and
-/// arrays ends: values read from it ([`Document::root`]) skip a nested object or array in one
-/// look-up, so each byte of a deeply nested request is read about twice in all instead of once per
-/// level of nesting.
+/// A whole document, checked in one pass that also found where each of its objects and arrays
+/// ends: values read from it ([`Document::root`]) skip a nested object or array in one look-up,
+/// so each byte of a deeply nested request is read about twice in all instead of once per level
+/// of nesting.
 #[derive(Debug)]
 pub struct Document<'a> {
     text: &'a str,
@@ -314,11 +315,18 @@ pub struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
-    /// A whole document; an error when it is not one JSON value.
-    pub fn parse(bytes: &'a [u8]) -> Result<Document<'a>, serde_json::Error> {
-        let text = Json::parse(bytes)?.text;
-        let ends = Ends::of(text);
-        Ok(Document { text, ends })
+    /// A whole document; an error when it is not one JSON value (or nests 128 levels deep), in
+    /// serde_json's words.
+    pub fn parse(bytes: &'a [u8]) -> Result<Document<'a>, JsonError> {
+        let checked = json_check::check(bytes)?;
+        let ends = Ends {
+            base: bytes.as_ptr() as usize,
+            spans: checked.spans,
+        };
+        Ok(Document {
+            text: checked.text,
+            ends,
+        })
     }
 
     /// The document's value.
@@ -330,17 +338,19 @@ impl<'a> Document<'a> {
     }
 }
 
-/// Where each object and array of one document ends: `(start, end)` offsets from the document's
-/// first byte, in the order they start.
+/// Where each object and array of one document ends: `(start, end)` offsets from the address
+/// `base`, in the order they start.
 #[derive(Debug, Default)]
 pub struct Ends {
-    /// The address of the document's first byte: a value's offset is its address less this.
+    /// The address the offsets count from: a value's offset is its address less this.
     base: usize,
     spans: Vec<(u32, u32)>,
 }
 
 impl Ends {
-    /// The objects and arrays of checked JSON text (none for a text of 4 GiB or more).
+    /// The objects and arrays of checked JSON text, found by reading it once more: the reference
+    /// the one pass of [`json_check::check`] is tested against.
+    #[cfg(test)]
     fn of(text: &str) -> Ends {
         let bytes = text.as_bytes();
         let mut ends = Ends {
@@ -1170,6 +1180,46 @@ mod tests {
             write_str(&mut buf, &text).unwrap();
             prop_assert_eq!(buf, serde_json::to_vec(&text).unwrap());
         }
+    }
+
+    /// A document's spans, as offsets from its value's first byte (where [`Ends::of`] counts).
+    fn spans_from_the_value(document: &Document<'_>) -> Vec<(usize, usize)> {
+        let shift = document.text.as_ptr() as usize - document.ends.base;
+        let from_value = |at: u32| at as usize - shift;
+        let spans = document.ends.spans.iter();
+        spans
+            .map(|&(s, e)| (from_value(s), from_value(e)))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn the_checks_spans_are_the_ones_a_second_reading_finds(
+            text in crate::json_check::tests::json_text()
+        ) {
+            let document = Document::parse(text.as_bytes()).unwrap();
+            let read_again = Ends::of(document.text);
+            let read_again: Vec<_> =
+                read_again.spans.iter().map(|&(s, e)| (s as usize, e as usize)).collect();
+            prop_assert_eq!(spans_from_the_value(&document), read_again);
+        }
+    }
+
+    #[test]
+    fn a_document_that_is_not_json_is_refused_in_serde_jsons_words() {
+        for text in [&b"{\"a\":"[..], b"{} x", b"[1,]", b"\"\xff\"", b"\"a\x01\""] {
+            let ours = Document::parse(text).unwrap_err().to_string();
+            let theirs = serde_json::from_slice::<&RawValue>(text)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(ours, theirs);
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let refused = Document::parse(deep.as_bytes()).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "recursion limit exceeded at line 1 column 128"
+        );
     }
 
     #[test]
