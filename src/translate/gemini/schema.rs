@@ -12,11 +12,46 @@ const DATA_KEYS: [&str; 4] = ["enum", "const", "default", "examples"];
 /// `nullable: true` as a `"null"` type beside the schema's own. `None` when nothing changes (or
 /// the text is no JSON object).
 pub(crate) fn json_schema(schema: Json<'_>) -> Option<String> {
-    if !schema.is_object() {
+    if !schema.is_object() || !may_need_rewrite(schema.text()) {
         return None;
     }
     let mut value: Value = serde_json::from_str(schema.text()).ok()?;
     rewrite(&mut value).then(|| value.to_string())
+}
+
+/// Whether a schema's text could hold what [`rewrite`] changes: a `nullable`, or a `type` word with
+/// an upper-case letter. Most schemas (JSON Schema already) hold neither, and this look at the text
+/// spares them a tree of values built and dropped; an escape anywhere, which could spell either in
+/// a way the look would miss, sends the schema to the full rewrite.
+fn may_need_rewrite(text: &str) -> bool {
+    use memchr::memmem;
+    let bytes = text.as_bytes();
+    if memmem::find(bytes, b"\\u").is_some() || memmem::find(bytes, b"\"nullable\"").is_some() {
+        return true;
+    }
+    let after_space = |at: usize| {
+        bytes
+            .get(at..)
+            .and_then(|rest| rest.iter().position(|b| !b.is_ascii_whitespace()))
+            .map(|skipped| at + skipped)
+    };
+    memmem::find_iter(bytes, b"\"type\"").any(|at| {
+        let Some(colon) = after_space(at + 6).filter(|&c| bytes[c] == b':') else {
+            return false;
+        };
+        let Some(value) = after_space(colon + 1) else {
+            return false;
+        };
+        // The word, or the list of words, up to its closing quote or bracket.
+        let close = match bytes[value] {
+            b'"' => b'"',
+            b'[' => b']',
+            _ => return false,
+        };
+        let words = bytes.get(value + 1..).unwrap_or_default();
+        let words = &words[..memchr::memchr(close, words).unwrap_or(words.len())];
+        words.iter().any(|b| b.is_ascii_uppercase() || *b == b'\\')
+    })
 }
 
 /// Rewrites one schema and the schemas inside it; whether anything changed.
@@ -102,6 +137,48 @@ mod tests {
                 "when": {"anyOf": [{"type": ["string", "null"]}, {"type": "number"}]},
                 "kind": {"type": "string", "default": {"type": "KEEP"}}}})
         );
+    }
+
+    proptest::proptest! {
+        /// The look at the text never passes over a schema the rewrite would change.
+        #[test]
+        fn a_schema_passed_over_is_one_the_rewrite_leaves_alone(schema in schema_like()) {
+            let text = schema.to_string();
+            let pretty = serde_json::to_string_pretty(&schema).unwrap();
+            let mut rewritten = schema.clone();
+            if rewrite(&mut rewritten) {
+                proptest::prop_assert!(may_need_rewrite(&text) && may_need_rewrite(&pretty));
+            }
+        }
+    }
+
+    /// Objects made of schema words, upper and lower case, `nullable`, data keys and odd texts.
+    fn schema_like() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let word = prop_oneof![
+            Just("type".to_string()),
+            Just("nullable".to_string()),
+            Just("enum".to_string()),
+            Just("properties".to_string()),
+            Just("items".to_string()),
+            Just("STRING".to_string()),
+            Just("string".to_string()),
+            Just("Object".to_string()),
+            "[a-zA-Z\"\\\\ ]{0,6}",
+        ];
+        let leaf = prop_oneof![
+            word.clone().prop_map(Value::String),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+            (0u8..9).prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 40, 5, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((word.clone(), inner), 0..5)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
     }
 
     #[test]
