@@ -192,7 +192,7 @@ pub(crate) fn response_id(id: Option<&str>) -> &str {
 /// character as `_`, borrowed when it has none.
 pub(crate) fn tool_id(id: Cow<'_, str>) -> Cow<'_, str> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if !id.is_empty() && id.chars().all(allowed) {
+    if !id.is_empty() && id.bytes().all(|b| allowed(char::from(b))) {
         return id;
     }
     let clean: String = id

@@ -24,9 +24,14 @@ pub(crate) fn json_schema(schema: Json<'_>) -> Option<String> {
 /// spares them a tree of values built and dropped; an escape anywhere, which could spell either in
 /// a way the look would miss, sends the schema to the full rewrite.
 fn may_need_rewrite(text: &str) -> bool {
-    use memchr::memmem;
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // Built once: a finder costs more to build than most schemas take to search.
+    static ESCAPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\u"));
+    static NULLABLE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"nullable\""));
+    static TYPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"type\""));
     let bytes = text.as_bytes();
-    if memmem::find(bytes, b"\\u").is_some() || memmem::find(bytes, b"\"nullable\"").is_some() {
+    if ESCAPE.find(bytes).is_some() || NULLABLE.find(bytes).is_some() {
         return true;
     }
     let after_space = |at: usize| {
@@ -35,7 +40,7 @@ fn may_need_rewrite(text: &str) -> bool {
             .and_then(|rest| rest.iter().position(|b| !b.is_ascii_whitespace()))
             .map(|skipped| at + skipped)
     };
-    memmem::find_iter(bytes, b"\"type\"").any(|at| {
+    TYPE.find_iter(bytes).any(|at| {
         let Some(colon) = after_space(at + 6).filter(|&c| bytes[c] == b':') else {
             return false;
         };
