@@ -32,7 +32,7 @@ struct Families {
     session_moves: prometheus::IntCounter,
     fallbacks: IntCounterVec,
     /// Each endpoint's series, looked up by label once instead of on every request.
-    kept: Mutex<HashMap<String, EndpointSeries>>,
+    kept: Mutex<HashMap<String, EndpointSeries, foldhash::fast::RandomState>>,
 }
 
 /// Endpoints whose series are kept at hand; past this many, each request looks its series up by

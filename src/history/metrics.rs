@@ -9,6 +9,9 @@ use super::store::StoreHealth;
 use crate::usage::{Kind, Tokens, UsageRecord};
 use prometheus::{Counter, CounterVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use std::collections::HashMap;
+
+/// Looked up on every answer: foldhash rather than std's slower default SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::{Arc, Mutex};
 
 /// The `kind` label's words and the count each reads: `cache_write` is both lifetimes
@@ -39,7 +42,7 @@ struct Counters {
 #[derive(Default)]
 struct Kept {
     names: ModelNames,
-    counters: HashMap<Arc<str>, HashMap<Arc<str>, Counters>>,
+    counters: FastMap<Arc<str>, FastMap<Arc<str>, Counters>>,
 }
 
 /// The usage metric families. Cheap to clone (the families are shared).

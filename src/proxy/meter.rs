@@ -46,7 +46,7 @@ impl UsageTap {
             .unwrap_or_else(|| model.clone());
         let rates = answered
             .prices
-            .rates_for(answered.endpoint.price.as_ref(), &upstream_model);
+            .rates_for_kept(answered.endpoint.price.as_ref(), &upstream_model);
         UsageTap {
             meter: AnswerMeter::new(
                 answered.content_type,

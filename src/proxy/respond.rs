@@ -30,6 +30,11 @@ pub(super) trait UpstreamBody:
 {
 }
 
+/// The gateway's own answer headers' names, checked once rather than on every answer.
+static ENDPOINT_NAME: HeaderName = HeaderName::from_static(ENDPOINT_HEADER);
+static ATTEMPTS_NAME: HeaderName = HeaderName::from_static(ATTEMPTS_HEADER);
+static MODEL_NAME: HeaderName = HeaderName::from_static(MODEL_HEADER);
+
 impl<S> UpstreamBody for S where
     S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static
 {
@@ -116,21 +121,15 @@ impl Relay<'_> {
         for (name, value) in headers::downstream_headers(upstream_headers) {
             builder.append_header((name.clone(), value.clone()));
         }
-        builder.insert_header((
-            HeaderName::from_static(ENDPOINT_HEADER),
-            endpoint.wire.id.clone(),
-        ));
-        builder.insert_header((
-            HeaderName::from_static(ATTEMPTS_HEADER),
-            super::attempts_value(attempts),
-        ));
+        builder.insert_header((ENDPOINT_NAME.clone(), endpoint.wire.id.clone()));
+        builder.insert_header((ATTEMPTS_NAME.clone(), super::attempts_value(attempts)));
         let fallback = answer
             .model
             .as_ref()
             .filter(|served| self.end.ctx().model() != Some(*served));
         if let Some(served) = fallback {
             if let Ok(value) = actix_web::http::header::HeaderValue::from_str(served) {
-                builder.insert_header((HeaderName::from_static(MODEL_HEADER), value));
+                builder.insert_header((MODEL_NAME.clone(), value));
             }
             self.end.served_by(served.clone());
         }

@@ -328,7 +328,9 @@ impl KeyStart {
         let Some(key) = self.bytes.get(..self.len) else {
             return false;
         };
-        if !key.contains(&b'\\') {
+        // An escape spells a character with more bytes than its own: a key no longer than
+        // `name` is it only byte for byte, and most keys are told apart by length alone.
+        if key.len() <= name.len() || !key.contains(&b'\\') {
             return key == name.as_bytes();
         }
         let mut quoted = Vec::with_capacity(key.len() + 2);

@@ -5,7 +5,9 @@
 
 use super::extract::Tokens;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// `endpoints[].price` and a price file's row: USD per million tokens of each kind. A rate left
 /// out takes its default ([`Price::rates`]).
@@ -196,6 +198,50 @@ pub struct PriceRow {
 pub struct PriceTable {
     file: Option<String>,
     rows: Vec<PriceRow>,
+    found: FoundRates,
+}
+
+/// The rates already found by model name (for endpoints without their own price): every
+/// answer is priced, and a model's name is matched against the rows once, not per answer.
+#[derive(Default)]
+struct FoundRates(Mutex<HashMap<Arc<str>, Option<Rates>, foldhash::fast::RandomState>>);
+
+/// Model names whose rates are kept; past this many (clients name any model), the others are
+/// matched on each answer, which finds the same rates.
+const FOUND_RATES_KEPT: usize = 1024;
+
+impl FoundRates {
+    fn get_or_find(&self, model: &Arc<str>, find: impl FnOnce() -> Option<Rates>) -> Option<Rates> {
+        let mut found = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(rates) = found.get(model) {
+            return *rates;
+        }
+        let rates = find();
+        if found.len() < FOUND_RATES_KEPT {
+            found.insert(model.clone(), rates);
+        }
+        rates
+    }
+}
+
+/// A copy starts empty: what was found belongs to the rows it was found in.
+impl Clone for FoundRates {
+    fn clone(&self) -> Self {
+        FoundRates::default()
+    }
+}
+
+/// What was found is no part of a table's value.
+impl PartialEq for FoundRates {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for FoundRates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FoundRates")
+    }
 }
 
 impl PriceTable {
@@ -204,6 +250,7 @@ impl PriceTable {
         PriceTable {
             file: Some(file),
             rows,
+            found: FoundRates::default(),
         }
     }
 
@@ -249,6 +296,21 @@ impl PriceTable {
     pub fn rates_for(&self, endpoint_price: Option<&Price>, model: &str) -> Option<Rates> {
         self.lookup(endpoint_price, model)
             .map(|(price, _)| price.rates(model))
+    }
+
+    /// [`rates_for`](Self::rates_for), found once per model name for the endpoints without
+    /// their own price.
+    pub fn rates_for_kept(
+        &self,
+        endpoint_price: Option<&Price>,
+        model: &Arc<str>,
+    ) -> Option<Rates> {
+        match endpoint_price {
+            Some(price) => Some(price.rates(model)),
+            None => self
+                .found
+                .get_or_find(model, || self.rates_for(None, model)),
+        }
     }
 
     /// Reads a price file's text: a YAML (or JSON) list of rows `{model, input, output,
@@ -735,6 +797,61 @@ mod tests {
             .problem()
             .is_some_and(|p| p.starts_with("price.cache_write_1h:")));
         assert!(Price::new(1.0, 1.0, 0.0, 0.0).problem().is_none());
+    }
+
+    #[test]
+    fn rates_found_once_per_model_are_the_rates_found_each_time() {
+        let own = Price::new(1.0, 1.0, 1.0, 1.0);
+        let table = PriceTable::new(
+            "prices.yaml".into(),
+            vec![PriceRow {
+                model: "claude-opus".into(),
+                price: Price::new(2.0, 3.0, 0.5, 4.0),
+            }],
+        );
+        let models = [
+            "claude-opus-4-1",
+            "anthropic/claude-opus-4.1",
+            "claude-sonnet-4-5",
+            "gpt-4o-mini-2024-07-18",
+            "gemini-2.5-flash",
+            "my-llama",
+        ];
+        for _ in 0..2 {
+            for model in models {
+                let name: Arc<str> = Arc::from(model);
+                for price in [None, Some(&own)] {
+                    assert_eq!(
+                        table.rates_for_kept(price, &name),
+                        table.rates_for(price, model),
+                        "{model} with {price:?}"
+                    );
+                }
+            }
+        }
+        let kept = table.found.0.lock().map(|f| f.len()).unwrap_or_default();
+        assert_eq!(
+            kept,
+            models.len(),
+            "one entry per model, none per endpoint price"
+        );
+        assert!(table.clone().found.0.lock().is_ok_and(|f| f.is_empty()));
+    }
+
+    #[test]
+    fn models_past_the_kept_ones_are_priced_all_the_same() {
+        let table = PriceTable::default();
+        for i in 0..FOUND_RATES_KEPT {
+            table.rates_for_kept(None, &Arc::from(format!("unknown-{i}")));
+        }
+        let late: Arc<str> = Arc::from("claude-sonnet-4-5");
+        assert_eq!(
+            table.rates_for_kept(None, &late),
+            table.rates_for(None, &late)
+        );
+        assert!(table.rates_for_kept(None, &late).is_some());
+        let kept = table.found.0.lock().map(|f| f.len()).unwrap_or_default();
+        assert_eq!(kept, FOUND_RATES_KEPT, "the bound holds");
     }
 
     #[test]

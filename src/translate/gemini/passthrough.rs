@@ -4,14 +4,26 @@
 
 use super::{SIGNATURE_PREFIX, SKIP_SIGNATURE};
 use crate::translate::responses::carry;
+use memchr::memmem::Finder;
 use serde_json::Value;
+use std::sync::LazyLock;
 use std::time::Duration;
+
+/// Finds a carried Anthropic signature; built once, as every passthrough request to a Gemini
+/// endpoint is searched with it.
+static CARRIED_ANTHROPIC: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new(carry::PREFIX.as_bytes()));
+
+/// Finds a Gemini signature; built once, as every passthrough request to an Anthropic endpoint
+/// is searched with it.
+static GEMINI_SIGNATURE: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new(SIGNATURE_PREFIX.as_bytes()));
 
 /// A Gemini client's request for a Gemini upstream, with every `thoughtSignature` that carries
 /// another API's thinking (see `carry`) replaced by the placeholder Gemini documents for calls
 /// made elsewhere; `None` when it holds none, which is told without parsing it.
 pub fn gemini_without_carried_thinking(body: &[u8]) -> Option<Vec<u8>> {
-    memchr::memmem::find(body, carry::PREFIX.as_bytes())?;
+    CARRIED_ANTHROPIC.find(body)?;
     let mut request: Value = serde_json::from_slice(body).ok()?;
     let mut changed = false;
     for content in request.get_mut("contents")?.as_array_mut()? {
@@ -34,7 +46,7 @@ pub fn gemini_without_carried_thinking(body: &[u8]) -> Option<Vec<u8>> {
 /// signature (Claude Code gives them back after a Gemini endpoint answered); `None` when it holds
 /// none, which is told without parsing it.
 pub fn messages_without_gemini_thinking(body: &[u8]) -> Option<Vec<u8>> {
-    memchr::memmem::find(body, SIGNATURE_PREFIX.as_bytes())?;
+    GEMINI_SIGNATURE.find(body)?;
     let mut request: Value = serde_json::from_slice(body).ok()?;
     let mut changed = false;
     for message in request.get_mut("messages")?.as_array_mut()? {
