@@ -919,14 +919,7 @@ async fn first_content(client: &awc::Client, url: &str, body: Bytes) -> Option<f
         while let Some(end) = buffer[read..].windows(2).position(|w| w == b"\n\n") {
             let event = &buffer[read..read + end];
             read += end + 2;
-            let opening = [
-                &b"event: message_start"[..],
-                b"event: content_block_start",
-                b"event: ping",
-            ]
-            .iter()
-            .any(|name| event.starts_with(name));
-            if !opening {
+            if !opens_stream(event) {
                 first = Some(sent.elapsed().as_secs_f64() * 1000.0);
                 break;
             }
@@ -1849,6 +1842,18 @@ struct SseFigures {
     late_p99_ms: f64,
 }
 
+/// Whether a Messages event is one that opens a stream (`message_start`, `content_block_start`,
+/// `ping`), before its content.
+fn opens_stream(event: &[u8]) -> bool {
+    [
+        &b"event: message_start"[..],
+        b"event: content_block_start",
+        b"event: ping",
+    ]
+    .iter()
+    .any(|name| event.starts_with(name))
+}
+
 /// Streams one after another; lateness = arrival at the client − when the event was due (same
 /// clock). An event is due when the mock sent it; an opening event (sent before the stream's first
 /// content: `message_start`, `content_block_start`, Chat's role chunk) is due when that content was
@@ -1888,14 +1893,7 @@ async fn sse_lateness(
             buffer.extend_from_slice(&chunk);
             while let Some(end) = buffer[read..].windows(2).position(|w| w == b"\n\n") {
                 let event = &buffer[read..read + end];
-                let opening = [
-                    &b"event: message_start"[..],
-                    b"event: content_block_start",
-                    b"event: ping",
-                ]
-                .iter()
-                .any(|name| event.starts_with(name));
-                arrivals.push((now, opening));
+                arrivals.push((now, opens_stream(event)));
                 read += end + 2;
             }
         }

@@ -313,7 +313,7 @@ fn number(b: &[u8], mut i: usize) -> Step<usize> {
 }
 
 /// The bytes [`specials`] looks at together.
-const BLOCK: usize = 16;
+pub(crate) const BLOCK: usize = 16;
 
 /// The bytes a long string is passed in at a time: four blocks, one mask.
 const WIDE: usize = 4 * BLOCK;
@@ -422,9 +422,22 @@ fn last_block(b: &[u8], at: usize) -> [u8; BLOCK] {
     block
 }
 
-/// A byte ends a run of plain string text.
-fn is_special(c: u8) -> bool {
+/// A byte ends a run of plain string text: one a JSON string holds only escaped.
+pub(crate) fn is_special(c: u8) -> bool {
     c < 0x20 || c == b'"' || c == b'\\'
+}
+
+/// Bit `i` is set when byte `i` of `block` is [special](is_special): sixteen bytes at once where
+/// the slice is a block long, else a byte at a time.
+#[inline(always)]
+pub(crate) fn specials_in(block: &[u8]) -> u32 {
+    match <&[u8; BLOCK]>::try_from(block) {
+        Ok(block) => specials(block),
+        Err(_) => block
+            .iter()
+            .enumerate()
+            .fold(0, |mask, (i, &b)| mask | (u32::from(is_special(b)) << i)),
+    }
 }
 
 /// Sixteen bytes in three compares (SSE2 is part of every x86-64 processor).

@@ -839,19 +839,12 @@ fn write_str(buf: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
         escape(buf, bytes[at]);
         copied = at + 1;
     };
-    let blocks = bytes.chunks_exact(ESCAPE_BLOCK);
-    let tail = blocks.remainder();
-    for (n, block) in blocks.enumerate() {
-        let mut mask = escape_mask(block);
+    // The JSON check's masks: the bytes that end a run of plain text are the ones to escape.
+    for (n, block) in bytes.chunks(json_check::BLOCK).enumerate() {
+        let mut mask = json_check::specials_in(block);
         while mask != 0 {
-            write_escape(buf, n * ESCAPE_BLOCK + mask.trailing_zeros() as usize);
+            write_escape(buf, n * json_check::BLOCK + mask.trailing_zeros() as usize);
             mask &= mask - 1;
-        }
-    }
-    let tail_start = bytes.len() - tail.len();
-    for (i, &b) in tail.iter().enumerate() {
-        if needs_escape(b) {
-            write_escape(buf, tail_start + i);
         }
     }
     buf.extend_from_slice(&bytes[copied..]);
@@ -862,7 +855,7 @@ fn write_str(buf: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
 /// Appends a member's key: a field name of one of the APIs, written in the code (so `'static`),
 /// which needs no escape and is written without looking for one.
 fn write_key(buf: &mut Vec<u8>, key: &'static str) {
-    debug_assert!(!key.bytes().any(needs_escape), "{key}");
+    debug_assert!(!key.bytes().any(json_check::is_special), "{key}");
     buf.reserve(key.len() + 2);
     buf.push(b'"');
     buf.extend_from_slice(key.as_bytes());
@@ -918,43 +911,6 @@ fn write_json_string(buf: &mut Vec<u8>, text: &str) {
         }
     }
     buf.push(b'"');
-}
-
-/// The bytes [`escape_mask`] looks at together.
-const ESCAPE_BLOCK: usize = 16;
-
-/// A byte a JSON string holds only escaped.
-fn needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
-
-/// Bit `i` is set when byte `i` of the block needs an escape (SSE2 is part of every x86-64
-/// processor).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn escape_mask(block: &[u8]) -> u32 {
-    use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i,
-        set_splat_i8_m128i,
-    };
-    let mut bytes = [0u8; ESCAPE_BLOCK];
-    bytes.copy_from_slice(block);
-    let v = load_unaligned_m128i(&bytes);
-    let splat = |c: u8| set_splat_i8_m128i(c as i8);
-    // A control byte is one no greater than 0x1f: the smaller of it and 0x1f is itself.
-    let control = cmp_eq_mask_i8_m128i(min_u8_m128i(v, splat(0x1f)), v);
-    let quote = cmp_eq_mask_i8_m128i(v, splat(b'"'));
-    let backslash = cmp_eq_mask_i8_m128i(v, splat(b'\\'));
-    move_mask_i8_m128i(bitor_m128i(control, bitor_m128i(quote, backslash))) as u32 & 0xffff
-}
-
-/// A byte at a time where SSE2 is not there.
-#[cfg(not(target_arch = "x86_64"))]
-fn escape_mask(block: &[u8]) -> u32 {
-    block
-        .iter()
-        .enumerate()
-        .fold(0, |mask, (i, &b)| mask | (u32::from(needs_escape(b)) << i))
 }
 
 /// The escape of one byte that a JSON string cannot hold as it is.
