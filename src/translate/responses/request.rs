@@ -44,6 +44,7 @@ pub(crate) fn read_request<'a>(
                 items,
                 at: 0,
                 upstream,
+                pending: None,
             }),
             None if input.is_null() => Box::new(std::iter::empty()),
             None => {
@@ -185,6 +186,8 @@ struct Items<'a> {
     items: Vec<Json<'a>>,
     at: usize,
     upstream: Api,
+    /// The item at `at`, read already: the one that ended the last turn by starting the next.
+    pending: Option<Object<'a>>,
 }
 
 impl<'a> Items<'a> {
@@ -210,7 +213,10 @@ impl<'a> Iterator for Items<'a> {
         let mut turn: Option<(Side, Vec<Part<'a>>)> = None;
         while let Some(item) = self.items.get(self.at).copied() {
             let field = Field::top("input", self.at);
-            let item = item.object().unwrap_or_default();
+            let item = match self.pending.take() {
+                Some(read) => read,
+                None => item.object().unwrap_or_default(),
+            };
             let side = Items::side(&item);
             if side == Side::Skip {
                 let kind = item.str("type").unwrap_or_default();
@@ -228,7 +234,10 @@ impl<'a> Iterator for Items<'a> {
                 continue;
             }
             match &turn {
-                Some((current, _)) if *current != side || side == Side::System => break,
+                Some((current, _)) if *current != side || side == Side::System => {
+                    self.pending = Some(item);
+                    break;
+                }
                 _ => {}
             }
             self.at += 1;
