@@ -90,7 +90,11 @@ pub async fn forward(
     let client = client.get(&config.timeouts);
     let ctx = RequestContext::of(&req);
     let request_id = ctx.id.header_value();
-    let end = Finish::new(ctx, state.metrics.clone(), config.proxy.access_log);
+    let end = Box::new(Finish::new(
+        ctx,
+        state.metrics.clone(),
+        config.proxy.access_log,
+    ));
     let mut response = Relay {
         req: &req,
         state: &state,
@@ -113,8 +117,9 @@ struct Relay<'a> {
     config: &'a Config,
     /// The worker's client for this request's config.
     client: &'a awc::Client,
-    /// The request's facts and its end, settled once.
-    end: Finish,
+    /// The request's facts and its end, settled once: boxed, as it moves with the relay through
+    /// every step and into the answer's body, and is a kilobyte and more.
+    end: Box<Finish>,
 }
 
 impl Relay<'_> {

@@ -71,7 +71,7 @@ pub struct RelayBody<S> {
     idle_timer: Pin<Box<Sleep>>,
     last_chunk: Instant,
     /// The request's end, settled when the body ends (or, dropped, as the client's leaving).
-    end: Option<Finish>,
+    end: Option<Box<Finish>>,
     /// The last bytes relayed (SSE only: a plain body is judged by its length).
     tail: Vec<u8>,
     /// An event that ends the stream was seen ([`StreamEnd::Named`]).
@@ -94,7 +94,7 @@ pub struct RelayBody<S> {
 }
 
 impl<S> RelayBody<S> {
-    pub fn new(upstream: S, kind: StreamKind, idle: Duration, end: Finish) -> Self {
+    pub fn new(upstream: S, kind: StreamKind, idle: Duration, end: Box<Finish>) -> Self {
         let now = Instant::now();
         RelayBody {
             upstream,
