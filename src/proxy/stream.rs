@@ -68,7 +68,9 @@ pub struct RelayBody<S> {
     upstream: S,
     kind: StreamKind,
     idle: Duration,
-    idle_timer: Pin<Box<Sleep>>,
+    /// Made the first time the upstream keeps the relay waiting: a body that is whole when its
+    /// head comes (most small answers) never needs one.
+    idle_timer: Option<Pin<Box<Sleep>>>,
     last_chunk: Instant,
     /// The request's end, settled when the body ends (or, dropped, as the client's leaving).
     end: Option<Box<Finish>>,
@@ -100,7 +102,7 @@ impl<S> RelayBody<S> {
             upstream,
             kind,
             idle,
-            idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
+            idle_timer: None,
             last_chunk: now,
             end: Some(end),
             saw_end_event: false,
@@ -367,8 +369,12 @@ where
                 Poll::Ready(None) => return Poll::Ready(this.end_stages(Bytes::new())),
                 Poll::Pending => {
                     // The timer is moved lazily: only when it fires do we look at when data last came.
+                    let deadline = this.last_chunk + this.idle;
+                    let timer = this
+                        .idle_timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                     loop {
-                        if this.idle_timer.as_mut().poll(cx).is_pending() {
+                        if timer.as_mut().poll(cx).is_pending() {
                             return Poll::Pending;
                         }
                         let deadline = this.last_chunk + this.idle;
@@ -376,7 +382,7 @@ where
                             let error = TransportError::IdleTimeout(this.idle);
                             return Poll::Ready(this.finish_failed(error));
                         }
-                        this.idle_timer.as_mut().reset(deadline);
+                        timer.as_mut().reset(deadline);
                     }
                 }
             }
