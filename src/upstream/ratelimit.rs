@@ -19,7 +19,7 @@ struct BudgetHeaders {
 
 /// Anthropic's budgets (`anthropic-ratelimit-{kind}-{limit,remaining,reset}`, the reset in RFC
 /// 3339), in [`Kind`] order.
-const ANTHROPIC_BUDGETS: [BudgetHeaders; 4] = [
+static ANTHROPIC_BUDGETS: [BudgetHeaders; 4] = [
     BudgetHeaders {
         limit: HeaderName::from_static("anthropic-ratelimit-requests-limit"),
         remaining: HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
@@ -43,7 +43,7 @@ const ANTHROPIC_BUDGETS: [BudgetHeaders; 4] = [
 ];
 /// OpenAI's budgets (`x-ratelimit-{limit,remaining,reset}-{kind}`, the reset a Go duration such
 /// as `6m0s`): requests and tokens.
-const OPENAI_BUDGETS: [BudgetHeaders; 2] = [
+static OPENAI_BUDGETS: [BudgetHeaders; 2] = [
     BudgetHeaders {
         limit: HeaderName::from_static("x-ratelimit-limit-requests"),
         remaining: HeaderName::from_static("x-ratelimit-remaining-requests"),
@@ -101,9 +101,17 @@ impl RateLimits {
 
 /// The rate limits an answer's headers announce, Anthropic's or OpenAI's; `None` when it names
 /// none. A budget is read when its `-remaining` header is there; a value that is no number (or a
-/// negative one) is left unknown. Header names are made once: an answer without rate-limit
-/// headers costs six failed look-ups.
+/// negative one) is left unknown. Header names are made once, and an answer without rate-limit
+/// headers costs one pass over its header names.
 pub fn rate_limits(headers: &HeaderMap, now: SystemTime) -> Option<RateLimits> {
+    // Most answers name no budget: one pass over their few names spares the look-ups.
+    let names_a_budget = headers.keys().any(|name| {
+        let name = name.as_str().as_bytes();
+        name.starts_with(b"anthropic-ratelimit-") || name.starts_with(b"x-ratelimit-")
+    });
+    if !names_a_budget {
+        return None;
+    }
     let text = |name: &HeaderName| {
         headers
             .get(name)
