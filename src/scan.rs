@@ -297,19 +297,21 @@ impl Scanner<'_> {
                 continue;
             }
             let inside = prefix_xor(quotes) ^ carry;
-            let mut brackets = (m.opens | m.closes) & !inside;
+            let mut brackets = m.brackets & !inside;
             while brackets != 0 {
                 let bit = brackets.trailing_zeros() as usize;
                 let c = block[bit];
-                let open = ((m.opens >> bit) & 1) as usize;
+                // `[` and `{` have bit 1 set, `]` and `}` clear, and each closer is its opener + 2.
+                let open = usize::from((c >> 1) & 1);
                 // No branch on the kind: an opener pushes its closer, a closer pops and must be
                 // the one pushed (the slot above the top is written either way).
                 stack[depth] = c + 2;
                 depth = (depth + 2 * open).wrapping_sub(1);
-                if depth > MAX_DEPTH {
+                // One branch for both refusals, rare; which one is told apart only then.
+                let Some(&expected) = stack.get(depth).filter(|_| depth <= MAX_DEPTH) else {
                     return Err(self.error_at("nested too deep", at + bit));
-                }
-                if open == 0 && stack[depth] != c {
+                };
+                if open == 0 && expected != c {
                     return Err(self.error_at("mismatched bracket", at + bit));
                 }
                 if depth == 0 {
@@ -333,14 +335,13 @@ fn escaped(b: &[u8], at: usize) -> bool {
     b[..at].iter().rev().take_while(|c| **c == b'\\').count() % 2 == 1
 }
 
-/// Bit `i` of each mask is set when byte `i` of a block is a quote, a backslash, `{` or `[`,
-/// `}` or `]`.
+/// Bit `i` of each mask is set when byte `i` of a block is a quote, a backslash, a bracket (any
+/// of `{`, `[`, `}`, `]`: the walk tells them apart by the byte).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Masks {
     quotes: u64,
     backslashes: u64,
-    opens: u64,
-    closes: u64,
+    brackets: u64,
 }
 
 impl Masks {
@@ -370,8 +371,10 @@ impl Masks {
             let bits = |eq: m128i| u64::from(move_mask_i8_m128i(eq) as u16) << (16 * k);
             m.quotes |= bits(cmp_eq_mask_i8_m128i(v, quote));
             m.backslashes |= bits(cmp_eq_mask_i8_m128i(v, backslash));
-            m.opens |= bits(cmp_eq_mask_i8_m128i(folded, open));
-            m.closes |= bits(cmp_eq_mask_i8_m128i(folded, close));
+            m.brackets |= bits(bitor_m128i(
+                cmp_eq_mask_i8_m128i(folded, open),
+                cmp_eq_mask_i8_m128i(folded, close),
+            ));
         }
         m
     }
@@ -390,8 +393,7 @@ impl Masks {
             let bit = |yes: bool| u64::from(yes) << i;
             m.quotes |= bit(c == b'"');
             m.backslashes |= bit(c == b'\\');
-            m.opens |= bit(matches!(c, b'{' | b'['));
-            m.closes |= bit(matches!(c, b'}' | b']'));
+            m.brackets |= bit(matches!(c, b'{' | b'[' | b'}' | b']'));
         }
         m
     }
@@ -445,6 +447,9 @@ fn decode_key(quoted: &[u8]) -> Option<Cow<'_, str>> {
         .ok()
         .map(Cow::Owned)
 }
+
+#[cfg(test)]
+mod old;
 
 #[cfg(test)]
 mod tests {
@@ -582,6 +587,89 @@ mod tests {
             let block: [u8; BLOCK] = bytes.try_into().unwrap();
             prop_assert_eq!(Masks::of(&block), Masks::of_bytes(&block));
         }
+    }
+
+    /// JSON text of `value`, compact or pretty, with `deep` levels of arrays and objects around
+    /// it (deep nesting crosses the limit).
+    fn text_of(value: &serde_json::Value, pretty: bool, deep: usize) -> Vec<u8> {
+        let inner = if pretty {
+            serde_json::to_vec_pretty(value).unwrap()
+        } else {
+            serde_json::to_vec(value).unwrap()
+        };
+        let mut text = br#"{"model":"m","x":"#.to_vec();
+        for level in 0..deep {
+            text.extend_from_slice(if level % 2 == 0 { b"[" } else { br#"{"k":"# });
+        }
+        text.extend_from_slice(&inner);
+        for level in (0..deep).rev() {
+            text.push(if level % 2 == 0 { b']' } else { b'}' });
+        }
+        text.extend_from_slice(br#","stream":true}"#);
+        text
+    }
+
+    /// The current scanner and the reference give the same members or the same refusal, both
+    /// ways.
+    fn same_as_the_reference(text: &[u8]) -> Result<(), TestCaseError> {
+        for blocks in WAYS {
+            prop_assert_eq!(members(text, blocks), old::members(text, blocks));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Random JSON, at any depth up to past the limit: the same member spans as the scanner
+        /// this one replaced.
+        #[test]
+        fn member_spans_are_the_reference_scanners(
+            value in json_value(),
+            strings in prop::collection::vec(tricky_string(), 0..4),
+            pretty in any::<bool>(),
+            deep in prop_oneof![0usize..4, 120usize..130],
+        ) {
+            let value = serde_json::json!({"v": value, "s": strings});
+            same_as_the_reference(&text_of(&value, pretty, deep))?;
+        }
+
+        /// Cut anywhere, with bytes changed to quotes, backslashes, brackets or anything at all:
+        /// the same members or the same refusal (what and where) as the reference.
+        #[test]
+        fn damaged_text_is_read_or_refused_as_the_reference_does(
+            value in json_value(),
+            strings in prop::collection::vec(tricky_string(), 0..4),
+            deep in prop_oneof![0usize..4, 124usize..130],
+            edits in prop::collection::vec((any::<prop::sample::Index>(), prop_oneof![prop::sample::select(&b"\"\\{}[]:, a"[..]), any::<u8>()]), 0..5),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+        ) {
+            let value = serde_json::json!({"v": value, "s": strings});
+            let mut text = text_of(&value, false, deep);
+            for (at, byte) in edits {
+                let at = at.index(text.len());
+                text[at] = byte;
+            }
+            if let Some(cut) = cut {
+                text.truncate(cut.index(text.len() + 1));
+            }
+            same_as_the_reference(&text)?;
+        }
+    }
+
+    /// Claude Code's kind of body, 128 KiB of it: the same members as the reference.
+    #[test]
+    fn a_large_request_is_read_as_the_reference_reads_it() {
+        let text = "line with \"quotes\", {braces} and [brackets]\\n".repeat(40);
+        let messages: Vec<serde_json::Value> = (0..200)
+            .map(|n| serde_json::json!({"role": "user", "content": [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}, {"type": "tool_result", "tool_use_id": format!("t{n}"), "content": [{"type": "text", "text": "ok"}]}]}))
+            .collect();
+        let body = serde_json::to_vec(
+            &serde_json::json!({"model": "claude", "messages": messages, "stream": true}),
+        )
+        .unwrap();
+        assert!(body.len() > 128 << 10);
+        let found = members(&body, true).unwrap();
+        assert_eq!(found.len(), 3);
+        same_as_the_reference(&body).unwrap();
     }
 
     #[test]
