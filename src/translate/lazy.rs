@@ -77,8 +77,13 @@ impl<'a> Json<'a> {
     /// surrogate without its pair), as [`Json::as_str`] refuses it.
     pub fn as_text(self) -> Option<Text<'a>> {
         let inner = self.text.strip_prefix('"')?.strip_suffix('"')?;
-        // Only a `\u` escape can fail to decode; checking one costs no copy.
-        if UNICODE_ESCAPE.find(inner.as_bytes()).is_some() && !escapes_decode(inner) {
+        // Only a `\u` escape of a surrogate can fail to decode; checking one costs no copy, and a
+        // document that has none anywhere spares each of its strings the look.
+        let may_escape_surrogates = !self.ends.is_some_and(|ends| ends.surrogate_free);
+        if may_escape_surrogates
+            && UNICODE_ESCAPE.find(inner.as_bytes()).is_some()
+            && !escapes_decode(inner)
+        {
             return None;
         }
         Some(Text(Carried::Json(Cow::Borrowed(self.text))))
@@ -322,6 +327,7 @@ impl<'a> Document<'a> {
         let ends = Ends {
             base: bytes.as_ptr() as usize,
             spans: checked.spans,
+            surrogate_free: !checked.surrogate_escapes,
         };
         Ok(Document {
             text: checked.text,
@@ -345,6 +351,9 @@ pub struct Ends {
     /// The address the offsets count from: a value's offset is its address less this.
     base: usize,
     spans: Vec<(u32, u32)>,
+    /// No string of the document escapes a UTF-16 surrogate, so each of its escapes decodes
+    /// (false, the safe answer, when that is not known).
+    surrogate_free: bool,
 }
 
 impl Ends {
@@ -355,7 +364,7 @@ impl Ends {
         let bytes = text.as_bytes();
         let mut ends = Ends {
             base: bytes.as_ptr() as usize,
-            spans: Vec::new(),
+            ..Ends::default()
         };
         if u32::try_from(bytes.len()).is_err() {
             return ends;
@@ -1231,11 +1240,19 @@ mod tests {
                 json.as_text().is_none() && json.as_str().is_none(),
                 "{lone}"
             );
+            // Read from a whole document, the string beside others that need no look.
+            let text = format!(r#"{{"plain": "x", "lone": {lone}}}"#);
+            let document = Document::parse(text.as_bytes()).unwrap();
+            let object = document.root().object().unwrap();
+            assert!(object.text("lone").is_none(), "{lone}");
+            assert!(object.text("plain").is_some_and(|t| t == "x"));
         }
         for fine in [r#""\\ud800""#, r#""\u0041\ud83d\ude00\\u""#, r#""\\""#] {
-            let json = Json::parse(fine.as_bytes()).unwrap();
             let expected: String = serde_json::from_str(fine).unwrap();
+            let json = Json::parse(fine.as_bytes()).unwrap();
             assert_eq!(json.as_text().unwrap().decoded(), expected, "{fine}");
+            let document = Document::parse(fine.as_bytes()).unwrap();
+            assert_eq!(document.root().as_text().unwrap().decoded(), expected);
         }
     }
 
