@@ -58,7 +58,7 @@ pub(crate) fn read_request<'a>(
     client: Api,
     request: &Object<'a>,
     upstream: Api,
-    gemini: &'a gemini::Prepared,
+    gemini: &'a gemini::Prepared<'a>,
 ) -> Result<Request<'a>, Refusal> {
     match client {
         Api::Anthropic => anthropic::read_request(request, upstream),

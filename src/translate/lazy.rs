@@ -21,7 +21,14 @@ pub struct Json<'a> {
     /// Where the document's objects and arrays end, when it was read as a [`Document`]: a value
     /// inside then skips a nested object in one look-up instead of reading through it.
     ends: Option<&'a Ends>,
+    /// Which of `ends`' spans is this object's or array's ([`NO_SPAN`] when not known): the
+    /// objects and arrays nested in it are the spans after it, so a look-up starts there.
+    span: u32,
 }
+
+/// The span of a value whose span is not known (it is no object or array, or not of a
+/// [`Document`]).
+const NO_SPAN: u32 = u32::MAX;
 
 impl<'a> From<&'a RawValue> for Json<'a> {
     /// A value serde_json checked.
@@ -44,7 +51,11 @@ impl<'a> Json<'a> {
 
     /// JSON text that was checked.
     const fn checked(text: &'a str) -> Json<'a> {
-        Json { text, ends: None }
+        Json {
+            text,
+            ends: None,
+            span: NO_SPAN,
+        }
     }
 
     /// The value's text, as the client wrote it.
@@ -77,8 +88,13 @@ impl<'a> Json<'a> {
     /// surrogate without its pair), as [`Json::as_str`] refuses it.
     pub fn as_text(self) -> Option<Text<'a>> {
         let inner = self.text.strip_prefix('"')?.strip_suffix('"')?;
-        // Only a `\u` escape can fail to decode; checking one costs no copy.
-        if UNICODE_ESCAPE.find(inner.as_bytes()).is_some() && !escapes_decode(inner) {
+        // Only a `\u` escape of a surrogate can fail to decode; checking one costs no copy, and a
+        // document that has none anywhere spares each of its strings the look.
+        let may_escape_surrogates = !self.ends.is_some_and(|ends| ends.surrogate_free);
+        if may_escape_surrogates
+            && UNICODE_ESCAPE.find(inner.as_bytes()).is_some()
+            && !escapes_decode(inner)
+        {
             return None;
         }
         Some(Text(Carried::Json(Cow::Borrowed(self.text))))
@@ -117,9 +133,9 @@ impl<'a> Json<'a> {
         let mut members = Vec::new();
         let mut parts = Parts::new(self, b'}')?;
         while let Some(key) = parts.next()? {
-            let key = string_text(key)?;
+            let key = string_text(key.text)?;
             parts.expect(b':')?;
-            members.push((key, self.part(parts.value()?)));
+            members.push((key, parts.value()?));
         }
         Some(Object { members })
     }
@@ -146,7 +162,7 @@ impl<'a> Json<'a> {
         let mut items = Vec::new();
         let mut parts = Parts::new(self, b']')?;
         while let Some(item) = parts.next()? {
-            items.push(self.part(item));
+            items.push(item);
         }
         Some(items)
     }
@@ -160,15 +176,7 @@ impl<'a> Json<'a> {
         Parts::new(self, b']')
             .and_then(|mut parts| parts.next())
             .flatten()
-            .map_or(NULL, |item| self.part(item))
-    }
-
-    /// A value inside this one, of the same document.
-    fn part(self, text: &'a str) -> Json<'a> {
-        Json {
-            text,
-            ends: self.ends,
-        }
+            .unwrap_or(NULL)
     }
 
     /// The member `key` of an object (`null` when absent, or when this is no object). Each call
@@ -322,6 +330,7 @@ impl<'a> Document<'a> {
         let ends = Ends {
             base: bytes.as_ptr() as usize,
             spans: checked.spans,
+            surrogate_free: !checked.surrogate_escapes,
         };
         Ok(Document {
             text: checked.text,
@@ -334,6 +343,8 @@ impl<'a> Document<'a> {
         Json {
             text: self.text,
             ends: Some(&self.ends),
+            // The first object or array of a document is its value, when it is one.
+            span: 0,
         }
     }
 }
@@ -345,6 +356,9 @@ pub struct Ends {
     /// The address the offsets count from: a value's offset is its address less this.
     base: usize,
     spans: Vec<(u32, u32)>,
+    /// No string of the document escapes a UTF-16 surrogate, so each of its escapes decodes
+    /// (false, the safe answer, when that is not known).
+    surrogate_free: bool,
 }
 
 impl Ends {
@@ -355,7 +369,7 @@ impl Ends {
         let bytes = text.as_bytes();
         let mut ends = Ends {
             base: bytes.as_ptr() as usize,
-            spans: Vec::new(),
+            ..Ends::default()
         };
         if u32::try_from(bytes.len()).is_err() {
             return ends;
@@ -385,17 +399,36 @@ impl Ends {
         ends
     }
 
-    /// Where the object or array that starts at `start` of `text` (a part of this document)
-    /// ends, as an offset in `text`.
-    fn end_in(&self, text: &str, start: usize) -> Option<usize> {
+    /// The span of the object or array that starts at `start` of `text` (a part of this
+    /// document), and where it ends, as an offset in `text`. The search starts from span `from`
+    /// when it is given and starts before the one sought: the values of an object or array are
+    /// found in order, each a few spans after the last (its first one, right after its own).
+    fn end_in(&self, text: &str, start: usize, from: Option<usize>) -> Option<(u32, usize)> {
         let offset = (text.as_ptr() as usize).checked_sub(self.base)?;
         let absolute = u32::try_from(offset + start).ok()?;
-        let i = self
-            .spans
-            .binary_search_by_key(&absolute, |&(start, _)| start)
-            .ok()?;
+        let by_start = |&(start, _): &(u32, u32)| start;
+        let i = match from.and_then(|from| Some((from, by_start(self.spans.get(from)?)))) {
+            Some((from, at)) if at == absolute => from,
+            Some((from, at)) if at < absolute => {
+                // Steps that double until they pass the span, then a search of the last step.
+                let (mut below, mut step) = (from, 1);
+                let above = loop {
+                    match self.spans.get(below + step) {
+                        Some(&(at, _)) if at < absolute => {
+                            below += step;
+                            step *= 2;
+                        }
+                        Some(_) => break below + step + 1,
+                        None => break self.spans.len(),
+                    }
+                };
+                let rest = self.spans.get(below + 1..above)?;
+                below + 1 + rest.binary_search_by_key(&absolute, by_start).ok()?
+            }
+            _ => self.spans.binary_search_by_key(&absolute, by_start).ok()?,
+        };
         let end = self.spans[i].1 as usize;
-        (end > 0).then(|| end - offset)
+        (end > 0).then(|| (u32::try_from(i).unwrap_or(NO_SPAN), end - offset))
     }
 }
 
@@ -404,6 +437,8 @@ impl Ends {
 struct Parts<'a> {
     text: &'a str,
     ends: Option<&'a Ends>,
+    /// The span the next nested object or array is looked up from.
+    next_span: Option<usize>,
     at: usize,
     first: bool,
 }
@@ -415,6 +450,7 @@ impl<'a> Parts<'a> {
         (text.len() >= 2 && text.as_bytes().last() == Some(&close)).then_some(Parts {
             text,
             ends: value.ends,
+            next_span: value.span.checked_add(1).map(|next| next as usize),
             at: 1,
             first: true,
         })
@@ -434,7 +470,7 @@ impl<'a> Parts<'a> {
 
     /// The next item (or member key); `Some(None)` at the closing bracket, `None` when the text
     /// is not as checked.
-    fn next(&mut self) -> Option<Option<&'a str>> {
+    fn next(&mut self) -> Option<Option<Json<'a>>> {
         self.skip_space();
         if self.at + 1 >= self.text.len() {
             return Some(None);
@@ -447,19 +483,30 @@ impl<'a> Parts<'a> {
     }
 
     /// The value that starts here.
-    fn value(&mut self) -> Option<&'a str> {
+    fn value(&mut self) -> Option<Json<'a>> {
         self.skip_space();
         let start = self.at;
         let bytes = self.text.as_bytes();
         let known = match (bytes.get(start), self.ends) {
-            (Some(b'{' | b'['), Some(ends)) => ends.end_in(self.text, start),
+            (Some(b'{' | b'['), Some(ends)) => ends.end_in(self.text, start, self.next_span),
             _ => None,
         };
-        self.at = match known {
-            Some(end) => end,
-            None => value_end(bytes, start)?,
+        let span = match known {
+            Some((span, end)) => {
+                self.at = end;
+                self.next_span = span.checked_add(1).map(|next| next as usize);
+                span
+            }
+            None => {
+                self.at = value_end(bytes, start)?;
+                NO_SPAN
+            }
         };
-        self.text.get(start..self.at)
+        Some(Json {
+            text: self.text.get(start..self.at)?,
+            ends: self.ends,
+            span,
+        })
     }
 }
 
@@ -1183,6 +1230,27 @@ mod tests {
         }
     }
 
+    proptest! {
+        #[test]
+        fn a_span_is_found_from_any_span_it_is_looked_up_from(
+            text in crate::json_check::tests::json_text()
+        ) {
+            let document = Document::parse(text.as_bytes()).unwrap();
+            let (ends, value) = (&document.ends, document.text);
+            let shift = value.as_ptr() as usize - ends.base;
+            let count = ends.spans.len();
+            for (i, &(start, end)) in ends.spans.iter().enumerate() {
+                let found = Some((i as u32, end as usize - shift));
+                let at = start as usize - shift;
+                prop_assert_eq!(ends.end_in(value, at, None), found);
+                // From a span before it, itself, one after it, or none at all.
+                for from in 0..count + 2 {
+                    prop_assert_eq!(ends.end_in(value, at, Some(from)), found, "from {}", from);
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_document_that_is_not_json_is_refused_in_serde_jsons_words() {
         for text in [&b"{\"a\":"[..], b"{} x", b"[1,]", b"\"\xff\"", b"\"a\x01\""] {
@@ -1231,11 +1299,19 @@ mod tests {
                 json.as_text().is_none() && json.as_str().is_none(),
                 "{lone}"
             );
+            // Read from a whole document, the string beside others that need no look.
+            let text = format!(r#"{{"plain": "x", "lone": {lone}}}"#);
+            let document = Document::parse(text.as_bytes()).unwrap();
+            let object = document.root().object().unwrap();
+            assert!(object.text("lone").is_none(), "{lone}");
+            assert!(object.text("plain").is_some_and(|t| t == "x"));
         }
         for fine in [r#""\\ud800""#, r#""\u0041\ud83d\ude00\\u""#, r#""\\""#] {
-            let json = Json::parse(fine.as_bytes()).unwrap();
             let expected: String = serde_json::from_str(fine).unwrap();
+            let json = Json::parse(fine.as_bytes()).unwrap();
             assert_eq!(json.as_text().unwrap().decoded(), expected, "{fine}");
+            let document = Document::parse(fine.as_bytes()).unwrap();
+            assert_eq!(document.root().as_text().unwrap().decoded(), expected);
         }
     }
 

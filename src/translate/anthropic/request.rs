@@ -393,22 +393,23 @@ impl Merged {
             self.calls_tool = false;
             self.starts_with_thinking = None;
         }
-        let (results, rest) = (
-            std::mem::take(&mut self.results),
-            std::mem::take(&mut self.rest),
-        );
+        let (results, rest) = (&self.results, &self.rest);
         out.value_with(|out| {
             out.extend_from_slice(b"{\"role\":");
             serde_json::to_writer(&mut *out, role)?;
             out.extend_from_slice(b",\"content\":[");
-            out.extend_from_slice(&results);
+            out.extend_from_slice(results);
             if !results.is_empty() && !rest.is_empty() {
                 out.push(b',');
             }
-            out.extend_from_slice(&rest);
+            out.extend_from_slice(rest);
             out.extend_from_slice(b"]}");
             Ok(())
-        })
+        })?;
+        // Emptied, not dropped: the next turn is written into the room this one made.
+        self.results.clear();
+        self.rest.clear();
+        Ok(())
     }
 }
 

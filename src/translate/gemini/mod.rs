@@ -188,13 +188,27 @@ pub(crate) fn response_id(id: Option<&str>) -> &str {
     }
 }
 
+/// The bytes a tool call id may hold: ASCII letters and digits, `_` and `-`.
+const ID_BYTE: [bool; 256] = {
+    let mut allowed = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        allowed[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        b += 1;
+    }
+    allowed
+};
+
 /// A tool call id other APIs take (Anthropic: `^[a-zA-Z0-9_-]+$`): the id with any other
 /// character as `_`, borrowed when it has none.
 pub(crate) fn tool_id(id: Cow<'_, str>) -> Cow<'_, str> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if !id.is_empty() && id.bytes().all(|b| allowed(char::from(b))) {
+    // Every byte looked up, without a branch per byte: ids are checked twice per call (the call
+    // and its result), and nearly all of them pass.
+    if !id.is_empty() && id.bytes().fold(true, |ok, b| ok & ID_BYTE[usize::from(b)]) {
         return id;
     }
+    let allowed = |c: char| c.is_ascii() && ID_BYTE[c as usize];
     let clean: String = id
         .chars()
         .map(|c| if allowed(c) { c } else { '_' })
@@ -289,6 +303,7 @@ mod words {
             Cow::Borrowed(_)
         ));
         assert_eq!(tool_id(Cow::Borrowed("a.b c")), "a_b_c");
+        assert_eq!(tool_id(Cow::Borrowed("id-\u{e9}~")), "id-__");
         assert_eq!(tool_id(Cow::Borrowed("")), "call");
     }
 }

@@ -35,25 +35,28 @@ const FORMAT_NAME: &str = "answer";
 /// What a Gemini request's reader needs besides the body: whether the client's path asked for a
 /// stream, and the request's schemas rewritten as JSON Schema (see `schema`), made before the
 /// read so that the intermediate form borrows them as it borrows the body (only the schemas that
-/// change are held).
+/// change are held). The function declarations are kept as they were read for their schemas, so
+/// that their long descriptions are not passed over again.
 #[derive(Debug, Default)]
-pub(crate) struct Prepared {
+pub(crate) struct Prepared<'a> {
     stream: bool,
-    /// Per function declaration, in the order of `tools[].functionDeclarations[]`.
-    tools: Vec<Option<String>>,
+    /// Each function declaration with its schema rewritten (if it changed), in the order of
+    /// `tools[].functionDeclarations[]`.
+    declarations: Vec<(Object<'a>, Option<String>)>,
     /// `generationConfig.responseJsonSchema` or `responseSchema`.
     format: Option<String>,
 }
 
-impl Prepared {
+impl<'a> Prepared<'a> {
     /// What reading this request needs; `stream` is what the client's path asked.
-    pub fn of(request: &Object<'_>, stream: bool) -> Prepared {
-        let mut tools = Vec::new();
+    pub fn of(request: &Object<'a>, stream: bool) -> Prepared<'a> {
+        let mut declarations = Vec::new();
         for tool in request.field("tools").array().unwrap_or_default() {
-            let declarations = tool.get("functionDeclarations").array();
-            for declaration in declarations.unwrap_or_default() {
+            let listed = tool.get("functionDeclarations").array();
+            for declaration in listed.unwrap_or_default() {
                 let declaration = declaration.object().unwrap_or_default();
-                tools.push(parameters(&declaration).and_then(json_schema));
+                let schema = parameters(&declaration).and_then(json_schema);
+                declarations.push((declaration, schema));
             }
         }
         let format = response_schema(
@@ -65,7 +68,7 @@ impl Prepared {
         .and_then(|(_, schema)| json_schema(schema));
         Prepared {
             stream,
-            tools,
+            declarations,
             format,
         }
     }
@@ -100,7 +103,7 @@ fn response_schema<'a>(config: &Object<'a>) -> Option<(&'static str, Json<'a>)> 
 pub(crate) fn read_request<'a>(
     request: &Object<'a>,
     upstream: Api,
-    prepared: &'a Prepared,
+    prepared: &'a Prepared<'a>,
 ) -> Result<Request<'a>, Refusal> {
     if !request.field("cachedContent").is_null() {
         return Err(Refusal::unsupported(
@@ -186,10 +189,8 @@ pub(crate) fn read_request<'a>(
 
 /// The function declarations as tools (schemas as JSON Schema), and the kinds of the built-in
 /// tools, which are left out.
-fn read_tools<'a>(tools: Json<'a>, schemas: &'a Prepared) -> (Vec<Tool<'a>>, Vec<String>) {
-    let mut list = Vec::new();
+fn read_tools<'a>(tools: Json<'a>, prepared: &'a Prepared<'a>) -> (Vec<Tool<'a>>, Vec<String>) {
     let mut left_out = Vec::new();
-    let mut declared = 0;
     for tool in tools.array().unwrap_or_default() {
         let tool = tool.object().unwrap_or_default();
         for key in tool.keys() {
@@ -202,23 +203,18 @@ fn read_tools<'a>(tools: Json<'a>, schemas: &'a Prepared) -> (Vec<Tool<'a>>, Vec
                 });
             }
         }
-        for declaration in tool
-            .field("functionDeclarations")
-            .array()
-            .unwrap_or_default()
-        {
-            let declaration = declaration.object().unwrap_or_default();
-            let rewritten = Prepared::get(schemas.tools.get(declared).and_then(Option::as_ref));
-            declared += 1;
-            list.push(Tool {
-                name: declaration.str("name").unwrap_or_default(),
-                description: declaration.text("description"),
-                schema: rewritten.or_else(|| parameters(&declaration)),
-                custom: None,
-                cache: None,
-            });
-        }
     }
+    let list = prepared
+        .declarations
+        .iter()
+        .map(|(declaration, rewritten)| Tool {
+            name: declaration.str("name").unwrap_or_default(),
+            description: declaration.text("description"),
+            schema: Prepared::get(rewritten.as_ref()).or_else(|| parameters(declaration)),
+            custom: None,
+            cache: None,
+        })
+        .collect();
     (list, left_out)
 }
 
@@ -273,7 +269,7 @@ fn read_thinking(config: Json<'_>) -> Reasoning {
 }
 
 /// `responseMimeType: application/json`, with its schema when it has one.
-fn read_format<'a>(config: &Object<'a>, schemas: &'a Prepared) -> Option<OutputFormat<'a>> {
+fn read_format<'a>(config: &Object<'a>, schemas: &'a Prepared<'a>) -> Option<OutputFormat<'a>> {
     let mime = config.str("responseMimeType")?;
     if mime != "application/json" {
         if mime != "text/plain" {

@@ -191,9 +191,9 @@ struct Items<'a> {
 }
 
 impl<'a> Items<'a> {
-    fn side(item: &Object<'_>) -> Side {
-        let kind = item.str("type");
-        match kind.as_deref().unwrap_or("message") {
+    /// The side of an item of type `kind`.
+    fn side(kind: &str, item: &Object<'_>) -> Side {
+        match kind {
             "message" => match item.str("role").as_deref() {
                 Some("assistant") => Side::Assistant,
                 Some("system" | "developer") => Side::System,
@@ -217,9 +217,10 @@ impl<'a> Iterator for Items<'a> {
                 Some(read) => read,
                 None => item.object().unwrap_or_default(),
             };
-            let side = Items::side(&item);
+            let kind = item.str("type");
+            let kind = kind.as_deref().unwrap_or("message");
+            let side = Items::side(kind, &item);
             if side == Side::Skip {
-                let kind = item.str("type").unwrap_or_default();
                 if kind == "item_reference" {
                     return Some(Err(Refusal::unsupported(
                         field,
@@ -242,7 +243,7 @@ impl<'a> Iterator for Items<'a> {
             }
             self.at += 1;
             let parts = &mut turn.get_or_insert_with(|| (side, Vec::new())).1;
-            if let Err(refusal) = read_item(&item, &field, self.upstream, parts) {
+            if let Err(refusal) = read_item(kind, &item, &field, self.upstream, parts) {
                 return Some(Err(refusal));
             }
         }
@@ -256,14 +257,15 @@ impl<'a> Iterator for Items<'a> {
     }
 }
 
-/// Adds an input item's parts to its turn.
+/// Adds an input item of type `kind` to its turn's parts.
 fn read_item<'a>(
+    kind: &str,
     item: &Object<'a>,
     field: &Field<'_>,
     upstream: Api,
     parts: &mut Vec<Part<'a>>,
 ) -> Result<(), Refusal> {
-    match item.str("type").as_deref().unwrap_or("message") {
+    match kind {
         "message" => content_parts(item.field("content"), field, upstream, parts)?,
         "reasoning" => {
             let encrypted = item.str("encrypted_content");
