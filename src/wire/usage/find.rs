@@ -1,0 +1,144 @@
+//! Byte searches the usage readers share: the next byte of a small class, sixteen bytes looked at
+//! together. Keys and counts are short, so one look at a block finds most ends where a call to
+//! `memchr` would cost more in set-up than the search itself.
+
+/// The bytes looked at together.
+const BLOCK: usize = 16;
+
+/// The index of the first `"` or `\` at or after `from`: where the text of a string stops.
+#[inline]
+pub(crate) fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    let mask = block_mask(b, from, Class::String);
+    if mask != 0 {
+        return Some(from + mask.trailing_zeros() as usize);
+    }
+    // A long string (a model's text): `memchr` passes it faster than blocks would.
+    let after = from.checked_add(BLOCK)?;
+    let rest = b.get(after..)?;
+    memchr::memchr2(b'"', b'\\', rest).map(|k| after + k)
+}
+
+/// The index of the first `"`, `{`, `[`, `}` or `]` at or after `from`: what changes how deep a
+/// nested value is, or starts a string.
+#[inline]
+pub(crate) fn quote_or_bracket(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while at < b.len() {
+        let mask = block_mask(b, at, Class::Structure);
+        if mask != 0 {
+            return Some(at + mask.trailing_zeros() as usize);
+        }
+        at += BLOCK;
+    }
+    None
+}
+
+/// The bytes a search stops at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// `"` and `\`.
+    String,
+    /// `"`, `{`, `[`, `}` and `]`.
+    Structure,
+}
+
+/// Bit `k` is set when byte `at + k` of `b` is of `class` (none past `b`'s end).
+#[inline(always)]
+fn block_mask(b: &[u8], at: usize, class: Class) -> u32 {
+    let block: [u8; BLOCK] = match b.get(at..at + BLOCK) {
+        Some(whole) => {
+            let mut block = [0u8; BLOCK];
+            block.copy_from_slice(whole);
+            block
+        }
+        None => last_block(b, at),
+    };
+    mask_of(&block, class)
+}
+
+/// The bytes of `b` from `at` to its end, then zeros (a byte of no class).
+#[cold]
+#[inline(never)]
+fn last_block(b: &[u8], at: usize) -> [u8; BLOCK] {
+    let mut block = [0u8; BLOCK];
+    let rest = b.get(at..).unwrap_or_default();
+    block[..rest.len()].copy_from_slice(rest);
+    block
+}
+
+/// Sixteen bytes in two or three compares (SSE2 is part of every x86-64 processor).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn mask_of(block: &[u8; BLOCK], class: Class) -> u32 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let v = load_unaligned_m128i(block);
+    let splat = |c: u8| set_splat_i8_m128i(c as i8);
+    let quote = cmp_eq_mask_i8_m128i(v, splat(b'"'));
+    let found = match class {
+        Class::String => bitor_m128i(quote, cmp_eq_mask_i8_m128i(v, splat(b'\\'))),
+        Class::Structure => {
+            // `[` and `]` are `{` and `}` with bit 5 clear, and no other byte is.
+            let folded = bitor_m128i(v, splat(0x20));
+            let open = cmp_eq_mask_i8_m128i(folded, splat(b'{'));
+            let close = cmp_eq_mask_i8_m128i(folded, splat(b'}'));
+            bitor_m128i(quote, bitor_m128i(open, close))
+        }
+    };
+    move_mask_i8_m128i(found) as u32 & 0xffff
+}
+
+/// Without SSE2, a byte at a time.
+#[cfg(not(target_arch = "x86_64"))]
+fn mask_of(block: &[u8; BLOCK], class: Class) -> u32 {
+    mask_of_bytes(block, class)
+}
+
+/// A byte at a time: the reference the SSE2 masks are tested against.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn mask_of_bytes(block: &[u8; BLOCK], class: Class) -> u32 {
+    block.iter().enumerate().fold(0, |mask, (k, &c)| {
+        let hit = match class {
+            Class::String => matches!(c, b'"' | b'\\'),
+            Class::Structure => matches!(c, b'"' | b'{' | b'[' | b'}' | b']'),
+        };
+        mask | (u32::from(hit) << k)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(&b"\"\\{}[]a;{\x02\x5b\x7b\x5d\x7d\xa2\xdc"[..]),
+                any::<u8>()
+            ],
+            0..80,
+        )
+    }
+
+    proptest! {
+        /// The block masks are the byte-at-a-time ones.
+        #[test]
+        fn block_masks_agree_with_a_byte_at_a_time(block in prop::collection::vec(any::<u8>(), BLOCK)) {
+            let block: [u8; BLOCK] = block.try_into().unwrap();
+            for class in [Class::String, Class::Structure] {
+                prop_assert_eq!(mask_of(&block, class), mask_of_bytes(&block, class));
+            }
+        }
+
+        /// Both searches find what a plain search finds, from anywhere (past the end too).
+        #[test]
+        fn searches_agree_with_a_plain_search(b in bytes(), from in 0usize..90) {
+            let plain = |class: &[u8]| b.iter().enumerate().skip(from).find(|(_, c)| class.contains(c)).map(|(i, _)| i);
+            prop_assert_eq!(quote_or_backslash(&b, from), plain(b"\"\\"));
+            prop_assert_eq!(quote_or_bracket(&b, from), plain(b"\"{}[]"));
+        }
+    }
+}
