@@ -226,7 +226,12 @@ impl Found<'_> {
             } else {
                 usage
             };
-            self.seen.merge(&usage);
+            // The first usage is taken as it is: merged into nothing, it would be the same.
+            if *self.found {
+                self.seen.merge(&usage);
+            } else {
+                *self.seen = usage;
+            }
             *self.found = true;
         }
     }
@@ -279,6 +284,8 @@ struct UsageFollower {
     key: KeyStart,
     /// What the last whole key names.
     name: KeyName,
+    /// The current key (or string) has held a backslash.
+    backslash: bool,
     /// The current value is a usage value (of this key), no longer than `VALUE_KEEP` so far.
     reading: Option<UsageKey>,
     /// The `usage` value's bytes from earlier chunks (one read within a chunk is not copied);
@@ -319,9 +326,9 @@ enum KeyName {
 }
 
 impl KeyName {
-    /// What the key `raw` (its bytes between the quotes) names. Most keys are told apart by
-    /// length alone; an escaped one is decoded first.
-    fn of(raw: &[u8]) -> KeyName {
+    /// What the key `raw` (its bytes between the quotes; `escaped` when they hold a backslash)
+    /// names. Most keys are told apart by length alone; an escaped one is decoded first.
+    fn of(raw: &[u8], escaped: bool) -> KeyName {
         let plain = match raw.len() {
             5 => (raw == b"usage").then_some(KeyName::Usage),
             7 => (raw == b"message").then_some(KeyName::Message),
@@ -333,9 +340,7 @@ impl KeyName {
             Some(name) => name,
             // An escape spells a character with more bytes than its own: only a key longer than
             // the name it may spell needs decoding.
-            None if raw.len() > 5 && raw.len() <= KEY_KEEP && raw.contains(&b'\\') => {
-                KeyName::of_escaped(raw)
-            }
+            None if escaped && raw.len() > 5 && raw.len() <= KEY_KEEP => KeyName::of_escaped(raw),
             None => KeyName::Other,
         }
     }
@@ -377,10 +382,10 @@ impl KeyStart {
         self.len = self.len.saturating_add(piece.len());
     }
 
-    /// What the whole key names.
-    fn name(&self) -> KeyName {
+    /// What the whole key names (`escaped` when it holds a backslash).
+    fn name(&self, escaped: bool) -> KeyName {
         match self.bytes.get(..self.len) {
-            Some(key) => KeyName::of(key),
+            Some(key) => KeyName::of(key, escaped),
             None => KeyName::Other,
         }
     }
@@ -420,6 +425,7 @@ impl UsageFollower {
             escaped: false,
             key: KeyStart::default(),
             name: KeyName::Other,
+            backslash: false,
             reading: None,
             value: Vec::new(),
         }
@@ -470,13 +476,20 @@ impl UsageFollower {
                 Place::BeforeKey => match b {
                     b'"' => {
                         self.escaped = false;
+                        self.backslash = false;
                         i += 1;
                         // A key whole in this chunk is named from its bytes where they lie.
                         match self.string_end(chunk, i) {
                             Some(end) => {
-                                self.name = KeyName::of(&chunk[i..end]);
-                                self.at = Place::BeforeColon;
+                                self.name = KeyName::of(&chunk[i..end], self.backslash);
                                 i = end + 1;
+                                // Compact JSON puts the colon right after the key.
+                                self.at = if chunk.get(i) == Some(&b':') {
+                                    i += 1;
+                                    Place::BeforeValue
+                                } else {
+                                    Place::BeforeColon
+                                };
                             }
                             None => {
                                 self.key.clear();
@@ -501,7 +514,7 @@ impl UsageFollower {
                         .extend_from_slice(&chunk[i..end.unwrap_or(chunk.len())]);
                     match end {
                         Some(end) => {
-                            self.name = self.key.name();
+                            self.name = self.key.name(self.backslash);
                             self.at = Place::BeforeColon;
                             i = end + 1;
                         }
@@ -529,6 +542,7 @@ impl UsageFollower {
                         self.depth = 0;
                         self.in_string = false;
                         self.at = Place::InValue;
+                        i = self.value_bytes(chunk, i, found);
                     }
                 },
                 Place::InValue => i = self.value_bytes(chunk, i, found),
@@ -678,6 +692,7 @@ impl UsageFollower {
     }
 
     /// The index of the quote that closes the string `chunk[i..]` is inside, if it is in `chunk`.
+    #[inline(always)]
     fn string_end(&mut self, chunk: &[u8], mut i: usize) -> Option<usize> {
         loop {
             if self.escaped {
@@ -692,6 +707,7 @@ impl UsageFollower {
                 return Some(at);
             }
             self.escaped = true;
+            self.backslash = true;
             i = at + 1;
         }
     }

@@ -609,7 +609,7 @@ const GEMINI_NAMES: [&[u8]; 5] = [
 fn slot_of<const N: usize>(key: &[u8], names: &[&[u8]; N]) -> Option<usize> {
     names
         .iter()
-        .position(|name| name.len() == key.len() && *name == key)
+        .position(|name| name.len() == key.len() && find::same_bytes(name, key))
 }
 
 /// How often an object named a field, and where its value lies the one time it did.
@@ -632,6 +632,7 @@ impl Seen {
     }
 
     /// The count the field gives in `object`; `shown` names it in a warning.
+    #[inline]
     fn count(self, object: &[u8], shown: &'static str, rejected: &mut Vec<Rejected>) -> Count {
         let at = match self {
             Seen::Absent => return Count::Absent,
@@ -706,10 +707,18 @@ fn describe_value(text: &[u8]) -> String {
 /// A JSON number that is a whole number in `0..=MAX_TOKENS`, written as one (`12`, not `12.0`,
 /// `1.2e1` or `"12"`).
 fn parse_count(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 13 || !text.iter().all(u8::is_ascii_digit) {
+    // Thirteen digits at most: no sum can overflow before the limit is checked.
+    if text.is_empty() || text.len() > 13 {
         return None;
     }
-    let n = std::str::from_utf8(text).ok()?.parse::<u64>().ok()?;
+    let mut n = 0u64;
+    for &c in text {
+        let digit = c.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+    }
     (n <= MAX_TOKENS).then_some(n)
 }
 

@@ -25,7 +25,7 @@ pub(super) fn each_member(body: &[u8], mut member: impl FnMut(&[u8], Range<usize
             w.space();
             w.eat(b'"')?;
             let key_start = w.i;
-            let key_end = w.string_end()?;
+            let (key_end, escaped_key) = w.string_end()?;
             w.space();
             w.eat(b':')?;
             w.space();
@@ -33,7 +33,7 @@ pub(super) fn each_member(body: &[u8], mut member: impl FnMut(&[u8], Range<usize
             w.skip_value()?;
             let value = value_start..w.i;
             let raw = &body[key_start..key_end];
-            if !raw.contains(&b'\\') {
+            if !escaped_key {
                 if !raw.is_ascii() && std::str::from_utf8(raw).is_err() {
                     return None;
                 }
@@ -82,21 +82,26 @@ impl Walk<'_> {
         }
     }
 
-    /// After an opening quote: moves past the closing one and returns its index.
-    fn string_end(&mut self) -> Option<usize> {
+    /// After an opening quote: moves past the closing one and returns its index, and whether
+    /// the string has an escape.
+    #[inline(always)]
+    fn string_end(&mut self) -> Option<(usize, bool)> {
         let mut from = self.i;
+        let mut escaped = false;
         loop {
             let at = quote_or_backslash(self.b, from)?;
             if self.b[at] == b'"' {
                 self.i = at + 1;
-                return Some(at);
+                return Some((at, escaped));
             }
             // A backslash escapes the byte after it, whatever it is.
+            escaped = true;
             from = at + 2;
         }
     }
 
     /// Skips one value, checked as the scanner checks a top-level one.
+    #[inline(always)]
     fn skip_value(&mut self) -> Option<()> {
         match self.peek()? {
             b'"' => {
@@ -104,18 +109,34 @@ impl Walk<'_> {
                 self.string_end().map(|_| ())
             }
             b'{' | b'[' => self.skip_nested(),
-            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+            // The scanner's rule: a token of letters, digits, `+`, `-` and `.` is a value when it
+            // is `true`, `false` or `null`, or starts with a digit or `-` and has a digit.
+            b'0'..=b'9' => {
+                self.skip_token();
+                Some(())
+            }
+            b'-' => {
                 let start = self.i;
-                while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-                {
-                    self.i += 1;
-                }
-                let token = &self.b[start..self.i];
-                let literal = matches!(token, b"true" | b"false" | b"null");
-                let number = token[0] == b'-' || token[0].is_ascii_digit();
-                (literal || (number && token.iter().any(u8::is_ascii_digit))).then_some(())
+                self.skip_token();
+                self.b[start..self.i]
+                    .iter()
+                    .any(u8::is_ascii_digit)
+                    .then_some(())
+            }
+            b't' | b'f' | b'n' => {
+                let start = self.i;
+                self.skip_token();
+                matches!(&self.b[start..self.i], b"true" | b"false" | b"null").then_some(())
             }
             _ => None,
+        }
+    }
+
+    /// Moves past the letters, digits, `+`, `-` and `.` of a number or literal.
+    fn skip_token(&mut self) {
+        while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        {
+            self.i += 1;
         }
     }
 
