@@ -23,7 +23,7 @@
 //! line that is whole in one chunk is only followed when it holds a key starting `"usage`, so
 //! text deltas cost one substring search each.
 
-use crate::wire::usage::find::{quote_or_backslash, quote_or_bracket};
+use crate::wire::usage::find::{quote_or_backslash, quote_or_bracket, Block, BLOCK_LEN};
 use crate::wire::usage::{GeminiUsage, UsageFields};
 pub use crate::wire::usage::{Kind, Rejected, Tokens, Unknown, MAX_TOKENS};
 use memchr::memmem;
@@ -543,6 +543,11 @@ impl UsageFollower {
                         self.in_string = false;
                         self.at = Place::InValue;
                         i = self.value_bytes(chunk, i, found);
+                        // Compact JSON puts the comma right after the value.
+                        if self.at == Place::AfterValue && chunk.get(i) == Some(&b',') {
+                            self.at = Place::BeforeKey;
+                            i += 1;
+                        }
                     }
                 },
                 Place::InValue => i = self.value_bytes(chunk, i, found),
@@ -590,6 +595,7 @@ impl UsageFollower {
     }
 
     /// Reads the current value from `chunk[start..]`; returns where reading stopped.
+    #[inline(always)]
     fn value_bytes(&mut self, chunk: &[u8], start: usize, found: &mut Found<'_>) -> usize {
         let mut i = start;
         let end_value = |this: &mut Self, to: usize, found: &mut Found<'_>| {
@@ -631,8 +637,37 @@ impl UsageFollower {
                 continue;
             }
             if self.depth > 0 {
-                // Inside a nested value only quotes and brackets matter: the bytes between are
-                // passed over in blocks.
+                // Inside a nested value only quotes and brackets matter. A block without a
+                // backslash is passed whole: its quotes pair up in order, and only the brackets
+                // outside its strings count.
+                let block = Block::at(chunk, i);
+                if block.backslashes == 0 {
+                    let mut brackets = (block.opens | block.closes) & !block.in_strings();
+                    while brackets != 0 {
+                        let k = brackets.trailing_zeros() as usize;
+                        if block.opens >> k & 1 == 1 {
+                            self.depth += 1;
+                        } else {
+                            self.depth -= 1;
+                            if self.depth == 0 {
+                                i += k + 1;
+                                end_value(self, i, found);
+                                return i;
+                            }
+                        }
+                        brackets &= brackets - 1;
+                    }
+                    // A string the block leaves open goes on after it.
+                    if block.quotes.count_ones() % 2 == 1 {
+                        self.in_string = true;
+                        self.escaped = false;
+                    }
+                    i = (i + BLOCK_LEN).min(chunk.len());
+                    if i == chunk.len() {
+                        break;
+                    }
+                    continue;
+                }
                 let Some(at) = quote_or_bracket(chunk, i) else {
                     i = chunk.len();
                     break;

@@ -632,7 +632,7 @@ impl Seen {
     }
 
     /// The count the field gives in `object`; `shown` names it in a warning.
-    #[inline]
+    #[inline(always)]
     fn count(self, object: &[u8], shown: &'static str, rejected: &mut Vec<Rejected>) -> Count {
         let at = match self {
             Seen::Absent => return Count::Absent,
@@ -648,12 +648,16 @@ impl Seen {
         }
         match parse_count(text) {
             Some(n) => Count::Given(n),
-            None => {
-                reject(rejected, shown, Some(describe_value(text)));
-                Count::Unusable
-            }
+            None => unusable(text, shown, rejected),
         }
     }
+}
+
+/// Warns of a count that cannot be used (rare: apart, so that reading a good one stays short).
+#[cold]
+fn unusable(text: &[u8], shown: &'static str, rejected: &mut Vec<Rejected>) -> Count {
+    reject(rejected, shown, Some(describe_value(text)));
+    Count::Unusable
 }
 
 /// The counts of `fields` (inner name, name in a warning) of the object `holder` says where to

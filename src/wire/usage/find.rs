@@ -70,6 +70,84 @@ pub(crate) fn quote_or_bracket(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// Where the quotes, backslashes and brackets of sixteen bytes are: bit `k` of each mask stands
+/// for byte `at + k` (none past the slice's end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Block {
+    pub quotes: u32,
+    pub backslashes: u32,
+    /// `{` and `[`.
+    pub opens: u32,
+    /// `}` and `]`.
+    pub closes: u32,
+}
+
+/// The bytes [`Block::at`] looks at.
+pub(crate) const BLOCK_LEN: usize = BLOCK;
+
+impl Block {
+    /// The masks of the sixteen bytes of `b` from `at`.
+    #[inline(always)]
+    pub(crate) fn at(b: &[u8], at: usize) -> Block {
+        match b
+            .get(at..at + BLOCK)
+            .and_then(|s| <&[u8; BLOCK]>::try_from(s).ok())
+        {
+            Some(whole) => Block::of(whole),
+            None => Block::of(&last_block(b, at)),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn of(block: &[u8; BLOCK]) -> Block {
+        use safe_arch::{
+            bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, m128i, move_mask_i8_m128i,
+            set_splat_i8_m128i,
+        };
+        let v = load_unaligned_m128i(block);
+        let splat = |c: u8| set_splat_i8_m128i(c as i8);
+        let folded = bitor_m128i(v, splat(0x20));
+        let bits = |eq: m128i| move_mask_i8_m128i(eq) as u32 & 0xffff;
+        Block {
+            quotes: bits(cmp_eq_mask_i8_m128i(v, splat(b'"'))),
+            backslashes: bits(cmp_eq_mask_i8_m128i(v, splat(b'\\'))),
+            opens: bits(cmp_eq_mask_i8_m128i(folded, splat(b'{'))),
+            closes: bits(cmp_eq_mask_i8_m128i(folded, splat(b'}'))),
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn of(block: &[u8; BLOCK]) -> Block {
+        Block::of_bytes(block)
+    }
+
+    /// A byte at a time: the reference the SSE2 masks are tested against.
+    #[cfg(any(test, not(target_arch = "x86_64")))]
+    fn of_bytes(block: &[u8; BLOCK]) -> Block {
+        let mut m = Block::default();
+        for (k, &c) in block.iter().enumerate() {
+            let bit = |yes: bool| u32::from(yes) << k;
+            m.quotes |= bit(c == b'"');
+            m.backslashes |= bit(c == b'\\');
+            m.opens |= bit(matches!(c, b'{' | b'['));
+            m.closes |= bit(matches!(c, b'}' | b']'));
+        }
+        m
+    }
+
+    /// The bytes inside strings opened in this block, given none is open at its start: set from
+    /// an opening quote up to, not including, its closing one (the block holds no backslash).
+    #[inline(always)]
+    pub(crate) fn in_strings(&self) -> u32 {
+        let mut x = self.quotes;
+        for shift in [1, 2, 4, 8] {
+            x ^= x << shift;
+        }
+        x
+    }
+}
+
 /// The bytes a search stops at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
@@ -166,6 +244,13 @@ mod tests {
             for class in [Class::String, Class::Structure] {
                 prop_assert_eq!(mask_of(&block, class), mask_of_bytes(&block, class));
             }
+        }
+
+        /// The SSE2 block masks are the byte-at-a-time ones.
+        #[test]
+        fn structure_blocks_agree_with_a_byte_at_a_time(block in prop::collection::vec(prop_oneof![prop::sample::select(&b"\"\\{}[]\x5b\x7b"[..]), any::<u8>()], BLOCK)) {
+            let block: [u8; BLOCK] = block.try_into().unwrap();
+            prop_assert_eq!(Block::of(&block), Block::of_bytes(&block));
         }
 
         /// Both searches find what a plain search finds, from anywhere (past the end too).
