@@ -17,7 +17,8 @@
 //! Each field is read on its own: a count that is not a whole number in `0..=MAX_TOKENS` (or a
 //! field named twice) makes that kind unknown, and the others still count. Nothing of the body is
 //! held: a small machine follows the top level of the JSON body, or of each SSE event's JSON, as
-//! the bytes pass (strings with a byte search, nested values by counting brackets), keeps only a
+//! the bytes pass (strings and nested values sixteen bytes at a time, counting brackets outside
+//! strings; a key is named by its length before its bytes are compared), keeps only a
 //! `usage` (or `usageMetadata`) value cut by a chunk's end, and reads each such value as it closes.
 //! So a `response.completed` event that repeats a long answer is read without being kept. An SSE
 //! line that is whole in one chunk is only followed when it holds a key starting `"usage`, so
