@@ -17,12 +17,14 @@
 //! Each field is read on its own: a count that is not a whole number in `0..=MAX_TOKENS` (or a
 //! field named twice) makes that kind unknown, and the others still count. Nothing of the body is
 //! held: a small machine follows the top level of the JSON body, or of each SSE event's JSON, as
-//! the bytes pass (strings with a byte search, nested values by counting brackets), keeps only a
+//! the bytes pass (strings and nested values sixteen bytes at a time, counting brackets outside
+//! strings; a key is named by its length before its bytes are compared), keeps only a
 //! `usage` (or `usageMetadata`) value cut by a chunk's end, and reads each such value as it closes.
 //! So a `response.completed` event that repeats a long answer is read without being kept. An SSE
 //! line that is whole in one chunk is only followed when it holds a key starting `"usage`, so
 //! text deltas cost one substring search each.
 
+use crate::wire::usage::find::{quote_or_backslash, quote_or_bracket, Block, BLOCK_LEN};
 use crate::wire::usage::{GeminiUsage, UsageFields};
 pub use crate::wire::usage::{Kind, Rejected, Tokens, Unknown, MAX_TOKENS};
 use memchr::memmem;
@@ -225,7 +227,12 @@ impl Found<'_> {
             } else {
                 usage
             };
-            self.seen.merge(&usage);
+            // The first usage is taken as it is: merged into nothing, it would be the same.
+            if *self.found {
+                self.seen.merge(&usage);
+            } else {
+                *self.seen = usage;
+            }
             *self.found = true;
         }
     }
@@ -273,8 +280,13 @@ struct UsageFollower {
     in_string: bool,
     /// The previous byte inside a string was a backslash.
     escaped: bool,
-    /// The current key's first bytes (longer keys than `KEY_KEEP` are none of ours).
+    /// The first bytes of a key cut by a chunk's end (longer keys than `KEY_KEEP` are none of
+    /// ours).
     key: KeyStart,
+    /// What the last whole key names.
+    name: KeyName,
+    /// The current key (or string) has held a backslash.
+    backslash: bool,
     /// The current value is a usage value (of this key), no longer than `VALUE_KEEP` so far.
     reading: Option<UsageKey>,
     /// The `usage` value's bytes from earlier chunks (one read within a chunk is not copied);
@@ -300,9 +312,57 @@ enum UsageKey {
     UsageMetadata,
 }
 
+/// A key longer than this (escapes and all) is none of ours.
 const KEY_KEEP: usize = 32;
 
-/// The first `KEY_KEEP` bytes of a key, kept on the stack (every answer has keys), and how many
+/// What a top-level key names, as far as the follower cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum KeyName {
+    #[default]
+    Other,
+    Usage,
+    UsageMetadata,
+    Message,
+    Response,
+}
+
+impl KeyName {
+    /// What the key `raw` (its bytes between the quotes; `escaped` when they hold a backslash)
+    /// names. Most keys are told apart by length alone; an escaped one is decoded first.
+    fn of(raw: &[u8], escaped: bool) -> KeyName {
+        let plain = match raw.len() {
+            5 => (raw == b"usage").then_some(KeyName::Usage),
+            7 => (raw == b"message").then_some(KeyName::Message),
+            8 => (raw == b"response").then_some(KeyName::Response),
+            13 => (raw == b"usageMetadata").then_some(KeyName::UsageMetadata),
+            _ => None,
+        };
+        match plain {
+            Some(name) => name,
+            // An escape spells a character with more bytes than its own: only a key longer than
+            // the name it may spell needs decoding.
+            None if escaped && raw.len() > 5 && raw.len() <= KEY_KEEP => KeyName::of_escaped(raw),
+            None => KeyName::Other,
+        }
+    }
+
+    #[cold]
+    fn of_escaped(raw: &[u8]) -> KeyName {
+        let mut quoted = Vec::with_capacity(raw.len() + 2);
+        quoted.push(b'"');
+        quoted.extend_from_slice(raw);
+        quoted.push(b'"');
+        match serde_json::from_slice::<String>(&quoted).as_deref() {
+            Ok("usage") => KeyName::Usage,
+            Ok("usageMetadata") => KeyName::UsageMetadata,
+            Ok("message") => KeyName::Message,
+            Ok("response") => KeyName::Response,
+            _ => KeyName::Other,
+        }
+    }
+}
+
+/// The first `KEY_KEEP` bytes of a key cut by a chunk's end, kept on the stack, and how many
 /// bytes the key has in all.
 #[derive(Debug, Default)]
 struct KeyStart {
@@ -323,21 +383,12 @@ impl KeyStart {
         self.len = self.len.saturating_add(piece.len());
     }
 
-    /// The key is `name` (escapes decoded; a key longer than `KEY_KEEP` is no name of ours).
-    fn is(&self, name: &str) -> bool {
-        let Some(key) = self.bytes.get(..self.len) else {
-            return false;
-        };
-        // An escape spells a character with more bytes than its own: a key no longer than
-        // `name` is it only byte for byte, and most keys are told apart by length alone.
-        if key.len() <= name.len() || !key.contains(&b'\\') {
-            return key == name.as_bytes();
+    /// What the whole key names (`escaped` when it holds a backslash).
+    fn name(&self, escaped: bool) -> KeyName {
+        match self.bytes.get(..self.len) {
+            Some(key) => KeyName::of(key, escaped),
+            None => KeyName::Other,
         }
-        let mut quoted = Vec::with_capacity(key.len() + 2);
-        quoted.push(b'"');
-        quoted.extend_from_slice(key);
-        quoted.push(b'"');
-        serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == name)
     }
 }
 
@@ -374,6 +425,8 @@ impl UsageFollower {
             in_string: false,
             escaped: false,
             key: KeyStart::default(),
+            name: KeyName::Other,
+            backslash: false,
             reading: None,
             value: Vec::new(),
         }
@@ -421,24 +474,48 @@ impl UsageFollower {
                     };
                     i += 1;
                 }
-                Place::BeforeKey => {
-                    self.at = match b {
-                        b'"' => {
-                            self.key.clear();
-                            self.escaped = false;
-                            Place::InKey
+                Place::BeforeKey => match b {
+                    b'"' => {
+                        self.escaped = false;
+                        self.backslash = false;
+                        i += 1;
+                        // A key whole in this chunk is named from its bytes where they lie.
+                        match self.string_end(chunk, i) {
+                            Some(end) => {
+                                self.name = KeyName::of(&chunk[i..end], self.backslash);
+                                i = end + 1;
+                                // Compact JSON puts the colon right after the key.
+                                self.at = if chunk.get(i) == Some(&b':') {
+                                    i += 1;
+                                    Place::BeforeValue
+                                } else {
+                                    Place::BeforeColon
+                                };
+                            }
+                            None => {
+                                self.key.clear();
+                                self.key.extend_from_slice(&chunk[i..]);
+                                self.at = Place::InKey;
+                                i = chunk.len();
+                            }
                         }
-                        b'}' => self.closed(),
-                        _ => Place::Done,
-                    };
-                    i += 1;
-                }
+                    }
+                    b'}' => {
+                        self.at = self.closed();
+                        i += 1;
+                    }
+                    _ => {
+                        self.at = Place::Done;
+                        i += 1;
+                    }
+                },
                 Place::InKey => {
                     let end = self.string_end(chunk, i);
                     self.key
                         .extend_from_slice(&chunk[i..end.unwrap_or(chunk.len())]);
                     match end {
                         Some(end) => {
+                            self.name = self.key.name(self.backslash);
                             self.at = Place::BeforeColon;
                             i = end + 1;
                         }
@@ -466,6 +543,12 @@ impl UsageFollower {
                         self.depth = 0;
                         self.in_string = false;
                         self.at = Place::InValue;
+                        i = self.value_bytes(chunk, i, found);
+                        // Compact JSON puts the comma right after the value.
+                        if self.at == Place::AfterValue && chunk.get(i) == Some(&b',') {
+                            self.at = Place::BeforeKey;
+                            i += 1;
+                        }
                     }
                 },
                 Place::InValue => i = self.value_bytes(chunk, i, found),
@@ -487,23 +570,19 @@ impl UsageFollower {
         if !self.nested || self.inside.is_some() || b != b'{' {
             return None;
         }
-        if self.key.is("response") {
-            Some(Holder::Response)
-        } else if self.key.is("message") {
-            Some(Holder::Message)
-        } else {
-            None
+        match self.name {
+            KeyName::Response => Some(Holder::Response),
+            KeyName::Message => Some(Holder::Message),
+            _ => None,
         }
     }
 
     /// Which usage the current key names, if any.
     fn usage_key(&self) -> Option<UsageKey> {
-        if self.key.is("usage") {
-            Some(UsageKey::Usage)
-        } else if self.key.is("usageMetadata") {
-            Some(UsageKey::UsageMetadata)
-        } else {
-            None
+        match self.name {
+            KeyName::Usage => Some(UsageKey::Usage),
+            KeyName::UsageMetadata => Some(UsageKey::UsageMetadata),
+            _ => None,
         }
     }
 
@@ -517,6 +596,7 @@ impl UsageFollower {
     }
 
     /// Reads the current value from `chunk[start..]`; returns where reading stopped.
+    #[inline(always)]
     fn value_bytes(&mut self, chunk: &[u8], start: usize, found: &mut Found<'_>) -> usize {
         let mut i = start;
         let end_value = |this: &mut Self, to: usize, found: &mut Found<'_>| {
@@ -539,7 +619,7 @@ impl UsageFollower {
             this.reading = None;
             this.at = Place::AfterValue;
         };
-        while i < chunk.len() {
+        loop {
             if self.in_string {
                 match self.string_end(chunk, i) {
                     Some(end) => {
@@ -550,11 +630,69 @@ impl UsageFollower {
                             return i;
                         }
                     }
-                    None => i = chunk.len(),
+                    None => {
+                        i = chunk.len();
+                        break;
+                    }
                 }
                 continue;
             }
-            let b = chunk[i];
+            if self.depth > 0 {
+                // Inside a nested value only quotes and brackets matter. A block without a
+                // backslash is passed whole: its quotes pair up in order, and only the brackets
+                // outside its strings count.
+                let block = Block::at(chunk, i);
+                if block.backslashes == 0 {
+                    let mut brackets = (block.opens | block.closes) & !block.in_strings();
+                    while brackets != 0 {
+                        let k = brackets.trailing_zeros() as usize;
+                        if block.opens >> k & 1 == 1 {
+                            self.depth += 1;
+                        } else {
+                            self.depth -= 1;
+                            if self.depth == 0 {
+                                i += k + 1;
+                                end_value(self, i, found);
+                                return i;
+                            }
+                        }
+                        brackets &= brackets - 1;
+                    }
+                    // A string the block leaves open goes on after it.
+                    if block.quotes.count_ones() % 2 == 1 {
+                        self.in_string = true;
+                        self.escaped = false;
+                    }
+                    i = (i + BLOCK_LEN).min(chunk.len());
+                    if i == chunk.len() {
+                        break;
+                    }
+                    continue;
+                }
+                let Some(at) = quote_or_bracket(chunk, i) else {
+                    i = chunk.len();
+                    break;
+                };
+                i = at + 1;
+                match chunk[at] {
+                    b'"' => {
+                        self.in_string = true;
+                        self.escaped = false;
+                    }
+                    b'{' | b'[' => self.depth += 1,
+                    _ => {
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            end_value(self, i, found);
+                            return i;
+                        }
+                    }
+                }
+                continue;
+            }
+            let Some(&b) = chunk.get(i) else {
+                break;
+            };
             match b {
                 b'"' => {
                     self.in_string = true;
@@ -565,20 +703,12 @@ impl UsageFollower {
                     self.depth += 1;
                     i += 1;
                 }
-                b'}' | b']' if self.depth > 0 => {
-                    self.depth -= 1;
-                    i += 1;
-                    if self.depth == 0 {
-                        end_value(self, i, found);
-                        return i;
-                    }
-                }
                 // A number or literal ends at the first byte that cannot continue it.
-                b',' | b'}' | b']' if self.depth == 0 => {
+                b',' | b'}' | b']' => {
                     end_value(self, i, found);
                     return i;
                 }
-                _ if self.depth == 0 && is_space(b) => {
+                _ if is_space(b) => {
                     end_value(self, i, found);
                     return i;
                 }
@@ -598,6 +728,7 @@ impl UsageFollower {
     }
 
     /// The index of the quote that closes the string `chunk[i..]` is inside, if it is in `chunk`.
+    #[inline(always)]
     fn string_end(&mut self, chunk: &[u8], mut i: usize) -> Option<usize> {
         loop {
             if self.escaped {
@@ -607,15 +738,20 @@ impl UsageFollower {
                 self.escaped = false;
                 i += 1;
             }
-            let at = i + memchr::memchr2(b'"', b'\\', chunk.get(i..)?)?;
+            let at = quote_or_backslash(chunk, i)?;
             if chunk[at] == b'"' {
                 return Some(at);
             }
             self.escaped = true;
+            self.backslash = true;
             i = at + 1;
         }
     }
 }
 
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod same_as_before;
 #[cfg(test)]
 mod tests;

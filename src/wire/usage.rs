@@ -20,7 +20,13 @@
 //! Each field is read on its own: a count that is not a whole number in `0..=MAX_TOKENS` (or a
 //! field named twice) makes that kind unknown, and the others still count.
 
-use crate::scan::{top_level_members, Member};
+pub(crate) mod find;
+mod object;
+#[cfg(test)]
+pub(crate) mod reference;
+
+use object::each_member;
+use std::ops::Range;
 
 /// The largest count of one kind of token an answer may report; anything above (or not a whole
 /// number) is recorded as unknown.
@@ -262,7 +268,7 @@ impl Count {
 /// `prompt_tokens`, a Responses usage by its `input_tokens_details` or `output_tokens_details`
 /// (or by the caller, for the usage of a streamed `response` object): its `input_tokens` include
 /// the cached ones, Anthropic's do not.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct UsageFields {
     input_tokens: Count,
     output_tokens: Count,
@@ -290,63 +296,73 @@ impl UsageFields {
     /// Reads a `usage` value field by field; `None` when it is not an object. Fields that cannot
     /// be used are added to `rejected` (up to [`REJECTED_KEEP`]).
     pub fn read(value: &[u8], rejected: &mut Vec<Rejected>) -> Option<UsageFields> {
-        let members = top_level_members(value).ok()?;
-        let mut field = |name: &'static str| read_count(value, &members, name, name, rejected);
+        let mut seen = [Seen::Absent; USAGE_NAMES.len()];
+        each_member(value, |key, at| {
+            if let Some(k) = slot_of(key, &USAGE_NAMES) {
+                seen[k].again(at);
+            }
+        })?;
+        let [input, output, cache_read, cache_creation, prompt, completion, prompt_cache_hit, prompt_details, input_details, completion_details, output_details, cache_creation_split] =
+            seen;
+        let mut count = |seen: Seen, shown: &'static str| seen.count(value, shown, rejected);
         let mut usage = UsageFields {
-            input_tokens: field("input_tokens"),
-            output_tokens: field("output_tokens"),
-            cache_read_input_tokens: field("cache_read_input_tokens"),
-            cache_creation_input_tokens: field("cache_creation_input_tokens"),
-            prompt_tokens: field("prompt_tokens"),
-            completion_tokens: field("completion_tokens"),
-            prompt_cache_hit_tokens: field("prompt_cache_hit_tokens"),
+            input_tokens: count(input, "input_tokens"),
+            output_tokens: count(output, "output_tokens"),
+            cache_read_input_tokens: count(cache_read, "cache_read_input_tokens"),
+            cache_creation_input_tokens: count(cache_creation, "cache_creation_input_tokens"),
+            prompt_tokens: count(prompt, "prompt_tokens"),
+            completion_tokens: count(completion, "completion_tokens"),
+            prompt_cache_hit_tokens: count(prompt_cache_hit, "prompt_cache_hit_tokens"),
+            // Only the Responses API names these, and its `input_tokens` include the cached ones
+            // (Anthropic's do not): the fields tell the two apart, whatever the counts are.
+            responses_shape: input_details != Seen::Absent || output_details != Seen::Absent,
             ..UsageFields::default()
         };
-        for (object, inner, shown, slot) in [
-            (
-                "prompt_tokens_details",
-                "cached_tokens",
-                "prompt_tokens_details.cached_tokens",
-                &mut usage.prompt_cached_tokens,
-            ),
-            (
-                "input_tokens_details",
-                "cached_tokens",
-                "input_tokens_details.cached_tokens",
-                &mut usage.input_cached_tokens,
-            ),
-            (
-                "completion_tokens_details",
-                "reasoning_tokens",
+        [usage.prompt_cached_tokens] = nested_counts(
+            value,
+            prompt_details,
+            [(&b"cached_tokens"[..], "prompt_tokens_details.cached_tokens")],
+            rejected,
+        );
+        [usage.input_cached_tokens] = nested_counts(
+            value,
+            input_details,
+            [(&b"cached_tokens"[..], "input_tokens_details.cached_tokens")],
+            rejected,
+        );
+        [usage.completion_reasoning_tokens] = nested_counts(
+            value,
+            completion_details,
+            [(
+                &b"reasoning_tokens"[..],
                 "completion_tokens_details.reasoning_tokens",
-                &mut usage.completion_reasoning_tokens,
-            ),
-            (
-                "output_tokens_details",
-                "reasoning_tokens",
+            )],
+            rejected,
+        );
+        [usage.output_reasoning_tokens] = nested_counts(
+            value,
+            output_details,
+            [(
+                &b"reasoning_tokens"[..],
                 "output_tokens_details.reasoning_tokens",
-                &mut usage.output_reasoning_tokens,
-            ),
-            (
-                "cache_creation",
-                "ephemeral_5m_input_tokens",
-                "cache_creation.ephemeral_5m_input_tokens",
-                &mut usage.cache_creation_5m,
-            ),
-            (
-                "cache_creation",
-                "ephemeral_1h_input_tokens",
-                "cache_creation.ephemeral_1h_input_tokens",
-                &mut usage.cache_creation_1h,
-            ),
-        ] {
-            *slot = read_nested_count(value, &members, object, inner, shown, rejected);
-        }
-        // Only the Responses API names these, and its `input_tokens` include the cached ones
-        // (Anthropic's do not): the fields tell the two apart, whatever the counts are.
-        usage.responses_shape = members
-            .iter()
-            .any(|m| m.key == "input_tokens_details" || m.key == "output_tokens_details");
+            )],
+            rejected,
+        );
+        [usage.cache_creation_5m, usage.cache_creation_1h] = nested_counts(
+            value,
+            cache_creation_split,
+            [
+                (
+                    &b"ephemeral_5m_input_tokens"[..],
+                    "cache_creation.ephemeral_5m_input_tokens",
+                ),
+                (
+                    &b"ephemeral_1h_input_tokens"[..],
+                    "cache_creation.ephemeral_1h_input_tokens",
+                ),
+            ],
+            rejected,
+        );
         Some(usage)
     }
 
@@ -477,14 +493,20 @@ pub struct GeminiUsage {
 impl GeminiUsage {
     /// Reads a `usageMetadata` value field by field; `None` when it is not an object.
     pub fn read(value: &[u8], rejected: &mut Vec<Rejected>) -> Option<GeminiUsage> {
-        let members = top_level_members(value).ok()?;
-        let mut field = |name: &'static str| read_count(value, &members, name, name, rejected);
+        let mut seen = [Seen::Absent; GEMINI_NAMES.len()];
+        each_member(value, |key, at| {
+            if let Some(k) = slot_of(key, &GEMINI_NAMES) {
+                seen[k].again(at);
+            }
+        })?;
+        let [prompt, cached, tool_use_prompt, candidates, thoughts] = seen;
+        let mut count = |seen: Seen, shown: &'static str| seen.count(value, shown, rejected);
         Some(GeminiUsage {
-            prompt: field("promptTokenCount"),
-            cached: field("cachedContentTokenCount"),
-            tool_use_prompt: field("toolUsePromptTokenCount"),
-            candidates: field("candidatesTokenCount"),
-            thoughts: field("thoughtsTokenCount"),
+            prompt: count(prompt, "promptTokenCount"),
+            cached: count(cached, "cachedContentTokenCount"),
+            tool_use_prompt: count(tool_use_prompt, "toolUsePromptTokenCount"),
+            candidates: count(candidates, "candidatesTokenCount"),
+            thoughts: count(thoughts, "thoughtsTokenCount"),
         })
     }
 
@@ -556,57 +578,117 @@ fn split_cached(total: Count, cached: Count) -> (Count, Count) {
     }
 }
 
-/// The count of field `inner` of the object in field `object`; `shown` names it in a warning.
-fn read_nested_count(
-    value: &[u8],
-    members: &[Member<'_>],
-    object: &str,
-    inner: &str,
-    shown: &'static str,
-    rejected: &mut Vec<Rejected>,
-) -> Count {
-    let mut named = members.iter().filter(|m| m.key == object);
-    let (Some(member), more) = (named.next(), named.next()) else {
-        return Count::Absent;
-    };
-    let nested = &value[member.value.clone()];
-    if more.is_some() {
-        reject(rejected, shown, None);
-        return Count::Unusable;
+/// The fields of a `usage` value, in the order [`UsageFields::read`] takes them (and reports
+/// them unusable): its counts, then the objects whose fields are counts.
+const USAGE_NAMES: [&[u8]; 12] = [
+    b"input_tokens",
+    b"output_tokens",
+    b"cache_read_input_tokens",
+    b"cache_creation_input_tokens",
+    b"prompt_tokens",
+    b"completion_tokens",
+    b"prompt_cache_hit_tokens",
+    b"prompt_tokens_details",
+    b"input_tokens_details",
+    b"completion_tokens_details",
+    b"output_tokens_details",
+    b"cache_creation",
+];
+
+/// The fields of a `usageMetadata` value, in the order [`GeminiUsage::read`] takes them.
+const GEMINI_NAMES: [&[u8]; 5] = [
+    b"promptTokenCount",
+    b"cachedContentTokenCount",
+    b"toolUsePromptTokenCount",
+    b"candidatesTokenCount",
+    b"thoughtsTokenCount",
+];
+
+/// Which of `names` the key is: told apart by length first, then by their bytes.
+#[inline]
+fn slot_of<const N: usize>(key: &[u8], names: &[&[u8]; N]) -> Option<usize> {
+    names
+        .iter()
+        .position(|name| name.len() == key.len() && find::same_bytes(name, key))
+}
+
+/// How often an object named a field, and where its value lies the one time it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Absent,
+    /// The value's start and end.
+    Once(usize, usize),
+    /// Named twice or more: the field cannot be used.
+    Again,
+}
+
+impl Seen {
+    /// The field is named (again) with its value at `value`.
+    fn again(&mut self, value: Range<usize>) {
+        *self = match self {
+            Seen::Absent => Seen::Once(value.start, value.end),
+            _ => Seen::Again,
+        };
     }
-    match top_level_members(nested) {
-        Ok(nested_members) => read_count(nested, &nested_members, inner, shown, rejected),
-        Err(_) => Count::Absent,
+
+    /// The count the field gives in `object`; `shown` names it in a warning.
+    #[inline(always)]
+    fn count(self, object: &[u8], shown: &'static str, rejected: &mut Vec<Rejected>) -> Count {
+        let at = match self {
+            Seen::Absent => return Count::Absent,
+            Seen::Again => {
+                reject(rejected, shown, None);
+                return Count::Unusable;
+            }
+            Seen::Once(start, end) => start..end,
+        };
+        let text = &object[at];
+        if text == b"null" {
+            return Count::Absent;
+        }
+        match parse_count(text) {
+            Some(n) => Count::Given(n),
+            None => unusable(text, shown, rejected),
+        }
     }
 }
 
-/// The count of field `name` among `members` of `object`; `shown` names it in a warning.
-fn read_count(
-    object: &[u8],
-    members: &[Member<'_>],
-    name: &str,
-    shown: &'static str,
+/// Warns of a count that cannot be used (rare: apart, so that reading a good one stays short).
+#[cold]
+fn unusable(text: &[u8], shown: &'static str, rejected: &mut Vec<Rejected>) -> Count {
+    reject(rejected, shown, Some(describe_value(text)));
+    Count::Unusable
+}
+
+/// The counts of `fields` (inner name, name in a warning) of the object `holder` says where to
+/// find in `value`: all unusable when it is named twice, all absent when it is not an object.
+fn nested_counts<const N: usize>(
+    value: &[u8],
+    holder: Seen,
+    fields: [(&[u8], &'static str); N],
     rejected: &mut Vec<Rejected>,
-) -> Count {
-    let mut named = members.iter().filter(|m| m.key == name);
-    let Some(member) = named.next() else {
-        return Count::Absent;
-    };
-    if named.next().is_some() {
-        reject(rejected, shown, None);
-        return Count::Unusable;
-    }
-    let text = &object[member.value.clone()];
-    if text == b"null" {
-        return Count::Absent;
-    }
-    match parse_count(text) {
-        Some(n) => Count::Given(n),
-        None => {
-            reject(rejected, shown, Some(describe_value(text)));
-            Count::Unusable
+) -> [Count; N] {
+    let nested = match holder {
+        Seen::Absent => return [Count::Absent; N],
+        Seen::Again => {
+            return fields.map(|(_, shown)| {
+                reject(rejected, shown, None);
+                Count::Unusable
+            })
         }
+        Seen::Once(start, end) => &value[start..end],
+    };
+    let names = fields.map(|(name, _)| name);
+    let mut seen = [Seen::Absent; N];
+    let walked = each_member(nested, |key, at| {
+        if let Some(k) = slot_of(key, &names) {
+            seen[k].again(at);
+        }
+    });
+    if walked.is_none() {
+        return [Count::Absent; N];
     }
+    std::array::from_fn(|k| seen[k].count(nested, fields[k].1, rejected))
 }
 
 /// What a warning shows of an unusable value: a number as written (up to 40 characters), else
@@ -629,10 +711,18 @@ fn describe_value(text: &[u8]) -> String {
 /// A JSON number that is a whole number in `0..=MAX_TOKENS`, written as one (`12`, not `12.0`,
 /// `1.2e1` or `"12"`).
 fn parse_count(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 13 || !text.iter().all(u8::is_ascii_digit) {
+    // Thirteen digits at most: no sum can overflow before the limit is checked.
+    if text.is_empty() || text.len() > 13 {
         return None;
     }
-    let n = std::str::from_utf8(text).ok()?.parse::<u64>().ok()?;
+    let mut n = 0u64;
+    for &c in text {
+        let digit = c.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+    }
     (n <= MAX_TOKENS).then_some(n)
 }
 
