@@ -376,7 +376,7 @@ impl UsageFields {
         let mut usage = UsageFields::default();
         let mut named = 0u32;
         flat.object(|flat, key| {
-            let Some(k) = slot_of(key, &USAGE_NAMES) else {
+            let Some(k) = usage_slot(key) else {
                 return flat.scalar();
             };
             if named & 1 << k != 0 {
@@ -665,6 +665,28 @@ const USAGE_NAMES: [&[u8]; 12] = [
     b"output_tokens_details",
     b"cache_creation",
 ];
+
+/// Which of [`USAGE_NAMES`] the key is, told by its length first (the same as `slot_of`, with
+/// one or two compares instead of a scan).
+#[inline]
+fn usage_slot(key: &[u8]) -> Option<usize> {
+    let candidates: &[usize] = match key.len() {
+        12 => &[0],
+        13 => &[1, 4],
+        23 => &[2, 6],
+        27 => &[3],
+        17 => &[5],
+        21 => &[7, 10],
+        20 => &[8],
+        25 => &[9],
+        14 => &[11],
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|k| find::same_bytes(USAGE_NAMES[*k], key))
+}
 
 /// The fields of a `usageMetadata` value, in the order [`GeminiUsage::read`] takes them.
 const GEMINI_NAMES: [&[u8]; 5] = [

@@ -5,7 +5,7 @@
 //! reading ([`super::UsageFields::read`]), so a flat reading is always the one that would give.
 
 use super::find::quote_or_backslash;
-use super::{parse_count, Count};
+use super::{Count, MAX_TOKENS};
 
 /// A cursor in a usage object's bytes.
 pub(super) struct Flat<'a> {
@@ -78,12 +78,28 @@ impl<'a> Flat<'a> {
     #[inline(always)]
     pub(super) fn count(&mut self) -> Option<Count> {
         let start = self.i;
-        self.skip_token();
-        let token = &self.b[start..self.i];
-        if token == b"null" {
-            return Some(Count::Absent);
+        let mut n = 0u64;
+        while let Some(digit) = self
+            .peek()
+            .map(|c| c.wrapping_sub(b'0'))
+            .filter(|d| *d <= 9)
+        {
+            // Thirteen digits at most: no sum can overflow before the limit is checked.
+            if self.i - start == 13 {
+                return None;
+            }
+            n = n * 10 + u64::from(digit);
+            self.i += 1;
         }
-        parse_count(token).map(Count::Given)
+        if self.i == start {
+            self.skip_token();
+            return (&self.b[start..self.i] == b"null").then_some(Count::Absent);
+        }
+        // A token that goes on past its digits (`1.5`, `1e3`) is the full reading's to reject.
+        if self.peek().is_some_and(is_token) {
+            return None;
+        }
+        (n <= MAX_TOKENS).then_some(Count::Given(n))
     }
 
     /// Passes a number, literal or string without escapes.
@@ -142,9 +158,13 @@ impl<'a> Flat<'a> {
 
     /// Moves past the letters, digits, `+`, `-` and `.` of a number or literal.
     fn skip_token(&mut self) {
-        while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-        {
+        while self.peek().is_some_and(is_token) {
             self.i += 1;
         }
     }
+}
+
+/// A byte of a number or literal: a letter, digit, `+`, `-` or `.`.
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')
 }
