@@ -628,14 +628,25 @@ impl UsageFollower {
                 return i;
             }
             let name = KeyName::of(&chunk[i + 1..end], false);
-            let mut j = skip_space(chunk, end + 1);
+            // Compact JSON puts the colon right after the key, the value right after the colon.
+            let mut j = end + 1;
             if chunk.get(j) != Some(&b':') {
-                return i;
+                j = skip_space(chunk, j);
+                if chunk.get(j) != Some(&b':') {
+                    return i;
+                }
             }
-            j = skip_space(chunk, j + 1);
-            let Some(&b) = chunk.get(j) else {
+            j += 1;
+            let Some(mut b) = chunk.get(j).copied() else {
                 return i;
             };
+            if is_space(b) {
+                j = skip_space(chunk, j);
+                let Some(&next) = chunk.get(j) else {
+                    return i;
+                };
+                b = next;
+            }
             self.name = name;
             if let Some(holder) = self.holder(b) {
                 self.inside = Some(holder);

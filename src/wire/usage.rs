@@ -377,7 +377,7 @@ impl UsageFields {
         let mut named = 0u32;
         flat.object(|flat, key| {
             let Some(k) = usage_slot(key) else {
-                return flat.scalar();
+                return flat.other(key);
             };
             if named & 1 << k != 0 {
                 return None;
@@ -562,7 +562,7 @@ impl GeminiUsage {
         let mut named = 0u32;
         flat.object(|flat, key| {
             let Some(k) = slot_of(key, &GEMINI_NAMES) else {
-                return flat.scalar();
+                return flat.other(key);
             };
             if named & 1 << k != 0 {
                 return None;

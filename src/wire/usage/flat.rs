@@ -33,7 +33,8 @@ impl<'a> Flat<'a> {
         (self.peek()? == c).then(|| self.i += 1)
     }
 
-    /// Reads an object from `{` to `}`, handing each key to `member`, which reads its value.
+    /// Reads an object from `{` to `}`, handing each key to `member`, which reads its value (and
+    /// leaves a key that is none of its names to [`other`](Self::other)).
     #[inline(always)]
     pub(super) fn object(
         &mut self,
@@ -49,11 +50,11 @@ impl<'a> Flat<'a> {
             self.eat(b'"')?;
             let end = quote_or_backslash(self.b, self.i)?;
             let b = self.b;
-            let key = &b[self.i..end];
-            // An escaped key, or one that might not be UTF-8, is the full reading's to judge.
-            if b[end] != b'"' || !key.is_ascii() {
+            // An escaped key is the full reading's to decode.
+            if b[end] != b'"' {
                 return None;
             }
+            let key = &b[self.i..end];
             self.i = end + 1;
             self.space();
             self.eat(b':')?;
@@ -100,6 +101,15 @@ impl<'a> Flat<'a> {
             return None;
         }
         (n <= MAX_TOKENS).then_some(Count::Given(n))
+    }
+
+    /// Passes the value of a key that is none of the reader's: a number, literal or string
+    /// without escapes. A key that might not be UTF-8 is the full reading's to judge.
+    pub(super) fn other(&mut self, key: &[u8]) -> Option<()> {
+        if !key.is_ascii() {
+            return None;
+        }
+        self.scalar()
     }
 
     /// Passes a number, literal or string without escapes.
@@ -149,7 +159,7 @@ impl<'a> Flat<'a> {
                     named |= 1 << k;
                     counts[k] = flat.count()?;
                 }
-                None => flat.scalar()?,
+                None => flat.other(key)?,
             }
             Some(())
         })?;
