@@ -20,6 +20,9 @@
 //! the bytes pass (strings and nested values sixteen bytes at a time, counting brackets outside
 //! strings; a key is named by its length before its bytes are compared), keeps only a
 //! `usage` (or `usageMetadata`) value cut by a chunk's end, and reads each such value as it closes.
+//! Members whole in a chunk (the usual case: most answers arrive in one) are passed by searches
+//! rather than a step per byte, and a usage object of the usual shape is read where it starts, in
+//! the same walk; anything else goes to the byte machine and the full reading, which say the same.
 //! So a `response.completed` event that repeats a long answer is read without being kept. An SSE
 //! line that is whole in one chunk is only followed when it holds a key starting `"usage`, so
 //! text deltas cost one substring search each.
