@@ -20,6 +20,9 @@
 //! the bytes pass (strings and nested values sixteen bytes at a time, counting brackets outside
 //! strings; a key is named by its length before its bytes are compared), keeps only a
 //! `usage` (or `usageMetadata`) value cut by a chunk's end, and reads each such value as it closes.
+//! Members whole in a chunk (the usual case: most answers arrive in one) are passed by searches
+//! rather than a step per byte, and a usage object of the usual shape is read where it starts, in
+//! the same walk; anything else goes to the byte machine and the full reading, which say the same.
 //! So a `response.completed` event that repeats a long answer is read without being kept. An SSE
 //! line that is whole in one chunk is only followed when it holds a key starting `"usage`, so
 //! text deltas cost one substring search each.
@@ -222,29 +225,39 @@ impl Found<'_> {
     /// `of_response` when it is the usage of a Responses API `response` object.
     fn usage_value(&mut self, value: &[u8], of_response: bool) {
         if let Some(usage) = UsageFields::read(value, self.rejected) {
-            let usage = if of_response {
-                usage.of_responses()
-            } else {
-                usage
-            };
-            // The first usage is taken as it is: merged into nothing, it would be the same.
-            if *self.found {
-                self.seen.merge(&usage);
-            } else {
-                *self.seen = usage;
-            }
-            *self.found = true;
+            self.usage(usage, of_response);
         }
+    }
+
+    /// Folds in the fields of one `usage` object.
+    fn usage(&mut self, usage: UsageFields, of_response: bool) {
+        let usage = if of_response {
+            usage.of_responses()
+        } else {
+            usage
+        };
+        // The first usage is taken as it is: merged into nothing, it would be the same.
+        if *self.found {
+            self.seen.merge(&usage);
+        } else {
+            *self.seen = usage;
+        }
+        *self.found = true;
     }
 
     /// Takes one Gemini `usageMetadata` value: when it gives a count it replaces the one before,
     /// and its rejections replace that one's (a stream repeats its running usage in every chunk).
     fn usage_metadata_value(&mut self, value: &[u8]) {
         let before = self.rejected.len();
+        let usage = GeminiUsage::read(value, self.rejected);
+        self.usage_metadata(usage, before);
+    }
+
+    /// Takes one Gemini `usageMetadata` object, whose rejections are those in `rejected` from
+    /// `before` on.
+    fn usage_metadata(&mut self, usage: Option<GeminiUsage>, before: usize) {
         // A value that gives no count was rejected nothing: the earlier reading stands.
-        let Some(usage) =
-            GeminiUsage::read(value, self.rejected).filter(GeminiUsage::gives_a_count)
-        else {
+        let Some(usage) = usage.filter(GeminiUsage::gives_a_count) else {
             return;
         };
         let (mut start, end) = *self.gemini_rejected;
@@ -413,6 +426,44 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// The index of the first byte at or after `i` that is not space (or the chunk's end).
+#[inline(always)]
+fn skip_space(chunk: &[u8], mut i: usize) -> usize {
+    while chunk.get(i).is_some_and(|b| is_space(*b)) {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the quote that closes the string whose text starts at `chunk[i]`, if it is in
+/// `chunk` (a backslash escapes the byte after it).
+#[inline(always)]
+fn string_end(chunk: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let at = quote_or_backslash(chunk, i)?;
+        if chunk[at] == b'"' {
+            return Some(at);
+        }
+        i = at + 2;
+        if i >= chunk.len() {
+            return None;
+        }
+    }
+}
+
+/// Where the number or literal at `chunk[i]` ends, when it ends in `chunk` as the byte machine
+/// would end it (at a `,`, `}`, `]` or space, before any quote or bracket).
+#[inline(always)]
+fn scalar_end(chunk: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        match *chunk.get(i)? {
+            b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n' => return Some(i),
+            b'"' | b'{' | b'[' => return None,
+            _ => i += 1,
+        }
+    }
+}
+
 impl UsageFollower {
     /// A follower of a JSON body's top level or, when `nested`, of an SSE event's.
     fn new(nested: bool) -> Self {
@@ -476,6 +527,12 @@ impl UsageFollower {
                 }
                 Place::BeforeKey => match b {
                     b'"' => {
+                        let passed = self.members(chunk, i, found);
+                        if passed != i {
+                            i = passed;
+                            continue;
+                        }
+                        // A member that `members` leaves to the byte machine.
                         self.escaped = false;
                         self.backslash = false;
                         i += 1;
@@ -538,12 +595,7 @@ impl UsageFollower {
                         i += 1;
                     }
                     None => {
-                        self.reading = self.usage_key();
-                        self.value.clear();
-                        self.depth = 0;
-                        self.in_string = false;
-                        self.at = Place::InValue;
-                        i = self.value_bytes(chunk, i, found);
+                        i = self.value_at(chunk, i, found);
                         // Compact JSON puts the comma right after the value.
                         if self.at == Place::AfterValue && chunk.get(i) == Some(&b',') {
                             self.at = Place::BeforeKey;
@@ -562,6 +614,119 @@ impl UsageFollower {
                 }
             }
         }
+    }
+
+    /// Passes the members that are whole in `chunk` from `i` (at a key's opening quote, the
+    /// follower `BeforeKey`), with locals and searches rather than a step per byte: most answers
+    /// arrive whole in one chunk, their usage last. Stops, with the follower's state, at the
+    /// first member that ends past the chunk or that the byte machine should read (an escaped
+    /// key, a fault), at its start; or at the object's end, `AfterValue`.
+    fn members(&mut self, chunk: &[u8], mut i: usize, found: &mut Found<'_>) -> usize {
+        loop {
+            // `chunk[i]` is a key's opening quote; the follower is `BeforeKey`.
+            let Some(end) = quote_or_backslash(chunk, i + 1) else {
+                return i;
+            };
+            if chunk[end] != b'"' {
+                return i;
+            }
+            let name = KeyName::of(&chunk[i + 1..end], false);
+            // Compact JSON puts the colon right after the key, the value right after the colon.
+            let mut j = end + 1;
+            if chunk.get(j) != Some(&b':') {
+                j = skip_space(chunk, j);
+                if chunk.get(j) != Some(&b':') {
+                    return i;
+                }
+            }
+            j += 1;
+            let Some(mut b) = chunk.get(j).copied() else {
+                return i;
+            };
+            if is_space(b) {
+                j = skip_space(chunk, j);
+                let Some(&next) = chunk.get(j) else {
+                    return i;
+                };
+                b = next;
+            }
+            self.name = name;
+            if let Some(holder) = self.holder(b) {
+                self.inside = Some(holder);
+                i = skip_space(chunk, j + 1);
+                if chunk.get(i) != Some(&b'"') {
+                    return i;
+                }
+                continue;
+            }
+            j = match b {
+                b'"' => match string_end(chunk, j + 1) {
+                    Some(end) => end + 1,
+                    None => return i,
+                },
+                b'{' | b'[' => {
+                    let to = self.value_at(chunk, j, found);
+                    if self.at != Place::AfterValue {
+                        return to;
+                    }
+                    self.at = Place::BeforeKey;
+                    to
+                }
+                _ => match scalar_end(chunk, j) {
+                    Some(end) => end,
+                    None => return i,
+                },
+            };
+            j = skip_space(chunk, j);
+            match chunk.get(j) {
+                Some(b',') => {
+                    i = skip_space(chunk, j + 1);
+                    if chunk.get(i) != Some(&b'"') {
+                        return i;
+                    }
+                }
+                _ => {
+                    self.at = Place::AfterValue;
+                    return j;
+                }
+            }
+        }
+    }
+
+    /// Starts reading the value at `chunk[start]`; returns where reading stopped. A usage object
+    /// of the usual shape whole in the chunk is read at once; any other value byte by byte.
+    #[inline(always)]
+    fn value_at(&mut self, chunk: &[u8], start: usize, found: &mut Found<'_>) -> usize {
+        self.reading = self.usage_key();
+        if let (Some(key), Some(b'{')) = (self.reading, chunk.get(start)) {
+            let rest = &chunk[start..];
+            let of_response = self.inside == Some(Holder::Response);
+            let read = match key {
+                UsageKey::Usage => UsageFields::read_flat(rest)
+                    .filter(|(_, len)| *len <= VALUE_KEEP)
+                    .map(|(usage, len)| {
+                        found.usage(usage, of_response);
+                        len
+                    }),
+                UsageKey::UsageMetadata => GeminiUsage::read_flat(rest)
+                    .filter(|(_, len)| *len <= VALUE_KEEP)
+                    .map(|(usage, len)| {
+                        let before = found.rejected.len();
+                        found.usage_metadata(Some(usage), before);
+                        len
+                    }),
+            };
+            if let Some(len) = read {
+                self.reading = None;
+                self.at = Place::AfterValue;
+                return start + len;
+            }
+        }
+        self.value.clear();
+        self.depth = 0;
+        self.in_string = false;
+        self.at = Place::InValue;
+        self.value_bytes(chunk, start, found)
     }
 
     /// The member whose value starts with `b` is a top-level `message` or `response` object

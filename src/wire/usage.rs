@@ -21,10 +21,12 @@
 //! field named twice) makes that kind unknown, and the others still count.
 
 pub(crate) mod find;
+mod flat;
 mod object;
 #[cfg(test)]
 pub(crate) mod reference;
 
+use flat::Flat;
 use object::each_member;
 use std::ops::Range;
 
@@ -366,6 +368,47 @@ impl UsageFields {
         Some(usage)
     }
 
+    /// Reads a `usage` object at the start of `b` in one pass when it has the usual shape (see
+    /// [`flat`]): the fields [`read`](Self::read) would give (it would reject none), and the
+    /// object's length. `None` when it has another shape: `read` it then.
+    pub(crate) fn read_flat(b: &[u8]) -> Option<(UsageFields, usize)> {
+        let mut flat = Flat::new(b);
+        let mut usage = UsageFields::default();
+        let mut named = 0u32;
+        flat.object(|flat, key| {
+            let Some(k) = usage_slot(key) else {
+                return flat.other(key);
+            };
+            if named & 1 << k != 0 {
+                return None;
+            }
+            named |= 1 << k;
+            // In the order of `USAGE_NAMES`.
+            match k {
+                0 => usage.input_tokens = flat.count()?,
+                1 => usage.output_tokens = flat.count()?,
+                2 => usage.cache_read_input_tokens = flat.count()?,
+                3 => usage.cache_creation_input_tokens = flat.count()?,
+                4 => usage.prompt_tokens = flat.count()?,
+                5 => usage.completion_tokens = flat.count()?,
+                6 => usage.prompt_cache_hit_tokens = flat.count()?,
+                7 => [usage.prompt_cached_tokens] = flat.nested([b"cached_tokens"])?,
+                8 => [usage.input_cached_tokens] = flat.nested([b"cached_tokens"])?,
+                9 => [usage.completion_reasoning_tokens] = flat.nested([b"reasoning_tokens"])?,
+                10 => [usage.output_reasoning_tokens] = flat.nested([b"reasoning_tokens"])?,
+                _ => {
+                    [usage.cache_creation_5m, usage.cache_creation_1h] =
+                        flat.nested([b"ephemeral_5m_input_tokens", b"ephemeral_1h_input_tokens"])?
+                }
+            }
+            Some(())
+        })?;
+        // As in `read`: the Responses API's detail objects (`input_tokens_details`,
+        // `output_tokens_details`) tell its usage apart, whatever they hold.
+        usage.responses_shape = named & (1 << 8 | 1 << 10) != 0;
+        Some((usage, flat.i))
+    }
+
     /// Says that this is a Responses API usage (the usage of a `response` object), whose
     /// `input_tokens` include the cached ones, whatever its fields are.
     pub fn of_responses(mut self) -> Self {
@@ -510,6 +553,34 @@ impl GeminiUsage {
         })
     }
 
+    /// Reads a `usageMetadata` object at the start of `b` in one pass when it has the usual
+    /// shape (see [`flat`]): what [`read`](Self::read) would give (it would reject nothing), and
+    /// the object's length. `None` when it has another shape: `read` it then.
+    pub(crate) fn read_flat(b: &[u8]) -> Option<(GeminiUsage, usize)> {
+        let mut flat = Flat::new(b);
+        let mut usage = GeminiUsage::default();
+        let mut named = 0u32;
+        flat.object(|flat, key| {
+            let Some(k) = slot_of(key, &GEMINI_NAMES) else {
+                return flat.other(key);
+            };
+            if named & 1 << k != 0 {
+                return None;
+            }
+            named |= 1 << k;
+            let count = flat.count()?;
+            match k {
+                0 => usage.prompt = count,
+                1 => usage.cached = count,
+                2 => usage.tool_use_prompt = count,
+                3 => usage.candidates = count,
+                _ => usage.thoughts = count,
+            }
+            Some(())
+        })?;
+        Some((usage, flat.i))
+    }
+
     /// It names at least one count (usable or not).
     pub fn gives_a_count(&self) -> bool {
         [
@@ -594,6 +665,28 @@ const USAGE_NAMES: [&[u8]; 12] = [
     b"output_tokens_details",
     b"cache_creation",
 ];
+
+/// Which of [`USAGE_NAMES`] the key is, told by its length first (the same as `slot_of`, with
+/// one or two compares instead of a scan).
+#[inline]
+fn usage_slot(key: &[u8]) -> Option<usize> {
+    let candidates: &[usize] = match key.len() {
+        12 => &[0],
+        13 => &[1, 4],
+        23 => &[2, 6],
+        27 => &[3],
+        17 => &[5],
+        21 => &[7, 10],
+        20 => &[8],
+        25 => &[9],
+        14 => &[11],
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|k| find::same_bytes(USAGE_NAMES[*k], key))
+}
 
 /// The fields of a `usageMetadata` value, in the order [`GeminiUsage::read`] takes them.
 const GEMINI_NAMES: [&[u8]; 5] = [

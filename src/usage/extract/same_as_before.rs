@@ -228,3 +228,129 @@ fn the_generated_answers_give_usage_and_rejections() {
         "{with_rejected} answers of 500 had rejections"
     );
 }
+
+/// Usage objects the one-pass reading takes (plain counts, `null`, strings, the nested count
+/// objects) and ones it leaves to the full reading (escapes, a field named twice, an unusable
+/// count, arrays, a value too long to keep), each whole in one chunk, cut in two at every byte
+/// and fed a byte at a time, as a JSON answer and as an SSE event: read as before.
+#[test]
+fn usage_objects_of_every_shape_read_as_before_wherever_the_chunks_end() {
+    let usages = [
+        r#"{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":10}"#,
+        r#"{ "input_tokens" : 12 ,
+            "output_tokens" : null , "service_tier" : "standard" , "ok" : true }"#,
+        r#"{"input_tokens":3,"cache_creation_input_tokens":50,"cache_creation":{"ephemeral_5m_input_tokens":20,"ephemeral_1h_input_tokens":30},"output_tokens":7}"#,
+        r#"{"prompt_tokens":1500,"completion_tokens":42,"total_tokens":1542,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":9}}"#,
+        r#"{"input_tokens":100,"input_tokens_details":null,"output_tokens":5,"output_tokens_details":{"reasoning_tokens":2}}"#,
+        r#"{"input_tokens":1,"input_tokens":2,"output_tokens":3}"#,
+        r#"{"input_tokens":"12","output_tokens":1e3,"cache_read_input_tokens":-1}"#,
+        r#"{"input_tokens":1,"cache_creation":{"ephemeral_5m_input_tokens":1,"ephemeral_5m_input_tokens":2}}"#,
+        r#"{"input_t\u006fkens":12,"output_tokens":4}"#,
+        r#"{"input_tokens":12,"note":"a \"quoted\" word","output_tokens":4}"#,
+        r#"{"input_tokens":12,"list":[1,2],"output_tokens":4}"#,
+        r#"{"input_tokens":12,"output_tokens":4,}"#,
+        r#"{"input_tokens":12 "output_tokens":4}"#,
+        r#"{"input_tokens":12,"output_tokens":4}}"#,
+        r#"{"\u00e9":1,"input_tokens":12}"#,
+        "{\"\u{e9}\":1,\"input_tokens\":12}",
+        "{}",
+        "null",
+        "[]",
+    ];
+    let long = format!(
+        r#"{{"input_tokens":1,"pad":"{}","output_tokens":2}}"#,
+        "x".repeat(super::VALUE_KEEP)
+    );
+    let gemini = [
+        r#"{"promptTokenCount":8,"candidatesTokenCount":5,"totalTokenCount":13,"thoughtsTokenCount":3}"#,
+        r#"{"promptTokenCount":8,"promptTokensDetails":[{"modality":"TEXT","tokenCount":8}],"candidatesTokenCount":5}"#,
+        r#"{"promptTokenCount":8,"promptTokenCount":9,"candidatesTokenCount":5}"#,
+        r#"{"promptTokenCount":8.5,"candidatesTokenCount":5}"#,
+    ];
+    let mut bodies: Vec<String> = Vec::new();
+    for usage in usages.iter().copied().chain([long.as_str()]) {
+        bodies.push(format!(
+            r#"{{"id":"msg_1","type":"message","content":[{{"type":"text","text":"Hi {{\"usage\":{{}}}}"}}],"stop_sequence":null,"usage":{usage}}}"#
+        ));
+        bodies.push(format!(
+            r#"{{"type":"response.completed","response":{{"id":"r","output":[],"usage":{usage}}}}}"#
+        ));
+        bodies.push(format!(
+            r#"{{"type":"message_start","message":{{"id":"m","usage":{usage},"content":[]}},"x":1}}"#
+        ));
+    }
+    for usage in gemini {
+        bodies.push(format!(
+            r#"{{"candidates":[{{"content":{{"parts":[{{"text":"Hi"}}]}}}}],"usageMetadata":{usage},"modelVersion":"g"}}"#
+        ));
+    }
+    let mut with_tokens = 0;
+    for body in &bodies {
+        for sse in [false, true] {
+            let body = if sse {
+                format!("event: x\ndata: {body}\n\n")
+            } else {
+                body.clone()
+            };
+            let bytes = body.as_bytes();
+            // The long value is not worth printing whole.
+            let body: String = body.chars().take(400).collect();
+            let (whole, old) = both(sse, bytes, &[]);
+            assert_eq!(whole, old, "whole: {body}");
+            with_tokens += usize::from(whole.tokens.is_some());
+            // The value too long to keep is cut near its ends and every few hundred bytes.
+            let step = if bytes.len() > 4096 { 397 } else { 1 };
+            let cuts = (0..=bytes.len())
+                .filter(|c| c % step == 0 || c.abs_diff(bytes.len() / 2) > bytes.len() / 2 - 200);
+            for cut in cuts {
+                let (new, old) = both(sse, bytes, &[cut]);
+                assert_eq!(new, old, "cut at {cut}: {body}");
+            }
+            let every: Vec<usize> = (0..bytes.len()).step_by(step).collect();
+            let (new, old) = both(sse, bytes, &every);
+            assert_eq!(new, old, "in pieces of {step}: {body}");
+        }
+    }
+    // The cases read usage, not nothing on both sides.
+    assert!(
+        with_tokens > bodies.len() / 2,
+        "{with_tokens} readings gave usage"
+    );
+}
+
+/// A top-level walk that meets what it cannot pass whole (escaped keys, numbers run into strings,
+/// a comma before the end, a value cut by the chunk) reads as before.
+#[test]
+fn answers_the_member_walk_leaves_to_the_byte_machine_read_as_before() {
+    let bodies = [
+        r#"{"us\u0061ge":{"input_tokens":5},"id":"x"}"#,
+        r#"{"a":12"b","usage":{"input_tokens":5}}"#,
+        r#"{"a":12{"x":1},"usage":{"input_tokens":5}}"#,
+        r#"{"a":1,,"usage":{"input_tokens":5}}"#,
+        r#"{"a":1,}"#,
+        r#"{"a" "usage":{"input_tokens":5}}"#,
+        r#"{"a":"x\\","usage":{"input_tokens":5}}"#,
+        r#"{"a":"x\"","usage":{"input_tokens":5}}"#,
+        r#"{"a":,"usage":{"input_tokens":5}}"#,
+        r#"{"a":},"usage":{"input_tokens":5}}"#,
+        r#"{"a":1 , "usage" :  {"input_tokens":5} , "b" : [ ] } "#,
+        r#"{"message":{"usage":{"input_tokens":5}},"usage":{"output_tokens":6}}"#,
+        r#"{"message":{"message":{"usage":{"input_tokens":5}}},"usage":{"output_tokens":6}}"#,
+        r#"{"response":1,"usage":{"output_tokens":6}}"#,
+        r#"[{"usage":{"input_tokens":5}},{"usageMetadata":{"promptTokenCount":4}}]"#,
+    ];
+    for body in bodies {
+        for sse in [false, true] {
+            let body = if sse {
+                format!("data: {body}\n\n")
+            } else {
+                body.to_string()
+            };
+            let bytes = body.as_bytes();
+            for cut in 0..=bytes.len() {
+                let (new, old) = both(sse, bytes, &[cut]);
+                assert_eq!(new, old, "cut at {cut}: {body}");
+            }
+        }
+    }
+}

@@ -126,3 +126,53 @@ fn the_billed_kinds_add_up_to_the_prompt_and_output_and_sums_keep_unknowns_apart
     }
     assert!(all.is_all(), "reasoning is no billed kind");
 }
+
+#[test]
+fn a_usage_field_is_told_by_its_length_as_by_a_scan() {
+    let others: [&[u8]; 5] = [
+        b"",
+        b"input_tokenz",
+        b"total_tokens",
+        b"cache_creation_",
+        b"x",
+    ];
+    for key in USAGE_NAMES.iter().copied().chain(others) {
+        assert_eq!(usage_slot(key), slot_of(key, &USAGE_NAMES), "{key:?}");
+    }
+}
+
+/// The one-pass reading gives what the full reading gives, rejecting nothing, or leaves the
+/// object to it.
+#[test]
+fn a_flat_reading_is_the_full_reading_or_none() {
+    let objects = [
+        r#"{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":10}"#,
+        r#"{ "input_tokens" : 007 , "output_tokens" : null , "tier" : "standard" , "b" : false }"#,
+        r#"{"input_tokens":3,"cache_creation_input_tokens":50,"cache_creation":{"ephemeral_5m_input_tokens":20,"ephemeral_1h_input_tokens":30}}"#,
+        r#"{"prompt_tokens":1500,"completion_tokens":42,"prompt_tokens_details":{"cached_tokens":1024},"completion_tokens_details":null}"#,
+        r#"{"input_tokens":100,"input_tokens_details":{"cached_tokens":60},"output_tokens_details":{"reasoning_tokens":2}}"#,
+        r#"{"input_tokens":1000000000000,"output_tokens":1000000000001}"#,
+        r#"{"input_tokens":9999999999999}"#,
+        r#"{"input_tokens":1,"input_tokens":2}"#,
+        r#"{"input_tokens":12ab}"#,
+        r#"{"input_tokens":1.5}"#,
+        r#"{"input_tokens":-1}"#,
+        r#"{"input_tokens":nul}"#,
+        r#"{"input_tokens":"1"}"#,
+        r#"{"in\u0070ut_tokens":1}"#,
+        r#"{"input_tokens":1,}"#,
+        "{}",
+    ];
+    let mut flat = 0;
+    for text in objects {
+        let mut rejected = Vec::new();
+        let full = UsageFields::read(text.as_bytes(), &mut rejected);
+        if let Some((usage, len)) = UsageFields::read_flat(text.as_bytes()) {
+            flat += 1;
+            assert_eq!(Some(usage), full, "{text}");
+            assert!(rejected.is_empty(), "{text}");
+            assert_eq!(len, text.len(), "{text}");
+        }
+    }
+    assert_eq!(flat, 6);
+}
