@@ -100,8 +100,7 @@ impl ErrorWatch {
                 _ => None,
             };
         } else if let Some(value) = line.strip_prefix(b"data:") {
-            let holds_error =
-                self.name.is_some() || memchr::memmem::find(value, b"\"error\"").is_some();
+            let holds_error = self.name.is_some() || ERROR_KEY.find(value).is_some();
             if !holds_error {
                 return;
             }
@@ -110,6 +109,11 @@ impl ErrorWatch {
         }
     }
 }
+
+/// The search for an `"error"` key in an event's data, built once: a one-off `memmem::find`
+/// sets a searcher up anew for every event of every stream.
+static ERROR_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"error\""));
 
 fn trimmed(value: &[u8]) -> &[u8] {
     value.strip_prefix(b" ").unwrap_or(value)

@@ -153,10 +153,15 @@ impl BodyStage for UsageChunkFilter {
     }
 }
 
+/// The search for a `"usage"` key, built once: a one-off `memmem::find` sets a searcher up anew
+/// for every line.
+static USAGE_KEY: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(br#""usage""#));
+
 /// A `data:` line whose chunk has `"choices": []` and a `usage` object: the one the gateway asked
 /// for.
 fn is_usage_chunk(line: &[u8]) -> bool {
-    if line.len() > LINE_KEEP || memmem::find(line, br#""usage""#).is_none() {
+    if line.len() > LINE_KEEP || USAGE_KEY.find(line).is_none() {
         return false;
     }
     let Some(json) = line.strip_prefix(b"data:") else {

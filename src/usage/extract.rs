@@ -76,6 +76,11 @@ const DATA_FIELD: &[u8] = b"data:";
 /// Gemini's `"usageMetadata"`, so one search serves every API.
 const USAGE_KEY: &[u8] = b"\"usage";
 
+/// The search for [`USAGE_KEY`], built once: a one-off `memmem::find` sets a searcher up anew for
+/// every line of a stream, which cost more than searching the line.
+static USAGE_KEY_FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(USAGE_KEY));
+
 /// What the current SSE line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Line {
@@ -152,7 +157,7 @@ impl UsageReader {
                     // search passes them over. A line cut by a chunk's end is followed.
                     let passed_over = end.is_some()
                         && *line == Line::Field(0)
-                        && memmem::find(piece, USAGE_KEY).is_none();
+                        && USAGE_KEY_FINDER.find(piece).is_none();
                     if let Some(json) = line.data(piece).filter(|_| !passed_over) {
                         event.feed(json, &mut found);
                     }
