@@ -282,7 +282,9 @@ impl<'a> Scanner<'a> {
     /// `memchr` passes them faster than blocks would).
     fn skip_nested_blocks(&mut self) -> Result<(), ScanError> {
         let b = self.b;
-        let mut stack = [0u8; MAX_DEPTH + 2];
+        // Indexed by the depth's low byte, so that no index needs a bounds check (the depth is
+        // checked against the limit at each bracket).
+        let mut stack = [0u8; 256];
         let mut depth = 0usize;
         let mut at = self.i;
         // All ones while the block starts inside a string.
@@ -334,12 +336,12 @@ impl<'a> Scanner<'a> {
                 let open = usize::from((c >> 1) & 1);
                 // No branch on the kind: an opener pushes its closer, a closer pops and must be
                 // the one pushed (the slot above the top is written either way).
-                stack[depth] = c + 2;
+                stack[depth & 0xff] = c + 2;
                 depth = (depth + 2 * open).wrapping_sub(1);
-                // One branch for both refusals, rare; which one is told apart only then.
-                let Some(&expected) = stack.get(depth).filter(|_| depth <= MAX_DEPTH) else {
+                if depth > MAX_DEPTH {
                     return Err(self.error_at("nested too deep", at + bit));
-                };
+                }
+                let expected = stack[depth & 0xff];
                 if open == 0 && expected != c {
                     return Err(self.error_at("mismatched bracket", at + bit));
                 }
@@ -456,24 +458,40 @@ impl Masks {
             splat(0x20),
             splat(b's'),
         );
-        let mut m = Masks::default();
-        for (k, lane) in block.chunks_exact(16).enumerate() {
+        let lanes: [m128i; 4] = std::array::from_fn(|k| {
             let mut bytes = [0u8; 16];
-            bytes.copy_from_slice(lane);
-            let v = load_unaligned_m128i(&bytes);
+            bytes.copy_from_slice(&block[16 * k..16 * k + 16]);
+            load_unaligned_m128i(&bytes)
+        });
+        let bits = |eq: [m128i; 4]| {
+            eq.iter().enumerate().fold(0u64, |all, (k, eq)| {
+                all | u64::from(move_mask_i8_m128i(*eq) as u16) << (16 * k)
+            })
+        };
+        let backslashes = lanes.map(|v| cmp_eq_mask_i8_m128i(v, backslash));
+        // Most blocks have no backslash: one movemask tells.
+        let any = bitor_m128i(
+            bitor_m128i(backslashes[0], backslashes[1]),
+            bitor_m128i(backslashes[2], backslashes[3]),
+        );
+        let backslashes = if move_mask_i8_m128i(any) == 0 {
+            0
+        } else {
+            bits(backslashes)
+        };
+        Masks {
+            quotes: bits(lanes.map(|v| cmp_eq_mask_i8_m128i(v, quote))),
+            backslashes,
             // `[` and `]` are `{` and `}` with bit 5 clear.
-            let folded = bitor_m128i(v, bit5);
-            let bits = |eq: m128i| u64::from(move_mask_i8_m128i(eq) as u16) << (16 * k);
-            let backslashes = cmp_eq_mask_i8_m128i(v, backslash);
-            m.quotes |= bits(cmp_eq_mask_i8_m128i(v, quote));
-            m.backslashes |= bits(backslashes);
-            m.brackets |= bits(bitor_m128i(
-                cmp_eq_mask_i8_m128i(folded, open),
-                cmp_eq_mask_i8_m128i(folded, close),
-            ));
-            m.marks |= bits(bitor_m128i(cmp_eq_mask_i8_m128i(v, s), backslashes));
+            brackets: bits(lanes.map(|v| {
+                let folded = bitor_m128i(v, bit5);
+                bitor_m128i(
+                    cmp_eq_mask_i8_m128i(folded, open),
+                    cmp_eq_mask_i8_m128i(folded, close),
+                )
+            })),
+            marks: bits(lanes.map(|v| cmp_eq_mask_i8_m128i(v, s))) | backslashes,
         }
-        m
     }
 
     /// The quotes and backslashes of a block, as [`Masks::of`] finds them.
