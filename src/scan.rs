@@ -30,18 +30,34 @@ const MAX_DEPTH: usize = 128;
 
 /// The members of the top-level object in `body`, in order (duplicates included).
 pub fn top_level_members(body: &[u8]) -> Result<Vec<Member<'_>>, ScanError> {
-    members(body, cfg!(target_arch = "x86_64"))
+    top_level(body).map(|top| top.members)
+}
+
+/// The top level of a JSON object: its members, and whether a string in it may begin with
+/// [`MARK`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopLevel<'a> {
+    pub members: Vec<Member<'a>>,
+    /// False only when no string of the body, key or value at any depth, begins with [`MARK`]
+    /// (it may be true for one that does not: a string whose first bytes are an escape).
+    pub marked: bool,
+}
+
+/// What begins every string the gateway writes into a conversation to know it again later (the
+/// signatures it carries between APIs): a body with no string that begins with it holds none.
+pub const MARK: &str = "switchyard.";
+
+/// The members of the top-level object in `body`, and whether a string in it begins with
+/// [`MARK`], found in the same pass.
+pub fn top_level(body: &[u8]) -> Result<TopLevel<'_>, ScanError> {
+    scan(body, cfg!(target_arch = "x86_64"))
 }
 
 /// The byte range of the first element of the JSON array `array` (a value as
 /// [`top_level_members`] found it); `None` for an empty array or anything else. Only that element
 /// is scanned, whatever follows it.
 pub fn first_element(array: &[u8]) -> Option<Range<usize>> {
-    let mut s = Scanner {
-        b: array,
-        i: 0,
-        blocks: cfg!(target_arch = "x86_64"),
-    };
+    let mut s = Scanner::new(array, cfg!(target_arch = "x86_64"));
     s.ws();
     s.expect(b'[', "expected `[`").ok()?;
     s.ws();
@@ -53,12 +69,14 @@ pub fn first_element(array: &[u8]) -> Option<Range<usize>> {
 }
 
 /// [`top_level_members`], with nested values skipped in blocks or a byte at a time.
+#[cfg(test)]
 fn members(body: &[u8], blocks: bool) -> Result<Vec<Member<'_>>, ScanError> {
-    let mut s = Scanner {
-        b: body,
-        i: 0,
-        blocks,
-    };
+    scan(body, blocks).map(|top| top.members)
+}
+
+/// [`top_level`], with nested values skipped in blocks or a byte at a time.
+fn scan(body: &[u8], blocks: bool) -> Result<TopLevel<'_>, ScanError> {
+    let mut s = Scanner::new(body, blocks);
     s.ws();
     s.expect(b'{', "expected `{`")?;
     // Requests and answers have a dozen top-level members at most: one allocation.
@@ -95,7 +113,10 @@ fn members(body: &[u8], blocks: bool) -> Result<Vec<Member<'_>>, ScanError> {
     if s.i != body.len() {
         return Err(s.error("trailing characters after the object"));
     }
-    Ok(members)
+    Ok(TopLevel {
+        members,
+        marked: s.marked,
+    })
 }
 
 struct Scanner<'a> {
@@ -103,9 +124,20 @@ struct Scanner<'a> {
     i: usize,
     /// Nested values are skipped in 64-byte blocks (where SSE2 makes them cheap).
     blocks: bool,
+    /// A string seen so far may begin with [`MARK`].
+    marked: bool,
 }
 
-impl Scanner<'_> {
+impl<'a> Scanner<'a> {
+    fn new(b: &'a [u8], blocks: bool) -> Self {
+        Scanner {
+            b,
+            i: 0,
+            blocks,
+            marked: false,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -149,6 +181,7 @@ impl Scanner<'_> {
     #[inline(always)]
     fn skip_string(&mut self) -> Result<usize, ScanError> {
         let start = self.i;
+        self.marked |= may_begin_with_mark(self.b, start);
         let mut from = start;
         loop {
             let Some(quote) = find_quote(self.b, from) else {
@@ -240,18 +273,24 @@ impl Scanner<'_> {
     }
 
     /// Skips an object or array 64 bytes at a time: each block's quotes, backslashes and brackets
-    /// become bit masks, the bits inside strings are cleared (a prefix XOR of the quotes), and
-    /// only the brackets left are walked, against a stack of the closers expected. No branch
-    /// depends on where a short string ends, which is what the bytewise walk mispredicts. A block
-    /// that lies wholly inside a string starts a `memchr` search for the string's end (long
-    /// strings are most of a request's bytes, and `memchr` passes them faster than blocks would).
+    /// become bit masks, the escaped quotes are taken out (a quote after an odd run of
+    /// backslashes, found with carries rather than by walking the runs), the bits inside strings
+    /// are cleared (a prefix XOR of the quotes), and only the brackets left are walked, against a
+    /// stack of the closers expected. No branch depends on where a short string ends, which is
+    /// what the bytewise walk mispredicts. A block that lies wholly inside a string starts a
+    /// `memchr` search for the string's end (long strings are most of a request's bytes, and
+    /// `memchr` passes them faster than blocks would).
     fn skip_nested_blocks(&mut self) -> Result<(), ScanError> {
         let b = self.b;
-        let mut stack = [0u8; MAX_DEPTH + 2];
+        // Indexed by the depth's low byte, so that no index needs a bounds check (the depth is
+        // checked against the limit at each bracket).
+        let mut stack = [0u8; 256];
         let mut depth = 0usize;
         let mut at = self.i;
         // All ones while the block starts inside a string.
         let mut carry = 0u64;
+        // Bit 0 set while the block's first byte follows an odd run of backslashes.
+        let mut escape = u64::from(escaped(b, at));
         loop {
             let padded;
             let block: &[u8; BLOCK] = match b.get(at..at + BLOCK).and_then(|s| s.try_into().ok()) {
@@ -269,34 +308,26 @@ impl Scanner<'_> {
                 }
             };
             let m = Masks::of(block);
-            let mut quotes = m.quotes;
-            // A quote right after a backslash may be escaped: its run is counted (rare outside
-            // file contents, and those are mostly in long strings).
-            let after_backslash = (m.backslashes << 1) | u64::from(at > 0 && b[at - 1] == b'\\');
-            let mut doubtful = quotes & after_backslash;
-            while doubtful != 0 {
-                let bit = doubtful.trailing_zeros() as usize;
-                if escaped(b, at + bit) {
-                    quotes &= !(1 << bit);
-                }
-                doubtful &= doubtful - 1;
-            }
+            let quotes = m.quotes & !escaped_bytes(m.backslashes, &mut escape);
             if carry != 0 && quotes == 0 {
-                // The whole block is inside one string, a long one: `memchr` finds its end.
-                let mut from = at + BLOCK;
-                at = loop {
-                    let Some(quote) = find_quote(b, from) else {
-                        return Err(self.error_at("unterminated string", b.len()));
-                    };
-                    if !escaped(b, quote) {
-                        break quote + 1;
-                    }
-                    from = quote + 1;
+                // The whole block is inside one string, a long one.
+                let Some(quote) = closing_quote(b, at + BLOCK) else {
+                    return Err(self.error_at("unterminated string", b.len()));
                 };
+                at = quote + 1;
                 carry = 0;
+                escape = 0;
                 continue;
             }
             let inside = prefix_xor(quotes) ^ carry;
+            // A string opens at each quote inside: the few whose next byte could begin the mark
+            // are looked at (one at the block's end, whatever follows it).
+            let mut opening = quotes & inside & ((m.marks >> 1) | 1 << (BLOCK - 1));
+            while opening != 0 {
+                let bit = opening.trailing_zeros() as usize;
+                self.marked |= may_begin_with_mark(b, at + bit + 1);
+                opening &= opening - 1;
+            }
             let mut brackets = m.brackets & !inside;
             while brackets != 0 {
                 let bit = brackets.trailing_zeros() as usize;
@@ -305,12 +336,12 @@ impl Scanner<'_> {
                 let open = usize::from((c >> 1) & 1);
                 // No branch on the kind: an opener pushes its closer, a closer pops and must be
                 // the one pushed (the slot above the top is written either way).
-                stack[depth] = c + 2;
+                stack[depth & 0xff] = c + 2;
                 depth = (depth + 2 * open).wrapping_sub(1);
-                // One branch for both refusals, rare; which one is told apart only then.
-                let Some(&expected) = stack.get(depth).filter(|_| depth <= MAX_DEPTH) else {
+                if depth > MAX_DEPTH {
                     return Err(self.error_at("nested too deep", at + bit));
-                };
+                }
+                let expected = stack[depth & 0xff];
                 if open == 0 && expected != c {
                     return Err(self.error_at("mismatched bracket", at + bit));
                 }
@@ -327,8 +358,71 @@ impl Scanner<'_> {
     }
 }
 
+/// The bytes of a block that follow an odd run of backslashes (escaped), given its backslashes
+/// and `escape`, bit 0 set when its first byte is escaped from the block before; `escape` is set
+/// for the next block. simdjson's way: a run's start is told odd or even by its bit's position,
+/// and adding the starts to the runs carries each past its run's end.
+#[inline(always)]
+fn escaped_bytes(backslashes: u64, escape: &mut u64) -> u64 {
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    // Most blocks have no backslash: nothing in them is escaped.
+    if backslashes | *escape == 0 {
+        return 0;
+    }
+    // An escaped backslash starts nothing.
+    let backslashes = backslashes & !*escape;
+    let follows = (backslashes << 1) | *escape;
+    let odd_starts = backslashes & !EVEN & !follows;
+    let (sum, overflow) = odd_starts.overflowing_add(backslashes);
+    *escape = u64::from(overflow);
+    (EVEN ^ (sum << 1)) & follows
+}
+
 /// The bytes [`Scanner::skip_nested_blocks`] looks at together.
 const BLOCK: usize = 64;
+
+/// Whether a string whose text starts at `at` may begin with [`MARK`]: it does, or its bytes
+/// match the mark up to a `\u` escape (`\u0073witchyard.`: only such an escape can spell a letter).
+#[inline(always)]
+fn may_begin_with_mark(b: &[u8], at: usize) -> bool {
+    let rest = b.get(at..).unwrap_or_default();
+    if !matches!(rest.first(), Some(b's' | b'\\')) {
+        return false;
+    }
+    let same = rest
+        .iter()
+        .zip(MARK.as_bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    same == MARK.len() || rest.get(same..same + 2) == Some(&b"\\u"[..])
+}
+
+/// The quote that closes a long string, looked for from `from`, inside it. `memchr` passes the
+/// stretches without quotes; after an escaped quote (they come in clusters, in code and quoted
+/// text) the blocks that follow are looked at whole, their escaped quotes told by masks, until
+/// one has no quote at all.
+fn closing_quote(b: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let quote = from + memchr::memchr(b'"', b.get(from..)?)?;
+        if !escaped(b, quote) {
+            return Some(quote);
+        }
+        // The byte after a quote is not escaped.
+        let mut escape = 0;
+        from = quote + 1;
+        while let Some(block) = b.get(from..from + BLOCK).and_then(|s| s.try_into().ok()) {
+            let (quotes, backslashes) = Masks::quotes_of(block);
+            if quotes == 0 {
+                break;
+            }
+            let quotes = quotes & !escaped_bytes(backslashes, &mut escape);
+            if quotes != 0 {
+                return Some(from + quotes.trailing_zeros() as usize);
+            }
+            from += BLOCK;
+        }
+    }
+}
 
 /// Whether the quote at `at` is escaped: an odd run of backslashes comes right before it.
 fn escaped(b: &[u8], at: usize) -> bool {
@@ -336,12 +430,14 @@ fn escaped(b: &[u8], at: usize) -> bool {
 }
 
 /// Bit `i` of each mask is set when byte `i` of a block is a quote, a backslash, a bracket (any
-/// of `{`, `[`, `}`, `]`: the walk tells them apart by the byte).
+/// of `{`, `[`, `}`, `]`: the walk tells them apart by the byte), an `s` or a backslash (what
+/// can begin [`MARK`] in a string's text).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Masks {
     quotes: u64,
     backslashes: u64,
     brackets: u64,
+    marks: u64,
 }
 
 impl Masks {
@@ -354,29 +450,79 @@ impl Masks {
             set_splat_i8_m128i,
         };
         let splat = |c: u8| set_splat_i8_m128i(c as i8);
-        let (quote, backslash, open, close, bit5) = (
+        let (quote, backslash, open, close, bit5, s) = (
             splat(b'"'),
             splat(b'\\'),
             splat(b'{'),
             splat(b'}'),
             splat(0x20),
+            splat(b's'),
         );
-        let mut m = Masks::default();
+        let lanes: [m128i; 4] = std::array::from_fn(|k| {
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&block[16 * k..16 * k + 16]);
+            load_unaligned_m128i(&bytes)
+        });
+        let bits = |eq: [m128i; 4]| {
+            eq.iter().enumerate().fold(0u64, |all, (k, eq)| {
+                all | u64::from(move_mask_i8_m128i(*eq) as u16) << (16 * k)
+            })
+        };
+        let backslashes = lanes.map(|v| cmp_eq_mask_i8_m128i(v, backslash));
+        // Most blocks have no backslash: one movemask tells.
+        let any = bitor_m128i(
+            bitor_m128i(backslashes[0], backslashes[1]),
+            bitor_m128i(backslashes[2], backslashes[3]),
+        );
+        let backslashes = if move_mask_i8_m128i(any) == 0 {
+            0
+        } else {
+            bits(backslashes)
+        };
+        Masks {
+            quotes: bits(lanes.map(|v| cmp_eq_mask_i8_m128i(v, quote))),
+            backslashes,
+            // `[` and `]` are `{` and `}` with bit 5 clear.
+            brackets: bits(lanes.map(|v| {
+                let folded = bitor_m128i(v, bit5);
+                bitor_m128i(
+                    cmp_eq_mask_i8_m128i(folded, open),
+                    cmp_eq_mask_i8_m128i(folded, close),
+                )
+            })),
+            marks: bits(lanes.map(|v| cmp_eq_mask_i8_m128i(v, s))) | backslashes,
+        }
+    }
+
+    /// The quotes and backslashes of a block, as [`Masks::of`] finds them.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn quotes_of(block: &[u8; BLOCK]) -> (u64, u64) {
+        use safe_arch::{
+            cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+        };
+        let (quote, backslash) = (
+            set_splat_i8_m128i(b'"' as i8),
+            set_splat_i8_m128i(b'\\' as i8),
+        );
+        let (mut quotes, mut backslashes) = (0u64, 0u64);
         for (k, lane) in block.chunks_exact(16).enumerate() {
             let mut bytes = [0u8; 16];
             bytes.copy_from_slice(lane);
             let v = load_unaligned_m128i(&bytes);
-            // `[` and `]` are `{` and `}` with bit 5 clear.
-            let folded = bitor_m128i(v, bit5);
-            let bits = |eq: m128i| u64::from(move_mask_i8_m128i(eq) as u16) << (16 * k);
-            m.quotes |= bits(cmp_eq_mask_i8_m128i(v, quote));
-            m.backslashes |= bits(cmp_eq_mask_i8_m128i(v, backslash));
-            m.brackets |= bits(bitor_m128i(
-                cmp_eq_mask_i8_m128i(folded, open),
-                cmp_eq_mask_i8_m128i(folded, close),
-            ));
+            quotes |=
+                u64::from(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, quote)) as u16) << (16 * k);
+            backslashes |= u64::from(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, backslash)) as u16)
+                << (16 * k);
         }
-        m
+        (quotes, backslashes)
+    }
+
+    /// The quotes and backslashes of a block, as [`Masks::of`] finds them.
+    #[cfg(not(target_arch = "x86_64"))]
+    fn quotes_of(block: &[u8; BLOCK]) -> (u64, u64) {
+        let m = Masks::of_bytes(block);
+        (m.quotes, m.backslashes)
     }
 
     /// Without SSE2 the blocks are not used (see [`top_level_members`]).
@@ -394,6 +540,7 @@ impl Masks {
             m.quotes |= bit(c == b'"');
             m.backslashes |= bit(c == b'\\');
             m.brackets |= bit(matches!(c, b'{' | b'[' | b'}' | b']'));
+            m.marks |= bit(matches!(c, b's' | b'\\'));
         }
         m
     }
@@ -743,6 +890,106 @@ mod tests {
         ] {
             for blocks in WAYS {
                 assert!(members(body.as_bytes(), blocks).is_err(), "{body:?}");
+            }
+        }
+    }
+
+    /// Whether `text`, valid JSON, has a string whose bytes begin with [`MARK`] or match it up
+    /// to a `\u` escape: a byte at a time, apart from the scanner.
+    fn marked_by_bytes(text: &[u8]) -> bool {
+        let mut inside = false;
+        let mut i = 0;
+        while i < text.len() {
+            match (inside, text[i]) {
+                (true, b'\\') => i += 1,
+                (true, b'"') => inside = false,
+                (false, b'"') => {
+                    inside = true;
+                    let rest = &text[i + 1..];
+                    let same = rest
+                        .iter()
+                        .zip(MARK.as_bytes())
+                        .take_while(|(a, b)| a == b)
+                        .count();
+                    if same == MARK.len() || rest[same..].starts_with(b"\\u") {
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        false
+    }
+
+    /// Strings that begin with the mark, nearly do, or hold it further on.
+    fn marked_string() -> impl Strategy<Value = serde_json::Value> {
+        "(switchyard\\.gemini\\.v1:|switchyard\\.|switchyard|xswitchyard\\.|a switchyard\\.|\"switchyard\\.|s|\u{1}switchyard\\.)[a-z\"\\\\]{0,4}"
+            .prop_map(serde_json::Value::from)
+    }
+
+    proptest! {
+        /// Strings that begin with the mark, as keys or values at any depth and any offset from
+        /// a block's start, are noted both ways, and no other string is.
+        #[test]
+        fn strings_that_begin_with_the_mark_are_noted_both_ways(
+            value in json_value(),
+            marked in prop::collection::vec(marked_string(), 0..4),
+            key in marked_string(),
+            pad in 0usize..64,
+        ) {
+            let key = key.as_str().unwrap().to_string();
+            let object = serde_json::json!({"align": " ".repeat(pad), "messages": [{"content": marked, "x": value}], "n": {key: 1}});
+            let text = serde_json::to_vec(&object).unwrap();
+            let expected = marked_by_bytes(&text);
+            for blocks in WAYS {
+                prop_assert_eq!(scan(&text, blocks).unwrap().marked, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn the_mark_is_noted_where_a_string_begins_with_it_and_only_there() {
+        let body = |string: &str, pad: usize| {
+            let pad = " ".repeat(pad);
+            format!(
+                r#"{{"model":"m","messages":[{{"role":"assistant","content":[{{"type":"thinking","thinking":"{pad}","signature":{string}}}]}}]}}"#
+            )
+        };
+        let marked = [
+            r#""switchyard.gemini.v1:c2ln""#,
+            r#""switchyard.anthropic.v1:e30=""#,
+            r#""\u0073witchyard.gemini.v1:c2ln""#,
+            r#""switch\u0079ard.""#,
+        ];
+        let unmarked = [
+            r#""EqQBCkgIARABGAIiQHh""#,
+            r#""xswitchyard.gemini.v1:c2ln""#,
+            r#""switchyard""#,
+            r#""a \"switchyard.gemini.v1: in text""#,
+            r#""\\switchyard.""#,
+            r#""\n""#,
+        ];
+        // Every offset of the string from a block's start: it crosses a block's edge at each
+        // of its bytes, its opening quote last in a block among them.
+        for pad in 0..80 {
+            for (strings, expected) in [(&marked[..], true), (&unmarked[..], false)] {
+                for string in strings {
+                    let text = body(string, pad);
+                    for blocks in WAYS {
+                        let top = scan(text.as_bytes(), blocks).unwrap();
+                        assert_eq!(top.marked, expected, "{text} (blocks: {blocks})");
+                    }
+                }
+            }
+        }
+        for key in [
+            r#"{"switchyard.k":1}"#,
+            r#"{"model":"switchyard.m"}"#,
+            r#"{"a":["switchyard."]}"#,
+        ] {
+            for blocks in WAYS {
+                assert!(scan(key.as_bytes(), blocks).unwrap().marked, "{key}");
             }
         }
     }

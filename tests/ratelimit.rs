@@ -384,6 +384,47 @@ async fn foreign_thinking_signatures_are_removed_for_one_retry_on_the_same_endpo
 }
 
 #[actix_rt::test]
+async fn a_passthrough_loses_the_thinking_signed_for_gemini_and_keeps_any_other() {
+    let a = Scripted::start(|req| Reply::ok(&model_of(req)));
+    let gw = Gateway::start(&config("", &[endpoint("a", &a.url, "k", 1)]));
+    // The signature at several offsets, so that it crosses a 64-byte block's edge at some.
+    let paddings = [0, 7, 30, 61];
+    for pad in paddings {
+        let signed = THINKING_CONVERSATION.replace(
+            r#""thinking":"plan","signature":"from-another-upstream""#,
+            &format!(
+                r#""thinking":"plan{}","signature":"switchyard.gemini.v1:c2ln""#,
+                " ".repeat(pad)
+            ),
+        );
+        let (status, _, _) = post_owned(&gw.url, "/v1/messages", signed).await;
+        assert_eq!(status, 200);
+    }
+    // The mark inside a text, and another upstream's signature: nothing is taken out.
+    let mentioned = THINKING_CONVERSATION.replace("list files", "grep switchyard.gemini.v1: src");
+    let (status, _, _) = post_owned(&gw.url, "/v1/messages", mentioned).await;
+    assert_eq!(status, 200);
+    let bodies = a.bodies();
+    assert_eq!(bodies.len(), paddings.len() + 1);
+    for body in &bodies[..paddings.len()] {
+        assert!(
+            !has_thinking(body),
+            "a Gemini signature went to Anthropic: {body}"
+        );
+        assert_eq!(body["messages"][1]["content"][0]["type"], "tool_use");
+    }
+    let last = &bodies[paddings.len()];
+    assert_eq!(
+        last["messages"][1]["content"][0]["signature"],
+        "from-another-upstream"
+    );
+    assert_eq!(
+        last["messages"][0]["content"],
+        "grep switchyard.gemini.v1: src"
+    );
+}
+
+#[actix_rt::test]
 async fn a_rectified_request_is_retried_once_at_most() {
     let a = Scripted::start(|_| Reply::status(400, SIGNATURE_ERROR));
     let gw = Gateway::start(&config("", &[endpoint("a", &a.url, "k", 1)]));

@@ -532,13 +532,20 @@ impl Relay<'_> {
         let gemini_client = (self.ctx().client == Api::Gemini)
             .then(|| facts.model.as_deref().map(|m| (m, facts.stream)))
             .flatten();
-        let (outbound, exchange) =
-            translated::outbound(route, body, mapped, endpoint, self.config, gemini_client)
-                .await
-                .map_err(|refusal| match route {
-                    Route::Translate { client, .. } => (refusal, client),
-                    Route::Passthrough => (refusal, endpoint.api),
-                })?;
+        let (outbound, exchange) = translated::outbound(
+            route,
+            body,
+            mapped,
+            endpoint,
+            self.config,
+            gemini_client,
+            facts.no_carried_signatures,
+        )
+        .await
+        .map_err(|refusal| match route {
+            Route::Translate { client, .. } => (refusal, client),
+            Route::Passthrough => (refusal, endpoint.api),
+        })?;
         // Every streamed Chat answer reports its usage, so that it is charged; the usage chunk is
         // taken out again for a client that did not ask for it.
         let asking = (route == Route::Passthrough

@@ -20,6 +20,10 @@ pub struct RequestFacts {
     pub model_problem: Option<ModelProblem>,
     pub stream: bool,
     pub session: Option<SessionKey>,
+    /// True when the whole body was scanned and no string in it begins with the mark of what the
+    /// gateway carries between APIs ([`scan::MARK`]): a passthrough has nothing of another API's
+    /// to take out, and is not searched for it.
+    pub no_carried_signatures: bool,
 }
 
 /// What is wrong with a request's `model`.
@@ -58,8 +62,11 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return facts;
     }
-    let members = match scan::top_level_members(body) {
-        Ok(members) => members,
+    let members = match scan::top_level(body) {
+        Ok(top) => {
+            facts.no_carried_signatures = !top.marked;
+            top.members
+        }
         Err(e) => {
             facts.model_problem = Some(ModelProblem::Uncertain(format!(
                 "the body is not a JSON object ({e})"
@@ -302,6 +309,19 @@ mod tests {
         assert_eq!(f.model.as_deref(), Some("claude-3-5-haiku-20241022"));
         assert!(f.stream);
         assert_eq!(f.session.as_ref().map(SessionKey::as_str), Some("user:u1"));
+    }
+
+    #[test]
+    fn a_body_is_known_to_carry_no_signature_only_when_scanned_whole_without_the_mark() {
+        let carries = |body: &str| !request_facts(&h(&[]), body.as_bytes()).no_carried_signatures;
+        assert!(!carries(
+            r#"{"model":"m","messages":[{"role":"user","content":"see switchyard.gemini.v1: in text"}]}"#
+        ));
+        let signed = r#"{"model":"m","messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"switchyard.gemini.v1:c2ln"}]}]}"#;
+        assert!(carries(signed));
+        // Not scanned whole: not known.
+        assert!(carries(r#"{"model":"m","messages":[1}"#));
+        assert!(carries(""));
     }
 
     #[test]

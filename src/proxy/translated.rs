@@ -113,7 +113,7 @@ pub(super) fn adjust_headers(headers: &mut HeaderMap, endpoint: Api, route: Rout
 
 /// The body sent upstream: the client's with the endpoint's model, or, for a translated route,
 /// rewritten for the endpoint's API (with what the answer's translation needs; a large body is
-/// translated on a thread of its own).
+/// translated on a thread of its own). `no_carried_signatures` is the request's fact of that name.
 pub(super) async fn outbound(
     route: Route,
     body: &Bytes,
@@ -121,6 +121,7 @@ pub(super) async fn outbound(
     endpoint: &EndpointConfig,
     config: &Config,
     gemini_client: Option<(&str, bool)>,
+    no_carried_signatures: bool,
 ) -> Result<(Bytes, Option<Exchange>), Refusal> {
     match route {
         Route::Passthrough => {
@@ -128,8 +129,11 @@ pub(super) async fn outbound(
                 .and_then(|model| request::rewrite_model(body, model))
                 .unwrap_or_else(|| body.clone());
             // Thinking the gateway carried for another API means nothing to this one (the
-            // conversation failed over between endpoints of two APIs).
+            // conversation failed over between endpoints of two APIs). The scan that read the
+            // request's facts saw whether any string could be such (a new model name changes
+            // no other string).
             let carried = match endpoint.api {
+                _ if no_carried_signatures => None,
                 Api::Responses => translate::without_carried_reasoning(&body),
                 Api::Gemini => translate::gemini_without_carried_thinking(&body),
                 Api::Anthropic => translate::messages_without_gemini_thinking(&body),
