@@ -440,7 +440,7 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     // On admin routes the admin key, when set, stands in for the client key: it is the
     // stronger credential, and `switchyard status --key` can send only one.
     let is_websocket = headers
-        .get("upgrade")
+        .get(actix_web::http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
     if is_websocket

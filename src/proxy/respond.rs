@@ -188,7 +188,7 @@ impl Relay<'_> {
         }
         let content_length = response
             .headers()
-            .get("content-length")
+            .get(actix_web::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let is_sse = super::is_event_stream(response.headers());
