@@ -84,6 +84,10 @@ type Connection<'a> = std::slice::Iter<'a, HeaderValue>;
 fn connection(headers: &HeaderMap) -> Connection<'_> {
     let values = headers.get_all(actix_web::http::header::CONNECTION);
     let names_more = values.clone().any(|v| {
+        // The value nearly every answer and keep-alive request carries, told at once.
+        if v.as_bytes().eq_ignore_ascii_case(b"keep-alive") {
+            return false;
+        }
         // A value that is not visible ASCII names nothing; one that is has no other whitespace
         // than spaces and tabs, so trimming those bytes trims the token as text.
         v.to_str().is_ok()
@@ -145,19 +149,21 @@ pub fn write_upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig, out
         out.append(forwarded, value.clone());
     }
     // Made when the config was read (`config::Wire`): the key and host are not formatted per
-    // request.
-    out.insert(actix_web::http::header::HOST, endpoint.wire.host.clone());
+    // request. Appended, not inserted: none of these names can be in `out` yet (the client's
+    // host and credentials were dropped, and the two defaults go only where the client sent
+    // none), and an append skips the replaced value an insert hands back.
+    out.append(actix_web::http::header::HOST, endpoint.wire.host.clone());
     if let Some(value) = &endpoint.wire.x_api_key {
-        out.insert(names::X_API_KEY, value.clone());
+        out.append(names::X_API_KEY, value.clone());
     }
     if let Some(value) = &endpoint.wire.authorization {
-        out.insert(actix_web::http::header::AUTHORIZATION, value.clone());
+        out.append(actix_web::http::header::AUTHORIZATION, value.clone());
     }
     if let Some(value) = &endpoint.wire.x_goog_api_key {
-        out.insert(names::X_GOOG_API_KEY, value.clone());
+        out.append(names::X_GOOG_API_KEY, value.clone());
     }
     if !sent_version {
-        out.insert(
+        out.append(
             names::ANTHROPIC_VERSION,
             HeaderValue::from_static("2023-06-01"),
         );
@@ -165,7 +171,7 @@ pub fn write_upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig, out
     // awc adds this to a request that has none, parsing the value anew each time: the same
     // header, made once.
     if !sent_encoding {
-        out.insert(
+        out.append(
             actix_web::http::header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
@@ -476,6 +482,7 @@ mod tests {
     fn a_connection_header_names_more_only_with_a_token_not_dropped_anyway() {
         for (value, names_more) in [
             ("keep-alive", false),
+            ("Keep-Alive", false),
             ("close", true),
             (" Keep-Alive , UPGRADE ,", false),
             ("", false),
