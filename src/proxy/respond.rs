@@ -34,6 +34,8 @@ pub(super) trait UpstreamBody:
 static ENDPOINT_NAME: HeaderName = HeaderName::from_static(ENDPOINT_HEADER);
 static ATTEMPTS_NAME: HeaderName = HeaderName::from_static(ATTEMPTS_HEADER);
 static MODEL_NAME: HeaderName = HeaderName::from_static(MODEL_HEADER);
+/// What the names of the gateway's own answer headers start with.
+const OWN_PREFIX: &str = "x-switchyard-";
 
 impl<S> UpstreamBody for S where
     S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static
@@ -135,18 +137,28 @@ impl Relay<'_> {
             },
         );
         self.end.meter(usage);
+        // The gateway's own headers replace any the upstream sent under their names; when it
+        // sent none (nearly always), they are appended, which skips the replaced value an insert
+        // hands back.
+        let mut sent_ours = false;
         for (name, value) in headers::downstream_headers(upstream_headers) {
+            sent_ours |= name.as_str().starts_with(OWN_PREFIX);
             out.append(name.clone(), value.clone());
         }
-        out.insert(ENDPOINT_NAME.clone(), endpoint.wire.id.clone());
-        out.insert(ATTEMPTS_NAME.clone(), super::attempts_value(attempts));
+        let put = if sent_ours {
+            HeadSink::insert
+        } else {
+            HeadSink::append
+        };
+        put(out, ENDPOINT_NAME.clone(), endpoint.wire.id.clone());
+        put(out, ATTEMPTS_NAME.clone(), super::attempts_value(attempts));
         let fallback = answer
             .model
             .as_ref()
             .filter(|served| self.end.ctx().model() != Some(*served));
         if let Some(served) = fallback {
             if let Ok(value) = HeaderValue::from_str(served) {
-                out.insert(MODEL_NAME.clone(), value);
+                put(out, MODEL_NAME.clone(), value);
             }
             self.end.served_by(served.clone());
         }
