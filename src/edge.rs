@@ -145,7 +145,10 @@ fn is_under_admin(decoded: &str) -> bool {
 
 /// Whether any segment, split on `/` (and `\`, which some servers treat alike), is `.` or `..`.
 fn has_dot_segment(path: &str) -> bool {
-    path.split(['/', '\\']).any(|s| s == "." || s == "..")
+    // Split as bytes: a char pattern decodes the path char by char.
+    path.as_bytes()
+        .split(|&b| b == b'/' || b == b'\\')
+        .any(|s| s == b"." || s == b"..")
 }
 
 /// Decodes every `%XX` once (invalid escapes stay as they are); bytes that are not UTF-8 are
@@ -248,6 +251,33 @@ mod tests {
         }
         for p in ["/v1/files/.hidden", "/v1/a..b", "/v1/...", "/v1/x."] {
             assert!(destination(p).is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_are_found_as_the_char_split_finds_them() {
+        let by_chars = |path: &str| path.split(['/', '\\']).any(|s| s == "." || s == "..");
+        for p in [
+            "",
+            "/",
+            ".",
+            "..",
+            "...",
+            "/.",
+            "/..",
+            "\\..",
+            "/v1/./x",
+            "/v1/../x",
+            "/v1/..\\x",
+            "/v1/.x",
+            "/v1/x.",
+            "/v1/a..b",
+            "/é/../x",
+            "/é.",
+            "//..//",
+            "/v1/messages",
+        ] {
+            assert_eq!(has_dot_segment(p), by_chars(p), "{p:?}");
         }
     }
 

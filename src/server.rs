@@ -348,10 +348,11 @@ async fn watch_signals(
 fn browser_headers(req: &ServiceRequest) -> BrowserHeaders<'_> {
     let headers = req.headers();
     let text = |name: &HeaderName| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    // One lookup for both: the first value is the one `get` would give.
     let hosts = headers.get_all(actix_web::http::header::HOST);
     BrowserHeaders {
         host_count: hosts.clone().count(),
-        host: text(&actix_web::http::header::HOST),
+        host: hosts.clone().next().map(|v| v.to_str().unwrap_or("")),
         authority: req.uri().authority().map(|a| a.as_str()),
         origin: text(&actix_web::http::header::ORIGIN),
         // A name made once: looking one up by a `&str` that is not a standard name allocates.
@@ -439,7 +440,7 @@ fn gate(req: &ServiceRequest) -> Result<Cors, Box<HttpResponse>> {
     // On admin routes the admin key, when set, stands in for the client key: it is the
     // stronger credential, and `switchyard status --key` can send only one.
     let is_websocket = headers
-        .get("upgrade")
+        .get(actix_web::http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
     if is_websocket

@@ -233,6 +233,33 @@ async fn a_refused_connection_fails_over_to_the_next_endpoint() {
 }
 
 #[actix_rt::test]
+async fn the_gateways_own_answer_headers_replace_those_an_upstream_sends() {
+    let up = MockUpstream::start(Behaviour {
+        name: "up".into(),
+        key: Some("k".into()),
+        headers: vec![
+            ("x-switchyard-endpoint".into(), "spoofed".into()),
+            ("x-switchyard-attempts".into(), "9".into()),
+            ("x-switchyard-other".into(), "kept".into()),
+        ],
+        ..Behaviour::default()
+    })
+    .expect("mock");
+    let gw = Gateway::start(&config("", &[endpoint("up", &up.url(), "k", 1)]));
+    let (status, headers, _) = post(&gw.url, "/v1/messages", MESSAGES_BODY).await;
+    assert_eq!(status, 200);
+    let all = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(all("x-switchyard-endpoint"), ["up"]);
+    assert_eq!(all("x-switchyard-attempts"), ["1"]);
+    assert_eq!(all("x-switchyard-other"), ["kept"]);
+}
+
+#[actix_rt::test]
 async fn a_response_head_that_never_comes_fails_over_after_the_first_byte_timeout() {
     let hung = MockUpstream::start(Behaviour {
         hang: true,

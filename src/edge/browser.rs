@@ -137,7 +137,7 @@ fn host_name(host: &str) -> Option<&str> {
         let end = host.find(']')?;
         (&host[..=end], &host[end + 1..])
     } else {
-        match host.find(':') {
+        match host.bytes().position(|b| b == b':') {
             Some(colon) => (&host[..colon], &host[colon..]),
             None => (host, ""),
         }
@@ -151,7 +151,8 @@ fn host_name(host: &str) -> Option<&str> {
 
 /// `localhost`, an IPv4 loopback address, or a bracketed IPv6 loopback address.
 fn is_loopback_name(name: &str) -> bool {
-    if name.eq_ignore_ascii_case("localhost") {
+    // The two names nearly every request carries, known without parsing.
+    if name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost") {
         return true;
     }
     if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {

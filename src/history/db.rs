@@ -600,7 +600,10 @@ fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
         bool,
     );
     let mut rows: Vec<Row<'_>> = Vec::new();
-    let mut index: HashMap<Key<'_>, usize> = HashMap::new();
+    // foldhash rather than std's SipHash, which was half of a flush: the table lives for one
+    // batch of records and its keys are bounded by the gateway itself
+    // (endpoints, model names per endpoint), so colliding keys could cost little.
+    let mut index: HashMap<Key<'_>, usize, foldhash::fast::RandomState> = HashMap::default();
     for r in records {
         let at_ms = clock::unix_ms(r.at).div_euclid(1000) * 1000;
         let cost = r.cost_usd.map(crate::usage::price::usd_to_nanos);

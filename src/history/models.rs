@@ -22,6 +22,12 @@ pub const OTHER_MODEL: &str = "other";
 pub struct ModelNames {
     kept: HashMap<Arc<str>, HashSet<Arc<str>, Fast>, Fast>,
     other: Arc<str>,
+    /// The last `(endpoint, model)` asked about and its name. The answer for a pair never
+    /// changes (a kept name stays kept, a full endpoint stays full), and the request path shares
+    /// one `Arc` per endpoint and model, so the next answer for the same model is told by two
+    /// pointer comparisons instead of two hash lookups. Holding the `Arc`s keeps their addresses
+    /// from being reused by other names.
+    last: Option<(Arc<str>, Arc<str>, Arc<str>)>,
 }
 
 impl Default for ModelNames {
@@ -29,6 +35,7 @@ impl Default for ModelNames {
         ModelNames {
             kept: HashMap::default(),
             other: Arc::from(OTHER_MODEL),
+            last: None,
         }
     }
 }
@@ -47,6 +54,18 @@ impl ModelNames {
     /// The name `model`'s usage at `endpoint` is counted under: its own while it is known or
     /// there is room (it is then remembered), else `other`.
     pub fn name_for(&mut self, endpoint: &Arc<str>, model: &Arc<str>) -> Arc<str> {
+        if let Some((last_endpoint, last_model, name)) = &self.last {
+            if Arc::ptr_eq(last_endpoint, endpoint) && Arc::ptr_eq(last_model, model) {
+                return name.clone();
+            }
+        }
+        let name = self.look_up(endpoint, model);
+        self.last = Some((endpoint.clone(), model.clone(), name.clone()));
+        name
+    }
+
+    /// [`Self::name_for`] without the last answer.
+    fn look_up(&mut self, endpoint: &Arc<str>, model: &Arc<str>) -> Arc<str> {
         if **model == *OTHER_MODEL {
             return self.other.clone();
         }
@@ -100,6 +119,38 @@ mod tests {
         );
         assert_eq!(&*names.name_for(&b, &OTHER_MODEL.into()), OTHER_MODEL);
         assert_eq!(names.kept[&b].len(), 1, "`other` takes no room");
+    }
+
+    #[test]
+    fn the_last_answer_repeated_is_the_answer_looked_up() {
+        let mut names = ModelNames::default();
+        let mut looked_up = ModelNames::default();
+        let endpoints: [Arc<str>; 2] = ["a".into(), "b".into()];
+        let models: Vec<Arc<str>> = (0..MODELS_PER_ENDPOINT + 3)
+            .map(|i| format!("m{i}").into())
+            .chain([Arc::from(OTHER_MODEL)])
+            .collect();
+        // Each pair asked twice in a row (the second from the last answer), then all again in
+        // another order, past the bound.
+        let pairs = endpoints
+            .iter()
+            .flat_map(|e| models.iter().map(move |m| (e, m)));
+        let again = models
+            .iter()
+            .rev()
+            .flat_map(|m| endpoints.iter().map(move |e| (e, m)));
+        for (endpoint, model) in pairs.clone().chain(again) {
+            for _ in 0..2 {
+                assert_eq!(
+                    names.name_for(endpoint, model),
+                    looked_up.look_up(endpoint, model),
+                    "{endpoint} {model}"
+                );
+            }
+        }
+        // The same text in another `Arc` is looked up, not taken for the last one.
+        let late: Arc<str> = format!("m{}", MODELS_PER_ENDPOINT + 1).into();
+        assert_eq!(&*names.name_for(&endpoints[0], &late), OTHER_MODEL);
     }
 
     #[test]

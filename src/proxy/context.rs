@@ -62,5 +62,64 @@ fn who_asks(req: &HttpRequest) -> Arc<str> {
         .headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    crate::usage::shared_agent_of(user_agent)
+    LAST_AGENT.with(|last| match last.try_borrow_mut() {
+        Ok(mut last) => last.agent_of(user_agent),
+        Err(_) => crate::usage::shared_agent_of(user_agent),
+    })
+}
+
+thread_local! {
+    /// This worker's last `User-Agent` and its agent (a worker's requests run on its thread).
+    static LAST_AGENT: std::cell::RefCell<LastAgent> = std::cell::RefCell::default();
+}
+
+/// The agent of the last `User-Agent` read: a client sends the same one on every request, and
+/// comparing it is cheaper than reading its products again.
+#[derive(Default)]
+struct LastAgent {
+    /// `None` for a request without a (text) `User-Agent`.
+    user_agent: Option<Box<str>>,
+    agent: Option<Arc<str>>,
+}
+
+impl LastAgent {
+    /// [`crate::usage::shared_agent_of`], remembered for the last `User-Agent`.
+    fn agent_of(&mut self, user_agent: Option<&str>) -> Arc<str> {
+        if let Some(agent) = &self.agent {
+            if self.user_agent.as_deref() == user_agent {
+                return agent.clone();
+            }
+        }
+        let agent = crate::usage::shared_agent_of(user_agent);
+        self.user_agent = user_agent.map(Box::from);
+        self.agent = Some(agent.clone());
+        agent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LastAgent;
+
+    #[test]
+    fn the_remembered_agent_is_the_one_the_user_agent_names() {
+        let mut last = LastAgent::default();
+        for user_agent in [
+            Some("claude-cli/2.1.3 (external, cli)"),
+            Some("claude-cli/2.1.3 (external, cli)"),
+            None,
+            None,
+            Some("OpenAI/Python 2.8.1"),
+            Some("curl/8.5.0"),
+            Some("claude-cli/2.1.3 (external, cli)"),
+            Some(""),
+            None,
+        ] {
+            assert_eq!(
+                last.agent_of(user_agent),
+                crate::usage::shared_agent_of(user_agent),
+                "{user_agent:?}"
+            );
+        }
+    }
 }

@@ -710,7 +710,7 @@ fn opens_a_stream<S>(response: &awc::ClientResponse<S>) -> bool {
 /// Whether an answer's content type is `text/event-stream`.
 pub(super) fn is_event_stream(headers: &actix_web::http::header::HeaderMap) -> bool {
     headers
-        .get("content-type")
+        .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
 }

@@ -18,7 +18,7 @@ use crate::upstream::headers;
 use crate::upstream::outcome::TransportError;
 use crate::upstream::redact::Redactor;
 use actix_web::body::{BodyStream, SizedStream};
-use actix_web::http::header::HeaderName;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 use bytes::Bytes;
@@ -34,6 +34,8 @@ pub(super) trait UpstreamBody:
 static ENDPOINT_NAME: HeaderName = HeaderName::from_static(ENDPOINT_HEADER);
 static ATTEMPTS_NAME: HeaderName = HeaderName::from_static(ATTEMPTS_HEADER);
 static MODEL_NAME: HeaderName = HeaderName::from_static(MODEL_HEADER);
+/// What the names of the gateway's own answer headers start with.
+const OWN_PREFIX: &str = "x-switchyard-";
 
 impl<S> UpstreamBody for S where
     S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static
@@ -95,11 +97,29 @@ impl Relay<'_> {
         answer: &Answer<S>,
         attempts: usize,
     ) -> actix_web::HttpResponseBuilder {
+        let mut builder = HttpResponse::build(answer.status());
+        self.write_head(answer, attempts, &mut builder);
+        builder
+    }
+
+    /// [`Self::response_head`] as a response whose body is still to come: the headers go into
+    /// the response's own map, not through the builder's per-header conversions.
+    fn head_response<S>(&mut self, answer: &Answer<S>, attempts: usize) -> HttpResponse<()> {
+        let mut response = HttpResponse::with_body(answer.status(), ());
+        let headers = response.headers_mut();
+        headers.reserve(answer.response.headers().len() + 2);
+        self.write_head(answer, attempts, headers);
+        response
+    }
+
+    /// Writes the head's headers (the upstream's, then the gateway's own) into `out`, and tells
+    /// the request's [`super::finish::Finish`] who answered and how to meter it.
+    fn write_head<S>(&mut self, answer: &Answer<S>, attempts: usize, out: &mut impl HeadSink) {
         let (status, endpoint, latency) = (answer.status(), &answer.endpoint, answer.latency);
         let upstream_headers = answer.response.headers();
         self.end.answer_started(endpoint, status.as_u16(), latency);
         let content_type = upstream_headers
-            .get("content-type")
+            .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let usage = UsageTap::new(
@@ -117,31 +137,38 @@ impl Relay<'_> {
             },
         );
         self.end.meter(usage);
-        let mut builder = HttpResponse::build(status);
+        // The gateway's own headers replace any the upstream sent under their names; when it
+        // sent none (nearly always), they are appended, which skips the replaced value an insert
+        // hands back.
+        let mut sent_ours = false;
         for (name, value) in headers::downstream_headers(upstream_headers) {
-            builder.append_header((name.clone(), value.clone()));
+            sent_ours |= name.as_str().starts_with(OWN_PREFIX);
+            out.append(name.clone(), value.clone());
         }
-        builder.insert_header((ENDPOINT_NAME.clone(), endpoint.wire.id.clone()));
-        builder.insert_header((ATTEMPTS_NAME.clone(), super::attempts_value(attempts)));
+        let put = if sent_ours {
+            HeadSink::insert
+        } else {
+            HeadSink::append
+        };
+        put(out, ENDPOINT_NAME.clone(), endpoint.wire.id.clone());
+        put(out, ATTEMPTS_NAME.clone(), super::attempts_value(attempts));
         let fallback = answer
             .model
             .as_ref()
             .filter(|served| self.end.ctx().model() != Some(*served));
         if let Some(served) = fallback {
-            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(served) {
-                builder.insert_header((MODEL_NAME.clone(), value));
+            if let Ok(value) = HeaderValue::from_str(served) {
+                put(out, MODEL_NAME.clone(), value);
             }
             self.end.served_by(served.clone());
         }
-        if status == StatusCode::TOO_MANY_REQUESTS && !upstream_headers.contains_key("retry-after")
-        {
+        if status == StatusCode::TOO_MANY_REQUESTS && !upstream_headers.contains_key(RETRY_AFTER) {
             // Some clients (Codex) retry a 429 only when told when: the wait the gateway itself
             // gives a rate limit that names none.
             let wait = self.config.health.cooldown_default;
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            builder.insert_header(("retry-after", secs.max(1)));
+            out.insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
-        builder
     }
 
     /// Streams the upstream answer to the client as it arrives.
@@ -154,7 +181,7 @@ impl Relay<'_> {
             // A client error whose start was read (to classify it): the endpoint did its part.
             return self.relay_buffered(answer, attempts);
         }
-        let mut builder = self.response_head(&answer, attempts);
+        let mut head = self.head_response(&answer, attempts);
         let Answer {
             response,
             endpoint,
@@ -169,11 +196,11 @@ impl Relay<'_> {
             || status == StatusCode::NOT_MODIFIED;
         if no_body {
             self.end.finish(End::with(Ending::Ok));
-            return builder.finish();
+            return head.map_into_boxed_body();
         }
         let content_length = response
             .headers()
-            .get("content-length")
+            .get(actix_web::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let is_sse = super::is_event_stream(response.headers());
@@ -203,8 +230,8 @@ impl Relay<'_> {
             .map(|exchange| translated::answer_stage(exchange, status.as_u16(), is_sse));
         let mut stage = None;
         if let Some(translation) = translation {
-            if let Some(content_type) = translation.content_type {
-                builder.insert_header(("content-type", content_type));
+            if let Some(Ok(content_type)) = translation.content_type.map(HeaderValue::from_str) {
+                head.headers_mut().insert(CONTENT_TYPE, content_type);
             }
             stage = Some(translation.stage);
         } else if hide_usage_chunk && is_sse && status.is_success() {
@@ -218,8 +245,10 @@ impl Relay<'_> {
             .redacting(redactor);
         // Not `streaming()`: it would add a content-type the upstream did not send.
         match sized {
-            Some(length) => builder.body(SizedStream::new(length, body)),
-            None => builder.body(BodyStream::new(body)),
+            Some(length) => head
+                .set_body(SizedStream::new(length, body))
+                .map_into_boxed_body(),
+            None => head.set_body(BodyStream::new(body)).map_into_boxed_body(),
         }
     }
 
@@ -230,7 +259,7 @@ impl Relay<'_> {
         answer: Answer<S>,
         attempts: usize,
     ) -> HttpResponse {
-        let mut builder = self.response_head(&answer, attempts);
+        let mut head = self.head_response(&answer, attempts);
         let status = answer.status().as_u16();
         let Answer {
             response,
@@ -244,7 +273,8 @@ impl Relay<'_> {
         let key = endpoint.api_key.expose();
         // An error inside a stream goes out as an error answer, not as a stream.
         if exchange.is_some() || stream_error.is_some() {
-            builder.insert_header(("content-type", "application/json"));
+            head.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         if complete {
             let body = match &exchange {
@@ -256,7 +286,7 @@ impl Relay<'_> {
             };
             self.end.relayed(&read);
             self.end.finish(End::with(Ending::UpstreamError));
-            return builder.body(body);
+            return head.set_body(body).map_into_boxed_body();
         }
         // The rest of a long error body follows as it arrives.
         let rest = futures_util::stream::once(std::future::ready(Ok(read))).chain(response);
@@ -273,7 +303,7 @@ impl Relay<'_> {
         )
         .redacting(Redactor::for_key(key))
         .ok_outcome(Ending::UpstreamError);
-        builder.body(BodyStream::new(body))
+        head.set_body(BodyStream::new(body)).map_into_boxed_body()
     }
 
     /// The gateway's own answer; the access log says whose fault it is.
@@ -281,6 +311,33 @@ impl Relay<'_> {
         let client = self.ctx().client;
         self.end.refused(&error);
         error.response(client)
+    }
+}
+
+/// Where a relayed answer's head is written: the response's own header map, or (for the
+/// translated path) a builder.
+pub(super) trait HeadSink {
+    fn append(&mut self, name: HeaderName, value: HeaderValue);
+    fn insert(&mut self, name: HeaderName, value: HeaderValue);
+}
+
+impl HeadSink for HeaderMap {
+    fn append(&mut self, name: HeaderName, value: HeaderValue) {
+        HeaderMap::append(self, name, value);
+    }
+
+    fn insert(&mut self, name: HeaderName, value: HeaderValue) {
+        HeaderMap::insert(self, name, value);
+    }
+}
+
+impl HeadSink for actix_web::HttpResponseBuilder {
+    fn append(&mut self, name: HeaderName, value: HeaderValue) {
+        self.append_header((name, value));
+    }
+
+    fn insert(&mut self, name: HeaderName, value: HeaderValue) {
+        self.insert_header((name, value));
     }
 }
 

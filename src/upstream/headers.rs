@@ -6,46 +6,58 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1), and those the
 /// connection to the other side sets itself (framing, `host`). The check runs for every header of
-/// every request and answer.
+/// every request and answer, so the name is told by its length first and then compared once.
 fn is_hop_or_framing(name: &str) -> bool {
-    matches!(
-        name,
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "host"
-            | "content-length"
-            | "expect"
-    )
+    is_hop_or_framing_bytes(name.as_bytes())
+}
+
+/// [`is_hop_or_framing`] on the name's bytes (lower case).
+fn is_hop_or_framing_bytes(name: &[u8]) -> bool {
+    match name.len() {
+        2 => name == b"te",
+        4 => name == b"host",
+        6 => name == b"expect",
+        7 => name == b"trailer" || name == b"upgrade",
+        10 => name == b"connection" || name == b"keep-alive",
+        14 => name == b"content-length",
+        16 => name == b"proxy-connection",
+        17 => name == b"transfer-encoding",
+        18 => name == b"proxy-authenticate",
+        19 => name == b"proxy-authorization",
+        _ => false,
+    }
 }
 
 /// [`is_hop_or_framing`] for a name in any case (a `Connection` token), lower-cased on the stack.
-fn is_hop_or_framing_any_case(name: &str) -> bool {
+fn is_hop_or_framing_any_case(name: &[u8]) -> bool {
     let mut lower = [0u8; 24];
     let Some(buffer) = lower.get_mut(..name.len()) else {
         return false; // longer than any of those names
     };
-    buffer.copy_from_slice(name.as_bytes());
+    buffer.copy_from_slice(name);
     buffer.make_ascii_lowercase();
-    std::str::from_utf8(buffer).is_ok_and(is_hop_or_framing)
+    is_hop_or_framing_bytes(buffer)
 }
 
 /// The client's own credentials: never sent upstream.
 fn is_client_credential(name: &str) -> bool {
-    matches!(name, "authorization" | "x-api-key" | "x-goog-api-key")
+    match name.len() {
+        9 => name == "x-api-key",
+        13 => name == "authorization",
+        14 => name == "x-goog-api-key",
+        _ => false,
+    }
 }
 
 /// What a browser says about the page that sent a request, and the cookies it holds for this
 /// host (which any other local web app may have set, cookies not being scoped by port): none of
 /// it is the upstream's business.
 fn is_browser_context(name: &str) -> bool {
-    matches!(name, "origin" | "referer" | "cookie") || name.starts_with("sec-fetch-")
+    match name.len() {
+        6 => name == "origin" || name == "cookie",
+        7 => name == "referer",
+        _ => name.starts_with("sec-fetch-"),
+    }
 }
 
 /// Header names the request path looks up on every request, made once: looking a header up by a
@@ -72,12 +84,17 @@ type Connection<'a> = std::slice::Iter<'a, HeaderValue>;
 fn connection(headers: &HeaderMap) -> Connection<'_> {
     let values = headers.get_all(actix_web::http::header::CONNECTION);
     let names_more = values.clone().any(|v| {
-        v.to_str().is_ok_and(|text| {
-            text.split(',').any(|token| {
-                let token = token.trim();
+        // The value nearly every answer and keep-alive request carries, told at once.
+        if v.as_bytes().eq_ignore_ascii_case(b"keep-alive") {
+            return false;
+        }
+        // A value that is not visible ASCII names nothing; one that is has no other whitespace
+        // than spaces and tabs, so trimming those bytes trims the token as text.
+        v.to_str().is_ok()
+            && v.as_bytes().split(|&b| b == b',').any(|token| {
+                let token = token.trim_ascii();
                 !token.is_empty() && !is_hop_or_framing_any_case(token)
             })
-        })
     });
     if names_more {
         values
@@ -111,52 +128,79 @@ pub fn upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig) -> Header
 pub fn write_upstream_headers(client: &HeaderMap, endpoint: &EndpointConfig, out: &mut HeaderMap) {
     let named = connection(client);
     out.reserve(client.len() + 4);
+    // Whether the client sent these, seen on the way rather than looked up again afterwards.
+    let (mut sent_version, mut sent_encoding) = (false, false);
     for (name, value) in client.iter() {
-        if is_dropped(name, named.clone())
-            || is_client_credential(name.as_str())
-            || is_browser_context(name.as_str())
+        let text = name.as_str();
+        if is_dropped(name, named.clone()) || is_client_credential(text) || is_browser_context(text)
         {
             continue;
         }
-        out.append(forwarded_name(name), value.clone());
+        let forwarded = match sent_by_clients(text) {
+            Some(known) => {
+                sent_version |= *known == names::ANTHROPIC_VERSION;
+                known.clone()
+            }
+            None => {
+                sent_encoding |= *name == actix_web::http::header::ACCEPT_ENCODING;
+                name.clone()
+            }
+        };
+        out.append(forwarded, value.clone());
     }
     // Made when the config was read (`config::Wire`): the key and host are not formatted per
-    // request.
-    out.insert(actix_web::http::header::HOST, endpoint.wire.host.clone());
+    // request. Appended, not inserted: none of these names can be in `out` yet (the client's
+    // host and credentials were dropped, and the two defaults go only where the client sent
+    // none), and an append skips the replaced value an insert hands back.
+    out.append(actix_web::http::header::HOST, endpoint.wire.host.clone());
     if let Some(value) = &endpoint.wire.x_api_key {
-        out.insert(names::X_API_KEY, value.clone());
+        out.append(names::X_API_KEY, value.clone());
     }
     if let Some(value) = &endpoint.wire.authorization {
-        out.insert(actix_web::http::header::AUTHORIZATION, value.clone());
+        out.append(actix_web::http::header::AUTHORIZATION, value.clone());
     }
     if let Some(value) = &endpoint.wire.x_goog_api_key {
-        out.insert(names::X_GOOG_API_KEY, value.clone());
+        out.append(names::X_GOOG_API_KEY, value.clone());
     }
-    if !out.contains_key(&names::ANTHROPIC_VERSION) {
-        out.insert(
+    if !sent_version {
+        out.append(
             names::ANTHROPIC_VERSION,
             HeaderValue::from_static("2023-06-01"),
         );
     }
     // awc adds this to a request that has none, parsing the value anew each time: the same
     // header, made once.
-    if !out.contains_key(actix_web::http::header::ACCEPT_ENCODING) {
-        out.insert(
+    if !sent_encoding {
+        out.append(
             actix_web::http::header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
     }
 }
 
-/// The name a client's header goes upstream under: the same name, shared from [`SENT_BY_CLIENTS`]
-/// when it is one of those. A name read from the client's request is its own copy, and the first
-/// clone of one allocates; a constant's clone does not.
-fn forwarded_name(name: &HeaderName) -> HeaderName {
-    SENT_BY_CLIENTS
+/// The entry of [`SENT_BY_CLIENTS`] named `name`, if any: told by the name's length first, so that
+/// a header is compared with at most three names, not twenty (the indices are held to the table
+/// by a unit test).
+fn sent_by_clients(name: &str) -> Option<&'static HeaderName> {
+    let candidates: &[usize] = match name.len() {
+        5 => &[3],
+        10 => &[17, 18],
+        11 => &[14],
+        14 => &[1, 7, 16],
+        16 => &[5, 6],
+        17 => &[0, 19],
+        19 => &[10, 12, 15],
+        23 => &[9],
+        24 => &[4],
+        25 => &[13],
+        27 => &[8, 11],
+        41 => &[2],
+        _ => return None,
+    };
+    candidates
         .iter()
-        .find(|known| known.as_str() == name.as_str())
-        .unwrap_or(name)
-        .clone()
+        .filter_map(|&i| SENT_BY_CLIENTS.get(i))
+        .find(|known| known.as_str() == name)
 }
 
 /// Headers LLM clients send on every request (Claude Code, the Anthropic and OpenAI SDKs, Codex
@@ -312,6 +356,151 @@ mod tests {
             "endpoints:\n  - base_url: https://up.example\n    api_key: sk-upstream\n    auth: {auth}\n"
         );
         parse(&text, &|_| None).unwrap().endpoints.remove(0)
+    }
+
+    /// The name a client's header goes upstream under, as the request path picks it.
+    fn forwarded_name(name: &HeaderName) -> HeaderName {
+        sent_by_clients(name.as_str()).unwrap_or(name).clone()
+    }
+
+    /// The matchers as first written, plain lists compared name by name: the length-first ones
+    /// must answer as these do.
+    mod plain {
+        pub fn is_hop_or_framing(name: &str) -> bool {
+            matches!(
+                name,
+                "connection"
+                    | "keep-alive"
+                    | "proxy-connection"
+                    | "proxy-authenticate"
+                    | "proxy-authorization"
+                    | "te"
+                    | "trailer"
+                    | "transfer-encoding"
+                    | "upgrade"
+                    | "host"
+                    | "content-length"
+                    | "expect"
+            )
+        }
+
+        pub fn is_client_credential(name: &str) -> bool {
+            matches!(name, "authorization" | "x-api-key" | "x-goog-api-key")
+        }
+
+        pub fn is_browser_context(name: &str) -> bool {
+            matches!(name, "origin" | "referer" | "cookie") || name.starts_with("sec-fetch-")
+        }
+
+        pub fn sent_by_clients(name: &str) -> Option<&'static str> {
+            super::SENT_BY_CLIENTS
+                .iter()
+                .map(|known| known.as_str())
+                .find(|known| *known == name)
+        }
+    }
+
+    /// Every name the matchers know, each one byte off (changed at every place, one short, one
+    /// long), in upper case, and the empty name.
+    fn probe_names() -> Vec<String> {
+        let mut known: Vec<String> = [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "proxy-authenticate",
+            "proxy-authorization",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "host",
+            "content-length",
+            "expect",
+            "authorization",
+            "x-api-key",
+            "x-goog-api-key",
+            "origin",
+            "referer",
+            "cookie",
+            "sec-fetch-site",
+            "sec-fetch-",
+            "sec-fetch",
+            "content-type",
+            "accept-encoding",
+        ]
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+        known.extend(SENT_BY_CLIENTS.iter().map(|n| n.as_str().to_string()));
+        let mut probes = vec![String::new()];
+        for name in &known {
+            probes.push(name.clone());
+            probes.push(name.to_ascii_uppercase());
+            probes.push(name[..name.len() - 1].to_string());
+            probes.push(format!("{name}x"));
+            for at in 0..name.len() {
+                let mut bytes = name.clone().into_bytes();
+                bytes[at] = if bytes[at] == b'x' { b'y' } else { b'x' };
+                probes.push(String::from_utf8(bytes).unwrap());
+            }
+        }
+        probes
+    }
+
+    #[test]
+    fn the_length_first_matchers_answer_as_the_plain_lists_do() {
+        for name in probe_names() {
+            let n = name.as_str();
+            assert_eq!(is_hop_or_framing(n), plain::is_hop_or_framing(n), "{n:?}");
+            assert_eq!(
+                is_hop_or_framing_any_case(n.as_bytes()),
+                plain::is_hop_or_framing(&n.to_ascii_lowercase()),
+                "{n:?}"
+            );
+            assert_eq!(
+                is_client_credential(n),
+                plain::is_client_credential(n),
+                "{n:?}"
+            );
+            assert_eq!(is_browser_context(n), plain::is_browser_context(n), "{n:?}");
+            assert_eq!(
+                sent_by_clients(n).map(|known| known.as_str()),
+                plain::sent_by_clients(n),
+                "{n:?}"
+            );
+        }
+        // Every entry of the table is found under its own name.
+        for known in &SENT_BY_CLIENTS {
+            assert!(std::ptr::eq(
+                sent_by_clients(known.as_str()).unwrap(),
+                known
+            ));
+        }
+    }
+
+    #[test]
+    fn a_connection_header_names_more_only_with_a_token_not_dropped_anyway() {
+        for (value, names_more) in [
+            ("keep-alive", false),
+            ("Keep-Alive", false),
+            ("close", true),
+            (" Keep-Alive , UPGRADE ,", false),
+            ("", false),
+            (",,", false),
+            ("keep-alive, x-hop", true),
+            ("X-Hop", true),
+            ("keep-alive,\tte", false),
+        ] {
+            let h = headers(&[("connection", value)]);
+            assert_eq!(connection(&h).count() > 0, names_more, "{value:?}");
+        }
+        // A value that is not text names nothing.
+        let mut h = HeaderMap::new();
+        h.append(
+            actix_web::http::header::CONNECTION,
+            HeaderValue::from_bytes(b"x-hop, \xff").unwrap(),
+        );
+        assert_eq!(connection(&h).count(), 0);
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
