@@ -120,24 +120,10 @@ impl<'a> Flat<'a> {
                 self.i = end + 1;
                 (self.b[end] == b'"').then_some(())
             }
-            b'0'..=b'9' => {
-                self.skip_token();
+            _ => {
+                self.i = super::object::token_end(self.b, self.i)?;
                 Some(())
             }
-            b'-' => {
-                let start = self.i;
-                self.skip_token();
-                self.b[start..self.i]
-                    .iter()
-                    .any(u8::is_ascii_digit)
-                    .then_some(())
-            }
-            b't' | b'f' | b'n' => {
-                let start = self.i;
-                self.skip_token();
-                matches!(&self.b[start..self.i], b"true" | b"false" | b"null").then_some(())
-            }
-            _ => None,
         }
     }
 

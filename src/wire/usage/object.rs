@@ -109,34 +109,10 @@ impl Walk<'_> {
                 self.string_end().map(|_| ())
             }
             b'{' | b'[' => self.skip_nested(),
-            // The scanner's rule: a token of letters, digits, `+`, `-` and `.` is a value when it
-            // is `true`, `false` or `null`, or starts with a digit or `-` and has a digit.
-            b'0'..=b'9' => {
-                self.skip_token();
+            _ => {
+                self.i = token_end(self.b, self.i)?;
                 Some(())
             }
-            b'-' => {
-                let start = self.i;
-                self.skip_token();
-                self.b[start..self.i]
-                    .iter()
-                    .any(u8::is_ascii_digit)
-                    .then_some(())
-            }
-            b't' | b'f' | b'n' => {
-                let start = self.i;
-                self.skip_token();
-                matches!(&self.b[start..self.i], b"true" | b"false" | b"null").then_some(())
-            }
-            _ => None,
-        }
-    }
-
-    /// Moves past the letters, digits, `+`, `-` and `.` of a number or literal.
-    fn skip_token(&mut self) {
-        while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-        {
-            self.i += 1;
         }
     }
 
@@ -181,6 +157,25 @@ impl Walk<'_> {
 /// Whether the byte at `at` comes after an odd run of backslashes.
 fn escaped(b: &[u8], at: usize) -> bool {
     b[..at].iter().rev().take_while(|c| **c == b'\\').count() % 2 == 1
+}
+
+/// Where the number or literal at `at` ends, by the scanner's rule: a run of letters, digits, `+`,
+/// `-` and `.` is a value when it is `true`, `false` or `null`, or starts with a digit, or with
+/// `-` and has a digit. `None` when the byte at `at` starts no such value.
+pub(super) fn token_end(b: &[u8], at: usize) -> Option<usize> {
+    let rest = b.get(at..)?;
+    let len = rest
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        .count();
+    let token = &rest[..len];
+    let value = match token.first()? {
+        b'0'..=b'9' => true,
+        b'-' => token.iter().any(u8::is_ascii_digit),
+        b't' | b'f' | b'n' => matches!(token, b"true" | b"false" | b"null"),
+        _ => false,
+    };
+    value.then_some(at + len)
 }
 
 #[cfg(test)]
