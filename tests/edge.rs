@@ -206,8 +206,11 @@ fn limited_gateway() -> (Gateway, MockUpstream) {
 #[actix_rt::test]
 async fn a_model_the_gateway_cannot_read_with_certainty_goes_nowhere() {
     let (gw, upstream) = limited_gateway();
-    let bodies: [&'static str; 6] = [
+    let bodies: [&'static str; 7] = [
         r#"{"model":"haiku-1","model":"opus-big","max_tokens":5,"messages":[]}"#,
+        // Not JSON (a backslash outside a string), though a reader that let it escape the quote
+        // after it would find one model.
+        r#"{"model":"haiku-1","tools":[\"]}"#,
         r#"{"model":"haiku-1","mod\u0065l":"opus-big","messages":[]}"#,
         r#"{"model":["opus-big"],"messages":[]}"#,
         r#"{"model":7}"#,

@@ -123,12 +123,14 @@ impl Walk<'_> {
         let mut depth = 0u32;
         loop {
             let at = quote_or_bracket(self.b, self.i)?;
+            // A backslash outside a string is refused, as the scanner refuses it (the bytes
+            // between strings and brackets are a few numbers, literals and separators).
+            if self.b[self.i..at].contains(&b'\\') {
+                return None;
+            }
             let c = self.b[at];
             self.i = at + 1;
             match c {
-                // On x86-64 the scanner takes a quote after an odd run of backslashes as escaped
-                // wherever it is (in JSON, a backslash stands only in strings), and so does this.
-                b'"' if cfg!(target_arch = "x86_64") && escaped(self.b, at) => {}
                 b'"' => {
                     self.string_end()?;
                 }
@@ -152,11 +154,6 @@ impl Walk<'_> {
             }
         }
     }
-}
-
-/// Whether the byte at `at` comes after an odd run of backslashes.
-fn escaped(b: &[u8], at: usize) -> bool {
-    b[..at].iter().rev().take_while(|c| **c == b'\\').count() % 2 == 1
 }
 
 /// Where the number or literal at `at` ends, by the scanner's rule: a run of letters, digits, `+`,
