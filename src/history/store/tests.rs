@@ -259,19 +259,18 @@ async fn the_file_keeps_a_bounded_number_of_model_names_per_endpoint_across_rest
     assert_eq!(table.totals.requests, MODELS_PER_ENDPOINT as u64 + 13);
 }
 
-/// The nice value of each thread of this process, read from `/proc`.
+/// Asks the store's thread for its own nice value.
 #[cfg(target_os = "linux")]
-fn thread_nice_values() -> Vec<i32> {
-    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
-    tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
-        .filter_map(|stat| {
-            // After the name in parentheses (which may hold spaces): the state is field 3 and
-            // the nice value field 19.
-            let (_, rest) = stat.rsplit_once(')')?;
-            rest.split_whitespace().nth(16)?.parse().ok()
-        })
-        .collect()
+#[derive(Message)]
+#[rtype(result = "i32")]
+struct NiceValue;
+
+#[cfg(target_os = "linux")]
+impl Handler<NiceValue> for UsageStore {
+    type Result = i32;
+    fn handle(&mut self, _: NiceValue, _: &mut Self::Context) -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("nice value")
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -280,20 +279,10 @@ async fn the_store_thread_runs_below_the_gateways_priority() {
     let me = Some(rustix::thread::gettid());
     let own = rustix::process::getpriority_process(me).expect("own nice value");
     let dir = tempfile::tempdir().expect("temp dir");
-    let before = thread_nice_values();
     let history = UsageHistory::start(settings(dir.path().join("usage.sqlite")));
-    // Answered by the store's thread: it has started.
-    history.flush().await;
-    let lowered = (own + LOWER_PRIORITY_BY).min(19);
-    let count = |values: &[i32]| values.iter().filter(|n| **n == lowered).count();
-    let after = thread_nice_values();
-    if own < 19 {
-        assert_eq!(
-            count(&after),
-            count(&before) + 1,
-            "one more thread at nice {lowered}: {before:?} → {after:?}"
-        );
-    }
+    let store = history.inbox.store.clone().expect("a store");
+    let store_nice = store.send(NiceValue).await.expect("the store answers");
+    assert_eq!(store_nice, (own + LOWER_PRIORITY_BY).min(19));
     assert_eq!(
         rustix::process::getpriority_process(me).expect("own nice value"),
         own,
