@@ -2,8 +2,9 @@
 //! inserts, retention, and the few queries the admin routes need. Plain code on a `Connection`;
 //! only the store actor's thread uses it.
 
+use super::rows::Row;
 use crate::usage::clock::{self, DAY_MS, HOUR_MS};
-use crate::usage::{Kind, Tokens, Unknown, UsageRecord};
+use crate::usage::Kind;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -366,14 +367,13 @@ impl UsageDb {
         tx.commit().map_err(err)
     }
 
-    /// Writes a batch in one transaction: all of it or none, grouped into rows by [`group`].
-    pub fn insert(&mut self, records: &[UsageRecord]) -> Result<(), StoreError> {
+    /// Writes a batch of rows in one transaction: all of it or none.
+    pub fn insert(&mut self, rows: &[Row]) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
-        let rows = group(records);
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut insert = tx
@@ -386,16 +386,16 @@ impl UsageDb {
                         ?16)",
                 )
                 .map_err(err)?;
-            for r in &rows {
+            for r in rows {
                 let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
                 let count = |kind| r.tokens.as_ref().and_then(|t| t.get(kind)).map(n);
                 insert
                     .execute(params![
                         r.at_ms,
-                        r.endpoint,
-                        r.model,
-                        r.upstream_model,
-                        r.client,
+                        &*r.endpoint,
+                        &*r.model,
+                        &*r.upstream_model,
+                        &*r.client,
                         r.status,
                         n(r.requests),
                         n(r.latency_ms_sum),
@@ -564,99 +564,6 @@ impl UsageDb {
     }
 }
 
-/// One row of the history: the answers of a batch that share its key.
-#[derive(Debug, Clone, PartialEq)]
-struct Row<'a> {
-    /// The start of the second in which the answers ended.
-    at_ms: i64,
-    endpoint: &'a str,
-    model: &'a str,
-    upstream_model: &'a str,
-    client: &'a str,
-    status: u16,
-    requests: u64,
-    latency_ms_sum: u64,
-    /// Summed; `None` when the answers carried no usage.
-    tokens: Option<Tokens>,
-    /// Summed in whole nano-dollars (exact); `None` when no price was known.
-    cost_nanousd: Option<i64>,
-    /// Summed like the cost (known exactly when the cost is).
-    cache_saved_nanousd: Option<i64>,
-}
-
-/// The rows a batch of records becomes: one per second, endpoint, client model, upstream model,
-/// client, status, and which token kinds and whether the cost are known, in the order of each
-/// key's first record. Every query sums, so the history answers the same as with one row per
-/// request.
-fn group(records: &[UsageRecord]) -> Vec<Row<'_>> {
-    type Key<'a> = (
-        i64,
-        &'a str,
-        &'a str,
-        &'a str,
-        &'a str,
-        u16,
-        Option<Unknown>,
-        bool,
-    );
-    let mut rows: Vec<Row<'_>> = Vec::new();
-    // foldhash rather than std's SipHash, which was half of a flush: the table lives for one
-    // batch of records and its keys are bounded by the gateway itself
-    // (endpoints, model names per endpoint), so colliding keys could cost little.
-    let mut index: HashMap<Key<'_>, usize, foldhash::fast::RandomState> = HashMap::default();
-    for r in records {
-        let at_ms = clock::unix_ms(r.at).div_euclid(1000) * 1000;
-        let cost = r.cost_usd.map(crate::usage::price::usd_to_nanos);
-        let saved = cost.map(|_| {
-            r.cache_saved_usd
-                .map_or(0, crate::usage::price::usd_to_nanos)
-        });
-        let key = (
-            at_ms,
-            &*r.endpoint,
-            &*r.model,
-            &*r.upstream_model,
-            &*r.client,
-            r.status,
-            r.tokens.map(|t| t.unknown),
-            cost.is_some(),
-        );
-        let latency_ms = u64::try_from(r.latency.as_millis()).unwrap_or(u64::MAX);
-        let i = *index.entry(key).or_insert_with(|| {
-            rows.push(Row {
-                at_ms,
-                endpoint: &r.endpoint,
-                model: &r.model,
-                upstream_model: &r.upstream_model,
-                client: &r.client,
-                status: r.status,
-                requests: 0,
-                latency_ms_sum: 0,
-                tokens: r.tokens.map(|t| Tokens {
-                    unknown: t.unknown,
-                    ..Tokens::default()
-                }),
-                cost_nanousd: cost.map(|_| 0),
-                cache_saved_nanousd: cost.map(|_| 0),
-            });
-            rows.len() - 1
-        });
-        let row = &mut rows[i];
-        row.requests += 1;
-        row.latency_ms_sum = row.latency_ms_sum.saturating_add(latency_ms);
-        if let (Some(sum), Some(t)) = (row.tokens.as_mut(), r.tokens.as_ref()) {
-            sum.add(t);
-        }
-        if let (Some(sum), Some(c)) = (row.cost_nanousd.as_mut(), cost) {
-            *sum = sum.saturating_add(c);
-        }
-        if let (Some(sum), Some(s)) = (row.cache_saved_nanousd.as_mut(), saved) {
-            *sum = sum.saturating_add(s);
-        }
-    }
-    rows
-}
-
 /// The (device, inode) of the file at `path`, where the platform has them.
 fn file_id(path: &Path) -> Option<(u64, u64)> {
     #[cfg(unix)]
@@ -679,6 +586,17 @@ impl UsageDb {
             Some(id) => file_id(Path::new(&self.path)) == Some(id),
             None => true,
         }
+    }
+}
+
+/// Records written as the store writes them: folded into rows.
+#[cfg(test)]
+impl UsageDb {
+    pub fn insert_records(
+        &mut self,
+        records: &[crate::usage::UsageRecord],
+    ) -> Result<(), StoreError> {
+        self.insert(&super::rows::Rows::of(records.iter().cloned()))
     }
 }
 

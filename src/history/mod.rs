@@ -7,6 +7,7 @@
 pub mod db;
 pub mod metrics;
 pub mod models;
+pub mod rows;
 pub mod store;
 
 pub use db::{Dimension, EndpointSpend, StoreError, UsageTable};

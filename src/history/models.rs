@@ -4,7 +4,7 @@
 //! is counted as [`OTHER_MODEL`]. Plain code: `/metrics` holds one (names since start) and the
 //! usage store another (names in its file).
 
-use crate::usage::UsageRecord;
+use super::rows::Row;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -83,12 +83,12 @@ impl ModelNames {
         }
     }
 
-    /// Counts `record` under a kept name: past the bound both its models become `other`.
-    pub fn bound(&mut self, record: &mut UsageRecord) {
-        let name = self.name_for(&record.endpoint, &record.model);
-        if !Arc::ptr_eq(&name, &record.model) {
-            record.model = name.clone();
-            record.upstream_model = name;
+    /// Counts `row` under a kept name: past the bound both its models become `other`.
+    pub fn bound(&mut self, row: &mut Row) {
+        let name = self.name_for(&row.endpoint, &row.model);
+        if !Arc::ptr_eq(&name, &row.model) {
+            row.model = name.clone();
+            row.upstream_model = name;
         }
     }
 }
@@ -157,20 +157,18 @@ mod tests {
     fn names_known_from_the_history_come_first_and_a_bounded_record_loses_both_models() {
         let known = (0..MODELS_PER_ENDPOINT + 5).map(|i| ("a".to_string(), format!("m{i}")));
         let mut names = ModelNames::with_known(known);
-        let mut record =
-            crate::history::db::tests::record("2026-11-23T00:00:00Z", "a", "m3", None, None);
+        let row = |model: &str| {
+            let record =
+                crate::history::db::tests::record("2026-11-23T00:00:00Z", "a", model, None, None);
+            crate::history::rows::Rows::of([record]).remove(0)
+        };
+        let mut record = row("m3");
         names.bound(&mut record);
         assert_eq!(
             (&*record.model, &*record.upstream_model),
             ("m3", "m3-upstream")
         );
-        let mut record = crate::history::db::tests::record(
-            "2026-11-23T00:00:00Z",
-            "a",
-            &format!("m{}", MODELS_PER_ENDPOINT + 1),
-            None,
-            None,
-        );
+        let mut record = row(&format!("m{}", MODELS_PER_ENDPOINT + 1));
         names.bound(&mut record);
         assert_eq!(
             (&*record.model, &*record.upstream_model),

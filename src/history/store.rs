@@ -1,14 +1,16 @@
 //! The usage store: one actor on its own thread (actix `SyncArbiter`) that owns the history file.
-//! The request path only appends a record to the handle's inbox and never waits for the disk:
-//! the inbox reaches the store's thread as one message per `batch` records or per `flush_every`,
-//! so a request costs no wake-up of another thread. Records are written in batches; a write that
-//! fails keeps its records for the next try, so a full or broken disk loses nothing until the
-//! buffer's cap, and never fails a request: failures are counted in [`StoreHealth`]. The store
-//! keeps the file's model names bounded per endpoint ([`ModelNames`]): a record of a model past the
-//! bound is written under `other`.
+//! The request path only folds its record into the handle's inbox (its row of [`Rows`]) and never
+//! waits for the disk: the inbox reaches the store's thread as one message of rows per `batch`
+//! requests or per `flush_every`, so a request costs no wake-up of another thread, and the store's
+//! thread writes a few rows rather than handling a record per request. Rows are written in
+//! batches; a write that fails keeps its rows for the next try, so a full or broken disk loses
+//! nothing until the buffer's cap, and never fails a request: failures are counted in
+//! [`StoreHealth`]. The store keeps the file's model names bounded per endpoint ([`ModelNames`]):
+//! a row of a model past the bound is written under `other`.
 
 use super::db::{Dimension, EndpointSpend, StoreError, UsageDb, UsageTable, SCHEMA_VERSION};
 use super::models::ModelNames;
+use super::rows::{Row, Rows};
 use crate::config::UsageSettings;
 use crate::usage::{clock, UsageRecord};
 use actix::prelude::*;
@@ -25,11 +27,13 @@ pub struct StoreSettings {
     pub path: Option<PathBuf>,
     /// Requests older than this are deleted (never the current month's).
     pub retention: Duration,
-    /// Records written in one transaction at most; reaching it writes at once.
+    /// Requests handed to the store's thread (as rows) at once at most, and rows written in one
+    /// transaction at most; reaching it writes at once.
     pub batch: usize,
     /// Buffered records are written at least this often.
     pub flush_every: Duration,
-    /// Records kept in memory while the file cannot be written; past it the oldest are dropped.
+    /// Requests kept in memory (as rows) while the file cannot be written; past it the oldest
+    /// rows are dropped.
     pub max_pending: usize,
 }
 
@@ -93,10 +97,11 @@ fn update(health: &SharedHealth, f: impl FnOnce(&mut StoreHealth)) {
     }
 }
 
-/// Fact: these requests were answered. Sent with `do_send`; nothing waits for it.
+/// Fact: these requests were answered (folded into rows). Sent with `do_send`; nothing waits for
+/// it.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
-pub struct RecordUsage(pub Vec<UsageRecord>);
+pub struct RecordUsage(pub Vec<Row>);
 
 /// Write what is buffered now (also sent by a timer every `flush_every`).
 #[derive(Message, Debug, Clone, Copy)]
@@ -123,7 +128,9 @@ pub struct SpendByEndpoint {
 pub struct UsageStore {
     settings: StoreSettings,
     db: Option<UsageDb>,
-    pending: Vec<UsageRecord>,
+    /// Rows not yet written, and the requests they hold.
+    pending: Vec<Row>,
+    pending_requests: u64,
     health: SharedHealth,
     last_prune: Option<Instant>,
     /// The model names the open file counts under, per endpoint.
@@ -139,6 +146,7 @@ impl UsageStore {
             settings,
             db: None,
             pending: Vec::new(),
+            pending_requests: 0,
             health,
             last_prune: None,
             names: ModelNames::default(),
@@ -191,6 +199,7 @@ impl UsageStore {
     fn flush(&mut self) {
         if self.settings.path.is_none() {
             self.pending.clear();
+            self.pending_requests = 0;
             return;
         }
         if self.db.as_ref().is_some_and(|db| !db.still_at_its_path()) {
@@ -198,23 +207,27 @@ impl UsageStore {
             self.db = None;
         }
         if !self.pending.is_empty() && self.ensure_open() {
-            for record in &mut self.pending {
-                self.names.bound(record);
+            for row in &mut self.pending {
+                self.names.bound(row);
             }
             if let Some(db) = self.db.as_mut() {
-                let mut written = 0;
+                let (mut written_rows, mut written) = (0, 0);
                 let mut error = None;
                 for batch in self.pending.chunks(self.settings.batch.max(1)) {
                     match db.insert(batch) {
-                        Ok(()) => written += batch.len(),
+                        Ok(()) => {
+                            written_rows += batch.len();
+                            written += batch.iter().map(|r| r.requests).sum::<u64>();
+                        }
                         Err(e) => {
                             error = Some(e);
                             break;
                         }
                     }
                 }
-                self.pending.drain(..written);
-                update(&self.health, |h| h.written += written as u64);
+                self.pending.drain(..written_rows);
+                self.pending_requests = self.pending_requests.saturating_sub(written);
+                update(&self.health, |h| h.written += written);
                 match error {
                     Some(e) => {
                         // Reopen next time: the file may have been replaced or its disk remounted.
@@ -225,13 +238,23 @@ impl UsageStore {
                 }
             }
         }
-        let over = self.pending.len().saturating_sub(self.settings.max_pending);
-        if over > 0 {
-            self.pending.drain(..over);
-            log::error!("usage history: {over} records dropped (the file cannot be written)");
-            update(&self.health, |h| h.dropped += over as u64);
+        // The oldest rows go first, whole, until what is left fits.
+        let max = self.settings.max_pending as u64;
+        let (mut rows, mut over) = (0, 0);
+        for row in &self.pending {
+            if self.pending_requests.saturating_sub(over) <= max {
+                break;
+            }
+            over += row.requests;
+            rows += 1;
         }
-        let pending = self.pending.len() as u64;
+        if over > 0 {
+            self.pending.drain(..rows);
+            self.pending_requests = self.pending_requests.saturating_sub(over);
+            log::error!("usage history: {over} requests dropped (the file cannot be written)");
+            update(&self.health, |h| h.dropped += over);
+        }
+        let pending = self.pending_requests;
         update(&self.health, |h| h.pending = pending);
         self.prune_now_and_then();
     }
@@ -287,11 +310,12 @@ impl Handler<RecordUsage> for UsageStore {
         if self.settings.path.is_none() {
             return;
         }
+        self.pending_requests += msg.0.iter().map(|r| r.requests).sum::<u64>();
         self.pending.extend(msg.0);
-        if self.pending.len() >= self.settings.batch.max(1) && self.db.is_some() {
+        if self.pending_requests >= self.settings.batch.max(1) as u64 && self.db.is_some() {
             self.flush();
         } else {
-            let pending = self.pending.len() as u64;
+            let pending = self.pending_requests;
             update(&self.health, |h| h.pending = pending);
         }
     }
@@ -357,7 +381,7 @@ impl UsageHistory {
             UsageStore::new(settings.clone(), for_thread.clone())
         });
         let inbox = Arc::new(Inbox {
-            records: Mutex::default(),
+            rows: Mutex::default(),
             store: Some(addr),
         });
         // The timer holds the inbox weakly: once every handle is gone the inbox sends what it
@@ -407,12 +431,12 @@ impl UsageHistory {
             return;
         };
         let full = {
-            let mut inbox = lock(&self.inbox.records);
-            inbox.push(record);
-            (inbox.len() >= self.batch).then(|| std::mem::take(&mut *inbox))
+            let mut inbox = lock(&self.inbox.rows);
+            inbox.add(record);
+            (inbox.requests() >= self.batch as u64).then(|| inbox.take())
         };
-        if let Some(records) = full {
-            addr.do_send(RecordUsage(records));
+        if let Some(rows) = full {
+            addr.do_send(RecordUsage(rows));
         }
     }
 
@@ -461,7 +485,7 @@ impl UsageHistory {
             Ok(h) => h.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
-        health.pending += lock(&self.inbox.records).len() as u64;
+        health.pending += lock(&self.inbox.rows).requests();
         health
     }
 }
@@ -497,7 +521,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Records on their way to the store; what is left when the last handle goes is sent on.
 #[derive(Default)]
 struct Inbox {
-    records: Mutex<Vec<UsageRecord>>,
+    rows: Mutex<Rows>,
     store: Option<Addr<UsageStore>>,
 }
 
@@ -511,9 +535,9 @@ impl Drop for Inbox {
 
 /// Sends what the inbox holds to the store (nothing when it is empty).
 fn hand_over(addr: &Addr<UsageStore>, inbox: &Inbox) {
-    let records = std::mem::take(&mut *lock(&inbox.records));
-    if !records.is_empty() {
-        addr.do_send(RecordUsage(records));
+    let rows = lock(&inbox.rows).take();
+    if !rows.is_empty() {
+        addr.do_send(RecordUsage(rows));
     }
 }
 

@@ -1,5 +1,7 @@
 use super::*;
+use crate::history::rows::Rows;
 use crate::usage::clock::{parse_time, system_time};
+use crate::usage::{Tokens, UsageRecord};
 use std::path::PathBuf;
 
 fn at(text: &str) -> SystemTime {
@@ -87,7 +89,7 @@ fn temp_db() -> (tempfile::TempDir, PathBuf) {
 fn totals_by_endpoint_are_exact() {
     let (_dir, path) = temp_db();
     let mut db = UsageDb::open(&path).expect("open");
-    db.insert(&sample()).expect("insert");
+    db.insert_records(&sample()).expect("insert");
     let table = db
         .query(ms("2026-11-22"), ms("2026-11-24"), &[Dimension::Endpoint])
         .expect("query");
@@ -131,7 +133,7 @@ fn totals_by_endpoint_are_exact() {
 fn totals_by_model_and_by_day_follow_the_utc_calendar() {
     let (_dir, path) = temp_db();
     let mut db = UsageDb::open(&path).expect("open");
-    db.insert(&sample()).expect("insert");
+    db.insert_records(&sample()).expect("insert");
     let by_model = db
         .query(ms("2026-11-22"), ms("2026-11-24"), &[Dimension::Model])
         .expect("query");
@@ -162,7 +164,7 @@ fn totals_by_model_and_by_day_follow_the_utc_calendar() {
 fn since_is_inclusive_and_until_exclusive() {
     let (_dir, path) = temp_db();
     let mut db = UsageDb::open(&path).expect("open");
-    db.insert(&sample()).expect("insert");
+    db.insert_records(&sample()).expect("insert");
     let t = db
         .query(ms("2026-11-23T00:00:00Z"), ms("2026-11-23T06:10:00Z"), &[])
         .expect("query");
@@ -179,7 +181,7 @@ fn since_is_inclusive_and_until_exclusive() {
 fn grouping_by_endpoint_and_hour_names_both_parts() {
     let (_dir, path) = temp_db();
     let mut db = UsageDb::open(&path).expect("open");
-    db.insert(&sample()).expect("insert");
+    db.insert_records(&sample()).expect("insert");
     let t = db
         .query(
             ms("2026-11-23"),
@@ -211,7 +213,7 @@ fn grouping_by_endpoint_and_hour_names_both_parts() {
 fn json_shape_of_a_row_and_totals() {
     let (_dir, path) = temp_db();
     let mut db = UsageDb::open(&path).expect("open");
-    db.insert(&sample()).expect("insert");
+    db.insert_records(&sample()).expect("insert");
     let t = db
         .query(ms("2026-11-22"), ms("2026-11-24"), &[Dimension::Endpoint])
         .expect("query");
@@ -246,7 +248,7 @@ fn json_shape_of_a_row_and_totals() {
 fn usage_by_client_sums_each_agents_requests_and_cost() {
     let (_dir, path) = temp_db();
     let mut db = UsageDb::open(&path).expect("open");
-    db.insert(&sample()).expect("insert");
+    db.insert_records(&sample()).expect("insert");
     let t = db
         .query(ms("2026-11-22"), ms("2026-11-24"), &[Dimension::Client])
         .expect("query");
@@ -319,7 +321,7 @@ fn a_file_of_the_version_4_schema_keeps_its_rows_and_its_writes_are_5_minute_one
             (None, None, None, "unknown".to_string()),
         ]
     );
-    db.insert(&[record(
+    db.insert_records(&[record(
         "2026-11-23T00:00:02Z",
         "a",
         "m",
@@ -354,12 +356,12 @@ fn history_survives_reopening_the_file() {
     let (_dir, path) = temp_db();
     {
         let mut db = UsageDb::open(&path).expect("open");
-        db.insert(&sample()).expect("insert");
+        db.insert_records(&sample()).expect("insert");
     }
     let mut db = UsageDb::open(&path).expect("reopen");
     assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
     assert_eq!(db.count().expect("count"), 5);
-    db.insert(&sample()[..1]).expect("insert");
+    db.insert_records(&sample()[..1]).expect("insert");
     assert_eq!(db.count().expect("count"), 6);
 }
 
@@ -406,7 +408,7 @@ fn a_file_that_is_not_sqlite_is_an_error_not_a_panic() {
 fn retention_deletes_old_requests_but_never_the_current_month() {
     let (_dir, path) = temp_db();
     let mut db = UsageDb::open(&path).expect("open");
-    db.insert(&[
+    db.insert_records(&[
         record("2026-08-01T00:00:00Z", "a", "m", None, Some(1.0)),
         record("2026-11-01T00:00:00Z", "a", "m", None, Some(1.0)),
         record("2026-11-20T00:00:00Z", "a", "m", None, Some(1.0)),
@@ -426,7 +428,7 @@ fn retention_deletes_old_requests_but_never_the_current_month() {
 fn spend_per_endpoint_covers_the_utc_day_and_month() {
     let (_dir, path) = temp_db();
     let mut db = UsageDb::open(&path).expect("open");
-    db.insert(&[
+    db.insert_records(&[
         record("2026-10-31T23:59:59Z", "a", "m", None, Some(100.0)),
         record("2026-11-01T00:00:00Z", "a", "m", None, Some(2.0)),
         record("2026-11-22T23:00:00Z", "a", "m", None, Some(0.5)),
@@ -456,12 +458,12 @@ fn spend_per_endpoint_covers_the_utc_day_and_month() {
 #[test]
 fn an_in_memory_history_works_for_the_demo() {
     let mut db = UsageDb::open(Path::new(":memory:")).expect("open");
-    db.insert(&sample()).expect("insert");
+    db.insert_records(&sample()).expect("insert");
     assert_eq!(db.count().expect("count"), 5);
 }
 
 /// The rows kept in the file (not the requests they hold).
-fn row_count(db: &UsageDb) -> i64 {
+pub(crate) fn row_count(db: &UsageDb) -> i64 {
     db.conn
         .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))
         .expect("rows")
@@ -483,7 +485,7 @@ fn answers_of_one_second_and_key_share_a_row_and_sum_exactly() {
         r.at += Duration::from_micros(i * 999);
         batch.push(r);
     }
-    db.insert(&batch).expect("insert");
+    db.insert_records(&batch).expect("insert");
     assert_eq!(row_count(&db), 1, "1,000 answers of one second: one row");
     assert_eq!(db.count().expect("count"), 1000);
     let t = db
@@ -548,7 +550,7 @@ fn a_row_never_mixes_seconds_keys_or_unknown_tokens_and_cost() {
         unpriced,
         unknown,
     ];
-    let rows = group(&records);
+    let rows = Rows::of(records.clone());
     assert_eq!(
         rows.iter().map(|r| r.requests).collect::<Vec<_>>(),
         [2, 1, 1, 1, 2, 2, 1],
@@ -592,7 +594,7 @@ fn grouped_rows_answer_every_query_as_single_requests_would() {
                 r
             })
             .collect();
-        db.insert(&batch).expect("insert");
+        db.insert_records(&batch).expect("insert");
         all.extend(batch);
     }
     assert!(row_count(&db) < all.len() as i64);
@@ -659,7 +661,7 @@ fn a_version_2_file_keeps_its_rows_as_one_request_each() {
     let mut db = UsageDb::open(&path).expect("open");
     assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
     assert_eq!(db.count().expect("count"), 2);
-    db.insert(&[record("2026-11-23T00:00:00Z", "a", "m", None, None)])
+    db.insert_records(&[record("2026-11-23T00:00:00Z", "a", "m", None, None)])
         .expect("insert");
     let t = db
         .query(1795392000000, 1795392000000 + DAY_MS, &[])
@@ -695,7 +697,7 @@ fn an_unknown_kind_is_stored_as_null_and_never_shares_a_row_with_a_known_one() {
         Some((3, 4, 0, 0)),
         Some(1.0),
     );
-    db.insert(&[unknown_input.clone(), known, unknown_input])
+    db.insert_records(&[unknown_input.clone(), known, unknown_input])
         .expect("insert");
     let rows: Vec<(i64, Option<i64>, Option<i64>)> = db
         .conn

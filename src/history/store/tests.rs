@@ -157,6 +157,60 @@ async fn a_full_buffer_drops_the_oldest_records_and_counts_them() {
     assert_eq!((health.pending, health.dropped), (3, 2));
 }
 
+/// `n` answers of the same second, endpoint, models, client and status: one row.
+fn one_key(n: usize) -> Vec<crate::usage::UsageRecord> {
+    (0..n)
+        .map(|_| {
+            record(
+                "2026-11-23T07:00:00Z",
+                "relay-a",
+                "m",
+                Some((1, 1, 0, 0)),
+                Some(0.5),
+            )
+        })
+        .collect()
+}
+
+#[actix_rt::test]
+async fn answers_of_one_key_reach_the_file_as_one_row_with_their_sums() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("usage.sqlite");
+    let history = UsageHistory::start(settings(path.clone()));
+    for r in one_key(50) {
+        history.record(r);
+    }
+    assert_eq!(history.health().pending, 50, "the inbox counts requests");
+    let table = history
+        .query(ms("2026-11-22"), ms("2026-11-24"), vec![])
+        .await
+        .expect("query");
+    assert_eq!(table.totals.requests, 50);
+    assert_eq!(table.totals.cost_nanousd, 25_000_000_000);
+    assert_eq!(history.health().written, 50);
+    let db = UsageDb::open(&path).expect("open");
+    assert_eq!(crate::history::db::tests::row_count(&db), 1);
+}
+
+#[actix_rt::test]
+async fn a_full_buffer_drops_whole_rows_oldest_first_and_counts_their_requests() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blocker = dir.path().join("blocked");
+    std::fs::write(&blocker, b"x").expect("blocker");
+    let history = UsageHistory::start(StoreSettings {
+        max_pending: 3,
+        ..settings(blocker.join("usage.sqlite"))
+    });
+    // One row of four requests, then one of a single request.
+    for r in one_key(4) {
+        history.record(r);
+    }
+    history.record(record("2026-11-23T08:00:00Z", "relay-b", "m", None, None));
+    history.flush().await;
+    let health = history.health();
+    assert_eq!((health.pending, health.dropped), (1, 4));
+}
+
 #[actix_rt::test]
 async fn history_off_records_nothing_and_says_so() {
     let history = UsageHistory::start(StoreSettings::new(None));
@@ -191,7 +245,7 @@ async fn write_cost_per_request() {
     history.flush().await;
     let written = began.elapsed();
     println!(
-        "{n} records: do_send {:?} per request on the request path; all written after {:?} ({:?} per request on the store's thread)",
+        "{n} records: {:?} per request on the request path (folded into its row); all written after {:?} ({:?} per request in all)",
         sent / n,
         written,
         written / n
