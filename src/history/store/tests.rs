@@ -140,15 +140,22 @@ async fn an_unwritable_path_loses_no_record_and_reports_the_error() {
     assert_eq!((health.written, health.pending, health.dropped), (6, 0, 0));
 }
 
-#[actix_rt::test]
-async fn a_full_buffer_drops_the_oldest_records_and_counts_them() {
+/// A history whose file cannot be written (its folder is a plain file), keeping at most
+/// `max_pending` requests; the folder lives as long as the first value.
+fn unwritable_history(max_pending: usize) -> (tempfile::TempDir, UsageHistory) {
     let dir = tempfile::tempdir().expect("temp dir");
     let blocker = dir.path().join("blocked");
     std::fs::write(&blocker, b"x").expect("blocker");
     let history = UsageHistory::start(StoreSettings {
-        max_pending: 3,
+        max_pending,
         ..settings(blocker.join("usage.sqlite"))
     });
+    (dir, history)
+}
+
+#[actix_rt::test]
+async fn a_full_buffer_drops_the_oldest_records_and_counts_them() {
+    let (_dir, history) = unwritable_history(3);
     for r in sample() {
         history.record(r);
     }
@@ -194,13 +201,7 @@ async fn answers_of_one_key_reach_the_file_as_one_row_with_their_sums() {
 
 #[actix_rt::test]
 async fn a_full_buffer_drops_whole_rows_oldest_first_and_counts_their_requests() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let blocker = dir.path().join("blocked");
-    std::fs::write(&blocker, b"x").expect("blocker");
-    let history = UsageHistory::start(StoreSettings {
-        max_pending: 3,
-        ..settings(blocker.join("usage.sqlite"))
-    });
+    let (_dir, history) = unwritable_history(3);
     // One row of four requests, then one of a single request.
     for r in one_key(4) {
         history.record(r);
