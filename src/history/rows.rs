@@ -127,6 +127,7 @@ impl Rows {
     }
 
     /// The rows `records` become.
+    #[cfg(test)]
     pub fn of(records: impl IntoIterator<Item = UsageRecord>) -> Vec<Row> {
         let mut rows = Rows::default();
         for record in records {
