@@ -5,6 +5,7 @@
 //! few rows rather than a record per request.
 
 use crate::usage::{clock, Tokens, Unknown, UsageRecord};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -74,9 +75,10 @@ impl Rows {
             tokens.map(|t| t.unknown),
             cost.is_some(),
         );
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
-            None => {
+        let i = match self.index.entry(key) {
+            Entry::Occupied(known) => *known.get(),
+            Entry::Vacant(new) => {
+                let key = new.key();
                 self.rows.push(Row {
                     at_ms,
                     endpoint: key.1.clone(),
@@ -93,9 +95,7 @@ impl Rows {
                     cost_nanousd: cost.map(|_| 0),
                     cache_saved_nanousd: cost.map(|_| 0),
                 });
-                let i = self.rows.len() - 1;
-                self.index.insert(key, i);
-                i
+                *new.insert(self.rows.len() - 1)
             }
         };
         self.requests += 1;
