@@ -285,10 +285,14 @@ async fn a_body_that_stops_arriving_gets_408_and_nothing_goes_upstream() {
         "timeouts:\n  idle: 300ms\n",
         &[endpoint("a", &upstream.url(), "k", 1)],
     ));
-    let cases: [(&str, &[u8]); 2] = [
+    let cases: [(&str, &[u8]); 3] = [
         (
             "POST /v1/messages HTTP/1.1\nhost: 127.0.0.1\ncontent-type: application/json\ncontent-length: 100",
             b"{",
+        ),
+        (
+            "POST /v1/messages HTTP/1.1\nhost: 127.0.0.1\ncontent-type: application/json\ncontent-length: 100",
+            b"",
         ),
         (
             "POST /v1/messages HTTP/1.1\nhost: 127.0.0.1\ncontent-type: application/json\ntransfer-encoding: chunked",

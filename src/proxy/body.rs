@@ -8,10 +8,14 @@ use crate::upstream::outcome::TransportError;
 use actix_web::body::SizedStream;
 use actix_web::{web, HttpRequest};
 use bytes::{Bytes, BytesMut};
+use futures_util::task::noop_waker_ref;
 use futures_util::{Stream, StreamExt};
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Largest upstream error body read to look for quota words before it is passed on.
@@ -119,13 +123,12 @@ pub async fn read_body(
     let mut first: Option<Bytes> = None;
     let mut body = BytesMut::new();
     let mut received: u64 = 0;
+    let timer = std::pin::pin!(tokio::time::sleep(idle));
+    let mut waiting = Waiting::new(timer, idle);
     loop {
-        let chunk = match tokio::time::timeout(idle, payload.next()).await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(_) => return Err(GatewayError::BodyTimeout { idle }),
+        let Some(chunk) = waiting.next(&mut payload).await? else {
+            break;
         };
-        let chunk = chunk.map_err(|e| GatewayError::BadRequestBody(e.to_string()))?;
         received += chunk.len() as u64;
         if received > limit {
             return Err(GatewayError::BodyTooLarge { limit });
@@ -155,6 +158,60 @@ pub async fn read_body(
         return Err(GatewayError::BodiesFull { limit: total });
     }
     Ok((first.unwrap_or_else(|| body.freeze()), claim))
+}
+
+/// Waiting for the next chunk of a request body, at most `idle` after the last one came.
+struct Waiting<'t> {
+    timer: Pin<&'t mut tokio::time::Sleep>,
+    idle: Duration,
+    /// A chunk came since the timer was set: it is set again before the next wait.
+    stale: bool,
+    /// No look at the payload yet (see [`Waiting::next`]).
+    first: bool,
+}
+
+impl<'t> Waiting<'t> {
+    fn new(timer: Pin<&'t mut tokio::time::Sleep>, idle: Duration) -> Waiting<'t> {
+        Waiting {
+            timer,
+            idle,
+            stale: false,
+            first: true,
+        }
+    }
+
+    /// The next chunk, `None` at the end of the body.
+    ///
+    /// The first look at the payload leaves no waker on it. actix-http polls a handler once as
+    /// soon as a request's head is parsed, before it feeds the body bytes that came with the
+    /// head, and again after every feed (`poll_request`, then `poll_response`, in each pass of
+    /// the connection's task). A waker left on the payload at that first poll would be woken by
+    /// the feed and schedule one more pass that finds nothing to do. The idle timer keeps the
+    /// task's waker, so a body that never comes still ends the wait.
+    async fn next(&mut self, payload: &mut web::Payload) -> Result<Option<Bytes>, GatewayError> {
+        let next = std::future::poll_fn(|cx| {
+            let looked = if std::mem::take(&mut self.first) {
+                payload.poll_next_unpin(&mut Context::from_waker(noop_waker_ref()))
+            } else {
+                payload.poll_next_unpin(cx)
+            };
+            if let Poll::Ready(item) = looked {
+                return Poll::Ready(Some(item));
+            }
+            if std::mem::take(&mut self.stale) {
+                let deadline = tokio::time::Instant::now() + self.idle;
+                self.timer.as_mut().reset(deadline);
+            }
+            self.timer.as_mut().poll(cx).map(|()| None)
+        })
+        .await;
+        let Some(next) = next else {
+            return Err(GatewayError::BodyTimeout { idle: self.idle });
+        };
+        self.stale = true;
+        next.transpose()
+            .map_err(|e| GatewayError::BadRequestBody(e.to_string()))
+    }
 }
 
 /// The most of a request body handed to the upstream connection at once.
