@@ -61,6 +61,15 @@ pub async fn serve(
         let parts = factory_shared
             .get_or_init(|| Parts::build(factory_config.clone(), factory_usage.clone(), &spend));
         let client = crate::upstream::WorkerClient::new(&parts.live.get().timeouts, tls.clone());
+        let forwarding = web::Data::new(proxy::Forwarding {
+            live: parts.live.clone(),
+            balancer: parts.balancer.clone(),
+            metrics: parts.metrics.clone(),
+            bodies: parts.bodies.clone(),
+            usage: factory_usage.clone(),
+            usage_metrics: parts.usage_metrics.clone(),
+            client,
+        });
         App::new()
             .app_data(parts.live.clone())
             .app_data(parts.balancer.clone())
@@ -72,7 +81,7 @@ pub async fn serve(
             .app_data(web::Data::new(factory_usage.clone()))
             .app_data(factory_listening.clone())
             .app_data(factory_instance.clone())
-            .app_data(web::Data::new(client))
+            .app_data(forwarding)
             .wrap_fn(|req, srv| match gate(&req) {
                 Ok(cors) => Either::Left(
                     srv.call(req)

@@ -26,12 +26,10 @@ mod usage_chunk;
 pub use body::BodyBudget;
 pub use models::{configured_models, list_models};
 
-use crate::balancer::{Balancer, NoEndpoint, SelectEndpoint, Selected};
-use crate::config::{Config, EndpointConfig, LiveConfig, RateLimitScope};
+use crate::balancer::{NoEndpoint, SelectEndpoint, Selected};
+use crate::config::{Config, EndpointConfig, RateLimitScope};
 use crate::edge::call::Call;
 use crate::gateway_error::GatewayError;
-use crate::history::{UsageHistory, UsageMetrics};
-use crate::metrics::Metrics;
 use crate::translate::{Api, Refusal, Route};
 use crate::upstream::outcome::{classify_status, TransportError, UpstreamError, Verdict};
 use crate::upstream::{headers, ratelimit};
@@ -41,6 +39,7 @@ use bytes::Bytes;
 use context::RequestContext;
 use decide::Step;
 use finish::Finish;
+pub use handles::Forwarding;
 use handles::Handles;
 use report::Attempt;
 use request::ModelProblem;
@@ -66,28 +65,14 @@ pub fn attempts_value(attempts: usize) -> actix_web::http::header::HeaderValue {
     }
 }
 /// Handles every request that is not the gateway's own.
-// An actix-web handler names each shared part it uses as an extractor of its own.
-#[allow(clippy::too_many_arguments)]
-pub async fn forward(
-    req: HttpRequest,
-    payload: web::Payload,
-    live: web::Data<LiveConfig>,
-    balancer: web::Data<actix::Addr<Balancer>>,
-    metrics: web::Data<Metrics>,
-    bodies: web::Data<BodyBudget>,
-    usage: web::Data<UsageHistory>,
-    usage_metrics: web::Data<UsageMetrics>,
-    client: web::Data<crate::upstream::WorkerClient>,
-) -> HttpResponse {
-    let config = live.get();
-    let state = Handles {
-        balancer: &balancer,
-        metrics: &metrics,
-        bodies: &bodies,
-        usage: &usage,
-        usage_metrics: &usage_metrics,
+pub async fn forward(req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Some(parts) = req.app_data::<web::Data<Forwarding>>() else {
+        return GatewayError::Internal("the forwarding handler has no shared parts".into())
+            .response(Api::Anthropic);
     };
-    let client = client.get(&config.timeouts);
+    let config = parts.live.get();
+    let state = Handles::of(parts);
+    let client = parts.client.get(&config.timeouts);
     let ctx = RequestContext::of(&req);
     let request_id = ctx.id.header_value();
     let end = Box::new(Finish::new(

@@ -1,15 +1,10 @@
 //! `GET /v1/models` answered from the config when it names every model.
 
 use super::context::RequestContext;
-use super::{forward, BodyBudget};
-use crate::balancer::Balancer;
+use super::forward;
 use crate::config::{Config, EndpointConfig, LiveConfig};
 use crate::edge::call::Call;
-use crate::history::{UsageHistory, UsageMetrics};
-use crate::metrics::Metrics;
 use crate::translate::{models_list, Api};
-use crate::upstream::WorkerClient;
-use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The model list the config names, when every enabled endpoint has a fixed `models` list:
@@ -34,32 +29,13 @@ pub fn configured_models(config: &Config) -> Option<Vec<String>> {
 /// (see [`Call::ModelList`]; a caller of neither gets one shape both SDKs read); otherwise
 /// forwarded like any request, the list put in the caller's API when another API's endpoint
 /// answers.
-// It takes what `forward` takes, to forward with.
-#[allow(clippy::too_many_arguments)]
 pub async fn list_models(
     req: HttpRequest,
     payload: web::Payload,
     live: web::Data<LiveConfig>,
-    balancer: web::Data<Addr<Balancer>>,
-    metrics: web::Data<Metrics>,
-    bodies: web::Data<BodyBudget>,
-    usage: web::Data<UsageHistory>,
-    usage_metrics: web::Data<UsageMetrics>,
-    client: web::Data<WorkerClient>,
 ) -> HttpResponse {
     let Some(models) = configured_models(&live.get()) else {
-        return forward(
-            req,
-            payload,
-            live,
-            balancer,
-            metrics,
-            bodies,
-            usage,
-            usage_metrics,
-            client,
-        )
-        .await;
+        return forward(req, payload).await;
     };
     let ctx = RequestContext::of(&req);
     if let Call::ModelList(Some(caller)) = ctx.call {
