@@ -223,6 +223,12 @@ fn shared_model(name: &str) -> Arc<str> {
 /// A JSON string's text: borrowed from the body when it has no escapes; `None` for any other
 /// value.
 fn json_string(value: &[u8]) -> Option<Cow<'_, str>> {
+    // The usual case, a model name: quoted, with nothing to unescape.
+    if let [b'"', inner @ .., b'"'] = value {
+        if !inner.iter().any(|&b| b == b'\\' || b == b'"' || b < 0x20) {
+            return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
+        }
+    }
     match serde_json::from_slice::<&str>(value) {
         Ok(text) => Some(Cow::Borrowed(text)),
         Err(_) => serde_json::from_slice::<String>(value).ok().map(Cow::Owned),
@@ -289,6 +295,51 @@ mod tests {
         let again = names.shared("claude-sonnet-4-5");
         assert_eq!(&*again, "claude-sonnet-4-5");
         assert!(!Arc::ptr_eq(&first, &again), "pushed out, made anew");
+    }
+
+    /// What serde_json reads from `value` as a string: the reference [`json_string`] keeps to.
+    fn serde_string(value: &[u8]) -> Option<String> {
+        serde_json::from_slice::<String>(value).ok()
+    }
+
+    #[test]
+    fn a_json_string_reads_as_serde_json_reads_it() {
+        let cases: [&[u8]; 14] = [
+            b"\"claude-sonnet-4-5\"",
+            b"\"\"",
+            b"\"caf\xc3\xa9\"",
+            b"\"caf\xc3\"",
+            b"\"tab\there\"",
+            b"\"new\\nline\"",
+            b"\"\\u00e9\"",
+            b"\"\\\"",
+            b"\"a\"b\"",
+            b"\"",
+            b"12",
+            b"null",
+            b" \"spaced\" ",
+            b"\"\x7f\"",
+        ];
+        for value in cases {
+            assert_eq!(
+                json_string(value).map(Cow::into_owned),
+                serde_string(value),
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_read_as_a_json_string_as_serde_json_reads_them(
+            inner in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+        ) {
+            let mut value = vec![b'"'];
+            value.extend_from_slice(&inner);
+            value.push(b'"');
+            proptest::prop_assert_eq!(json_string(&value).map(Cow::into_owned), serde_string(&value));
+        }
     }
 
     fn h(pairs: &[(&str, &str)]) -> HeaderMap {
