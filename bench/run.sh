@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark, in one command: bench/run.sh [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only] [--latency-only]
+# The benchmark, in one command: bench/run.sh [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only] [--latency-only] [--instructions-only]
 #   --quick     3 s per wrk run and a shorter soak: about 3 minutes (the full run: about 10)
 #   --rounds N  runs per target and case, each in new proxy processes; figures: medians (default 3)
 #   --syscalls  also count syscalls per request with strace -c (slow; installs strace if missing)
@@ -7,6 +7,8 @@
 #   --sse-only  only the SSE lateness figures (a minute or two)
 #   --latency-only  only the added latency at concurrency 1 and the time to a translated 128 KiB
 #               stream's first event (a minute or two)
+#   --instructions-only  only the instructions each proxy runs per request, counted by callgrind:
+#               steady where CPU time moves with the machine (a few minutes; installs valgrind)
 # BENCH_BEFORE=PATH (an earlier build's target/release/switchyard) adds "switchyard (before)" and
 # "translated (before)": that binary with the same configs, measured in the same run.
 # Installs wrk, nginx (nginx-light) and util-linux from Debian's packages when they are missing,
@@ -31,6 +33,7 @@ command -v taskset >/dev/null 2>&1 || install util-linux
 [ -x /usr/sbin/nginx ] || [ -x /usr/local/sbin/nginx ] || install nginx-light || true
 [ -x /usr/sbin/nginx ] || [ -x /usr/local/sbin/nginx ] || install nginx || true
 case " $* " in *" --syscalls "*) command -v strace >/dev/null 2>&1 || install strace ;; esac
+case " $* " in *" --instructions-only "*) command -v valgrind >/dev/null 2>&1 || install valgrind ;; esac
 command -v wrk >/dev/null 2>&1 || { echo "bench: wrk is needed (apt-get install wrk)"; exit 1; }
 command -v taskset >/dev/null 2>&1 || { echo "bench: taskset is needed (apt-get install util-linux)"; exit 1; }
 

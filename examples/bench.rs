@@ -1,4 +1,4 @@
-//! The benchmark. Run it with `bench/run.sh [--quick] [--syscalls] [--allocs] [--sse-only] [--latency-only]`, which pins this
+//! The benchmark. Run it with `bench/run.sh [--quick] [--syscalls] [--allocs] [--sse-only] [--latency-only] [--instructions-only]`, which pins this
 //! process, wrk and the upstreams to the load core and every proxy under test to
 //! `BENCH_GATEWAY_CORE` (default 0), so that the proxy, not the load, sets the pace.
 //!
@@ -69,6 +69,8 @@ struct Options {
     sse_only: bool,
     /// `--latency-only`: only the concurrency-1 and first-event sections.
     latency_only: bool,
+    /// `--instructions-only`: only the instructions per request, under callgrind.
+    instructions_only: bool,
     allocs: bool,
     /// Runs per target and case; each figure is the median of them.
     rounds: usize,
@@ -80,7 +82,7 @@ fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
     if has("--help") || has("-h") {
-        println!("bench [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only] [--latency-only] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0; BENCH_BEFORE=PATH of an earlier switchyard)\n  --sse-only  only the SSE lateness figures (direct, nginx, floor, switchyard and its translated and before rows)\n  --latency-only  only the added latency at concurrency 1 and the time to a 128 KiB stream's first event");
+        println!("bench [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only] [--latency-only] [--instructions-only] | --write-body PATH   (BENCH_GATEWAY_CORE, default 0; BENCH_BEFORE=PATH of an earlier switchyard)\n  --sse-only  only the SSE lateness figures (direct, nginx, floor, switchyard and its translated and before rows)\n  --latency-only  only the added latency at concurrency 1 and the time to a 128 KiB stream's first event\n  --instructions-only  only the instructions each proxy runs per request, counted by callgrind (needs valgrind)");
         std::process::exit(0);
     }
     if let Some(i) = args.iter().position(|a| a == "--write-body") {
@@ -128,6 +130,7 @@ fn options() -> Options {
         allocs: has("--allocs"),
         sse_only: has("--sse-only"),
         latency_only: has("--latency-only"),
+        instructions_only: has("--instructions-only"),
     }
 }
 
@@ -193,6 +196,14 @@ fn main() {
         .as_ref()
         .map_or_else(|| mock.url(), |u| u.url.clone());
     let upstream_pid = upstream.as_ref().map(Server::pid);
+
+    if opts.instructions_only {
+        instructions_section(&opts, dir.path(), &upstream_url, &big_body);
+        println!("\n# total time {:.0} s", started.elapsed().as_secs_f64());
+        drop(upstream);
+        let _ = std::io::stdout().flush();
+        return;
+    }
 
     let proxies = Proxies::start(
         &opts,
@@ -1136,6 +1147,266 @@ fn allocs_section(opts: &Options, dir: &Path, upstream_url: &str, cases: &[Case]
     }
 }
 
+/// `--instructions-only`: each proxy under callgrind, counting only around a batch of keep-alive
+/// requests sent one after another on one connection after a warm-up. Instructions do not move
+/// with the machine as CPU time does, so this is the figure to compare builds with on a busy one.
+/// memcpy and memset are also given apart: callgrind counts `rep movsb` and `rep stosb` byte by
+/// byte, which makes actix-http's clearing of a 3 KiB header array look like 3,000 instructions.
+fn instructions_section(opts: &Options, dir: &Path, upstream_url: &str, big_body: &str) {
+    println!("\n## Instructions per request (callgrind around {SMALL_BATCH} small or {BIG_BATCH} 128 KiB requests after a warm-up, one keep-alive connection; the upstream is nginx)");
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        println!("(valgrind not installed: skipped; bench/run.sh --instructions-only installs it)");
+        return;
+    }
+    let mut targets: Vec<(&str, Vec<std::ffi::OsString>)> = vec![
+        (
+            "floor",
+            vec![sibling_example("floor").into(), upstream_url.into()],
+        ),
+        (
+            "floor+actors",
+            vec![
+                sibling_example("floor").into(),
+                upstream_url.into(),
+                "0".into(),
+                "--actors".into(),
+            ],
+        ),
+    ];
+    let now = release_binary("switchyard");
+    let mut builds = vec![(now.as_path(), "switchyard", "translated")];
+    if let Some(before) = &opts.before {
+        builds.push((
+            before.as_path(),
+            "switchyard (before)",
+            "translated (before)",
+        ));
+    }
+    for (binary, plain, translated) in builds {
+        for (name, endpoint, file) in [
+            (plain, Endpoint::Anthropic("up", upstream_url), "plain"),
+            (
+                translated,
+                Endpoint::OpenAi("up", upstream_url),
+                "translated",
+            ),
+        ] {
+            let config = gateway_config(
+                dir,
+                &format!("callgrind-{file}-{}", targets.len()),
+                &[endpoint],
+                "",
+            );
+            targets.push((
+                name,
+                vec![
+                    binary.into(),
+                    "serve".into(),
+                    "--config".into(),
+                    config.into(),
+                ],
+            ));
+        }
+    }
+    let small_head = request_head(&CLAUDE_CODE_HEADERS[..1], BODY.len());
+    let big_head = request_head(CLAUDE_CODE_HEADERS, big_body.len());
+    let cases = [
+        ("small JSON", &small_head, BODY.as_bytes(), SMALL_BATCH),
+        (
+            "128 KiB Claude Code body",
+            &big_head,
+            big_body.as_bytes(),
+            BIG_BATCH,
+        ),
+    ];
+    let w = name_width_of(targets.iter().map(|(name, _)| *name));
+    println!(
+        "{:<26} {:<w$} {:>14} {:>22} {:>10} {:>16}",
+        "case", "target", "instructions", "without memcpy/memset", "÷ floor", "÷ floor+actors"
+    );
+    for (label, head, body, batch) in cases {
+        let mut floors = [None, None];
+        for (name, args) in &targets {
+            let Some((total, copies)) = count_instructions(dir, args, head, body, batch) else {
+                println!("{label:<26} {name:<w$} (no figure: the proxy did not answer every request under callgrind)");
+                continue;
+            };
+            let per = |n: u64| n as f64 / batch as f64;
+            let rest = per(total.saturating_sub(copies.unwrap_or(0)));
+            match *name {
+                "floor" => floors[0] = Some(rest),
+                "floor+actors" => floors[1] = Some(rest),
+                _ => {}
+            }
+            let ratio = |floor: Option<f64>| {
+                floor.map_or_else(|| "-".to_string(), |f| format!("{:.2}×", rest / f))
+            };
+            println!(
+                "{label:<26} {name:<w$} {:>13.1}k {:>21} {:>10} {:>16}",
+                per(total) / 1000.0,
+                copies.map_or_else(|| "-".to_string(), |_| format!("{:.1}k", rest / 1000.0)),
+                ratio(floors[0]),
+                ratio(floors[1]),
+            );
+        }
+    }
+}
+
+/// Requests per measured batch: small bodies, then 128 KiB ones.
+const SMALL_BATCH: usize = 1000;
+const BIG_BATCH: usize = 100;
+
+/// A `POST /v1/messages` head with `headers` and a body of `length` bytes.
+fn request_head(headers: &[(&str, &str)], length: usize) -> String {
+    let mut head = format!(
+        "POST {MESSAGES_PATH} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
+}
+
+fn name_width_of<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(|n| n.chars().count()).max().unwrap_or(6).max(6)
+}
+
+/// Starts `args` under callgrind with counting off, sends a warm-up, counts around `batch`
+/// requests, and returns the instructions counted and, when `callgrind_annotate` can tell, the
+/// part of them in memcpy/memset. `None` when a request failed or no count came out.
+fn count_instructions(
+    dir: &Path,
+    args: &[std::ffi::OsString],
+    head: &str,
+    body: &[u8],
+    batch: usize,
+) -> Option<(u64, Option<u64>)> {
+    let out_dir = dir.join("callgrind");
+    std::fs::create_dir_all(&out_dir).ok()?;
+    let mut command = Command::new("valgrind");
+    command
+        .args(["-q", "--tool=callgrind", "--instr-atstart=no"])
+        .arg(format!(
+            "--callgrind-out-file={}/callgrind.%p",
+            out_dir.display()
+        ))
+        .args(args)
+        .env("RUST_LOG", "warn");
+    let prefix = if args.len() > 1 && args[1] == "serve" {
+        "switchyard listening on "
+    } else {
+        "floor listening on "
+    };
+    let server = Server::spawn(command, prefix)?;
+    let pid = server.pid().to_string();
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).ok()?;
+    let mut request = head.as_bytes().to_vec();
+    request.extend_from_slice(body);
+    let answered = |conn: &mut std::net::TcpStream, n: usize| {
+        (0..n).all(|_| exchange(conn, &request) == Some(200))
+    };
+    if !answered(&mut conn, (batch / 5).max(20)) {
+        return None;
+    }
+    let control = |what: &[&str]| {
+        Command::new("callgrind_control")
+            .args(what)
+            .arg(&pid)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !control(&["-i", "on"]) {
+        return None;
+    }
+    let ok = answered(&mut conn, batch);
+    control(&["-d"]);
+    control(&["-i", "off"]);
+    drop(conn);
+    drop(server);
+    let dump = out_dir.join(format!("callgrind.{pid}.1"));
+    let text = std::fs::read_to_string(&dump).ok()?;
+    let total = text
+        .lines()
+        .find_map(|l| l.strip_prefix("totals:"))
+        .and_then(|n| n.trim().parse::<u64>().ok())?;
+    let copies = Command::new("callgrind_annotate")
+        .args(["--threshold=100"])
+        .arg(&dump)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| memcpy_memset(&String::from_utf8_lossy(&o.stdout)));
+    ok.then_some((total, copies))
+}
+
+/// The instructions `callgrind_annotate`'s function list puts in glibc's memcpy, memmove and memset.
+fn memcpy_memset(annotated: &str) -> u64 {
+    annotated
+        .lines()
+        .filter(|l| l.contains("__memcpy") || l.contains("__memmove") || l.contains("__memset"))
+        .filter(|l| l.contains(".S:"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|n| n.replace(',', "").parse::<u64>().ok())
+        .sum()
+}
+
+/// Sends one request on `conn` and reads its answer; the status, or `None` if the connection
+/// failed or the answer had no `content-length`.
+fn exchange(conn: &mut std::net::TcpStream, request: &[u8]) -> Option<u16> {
+    use std::io::Read;
+    conn.write_all(request).ok()?;
+    let mut seen = Vec::with_capacity(4096);
+    let mut buf = [0u8; 16384];
+    let end = loop {
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        let n = conn.read(&mut buf).ok().filter(|&n| n > 0)?;
+        seen.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let mut more = |seen: &mut Vec<u8>| -> Option<()> {
+        let n = conn.read(&mut buf).ok().filter(|&n| n > 0)?;
+        seen.extend_from_slice(&buf[..n]);
+        Some(())
+    };
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if let Some(length) = length {
+        while seen.len() < end + 4 + length {
+            more(&mut seen)?;
+        }
+        return Some(status);
+    }
+    if !head.contains("transfer-encoding: chunked") {
+        return None;
+    }
+    // Chunked: each chunk's size line, its bytes and CRLF, until the empty last chunk.
+    let mut at = end + 4;
+    loop {
+        let line_end = loop {
+            if let Some(i) = seen[at..].windows(2).position(|w| w == b"\r\n") {
+                break at + i;
+            }
+            more(&mut seen)?;
+        };
+        let size_text = String::from_utf8_lossy(&seen[at..line_end]).into_owned();
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        at = line_end + 2 + size + 2;
+        while seen.len() < at {
+            more(&mut seen)?;
+        }
+        if size == 0 {
+            return Some(status);
+        }
+    }
+}
+
 fn read_alloc_stats(addr: std::net::SocketAddr) -> Option<[u64; 3]> {
     let mut line = String::new();
     let conn = std::net::TcpStream::connect(addr).ok()?;
@@ -1212,6 +1483,17 @@ fn switchyards(
     servers
 }
 
+/// A benchmark gateway's config, written to `dir/NAME.yaml` (its usage history goes beside it).
+fn gateway_config(dir: &Path, name: &str, endpoints: &[Endpoint], extra: &str) -> PathBuf {
+    let mut yaml = format!("proxy:\n  port: 0\n  access_log: false\n{extra}endpoints:\n");
+    for endpoint in endpoints {
+        yaml.push_str(&endpoint.yaml());
+    }
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, yaml).expect("config");
+    path
+}
+
 struct Server {
     child: Child,
     url: String,
@@ -1231,12 +1513,7 @@ impl Server {
         extra: &str,
         binary: &Path,
     ) -> Server {
-        let mut yaml = format!("proxy:\n  port: 0\n  access_log: false\n{extra}endpoints:\n");
-        for endpoint in endpoints {
-            yaml.push_str(&endpoint.yaml());
-        }
-        let path = dir.join(format!("{name}.yaml"));
-        std::fs::write(&path, yaml).expect("config");
+        let path = gateway_config(dir, name, endpoints, extra);
         let mut command = Command::new("taskset");
         command
             .args(["-c", &opts.gateway_core])
