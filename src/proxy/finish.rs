@@ -267,7 +267,7 @@ impl Finish {
         }
         // The usage first: its cost goes to the endpoint with the attempt's outcome.
         let usage = match self.usage.take() {
-            Some(tap) => Some(tap.finish(self.attempt.as_mut())),
+            Some(tap) => tap.finish(self.attempt.as_mut(), self.log_line),
             None => None,
         };
         if let Some(attempt) = self.attempt.take() {

@@ -74,12 +74,13 @@ impl UsageTap {
     /// Ends the answer: counts and sends its record (the disk is never waited for) and charges
     /// its cost to the endpoint's budget, with the outcome of `attempt` (the one that answered)
     /// when it is still to be reported. An answer that carried no usage (an error, an unknown
-    /// model's 404) costs nothing and leaves no record. Returns the record for the access log.
-    pub fn finish(self, attempt: Option<&mut Attempt>) -> UsageRecord {
+    /// model's 404) costs nothing and leaves no record. Returns the record for the access log when
+    /// it is `logged`.
+    pub fn finish(self, attempt: Option<&mut Attempt>, logged: bool) -> Option<UsageRecord> {
         let at = SystemTime::now();
         let record = self.meter.finish(at);
         if record.tokens.is_none() {
-            return record;
+            return logged.then_some(record);
         }
         self.metrics.observe(&record);
         if let Some(usd) = record.cost_usd.filter(|c| *c > 0.0) {
@@ -88,8 +89,13 @@ impl UsageTap {
                 None => self.endpoint.do_send(Spent { usd, at }),
             }
         }
+        if !logged {
+            // Nothing else reads it: it goes to the history as it is.
+            self.history.record(record);
+            return None;
+        }
         self.history.record(record.clone());
-        record
+        Some(record)
     }
 }
 
