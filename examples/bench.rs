@@ -1332,7 +1332,7 @@ fn count_instructions(
         .find_map(|l| l.strip_prefix("totals:"))
         .and_then(|n| n.trim().parse::<u64>().ok())?;
     let copies = Command::new("callgrind_annotate")
-        .args(["--threshold=100"])
+        .args(["--threshold=100", "--auto=no"])
         .arg(&dump)
         .output()
         .ok()
