@@ -55,6 +55,19 @@ async fn next(seen: &mut UnboundedReceiver<Seen>, wait: Duration) -> Option<Seen
     tokio::time::timeout(wait, seen.recv()).await.ok().flatten()
 }
 
+/// The `content-length` a message head declares (0 when it declares none).
+fn content_length(head: &[u8]) -> usize {
+    String::from_utf8_lossy(head)
+        .to_ascii_lowercase()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().to_string())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Reads one request (head and `content-length` body); `None` if the connection ended first.
 fn read_request(socket: &mut TcpStream) -> Option<usize> {
     let mut seen = Vec::new();
@@ -63,12 +76,7 @@ fn read_request(socket: &mut TcpStream) -> Option<usize> {
         let n = socket.read(&mut buf).ok().filter(|&n| n > 0)?;
         seen.extend_from_slice(&buf[..n]);
         if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
+            let length = content_length(&seen[..end]);
             while seen.len() < end + 4 + length {
                 let n = socket.read(&mut buf).ok().filter(|&n| n > 0)?;
                 seen.extend_from_slice(&buf[..n]);
@@ -506,11 +514,7 @@ fn read_answers(socket: &mut TcpStream, count: usize, wait: Duration) -> Vec<(u1
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
+        let length = content_length(&seen[..end]);
         if seen.len() < end + 4 + length {
             match socket.read(&mut buf) {
                 Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
