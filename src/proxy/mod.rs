@@ -66,14 +66,14 @@ pub fn attempts_value(attempts: usize) -> actix_web::http::header::HeaderValue {
 }
 /// Handles every request that is not the gateway's own.
 pub async fn forward(req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let ctx = RequestContext::of(&req);
     let Some(parts) = req.app_data::<web::Data<Forwarding>>() else {
         return GatewayError::Internal("the forwarding handler has no shared parts".into())
-            .response(Api::Anthropic);
+            .response(ctx.client);
     };
     let config = parts.live.get();
     let state = Handles::of(parts);
     let client = parts.client.get(&config.timeouts);
-    let ctx = RequestContext::of(&req);
     let request_id = ctx.id.header_value();
     let end = Box::new(Finish::new(
         ctx,
