@@ -451,3 +451,179 @@ async fn https_upstreams_are_verified_and_a_private_ca_can_be_trusted_with_ssl_c
     assert!(String::from_utf8_lossy(&body).contains("over tls"));
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// Sends `body` to `/v1/messages` over a raw connection (`connection: close`) and returns the
+/// answer's head (lowercased) and its body bytes as they came, framing included; `on_first`
+/// runs once the body's first `first_len` bytes have come.
+async fn raw_exchange(url: &str, first_len: usize, on_first: impl FnOnce()) -> (String, Vec<u8>) {
+    let addr = url.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{MESSAGES_BODY}",
+        MESSAGES_BODY.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let mut on_first = Some(on_first);
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf))
+            .await
+            .expect("the gateway kept the client waiting")
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            if seen.len() >= end + 4 + first_len {
+                if let Some(run) = on_first.take() {
+                    run();
+                }
+            }
+        }
+    }
+    let end = seen
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an answer head");
+    let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+    (head, seen[end + 4..].to_vec())
+}
+
+const ECHOED_KEY: &str = "sk-echoed-upstream-key-0123456789";
+
+#[actix_rt::test]
+async fn a_plain_answer_that_came_whole_keeps_a_length_and_one_echoing_the_key_its_new_length() {
+    for echo in [false, true] {
+        let body = if echo {
+            format!(
+                r#"{{"type":"message","content":[{{"type":"text","text":"key {ECHOED_KEY} ok"}}]}}"#
+            )
+        } else {
+            r#"{"type":"message","content":[{"type":"text","text":"plain"}]}"#.to_string()
+        };
+        let sent = body.clone();
+        let port = raw_upstream(move |mut socket| {
+            let body = sent.clone();
+            async move {
+                if read_request(&mut socket).await {
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                }
+            }
+        });
+        let gw = Gateway::start(&config(
+            "",
+            &[endpoint(
+                "up",
+                &format!("http://127.0.0.1:{port}"),
+                ECHOED_KEY,
+                1,
+            )],
+        ));
+        let (head, got) = raw_exchange(&gw.url, 0, || {}).await;
+        let expected = body.replace(ECHOED_KEY, "[redacted]");
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(!head.contains("transfer-encoding"), "echo {echo}: {head}");
+        assert!(
+            head.contains(&format!("content-length: {}", expected.len())),
+            "echo {echo}: {head}"
+        );
+        assert_eq!(String::from_utf8_lossy(&got), expected);
+        let s = &gw.status().await["endpoints"][0];
+        assert_eq!(s["failures"], 0, "{s}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_plain_answer_still_coming_when_its_head_came_is_relayed_as_it_comes() {
+    // The upstream sends its head and the body's first half, and the second half only once the
+    // client has the first: a gateway that waited for the whole body would never answer.
+    let (first, second) = (
+        r#"{"type":"message","content":["#,
+        r#"{"type":"text","text":"late"}]}"#,
+    );
+    let client_has_first = std::sync::Arc::new(tokio::sync::Notify::new());
+    let notified = client_has_first.clone();
+    let port = raw_upstream(move |mut socket| {
+        let notified = notified.clone();
+        async move {
+            if read_request(&mut socket).await {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{first}",
+                    first.len() + second.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                notified.notified().await;
+                let _ = socket.write_all(second.as_bytes()).await;
+            }
+        }
+    });
+    let gw = Gateway::start(&config(
+        "",
+        &[endpoint(
+            "up",
+            &format!("http://127.0.0.1:{port}"),
+            ECHOED_KEY,
+            1,
+        )],
+    ));
+    let (head, got) = raw_exchange(&gw.url, first.len(), || client_has_first.notify_one()).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let text = String::from_utf8_lossy(&got);
+    let whole = format!("{first}{second}");
+    assert!(
+        text.contains(first) && text.contains(second) && text.ends_with("0\r\n\r\n")
+            || text == whole,
+        "{text}"
+    );
+    assert_eq!(gw.status().await["endpoints"][0]["failures"], 0);
+}
+
+#[actix_rt::test]
+async fn a_plain_answer_shorter_than_its_length_is_cut_for_the_client_and_held_against_the_endpoint(
+) {
+    // All the upstream sends comes with the head, then it closes: 12 bytes of 100.
+    let port = raw_upstream(|mut socket| async move {
+        if read_request(&mut socket).await {
+            let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"type\":\"mes";
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    let gw = Gateway::start(&config(
+        "",
+        &[endpoint(
+            "up",
+            &format!("http://127.0.0.1:{port}"),
+            ECHOED_KEY,
+            1,
+        )],
+    ));
+    let (head, got) = raw_exchange(&gw.url, 0, || {}).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    // The client can tell: a length not reached, or a chunked body without its last chunk.
+    let text = String::from_utf8_lossy(&got);
+    let told = match head.contains("transfer-encoding: chunked") {
+        true => !text.ends_with("0\r\n\r\n"),
+        false => !head.contains(&format!("content-length: {}", got.len())),
+    };
+    assert!(told, "{head}\n\n{text}");
+    let s = wait_json(
+        &format!("{}/admin/status", gw.url),
+        "the cut answer held against the endpoint",
+        |s| s["endpoints"][0]["failures"] == 1,
+    )
+    .await;
+    let error = s["endpoints"][0]["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("12 of 100") || error.contains("reset"),
+        "{error}"
+    );
+}

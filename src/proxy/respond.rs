@@ -7,7 +7,7 @@ use super::finish::End;
 use super::meter::{Answered, UsageTap};
 use super::report::Ending;
 use super::stage::BodyStage;
-use super::stream::{RelayBody, StreamKind};
+use super::stream::{in_hand, InHand, RelayBody, StreamKind};
 use super::translated;
 use super::usage_chunk::UsageChunkFilter;
 use super::{Answer, Relay, ATTEMPTS_HEADER, ENDPOINT_HEADER, MODEL_HEADER};
@@ -29,6 +29,10 @@ pub(super) trait UpstreamBody:
     futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static
 {
 }
+
+/// The most of a plain (not SSE) answer taken whole when it has come with its head: such an
+/// answer goes to the client in one piece with its `content-length`.
+const IN_HAND_LIMIT: usize = 256 * 1024;
 
 /// The gateway's own answer headers' names, checked once rather than on every answer.
 static ENDPOINT_NAME: HeaderName = HeaderName::from_static(ENDPOINT_HEADER);
@@ -237,12 +241,33 @@ impl Relay<'_> {
         } else if hide_usage_chunk && is_sse && status.is_success() {
             stage = Some(Box::new(UsageChunkFilter::default()) as Box<dyn BodyStage>);
         }
+        let (mut response, mut held, mut ended) = (response, held, None);
+        let small = content_length.map_or(true, |length| length <= IN_HAND_LIMIT as u64);
+        if stage.is_none() && !is_sse && held.is_empty() && small {
+            match in_hand(&mut response, content_length, IN_HAND_LIMIT) {
+                InHand::Whole(body) => {
+                    // Whole before its head goes: it goes in one piece, with its length (after
+                    // redaction), and the request is settled now.
+                    self.end.relayed(&body);
+                    let body = match redactor {
+                        Some(redactor) => redactor.whole(body),
+                        None => body,
+                    };
+                    self.end.finish(End::with(Ending::Ok));
+                    return head.set_body(body).map_into_boxed_body();
+                }
+                InHand::Part { bytes, ended: end } => (held, ended) = (bytes, end),
+            }
+        }
         let sized = content_length.filter(|_| redactor.is_none() && stage.is_none());
-        let body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
+        let mut body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
             .starting_with(held)
             .watching(watched)
             .staged(stage)
             .redacting(redactor);
+        if let Some(ended) = ended {
+            body = body.after(ended);
+        }
         // Not `streaming()`: it would add a content-type the upstream did not send.
         match sized {
             Some(length) => head

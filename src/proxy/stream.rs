@@ -82,6 +82,8 @@ pub struct RelayBody<S> {
     pending: Option<Bytes>,
     /// Bytes read before the relay began (a held stream start): relayed first, as a chunk.
     first: Option<Bytes>,
+    /// How the upstream body ended, when it ended before the relay began (see [`Self::after`]).
+    ended_before: Option<Result<(), TransportError>>,
     /// Reads the upstream's bytes for an error it reports inside the stream.
     watch: Option<ErrorWatch>,
     done: bool,
@@ -113,6 +115,7 @@ impl<S> RelayBody<S> {
             relayed: 0,
             pending: None,
             first: None,
+            ended_before: None,
             watch: None,
             done: false,
             upstream_ended: false,
@@ -126,6 +129,13 @@ impl<S> RelayBody<S> {
     /// of the body, in the first write after the head.
     pub fn starting_with(mut self, held: Bytes) -> Self {
         self.first = Some(held).filter(|held| !held.is_empty());
+        self
+    }
+
+    /// The upstream body already ended, after `first`: well (`Ok`) or with `Err`. The relay then
+    /// never polls `upstream` again.
+    pub fn after(mut self, ended: Result<(), TransportError>) -> Self {
+        self.ended_before = Some(ended);
         self
     }
 
@@ -296,6 +306,59 @@ impl<S> RelayBody<S> {
     }
 }
 
+/// What of an upstream body had come when its head was read.
+#[derive(Debug, PartialEq)]
+pub enum InHand {
+    /// The whole body (its length, when the upstream gave one, checked).
+    Whole(Bytes),
+    /// What had come (perhaps nothing), and how the body ended when it did: the relay goes on
+    /// from there ([`RelayBody::starting_with`], [`RelayBody::after`]).
+    Part {
+        bytes: Bytes,
+        ended: Option<Result<(), TransportError>>,
+    },
+}
+
+/// Takes what `upstream` holds without waiting for more, up to `limit` bytes: a small answer
+/// usually comes whole with its head, and then goes to the client in one piece with its length.
+/// Polled with a waker that does nothing: the relay that goes on after a `Part` polls again with
+/// the task's own before it waits.
+pub fn in_hand<S, E>(upstream: &mut S, length: Option<u64>, limit: usize) -> InHand
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    let mut first = Bytes::new();
+    let mut more: Option<bytes::BytesMut> = None;
+    let ended = loop {
+        let had = first.len() + more.as_ref().map_or(0, |more| more.len());
+        if had > limit {
+            break None;
+        }
+        match Pin::new(&mut *upstream).poll_next(&mut cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                if first.is_empty() && more.is_none() {
+                    first = chunk;
+                } else {
+                    let joined = more.get_or_insert_with(|| bytes::BytesMut::from(&first[..]));
+                    joined.extend_from_slice(&chunk);
+                }
+            }
+            Poll::Ready(Some(Err(e))) => break Some(Err(TransportError::Reset(e.to_string()))),
+            Poll::Ready(None) => break Some(Ok(())),
+            Poll::Pending => break None,
+        }
+    };
+    let bytes = more.map_or(first, bytes::BytesMut::freeze);
+    match ended {
+        Some(Ok(())) if length.map_or(true, |length| length == bytes.len() as u64) => {
+            InHand::Whole(bytes)
+        }
+        ended => InHand::Part { bytes, ended },
+    }
+}
+
 /// The SSE event a relayed stream that failed midway ends with, in the client's API.
 pub fn sse_error_event(client: Api, message: &str) -> Vec<u8> {
     let words = crate::wire::errors::ErrorWords {
@@ -327,9 +390,14 @@ where
             return Poll::Ready(this.end());
         }
         loop {
-            let polled = match this.first.take() {
-                Some(held) => Poll::Ready(Some(Ok(held))),
-                None => Pin::new(&mut this.upstream).poll_next(cx),
+            let polled = match (this.first.take(), this.ended_before.take()) {
+                (Some(held), ended) => {
+                    this.ended_before = ended;
+                    Poll::Ready(Some(Ok(held)))
+                }
+                (None, Some(Ok(()))) => Poll::Ready(None),
+                (None, Some(Err(failure))) => return Poll::Ready(this.finish_failed(failure)),
+                (None, None) => Pin::new(&mut this.upstream).poll_next(cx),
             };
             match polled {
                 Poll::Ready(Some(Ok(chunk))) => {
@@ -393,6 +461,78 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::{stream, StreamExt};
+
+    fn chunks(parts: &[&'static str]) -> Vec<Result<Bytes, String>> {
+        parts
+            .iter()
+            .map(|p| Ok(Bytes::from_static(p.as_bytes())))
+            .collect()
+    }
+
+    #[test]
+    fn a_body_that_came_whole_is_taken_whole_and_its_length_checked() {
+        let mut one = stream::iter(chunks(&["{\"a\":1}"]));
+        assert_eq!(
+            in_hand(&mut one, Some(7), 1024),
+            InHand::Whole(Bytes::from_static(b"{\"a\":1}"))
+        );
+        let mut three = stream::iter(chunks(&["ab", "cd", "e"]));
+        assert_eq!(
+            in_hand(&mut three, None, 1024),
+            InHand::Whole(Bytes::from_static(b"abcde"))
+        );
+        let mut empty = stream::iter(chunks(&[]));
+        assert_eq!(
+            in_hand(&mut empty, Some(0), 1024),
+            InHand::Whole(Bytes::new())
+        );
+        // Shorter than its length: the relay reports it cut.
+        let mut short = stream::iter(chunks(&["abc"]));
+        assert_eq!(
+            in_hand(&mut short, Some(5), 1024),
+            InHand::Part {
+                bytes: Bytes::from_static(b"abc"),
+                ended: Some(Ok(()))
+            }
+        );
+    }
+
+    #[test]
+    fn a_body_still_coming_or_failed_or_over_the_limit_is_handed_on_as_it_stands() {
+        let mut coming = stream::iter(chunks(&["ab"])).chain(stream::pending());
+        assert_eq!(
+            in_hand(&mut coming, Some(4), 1024),
+            InHand::Part {
+                bytes: Bytes::from_static(b"ab"),
+                ended: None
+            }
+        );
+        let mut failed = stream::iter(vec![
+            Ok(Bytes::from_static(b"ab")),
+            Err("reset".to_string()),
+        ]);
+        assert!(matches!(
+            in_hand(&mut failed, None, 1024),
+            InHand::Part {
+                ended: Some(Err(TransportError::Reset(_))),
+                ..
+            }
+        ));
+        let mut long = stream::iter(chunks(&["abcd", "efgh", "ijkl"]));
+        assert_eq!(
+            in_hand(&mut long, None, 6),
+            InHand::Part {
+                bytes: Bytes::from_static(b"abcdefgh"),
+                ended: None
+            }
+        );
+        // Nothing taken is lost: the rest is still there to relay.
+        assert_eq!(
+            in_hand(&mut long, None, 1024),
+            InHand::Whole(Bytes::from_static(b"ijkl"))
+        );
+    }
 
     const NAMES: &[&[u8]] = &[b"response.completed", b"response.failed"];
 
