@@ -6,7 +6,7 @@ use super::decide::{self, LastResort};
 use super::finish::End;
 use super::meter::{Answered, UsageTap};
 use super::report::Ending;
-use super::stage::BodyStage;
+use super::stage::{BodyStage, Stages};
 use super::stream::{in_hand, InHand, RelayBody, StreamKind};
 use super::translated;
 use super::usage_chunk::UsageChunkFilter;
@@ -15,7 +15,7 @@ use crate::balancer::{describe_states, NoEndpoint};
 use crate::gateway_error::GatewayError;
 use crate::translate::translate_error;
 use crate::upstream::headers;
-use crate::upstream::outcome::TransportError;
+use crate::upstream::outcome::{TransportError, UpstreamError};
 use crate::upstream::redact::Redactor;
 use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
@@ -241,30 +241,20 @@ impl Relay<'_> {
         } else if hide_usage_chunk && is_sse && status.is_success() {
             stage = Some(Box::new(UsageChunkFilter::default()) as Box<dyn BodyStage>);
         }
+        let stages = Stages::default().then(stage).redacting(redactor);
+        let sized = content_length.filter(|_| stages.is_empty());
         let (mut response, mut held, mut ended) = (response, held, None);
         let small = content_length.map_or(true, |length| length <= IN_HAND_LIMIT as u64);
-        if stage.is_none() && !is_sse && held.is_empty() && small {
+        if !is_sse && held.is_empty() && small {
             match in_hand(&mut response, content_length, IN_HAND_LIMIT) {
-                InHand::Whole(body) => {
-                    // Whole before its head goes: it goes in one piece, with its length (after
-                    // redaction), and the request is settled now.
-                    self.end.relayed(&body);
-                    let body = match redactor {
-                        Some(redactor) => redactor.whole(body),
-                        None => body,
-                    };
-                    self.end.finish(End::with(Ending::Ok));
-                    return head.set_body(body).map_into_boxed_body();
-                }
+                InHand::Whole(body) => return self.relay_in_hand(head, body, stages),
                 InHand::Part { bytes, ended: end } => (held, ended) = (bytes, end),
             }
         }
-        let sized = content_length.filter(|_| redactor.is_none() && stage.is_none());
         let mut body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
             .starting_with(held)
             .watching(watched)
-            .staged(stage)
-            .redacting(redactor);
+            .through(stages);
         if let Some(ended) = ended {
             body = body.after(ended);
         }
@@ -275,6 +265,24 @@ impl Relay<'_> {
                 .map_into_boxed_body(),
             None => head.set_body(BodyStream::new(body)).map_into_boxed_body(),
         }
+    }
+
+    /// An answer that came whole with its head: through `stages` (a translator, the redactor) in
+    /// one piece, out with its length, and the request settled now.
+    fn relay_in_hand(self, head: HttpResponse<()>, body: Bytes, stages: Stages) -> HttpResponse {
+        let mut end = self.end;
+        end.relayed(&body);
+        let out = stages.whole(body);
+        match out.cut {
+            // The stage wrote what the client gets instead (a translation that could not end).
+            Some(reason) => {
+                let failure =
+                    UpstreamError::Transport(TransportError::TranslationCut(reason.clone()));
+                end.finish(End::broken(failure, &reason));
+            }
+            None => end.finish(End::with(Ending::Ok)),
+        }
+        head.set_body(out.bytes).map_into_boxed_body()
     }
 
     /// Passes on an upstream failure whose body was read in part (`complete: false`) or whole,

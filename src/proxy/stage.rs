@@ -111,6 +111,24 @@ impl Stages {
         }
     }
 
+    /// A whole body through every stage, and the stages' end.
+    pub fn whole(mut self, body: Bytes) -> StageEnd {
+        let out = self.feed(body);
+        let mut end = self.finish();
+        if out.is_empty() {
+            return end;
+        }
+        if !end.bytes.is_empty() {
+            let mut joined = Vec::with_capacity(out.len() + end.bytes.len());
+            joined.extend_from_slice(&out);
+            joined.extend_from_slice(&end.bytes);
+            end.bytes = Bytes::from(joined);
+        } else {
+            end.bytes = out;
+        }
+        end
+    }
+
     /// Every stage in order, the redactor last.
     fn all(&mut self) -> impl Iterator<Item = &mut dyn BodyStage> {
         let stages = self
@@ -155,6 +173,22 @@ mod tests {
         assert!(text.starts_with("KEY ") && text.ends_with(" OK"), "{text}");
         assert!(!text.contains("SECRET-KEY-123"), "{text}");
         assert_eq!(end.cut.as_deref(), Some("cut"));
+    }
+
+    #[test]
+    fn a_whole_body_goes_through_as_fed_in_pieces_would() {
+        let body = Bytes::from_static(b"key secret-key-123 ok");
+        let whole = Stages::default()
+            .then(Some(Box::new(Shout(Vec::new()))))
+            .redacting(Redactor::for_key("SECRET-KEY-123"))
+            .whole(body.clone());
+        assert_eq!(whole.bytes, "KEY [redacted] OK");
+        assert_eq!(whole.cut.as_deref(), Some("cut"));
+        let redacted = Stages::default()
+            .redacting(Redactor::for_key("secret-key-123"))
+            .whole(body.clone());
+        assert_eq!(redacted.bytes, "key [redacted] ok");
+        assert_eq!(Stages::default().whole(body.clone()).bytes, body);
     }
 
     #[test]

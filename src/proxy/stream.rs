@@ -152,6 +152,12 @@ impl<S> RelayBody<S> {
         self
     }
 
+    /// Passes every chunk through `stages` (in place of any set before).
+    pub fn through(mut self, stages: Stages) -> Self {
+        self.stages = stages;
+        self
+    }
+
     /// Passes every chunk through `stage`, after the stages added before it.
     pub fn staged(mut self, stage: Option<Box<dyn BodyStage>>) -> Self {
         self.stages = std::mem::take(&mut self.stages).then(stage);
