@@ -303,7 +303,7 @@ impl Relay<'_> {
             ..
         } = answer;
         let (read, complete) = error_body.unwrap_or((Bytes::new(), true));
-        let key = endpoint.api_key.expose();
+        let finder = endpoint.wire.key_finder.as_ref();
         // An error inside a stream goes out as an error answer, not as a stream.
         if exchange.is_some() || stream_error.is_some() {
             head.headers_mut()
@@ -313,9 +313,9 @@ impl Relay<'_> {
             let body = match &exchange {
                 Some(exchange) => {
                     let translated = translate_error(exchange.client, status, &read);
-                    Redactor::redact_all(key, &translated)
+                    Redactor::whole_with(finder, Bytes::from(translated))
                 }
-                None => Redactor::redact_all(key, &read),
+                None => Redactor::whole_with(finder, read.clone()),
             };
             self.end.relayed(&read);
             self.end.finish(End::with(Ending::UpstreamError));
@@ -334,7 +334,7 @@ impl Relay<'_> {
                 .as_ref()
                 .map(|exchange| translated::answer_stage(exchange, status, false).stage),
         )
-        .redacting(Redactor::for_key(key))
+        .redacting(finder.cloned().map(Redactor::with))
         .ok_outcome(Ending::UpstreamError);
         head.set_body(BodyStream::new(body)).map_into_boxed_body()
     }

@@ -393,13 +393,8 @@ impl Relay<'_> {
                 None => (body.to_vec(), None),
             },
         };
-        let mut out = Bytes::from(out);
         drop(body);
-        let key = answer.endpoint.api_key.expose();
-        if Redactor::for_key(key).is_some() && memchr::memmem::find(&out, key.as_bytes()).is_some()
-        {
-            out = Redactor::redact_all(key, &out);
-        }
+        let out = Redactor::whole_with(answer.endpoint.wire.key_finder.as_ref(), Bytes::from(out));
         if let Some(content_type) = content_type {
             builder.insert_header(("content-type", content_type));
         }

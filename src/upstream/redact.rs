@@ -101,12 +101,14 @@ impl Redactor {
         Bytes::from(out)
     }
 
-    /// A whole body, redacted.
-    pub fn redact_all(key: &str, body: &[u8]) -> Bytes {
-        let body = Bytes::copy_from_slice(body);
-        match Redactor::for_key(key) {
-            Some(r) => r.whole(body),
-            None => body,
+    /// `body`, a whole answer, redacted with an endpoint's ready-made `finder` (none: a key too
+    /// short to search for). Uncopied when the key is not in it.
+    pub fn whole_with(finder: Option<&KeyFinder>, body: Bytes) -> Bytes {
+        match finder {
+            Some(finder) if finder.finder().find(&body).is_some() => {
+                Redactor::with(finder.clone()).whole(body)
+            }
+            _ => body,
         }
     }
 }
@@ -125,9 +127,20 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_answer_is_redacted_with_the_endpoints_finder_and_passed_uncopied_without_the_key() {
+        let finder = KeyFinder::new(KEY);
+        let echoed = Bytes::from(format!("invalid key {KEY}"));
+        let out = Redactor::whole_with(finder.as_ref(), echoed);
+        assert_eq!(out, "invalid key [redacted]");
+        let clean = Bytes::from_static(b"{\"ok\":true}");
+        let out = Redactor::whole_with(finder.as_ref(), clean.clone());
+        assert_eq!(out.as_ptr(), clean.as_ptr());
+    }
+
+    #[test]
     fn an_echoed_key_is_replaced_everywhere() {
         let body = format!(r#"{{"error":"invalid x-api-key {KEY}; key {KEY} rejected"}}"#);
-        let out = Redactor::redact_all(KEY, body.as_bytes());
+        let out = Redactor::for_key(KEY).unwrap().whole(Bytes::from(body));
         let text = String::from_utf8(out.to_vec()).unwrap();
         assert!(!text.contains(KEY));
         assert_eq!(text.matches("[redacted]").count(), 2);
@@ -149,7 +162,9 @@ mod tests {
     #[test]
     fn short_keys_are_left_alone() {
         assert!(Redactor::for_key("k").is_none());
-        assert_eq!(&Redactor::redact_all("k", b"kkk")[..], b"kkk");
+        assert!(KeyFinder::new("k").is_none());
+        let kept = Bytes::from_static(b"kkk");
+        assert_eq!(Redactor::whole_with(None, kept.clone()), kept);
     }
 
     proptest! {
