@@ -584,34 +584,25 @@ async fn a_plain_answer_still_coming_when_its_head_came_is_relayed_as_it_comes()
     assert_eq!(gw.status().await["endpoints"][0]["failures"], 0);
 }
 
-#[actix_rt::test]
-async fn a_plain_answer_shorter_than_its_length_is_cut_for_the_client_and_held_against_the_endpoint(
-) {
-    // All the upstream sends comes with the head, then it closes: 12 bytes of 100.
-    let port = raw_upstream(|mut socket| async move {
-        if read_request(&mut socket).await {
-            let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"type\":\"mes";
-            let _ = socket.write_all(answer.as_bytes()).await;
+/// An upstream that answers `content-length: 100` with 12 bytes, then closes: at once, or (with
+/// `close_when`) once that is notified.
+fn short_upstream(close_when: Option<std::sync::Arc<tokio::sync::Notify>>) -> u16 {
+    raw_upstream(move |mut socket| {
+        let close_when = close_when.clone();
+        async move {
+            if read_request(&mut socket).await {
+                let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"type\":\"mes";
+                let _ = socket.write_all(answer.as_bytes()).await;
+                if let Some(close_when) = close_when {
+                    close_when.notified().await;
+                }
+            }
         }
-    });
-    let gw = Gateway::start(&config(
-        "",
-        &[endpoint(
-            "up",
-            &format!("http://127.0.0.1:{port}"),
-            ECHOED_KEY,
-            1,
-        )],
-    ));
-    let (head, got) = raw_exchange(&gw.url, 0, || {}).await;
-    assert!(head.starts_with("http/1.1 200"), "{head}");
-    // The client can tell: a length not reached, or a chunked body without its last chunk.
-    let text = String::from_utf8_lossy(&got);
-    let told = match head.contains("transfer-encoding: chunked") {
-        true => !text.ends_with("0\r\n\r\n"),
-        false => !head.contains(&format!("content-length: {}", got.len())),
-    };
-    assert!(told, "{head}\n\n{text}");
+    })
+}
+
+/// Waits until the endpoint shows the cut answer as its one failure.
+async fn assert_cut_held_against_the_endpoint(gw: &Gateway) {
     let s = wait_json(
         &format!("{}/admin/status", gw.url),
         "the cut answer held against the endpoint",
@@ -626,4 +617,65 @@ async fn a_plain_answer_shorter_than_its_length_is_cut_for_the_client_and_held_a
         error.contains("12 of 100") || error.contains("reset"),
         "{error}"
     );
+}
+
+#[actix_rt::test]
+async fn a_plain_answer_broken_off_with_its_head_gets_the_gateways_502_in_the_clients_shape() {
+    // The 12 bytes and the close come together, usually before the gateway sends its head: the
+    // client then gets a 502 it can read rather than a cut 200. (When the close comes a moment
+    // later, the 200 goes out and is cut, as in the next test.)
+    let port = short_upstream(None);
+    let gw = Gateway::start(&config(
+        "",
+        &[endpoint(
+            "up",
+            &format!("http://127.0.0.1:{port}"),
+            ECHOED_KEY,
+            1,
+        )],
+    ));
+    let (head, got) = raw_exchange(&gw.url, 0, || {}).await;
+    let text = String::from_utf8_lossy(&got);
+    if head.starts_with("http/1.1 502") {
+        assert!(head.contains("x-switchyard-error: bad_answer"), "{head}");
+        let error: serde_json::Value = serde_json::from_slice(&got).unwrap();
+        assert_eq!(error["type"], "error", "{text}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("12 of 100"),
+            "{text}"
+        );
+        assert!(!text.contains(ECHOED_KEY));
+    } else {
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(!text.ends_with("0\r\n\r\n"), "{head}\n\n{text}");
+    }
+    assert_cut_held_against_the_endpoint(&gw).await;
+}
+
+#[actix_rt::test]
+async fn a_plain_answer_broken_off_after_its_head_went_out_is_cut_for_the_client() {
+    let close = std::sync::Arc::new(tokio::sync::Notify::new());
+    let port = short_upstream(Some(close.clone()));
+    let gw = Gateway::start(&config(
+        "",
+        &[endpoint(
+            "up",
+            &format!("http://127.0.0.1:{port}"),
+            ECHOED_KEY,
+            1,
+        )],
+    ));
+    // The upstream closes once the client has the head and the first bytes.
+    let (head, got) = raw_exchange(&gw.url, 1, || close.notify_one()).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    // The key is searched for, so the body is chunked; a cut one lacks its last chunk.
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    let text = String::from_utf8_lossy(&got);
+    // (The last `s` may be held back: it could start the key.)
+    assert!(text.contains("{\"type\":\"me"), "{text}");
+    assert!(!text.ends_with("0\r\n\r\n"), "{text}");
+    assert_cut_held_against_the_endpoint(&gw).await;
 }

@@ -243,21 +243,30 @@ impl Relay<'_> {
         }
         let stages = Stages::default().then(stage).redacting(redactor);
         let sized = content_length.filter(|_| stages.is_empty());
-        let (mut response, mut held, mut ended) = (response, held, None);
+        let (mut response, mut held) = (response, held);
         let small = content_length.map_or(true, |length| length <= IN_HAND_LIMIT as u64);
         if !is_sse && held.is_empty() && small {
             match in_hand(&mut response, content_length, IN_HAND_LIMIT) {
                 InHand::Whole(body) => return self.relay_in_hand(head, body, stages),
-                InHand::Part { bytes, ended: end } => (held, ended) = (bytes, end),
+                // Broken off before its head went out: the client gets the gateway's error,
+                // not a cut answer.
+                InHand::Part {
+                    bytes,
+                    ended: Some(ended),
+                } => {
+                    let failure = ended.err().unwrap_or(TransportError::CutShort {
+                        received: bytes.len() as u64,
+                        length: content_length.unwrap_or_default(),
+                    });
+                    return self.broken_before_head(&endpoint, failure, attempts);
+                }
+                InHand::Part { bytes, ended: None } => held = bytes,
             }
         }
-        let mut body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
+        let body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
             .starting_with(held)
             .watching(watched)
             .through(stages);
-        if let Some(ended) = ended {
-            body = body.after(ended);
-        }
         // Not `streaming()`: it would add a content-type the upstream did not send.
         match sized {
             Some(length) => head
@@ -283,6 +292,22 @@ impl Relay<'_> {
             None => end.finish(End::with(Ending::Ok)),
         }
         head.set_body(out.bytes).map_into_boxed_body()
+    }
+
+    /// An answer whose body broke off before its head went out: 502 `bad_answer` in the client's
+    /// shape, counted against the endpoint.
+    fn broken_before_head(
+        mut self,
+        endpoint: &std::sync::Arc<crate::config::EndpointConfig>,
+        failure: TransportError,
+        attempts: usize,
+    ) -> HttpResponse {
+        let error = GatewayError::BadAnswer(format!("{}: {failure}", endpoint.id));
+        let client = self.ctx().client;
+        self.end.answered_here(0, Some(endpoint));
+        self.end
+            .refused_after(&error, Some(UpstreamError::Transport(failure)));
+        with_attempts(error.response(client), attempts)
     }
 
     /// Passes on an upstream failure whose body was read in part (`complete: false`) or whole,

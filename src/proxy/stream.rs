@@ -82,8 +82,6 @@ pub struct RelayBody<S> {
     pending: Option<Bytes>,
     /// Bytes read before the relay began (a held stream start): relayed first, as a chunk.
     first: Option<Bytes>,
-    /// How the upstream body ended, when it ended before the relay began (see [`Self::after`]).
-    ended_before: Option<Result<(), TransportError>>,
     /// Reads the upstream's bytes for an error it reports inside the stream.
     watch: Option<ErrorWatch>,
     done: bool,
@@ -95,6 +93,8 @@ pub struct RelayBody<S> {
     stage_cut: Option<String>,
     /// The access-log outcome of a body that ends well.
     ok_outcome: Ending,
+    /// The error that cuts a plain body, given after one pass without it (see `poll_next`).
+    cut: Option<actix_web::Error>,
 }
 
 impl<S> RelayBody<S> {
@@ -115,13 +115,13 @@ impl<S> RelayBody<S> {
             relayed: 0,
             pending: None,
             first: None,
-            ended_before: None,
             watch: None,
             done: false,
             upstream_ended: false,
             stages: Stages::default(),
             stage_cut: None,
             ok_outcome: Ending::Ok,
+            cut: None,
         }
     }
 
@@ -129,13 +129,6 @@ impl<S> RelayBody<S> {
     /// of the body, in the first write after the head.
     pub fn starting_with(mut self, held: Bytes) -> Self {
         self.first = Some(held).filter(|held| !held.is_empty());
-        self
-    }
-
-    /// The upstream body already ended, after `first`: well (`Ok`) or with `Err`. The relay then
-    /// never polls `upstream` again.
-    pub fn after(mut self, ended: Result<(), TransportError>) -> Self {
-        self.ended_before = Some(ended);
         self
     }
 
@@ -317,8 +310,9 @@ impl<S> RelayBody<S> {
 pub enum InHand {
     /// The whole body (its length, when the upstream gave one, checked).
     Whole(Bytes),
-    /// What had come (perhaps nothing), and how the body ended when it did: the relay goes on
-    /// from there ([`RelayBody::starting_with`], [`RelayBody::after`]).
+    /// What had come (perhaps nothing), and how the body ended when it did (short of its
+    /// length, or failed). A body still coming is relayed on from there
+    /// ([`RelayBody::starting_with`]).
     Part {
         bytes: Bytes,
         ended: Option<Result<(), TransportError>>,
@@ -385,6 +379,31 @@ where
     type Item = Result<Bytes, actix_web::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(cut) = self.cut.take() {
+            return Poll::Ready(Some(Err(cut)));
+        }
+        match self.as_mut().poll_relay(cx) {
+            // actix drops what it has not yet written when a body fails: one pass without the
+            // error lets the head and the bytes before the cut reach the client first.
+            Poll::Ready(Some(Err(cut))) => {
+                self.cut = Some(cut);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            polled => polled,
+        }
+    }
+}
+
+impl<S, E> RelayBody<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    fn poll_relay(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, actix_web::Error>>> {
         let this = &mut *self;
         if let Some(last) = this.pending.take() {
             return Poll::Ready(Some(Ok(last)));
@@ -396,14 +415,9 @@ where
             return Poll::Ready(this.end());
         }
         loop {
-            let polled = match (this.first.take(), this.ended_before.take()) {
-                (Some(held), ended) => {
-                    this.ended_before = ended;
-                    Poll::Ready(Some(Ok(held)))
-                }
-                (None, Some(Ok(()))) => Poll::Ready(None),
-                (None, Some(Err(failure))) => return Poll::Ready(this.finish_failed(failure)),
-                (None, None) => Pin::new(&mut this.upstream).poll_next(cx),
+            let polled = match this.first.take() {
+                Some(held) => Poll::Ready(Some(Ok(held))),
+                None => Pin::new(&mut this.upstream).poll_next(cx),
             };
             match polled {
                 Poll::Ready(Some(Ok(chunk))) => {
