@@ -493,6 +493,20 @@ async fn raw_exchange(url: &str, first_len: usize, on_first: impl FnOnce()) -> (
 
 const ECHOED_KEY: &str = "sk-echoed-upstream-key-0123456789";
 
+/// A gateway with one endpoint at the upstream on `port`, whose key is `ECHOED_KEY` (long enough
+/// to be searched for in every answer).
+fn gateway_with_key(port: u16) -> Gateway {
+    Gateway::start(&config(
+        "",
+        &[endpoint(
+            "up",
+            &format!("http://127.0.0.1:{port}"),
+            ECHOED_KEY,
+            1,
+        )],
+    ))
+}
+
 #[actix_rt::test]
 async fn a_plain_answer_that_came_whole_keeps_a_length_and_one_echoing_the_key_its_new_length() {
     for echo in [false, true] {
@@ -516,15 +530,7 @@ async fn a_plain_answer_that_came_whole_keeps_a_length_and_one_echoing_the_key_i
                 }
             }
         });
-        let gw = Gateway::start(&config(
-            "",
-            &[endpoint(
-                "up",
-                &format!("http://127.0.0.1:{port}"),
-                ECHOED_KEY,
-                1,
-            )],
-        ));
+        let gw = gateway_with_key(port);
         let (head, got) = raw_exchange(&gw.url, 0, || {}).await;
         let expected = body.replace(ECHOED_KEY, "[redacted]");
         assert!(head.starts_with("http/1.1 200"), "{head}");
@@ -563,15 +569,7 @@ async fn a_plain_answer_still_coming_when_its_head_came_is_relayed_as_it_comes()
             }
         }
     });
-    let gw = Gateway::start(&config(
-        "",
-        &[endpoint(
-            "up",
-            &format!("http://127.0.0.1:{port}"),
-            ECHOED_KEY,
-            1,
-        )],
-    ));
+    let gw = gateway_with_key(port);
     let (head, got) = raw_exchange(&gw.url, first.len(), || client_has_first.notify_one()).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
     let text = String::from_utf8_lossy(&got);
@@ -625,15 +623,7 @@ async fn a_plain_answer_broken_off_with_its_head_gets_the_gateways_502_in_the_cl
     // client then gets a 502 it can read rather than a cut 200. (When the close comes a moment
     // later, the 200 goes out and is cut, as in the next test.)
     let port = short_upstream(None);
-    let gw = Gateway::start(&config(
-        "",
-        &[endpoint(
-            "up",
-            &format!("http://127.0.0.1:{port}"),
-            ECHOED_KEY,
-            1,
-        )],
-    ));
+    let gw = gateway_with_key(port);
     let (head, got) = raw_exchange(&gw.url, 0, || {}).await;
     let text = String::from_utf8_lossy(&got);
     if head.starts_with("http/1.1 502") {
@@ -659,15 +649,7 @@ async fn a_plain_answer_broken_off_with_its_head_gets_the_gateways_502_in_the_cl
 async fn a_plain_answer_broken_off_after_its_head_went_out_is_cut_for_the_client() {
     let close = std::sync::Arc::new(tokio::sync::Notify::new());
     let port = short_upstream(Some(close.clone()));
-    let gw = Gateway::start(&config(
-        "",
-        &[endpoint(
-            "up",
-            &format!("http://127.0.0.1:{port}"),
-            ECHOED_KEY,
-            1,
-        )],
-    ));
+    let gw = gateway_with_key(port);
     // The upstream closes once the client has the head and the first bytes.
     let (head, got) = raw_exchange(&gw.url, 1, || close.notify_one()).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
