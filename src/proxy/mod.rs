@@ -422,6 +422,7 @@ impl Relay<'_> {
                     Call::ModelList(Some(caller)) if caller != endpoint.api => Some(caller),
                     _ => None,
                 },
+                in_hand: None,
             };
             if !is_worth_reading(status) {
                 let now = SystemTime::now();
@@ -433,9 +434,13 @@ impl Relay<'_> {
                     Some(api) if opens_a_stream(&answer.response) => {
                         self.held_start(answer, api).await
                     }
-                    _ => Outcome::Answered {
-                        answer,
-                        failed: None,
+                    // A plain answer broken off with its head fails over unseen.
+                    _ => match respond::look_at_body(self.req.method(), &mut answer) {
+                        Ok(()) => Outcome::Answered {
+                            answer,
+                            failed: None,
+                        },
+                        Err(broken) => Outcome::Unreachable(broken),
                     },
                 };
             }
@@ -734,6 +739,8 @@ struct Answer<S> {
     model: Option<Arc<str>>,
     /// The name the endpoint received for that model.
     upstream_model: Option<Arc<str>>,
+    /// What of a plain answer's body came with its head ([`respond::look_at_body`]).
+    in_hand: Option<stream::InHand>,
 }
 
 impl<S> Answer<S> {

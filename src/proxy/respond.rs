@@ -192,6 +192,7 @@ impl Relay<'_> {
             exchange,
             hide_usage_chunk,
             held,
+            in_hand,
             ..
         } = answer;
         let status = response.status();
@@ -243,26 +244,12 @@ impl Relay<'_> {
         }
         let stages = Stages::default().then(stage).redacting(redactor);
         let sized = content_length.filter(|_| stages.is_empty());
-        let (mut response, mut held) = (response, held);
-        let small = content_length.map_or(true, |length| length <= IN_HAND_LIMIT as u64);
-        if !is_sse && held.is_empty() && small {
-            match in_hand(&mut response, content_length, IN_HAND_LIMIT) {
-                InHand::Whole(body) => return self.relay_in_hand(head, body, stages),
-                // Broken off before its head went out: the client gets the gateway's error,
-                // not a cut answer.
-                InHand::Part {
-                    bytes,
-                    ended: Some(ended),
-                } => {
-                    let failure = ended.err().unwrap_or(TransportError::CutShort {
-                        received: bytes.len() as u64,
-                        length: content_length.unwrap_or_default(),
-                    });
-                    return self.broken_before_head(&endpoint, failure, attempts);
-                }
-                InHand::Part { bytes, ended: None } => held = bytes,
-            }
-        }
+        let held = match in_hand {
+            Some(InHand::Whole(body)) => return self.relay_in_hand(head, body, stages),
+            // A broken one failed over in the attempt.
+            Some(InHand::Part { bytes, .. }) => bytes,
+            None => held,
+        };
         let body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
             .starting_with(held)
             .watching(watched)
@@ -292,22 +279,6 @@ impl Relay<'_> {
             None => end.finish(End::with(Ending::Ok)),
         }
         head.set_body(out.bytes).map_into_boxed_body()
-    }
-
-    /// An answer whose body broke off before its head went out: 502 `bad_answer` in the client's
-    /// shape, counted against the endpoint.
-    fn broken_before_head(
-        mut self,
-        endpoint: &std::sync::Arc<crate::config::EndpointConfig>,
-        failure: TransportError,
-        attempts: usize,
-    ) -> HttpResponse {
-        let error = GatewayError::BadAnswer(format!("{}: {failure}", endpoint.id));
-        let client = self.ctx().client;
-        self.end.answered_here(0, Some(endpoint));
-        self.end
-            .refused_after(&error, Some(UpstreamError::Transport(failure)));
-        with_attempts(error.response(client), attempts)
     }
 
     /// Passes on an upstream failure whose body was read in part (`complete: false`) or whole,
@@ -369,6 +340,48 @@ impl Relay<'_> {
         let client = self.ctx().client;
         self.end.refused(&error);
         error.response(client)
+    }
+}
+
+/// Takes what of a plain answer's body came with its head (see [`in_hand`]) into
+/// `answer.in_hand`, where the relay finds it; `Err` when the body already broke off (short of its
+/// length, or failed): nothing has reached the client, so the attempt fails over. Answers it
+/// does not apply to (SSE, no body, over [`IN_HAND_LIMIT`], read whole for a translation) are
+/// left as they are.
+pub(super) fn look_at_body<S: UpstreamBody>(
+    method: &Method,
+    answer: &mut Answer<S>,
+) -> Result<(), TransportError> {
+    let response = &answer.response;
+    let status = response.status();
+    let content_length = response
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let applies = method != Method::HEAD
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED
+        && answer.held.is_empty()
+        && answer.error_body.is_none()
+        && !super::is_event_stream(response.headers())
+        && !translated::read_whole_first(answer)
+        && content_length.map_or(true, |length| length <= IN_HAND_LIMIT as u64);
+    if !applies {
+        return Ok(());
+    }
+    match in_hand(&mut answer.response, content_length, IN_HAND_LIMIT) {
+        InHand::Part {
+            bytes,
+            ended: Some(ended),
+        } => Err(ended.err().unwrap_or(TransportError::CutShort {
+            received: bytes.len() as u64,
+            length: content_length.unwrap_or_default(),
+        })),
+        look => {
+            answer.in_hand = Some(look);
+            Ok(())
+        }
     }
 }
 
