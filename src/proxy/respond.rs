@@ -203,12 +203,34 @@ impl Relay<'_> {
             self.end.finish(End::with(Ending::Ok));
             return head.map_into_boxed_body();
         }
+        // An answer the attempt looked at is plain (not SSE).
+        let is_sse = in_hand.is_none() && super::is_event_stream(response.headers());
+        // Any answer may echo the key: an error event inside a 200 stream, a 200 JSON error body.
+        let redactor = endpoint.wire.key_finder.clone().map(Redactor::with);
+        let translation = exchange
+            .as_ref()
+            .map(|exchange| translated::answer_stage(exchange, status.as_u16(), is_sse));
+        let mut stage = None;
+        if let Some(translation) = translation {
+            if let Some(Ok(content_type)) = translation.content_type.map(HeaderValue::from_str) {
+                head.headers_mut().insert(CONTENT_TYPE, content_type);
+            }
+            stage = Some(translation.stage);
+        } else if hide_usage_chunk && is_sse && status.is_success() {
+            stage = Some(Box::new(UsageChunkFilter::default()) as Box<dyn BodyStage>);
+        }
+        let stages = Stages::default().then(stage).redacting(redactor);
+        let held = match in_hand {
+            Some(InHand::Whole(body)) => return self.relay_in_hand(head, body, stages),
+            // A broken one failed over in the attempt.
+            Some(InHand::Part { bytes, .. }) => bytes,
+            None => held,
+        };
         let content_length = response
             .headers()
             .get(actix_web::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let is_sse = super::is_event_stream(response.headers());
         // The upstream's own events, read for an error it reports after content began.
         let watched = self
             .call()
@@ -228,28 +250,7 @@ impl Relay<'_> {
                 length: content_length,
             }
         };
-        // Any answer may echo the key: an error event inside a 200 stream, a 200 JSON error body.
-        let redactor = endpoint.wire.key_finder.clone().map(Redactor::with);
-        let translation = exchange
-            .as_ref()
-            .map(|exchange| translated::answer_stage(exchange, status.as_u16(), is_sse));
-        let mut stage = None;
-        if let Some(translation) = translation {
-            if let Some(Ok(content_type)) = translation.content_type.map(HeaderValue::from_str) {
-                head.headers_mut().insert(CONTENT_TYPE, content_type);
-            }
-            stage = Some(translation.stage);
-        } else if hide_usage_chunk && is_sse && status.is_success() {
-            stage = Some(Box::new(UsageChunkFilter::default()) as Box<dyn BodyStage>);
-        }
-        let stages = Stages::default().then(stage).redacting(redactor);
         let sized = content_length.filter(|_| stages.is_empty());
-        let held = match in_hand {
-            Some(InHand::Whole(body)) => return self.relay_in_hand(head, body, stages),
-            // A broken one failed over in the attempt.
-            Some(InHand::Part { bytes, .. }) => bytes,
-            None => held,
-        };
         let body = RelayBody::new(response, kind, self.config.timeouts.idle, self.end)
             .starting_with(held)
             .watching(watched)

@@ -235,16 +235,12 @@ fn whole_answer_type(exchange: &Exchange) -> Option<&'static str> {
 /// is too large or breaks off get a 502 instead of a cut 200.
 pub(super) fn read_whole_first<S>(answer: &Answer<S>) -> bool {
     let response = &answer.response;
-    let is_sse = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+    // The header is looked up last: most answers are passed through.
     (answer.exchange.is_some() || answer.list_for.is_some())
         && answer.error_body.is_none()
         && response.status().is_success()
         && response.status() != actix_web::http::StatusCode::NO_CONTENT
-        && !is_sse
+        && !super::is_event_stream(response.headers())
 }
 
 /// An upstream SSE answer, translated event by event as its bytes arrive.
