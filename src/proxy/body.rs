@@ -107,11 +107,7 @@ pub async fn read_body(
         total,
         idle,
     } = limits;
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = super::content_length(req.headers());
     if declared.is_some_and(|n| n > limit) {
         return Err(GatewayError::BodyTooLarge { limit });
     }
@@ -279,11 +275,7 @@ where
             crate::config::units::format_size(limit as u64)
         ))
     };
-    let declared = response
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = super::content_length(response.headers());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }

@@ -697,6 +697,14 @@ fn opens_a_stream<S>(response: &awc::ClientResponse<S>) -> bool {
         && is_event_stream(response.headers())
 }
 
+/// The `content-length` a message declares, when it declares one that reads as a number.
+pub(super) fn content_length(headers: &actix_web::http::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// Whether an answer's content type is `text/event-stream`.
 pub(super) fn is_event_stream(headers: &actix_web::http::header::HeaderMap) -> bool {
     headers

@@ -226,11 +226,7 @@ impl Relay<'_> {
             Some(InHand::Part { bytes, .. }) => bytes,
             None => held,
         };
-        let content_length = response
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let content_length = super::content_length(response.headers());
         // The upstream's own events, read for an error it reports after content began.
         let watched = self
             .call()
@@ -355,11 +351,7 @@ pub(super) fn look_at_body<S: UpstreamBody>(
 ) -> Result<(), TransportError> {
     let response = &answer.response;
     let status = response.status();
-    let content_length = response
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let content_length = super::content_length(response.headers());
     let applies = method != Method::HEAD
         && status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
