@@ -507,7 +507,7 @@ mod tests {
             in_hand(&mut empty, Some(0), 1024),
             InHand::Whole(Bytes::new())
         );
-        // Shorter than its length: the relay reports it cut.
+        // Shorter than its length: not whole (the attempt fails over).
         let mut short = stream::iter(chunks(&["abc"]));
         assert_eq!(
             in_hand(&mut short, Some(5), 1024),
