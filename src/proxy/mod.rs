@@ -214,6 +214,14 @@ impl<S> Progress<S> {
     }
 }
 
+/// What goes to the client once an attempt is decided.
+enum Reply<'a, S> {
+    /// The answer, ready to go out.
+    Now(HttpResponse),
+    /// An answer read whole before it goes out (a translated one), with the attempts it took.
+    Whole(Relay<'a>, Answer<S>, usize),
+}
+
 /// A request body made ready for one endpoint.
 struct Prepared {
     outbound: Bytes,
@@ -243,7 +251,7 @@ enum Outcome<S> {
     Refused(GatewayError),
 }
 
-impl Relay<'_> {
+impl<'a> Relay<'a> {
     /// Reads the request, then select → attempt → decide until an answer goes out.
     async fn run(mut self, payload: web::Payload) -> HttpResponse {
         let limits = body::BodyLimits {
@@ -331,8 +339,13 @@ impl Relay<'_> {
                 Outcome::Refused(error) => return self.refuse(error),
             };
             progress.sent = true;
-            self = match self.decide(answer, &endpoint, &mut progress).await {
-                Ok(response) => return response,
+            self = match self.decide(answer, &endpoint, &mut progress) {
+                Ok(Reply::Now(response)) => return response,
+                // Boxed: only a translated answer waits here, and its state is a kilobyte that
+                // every request's state would otherwise carry.
+                Ok(Reply::Whole(relay, answer, attempts)) => {
+                    return Box::pin(relay.relay_whole(answer, attempts)).await
+                }
                 Err(relay) => relay,
             };
         }
@@ -431,8 +444,10 @@ impl Relay<'_> {
                     attempt.limits_seen(limits, now);
                 }
                 return match self.call().stream_events(endpoint.api) {
+                    // Boxed: only a stream's start waits here, and its state is a kilobyte that
+                    // every request's state would otherwise carry.
                     Some(api) if opens_a_stream(&answer.response) => {
-                        self.held_start(answer, api).await
+                        Box::pin(self.held_start(answer, api)).await
                     }
                     // A plain answer broken off with its head fails over unseen.
                     _ => match respond::look_at_body(self.req.method(), &mut answer) {
@@ -564,12 +579,12 @@ impl Relay<'_> {
     /// Carries out [`decide::next_step`] for an attempt that reached its endpoint (`answer` is
     /// `None` when none came): the answer that goes out, or the relay back to try another
     /// endpoint.
-    async fn decide<S: respond::UpstreamBody>(
+    fn decide<S: respond::UpstreamBody>(
         mut self,
         (answer, failed): (Option<Answer<S>>, Option<UpstreamError>),
         endpoint: &EndpointConfig,
         progress: &mut Progress<S>,
-    ) -> Result<HttpResponse, Self> {
+    ) -> Result<Reply<'a, S>, Self> {
         let status = answer.as_ref().map(|a| a.status().as_u16());
         // A 429 for this model says nothing about the endpoint's other models: the session stays
         // bound to it for them.
@@ -591,9 +606,9 @@ impl Relay<'_> {
         }
         match (step, answer) {
             (Step::Relay, Some(answer)) if translated::read_whole_first(&answer) => {
-                Ok(self.relay_whole(answer, attempts).await)
+                Ok(Reply::Whole(self, answer, attempts))
             }
-            (Step::Relay, Some(answer)) => Ok(self.relay(answer, attempts)),
+            (Step::Relay, Some(answer)) => Ok(Reply::Now(self.relay(answer, attempts))),
             (Step::Retry { budgeted }, answer) => {
                 progress.budgeted = budgeted;
                 progress.last_answer = answer;
@@ -601,7 +616,12 @@ impl Relay<'_> {
             }
             (Step::GiveUp | Step::Relay, answer) => {
                 let unreachable = std::mem::take(&mut progress.unreachable);
-                Ok(self.nothing_left(answer, unreachable, None, attempts))
+                Ok(Reply::Now(self.nothing_left(
+                    answer,
+                    unreachable,
+                    None,
+                    attempts,
+                )))
             }
         }
     }
