@@ -215,6 +215,8 @@ impl<S> Progress<S> {
 }
 
 /// What goes to the client once an attempt is decided.
+// Made once per request and matched at once, as `Outcome` is.
+#[allow(clippy::large_enum_variant)]
 enum Reply<'a, S> {
     /// The answer, ready to go out.
     Now(HttpResponse),
