@@ -7,6 +7,7 @@ use crate::scan;
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Facts about one request.
@@ -24,6 +25,9 @@ pub struct RequestFacts {
     /// gateway carries between APIs ([`scan::MARK`]): a passthrough has nothing of another API's
     /// to take out, and is not searched for it.
     pub no_carried_signatures: bool,
+    /// Where the first element of a top-level `contents` array lies in the body (a Gemini
+    /// request's first turn), found by the same scan: [`gemini_facts`] keys the session on it.
+    pub first_content: Option<Range<usize>>,
 }
 
 /// What is wrong with a request's `model`.
@@ -107,6 +111,11 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
         }
     }
     facts.stream = value("stream").is_some_and(|s| s == b"true");
+    if let Some(contents) = members.iter().rev().find(|m| m.key == "contents") {
+        let at = contents.value.start;
+        facts.first_content = scan::first_element(&body[contents.value.clone()])
+            .map(|first| at + first.start..at + first.end);
+    }
     if facts.session.is_none() {
         // OpenAI's cache key (Chat and Responses; Codex CLI sends its session id in it), then the
         // user an Anthropic request names (Claude Code's carries its session).
@@ -140,7 +149,11 @@ pub fn gemini_facts(path: &str, body: &[u8], facts: &mut RequestFacts) {
         return;
     };
     if facts.session.is_none() && call.method != GeminiMethod::CountTokens {
-        facts.session = first_content(body).map(SessionKey::from_first_content);
+        facts.session = facts
+            .first_content
+            .clone()
+            .and_then(|at| body.get(at))
+            .map(SessionKey::from_first_content);
     }
     facts.stream = call.method == GeminiMethod::StreamGenerate;
     facts.model_problem = None;
@@ -155,18 +168,6 @@ pub fn gemini_facts(path: &str, body: &[u8], facts: &mut RequestFacts) {
     } else {
         facts.model = Some(shared_model(&model));
     }
-}
-
-/// The bytes of a Gemini request's first content (`contents[0]`), as the client wrote them.
-fn first_content(body: &[u8]) -> Option<&[u8]> {
-    let members = scan::top_level_members(body).ok()?;
-    let contents = &body[members
-        .iter()
-        .rev()
-        .find(|m| m.key == "contents")?
-        .value
-        .clone()];
-    scan::first_element(contents).map(|at| &contents[at])
 }
 
 /// The name `endpoint` receives for `model` ([`EndpointConfig::upstream_model`]), sharing
