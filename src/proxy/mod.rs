@@ -579,8 +579,8 @@ impl<'a> Relay<'a> {
     }
 
     /// Carries out [`decide::next_step`] for an attempt that reached its endpoint (`answer` is
-    /// `None` when none came): the answer that goes out, or the relay back to try another
-    /// endpoint.
+    /// `None` when none came): the answer that goes out (or the one to read whole before it
+    /// does), or the relay back to try another endpoint.
     fn decide<S: respond::UpstreamBody>(
         mut self,
         (answer, failed): (Option<Answer<S>>, Option<UpstreamError>),
