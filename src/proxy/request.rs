@@ -79,10 +79,10 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
         }
     };
     // The last of duplicate keys, as the upstream's own parser reads it.
-    let value = |key: &str| -> Option<&[u8]> {
-        let member = members.iter().rev().find(|m| m.key == key)?;
-        Some(&body[member.value.clone()])
+    let span = |key: &str| -> Option<Range<usize>> {
+        Some(members.iter().rev().find(|m| m.key == key)?.value.clone())
     };
+    let value = |key: &str| -> Option<&[u8]> { span(key).map(|at| &body[at]) };
     let mut models = members.iter().filter(|m| m.key == "model");
     match (models.next(), models.next()) {
         (None, _) => {}
@@ -111,10 +111,10 @@ pub fn request_facts(headers: &HeaderMap, body: &[u8]) -> RequestFacts {
         }
     }
     facts.stream = value("stream").is_some_and(|s| s == b"true");
-    if let Some(contents) = members.iter().rev().find(|m| m.key == "contents") {
-        let at = contents.value.start;
-        facts.first_content = scan::first_element(&body[contents.value.clone()])
-            .map(|first| at + first.start..at + first.end);
+    if let Some(contents) = span("contents") {
+        let at = contents.start;
+        facts.first_content =
+            scan::first_element(&body[contents]).map(|first| at + first.start..at + first.end);
     }
     if facts.session.is_none() {
         // OpenAI's cache key (Chat and Responses; Codex CLI sends its session id in it), then the
