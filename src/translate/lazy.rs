@@ -22,13 +22,18 @@ pub struct Json<'a> {
     /// inside then skips a nested object in one look-up instead of reading through it.
     ends: Option<&'a Ends>,
     /// Which of `ends`' spans is this object's or array's ([`NO_SPAN`] when not known): the
-    /// objects and arrays nested in it are the spans after it, so a look-up starts there.
+    /// objects and arrays nested in it are the spans after it, so a look-up starts there. For a
+    /// string, [`PLAIN_STRING`] when it is known to have no escapes.
     span: u32,
 }
 
 /// The span of a value whose span is not known (it is no object or array, or not of a
 /// [`Document`]).
 const NO_SPAN: u32 = u32::MAX;
+
+/// The "span" of a string the reader found has no escapes: its text is what lies between its
+/// quotes, with no search for a backslash. (No document has this many objects and arrays.)
+const PLAIN_STRING: u32 = u32::MAX - 1;
 
 impl<'a> From<&'a RawValue> for Json<'a> {
     /// A value serde_json checked.
@@ -79,6 +84,10 @@ impl<'a> Json<'a> {
     pub fn as_str(self) -> Option<Cow<'a, str>> {
         if self.first() != b'"' {
             return None;
+        }
+        if self.span == PLAIN_STRING {
+            let inner = self.text.get(1..self.text.len() - 1)?;
+            return Some(Cow::Borrowed(inner));
         }
         string_text(self.text)
     }
@@ -133,7 +142,7 @@ impl<'a> Json<'a> {
         let mut members = Vec::new();
         let mut parts = Parts::new(self, b'}')?;
         while let Some(key) = parts.next()? {
-            let key = string_text(key.text)?;
+            let key = key.as_str()?;
             parts.expect(b':')?;
             members.push((key, parts.value()?));
         }
@@ -379,7 +388,7 @@ impl Ends {
         while let Some(&byte) = bytes.get(at) {
             match byte {
                 b'"' => match string_end(bytes, at) {
-                    Some(end) => at = end,
+                    Some((end, _)) => at = end,
                     None => return Ends::default(),
                 },
                 b'{' | b'[' => {
@@ -497,6 +506,15 @@ impl<'a> Parts<'a> {
                 self.next_span = span.checked_add(1).map(|next| next as usize);
                 span
             }
+            None if bytes.get(start) == Some(&b'"') => {
+                let (end, plain) = string_end(bytes, start)?;
+                self.at = end;
+                if plain {
+                    PLAIN_STRING
+                } else {
+                    NO_SPAN
+                }
+            }
             None => {
                 self.at = value_end(bytes, start)?;
                 NO_SPAN
@@ -513,7 +531,7 @@ impl<'a> Parts<'a> {
 /// Where the value that starts at `start` ends (one past its last byte).
 fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     match *bytes.get(start)? {
-        b'"' => string_end(bytes, start),
+        b'"' => string_end(bytes, start).map(|(end, _)| end),
         b'{' => container_end(bytes, start, b'{', b'}'),
         b'[' => container_end(bytes, start, b'[', b']'),
         _ => {
@@ -527,13 +545,26 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     }
 }
 
-/// Where the string that starts at `start` (its opening quote) ends: at the first quote after it
-/// that an even run of backslashes (none, mostly) comes before. Looking for quotes alone passes a
-/// file's text with a `\n` on every line in one search, where stopping at each backslash took one
-/// search per line.
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+/// Where the string that starts at `start` (its opening quote) ends, and whether it is known to
+/// have no escapes. Most strings (keys, names, short values) end within the block after their
+/// quote: one look at it finds the end, and that the string has no backslash before it. A longer
+/// one ends at the first quote after it that an even run of backslashes (none, mostly) comes
+/// before. Looking for quotes alone passes a file's text with a `\n` on every line in one search,
+/// where stopping at each backslash took one search per line.
+fn string_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     let inner = start + 1;
     let mut at = inner;
+    if let Some(block) = bytes.get(inner..inner + json_check::BLOCK) {
+        // Checked text has no control character inside a string, so the first special byte
+        // after the opening quote is its closing quote or a backslash.
+        let mask = json_check::specials_in(block);
+        let first = mask.trailing_zeros() as usize;
+        match block.get(first) {
+            Some(b'"') => return Some((inner + first + 1, true)),
+            Some(_) => at = inner + first,
+            None => at = inner + json_check::BLOCK,
+        }
+    }
     loop {
         let quote = at + memchr::memchr(b'"', bytes.get(at..)?)?;
         let backslashes = bytes
@@ -543,7 +574,7 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
             .take_while(|&&b| b == b'\\')
             .count();
         if backslashes % 2 == 0 {
-            return Some(quote + 1);
+            return Some((quote + 1, false));
         }
         at = quote + 1;
     }
@@ -557,7 +588,7 @@ fn container_end(bytes: &[u8], start: usize, open: u8, close: u8) -> Option<usiz
     loop {
         let found = at + memchr::memchr3(b'"', open, close, bytes.get(at..)?)?;
         match bytes[found] {
-            b'"' => at = string_end(bytes, found)?,
+            b'"' => at = string_end(bytes, found)?.0,
             b if b == open => {
                 depth += 1;
                 at = found + 1;
@@ -1002,6 +1033,17 @@ impl JsonWriter {
         }
     }
 
+    /// A writer into `buffer`'s memory: its bytes are cleared, and room for `capacity` made.
+    pub fn reusing(mut buffer: Vec<u8>, capacity: usize) -> Self {
+        buffer.clear();
+        buffer.reserve(capacity);
+        JsonWriter {
+            buf: buffer,
+            open: Vec::new(),
+            after_key: false,
+        }
+    }
+
     /// The comma before a value (or a key), unless it is the first of its container.
     fn separate(&mut self) {
         if std::mem::take(&mut self.after_key) {
@@ -1080,6 +1122,36 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::{json, Value};
+
+    #[test]
+    fn strings_on_either_side_of_the_first_block_are_read_whole() {
+        // Ends and escapes just before, at and after the sixteen bytes looked at first.
+        let mut texts = Vec::new();
+        for len in [0, 1, 14, 15, 16, 17, 31, 32, 33, 200] {
+            let plain = "x".repeat(len);
+            texts.push(plain.clone());
+            for at in [0, len / 2, len] {
+                for escape in ["\"", "\\", "\n", "é", "\u{1}"] {
+                    let mut text = plain.clone();
+                    text.insert_str(at, escape);
+                    texts.push(text);
+                }
+            }
+        }
+        for text in texts {
+            let json = serde_json::to_string(&text).unwrap();
+            for doc in [format!("[{json},1]"), format!("{{{json}:{json}}}")] {
+                let value = Json::parse(doc.as_bytes()).unwrap();
+                let read = match value.array() {
+                    Some(items) => items[0].as_str(),
+                    None => value.object().unwrap().str(&text),
+                };
+                assert_eq!(read.as_deref(), Some(text.as_str()), "{doc}");
+                let borrowed = matches!(read, Some(Cow::Borrowed(_)));
+                assert_eq!(borrowed, !json.contains('\\'), "{doc}");
+            }
+        }
+    }
 
     #[test]
     fn values_read_like_serde_json_reads_them() {
@@ -1184,7 +1256,17 @@ mod tests {
             // just before the closing one, and another string after it.
             let json = serde_json::to_string(&text).unwrap();
             let both = format!("[{json},{}]", serde_json::to_string(&next).unwrap());
-            prop_assert_eq!(string_end(both.as_bytes(), 1), Some(1 + json.len()));
+            let (end, plain) = string_end(both.as_bytes(), 1).unwrap();
+            prop_assert_eq!(end, 1 + json.len());
+            // Known plain only when it is: a string with an escape is never taken as written.
+            if plain {
+                prop_assert!(!json.contains('\\'));
+            }
+            // Read as an array's item, the string is the text serde_json wrote.
+            let items = Json::parse(both.as_bytes()).unwrap().array().unwrap();
+            let read: Vec<_> = items.iter().map(|item| item.as_str()).collect();
+            prop_assert_eq!(read[0].as_deref(), Some(text.as_str()));
+            prop_assert_eq!(read[1].as_deref(), Some(next.as_str()));
         }
 
         #[test]
