@@ -3,7 +3,7 @@
 //! client's stream writer.
 
 use super::ir::{Answer, Event, Request};
-use super::lazy::{Json, Object, Out};
+use super::lazy::{Json, JsonWriter, Object, Out};
 use super::sse::SseParser;
 use super::structured::{self, AnswerText};
 use super::{anthropic, chat, gemini, responses};
@@ -69,16 +69,19 @@ pub(crate) fn read_request<'a>(
 }
 
 /// The intermediate form written by the writer of the upstream's API.
+/// `buffer`'s memory holds the new body (its bytes are cleared first).
 pub(crate) fn write_request(
     upstream: Api,
     request: Request<'_>,
     target: &Target<'_>,
+    buffer: Vec<u8>,
 ) -> Result<Written, Refusal> {
+    let out = JsonWriter::reusing(buffer, target.capacity);
     match upstream {
-        Api::Anthropic => anthropic::write_request(request, target),
-        Api::OpenAi => chat::write_request(request, target),
-        Api::Responses => responses::write_request(request, target),
-        Api::Gemini => gemini::write_request(request, target),
+        Api::Anthropic => anthropic::write_request(request, target, out),
+        Api::OpenAi => chat::write_request(request, target, out),
+        Api::Responses => responses::write_request(request, target, out),
+        Api::Gemini => gemini::write_request(request, target, out),
     }
 }
 

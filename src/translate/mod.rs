@@ -219,7 +219,7 @@ pub fn translate_request(
     body: &[u8],
     options: &RequestOptions,
 ) -> Result<TranslatedRequest, Refusal> {
-    translate(client, upstream, body, None, options)
+    translate(client, upstream, body, None, options, Vec::new())
 }
 
 /// [`translate_request`] for a Gemini client, whose request names its model and whether it
@@ -232,17 +232,42 @@ pub fn translate_gemini_request(
     stream: bool,
     options: &RequestOptions,
 ) -> Result<TranslatedRequest, Refusal> {
-    translate(Api::Gemini, upstream, body, Some((model, stream)), options)
+    translate(
+        Api::Gemini,
+        upstream,
+        body,
+        Some((model, stream)),
+        options,
+        Vec::new(),
+    )
 }
 
-/// A client's request translated; `path` is the model and stream wish a Gemini client's path
-/// names (other APIs name them in the body).
+/// [`translate_request`] (for a Gemini client, [`translate_gemini_request`] with the model and
+/// stream wish `gemini_path` names), the new body written into `buffer`'s memory (its bytes are
+/// cleared first). A caller that translates one request after another hands back the last body's
+/// buffer once nothing else holds it: the new body then needs no fresh memory, which the
+/// allocator would otherwise fault in anew each time.
+pub fn translate_request_into(
+    client: Api,
+    upstream: Api,
+    body: &[u8],
+    gemini_path: Option<(&str, bool)>,
+    options: &RequestOptions,
+    buffer: Vec<u8>,
+) -> Result<TranslatedRequest, Refusal> {
+    let path = gemini_path.filter(|_| client == Api::Gemini);
+    translate(client, upstream, body, path, options, buffer)
+}
+
+/// A client's request translated into `buffer`'s memory; `path` is the model and stream wish a
+/// Gemini client's path names (other APIs name them in the body).
 fn translate(
     client: Api,
     upstream: Api,
     body: &[u8],
     path: Option<(&str, bool)>,
     options: &RequestOptions,
+    mut buffer: Vec<u8>,
 ) -> Result<TranslatedRequest, Refusal> {
     let document = lazy::Document::parse(body).map_err(|e| Refusal::NotJson(e.to_string()))?;
     let request = document
@@ -262,7 +287,9 @@ fn translate(
         .unwrap_or_else(|| client_model.clone());
     let (body, include_usage, tool_names) = if client == upstream {
         // One API on both sides is a passthrough, never translated.
-        (body.to_vec(), false, Vec::new())
+        buffer.clear();
+        buffer.extend_from_slice(body);
+        (buffer, false, Vec::new())
     } else {
         let gemini = match client {
             Api::Gemini => gemini::Prepared::of(&request, stream),
@@ -277,7 +304,7 @@ fn translate(
             // The new body is about as long as the client's: room for it, and some to spare.
             capacity: body.len() + body.len() / 8 + 1024,
         };
-        let written = hub::write_request(upstream, read, &target)?;
+        let written = hub::write_request(upstream, read, &target, buffer)?;
         (written.body, include_usage, written.tool_names)
     };
     Ok(TranslatedRequest {
@@ -438,6 +465,48 @@ mod tests {
         );
         assert!(serde_json::from_str::<Api>("\"OpenAI\"").is_err());
         assert_eq!(Api::OpenAi.to_string(), "openai");
+    }
+
+    #[test]
+    fn a_body_written_into_a_used_buffer_is_the_body_written_fresh() {
+        let messages = br#"{"model": "m", "max_tokens": 10, "stream": true, "system": "s",
+            "messages": [{"role": "user", "content": "hi \n there"}]}"#;
+        let gemini = br#"{"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}"#;
+        let options = RequestOptions::default();
+        let mut pairs = 0;
+        for client in [Api::Anthropic, Api::OpenAi, Api::Responses, Api::Gemini] {
+            for upstream in [Api::Anthropic, Api::OpenAi, Api::Responses, Api::Gemini] {
+                let (body, path): (&[u8], _) = match client {
+                    Api::Gemini => (gemini, Some(("gemini-2.5-pro", true))),
+                    _ => (messages, None),
+                };
+                let fresh = match path {
+                    Some((model, stream)) => {
+                        translate_gemini_request(upstream, body, model, stream, &options)
+                    }
+                    None => translate_request(client, upstream, body, &options),
+                };
+                let Ok(fresh) = fresh else {
+                    continue;
+                };
+                // A buffer with room to spare and old bytes in it.
+                let mut used = Vec::with_capacity(1 << 16);
+                used.extend_from_slice(&[b'x'; 300]);
+                let address = used.as_ptr();
+                let reused =
+                    translate_request_into(client, upstream, body, path, &options, used).unwrap();
+                let pair = format!("{client} -> {upstream}");
+                assert_eq!(
+                    String::from_utf8_lossy(&reused.body),
+                    String::from_utf8_lossy(&fresh.body),
+                    "{pair}"
+                );
+                assert_eq!(reused.exchange, fresh.exchange, "{pair}");
+                assert_eq!(reused.body.as_ptr(), address, "{pair}: the same memory");
+                pairs += 1;
+            }
+        }
+        assert_eq!(pairs, 16, "every pair translated");
     }
 
     #[test]

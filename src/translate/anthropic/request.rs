@@ -420,13 +420,16 @@ impl Merged {
 /// last assistant turn called a tool without its thinking (Anthropic refuses that), or a tool is
 /// forced. A JSON schema output format becomes one more tool the model must call (see
 /// `structured`); any JSON without a schema is refused.
-pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result<Written, Refusal> {
+pub(crate) fn write_request(
+    request: Request<'_>,
+    target: &Target<'_>,
+    mut out: JsonWriter,
+) -> Result<Written, Refusal> {
     let answer = match request.format {
         Some(format) => Some(AnswerTool::of(format, &request.tools, Api::Anthropic)?),
         None => None,
     };
     let choice = tool_choice(request.tool_choice, answer.as_ref(), &request.tools);
-    let mut out = JsonWriter::with_capacity(target.capacity);
     out.open_object();
     out.member("model", &target.model.into())
         .map_err(unwritable)?;

@@ -510,8 +510,11 @@ fn file_part<'a>(
 /// JSON-string arguments; tool results become `tool` messages (an error is marked by an `Error: `
 /// prefix) placed before the rest of that user turn, and the images they carry follow in a user
 /// message; thinking is dropped.
-pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result<Written, Refusal> {
-    let mut out = JsonWriter::with_capacity(target.capacity);
+pub(crate) fn write_request(
+    request: Request<'_>,
+    target: &Target<'_>,
+    mut out: JsonWriter,
+) -> Result<Written, Refusal> {
     let mut renamed = Renamed::default();
     let keep_marks = keeps_cache_marks(target.model);
     out.open_object();

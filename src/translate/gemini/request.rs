@@ -551,8 +551,11 @@ impl<'a> Contents<'a> {
 /// their call) first in their user content. Other APIs' thinking is dropped. Tools go as
 /// `parametersJsonSchema`; a reasoning effort or budget becomes `thinkingConfig` (a
 /// `thinkingLevel` for Gemini 3 models, a `thinkingBudget` for older ones).
-pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result<Written, Refusal> {
-    let mut out = JsonWriter::with_capacity(target.capacity);
+pub(crate) fn write_request(
+    request: Request<'_>,
+    target: &Target<'_>,
+    mut out: JsonWriter,
+) -> Result<Written, Refusal> {
     let mut renamed = Renamed::default();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut system = request.system;

@@ -403,8 +403,11 @@ const LEAST_OUTPUT_TOKENS: u64 = 16;
 /// `function_call` items and their results `function_call_output` items; thinking is dropped (an
 /// Anthropic signature means nothing to OpenAI). The request is never stored upstream. Stop
 /// sequences have no Responses equivalent and are left out.
-pub(crate) fn write_request(request: Request<'_>, target: &Target<'_>) -> Result<Written, Refusal> {
-    let mut out = JsonWriter::with_capacity(target.capacity);
+pub(crate) fn write_request(
+    request: Request<'_>,
+    target: &Target<'_>,
+    mut out: JsonWriter,
+) -> Result<Written, Refusal> {
     let mut renamed = Renamed::default();
     out.open_object();
     out.member("model", &target.model.into())
