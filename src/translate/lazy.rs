@@ -546,23 +546,28 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 /// Where the string that starts at `start` (its opening quote) ends, and whether it is known to
-/// have no escapes. Most strings (keys, names, short values) end within the block after their
-/// quote: one look at it finds the end, and that the string has no backslash before it. A longer
-/// one ends at the first quote after it that an even run of backslashes (none, mostly) comes
-/// before. Looking for quotes alone passes a file's text with a `\n` on every line in one search,
-/// where stopping at each backslash took one search per line.
+/// have no escapes. Most strings (keys, names, ids, short values) end within the few blocks after
+/// their quote: a look at each finds the end, and that the string has no backslash before it. A
+/// longer one ends at the first quote after it that an even run of backslashes (none, mostly)
+/// comes before. Looking for quotes alone passes a file's text with a `\n` on every line in one
+/// search, where stopping at each backslash took one search per line.
 fn string_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     let inner = start + 1;
     let mut at = inner;
-    if let Some(block) = bytes.get(inner..inner + json_check::BLOCK) {
+    for _ in 0..SHORT_STRING_BLOCKS {
+        let Some(block) = bytes.get(at..at + json_check::BLOCK) else {
+            break;
+        };
         // Checked text has no control character inside a string, so the first special byte
         // after the opening quote is its closing quote or a backslash.
-        let mask = json_check::specials_in(block);
-        let first = mask.trailing_zeros() as usize;
+        let first = json_check::specials_in(block).trailing_zeros() as usize;
         match block.get(first) {
-            Some(b'"') => return Some((inner + first + 1, true)),
-            Some(_) => at = inner + first,
-            None => at = inner + json_check::BLOCK,
+            Some(b'"') => return Some((at + first + 1, true)),
+            Some(_) => {
+                at += first;
+                break;
+            }
+            None => at += json_check::BLOCK,
         }
     }
     loop {
@@ -579,6 +584,9 @@ fn string_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
         at = quote + 1;
     }
 }
+
+/// The blocks a string is looked at in before its end is searched for.
+const SHORT_STRING_BLOCKS: usize = 4;
 
 /// Where the object or array that starts at `start` ends: only its own kind of brackets and
 /// strings matter to find its end in checked text.
@@ -1124,10 +1132,12 @@ mod tests {
     use serde_json::{json, Value};
 
     #[test]
-    fn strings_on_either_side_of_the_first_block_are_read_whole() {
-        // Ends and escapes just before, at and after the sixteen bytes looked at first.
+    fn strings_on_either_side_of_the_blocks_looked_at_first_are_read_whole() {
+        // Ends and escapes just before, at and after each block looked at first.
         let mut texts = Vec::new();
-        for len in [0, 1, 14, 15, 16, 17, 31, 32, 33, 200] {
+        for len in [
+            0, 1, 14, 15, 16, 17, 31, 32, 33, 47, 48, 62, 63, 64, 65, 200,
+        ] {
             let plain = "x".repeat(len);
             texts.push(plain.clone());
             for at in [0, len / 2, len] {
