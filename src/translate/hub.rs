@@ -68,8 +68,8 @@ pub(crate) fn read_request<'a>(
     }
 }
 
-/// The intermediate form written by the writer of the upstream's API.
-/// `buffer`'s memory holds the new body (its bytes are cleared first).
+/// The intermediate form written by the writer of the upstream's API, into `buffer`'s memory (its
+/// bytes are cleared first).
 pub(crate) fn write_request(
     upstream: Api,
     request: Request<'_>,
