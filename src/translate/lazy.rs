@@ -912,13 +912,61 @@ impl Out<'_> {
     }
 }
 
-/// Appends `text` as a JSON string, escaped as serde_json escapes it. Sixteen bytes are checked
-/// at once and the text copied in runs between the bytes that need an escape: most of a request's
-/// text needs none, and a file's lines one per line.
+/// Appends texts joined by a blank line as one JSON string: what [`Text::joined`] makes of them,
+/// written without being made first when all of them are the client's JSON text.
+pub fn write_joined<'t, 'a: 't>(
+    texts: impl Iterator<Item = &'t Text<'a>> + Clone,
+    buf: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    let (mut count, mut all_json) = (0, true);
+    for text in texts.clone() {
+        count += 1;
+        all_json &= matches!(text.0, Carried::Json(_));
+    }
+    if count <= 1 {
+        let mut texts = texts;
+        return match texts.next() {
+            Some(text) => text.write_to(buf),
+            None => Text::default().write_to(buf),
+        };
+    }
+    if all_json {
+        buf.push(b'"');
+        for (i, text) in texts.enumerate() {
+            if i > 0 {
+                buf.extend_from_slice(br"\n\n");
+            }
+            if let Carried::Json(json) = &text.0 {
+                buf.extend_from_slice(json.as_bytes().get(1..json.len() - 1).unwrap_or_default());
+            }
+        }
+        buf.push(b'"');
+        return Ok(());
+    }
+    Text::joined(texts.cloned().collect()).write_to(buf)
+}
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it.
 fn write_str(buf: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
-    let bytes = text.as_bytes();
-    buf.reserve(bytes.len() + 2);
+    write_strs(buf, &[text])
+}
+
+/// Appends texts one after the other as one JSON string, escaped as serde_json escapes it.
+pub fn write_strs(buf: &mut Vec<u8>, texts: &[&str]) -> serde_json::Result<()> {
+    buf.reserve(texts.iter().map(|t| t.len()).sum::<usize>() + 2);
     buf.push(b'"');
+    for text in texts {
+        write_escaped(buf, text);
+    }
+    buf.push(b'"');
+    Ok(())
+}
+
+/// Appends `text` escaped as serde_json escapes it, without quotes. Sixteen bytes are checked at
+/// once and the text copied in runs between the bytes that need an escape: most of a request's
+/// text needs none, and a file's lines one per line.
+fn write_escaped(buf: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
     let mut copied = 0;
     let mut write_escape = |buf: &mut Vec<u8>, at: usize| {
         buf.extend_from_slice(&bytes[copied..at]);
@@ -934,8 +982,6 @@ fn write_str(buf: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
         }
     }
     buf.extend_from_slice(&bytes[copied..]);
-    buf.push(b'"');
-    Ok(())
 }
 
 /// Appends a member's key: a field name of one of the APIs, written in the code (so `'static`),
@@ -1376,6 +1422,39 @@ mod tests {
         ));
         assert!(o.text("absent").is_none() && NULL.as_text().is_none());
         assert!(Json::parse(br#""""#).unwrap().as_text().unwrap().is_empty());
+    }
+
+    #[test]
+    fn texts_written_joined_are_the_texts_joined_then_written() {
+        let body = br#"["a\/b \u00e9\n", "", "x \"q\"", "\ud83d\ude00 end"]"#;
+        let carried: Vec<Text> = Json::parse(body)
+            .unwrap()
+            .array()
+            .unwrap()
+            .into_iter()
+            .map(|j| j.as_text().unwrap())
+            .collect();
+        let made = [Text::from("made \"here\"\n"), Text::from(String::from("é\u{1}"))];
+        let mut cases: Vec<Vec<Text>> = vec![vec![]];
+        for n in 1..=3 {
+            for start in 0..carried.len() {
+                cases.push(carried.iter().cycle().skip(start).take(n).cloned().collect());
+                let mut mixed: Vec<Text> = carried.iter().skip(start).take(n - 1).cloned().collect();
+                mixed.insert(start % n, made[start % 2].clone());
+                cases.push(mixed);
+            }
+        }
+        for texts in cases {
+            let mut direct = Vec::new();
+            write_joined(texts.iter(), &mut direct).unwrap();
+            let mut expected = Vec::new();
+            Text::joined(texts.clone()).write_to(&mut expected).unwrap();
+            assert_eq!(
+                String::from_utf8(direct).unwrap(),
+                String::from_utf8(expected).unwrap(),
+                "{texts:?}"
+            );
+        }
     }
 
     #[test]

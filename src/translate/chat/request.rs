@@ -5,11 +5,11 @@ use super::{openai_name, openai_name_of, Renamed};
 use crate::translate::field::Field;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
-    cache_control, data_url_parts, joined, marked_texts, with_cache_control, CacheMarks, Document,
-    Effort, FormatKind, Image, Input, MarkedTexts, OutputFormat, Part, Reasoning, Request, Role,
-    Tool, ToolCall, ToolChoice, ToolResult, Turn, Turns,
+    cache_control, data_url_parts, joined, marked_texts, CacheMarks, Document, Effort, FormatKind,
+    Image, Input, MarkedTexts, OutputFormat, Part, Reasoning, Request, Role, Tool, ToolCall,
+    ToolChoice, ToolResult, Turn, Turns,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
+use crate::translate::lazy::{out, write_joined, write_strs, Json, JsonWriter, Object, Out, Text};
 use crate::translate::{Api, Refusal};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -435,36 +435,12 @@ pub(crate) fn checked_arguments(arguments: Cow<'_, str>) -> serde_json::Result<I
     }
 }
 
-/// A part of a user's Chat message: text (as the client wrote it, with its cache breakpoint) or
-/// anything else.
-enum ChatPart<'a> {
+/// What a user turn's Chat message holds besides its tool results: text (as the client wrote it),
+/// images and documents, each with its cache breakpoint.
+enum UserPart<'a> {
     Text(Text<'a>, Option<Json<'a>>),
-    Other(Out<'a>),
-}
-
-/// Chat `content` for text and other parts: a plain string when it is text only, without cache
-/// breakpoints.
-fn chat_content(parts: Vec<ChatPart<'_>>) -> Out<'_> {
-    if parts.iter().all(|p| matches!(p, ChatPart::Text(_, None))) {
-        let texts = parts
-            .into_iter()
-            .filter_map(|p| match p {
-                ChatPart::Text(text, _) => Some(text),
-                ChatPart::Other(_) => None,
-            })
-            .collect();
-        return joined(texts).into();
-    }
-    let parts = parts
-        .into_iter()
-        .map(|p| match p {
-            ChatPart::Text(text, cache) => {
-                with_cache_control(out! {"type" => "text", "text" => text}, cache)
-            }
-            ChatPart::Other(part) => part,
-        })
-        .collect();
-    Out::Array(parts)
+    Image(Image<'a>, Option<Json<'a>>),
+    Document(Document<'a>, Option<Json<'a>>),
 }
 
 /// Whether a Chat upstream is sent the client's prompt-cache breakpoints (`cache_control` on
@@ -475,33 +451,23 @@ pub(crate) fn keeps_cache_marks(model: &str) -> bool {
     model.to_ascii_lowercase().contains("claude")
 }
 
-/// Texts as Chat `content`: one string, or text parts with their breakpoints when there are some.
-fn text_content<'a>(texts: Vec<Text<'a>>, marks: Option<&CacheMarks<'a>>) -> Out<'a> {
+/// A message of texts only (`system`): `content` one string, or text parts with their
+/// breakpoints when there are some.
+fn text_message<'a>(
+    out: &mut JsonWriter,
+    role: &'static str,
+    texts: Vec<Text<'a>>,
+    marks: Option<&CacheMarks<'a>>,
+) -> serde_json::Result<()> {
+    out.open_object();
+    out.member("role", &role.into())?;
+    out.key("content")?;
     match marks.filter(|m| !m.is_empty()) {
-        Some(marks) => marked_texts(texts, marks),
-        None => joined(texts).into(),
+        Some(marks) => out.value(&marked_texts(texts, marks))?,
+        None => out.value_with(|buf| write_joined(texts.iter(), buf))?,
     }
-}
-
-fn image_part(image: Image<'_>) -> Out<'_> {
-    let url: Cow<str> = match image {
-        Image::Base64 { media_type, data } => {
-            Cow::Owned(format!("data:{media_type};base64,{data}"))
-        }
-        Image::Url(url) => url,
-    };
-    out! {"type" => "image_url", "image_url" => out! {"url" => url}}
-}
-
-fn file_part<'a>(
-    media_type: Cow<'a, str>,
-    data: Cow<'a, str>,
-    title: Option<Cow<'a, str>>,
-) -> Out<'a> {
-    out! {"type" => "file", "file" => out! {
-        "filename" => title.unwrap_or(Cow::Borrowed("document.pdf")),
-        "file_data" => format!("data:{media_type};base64,{data}"),
-    }}
+    out.close();
+    Ok(())
 }
 
 /// The intermediate form as a Chat Completions request, written into a new body.
@@ -509,7 +475,7 @@ fn file_part<'a>(
 /// System text becomes the first message; tool calls become the assistant's `tool_calls` with
 /// JSON-string arguments; tool results become `tool` messages (an error is marked by an `Error: `
 /// prefix) placed before the rest of that user turn, and the images they carry follow in a user
-/// message; thinking is dropped.
+/// message; thinking is dropped. Messages are written as they are read, straight into the body.
 pub(crate) fn write_request(
     request: Request<'_>,
     target: &Target<'_>,
@@ -524,9 +490,7 @@ pub(crate) fn write_request(
     out.open_array();
     if !request.system.is_empty() {
         let marks = Some(&request.system_cache).filter(|_| keep_marks);
-        let content = text_content(request.system, marks);
-        out.value(&out! {"role" => "system", "content" => content})
-            .map_err(unwritable)?;
+        text_message(&mut out, "system", request.system, marks).map_err(unwritable)?;
     }
     for turn in request.turns {
         let Turn { role, parts, cache } = turn?;
@@ -540,14 +504,12 @@ pub(crate) fn write_request(
                         _ => None,
                     })
                     .collect();
-                let content = text_content(texts, marks);
-                out.value(&out! {"role" => "system", "content" => content})
-                    .map_err(unwritable)?
+                text_message(&mut out, "system", texts, marks).map_err(unwritable)?
             }
             Role::User => user_turn(parts, marks, &mut out).map_err(unwritable)?,
-            Role::Assistant => out
-                .value(&assistant_message(parts, marks, &mut renamed))
-                .map_err(unwritable)?,
+            Role::Assistant => {
+                assistant_message(parts, marks, &mut renamed, &mut out).map_err(unwritable)?
+            }
         }
     }
     out.close();
@@ -556,8 +518,12 @@ pub(crate) fn write_request(
             .map_err(unwritable)?;
     }
     if let Some(stop) = request.stop {
-        let stop = stop.into_iter().map(Out::Str).collect();
-        out.member("stop", &Out::Array(stop)).map_err(unwritable)?;
+        out.key("stop").map_err(unwritable)?;
+        out.open_array();
+        for stop in stop {
+            out.value(&Out::Str(stop)).map_err(unwritable)?;
+        }
+        out.close();
     }
     write_sampling(&mut out, request.temperature, request.top_p, request.user)?;
     if request.stream {
@@ -567,24 +533,7 @@ pub(crate) fn write_request(
     }
     let has_tools = !request.tools.is_empty();
     if has_tools {
-        let mut functions = Vec::new();
-        for tool in request.tools {
-            let custom = tool.custom.is_some();
-            let mut function = vec![("name", Out::from(renamed.name(tool.name, custom)))];
-            if let Some(d) = tool.description {
-                function.push(("description", d.into()));
-            }
-            match (tool.custom, tool.schema) {
-                (Some(format), _) => {
-                    function.push(("parameters", Out::Value(Tool::custom_schema(format))))
-                }
-                (None, Some(schema)) => function.push(("parameters", schema.into())),
-                (None, None) => {}
-            }
-            functions.push(out! {"type" => "function", "function" => Out::Object(function)});
-        }
-        out.member("tools", &Out::Array(functions))
-            .map_err(unwritable)?;
+        write_tools(request.tools, &mut renamed, &mut out).map_err(unwritable)?;
     }
     if let Some(choice) = request.tool_choice {
         let none = matches!(choice, ToolChoice::None);
@@ -636,6 +585,39 @@ pub(crate) fn write_request(
     })
 }
 
+/// `tools` as Chat functions, their schemas passed on as the client wrote them; a custom tool
+/// (free text in, in Responses) becomes a function of one string.
+fn write_tools(
+    tools: Vec<Tool<'_>>,
+    renamed: &mut Renamed,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    out.key("tools")?;
+    out.open_array();
+    for tool in tools {
+        let custom = tool.custom.is_some();
+        out.open_object();
+        out.member("type", &"function".into())?;
+        out.key("function")?;
+        out.open_object();
+        out.member("name", &renamed.name(tool.name, custom).into())?;
+        if let Some(d) = tool.description {
+            out.member("description", &d.into())?;
+        }
+        match (tool.custom, tool.schema) {
+            (Some(format), _) => {
+                out.member("parameters", &Out::Value(Tool::custom_schema(format)))?
+            }
+            (None, Some(schema)) => out.member("parameters", &schema.into())?,
+            (None, None) => {}
+        }
+        out.close();
+        out.close();
+    }
+    out.close();
+    Ok(())
+}
+
 /// A user turn: its tool results as `tool` messages first, then the rest (and the images and
 /// files the results carried, which a `tool` message cannot) as one user message. Cache
 /// breakpoints (`marks`, when the upstream takes them) stay on their parts; a result's goes on
@@ -649,67 +631,156 @@ fn user_turn<'a>(
     for (i, part) in parts.into_iter().enumerate() {
         let cache = marks.and_then(|m| m.at(i));
         match part {
-            Part::Text(text) => rest.push(ChatPart::Text(text, cache)),
-            Part::Image(image) => rest.push(ChatPart::Other(with_cache_control(
-                image_part(image),
-                cache,
-            ))),
-            Part::Document(document) => rest.push(ChatPart::Other(with_cache_control(
-                document_part(document),
-                cache,
-            ))),
-            Part::ToolResult(result) => {
-                let mut texts = Vec::new();
-                for part in result.content {
-                    match part {
-                        Part::Text(text) | Part::Document(Document::Text(text)) => texts.push(text),
-                        Part::Image(image) => rest.push(ChatPart::Other(image_part(image))),
-                        Part::Document(document) => {
-                            rest.push(ChatPart::Other(document_part(document)))
-                        }
-                        _ => {}
-                    }
-                }
-                let mut text = joined(texts);
-                if result.is_error {
-                    text = Text::from(format!("Error: {text}"));
-                }
-                let content = match result.cache.filter(|_| marks.is_some()) {
-                    Some(cache) => Out::Array(vec![with_cache_control(
-                        out! {"type" => "text", "text" => text},
-                        Some(cache),
-                    )]),
-                    None => text.into(),
-                };
-                out.value(
-                    &out! {"role" => "tool", "tool_call_id" => result.id, "content" => content},
-                )?;
-            }
+            Part::Text(text) => rest.push(UserPart::Text(text, cache)),
+            Part::Image(image) => rest.push(UserPart::Image(image, cache)),
+            Part::Document(document) => rest.push(UserPart::Document(document, cache)),
+            Part::ToolResult(result) => tool_message(result, marks.is_some(), &mut rest, out)?,
             Part::ToolCall(_) | Part::Thinking { .. } | Part::RedactedThinking(_) => {}
         }
     }
-    if !rest.is_empty() {
-        out.value(&out! {"role" => "user", "content" => chat_content(rest)})?;
+    if rest.is_empty() {
+        return Ok(());
     }
+    out.open_object();
+    out.member("role", &"user".into())?;
+    out.key("content")?;
+    if rest.iter().all(|p| matches!(p, UserPart::Text(_, None))) {
+        // Text only, without breakpoints: one string.
+        let texts = rest.iter().filter_map(|p| match p {
+            UserPart::Text(text, _) => Some(text),
+            _ => None,
+        });
+        out.value_with(|buf| write_joined(texts, buf))?;
+    } else {
+        out.open_array();
+        for part in rest {
+            match part {
+                UserPart::Text(text, cache) => text_part(text, cache, out)?,
+                UserPart::Image(image, cache) => image_part(image, cache, out)?,
+                UserPart::Document(document, cache) => document_part(document, cache, out)?,
+            }
+        }
+        out.close();
+    }
+    out.close();
     Ok(())
 }
 
-fn document_part(document: Document<'_>) -> Out<'_> {
-    match document {
-        Document::Text(text) => out! {"type" => "text", "text" => text},
+/// A tool result as a `tool` message of its texts; its images and files go to `rest`, for the
+/// user message after it. Its breakpoint goes on its text, when `keep_marks`.
+fn tool_message<'a>(
+    result: ToolResult<'a>,
+    keep_marks: bool,
+    rest: &mut Vec<UserPart<'a>>,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    let mut texts = Vec::new();
+    for part in result.content {
+        match part {
+            Part::Text(text) | Part::Document(Document::Text(text)) => texts.push(text),
+            Part::Image(image) => rest.push(UserPart::Image(image, None)),
+            Part::Document(document) => rest.push(UserPart::Document(document, None)),
+            _ => {}
+        }
+    }
+    out.open_object();
+    out.member("role", &"tool".into())?;
+    out.member("tool_call_id", &result.id.into())?;
+    out.key("content")?;
+    let cache = result.cache.filter(|_| keep_marks);
+    if result.is_error || cache.is_some() {
+        let mut text = joined(texts);
+        if result.is_error {
+            text = Text::from(format!("Error: {text}"));
+        }
+        match cache {
+            Some(cache) => {
+                out.open_array();
+                text_part(text, Some(cache), out)?;
+                out.close();
+            }
+            None => out.value(&text.into())?,
+        }
+    } else {
+        out.value_with(|buf| write_joined(texts.iter(), buf))?;
+    }
+    out.close();
+    Ok(())
+}
+
+/// Ends a content part: its breakpoint, if it has one, then the part's closing brace.
+fn close_part(cache: Option<Json<'_>>, out: &mut JsonWriter) -> serde_json::Result<()> {
+    if let Some(cache) = cache {
+        out.member("cache_control", &cache.into())?;
+    }
+    out.close();
+    Ok(())
+}
+
+fn text_part(
+    text: Text<'_>,
+    cache: Option<Json<'_>>,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    out.open_object();
+    out.member("type", &"text".into())?;
+    out.member("text", &text.into())?;
+    close_part(cache, out)
+}
+
+fn image_part(
+    image: Image<'_>,
+    cache: Option<Json<'_>>,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    out.open_object();
+    out.member("type", &"image_url".into())?;
+    out.key("image_url")?;
+    out.open_object();
+    out.key("url")?;
+    match image {
+        Image::Base64 { media_type, data } => {
+            out.value_with(|buf| write_strs(buf, &["data:", &media_type, ";base64,", &data]))?
+        }
+        Image::Url(url) => out.value(&url.into())?,
+    }
+    out.close();
+    close_part(cache, out)
+}
+
+fn document_part(
+    document: Document<'_>,
+    cache: Option<Json<'_>>,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    let (media_type, data, title) = match document {
+        Document::Text(text) => return text_part(text, cache, out),
         Document::Base64 {
             media_type,
             data,
             title,
-        } => file_part(media_type, data, title),
-    }
+        } => (media_type, data, title),
+    };
+    out.open_object();
+    out.member("type", &"file".into())?;
+    out.key("file")?;
+    out.open_object();
+    let filename = title.unwrap_or(Cow::Borrowed("document.pdf"));
+    out.member("filename", &filename.into())?;
+    out.key("file_data")?;
+    out.value_with(|buf| write_strs(buf, &["data:", &media_type, ";base64,", &data]))?;
+    out.close();
+    close_part(cache, out)
 }
 
+/// An assistant turn as one message: its texts as `content` (`null` when it only calls tools),
+/// its tool calls as `tool_calls`; thinking is dropped.
 fn assistant_message<'a>(
     parts: Vec<Part<'a>>,
     marks: Option<&CacheMarks<'a>>,
     renamed: &mut Renamed,
-) -> Out<'a> {
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
     let mut texts = Vec::new();
     let mut text_marks = CacheMarks::default();
     let mut calls = Vec::new();
@@ -719,32 +790,38 @@ fn assistant_message<'a>(
                 text_marks.mark(texts.len(), marks.and_then(|m| m.at(i)));
                 texts.push(text);
             }
-            Part::ToolCall(call) => {
-                let arguments = call.input.into_arguments();
-                calls.push(out! {
-                    "id" => call.id,
-                    "type" => "function",
-                    "function" => out! {"name" => renamed.name(call.name, false), "arguments" => arguments},
-                });
-            }
+            Part::ToolCall(call) => calls.push(call),
             _ => {}
         }
     }
-    let content = if !text_marks.is_empty() {
-        marked_texts(texts, &text_marks)
+    out.open_object();
+    out.member("role", &"assistant".into())?;
+    out.key("content")?;
+    if !text_marks.is_empty() {
+        out.value(&marked_texts(texts, &text_marks))?;
+    } else if texts.len() <= 1 && texts.iter().all(Text::is_empty) && !calls.is_empty() {
+        out.value(&Out::Null)?;
     } else {
-        let text = joined(texts);
-        if text.is_empty() && !calls.is_empty() {
-            Out::Null
-        } else {
-            text.into()
-        }
-    };
-    let mut message = vec![("role", Out::from("assistant")), ("content", content)];
-    if !calls.is_empty() {
-        message.push(("tool_calls", Out::Array(calls)));
+        out.value_with(|buf| write_joined(texts.iter(), buf))?;
     }
-    Out::Object(message)
+    if !calls.is_empty() {
+        out.key("tool_calls")?;
+        out.open_array();
+        for call in calls {
+            out.open_object();
+            out.member("id", &call.id.into())?;
+            out.member("type", &"function".into())?;
+            out.key("function")?;
+            out.open_object();
+            out.member("name", &renamed.name(call.name, false).into())?;
+            out.member("arguments", &call.input.into_arguments())?;
+            out.close();
+            out.close();
+        }
+        out.close();
+    }
+    out.close();
+    Ok(())
 }
 
 /// `temperature`, `top_p` and `user` as both OpenAI APIs (Chat Completions, Responses) take them.
