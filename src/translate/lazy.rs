@@ -1162,6 +1162,18 @@ impl JsonWriter {
         }
     }
 
+    /// The bytes written so far, with what is open left open.
+    pub fn written(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Forgets everything written, keeping the memory.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.open.clear();
+        self.after_key = false;
+    }
+
     /// Everything written, with what is still open closed.
     pub fn finish(mut self) -> Vec<u8> {
         while !self.open.is_empty() {
@@ -1434,12 +1446,24 @@ mod tests {
             .into_iter()
             .map(|j| j.as_text().unwrap())
             .collect();
-        let made = [Text::from("made \"here\"\n"), Text::from(String::from("é\u{1}"))];
+        let made = [
+            Text::from("made \"here\"\n"),
+            Text::from(String::from("é\u{1}")),
+        ];
         let mut cases: Vec<Vec<Text>> = vec![vec![]];
         for n in 1..=3 {
             for start in 0..carried.len() {
-                cases.push(carried.iter().cycle().skip(start).take(n).cloned().collect());
-                let mut mixed: Vec<Text> = carried.iter().skip(start).take(n - 1).cloned().collect();
+                cases.push(
+                    carried
+                        .iter()
+                        .cycle()
+                        .skip(start)
+                        .take(n)
+                        .cloned()
+                        .collect(),
+                );
+                let mut mixed: Vec<Text> =
+                    carried.iter().skip(start).take(n - 1).cloned().collect();
                 mixed.insert(start % n, made[start % 2].clone());
                 cases.push(mixed);
             }

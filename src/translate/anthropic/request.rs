@@ -8,7 +8,7 @@ use crate::translate::ir::{
     cache_control, joined, marked_texts, with_cache_control, CacheMarks, Document, Image, Input,
     MarkedTexts, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult, Turn, Turns,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
+use crate::translate::lazy::{out, write_joined, Json, JsonWriter, Object, Out, Text};
 use crate::translate::structured::AnswerTool;
 use crate::translate::{Api, Refusal};
 use std::borrow::Cow;
@@ -335,20 +335,13 @@ fn assistant_parts<'a>(content: Json<'a>, field: &Field<'_>) -> Result<Parts<'a>
     Ok((parts, marks))
 }
 
-/// One Messages content block, and whether it is a tool result (those open the user turn that
-/// carries them).
-struct Block<'a> {
-    value: Out<'a>,
-    tool_result: bool,
-}
-
-/// Messages turns as they are written: consecutive turns of one role merge into one, held as
-/// written bytes (tool results apart, as they go first) until the role changes.
-#[derive(Default)]
+/// Messages turns as they are written: consecutive turns of one role merge into one, its blocks
+/// written as they come (tool results apart, as they go first) until the role changes.
 struct Merged {
     role: Option<&'static str>,
-    results: Vec<u8>,
-    rest: Vec<u8>,
+    /// The turn's tool results and its other blocks, each list in an array left open.
+    results: JsonWriter,
+    rest: JsonWriter,
     /// The assistant turn in progress calls a tool / starts with thinking.
     calls_tool: bool,
     starts_with_thinking: Option<bool>,
@@ -358,28 +351,40 @@ struct Merged {
 }
 
 impl Merged {
-    fn push(
+    fn new() -> Merged {
+        let list = || {
+            let mut list = JsonWriter::with_capacity(0);
+            list.open_array();
+            list
+        };
+        Merged {
+            role: None,
+            results: list(),
+            rest: list(),
+            calls_tool: false,
+            starts_with_thinking: None,
+            last_call_without_thinking: false,
+        }
+    }
+
+    /// Where the next block of a `role` turn is written (a user turn's tool results apart). A
+    /// turn of the other role in progress is written out first: a turn that brings no block
+    /// merges nothing and ends nothing.
+    fn block(
         &mut self,
         role: &'static str,
-        blocks: Vec<Block<'_>>,
+        tool_result: bool,
         out: &mut JsonWriter,
-    ) -> serde_json::Result<()> {
+    ) -> serde_json::Result<&mut JsonWriter> {
         if self.role != Some(role) {
             self.flush(out)?;
             self.role = Some(role);
         }
-        for block in blocks {
-            let to = if block.tool_result && role == "user" {
-                &mut self.results
-            } else {
-                &mut self.rest
-            };
-            if !to.is_empty() {
-                to.push(b',');
-            }
-            block.value.write_to(to)?;
-        }
-        Ok(())
+        Ok(if tool_result && role == "user" {
+            &mut self.results
+        } else {
+            &mut self.rest
+        })
     }
 
     /// Writes the turn in progress, if there is one.
@@ -393,7 +398,9 @@ impl Merged {
             self.calls_tool = false;
             self.starts_with_thinking = None;
         }
-        let (results, rest) = (&self.results, &self.rest);
+        // Each list without the bracket that opens it.
+        let results = self.results.written().get(1..).unwrap_or_default();
+        let rest = self.rest.written().get(1..).unwrap_or_default();
         out.value_with(|out| {
             out.extend_from_slice(b"{\"role\":");
             serde_json::to_writer(&mut *out, role)?;
@@ -407,8 +414,10 @@ impl Merged {
             Ok(())
         })?;
         // Emptied, not dropped: the next turn is written into the room this one made.
-        self.results.clear();
-        self.rest.clear();
+        for list in [&mut self.results, &mut self.rest] {
+            list.clear();
+            list.open_array();
+        }
         Ok(())
     }
 }
@@ -435,12 +444,12 @@ pub(crate) fn write_request(
         .map_err(unwritable)?;
     let mut system = request.system;
     let mut system_cache = request.system_cache;
-    let mut turns = Merged::default();
+    let mut turns = Merged::new();
     out.key("messages").map_err(unwritable)?;
     out.open_array();
     for turn in request.turns {
         let Turn { role, parts, cache } = turn?;
-        let (role, blocks) = match role {
+        match role {
             Role::System => {
                 let texts: Vec<_> = parts
                     .into_iter()
@@ -458,16 +467,10 @@ pub(crate) fn write_request(
                 }
                 continue;
             }
-            Role::User => ("user", user_blocks(parts, &cache)),
-            Role::Assistant => {
-                let blocks = assistant_blocks(parts, &cache, &mut turns);
-                ("assistant", blocks)
-            }
-        };
-        if blocks.is_empty() {
-            continue;
+            Role::User => user_turn(parts, &cache, &mut turns, &mut out),
+            Role::Assistant => assistant_turn(parts, &cache, &mut turns, &mut out),
         }
-        turns.push(role, blocks, &mut out).map_err(unwritable)?;
+        .map_err(unwritable)?;
     }
     turns.flush(&mut out).map_err(unwritable)?;
     out.close();
@@ -643,123 +646,194 @@ fn max_tokens_and_budget<'a>(
     (Out::U64(limit), budget)
 }
 
-fn user_blocks<'a>(parts: Vec<Part<'a>>, cache: &CacheMarks<'a>) -> Vec<Block<'a>> {
-    let mut blocks = Vec::with_capacity(parts.len());
+/// A user turn's blocks, its tool results written apart (they open the merged turn).
+fn user_turn<'a>(
+    parts: Vec<Part<'a>>,
+    cache: &CacheMarks<'a>,
+    turns: &mut Merged,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
     for (i, part) in parts.into_iter().enumerate() {
-        let (value, tool_result) = match part {
-            Part::ToolResult(result) => (tool_result_block(result), true),
-            Part::Text(text) => (out! {"type" => "text", "text" => text}, false),
-            Part::Image(image) => (image_block(image), false),
-            Part::Document(document) => (document_block(document), false),
-            Part::ToolCall(_) | Part::Thinking { .. } | Part::RedactedThinking(_) => continue,
-        };
-        let value = with_cache_control(value, cache.at(i));
-        blocks.push(Block { value, tool_result });
+        if matches!(
+            part,
+            Part::ToolCall(_) | Part::Thinking { .. } | Part::RedactedThinking(_)
+        ) {
+            continue;
+        }
+        let tool_result = matches!(part, Part::ToolResult(_));
+        user_block(part, cache.at(i), turns.block("user", tool_result, out)?)?;
     }
-    blocks
+    Ok(())
 }
 
-fn tool_result_block(result: ToolResult<'_>) -> Out<'_> {
-    let all_text = result.content.iter().all(|p| matches!(p, Part::Text(_)));
-    let content = if all_text {
-        let texts = result.content.into_iter().filter_map(|p| match p {
+/// A block of a user turn (or of a tool result's content) with its breakpoint; what a user turn
+/// cannot hold is left out.
+fn user_block(
+    part: Part<'_>,
+    cache: Option<Json<'_>>,
+    w: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    match part {
+        Part::ToolResult(result) => tool_result_block(result, w)?,
+        Part::Text(text) => text_block(text, w)?,
+        Part::Image(image) => image_block(image, w)?,
+        Part::Document(document) => document_block(document, w)?,
+        Part::ToolCall(_) | Part::Thinking { .. } | Part::RedactedThinking(_) => return Ok(()),
+    }
+    close_block(cache, w)
+}
+
+/// Ends a block: its breakpoint, if it has one, then the block's closing brace.
+fn close_block(cache: Option<Json<'_>>, w: &mut JsonWriter) -> serde_json::Result<()> {
+    if let Some(cache) = cache {
+        w.member("cache_control", &cache.into())?;
+    }
+    w.close();
+    Ok(())
+}
+
+/// Opens a block of `kind`: its `type` is written, its other members follow.
+fn open_block(kind: &'static str, w: &mut JsonWriter) -> serde_json::Result<()> {
+    w.open_object();
+    w.member("type", &kind.into())
+}
+
+fn text_block(text: Text<'_>, w: &mut JsonWriter) -> serde_json::Result<()> {
+    open_block("text", w)?;
+    w.member("text", &text.into())
+}
+
+/// A tool result, left open for a breakpoint: text only as one string, else as blocks.
+fn tool_result_block(result: ToolResult<'_>, w: &mut JsonWriter) -> serde_json::Result<()> {
+    open_block("tool_result", w)?;
+    w.member("tool_use_id", &result.id.into())?;
+    w.key("content")?;
+    if result.content.iter().all(|p| matches!(p, Part::Text(_))) {
+        let texts = result.content.iter().filter_map(|p| match p {
             Part::Text(text) => Some(text),
             _ => None,
         });
-        Out::from(joined(texts.collect()))
+        w.value_with(|buf| write_joined(texts, buf))?;
     } else {
-        Out::Array(
-            user_blocks(result.content, &CacheMarks::default())
-                .into_iter()
-                .map(|b| b.value)
-                .collect(),
-        )
-    };
-    let mut block = vec![
-        ("type", Out::from("tool_result")),
-        ("tool_use_id", result.id.into()),
-        ("content", content),
-    ];
-    if result.is_error {
-        block.push(("is_error", true.into()));
+        w.open_array();
+        for part in result.content {
+            user_block(part, None, w)?;
+        }
+        w.close();
     }
-    with_cache_control(Out::Object(block), result.cache)
+    if result.is_error {
+        w.member("is_error", &true.into())?;
+    }
+    if let Some(cache) = result.cache {
+        w.member("cache_control", &cache.into())?;
+    }
+    Ok(())
 }
 
-fn image_block(image: Image<'_>) -> Out<'_> {
-    let source = match image {
-        Image::Base64 { media_type, data } => out! {
-            "type" => "base64",
-            "media_type" => media_type,
-            "data" => data,
-        },
-        Image::Url(url) => out! {"type" => "url", "url" => url},
-    };
-    out! {"type" => "image", "source" => source}
+fn image_block(image: Image<'_>, w: &mut JsonWriter) -> serde_json::Result<()> {
+    open_block("image", w)?;
+    w.key("source")?;
+    w.open_object();
+    match image {
+        Image::Base64 { media_type, data } => {
+            w.member("type", &"base64".into())?;
+            w.member("media_type", &media_type.into())?;
+            w.member("data", &data.into())?;
+        }
+        Image::Url(url) => {
+            w.member("type", &"url".into())?;
+            w.member("url", &url.into())?;
+        }
+    }
+    w.close();
+    Ok(())
 }
 
-fn document_block(document: Document<'_>) -> Out<'_> {
+fn document_block(document: Document<'_>, w: &mut JsonWriter) -> serde_json::Result<()> {
+    open_block("document", w)?;
+    w.key("source")?;
+    w.open_object();
     match document {
-        Document::Text(text) => out! {"type" => "document", "source" => out! {
-            "type" => "text", "media_type" => "text/plain", "data" => text,
-        }},
+        Document::Text(text) => {
+            w.member("type", &"text".into())?;
+            w.member("media_type", &"text/plain".into())?;
+            w.member("data", &text.into())?;
+            w.close();
+        }
         Document::Base64 {
             media_type,
             data,
             title,
         } => {
-            let source = out! {"type" => "base64", "media_type" => media_type, "data" => data};
-            let mut block = vec![("type", Out::from("document")), ("source", source)];
+            w.member("type", &"base64".into())?;
+            w.member("media_type", &media_type.into())?;
+            w.member("data", &data.into())?;
+            w.close();
             if let Some(title) = title {
-                block.push(("title", title.into()));
+                w.member("title", &title.into())?;
             }
-            Out::Object(block)
         }
     }
+    Ok(())
 }
 
-fn assistant_blocks<'a>(
+/// An assistant turn's blocks. Thinking goes back only with an Anthropic signature: Anthropic
+/// checks it, so thinking without one (another API's reasoning) or with a Gemini signature the
+/// gateway carried is dropped.
+fn assistant_turn<'a>(
     parts: Vec<Part<'a>>,
     cache: &CacheMarks<'a>,
     turns: &mut Merged,
-) -> Vec<Block<'a>> {
-    let mut blocks = Vec::with_capacity(parts.len());
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
     for (i, part) in parts.into_iter().enumerate() {
-        let (value, thinking) = match part {
-            Part::Text(text) => (
-                with_cache_control(out! {"type" => "text", "text" => text}, cache.at(i)),
-                false,
-            ),
-            Part::ToolCall(call) => {
+        let thinking = match &part {
+            Part::Text(_) => false,
+            Part::ToolCall(_) => {
                 turns.calls_tool = true;
-                let input = match call.input {
-                    Input::Json(json) => json.into(),
-                    Input::Checked(raw) => Out::RawOwned(raw),
-                    Input::Text(text) => out! {"input" => text},
-                };
-                let block = out! {"type" => "tool_use", "id" => call.id, "name" => call.name, "input" => input};
-                (with_cache_control(block, cache.at(i)), false)
+                false
             }
-            // Anthropic checks the signature: thinking without one (another API's reasoning),
-            // or with a Gemini signature the gateway carried, cannot go back.
             Part::Thinking {
-                text,
                 signature: Some(signature),
-            } if !signature.is_empty() && gemini_signature(&signature).is_none() => {
-                let block =
-                    out! {"type" => "thinking", "thinking" => text, "signature" => signature};
-                (block, true)
-            }
-            Part::RedactedThinking(data) => {
-                (out! {"type" => "redacted_thinking", "data" => data}, true)
-            }
+                ..
+            } if !signature.is_empty() && gemini_signature(signature).is_none() => true,
+            Part::RedactedThinking(_) => true,
             _ => continue,
         };
         turns.starts_with_thinking.get_or_insert(thinking);
-        blocks.push(Block {
-            value,
-            tool_result: false,
-        });
+        let w = turns.block("assistant", false, out)?;
+        match part {
+            Part::Text(text) => {
+                text_block(text, w)?;
+                close_block(cache.at(i), w)?;
+            }
+            Part::ToolCall(call) => {
+                open_block("tool_use", w)?;
+                w.member("id", &call.id.into())?;
+                w.member("name", &call.name.into())?;
+                match call.input {
+                    Input::Json(json) => w.member("input", &json.into())?,
+                    Input::Checked(raw) => w.member("input", &Out::RawOwned(raw))?,
+                    Input::Text(text) => w.member("input", &out! {"input" => text})?,
+                }
+                close_block(cache.at(i), w)?;
+            }
+            Part::Thinking {
+                text,
+                signature: Some(signature),
+            } => {
+                open_block("thinking", w)?;
+                w.member("thinking", &text.into())?;
+                w.member("signature", &signature.into())?;
+                w.close();
+            }
+            Part::RedactedThinking(data) => {
+                open_block("redacted_thinking", w)?;
+                w.member("data", &data.into())?;
+                w.close();
+            }
+            _ => {}
+        }
     }
-    blocks
+    Ok(())
 }
