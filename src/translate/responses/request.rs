@@ -9,7 +9,7 @@ use crate::translate::ir::{
     data_url_parts, joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part,
     Reasoning, Request, Role, Tool, ToolCall, ToolChoice, ToolResult, Turn,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
+use crate::translate::lazy::{out, write_joined, write_strs, Json, JsonWriter, Object, Out, Text};
 use crate::translate::{Api, Refusal};
 use std::borrow::Cow;
 
@@ -413,7 +413,8 @@ pub(crate) fn write_request(
     out.member("model", &target.model.into())
         .map_err(unwritable)?;
     if !request.system.is_empty() {
-        out.member("instructions", &joined(request.system).into())
+        out.key("instructions").map_err(unwritable)?;
+        out.value_with(|buf| write_joined(request.system.iter(), buf))
             .map_err(unwritable)?;
     }
     out.key("input").map_err(unwritable)?;
@@ -421,15 +422,7 @@ pub(crate) fn write_request(
     for turn in request.turns {
         let turn = turn?;
         match turn.role {
-            Role::System => {
-                let texts = turn.parts.into_iter().filter_map(|p| match p {
-                    Part::Text(text) => Some(text),
-                    _ => None,
-                });
-                let text = joined(texts.collect());
-                out.value(&out! {"type" => "message", "role" => "developer", "content" => text})
-                    .map_err(unwritable)?;
-            }
+            Role::System => developer_message(turn.parts, &mut out).map_err(unwritable)?,
             Role::User => user_items(turn.parts, &mut out).map_err(unwritable)?,
             Role::Assistant => {
                 assistant_items(turn.parts, &mut renamed, &mut out).map_err(unwritable)?
@@ -458,36 +451,7 @@ pub(crate) fn write_request(
     out.member("store", &Out::Bool(false)).map_err(unwritable)?;
     let has_tools = !request.tools.is_empty();
     if has_tools {
-        let mut list = Vec::new();
-        for tool in request.tools {
-            let name = Out::from(renamed.name(tool.name, false));
-            let mut t = match tool.custom {
-                Some(format) => {
-                    let mut t = vec![("type", Out::from("custom")), ("name", name)];
-                    if let Some(format) = format {
-                        t.push(("format", format.into()));
-                    }
-                    t
-                }
-                None => {
-                    let schema = match tool.schema {
-                        Some(schema) => schema.into(),
-                        None => out! {"type" => "object", "properties" => Out::Object(Vec::new())},
-                    };
-                    vec![
-                        ("type", Out::from("function")),
-                        ("name", name),
-                        ("parameters", schema),
-                        ("strict", false.into()),
-                    ]
-                }
-            };
-            if let Some(d) = tool.description {
-                t.push(("description", d.into()));
-            }
-            list.push(Out::Object(t));
-        }
-        out.member("tools", &Out::Array(list)).map_err(unwritable)?;
+        write_tools(request.tools, &mut renamed, &mut out).map_err(unwritable)?;
     }
     if let Some(choice) = request.tool_choice {
         let none = matches!(choice, ToolChoice::None);
@@ -545,39 +509,74 @@ pub(crate) fn write_request(
     })
 }
 
+/// `tools` as Responses functions (their schemas passed on as the client wrote them) and custom
+/// tools.
+fn write_tools(
+    tools: Vec<Tool<'_>>,
+    renamed: &mut Renamed,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    out.key("tools")?;
+    out.open_array();
+    for tool in tools {
+        let name = renamed.name(tool.name, false);
+        out.open_object();
+        match tool.custom {
+            Some(format) => {
+                out.member("type", &"custom".into())?;
+                out.member("name", &name.into())?;
+                if let Some(format) = format {
+                    out.member("format", &format.into())?;
+                }
+            }
+            None => {
+                out.member("type", &"function".into())?;
+                out.member("name", &name.into())?;
+                match tool.schema {
+                    Some(schema) => out.member("parameters", &schema.into())?,
+                    None => out.member(
+                        "parameters",
+                        &out! {"type" => "object", "properties" => Out::Object(Vec::new())},
+                    )?,
+                }
+                out.member("strict", &false.into())?;
+            }
+        }
+        if let Some(d) = tool.description {
+            out.member("description", &d.into())?;
+        }
+        out.close();
+    }
+    out.close();
+    Ok(())
+}
+
+/// A system turn's texts as a developer message.
+fn developer_message(parts: Vec<Part<'_>>, out: &mut JsonWriter) -> serde_json::Result<()> {
+    let texts: Vec<Text> = parts
+        .into_iter()
+        .filter_map(|p| match p {
+            Part::Text(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    out.open_object();
+    out.member("type", &"message".into())?;
+    out.member("role", &"developer".into())?;
+    out.key("content")?;
+    out.value_with(|buf| write_joined(texts.iter(), buf))?;
+    out.close();
+    Ok(())
+}
+
 /// A user turn: its tool results as `function_call_output` items first, then the rest as one
-/// user message.
+/// user message. Items are written as they are read, straight into the body.
 fn user_items(parts: Vec<Part<'_>>, out: &mut JsonWriter) -> serde_json::Result<()> {
     let mut rest = Vec::new();
     let mut all_text = true;
     for part in parts {
         match part {
-            Part::ToolResult(result) => {
-                let text_only = result.content.iter().all(|p| matches!(p, Part::Text(_)));
-                let output = if text_only {
-                    let texts = result.content.into_iter().filter_map(|p| match p {
-                        Part::Text(text) => Some(text),
-                        _ => None,
-                    });
-                    let mut text = joined(texts.collect());
-                    if result.is_error {
-                        text = Text::from(format!("Error: {text}"));
-                    }
-                    Out::from(text)
-                } else {
-                    let mut items: Vec<Out> =
-                        result.content.into_iter().filter_map(input_part).collect();
-                    if result.is_error {
-                        items.insert(0, out! {"type" => "input_text", "text" => "Error:"});
-                    }
-                    Out::Array(items)
-                };
-                out.value(&out! {
-                    "type" => "function_call_output",
-                    "call_id" => result.id,
-                    "output" => output,
-                })?;
-            }
+            Part::ToolResult(result) => function_call_output(result, out)?,
             part => {
                 all_text &= matches!(part, Part::Text(_));
                 rest.push(part);
@@ -587,73 +586,140 @@ fn user_items(parts: Vec<Part<'_>>, out: &mut JsonWriter) -> serde_json::Result<
     if rest.is_empty() {
         return Ok(());
     }
-    let content = if all_text {
-        let texts = rest.into_iter().filter_map(|p| match p {
+    out.open_object();
+    out.member("type", &"message".into())?;
+    out.member("role", &"user".into())?;
+    out.key("content")?;
+    if all_text {
+        let texts = rest.iter().filter_map(|p| match p {
             Part::Text(text) => Some(text),
             _ => None,
         });
-        Out::from(joined(texts.collect()))
+        out.value_with(|buf| write_joined(texts, buf))?;
     } else {
-        Out::Array(rest.into_iter().filter_map(input_part).collect())
-    };
-    out.value(&out! {"type" => "message", "role" => "user", "content" => content})
+        out.open_array();
+        for part in rest {
+            input_part(part, out)?;
+        }
+        out.close();
+    }
+    out.close();
+    Ok(())
 }
 
-/// A user's part as a Responses input content part (`None` for parts a user message cannot hold).
-fn input_part(part: Part<'_>) -> Option<Out<'_>> {
-    Some(match part {
-        Part::Text(text) | Part::Document(Document::Text(text)) => {
-            out! {"type" => "input_text", "text" => text}
+/// A tool result as a `function_call_output` item: its texts as one string (an error marked by
+/// an `Error: ` prefix), or its parts when it holds more than text.
+fn function_call_output(result: ToolResult<'_>, out: &mut JsonWriter) -> serde_json::Result<()> {
+    out.open_object();
+    out.member("type", &"function_call_output".into())?;
+    out.member("call_id", &result.id.into())?;
+    out.key("output")?;
+    let texts = result.content.iter().filter_map(|p| match p {
+        Part::Text(text) => Some(text),
+        _ => None,
+    });
+    if !result.content.iter().all(|p| matches!(p, Part::Text(_))) {
+        out.open_array();
+        if result.is_error {
+            out.value(&out! {"type" => "input_text", "text" => "Error:"})?;
         }
-        Part::Image(Image::Url(url)) => out! {"type" => "input_image", "image_url" => url},
-        Part::Image(Image::Base64 { media_type, data }) => out! {
-            "type" => "input_image",
-            "image_url" => format!("data:{media_type};base64,{data}"),
-        },
+        for part in result.content {
+            input_part(part, out)?;
+        }
+        out.close();
+    } else if result.is_error {
+        let text = joined(texts.cloned().collect());
+        out.value(&Text::from(format!("Error: {text}")).into())?;
+    } else {
+        out.value_with(|buf| write_joined(texts, buf))?;
+    }
+    out.close();
+    Ok(())
+}
+
+/// A user's part as a Responses input content part; parts a user message cannot hold are left
+/// out.
+fn input_part(part: Part<'_>, out: &mut JsonWriter) -> serde_json::Result<()> {
+    match part {
+        Part::Text(text) | Part::Document(Document::Text(text)) => {
+            out.open_object();
+            out.member("type", &"input_text".into())?;
+            out.member("text", &text.into())?;
+        }
+        Part::Image(image) => {
+            out.open_object();
+            out.member("type", &"input_image".into())?;
+            out.key("image_url")?;
+            match image {
+                Image::Url(url) => out.value(&url.into())?,
+                Image::Base64 { media_type, data } => out.value_with(|buf| {
+                    write_strs(buf, &["data:", &media_type, ";base64,", &data])
+                })?,
+            }
+        }
         Part::Document(Document::Base64 {
             media_type,
             data,
             title,
-        }) => out! {
-            "type" => "input_file",
-            "filename" => title.unwrap_or(Cow::Borrowed("document.pdf")),
-            "file_data" => format!("data:{media_type};base64,{data}"),
-        },
-        _ => return None,
-    })
+        }) => {
+            out.open_object();
+            out.member("type", &"input_file".into())?;
+            let filename = title.unwrap_or(Cow::Borrowed("document.pdf"));
+            out.member("filename", &filename.into())?;
+            out.key("file_data")?;
+            out.value_with(|buf| write_strs(buf, &["data:", &media_type, ";base64,", &data]))?;
+        }
+        _ => return Ok(()),
+    }
+    out.close();
+    Ok(())
 }
 
-/// An assistant turn as items in its order: texts as messages, tool calls as `function_call`
-/// items. Thinking is left out.
+/// An assistant turn as items in its order: texts as messages (one for the texts between two
+/// tool calls), tool calls as `function_call` items. Thinking is left out.
 fn assistant_items(
     parts: Vec<Part<'_>>,
     renamed: &mut Renamed,
     out: &mut JsonWriter,
 ) -> serde_json::Result<()> {
-    let mut texts: Vec<Out> = Vec::new();
-    let flush = |texts: &mut Vec<Out>, out: &mut JsonWriter| {
-        if texts.is_empty() {
-            return Ok(());
-        }
-        let content = Out::Array(std::mem::take(texts));
-        out.value(&out! {"type" => "message", "role" => "assistant", "content" => content})
-    };
+    // A message is open, its `content` array taking texts.
+    let mut open = false;
     for part in parts {
         match part {
-            Part::Text(text) => texts.push(out! {"type" => "output_text", "text" => text}),
+            Part::Text(text) => {
+                if !open {
+                    out.open_object();
+                    out.member("type", &"message".into())?;
+                    out.member("role", &"assistant".into())?;
+                    out.key("content")?;
+                    out.open_array();
+                    open = true;
+                }
+                out.open_object();
+                out.member("type", &"output_text".into())?;
+                out.member("text", &text.into())?;
+                out.close();
+            }
             Part::ToolCall(call) => {
-                flush(&mut texts, out)?;
-                out.value(&out! {
-                    "type" => "function_call",
-                    "call_id" => call.id,
-                    "name" => renamed.name(call.name, false),
-                    "arguments" => call.input.into_arguments(),
-                })?;
+                if std::mem::take(&mut open) {
+                    out.close();
+                    out.close();
+                }
+                out.open_object();
+                out.member("type", &"function_call".into())?;
+                out.member("call_id", &call.id.into())?;
+                out.member("name", &renamed.name(call.name, false).into())?;
+                out.member("arguments", &call.input.into_arguments())?;
+                out.close();
             }
             _ => {}
         }
     }
-    flush(&mut texts, out)
+    if open {
+        out.close();
+        out.close();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
