@@ -11,7 +11,9 @@ use crate::translate::ir::{
     joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part, Reasoning, Request,
     Role, Tool, ToolCall, ToolChoice, ToolResult, Turn,
 };
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text, EMPTY_OBJECT};
+use crate::translate::lazy::{
+    out, write_joined, Json, JsonWriter, Object, Out, Text, EMPTY_OBJECT,
+};
 use crate::translate::responses::carry;
 use crate::translate::{Api, Refusal};
 use std::borrow::Cow;
@@ -559,13 +561,13 @@ pub(crate) fn write_request(
     let mut renamed = Renamed::default();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut system = request.system;
-    let mut contents = Merged::default();
+    let mut contents = Merged::new();
     out.open_object();
     out.key("contents").map_err(unwritable)?;
     out.open_array();
     for turn in request.turns {
         let turn = turn?;
-        let (role, parts) = match turn.role {
+        match turn.role {
             Role::System => {
                 let texts = turn.parts.into_iter().filter_map(|p| match p {
                     Part::Text(text) => Some(text),
@@ -574,53 +576,35 @@ pub(crate) fn write_request(
                 system.push(joined(texts.collect()));
                 continue;
             }
-            Role::User => ("user", user_parts(turn.parts, &names)),
-            Role::Assistant => (
-                "model",
-                (
-                    Vec::new(),
-                    model_parts(turn.parts, &mut renamed, &mut names),
-                ),
+            Role::User => user_parts(turn.parts, &names, &mut contents, &mut out),
+            Role::Assistant => model_parts(
+                turn.parts,
+                &mut renamed,
+                &mut names,
+                &mut contents,
+                &mut out,
             ),
-        };
-        contents.push(role, parts, &mut out).map_err(unwritable)?;
+        }
+        .map_err(unwritable)?;
     }
     contents.flush(&mut out).map_err(unwritable)?;
     out.close();
     if !system.is_empty() {
-        let text = Out::from(joined(system));
-        out.member(
-            "systemInstruction",
-            &out! {"parts" => Out::Array(vec![out! {"text" => text}])},
-        )
-        .map_err(unwritable)?;
+        out.key("systemInstruction").map_err(unwritable)?;
+        out.open_object();
+        out.key("parts").map_err(unwritable)?;
+        out.open_array();
+        out.open_object();
+        out.key("text").map_err(unwritable)?;
+        out.value_with(|buf| write_joined(system.iter(), buf))
+            .map_err(unwritable)?;
+        out.close();
+        out.close();
+        out.close();
     }
     let has_tools = !request.tools.is_empty();
     if has_tools {
-        let mut declarations = Vec::new();
-        for tool in request.tools {
-            let custom = tool.custom.is_some();
-            let mut d = vec![("name", Out::from(renamed.name(tool.name, custom)))];
-            if let Some(description) = tool.description {
-                d.push(("description", description.into()));
-            }
-            match (tool.custom, tool.schema) {
-                (Some(format), _) => d.push((
-                    "parametersJsonSchema",
-                    Out::Value(Tool::custom_schema(format)),
-                )),
-                (None, Some(schema)) => d.push(("parametersJsonSchema", schema.into())),
-                (None, None) => {}
-            }
-            declarations.push(Out::Object(d));
-        }
-        out.member(
-            "tools",
-            &Out::Array(vec![
-                out! {"functionDeclarations" => Out::Array(declarations)},
-            ]),
-        )
-        .map_err(unwritable)?;
+        write_tools(request.tools, &mut renamed, &mut out).map_err(unwritable)?;
     }
     if let Some(choice) = request.tool_choice {
         let none = matches!(choice, ToolChoice::None);
@@ -692,32 +676,82 @@ fn thinking_config(reasoning: Reasoning, model: &str) -> Option<Out<'static>> {
     Some(Out::Object(vec![("includeThoughts", true.into()), setting]))
 }
 
-/// Gemini contents as they are written: consecutive turns of one role are one content (Gemini
-/// wants every result of a turn's calls in the one content after it), tool results first.
-#[derive(Default)]
-struct Merged<'a> {
-    role: Option<&'static str>,
-    results: Vec<Out<'a>>,
-    rest: Vec<Out<'a>>,
+/// `tools` as one Gemini tool of function declarations, their schemas passed on as the client
+/// wrote them.
+fn write_tools(
+    tools: Vec<Tool<'_>>,
+    renamed: &mut Renamed,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    out.key("tools")?;
+    out.open_array();
+    out.open_object();
+    out.key("functionDeclarations")?;
+    out.open_array();
+    for tool in tools {
+        let custom = tool.custom.is_some();
+        out.open_object();
+        out.member("name", &renamed.name(tool.name, custom).into())?;
+        if let Some(description) = tool.description {
+            out.member("description", &description.into())?;
+        }
+        match (tool.custom, tool.schema) {
+            (Some(format), _) => out.member(
+                "parametersJsonSchema",
+                &Out::Value(Tool::custom_schema(format)),
+            )?,
+            (None, Some(schema)) => out.member("parametersJsonSchema", &schema.into())?,
+            (None, None) => {}
+        }
+        out.close();
+    }
+    out.close();
+    out.close();
+    out.close();
+    Ok(())
 }
 
-impl<'a> Merged<'a> {
-    fn push(
+/// Gemini contents as they are written: consecutive turns of one role are one content (Gemini
+/// wants every result of a turn's calls in the one content after it), tool results first. Its
+/// parts are written as they come, each list in an array left open until the role changes.
+struct Merged {
+    role: Option<&'static str>,
+    results: JsonWriter,
+    rest: JsonWriter,
+}
+
+impl Merged {
+    fn new() -> Merged {
+        let list = || {
+            let mut list = JsonWriter::with_capacity(0);
+            list.open_array();
+            list
+        };
+        Merged {
+            role: None,
+            results: list(),
+            rest: list(),
+        }
+    }
+
+    /// Where the next part of a `role` content is written (a user's tool results apart). A
+    /// content of the other role in progress is written out first: a turn that brings no part
+    /// merges nothing and ends nothing.
+    fn part(
         &mut self,
         role: &'static str,
-        (results, rest): (Vec<Out<'a>>, Vec<Out<'a>>),
+        result: bool,
         out: &mut JsonWriter,
-    ) -> serde_json::Result<()> {
-        if results.is_empty() && rest.is_empty() {
-            return Ok(());
-        }
+    ) -> serde_json::Result<&mut JsonWriter> {
         if self.role != Some(role) {
             self.flush(out)?;
             self.role = Some(role);
         }
-        self.results.extend(results);
-        self.rest.extend(rest);
-        Ok(())
+        Ok(if result {
+            &mut self.results
+        } else {
+            &mut self.rest
+        })
     }
 
     /// Writes the content in progress, if there is one.
@@ -725,9 +759,28 @@ impl<'a> Merged<'a> {
         let Some(role) = self.role.take() else {
             return Ok(());
         };
-        let mut parts = std::mem::take(&mut self.results);
-        parts.append(&mut self.rest);
-        out.value(&out! {"role" => role, "parts" => Out::Array(parts)})
+        // Each list without the bracket that opens it.
+        let results = self.results.written().get(1..).unwrap_or_default();
+        let rest = self.rest.written().get(1..).unwrap_or_default();
+        out.open_object();
+        out.member("role", &role.into())?;
+        out.key("parts")?;
+        out.value_with(|out| {
+            out.push(b'[');
+            out.extend_from_slice(results);
+            if !results.is_empty() && !rest.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(rest);
+            out.push(b']');
+            Ok(())
+        })?;
+        out.close();
+        for list in [&mut self.results, &mut self.rest] {
+            list.clear();
+            list.open_array();
+        }
+        Ok(())
     }
 }
 
@@ -738,113 +791,165 @@ fn model_parts<'a>(
     parts: Vec<Part<'a>>,
     renamed: &mut Renamed,
     names: &mut HashMap<String, String>,
-) -> Vec<Out<'a>> {
-    let mut list: Vec<Vec<(&'static str, Out<'a>)>> = Vec::with_capacity(parts.len());
+    contents: &mut Merged,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    // Where the signatures go (by the index of the part that carries one), found first: a text
+    // takes one only when no call follows it.
+    let mut signed: Vec<(usize, Cow<'static, str>)> = Vec::new();
     let mut signature: Option<String> = None;
     // The text after the signature, which takes it if no call does.
     let mut text_after: Option<usize> = None;
     let mut first_call = true;
-    for part in parts {
+    for (i, part) in parts.iter().enumerate() {
         match part {
             Part::Thinking {
                 signature: Some(s), ..
             } => {
-                if let Some(s) = gemini_signature(&s) {
+                if let Some(s) = gemini_signature(s) {
                     signature = Some(s.to_string());
                     text_after = None;
                 }
             }
-            Part::Text(text) if !text.is_empty() => {
-                if signature.is_some() && text_after.is_none() {
-                    text_after = Some(list.len());
-                }
-                list.push(vec![("text", Out::from(text))]);
+            Part::Text(text) if !text.is_empty() && signature.is_some() && text_after.is_none() => {
+                text_after = Some(i);
             }
-            Part::ToolCall(call) => {
-                let name = renamed.name(call.name, false);
-                names.insert(call.id.to_string(), name.to_string());
-                let function =
-                    out! {"id" => call.id, "name" => name, "args" => args_out(call.input)};
-                let mut p = vec![("functionCall", function)];
+            Part::ToolCall(_) => {
                 match signature.take() {
-                    Some(s) => p.push(("thoughtSignature", s.into())),
-                    None if first_call => p.push(("thoughtSignature", SKIP_SIGNATURE.into())),
+                    Some(s) => signed.push((i, Cow::Owned(s))),
+                    None if first_call => signed.push((i, Cow::Borrowed(SKIP_SIGNATURE))),
                     None => {}
                 }
                 text_after = None;
                 first_call = false;
-                list.push(p);
             }
             _ => {}
         }
     }
     if let (Some(s), Some(at)) = (signature, text_after) {
-        list[at].push(("thoughtSignature", s.into()));
+        signed.push((at, Cow::Owned(s)));
     }
-    list.into_iter().map(Out::Object).collect()
+    for (i, part) in parts.into_iter().enumerate() {
+        let w = match &part {
+            Part::Text(text) if !text.is_empty() => contents.part("model", false, out)?,
+            Part::ToolCall(_) => contents.part("model", false, out)?,
+            _ => continue,
+        };
+        w.open_object();
+        match part {
+            Part::Text(text) => w.member("text", &text.into())?,
+            Part::ToolCall(call) => {
+                let name = renamed.name(call.name, false);
+                names.insert(call.id.to_string(), name.to_string());
+                w.key("functionCall")?;
+                w.open_object();
+                w.member("id", &call.id.into())?;
+                w.member("name", &name.into())?;
+                w.member("args", &args_out(call.input))?;
+                w.close();
+            }
+            _ => {}
+        }
+        if let Some((_, s)) = signed.iter().find(|(at, _)| *at == i) {
+            w.member("thoughtSignature", &s.as_ref().into())?;
+        }
+        w.close();
+    }
+    Ok(())
 }
 
 /// A user turn's parts: tool results as `functionResponse` parts, and the rest (the results'
 /// images among them).
-fn user_parts<'a>(
-    parts: Vec<Part<'a>>,
+fn user_parts(
+    parts: Vec<Part<'_>>,
     names: &HashMap<String, String>,
-) -> (Vec<Out<'a>>, Vec<Out<'a>>) {
-    let mut results = Vec::new();
-    let mut rest = Vec::new();
+    contents: &mut Merged,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
     for part in parts {
-        match part {
-            Part::ToolResult(result) => {
-                let mut texts = Vec::new();
-                for inner in result.content {
-                    match inner {
-                        Part::Text(text) | Part::Document(Document::Text(text)) => texts.push(text),
-                        other => rest.extend(content_part(other)),
-                    }
+        let result = match part {
+            Part::ToolResult(result) => result,
+            other => {
+                if is_content(&other) {
+                    content_part(other, contents.part("user", false, out)?)?;
                 }
-                let text = Out::from(joined(texts));
-                let response = if result.is_error {
-                    out! {"error" => text}
-                } else {
-                    out! {"output" => text}
-                };
-                let name = match names.get(result.id.as_ref()) {
-                    Some(name) => Out::from(name.clone()),
-                    None => {
-                        log::debug!(
-                            "a tool result for call `{}`, which the conversation does not hold",
-                            result.id
-                        );
-                        Out::from(result.id.clone())
-                    }
-                };
-                results.push(out! {"functionResponse" => out! {
-                    "id" => result.id,
-                    "name" => name,
-                    "response" => response,
-                }});
+                continue;
             }
-            other => rest.extend(content_part(other)),
+        };
+        let mut texts = Vec::new();
+        for inner in result.content {
+            match inner {
+                Part::Text(text) | Part::Document(Document::Text(text)) => texts.push(text),
+                other if is_content(&other) => {
+                    content_part(other, contents.part("user", false, out)?)?
+                }
+                _ => {}
+            }
         }
+        let name: Cow<str> = match names.get(result.id.as_ref()) {
+            Some(name) => Cow::Borrowed(name),
+            None => {
+                log::debug!(
+                    "a tool result for call `{}`, which the conversation does not hold",
+                    result.id
+                );
+                result.id.clone()
+            }
+        };
+        let w = contents.part("user", true, out)?;
+        w.open_object();
+        w.key("functionResponse")?;
+        w.open_object();
+        w.member("id", &result.id.into())?;
+        w.member("name", &name.into())?;
+        w.key("response")?;
+        w.open_object();
+        w.key(if result.is_error { "error" } else { "output" })?;
+        w.value_with(|buf| write_joined(texts.iter(), buf))?;
+        w.close();
+        w.close();
+        w.close();
     }
-    (results, rest)
+    Ok(())
 }
 
-/// A user's text, image or document as a Gemini part.
-fn content_part(part: Part<'_>) -> Option<Out<'_>> {
-    Some(match part {
-        Part::Text(text) | Part::Document(Document::Text(text)) if !text.is_empty() => {
-            out! {"text" => text}
+/// Whether [`content_part`] writes anything for `part`.
+fn is_content(part: &Part<'_>) -> bool {
+    match part {
+        Part::Text(text) | Part::Document(Document::Text(text)) => !text.is_empty(),
+        Part::Image(_) | Part::Document(Document::Base64 { .. }) => true,
+        _ => false,
+    }
+}
+
+/// A user's text, image or document as a Gemini part (see [`is_content`]).
+fn content_part(part: Part<'_>, w: &mut JsonWriter) -> serde_json::Result<()> {
+    w.open_object();
+    match part {
+        Part::Text(text) | Part::Document(Document::Text(text)) => {
+            w.member("text", &text.into())?
         }
         Part::Image(Image::Base64 { media_type, data })
         | Part::Document(Document::Base64 {
             media_type, data, ..
-        }) => out! {"inlineData" => out! {"mimeType" => media_type, "data" => data}},
-        Part::Image(Image::Url(url)) => {
-            out! {"fileData" => out! {"mimeType" => image_type_of(&url), "fileUri" => url}}
+        }) => {
+            w.key("inlineData")?;
+            w.open_object();
+            w.member("mimeType", &media_type.into())?;
+            w.member("data", &data.into())?;
+            w.close();
         }
-        _ => return None,
-    })
+        Part::Image(Image::Url(url)) => {
+            w.key("fileData")?;
+            w.open_object();
+            w.member("mimeType", &image_type_of(&url).into())?;
+            w.member("fileUri", &url.into())?;
+            w.close();
+        }
+        _ => {}
+    }
+    w.close();
+    Ok(())
 }
 
 /// The media type an image URL's extension names (`image/jpeg` when it names none).
