@@ -521,3 +521,64 @@ fn refusals_and_lists_and_usage_speak_gemini() {
     assert!(!is_foreign_header(Api::Gemini, "x-goog-api-client"));
     assert!(is_foreign_header(Api::Gemini, "anthropic-beta"));
 }
+
+#[test]
+fn a_carried_signature_goes_on_the_next_call_or_else_on_the_next_text() {
+    let thought = |s: &str| json!({"type": "thinking", "thinking": "", "signature": format!("switchyard.gemini.v1:{s}")});
+    let text = |t: &str| json!({"type": "text", "text": t});
+    let call = |id: &str| json!({"type": "tool_use", "id": id, "name": "f", "input": {}});
+    // Each turn, and the model parts it becomes: what each is, and its signature.
+    let cases = [
+        (
+            vec![thought("S"), text("a"), call("c1")],
+            vec![("a", None), ("c1", Some("S"))],
+        ),
+        (
+            vec![thought("S"), text("a"), text("b")],
+            vec![("a", Some("S")), ("b", None)],
+        ),
+        (
+            vec![call("c1"), call("c2")],
+            vec![("c1", Some(super::SKIP_SIGNATURE)), ("c2", None)],
+        ),
+        (
+            vec![thought("S"), call("c1"), thought("T"), text("a")],
+            vec![("c1", Some("S")), ("a", Some("T"))],
+        ),
+        (
+            vec![text(""), thought("S"), text(""), text("b")],
+            vec![("b", Some("S"))],
+        ),
+        (
+            vec![thought("S"), text("a"), thought("T"), call("c1")],
+            vec![("a", None), ("c1", Some("T"))],
+        ),
+    ];
+    for (turn, expected) in cases {
+        let calls: Vec<Value> = turn
+            .iter()
+            .filter(|b| b["type"] == "tool_use")
+            .map(|b| json!({"type": "tool_result", "tool_use_id": b["id"], "content": "ok"}))
+            .collect();
+        let after = if calls.is_empty() {
+            json!("next")
+        } else {
+            json!(calls)
+        };
+        let request = json!({"model": "claude", "max_tokens": 100, "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": turn},
+            {"role": "user", "content": after}]});
+        let sent = to_gemini(Api::Anthropic, request, "gemini-3-pro-preview");
+        let parts: Vec<(&str, Option<&str>)> = sent["contents"][1]["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let what = p["text"].as_str().or(p["functionCall"]["id"].as_str());
+                (what.unwrap(), p["thoughtSignature"].as_str())
+            })
+            .collect();
+        assert_eq!(parts, expected, "{turn:?}");
+    }
+}
