@@ -3,9 +3,10 @@
 //! A [`Json`] value is its own text, borrowed from the request, until the translation looks inside
 //! it: [`Json::object`] lists an object's members (their texts, again borrowed), [`Json::array`] an
 //! array's items, and a string is copied only when it has escapes. Parts the translation passes on
-//! unread (a tool's schema, a number) are written out as the client sent them. What comes out is
-//! an [`Out`] tree of one message at a time, written into the body with [`JsonWriter`]. So a request
-//! costs little more than its own bytes and the translated body, whatever its shape: a tree of
+//! unread (a tool's schema, a number) are written out as the client sent them. What comes out goes
+//! into the body through [`JsonWriter`] as it is read: messages and their parts member by member,
+//! small fixed values as an [`Out`]. So a request costs little more than its own bytes and the
+//! translated body, whatever its shape: a tree of
 //! `serde_json::Value`s costs from a few times to forty times the text it was read from.
 
 use crate::json_check::{self, JsonError};
