@@ -8,7 +8,7 @@
 //! one turn besides the body and its translation.
 
 use super::errors::ErrorKind;
-use super::lazy::{Json, Out, Text};
+use super::lazy::{Json, JsonWriter, Out, Text};
 use super::{Refusal, Tokens};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -121,6 +121,88 @@ pub(crate) fn with_cache_control<'a>(block: Out<'a>, cache: Option<Json<'a>>) ->
             Out::Object(members)
         }
         (block, _) => block,
+    }
+}
+
+/// Turns as Messages and Gemini take them, written as they are read: consecutive turns of one role
+/// are one, its tool results first. A turn's parts go into two lists (results and the rest), each
+/// a JSON array left open until the role changes, and then into the body as one turn.
+pub(crate) struct MergedTurns {
+    role: Option<&'static str>,
+    /// The member the parts are listed in: `content` (Messages) or `parts` (Gemini).
+    list: &'static str,
+    results: JsonWriter,
+    rest: JsonWriter,
+}
+
+impl MergedTurns {
+    pub fn new(list: &'static str) -> MergedTurns {
+        let open = || {
+            let mut open = JsonWriter::with_capacity(0);
+            open.open_array();
+            open
+        };
+        MergedTurns {
+            role: None,
+            list,
+            results: open(),
+            rest: open(),
+        }
+    }
+
+    /// The role of the turn in progress.
+    pub fn role(&self) -> Option<&'static str> {
+        self.role
+    }
+
+    /// Where the next part of a `role` turn is written (a tool result apart). A turn of another
+    /// role in progress is written out first: a turn that brings no part merges nothing and ends
+    /// nothing.
+    pub fn part(
+        &mut self,
+        role: &'static str,
+        result: bool,
+        out: &mut JsonWriter,
+    ) -> serde_json::Result<&mut JsonWriter> {
+        if self.role != Some(role) {
+            self.flush(out)?;
+            self.role = Some(role);
+        }
+        Ok(if result {
+            &mut self.results
+        } else {
+            &mut self.rest
+        })
+    }
+
+    /// Writes the turn in progress, if there is one.
+    pub fn flush(&mut self, out: &mut JsonWriter) -> serde_json::Result<()> {
+        let Some(role) = self.role.take() else {
+            return Ok(());
+        };
+        // Each list without the bracket that opens it.
+        let results = self.results.written().get(1..).unwrap_or_default();
+        let rest = self.rest.written().get(1..).unwrap_or_default();
+        out.open_object();
+        out.member("role", &role.into())?;
+        out.key(self.list)?;
+        out.value_with(|out| {
+            out.push(b'[');
+            out.extend_from_slice(results);
+            if !results.is_empty() && !rest.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(rest);
+            out.push(b']');
+            Ok(())
+        })?;
+        out.close();
+        // Emptied, not dropped: the next turn is written into the room this one made.
+        for list in [&mut self.results, &mut self.rest] {
+            list.clear();
+            list.open_array();
+        }
+        Ok(())
     }
 }
 

@@ -6,7 +6,8 @@ use crate::translate::gemini::gemini_signature;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
     cache_control, joined, marked_texts, with_cache_control, CacheMarks, Document, Image, Input,
-    MarkedTexts, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult, Turn, Turns,
+    MarkedTexts, MergedTurns, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult, Turn,
+    Turns,
 };
 use crate::translate::lazy::{out, write_joined, Json, JsonWriter, Object, Out, Text};
 use crate::translate::structured::AnswerTool;
@@ -335,13 +336,10 @@ fn assistant_parts<'a>(content: Json<'a>, field: &Field<'_>) -> Result<Parts<'a>
     Ok((parts, marks))
 }
 
-/// Messages turns as they are written: consecutive turns of one role merge into one, its blocks
-/// written as they come (tool results apart, as they go first) until the role changes.
+/// Messages turns as they are written (see [`MergedTurns`]), and what the assistant's tell of
+/// thinking.
 struct Merged {
-    role: Option<&'static str>,
-    /// The turn's tool results and its other blocks, each list in an array left open.
-    results: JsonWriter,
-    rest: JsonWriter,
+    turns: MergedTurns,
     /// The assistant turn in progress calls a tool / starts with thinking.
     calls_tool: bool,
     starts_with_thinking: Option<bool>,
@@ -352,73 +350,41 @@ struct Merged {
 
 impl Merged {
     fn new() -> Merged {
-        let list = || {
-            let mut list = JsonWriter::with_capacity(0);
-            list.open_array();
-            list
-        };
         Merged {
-            role: None,
-            results: list(),
-            rest: list(),
+            turns: MergedTurns::new("content"),
             calls_tool: false,
             starts_with_thinking: None,
             last_call_without_thinking: false,
         }
     }
 
-    /// Where the next block of a `role` turn is written (a user turn's tool results apart). A
-    /// turn of the other role in progress is written out first: a turn that brings no block
-    /// merges nothing and ends nothing.
+    /// Where the next block of a `role` turn is written (a user turn's tool results apart).
     fn block(
         &mut self,
         role: &'static str,
         tool_result: bool,
         out: &mut JsonWriter,
     ) -> serde_json::Result<&mut JsonWriter> {
-        if self.role != Some(role) {
-            self.flush(out)?;
-            self.role = Some(role);
+        if self.turns.role() != Some(role) {
+            self.end_turn();
         }
-        Ok(if tool_result && role == "user" {
-            &mut self.results
-        } else {
-            &mut self.rest
-        })
+        self.turns.part(role, tool_result && role == "user", out)
     }
 
     /// Writes the turn in progress, if there is one.
     fn flush(&mut self, out: &mut JsonWriter) -> serde_json::Result<()> {
-        let Some(role) = self.role.take() else {
-            return Ok(());
-        };
-        if role == "assistant" {
+        self.end_turn();
+        self.turns.flush(out)
+    }
+
+    /// Settles what the assistant turn in progress, if it is one, tells of thinking.
+    fn end_turn(&mut self) {
+        if self.turns.role() == Some("assistant") {
             self.last_call_without_thinking =
                 self.calls_tool && self.starts_with_thinking != Some(true);
             self.calls_tool = false;
             self.starts_with_thinking = None;
         }
-        // Each list without the bracket that opens it.
-        let results = self.results.written().get(1..).unwrap_or_default();
-        let rest = self.rest.written().get(1..).unwrap_or_default();
-        out.value_with(|out| {
-            out.extend_from_slice(b"{\"role\":");
-            serde_json::to_writer(&mut *out, role)?;
-            out.extend_from_slice(b",\"content\":[");
-            out.extend_from_slice(results);
-            if !results.is_empty() && !rest.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(rest);
-            out.extend_from_slice(b"]}");
-            Ok(())
-        })?;
-        // Emptied, not dropped: the next turn is written into the room this one made.
-        for list in [&mut self.results, &mut self.rest] {
-            list.clear();
-            list.open_array();
-        }
-        Ok(())
     }
 }
 

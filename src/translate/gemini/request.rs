@@ -8,8 +8,8 @@ use crate::translate::chat::Renamed;
 use crate::translate::field::Field;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
-    joined, Document, Effort, FormatKind, Image, Input, OutputFormat, Part, Reasoning, Request,
-    Role, Tool, ToolCall, ToolChoice, ToolResult, Turn,
+    joined, Document, Effort, FormatKind, Image, Input, MergedTurns, OutputFormat, Part, Reasoning,
+    Request, Role, Tool, ToolCall, ToolChoice, ToolResult, Turn,
 };
 use crate::translate::lazy::{
     out, write_joined, Json, JsonWriter, Object, Out, Text, EMPTY_OBJECT,
@@ -561,7 +561,8 @@ pub(crate) fn write_request(
     let mut renamed = Renamed::default();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut system = request.system;
-    let mut contents = Merged::new();
+    // Gemini wants every result of a turn's calls in the one content after it.
+    let mut contents = MergedTurns::new("parts");
     out.open_object();
     out.key("contents").map_err(unwritable)?;
     out.open_array();
@@ -711,79 +712,6 @@ fn write_tools(
     Ok(())
 }
 
-/// Gemini contents as they are written: consecutive turns of one role are one content (Gemini
-/// wants every result of a turn's calls in the one content after it), tool results first. Its
-/// parts are written as they come, each list in an array left open until the role changes.
-struct Merged {
-    role: Option<&'static str>,
-    results: JsonWriter,
-    rest: JsonWriter,
-}
-
-impl Merged {
-    fn new() -> Merged {
-        let list = || {
-            let mut list = JsonWriter::with_capacity(0);
-            list.open_array();
-            list
-        };
-        Merged {
-            role: None,
-            results: list(),
-            rest: list(),
-        }
-    }
-
-    /// Where the next part of a `role` content is written (a user's tool results apart). A
-    /// content of the other role in progress is written out first: a turn that brings no part
-    /// merges nothing and ends nothing.
-    fn part(
-        &mut self,
-        role: &'static str,
-        result: bool,
-        out: &mut JsonWriter,
-    ) -> serde_json::Result<&mut JsonWriter> {
-        if self.role != Some(role) {
-            self.flush(out)?;
-            self.role = Some(role);
-        }
-        Ok(if result {
-            &mut self.results
-        } else {
-            &mut self.rest
-        })
-    }
-
-    /// Writes the content in progress, if there is one.
-    fn flush(&mut self, out: &mut JsonWriter) -> serde_json::Result<()> {
-        let Some(role) = self.role.take() else {
-            return Ok(());
-        };
-        // Each list without the bracket that opens it.
-        let results = self.results.written().get(1..).unwrap_or_default();
-        let rest = self.rest.written().get(1..).unwrap_or_default();
-        out.open_object();
-        out.member("role", &role.into())?;
-        out.key("parts")?;
-        out.value_with(|out| {
-            out.push(b'[');
-            out.extend_from_slice(results);
-            if !results.is_empty() && !rest.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(rest);
-            out.push(b']');
-            Ok(())
-        })?;
-        out.close();
-        for list in [&mut self.results, &mut self.rest] {
-            list.clear();
-            list.open_array();
-        }
-        Ok(())
-    }
-}
-
 /// An assistant turn's parts: texts and calls. A Gemini signature the client gave back (in a
 /// thinking block) goes on the next call, or on the next text when no call follows it; the first
 /// call of a turn without one gets the placeholder.
@@ -791,7 +719,7 @@ fn model_parts<'a>(
     parts: Vec<Part<'a>>,
     renamed: &mut Renamed,
     names: &mut HashMap<String, String>,
-    contents: &mut Merged,
+    contents: &mut MergedTurns,
     out: &mut JsonWriter,
 ) -> serde_json::Result<()> {
     // Where the signatures go (by the index of the part that carries one), found first: a text
@@ -863,7 +791,7 @@ fn model_parts<'a>(
 fn user_parts(
     parts: Vec<Part<'_>>,
     names: &HashMap<String, String>,
-    contents: &mut Merged,
+    contents: &mut MergedTurns,
     out: &mut JsonWriter,
 ) -> serde_json::Result<()> {
     for part in parts {
