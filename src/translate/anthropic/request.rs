@@ -336,8 +336,8 @@ fn assistant_parts<'a>(content: Json<'a>, field: &Field<'_>) -> Result<Parts<'a>
     Ok((parts, marks))
 }
 
-/// Messages turns as they are written (see [`MergedTurns`]), and what the assistant's tell of
-/// thinking.
+/// Messages turns as they are written (see [`MergedTurns`]), and what the assistant turns among
+/// them tell of thinking.
 struct Merged {
     turns: MergedTurns,
     /// The assistant turn in progress calls a tool / starts with thinking.
