@@ -124,6 +124,19 @@ pub(crate) fn with_cache_control<'a>(block: Out<'a>, cache: Option<Json<'a>>) ->
     }
 }
 
+/// Closes the block or part being written, with its breakpoint (`cache_control`) as its last
+/// member when it has one: [`with_cache_control`] for what is written as it is read.
+pub(crate) fn close_with_cache_control(
+    cache: Option<Json<'_>>,
+    out: &mut JsonWriter,
+) -> serde_json::Result<()> {
+    if let Some(cache) = cache {
+        out.member("cache_control", &cache.into())?;
+    }
+    out.close();
+    Ok(())
+}
+
 /// Turns as Messages and Gemini take them, written as they are read: consecutive turns of one role
 /// are one, its tool results first. A turn's parts go into two lists (results and the rest), each
 /// a JSON array left open until the role changes, and then into the body as one turn.

@@ -5,9 +5,9 @@ use crate::translate::field::Field;
 use crate::translate::gemini::gemini_signature;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
-    cache_control, joined, marked_texts, with_cache_control, CacheMarks, Document, Image, Input,
-    MarkedTexts, MergedTurns, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolResult, Turn,
-    Turns,
+    cache_control, close_with_cache_control, joined, marked_texts, with_cache_control, CacheMarks,
+    Document, Image, Input, MarkedTexts, MergedTurns, Part, Reasoning, Request, Role, Tool,
+    ToolChoice, ToolResult, Turn, Turns,
 };
 use crate::translate::lazy::{out, write_joined, Json, JsonWriter, Object, Out, Text};
 use crate::translate::structured::AnswerTool;
@@ -646,16 +646,7 @@ fn user_block(
         Part::Document(document) => document_block(document, w)?,
         Part::ToolCall(_) | Part::Thinking { .. } | Part::RedactedThinking(_) => return Ok(()),
     }
-    close_block(cache, w)
-}
-
-/// Ends a block: its breakpoint, if it has one, then the block's closing brace.
-fn close_block(cache: Option<Json<'_>>, w: &mut JsonWriter) -> serde_json::Result<()> {
-    if let Some(cache) = cache {
-        w.member("cache_control", &cache.into())?;
-    }
-    w.close();
-    Ok(())
+    close_with_cache_control(cache, w)
 }
 
 /// Opens a block of `kind`: its `type` is written, its other members follow.
@@ -771,7 +762,7 @@ fn assistant_turn<'a>(
         match part {
             Part::Text(text) => {
                 text_block(text, w)?;
-                close_block(cache.at(i), w)?;
+                close_with_cache_control(cache.at(i), w)?;
             }
             Part::ToolCall(call) => {
                 open_block("tool_use", w)?;
@@ -782,7 +773,7 @@ fn assistant_turn<'a>(
                     Input::Checked(raw) => w.member("input", &Out::RawOwned(raw))?,
                     Input::Text(text) => w.member("input", &out! {"input" => text})?,
                 }
-                close_block(cache.at(i), w)?;
+                close_with_cache_control(cache.at(i), w)?;
             }
             Part::Thinking {
                 text,

@@ -5,9 +5,9 @@ use super::{openai_name, openai_name_of, Renamed};
 use crate::translate::field::Field;
 use crate::translate::hub::{unwritable, Target, Written};
 use crate::translate::ir::{
-    cache_control, data_url_parts, joined, marked_texts, CacheMarks, Document, Effort, FormatKind,
-    Image, Input, MarkedTexts, OutputFormat, Part, Reasoning, Request, Role, Tool, ToolCall,
-    ToolChoice, ToolResult, Turn, Turns,
+    cache_control, close_with_cache_control, data_url_parts, joined, marked_texts, CacheMarks,
+    Document, Effort, FormatKind, Image, Input, MarkedTexts, OutputFormat, Part, Reasoning,
+    Request, Role, Tool, ToolCall, ToolChoice, ToolResult, Turn, Turns,
 };
 use crate::translate::lazy::{out, write_joined, write_strs, Json, JsonWriter, Object, Out, Text};
 use crate::translate::{Api, Refusal};
@@ -708,15 +708,6 @@ fn tool_message<'a>(
     Ok(())
 }
 
-/// Ends a content part: its breakpoint, if it has one, then the part's closing brace.
-fn close_part(cache: Option<Json<'_>>, out: &mut JsonWriter) -> serde_json::Result<()> {
-    if let Some(cache) = cache {
-        out.member("cache_control", &cache.into())?;
-    }
-    out.close();
-    Ok(())
-}
-
 fn text_part(
     text: Text<'_>,
     cache: Option<Json<'_>>,
@@ -725,7 +716,7 @@ fn text_part(
     out.open_object();
     out.member("type", &"text".into())?;
     out.member("text", &text.into())?;
-    close_part(cache, out)
+    close_with_cache_control(cache, out)
 }
 
 fn image_part(
@@ -745,7 +736,7 @@ fn image_part(
         Image::Url(url) => out.value(&url.into())?,
     }
     out.close();
-    close_part(cache, out)
+    close_with_cache_control(cache, out)
 }
 
 fn document_part(
@@ -770,7 +761,7 @@ fn document_part(
     out.key("file_data")?;
     out.value_with(|buf| write_strs(buf, &["data:", &media_type, ";base64,", &data]))?;
     out.close();
-    close_part(cache, out)
+    close_with_cache_control(cache, out)
 }
 
 /// An assistant turn as one message: its texts as `content` (`null` when it only calls tools),
