@@ -560,6 +560,15 @@ fn gemini_cli_through_the_gateway_to_a_chat_endpoint_runs_the_shell() {
     translated_round_trip("openai", |mock| format!("{}/v1", mock.url()));
 }
 
+#[test]
+fn gemini_cli_through_the_gateway_to_a_responses_endpoint_runs_the_shell() {
+    if !gemini_is_installed("gemini_cli_through_the_gateway_to_a_responses_endpoint_runs_the_shell")
+    {
+        return;
+    }
+    translated_round_trip("responses", |mock| format!("{}/v1", mock.url()));
+}
+
 /// The user's own settings in the `switchyard gemini` test: the Google login selected (with which
 /// a run against a base URL stops, exit 41), and a setting of their own.
 const USER_SETTINGS: &str = r#"{
