@@ -858,10 +858,24 @@ fn first_event_section(
     let streams = if opts.quick { 20 } else { 60 };
     let body = Bytes::from(big_body.replacen('{', "{\"stream\":true,", 1));
     let gateways = switchyards(opts, dir, "first-event", &mock.url());
+    // nginx reads the whole body before it proxies, as switchyard does: the cost of that hop
+    // alone, on the same cores, beside switchyard's passthrough and translation.
+    let nginx = find_nginx().and_then(|n| {
+        Server::nginx_proxy(
+            n,
+            opts,
+            &dir.join("nginx-first-event"),
+            &mock.url(),
+            &mock.url(),
+        )
+    });
     let mut targets = vec![("direct", mock.url())];
+    if let Some(n) = &nginx {
+        targets.push(("nginx", n.sse_url.clone()));
+    }
     targets.extend(gateways.iter().map(|(name, s)| (*name, s.url.clone())));
     println!("\n## Time to the first event of a streamed 128 KiB Claude Code request ({streams} streams per target and way of connecting, one after another, the targets taking turns; the mock streams at once)");
-    println!("first content event (content_block_delta) after the request was sent; translated: the mock reads Chat Completions and streams Chat chunks");
+    println!("first content event (content_block_delta) after the request was sent; translated: the mock reads Chat Completions and streams Chat chunks; nginx: `proxy_pass`, the body read whole before it goes on (as switchyard reads it), the answer unbuffered");
     // A client keeps its connection while requests follow each other; after a pause longer than
     // its idle timeout (4 s for Node's fetch, which Claude Code uses) the next request opens one.
     for (way, fresh) in [
@@ -911,7 +925,7 @@ fn first_event_section(
             println!("{name:<22} {p50:>9.3} {p90:>9.3} {over:>13} {failed:>7}");
         }
     }
-    drop(gateways);
+    drop((gateways, nginx));
 }
 
 /// Milliseconds from sending `body` to `url`'s `/v1/messages` until the first event that is not
