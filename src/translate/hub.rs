@@ -275,7 +275,9 @@ impl<R: ReadStream, W: WriteStream> Pipe<R, W> {
 
     /// The client's bytes for these upstream bytes (possibly none yet).
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
+        // A client's events run about as long as the upstream's, up to twice (Responses events
+        // name their item and number): room for that at once, rather than a growth per event.
+        let mut out = Vec::with_capacity(bytes.len().saturating_mul(2).saturating_add(256));
         for event in self.parser.feed(bytes) {
             self.on_data(&event.data, &mut out);
         }

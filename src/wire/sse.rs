@@ -153,21 +153,22 @@ impl SseParser {
         if line[0] == b':' {
             return None;
         }
-        let line = String::from_utf8_lossy(line);
-        let (field, value) = match line.find(':') {
+        // The field is told by its bytes (the colon cannot be part of a character), and only the
+        // value is read as text: checked, then made lossy only when it is not UTF-8.
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let value = &line[i + 1..];
-                (&line[..i], value.strip_prefix(' ').unwrap_or(value))
+                (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
             }
-            None => (&line[..], ""),
+            None => (line, &b""[..]),
         };
         match field {
-            "event" => value.clone_into(&mut self.name),
-            "data" => {
+            b"event" => text(value).as_ref().clone_into(&mut self.name),
+            b"data" => {
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(value);
+                self.data.push_str(&text(value));
                 self.has_data = true;
             }
             _ => {}
@@ -183,6 +184,14 @@ impl SseParser {
         self.has_data = false;
         let data = std::mem::take(&mut self.data);
         Some(SseEvent { name, data })
+    }
+}
+
+/// A field's value as text: borrowed when it is UTF-8 (checked at once), else made lossy.
+fn text(value: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(value) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value),
     }
 }
 
@@ -214,6 +223,20 @@ mod tests {
         SseEvent {
             name: name.into(),
             data: data.into(),
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_become_replacement_characters_and_name_no_field() {
+        // A value's bad bytes are replaced; a field name with bad bytes is no field at all;
+        // the colon and the space after it are found whatever surrounds them.
+        let text = b"event: na\xffme\nda\xfeta: lost\ndata:\xe2\x82 x\ndata:  two: spaces\n\n";
+        for split in 0..=text.len() {
+            assert_eq!(
+                all(&[&text[..split], &text[split..]]),
+                vec![ev("na\u{fffd}me", "\u{fffd} x\n two: spaces")],
+                "split at byte {split}"
+            );
         }
     }
 

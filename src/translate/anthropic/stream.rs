@@ -8,11 +8,10 @@ use super::{message_id, stop_reason, stop_word, usage_fields, usage_json};
 use crate::translate::errors::{error_event, read_error, ErrorKind};
 use crate::translate::hub::{ReadStream, WriteStream};
 use crate::translate::ir::{restored, Event, StopReason};
-use crate::translate::lazy::{Json, Object};
-use crate::translate::sse::named_event;
+use crate::translate::lazy::{out, Document, Object, Out};
+use crate::translate::sse::write_named_event;
 use crate::translate::{Api, Tokens, ToolName};
 use crate::wire::usage::UsageFields;
-use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -39,11 +38,13 @@ impl StreamReader {
 
 impl ReadStream for StreamReader {
     fn read(&mut self, data: &str, emit: &mut dyn FnMut(Event<'_>)) {
-        let Ok(event) = Json::parse(data.as_bytes()) else {
+        // Checked in one pass that notes where each object and array ends, so the reads below
+        // skip nested values without searching them.
+        let Ok(document) = Document::parse(data.as_bytes()) else {
             log::debug!("ignoring a Messages stream event that is not JSON");
             return;
         };
-        let event = event.object().unwrap_or_default();
+        let event = document.root().object().unwrap_or_default();
         match event.str("type").unwrap_or_default().as_ref() {
             "message_start" => {
                 let message = event.field("message").object().unwrap_or_default();
@@ -186,24 +187,37 @@ impl StreamWriter {
             return;
         }
         self.started = true;
-        out.extend(named_event(
+        let message = out! {
+            "content" => Out::Array(Vec::new()),
+            "id" => message_id(id),
+            "model" => self.client_model.as_str(),
+            "role" => "assistant",
+            "stop_reason" => Out::Null,
+            "stop_sequence" => Out::Null,
+            "type" => "message",
+            "usage" => out! {"input_tokens" => Out::U64(0), "output_tokens" => Out::U64(0)},
+        };
+        write_named_event(
+            out,
             "message_start",
-            &json!({"type": "message_start", "message": {
-                "id": message_id(id), "type": "message", "role": "assistant",
-                "model": self.client_model, "content": [], "stop_reason": null,
-                "stop_sequence": null, "usage": {"input_tokens": 0, "output_tokens": 0}}}),
-        ));
+            &out! {"message" => message, "type" => "message_start"},
+        );
     }
 
     /// Closes the open block and opens `block`; returns its index.
-    fn open_block(&mut self, block: Value, out: &mut Vec<u8>) -> usize {
+    fn open_block(&mut self, block: Out<'_>, out: &mut Vec<u8>) -> usize {
         self.close(out);
         let index = self.next_index;
         self.next_index += 1;
-        out.extend(named_event(
+        write_named_event(
+            out,
             "content_block_start",
-            &json!({"type": "content_block_start", "index": index, "content_block": block}),
-        ));
+            &out! {
+                "content_block" => block,
+                "index" => Out::U64(index as u64),
+                "type" => "content_block_start",
+            },
+        );
         index
     }
 
@@ -212,10 +226,11 @@ impl StreamWriter {
             let index = match open {
                 Open::Thinking(i) | Open::Text(i) | Open::Redacted(i) | Open::Tool(i, _) => i,
             };
-            out.extend(named_event(
+            write_named_event(
+                out,
                 "content_block_stop",
-                &json!({"type": "content_block_stop", "index": index}),
-            ));
+                &out! {"index" => Out::U64(index as u64), "type" => "content_block_stop"},
+            );
         }
     }
 }
@@ -236,23 +251,23 @@ impl WriteStream for StreamWriter {
             Event::Text(text) => {
                 let index = match self.open {
                     Some(Open::Text(i)) => i,
-                    _ => self.open_block(json!({"type": "text", "text": ""}), out),
+                    _ => self.open_block(out! {"text" => "", "type" => "text"}, out),
                 };
                 self.open = Some(Open::Text(index));
-                block_delta(index, json!({"type": "text_delta", "text": text}), out);
+                block_delta(index, out! {"text" => text, "type" => "text_delta"}, out);
             }
             Event::Thinking(text) => {
                 let index = match self.open {
                     Some(Open::Thinking(i)) => i,
                     _ => self.open_block(
-                        json!({"type": "thinking", "thinking": "", "signature": ""}),
+                        out! {"signature" => "", "thinking" => "", "type" => "thinking"},
                         out,
                     ),
                 };
                 self.open = Some(Open::Thinking(index));
                 block_delta(
                     index,
-                    json!({"type": "thinking_delta", "thinking": text}),
+                    out! {"thinking" => text, "type" => "thinking_delta"},
                     out,
                 );
             }
@@ -260,14 +275,14 @@ impl WriteStream for StreamWriter {
                 if let Some(Open::Thinking(index)) = self.open {
                     block_delta(
                         index,
-                        json!({"type": "signature_delta", "signature": signature}),
+                        out! {"signature" => signature, "type" => "signature_delta"},
                         out,
                     );
                 }
             }
             Event::RedactedThinking(data) => {
                 let index =
-                    self.open_block(json!({"type": "redacted_thinking", "data": data}), out);
+                    self.open_block(out! {"data" => data, "type" => "redacted_thinking"}, out);
                 self.open = Some(Open::Redacted(index));
             }
             Event::ToolCall {
@@ -277,14 +292,19 @@ impl WriteStream for StreamWriter {
                 arguments,
             } => {
                 let index = self.open_block(
-                    json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                    out! {
+                        "id" => id,
+                        "input" => Out::Object(Vec::new()),
+                        "name" => name,
+                        "type" => "tool_use",
+                    },
                     out,
                 );
                 self.open = Some(Open::Tool(index, call));
                 if !arguments.is_empty() {
                     block_delta(
                         index,
-                        json!({"type": "input_json_delta", "partial_json": arguments}),
+                        out! {"partial_json" => arguments, "type" => "input_json_delta"},
                         out,
                     );
                 }
@@ -296,7 +316,7 @@ impl WriteStream for StreamWriter {
                 match self.open {
                     Some(Open::Tool(index, open)) if open == call => block_delta(
                         index,
-                        json!({"type": "input_json_delta", "partial_json": text}),
+                        out! {"partial_json" => text, "type" => "input_json_delta"},
                         out,
                     ),
                     _ if !self.dropped_fragment => {
@@ -317,25 +337,32 @@ impl WriteStream for StreamWriter {
             Event::End { usage, .. } => {
                 self.close(out);
                 self.ended = true;
-                out.extend(named_event(
+                let delta =
+                    out! {"stop_reason" => stop_word(self.stop), "stop_sequence" => Out::Null};
+                write_named_event(
+                    out,
                     "message_delta",
-                    &json!({"type": "message_delta",
-                        "delta": {"stop_reason": stop_word(self.stop), "stop_sequence": null},
-                        "usage": usage_json(usage)}),
-                ));
-                out.extend(named_event(
-                    "message_stop",
-                    &json!({"type": "message_stop"}),
-                ));
+                    &out! {
+                        "delta" => delta,
+                        "type" => "message_delta",
+                        "usage" => Out::Value(usage_json(usage)),
+                    },
+                );
+                write_named_event(out, "message_stop", &out! {"type" => "message_stop"});
             }
             Event::Start { .. } | Event::Error { .. } => {}
         }
     }
 }
 
-fn block_delta(index: usize, delta: Value, out: &mut Vec<u8>) {
-    out.extend(named_event(
+fn block_delta(index: usize, delta: Out<'_>, out: &mut Vec<u8>) {
+    write_named_event(
+        out,
         "content_block_delta",
-        &json!({"type": "content_block_delta", "index": index, "delta": delta}),
-    ));
+        &out! {
+            "delta" => delta,
+            "index" => Out::U64(index as u64),
+            "type" => "content_block_delta",
+        },
+    );
 }

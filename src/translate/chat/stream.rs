@@ -10,10 +10,9 @@ use super::{completion_id, finish_word, read_usage, reasoning_of, stop_reason};
 use crate::translate::errors::{error_event, read_error, ErrorKind};
 use crate::translate::hub::{ReadStream, WriteStream};
 use crate::translate::ir::{client_tool_name, Event};
-use crate::translate::lazy::{Json, Object};
-use crate::translate::sse::data_event;
+use crate::translate::lazy::{out, Document, Json, Object, Out};
+use crate::translate::sse::write_data_event;
 use crate::translate::{Api, Tokens, ToolName};
-use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -165,11 +164,13 @@ impl ReadStream for StreamReader {
             self.end(emit);
             return;
         }
-        let Ok(chunk) = Json::parse(data.as_bytes()) else {
+        // Checked in one pass that notes where each object and array ends, so the reads below
+        // skip nested values without searching them.
+        let Ok(document) = Document::parse(data.as_bytes()) else {
             log::debug!("ignoring a Chat stream event that is not JSON");
             return;
         };
-        let chunk = chunk.object().unwrap_or_default();
+        let chunk = document.root().object().unwrap_or_default();
         if let Some((kind, message)) = read_error(&chunk) {
             emit(Event::Error {
                 kind: kind.unwrap_or(ErrorKind::Api),
@@ -245,22 +246,33 @@ impl StreamWriter {
     fn role_chunk(&mut self, out: &mut Vec<u8>) {
         if !self.started {
             self.started = true;
-            self.chunk(json!({"role": "assistant", "content": ""}), None, out);
+            self.chunk(out! {"content" => "", "role" => "assistant"}, None, out);
         }
     }
 
-    fn chunk(&self, delta: Value, finish: Option<&str>, out: &mut Vec<u8>) {
-        out.extend(data_event(&json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.client_model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        })));
+    fn chunk(&self, delta: Out<'_>, finish: Option<&str>, out: &mut Vec<u8>) {
+        let choice = out! {
+            "delta" => delta,
+            "finish_reason" => finish.map_or(Out::Null, Out::from),
+            "index" => Out::U64(0),
+            "logprobs" => Out::Null,
+        };
+        write_data_event(
+            out,
+            &out! {
+                "choices" => vec![choice],
+                "created" => Out::U64(self.created),
+                "id" => self.id.as_str(),
+                "model" => self.client_model.as_str(),
+                "object" => "chat.completion.chunk",
+            },
+        );
     }
 
     fn finish_chunk(&mut self, reason: &str, out: &mut Vec<u8>) {
         if !self.finished {
             self.finished = true;
-            self.chunk(json!({}), Some(reason), out);
+            self.chunk(Out::Object(Vec::new()), Some(reason), out);
         }
     }
 }
@@ -280,8 +292,8 @@ impl WriteStream for StreamWriter {
         }
         self.role_chunk(out);
         match event {
-            Event::Text(text) => self.chunk(json!({"content": text}), None, out),
-            Event::Thinking(text) => self.chunk(json!({"reasoning_content": text}), None, out),
+            Event::Text(text) => self.chunk(out! {"content" => text}, None, out),
+            Event::Thinking(text) => self.chunk(out! {"reasoning_content" => text}, None, out),
             Event::ToolCall {
                 index,
                 id,
@@ -290,31 +302,38 @@ impl WriteStream for StreamWriter {
             } => {
                 let tool = self.tool_of_call.len() as u64;
                 self.tool_of_call.insert(index, tool);
-                self.chunk(
-                    json!({"tool_calls": [{"index": tool, "id": id, "type": "function",
-                        "function": {"name": name, "arguments": arguments}}]}),
-                    None,
-                    out,
-                );
+                let call = out! {
+                    "function" => out! {"arguments" => arguments, "name" => name},
+                    "id" => id,
+                    "index" => Out::U64(tool),
+                    "type" => "function",
+                };
+                self.chunk(out! {"tool_calls" => vec![call]}, None, out);
             }
             Event::ToolArguments { index, text } => {
                 if let (false, Some(tool)) = (text.is_empty(), self.tool_of_call.get(&index)) {
-                    self.chunk(
-                        json!({"tool_calls": [{"index": tool, "function": {"arguments": text}}]}),
-                        None,
-                        out,
-                    );
+                    let call = out! {
+                        "function" => out! {"arguments" => text},
+                        "index" => Out::U64(*tool),
+                    };
+                    self.chunk(out! {"tool_calls" => vec![call]}, None, out);
                 }
             }
             Event::Stop(stop) => self.finish_chunk(finish_word(stop), out),
             Event::End { usage } => {
                 self.finish_chunk("stop", out);
                 if self.include_usage {
-                    out.extend(data_event(&json!({
-                        "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                        "model": self.client_model, "choices": [],
-                        "usage": usage_json(usage),
-                    })));
+                    write_data_event(
+                        out,
+                        &out! {
+                            "choices" => Out::Array(Vec::new()),
+                            "created" => Out::U64(self.created),
+                            "id" => self.id.as_str(),
+                            "model" => self.client_model.as_str(),
+                            "object" => "chat.completion.chunk",
+                            "usage" => Out::Value(usage_json(usage)),
+                        },
+                    );
                 }
                 out.extend_from_slice(b"data: [DONE]\n\n");
                 self.ended = true;

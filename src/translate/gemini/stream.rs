@@ -11,7 +11,7 @@ use super::{carried_signature, finish_word, read_usage, response_id, usage_json,
 use crate::translate::errors::{error_event, read_error, ErrorKind};
 use crate::translate::hub::{ReadStream, WriteStream};
 use crate::translate::ir::{restored, Event, StopReason};
-use crate::translate::lazy::{out, Json, Object, Out};
+use crate::translate::lazy::{out, Document, Object, Out};
 use crate::translate::responses::carry;
 use crate::translate::{Api, Tokens, ToolName};
 use serde_json::Value;
@@ -108,11 +108,13 @@ impl StreamReader {
 
 impl ReadStream for StreamReader {
     fn read(&mut self, data: &str, emit: &mut dyn FnMut(Event<'_>)) {
-        let Ok(chunk) = Json::parse(data.as_bytes()) else {
+        // Checked in one pass that notes where each object and array ends, so the reads below
+        // skip nested values without searching them.
+        let Ok(document) = Document::parse(data.as_bytes()) else {
             log::debug!("ignoring a Gemini stream chunk that is not JSON");
             return;
         };
-        let chunk = chunk.object().unwrap_or_default();
+        let chunk = document.root().object().unwrap_or_default();
         if chunk.get("error").is_some() {
             let (kind, message) =
                 read_error(&chunk).unwrap_or((None, "upstream stream error".to_string()));

@@ -14,7 +14,8 @@ use super::{
 use crate::translate::errors::ErrorKind;
 use crate::translate::hub::{ReadStream, WriteStream};
 use crate::translate::ir::{custom_input_json, restored, Event, StopReason};
-use crate::translate::lazy::{out, Json, JsonWriter, Object, Out, Text};
+use crate::translate::lazy::{out, Document, Object, Out, Text};
+use crate::translate::sse::write_named_event;
 use crate::translate::{Tokens, ToolName};
 use std::borrow::Cow;
 
@@ -108,11 +109,13 @@ impl StreamReader {
 
 impl ReadStream for StreamReader {
     fn read(&mut self, data: &str, emit: &mut dyn FnMut(Event<'_>)) {
-        let Ok(event) = Json::parse(data.as_bytes()) else {
+        // Checked in one pass that notes where each object and array ends, so the reads below
+        // skip nested values without searching them.
+        let Ok(document) = Document::parse(data.as_bytes()) else {
             log::debug!("ignoring a Responses stream event that is not JSON");
             return;
         };
-        let event = event.object().unwrap_or_default();
+        let event = document.root().object().unwrap_or_default();
         let index = event.field("output_index").as_u64().unwrap_or(0);
         let delta = || event.str("delta").unwrap_or_default();
         match event.str("type").unwrap_or_default().as_ref() {
@@ -252,19 +255,12 @@ impl StreamWriter {
 
     /// One event: its `type`, `sequence_number` and these members.
     fn event(&mut self, name: &str, members: Vec<(&'static str, Out<'_>)>, out: &mut Vec<u8>) {
-        let mut data = JsonWriter::with_capacity(128);
-        data.open_object();
-        let _ = data.member("type", &name.into());
-        let _ = data.member("sequence_number", &Out::U64(self.sequence));
-        for (key, value) in &members {
-            let _ = data.member(key, value);
-        }
+        let mut data = Vec::with_capacity(members.len() + 2);
+        data.push(("type", name.into()));
+        data.push(("sequence_number", Out::U64(self.sequence)));
+        data.extend(members);
         self.sequence += 1;
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\ndata: ");
-        out.extend_from_slice(&data.finish());
-        out.extend_from_slice(b"\n\n");
+        write_named_event(out, name, &Out::Object(data));
     }
 
     /// The response object as it stands.
