@@ -12,7 +12,6 @@
 use crate::json_check::{self, JsonError};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::io::Write;
 
 /// A JSON value not read yet: its text, borrowed. The whole document was checked once when it was
 /// parsed, so looking inside a value only finds where its parts begin and end.
@@ -878,7 +877,8 @@ impl Out<'_> {
         match self {
             Out::Null => buf.extend_from_slice(b"null"),
             Out::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
-            Out::U64(n) => write!(buf, "{n}").map_err(serde_json::Error::io)?,
+            // serde_json writes integers with `itoa`, not through `fmt`.
+            Out::U64(n) => serde_json::to_writer(&mut *buf, n)?,
             Out::F64(n) => serde_json::to_writer(&mut *buf, n)?,
             Out::Str(s) => write_str(buf, s)?,
             Out::Text(text) => text.write_to(buf)?,

@@ -515,7 +515,8 @@ impl StreamWriter {
 
 /// An item's JSON text.
 fn written(item: Out<'_>) -> Vec<u8> {
-    let mut bytes = Vec::new();
+    // An item is a few hundred bytes and its texts: room for the usual one at once.
+    let mut bytes = Vec::with_capacity(256);
     let _ = item.write_to(&mut bytes);
     bytes
 }
