@@ -721,10 +721,22 @@ fn opens_a_stream<S>(response: &awc::ClientResponse<S>) -> bool {
 
 /// The `content-length` a message declares, when it declares one that reads as a number.
 pub(super) fn content_length(headers: &actix_web::http::header::HeaderMap) -> Option<u64> {
-    headers
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+    let value = headers.get(actix_web::http::header::CONTENT_LENGTH)?;
+    decimal(value.as_bytes().trim_ascii())
+}
+
+/// The number `digits` writes in decimal, as `u64::from_str` reads it (a leading `+` allowed);
+/// `None` for anything else or a number past `u64::MAX`. Read from the bytes: a header's value
+/// need not be checked as text first.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        let d = d.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
 /// Whether an answer's content type is `text/event-stream`.
@@ -789,6 +801,50 @@ mod attempts_tests {
     fn attempts_are_written_in_decimal_static_or_not() {
         for (n, text) in [(0, "0"), (1, "1"), (9, "9"), (10, "10"), (123, "123")] {
             assert_eq!(super::attempts_value(n), text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod content_length_tests {
+    use proptest::prelude::*;
+
+    /// What `content_length` read before it read bytes: the value as text, trimmed, parsed.
+    fn as_text(value: &[u8]) -> Option<u64> {
+        std::str::from_utf8(value).ok()?.trim().parse().ok()
+    }
+
+    #[test]
+    fn lengths_read_from_bytes_are_the_lengths_read_as_text() {
+        for value in [
+            &b"0"[..],
+            b"42",
+            b" 42\t",
+            b"+7",
+            b"+",
+            b"-0",
+            b"",
+            b"4 2",
+            b"0042",
+            b"18446744073709551615",
+            b"18446744073709551616",
+            b"99999999999999999999",
+            b"1e3",
+            b"\xd9\xa3",
+        ] {
+            assert_eq!(
+                super::decimal(value.trim_ascii()),
+                as_text(value),
+                "{value:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_value_reads_the_same_from_bytes(value in "[ \t+0-9a-]{0,24}") {
+            let bytes = value.as_bytes();
+            prop_assert_eq!(super::decimal(bytes.trim_ascii()), as_text(bytes));
         }
     }
 }

@@ -226,7 +226,11 @@ fn shared_model(name: &str) -> Arc<str> {
 fn json_string(value: &[u8]) -> Option<Cow<'_, str>> {
     // The usual case, a model name: quoted, with nothing to unescape.
     if let [b'"', inner @ .., b'"'] = value {
-        if !inner.iter().any(|&b| b == b'\\' || b == b'"' || b < 0x20) {
+        // Every byte looked at, without a branch per byte: a model name is short.
+        let plain = inner.iter().fold(true, |plain, &b| {
+            plain & (b != b'\\') & (b != b'"') & (b >= 0x20)
+        });
+        if plain {
             return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
         }
     }
