@@ -278,9 +278,16 @@ impl<R: ReadStream, W: WriteStream> Pipe<R, W> {
         // A client's events run about as long as the upstream's, up to twice (Responses events
         // name their item and number): room for that at once, rather than a growth per event.
         let mut out = Vec::with_capacity(bytes.len().saturating_mul(2).saturating_add(256));
-        for event in self.parser.feed(bytes) {
-            self.on_data(&event.data, &mut out);
-        }
+        let Pipe {
+            parser,
+            reader,
+            writer,
+            ended,
+            failed,
+        } = self;
+        parser.feed_each(bytes, |_, data| {
+            on_data(reader, writer, ended, failed, data, &mut out)
+        });
         if let Some(too_large) = self.parser.too_large() {
             if !self.ended && self.failed.is_none() {
                 let message = format!("switchyard: {too_large}");
@@ -301,7 +308,15 @@ impl<R: ReadStream, W: WriteStream> Pipe<R, W> {
     pub fn finish(&mut self) -> Result<Vec<u8>, Cut> {
         let mut out = Vec::new();
         if let Some(event) = self.parser.finish() {
-            self.on_data(&event.data, &mut out);
+            let (reader, writer) = (&mut self.reader, &mut self.writer);
+            on_data(
+                reader,
+                writer,
+                &mut self.ended,
+                &mut self.failed,
+                &event.data,
+                &mut out,
+            );
         }
         if let Some(reason) = &self.failed {
             return Err(Cut {
@@ -335,15 +350,22 @@ impl<R: ReadStream, W: WriteStream> Pipe<R, W> {
     pub fn usage(&self) -> Tokens {
         self.reader.usage()
     }
+}
 
-    fn on_data(&mut self, data: &str, out: &mut Vec<u8>) {
-        if self.ended || self.failed.is_some() {
-            return;
-        }
-        let (writer, ended, failed) = (&mut self.writer, &mut self.ended, &mut self.failed);
-        self.reader
-            .read(data, &mut |event| pass(event, writer, ended, failed, out));
+/// Reads one upstream event's data and writes what it means for the client, unless the stream
+/// already ended or failed.
+fn on_data<R: ReadStream, W: WriteStream>(
+    reader: &mut R,
+    writer: &mut W,
+    ended: &mut bool,
+    failed: &mut Option<String>,
+    data: &str,
+    out: &mut Vec<u8>,
+) {
+    if *ended || failed.is_some() {
+        return;
     }
+    reader.read(data, &mut |event| pass(event, writer, ended, failed, out));
 }
 
 /// Hands one event to the writer, unless the stream already ended; notes an end or an error.

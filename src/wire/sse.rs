@@ -65,8 +65,20 @@ impl SseParser {
     /// The events completed by these bytes (those before an event that is too large).
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         let mut events = Vec::new();
+        self.feed_each(bytes, |name, data| {
+            events.push(SseEvent {
+                name: name.to_string(),
+                data: data.to_string(),
+            })
+        });
+        events
+    }
+
+    /// [`feed`](Self::feed), each event handed to `each` (its name and data) as it completes,
+    /// from the parser's own buffers: no event is copied, and the buffers keep their memory.
+    pub fn feed_each(&mut self, bytes: &[u8], mut each: impl FnMut(&str, &str)) {
         if self.too_large {
-            return events;
+            return;
         }
         let mut rest = bytes;
         if self.after_cr {
@@ -88,24 +100,28 @@ impl SseParser {
             }
             if !self.fits(part.len()) {
                 self.give_up();
-                return events;
+                return;
             }
             // A line that lies wholly in this chunk is read where it is, without a copy.
-            let event = if self.line.is_empty() {
+            let ends_event = if self.line.is_empty() {
                 self.take_line(part)
             } else {
                 self.line.extend_from_slice(part);
-                let line = std::mem::take(&mut self.line);
-                self.take_line(&line)
+                let mut line = std::mem::take(&mut self.line);
+                let ends_event = self.take_line(&line);
+                line.clear();
+                self.line = line;
+                ends_event
             };
-            events.extend(event);
+            if ends_event {
+                self.dispatch_to(&mut each);
+            }
         }
         if !self.fits(rest.len()) {
             self.give_up();
-            return events;
+            return;
         }
         self.line.extend_from_slice(rest);
-        events
     }
 
     /// The event left pending when the stream ends without its closing blank line (lenient: the
@@ -115,11 +131,19 @@ impl SseParser {
             return None;
         }
         let line = std::mem::take(&mut self.line);
-        let mut last = None;
+        // A line without its end cannot end an event (only an empty line does), so the event
+        // pending is the one to hand over.
         if !line.is_empty() {
-            last = self.take_line(&line);
+            self.take_line(&line);
         }
-        last.or_else(|| self.dispatch())
+        let mut last = None;
+        self.dispatch_to(|name, data| {
+            last = Some(SseEvent {
+                name: name.to_string(),
+                data: data.to_string(),
+            })
+        });
+        last
     }
 
     /// Set once an event outgrew the limit; nothing after it is parsed.
@@ -146,12 +170,13 @@ impl SseParser {
         self.has_data = false;
     }
 
-    fn take_line(&mut self, line: &[u8]) -> Option<SseEvent> {
+    /// Reads one line into the event in progress; true when the line (an empty one) ends it.
+    fn take_line(&mut self, line: &[u8]) -> bool {
         if line.is_empty() {
-            return self.dispatch();
+            return true;
         }
         if line[0] == b':' {
-            return None;
+            return false;
         }
         // The field is told by its bytes (the colon cannot be part of a character), and only the
         // value is read as text: checked, then made lossy only when it is not UTF-8.
@@ -173,17 +198,18 @@ impl SseParser {
             }
             _ => {}
         }
-        None
+        false
     }
 
-    fn dispatch(&mut self) -> Option<SseEvent> {
-        let name = std::mem::take(&mut self.name);
-        if !self.has_data {
-            return None;
+    /// Ends the event in progress: hands it to `each` when it has data, then starts the next
+    /// in the same buffers.
+    fn dispatch_to(&mut self, mut each: impl FnMut(&str, &str)) {
+        if self.has_data {
+            each(&self.name, &self.data);
         }
+        self.name.clear();
+        self.data.clear();
         self.has_data = false;
-        let data = std::mem::take(&mut self.data);
-        Some(SseEvent { name, data })
     }
 }
 
