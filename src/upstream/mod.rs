@@ -7,6 +7,7 @@ pub mod ratelimit;
 pub mod redact;
 
 use crate::config::{EndpointConfig, Timeouts};
+use actix_web::http::uri::{Parts, PathAndQuery};
 use actix_web::http::Uri;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -23,12 +24,7 @@ pub fn upstream_uri(endpoint: &EndpointConfig, target: &Uri) -> Result<Uri, Stri
                 && own.as_str().starts_with('/')
                 && !own.as_str().starts_with("//") =>
         {
-            Uri::builder()
-                .scheme(endpoint.wire.scheme.clone())
-                .authority(endpoint.wire.authority.clone())
-                .path_and_query(own.clone())
-                .build()
-                .map_err(|e| e.to_string())
+            endpoint_with(endpoint, own.clone())
         }
         _ => join(endpoint, target.path(), target.query()),
     }
@@ -52,12 +48,18 @@ fn join(endpoint: &EndpointConfig, path: &str, query: Option<&str>) -> Result<Ur
         path_and_query.push('?');
         path_and_query.push_str(query);
     }
-    Uri::builder()
-        .scheme(endpoint.wire.scheme.clone())
-        .authority(endpoint.wire.authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|e| e.to_string())
+    let path_and_query = PathAndQuery::try_from(path_and_query).map_err(|e| e.to_string())?;
+    endpoint_with(endpoint, path_and_query)
+}
+
+/// The endpoint's scheme and host with `path_and_query`, made from its parts at once (a builder
+/// moves its parts through a `Result` at each step).
+fn endpoint_with(endpoint: &EndpointConfig, path_and_query: PathAndQuery) -> Result<Uri, String> {
+    let mut parts = Parts::default();
+    parts.scheme = Some(endpoint.wire.scheme.clone());
+    parts.authority = Some(endpoint.wire.authority.clone());
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).map_err(|e| e.to_string())
 }
 
 /// Builds an upstream client, the one way every client is built (a worker's forwarding client, an
