@@ -2,7 +2,8 @@
 //!
 //! The writer keeps one block open at a time and numbers blocks 0, 1, 2 … in the order they open;
 //! a block is closed before the next opens, and `message_delta` (stop reason, usage) and
-//! `message_stop` come once, at the end.
+//! `message_stop` come once, at the end. Each event's members are written in alphabetical order,
+//! the order its bytes have always had.
 
 use super::{message_id, stop_reason, stop_word, usage_fields, usage_json};
 use crate::translate::errors::{error_event, read_error, ErrorKind};

@@ -214,7 +214,8 @@ impl ReadStream for StreamReader {
 /// Writes Chat chunks for a client: the role chunk first, text and thinking (as
 /// `reasoning_content`) as content deltas, tool calls numbered 0, 1, … in the order they begin
 /// (each first sent with its id and name), the finish chunk once, then the usage chunk (when the
-/// client asked for it) and `data: [DONE]`.
+/// client asked for it) and `data: [DONE]`. Each chunk's members are written in alphabetical
+/// order, the order its bytes have always had.
 #[derive(Debug)]
 pub struct StreamWriter {
     client_model: String,
