@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark, in one command: bench/run.sh [--quick] [--rounds N] [--syscalls] [--allocs] [--sse-only] [--latency-only] [--instructions-only]
-#   --quick     3 s per wrk run and a shorter soak: about 3 minutes (the full run: about 10)
+#   --quick     3 s per wrk run and a shorter soak, no instructions section: about 3 minutes
+#               (the full run: about 20, its last minute the instructions section)
 #   --rounds N  runs per target and case, each in new proxy processes; figures: medians (default 3)
 #   --syscalls  also count syscalls per request with strace -c (slow; installs strace if missing)
 #   --allocs    also count allocations per request (examples/counted.rs, a counting allocator)
@@ -33,7 +34,12 @@ command -v taskset >/dev/null 2>&1 || install util-linux
 [ -x /usr/sbin/nginx ] || [ -x /usr/local/sbin/nginx ] || install nginx-light || true
 [ -x /usr/sbin/nginx ] || [ -x /usr/local/sbin/nginx ] || install nginx || true
 case " $* " in *" --syscalls "*) command -v strace >/dev/null 2>&1 || install strace ;; esac
-case " $* " in *" --instructions-only "*) command -v valgrind >/dev/null 2>&1 || install valgrind ;; esac
+# The instructions section: with --instructions-only, and at the end of a full run.
+case " $* " in
+  *" --instructions-only "*) command -v valgrind >/dev/null 2>&1 || install valgrind ;;
+  *" --quick "* | *" --sse-only "* | *" --latency-only "*) ;;
+  *) command -v valgrind >/dev/null 2>&1 || install valgrind ;;
+esac
 command -v wrk >/dev/null 2>&1 || { echo "bench: wrk is needed (apt-get install wrk)"; exit 1; }
 command -v taskset >/dev/null 2>&1 || { echo "bench: taskset is needed (apt-get install util-linux)"; exit 1; }
 
