@@ -1329,12 +1329,10 @@ fn instructions_section(opts: &Options, dir: &Path, upstream_url: &str, big_body
             let ratio = |floor: Option<f64>| {
                 floor.map_or_else(|| "-".to_string(), |f| format!("{:.2}×", rest / f))
             };
-            let both = match (floor_total, floors[0]) {
-                (Some(all), Some(_)) => {
-                    format!("{:.2}× / {}", per(total) / all, ratio(floors[0]))
-                }
-                _ => "-".to_string(),
-            };
+            let both = floor_total.map_or_else(
+                || "-".to_string(),
+                |all| format!("{:.2}× / {}", per(total) / all, ratio(floors[0])),
+            );
             println!(
                 "{label:<26} {name:<w$} {:>13.1}k {:>21} {:>16} {:>16}",
                 per(total) / 1000.0,
