@@ -263,7 +263,7 @@ fn main() {
     }
 
     if opts.latency_only {
-        concurrency_one_section(&opts, dir.path(), &proxies, &upstream_url);
+        concurrency_one_section(&opts, &proxies, &upstream_url);
         let rt = actix_rt::System::new();
         first_event_section(&opts, &rt, dir.path(), &mock, &big_body);
         println!("\n# total time {:.0} s", started.elapsed().as_secs_f64());
@@ -399,7 +399,7 @@ fn main() {
     }
 
     client_api_section(&opts, dir.path(), &proxies, &big_body, &cases[2]);
-    concurrency_one_section(&opts, dir.path(), &proxies, &upstream_url);
+    concurrency_one_section(&opts, &proxies, &upstream_url);
 
     let rt = actix_rt::System::new();
     let fixed_secs = if opts.quick { 2 } else { 5 };
@@ -760,17 +760,20 @@ fn client_api_section(opts: &Options, dir: &Path, proxies: &Proxies, big_body: &
     }
 }
 
-/// Added latency at concurrency 1: one keep-alive connection sending one small Chat Completions
-/// request after the other (`wrk -c1`), p50 and p99 against direct to the upstream. switchyard in
-/// front of an `openai` endpoint passes the request through; in front of an `anthropic` endpoint it
-/// translates it to Messages and the answer back. Five runs per target, the targets taking turns;
-/// each figure is their median. Runs the host took time from are done again (see `steal_ticks`).
-fn concurrency_one_section(opts: &Options, dir: &Path, proxies: &Proxies, upstream_url: &str) {
-    const RUNS: usize = 5;
-    const RETRIES: usize = 3;
-    const TOLERATED_TICKS: u64 = 1;
-    let seconds = if opts.quick { 1 } else { 3 };
-    let script = write_script(dir, "chat-small", CHAT_BODY.as_bytes(), false);
+/// Added latency at concurrency 1: one keep-alive connection per target, each sending one small
+/// Chat Completions request at a time, the targets taking turns request by request (each round
+/// starting one target further on), so that a pause of the host's, which on a shared VM moves a
+/// 3-s `wrk -c1` run's p99 by hundreds of µs, lands on every target alike. p50, p90, p99 and
+/// p99.9 of each target's requests and what each adds over direct to the upstream. switchyard in
+/// front of an `openai` endpoint passes the request through; in front of an `anthropic` endpoint
+/// it translates it to Messages and the answer back.
+fn concurrency_one_section(opts: &Options, proxies: &Proxies, upstream_url: &str) {
+    let (rounds, cap) = if opts.quick {
+        (3_000, Duration::from_secs(15))
+    } else {
+        (25_000, Duration::from_secs(90))
+    };
+    const WARM: usize = 300;
     let gateway = |name: &str| {
         proxies
             .gateways
@@ -783,6 +786,7 @@ fn concurrency_one_section(opts: &Options, dir: &Path, proxies: &Proxies, upstre
         targets.push(("nginx", n.url.clone()));
     }
     targets.push(("floor", proxies.floor.url.clone()));
+    targets.push(("floor+actors", proxies.actors_floor.url.clone()));
     for (label, name) in [
         ("switchyard passthrough", "translated"),
         ("switchyard translated", "switchyard"),
@@ -793,19 +797,44 @@ fn concurrency_one_section(opts: &Options, dir: &Path, proxies: &Proxies, upstre
             targets.push((label, url));
         }
     }
-    println!("\n## Added latency at concurrency 1 (wrk -t1 -c1, one keep-alive connection, {seconds} s per run, small Chat Completions body on /v1/chat/completions)");
-    println!("switchyard passthrough: an `openai` endpoint; switchyard translated: an `anthropic` endpoint (Chat → Messages and the answer back); median of {RUNS} runs, the targets taking turns; a run during which the host took more than {TOLERATED_TICKS} clock tick from the gateway or load core (steal in /proc/stat) is done again, up to {RETRIES} times");
-    println!(
-        "{:<26} {:>9} {:>9} {:>10} {:>10} {:>7}",
-        "target", "p50 µs", "p99 µs", "added p50", "added p99", "errors"
+    println!("\n## Added latency at concurrency 1 (one keep-alive connection per target, one request at a time, small Chat Completions body on /v1/chat/completions)");
+    println!("the targets take turns request by request, so the host's pauses fall on all of them alike; switchyard passthrough: an `openai` endpoint; switchyard translated: an `anthropic` endpoint (Chat → Messages and the answer back)");
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{CHAT_BODY}",
+        CHAT_BODY.len()
     );
-    // wrk corrects for coordinated omission: a pause of L ms while one connection waits adds
-    // about L ÷ (the mean latency) samples between 0 and L. A host that takes a core away for
-    // 100 ms during a 3 s run (steal time in /proc/stat) moves that run's p99 to tens of
-    // milliseconds, whoever the target. A run during which the host took more than
-    // TOLERATED_TICKS from the gateway's or the load's core is done again, up to RETRIES times.
-    // (A tick is 10 ms where USER_HZ is 100; hosts that share their cores steal a tick or two in
-    // most 3 s runs without a long pause.)
+    let request = request.as_bytes();
+    let connect = |url: &str| {
+        let addr = url.trim_start_matches("http://");
+        let conn = std::net::TcpStream::connect(addr).ok()?;
+        conn.set_nodelay(true).ok()?;
+        conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        Some(conn)
+    };
+    let mut conns: Vec<Option<std::net::TcpStream>> =
+        targets.iter().map(|(_, url)| connect(url)).collect();
+    let mut errors = vec![0u64; targets.len()];
+    let one = |i: usize, conns: &mut Vec<Option<std::net::TcpStream>>| -> Option<f64> {
+        let conn = match &mut conns[i] {
+            Some(conn) => conn,
+            slot => slot.insert(connect(&targets[i].1)?),
+        };
+        let started = Instant::now();
+        let status = exchange(conn, request);
+        let took = started.elapsed().as_secs_f64() * 1e6;
+        match status {
+            Some(status) if (200..300).contains(&status) => Some(took),
+            _ => {
+                conns[i] = None;
+                None
+            }
+        }
+    };
+    for _ in 0..WARM {
+        for i in 0..targets.len() {
+            let _ = one(i, &mut conns);
+        }
+    }
     let cores: Vec<usize> = [
         opts.gateway_core.clone(),
         std::env::var("BENCH_LOAD_CORE").unwrap_or_else(|_| "1".into()),
@@ -813,75 +842,86 @@ fn concurrency_one_section(opts: &Options, dir: &Path, proxies: &Proxies, upstre
     .iter()
     .filter_map(|c| c.trim().parse().ok())
     .collect();
-    let mut runs: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
-    let (mut repeated, mut kept_stolen) = (0usize, 0usize);
-    for _ in 0..RUNS {
-        for (i, (_, url)) in targets.iter().enumerate() {
-            for attempt in 0..=RETRIES {
-                let before = steal_ticks(&cores);
-                let run = wrk(&format!("{url}/v1/chat/completions"), &script, 1, seconds);
-                let stolen = steal_ticks(&cores)
-                    .zip(before)
-                    .is_some_and(|(after, before)| {
-                        after
-                            .iter()
-                            .zip(&before)
-                            .any(|(a, b)| a.saturating_sub(*b) > TOLERATED_TICKS)
-                    });
-                if stolen && attempt < RETRIES {
-                    repeated += 1;
-                    continue;
-                }
-                kept_stolen += usize::from(stolen);
-                runs[i].extend(run);
-                break;
+    let steal_before = steal_ticks(&cores);
+    let mut samples: Vec<Vec<f64>> = targets.iter().map(|_| Vec::with_capacity(rounds)).collect();
+    let began = Instant::now();
+    let mut done = 0;
+    while done < rounds && began.elapsed() < cap {
+        for k in 0..targets.len() {
+            let i = (done + k) % targets.len();
+            match one(i, &mut conns) {
+                Some(us) => samples[i].push(us),
+                None => errors[i] += 1,
             }
         }
+        done += 1;
     }
-    let medians: Vec<Option<Run>> = runs.into_iter().map(Run::median).collect();
-    let Some(direct) = medians[0].as_ref().map(|r| (r.p50_ms, r.p99_ms)) else {
-        println!("(wrk failed against the upstream)");
+    let stolen: Vec<u64> = steal_ticks(&cores)
+        .zip(steal_before)
+        .map(|(after, before)| {
+            after
+                .iter()
+                .zip(&before)
+                .map(|(a, b)| a.saturating_sub(*b))
+                .collect()
+        })
+        .unwrap_or_default();
+    println!(
+        "{done} rounds in {:.1} s; clock ticks the host took from cores {cores:?} meanwhile: {stolen:?}",
+        began.elapsed().as_secs_f64()
+    );
+    println!(
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>7}",
+        "target", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "added p50", "added p99", "errors"
+    );
+    let figures: Vec<Option<[f64; 4]>> = samples
+        .iter_mut()
+        .map(|v| {
+            if v.is_empty() {
+                return None;
+            }
+            v.sort_by(f64::total_cmp);
+            Some([0.5, 0.9, 0.99, 0.999].map(|q| percentile(v, q)))
+        })
+        .collect();
+    let Some(direct) = figures[0] else {
+        println!("(no answer from the upstream)");
         return;
     };
-    let mut added_p99 = Vec::new();
-    for ((name, _), run) in targets.iter().zip(&medians) {
-        let Some(r) = run else {
-            println!("{name:<26} (wrk failed)");
+    let mut added = Vec::new();
+    for (((name, _), f), errors) in targets.iter().zip(&figures).zip(&errors) {
+        let Some([p50, p90, p99, p999]) = *f else {
+            println!("{name:<24} (no answers; {errors} errors)");
             continue;
         };
-        let (p50, p99) = (r.p50_ms * 1000.0, r.p99_ms * 1000.0);
-        let (d50, d99) = (direct.0 * 1000.0, direct.1 * 1000.0);
         if *name == "direct" {
             println!(
-                "{name:<26} {p50:>9.1} {p99:>9.1} {:>10} {:>10} {:>7}",
-                "", "", r.errors
+                "{name:<24} {p50:>8.1} {p90:>8.1} {p99:>8.1} {p999:>8.1} {:>10} {:>10} {errors:>7}",
+                "", ""
             );
         } else {
+            let (a50, a99) = (p50 - direct[0], p99 - direct[2]);
             println!(
-                "{name:<26} {p50:>9.1} {p99:>9.1} {:>10.1} {:>10.1} {:>7}",
-                p50 - d50,
-                p99 - d99,
-                r.errors
+                "{name:<24} {p50:>8.1} {p90:>8.1} {p99:>8.1} {p999:>8.1} {a50:>10.1} {a99:>10.1} {errors:>7}"
             );
-            added_p99.push((*name, p99 - d99));
+            added.push((*name, a50, a99));
         }
     }
-    let added = |name: &str| added_p99.iter().find(|(n, _)| *n == name).map(|(_, a)| *a);
+    let find = |name: &str| added.iter().find(|(n, ..)| *n == name).copied();
     for reference in ["nginx", "floor"] {
-        if let Some(n) = added(reference) {
-            for name in ["switchyard passthrough", "switchyard translated"] {
-                if let Some(s) = added(name) {
-                    println!(
-                        "{name}: adds {s:.1} µs at p99, {reference} {n:.1} µs: {:+.1} µs against {reference}",
-                        s - n
-                    );
-                }
+        let Some((_, r50, r99)) = find(reference) else {
+            continue;
+        };
+        for name in ["switchyard passthrough", "switchyard translated"] {
+            if let Some((_, s50, s99)) = find(name) {
+                println!(
+                    "{name}: adds {s50:.1} µs at p50 and {s99:.1} µs at p99; {reference} {r50:.1} and {r99:.1}: {:+.1} / {:+.1} µs against {reference}",
+                    s50 - r50,
+                    s99 - r99
+                );
             }
         }
     }
-    println!(
-        "runs done again because the host took time from cores {cores:?}: {repeated}; kept with stolen time after {RETRIES} tries: {kept_stolen}"
-    );
 }
 
 /// Time the host has taken from each of these cores (the steal column of /proc/stat), in clock
