@@ -799,10 +799,7 @@ fn concurrency_one_section(opts: &Options, proxies: &Proxies, upstream_url: &str
     }
     println!("\n## Added latency at concurrency 1 (one keep-alive connection per target, one request at a time, small Chat Completions body on /v1/chat/completions)");
     println!("the targets take turns request by request, so the host's pauses fall on all of them alike; switchyard passthrough: an `openai` endpoint; switchyard translated: an `anthropic` endpoint (Chat → Messages and the answer back)");
-    let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{CHAT_BODY}",
-        CHAT_BODY.len()
-    );
+    let request = request_head("/v1/chat/completions", &[], CHAT_BODY.len()) + CHAT_BODY;
     let request = request.as_bytes();
     let connect = |url: &str| {
         let addr = url.trim_start_matches("http://");
@@ -1331,8 +1328,8 @@ fn instructions_section(opts: &Options, dir: &Path, upstream_url: &str, big_body
             ));
         }
     }
-    let small_head = request_head(&CLAUDE_CODE_HEADERS[..1], BODY.len());
-    let big_head = request_head(CLAUDE_CODE_HEADERS, big_body.len());
+    let small_head = request_head(MESSAGES_PATH, &CLAUDE_CODE_HEADERS[..1], BODY.len());
+    let big_head = request_head(MESSAGES_PATH, CLAUDE_CODE_HEADERS, big_body.len());
     let cases = [
         ("small JSON", &small_head, BODY.as_bytes(), SMALL_BATCH),
         (
@@ -1388,10 +1385,10 @@ fn instructions_section(opts: &Options, dir: &Path, upstream_url: &str, big_body
 const SMALL_BATCH: usize = 1000;
 const BIG_BATCH: usize = 100;
 
-/// A `POST /v1/messages` head with `headers` and a body of `length` bytes.
-fn request_head(headers: &[(&str, &str)], length: usize) -> String {
+/// A `POST path` head with `headers` and a JSON body of `length` bytes.
+fn request_head(path: &str, headers: &[(&str, &str)], length: usize) -> String {
     let mut head = format!(
-        "POST {MESSAGES_PATH} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n"
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n"
     );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
