@@ -11,7 +11,8 @@
 #   --instructions-only  only the instructions each proxy runs per request, counted by callgrind:
 #               steady where CPU time moves with the machine (a few minutes; installs valgrind)
 # BENCH_BEFORE=PATH (an earlier build's target/release/switchyard) adds "switchyard (before)" and
-# "translated (before)": that binary with the same configs, measured in the same run.
+# "translated (before)": that binary with the same configs, measured in the same run;
+# BENCH_BEFORE_NAME=NAME puts NAME in those rows instead of "before" (pgo for target/pgo/switchyard).
 # Installs wrk, nginx (nginx-light) and util-linux from Debian's packages when they are missing,
 # builds in release mode, and runs examples/bench.rs with this process, wrk and the upstreams on the
 # load core (BENCH_LOAD_CORE, default 1) and each proxy under test alone on BENCH_GATEWAY_CORE

@@ -7,8 +7,9 @@
 //! plus the messages switchyard's actor design sends per request), switchyard and `translated`
 //! (switchyard with one `api: openai` endpoint, so each Messages request goes upstream as Chat
 //! Completions and each answer comes back as Messages). With `BENCH_BEFORE=PATH` (an earlier build
-//! of switchyard), "switchyard (before)" and "translated (before)" run that binary with the same
-//! configs. The upstream is a second nginx answering `return 200` with a fixed Messages JSON (a
+//! of switchyard, or the profile-guided one), "switchyard (before)" and "translated (before)" run
+//! that binary with the same configs (`BENCH_BEFORE_NAME=pgo` names them "switchyard (pgo)" and
+//! so on). The upstream is a second nginx answering `return 200` with a fixed Messages JSON (a
 //! fixed Chat Completions JSON on `/v1/chat/completions`); the in-process mock serves SSE and the
 //! failover figure. Prints figures only; nothing here asserts.
 
@@ -244,8 +245,11 @@ fn main() {
     println!("# translated: switchyard with one `api: openai` endpoint (model_map {{\"claude-*\": {CHAT_MODEL}}}): Messages → Chat Completions → Messages on every request");
     if let Some(before) = &opts.before {
         println!(
-            "# before: {} (BENCH_BEFORE), run with the same configs as \"switchyard (before)\" and \"translated (before)\"",
-            before.display()
+            "# {}: {} (BENCH_BEFORE), run with the same configs as \"{}\" and \"{}\"",
+            other().name,
+            before.display(),
+            other().switchyard,
+            other().translated
         );
     }
     println!(
@@ -389,8 +393,8 @@ fn main() {
             nginx_run,
             find("switchyard"),
             find("translated"),
-            find("switchyard (before)"),
-            find("translated (before)"),
+            find(other().switchyard),
+            find(other().translated),
         ));
     }
     println!();
@@ -629,6 +633,33 @@ fn verdict(
     text
 }
 
+/// The row labels of the `BENCH_BEFORE` build: "switchyard (NAME)", "translated (NAME)" and, at
+/// concurrency 1, "passthrough (NAME)", NAME from `BENCH_BEFORE_NAME` ("before" unless set, e.g.
+/// "pgo" for `target/pgo/switchyard`).
+struct OtherBuild {
+    name: &'static str,
+    switchyard: &'static str,
+    translated: &'static str,
+    passthrough: &'static str,
+}
+
+fn other() -> &'static OtherBuild {
+    static LABELS: std::sync::OnceLock<OtherBuild> = std::sync::OnceLock::new();
+    LABELS.get_or_init(|| {
+        let name = std::env::var("BENCH_BEFORE_NAME")
+            .ok()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "before".to_string());
+        let label = |kind: &str| -> &'static str { format!("{kind} ({name})").leak() };
+        OtherBuild {
+            switchyard: label("switchyard"),
+            translated: label("translated"),
+            passthrough: label("passthrough"),
+            name: name.leak(),
+        }
+    })
+}
+
 /// What translation costs over passthrough on one case (req/s and CPU per request, translated ÷
 /// switchyard) and, with `BENCH_BEFORE`, each of the two against the earlier build (this build ÷
 /// the earlier one); `None` without a translated figure.
@@ -672,7 +703,8 @@ fn translation_and_before(
     }
     if !before.is_empty() {
         text.push_str(&format!(
-            " This build ÷ the earlier one: {}.",
+            " This build ÷ {}: {}.",
+            other().name,
             before.join("; ")
         ));
     }
@@ -790,8 +822,8 @@ fn concurrency_one_section(opts: &Options, proxies: &Proxies, upstream_url: &str
     for (label, name) in [
         ("switchyard passthrough", "translated"),
         ("switchyard translated", "switchyard"),
-        ("passthrough (before)", "translated (before)"),
-        ("translated (before)", "switchyard (before)"),
+        (other().passthrough, other().translated),
+        (other().translated, other().switchyard),
     ] {
         if let Some(url) = gateway(name) {
             targets.push((label, url));
@@ -1296,11 +1328,7 @@ fn instructions_section(opts: &Options, dir: &Path, upstream_url: &str, big_body
     let now = release_binary("switchyard");
     let mut builds = vec![(now.as_path(), "switchyard", "translated")];
     if let Some(before) = &opts.before {
-        builds.push((
-            before.as_path(),
-            "switchyard (before)",
-            "translated (before)",
-        ));
+        builds.push((before.as_path(), other().switchyard, other().translated));
     }
     for (binary, plain, translated) in builds {
         for (name, endpoint, file) in [
@@ -1587,7 +1615,7 @@ fn switchyards(
         builds.push((
             before.as_path(),
             "-before",
-            ["switchyard (before)", "translated (before)"],
+            [other().switchyard, other().translated],
         ));
     }
     let mut servers = Vec::new();
