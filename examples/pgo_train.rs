@@ -65,10 +65,8 @@ impl ClientApi {
 
     fn small_body(self, model: &str, stream: bool) -> String {
         match self {
-            ClientApi::Messages => format!(
-                r#"{{"model":"{model}","max_tokens":16,"stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#
-            ),
-            ClientApi::Chat => format!(
+            // Messages and Chat Completions write a small request alike.
+            ClientApi::Messages | ClientApi::Chat => format!(
                 r#"{{"model":"{model}","max_tokens":16,"stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#
             ),
             ClientApi::Responses => format!(
