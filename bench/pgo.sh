@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A profile-guided build of switchyard: bench/pgo.sh → target/pgo/switchyard.
 # Builds an instrumented gateway, runs the workload of examples/pgo_train.rs through it (each client
-# API into each upstream API behind a mock, small and 128 KiB, plain and streamed: about a minute),
+# API into each upstream API behind a mock, small and 128 KiB, plain and streamed: under half a minute),
 # merges the profile with llvm-profdata and builds the gateway again with it. Takes three release
 # builds' time (about 20 minutes on two cores). README, "Performance", says what it buys.
 #
