@@ -1369,24 +1369,38 @@ fn instructions_section(opts: &Options, dir: &Path, upstream_url: &str, big_body
     ];
     let w = name_width_of(targets.iter().map(|(name, _)| *name));
     println!("÷ floor: all instructions, then without memcpy/memset (callgrind counts each byte those copy or clear as one instruction, so the first ratio overstates what copies cost in time and the second leaves them out)");
+    println!("code lines: the 64-byte lines of code holding an instruction run at least once per request, what a request asks of the instruction cache, which cools between requests at concurrency 1");
     println!(
-        "{:<26} {:<w$} {:>14} {:>22} {:>16} {:>16}",
-        "case", "target", "instructions", "without memcpy/memset", "÷ floor", "÷ floor+actors"
+        "{:<26} {:<w$} {:>14} {:>22} {:>16} {:>16} {:>18}",
+        "case",
+        "target",
+        "instructions",
+        "without memcpy/memset",
+        "÷ floor",
+        "÷ floor+actors",
+        "code lines ÷ floor"
     );
     for (label, head, body, batch) in cases {
         let mut floors = [None, None];
         let mut floor_total = None;
+        let mut floor_lines = None;
         for (name, args) in &targets {
-            let Some((total, copies)) = count_instructions(dir, args, head, body, batch) else {
+            let Some(counted) = count_instructions(dir, args, head, body, batch) else {
                 println!("{label:<26} {name:<w$} (no figure: the proxy did not answer every request under callgrind)");
                 continue;
             };
+            let Counted {
+                total,
+                copies,
+                code_lines,
+            } = counted;
             let per = |n: u64| n as f64 / batch as f64;
             let rest = per(total.saturating_sub(copies.unwrap_or(0)));
             match *name {
                 "floor" => {
                     floors[0] = Some(rest);
                     floor_total = Some(per(total));
+                    floor_lines = Some(code_lines);
                 }
                 "floor+actors" => floors[1] = Some(rest),
                 _ => {}
@@ -1398,12 +1412,17 @@ fn instructions_section(opts: &Options, dir: &Path, upstream_url: &str, big_body
                 || "-".to_string(),
                 |all| format!("{:.2}× / {}", per(total) / all, ratio(floors[0])),
             );
+            let lines = floor_lines.filter(|&f| f > 0).map_or_else(
+                || format!("{code_lines}"),
+                |f| format!("{code_lines} {:.2}×", code_lines as f64 / f as f64),
+            );
             println!(
-                "{label:<26} {name:<w$} {:>13.1}k {:>21} {:>16} {:>16}",
+                "{label:<26} {name:<w$} {:>13.1}k {:>21} {:>16} {:>16} {:>18}",
                 per(total) / 1000.0,
                 copies.map_or_else(|| "-".to_string(), |_| format!("{:.1}k", rest / 1000.0)),
                 both,
                 ratio(floors[1]),
+                lines,
             );
         }
     }
@@ -1429,21 +1448,32 @@ fn name_width_of<'a>(names: impl Iterator<Item = &'a str>) -> usize {
     names.map(|n| n.chars().count()).max().unwrap_or(6).max(6)
 }
 
+/// What callgrind counted around one batch of requests.
+struct Counted {
+    /// Instructions run.
+    total: u64,
+    /// The part of them in glibc's memcpy/memset, when `callgrind_annotate` can tell.
+    copies: Option<u64>,
+    /// The 64-byte lines of code holding an instruction run at least once per request.
+    code_lines: usize,
+}
+
 /// Starts `args` under callgrind with counting off, sends a warm-up, counts around `batch`
-/// requests, and returns the instructions counted and, when `callgrind_annotate` can tell, the
-/// part of them in memcpy/memset. `None` when a request failed or no count came out.
+/// requests, and returns what was counted. `None` when a request failed or no count came out.
 fn count_instructions(
     dir: &Path,
     args: &[std::ffi::OsString],
     head: &str,
     body: &[u8],
     batch: usize,
-) -> Option<(u64, Option<u64>)> {
+) -> Option<Counted> {
     let out_dir = dir.join("callgrind");
     std::fs::create_dir_all(&out_dir).ok()?;
     let mut command = Command::new("valgrind");
     command
         .args(["-q", "--tool=callgrind", "--instr-atstart=no"])
+        // Costs by instruction address rather than by source line: the code each request runs.
+        .args(["--dump-instr=yes", "--dump-line=no"])
         .arg(format!(
             "--callgrind-out-file={}/callgrind.%p",
             out_dir.display()
@@ -1495,7 +1525,62 @@ fn count_instructions(
         .ok()
         .filter(|o| o.status.success())
         .map(|o| memcpy_memset(&String::from_utf8_lossy(&o.stdout)));
-    ok.then_some((total, copies))
+    let code_lines = code_lines(&text, batch as u64);
+    ok.then_some(Counted {
+        total,
+        copies,
+        code_lines,
+    })
+}
+
+/// The 64-byte lines of code (what the instruction cache holds) with an instruction that a
+/// callgrind dump made with `--dump-instr=yes --dump-line=no` counts at least `times` times.
+/// Each cost line starts with an address: `0x…` in full, `+n` or `-n` from the one before, or
+/// `*` for the same; the line after a `calls=` line is the call's inclusive cost, not the call
+/// instruction's own.
+fn code_lines(dump: &str, times: u64) -> usize {
+    let mut runs: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut last = 0u64;
+    let mut after_call = false;
+    for line in dump.lines() {
+        if line.starts_with("calls=") {
+            after_call = true;
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let Some(position) = fields.next() else {
+            continue;
+        };
+        let address = if let Some(hex) = position.strip_prefix("0x") {
+            u64::from_str_radix(hex, 16).ok()
+        } else if let Some(up) = position.strip_prefix('+') {
+            up.parse::<u64>().ok().map(|n| last.wrapping_add(n))
+        } else if let Some(down) = position.strip_prefix('-') {
+            down.parse::<u64>().ok().map(|n| last.wrapping_sub(n))
+        } else if position == "*" {
+            Some(last)
+        } else {
+            None
+        };
+        let Some(address) = address else {
+            continue;
+        };
+        last = address;
+        if std::mem::take(&mut after_call) {
+            continue;
+        }
+        let count = fields
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        *runs.entry(address).or_default() += count;
+    }
+    let lines: std::collections::HashSet<u64> = runs
+        .into_iter()
+        .filter(|&(_, count)| count >= times)
+        .map(|(address, _)| address / 64)
+        .collect();
+    lines.len()
 }
 
 /// The instructions `callgrind_annotate`'s function list puts in glibc's memcpy, memmove and memset.
