@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
+mod heap;
 mod parts;
 use parts::Parts;
 
@@ -37,6 +38,7 @@ pub fn run(
     config: Config,
     on_listening: impl FnOnce(&[SocketAddr]) + Send + 'static,
 ) -> std::io::Result<()> {
+    heap::keep_large_buffers();
     actix_rt::System::new().block_on(serve(Arc::new(config), on_listening))
 }
 

@@ -1,5 +1,6 @@
-//! Memory and CPU bounds: what an upstream sends to the translator (an SSE event, a JSON answer)
-//! and what clients' request bodies hold at once. Loopback only; every loop is bounded.
+//! Memory and CPU bounds: what an upstream sends to the translator (an SSE event, a JSON answer),
+//! what clients' request bodies hold at once, and the fresh pages large requests cost. Loopback
+//! only; every loop is bounded.
 
 mod common;
 
@@ -407,6 +408,77 @@ fn peak_memory(gw: &Gateway) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM");
     kib << 10
+}
+
+/// The gateway's minor page faults so far (`minflt`, the tenth field of `/proc/PID/stat`).
+fn minor_faults(gw: &Gateway) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", gw.child.id()))
+        .expect("the gateway's /proc stat");
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    after_name
+        .split_whitespace()
+        .nth(7)
+        .and_then(|field| field.parse().ok())
+        .expect("minflt")
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[actix_rt::test]
+async fn large_requests_one_after_another_reuse_the_heap_instead_of_new_pages() {
+    let upstream = mock("up", "k");
+    // No usage history: its thread's first writes would be counted with the requests' faults.
+    let gw = Gateway::start(&config(
+        "usage:\n  database: off\n",
+        &[endpoint("up", &upstream.url(), "k", 1)],
+    ));
+    // One keep-alive connection, each request's head and body in one write, as a client with
+    // the whole request in hand sends it: the gateway's read buffer grows to the body's size.
+    let body = body_of(128 << 10);
+    let request = format!("{}{body}", messages_head(&body, ""));
+    let gateway = gw.url.trim_start_matches("http://").to_string();
+    // Long enough for the heap to settle: the first fifty requests after start-up still fault
+    // in pages the heap has not held yet.
+    const WARM_UP: usize = 100;
+    const REQUESTS: usize = 50;
+    let (to_count, counting) = std::sync::mpsc::channel::<()>();
+    let (counted, wait_count) = std::sync::mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let mut socket = TcpStream::connect(gateway).expect("connect");
+        let mut statuses = Vec::new();
+        for round in [WARM_UP, REQUESTS] {
+            for _ in 0..round {
+                socket.write_all(request.as_bytes()).expect("write");
+                let answers = read_answers(&mut socket, 1, Duration::from_secs(10));
+                statuses.extend(answers.into_iter().map(|(status, _)| status));
+            }
+            let _ = to_count.send(());
+            let _ = wait_count.recv_timeout(Duration::from_secs(10));
+        }
+        statuses
+    });
+    let wait = Duration::from_secs(60);
+    counting
+        .recv_timeout(wait)
+        .expect("the warm-up is answered");
+    let before = minor_faults(&gw);
+    counted.send(()).expect("the client waits");
+    counting
+        .recv_timeout(wait)
+        .expect("the requests are answered");
+    let faults = minor_faults(&gw) - before;
+    counted.send(()).expect("the client waits");
+    let statuses = client.join().expect("client");
+    assert_eq!(statuses, vec![200; WARM_UP + REQUESTS]);
+    // With glibc's default thresholds each request's buffers come from new pages: seven to nine
+    // faults per request here, and none once they stay in the heap.
+    assert!(
+        faults < REQUESTS as u64,
+        "{faults} page faults for {REQUESTS} requests of 128 KiB sent one after another"
+    );
 }
 
 #[cfg(target_os = "linux")]
