@@ -324,9 +324,20 @@ fn check_round_trip_requests(seen: &[SeenRequest], marker: &str) {
         text.contains(marker),
         "no {marker} in the tool output: {text}"
     );
+    // Both requests belong to one turn of one session.
+    for id in ["session_id", "turn_id"] {
+        assert_eq!(
+            first["client_metadata"][id], second["client_metadata"][id],
+            "{id}"
+        );
+    }
     // Only the input grows between two requests of one turn (what keeps the prompt cacheable).
+    // Codex's client metadata is not part of the prompt: it adds the git workspaces of the turn
+    // to it once it has read them, which may fall between the two requests.
     let without_input = |mut b: Value| {
-        b.as_object_mut().expect("an object").remove("input");
+        let body = b.as_object_mut().expect("an object");
+        body.remove("input");
+        body.remove("client_metadata");
         b
     };
     assert_eq!(without_input(first), without_input(second));
