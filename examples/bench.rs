@@ -316,6 +316,9 @@ fn main() {
         .iter()
         .map(|_| targets.iter().map(|_| Vec::new()).collect())
         .collect();
+    // same_round[case][round]: each target's CPU per request in that round, for the ratios a
+    // round's own processes give (a slow spell or a slow process life moves fewer of them).
+    let mut same_round: Vec<Vec<Vec<(&str, f64)>>> = cases.iter().map(|_| Vec::new()).collect();
     for round in 0..opts.rounds {
         let fresh = (round > 0).then(|| {
             Proxies::start(
@@ -337,14 +340,20 @@ fn main() {
         };
         for (c, case) in cases.iter().enumerate() {
             // Targets in turn, so a slow spell of the machine falls on every target alike.
+            let mut cpu: Vec<(&str, f64)> = Vec::new();
             for t in &round_targets {
                 if let Some(i) = targets.iter().position(|first| first.name == t.name) {
-                    all[c][i].extend(measure(t, upstream_pid, case, opts.seconds));
+                    let run = measure(t, upstream_pid, case, opts.seconds);
+                    if let Some(us) = run.as_ref().and_then(|r| r.proxy_us) {
+                        cpu.push((t.name, us));
+                    }
+                    all[c][i].extend(run);
                 }
             }
+            same_round[c].push(cpu);
         }
     }
-    for ((c, case), all) in cases.iter().enumerate().zip(all) {
+    for (((c, case), all), rounds) in cases.iter().enumerate().zip(all).zip(&same_round) {
         let label = format!("{}, {} conns", case.label, case.conns);
         let mut runs: Vec<(&str, Option<Run>)> = Vec::new();
         for (i, (t, each)) in targets.iter().zip(all).enumerate() {
@@ -388,6 +397,7 @@ fn main() {
             find("floor+actors"),
             find("switchyard"),
         )));
+        verdicts.push(same_round_ratios(&label, rounds));
         verdicts.push(translation_and_before(
             &label,
             nginx_run,
@@ -631,6 +641,55 @@ fn verdict(
         }
     }
     text
+}
+
+/// The CPU-per-request ratios of one case taken round by round (each from the processes of one
+/// round) and their median with the lowest and highest: switchyard ÷ floor, switchyard ÷ nginx
+/// and translated ÷ switchyard. `None` with no round that measured a pair.
+fn same_round_ratios(label: &str, rounds: &[Vec<(&str, f64)>]) -> Option<String> {
+    let pairs = [
+        ("switchyard", "floor"),
+        ("switchyard", "nginx"),
+        ("translated", "switchyard"),
+    ];
+    let mut parts = Vec::new();
+    for (over, under) in pairs {
+        let mut ratios: Vec<f64> = rounds
+            .iter()
+            .filter_map(|round| {
+                let us = |name: &str| round.iter().find(|(n, _)| *n == name).map(|(_, us)| *us);
+                Some(us(over)? / us(under)?)
+            })
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        ratios.sort_by(f64::total_cmp);
+        let (low, high) = (ratios[0], ratios[ratios.len() - 1]);
+        parts.push(format!(
+            "{over} ÷ {under} {:.2}× ({low:.2}–{high:.2}×)",
+            middle(ratios)
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{label}, CPU per request in the same round (median of {} round{}, lowest–highest): {}.",
+            rounds.len(),
+            if rounds.len() == 1 { "" } else { "s" },
+            parts.join(", ")
+        )
+    })
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `values` is not empty.
+fn middle(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
 }
 
 /// The row labels of the `BENCH_BEFORE` build: "switchyard (NAME)", "translated (NAME)" and, at
@@ -2140,26 +2199,17 @@ impl Run {
     /// Each figure's median over `runs` (their errors summed, their peak resident set the
     /// highest); `None` when no run succeeded.
     fn median(runs: Vec<Run>) -> Option<Run> {
-        fn mid(mut values: Vec<f64>) -> f64 {
-            values.sort_by(f64::total_cmp);
-            let n = values.len();
-            if n % 2 == 1 {
-                values[n / 2]
-            } else {
-                (values[n / 2 - 1] + values[n / 2]) / 2.0
-            }
-        }
         let optional = |values: Vec<Option<f64>>| -> Option<f64> {
             let known: Vec<f64> = values.into_iter().flatten().collect();
-            (!known.is_empty()).then(|| mid(known))
+            (!known.is_empty()).then(|| middle(known))
         };
         if runs.is_empty() {
             return None;
         }
         Some(Run {
-            rps: mid(runs.iter().map(|r| r.rps).collect()),
-            p50_ms: mid(runs.iter().map(|r| r.p50_ms).collect()),
-            p99_ms: mid(runs.iter().map(|r| r.p99_ms).collect()),
+            rps: middle(runs.iter().map(|r| r.rps).collect()),
+            p50_ms: middle(runs.iter().map(|r| r.p50_ms).collect()),
+            p99_ms: middle(runs.iter().map(|r| r.p99_ms).collect()),
             requests: runs.iter().map(|r| r.requests).sum(),
             errors: runs.iter().map(|r| r.errors).sum(),
             proxy_us: optional(runs.iter().map(|r| r.proxy_us).collect()),
