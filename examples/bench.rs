@@ -666,16 +666,16 @@ fn same_round_ratios(label: &str, rounds: &[Vec<(&str, f64)>]) -> Option<String>
         }
         ratios.sort_by(f64::total_cmp);
         let (low, high) = (ratios[0], ratios[ratios.len() - 1]);
+        let n = ratios.len();
         parts.push(format!(
-            "{over} ÷ {under} {:.2}× ({low:.2}–{high:.2}×)",
-            middle(ratios)
+            "{over} ÷ {under} {:.2}× ({low:.2}–{high:.2}×, {n} round{})",
+            middle(ratios),
+            if n == 1 { "" } else { "s" }
         ));
     }
     (!parts.is_empty()).then(|| {
         format!(
-            "{label}, CPU per request in the same round (median of {} round{}, lowest–highest): {}.",
-            rounds.len(),
-            if rounds.len() == 1 { "" } else { "s" },
+            "{label}, CPU per request in the same round (median, lowest–highest, rounds that measured both): {}.",
             parts.join(", ")
         )
     })
